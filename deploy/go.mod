@@ -1,0 +1,3 @@
+module github.com/cobraspace/cobraspace/deploy
+
+go 1.26

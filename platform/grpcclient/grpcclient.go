@@ -1,0 +1,50 @@
+// Package grpcclient dials the other Cobra Space services: client-side
+// round-robin over every address DNS returns (a headless Kubernetes Service
+// lists every pod, so long-lived HTTP/2 connections spread over them),
+// keepalives, bounded message sizes and a default deadline on every call.
+package grpcclient
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+)
+
+// DefaultTimeout applies to calls whose context has no deadline.
+const DefaultTimeout = 5 * time.Second
+
+const maxMessageSize = 8 << 20
+
+// Dial returns a client connection to addr ("host:port"). It connects
+// lazily, so a service that starts before its dependency still starts.
+func Dial(addr string) (*grpc.ClientConn, error) {
+	target := addr
+	if !strings.Contains(target, "://") {
+		target = "dns:///" + addr
+	}
+	conn, err := grpc.NewClient(target,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize)),
+		grpc.WithChainUnaryInterceptor(defaultDeadline),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("grpc client for %s: %w", addr, err)
+	}
+	return conn, nil
+}
+
+func defaultDeadline(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, DefaultTimeout)
+		defer cancel()
+	}
+	return invoker(ctx, method, req, reply, cc, opts...)
+}

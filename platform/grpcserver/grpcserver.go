@@ -1,0 +1,124 @@
+// Package grpcserver builds the gRPC server every Cobra Space service runs:
+// standard health checking and reflection, and interceptors for panics,
+// logging, Prometheus metrics and access-token verification, in that order.
+package grpcserver
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/grpcauth"
+)
+
+// MaxMessageSize bounds every request and response (profile pictures are
+// the largest payload, 5 MiB).
+const MaxMessageSize = 8 << 20
+
+// Config is what New needs.
+type Config struct {
+	Logger   *slog.Logger
+	Metrics  prometheus.Registerer
+	Verifier *accesstoken.Verifier
+	// AnonymousMethods are full method names callable without a token.
+	AnonymousMethods []string
+}
+
+// Server is a gRPC server with its health service.
+type Server struct {
+	*grpc.Server
+	Health *health.Server
+	logger *slog.Logger
+}
+
+// New returns a Server; register service implementations on it, then Serve.
+func New(cfg Config) *Server {
+	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	cfg.Metrics.MustRegister(metrics)
+	logger := cfg.Logger
+	srv := grpc.NewServer(
+		grpc.MaxRecvMsgSize(MaxMessageSize),
+		grpc.MaxSendMsgSize(MaxMessageSize),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.ChainUnaryInterceptor(
+			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+				logger.ErrorContext(ctx, "panic in gRPC handler", "panic", p, "stack", string(debug.Stack()))
+				return status.Error(codes.Internal, "internal error")
+			})),
+			logging.UnaryServerInterceptor(slogAdapter(logger), logging.WithLogOnEvents(logging.FinishCall),
+				logging.WithLevels(codeLevel)),
+			metrics.UnaryServerInterceptor(),
+			grpcauth.UnaryServerInterceptor(cfg.Verifier, cfg.AnonymousMethods),
+		),
+	)
+	h := health.NewServer()
+	healthpb.RegisterHealthServer(srv, h)
+	reflection.Register(srv)
+	return &Server{Server: srv, Health: h, logger: logger}
+}
+
+// Serve marks every registered service SERVING and serves lis until ctx
+// ends; then it reports NOT_SERVING, waits drainDelay for load balancers to
+// notice, and stops gracefully (forcibly after 10 s).
+func (s *Server) Serve(ctx context.Context, lis net.Listener, drainDelay time.Duration) error {
+	s.Health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	for name := range s.GetServiceInfo() {
+		s.Health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Server.Serve(lis) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.Health.Shutdown()
+	time.Sleep(drainDelay)
+	done := make(chan struct{})
+	go func() { s.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		s.logger.Warn("graceful stop timed out; stopping")
+		s.Stop()
+	}
+	return nil
+}
+
+// codeLevel logs client mistakes at info and server faults at error.
+func codeLevel(c codes.Code) logging.Level {
+	switch c {
+	case codes.OK, codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
+		codes.Unauthenticated, codes.FailedPrecondition, codes.ResourceExhausted, codes.Canceled:
+		return logging.LevelInfo
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return logging.LevelWarn
+	default:
+		return logging.LevelError
+	}
+}
+
+func slogAdapter(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		if uid := grpcauth.UserID(ctx); uid != 0 {
+			fields = append(fields, "user_id", uid)
+		}
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}

@@ -1,0 +1,46 @@
+// Package subjects names the NATS subjects and headers Cobra Space uses, so
+// publishers and subscribers cannot drift apart. A prefix isolates
+// deployments (and parallel tests) sharing one NATS server.
+package subjects
+
+import "strconv"
+
+// Headers of room events (see proto/cobraspace/chat/v1/chat.proto).
+const (
+	HeaderEvent = "Cobra-Event"
+	HeaderSeq   = "Cobra-Seq"
+)
+
+// Room event kinds, the values of HeaderEvent.
+const (
+	EventMessage     = "message"
+	EventEdit        = "edit"
+	EventDelete      = "delete"
+	EventJoin        = "join"
+	EventLeave       = "leave"
+	EventTyping      = "typing"
+	EventRoomDeleted = "room_deleted"
+)
+
+// Subjects builds subject names under one prefix.
+type Subjects struct {
+	prefix string
+}
+
+// New returns subject names under prefix ("" in production, e.g. "t123." in tests).
+func New(prefix string) Subjects { return Subjects{prefix: prefix} }
+
+// Room is the subject of one room's live events.
+func (s Subjects) Room(roomID int64) string {
+	return s.prefix + "chat.room." + strconv.FormatInt(roomID, 10)
+}
+
+// UserRevoked is the subject announcing that a user's tokens were revoked
+// (logout): gateways close that user's sockets. The data is JSON
+// {"jti": "...", "reason": "logout"}.
+func (s Subjects) UserRevoked(userID int64) string {
+	return s.prefix + "user.revoked." + strconv.FormatInt(userID, 10)
+}
+
+// AllUsersRevoked matches UserRevoked for every user.
+func (s Subjects) AllUsersRevoked() string { return s.prefix + "user.revoked.*" }

@@ -1,0 +1,8 @@
+module github.com/cobraspace/cobraspace/services/post
+
+go 1.26.0
+
+replace (
+	github.com/cobraspace/cobraspace/platform => ../../platform
+	github.com/cobraspace/cobraspace/proto => ../../proto
+)
