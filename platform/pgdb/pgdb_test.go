@@ -1,0 +1,65 @@
+package pgdb
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/cobraspace/cobraspace/platform/testenv"
+)
+
+// TestMigrateConcurrently starts several "replicas" migrating one database
+// at once: the advisory lock must let exactly one apply the migration.
+func TestMigrateConcurrently(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.Database(t)
+	migrations, err := fs.Sub(os.DirFS("testdata"), "migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pool, err := Open(ctx, url)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer pool.Close()
+			errs <- Migrate(ctx, pool, migrations, logger)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+	}
+	pool, err := Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM goose_db_version WHERE version_id = 1").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("migration 1 recorded %d times, want 1", n)
+	}
+}
+
+func TestOpenBadURL(t *testing.T) {
+	if _, err := Open(context.Background(), "postgres://postgres@127.0.0.1:1/none?connect_timeout=1"); err == nil {
+		t.Error("Open on a closed port: got nil error")
+	}
+}
