@@ -75,6 +75,8 @@ ensure_postgres
 ensure_redis
 ensure_nats
 command -v protoc >/dev/null || apt_install protobuf-compiler
+command -v psql >/dev/null || apt_install postgresql-client
+command -v curl >/dev/null || apt_install curl
 if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null; then
   apt_install chromium
 fi
