@@ -1,0 +1,181 @@
+// Package batch groups concurrent requests into one call of a flush
+// function (group commit). One worker flushes at a time: while a batch is
+// being committed the next one gathers, so batches grow with load and a lone
+// request waits for nobody. Flushing from a single worker also keeps commit
+// order (and so publish order) equal to seq order within this process.
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ErrClosed is returned by Do after Close.
+var ErrClosed = errors.New("batch: closed")
+
+// FlushTimeout bounds one flush; it does not depend on any caller's context
+// because a batch serves many callers.
+const FlushTimeout = 10 * time.Second
+
+// Flush handles one batch: it returns one result per request, in order, or
+// an error that fails every request of the batch.
+type Flush[Req, Res any] func(ctx context.Context, reqs []Req) ([]Res, error)
+
+// Config tunes a Batcher.
+type Config struct {
+	// MaxSize is the most requests per batch (default 256).
+	MaxSize int
+	// MaxWait is how long a batch may wait for more requests once it has one.
+	// Zero flushes whatever is queued at once, the lowest latency.
+	MaxWait time.Duration
+	// Observe, if set, is told the size and outcome of every batch.
+	Observe func(size int, err error)
+}
+
+// Batcher runs batches of Req through a Flush.
+type Batcher[Req, Res any] struct {
+	flush Flush[Req, Res]
+	cfg   Config
+	in    chan call[Req, Res]
+	done  chan struct{}
+
+	mu     sync.RWMutex // guards closed against sends on a closed channel
+	closed bool
+}
+
+type call[Req, Res any] struct {
+	req   Req
+	reply chan result[Res] // buffered, so the worker never blocks on a gone caller
+}
+
+type result[Res any] struct {
+	res Res
+	err error
+}
+
+// New starts a Batcher's worker; Close stops it.
+func New[Req, Res any](cfg Config, flush Flush[Req, Res]) *Batcher[Req, Res] {
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = 256
+	}
+	b := &Batcher[Req, Res]{
+		flush: flush,
+		cfg:   cfg,
+		in:    make(chan call[Req, Res], cfg.MaxSize*4),
+		done:  make(chan struct{}),
+	}
+	go b.loop()
+	return b
+}
+
+// Do queues req and waits for its batch to be flushed. When ctx ends first
+// it returns ctx.Err(), but the request may still be flushed (callers make
+// retries safe, e.g. with an idempotency key).
+func (b *Batcher[Req, Res]) Do(ctx context.Context, req Req) (Res, error) {
+	var zero Res
+	c := call[Req, Res]{req: req, reply: make(chan result[Res], 1)}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return zero, ErrClosed
+	}
+	select {
+	case b.in <- c:
+		b.mu.RUnlock()
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return zero, ctx.Err()
+	}
+	select {
+	case r := <-c.reply:
+		return r.res, r.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}
+
+// Close stops accepting requests, flushes every queued one and waits for
+// the worker to finish.
+func (b *Batcher[Req, Res]) Close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.in)
+	}
+	b.mu.Unlock()
+	<-b.done
+}
+
+func (b *Batcher[Req, Res]) loop() {
+	defer close(b.done)
+	calls := make([]call[Req, Res], 0, b.cfg.MaxSize)
+	for {
+		first, ok := <-b.in
+		if !ok {
+			return
+		}
+		calls = b.gather(append(calls[:0], first))
+		b.run(calls)
+	}
+}
+
+// gather adds queued calls to calls until MaxSize, or until the queue is
+// empty and MaxWait has passed.
+func (b *Batcher[Req, Res]) gather(calls []call[Req, Res]) []call[Req, Res] {
+	var deadline <-chan time.Time
+	if b.cfg.MaxWait > 0 {
+		t := time.NewTimer(b.cfg.MaxWait)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for len(calls) < b.cfg.MaxSize {
+		select {
+		case c, ok := <-b.in:
+			if !ok {
+				return calls
+			}
+			calls = append(calls, c)
+			continue
+		default:
+		}
+		if deadline == nil {
+			return calls
+		}
+		select {
+		case c, ok := <-b.in:
+			if !ok {
+				return calls
+			}
+			calls = append(calls, c)
+		case <-deadline:
+			return calls
+		}
+	}
+	return calls
+}
+
+func (b *Batcher[Req, Res]) run(calls []call[Req, Res]) {
+	reqs := make([]Req, len(calls))
+	for i, c := range calls {
+		reqs[i] = c.req
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
+	res, err := b.flush(ctx, reqs)
+	cancel()
+	if err == nil && len(res) != len(reqs) {
+		err = fmt.Errorf("batch: flush returned %d results for %d requests", len(res), len(reqs))
+	}
+	if b.cfg.Observe != nil {
+		b.cfg.Observe(len(reqs), err)
+	}
+	for i, c := range calls {
+		if err != nil {
+			c.reply <- result[Res]{err: err}
+			continue
+		}
+		c.reply <- result[Res]{res: res[i]}
+	}
+}

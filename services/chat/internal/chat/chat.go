@@ -1,0 +1,154 @@
+// Package chat is the chat service's domain: rooms, messages with a
+// gap-free per-room sequence, presence, the rules that guard them, and the
+// interfaces of the stores and messaging it needs. Adapters (postgres,
+// redis, nats, userclient) implement those interfaces; package rpc turns
+// the Service into gRPC.
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// Limits of user input, in characters (Unicode code points).
+const (
+	MaxMessageRunes     = 2000
+	MaxRoomNameRunes    = 100
+	MaxClientMsgIDRunes = 64
+	// DefaultHistory and MaxHistory bound ListMessages; 1,001 lets a resuming
+	// gateway tell "more than 1,000 missed".
+	DefaultHistory = 50
+	MaxHistory     = 1001
+	// DefaultRooms and MaxRooms bound ListRooms.
+	DefaultRooms = 20
+	MaxRooms     = 100
+)
+
+// Room is one chat room.
+type Room struct {
+	ID      int64
+	Name    string
+	OwnerID int64
+	// PostID is 0 when the room belongs to no post.
+	PostID      int64
+	LastSeq     int64
+	OnlineCount int
+	CreatedAt   time.Time
+}
+
+// Message is one stored chat message. Sender holds the sender's public
+// details when the caller asked for them.
+type Message struct {
+	ID          int64
+	RoomID      int64
+	Seq         int64
+	SenderID    int64
+	Text        string
+	ParentID    int64
+	ClientMsgID string
+	CreatedAt   time.Time
+	// EditedAt is zero unless the message was edited.
+	EditedAt time.Time
+	Sender   User
+}
+
+// NewMessage is a message to store; the store assigns ID, Seq and CreatedAt.
+type NewMessage struct {
+	RoomID      int64
+	SenderID    int64
+	Text        string
+	ParentID    int64
+	ClientMsgID string
+}
+
+// Stored is the outcome of storing one NewMessage within a batch.
+type Stored struct {
+	Message Message
+	// Duplicate is true when (room, sender, client_msg_id) was stored before:
+	// Message is that earlier message and nothing new was written.
+	Duplicate bool
+	// Err is this message's own failure (unknown room, bad parent); the rest
+	// of the batch is unaffected.
+	Err error
+}
+
+// User is the public face of a user, from the user service.
+type User struct {
+	ID                int64
+	Email             string
+	Nickname          string
+	ProfilePictureURL string
+}
+
+// ConnRef names one socket in one room.
+type ConnRef struct {
+	RoomID       int64
+	ConnectionID string
+}
+
+// Departure is a user whose last connection in a room went away.
+type Departure struct {
+	RoomID int64
+	UserID int64
+}
+
+// Store keeps rooms and messages (PostgreSQL). Lookups of unknown rows
+// return an *Error with CodeNotFound.
+type Store interface {
+	// CreateRoom inserts a room. With PostID set and a room of that post
+	// already there, it returns that room and created=false.
+	CreateRoom(ctx context.Context, name string, ownerID, postID int64) (room Room, created bool, err error)
+	Room(ctx context.Context, id int64) (Room, error)
+	// Rooms lists rooms with id < beforeID (0: from the newest), newest first.
+	Rooms(ctx context.Context, beforeID int64, limit int) ([]Room, error)
+	RenameRoom(ctx context.Context, id int64, name string) (Room, error)
+	// DeleteRoom deletes a room and, by cascade, its messages.
+	DeleteRoom(ctx context.Context, id int64) error
+
+	// StoreMessages stores a batch in one transaction, assigning each room's
+	// next seqs in order. A returned error means nothing was stored.
+	StoreMessages(ctx context.Context, msgs []NewMessage) ([]Stored, error)
+	// Message returns a message that is not deleted.
+	Message(ctx context.Context, id int64) (Message, error)
+	EditMessage(ctx context.Context, id int64, text string) (Message, error)
+	DeleteMessage(ctx context.Context, id int64) (Message, error)
+	// Messages returns up to limit non-deleted messages of a room with
+	// afterSeq < seq < beforeSeq (a zero bound is open), in ascending seq
+	// order: the oldest ones when afterSeq > 0, else the newest ones.
+	Messages(ctx context.Context, roomID, afterSeq, beforeSeq int64, limit int) ([]Message, error)
+}
+
+// Presence tracks which connections of which users are in which rooms
+// (Redis), shared by every chat replica.
+type Presence interface {
+	// Join records a connection; first is true when it is the user's first
+	// connection in the room.
+	Join(ctx context.Context, ref ConnRef, userID int64, expires time.Time) (first bool, err error)
+	// Leave forgets a connection; userID is 0 when it was unknown, last is
+	// true when it was the user's last connection in the room.
+	Leave(ctx context.Context, ref ConnRef) (userID int64, last bool, err error)
+	// Refresh extends the expiry of known connections and returns the
+	// unknown ones.
+	Refresh(ctx context.Context, refs []ConnRef, expires time.Time) (unknown []ConnRef, err error)
+	// Sweep removes connections that expired before now, each exactly once
+	// across replicas, and returns the users that thereby left.
+	Sweep(ctx context.Context, now time.Time, limit int) ([]Departure, error)
+	// Online returns the ids of the users online in a room.
+	Online(ctx context.Context, roomID int64) ([]int64, error)
+	// Counts returns the number of distinct users online per room.
+	Counts(ctx context.Context, roomIDs []int64) (map[int64]int, error)
+	// ClearRoom forgets every connection of a deleted room.
+	ClearRoom(ctx context.Context, roomID int64) error
+}
+
+// Publisher announces committed changes to gateways (NATS). seq is set
+// only for message events.
+type Publisher interface {
+	Publish(ctx context.Context, roomID int64, event string, seq int64, frame []byte) error
+}
+
+// UserDirectory looks up users' public details (the user service). Unknown
+// ids are left out of the result.
+type UserDirectory interface {
+	Users(ctx context.Context, ids []int64) (map[int64]User, error)
+}

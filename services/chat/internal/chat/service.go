@@ -1,0 +1,551 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cobraspace/cobraspace/platform/subjects"
+	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
+)
+
+// Caller is the authenticated user a call acts for.
+type Caller struct {
+	ID    int64
+	Email string
+}
+
+// Hooks let the process count what the service does without the domain
+// depending on a metrics library. Nil hooks are skipped.
+type Hooks struct {
+	// Batch is told each group commit's size and whether it failed.
+	Batch func(size int, err error)
+	// Persisted is told how many new messages a commit stored.
+	Persisted func(n int)
+	// PublishFailed is told the event kind of a failed NATS publish.
+	PublishFailed func(event string)
+	// PresenceFailed is told the operation of a failed Redis call.
+	PresenceFailed func(op string)
+}
+
+// Config is what NewService needs.
+type Config struct {
+	Store     Store
+	Presence  Presence
+	Publisher Publisher
+	Users     UserDirectory
+	Logger    *slog.Logger
+	// PresenceTTL is how long a connection stays without a heartbeat (30 s).
+	PresenceTTL time.Duration
+	// Batch tunes the group commit of SendMessage.
+	Batch batch.Config
+	Hooks Hooks
+}
+
+// Service implements the chat rules on top of its adapters.
+type Service struct {
+	store    Store
+	presence Presence
+	pub      Publisher
+	users    UserDirectory
+	log      *slog.Logger
+	ttl      time.Duration
+	hooks    Hooks
+	batcher  *batch.Batcher[pending, Stored]
+}
+
+// pending is one SendMessage waiting for its group commit; the sender's
+// details ride along so the flush can publish without another lookup.
+type pending struct {
+	msg    NewMessage
+	sender User
+}
+
+// NewService returns a Service and starts its group-commit worker; Close
+// stops it.
+func NewService(cfg Config) *Service {
+	if cfg.PresenceTTL <= 0 {
+		cfg.PresenceTTL = 30 * time.Second
+	}
+	s := &Service{
+		store: cfg.Store, presence: cfg.Presence, pub: cfg.Publisher, users: cfg.Users,
+		log: cfg.Logger, ttl: cfg.PresenceTTL, hooks: cfg.Hooks,
+	}
+	bc := cfg.Batch
+	bc.Observe = cfg.Hooks.Batch
+	s.batcher = batch.New(bc, s.flush)
+	return s
+}
+
+// Close waits for queued sends to be committed (and published), then stops
+// the group-commit worker. Call it after the gRPC server has stopped.
+func (s *Service) Close() { s.batcher.Close() }
+
+// ---- rooms ----
+
+// CreateRoom creates a room owned by the caller. With postID set it is
+// idempotent: the post's existing room is returned when the caller owns it
+// (CodePermissionDenied otherwise). CodeInvalid for a bad name.
+func (s *Service) CreateRoom(ctx context.Context, c Caller, name string, postID int64) (Room, error) {
+	name, err := checkRoomName(name)
+	if err != nil {
+		return Room{}, err
+	}
+	if postID < 0 {
+		return Room{}, Invalid("post", "Invalid pk - object does not exist.")
+	}
+	room, created, err := s.store.CreateRoom(ctx, name, c.ID, postID)
+	if err != nil {
+		return Room{}, err
+	}
+	if !created {
+		if room.OwnerID != c.ID {
+			return Room{}, &Error{Code: CodePermissionDenied, Message: MsgNotRoomOwner}
+		}
+		room.OnlineCount = s.count(ctx, room.ID)
+	}
+	return room, nil
+}
+
+// Room returns a room with its online count; CodeNotFound when unknown.
+func (s *Service) Room(ctx context.Context, id int64) (Room, error) {
+	room, err := s.store.Room(ctx, id)
+	if err != nil {
+		return Room{}, err
+	}
+	room.OnlineCount = s.count(ctx, id)
+	return room, nil
+}
+
+// Rooms pages over rooms, newest first. The cursor is opaque to callers
+// (the id of the last room of the previous page); next is "" on the last
+// page. CodeInvalid for a malformed cursor.
+func (s *Service) Rooms(ctx context.Context, limit int, cursor string) (rooms []Room, next string, err error) {
+	if limit <= 0 {
+		limit = DefaultRooms
+	}
+	limit = min(limit, MaxRooms)
+	var before int64
+	if cursor != "" {
+		before, err = strconv.ParseInt(cursor, 10, 64)
+		if err != nil || before <= 0 {
+			return nil, "", Invalid("cursor", "Invalid cursor.")
+		}
+	}
+	rooms, err = s.store.Rooms(ctx, before, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(rooms) > limit {
+		rooms = rooms[:limit]
+		next = strconv.FormatInt(rooms[limit-1].ID, 10)
+	}
+	ids := make([]int64, len(rooms))
+	for i, r := range rooms {
+		ids[i] = r.ID
+	}
+	counts, err := s.presence.Counts(ctx, ids)
+	if err != nil {
+		s.presenceFailed(ctx, "counts", err)
+	}
+	for i := range rooms {
+		rooms[i].OnlineCount = counts[rooms[i].ID]
+	}
+	return rooms, next, nil
+}
+
+// RenameRoom renames a room; owner only (CodePermissionDenied).
+func (s *Service) RenameRoom(ctx context.Context, c Caller, id int64, name string) (Room, error) {
+	name, err := checkRoomName(name)
+	if err != nil {
+		return Room{}, err
+	}
+	if _, err := s.ownRoom(ctx, c, id); err != nil {
+		return Room{}, err
+	}
+	room, err := s.store.RenameRoom(ctx, id, name)
+	if err != nil {
+		return Room{}, err
+	}
+	room.OnlineCount = s.count(ctx, id)
+	return room, nil
+}
+
+// DeleteRoom deletes a room with its messages and presence (owner only),
+// then announces room_deleted.
+func (s *Service) DeleteRoom(ctx context.Context, c Caller, id int64) error {
+	if _, err := s.ownRoom(ctx, c, id); err != nil {
+		return err
+	}
+	if err := s.store.DeleteRoom(ctx, id); err != nil {
+		return err
+	}
+	if err := s.presence.ClearRoom(ctx, id); err != nil {
+		s.presenceFailed(ctx, "clear_room", err) // expiry cleans up within the TTL
+	}
+	s.publish(ctx, id, subjects.EventRoomDeleted, 0, RoomDeletedFrame(id))
+	return nil
+}
+
+func (s *Service) ownRoom(ctx context.Context, c Caller, id int64) (Room, error) {
+	room, err := s.store.Room(ctx, id)
+	if err != nil {
+		return Room{}, err
+	}
+	if room.OwnerID != c.ID {
+		return Room{}, &Error{Code: CodePermissionDenied, Message: MsgNotRoomOwner}
+	}
+	return room, nil
+}
+
+// count is a room's online count; 0 when Redis is down (degraded).
+func (s *Service) count(ctx context.Context, roomID int64) int {
+	counts, err := s.presence.Counts(ctx, []int64{roomID})
+	if err != nil {
+		s.presenceFailed(ctx, "counts", err)
+		return 0
+	}
+	return counts[roomID]
+}
+
+// ---- messages ----
+
+// Send stores a message from the caller in its room's group commit and
+// returns it after commit; a retried client_msg_id returns the stored
+// message. CodeInvalid, CodeNotFound (room), CodeUnavailable (the batch
+// failed or the user service is down; safe to retry).
+func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, error) {
+	m.SenderID = c.ID
+	if err := checkText(m.Text); err != nil {
+		return Message{}, err
+	}
+	if utf8.RuneCountInString(m.ClientMsgID) > MaxClientMsgIDRunes {
+		return Message{}, Invalid("client_msg_id", "Ensure this field has no more than 64 characters.")
+	}
+	if m.ParentID < 0 {
+		return Message{}, Invalid("parent_chat", "The replied-to message is not in this room.")
+	}
+	sender, err := s.user(ctx, c)
+	if err != nil {
+		return Message{}, err
+	}
+	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender})
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return Message{}, err
+	case err != nil:
+		return Message{}, Unavailable(err)
+	case st.Err != nil:
+		return Message{}, st.Err
+	}
+	return st.Message, nil
+}
+
+// flush is the group commit: it stores a batch in one transaction, then
+// publishes the new messages in seq order. Duplicates publish nothing
+// again (the first attempt published them, or gateways repair the gap).
+func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
+	msgs := make([]NewMessage, len(reqs))
+	for i, r := range reqs {
+		msgs[i] = r.msg
+	}
+	stored, err := s.store.StoreMessages(ctx, msgs)
+	if err != nil {
+		s.log.WarnContext(ctx, "group commit failed", "size", len(reqs), "err", err)
+		return nil, err
+	}
+	persisted := 0
+	for i := range stored {
+		if stored[i].Err != nil {
+			continue
+		}
+		stored[i].Message.Sender = reqs[i].sender
+		if stored[i].Duplicate {
+			continue
+		}
+		persisted++
+		m := stored[i].Message
+		s.publish(ctx, m.RoomID, subjects.EventMessage, m.Seq, MessageFrame(m))
+	}
+	if s.hooks.Persisted != nil {
+		s.hooks.Persisted(persisted)
+	}
+	return stored, nil
+}
+
+// Edit changes the text of the caller's message and announces it.
+// CodeNotFound (unknown or deleted), CodePermissionDenied, CodeInvalid.
+func (s *Service) Edit(ctx context.Context, c Caller, id int64, text string) (Message, error) {
+	if _, err := s.ownMessage(ctx, c, id); err != nil {
+		return Message{}, err
+	}
+	if err := checkText(text); err != nil {
+		return Message{}, err
+	}
+	m, err := s.store.EditMessage(ctx, id, text)
+	if err != nil {
+		return Message{}, err
+	}
+	s.publish(ctx, m.RoomID, subjects.EventEdit, 0, EditFrame(m))
+	if m.Sender, err = s.user(ctx, c); err != nil {
+		m.Sender = User{ID: c.ID, Email: c.Email} // the edit is committed; answer anyway
+	}
+	return m, nil
+}
+
+// Delete deletes the caller's message and announces it. CodeNotFound,
+// CodePermissionDenied.
+func (s *Service) Delete(ctx context.Context, c Caller, id int64) (Message, error) {
+	if _, err := s.ownMessage(ctx, c, id); err != nil {
+		return Message{}, err
+	}
+	m, err := s.store.DeleteMessage(ctx, id)
+	if err != nil {
+		return Message{}, err
+	}
+	s.publish(ctx, m.RoomID, subjects.EventDelete, 0, DeleteFrame(m))
+	return m, nil
+}
+
+func (s *Service) ownMessage(ctx context.Context, c Caller, id int64) (Message, error) {
+	m, err := s.store.Message(ctx, id)
+	if err != nil {
+		return Message{}, err
+	}
+	if m.SenderID != c.ID {
+		return Message{}, &Error{Code: CodePermissionDenied, Message: MsgNotSender}
+	}
+	return m, nil
+}
+
+// History returns a room's messages with their senders' details, in seq
+// order: with afterSeq the oldest ones after it, otherwise the newest ones
+// before beforeSeq (or the newest of all). CodeNotFound, CodeUnavailable.
+func (s *Service) History(ctx context.Context, roomID, afterSeq, beforeSeq int64, limit int) ([]Message, error) {
+	if limit <= 0 {
+		limit = DefaultHistory
+	}
+	limit = min(limit, MaxHistory)
+	if _, err := s.store.Room(ctx, roomID); err != nil {
+		return nil, err
+	}
+	msgs, err := s.store.Messages(ctx, roomID, max(afterSeq, 0), max(beforeSeq, 0), limit)
+	if err != nil {
+		return nil, err
+	}
+	var ids []int64
+	for _, m := range msgs {
+		ids = append(ids, m.SenderID)
+	}
+	slices.Sort(ids)
+	users, err := s.users.Users(ctx, slices.Compact(ids))
+	if err != nil {
+		return nil, Unavailable(err)
+	}
+	for i := range msgs {
+		msgs[i].Sender = users[msgs[i].SenderID]
+		msgs[i].Sender.ID = msgs[i].SenderID
+	}
+	return msgs, nil
+}
+
+// ---- presence ----
+
+// Join records a connection of the caller in a room and returns the room,
+// who is online and the caller's own details. The caller's first
+// connection in the room announces join. With Redis down it still
+// succeeds, degraded: the caller alone is online and nothing is announced.
+func (s *Service) Join(ctx context.Context, c Caller, ref ConnRef) (room Room, online []User, me User, err error) {
+	if err := checkConnID(ref.ConnectionID); err != nil {
+		return Room{}, nil, User{}, err
+	}
+	if room, err = s.store.Room(ctx, ref.RoomID); err != nil {
+		return Room{}, nil, User{}, err
+	}
+	if me, err = s.user(ctx, c); err != nil {
+		return Room{}, nil, User{}, err
+	}
+	first, err := s.presence.Join(ctx, ref, c.ID, time.Now().Add(s.ttl))
+	if err != nil {
+		s.presenceFailed(ctx, "join", err)
+		room.OnlineCount = 1
+		return room, []User{me}, me, nil
+	}
+	if first {
+		s.publish(ctx, ref.RoomID, subjects.EventJoin, 0, JoinFrame(me))
+	}
+	ids, err := s.presence.Online(ctx, ref.RoomID)
+	if err != nil {
+		s.presenceFailed(ctx, "online", err)
+		ids = []int64{c.ID}
+	}
+	slices.Sort(ids)
+	users, err := s.users.Users(ctx, ids)
+	if err != nil {
+		s.log.WarnContext(ctx, "user directory failed; presence lists the caller only", "err", err)
+		users = map[int64]User{c.ID: me}
+	}
+	for _, id := range ids {
+		if u, ok := users[id]; ok {
+			u.ID = id
+			online = append(online, u)
+		}
+	}
+	room.OnlineCount = len(ids)
+	return room, online, me, nil
+}
+
+// Leave forgets a connection; the user's last connection in the room
+// announces leave. Unknown connections are ignored. CodeUnavailable when
+// Redis is down (the connection then expires within the TTL).
+func (s *Service) Leave(ctx context.Context, ref ConnRef) error {
+	uid, last, err := s.presence.Leave(ctx, ref)
+	if err != nil {
+		s.presenceFailed(ctx, "leave", err)
+		return Unavailable(err)
+	}
+	if last {
+		s.announceLeave(ctx, Departure{RoomID: ref.RoomID, UserID: uid})
+	}
+	return nil
+}
+
+// Heartbeat extends the expiry of a gateway's connections and returns the
+// ones no longer known (the gateway joins them again). CodeUnavailable
+// when Redis is down.
+func (s *Service) Heartbeat(ctx context.Context, refs []ConnRef) ([]ConnRef, error) {
+	unknown, err := s.presence.Refresh(ctx, refs, time.Now().Add(s.ttl))
+	if err != nil {
+		s.presenceFailed(ctx, "heartbeat", err)
+		return nil, Unavailable(err)
+	}
+	return unknown, nil
+}
+
+// Typing announces that the caller is typing in a room. CodeNotFound.
+func (s *Service) Typing(ctx context.Context, c Caller, roomID int64) error {
+	if _, err := s.store.Room(ctx, roomID); err != nil {
+		return err
+	}
+	me, err := s.user(ctx, c)
+	if err != nil {
+		return err
+	}
+	s.publish(ctx, roomID, subjects.EventTyping, 0, TypingFrame(me))
+	return nil
+}
+
+// Sweep drops expired connections once (across every replica) and
+// announces the users that thereby left; it returns how many left.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	gone, err := s.presence.Sweep(ctx, time.Now(), 1000)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range gone {
+		s.announceLeave(ctx, d)
+	}
+	return len(gone), nil
+}
+
+// RunSweeper sweeps every interval until ctx ends, so the users of a
+// crashed gateway leave within the TTL plus one interval.
+func (s *Service) RunSweeper(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.presenceFailed(ctx, "sweep", err)
+			}
+		}
+	}
+}
+
+func (s *Service) announceLeave(ctx context.Context, d Departure) {
+	u := User{ID: d.UserID}
+	users, err := s.users.Users(ctx, []int64{d.UserID})
+	if err != nil {
+		s.log.WarnContext(ctx, "user directory failed; leave announced without a name", "user_id", d.UserID, "err", err)
+	} else if found, ok := users[d.UserID]; ok {
+		u = found
+	}
+	s.publish(ctx, d.RoomID, subjects.EventLeave, 0, LeaveFrame(u))
+}
+
+// ---- helpers ----
+
+// user returns the caller's public details. A caller the directory does
+// not know (e.g. just deleted) gets the token's email; a directory outage
+// without a cached entry is CodeUnavailable.
+func (s *Service) user(ctx context.Context, c Caller) (User, error) {
+	users, err := s.users.Users(ctx, []int64{c.ID})
+	if err != nil {
+		return User{}, Unavailable(err)
+	}
+	u, ok := users[c.ID]
+	if !ok {
+		return User{ID: c.ID, Email: c.Email}, nil
+	}
+	u.ID = c.ID
+	return u, nil
+}
+
+// publish announces a committed change. A failure is logged and counted
+// but never fails the call: PostgreSQL is the truth, and gateways repair
+// gaps from history.
+func (s *Service) publish(ctx context.Context, roomID int64, event string, seq int64, frame []byte) {
+	if err := s.pub.Publish(ctx, roomID, event, seq, frame); err != nil {
+		s.log.WarnContext(ctx, "publish failed", "room_id", roomID, "event", event, "seq", seq, "err", err)
+		if s.hooks.PublishFailed != nil {
+			s.hooks.PublishFailed(event)
+		}
+	}
+}
+
+func (s *Service) presenceFailed(ctx context.Context, op string, err error) {
+	s.log.WarnContext(ctx, "presence degraded: redis call failed", "op", op, "err", err)
+	if s.hooks.PresenceFailed != nil {
+		s.hooks.PresenceFailed(op)
+	}
+}
+
+// checkText accepts 1 to 2,000 characters, stored as written, that are
+// not all white space.
+func checkText(text string) error {
+	if strings.TrimSpace(text) == "" {
+		return Invalid("message", "This field may not be blank.")
+	}
+	if utf8.RuneCountInString(text) > MaxMessageRunes {
+		return &Error{Code: CodeInvalid, Field: "message", Reason: ReasonMessageTooLong,
+			Message: "Ensure this field has no more than 2000 characters."}
+	}
+	return nil
+}
+
+// checkRoomName trims a room name and accepts 1 to 100 characters.
+func checkRoomName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return "", Invalid("name", "This field may not be blank.")
+	}
+	if utf8.RuneCountInString(name) > MaxRoomNameRunes {
+		return "", Invalid("name", "Ensure this field has no more than 100 characters.")
+	}
+	return name, nil
+}
+
+func checkConnID(id string) error {
+	if id == "" || len(id) > 128 {
+		return Invalid("connection_id", "A connection id of 1 to 128 bytes is required.")
+	}
+	return nil
+}

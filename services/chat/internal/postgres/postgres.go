@@ -1,0 +1,197 @@
+// Package postgres stores rooms and messages in PostgreSQL. It implements
+// chat.Store, including the group commit of message batches.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"io/fs"
+	"math"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Migrations returns the goose migrations of the chat database, for
+// pgdb.Migrate.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil { // cannot happen: the directory is embedded above
+		return migrationFiles
+	}
+	return sub
+}
+
+// Store implements chat.Store on a pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a Store using pool.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+var _ chat.Store = (*Store)(nil)
+
+const roomColumns = `id, name, owner_id, coalesce(post_id, 0), last_seq, created_at`
+
+func scanRoom(row pgx.Row) (chat.Room, error) {
+	var r chat.Room
+	err := row.Scan(&r.ID, &r.Name, &r.OwnerID, &r.PostID, &r.LastSeq, &r.CreatedAt)
+	return r, err
+}
+
+const messageColumns = `id, room_id, seq, sender_id, text, coalesce(parent_id, 0), client_msg_id, created_at, edited_at`
+
+func scanMessage(row pgx.Row) (chat.Message, error) {
+	var m chat.Message
+	var edited *time.Time
+	err := row.Scan(&m.ID, &m.RoomID, &m.Seq, &m.SenderID, &m.Text, &m.ParentID, &m.ClientMsgID, &m.CreatedAt, &edited)
+	if edited != nil {
+		m.EditedAt = *edited
+	}
+	return m, err
+}
+
+// CreateRoom implements chat.Store.
+func (s *Store) CreateRoom(ctx context.Context, name string, ownerID, postID int64) (chat.Room, bool, error) {
+	r, err := scanRoom(s.pool.QueryRow(ctx, `
+		INSERT INTO rooms (name, owner_id, post_id) VALUES ($1, $2, nullif($3::bigint, 0))
+		ON CONFLICT (post_id) DO NOTHING
+		RETURNING `+roomColumns, name, ownerID, postID))
+	if err == nil {
+		return r, true, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) || postID == 0 {
+		return chat.Room{}, false, dbErr(err)
+	}
+	// The post already has its room.
+	r, err = scanRoom(s.pool.QueryRow(ctx, `SELECT `+roomColumns+` FROM rooms WHERE post_id = $1`, postID))
+	if err != nil {
+		return chat.Room{}, false, notFound(err, chat.MsgRoomNotFound)
+	}
+	return r, false, nil
+}
+
+// Room implements chat.Store.
+func (s *Store) Room(ctx context.Context, id int64) (chat.Room, error) {
+	r, err := scanRoom(s.pool.QueryRow(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id = $1`, id))
+	return r, notFound(err, chat.MsgRoomNotFound)
+}
+
+// Rooms implements chat.Store.
+func (s *Store) Rooms(ctx context.Context, beforeID int64, limit int) ([]chat.Room, error) {
+	if beforeID <= 0 {
+		beforeID = math.MaxInt64
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	rooms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Room, error) { return scanRoom(r) })
+	return rooms, dbErr(err)
+}
+
+// RenameRoom implements chat.Store.
+func (s *Store) RenameRoom(ctx context.Context, id int64, name string) (chat.Room, error) {
+	r, err := scanRoom(s.pool.QueryRow(ctx, `UPDATE rooms SET name = $2 WHERE id = $1 RETURNING `+roomColumns, id, name))
+	return r, notFound(err, chat.MsgRoomNotFound)
+}
+
+// DeleteRoom implements chat.Store.
+func (s *Store) DeleteRoom(ctx context.Context, id int64) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM rooms WHERE id = $1`, id)
+	if err != nil {
+		return dbErr(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return chat.NotFound(chat.MsgRoomNotFound)
+	}
+	return nil
+}
+
+// Message implements chat.Store.
+func (s *Store) Message(ctx context.Context, id int64) (chat.Message, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND deleted_at IS NULL`, id))
+	return m, notFound(err, chat.MsgMessageNotFound)
+}
+
+// EditMessage implements chat.Store.
+func (s *Store) EditMessage(ctx context.Context, id int64, text string) (chat.Message, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		UPDATE messages SET text = $2, edited_at = clock_timestamp()
+		WHERE id = $1 AND deleted_at IS NULL RETURNING `+messageColumns, id, text))
+	return m, notFound(err, chat.MsgMessageNotFound)
+}
+
+// DeleteMessage implements chat.Store.
+func (s *Store) DeleteMessage(ctx context.Context, id int64) (chat.Message, error) {
+	m, err := scanMessage(s.pool.QueryRow(ctx, `
+		UPDATE messages SET deleted_at = clock_timestamp()
+		WHERE id = $1 AND deleted_at IS NULL RETURNING `+messageColumns, id))
+	return m, notFound(err, chat.MsgMessageNotFound)
+}
+
+// Messages implements chat.Store.
+func (s *Store) Messages(ctx context.Context, roomID, afterSeq, beforeSeq int64, limit int) ([]chat.Message, error) {
+	if beforeSeq <= 0 {
+		beforeSeq = math.MaxInt64
+	}
+	order := "DESC" // the newest ones, reversed below
+	if afterSeq > 0 {
+		order = "ASC"
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages
+		WHERE room_id = $1 AND seq > $2 AND seq < $3 AND deleted_at IS NULL
+		ORDER BY seq `+order+` LIMIT $4`, roomID, afterSeq, beforeSeq, limit)
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanMessage(r) })
+	if err != nil {
+		return nil, dbErr(err)
+	}
+	if order == "DESC" {
+		for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
+			msgs[i], msgs[j] = msgs[j], msgs[i]
+		}
+	}
+	return msgs, nil
+}
+
+// notFound turns "no rows" into a NOT_FOUND error with msg.
+func notFound(err error, msg string) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return chat.NotFound(msg)
+	}
+	return dbErr(err)
+}
+
+// dbErr classifies a database failure: errors PostgreSQL reports about the
+// statement itself are internal (bugs); everything else (connection lost,
+// server shutting down, deadlock, timeouts) is UNAVAILABLE, safe to retry.
+func dbErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *chat.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code[:2] {
+		case "08", "40", "53", "57", "58": // connection, rollback, resources, operator, system
+			return chat.Unavailable(err)
+		}
+		return err
+	}
+	return chat.Unavailable(err)
+}

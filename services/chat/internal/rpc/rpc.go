@@ -1,0 +1,290 @@
+// Package rpc serves the chat domain over gRPC (chatv1.ChatService): it
+// converts between proto and domain types and maps domain errors to gRPC
+// status codes, in one place (status below).
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+)
+
+// AnonymousMethods are the gateway-internal RPCs callable without a user
+// token (connection ids are unguessable; the network lets only gateways in).
+var AnonymousMethods = []string{
+	chatv1.ChatService_Leave_FullMethodName,
+	chatv1.ChatService_Heartbeat_FullMethodName,
+}
+
+// errorDomain is the ErrorInfo domain of this service's reasons.
+const errorDomain = "chat.cobraspace"
+
+// Server implements chatv1.ChatServiceServer.
+type Server struct {
+	chatv1.UnimplementedChatServiceServer
+	svc *chat.Service
+	log *slog.Logger
+}
+
+// New returns a Server for svc.
+func New(svc *chat.Service, logger *slog.Logger) *Server { return &Server{svc: svc, log: logger} }
+
+// caller returns the authenticated user; every method outside
+// AnonymousMethods has one (the interceptor rejected the call otherwise).
+func caller(ctx context.Context) (chat.Caller, error) {
+	c, ok := grpcauth.Claims(ctx)
+	if !ok || c.UserID == 0 {
+		return chat.Caller{}, status.Error(codes.Unauthenticated, chat.MsgUnauthenticated)
+	}
+	return chat.Caller{ID: c.UserID, Email: c.Email}, nil
+}
+
+// CreateRoom implements chatv1.ChatServiceServer.
+func (s *Server) CreateRoom(ctx context.Context, req *chatv1.CreateRoomRequest) (*chatv1.Room, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.svc.CreateRoom(ctx, c, req.GetName(), req.GetPostId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return roomPB(r), nil
+}
+
+// GetRoom implements chatv1.ChatServiceServer.
+func (s *Server) GetRoom(ctx context.Context, req *chatv1.GetRoomRequest) (*chatv1.Room, error) {
+	r, err := s.svc.Room(ctx, req.GetId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return roomPB(r), nil
+}
+
+// ListRooms implements chatv1.ChatServiceServer.
+func (s *Server) ListRooms(ctx context.Context, req *chatv1.ListRoomsRequest) (*chatv1.ListRoomsResponse, error) {
+	rooms, next, err := s.svc.Rooms(ctx, int(req.GetLimit()), req.GetCursor())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	resp := &chatv1.ListRoomsResponse{NextCursor: next, Rooms: make([]*chatv1.Room, len(rooms))}
+	for i, r := range rooms {
+		resp.Rooms[i] = roomPB(r)
+	}
+	return resp, nil
+}
+
+// UpdateRoom implements chatv1.ChatServiceServer.
+func (s *Server) UpdateRoom(ctx context.Context, req *chatv1.UpdateRoomRequest) (*chatv1.Room, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.svc.RenameRoom(ctx, c, req.GetId(), req.GetName())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return roomPB(r), nil
+}
+
+// DeleteRoom implements chatv1.ChatServiceServer.
+func (s *Server) DeleteRoom(ctx context.Context, req *chatv1.DeleteRoomRequest) (*chatv1.DeleteRoomResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.DeleteRoom(ctx, c, req.GetId()); err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &chatv1.DeleteRoomResponse{}, nil
+}
+
+// SendMessage implements chatv1.ChatServiceServer.
+func (s *Server) SendMessage(ctx context.Context, req *chatv1.SendMessageRequest) (*chatv1.Message, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.svc.Send(ctx, c, chat.NewMessage{
+		RoomID: req.GetRoomId(), Text: req.GetText(), ParentID: req.GetParentId(), ClientMsgID: req.GetClientMsgId(),
+	})
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return messagePB(m), nil
+}
+
+// EditMessage implements chatv1.ChatServiceServer.
+func (s *Server) EditMessage(ctx context.Context, req *chatv1.EditMessageRequest) (*chatv1.Message, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.svc.Edit(ctx, c, req.GetId(), req.GetText())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return messagePB(m), nil
+}
+
+// DeleteMessage implements chatv1.ChatServiceServer.
+func (s *Server) DeleteMessage(ctx context.Context, req *chatv1.DeleteMessageRequest) (*chatv1.DeleteMessageResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.svc.Delete(ctx, c, req.GetId())
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &chatv1.DeleteMessageResponse{Id: m.ID, Seq: m.Seq, RoomId: m.RoomID}, nil
+}
+
+// ListMessages implements chatv1.ChatServiceServer.
+func (s *Server) ListMessages(ctx context.Context, req *chatv1.ListMessagesRequest) (*chatv1.ListMessagesResponse, error) {
+	msgs, err := s.svc.History(ctx, req.GetRoomId(), req.GetAfterSeq(), req.GetBeforeSeq(), int(req.GetLimit()))
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	resp := &chatv1.ListMessagesResponse{Messages: make([]*chatv1.Message, len(msgs))}
+	for i, m := range msgs {
+		resp.Messages[i] = messagePB(m)
+	}
+	return resp, nil
+}
+
+// Join implements chatv1.ChatServiceServer.
+func (s *Server) Join(ctx context.Context, req *chatv1.JoinRequest) (*chatv1.JoinResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	room, online, me, err := s.svc.Join(ctx, c, chat.ConnRef{RoomID: req.GetRoomId(), ConnectionID: req.GetConnectionId()})
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	resp := &chatv1.JoinResponse{Room: roomPB(room), Me: userPB(me), Online: make([]*chatv1.OnlineUser, len(online))}
+	for i, u := range online {
+		resp.Online[i] = userPB(u)
+	}
+	return resp, nil
+}
+
+// Leave implements chatv1.ChatServiceServer.
+func (s *Server) Leave(ctx context.Context, req *chatv1.LeaveRequest) (*chatv1.LeaveResponse, error) {
+	if err := s.svc.Leave(ctx, chat.ConnRef{RoomID: req.GetRoomId(), ConnectionID: req.GetConnectionId()}); err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &chatv1.LeaveResponse{}, nil
+}
+
+// Heartbeat implements chatv1.ChatServiceServer.
+func (s *Server) Heartbeat(ctx context.Context, req *chatv1.HeartbeatRequest) (*chatv1.HeartbeatResponse, error) {
+	refs := make([]chat.ConnRef, len(req.GetConnections()))
+	for i, c := range req.GetConnections() {
+		refs[i] = chat.ConnRef{RoomID: c.GetRoomId(), ConnectionID: c.GetConnectionId()}
+	}
+	unknown, err := s.svc.Heartbeat(ctx, refs)
+	if err != nil {
+		return nil, s.status(ctx, err)
+	}
+	resp := &chatv1.HeartbeatResponse{Unknown: make([]*chatv1.ConnectionRef, len(unknown))}
+	for i, r := range unknown {
+		resp.Unknown[i] = &chatv1.ConnectionRef{RoomId: r.RoomID, ConnectionId: r.ConnectionID}
+	}
+	return resp, nil
+}
+
+// Typing implements chatv1.ChatServiceServer.
+func (s *Server) Typing(ctx context.Context, req *chatv1.TypingRequest) (*chatv1.TypingResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.Typing(ctx, c, req.GetRoomId()); err != nil {
+		return nil, s.status(ctx, err)
+	}
+	return &chatv1.TypingResponse{}, nil
+}
+
+// status maps a domain error to its gRPC status, once. Internal errors
+// are logged here and reach the client without their text.
+func (s *Server) status(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "The request was cancelled.")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "The request timed out. Please retry.")
+	}
+	var e *chat.Error
+	if !errors.As(err, &e) {
+		s.log.ErrorContext(ctx, "internal error", "err", err)
+		return status.Error(codes.Internal, "internal error")
+	}
+	switch e.Code {
+	case chat.CodeInvalid:
+		return invalid(e)
+	case chat.CodeUnauthenticated:
+		return status.Error(codes.Unauthenticated, e.Message)
+	case chat.CodePermissionDenied:
+		return status.Error(codes.PermissionDenied, e.Message)
+	case chat.CodeNotFound:
+		return status.Error(codes.NotFound, e.Message)
+	case chat.CodeUnavailable:
+		s.log.WarnContext(ctx, "dependency unavailable", "err", err)
+		return status.Error(codes.Unavailable, e.Message)
+	default:
+		s.log.ErrorContext(ctx, "internal error", "err", err)
+		return status.Error(codes.Internal, "internal error")
+	}
+}
+
+// invalid is INVALID_ARGUMENT with a BadRequest naming the public field
+// (what platform/fielderr reads) and, when the error has a reason, an
+// ErrorInfo carrying it (e.g. "message_too_long").
+func invalid(e *chat.Error) error {
+	details := []protoadapt.MessageV1{&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+		{Field: e.Field, Description: e.Message, Reason: e.Reason},
+	}}}
+	if e.Reason != "" {
+		details = append(details, &errdetails.ErrorInfo{Reason: e.Reason, Domain: errorDomain})
+	}
+	st, err := status.New(codes.InvalidArgument, e.Message).WithDetails(details...)
+	if err != nil {
+		return status.Error(codes.InvalidArgument, e.Message)
+	}
+	return st.Err()
+}
+
+func roomPB(r chat.Room) *chatv1.Room {
+	return &chatv1.Room{
+		Id: r.ID, Name: r.Name, OwnerId: r.OwnerID, PostId: r.PostID,
+		OnlineCount: int32(r.OnlineCount), CreatedAt: timestamppb.New(r.CreatedAt), LastSeq: r.LastSeq,
+	}
+}
+
+func messagePB(m chat.Message) *chatv1.Message {
+	pb := &chatv1.Message{
+		Id: m.ID, Seq: m.Seq, RoomId: m.RoomID, Text: m.Text, SenderId: m.SenderID,
+		SenderEmail: m.Sender.Email, Nickname: m.Sender.Nickname, ProfilePictureUrl: m.Sender.ProfilePictureURL,
+		ParentId: m.ParentID, ClientMsgId: m.ClientMsgID, CreatedAt: timestamppb.New(m.CreatedAt),
+	}
+	if !m.EditedAt.IsZero() {
+		pb.EditedAt = timestamppb.New(m.EditedAt)
+	}
+	return pb
+}
+
+func userPB(u chat.User) *chatv1.OnlineUser {
+	return &chatv1.OnlineUser{UserId: u.ID, Email: u.Email, Nickname: u.Nickname, ProfilePictureUrl: u.ProfilePictureURL}
+}

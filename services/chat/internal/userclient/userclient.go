@@ -1,0 +1,132 @@
+// Package userclient looks up users' public details in the user service
+// (GetUsers), behind a small cache so the message hot path does not call
+// the user service for every message.
+package userclient
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
+	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+)
+
+// maxIDsPerCall is GetUsers' limit.
+const maxIDsPerCall = 500
+
+// Directory implements chat.UserDirectory with a TTL cache. Entries older
+// than the TTL are refreshed; if the user service is down they are still
+// served (stale) rather than failing the call.
+type Directory struct {
+	client  userv1.UserServiceClient
+	ttl     time.Duration
+	maxSize int
+	now     func() time.Time
+
+	mu    sync.Mutex
+	cache map[int64]entry
+}
+
+type entry struct {
+	user    chat.User
+	found   bool // false: the user service does not know the id
+	fetched time.Time
+}
+
+// New returns a Directory that keeps up to maxSize users for ttl.
+func New(client userv1.UserServiceClient, ttl time.Duration, maxSize int) *Directory {
+	return &Directory{client: client, ttl: ttl, maxSize: maxSize, now: time.Now, cache: map[int64]entry{}}
+}
+
+var _ chat.UserDirectory = (*Directory)(nil)
+
+// Users implements chat.UserDirectory. It fails only when some id is
+// neither cached (fresh or stale) nor fetchable.
+func (d *Directory) Users(ctx context.Context, ids []int64) (map[int64]chat.User, error) {
+	out := make(map[int64]chat.User, len(ids))
+	now := d.now()
+	var missing []int64
+	stale := map[int64]entry{}
+	d.mu.Lock()
+	for _, id := range ids {
+		e, ok := d.cache[id]
+		switch {
+		case ok && now.Sub(e.fetched) < d.ttl:
+			if e.found {
+				out[id] = e.user
+			}
+		case ok:
+			stale[id] = e
+			missing = append(missing, id)
+		default:
+			missing = append(missing, id)
+		}
+	}
+	d.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
+
+	fetched, err := d.fetch(ctx, missing)
+	if err != nil {
+		for _, id := range missing {
+			e, ok := stale[id]
+			if !ok {
+				return nil, err
+			}
+			if e.found {
+				out[id] = e.user
+			}
+		}
+		return out, nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.cache)+len(missing) > d.maxSize {
+		d.evict(now, len(missing))
+	}
+	for _, id := range missing {
+		u, ok := fetched[id]
+		d.cache[id] = entry{user: u, found: ok, fetched: now}
+		if ok {
+			out[id] = u
+		}
+	}
+	return out, nil
+}
+
+// evict makes room for n entries: expired ones go first, then arbitrary
+// ones (Go's map order), which is good enough for a cache this short-lived.
+func (d *Directory) evict(now time.Time, n int) {
+	for id, e := range d.cache {
+		if now.Sub(e.fetched) >= d.ttl {
+			delete(d.cache, id)
+		}
+	}
+	for id := range d.cache {
+		if len(d.cache)+n <= d.maxSize {
+			return
+		}
+		delete(d.cache, id)
+	}
+}
+
+func (d *Directory) fetch(ctx context.Context, ids []int64) (map[int64]chat.User, error) {
+	out := make(map[int64]chat.User, len(ids))
+	for start := 0; start < len(ids); start += maxIDsPerCall {
+		chunk := ids[start:min(start+maxIDsPerCall, len(ids))]
+		resp, err := d.client.GetUsers(ctx, &userv1.GetUsersRequest{UserIds: chunk})
+		if err != nil {
+			return nil, fmt.Errorf("user service GetUsers: %w", err)
+		}
+		for _, u := range resp.GetUsers() {
+			out[u.GetUserId()] = chat.User{
+				ID: u.GetUserId(), Email: u.GetEmail(), Nickname: u.GetNickname(),
+				ProfilePictureURL: u.GetProfilePictureUrl(),
+			}
+		}
+	}
+	return out, nil
+}

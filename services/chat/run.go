@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/adminhttp"
+	"github.com/cobraspace/cobraspace/platform/envconfig"
+	"github.com/cobraspace/cobraspace/platform/grpcclient"
+	"github.com/cobraspace/cobraspace/platform/grpcserver"
+	"github.com/cobraspace/cobraspace/platform/pgdb"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
+	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
+	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+	chatnats "github.com/cobraspace/cobraspace/services/chat/internal/nats"
+	"github.com/cobraspace/cobraspace/services/chat/internal/postgres"
+	"github.com/cobraspace/cobraspace/services/chat/internal/redis"
+	"github.com/cobraspace/cobraspace/services/chat/internal/rpc"
+	"github.com/cobraspace/cobraspace/services/chat/internal/userclient"
+)
+
+// config is every setting, read from the environment once (README.md).
+type config struct {
+	grpcAddr, adminAddr     string
+	databaseURL             string
+	redisURL, redisPrefix   string
+	natsURL, natsPrefix     string
+	publicKeyFile, logLevel string
+	userServiceAddr         string
+	presenceTTL             time.Duration
+	batchMaxSize            int
+	batchMaxWait            time.Duration
+	drainDelay              time.Duration
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	env := envconfig.New(getenv)
+	c := config{
+		grpcAddr:        env.String("GRPC_ADDR", ":9003"),
+		adminAddr:       env.String("ADMIN_ADDR", ":9103"),
+		databaseURL:     env.Required("DATABASE_URL"),
+		redisURL:        env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		redisPrefix:     env.String("REDIS_PREFIX", ""),
+		natsURL:         env.String("NATS_URL", "nats://127.0.0.1:4222"),
+		natsPrefix:      env.String("NATS_PREFIX", ""),
+		publicKeyFile:   env.Required("JWT_PUBLIC_KEY_FILE"),
+		logLevel:        env.String("LOG_LEVEL", "info"),
+		userServiceAddr: env.String("USER_SERVICE_ADDR", "127.0.0.1:9001"),
+		presenceTTL:     env.Duration("PRESENCE_TTL", 30*time.Second),
+		batchMaxSize:    env.Int("BATCH_MAX_SIZE", 256),
+		batchMaxWait:    env.Duration("BATCH_MAX_WAIT", 0),
+		drainDelay:      env.Duration("DRAIN_DELAY", 0),
+	}
+	if err := env.Err(); err != nil {
+		return c, err
+	}
+	if c.presenceTTL < time.Second {
+		return c, errors.New("configuration: PRESENCE_TTL must be at least 1s")
+	}
+	if c.batchMaxSize < 1 || c.batchMaxSize > 5000 {
+		return c, errors.New("configuration: BATCH_MAX_SIZE must be between 1 and 5000")
+	}
+	return c, nil
+}
+
+// metrics are the service's own Prometheus metrics (gRPC metrics come
+// from grpcserver).
+type metrics struct {
+	persisted      prometheus.Counter
+	batchSize      prometheus.Histogram
+	batchFailures  prometheus.Counter
+	publishFailed  *prometheus.CounterVec
+	presenceFailed *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		persisted: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_messages_persisted_total", Help: "New chat messages committed to PostgreSQL."}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "chat_batch_size", Help: "SendMessage requests per group commit.",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}}),
+		batchFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_batch_failures_total", Help: "Group commits that failed (every waiter got UNAVAILABLE)."}),
+		publishFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chat_publish_failures_total", Help: "NATS publishes that failed, by event."}, []string{"event"}),
+		presenceFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chat_presence_failures_total", Help: "Redis presence calls that failed, by operation."}, []string{"op"}),
+	}
+	reg.MustRegister(m.persisted, m.batchSize, m.batchFailures, m.publishFailed, m.presenceFailed)
+	return m
+}
+
+func (m *metrics) hooks() chat.Hooks {
+	return chat.Hooks{
+		Batch: func(size int, err error) {
+			m.batchSize.Observe(float64(size))
+			if err != nil {
+				m.batchFailures.Inc()
+			}
+		},
+		Persisted:      func(n int) { m.persisted.Add(float64(n)) },
+		PublishFailed:  func(event string) { m.publishFailed.WithLabelValues(event).Inc() },
+		PresenceFailed: func(op string) { m.presenceFailed.WithLabelValues(op).Inc() },
+	}
+}
+
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("configuration: LOG_LEVEL: %w", err)
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
+
+	pub, err := accesstoken.LoadPublicKeyFile(cfg.publicKeyFile)
+	if err != nil {
+		return fmt.Errorf("JWT_PUBLIC_KEY_FILE: %w", err)
+	}
+
+	pool, err := pgdb.Open(ctx, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pgdb.Migrate(ctx, pool, postgres.Migrations(), logger); err != nil {
+		return err
+	}
+
+	ropt, err := goredis.ParseURL(cfg.redisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	// Short timeouts: presence is best effort, and a dead Redis must not
+	// stall joins (they degrade instead).
+	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+	ropt.MaxRetries = 1
+	rdb := goredis.NewClient(ropt)
+	defer rdb.Close()
+
+	// NATS may be down at start or later: the client keeps reconnecting and
+	// buffers publishes meanwhile; sends never depend on it.
+	nc, err := nats.Connect(cfg.natsURL, nats.Name("chat"), nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { logger.Warn("nats disconnected", "err", err) }),
+		nats.ReconnectHandler(func(*nats.Conn) { logger.Info("nats reconnected") }))
+	if err != nil {
+		return fmt.Errorf("NATS_URL: %w", err)
+	}
+	defer nc.Close()
+
+	userConn, err := grpcclient.Dial(cfg.userServiceAddr)
+	if err != nil {
+		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
+	}
+	defer userConn.Close()
+
+	reg := adminhttp.NewRegistry()
+	m := newMetrics(reg)
+	svc := chat.NewService(chat.Config{
+		Store:       postgres.New(pool),
+		Presence:    redis.NewPresence(rdb, cfg.redisPrefix),
+		Publisher:   chatnats.NewPublisher(nc, cfg.natsPrefix),
+		Users:       userclient.New(userv1.NewUserServiceClient(userConn), 30*time.Second, 10000),
+		Logger:      logger,
+		PresenceTTL: cfg.presenceTTL,
+		Batch:       batch.Config{MaxSize: cfg.batchMaxSize, MaxWait: cfg.batchMaxWait},
+		Hooks:       m.hooks(),
+	})
+
+	srv := grpcserver.New(grpcserver.Config{
+		Logger: logger, Metrics: reg, Verifier: accesstoken.NewVerifier(pub),
+		AnonymousMethods: rpc.AnonymousMethods,
+	})
+	chatv1.RegisterChatServiceServer(srv, rpc.New(svc, logger))
+
+	var lc net.ListenConfig
+	grpcLis, err := lc.Listen(ctx, "tcp", cfg.grpcAddr)
+	if err != nil {
+		svc.Close()
+		return fmt.Errorf("GRPC_ADDR: %w", err)
+	}
+	adminLis, err := lc.Listen(ctx, "tcp", cfg.adminAddr)
+	if err != nil {
+		grpcLis.Close()
+		svc.Close()
+		return fmt.Errorf("ADMIN_ADDR: %w", err)
+	}
+
+	// stopping ends the admin server also when Serve fails on its own.
+	ctx, stopping := context.WithCancel(ctx)
+	defer stopping()
+	var ready atomic.Bool
+	adminDone := make(chan error, 1)
+	go func() {
+		adminDone <- adminhttp.Serve(ctx, adminLis, adminhttp.Handler(reg, func() error {
+			if !ready.Load() {
+				return errors.New("starting or draining")
+			}
+			return nil
+		}))
+	}()
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	sweepDone := make(chan struct{})
+	go func() {
+		defer close(sweepDone)
+		svc.RunSweeper(sweepCtx, sweepInterval(cfg.presenceTTL))
+	}()
+
+	ready.Store(true)
+	logger.Info("listening", "grpc", grpcLis.Addr().String(), "admin", adminLis.Addr().String())
+
+	// Serve until ctx ends; it drains in-flight calls (which wait for their
+	// group commit) before returning.
+	go func() {
+		<-ctx.Done()
+		ready.Store(false)
+	}()
+	serveErr := srv.Serve(ctx, grpcLis, cfg.drainDelay)
+	ready.Store(false)
+	stopping()
+	svc.Close() // commits and publishes anything still queued
+	stopSweep()
+	<-sweepDone
+	if err := nc.FlushTimeout(2 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+		logger.Warn("nats flush at shutdown", "err", err)
+	}
+	adminErr := <-adminDone
+	logger.Info("stopped")
+	if serveErr != nil && !strings.Contains(serveErr.Error(), "closed") {
+		return serveErr
+	}
+	if adminErr != nil {
+		return adminErr
+	}
+	return nil
+}
+
+// sweepInterval runs the presence sweeper often enough that a dead
+// gateway's users leave soon after their TTL.
+func sweepInterval(ttl time.Duration) time.Duration {
+	return min(max(ttl/6, 100*time.Millisecond), 5*time.Second)
+}
