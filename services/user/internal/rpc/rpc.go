@@ -1,0 +1,361 @@
+// Package rpc is the gRPC face of the user service: it converts between
+// userv1 messages and the user package and maps domain errors to gRPC
+// status codes, in one place (toStatus).
+package rpc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/fielderr"
+	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
+	"github.com/cobraspace/cobraspace/services/user/internal/user"
+)
+
+// AnonymousMethods are the RPCs callable without an access token.
+func AnonymousMethods() []string {
+	return []string{
+		userv1.UserService_Register_FullMethodName,
+		userv1.UserService_Login_FullMethodName,
+		userv1.UserService_RefreshToken_FullMethodName,
+		userv1.UserService_GetMedia_FullMethodName,
+		userv1.UserService_GetUsers_FullMethodName,
+	}
+}
+
+// Server implements userv1.UserServiceServer on a user.Service.
+type Server struct {
+	userv1.UnimplementedUserServiceServer
+	svc    *user.Service
+	logger *slog.Logger
+}
+
+// New returns a Server for svc.
+func New(svc *user.Service, logger *slog.Logger) *Server {
+	return &Server{svc: svc, logger: logger}
+}
+
+// toStatus maps an error of the user package to a gRPC status. Unknown
+// errors are logged here, once, and become INTERNAL without their text.
+func (s *Server) toStatus(ctx context.Context, err error) error {
+	var e *user.Error
+	if errors.As(err, &e) {
+		switch e.Code {
+		case user.CodeInvalid:
+			if len(e.Fields) > 0 {
+				return fielderr.Fields(e.Fields).Err()
+			}
+			return status.Error(codes.InvalidArgument, e.Message)
+		case user.CodeUnauthenticated:
+			return status.Error(codes.Unauthenticated, e.Message)
+		case user.CodePermissionDenied:
+			return status.Error(codes.PermissionDenied, e.Message)
+		case user.CodeNotFound:
+			return status.Error(codes.NotFound, e.Message)
+		case user.CodeRateLimited:
+			return status.Error(codes.ResourceExhausted, e.Message)
+		case user.CodeUnavailable:
+			return status.Error(codes.Unavailable, e.Message)
+		}
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, "The request was canceled.")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, "The request took too long.")
+	case errors.Is(err, user.ErrUnavailable):
+		s.logger.WarnContext(ctx, "dependency unavailable", "err", err)
+		return status.Error(codes.Unavailable, "The service is temporarily unavailable. Try again later.")
+	}
+	s.logger.ErrorContext(ctx, "internal error", "err", err)
+	return status.Error(codes.Internal, "internal error")
+}
+
+// caller returns the verified, not revoked claims of the calling user.
+func (s *Server) caller(ctx context.Context) (accesstoken.Claims, error) {
+	c, ok := grpcauth.Claims(ctx)
+	if !ok {
+		return accesstoken.Claims{}, status.Error(codes.Unauthenticated, "Authentication credentials were not provided.")
+	}
+	if err := s.svc.Authenticate(ctx, c); err != nil {
+		return accesstoken.Claims{}, s.toStatus(ctx, err)
+	}
+	return c, nil
+}
+
+// Register implements userv1.UserServiceServer.
+func (s *Server) Register(ctx context.Context, req *userv1.RegisterRequest) (*userv1.RegisterResponse, error) {
+	p, err := s.svc.Register(ctx, req.GetEmail(), req.GetPassword(), req.GetNickname())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &userv1.RegisterResponse{Profile: profileToProto(p)}, nil
+}
+
+// Login implements userv1.UserServiceServer.
+func (s *Server) Login(ctx context.Context, req *userv1.LoginRequest) (*userv1.LoginResponse, error) {
+	p, pair, err := s.svc.Login(ctx, req.GetEmail(), req.GetPassword(), req.GetClientIp())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &userv1.LoginResponse{Profile: profileToProto(p), Tokens: pairToProto(pair)}, nil
+}
+
+// RefreshToken implements userv1.UserServiceServer.
+func (s *Server) RefreshToken(ctx context.Context, req *userv1.RefreshTokenRequest) (*userv1.TokenPair, error) {
+	pair, err := s.svc.Refresh(ctx, req.GetRefresh())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return pairToProto(pair), nil
+}
+
+// Logout implements userv1.UserServiceServer.
+func (s *Server) Logout(ctx context.Context, req *userv1.LogoutRequest) (*userv1.LogoutResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.Logout(ctx, c, req.GetRefresh()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &userv1.LogoutResponse{}, nil
+}
+
+// GetProfile implements userv1.UserServiceServer.
+func (s *Server) GetProfile(ctx context.Context, _ *userv1.GetProfileRequest) (*userv1.Profile, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.Profile(ctx, c.UserID)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return profileToProto(p), nil
+}
+
+// UpdateProfile implements userv1.UserServiceServer.
+func (s *Server) UpdateProfile(ctx context.Context, req *userv1.UpdateProfileRequest) (*userv1.Profile, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := updateFromProto(req)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.UpdateProfile(ctx, c.UserID, u)
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return profileToProto(p), nil
+}
+
+// SetProfilePicture implements userv1.UserServiceServer.
+func (s *Server) SetProfilePicture(ctx context.Context, req *userv1.SetProfilePictureRequest) (*userv1.Profile, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.SetPicture(ctx, c.UserID, req.GetImage())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return profileToProto(p), nil
+}
+
+// GetMedia implements userv1.UserServiceServer.
+func (s *Server) GetMedia(ctx context.Context, req *userv1.GetMediaRequest) (*userv1.Media, error) {
+	m, err := s.svc.Media(ctx, req.GetKey())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &userv1.Media{ContentType: m.ContentType, Data: m.Data, Etag: m.ETag, Immutable: m.Immutable}, nil
+}
+
+// AddFriend implements userv1.UserServiceServer.
+func (s *Server) AddFriend(ctx context.Context, req *userv1.AddFriendRequest) (*userv1.AddFriendResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.svc.AddFriend(ctx, c.UserID, req.GetEmail())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &userv1.AddFriendResponse{Friend: summaryToProto(f)}, nil
+}
+
+// ListFriends implements userv1.UserServiceServer.
+func (s *Server) ListFriends(ctx context.Context, req *userv1.ListFriendsRequest) (*userv1.ListFriendsResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	friends, next, err := s.svc.ListFriends(ctx, c.UserID, req.GetLimit(), req.GetCursor())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &userv1.ListFriendsResponse{Friends: summariesToProto(friends), NextCursor: next}, nil
+}
+
+// DeleteFriend implements userv1.UserServiceServer.
+func (s *Server) DeleteFriend(ctx context.Context, req *userv1.DeleteFriendRequest) (*userv1.DeleteFriendResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.svc.DeleteFriend(ctx, c.UserID, req.GetEmail()); err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &userv1.DeleteFriendResponse{}, nil
+}
+
+// GetFriendProfile implements userv1.UserServiceServer.
+func (s *Server) GetFriendProfile(ctx context.Context, req *userv1.GetFriendProfileRequest) (*userv1.Profile, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.svc.FriendProfile(ctx, c.UserID, req.GetUserId())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return profileToProto(p), nil
+}
+
+// SearchUsers implements userv1.UserServiceServer.
+func (s *Server) SearchUsers(ctx context.Context, req *userv1.SearchUsersRequest) (*userv1.SearchUsersResponse, error) {
+	if _, err := s.caller(ctx); err != nil {
+		return nil, err
+	}
+	users, next, err := s.svc.SearchUsers(ctx, req.GetKeyword(), req.GetLimit(), req.GetCursor())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &userv1.SearchUsersResponse{Users: summariesToProto(users), NextCursor: next}, nil
+}
+
+// GetUsers implements userv1.UserServiceServer.
+func (s *Server) GetUsers(ctx context.Context, req *userv1.GetUsersRequest) (*userv1.GetUsersResponse, error) {
+	users, err := s.svc.Users(ctx, req.GetUserIds())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &userv1.GetUsersResponse{Users: summariesToProto(users)}, nil
+}
+
+// updateFromProto reads the fields named in the mask (JSON names of
+// Profile; the camelCase forms are accepted too). Unknown names are
+// INVALID_ARGUMENT on field "update_mask".
+func updateFromProto(req *userv1.UpdateProfileRequest) (user.ProfileUpdate, error) {
+	var u user.ProfileUpdate
+	for _, name := range req.GetUpdateMask() {
+		switch name {
+		case "nickname":
+			v := req.GetNickname()
+			u.Nickname = &v
+		case "bio":
+			v := req.GetBio()
+			u.Bio = &v
+		case "skills":
+			v := append([]string{}, req.GetSkills()...)
+			u.Skills = &v
+		case "interests":
+			v := append([]string{}, req.GetInterests()...)
+			u.Interests = &v
+		case "status":
+			v := statusFromProto(req.GetStatus())
+			u.Status = &v
+		case "is_private", "isPrivate":
+			v := req.GetIsPrivate()
+			u.IsPrivate = &v
+		case "contact_number", "contactNumber":
+			v := req.GetContactNumber()
+			u.ContactNumber = &v
+		default:
+			return user.ProfileUpdate{}, fielderr.New("update_mask", strconv.Quote(name)+" is not a field that can be updated.")
+		}
+	}
+	return u, nil
+}
+
+func statusFromProto(s userv1.Status) user.Status {
+	switch s {
+	case userv1.Status_STATUS_AVAILABLE:
+		return user.StatusAvailable
+	case userv1.Status_STATUS_AWAY:
+		return user.StatusAway
+	case userv1.Status_STATUS_BUSY:
+		return user.StatusBusy
+	case userv1.Status_STATUS_UNSPECIFIED:
+		return ""
+	}
+	return user.Status(strconv.Itoa(int(s)))
+}
+
+func statusToProto(s user.Status) userv1.Status {
+	switch s {
+	case user.StatusAvailable:
+		return userv1.Status_STATUS_AVAILABLE
+	case user.StatusAway:
+		return userv1.Status_STATUS_AWAY
+	case user.StatusBusy:
+		return userv1.Status_STATUS_BUSY
+	}
+	return userv1.Status_STATUS_UNSPECIFIED
+}
+
+func profileToProto(p user.Profile) *userv1.Profile {
+	return &userv1.Profile{
+		UserId:            p.UserID,
+		Email:             p.Email,
+		Nickname:          p.Nickname,
+		ProfilePicture:    p.PictureKey,
+		ProfilePictureUrl: p.PictureURL(),
+		Bio:               p.Bio,
+		Skills:            p.Skills,
+		Interests:         p.Interests,
+		Status:            statusToProto(p.Status),
+		IsPrivate:         p.IsPrivate,
+		ContactNumber:     p.ContactNumber,
+		FriendsEmails:     p.FriendsEmails,
+		CreatedAt:         timestamppb.New(p.CreatedAt),
+	}
+}
+
+func summaryToProto(s user.Summary) *userv1.UserSummary {
+	return &userv1.UserSummary{
+		UserId:            s.UserID,
+		Email:             s.Email,
+		Nickname:          s.Nickname,
+		ProfilePictureUrl: s.PictureURL(),
+		Status:            statusToProto(s.Status),
+	}
+}
+
+func summariesToProto(users []user.Summary) []*userv1.UserSummary {
+	out := make([]*userv1.UserSummary, len(users))
+	for i, u := range users {
+		out[i] = summaryToProto(u)
+	}
+	return out
+}
+
+func pairToProto(p user.TokenPair) *userv1.TokenPair {
+	return &userv1.TokenPair{
+		Access:           p.Access,
+		Refresh:          p.Refresh,
+		AccessExpiresAt:  timestamppb.New(p.AccessExpiresAt),
+		RefreshExpiresAt: timestamppb.New(p.RefreshExpiresAt),
+	}
+}

@@ -1,0 +1,165 @@
+package user
+
+import (
+	"bytes"
+	"encoding/xml"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/gif"
+	"image/jpeg"
+	"image/png"
+	"strings"
+	"testing"
+)
+
+func encodePNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for x := range w {
+		for y := range h {
+			img.Set(x, y, color.NRGBA{R: uint8(x), G: uint8(y), B: 100, A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// pngHeaderClaiming returns a PNG whose header claims w×h but whose data is
+// a tiny image: DecodeConfig sees the claim, a decoder would allocate it.
+func pngHeaderClaiming(t *testing.T, w, h uint32) []byte {
+	t.Helper()
+	b := encodePNG(t, 1, 1)
+	// IHDR data starts after the 8-byte signature, 4-byte length and 4-byte type.
+	put := func(off int, v uint32) {
+		b[off], b[off+1], b[off+2], b[off+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+	}
+	put(16, w)
+	put(20, h)
+	put(29, crc32.ChecksumIEEE(b[12:29])) // IHDR's CRC covers type and data
+	return b
+}
+
+func TestProcessPicture(t *testing.T) {
+	t.Parallel()
+	var jpg, gf bytes.Buffer
+	src := image.NewRGBA(image.Rect(0, 0, 300, 120))
+	if err := jpeg.Encode(&jpg, src, nil); err != nil {
+		t.Fatal(err)
+	}
+	pal := image.NewPaletted(image.Rect(0, 0, 10, 40), color.Palette{color.Black, color.White})
+	if err := gif.Encode(&gf, pal, nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		data     []byte
+		wantType string // "" means rejected
+		wantMsg  string
+	}{
+		{"png", encodePNG(t, 400, 300), "image/png", ""},
+		{"jpeg stays jpeg", jpg.Bytes(), "image/jpeg", ""},
+		{"gif becomes png", gf.Bytes(), "image/png", ""},
+		{"empty", nil, "", MsgPictureEmpty},
+		{"too many bytes", make([]byte, MaxPictureBytes+1), "", MsgPictureTooLarge},
+		{"not an image", []byte("<svg xmlns='http://www.w3.org/2000/svg'></svg>"), "", MsgPictureInvalid},
+		{"truncated png", encodePNG(t, 50, 50)[:60], "", MsgPictureInvalid},
+		{"decompression bomb", pngHeaderClaiming(t, 8001, 10), "", MsgPictureTooBig},
+		{"too many pixels", pngHeaderClaiming(t, 7000, 7000), "", MsgPictureTooBig},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := processPicture(tc.data)
+			if tc.wantType == "" {
+				e, ok := err.(*Error)
+				if !ok || e.Code != CodeInvalid || len(e.Fields["profile_picture"]) != 1 || e.Fields["profile_picture"][0] != tc.wantMsg {
+					t.Fatalf("err = %v, want profile_picture %q", err, tc.wantMsg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.contentType != tc.wantType {
+				t.Errorf("content type = %q, want %q", got.contentType, tc.wantType)
+			}
+			cfg, _, err := image.DecodeConfig(bytes.NewReader(got.data))
+			if err != nil || cfg.Width != AvatarSize || cfg.Height != AvatarSize {
+				t.Errorf("output = %dx%d (%v), want %dx%d", cfg.Width, cfg.Height, err, AvatarSize, AvatarSize)
+			}
+		})
+	}
+}
+
+func TestAvatarKeyIsContentAddressed(t *testing.T) {
+	t.Parallel()
+	a, _ := processPicture(encodePNG(t, 64, 64))
+	k1, e1 := avatarKey(7, a)
+	k2, e2 := avatarKey(7, a)
+	if k1 != k2 || e1 != e2 || !strings.HasPrefix(k1, "avatars/7/") || !strings.HasSuffix(k1, ".png") {
+		t.Errorf("keys %q %q etags %q %q; want equal avatars/7/<hash>.png", k1, k2, e1, e2)
+	}
+}
+
+func TestDefaultAvatarSVG(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, nickname, wantText string
+	}{
+		{"latin", "alice", "A"},
+		{"hangul", "코브라", "코"},
+		{"markup is escaped", "<script>", "<"},
+		{"ampersand", "&amp", "&"},
+		{"empty", "", "?"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svg := DefaultAvatarSVG(12, tc.nickname)
+			// A well-formed document whose text is exactly the initial
+			// proves the escaping.
+			var doc struct {
+				Rect struct {
+					Fill string `xml:"fill,attr"`
+				} `xml:"rect"`
+				Text string `xml:"text"`
+			}
+			if err := xml.Unmarshal(svg, &doc); err != nil {
+				t.Fatalf("not well-formed XML: %v\n%s", err, svg)
+			}
+			if doc.Text != tc.wantText {
+				t.Errorf("text = %q, want %q", doc.Text, tc.wantText)
+			}
+			if len(doc.Rect.Fill) != 7 || doc.Rect.Fill[0] != '#' {
+				t.Errorf("fill = %q, want #rrggbb", doc.Rect.Fill)
+			}
+		})
+	}
+	if string(DefaultAvatarSVG(1, "a")) == string(DefaultAvatarSVG(2, "a")) {
+		t.Error("users 1 and 2 got the same avatar; want colours derived from the id")
+	}
+}
+
+func TestParseDefaultAvatarKey(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		key    string
+		wantID int64
+		wantOK bool
+	}{
+		{"avatars/default/12.svg", 12, true},
+		{"avatars/default/012.svg", 0, false},
+		{"avatars/default/-1.svg", 0, false},
+		{"avatars/default/12.png", 0, false},
+		{"avatars/12/abc.png", 0, false},
+		{"avatars/default/.svg", 0, false},
+	}
+	for _, tc := range tests {
+		id, ok := parseDefaultAvatarKey(tc.key)
+		if id != tc.wantID || ok != tc.wantOK {
+			t.Errorf("parseDefaultAvatarKey(%q) = %d, %v; want %d, %v", tc.key, id, ok, tc.wantID, tc.wantOK)
+		}
+	}
+}

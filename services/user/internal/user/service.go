@@ -1,0 +1,557 @@
+package user
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/cobraspace/cobraspace/platform/accesstoken"
+)
+
+// MaxBatchUsers bounds GetUsers.
+const MaxBatchUsers = 500
+
+// depTimeout bounds each call to Redis and NATS, which the service can do
+// without (degraded): a dead dependency must not stall logins.
+const depTimeout = time.Second
+
+// TokenPair is a freshly issued access and refresh token.
+type TokenPair struct {
+	Access           string
+	Refresh          string
+	AccessExpiresAt  time.Time
+	RefreshExpiresAt time.Time
+}
+
+// Config is what NewService needs. Limiter, Denylist and Announcer may be
+// down at run time; the service degrades as documented in the README.
+type Config struct {
+	Store      Store
+	Tokens     TokenStore
+	Media      MediaStore
+	Limiter    LoginLimiter
+	Denylist   Denylist
+	Announcer  Announcer
+	Hasher     *Hasher
+	Passwords  *PasswordPolicy
+	Signer     *accesstoken.Signer
+	Verifier   *accesstoken.Verifier
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	Logger     *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Service implements the user service's use cases. Its methods return
+// *Error for every outcome a user should see; any other error is internal.
+type Service struct {
+	cfg      Config
+	now      func() time.Time
+	imageSem chan struct{}
+}
+
+// NewService returns a Service over cfg.
+func NewService(cfg Config) *Service {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{
+		cfg: cfg,
+		now: now,
+		// Decoding a picture can take up to ~100 MB and a core for a
+		// second; one per core at a time keeps a burst of uploads bounded.
+		imageSem: make(chan struct{}, runtime.GOMAXPROCS(0)),
+	}
+}
+
+// Register creates a user and its profile. CodeInvalid (fields "email",
+// "password", "nickname"); CodeUnavailable when hashing is overloaded.
+func (s *Service) Register(ctx context.Context, email, password, nickname string) (Profile, error) {
+	email = NormalizeEmail(email)
+	nickname = strings.TrimSpace(nickname)
+	f := fieldErrors{}
+	switch {
+	case email == "":
+		f.add("email", MsgRequired)
+	case !ValidEmail(email):
+		f.add("email", MsgInvalidEmail)
+	}
+	if password == "" {
+		f.add("password", MsgRequired)
+	} else {
+		for _, m := range s.cfg.Passwords.Check(password, email) {
+			f.add("password", m)
+		}
+	}
+	if nickname == "" {
+		nickname = DefaultNickname(email)
+	} else if msg := validateNickname(nickname); msg != "" {
+		f.add("nickname", msg)
+	}
+	if err := f.err(); err != nil {
+		return Profile{}, err
+	}
+	hash, err := s.cfg.Hasher.Hash(ctx, password)
+	if err != nil {
+		return Profile{}, s.hashErr(err)
+	}
+	// No look-up first: the unique index on lower(email) decides, so two
+	// concurrent registrations of one address cannot both succeed.
+	p, err := s.cfg.Store.CreateUser(ctx, NewUser{Email: email, PasswordHash: hash, Nickname: nickname})
+	if errors.Is(err, ErrEmailTaken) {
+		return Profile{}, fieldError("email", MsgEmailTaken)
+	}
+	return p, err
+}
+
+func (s *Service) hashErr(err error) error {
+	if errors.Is(err, ErrBusy) {
+		return newError(CodeUnavailable, MsgBusy)
+	}
+	return err
+}
+
+// Login checks credentials and issues tokens. CodeRateLimited after too
+// many failures for the account or the client IP; CodeUnauthenticated for
+// bad credentials, the same for unknown emails (checked against a dummy
+// hash, for similar timing); CodeUnavailable when hashing is overloaded.
+func (s *Service) Login(ctx context.Context, email, password, clientIP string) (Profile, TokenPair, error) {
+	account := strings.ToLower(strings.TrimSpace(email))
+	if account == "" || password == "" {
+		f := fieldErrors{}
+		if account == "" {
+			f.add("email", MsgRequired)
+		}
+		if password == "" {
+			f.add("password", MsgRequired)
+		}
+		return Profile{}, TokenPair{}, f.err()
+	}
+	if s.loginBlocked(ctx, account, clientIP) {
+		return Profile{}, TokenPair{}, newError(CodeRateLimited, MsgTooManyLogins)
+	}
+	var creds Credentials
+	if len(account) <= MaxEmailLen && len(password) <= 4*MaxPasswordLen {
+		c, err := s.cfg.Store.Credentials(ctx, account)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return Profile{}, TokenPair{}, err
+		}
+		creds = c
+	}
+	ok, err := s.cfg.Hasher.Verify(ctx, password, creds.PasswordHash)
+	if err != nil {
+		return Profile{}, TokenPair{}, s.hashErr(err)
+	}
+	if !ok {
+		s.loginFailed(ctx, account, clientIP)
+		return Profile{}, TokenPair{}, newError(CodeUnauthenticated, MsgBadCredentials)
+	}
+	s.loginSucceeded(ctx, account)
+	p, err := s.cfg.Store.Profile(ctx, creds.UserID)
+	if err != nil {
+		return Profile{}, TokenPair{}, err
+	}
+	family := randomID()
+	pair, first, err := s.issue(creds.UserID, creds.Email, family)
+	if err != nil {
+		return Profile{}, TokenPair{}, err
+	}
+	if err := s.cfg.Tokens.StartFamily(ctx, family, creds.UserID, first); err != nil {
+		return Profile{}, TokenPair{}, err
+	}
+	return p, pair, nil
+}
+
+// The limiter is a defence, not a dependency: when Redis cannot answer,
+// logins go through unlimited and the degradation is logged.
+
+func (s *Service) loginBlocked(ctx context.Context, account, ip string) bool {
+	ctx, cancel := context.WithTimeout(ctx, depTimeout)
+	defer cancel()
+	blocked, err := s.cfg.Limiter.Blocked(ctx, account, ip)
+	if err != nil {
+		s.cfg.Logger.WarnContext(ctx, "login rate limiter unavailable; not limiting", "err", err)
+		return false
+	}
+	return blocked
+}
+
+func (s *Service) loginFailed(ctx context.Context, account, ip string) {
+	ctx, cancel := context.WithTimeout(ctx, depTimeout)
+	defer cancel()
+	if err := s.cfg.Limiter.Failed(ctx, account, ip); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "login rate limiter unavailable; failure not counted", "err", err)
+	}
+}
+
+func (s *Service) loginSucceeded(ctx context.Context, account string) {
+	ctx, cancel := context.WithTimeout(ctx, depTimeout)
+	defer cancel()
+	if err := s.cfg.Limiter.Succeeded(ctx, account); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "login rate limiter unavailable; failures not reset", "err", err)
+	}
+}
+
+// issue signs an access and a refresh token of family.
+func (s *Service) issue(userID int64, email, family string) (TokenPair, RefreshToken, error) {
+	now := s.now()
+	pair := TokenPair{AccessExpiresAt: now.Add(s.cfg.AccessTTL), RefreshExpiresAt: now.Add(s.cfg.RefreshTTL)}
+	var err error
+	pair.Access, err = s.cfg.Signer.Sign(accesstoken.Claims{
+		UserID: userID, Email: email, Type: accesstoken.TypeAccess, ID: randomID(), Family: family,
+		IssuedAt: now, ExpiresAt: pair.AccessExpiresAt,
+	})
+	if err != nil {
+		return TokenPair{}, RefreshToken{}, err
+	}
+	refresh := RefreshToken{JTI: randomID(), ExpiresAt: pair.RefreshExpiresAt}
+	pair.Refresh, err = s.cfg.Signer.Sign(accesstoken.Claims{
+		UserID: userID, Email: email, Type: accesstoken.TypeRefresh, ID: refresh.JTI, Family: family,
+		IssuedAt: now, ExpiresAt: refresh.ExpiresAt,
+	})
+	if err != nil {
+		return TokenPair{}, RefreshToken{}, err
+	}
+	return pair, refresh, nil
+}
+
+// randomID is 128 random bits in hex, for token ids and family ids.
+func randomID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (it crashes instead)
+	return hex.EncodeToString(b)
+}
+
+// Refresh rotates a refresh token. CodeUnauthenticated when it is invalid,
+// expired or revoked, or was already used (its family is then revoked).
+func (s *Service) Refresh(ctx context.Context, refresh string) (TokenPair, error) {
+	rc, err := s.cfg.Verifier.Verify(refresh, accesstoken.TypeRefresh)
+	if err != nil || rc.Family == "" {
+		return TokenPair{}, newError(CodeUnauthenticated, MsgTokenInvalid)
+	}
+	pair, next, err := s.issue(rc.UserID, rc.Email, rc.Family)
+	if err != nil {
+		return TokenPair{}, err
+	}
+	err = s.cfg.Tokens.Rotate(ctx, rc.Family, rc.UserID, rc.ID, next)
+	switch {
+	case errors.Is(err, ErrTokenReused):
+		s.cfg.Logger.WarnContext(ctx, "refresh token reused; family revoked", "user_id", rc.UserID, "family", rc.Family)
+		return TokenPair{}, newError(CodeUnauthenticated, MsgTokenInvalid)
+	case errors.Is(err, ErrTokenRevoked):
+		return TokenPair{}, newError(CodeUnauthenticated, MsgTokenInvalid)
+	case err != nil:
+		return TokenPair{}, err
+	}
+	return pair, nil
+}
+
+// Authenticate checks that the caller's access token was not revoked
+// (logout). When Redis cannot answer the token is accepted: it was verified
+// and lives at most the access-token TTL. CodeUnauthenticated.
+func (s *Service) Authenticate(ctx context.Context, caller accesstoken.Claims) error {
+	ctx, cancel := context.WithTimeout(ctx, depTimeout)
+	defer cancel()
+	revoked, err := s.cfg.Denylist.IsRevoked(ctx, caller.ID)
+	if err != nil {
+		s.cfg.Logger.WarnContext(ctx, "token denylist unavailable; accepting verified token", "err", err)
+		return nil
+	}
+	if revoked {
+		return newError(CodeUnauthenticated, MsgTokenNotValid)
+	}
+	return nil
+}
+
+// Logout revokes refresh's family (or, when refresh is empty, every family
+// of the caller) and the family of the caller's access token, denylists the
+// access token and announces the revocation. An invalid or expired refresh
+// token is ignored (it cannot be used anyway); one of another user is
+// CodePermissionDenied. Redis or NATS being down does not fail the logout:
+// PostgreSQL already stops every refresh, and the access token expires
+// within its TTL (see README).
+func (s *Service) Logout(ctx context.Context, caller accesstoken.Claims, refresh string) error {
+	if refresh == "" {
+		if err := s.cfg.Tokens.RevokeUserFamilies(ctx, caller.UserID, "logout"); err != nil {
+			return err
+		}
+	} else {
+		families := []string{caller.Family}
+		if rc, err := s.cfg.Verifier.Verify(refresh, accesstoken.TypeRefresh); err == nil {
+			if rc.UserID != caller.UserID {
+				return newError(CodePermissionDenied, MsgPermissionDenied)
+			}
+			families = append(families, rc.Family)
+		}
+		for i, fam := range families {
+			if fam == "" || (i > 0 && fam == families[0]) {
+				continue
+			}
+			err := s.cfg.Tokens.RevokeFamily(ctx, caller.UserID, fam, "logout")
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+	}
+	dctx, cancel := context.WithTimeout(ctx, depTimeout)
+	defer cancel()
+	if err := s.cfg.Denylist.Revoke(dctx, caller.ID, caller.ExpiresAt); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "logout: token denylist unavailable; access token stays valid until expiry",
+			"err", err, "expires_at", caller.ExpiresAt)
+	}
+	if err := s.cfg.Announcer.UserRevoked(dctx, caller.UserID, caller.ID, "logout"); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "logout: revocation not announced; open sockets stay open", "err", err)
+	}
+	return nil
+}
+
+// Profile returns a user's own profile. CodeNotFound.
+func (s *Service) Profile(ctx context.Context, userID int64) (Profile, error) {
+	p, err := s.cfg.Store.Profile(ctx, userID)
+	if errors.Is(err, ErrNotFound) {
+		return Profile{}, newError(CodeNotFound, MsgNotFound)
+	}
+	return p, err
+}
+
+// UpdateProfile changes the fields set in u. CodeInvalid, CodeNotFound.
+func (s *Service) UpdateProfile(ctx context.Context, userID int64, u ProfileUpdate) (Profile, error) {
+	if err := ValidateUpdate(&u); err != nil {
+		return Profile{}, err
+	}
+	p, err := s.cfg.Store.UpdateProfile(ctx, userID, u)
+	if errors.Is(err, ErrNotFound) {
+		return Profile{}, newError(CodeNotFound, MsgNotFound)
+	}
+	return p, err
+}
+
+// SetPicture stores a new profile picture (see processPicture) and removes
+// the previous one. CodeInvalid (field "profile_picture"), CodeNotFound,
+// CodeUnavailable when too many pictures are being processed.
+func (s *Service) SetPicture(ctx context.Context, userID int64, data []byte) (Profile, error) {
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case s.imageSem <- struct{}{}:
+	case <-ctx.Done():
+		return Profile{}, ctx.Err()
+	case <-t.C:
+		return Profile{}, newError(CodeUnavailable, MsgBusy)
+	}
+	pic, err := processPicture(data)
+	<-s.imageSem
+	if err != nil {
+		return Profile{}, err
+	}
+	key, etag := avatarKey(userID, pic)
+	err = s.cfg.Media.Put(ctx, Media{Key: key, ContentType: pic.contentType, Data: pic.data, ETag: etag, Immutable: true})
+	if err != nil {
+		return Profile{}, err
+	}
+	prev, err := s.cfg.Store.SetPicture(ctx, userID, key)
+	if errors.Is(err, ErrNotFound) {
+		return Profile{}, newError(CodeNotFound, MsgNotFound)
+	} else if err != nil {
+		return Profile{}, err
+	}
+	if prev != "" && prev != key {
+		// Best effort: an orphaned object wastes space but breaks nothing.
+		if err := s.cfg.Media.Delete(ctx, prev); err != nil {
+			s.cfg.Logger.WarnContext(ctx, "old profile picture not deleted", "key", prev, "err", err)
+		}
+	}
+	return s.Profile(ctx, userID)
+}
+
+// Media returns a stored media object, or generates a user's default
+// avatar. CodeNotFound.
+func (s *Service) Media(ctx context.Context, key string) (Media, error) {
+	if key == "" || len(key) > 512 {
+		return Media{}, newError(CodeNotFound, MsgNotFound)
+	}
+	if uid, ok := parseDefaultAvatarKey(key); ok {
+		users, err := s.cfg.Store.Users(ctx, []int64{uid})
+		if err != nil {
+			return Media{}, err
+		}
+		if len(users) == 0 {
+			return Media{}, newError(CodeNotFound, MsgNotFound)
+		}
+		name := users[0].Nickname
+		if name == "" {
+			name = users[0].Email
+		}
+		svg := DefaultAvatarSVG(uid, name)
+		sum := sha256.Sum256(svg)
+		// Not immutable: the initial follows the nickname.
+		return Media{Key: key, ContentType: "image/svg+xml", Data: svg, ETag: `"` + hex.EncodeToString(sum[:16]) + `"`}, nil
+	}
+	m, err := s.cfg.Media.Get(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return Media{}, newError(CodeNotFound, MsgNotFound)
+	}
+	return m, err
+}
+
+// AddFriend adds the user with email to userID's friends. CodeInvalid
+// (field "email": blank or the caller), CodeNotFound.
+func (s *Service) AddFriend(ctx context.Context, userID int64, email string) (Summary, error) {
+	email = NormalizeEmail(email)
+	if email == "" {
+		return Summary{}, fieldError("email", MsgRequired)
+	}
+	friend, err := s.cfg.Store.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		return Summary{}, newError(CodeNotFound, MsgUserNotFound)
+	} else if err != nil {
+		return Summary{}, err
+	}
+	if friend.UserID == userID {
+		return Summary{}, fieldError("email", MsgAddSelf)
+	}
+	if err := s.cfg.Store.AddFriend(ctx, userID, friend.UserID); err != nil {
+		return Summary{}, err
+	}
+	return friend, nil
+}
+
+// DeleteFriend removes the user with email from userID's friends.
+// CodeInvalid (blank email), CodeNotFound "{email}님은 친구 목록에 없습니다.".
+func (s *Service) DeleteFriend(ctx context.Context, userID int64, email string) error {
+	email = NormalizeEmail(email)
+	if email == "" {
+		return fieldError("email", MsgRequired)
+	}
+	notFriend := newError(CodeNotFound, email+MsgNotFriendSuffix)
+	friend, err := s.cfg.Store.UserByEmail(ctx, email)
+	if errors.Is(err, ErrNotFound) {
+		return notFriend
+	} else if err != nil {
+		return err
+	}
+	deleted, err := s.cfg.Store.DeleteFriend(ctx, userID, friend.UserID)
+	if err != nil {
+		return err
+	}
+	if !deleted {
+		return notFriend
+	}
+	return nil
+}
+
+// ListFriends returns a page of userID's friends, oldest first, and the
+// cursor of the next page ("" on the last). CodeInvalid (field "cursor").
+func (s *Service) ListFriends(ctx context.Context, userID int64, limit int32, cursor string) ([]Summary, string, error) {
+	after, err := decodeFriendCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	n := pageSize(limit)
+	friends, err := s.cfg.Store.ListFriends(ctx, userID, after, n+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(friends) > n {
+		friends = friends[:n]
+		last := friends[n-1]
+		next = encodeFriendCursor(FriendCursor{AddedAt: last.AddedAt, FriendID: last.UserID})
+	}
+	out := make([]Summary, len(friends))
+	for i, f := range friends {
+		out[i] = f.Summary
+	}
+	return out, next, nil
+}
+
+// FriendProfile returns another user's profile as viewerID may see it.
+// CodeNotFound; CodePermissionDenied "This account is private." when it is
+// private and the viewer is not in that user's friends list.
+func (s *Service) FriendProfile(ctx context.Context, viewerID, userID int64) (Profile, error) {
+	p, err := s.Profile(ctx, userID)
+	if err != nil || userID == viewerID || !p.IsPrivate {
+		return p, err
+	}
+	allowed, err := s.cfg.Store.HasFriend(ctx, userID, viewerID)
+	if err != nil {
+		return Profile{}, err
+	}
+	if !allowed {
+		return Profile{}, newError(CodePermissionDenied, MsgPrivate)
+	}
+	return p, nil
+}
+
+// SearchUsers returns a page of users whose email contains keyword
+// (case-insensitive, literal) in id order, and the next cursor.
+// CodeInvalid (fields "keyword", "cursor").
+func (s *Service) SearchUsers(ctx context.Context, keyword string, limit int32, cursor string) ([]Summary, string, error) {
+	keyword = strings.TrimSpace(keyword)
+	if len(keyword) > MaxEmailLen {
+		return nil, "", fieldError("keyword", maxLenMsg(MaxEmailLen))
+	}
+	afterID, err := decodeIDCursor(cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	n := pageSize(limit)
+	users, err := s.cfg.Store.SearchUsers(ctx, keyword, afterID, n+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(users) > n {
+		users = users[:n]
+		next = encodeIDCursor(users[n-1].UserID)
+	}
+	return users, next, nil
+}
+
+// Users returns the summaries of the known ids, in the order asked, each
+// once. CodeInvalid (field "user_ids") for more than MaxBatchUsers ids.
+func (s *Service) Users(ctx context.Context, ids []int64) ([]Summary, error) {
+	if len(ids) > MaxBatchUsers {
+		return nil, fieldError("user_ids", "Ensure this field has no more than 500 elements.")
+	}
+	seen := make(map[int64]bool, len(ids))
+	uniq := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if id > 0 && !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	if len(uniq) == 0 {
+		return nil, nil
+	}
+	found, err := s.cfg.Store.Users(ctx, uniq)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[int64]Summary, len(found))
+	for _, u := range found {
+		byID[u.UserID] = u
+	}
+	out := make([]Summary, 0, len(found))
+	for _, id := range uniq {
+		if u, ok := byID[id]; ok {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// PruneTokens deletes refresh-token families expired for a day, so the
+// tables do not grow forever. Run periodically by main.
+func (s *Service) PruneTokens(ctx context.Context) (int64, error) {
+	return s.cfg.Tokens.DeleteExpired(ctx, s.now().Add(-24*time.Hour))
+}

@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/adminhttp"
+	"github.com/cobraspace/cobraspace/platform/envconfig"
+	"github.com/cobraspace/cobraspace/platform/grpcserver"
+	"github.com/cobraspace/cobraspace/platform/pgdb"
+	"github.com/cobraspace/cobraspace/platform/revocation"
+	"github.com/cobraspace/cobraspace/platform/subjects"
+	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
+	"github.com/cobraspace/cobraspace/services/user/internal/nats"
+	"github.com/cobraspace/cobraspace/services/user/internal/postgres"
+	"github.com/cobraspace/cobraspace/services/user/internal/postgres/migrations"
+	"github.com/cobraspace/cobraspace/services/user/internal/redis"
+	"github.com/cobraspace/cobraspace/services/user/internal/rpc"
+	"github.com/cobraspace/cobraspace/services/user/internal/user"
+)
+
+// config is everything read from the environment (see README.md).
+type config struct {
+	grpcAddr, adminAddr       string
+	databaseURL               string
+	redisURL, redisPrefix     string
+	natsURL, natsPrefix       string
+	publicKeyFile, privateKey string
+	logLevel                  slog.Level
+	accessTTL, refreshTTL     time.Duration
+	drainDelay                time.Duration
+	loginLimits               redis.LoginLimits
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	env := envconfig.New(getenv)
+	defLimits := redis.DefaultLoginLimits()
+	c := config{
+		grpcAddr:      env.String("GRPC_ADDR", ":9001"),
+		adminAddr:     env.String("ADMIN_ADDR", ":9101"),
+		databaseURL:   env.Required("DATABASE_URL"),
+		redisURL:      env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		redisPrefix:   env.String("REDIS_PREFIX", ""),
+		natsURL:       env.String("NATS_URL", "nats://127.0.0.1:4222"),
+		natsPrefix:    env.String("NATS_PREFIX", ""),
+		publicKeyFile: env.Required("JWT_PUBLIC_KEY_FILE"),
+		privateKey:    env.Required("JWT_PRIVATE_KEY_FILE"),
+		accessTTL:     env.Duration("ACCESS_TOKEN_TTL", 15*time.Minute),
+		refreshTTL:    env.Duration("REFRESH_TOKEN_TTL", 14*24*time.Hour),
+		drainDelay:    env.Duration("DRAIN_DELAY", 0),
+		loginLimits: redis.LoginLimits{
+			Account: env.Int("LOGIN_MAX_FAILURES_PER_ACCOUNT", defLimits.Account),
+			IP:      env.Int("LOGIN_MAX_FAILURES_PER_IP", defLimits.IP),
+			Window:  env.Duration("LOGIN_FAILURE_WINDOW", defLimits.Window),
+		},
+	}
+	if err := c.logLevel.UnmarshalText([]byte(env.String("LOG_LEVEL", "info"))); err != nil {
+		return config{}, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	if err := env.Err(); err != nil {
+		return config{}, err
+	}
+	if c.accessTTL <= 0 || c.refreshTTL <= c.accessTTL {
+		return config{}, errors.New("configuration: need 0 < ACCESS_TOKEN_TTL < REFRESH_TOKEN_TTL")
+	}
+	return c, nil
+}
+
+// run starts the service and blocks until ctx ends (then stops gracefully)
+// or a server fails.
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel}))
+
+	priv, err := accesstoken.LoadPrivateKeyFile(cfg.privateKey)
+	if err != nil {
+		return err
+	}
+	pub, err := accesstoken.LoadPublicKeyFile(cfg.publicKeyFile)
+	if err != nil {
+		return err
+	}
+	if !pub.Equal(priv.Public().(ed25519.PublicKey)) {
+		return errors.New("JWT_PUBLIC_KEY_FILE is not the public key of JWT_PRIVATE_KEY_FILE")
+	}
+
+	pool, err := pgdb.Open(ctx, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pgdb.Migrate(ctx, pool, migrations.FS, logger); err != nil {
+		return err
+	}
+
+	// Redis and NATS may be down at start or later: the service runs
+	// degraded (README), so neither is dialled eagerly nor fatal. Short
+	// timeouts keep a dead Redis from stalling logins.
+	ropt, err := goredis.ParseURL(cfg.redisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
+	ropt.MaxRetries = 1
+	rdb := goredis.NewClient(ropt)
+	defer rdb.Close()
+
+	nc, err := natsgo.Connect(cfg.natsURL,
+		natsgo.Name("cobraspace-user"),
+		natsgo.RetryOnFailedConnect(true),
+		natsgo.MaxReconnects(-1),
+		natsgo.ReconnectWait(time.Second),
+		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			logger.Warn("nats disconnected", "err", err)
+		}),
+		natsgo.ReconnectHandler(func(*natsgo.Conn) { logger.Info("nats reconnected") }),
+	)
+	if err != nil {
+		return fmt.Errorf("NATS_URL: %w", err)
+	}
+	defer nc.Close()
+
+	// Twice the cores: hashing is CPU-bound, so more parallel hashes only
+	// add memory; a caller queued for 3 s gets UNAVAILABLE.
+	hasher, err := user.NewHasher(user.DefaultHashParams(), 2*runtime.GOMAXPROCS(0), 3*time.Second)
+	if err != nil {
+		return err
+	}
+	verifier := accesstoken.NewVerifier(pub)
+	svc := user.NewService(user.Config{
+		Store:      postgres.NewUserStore(pool),
+		Tokens:     postgres.NewTokenStore(pool),
+		Media:      postgres.NewMediaStore(pool),
+		Limiter:    redis.NewLoginLimiter(rdb, cfg.redisPrefix, cfg.loginLimits),
+		Denylist:   revocation.New(rdb, cfg.redisPrefix),
+		Announcer:  nats.NewAnnouncer(nc, subjects.New(cfg.natsPrefix)),
+		Hasher:     hasher,
+		Passwords:  user.NewPasswordPolicy(),
+		Signer:     accesstoken.NewSigner(priv),
+		Verifier:   verifier,
+		AccessTTL:  cfg.accessTTL,
+		RefreshTTL: cfg.refreshTTL,
+		Logger:     logger,
+	})
+
+	reg := adminhttp.NewRegistry()
+	gs := grpcserver.New(grpcserver.Config{
+		Logger: logger, Metrics: reg, Verifier: verifier, AnonymousMethods: rpc.AnonymousMethods(),
+	})
+	userv1.RegisterUserServiceServer(gs, rpc.New(svc, logger))
+
+	lis, err := net.Listen("tcp", cfg.grpcAddr)
+	if err != nil {
+		return err
+	}
+	alis, err := net.Listen("tcp", cfg.adminAddr)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	var draining atomic.Bool
+	ready := func() error {
+		if draining.Load() {
+			return errors.New("shutting down")
+		}
+		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return pool.Ping(pctx)
+	}
+
+	logger.Info("listening", "grpc", lis.Addr().String(), "admin", alis.Addr().String())
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() {
+		err := gs.Serve(ctx, lis, cfg.drainDelay)
+		cancel() // one server failing stops the other
+		errc <- err
+	}()
+	go func() {
+		err := adminhttp.Serve(ctx, alis, adminhttp.Handler(reg, ready))
+		cancel()
+		errc <- err
+	}()
+	go func() {
+		pruneTokens(ctx, svc, logger)
+		errc <- nil
+	}()
+	go func() {
+		<-ctx.Done()
+		draining.Store(true)
+	}()
+
+	var first error
+	for range 3 {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	logger.Info("stopped")
+	return first
+}
+
+// pruneTokens deletes long-expired refresh-token families every hour.
+func pruneTokens(ctx context.Context, svc *user.Service, logger *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := svc.PruneTokens(ctx)
+			if err != nil {
+				logger.Warn("pruning refresh tokens failed", "err", err)
+			} else if n > 0 {
+				logger.Info("pruned expired refresh-token families", "count", n)
+			}
+		}
+	}
+}
