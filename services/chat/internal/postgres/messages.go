@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
@@ -16,23 +18,39 @@ type dedupKey struct {
 }
 
 // StoreMessages implements chat.Store: the group commit. In ONE transaction
-// it locks the batch's rooms, finds retried sends, checks parents, bumps
-// each room's last_seq once by the number of new messages and inserts them
-// all with one statement. Either the whole batch commits or none of it.
+// it locks the batch's rooms, checks parents, bumps each room's last_seq
+// once by the number of new messages and inserts them all with one
+// statement. Either the whole batch commits or none of it.
+//
+// Retried sends (a client_msg_id already stored) are rare, so the first
+// attempt does not look for them: it lets the unique index catch them, and
+// only then redoes the batch with a lookup that returns the stored
+// messages. That keeps an index probe per message off the hot path.
 func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]chat.Stored, error) {
-	var out []chat.Stored
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		out, err = storeBatch(ctx, tx, msgs)
-		return err
-	})
+	out, err := s.storeBatch(ctx, msgs, false)
+	if isDedupConflict(err) {
+		out, err = s.storeBatch(ctx, msgs, true)
+	}
 	if err != nil {
 		return nil, dbErr(err)
 	}
 	return out, nil
 }
 
-func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage) ([]chat.Stored, error) {
+func isDedupConflict(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "messages_client_msg_id"
+}
+
+func (s *Store) storeBatch(ctx context.Context, msgs []chat.NewMessage, dedup bool) (out []chat.Stored, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		out, err = storeBatch(ctx, tx, msgs, dedup)
+		return err
+	})
+	return out, err
+}
+
+func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bool) ([]chat.Stored, error) {
 	out := make([]chat.Stored, len(msgs))
 
 	// 1. Lock the rooms (in id order, so concurrent batches cannot
@@ -59,8 +77,10 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage) ([]chat.
 	}
 
 	// 2. Retried sends: return what was stored the first time.
-	if err := findStored(ctx, tx, msgs, out); err != nil {
-		return nil, err
+	if dedup {
+		if err := findStored(ctx, tx, msgs, out); err != nil {
+			return nil, err
+		}
 	}
 
 	// 3. Parents must be live messages of the same room.
@@ -174,10 +194,10 @@ func findStored(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, out []ch
 		return nil
 	}
 	rows, err := tx.Query(ctx, `
-		SELECT `+messageColumns+` FROM messages
-		WHERE (room_id, sender_id, client_msg_id) IN (
-			SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[]))
-		AND client_msg_id <> ''`, rooms, senders, cmids)
+		SELECT `+messageColumns+`
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS k(room_id, sender_id, client_msg_id)
+		JOIN messages USING (room_id, sender_id, client_msg_id)
+		WHERE client_msg_id <> ''`, rooms, senders, cmids)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,167 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestBatcherGroupsConcurrentRequests(t *testing.T) {
+	t.Parallel()
+	var flushes, biggest atomic.Int64
+	release := make(chan struct{})
+	b := New(Config{MaxSize: 64}, func(_ context.Context, reqs []int) ([]int, error) {
+		if flushes.Add(1) == 1 {
+			<-release // hold the first batch so the others queue up
+		}
+		if n := int64(len(reqs)); n > biggest.Load() {
+			biggest.Store(n)
+		}
+		out := make([]int, len(reqs))
+		for i, r := range reqs {
+			out[i] = r * 2
+		}
+		return out, nil
+	})
+	defer b.Close()
+
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			got, err := b.Do(context.Background(), i)
+			if err == nil && got != i*2 {
+				err = errors.New("wrong result")
+			}
+			errs <- err
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Do: %v", err)
+		}
+	}
+	if got := flushes.Load(); got >= n {
+		t.Errorf("got %d flushes for %d requests, want fewer (batched)", got, n)
+	}
+	if got := biggest.Load(); got < 2 {
+		t.Errorf("got biggest batch %d, want > 1", got)
+	}
+}
+
+func TestBatcherFailsEveryWaiterOfAFailedBatch(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	var sizes []int
+	var mu sync.Mutex
+	b := New(Config{MaxSize: 8, MaxWait: 20 * time.Millisecond, Observe: func(size int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !errors.Is(err, boom) {
+			t.Errorf("Observe got err %v, want boom", err)
+		}
+		sizes = append(sizes, size)
+	}}, func(context.Context, []string) ([]string, error) { return nil, boom })
+	defer b.Close()
+
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			if _, err := b.Do(context.Background(), "x"); !errors.Is(err, boom) {
+				t.Errorf("got %v, want boom", err)
+			}
+		})
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	total := 0
+	for _, s := range sizes {
+		total += s
+	}
+	if total != 5 {
+		t.Errorf("got %d requests observed, want 5", total)
+	}
+}
+
+func TestBatcherRespectsMaxSize(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var sizes []int
+	b := New(Config{MaxSize: 3}, func(_ context.Context, reqs []int) ([]int, error) {
+		<-release
+		mu.Lock()
+		sizes = append(sizes, len(reqs))
+		mu.Unlock()
+		return make([]int, len(reqs)), nil
+	})
+	defer b.Close()
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() { _, _ = b.Do(context.Background(), i) })
+	}
+	time.Sleep(30 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	for _, s := range sizes {
+		if s > 3 {
+			t.Errorf("got batch of %d, want at most 3", s)
+		}
+	}
+}
+
+func TestBatcherCloseDrainsQueueThenRefuses(t *testing.T) {
+	t.Parallel()
+	var flushed atomic.Int64
+	release := make(chan struct{})
+	b := New(Config{MaxSize: 4}, func(_ context.Context, reqs []int) ([]int, error) {
+		<-release
+		flushed.Add(int64(len(reqs)))
+		return make([]int, len(reqs)), nil
+	})
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			if _, err := b.Do(context.Background(), i); err != nil {
+				t.Errorf("Do before Close: %v", err)
+			}
+		})
+	}
+	time.Sleep(30 * time.Millisecond)
+	closed := make(chan struct{})
+	go func() { b.Close(); close(closed) }()
+	close(release)
+	<-closed
+	wg.Wait()
+	if got := flushed.Load(); got != 10 {
+		t.Errorf("got %d flushed, want 10", got)
+	}
+	if _, err := b.Do(context.Background(), 1); !errors.Is(err, ErrClosed) {
+		t.Errorf("Do after Close: got %v, want ErrClosed", err)
+	}
+}
+
+func TestBatcherDoHonoursContext(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	b := New(Config{}, func(_ context.Context, reqs []int) ([]int, error) {
+		<-release
+		return make([]int, len(reqs)), nil
+	})
+	defer b.Close()
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := b.Do(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("got %v, want DeadlineExceeded", err)
+	}
+}

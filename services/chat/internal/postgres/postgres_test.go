@@ -1,0 +1,329 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/cobraspace/cobraspace/platform/pgdb"
+	"github.com/cobraspace/cobraspace/platform/testenv"
+	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
+	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+)
+
+// newStore returns a Store on a fresh, migrated database.
+func newStore(t testing.TB) *Store {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgdb.Open(ctx, testenv.Database(t)+"&pool_max_conns=24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := pgdb.Migrate(ctx, pool, Migrations(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	return New(pool)
+}
+
+func mustRoom(t testing.TB, s *Store, owner int64) chat.Room {
+	t.Helper()
+	r, _, err := s.CreateRoom(context.Background(), "room", owner, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func send(t testing.TB, s *Store, msgs ...chat.NewMessage) []chat.Stored {
+	t.Helper()
+	out, err := s.StoreMessages(context.Background(), msgs)
+	if err != nil {
+		t.Fatalf("StoreMessages: %v", err)
+	}
+	return out
+}
+
+func TestSeqIsGapFreeUnderConcurrentSenders(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	rooms := []chat.Room{mustRoom(t, s, 1), mustRoom(t, s, 1), mustRoom(t, s, 1)}
+	// Half the senders go through one batcher (group commit), half store
+	// their own small batches concurrently, as other replicas would.
+	b := batch.New(batch.Config{MaxSize: 16}, s.StoreMessages)
+	defer b.Close()
+
+	const senders, perSender = 20, 30
+	var wg sync.WaitGroup
+	for i := range senders {
+		wg.Go(func() {
+			for j := range perSender {
+				m := chat.NewMessage{RoomID: rooms[(i+j)%len(rooms)].ID, SenderID: int64(i + 1),
+					Text: fmt.Sprintf("m %d %d", i, j), ClientMsgID: fmt.Sprintf("c-%d-%d", i, j)}
+				var err error
+				if i%2 == 0 {
+					var st chat.Stored
+					st, err = b.Do(ctx, m)
+					if err == nil {
+						err = st.Err
+					}
+				} else {
+					var st []chat.Stored
+					st, err = s.StoreMessages(ctx, []chat.NewMessage{m, {RoomID: m.RoomID, SenderID: m.SenderID, Text: "extra"}})
+					if err == nil {
+						err = errors.Join(st[0].Err, st[1].Err)
+					}
+				}
+				if err != nil {
+					t.Errorf("send: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	total := 0
+	for _, r := range rooms {
+		got, err := s.Room(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := s.Messages(ctx, r.ID, 0, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range msgs {
+			if m.Seq != int64(i+1) {
+				t.Fatalf("room %d: message %d has seq %d, want %d", r.ID, i, m.Seq, i+1)
+			}
+			if i > 0 && m.CreatedAt.Before(msgs[i-1].CreatedAt) {
+				t.Errorf("room %d: created_at of seq %d before seq %d", r.ID, m.Seq, m.Seq-1)
+			}
+		}
+		if got.LastSeq != int64(len(msgs)) {
+			t.Errorf("room %d: got last_seq %d, want %d", r.ID, got.LastSeq, len(msgs))
+		}
+		total += len(msgs)
+	}
+	if want := senders*perSender + senders/2*perSender; total != want {
+		t.Errorf("got %d messages, want %d", total, want)
+	}
+}
+
+func TestDedupByClientMsgID(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	r := mustRoom(t, s, 1)
+	other := mustRoom(t, s, 1)
+	m := chat.NewMessage{RoomID: r.ID, SenderID: 7, Text: "hello", ClientMsgID: "abc"}
+
+	first := send(t, s, m)[0]
+	if first.Err != nil || first.Duplicate || first.Message.Seq != 1 {
+		t.Fatalf("first send: got %+v, want new message with seq 1", first)
+	}
+	// A retry in a later batch, and two copies within one batch.
+	again := send(t, s, m, chat.NewMessage{RoomID: r.ID, SenderID: 7, Text: "new", ClientMsgID: "def"},
+		chat.NewMessage{RoomID: r.ID, SenderID: 7, Text: "new again", ClientMsgID: "def"})
+	if !again[0].Duplicate || again[0].Message.ID != first.Message.ID {
+		t.Errorf("retry: got %+v, want duplicate of id %d", again[0], first.Message.ID)
+	}
+	if again[1].Duplicate || again[1].Message.Seq != 2 {
+		t.Errorf("new key: got %+v, want new message with seq 2", again[1])
+	}
+	if !again[2].Duplicate || again[2].Message.ID != again[1].Message.ID {
+		t.Errorf("in-batch copy: got %+v, want duplicate of id %d", again[2], again[1].Message.ID)
+	}
+	// Other senders, other rooms and empty ids are not duplicates.
+	diff := send(t, s,
+		chat.NewMessage{RoomID: r.ID, SenderID: 8, Text: "x", ClientMsgID: "abc"},
+		chat.NewMessage{RoomID: other.ID, SenderID: 7, Text: "x", ClientMsgID: "abc"},
+		chat.NewMessage{RoomID: r.ID, SenderID: 7, Text: "x"},
+		chat.NewMessage{RoomID: r.ID, SenderID: 7, Text: "x"})
+	for i, st := range diff {
+		if st.Err != nil || st.Duplicate {
+			t.Errorf("message %d: got %+v, want a new message", i, st)
+		}
+	}
+	got, _ := s.Room(context.Background(), r.ID)
+	if got.LastSeq != 5 {
+		t.Errorf("got last_seq %d, want 5", got.LastSeq)
+	}
+}
+
+func TestStoreMessagesPerMessageErrors(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	r := mustRoom(t, s, 1)
+	other := mustRoom(t, s, 1)
+	parent := send(t, s, chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "parent"})[0].Message
+	elsewhere := send(t, s, chat.NewMessage{RoomID: other.ID, SenderID: 1, Text: "elsewhere"})[0].Message
+
+	out := send(t, s,
+		chat.NewMessage{RoomID: 999999, SenderID: 1, Text: "no room"},
+		chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "bad parent", ParentID: elsewhere.ID},
+		chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "reply", ParentID: parent.ID})
+	if chat.ErrorCode(out[0].Err) != chat.CodeNotFound {
+		t.Errorf("unknown room: got %v, want NOT_FOUND", out[0].Err)
+	}
+	if chat.ErrorCode(out[1].Err) != chat.CodeInvalid {
+		t.Errorf("parent in another room: got %v, want INVALID", out[1].Err)
+	}
+	if out[2].Err != nil || out[2].Message.Seq != 2 || out[2].Message.ParentID != parent.ID {
+		t.Errorf("reply: got %+v, want seq 2 with parent %d", out[2], parent.ID)
+	}
+}
+
+func TestHistoryPaging(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	r := mustRoom(t, s, 1)
+	var msgs []chat.NewMessage
+	for i := range 10 {
+		msgs = append(msgs, chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: fmt.Sprint(i + 1)})
+	}
+	stored := send(t, s, msgs...)
+	if _, err := s.DeleteMessage(ctx, stored[4].Message.ID); err != nil { // seq 5
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name                 string
+		after, before, limit int64
+		want                 []int64
+	}{
+		{"newest", 0, 0, 3, []int64{8, 9, 10}},
+		{"all", 0, 0, 100, []int64{1, 2, 3, 4, 6, 7, 8, 9, 10}},
+		{"before", 0, 7, 3, []int64{3, 4, 6}},
+		{"after", 2, 0, 3, []int64{3, 4, 6}},
+		{"after to the end", 8, 0, 50, []int64{9, 10}},
+		{"between", 2, 8, 50, []int64{3, 4, 6, 7}},
+		{"after the last", 10, 0, 50, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Messages(ctx, r.ID, tt.after, tt.before, int(tt.limit))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var seqs []int64
+			for _, m := range got {
+				seqs = append(seqs, m.Seq)
+			}
+			if fmt.Sprint(seqs) != fmt.Sprint(tt.want) {
+				t.Errorf("got seqs %v, want %v", seqs, tt.want)
+			}
+		})
+	}
+}
+
+func TestEditDeleteMessage(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	r := mustRoom(t, s, 1)
+	m := send(t, s, chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "before"})[0].Message
+	edited, err := s.EditMessage(ctx, m.ID, "after")
+	if err != nil || edited.Text != "after" || edited.EditedAt.IsZero() || edited.Seq != m.Seq {
+		t.Fatalf("edit: got %+v, %v", edited, err)
+	}
+	if _, err := s.DeleteMessage(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]func() error{
+		"get":    func() error { _, err := s.Message(ctx, m.ID); return err },
+		"edit":   func() error { _, err := s.EditMessage(ctx, m.ID, "x"); return err },
+		"delete": func() error { _, err := s.DeleteMessage(ctx, m.ID); return err },
+	} {
+		if err := f(); chat.ErrorCode(err) != chat.CodeNotFound {
+			t.Errorf("%s deleted message: got %v, want NOT_FOUND", name, err)
+		}
+	}
+}
+
+func TestRooms(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+
+	a, created, err := s.CreateRoom(ctx, "post room", 5, 42)
+	if err != nil || !created || a.PostID != 42 {
+		t.Fatalf("create: got %+v %v %v", a, created, err)
+	}
+	b, created, err := s.CreateRoom(ctx, "again", 6, 42)
+	if err != nil || created || b.ID != a.ID || b.OwnerID != 5 {
+		t.Fatalf("create for same post: got %+v %v %v, want existing room %d", b, created, err, a.ID)
+	}
+	c := mustRoom(t, s, 1)
+	d := mustRoom(t, s, 1)
+
+	page, err := s.Rooms(ctx, 0, 2)
+	if err != nil || len(page) != 2 || page[0].ID != d.ID || page[1].ID != c.ID {
+		t.Fatalf("first page: got %+v %v, want rooms %d, %d", page, err, d.ID, c.ID)
+	}
+	page, err = s.Rooms(ctx, c.ID, 2)
+	if err != nil || len(page) != 1 || page[0].ID != a.ID {
+		t.Fatalf("second page: got %+v %v, want room %d", page, err, a.ID)
+	}
+
+	renamed, err := s.RenameRoom(ctx, c.ID, "new name")
+	if err != nil || renamed.Name != "new name" {
+		t.Errorf("rename: got %+v %v", renamed, err)
+	}
+	if _, err := s.RenameRoom(ctx, 999999, "x"); chat.ErrorCode(err) != chat.CodeNotFound {
+		t.Errorf("rename unknown: got %v, want NOT_FOUND", err)
+	}
+}
+
+func TestDeleteRoomCascades(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	r := mustRoom(t, s, 1)
+	keep := mustRoom(t, s, 1)
+	m := send(t, s, chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "a"})[0].Message
+	send(t, s, chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "reply", ParentID: m.ID},
+		chat.NewMessage{RoomID: keep.ID, SenderID: 1, Text: "kept"})
+
+	if err := s.DeleteRoom(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE room_id = $1`, r.ID).Scan(&n); err != nil || n != 0 {
+		t.Errorf("got %d messages left in the deleted room (%v), want 0", n, err)
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE room_id = $1`, keep.ID).Scan(&n); err != nil || n != 1 {
+		t.Errorf("got %d messages in the other room (%v), want 1", n, err)
+	}
+	if _, err := s.Room(ctx, r.ID); chat.ErrorCode(err) != chat.CodeNotFound {
+		t.Errorf("get deleted room: got %v, want NOT_FOUND", err)
+	}
+	if err := s.DeleteRoom(ctx, r.ID); chat.ErrorCode(err) != chat.CodeNotFound {
+		t.Errorf("delete again: got %v, want NOT_FOUND", err)
+	}
+}
+
+func TestBatcherFailsWaitersWhenTheCommitFails(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	r := mustRoom(t, s, 1)
+	b := batch.New(batch.Config{MaxSize: 64}, s.StoreMessages)
+	defer b.Close()
+	s.pool.Close() // every transaction now fails
+
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			_, err := b.Do(context.Background(), chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: fmt.Sprint(i)})
+			if chat.ErrorCode(err) != chat.CodeUnavailable {
+				t.Errorf("got %v, want UNAVAILABLE", err)
+			}
+		})
+	}
+	wg.Wait()
+}
