@@ -1,0 +1,563 @@
+package chatsocket
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
+)
+
+// Per-socket input limits.
+const (
+	readLimit       = 16 << 10 // bytes per frame; more → 1009
+	ratePerSecond   = 10
+	rateBurst       = 20
+	floodLimit      = 20 // rate-limited frames within floodWindow → 1008
+	floodWindow     = 10 * time.Second
+	maxInvalidRun   = 10 // consecutive invalid frames → 1008
+	typingInterval  = 2 * time.Second
+	closeGrace      = time.Second // wait for the peer's close reply
+	maxSyncBuffered = 4096        // live events buffered while history loads
+)
+
+// client is one socket. Frames reach it from the room's broker goroutine,
+// from its own reader (acks) and from gap repairs; c.mu orders them. One
+// writer goroutine drains the queue, several frames per system call.
+type client struct {
+	hub    *Hub
+	ws     *websocket.Conn
+	cork   *corkConn
+	roomID int64
+	room   *room
+	user   Principal
+	connID string
+	ctx    context.Context // ends when the socket closes; carries the token
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	space    *sync.Cond // queue space freed (used only while syncing)
+	queue    [][]byte
+	spare    [][]byte
+	closed   bool
+	code     int // close code to send; 0: none (connection already broken)
+	reason   string
+	syncing  bool    // history is loading: live events wait in syncBuf
+	syncBuf  []Event // live events received while syncing, in arrival order
+	lastSeq  int64   // highest seq delivered to this socket
+	pending  []seqFrame
+	gapTimer *time.Timer
+
+	notify     chan struct{} // cap 1: queue became non-empty
+	closing    chan struct{} // closed by close
+	readerDone chan struct{}
+	writerDone chan struct{}
+	expiry     *time.Timer
+
+	// Reader goroutine only.
+	limiter     *rate.Limiter
+	floodStart  time.Time
+	floodCount  int
+	invalidRun  int
+	typingAfter time.Time
+}
+
+func newClient(h *Hub, ws *websocket.Conn, cork *corkConn, roomID int64, user Principal, connID string) *client {
+	ctx, cancel := context.WithCancel(grpcauth.WithToken(context.Background(), user.Token))
+	c := &client{
+		hub: h, ws: ws, cork: cork, roomID: roomID, user: user, connID: connID,
+		ctx: ctx, cancel: cancel,
+		syncing:    true,
+		notify:     make(chan struct{}, 1),
+		closing:    make(chan struct{}),
+		readerDone: make(chan struct{}),
+		writerDone: make(chan struct{}),
+		limiter:    rate.NewLimiter(ratePerSecond, rateBurst),
+	}
+	c.space = sync.NewCond(&c.mu)
+	return c
+}
+
+// deliverMessage queues a chat.message frame in seq order: a seq already
+// delivered is a duplicate (e.g. the NATS copy of this socket's own ack)
+// and dropped; a seq beyond the next one waits for the missing ones, which
+// history fills if they do not arrive within GapWait.
+func (c *client) deliverMessage(seq int64, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if c.syncing {
+		c.bufferLocked(Event{Kind: "message", Seq: seq, Data: data})
+		return
+	}
+	c.orderLocked(seq, data)
+}
+
+// deliverEvent queues a frame that has no seq (join, leave, typing, edit,
+// delete) as it comes.
+func (c *client) deliverEvent(ev Event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if c.syncing {
+		c.bufferLocked(ev)
+		return
+	}
+	c.pushLocked(ev.Data)
+}
+
+func (c *client) bufferLocked(ev Event) {
+	if len(c.syncBuf) >= maxSyncBuffered {
+		c.slowLocked()
+		return
+	}
+	c.syncBuf = append(c.syncBuf, ev)
+}
+
+func (c *client) orderLocked(seq int64, data []byte) {
+	switch {
+	case seq <= c.lastSeq:
+		return
+	case seq == c.lastSeq+1:
+		c.lastSeq = seq
+		c.pushLocked(data)
+		c.drainPendingLocked()
+	default:
+		i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].seq >= seq })
+		if i < len(c.pending) && c.pending[i].seq == seq {
+			return
+		}
+		if len(c.pending) >= c.hub.cfg.SendQueue {
+			c.slowLocked()
+			return
+		}
+		c.pending = append(c.pending, seqFrame{})
+		copy(c.pending[i+1:], c.pending[i:])
+		c.pending[i] = seqFrame{seq: seq, data: data}
+		if c.gapTimer == nil {
+			c.gapTimer = time.AfterFunc(c.hub.cfg.GapWait, c.repairGap)
+		}
+	}
+}
+
+// drainPendingLocked delivers held messages that became next in order.
+func (c *client) drainPendingLocked() {
+	n := 0
+	for n < len(c.pending) && c.pending[n].seq <= c.lastSeq+1 {
+		if p := c.pending[n]; p.seq == c.lastSeq+1 {
+			c.lastSeq = p.seq
+			c.pushLocked(p.data)
+		}
+		n++
+	}
+	if n > 0 {
+		c.pending = append(c.pending[:0], c.pending[n:]...)
+	}
+	if len(c.pending) == 0 && c.gapTimer != nil {
+		c.gapTimer.Stop()
+		c.gapTimer = nil
+	}
+}
+
+// repairGap reads the messages missing before the first held one from
+// history (shared per room) and delivers them.
+func (c *client) repairGap() {
+	c.mu.Lock()
+	c.gapTimer = nil
+	if c.closed || len(c.pending) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	after, upto := c.lastSeq, c.pending[0].seq-1
+	c.mu.Unlock()
+
+	frames, err := c.room.history(c.user.Token, after, upto)
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	if err != nil {
+		c.hub.log.Warn("chat gap repair failed", "room", c.roomID, "err", err)
+		if c.gapTimer == nil && len(c.pending) > 0 {
+			c.gapTimer = time.AfterFunc(time.Second, c.repairGap)
+		}
+		return
+	}
+	for _, f := range frames {
+		if f.seq > c.lastSeq && f.seq <= upto {
+			c.lastSeq = f.seq
+			c.pushLocked(f.data)
+		}
+	}
+	// Seqs history did not return up to upto were deleted.
+	if c.lastSeq < upto {
+		c.lastSeq = upto
+	}
+	c.drainPendingLocked()
+	if len(c.pending) > 0 && c.gapTimer == nil {
+		c.gapTimer = time.AfterFunc(c.hub.cfg.GapWait, c.repairGap)
+	}
+}
+
+// pushLocked appends a frame to the send queue; a full queue closes the
+// socket with 4008 so that one slow reader never slows its room.
+func (c *client) pushLocked(data []byte) {
+	if c.closed {
+		return
+	}
+	if len(c.queue) >= c.hub.cfg.SendQueue {
+		c.slowLocked()
+		return
+	}
+	c.queue = append(c.queue, data)
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (c *client) slowLocked() {
+	c.hub.metrics.slowCloses.Inc()
+	c.closeLocked(CloseSlow, "slow")
+}
+
+// pushWait queues a frame of the initial sync, waiting for queue space
+// instead of failing: a resume may send up to 1,000 messages.
+func (c *client) pushWait(data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for !c.closed && len(c.queue) >= c.hub.cfg.SendQueue {
+		c.space.Wait()
+	}
+	c.pushLocked(data)
+}
+
+// finishSync sets the socket's position after history and delivers the
+// live events that arrived meanwhile, merged by seq.
+func (c *client) finishSync(lastSeq int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lastSeq = max(c.lastSeq, lastSeq)
+	for _, ev := range c.syncBuf {
+		if ev.Kind == "message" && ev.Seq > 0 {
+			c.orderLocked(ev.Seq, ev.Data)
+		} else {
+			c.pushLocked(ev.Data)
+		}
+	}
+	c.syncBuf = nil
+	c.syncing = false
+}
+
+// close asks the writer to send a close frame with code (0: none) and end
+// the connection. The first call wins.
+func (c *client) close(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked(code, reason)
+}
+
+func (c *client) closeLocked(code int, reason string) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.code, c.reason = code, reason
+	c.queue, c.spare, c.pending, c.syncBuf = nil, nil, nil, nil
+	if c.gapTimer != nil {
+		c.gapTimer.Stop()
+		c.gapTimer = nil
+	}
+	if c.expiry != nil {
+		c.expiry.Stop()
+	}
+	c.space.Broadcast()
+	close(c.closing)
+	c.cancel()
+}
+
+func (c *client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// takeQueue swaps the queue out for the writer.
+func (c *client) takeQueue() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	c.queue = c.spare[:0]
+	c.spare = nil
+	if c.syncing {
+		c.space.Broadcast()
+	}
+	return q
+}
+
+// giveBack returns the written batch's slice for reuse; large ones are
+// dropped so an idle socket does not pin a burst's memory.
+func (c *client) giveBack(q [][]byte) {
+	if cap(q) > 16 {
+		return
+	}
+	clear(q)
+	c.mu.Lock()
+	if !c.closed && c.spare == nil {
+		c.spare = q[:0]
+	}
+	c.mu.Unlock()
+}
+
+// writeLoop is the socket's only writer of data frames and pings.
+func (c *client) writeLoop() {
+	defer close(c.writerDone)
+	ping := time.NewTicker(c.hub.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.notify:
+			q := c.takeQueue()
+			if err := c.writeBatch(q); err != nil {
+				c.hub.metrics.deliveryErrors.Inc()
+				c.close(0, "")
+				c.ws.NetConn().Close()
+				return
+			}
+			c.hub.metrics.framesSent.Add(float64(len(q)))
+			c.giveBack(q)
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
+				c.close(0, "")
+				c.ws.NetConn().Close()
+				return
+			}
+		case <-c.closing:
+			c.mu.Lock()
+			code, reason := c.code, c.reason
+			c.mu.Unlock()
+			if code != 0 {
+				msg := websocket.FormatCloseMessage(code, reason)
+				if c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)) == nil {
+					// Let the reader take the peer's close reply, so the
+					// peer sees a clean close rather than a reset.
+					c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+					select {
+					case <-c.readerDone:
+					case <-time.After(closeGrace):
+					}
+				}
+			}
+			c.ws.NetConn().Close()
+			return
+		}
+	}
+}
+
+// writeBatch writes queued frames, several per system call.
+func (c *client) writeBatch(q [][]byte) error {
+	if len(q) == 0 {
+		return nil
+	}
+	c.ws.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
+	if len(q) == 1 {
+		return c.ws.WriteMessage(websocket.TextMessage, q[0])
+	}
+	c.cork.cork()
+	for _, f := range q {
+		if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
+			c.cork.uncork()
+			return err
+		}
+	}
+	return c.cork.uncork()
+}
+
+// readLoop reads client frames until the connection ends. After the socket
+// was closed by the server it keeps reading (and discarding) until the
+// peer's close reply, so the close frame is not lost to a TCP reset.
+func (c *client) readLoop() {
+	defer close(c.readerDone)
+	c.ws.SetReadLimit(readLimit)
+	c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
+	c.ws.SetPongHandler(func(string) error {
+		if !c.isClosed() {
+			c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
+		}
+		return nil
+	})
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			// Oversized frames: gorilla already sent 1009.
+			c.close(0, "")
+			return
+		}
+		if c.isClosed() {
+			continue
+		}
+		c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
+		c.handle(mt, data)
+	}
+}
+
+// handle applies the frame rules of api.md to one client frame.
+func (c *client) handle(mt int, data []byte) {
+	if mt != websocket.TextMessage {
+		c.close(websocket.CloseUnsupportedData, "binary frames are not supported")
+		return
+	}
+	if !utf8.Valid(data) {
+		c.close(websocket.CloseInvalidFramePayloadData, "invalid UTF-8")
+		return
+	}
+	now := time.Now()
+	if !c.limiter.AllowN(now, 1) {
+		if now.Sub(c.floodStart) > floodWindow {
+			c.floodStart, c.floodCount = now, 0
+		}
+		if c.floodCount++; c.floodCount >= floodLimit {
+			c.close(websocket.ClosePolicyViolation, "flooding")
+			return
+		}
+		c.send(chatjson.ErrorFrame(chatjson.ErrRateLimited, "Too many messages; slow down."))
+		return
+	}
+	f, err := DecodeFrame(data)
+	if err != nil {
+		var fe *FrameError
+		if errors.As(err, &fe) && fe.Type == chatjson.ErrInvalidRequest {
+			if c.invalidRun++; c.invalidRun >= maxInvalidRun {
+				c.close(websocket.ClosePolicyViolation, "too many invalid frames")
+				return
+			}
+		}
+		c.sendErr(err)
+		return
+	}
+	c.invalidRun = 0
+	switch f.Type {
+	case chatjson.TypeMessage:
+		c.sendMessage(f)
+	case chatjson.TypeTyping:
+		if now.Before(c.typingAfter) {
+			return
+		}
+		c.typingAfter = now.Add(typingInterval)
+		c.call(func(ctx context.Context) error {
+			_, err := c.hub.chat.Typing(ctx, &chatv1.TypingRequest{RoomId: c.roomID})
+			return err
+		})
+	case chatjson.TypeEdit:
+		c.call(func(ctx context.Context) error {
+			_, err := c.hub.chat.EditMessage(ctx, &chatv1.EditMessageRequest{Id: f.ID, Text: f.Message})
+			return err
+		})
+	case chatjson.TypeDelete:
+		c.call(func(ctx context.Context) error {
+			_, err := c.hub.chat.DeleteMessage(ctx, &chatv1.DeleteMessageRequest{Id: f.ID})
+			return err
+		})
+	}
+}
+
+// sendMessage stores the message and queues its ack: the committed message
+// as a chat.message frame, ordered by seq like every other message (the
+// NATS copy that follows is then a duplicate and dropped). The ack does not
+// depend on NATS.
+func (c *client) sendMessage(f ClientFrame) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)
+	defer cancel()
+	m, err := c.hub.chat.SendMessage(ctx, &chatv1.SendMessageRequest{
+		RoomId: c.roomID, Text: f.Message, ParentId: f.ParentChat, ClientMsgId: f.ClientMsgID,
+	})
+	if err != nil {
+		c.sendErr(err)
+		return
+	}
+	c.deliverMessage(m.GetSeq(), chatjson.MessageFrame(m))
+}
+
+func (c *client) call(fn func(ctx context.Context) error) {
+	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)
+	defer cancel()
+	if err := fn(ctx); err != nil {
+		c.sendErr(err)
+	}
+}
+
+// send queues a frame for this socket only.
+func (c *client) send(data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pushLocked(data)
+}
+
+// sendErr answers a failed request with an error frame; gRPC errors map to
+// error types here, once, and internal text never reaches the client.
+func (c *client) sendErr(err error) {
+	var fe *FrameError
+	if errors.As(err, &fe) {
+		c.send(chatjson.ErrorFrame(fe.Type, fe.Message))
+		return
+	}
+	if c.ctx.Err() != nil {
+		return // the socket is closing
+	}
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.InvalidArgument:
+		if isTooLong(st) {
+			c.send(chatjson.ErrorFrame(chatjson.ErrMessageTooLong, st.Message()))
+			return
+		}
+		c.send(chatjson.ErrorFrame(chatjson.ErrInvalidRequest, invalidFormatMsg))
+	case codes.PermissionDenied:
+		c.send(chatjson.ErrorFrame(chatjson.ErrForbidden, st.Message()))
+	case codes.NotFound:
+		c.send(chatjson.ErrorFrame(chatjson.ErrNotFound, st.Message()))
+	case codes.ResourceExhausted:
+		c.send(chatjson.ErrorFrame(chatjson.ErrRateLimited, st.Message()))
+	case codes.Unauthenticated:
+		c.close(CloseTokenExpired, "token expired")
+	default:
+		c.hub.log.Error("chat rpc failed", "room", c.roomID, "user", c.user.UserID, "code", st.Code().String(), "err", st.Message())
+		c.send(chatjson.ErrorFrame(chatjson.ErrInternal, "Internal error."))
+	}
+}
+
+// isTooLong reports the chat service's "message_too_long" ErrorInfo reason.
+func isTooLong(st *status.Status) bool {
+	for _, d := range st.Details() {
+		if r, ok := d.(interface{ GetReason() string }); ok && r.GetReason() == chatjson.ErrMessageTooLong {
+			return true
+		}
+	}
+	return false
+}
+
+// rejoin registers the connection again after the chat service forgot it.
+func (c *client) rejoin() {
+	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)
+	defer cancel()
+	_, err := c.hub.chat.Join(ctx, &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: c.hub.cfg.GatewayID})
+	if status.Code(err) == codes.Unauthenticated {
+		c.close(CloseTokenExpired, "token expired")
+	}
+}

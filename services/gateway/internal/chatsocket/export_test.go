@@ -1,0 +1,8 @@
+package chatsocket
+
+// RoomsForTest returns how many rooms (so NATS subscriptions) h holds.
+func RoomsForTest(h *Hub) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.rooms)
+}

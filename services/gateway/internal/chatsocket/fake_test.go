@@ -1,0 +1,417 @@
+package chatsocket_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/cobraspace/cobraspace/platform/subjects"
+	"github.com/cobraspace/cobraspace/platform/testenv"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/natsbridge"
+)
+
+// fakeChat is a small in-memory chat service that publishes on real NATS
+// exactly like services/chat: the client frame as data, Cobra-Event and
+// Cobra-Seq headers, after "commit".
+type fakeChat struct {
+	chatv1.ChatServiceClient // unimplemented methods panic
+
+	nc   *nats.Conn
+	subj subjects.Subjects
+
+	mu      sync.Mutex
+	rooms   map[int64]*fakeRoom
+	nextID  int64
+	drop    map[int64]bool // seqs whose publish is skipped (a lost NATS message)
+	online  map[int64]map[string]int64
+	leaves  []string
+	history int // ListMessages calls
+}
+
+type fakeRoom struct {
+	lastSeq int64
+	msgs    []*chatv1.Message
+}
+
+func newFakeChat(nc *nats.Conn, prefix string) *fakeChat {
+	return &fakeChat{nc: nc, subj: subjects.New(prefix), rooms: map[int64]*fakeRoom{},
+		drop: map[int64]bool{}, online: map[int64]map[string]int64{}}
+}
+
+// userOf reads the fake token "u<id>" from the outgoing metadata.
+func userOf(ctx context.Context) (int64, error) {
+	md, _ := metadata.FromOutgoingContext(ctx)
+	for _, v := range md.Get("authorization") {
+		if id, err := strconv.ParseInt(strings.TrimPrefix(v, "Bearer u"), 10, 64); err == nil {
+			return id, nil
+		}
+	}
+	return 0, status.Error(codes.Unauthenticated, "no token")
+}
+
+func (f *fakeChat) addRoom(id int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rooms[id] = &fakeRoom{}
+}
+
+func (f *fakeChat) GetRoom(ctx context.Context, in *chatv1.GetRoomRequest, _ ...grpc.CallOption) (*chatv1.Room, error) {
+	if _, err := userOf(ctx); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.rooms[in.Id]
+	if r == nil {
+		return nil, status.Error(codes.NotFound, "Not found.")
+	}
+	return &chatv1.Room{Id: in.Id, Name: "r", LastSeq: r.lastSeq}, nil
+}
+
+func (f *fakeChat) Join(ctx context.Context, in *chatv1.JoinRequest, _ ...grpc.CallOption) (*chatv1.JoinResponse, error) {
+	uid, err := userOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.rooms[in.RoomId]
+	if r == nil {
+		return nil, status.Error(codes.NotFound, "Not found.")
+	}
+	if f.online[in.RoomId] == nil {
+		f.online[in.RoomId] = map[string]int64{}
+	}
+	f.online[in.RoomId][in.ConnectionId] = uid
+	var users []*chatv1.OnlineUser
+	seen := map[int64]bool{}
+	for _, u := range f.online[in.RoomId] {
+		if !seen[u] {
+			seen[u] = true
+			users = append(users, &chatv1.OnlineUser{UserId: u, Email: email(u), Nickname: nick(u)})
+		}
+	}
+	return &chatv1.JoinResponse{Room: &chatv1.Room{Id: in.RoomId, LastSeq: r.lastSeq}, Online: users}, nil
+}
+
+func (f *fakeChat) Leave(ctx context.Context, in *chatv1.LeaveRequest, _ ...grpc.CallOption) (*chatv1.LeaveResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.online[in.RoomId], in.ConnectionId)
+	f.leaves = append(f.leaves, in.ConnectionId)
+	return &chatv1.LeaveResponse{}, nil
+}
+
+func (f *fakeChat) Heartbeat(ctx context.Context, in *chatv1.HeartbeatRequest, _ ...grpc.CallOption) (*chatv1.HeartbeatResponse, error) {
+	return &chatv1.HeartbeatResponse{}, nil
+}
+
+func (f *fakeChat) Typing(ctx context.Context, in *chatv1.TypingRequest, _ ...grpc.CallOption) (*chatv1.TypingResponse, error) {
+	uid, err := userOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.publish(in.RoomId, subjects.EventTyping, 0, []byte(`{"type":"chat.typing","username":"`+nick(uid)+`"}`))
+	return &chatv1.TypingResponse{}, nil
+}
+
+func (f *fakeChat) EditMessage(ctx context.Context, in *chatv1.EditMessageRequest, _ ...grpc.CallOption) (*chatv1.Message, error) {
+	return nil, status.Error(codes.PermissionDenied, "You are not the sender of this message.")
+}
+
+func (f *fakeChat) DeleteMessage(ctx context.Context, in *chatv1.DeleteMessageRequest, _ ...grpc.CallOption) (*chatv1.DeleteMessageResponse, error) {
+	return nil, status.Error(codes.NotFound, "Not found.")
+}
+
+// SendMessage "commits" then publishes, unless the seq is in drop.
+func (f *fakeChat) SendMessage(ctx context.Context, in *chatv1.SendMessageRequest, _ ...grpc.CallOption) (*chatv1.Message, error) {
+	uid, err := userOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, drop, err := f.store(in.RoomId, uid, in.Text, in.ClientMsgId)
+	if err != nil {
+		return nil, err
+	}
+	if !drop {
+		f.publish(in.RoomId, subjects.EventMessage, m.Seq, chatjson.MessageFrame(m))
+	}
+	return m, nil
+}
+
+func (f *fakeChat) store(roomID, uid int64, text, clientID string) (*chatv1.Message, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r := f.rooms[roomID]
+	if r == nil {
+		return nil, false, status.Error(codes.NotFound, "Not found.")
+	}
+	r.lastSeq++
+	f.nextID++
+	m := &chatv1.Message{Id: f.nextID, Seq: r.lastSeq, RoomId: roomID, Text: text, SenderId: uid,
+		SenderEmail: email(uid), Nickname: nick(uid), ClientMsgId: clientID, CreatedAt: timestamppb.Now()}
+	r.msgs = append(r.msgs, m)
+	return m, f.drop[m.Seq], nil
+}
+
+func (f *fakeChat) publish(roomID int64, kind string, seq int64, data []byte) {
+	msg := nats.NewMsg(f.subj.Room(roomID))
+	msg.Header.Set(subjects.HeaderEvent, kind)
+	if seq > 0 {
+		msg.Header.Set(subjects.HeaderSeq, strconv.FormatInt(seq, 10))
+	}
+	msg.Data = data
+	_ = f.nc.PublishMsg(msg)
+}
+
+func (f *fakeChat) ListMessages(ctx context.Context, in *chatv1.ListMessagesRequest, _ ...grpc.CallOption) (*chatv1.ListMessagesResponse, error) {
+	if _, err := userOf(ctx); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.history++
+	r := f.rooms[in.RoomId]
+	if r == nil {
+		return nil, status.Error(codes.NotFound, "Not found.")
+	}
+	limit := int(in.Limit)
+	if limit == 0 {
+		limit = 50
+	}
+	var out []*chatv1.Message
+	if in.AfterSeq > 0 {
+		for _, m := range r.msgs {
+			if m.Seq > in.AfterSeq && len(out) < limit {
+				out = append(out, m)
+			}
+		}
+	} else {
+		for i := len(r.msgs) - 1; i >= 0 && len(out) < limit; i-- {
+			if in.BeforeSeq == 0 || r.msgs[i].Seq < in.BeforeSeq {
+				out = append([]*chatv1.Message{r.msgs[i]}, out...)
+			}
+		}
+	}
+	return &chatv1.ListMessagesResponse{Messages: out}, nil
+}
+
+func email(uid int64) string { return "u" + strconv.FormatInt(uid, 10) + "@example.com" }
+func nick(uid int64) string  { return "user" + strconv.FormatInt(uid, 10) }
+
+// replica is one hub behind an HTTP test server, like one gateway.
+type replica struct {
+	hub    *chatsocket.Hub
+	srv    *httptest.Server
+	bridge *natsbridge.Bridge
+}
+
+const allowedOrigin = "http://allowed.test"
+
+func newReplica(t *testing.T, nc *nats.Conn, prefix string, chat chatv1.ChatServiceClient, cfg chatsocket.Config) *replica {
+	t.Helper()
+	m, err := chatsocket.NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	bridge := natsbridge.New(nc, prefix)
+	hub := chatsocket.NewHub(cfg, chat, bridge, log, m)
+	unsub, err := bridge.SubscribeRevoked(func(uid int64) { hub.CloseUser(uid, "logout") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(unsub)
+	h := chatsocket.NewHandler(hub, chatsocket.Handshake{
+		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok {
+				return chatsocket.Principal{}, io.EOF
+			}
+			uid, err := strconv.ParseInt(strings.TrimPrefix(tok, "u"), 10, 64)
+			if err != nil {
+				return chatsocket.Principal{}, err
+			}
+			p := chatsocket.Principal{UserID: uid, Email: email(uid), Token: tok}
+			if v := r.Header.Get("X-Test-Expires"); v != "" {
+				d, _ := time.ParseDuration(v)
+				p.ExpiresAt = time.Now().Add(d)
+			}
+			return p, nil
+		},
+		OriginAllowed: func(r *http.Request) bool { return r.Header.Get("Origin") == allowedOrigin },
+		Error: func(w http.ResponseWriter, r *http.Request, code int, msg string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(map[string]string{"detail": msg})
+		},
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws/chat/{room_id}/chat/", h)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = hub.Shutdown(ctx)
+		srv.Close()
+	})
+	return &replica{hub: hub, srv: srv, bridge: bridge}
+}
+
+// env is NATS + a fake chat service for one test.
+type env struct {
+	nc     *nats.Conn
+	prefix string
+	chat   *fakeChat
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	prefix := testenv.Prefix(t)
+	nc, err := nats.Connect(testenv.NATSURL())
+	if err != nil {
+		t.Fatalf("nats: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return &env{nc: nc, prefix: prefix, chat: newFakeChat(nc, prefix)}
+}
+
+// testConn is a client socket with helpers.
+type testConn struct {
+	t  *testing.T
+	ws *websocket.Conn
+}
+
+type dialOpts struct {
+	user    int64
+	query   string
+	origin  string
+	expires string
+}
+
+func dial(t *testing.T, r *replica, room int64, o dialOpts) (*testConn, *http.Response, error) {
+	t.Helper()
+	url := "ws" + strings.TrimPrefix(r.srv.URL, "http") + "/ws/chat/" + strconv.FormatInt(room, 10) + "/chat/" + o.query
+	h := http.Header{}
+	if o.user != 0 {
+		h.Set("Authorization", "Bearer u"+strconv.FormatInt(o.user, 10))
+	}
+	if o.origin != "" {
+		h.Set("Origin", o.origin)
+	}
+	if o.expires != "" {
+		h.Set("X-Test-Expires", o.expires)
+	}
+	ws, resp, err := websocket.DefaultDialer.Dial(url, h)
+	if err != nil {
+		return nil, resp, err
+	}
+	t.Cleanup(func() { ws.Close() })
+	return &testConn{t: t, ws: ws}, resp, nil
+}
+
+func mustDial(t *testing.T, r *replica, room int64, o dialOpts) *testConn {
+	t.Helper()
+	c, _, err := dial(t, r, room, o)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	return c
+}
+
+// frame is any server frame, decoded loosely.
+type frame struct {
+	Type        string             `json:"type"`
+	Seq         int64              `json:"seq"`
+	Message     string             `json:"message"`
+	ClientMsgID string             `json:"client_msg_id"`
+	Recovered   *bool              `json:"recovered"`
+	Messages    []chatjson.Message `json:"messages"`
+	Users       []json.RawMessage  `json:"users"`
+	ErrorType   string             `json:"error_type"`
+	Username    string             `json:"username"`
+}
+
+// next reads one frame within 5 s.
+func (c *testConn) next() frame {
+	c.t.Helper()
+	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, data, err := c.ws.ReadMessage()
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	var f frame
+	if err := json.Unmarshal(data, &f); err != nil {
+		c.t.Fatalf("frame %q: %v", data, err)
+	}
+	return f
+}
+
+// nextOf skips frames until one of type typ (or an error frame when typ is
+// "error").
+func (c *testConn) nextOf(typ string) frame {
+	c.t.Helper()
+	for {
+		f := c.next()
+		if f.Type == typ || typ == "error" && f.ErrorType != "" {
+			return f
+		}
+	}
+}
+
+func (c *testConn) send(v any) {
+	c.t.Helper()
+	if err := c.ws.WriteJSON(v); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// closeCode reads until the connection ends and returns the close code
+// (-1: none).
+func (c *testConn) closeCode(within time.Duration) int {
+	c.t.Helper()
+	c.ws.SetReadDeadline(time.Now().Add(within))
+	for {
+		_, _, err := c.ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if ok := asClose(err, &ce); ok {
+			return ce.Code
+		}
+		c.t.Logf("read ended without close frame: %v", err)
+		return -1
+	}
+}
+
+func asClose(err error, ce **websocket.CloseError) bool {
+	e, ok := err.(*websocket.CloseError)
+	if ok {
+		*ce = e
+	}
+	return ok
+}
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}

@@ -1,0 +1,278 @@
+package chatsocket
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
+)
+
+// Principal is the authenticated user of a socket.
+type Principal struct {
+	UserID    int64
+	Email     string
+	Token     string    // raw access token, forwarded to the chat service
+	ExpiresAt time.Time // the socket is closed with 4001 then
+}
+
+// Authenticate identifies the caller of r (Authorization header or the
+// access_token cookie); an error means 401.
+type Authenticate func(r *http.Request) (Principal, error)
+
+// Handshake holds what the socket handler needs from the gateway core.
+type Handshake struct {
+	Authenticate Authenticate
+	// OriginAllowed reports whether a present Origin header is allowed.
+	OriginAllowed func(r *http.Request) bool
+	// Error writes a plain HTTP error in the contract's JSON
+	// ({"detail": msg}).
+	Error func(w http.ResponseWriter, r *http.Request, status int, msg string)
+}
+
+// Handler serves GET /ws/chat/{room_id}/chat/.
+type Handler struct {
+	hub      *Hub
+	hs       Handshake
+	upgrader websocket.Upgrader
+	corks    *sync.Pool
+}
+
+// NewHandler returns the socket endpoint of hub.
+func NewHandler(hub *Hub, hs Handshake) *Handler {
+	return &Handler{
+		hub: hub,
+		hs:  hs,
+		upgrader: websocket.Upgrader{
+			HandshakeTimeout: 10 * time.Second,
+			// Small buffers and a shared write pool keep idle sockets
+			// cheap (quality-bars M3); big frames are rare.
+			ReadBufferSize:  1024,
+			WriteBufferSize: 1024,
+			WriteBufferPool: &sync.Pool{},
+			// The Origin was checked before the upgrade (403 in JSON).
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+		corks: newCorkPool(),
+	}
+}
+
+// ServeHTTP checks the handshake (401, 403, 404, 429, 503 without an
+// upgrade), upgrades, joins the room and then serves the socket until it
+// closes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	fail := func(code int, msg string) {
+		h.hub.metrics.handshakes.WithLabelValues(strconv.Itoa(code)).Inc()
+		h.hs.Error(w, r, code, msg)
+	}
+	user, err := h.hs.Authenticate(r)
+	if err != nil {
+		fail(http.StatusUnauthorized, "Authentication credentials were not provided or are invalid.")
+		return
+	}
+	if r.Header.Get("Origin") != "" && !h.hs.OriginAllowed(r) {
+		fail(http.StatusForbidden, "Origin not allowed.")
+		return
+	}
+	roomID, ok := roomIDOf(r)
+	if !ok {
+		fail(http.StatusNotFound, "Not found.")
+		return
+	}
+	afterSeq := int64(-1)
+	if v := r.URL.Query().Get("after_seq"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			h.hs.Error(w, r, http.StatusBadRequest, "after_seq must be a non-negative integer.")
+			return
+		}
+		afterSeq = n
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		fail(http.StatusBadRequest, "WebSocket upgrade required.")
+		return
+	}
+	ctx, cancel := context.WithTimeout(grpcauth.WithToken(r.Context(), user.Token), h.hub.cfg.RPCTimeout)
+	_, err = h.hub.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: roomID})
+	cancel()
+	switch status.Code(err) {
+	case codes.OK:
+	case codes.NotFound:
+		fail(http.StatusNotFound, "Not found.")
+		return
+	case codes.Unauthenticated:
+		fail(http.StatusUnauthorized, "Given token not valid.")
+		return
+	default:
+		h.hub.log.Error("chat GetRoom failed", "room", roomID, "err", err)
+		fail(http.StatusServiceUnavailable, "Chat is temporarily unavailable.")
+		return
+	}
+	reserved, draining := h.hub.reserve(user.UserID)
+	if !reserved {
+		if draining {
+			fail(http.StatusServiceUnavailable, "Server is restarting; reconnect.")
+			return
+		}
+		fail(http.StatusTooManyRequests, "Too many open chat sockets.")
+		return
+	}
+	hw := &hijackWriter{ResponseWriter: w, pool: h.corks}
+	ws, err := h.upgrader.Upgrade(hw, r, nil)
+	if err != nil || hw.conn == nil {
+		// Upgrade already answered the client.
+		h.hub.release(user.UserID)
+		return
+	}
+	h.hub.metrics.handshakes.WithLabelValues("101").Inc()
+	h.serve(ws, hw.conn, roomID, user, afterSeq)
+}
+
+// serve runs one socket: join, initial frames, then the read loop in this
+// goroutine and the write loop in another; cleanup leaves the room.
+func (h *Handler) serve(ws *websocket.Conn, cork *corkConn, roomID int64, user Principal, afterSeq int64) {
+	hub := h.hub
+	hub.live.Add(1)
+	defer hub.live.Done()
+	hub.metrics.socketsOpen.Inc()
+	defer hub.metrics.socketsOpen.Dec()
+
+	c := newClient(hub, ws, cork, roomID, user, newConnID())
+	go c.writeLoop()
+	joined := false
+	defer func() {
+		c.close(0, "")
+		<-c.writerDone
+		if c.room != nil {
+			hub.detach(c)
+		} else {
+			hub.release(user.UserID)
+		}
+		if joined {
+			// Best effort: presence expires by itself if this fails.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if _, err := hub.chat.Leave(ctx, &chatv1.LeaveRequest{RoomId: roomID, ConnectionId: c.connID}); err != nil {
+				hub.log.Warn("chat leave failed", "room", roomID, "err", err)
+			}
+		}
+	}()
+
+	if err := hub.attach(c); err != nil {
+		if errors.Is(err, errDraining) {
+			c.close(websocket.CloseServiceRestart, "service restart")
+		} else {
+			hub.log.Error("chat subscribe failed", "room", roomID, "err", err)
+			c.close(websocket.CloseTryAgainLater, "try again later")
+		}
+		c.drain()
+		return
+	}
+	var err error
+	joined, err = c.sync(afterSeq)
+	if err != nil {
+		code, reason := websocket.CloseInternalServerErr, "internal error"
+		switch status.Code(err) {
+		case codes.Unauthenticated:
+			code, reason = CloseTokenExpired, "token expired"
+		case codes.NotFound:
+			code, reason = CloseRoomDeleted, "room deleted"
+		case codes.Unavailable, codes.DeadlineExceeded:
+			code, reason = websocket.CloseTryAgainLater, "try again later"
+		}
+		if c.ctx.Err() == nil {
+			hub.log.Warn("chat socket sync failed", "room", roomID, "err", err)
+		}
+		c.close(code, reason)
+		c.drain()
+		return
+	}
+	if !user.ExpiresAt.IsZero() {
+		c.mu.Lock()
+		if !c.closed {
+			c.expiry = time.AfterFunc(time.Until(user.ExpiresAt), func() { c.close(CloseTokenExpired, "token expired") })
+		}
+		c.mu.Unlock()
+	}
+	c.readLoop()
+}
+
+// drain runs the read loop after a server-side close so the peer's close
+// reply is read.
+func (c *client) drain() { c.readLoop() }
+
+// sync joins presence and sends history (or the resume) and presence,
+// then the live events that arrived meanwhile. The room is subscribed
+// before anything is read, so nothing committed in between is missed; the
+// merge by seq drops what history already covered.
+func (c *client) sync(afterSeq int64) (joined bool, err error) {
+	hub := c.hub
+	ctx, cancel := context.WithTimeout(c.ctx, hub.cfg.RPCTimeout)
+	defer cancel()
+	jr, err := hub.chat.Join(ctx, &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: hub.cfg.GatewayID})
+	if err != nil {
+		return false, err
+	}
+	last := jr.GetRoom().GetLastSeq()
+	if afterSeq >= 0 {
+		resp, err := hub.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: c.roomID, AfterSeq: afterSeq, Limit: 1001})
+		if err != nil {
+			return true, err
+		}
+		msgs := resp.GetMessages()
+		last = max(last, afterSeq)
+		if len(msgs) > 1000 {
+			c.pushWait(chatjson.ResumeFrame(false))
+		} else {
+			for _, m := range msgs {
+				c.pushWait(chatjson.MessageFrame(m))
+				last = max(last, m.GetSeq())
+			}
+			c.pushWait(chatjson.ResumeFrame(true))
+		}
+	} else {
+		resp, err := hub.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: c.roomID, Limit: 50})
+		if err != nil {
+			return true, err
+		}
+		for _, m := range resp.GetMessages() {
+			last = max(last, m.GetSeq())
+		}
+		c.pushWait(chatjson.HistoryFrame(resp.GetMessages()))
+	}
+	c.pushWait(chatjson.PresenceFrame(jr.GetOnline()))
+	c.finishSync(last)
+	return true, nil
+}
+
+// roomIDOf takes the room id from the {room_id} path value, or from the
+// path itself when the route was registered without a pattern.
+func roomIDOf(r *http.Request) (int64, bool) {
+	v := r.PathValue("room_id")
+	if v == "" {
+		parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+		if len(parts) >= 3 && parts[0] == "ws" && parts[1] == "chat" {
+			v = parts[2]
+		}
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	return id, err == nil && id > 0
+}
+
+func newConnID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,430 @@
+// Package chatsocket is the gateway's live chat: the WebSocket endpoint
+// /ws/chat/<room_id>/chat/ and the hub that bridges its sockets to the
+// room events the chat service publishes on NATS.
+//
+// One Hub per gateway replica keeps rooms → local sockets. A room holds ONE
+// broker subscription while at least one local socket is in it; each event's
+// bytes (already the client frame) are appended to every member's bounded
+// send queue without decoding or re-encoding. Fan-out takes no global lock:
+// members are a copy-on-write slice read atomically; the hub mutex is only
+// taken to join and leave.
+package chatsocket
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	"github.com/cobraspace/cobraspace/platform/subjects"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
+)
+
+// Close codes used by the hub (api.md).
+const (
+	CloseRoomDeleted  = 4000
+	CloseTokenExpired = 4001
+	CloseSlow         = 4008
+)
+
+// Event is one live room event as the broker delivers it.
+type Event struct {
+	Kind string // subjects.Event*
+	Seq  int64  // message events only (0 when absent)
+	Data []byte // the exact client frame; shared, never modified
+}
+
+// Broker delivers room events. fn is called from one goroutine per
+// subscription, in the order the broker received the events.
+// SubscribeRoom returns once the subscription is active on the server, so
+// anything published afterwards is delivered.
+type Broker interface {
+	SubscribeRoom(roomID int64, fn func(Event)) (unsubscribe func(), err error)
+}
+
+// Config tunes the hub; zero fields take the defaults in brackets.
+type Config struct {
+	GatewayID         string        // replica id sent to the chat service
+	SendQueue         int           // frames queued per socket before 4008 [256]
+	PingInterval      time.Duration // [25s]
+	PongTimeout       time.Duration // no pong (or frame) for this long closes the socket [60s]
+	WriteTimeout      time.Duration // one batch write [4s]; bounds how long a stuck reader is kept
+	MaxSocketsPerUser int           // per replica; more → 429 [20]
+	GapWait           time.Duration // an out-of-order message waits this long before history fills the gap [250ms]
+	HeartbeatInterval time.Duration // presence refresh [10s]
+	CloseSpread       time.Duration // shutdown closes are spread over this window [2s]
+	RPCTimeout        time.Duration // per chat service call [5s]
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 256
+	}
+	if c.MaxSocketsPerUser <= 0 {
+		c.MaxSocketsPerUser = 20
+	}
+	def(&c.PingInterval, 25*time.Second)
+	def(&c.PongTimeout, 60*time.Second)
+	def(&c.WriteTimeout, 4*time.Second)
+	def(&c.GapWait, 250*time.Millisecond)
+	def(&c.HeartbeatInterval, 10*time.Second)
+	def(&c.CloseSpread, 2*time.Second)
+	def(&c.RPCTimeout, 5*time.Second)
+	return c
+}
+
+// Hub holds this replica's chat sockets by room.
+type Hub struct {
+	cfg     Config
+	chat    chatv1.ChatServiceClient
+	broker  Broker
+	log     *slog.Logger
+	metrics *Metrics
+
+	mu       sync.Mutex
+	rooms    map[int64]*room
+	users    map[int64]map[*client]struct{} // open sockets per user
+	perUser  map[int64]int                  // sockets + handshakes in progress
+	conns    map[string]*client             // by connection id
+	draining bool
+
+	live sync.WaitGroup // one per socket until its cleanup ends
+}
+
+// NewHub returns a hub using chat for RPCs and broker for room events.
+func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.Logger, m *Metrics) *Hub {
+	return &Hub{
+		cfg:     cfg.withDefaults(),
+		chat:    chat,
+		broker:  broker,
+		log:     log,
+		metrics: m,
+		rooms:   make(map[int64]*room),
+		users:   make(map[int64]map[*client]struct{}),
+		perUser: make(map[int64]int),
+		conns:   make(map[string]*client),
+	}
+}
+
+// room is one room with local members.
+type room struct {
+	id      int64
+	hub     *Hub
+	members atomic.Pointer[[]*client]
+	refs    int // guarded by hub.mu
+
+	ready chan struct{} // closed once the subscription attempt ended
+	err   error         // set before ready is closed
+	unsub func()
+
+	fetchMu sync.Mutex
+	fetches map[[2]int64]*fetch // in-flight history reads by (after, upto)
+}
+
+// onEvent fans one event out to the room's local sockets.
+func (r *room) onEvent(ev Event) {
+	members := *r.members.Load()
+	switch {
+	case ev.Kind == subjects.EventRoomDeleted:
+		for _, c := range members {
+			c.close(CloseRoomDeleted, "room deleted")
+		}
+	case ev.Kind == subjects.EventMessage && ev.Seq > 0:
+		for _, c := range members {
+			c.deliverMessage(ev.Seq, ev.Data)
+		}
+	default:
+		for _, c := range members {
+			c.deliverEvent(ev)
+		}
+	}
+}
+
+// reserve counts a handshake against the user's socket limit; false means
+// the limit is reached (429) or the hub is draining.
+func (h *Hub) reserve(userID int64) (ok, draining bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.draining {
+		return false, true
+	}
+	if h.perUser[userID] >= h.cfg.MaxSocketsPerUser {
+		return false, false
+	}
+	h.perUser[userID]++
+	return true, false
+}
+
+func (h *Hub) release(userID int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.releaseLocked(userID)
+}
+
+func (h *Hub) releaseLocked(userID int64) {
+	if h.perUser[userID]--; h.perUser[userID] <= 0 {
+		delete(h.perUser, userID)
+	}
+}
+
+// attach adds c to its room (subscribing the room on its first local
+// socket) and waits until the subscription is active.
+func (h *Hub) attach(c *client) error {
+	h.mu.Lock()
+	if h.draining {
+		h.mu.Unlock()
+		return errDraining
+	}
+	r := h.rooms[c.roomID]
+	creator := r == nil
+	if creator {
+		r = &room{id: c.roomID, hub: h, ready: make(chan struct{}), fetches: make(map[[2]int64]*fetch)}
+		r.members.Store(&[]*client{})
+		h.rooms[c.roomID] = r
+	}
+	r.refs++
+	old := *r.members.Load()
+	next := make([]*client, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, c)
+	r.members.Store(&next)
+	c.room = r
+	if h.users[c.user.UserID] == nil {
+		h.users[c.user.UserID] = make(map[*client]struct{})
+	}
+	h.users[c.user.UserID][c] = struct{}{}
+	h.conns[c.connID] = c
+	h.mu.Unlock()
+
+	if creator {
+		unsub, err := h.broker.SubscribeRoom(r.id, r.onEvent)
+		r.unsub, r.err = unsub, err
+		if err == nil {
+			h.metrics.natsSubscriptions.Inc()
+		}
+		close(r.ready)
+	}
+	<-r.ready
+	return r.err
+}
+
+// detach removes c from its room, unsubscribing when it was the last local
+// socket, and forgets it.
+func (h *Hub) detach(c *client) {
+	h.mu.Lock()
+	r := c.room
+	last := false
+	if r != nil {
+		old := *r.members.Load()
+		next := make([]*client, 0, len(old))
+		for _, m := range old {
+			if m != c {
+				next = append(next, m)
+			}
+		}
+		r.members.Store(&next)
+		if r.refs--; r.refs == 0 {
+			last = true
+			if h.rooms[r.id] == r {
+				delete(h.rooms, r.id)
+			}
+		}
+	}
+	if set := h.users[c.user.UserID]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.users, c.user.UserID)
+		}
+	}
+	delete(h.conns, c.connID)
+	h.releaseLocked(c.user.UserID)
+	h.mu.Unlock()
+
+	if last {
+		<-r.ready
+		if r.unsub != nil {
+			r.unsub()
+			h.metrics.natsSubscriptions.Dec()
+		}
+	}
+}
+
+// CloseUser closes every local socket of userID with 1008 (logout or token
+// revocation). Callers: the NATS revocation subscription.
+func (h *Hub) CloseUser(userID int64, reason string) {
+	h.mu.Lock()
+	set := make([]*client, 0, len(h.users[userID]))
+	for c := range h.users[userID] {
+		set = append(set, c)
+	}
+	h.mu.Unlock()
+	for _, c := range set {
+		c.close(websocket.ClosePolicyViolation, reason)
+	}
+}
+
+// Sockets returns the number of open sockets on this replica.
+func (h *Hub) Sockets() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// Run refreshes presence (Heartbeat) until ctx ends.
+func (h *Hub) Run(ctx context.Context) {
+	t := time.NewTicker(h.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			h.heartbeat(ctx)
+		}
+	}
+}
+
+// heartbeat refreshes every local connection in one batched call (chunks
+// of 5,000) and joins again the ones the chat service forgot (e.g. after a
+// Redis outage).
+func (h *Hub) heartbeat(ctx context.Context) {
+	h.mu.Lock()
+	refs := make([]*chatv1.ConnectionRef, 0, len(h.conns))
+	for id, c := range h.conns {
+		refs = append(refs, &chatv1.ConnectionRef{RoomId: c.roomID, ConnectionId: id})
+	}
+	h.mu.Unlock()
+	const chunk = 5000
+	for len(refs) > 0 {
+		n := min(chunk, len(refs))
+		cctx, cancel := context.WithTimeout(ctx, h.cfg.RPCTimeout)
+		resp, err := h.chat.Heartbeat(cctx, &chatv1.HeartbeatRequest{GatewayId: h.cfg.GatewayID, Connections: refs[:n]})
+		cancel()
+		refs = refs[n:]
+		if err != nil {
+			h.log.Warn("chat heartbeat failed", "err", err)
+			continue
+		}
+		for _, u := range resp.GetUnknown() {
+			h.mu.Lock()
+			c := h.conns[u.GetConnectionId()]
+			h.mu.Unlock()
+			if c != nil {
+				go c.rejoin()
+			}
+		}
+	}
+}
+
+// Shutdown stops accepting sockets and closes every open one with 1012
+// (service restart), spread with jitter over CloseSpread (or half the time
+// left before ctx's deadline) so clients do not all reconnect at the same
+// instant. It returns when every socket is cleaned up (Leave sent) or ctx
+// ends.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.draining = true
+	all := make([]*client, 0, len(h.conns))
+	for _, c := range h.conns {
+		all = append(all, c)
+	}
+	h.mu.Unlock()
+
+	spread := h.cfg.CloseSpread
+	if dl, ok := ctx.Deadline(); ok {
+		spread = min(spread, time.Until(dl)/2)
+	}
+	for _, c := range all {
+		var d time.Duration
+		if spread > 0 {
+			d = rand.N(spread)
+		}
+		time.AfterFunc(d, func() { c.close(websocket.CloseServiceRestart, "service restart") })
+	}
+	done := make(chan struct{})
+	go func() { h.live.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+var errDraining = errors.New("chatsocket: hub is draining")
+
+// fetch is one history read shared by every socket of a room that saw the
+// same gap, so a lost NATS message costs one ListMessages per room, not one
+// per socket.
+type fetch struct {
+	done   chan struct{}
+	frames []seqFrame
+	err    error
+}
+
+type seqFrame struct {
+	seq  int64
+	data []byte
+}
+
+// history returns the message frames with after < seq ≤ upto, in order
+// (deleted messages are absent), reading ListMessages in pages of 1,000.
+func (r *room) history(token string, after, upto int64) ([]seqFrame, error) {
+	key := [2]int64{after, upto}
+	r.fetchMu.Lock()
+	f := r.fetches[key]
+	if f == nil {
+		f = &fetch{done: make(chan struct{})}
+		r.fetches[key] = f
+		r.fetchMu.Unlock()
+		f.frames, f.err = r.read(token, after, upto)
+		r.fetchMu.Lock()
+		delete(r.fetches, key)
+		r.fetchMu.Unlock()
+		close(f.done)
+	} else {
+		r.fetchMu.Unlock()
+		<-f.done
+	}
+	return f.frames, f.err
+}
+
+func (r *room) read(token string, after, upto int64) ([]seqFrame, error) {
+	r.hub.metrics.gapRepairs.Inc()
+	var out []seqFrame
+	for after < upto {
+		limit := int32(min(upto-after, 1000))
+		ctx, cancel := context.WithTimeout(grpcauth.WithToken(context.Background(), token), r.hub.cfg.RPCTimeout)
+		resp, err := r.hub.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{
+			RoomId: r.id, AfterSeq: after, Limit: limit,
+		})
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		msgs := resp.GetMessages()
+		for _, m := range msgs {
+			if m.GetSeq() > upto {
+				break
+			}
+			out = append(out, seqFrame{seq: m.GetSeq(), data: chatjson.MessageFrame(m)})
+		}
+		if len(msgs) < int(limit) || msgs[len(msgs)-1].GetSeq() >= upto {
+			break
+		}
+		after = msgs[len(msgs)-1].GetSeq()
+	}
+	return out, nil
+}

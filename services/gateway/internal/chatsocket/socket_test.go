@@ -1,0 +1,432 @@
+package chatsocket_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cobraspace/cobraspace/platform/subjects"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
+)
+
+func TestChatHandshakeRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{MaxSocketsPerUser: 1})
+	mustDial(t, r, 1, dialOpts{user: 9}) // uses user 9's only slot
+
+	tests := []struct {
+		name string
+		room int64
+		o    dialOpts
+		want int
+	}{
+		{"no auth", 1, dialOpts{}, http.StatusUnauthorized},
+		{"foreign origin", 1, dialOpts{user: 1, origin: "http://evil.test"}, http.StatusForbidden},
+		{"unknown room", 2, dialOpts{user: 1}, http.StatusNotFound},
+		{"too many sockets", 1, dialOpts{user: 9}, http.StatusTooManyRequests},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, resp, err := dial(t, r, tt.room, tt.o)
+			if err != websocket.ErrBadHandshake {
+				t.Fatalf("got err %v, want ErrBadHandshake", err)
+			}
+			if resp.StatusCode != tt.want {
+				t.Fatalf("got status %d, want %d", resp.StatusCode, tt.want)
+			}
+			if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+				t.Fatalf("got Content-Type %q, want application/json", ct)
+			}
+		})
+	}
+	// An allowed Origin is accepted.
+	mustDial(t, r, 1, dialOpts{user: 1, origin: allowedOrigin})
+}
+
+func TestChatHistoryPresenceAndFanOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	a := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	b := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+
+	c1 := mustDial(t, a, 1, dialOpts{user: 1})
+	if f := c1.next(); f.Type != "chat.history" || len(f.Messages) != 0 {
+		t.Fatalf("got %+v, want empty chat.history", f)
+	}
+	if f := c1.next(); f.Type != "chat.presence" || len(f.Users) != 1 {
+		t.Fatalf("got %+v, want chat.presence with 1 user", f)
+	}
+	c1.send(map[string]any{"type": "chat.message", "message": "first", "client_msg_id": "m1"})
+	if f := c1.nextOf("chat.message"); f.Seq != 1 || f.ClientMsgID != "m1" {
+		t.Fatalf("got ack %+v, want seq 1 client_msg_id m1", f)
+	}
+
+	// Members on both replicas, one with two tabs.
+	c2 := mustDial(t, b, 1, dialOpts{user: 2})
+	h := c2.next()
+	if h.Type != "chat.history" || len(h.Messages) != 1 || h.Messages[0].Message != "first" || h.Messages[0].Seq != 1 {
+		t.Fatalf("got %+v, want chat.history with message 1", h)
+	}
+	if f := c2.next(); f.Type != "chat.presence" || len(f.Users) != 2 {
+		t.Fatalf("got %+v, want chat.presence with 2 users", f)
+	}
+	c3 := mustDial(t, b, 1, dialOpts{user: 2})
+	c3.nextOf("chat.presence")
+
+	// Both senders send concurrently; every member sees 2..41 once, in order.
+	const n = 20
+	var wg sync.WaitGroup
+	for _, c := range []*testConn{c1, c2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < n; i++ {
+				if err := c.ws.WriteJSON(map[string]any{"type": "chat.message", "message": "m" + strconv.Itoa(i)}); err != nil {
+					t.Errorf("write: %v", err)
+				}
+				time.Sleep(60 * time.Millisecond) // stay under 10/s + burst
+			}
+		}()
+	}
+	for _, c := range []*testConn{c1, c2, c3} {
+		want := int64(2)
+		for want <= 2*n+1 {
+			f := c.next()
+			if f.Type != "chat.message" {
+				continue
+			}
+			if f.Seq != want {
+				t.Fatalf("got seq %d, want %d", f.Seq, want)
+			}
+			want++
+		}
+	}
+	wg.Wait()
+	if got := subscriptions(a) + subscriptions(b); got != 2 {
+		t.Fatalf("got %d room subscriptions, want 1 per replica", got)
+	}
+
+	// Typing is forwarded (the sender included, like every event).
+	c1.send(map[string]any{"type": "chat.typing"})
+	if f := c3.nextOf("chat.typing"); f.Username != "user1" {
+		t.Fatalf("got typing %+v, want user1", f)
+	}
+	// Error frames from the chat service.
+	c1.send(map[string]any{"type": "chat.message.edit", "id": 1, "message": "x"})
+	if f := c1.nextOf("error"); f.ErrorType != "forbidden" {
+		t.Fatalf("got %+v, want forbidden", f)
+	}
+	c1.send(map[string]any{"type": "chat.message.delete", "id": 99})
+	if f := c1.nextOf("error"); f.ErrorType != "not_found" {
+		t.Fatalf("got %+v, want not_found", f)
+	}
+}
+
+func subscriptions(r *replica) int { return chatsocket.RoomsForTest(r.hub) }
+
+func TestChatUnsubscribeOnLastLeave(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	c1 := mustDial(t, r, 1, dialOpts{user: 1})
+	c1.nextOf("chat.presence")
+	c2 := mustDial(t, r, 1, dialOpts{user: 2})
+	c2.nextOf("chat.presence")
+	if got := subscriptions(r); got != 1 {
+		t.Fatalf("got %d subscriptions, want 1", got)
+	}
+	c1.ws.Close()
+	c2.ws.Close()
+	waitFor(t, "unsubscribe", func() bool { return subscriptions(r) == 0 && r.hub.Sockets() == 0 })
+	e.chat.mu.Lock()
+	leaves := len(e.chat.leaves)
+	e.chat.mu.Unlock()
+	if leaves != 2 {
+		t.Fatalf("got %d Leave calls, want 2", leaves)
+	}
+}
+
+func TestChatResume(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	for i := 0; i < 5; i++ {
+		e.chat.store(1, 1, "old"+strconv.Itoa(i), "")
+	}
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	c := mustDial(t, r, 1, dialOpts{user: 1, query: "?after_seq=2"})
+	for want := int64(3); want <= 5; want++ {
+		if f := c.next(); f.Type != "chat.message" || f.Seq != want {
+			t.Fatalf("got %+v, want chat.message seq %d", f, want)
+		}
+	}
+	if f := c.next(); f.Type != "chat.resume" || f.Recovered == nil || !*f.Recovered {
+		t.Fatalf("got %+v, want chat.resume recovered", f)
+	}
+	c.nextOf("chat.presence")
+
+	// More than 1,000 missed: not recovered, the client pages over REST.
+	for i := 0; i < 1001; i++ {
+		e.chat.store(1, 1, "bulk", "")
+	}
+	c2 := mustDial(t, r, 1, dialOpts{user: 2, query: "?after_seq=1"})
+	if f := c2.next(); f.Type != "chat.resume" || f.Recovered == nil || *f.Recovered {
+		t.Fatalf("got %+v, want chat.resume not recovered", f)
+	}
+	c2.nextOf("chat.presence")
+	// Live messages continue after the room's last seq.
+	c2.send(map[string]any{"type": "chat.message", "message": "live"})
+	if f := c2.nextOf("chat.message"); f.Seq != 1007 {
+		t.Fatalf("got seq %d, want 1007", f.Seq)
+	}
+}
+
+func TestChatGapRepairAndDedup(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	e.chat.drop[2] = true // NATS loses seq 2 and 3
+	e.chat.drop[3] = true
+	a := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{GapWait: 50 * time.Millisecond})
+	b := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{GapWait: 50 * time.Millisecond})
+	sender := mustDial(t, a, 1, dialOpts{user: 1})
+	sender.nextOf("chat.presence")
+	var readers []*testConn
+	for i := 0; i < 3; i++ {
+		c := mustDial(t, b, 1, dialOpts{user: int64(10 + i)})
+		c.nextOf("chat.presence")
+		readers = append(readers, c)
+	}
+	for i := 1; i <= 5; i++ {
+		sender.send(map[string]any{"type": "chat.message", "message": "x" + strconv.Itoa(i)})
+		if f := sender.nextOf("chat.message"); f.Seq != int64(i) {
+			t.Fatalf("sender got seq %d, want %d", f.Seq, i)
+		}
+	}
+	for _, c := range readers {
+		for want := int64(1); want <= 5; want++ {
+			if f := c.nextOf("chat.message"); f.Seq != want {
+				t.Fatalf("got seq %d, want %d", f.Seq, want)
+			}
+		}
+	}
+	// A duplicate publish of seq 5 is dropped: the next frame is seq 6.
+	e.chat.mu.Lock()
+	m5 := e.chat.rooms[1].msgs[4]
+	e.chat.mu.Unlock()
+	e.chat.publish(1, subjects.EventMessage, 5, []byte(`{"type":"chat.message","seq":5}`))
+	_ = m5
+	sender.send(map[string]any{"type": "chat.message", "message": "six"})
+	for _, c := range readers {
+		if f := c.nextOf("chat.message"); f.Seq != 6 {
+			t.Fatalf("got seq %d after duplicate, want 6", f.Seq)
+		}
+	}
+	// Three sockets on replica b shared one history read for the gap.
+	e.chat.mu.Lock()
+	calls := e.chat.history
+	e.chat.mu.Unlock()
+	if max := 4 + 3; calls > max { // 4 initial histories + a few repairs
+		t.Fatalf("got %d ListMessages calls, want at most %d", calls, max)
+	}
+}
+
+func TestChatCloseCodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	tests := []struct {
+		name string
+		do   func(c *testConn)
+		want int
+	}{
+		{"binary", func(c *testConn) { c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) }, websocket.CloseUnsupportedData},
+		{"invalid utf-8", func(c *testConn) { c.ws.WriteMessage(websocket.TextMessage, []byte{'"', 0xff, '"'}) }, websocket.CloseInvalidFramePayloadData},
+		{"oversized", func(c *testConn) {
+			c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"`+strings.Repeat("a", 17<<10)+`"}`))
+		}, websocket.CloseMessageTooBig},
+		{"repeated invalid", func(c *testConn) {
+			for i := 0; i < 9; i++ {
+				c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
+				if f := c.nextOf("error"); f.ErrorType != "invalid_request" {
+					c.t.Fatalf("got %+v, want invalid_request", f)
+				}
+			}
+			c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
+		}, websocket.ClosePolicyViolation},
+		{"flooding", func(c *testConn) {
+			for i := 0; i < 60; i++ {
+				c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.typing"}`))
+			}
+		}, websocket.ClosePolicyViolation},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustDial(t, r, 1, dialOpts{user: int64(100 + i)})
+			c.t = t
+			c.nextOf("chat.presence")
+			tt.do(c)
+			if got := c.closeCode(5 * time.Second); got != tt.want {
+				t.Fatalf("got close %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestChatErrorFrames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	c := mustDial(t, r, 1, dialOpts{user: 1})
+	c.nextOf("chat.presence")
+	c.send(map[string]any{"type": "chat.message", "message": strings.Repeat("a", 2001)})
+	if f := c.nextOf("error"); f.ErrorType != "message_too_long" {
+		t.Fatalf("got %+v, want message_too_long", f)
+	}
+	c.send(map[string]any{"type": "chat.nope"})
+	if f := c.nextOf("error"); f.ErrorType != "invalid_request" || f.Message != "Invalid message format." {
+		t.Fatalf("got %+v, want invalid_request", f)
+	}
+	// A burst past 20 gets rate_limited, and the socket stays open.
+	for i := 0; i < 25; i++ {
+		c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"x"}`))
+	}
+	if f := c.nextOf("error"); f.ErrorType != "rate_limited" {
+		t.Fatalf("got %+v, want rate_limited", f)
+	}
+	time.Sleep(time.Second)
+	c.send(map[string]any{"type": "chat.message", "message": "after", "client_msg_id": "after"})
+	for {
+		f := c.nextOf("chat.message")
+		if f.ClientMsgID == "after" {
+			break
+		}
+	}
+}
+
+func TestChatSlowConsumer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{SendQueue: 32, WriteTimeout: 10 * time.Second})
+	slow := mustDial(t, r, 1, dialOpts{user: 1})
+	slow.nextOf("chat.presence")
+	fast := mustDial(t, r, 1, dialOpts{user: 2})
+	fast.nextOf("chat.presence")
+
+	// The fast member reads everything; the slow one reads nothing until
+	// the room has sent far more than socket buffers hold.
+	big := []byte(`{"type":"chat.typing","username":"` + strings.Repeat("x", 60<<10) + `"}`)
+	const total = 400
+	got := make(chan int)
+	go func() {
+		n := 0
+		var err error
+		fast.ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for n < total {
+			if _, _, err = fast.ws.ReadMessage(); err != nil {
+				break
+			}
+			n++
+		}
+		if n < total {
+			t.Logf("fast member stopped: %v", err)
+		}
+		got <- n
+	}()
+	for i := 0; i < total; i++ {
+		e.chat.publish(1, subjects.EventTyping, 0, big)
+		time.Sleep(time.Millisecond) // a busy room, not one instant burst
+	}
+	if n := <-got; n != total {
+		t.Fatalf("fast member got %d frames, want %d", n, total)
+	}
+	if code := slow.closeCode(10 * time.Second); code != chatsocket.CloseSlow {
+		t.Fatalf("got close %d, want 4008", code)
+	}
+}
+
+func TestChatRoomDeletedRevokedExpiredShutdown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	e.chat.addRoom(2)
+	a := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	b := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+
+	t.Run("room deleted", func(t *testing.T) {
+		c := mustDial(t, a, 2, dialOpts{user: 1})
+		c.nextOf("chat.presence")
+		e.chat.publish(2, subjects.EventRoomDeleted, 0, []byte(`{"type":"chat.room.deleted","room":2}`))
+		if got := c.closeCode(3 * time.Second); got != chatsocket.CloseRoomDeleted {
+			t.Fatalf("got close %d, want 4000", got)
+		}
+	})
+	t.Run("logout on another replica", func(t *testing.T) {
+		c := mustDial(t, b, 1, dialOpts{user: 7})
+		c.nextOf("chat.presence")
+		other := mustDial(t, b, 1, dialOpts{user: 8})
+		other.nextOf("chat.presence")
+		start := time.Now()
+		if err := e.nc.Publish(subjects.New(e.prefix).UserRevoked(7), []byte(`{"jti":"x","reason":"logout"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.closeCode(2 * time.Second); got != websocket.ClosePolicyViolation {
+			t.Fatalf("got close %d, want 1008", got)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("closed after %v, want within 2 s", d)
+		}
+		// Others stay connected.
+		other.send(map[string]any{"type": "chat.message", "message": "still here"})
+		other.nextOf("chat.message")
+	})
+	t.Run("token expiry", func(t *testing.T) {
+		c := mustDial(t, a, 1, dialOpts{user: 3, expires: "500ms"})
+		c.nextOf("chat.presence")
+		if got := c.closeCode(3 * time.Second); got != chatsocket.CloseTokenExpired {
+			t.Fatalf("got close %d, want 4001", got)
+		}
+	})
+	t.Run("shutdown", func(t *testing.T) {
+		c := mustDial(t, a, 1, dialOpts{user: 4})
+		c.nextOf("chat.presence")
+		done := make(chan error, 1)
+		go func() {
+			ctx, cancel := contextWithTimeout(5 * time.Second)
+			defer cancel()
+			done <- a.hub.Shutdown(ctx)
+		}()
+		if got := c.closeCode(4 * time.Second); got != websocket.CloseServiceRestart {
+			t.Fatalf("got close %d, want 1012", got)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("Shutdown: %v", err)
+		}
+		if _, resp, err := dial(t, a, 1, dialOpts{user: 5}); err == nil || resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("dial while draining: got %v, want 503", err)
+		}
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
