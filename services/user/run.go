@@ -116,7 +116,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
-	ropt.MaxRetries = 1
+	ropt.MaxRetries, ropt.DialerRetries = 1, 1
 	rdb := goredis.NewClient(ropt)
 	defer rdb.Close()
 
@@ -183,7 +183,8 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return pool.Ping(pctx)
 	}
 
-	logger.Info("listening", "grpc", lis.Addr().String(), "admin", alis.Addr().String())
+	// Harnesses wait for this line, so it is written whatever LOG_LEVEL says.
+	slog.New(slog.NewJSONHandler(stdout, nil)).Info("listening", "grpc", lis.Addr().String(), "admin", alis.Addr().String())
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
