@@ -5,7 +5,7 @@ MODULES := deploy platform proto services/user services/chat services/post servi
 PKGS := $(MODULES:%=./%/...)
 GO_TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: run test deps proto proto-check fmt lint build bench
+.PHONY: run test deps proto proto-check fmt lint build bench vendor-web
 
 ## run: start PostgreSQL/Redis/NATS if needed, every service and two gateways (Ctrl-C stops them)
 run: deps
@@ -27,6 +27,10 @@ proto-check:
 	./scripts/genproto.sh
 	@git diff --exit-code -- proto || { echo "generated code is stale: run make proto and commit" >&2; exit 1; }
 
+## vendor-web: re-fetch the web client's pinned browser libraries from npm (commit the result)
+vendor-web:
+	./scripts/vendor-web.sh
+
 fmt:
 	gofmt -w $(MODULES)
 
@@ -44,3 +48,18 @@ build:
 
 bench:
 	@echo "make bench: the load generator lands with the performance issue (#8)" >&2; exit 1
+
+## images: build every service image (cobraspace/<svc>:$(VERSION)) with Docker, context = repository root
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+IMAGE_PREFIX ?= cobraspace
+.PHONY: images
+images:
+	@if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then \
+	  echo "make images: no Docker engine here (docker info failed); the Dockerfiles are checked by 'cd deploy && go test ./...' instead" >&2; exit 1; fi
+	@for svc in user post chat gateway; do \
+	  echo "building $(IMAGE_PREFIX)/$$svc:$(VERSION)"; \
+	  docker build -f services/$$svc/Dockerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
+	    -t $(IMAGE_PREFIX)/$$svc:$(VERSION) . || exit 1; \
+	done
+	docker build -f deploy/compose/keygen.Dockerfile -t $(IMAGE_PREFIX)/keygen:$(VERSION) .

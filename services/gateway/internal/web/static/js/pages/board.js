@@ -1,0 +1,91 @@
+// The board: post cards with category/tag filters, search, ordering and
+// "load more" paging through the Link header.
+import { h, append, avatar, fmtDate } from '../dom.js';
+import { t } from '../i18n.js';
+import { list, api, qs } from '../api.js';
+import { plainText } from '../markdown.js';
+import { categories, categoryName, tagList, writerOf } from './common.js';
+
+/** boardPage renders / with ?search=&category=&tag=&ordering=. */
+export async function boardPage({ main, query, navigate, isCurrent }) {
+  const search = query.get('search') || '';
+  const category = query.get('category') || '';
+  const tag = query.get('tag') || '';
+  const ordering = query.get('ordering') === '-hit' ? '-hit' : '';
+  document.title = search ? `${t('board.results', { q: search })} · Cobra Space` : 'Cobra Space';
+
+  const link = (params) => `/${qs({ search, category, tag, ordering, ...params })}`;
+  const grid = h('ol', { class: 'post-grid', id: 'post-list', attrs: { 'aria-live': 'polite' } });
+  const more = h('button', { type: 'button', class: 'btn btn-ghost btn-more', hidden: true }, t('board.more'));
+  const catNav = h('ul', { class: 'side-list' });
+  const tagNav = h('div', { class: 'tag-cloud' });
+  const order = h('select', { id: 'ordering', class: 'select', attrs: { 'aria-label': t('board.order') } },
+    h('option', { value: '', selected: ordering === '' }, t('board.order.new')),
+    h('option', { value: '-hit', selected: ordering === '-hit' }, t('board.order.hit')));
+  order.addEventListener('change', () => navigate(link({ ordering: order.value })));
+
+  let heading = t('board.all');
+  if (search) heading = t('board.results', { q: search });
+  const activeFilters = [];
+  if (tag) activeFilters.push(h('span', { class: 'chip' }, `#${tag}`));
+  const filterRow = h('div', { class: 'filter-row' }, activeFilters,
+    (search || category || tag) ? h('a', { href: '/', class: 'link-btn', attrs: { 'data-link': '' } }, t('board.clear')) : null);
+
+  append(main, [
+    !search && !category && !tag ? h('section', { class: 'hero' },
+      h('div', {}, h('h1', {}, t('board.hero')), h('p', {}, t('board.herosub'))),
+      h('a', { href: '/write', class: 'btn btn-primary btn-lg', attrs: { 'data-link': '' } }, t('board.write'))) : null,
+    h('div', { class: 'board' },
+      h('aside', { class: 'board-side' },
+        h('section', { class: 'side-card card' }, h('h2', {}, t('board.categories')), catNav),
+        h('section', { class: 'side-card card' }, h('h2', {}, t('board.tags')), tagNav)),
+      h('section', { class: 'board-main' },
+        h('div', { class: 'board-toolbar' }, h('h2', { class: 'board-title', id: 'board-title' }, heading), order),
+        filterRow, grid, more))]);
+
+  let cats = [];
+  const [catsRes, tagsRes] = await Promise.allSettled([categories(), api('/api/post/tags/')]);
+  if (!isCurrent()) return;
+  if (catsRes.status === 'fulfilled') cats = catsRes.value || [];
+  const catLink = (id, name) => h('li', {}, h('a', {
+    href: link({ category: id }), class: String(category) === String(id) ? 'active' : '',
+    attrs: { 'data-link': '', 'aria-current': String(category) === String(id) ? 'page' : null },
+  }, name));
+  append(catNav, [catLink('', t('board.allcats')), cats.map((c) => catLink(c.id, c.name))]);
+  if (tagsRes.status === 'fulfilled') {
+    for (const tg of (tagsRes.value || []).slice(0, 20)) {
+      tagNav.append(h('a', { href: link({ tag: tg.name }), class: `tag${tag === tg.name ? ' active' : ''}`, attrs: { 'data-link': '' } },
+        `#${tg.name}`, h('span', { class: 'count' }, String(tg.post_count ?? ''))));
+    }
+  }
+
+  let next = `/api/post/posts/${qs({ search, category, tag, ordering, limit: 20 })}`;
+  const load = async () => {
+    more.disabled = true;
+    try {
+      const page = await list(next);
+      if (!isCurrent()) return;
+      for (const p of page.items) grid.append(postCard(p, cats));
+      next = page.next;
+      more.hidden = !next;
+      if (!grid.children.length) grid.replaceWith(h('div', { class: 'empty-state', id: 'post-list' }, h('p', {}, search ? t('board.emptysearch') : t('board.empty'))));
+    } finally { more.disabled = false; }
+  };
+  more.addEventListener('click', () => load().catch(() => {}));
+  await load();
+}
+
+/** postCard renders one post of the board. */
+export function postCard(p, cats) {
+  const w = writerOf(p);
+  const excerpt = plainText(p.content);
+  const cat = categoryName(p.category, cats);
+  return h('li', { class: 'post-card card', dataset: { id: p.id } },
+    h('div', { class: 'post-card-top' }, cat ? h('span', { class: 'badge' }, cat) : null,
+      h('span', { class: 'views', attrs: { 'aria-label': t('post.views', { n: p.hit ?? 0 }) } }, `👁 ${p.hit ?? 0}`)),
+    h('h3', { class: 'post-card-title' }, h('a', { href: `/posts/${p.id}`, attrs: { 'data-link': '' } }, p.title)),
+    h('p', { class: 'post-card-excerpt' }, [...excerpt].length > 100 ? `${[...excerpt].slice(0, 100).join('')}…` : excerpt),
+    tagList(p),
+    h('div', { class: 'post-card-foot' }, avatar(w.picture, w.nickname, 'sm'), h('span', { class: 'nick' }, w.nickname),
+      h('time', { dateTime: p.created_at }, fmtDate(p.created_at))));
+}
