@@ -224,7 +224,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}()
 
 	ready.Store(true)
-	logger.Info("listening", "grpc", grpcLis.Addr().String(), "admin", adminLis.Addr().String())
+	// Always written, whatever LOG_LEVEL: harnesses find the ports in it.
+	slog.New(slog.NewJSONHandler(stdout, nil)).Info("listening",
+		"grpc", grpcLis.Addr().String(), "admin", adminLis.Addr().String())
 
 	// Serve until ctx ends; it drains in-flight calls (which wait for their
 	// group commit) before returning.

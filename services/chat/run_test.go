@@ -1,0 +1,520 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/fielderr"
+	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	"github.com/cobraspace/cobraspace/platform/subjects"
+	"github.com/cobraspace/cobraspace/platform/testenv"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
+)
+
+// fakeUsers is the user service, as far as chat uses it.
+type fakeUsers struct {
+	userv1.UnimplementedUserServiceServer
+	users map[int64]*userv1.UserSummary
+}
+
+func (f *fakeUsers) GetUsers(_ context.Context, req *userv1.GetUsersRequest) (*userv1.GetUsersResponse, error) {
+	resp := &userv1.GetUsersResponse{}
+	for _, id := range req.GetUserIds() {
+		if u, ok := f.users[id]; ok {
+			resp.Users = append(resp.Users, u)
+		}
+	}
+	return resp, nil
+}
+
+// harness is one chat service started with run on port 0.
+type harness struct {
+	client    chatv1.ChatServiceClient
+	admin     string
+	nc        *nats.Conn
+	subjects  subjects.Subjects
+	tokens    map[int64]string
+	cancelRun context.CancelFunc
+	runErr    chan error
+}
+
+func start(t *testing.T) *harness {
+	t.Helper()
+	// Fake user service.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	us := grpc.NewServer()
+	userv1.RegisterUserServiceServer(us, &fakeUsers{users: map[int64]*userv1.UserSummary{
+		1: {UserId: 1, Email: "alice@example.com", Nickname: "alice", ProfilePictureUrl: "/media/avatars/1.webp"},
+		2: {UserId: 2, Email: "bob@example.com", Nickname: "<b>bob</b>", ProfilePictureUrl: "/media/avatars/2.webp"},
+	}})
+	go func() { _ = us.Serve(lis) }()
+	t.Cleanup(us.Stop)
+
+	priv, pub := testenv.KeyPair(t)
+	prefix := testenv.Prefix(t)
+	env := map[string]string{
+		"GRPC_ADDR":           "127.0.0.1:0",
+		"ADMIN_ADDR":          "127.0.0.1:0",
+		"DATABASE_URL":        testenv.Database(t),
+		"REDIS_URL":           testenv.RedisURL(),
+		"REDIS_PREFIX":        prefix,
+		"NATS_URL":            testenv.NATSURL(),
+		"NATS_PREFIX":         prefix,
+		"JWT_PUBLIC_KEY_FILE": pub,
+		"USER_SERVICE_ADDR":   lis.Addr().String(),
+		"PRESENCE_TTL":        "1s",
+		"LOG_LEVEL":           "warn",
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{cancelRun: cancel, runErr: make(chan error, 1), subjects: subjects.New(prefix), tokens: map[int64]string{}}
+	pr, pw := io.Pipe()
+	go func() {
+		h.runErr <- run(ctx, []string{"chat"}, func(k string) string { return env[k] }, pw)
+		pw.Close()
+	}()
+	addrs := make(chan [2]string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var line struct{ Msg, GRPC, Admin string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addrs <- [2]string{line.GRPC, line.Admin}
+			}
+		}
+	}()
+	var grpcAddr string
+	select {
+	case a := <-addrs:
+		grpcAddr, h.admin = a[0], a[1]
+	case err := <-h.runErr:
+		t.Fatalf("run: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("no listening line")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-h.runErr:
+		case <-time.After(15 * time.Second):
+			t.Error("run did not return after cancel")
+		}
+	})
+
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	h.client = chatv1.NewChatServiceClient(conn)
+
+	h.nc, err = nats.Connect(testenv.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.nc.Close)
+
+	key, err := accesstoken.LoadPrivateKeyFile(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := accesstoken.NewSigner(key)
+	for _, uid := range []int64{1, 2} {
+		tok, err := signer.Sign(accesstoken.Claims{UserID: uid, Email: "token@example.com", Type: accesstoken.TypeAccess,
+			ID: testenv.ID(), ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.tokens[uid] = tok
+	}
+	return h
+}
+
+// as returns a context acting for user uid.
+func (h *harness) as(uid int64) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	_ = cancel // released when the timeout fires; tests are short
+	return grpcauth.WithToken(ctx, h.tokens[uid])
+}
+
+// watch subscribes to a room's events.
+func (h *harness) watch(t *testing.T, roomID int64) chan *nats.Msg {
+	t.Helper()
+	ch := make(chan *nats.Msg, 100)
+	sub, err := h.nc.ChanSubscribe(h.subjects.Room(roomID), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	if err := h.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// next returns the room's next event, which must be of kind event.
+func next(t *testing.T, ch chan *nats.Msg, event string, within time.Duration) map[string]any {
+	t.Helper()
+	select {
+	case m := <-ch:
+		if got := m.Header.Get(subjects.HeaderEvent); got != event {
+			t.Fatalf("got event %q (%s), want %q", got, m.Data, event)
+		}
+		var frame map[string]any
+		if err := json.Unmarshal(m.Data, &frame); err != nil {
+			t.Fatalf("frame %s: %v", m.Data, err)
+		}
+		frame["_seq_header"] = m.Header.Get(subjects.HeaderSeq)
+		return frame
+	case <-time.After(within):
+		t.Fatalf("no %q event within %v", event, within)
+		return nil
+	}
+}
+
+// quiet checks that no event arrives for a while.
+func quiet(t *testing.T, ch chan *nats.Msg, d time.Duration) {
+	t.Helper()
+	select {
+	case m := <-ch:
+		t.Fatalf("got unexpected event %s: %s", m.Header.Get(subjects.HeaderEvent), m.Data)
+	case <-time.After(d):
+	}
+}
+
+func wantCode(t *testing.T, err error, code codes.Code, msg string) {
+	t.Helper()
+	st, _ := status.FromError(err)
+	if st.Code() != code || (msg != "" && st.Message() != msg) {
+		t.Fatalf("got %v %q, want %v %q", st.Code(), st.Message(), code, msg)
+	}
+}
+
+func TestMessagesOverRPC(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	room, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "  Go talk  "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if room.GetName() != "Go talk" || room.GetOwnerId() != 1 || room.GetLastSeq() != 0 {
+		t.Fatalf("room: got %v", room)
+	}
+	events := h.watch(t, room.GetId())
+
+	sent, err := h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "Hello, World!", ClientMsgId: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sent.GetSeq() != 1 || sent.GetNickname() != "alice" || sent.GetSenderEmail() != "alice@example.com" || sent.GetSenderId() != 1 {
+		t.Errorf("sent: got %v, want seq 1 from alice", sent)
+	}
+	frame := next(t, events, subjects.EventMessage, 5*time.Second)
+	want := map[string]any{
+		"type": "chat.message", "message": "Hello, World!", "sender": "alice@example.com", "nickname": "alice",
+		"profile_picture_url": "/media/avatars/1.webp", "id": float64(sent.GetId()), "seq": float64(1),
+		"room": float64(room.GetId()), "client_msg_id": "c1", "parent_chat": nil, "_seq_header": "1",
+		"created_at": sent.GetCreatedAt().AsTime().UTC().Format(time.RFC3339Nano),
+	}
+	if len(frame) != len(want) {
+		t.Errorf("frame keys: got %v, want %v", frame, want)
+	}
+	for k, v := range want {
+		if frame[k] != v {
+			t.Errorf("frame[%q]: got %v, want %v", k, frame[k], v)
+		}
+	}
+	// Published after commit: history already has it.
+	hist, err := h.client.ListMessages(h.as(2), &chatv1.ListMessagesRequest{RoomId: room.GetId()})
+	if err != nil || len(hist.GetMessages()) != 1 || hist.GetMessages()[0].GetNickname() != "alice" {
+		t.Fatalf("history: got %v %v", hist, err)
+	}
+
+	// A retry returns the stored message and publishes nothing new.
+	again, err := h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "Hello, World!", ClientMsgId: "c1"})
+	if err != nil || again.GetId() != sent.GetId() || again.GetSeq() != 1 {
+		t.Fatalf("retry: got %v %v, want id %d seq 1", again, err, sent.GetId())
+	}
+	reply, err := h.client.SendMessage(h.as(2), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "hi <b>", ParentId: sent.GetId()})
+	if err != nil || reply.GetSeq() != 2 || reply.GetParentId() != sent.GetId() {
+		t.Fatalf("reply: got %v %v", reply, err)
+	}
+	frame = next(t, events, subjects.EventMessage, 5*time.Second)
+	if frame["seq"] != float64(2) || frame["parent_chat"] != float64(sent.GetId()) || frame["nickname"] != "<b>bob</b>" {
+		t.Errorf("reply frame: got %v", frame)
+	}
+
+	// Validation and unknown rooms.
+	_, err = h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: strings.Repeat("가", 2001)})
+	wantCode(t, err, codes.InvalidArgument, "")
+	if f := fielderr.FromError(err); len(f["message"]) != 1 {
+		t.Errorf("too long: got fields %v, want message", f)
+	}
+	var reason string
+	st, _ := status.FromError(err)
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			reason = info.GetReason()
+		}
+	}
+	if reason != "message_too_long" {
+		t.Errorf("too long: got reason %q, want message_too_long", reason)
+	}
+	if _, err := h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: strings.Repeat("가", 2000)}); err != nil {
+		t.Errorf("2,000 characters: got %v, want success", err)
+	}
+	next(t, events, subjects.EventMessage, 5*time.Second)
+	_, err = h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: " \n\t "})
+	wantCode(t, err, codes.InvalidArgument, "")
+	if f := fielderr.FromError(err); len(f["message"]) != 1 {
+		t.Errorf("blank: got fields %v, want message", f)
+	}
+	_, err = h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: 999999, Text: "x"})
+	wantCode(t, err, codes.NotFound, "Room not found.")
+	_, err = h.client.SendMessage(context.Background(), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "x"})
+	wantCode(t, err, codes.Unauthenticated, "")
+	_, err = h.client.ListMessages(context.Background(), &chatv1.ListMessagesRequest{RoomId: room.GetId()})
+	wantCode(t, err, codes.Unauthenticated, "")
+
+	// Edit and delete: sender only, announced live.
+	_, err = h.client.EditMessage(h.as(2), &chatv1.EditMessageRequest{Id: sent.GetId(), Text: "mine now"})
+	wantCode(t, err, codes.PermissionDenied, "You can only change your own messages.")
+	_, err = h.client.DeleteMessage(h.as(2), &chatv1.DeleteMessageRequest{Id: sent.GetId()})
+	wantCode(t, err, codes.PermissionDenied, "You can only change your own messages.")
+	edited, err := h.client.EditMessage(h.as(1), &chatv1.EditMessageRequest{Id: sent.GetId(), Text: "Hello again"})
+	if err != nil || edited.GetText() != "Hello again" || edited.GetEditedAt() == nil {
+		t.Fatalf("edit: got %v %v", edited, err)
+	}
+	frame = next(t, events, subjects.EventEdit, 5*time.Second)
+	if frame["type"] != "chat.message.edit" || frame["id"] != float64(sent.GetId()) || frame["seq"] != float64(1) ||
+		frame["message"] != "Hello again" || frame["edited_at"] == "" || frame["_seq_header"] != "" {
+		t.Errorf("edit frame: got %v", frame)
+	}
+	del, err := h.client.DeleteMessage(h.as(1), &chatv1.DeleteMessageRequest{Id: sent.GetId()})
+	if err != nil || del.GetSeq() != 1 || del.GetRoomId() != room.GetId() {
+		t.Fatalf("delete: got %v %v", del, err)
+	}
+	frame = next(t, events, subjects.EventDelete, 5*time.Second)
+	if frame["type"] != "chat.message.delete" || frame["id"] != float64(sent.GetId()) || frame["room"] != float64(room.GetId()) {
+		t.Errorf("delete frame: got %v", frame)
+	}
+	_, err = h.client.EditMessage(h.as(1), &chatv1.EditMessageRequest{Id: sent.GetId(), Text: "x"})
+	wantCode(t, err, codes.NotFound, "Message not found.")
+	hist, err = h.client.ListMessages(h.as(1), &chatv1.ListMessagesRequest{RoomId: room.GetId(), AfterSeq: 0})
+	if err != nil || len(hist.GetMessages()) != 2 || hist.GetMessages()[0].GetSeq() != 2 {
+		t.Errorf("history after delete: got %v %v, want seqs 2, 3", hist, err)
+	}
+
+	// Typing.
+	if _, err := h.client.Typing(h.as(2), &chatv1.TypingRequest{RoomId: room.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	frame = next(t, events, subjects.EventTyping, 5*time.Second)
+	if frame["type"] != "chat.typing" || frame["username"] != "<b>bob</b>" || frame["email"] != "bob@example.com" {
+		t.Errorf("typing frame: got %v", frame)
+	}
+	_, err = h.client.Typing(h.as(2), &chatv1.TypingRequest{RoomId: 999999})
+	wantCode(t, err, codes.NotFound, "Room not found.")
+}
+
+func TestRoomsOverRPC(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	room, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "post room", PostId: 77})
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "again", PostId: 77})
+	if err != nil || same.GetId() != room.GetId() || same.GetPostId() != 77 {
+		t.Fatalf("idempotent create: got %v %v, want room %d", same, err, room.GetId())
+	}
+	_, err = h.client.CreateRoom(h.as(2), &chatv1.CreateRoomRequest{Name: "steal", PostId: 77})
+	wantCode(t, err, codes.PermissionDenied, "You do not own this room.")
+	_, err = h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: strings.Repeat("n", 101)})
+	wantCode(t, err, codes.InvalidArgument, "")
+	if f := fielderr.FromError(err); len(f["name"]) != 1 {
+		t.Errorf("long name: got fields %v, want name", f)
+	}
+	other, err := h.client.CreateRoom(h.as(2), &chatv1.CreateRoomRequest{Name: "bob's"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	page, err := h.client.ListRooms(h.as(1), &chatv1.ListRoomsRequest{Limit: 1})
+	if err != nil || len(page.GetRooms()) != 1 || page.GetRooms()[0].GetId() != other.GetId() || page.GetNextCursor() == "" {
+		t.Fatalf("first page: got %v %v", page, err)
+	}
+	page, err = h.client.ListRooms(h.as(1), &chatv1.ListRoomsRequest{Limit: 1, Cursor: page.GetNextCursor()})
+	if err != nil || len(page.GetRooms()) != 1 || page.GetRooms()[0].GetId() != room.GetId() || page.GetNextCursor() != "" {
+		t.Fatalf("last page: got %v %v", page, err)
+	}
+	_, err = h.client.ListRooms(h.as(1), &chatv1.ListRoomsRequest{Cursor: "nope"})
+	wantCode(t, err, codes.InvalidArgument, "")
+
+	_, err = h.client.UpdateRoom(h.as(2), &chatv1.UpdateRoomRequest{Id: room.GetId(), Name: "mine"})
+	wantCode(t, err, codes.PermissionDenied, "You do not own this room.")
+	_, err = h.client.DeleteRoom(h.as(2), &chatv1.DeleteRoomRequest{Id: room.GetId()})
+	wantCode(t, err, codes.PermissionDenied, "You do not own this room.")
+	renamed, err := h.client.UpdateRoom(h.as(1), &chatv1.UpdateRoomRequest{Id: room.GetId(), Name: "renamed"})
+	if err != nil || renamed.GetName() != "renamed" {
+		t.Fatalf("rename: got %v %v", renamed, err)
+	}
+
+	events := h.watch(t, room.GetId())
+	if _, err := h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "soon gone"}); err != nil {
+		t.Fatal(err)
+	}
+	next(t, events, subjects.EventMessage, 5*time.Second)
+	if _, err := h.client.DeleteRoom(h.as(1), &chatv1.DeleteRoomRequest{Id: room.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	frame := next(t, events, subjects.EventRoomDeleted, 5*time.Second)
+	if frame["type"] != "chat.room.deleted" || frame["room"] != float64(room.GetId()) {
+		t.Errorf("room_deleted frame: got %v", frame)
+	}
+	_, err = h.client.GetRoom(h.as(1), &chatv1.GetRoomRequest{Id: room.GetId()})
+	wantCode(t, err, codes.NotFound, "Room not found.")
+	_, err = h.client.ListMessages(h.as(1), &chatv1.ListMessagesRequest{RoomId: room.GetId()})
+	wantCode(t, err, codes.NotFound, "Room not found.")
+
+	// Operational endpoints.
+	resp, err := http.Get("http://" + h.admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"chat_messages_persisted_total 1", "chat_batch_size_count 1"} {
+		if !strings.Contains(string(body), name) {
+			t.Errorf("metrics: %q missing", name)
+		}
+	}
+	resp, err = http.Get("http://" + h.admin + "/readyz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("readyz: got %v %v, want 200", resp, err)
+	}
+	resp.Body.Close()
+}
+
+func TestPresenceOverRPC(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	room, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "presence"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := h.watch(t, room.GetId())
+	join := func(uid int64, conn string) *chatv1.JoinResponse {
+		t.Helper()
+		resp, err := h.client.Join(h.as(uid), &chatv1.JoinRequest{RoomId: room.GetId(), ConnectionId: conn, GatewayId: "gw1"})
+		if err != nil {
+			t.Fatalf("join %s: %v", conn, err)
+		}
+		return resp
+	}
+	leave := func(conn string) {
+		t.Helper()
+		// Anonymous: gateways call Leave without a user token.
+		if _, err := h.client.Leave(context.Background(), &chatv1.LeaveRequest{RoomId: room.GetId(), ConnectionId: conn}); err != nil {
+			t.Fatalf("leave %s: %v", conn, err)
+		}
+	}
+
+	resp := join(1, "a")
+	if resp.GetMe().GetNickname() != "alice" || len(resp.GetOnline()) != 1 || resp.GetRoom().GetOnlineCount() != 1 {
+		t.Errorf("first join: got %v", resp)
+	}
+	frame := next(t, events, subjects.EventJoin, 5*time.Second)
+	if frame["type"] != "chat.user.join" || frame["username"] != "alice" || frame["email"] != "alice@example.com" ||
+		frame["profile_picture_url"] != "/media/avatars/1.webp" {
+		t.Errorf("join frame: got %v", frame)
+	}
+	join(1, "b") // a second tab: no event
+	resp = join(2, "c")
+	if len(resp.GetOnline()) != 2 || resp.GetRoom().GetOnlineCount() != 2 {
+		t.Errorf("online after bob joined: got %v", resp.GetOnline())
+	}
+	frame = next(t, events, subjects.EventJoin, 5*time.Second)
+	if frame["username"] != "<b>bob</b>" {
+		t.Errorf("join frame: got %v", frame)
+	}
+	got, err := h.client.GetRoom(h.as(1), &chatv1.GetRoomRequest{Id: room.GetId()})
+	if err != nil || got.GetOnlineCount() != 2 {
+		t.Errorf("GetRoom online: got %v %v, want 2", got, err)
+	}
+
+	leave("a") // alice still has "b": no event
+	quiet(t, events, 100*time.Millisecond)
+	leave("b")
+	frame = next(t, events, subjects.EventLeave, 5*time.Second)
+	if frame["type"] != "chat.user.leave" || frame["username"] != "alice" || frame["email"] != "alice@example.com" {
+		t.Errorf("leave frame: got %v", frame)
+	}
+
+	// Alice comes back on "d" and keeps it alive with heartbeats; bob's
+	// "c" gets none, so the sweeper makes him leave after the 1 s TTL.
+	join(1, "d")
+	next(t, events, subjects.EventJoin, 5*time.Second)
+	stop := time.Now().Add(1800 * time.Millisecond)
+	var bobLeft map[string]any
+	for time.Now().Before(stop) {
+		hb, err := h.client.Heartbeat(context.Background(), &chatv1.HeartbeatRequest{GatewayId: "gw1", Connections: []*chatv1.ConnectionRef{
+			{RoomId: room.GetId(), ConnectionId: "d"}, {RoomId: room.GetId(), ConnectionId: "never-joined"},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hb.GetUnknown()) != 1 || hb.GetUnknown()[0].GetConnectionId() != "never-joined" {
+			t.Fatalf("heartbeat unknown: got %v, want [never-joined]", hb.GetUnknown())
+		}
+		select {
+		case m := <-events:
+			if bobLeft != nil {
+				t.Fatalf("second event %s: %s", m.Header.Get(subjects.HeaderEvent), m.Data)
+			}
+			if err := json.Unmarshal(m.Data, &bobLeft); err != nil || m.Header.Get(subjects.HeaderEvent) != subjects.EventLeave {
+				t.Fatalf("got %s %s, want bob's leave", m.Header.Get(subjects.HeaderEvent), m.Data)
+			}
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if bobLeft == nil || bobLeft["username"] != "<b>bob</b>" {
+		t.Fatalf("bob's leave after expiry: got %v", bobLeft)
+	}
+	// Without heartbeats alice's "d" expires too.
+	frame = next(t, events, subjects.EventLeave, 3*time.Second)
+	if frame["username"] != "alice" {
+		t.Errorf("alice's leave after expiry: got %v", frame)
+	}
+
+	_, err = h.client.Join(h.as(1), &chatv1.JoinRequest{RoomId: 999999, ConnectionId: "x"})
+	wantCode(t, err, codes.NotFound, "Room not found.")
+	_, err = h.client.Join(context.Background(), &chatv1.JoinRequest{RoomId: room.GetId(), ConnectionId: "x"})
+	wantCode(t, err, codes.Unauthenticated, "")
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	t.Parallel()
+	err := run(context.Background(), nil, func(string) string { return "" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || !strings.Contains(err.Error(), "JWT_PUBLIC_KEY_FILE") {
+		t.Errorf("got %v, want both required variables named", err)
+	}
+}
