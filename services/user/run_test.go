@@ -435,6 +435,22 @@ func TestService(t *testing.T) {
 	_, err = c.GetUsers(bg, &userv1.GetUsersRequest{UserIds: make([]int64, 501)})
 	wantCode(t, "GetUsers of 501", err, codes.InvalidArgument, "")
 
+	// Logout with another user's refresh token is refused and changes nothing.
+	aliceSession := login("alice.wonder@example.com", "correct horse battery")
+	_, err = c.Logout(authed(bobTok), &userv1.LogoutRequest{Refresh: aliceSession.GetRefresh()})
+	wantCode(t, "logout with another user's refresh", err, codes.PermissionDenied, "")
+	aliceSession, err = c.RefreshToken(bg, &userv1.RefreshTokenRequest{Refresh: aliceSession.GetRefresh()})
+	if err != nil {
+		t.Fatalf("alice's refresh after bob's failed logout: %v", err)
+	}
+	// Logout without a refresh token revokes every family of the caller.
+	other := login("alice.wonder@example.com", "correct horse battery")
+	if _, err := c.Logout(authed(other.GetAccess()), &userv1.LogoutRequest{}); err != nil {
+		t.Fatalf("Logout all: %v", err)
+	}
+	_, err = c.RefreshToken(bg, &userv1.RefreshTokenRequest{Refresh: aliceSession.GetRefresh()})
+	wantCode(t, "refresh of another session after logout-all", err, codes.Unauthenticated, "")
+
 	// Admin endpoints.
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		res, err := http.Get("http://" + s.admin + path)
