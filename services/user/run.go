@@ -159,6 +159,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	})
 
 	reg := adminhttp.NewRegistry()
+	if err := postgres.RegisterPoolMetrics(reg, pool); err != nil {
+		return err
+	}
 	gs := grpcserver.New(grpcserver.Config{
 		Logger: logger, Metrics: reg, Verifier: verifier, AnonymousMethods: rpc.AnonymousMethods(),
 	})

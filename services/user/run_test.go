@@ -457,9 +457,15 @@ func TestService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		if res.StatusCode != http.StatusOK {
 			t.Errorf("GET %s = %d, want 200", path, res.StatusCode)
+		}
+		if path == "/metrics" {
+			if !bytes.Contains(body, []byte("cobra_db_pool_max_conns")) || !bytes.Contains(body, []byte(`grpc_method="Login"`)) {
+				t.Errorf("/metrics lacks the pool or gRPC metrics")
+			}
 		}
 	}
 }
