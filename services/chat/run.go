@@ -150,7 +150,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	// Short timeouts: presence is best effort, and a dead Redis must not
 	// stall joins (they degrade instead).
 	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
-	ropt.MaxRetries = 1
+	ropt.MaxRetries, ropt.DialerRetries, ropt.DialerRetryTimeout = 1, 1, 50*time.Millisecond
 	rdb := goredis.NewClient(ropt)
 	defer rdb.Close()
 
@@ -240,7 +240,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	svc.Close() // commits and publishes anything still queued
 	stopSweep()
 	<-sweepDone
-	if err := nc.FlushTimeout(2 * time.Second); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+	if !nc.IsConnected() {
+		logger.Warn("nats not connected at shutdown; receivers repair gaps from history")
+	} else if err := nc.FlushTimeout(2 * time.Second); err != nil {
 		logger.Warn("nats flush at shutdown", "err", err)
 	}
 	adminErr := <-adminDone

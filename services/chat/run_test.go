@@ -54,7 +54,11 @@ type harness struct {
 	runErr    chan error
 }
 
-func start(t *testing.T) *harness {
+func start(t *testing.T) *harness { return startWith(t, nil) }
+
+// startWith starts the service with some variables overridden, e.g. to
+// point at dependencies that are down.
+func startWith(t *testing.T, overrides map[string]string) *harness {
 	t.Helper()
 	// Fake user service.
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -83,6 +87,9 @@ func start(t *testing.T) *harness {
 		"USER_SERVICE_ADDR":   lis.Addr().String(),
 		"PRESENCE_TTL":        "1s",
 		"LOG_LEVEL":           "warn",
+	}
+	for k, v := range overrides {
+		env[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &harness{cancelRun: cancel, runErr: make(chan error, 1), subjects: subjects.New(prefix), tokens: map[int64]string{}}
@@ -516,5 +523,64 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	err := run(context.Background(), nil, func(string) string { return "" }, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || !strings.Contains(err.Error(), "JWT_PUBLIC_KEY_FILE") {
 		t.Errorf("got %v, want both required variables named", err)
+	}
+}
+
+// deadAddr is a local address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := lis.Addr().String()
+	lis.Close()
+	return addr
+}
+
+func TestDegradedWithoutRedisAndNATS(t *testing.T) {
+	t.Parallel()
+	h := startWith(t, map[string]string{
+		"REDIS_URL": "redis://" + deadAddr(t) + "/0",
+		"NATS_URL":  "nats://" + deadAddr(t),
+	})
+	room, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "degraded"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sends are acknowledged: PostgreSQL is the truth.
+	for i := range 3 {
+		m, err := h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "still here"})
+		if err != nil || m.GetSeq() != int64(i+1) {
+			t.Fatalf("send without NATS: got %v %v, want seq %d", m, err, i+1)
+		}
+	}
+	// Join works with presence reduced to the caller.
+	resp, err := h.client.Join(h.as(1), &chatv1.JoinRequest{RoomId: room.GetId(), ConnectionId: "a"})
+	if err != nil || resp.GetMe().GetNickname() != "alice" || len(resp.GetOnline()) != 1 {
+		t.Fatalf("join without Redis: got %v %v", resp, err)
+	}
+	got, err := h.client.GetRoom(h.as(1), &chatv1.GetRoomRequest{Id: room.GetId()})
+	if err != nil || got.GetLastSeq() != 3 || got.GetOnlineCount() != 0 {
+		t.Errorf("GetRoom without Redis: got %v %v, want last_seq 3, online 0", got, err)
+	}
+	_, err = h.client.Heartbeat(context.Background(), &chatv1.HeartbeatRequest{Connections: []*chatv1.ConnectionRef{{RoomId: room.GetId(), ConnectionId: "a"}}})
+	wantCode(t, err, codes.Unavailable, "")
+}
+
+func TestUserServiceDown(t *testing.T) {
+	t.Parallel()
+	h := startWith(t, map[string]string{"USER_SERVICE_ADDR": deadAddr(t)})
+	room, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "no users"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing cached: the sender's details are unknown, so the send is
+	// refused (safe to retry) rather than published without a name.
+	_, err = h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "hi", ClientMsgId: "x"})
+	wantCode(t, err, codes.Unavailable, "")
+	got, err := h.client.GetRoom(h.as(1), &chatv1.GetRoomRequest{Id: room.GetId()})
+	if err != nil || got.GetLastSeq() != 0 {
+		t.Errorf("nothing stored: got %v %v, want last_seq 0", got, err)
 	}
 }
