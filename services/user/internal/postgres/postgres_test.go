@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	"github.com/cobraspace/cobraspace/services/user/internal/postgres/migrations"
@@ -335,5 +337,22 @@ func TestMedia(t *testing.T) {
 	}
 	if _, err := s.media.Get(ctx, m.Key); !errors.Is(err, user.ErrNotFound) {
 		t.Errorf("Get after Delete = %v, want ErrNotFound", err)
+	}
+}
+
+func TestDatabaseDownIsUnavailable(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(context.Background(), "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	_, err = NewUserStore(pool).Credentials(context.Background(), "a@example.com")
+	if !errors.Is(err, user.ErrUnavailable) {
+		t.Errorf("Credentials with the database down = %v, want ErrUnavailable", err)
+	}
+	err = NewTokenStore(pool).StartFamily(context.Background(), "f", 1, user.RefreshToken{JTI: "j", ExpiresAt: time.Now()})
+	if !errors.Is(err, user.ErrUnavailable) {
+		t.Errorf("StartFamily with the database down = %v, want ErrUnavailable", err)
 	}
 }
