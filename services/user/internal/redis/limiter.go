@@ -48,7 +48,15 @@ func (l *LoginLimiter) accountKey(account string) string {
 	return l.prefix + "login:fail:acct:" + hex.EncodeToString(sum[:16])
 }
 
-func (l *LoginLimiter) ipKey(ip string) string { return l.prefix + "login:fail:ip:" + ip }
+// ipKey keeps addresses readable for operators; anything longer than an
+// IPv6 address with a zone is hashed, so a caller cannot make huge keys.
+func (l *LoginLimiter) ipKey(ip string) string {
+	if len(ip) > 64 {
+		sum := sha256.Sum256([]byte(ip))
+		ip = "h" + hex.EncodeToString(sum[:16])
+	}
+	return l.prefix + "login:fail:ip:" + ip
+}
 
 // Blocked implements user.LoginLimiter.
 func (l *LoginLimiter) Blocked(ctx context.Context, account, ip string) (bool, error) {
