@@ -93,10 +93,11 @@ return unknown
 `)
 
 // sweepScript: KEYS expiry; ARGV now, limit, room key prefix.
-// Returns a flat list room, uid, room, uid... of users who left.
+// Returns the number of connections swept, then a flat list room, uid,
+// room, uid... of the users who left.
 var sweepScript = goredis.NewScript(`
 local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local gone = {}
+local gone = {tostring(#members)}
 for _, m in ipairs(members) do
   redis.call('ZREM', KEYS[1], m)
   local sep = string.find(m, '|', 1, true)
@@ -160,43 +161,56 @@ func (p *Presence) Leave(ctx context.Context, ref chat.ConnRef) (int64, bool, er
 	return uid, last == 1, nil
 }
 
+// refreshChunk bounds one refresh script, so a gateway with many sockets
+// does not block Redis for long.
+const refreshChunk = 1000
+
 // Refresh implements chat.Presence.
 func (p *Presence) Refresh(ctx context.Context, refs []chat.ConnRef, expires time.Time) ([]chat.ConnRef, error) {
-	if len(refs) == 0 {
-		return nil, nil
-	}
-	args := make([]any, 0, len(refs)+1)
-	args = append(args, expires.UnixMilli())
-	for _, r := range refs {
-		args = append(args, member(r))
-	}
-	idx, err := refreshScript.Run(ctx, p.rdb, []string{p.expiryKey()}, args...).Int64Slice()
-	if err != nil {
-		return nil, fmt.Errorf("presence refresh: %w", err)
-	}
-	unknown := make([]chat.ConnRef, 0, len(idx))
-	for _, i := range idx {
-		unknown = append(unknown, refs[i])
+	var unknown []chat.ConnRef
+	for start := 0; start < len(refs); start += refreshChunk {
+		chunk := refs[start:min(start+refreshChunk, len(refs))]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, expires.UnixMilli())
+		for _, r := range chunk {
+			args = append(args, member(r))
+		}
+		idx, err := refreshScript.Run(ctx, p.rdb, []string{p.expiryKey()}, args...).Int64Slice()
+		if err != nil {
+			return nil, fmt.Errorf("presence refresh: %w", err)
+		}
+		for _, i := range idx {
+			unknown = append(unknown, chunk[i])
+		}
 	}
 	return unknown, nil
 }
 
-// Sweep implements chat.Presence.
+// Sweep implements chat.Presence. It sweeps in steps of limit
+// connections, each one atomic script, until nothing expired is left, so
+// Redis is never blocked for long even after a big gateway died.
 func (p *Presence) Sweep(ctx context.Context, now time.Time, limit int) ([]chat.Departure, error) {
-	res, err := sweepScript.Run(ctx, p.rdb, []string{p.expiryKey()}, now.UnixMilli(), limit, p.prefix).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("presence sweep: %w", err)
-	}
 	var gone []chat.Departure
-	for i := 0; i+1 < len(res); i += 2 {
-		room, err1 := strconv.ParseInt(res[i], 10, 64)
-		uid, err2 := strconv.ParseInt(res[i+1], 10, 64)
-		if err1 != nil || err2 != nil {
-			continue // not written by this service
+	for {
+		res, err := sweepScript.Run(ctx, p.rdb, []string{p.expiryKey()}, now.UnixMilli(), limit, p.prefix).StringSlice()
+		if err != nil {
+			return gone, fmt.Errorf("presence sweep: %w", err)
 		}
-		gone = append(gone, chat.Departure{RoomID: room, UserID: uid})
+		if len(res) == 0 {
+			return gone, fmt.Errorf("presence sweep: empty reply")
+		}
+		for i := 1; i+1 < len(res); i += 2 {
+			room, err1 := strconv.ParseInt(res[i], 10, 64)
+			uid, err2 := strconv.ParseInt(res[i+1], 10, 64)
+			if err1 != nil || err2 != nil {
+				continue // not written by this service
+			}
+			gone = append(gone, chat.Departure{RoomID: room, UserID: uid})
+		}
+		if swept, _ := strconv.Atoi(res[0]); swept < limit {
+			return gone, nil
+		}
 	}
-	return gone, nil
 }
 
 // Online implements chat.Presence.
