@@ -1,0 +1,56 @@
+package envscan
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+func TestScan(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	write := func(rel, content string) {
+		t.Helper()
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("services/chat/run.go", `cfg := envconfig.New(getenv)
+	addr := cfg.String("GRPC_ADDR", ":9003")
+	db := cfg.Required("DATABASE_URL")
+	ttl := cfg.Duration( "PRESENCE_TTL", time.Minute)
+	x := getenv("EXTRA_VAR")`)
+	write("services/chat/internal/nats/nats.go", `n := r.Int("BATCH_MAX_SIZE", 64)`)
+	write("services/chat/internal/nats/nats_test.go", `t.Setenv("ONLY_IN_TESTS", "x"); cfg.String("TEST_ONLY", "")`)
+	write("services/chat/internal/x/testdata/f.go", `cfg.String("IN_TESTDATA", "")`)
+
+	got, err := Scan(root, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"BATCH_MAX_SIZE", "DATABASE_URL", "EXTRA_VAR", "GRPC_ADDR", "PRESENCE_TTL"}
+	if !reflect.DeepEqual(got.Names(), want) {
+		t.Errorf("got %v, want %v", got.Names(), want)
+	}
+	if !got.Required["DATABASE_URL"] || len(got.Required) != 1 {
+		t.Errorf("got required %v, want only DATABASE_URL", got.Required)
+	}
+	if !got.HasSource {
+		t.Error("got HasSource false, want true")
+	}
+
+	write("services/gateway/internal/web/web.go", `package web`)
+	if v, err := Scan(root, "gateway"); err != nil || v.HasSource {
+		t.Errorf("gateway without package main: got %+v, %v; want no source", v, err)
+	}
+
+	empty, err := Scan(root, "post")
+	if err != nil || empty.HasSource || len(empty.Read) != 0 {
+		t.Errorf("missing service: got %+v, %v; want no source, no error", empty, err)
+	}
+}
