@@ -7,6 +7,13 @@ import hljs from '../vendor/highlight/highlight.min.js';
 
 marked.setOptions({ gfm: true, breaks: true, async: false });
 
+const escapeHTML = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+
+// Raw HTML typed into a post is shown as the text it is, not rendered: a
+// programmers' forum quotes markup far more often than it needs it. DOMPurify
+// below still guards everything marked itself produces (links, images).
+marked.use({ renderer: { html: (token) => escapeHTML(token.text) } });
+
 // Links from content open safely and never carry the page as referrer.
 DOMPurify.addHook('afterSanitizeAttributes', (node) => {
   if (node.tagName === 'A' && node.hasAttribute('href')) {
