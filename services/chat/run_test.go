@@ -238,7 +238,7 @@ func TestMessagesOverRPC(t *testing.T) {
 	want := map[string]any{
 		"type": "chat.message", "message": "Hello, World!", "sender": "alice@example.com", "nickname": "alice",
 		"profile_picture_url": "/media/avatars/1.webp", "id": float64(sent.GetId()), "seq": float64(1),
-		"room": float64(room.GetId()), "client_msg_id": "c1", "parent_chat": nil, "_seq_header": "1",
+		"room": float64(room.GetId()), "client_msg_id": "c1", "parent_chat": nil, "edited_at": nil, "_seq_header": "1",
 		"created_at": sent.GetCreatedAt().AsTime().UTC().Format(time.RFC3339Nano),
 	}
 	if len(frame) != len(want) {

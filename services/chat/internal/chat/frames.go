@@ -21,6 +21,10 @@ type messageFrame struct {
 	CreatedAt         string `json:"created_at"`
 	ClientMsgID       string `json:"client_msg_id"`
 	ParentChat        *int64 `json:"parent_chat"`
+	// EditedAt is always null: a new message is unedited. It is there so
+	// the live frame has the same keys as the message object the gateway
+	// builds from history.
+	EditedAt *string `json:"edited_at"`
 }
 
 type editFrame struct {

@@ -21,8 +21,8 @@ func TestFrames(t *testing.T) {
 		got  []byte
 		want string
 	}{
-		{"message", MessageFrame(msg), `{"type":"chat.message","message":"hi \"there\"","sender":"alice@example.com","nickname":"\u003calice\u003e","profile_picture_url":"/media/a.webp","id":10,"seq":7,"room":3,"created_at":"2026-11-26T00:00:00.123456Z","client_msg_id":"c1","parent_chat":null}`},
-		{"reply", MessageFrame(reply), `"parent_chat":9}`},
+		{"message", MessageFrame(msg), `{"type":"chat.message","message":"hi \"there\"","sender":"alice@example.com","nickname":"\u003calice\u003e","profile_picture_url":"/media/a.webp","id":10,"seq":7,"room":3,"created_at":"2026-11-26T00:00:00.123456Z","client_msg_id":"c1","parent_chat":null,"edited_at":null}`},
+		{"reply", MessageFrame(reply), `"parent_chat":9,"edited_at":null}`},
 		{"edit", EditFrame(edited), `{"type":"chat.message.edit","id":10,"seq":7,"room":3,"message":"hi \"there\"","edited_at":"2026-11-26T00:00:01.123456Z"}`},
 		{"delete", DeleteFrame(msg), `{"type":"chat.message.delete","id":10,"seq":7,"room":3}`},
 		{"join", JoinFrame(alice), `{"type":"chat.user.join","username":"\u003calice\u003e","email":"alice@example.com","profile_picture_url":"/media/a.webp"}`},
