@@ -126,7 +126,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		natsgo.MaxReconnects(-1),
 		natsgo.ReconnectWait(time.Second),
 		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
-			logger.Warn("nats disconnected", "err", err)
+			if err != nil { // nil: our own Close at shutdown
+				logger.Warn("nats disconnected", "err", err)
+			}
 		}),
 		natsgo.ReconnectHandler(func(*natsgo.Conn) { logger.Info("nats reconnected") }),
 	)
