@@ -27,6 +27,8 @@ type Error struct {
 	Fields map[string][]string
 }
 
+// Error returns the code and message (for logs; clients get the message
+// through the rpc package).
 func (e *Error) Error() string {
 	if e.Message != "" {
 		return string(e.Code) + ": " + e.Message
