@@ -134,6 +134,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil || hw.conn == nil {
 		// Upgrade already answered the client.
 		h.hub.release(user.UserID)
+		h.hub.done()
 		return
 	}
 	h.hub.metrics.handshakes.WithLabelValues("101").Inc()
@@ -144,8 +145,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // goroutine and the write loop in another; cleanup leaves the room.
 func (h *Handler) serve(ws *websocket.Conn, cork *corkConn, roomID int64, user Principal, afterSeq int64) {
 	hub := h.hub
-	hub.live.Add(1)
-	defer hub.live.Done()
+	defer hub.done()
 	hub.metrics.socketsOpen.Inc()
 	defer hub.metrics.socketsOpen.Dec()
 

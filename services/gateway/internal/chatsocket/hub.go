@@ -100,7 +100,7 @@ type Hub struct {
 	conns    map[string]*client             // by connection id
 	draining bool
 
-	live sync.WaitGroup // one per socket until its cleanup ends
+	live sync.WaitGroup // one per reserved socket until its cleanup ends
 }
 
 // NewHub returns a hub using chat for RPCs and broker for room events.
@@ -164,8 +164,14 @@ func (h *Hub) reserve(userID int64) (ok, draining bool) {
 		return false, false
 	}
 	h.perUser[userID]++
+	// Counted here, under mu and before draining, so Shutdown's Wait
+	// never races an Add; done() ends it.
+	h.live.Add(1)
 	return true, false
 }
+
+// done ends a socket reserved by reserve, after its cleanup.
+func (h *Hub) done() { h.live.Done() }
 
 func (h *Hub) release(userID int64) {
 	h.mu.Lock()
