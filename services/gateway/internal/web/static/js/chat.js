@@ -252,7 +252,13 @@ export class ChatPanel {
       this.pending.delete(m.client_msg_id);
       p.li.remove();
     }
-    if (before) before.before(li); else this.list.append(li);
+    if (before) before.before(li);
+    else {
+      // Consecutive messages of one sender within 5 minutes form a group.
+      const prev = this.list.lastElementChild;
+      if (prev && prev.matches('.msg[data-seq]') && prev.dataset.sender === li.dataset.sender && Date.parse(m.created_at) - Date.parse(prev.dataset.at) < 300000) li.classList.add('cont');
+      this.list.append(li);
+    }
     this.bySeq.set(seq, li);
     if (m.id !== undefined) this.byID.set(m.id, seq);
     this.maxSeq = Math.max(this.maxSeq, seq);
@@ -269,7 +275,7 @@ export class ChatPanel {
     const meta = h('div', { class: 'meta' }, mine ? null : h('span', { class: 'nick' }, name),
       h('time', { dateTime: m.created_at || '' }, m.created_at ? fmtTime(m.created_at) : ''),
       h('span', { class: 'edited', hidden: true }, t('chat.edited')));
-    const li = h('li', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { seq: m.seq ?? '', id: m.id ?? '' } },
+    const li = h('li', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { seq: m.seq ?? '', id: m.id ?? '', sender: m.sender || '', at: m.created_at || '' } },
       mine ? null : avatar(m.profile_picture_url, name, 'sm'),
       h('div', { class: 'bubble-wrap' }, meta, h('div', { class: 'bubble' }, text)));
     if (mine && m.id !== undefined) {

@@ -43,6 +43,7 @@ export async function boardPage({ main, query, navigate, isCurrent }) {
         h('div', { class: 'board-toolbar' }, h('h2', { class: 'board-title', id: 'board-title' }, heading), order),
         filterRow, grid, more))]);
 
+  for (let i = 0; i < 6; i++) grid.append(h('li', { class: 'post-card card skeleton', attrs: { 'aria-hidden': 'true' } }));
   let cats = [];
   const [catsRes, tagsRes] = await Promise.allSettled([categories(), api('/api/post/tags/')]);
   if (!isCurrent()) return;
@@ -65,11 +66,15 @@ export async function boardPage({ main, query, navigate, isCurrent }) {
     try {
       const page = await list(next);
       if (!isCurrent()) return;
+      for (const el of grid.querySelectorAll('.skeleton')) el.remove();
       for (const p of page.items) grid.append(postCard(p, cats));
       next = page.next;
       more.hidden = !next;
       if (!grid.children.length) grid.replaceWith(h('div', { class: 'empty-state', id: 'post-list' }, h('p', {}, search ? t('board.emptysearch') : t('board.empty'))));
-    } finally { more.disabled = false; }
+    } finally {
+      more.disabled = false;
+      for (const el of grid.querySelectorAll('.skeleton')) el.remove();
+    }
   };
   more.addEventListener('click', () => load().catch(() => {}));
   await load();

@@ -73,14 +73,11 @@ export async function profileEditPage({ main, navigate, isCurrent }) {
 
   let preview = avatar(p.profile_picture_url, p.nickname || p.email, 'xl');
   const previewBox = h('div', { class: 'picture-preview' }, preview);
-  const picture = h('input', { type: 'file', accept: 'image/png,image/jpeg,image/gif,image/webp', class: 'file-input' });
-  let objectURL = null;
+  const picture = h('input', { type: 'file', id: 'f-profile_picture', accept: 'image/png,image/jpeg,image/gif,image/webp', class: 'file-input' });
   picture.addEventListener('change', () => {
     const file = picture.files[0];
     if (!file) return;
     if (file.size > 5 * 1024 * 1024) { toast(t('common.tooLarge'), 'error'); picture.value = ''; return; }
-    if (objectURL) URL.revokeObjectURL(objectURL);
-    objectURL = URL.createObjectURL(file);
     // blob: previews are not allowed by img-src; read it as a data: URL instead.
     const reader = new FileReader();
     reader.onload = () => { const img = h('img', { class: 'avatar avatar-xl', src: reader.result, alt: '' }); preview.replaceWith(img); preview = img; };
@@ -101,7 +98,7 @@ export async function profileEditPage({ main, navigate, isCurrent }) {
     h('div', { class: 'field picture-field', dataset: { field: 'profile_picture' } },
       previewBox,
       h('div', {}, h('label', { for: 'f-profile_picture', class: 'btn btn-ghost' }, t('profile.picture.choose')),
-        (picture.id = 'f-profile_picture', picture), h('p', { class: 'field-hint' }, 'PNG, JPEG, GIF, WebP · 5MB'),
+        picture, h('p', { class: 'field-hint' }, 'PNG, JPEG, GIF, WebP · 5MB'),
         h('p', { class: 'field-error', hidden: true, attrs: { role: 'alert' } }))),
     field({ name: 'nickname', label: t('field.nickname'), control: nickname }),
     field({ name: 'bio', label: t('profile.bio'), control: bio }),
