@@ -7,6 +7,7 @@ package k8s
 import (
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -191,6 +192,7 @@ func TestOverlays(t *testing.T) {
 			checkGateway(t, r)
 			checkIngress(t, r)
 			checkNetworkPolicies(t, r)
+			checkConnectivity(t, r)
 		})
 	}
 }
@@ -213,6 +215,18 @@ func checkWorkloads(t *testing.T, r *rendered) {
 		}
 		if m := w.template.Spec.AutomountServiceAccountToken; m == nil || *m {
 			t.Errorf("%s %s: automountServiceAccountToken must be false (no pod needs the API)", w.kind, w.name)
+		}
+		// The namespace enforces the "restricted" Pod Security Standard,
+		// which admits only these volume types and no host namespaces.
+		for _, v := range w.template.Spec.Volumes {
+			vs := v.VolumeSource
+			if vs.ConfigMap == nil && vs.Secret == nil && vs.EmptyDir == nil && vs.PersistentVolumeClaim == nil &&
+				vs.Projected == nil && vs.DownwardAPI == nil && vs.Ephemeral == nil && vs.CSI == nil {
+				t.Errorf("%s %s: volume %s has a type the restricted Pod Security Standard rejects", w.kind, w.name, v.Name)
+			}
+		}
+		if spec := w.template.Spec; spec.HostNetwork || spec.HostPID || spec.HostIPC {
+			t.Errorf("%s %s: host namespaces are not allowed", w.kind, w.name)
 		}
 	}
 	for _, svc := range envscan.Services {
@@ -875,4 +889,145 @@ func sourceText(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// checkConnectivity: every address a service is configured to call (the
+// *_SERVICE_ADDR variables and the store URLs) resolves to a rendered
+// Service whose pods the NetworkPolicies let it reach, in both directions.
+// Addresses outside the cluster (prod's managed stores) are skipped.
+func checkConnectivity(t *testing.T, r *rendered) {
+	t.Helper()
+	for _, d := range r.deployments {
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if !strings.HasPrefix(c.Image, imagePrefix) {
+				continue
+			}
+			for name, val := range envValues(r, c) {
+				var hostports []string
+				switch {
+				case strings.HasSuffix(name, "_SERVICE_ADDR"):
+					hostports = []string{val}
+				case strings.HasSuffix(name, "_URL"):
+					for _, one := range strings.Split(val, ",") {
+						if u, err := url.Parse(one); err == nil && u.Port() != "" {
+							hostports = append(hostports, u.Host[strings.LastIndex(u.Host, "@")+1:])
+						}
+					}
+				}
+				for _, hp := range hostports {
+					host, port, _ := strings.Cut(hp, ":")
+					to, podPort, ok := resolveService(r, host, port)
+					if !ok {
+						if !strings.Contains(host, ".") {
+							t.Errorf("Deployment %s: %s=%s names no Service in the overlay", d.Name, name, val)
+						}
+						continue
+					}
+					from := labels.Set(d.Spec.Template.Labels)
+					if !allowed(r, networkingv1.PolicyTypeEgress, from, to, podPort) {
+						t.Errorf("Deployment %s: no NetworkPolicy lets it reach %s (%s) on port %d", d.Name, host, name, podPort)
+					}
+					if !allowed(r, networkingv1.PolicyTypeIngress, to, from, podPort) {
+						t.Errorf("Deployment %s: no NetworkPolicy lets %s accept it on port %d (%s)", d.Name, host, podPort, name)
+					}
+				}
+			}
+		}
+	}
+}
+
+// envValues resolves c's variables from literals, ConfigMaps and Secrets.
+func envValues(r *rendered, c corev1.Container) map[string]string {
+	vals := map[string]string{}
+	for _, ef := range c.EnvFrom {
+		if ef.ConfigMapRef != nil && r.configMaps[ef.ConfigMapRef.Name] != nil {
+			for k, v := range r.configMaps[ef.ConfigMapRef.Name].Data {
+				vals[k] = v
+			}
+		}
+	}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			vals[e.Name] = e.Value
+		case e.ValueFrom.SecretKeyRef != nil:
+			if s := r.secrets[e.ValueFrom.SecretKeyRef.Name]; s != nil {
+				vals[e.Name] = string(s.Data[e.ValueFrom.SecretKeyRef.Key])
+			}
+		case e.ValueFrom.ConfigMapKeyRef != nil:
+			if cm := r.configMaps[e.ValueFrom.ConfigMapKeyRef.Name]; cm != nil {
+				vals[e.Name] = cm.Data[e.ValueFrom.ConfigMapKeyRef.Key]
+			}
+		}
+	}
+	return vals
+}
+
+// resolveService maps "name", "port" to the pod labels behind Service name
+// and the container port that Service port forwards to.
+func resolveService(r *rendered, name, port string) (labels.Set, int32, bool) {
+	for _, s := range r.services {
+		if s.Name != name {
+			continue
+		}
+		targets := selecting(r, labels.SelectorFromSet(s.Spec.Selector))
+		if len(targets) == 0 {
+			return nil, 0, false
+		}
+		for _, p := range s.Spec.Ports {
+			if fmt.Sprint(p.Port) != port {
+				continue
+			}
+			for _, c := range targets[0].template.Spec.Containers {
+				for _, cp := range c.Ports {
+					if p.TargetPort.String() == cp.Name || p.TargetPort.IntValue() == int(cp.ContainerPort) {
+						return labels.Set(targets[0].template.Labels), cp.ContainerPort, true
+					}
+				}
+			}
+		}
+	}
+	return nil, 0, false
+}
+
+// allowed reports whether some policy of the given type selecting subject
+// has a rule admitting peer pods (same namespace) on port.
+func allowed(r *rendered, typ networkingv1.PolicyType, subject, peer labels.Set, port int32) bool {
+	for _, np := range r.netpols {
+		sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+		if err != nil || !sel.Matches(subject) || !slices.Contains(np.Spec.PolicyTypes, typ) {
+			continue
+		}
+		type rule struct {
+			ports []networkingv1.NetworkPolicyPort
+			peers []networkingv1.NetworkPolicyPeer
+		}
+		var rules []rule
+		for _, in := range np.Spec.Ingress {
+			if typ == networkingv1.PolicyTypeIngress {
+				rules = append(rules, rule{in.Ports, in.From})
+			}
+		}
+		for _, eg := range np.Spec.Egress {
+			if typ == networkingv1.PolicyTypeEgress {
+				rules = append(rules, rule{eg.Ports, eg.To})
+			}
+		}
+		for _, ru := range rules {
+			portOK := len(ru.ports) == 0 || slices.ContainsFunc(ru.ports, func(p networkingv1.NetworkPolicyPort) bool {
+				return p.Port == nil || p.Port.IntValue() == int(port)
+			})
+			peerOK := len(ru.peers) == 0 || slices.ContainsFunc(ru.peers, func(p networkingv1.NetworkPolicyPeer) bool {
+				if p.PodSelector == nil || p.NamespaceSelector != nil {
+					return false
+				}
+				ps, err := metav1.LabelSelectorAsSelector(p.PodSelector)
+				return err == nil && ps.Matches(peer)
+			})
+			if portOK && peerOK {
+				return true
+			}
+		}
+	}
+	return false
 }
