@@ -174,10 +174,23 @@ func checkServiceEnv(t *testing.T, p *types.Project, name string, s types.Servic
 		}
 	}
 	for key, val := range s.Environment {
-		if val == nil || !strings.HasSuffix(key, "_SERVICE_ADDR") {
+		if val == nil {
 			continue
 		}
-		host, _, _ := strings.Cut(*val, ":")
+		var host string
+		switch {
+		case strings.HasSuffix(key, "_SERVICE_ADDR"):
+			host, _, _ = strings.Cut(*val, ":")
+		case strings.HasSuffix(key, "_URL"):
+			u, err := url.Parse(*val)
+			if err != nil {
+				t.Errorf("service %s: %s: %v", name, key, err)
+				continue
+			}
+			host = u.Hostname()
+		default:
+			continue
+		}
 		if _, ok := p.Services[host]; !ok {
 			t.Errorf("service %s: %s=%s names no compose service", name, key, *val)
 		} else if _, waits := s.DependsOn[host]; !waits {
