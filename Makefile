@@ -1,7 +1,7 @@
 # Cobra Space developer commands. `make run` starts the whole system locally,
 # `make test` runs every test. See README.md.
 SHELL := /bin/bash
-MODULES := deploy platform proto services/user services/chat services/post services/gateway
+MODULES := deploy platform proto services/user services/chat services/post services/gateway bench
 PKGS := $(MODULES:%=./%/...)
 GO_TEST_FLAGS ?= -count=1 -timeout 15m
 
@@ -46,8 +46,15 @@ build:
 	@mkdir -p bin
 	go build -o bin/ ./services/user ./services/chat ./services/post ./services/gateway ./platform/cmd/keygen
 
+## bench: M1–M8 of quality-bars.md against a private stack it starts (two gateways; up to ~30 min);
+## writes bench/results/<date>.json and the bench-full section of BENCHMARKS.md. Not part of `make test`.
 bench:
-	@echo "make bench: the load generator lands with the performance issue (#8)" >&2; exit 1
+	./scripts/bench.sh full
+
+## bench-quick: the same scenarios at small sizes, once each (a few minutes); bench/results/<date>-quick.json
+.PHONY: bench-quick
+bench-quick:
+	./scripts/bench.sh quick
 
 ## images: build every service image (cobraspace/<svc>:$(VERSION)) with Docker, context = repository root
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)

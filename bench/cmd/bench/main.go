@@ -1,0 +1,207 @@
+// Command bench runs the performance scenarios M1–M8 of
+// quality-bars.md against a private Cobra Space stack it starts itself (two
+// gateway replicas, fresh databases, its own Redis/NATS prefix), writes
+// bench/results/<date>[-quick].json and the tables of BENCHMARKS.md.
+//
+// Usage (from the repository root, normally through make):
+//
+//	go run ./bench/cmd/bench -mode quick   # make bench-quick, about a minute
+//	go run ./bench/cmd/bench -mode full    # make bench, up to ~30 minutes
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cobraspace/cobraspace/bench/internal/api"
+	"github.com/cobraspace/cobraspace/bench/internal/report"
+	"github.com/cobraspace/cobraspace/bench/internal/scenario"
+	"github.com/cobraspace/cobraspace/bench/internal/stack"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
+	mode := fs.String("mode", "quick", "quick (about a minute) or full")
+	root := fs.String("root", ".", "repository root")
+	only := fs.String("scenarios", "M1,M2,M3,M4,M5,M6,M7,M8", "comma-separated scenarios to run")
+	mdPath := fs.String("markdown", "BENCHMARKS.md", "Markdown file whose bench section is replaced (relative to -root; empty: none)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	var sizes scenario.Sizes
+	switch *mode {
+	case "quick":
+		sizes = scenario.Quick
+	case "full":
+		sizes = scenario.Full
+	default:
+		return fmt.Errorf("unknown -mode %q", *mode)
+	}
+	want := map[string]bool{}
+	for _, s := range strings.Split(*only, ",") {
+		want[strings.TrimSpace(strings.ToUpper(s))] = true
+	}
+	absRoot, err := filepath.Abs(*root)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stdout, nil))
+	logf := func(format string, a ...any) { logger.Info(fmt.Sprintf(format, a...)) }
+
+	began := time.Now()
+	rep := report.Report{
+		Date: began.UTC().Format("2006-01-02"), Mode: *mode, Commit: commit(absRoot),
+		Host:       host(),
+		Conditions: "load average at start " + loadavg(),
+		Command:    map[string]string{"quick": "make bench-quick", "full": "make bench"}[*mode],
+	}
+	if *only != fs.Lookup("scenarios").DefValue {
+		rep.Command += " (scenarios " + *only + ")"
+	}
+
+	work := filepath.Join(absRoot, "bench", ".work")
+	bin := filepath.Join(work, "bin")
+	logf("building the service binaries into %s", bin)
+	if err := stack.Build(ctx, absRoot, bin); err != nil {
+		return err
+	}
+	runID := api.RunID()
+	logs := filepath.Join(work, "run-"+runID)
+	st, err := stack.Start(ctx, stack.Options{Root: absRoot, BinDir: bin, WorkDir: logs, Gateways: 2, RunID: runID, Logf: logf})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		logf("stopping the stack and dropping its databases")
+		st.Stop()
+	}()
+	firstStart := map[string]time.Duration{}
+	for _, p := range st.All() {
+		firstStart[p.Name] = p.ReadyIn
+	}
+
+	logf("registering %d accounts", sizes.Accounts)
+	t0 := time.Now()
+	accounts, err := api.Accounts(ctx, api.New(st.GatewayURLs()[0]), runID, sizes.Accounts, 8, st.Signer)
+	if err != nil {
+		return fmt.Errorf("registering accounts: %w", err)
+	}
+	logf("registered %d accounts in %.1f s (tokens signed with the stack's own key; no login per account)", len(accounts), time.Since(t0).Seconds())
+
+	env := &scenario.Env{Stack: st, Accounts: accounts, Sizes: sizes, Mode: *mode, RunID: runID, Logf: logf}
+	steps := []struct {
+		id string
+		fn func() report.Scenario
+	}{
+		{"M5", func() report.Scenario { return scenario.M5(ctx, env) }},
+		{"M1", func() report.Scenario { return scenario.M1(ctx, env) }},
+		{"M2", func() report.Scenario { return scenario.M2(ctx, env) }},
+		{"M7", func() report.Scenario { return scenario.M7(ctx, env) }},
+		{"M3", func() report.Scenario { return scenario.M3(ctx, env) }},
+		{"M4", func() report.Scenario { return scenario.M4(ctx, env) }},
+		{"M6", func() report.Scenario { return scenario.M6(ctx, env) }},
+		{"M8", func() report.Scenario { return scenario.M8(ctx, env, firstStart) }},
+	}
+	failed := false
+	for _, s := range steps {
+		if !want[s.id] || ctx.Err() != nil {
+			continue
+		}
+		logf("scenario %s", s.id)
+		t := time.Now()
+		sc := s.fn()
+		logf("scenario %s done in %.0f s", s.id, time.Since(t).Seconds())
+		if sc.Error != "" {
+			failed = true
+			logf("scenario %s not measured: %s", s.id, sc.Error)
+		}
+		for _, f := range sc.Figures {
+			if strings.Contains(f.Name, "lost") && f.Met != nil && !*f.Met {
+				failed = true
+			}
+		}
+		rep.Scenarios = append(rep.Scenarios, sc)
+	}
+	rep.DurationS = time.Since(began).Seconds()
+	rep.Conditions += ", at end " + loadavg()
+
+	resDir := filepath.Join(absRoot, "bench", "results")
+	if err := os.MkdirAll(resDir, 0o755); err != nil {
+		return err
+	}
+	out := filepath.Join(resDir, rep.FileName())
+	if err := rep.WriteJSON(out); err != nil {
+		return err
+	}
+	md := rep.Markdown()
+	fmt.Fprintln(stdout, "\n"+md)
+	if *mdPath != "" {
+		p := filepath.Join(absRoot, *mdPath)
+		doc, err := os.ReadFile(p)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		section := "bench-" + *mode
+		if err := os.WriteFile(p, []byte(report.ReplaceSection(string(doc), section, md)), 0o644); err != nil {
+			return err
+		}
+		logf("wrote %s and the %s section of %s", out, section, p)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if failed {
+		return errors.New("a scenario was not measured or broke a delivery guarantee (see the table)")
+	}
+	return nil
+}
+
+func commit(root string) string {
+	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		c += " (with uncommitted changes)"
+	}
+	return c
+}
+
+func host() string {
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%d CPUs, Linux %s, %s", runtime.NumCPU(), strings.TrimSpace(string(kernel)), runtime.Version())
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}

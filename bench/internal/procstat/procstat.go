@@ -1,0 +1,193 @@
+// Package procstat samples the CPU time and resident memory of processes
+// from /proc, so that benchmark rates can be reported per CPU-second and
+// memory per socket, process by process.
+package procstat
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ticksPerSecond is USER_HZ, the unit of utime/stime in /proc/<pid>/stat.
+// It is 100 on every Linux architecture Go supports (the kernel's CONFIG_HZ
+// may differ, but /proc always reports in USER_HZ).
+const ticksPerSecond = 100
+
+// Sample is one reading of one process.
+type Sample struct {
+	PID   int
+	Name  string
+	CPU   float64 // user + system CPU seconds since the process started
+	RSSKB int64   // resident set size in KiB
+}
+
+// ParseStat extracts the process name and user+system CPU seconds from the
+// contents of /proc/<pid>/stat. The name is in parentheses and may contain
+// spaces and parentheses, so fields are counted from the last ')'.
+func ParseStat(b []byte) (name string, cpu float64, err error) {
+	open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || close < open {
+		return "", 0, errors.New("procstat: malformed stat")
+	}
+	name = string(b[open+1 : close])
+	f := strings.Fields(string(b[close+1:]))
+	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
+	if len(f) < 13 {
+		return "", 0, errors.New("procstat: short stat")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", 0, fmt.Errorf("procstat: bad utime/stime %q %q", f[11], f[12])
+	}
+	return name, float64(ut+st) / ticksPerSecond, nil
+}
+
+// ParseRSS extracts VmRSS in KiB from the contents of /proc/<pid>/status;
+// 0 for kernel threads and zombies, which have none.
+func ParseRSS(b []byte) (int64, error) {
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "VmRSS:") {
+			continue
+		}
+		f := strings.Fields(line[len("VmRSS:"):])
+		if len(f) < 1 {
+			return 0, errors.New("procstat: empty VmRSS")
+		}
+		v, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("procstat: bad VmRSS %q", f[0])
+		}
+		return v, nil
+	}
+	return 0, nil
+}
+
+// Read samples one process from the proc filesystem at root ("/proc").
+func Read(root string, pid int) (Sample, error) {
+	dir := filepath.Join(root, strconv.Itoa(pid))
+	stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+	if err != nil {
+		return Sample{}, err
+	}
+	name, cpu, err := ParseStat(stat)
+	if err != nil {
+		return Sample{}, err
+	}
+	status, err := os.ReadFile(filepath.Join(dir, "status"))
+	if err != nil {
+		return Sample{}, err
+	}
+	rss, err := ParseRSS(status)
+	if err != nil {
+		return Sample{}, err
+	}
+	return Sample{PID: pid, Name: name, CPU: cpu, RSSKB: rss}, nil
+}
+
+// FindByName returns the pids under root whose command name (comm) is name,
+// in increasing order, e.g. every "postgres" backend.
+func FindByName(root, name string) []int {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join(root, e.Name(), "comm"))
+		if err != nil {
+			continue
+		}
+		if strings.TrimSpace(string(comm)) == name {
+			pids = append(pids, pid)
+		}
+	}
+	sort.Ints(pids)
+	return pids
+}
+
+// Group is a named set of processes measured together, e.g. "gateway-a"
+// (one pid) or "postgres" (every backend, found by name at each reading).
+type Group struct {
+	Label string
+	PIDs  []int  // fixed pids; or
+	Comm  string // a command name looked up at each reading
+}
+
+// Reading is the state of every group at one moment.
+type Reading map[string]map[int]Sample
+
+// Take samples every group. Processes that vanished are skipped.
+func Take(root string, groups []Group) Reading {
+	r := Reading{}
+	for _, g := range groups {
+		pids := g.PIDs
+		if g.Comm != "" {
+			pids = FindByName(root, g.Comm)
+		}
+		m := map[int]Sample{}
+		for _, pid := range pids {
+			if s, err := Read(root, pid); err == nil {
+				m[pid] = s
+			}
+		}
+		r[g.Label] = m
+	}
+	return r
+}
+
+// Usage is what one group consumed between two readings.
+type Usage struct {
+	Label      string  `json:"label"`
+	Processes  int     `json:"processes"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	RSSKBStart int64   `json:"rss_kb_start"`
+	RSSKBEnd   int64   `json:"rss_kb_end"`
+}
+
+// Diff returns per-group usage between before and after, in the order of
+// groups. A process present only in after (started in between) counts with
+// all its CPU; one that exited in between is lost to the sum (its CPU cannot
+// be read any more), which is why long-lived pools are preferred.
+func Diff(groups []Group, before, after Reading) []Usage {
+	out := make([]Usage, 0, len(groups))
+	for _, g := range groups {
+		u := Usage{Label: g.Label}
+		b, a := before[g.Label], after[g.Label]
+		for pid, s := range a {
+			u.Processes++
+			u.RSSKBEnd += s.RSSKB
+			if p, ok := b[pid]; ok {
+				u.CPUSeconds += s.CPU - p.CPU
+			} else {
+				u.CPUSeconds += s.CPU
+			}
+		}
+		for _, s := range b {
+			u.RSSKBStart += s.RSSKB
+		}
+		out = append(out, u)
+	}
+	return out
+}
+
+// Sum returns the total CPU seconds of the usages whose label satisfies keep.
+func Sum(us []Usage, keep func(label string) bool) float64 {
+	var t float64
+	for _, u := range us {
+		if keep(u.Label) {
+			t += u.CPUSeconds
+		}
+	}
+	return t
+}

@@ -1,0 +1,110 @@
+package procstat
+
+import (
+	"math"
+	"os"
+	"testing"
+)
+
+func TestParseStat(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		in       string
+		wantName string
+		wantCPU  float64
+		wantErr  bool
+	}{
+		{
+			name:     "plain",
+			in:       "7 (gateway) S 1 7 7 0 -1 0 0 0 0 0 150 50 0 0 20 0 8 0 100 1 2",
+			wantName: "gateway", wantCPU: 2.0,
+		},
+		{
+			name:     "name with spaces and parentheses",
+			in:       "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 1 2 0 0 20 0 8 0 100 1 2",
+			wantName: "a (b) c", wantCPU: 0.03,
+		},
+		{name: "truncated", in: "7 (x) S 1 2", wantErr: true},
+		{name: "no parentheses", in: "garbage", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			name, cpu, err := ParseStat([]byte(tt.in))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err: got %v, want error %v", err, tt.wantErr)
+			}
+			if tt.wantErr {
+				return
+			}
+			if name != tt.wantName || math.Abs(cpu-tt.wantCPU) > 1e-9 {
+				t.Errorf("got (%q, %v), want (%q, %v)", name, cpu, tt.wantName, tt.wantCPU)
+			}
+		})
+	}
+}
+
+func TestParseRSS(t *testing.T) {
+	t.Parallel()
+	got, err := ParseRSS([]byte("Name:\tx\nVmPeak:\t 9 kB\nVmRSS:\t    2048 kB\n"))
+	if err != nil || got != 2048 {
+		t.Errorf("got %d, %v; want 2048", got, err)
+	}
+	got, err = ParseRSS([]byte("Name:\tkthreadd\nState:\tS\n"))
+	if err != nil || got != 0 {
+		t.Errorf("kernel thread: got %d, %v; want 0", got, err)
+	}
+}
+
+func TestReadAndFindByName(t *testing.T) {
+	t.Parallel()
+	s, err := Read("testdata/proc", 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Name != "gate way" || s.CPU != 3.0 || s.RSSKB != 12345 {
+		t.Errorf("got %+v, want name %q, 3.0 CPU s, 12345 KiB", s, "gate way")
+	}
+	if got := FindByName("testdata/proc", "postgres"); len(got) != 2 || got[0] != 43 || got[1] != 44 {
+		t.Errorf("FindByName: got %v, want [43 44]", got)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	t.Parallel()
+	groups := []Group{{Label: "gw", PIDs: []int{1}}, {Label: "pg", Comm: "postgres"}}
+	before := Reading{
+		"gw": {1: {PID: 1, CPU: 10, RSSKB: 100}},
+		"pg": {5: {PID: 5, CPU: 1, RSSKB: 50}, 6: {PID: 6, CPU: 2, RSSKB: 50}},
+	}
+	after := Reading{
+		"gw": {1: {PID: 1, CPU: 12.5, RSSKB: 300}},
+		// 6 exited, 7 started with 0.5 s of CPU.
+		"pg": {5: {PID: 5, CPU: 1.25, RSSKB: 60}, 7: {PID: 7, CPU: 0.5, RSSKB: 10}},
+	}
+	got := Diff(groups, before, after)
+	want := []Usage{
+		{Label: "gw", Processes: 1, CPUSeconds: 2.5, RSSKBStart: 100, RSSKBEnd: 300},
+		{Label: "pg", Processes: 2, CPUSeconds: 0.75, RSSKBStart: 100, RSSKBEnd: 70},
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("group %d: got %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if s := Sum(got, func(l string) bool { return l == "gw" }); s != 2.5 {
+		t.Errorf("Sum: got %v, want 2.5", s)
+	}
+}
+
+func TestReadSelf(t *testing.T) {
+	t.Parallel()
+	s, err := Read("/proc", os.Getpid())
+	if err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	if s.RSSKB <= 0 {
+		t.Errorf("own RSS: got %d KiB, want > 0", s.RSSKB)
+	}
+}

@@ -1,0 +1,367 @@
+package scenario
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"google.golang.org/grpc/status"
+
+	"github.com/cobraspace/cobraspace/bench/internal/api"
+	"github.com/cobraspace/cobraspace/bench/internal/latency"
+	"github.com/cobraspace/cobraspace/bench/internal/procstat"
+	"github.com/cobraspace/cobraspace/bench/internal/report"
+	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	"github.com/cobraspace/cobraspace/platform/grpcclient"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+)
+
+// M5 calls the chat service's SendMessage directly from many concurrent
+// senders (closed loop: each waits for its ack, which comes after commit)
+// and reports persisted messages per second.
+func M5(ctx context.Context, e *Env) report.Scenario {
+	z := e.Sizes
+	sc := report.Scenario{ID: "M5", Title: "chat service alone: persisted messages/s (ack after commit)",
+		Params: map[string]any{"concurrency": z.M5Concurrency, "rooms": z.M5Rooms, "window_s": z.M5Window.Seconds(), "runs": z.Reps}}
+	cmd := fmt.Sprintf("%s (gRPC SendMessage, %d concurrent senders over %d rooms, %v)", e.command(), z.M5Concurrency, z.M5Rooms, z.M5Window)
+	if sc2, err := syncCommit(ctx, e.Stack.Databases["chat"]); err == nil {
+		sc.Notes = append(sc.Notes, "synchronous_commit = "+sc2+" (PostgreSQL's setting for the chat database during the run)")
+	}
+	conn, err := grpcclient.Dial(e.Stack.Chat.Addr)
+	if err != nil {
+		sc.Error = err.Error()
+		return sc
+	}
+	defer conn.Close()
+	chat := chatv1.NewChatServiceClient(conn)
+	rooms := make([]int64, z.M5Rooms)
+	for i := range rooms {
+		a := e.Accounts[i%len(e.Accounts)]
+		r, err := chat.CreateRoom(grpcauth.WithToken(ctx, a.Token), &chatv1.CreateRoomRequest{Name: fmt.Sprintf("m5 %s %d", e.RunID, i)})
+		if err != nil {
+			sc.Error = "CreateRoom: " + err.Error()
+			return sc
+		}
+		rooms[i] = r.GetId()
+	}
+	groups := e.Stack.Groups()
+	var rates, p50s, p99s, chatCPU []float64
+	var totalOK int64
+	for rep := 0; rep < z.Reps; rep++ {
+		var ok, failed atomic.Int64
+		errs := map[string]int{}
+		var errMu sync.Mutex
+		hist := latency.NewSharded(z.M5Concurrency)
+		before := procstat.Take("/proc", groups)
+		start := time.Now()
+		end := start.Add(z.M5Window)
+		var wg sync.WaitGroup
+		for w := 0; w < z.M5Concurrency; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				a := e.Accounts[w%len(e.Accounts)]
+				cctx := grpcauth.WithToken(ctx, a.Token)
+				for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
+					t0 := time.Now()
+					_, err := chat.SendMessage(cctx, &chatv1.SendMessageRequest{
+						RoomId: rooms[(w+i)%len(rooms)], Text: "m5 message " + strconv.Itoa(i),
+						ClientMsgId: fmt.Sprintf("%sm5r%dw%di%d", e.RunID, rep, w, i),
+					})
+					if err != nil {
+						failed.Add(1)
+						errMu.Lock()
+						errs[status.Code(err).String()]++
+						errMu.Unlock()
+						continue
+					}
+					hist.Record(w, time.Since(t0))
+					ok.Add(1)
+				}
+			}(w)
+		}
+		wg.Wait()
+		win := time.Since(start).Seconds()
+		after := procstat.Take("/proc", groups)
+		us := procstat.Diff(groups, before, after)
+		l := hist.Snapshot().Summary()
+		rate := float64(ok.Load()) / win
+		totalOK += ok.Load()
+		e.Logf("M5 run %d: %.0f persisted msgs/s, p50 %.2f ms p99 %.2f ms, %d errors %v", rep+1, rate, l.P50Ms, l.P99Ms, failed.Load(), errs)
+		sc.Runs = append(sc.Runs, map[string]any{"ok": ok.Load(), "failed": failed.Load(), "errors": errs, "latency": l, "processes": us, "window_s": win})
+		rates, p50s, p99s = append(rates, rate), append(p50s, l.P50Ms), append(p99s, l.P99Ms)
+		chatCPU = append(chatCPU, ratio(cpuOf(us, "chat"), win))
+		if failed.Load() > 0 {
+			sc.Notes = append(sc.Notes, fmt.Sprintf("run %d: %d SendMessage errors %v", rep+1, failed.Load(), errs))
+		}
+		if rep == z.Reps/2 {
+			sc.Processes, sc.WindowS = us, win
+		}
+	}
+	// Every acknowledged message must be stored: the rooms' last seqs add
+	// up to the acknowledgements (the rooms are new and only M5 wrote).
+	var stored int64
+	for _, id := range rooms {
+		r, err := chat.GetRoom(grpcauth.WithToken(ctx, e.Accounts[0].Token), &chatv1.GetRoomRequest{Id: id})
+		if err != nil {
+			sc.Notes = append(sc.Notes, "GetRoom after the run: "+err.Error())
+			stored = -1
+			break
+		}
+		stored += r.GetLastSeq()
+	}
+	if stored >= 0 {
+		sc.Notes = append(sc.Notes, fmt.Sprintf("acknowledged %d, rooms' last seq sum %d (must be equal)", totalOK, stored))
+	}
+	sc.Figures = []report.Figure{
+		report.NewFigure("M5", "persisted messages/s", "msg/s", rates, report.AtLeast(20000), cmd),
+		report.NewFigure("M5", "SendMessage latency p50", "ms", p50s, nil, cmd),
+		report.NewFigure("M5", "SendMessage latency p99", "ms", p99s, nil, cmd),
+		report.NewFigure("M5", "chat service CPU", "cores", chatCPU, nil, cmd),
+	}
+	sc.Notes = append(sc.Notes, sharedNote)
+	return sc
+}
+
+func syncCommit(ctx context.Context, url string) (string, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(ctx)
+	var v string
+	err = conn.QueryRow(ctx, "SHOW synchronous_commit").Scan(&v)
+	return v, err
+}
+
+// words make seeded posts searchable: each post mentions a few.
+var words = []string{"goroutine", "channel", "kubernetes", "postgres", "redis", "websocket", "grpc", "protobuf",
+	"latency", "mutex", "generics", "interface", "benchmark", "profiling", "docker", "compiler", "pointer", "slice",
+	"closure", "context", "deadlock", "scheduler", "allocation", "garbage", "network", "socket", "index", "query"}
+
+// M6 seeds posts through the public API and measures list, search and
+// detail (with hit counting) over the gateways with vegeta: the maximum
+// rate with a fixed set of workers, then p99 at half of that rate.
+func M6(ctx context.Context, e *Env) report.Scenario {
+	z := e.Sizes
+	sc := report.Scenario{ID: "M6", Title: "REST reads: post list, search, detail (hit counting)",
+		Params: map[string]any{"posts_target": z.M6Posts, "window_s": z.M6Window.Seconds(), "runs": z.Reps, "workers_at_max": 32}}
+	gws := e.Stack.GatewayURLs()
+	ids, seedRate, err := seedPosts(ctx, e, z.M6Posts, z.M6SeedTimeout)
+	sc.Params["posts_seeded"] = len(ids)
+	if err != nil && len(ids) == 0 {
+		sc.Error = "seeding posts: " + err.Error()
+		return sc
+	}
+	if err != nil || len(ids) < z.M6Posts {
+		sc.Notes = append(sc.Notes, fmt.Sprintf("seeded %d of %d posts (%v); figures are for %d posts", len(ids), z.M6Posts, err, len(ids)))
+	}
+	sc.Notes = append(sc.Notes, fmt.Sprintf("seeding through POST /api/post/write/ (16 concurrent writers): %.0f posts/s", seedRate))
+	cmdFor := func(ep string) string {
+		return fmt.Sprintf("%s (vegeta: %s over both gateways; 32 workers for max, then half of max for p99, %v each)", e.command(), ep, z.M6Window)
+	}
+	endpoints := []struct {
+		name, desc string
+		target     func(r *rand.Rand, gw string) string
+		minMax     float64
+	}{
+		{"list", "GET /api/post/posts/?limit=20", func(r *rand.Rand, gw string) string { return gw + "/api/post/posts/?limit=20" }, 5000},
+		{"search", "GET /api/post/posts/?search=<word>", func(r *rand.Rand, gw string) string {
+			return gw + "/api/post/posts/?limit=20&search=" + words[r.IntN(len(words))]
+		}, 0},
+		{"detail", "GET /api/post/detail/<id>/", func(r *rand.Rand, gw string) string {
+			return gw + "/api/post/detail/" + strconv.FormatInt(ids[r.IntN(len(ids))], 10) + "/"
+		}, 0},
+	}
+	groups := e.Stack.Groups()
+	for _, ep := range endpoints {
+		var maxes, p99s, p50s []float64
+		for rep := 0; rep < z.Reps; rep++ {
+			mMax, _, _ := attack(ep.target, gws, vegeta.Rate{}, z.M6Window, groups)
+			half := mMax.Throughput / 2
+			if half < 1 {
+				sc.Notes = append(sc.Notes, fmt.Sprintf("%s: no successful requests at max rate (status codes %v, errors %v)", ep.name, mMax.StatusCodes, firstN(mMax.Errors, 3)))
+				break
+			}
+			mHalf, us, win := attack(ep.target, gws, vegeta.Rate{Freq: int(half), Per: time.Second}, z.M6Window, groups)
+			e.Logf("M6 %s run %d: max %.0f req/s (success %.3f), at %.0f req/s p50 %v p99 %v (success %.3f)",
+				ep.name, rep+1, mMax.Throughput, mMax.Success, half, mHalf.Latencies.P50, mHalf.Latencies.P99, mHalf.Success)
+			sc.Runs = append(sc.Runs, map[string]any{"endpoint": ep.name, "max": mMax, "half": mHalf, "processes_at_half": us, "window_s": win})
+			maxes = append(maxes, mMax.Throughput)
+			p99s = append(p99s, float64(mHalf.Latencies.P99)/1e6)
+			p50s = append(p50s, float64(mHalf.Latencies.P50)/1e6)
+			if mMax.Success < 1 || mHalf.Success < 1 {
+				sc.Notes = append(sc.Notes, fmt.Sprintf("%s run %d: success ratio max %.4f, half %.4f; status codes %v; errors %v",
+					ep.name, rep+1, mMax.Success, mHalf.Success, mMax.StatusCodes, firstN(mMax.Errors, 3)))
+			}
+			if ep.name == "list" && rep == z.Reps/2 {
+				sc.Processes, sc.WindowS = us, win
+			}
+		}
+		var minMax *report.Target
+		if ep.minMax > 0 {
+			minMax = report.AtLeast(ep.minMax)
+		}
+		sc.Figures = append(sc.Figures,
+			report.NewFigure("M6", ep.name+": max successful req/s (32 workers)", "req/s", maxes, minMax, cmdFor(ep.desc)),
+			report.NewFigure("M6", ep.name+": p50 at half of max", "ms", p50s, nil, cmdFor(ep.desc)),
+			report.NewFigure("M6", ep.name+": p99 at half of max", "ms", p99s, report.AtMost(20), cmdFor(ep.desc)),
+		)
+	}
+	sc.Notes = append(sc.Notes, "The process table is the list endpoint at half of max. vegeta runs in the generator process on the same two cores.", sharedNote)
+	return sc
+}
+
+func firstN(s []string, n int) []string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// attack runs vegeta for d against target, alternating gateways; rate zero
+// means as fast as 32 workers go.
+func attack(target func(*rand.Rand, string) string, gws []string, rate vegeta.Rate, d time.Duration, groups []procstat.Group) (vegeta.Metrics, []procstat.Usage, float64) {
+	var mu sync.Mutex
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	var n int
+	tr := func(t *vegeta.Target) error {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		t.Method = http.MethodGet
+		t.URL = target(r, gws[n%len(gws)])
+		return nil
+	}
+	opts := []func(*vegeta.Attacker){vegeta.KeepAlive(true), vegeta.Timeout(10 * time.Second), vegeta.Connections(256)}
+	if rate.Freq == 0 {
+		opts = append(opts, vegeta.Workers(32), vegeta.MaxWorkers(32))
+	} else {
+		opts = append(opts, vegeta.Workers(32), vegeta.MaxWorkers(512))
+	}
+	a := vegeta.NewAttacker(opts...)
+	before := procstat.Take("/proc", groups)
+	t0 := time.Now()
+	var m vegeta.Metrics
+	for res := range a.Attack(tr, rate, d, "m6") {
+		m.Add(res)
+	}
+	m.Close()
+	win := time.Since(t0).Seconds()
+	return m, procstat.Diff(groups, before, procstat.Take("/proc", groups)), win
+}
+
+// seedPosts writes n posts through the gateways with 16 concurrent writers
+// (the API path every real post takes: post row, tags, and its chat room)
+// and returns their ids and the write rate.
+func seedPosts(ctx context.Context, e *Env, n int, timeout time.Duration) ([]int64, float64, error) {
+	gws := e.Stack.GatewayURLs()
+	clients := make([]*api.Client, len(gws))
+	for i, g := range gws {
+		clients[i] = api.New(g)
+	}
+	var cats []struct {
+		ID int64 `json:"id"`
+	}
+	if err := clients[0].Do(ctx, http.MethodGet, "/api/post/categories/", "", nil, &cats); err != nil {
+		return nil, 0, err
+	}
+	if len(cats) == 0 {
+		return nil, 0, fmt.Errorf("no categories")
+	}
+	sctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var next atomic.Int64
+	var mu sync.Mutex
+	ids := make([]int64, 0, n)
+	var firstErr error
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) || sctx.Err() != nil {
+					return
+				}
+				a := e.Accounts[int(i)%len(e.Accounts)]
+				w1, w2, w3 := words[r.IntN(len(words))], words[r.IntN(len(words))], words[r.IntN(len(words))]
+				body := map[string]any{
+					"title":    fmt.Sprintf("%s and %s, note %d", w1, w2, i),
+					"content":  fmt.Sprintf("# %s\n\nNotes on %s, %s and %s in Go. Post %d of the benchmark seed; %s", w1, w1, w2, w3, i, strings.Repeat("lorem ipsum ", 20)),
+					"category": cats[int(i)%len(cats)].ID,
+					"tags":     []string{w2, w3},
+				}
+				var out struct {
+					ID int64 `json:"id"`
+				}
+				if err := clients[int(i)%len(clients)].Do(sctx, http.MethodPost, "/api/post/write/", a.Token, body, &out); err != nil {
+					mu.Lock()
+					if firstErr == nil && sctx.Err() == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					if sctx.Err() != nil {
+						return
+					}
+					continue
+				}
+				mu.Lock()
+				ids = append(ids, out.ID)
+				if len(ids)%10000 == 0 {
+					e.Logf("M6: seeded %d posts", len(ids))
+				}
+				mu.Unlock()
+			}
+		}(w)
+	}
+	wg.Wait()
+	rate := float64(len(ids)) / time.Since(start).Seconds()
+	if sctx.Err() != nil && firstErr == nil && len(ids) < n {
+		firstErr = fmt.Errorf("seeding stopped after %v", timeout)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	return ids, rate, firstErr
+}
+
+// M8 restarts each service (SIGTERM, then exec) and measures exec → ready;
+// the first start of the stack (fresh databases, so migrations included) is
+// reported separately.
+func M8(ctx context.Context, e *Env, firstStart map[string]time.Duration) report.Scenario {
+	z := e.Sizes
+	sc := report.Scenario{ID: "M8", Title: "cold start: exec → ready (/readyz), dependencies already up",
+		Params: map[string]any{"restarts": z.M8Restarts}}
+	cmd := e.command() + " (restart each process; poll its /readyz every 5 ms)"
+	for _, p := range e.Stack.All() {
+		if strings.HasPrefix(p.Name, "gateway-") && p.Name != "gateway-a" {
+			continue
+		}
+		var vs []float64
+		for i := 0; i < z.M8Restarts; i++ {
+			p.Stop()
+			if err := p.Start(ctx); err != nil {
+				sc.Notes = append(sc.Notes, p.Name+": restart failed: "+err.Error())
+				break
+			}
+			vs = append(vs, p.ReadyIn.Seconds()*1000)
+		}
+		e.Logf("M8 %s: restarts ready in %v ms", p.Name, vs)
+		sc.Figures = append(sc.Figures, report.NewFigure("M8", p.Name+": restart, exec → ready", "ms", vs, report.AtMost(1000), cmd))
+		if d, ok := firstStart[p.Name]; ok {
+			sc.Figures = append(sc.Figures, report.NewFigure("M8", p.Name+": first start on an empty database (migrations)", "ms", []float64{d.Seconds() * 1000}, report.AtMost(1000), e.command()+" (stack start)"))
+		}
+	}
+	return sc
+}
