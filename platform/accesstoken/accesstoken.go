@@ -88,6 +88,7 @@ func (s *Signer) Sign(c Claims) (string, error) {
 type Verifier struct {
 	key    ed25519.PublicKey
 	parser *jwt.Parser
+	cache  *verifiedCache // nil unless WithCache
 }
 
 // NewVerifier returns a Verifier using key. It accepts EdDSA only and
@@ -109,6 +110,9 @@ func NewVerifier(key ed25519.PublicKey) *Verifier {
 // Verify parses token and checks that it is valid and of kind wantType.
 // Every failure is ErrInvalid (wrapped with the reason, for logs only).
 func (v *Verifier) Verify(token, wantType string) (Claims, error) {
+	if c, ok := v.cache.get(token, wantType); ok {
+		return c, nil
+	}
 	var jc jwtClaims
 	_, err := v.parser.ParseWithClaims(token, &jc, func(*jwt.Token) (any, error) { return v.key, nil })
 	if err != nil {
@@ -121,7 +125,7 @@ func (v *Verifier) Verify(token, wantType string) (Claims, error) {
 	if err != nil || uid <= 0 || jc.ID == "" {
 		return Claims{}, fmt.Errorf("%w: bad subject or id", ErrInvalid)
 	}
-	return Claims{
+	c := Claims{
 		UserID:    uid,
 		Email:     jc.Email,
 		Type:      jc.Type,
@@ -129,7 +133,9 @@ func (v *Verifier) Verify(token, wantType string) (Claims, error) {
 		Family:    jc.Family,
 		IssuedAt:  jc.IssuedAt.Time,
 		ExpiresAt: jc.ExpiresAt.Time,
-	}, nil
+	}
+	v.cache.put(token, c)
+	return c, nil
 }
 
 // LoadPrivateKeyFile reads a PKCS#8 PEM Ed25519 private key.
