@@ -54,11 +54,11 @@ type harness struct {
 	runErr    chan error
 }
 
-func start(t *testing.T) *harness { return startWith(t, nil) }
+func start(t testing.TB) *harness { return startWith(t, nil) }
 
 // startWith starts the service with some variables overridden, e.g. to
 // point at dependencies that are down.
-func startWith(t *testing.T, overrides map[string]string) *harness {
+func startWith(t testing.TB, overrides map[string]string) *harness {
 	t.Helper()
 	// Fake user service.
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -527,7 +527,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 }
 
 // deadAddr is a local address nothing listens on.
-func deadAddr(t *testing.T) string {
+func deadAddr(t testing.TB) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

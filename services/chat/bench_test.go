@@ -1,0 +1,71 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+)
+
+// BenchmarkSendMessageRPC measures SendMessage end to end through gRPC
+// (token verification, interceptors, user cache, group commit, NATS
+// publish) with many concurrent callers on one connection, the way
+// gateways call it. The service and the benchmark share the machine.
+//
+//	go test -run '^$' -bench SendMessageRPC -benchtime 5s .
+func BenchmarkSendMessageRPC(b *testing.B) {
+	h := start(b)
+	var rooms []int64
+	for i := range 100 {
+		r, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: fmt.Sprint("bench ", i)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rooms = append(rooms, r.GetId())
+	}
+	var next atomic.Int64
+	b.SetParallelism(128)
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := next.Add(1)
+			_, err := h.client.SendMessage(h.as(n%2+1), &chatv1.SendMessageRequest{
+				RoomId: rooms[n%int64(len(rooms))], Text: "hello, this is a typical chat message",
+				ClientMsgId: fmt.Sprint("bench-", n),
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	// CPU of this process (service and its gRPC clients) per message.
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/msg")
+	if resp, err := http.Get("http://" + h.admin + "/metrics"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "chat_batch_size_sum") || strings.HasPrefix(line, "chat_batch_size_count") {
+				b.Log(line)
+			}
+		}
+	}
+}
+
+// cpuTime is the user+system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
