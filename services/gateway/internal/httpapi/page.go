@@ -1,0 +1,56 @@
+package httpapi
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// Pagination limits (api.md): ?limit= defaults to 20 and is capped at 100.
+const (
+	defaultLimit = 20
+	maxLimit     = 100
+)
+
+// page is a list request's ?limit= and opaque ?cursor= (passed to the
+// service as it came).
+type page struct {
+	Limit  int32
+	Cursor string
+}
+
+// readPage reads ?limit= and ?cursor=. A limit that is not a positive
+// integer is a 400 {"limit": [...]}; one above max is capped.
+func readPage(r *http.Request) (page, error) {
+	return readPageMax(r, maxLimit)
+}
+
+// readPageMax is readPage with another cap (e.g. 200 for chat messages).
+func readPageMax(r *http.Request, max int) (page, error) {
+	q := r.URL.Query()
+	p := page{Limit: defaultLimit, Cursor: q.Get("cursor")}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return page{}, fieldError("limit", "A valid positive integer is required.")
+		}
+		p.Limit = int32(min(n, max))
+	}
+	if len(p.Cursor) > 1024 {
+		return page{}, fieldError("cursor", "Invalid cursor.")
+	}
+	return p, nil
+}
+
+// setNextLink announces the next page in a Link header (RFC 8288) when
+// there is one: the same path and query with cursor replaced. The URL is
+// relative to the request, so it is right behind any proxy.
+func setNextLink(w http.ResponseWriter, r *http.Request, nextCursor string) {
+	if nextCursor == "" {
+		return
+	}
+	q := r.URL.Query()
+	q.Set("cursor", nextCursor)
+	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+	w.Header().Set("Link", "<"+u.String()+`>; rel="next"`)
+}

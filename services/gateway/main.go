@@ -1,0 +1,350 @@
+// Command gateway is Cobra Space's public edge: the REST API and the chat
+// WebSocket in front of the user, post and chat services (gRPC), and the
+// browser client. It keeps no data; any replica serves any client.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/adminhttp"
+	"github.com/cobraspace/cobraspace/platform/envconfig"
+	"github.com/cobraspace/cobraspace/platform/grpcclient"
+	"github.com/cobraspace/cobraspace/platform/revocation"
+	"github.com/cobraspace/cobraspace/platform/subjects"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
+	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/natsbridge"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/httpapi"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/web"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+// defaultOrigins are the browser origins allowed by default: the gateway
+// itself in local development (make run uses 8080 and 8081).
+var defaultOrigins = []string{
+	"http://localhost:8080", "http://localhost:8081",
+	"http://127.0.0.1:8080", "http://127.0.0.1:8081",
+}
+
+type config struct {
+	httpAddr, adminAddr                 string
+	userAddr, postAddr, chatAddr        string
+	redisURL, redisPrefix               string
+	natsURL, natsPrefix                 string
+	publicKeyFile                       string
+	allowedOrigins                      []string
+	cookieSecure                        bool
+	gatewayID                           string
+	trustedProxies                      []netip.Prefix
+	shutdownGrace, drainDelay           time.Duration
+	logLevel                            slog.Level
+	maxSocketsPerUser, socketSendQueue  int
+	readTimeout, writeTimeout, idleTime time.Duration
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	env := envconfig.New(getenv)
+	c := config{
+		httpAddr:          env.String("HTTP_ADDR", ":8080"),
+		adminAddr:         env.String("ADMIN_ADDR", ":9180"),
+		userAddr:          env.String("USER_SERVICE_ADDR", "127.0.0.1:9001"),
+		postAddr:          env.String("POST_SERVICE_ADDR", "127.0.0.1:9002"),
+		chatAddr:          env.String("CHAT_SERVICE_ADDR", "127.0.0.1:9003"),
+		redisURL:          env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		redisPrefix:       env.String("REDIS_PREFIX", ""),
+		natsURL:           env.String("NATS_URL", "nats://127.0.0.1:4222"),
+		natsPrefix:        env.String("NATS_PREFIX", ""),
+		publicKeyFile:     env.Required("JWT_PUBLIC_KEY_FILE"),
+		allowedOrigins:    env.List("ALLOWED_ORIGINS", defaultOrigins),
+		cookieSecure:      env.Bool("COOKIE_SECURE", false),
+		gatewayID:         env.String("GATEWAY_ID", defaultGatewayID()),
+		shutdownGrace:     env.Duration("SHUTDOWN_GRACE", 25*time.Second),
+		drainDelay:        env.Duration("DRAIN_DELAY", 2*time.Second),
+		maxSocketsPerUser: env.Int("MAX_SOCKETS_PER_USER", 20),
+		socketSendQueue:   env.Int("SOCKET_SEND_QUEUE", 256),
+		readTimeout:       env.Duration("HTTP_READ_TIMEOUT", 30*time.Second),
+		writeTimeout:      env.Duration("HTTP_WRITE_TIMEOUT", 30*time.Second),
+		idleTime:          env.Duration("HTTP_IDLE_TIMEOUT", 120*time.Second),
+	}
+	var errs []error
+	for _, s := range env.List("TRUSTED_PROXY_CIDRS", nil) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			// A single address is a /32 (or /128).
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("TRUSTED_PROXY_CIDRS: %q is not a CIDR or address", s))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.trustedProxies = append(c.trustedProxies, p.Masked())
+	}
+	if err := c.logLevel.UnmarshalText([]byte(env.String("LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL: %w", err))
+	}
+	if err := env.Err(); err != nil {
+		errs = append([]error{err}, errs...)
+	}
+	return c, errors.Join(errs...)
+}
+
+// defaultGatewayID is hostname-random: unique per process, readable in
+// logs and in the chat service's presence records.
+func defaultGatewayID() string {
+	host, _ := os.Hostname()
+	if host == "" {
+		host = "gateway"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}
+
+// shutdownHooks are the closers run during graceful shutdown, in parallel
+// with the HTTP server's Shutdown (which neither knows nor waits for
+// hijacked WebSocket connections).
+type shutdownHooks struct {
+	mu  sync.Mutex
+	fns []func(context.Context) error
+}
+
+// Add registers fn to run at shutdown with the grace period's context.
+func (h *shutdownHooks) Add(fn func(context.Context) error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.fns = append(h.fns, fn)
+}
+
+func (h *shutdownHooks) run(ctx context.Context) error {
+	h.mu.Lock()
+	fns := append([]func(context.Context) error(nil), h.fns...)
+	h.mu.Unlock()
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Go(func() { errs[i] = fn(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel})).With("service", "gateway", "gateway_id", cfg.gatewayID)
+
+	pub, err := accesstoken.LoadPublicKeyFile(cfg.publicKeyFile)
+	if err != nil {
+		return err
+	}
+	verifier := accesstoken.NewVerifier(pub)
+
+	userConn, err := grpcclient.Dial(cfg.userAddr)
+	if err != nil {
+		return err
+	}
+	defer userConn.Close()
+	postConn, err := grpcclient.Dial(cfg.postAddr)
+	if err != nil {
+		return err
+	}
+	defer postConn.Close()
+	chatConn, err := grpcclient.Dial(cfg.chatAddr)
+	if err != nil {
+		return err
+	}
+	defer chatConn.Close()
+	chatClient := chatv1.NewChatServiceClient(chatConn)
+
+	ropt, err := redis.ParseURL(cfg.redisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	// Short timeouts: Redis is only the revocation denylist here, which
+	// fails open; a slow Redis must not stall requests.
+	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+	rdb := redis.NewClient(ropt)
+	defer rdb.Close()
+
+	nc, err := nats.Connect(cfg.natsURL,
+		nats.Name("gateway "+cfg.gatewayID),
+		nats.RetryOnFailedConnect(true), // start even while NATS is down
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250*time.Millisecond),
+		nats.ReconnectJitter(250*time.Millisecond, time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			log.Warn("nats disconnected", "err", err)
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
+	)
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	defer nc.Close()
+
+	reg := adminhttp.NewRegistry()
+	authn := auth.New(verifier, revocation.New(rdb, cfg.redisPrefix), log)
+	unsubRevoked, err := authn.SubscribeRevocations(nc, subjects.New(cfg.natsPrefix))
+	if err != nil {
+		return fmt.Errorf("nats: subscribe revocations: %w", err)
+	}
+	defer unsubRevoked()
+	origins := auth.NewOrigins(cfg.allowedOrigins)
+
+	// Chat sockets: the hub bridges this replica's sockets to NATS; a
+	// logout anywhere closes the user's sockets here.
+	socketMetrics, err := chatsocket.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	hub := chatsocket.NewHub(chatsocket.Config{
+		GatewayID:         cfg.gatewayID,
+		MaxSocketsPerUser: cfg.maxSocketsPerUser,
+		SendQueue:         cfg.socketSendQueue,
+	}, chatClient, natsbridge.New(nc, cfg.natsPrefix), log, socketMetrics)
+	authn.OnRevoked(func(userID int64) { hub.CloseUser(userID, "logged out") })
+	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHub()
+	go hub.Run(hubCtx)
+
+	var hooks shutdownHooks
+	hooks.Add(hub.Shutdown)
+
+	socket := chatsocket.NewHandler(hub, chatsocket.Handshake{
+		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
+			id, err := authn.Authenticate(r)
+			if err != nil {
+				return chatsocket.Principal{}, err
+			}
+			return chatsocket.Principal{UserID: id.UserID, Email: id.Email, Token: id.Token, ExpiresAt: id.ExpiresAt}, nil
+		},
+		OriginAllowed: origins.RequestAllowed,
+		Error:         httpapi.WriteError,
+	})
+	webHandler, err := web.Handler()
+	if err != nil {
+		return err
+	}
+	api, err := httpapi.NewServer(httpapi.Config{
+		Logger:         log,
+		Auth:           authn,
+		Origins:        origins,
+		Users:          userv1.NewUserServiceClient(userConn),
+		Posts:          postv1.NewPostServiceClient(postConn),
+		Chat:           chatClient,
+		CookieSecure:   cfg.cookieSecure,
+		TrustedProxies: cfg.trustedProxies,
+		ChatSocket:     socket,
+		Web:            webHandler,
+		Metrics:        reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	lis, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return err
+	}
+	alis, err := net.Listen("tcp", cfg.adminAddr)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	// The listening line is written whatever LOG_LEVEL says: harnesses
+	// read the ports from it.
+	slog.New(slog.NewJSONHandler(stdout, nil)).Info("listening",
+		"http", lis.Addr().String(), "admin", alis.Addr().String(), "gateway_id", cfg.gatewayID)
+
+	var draining atomic.Bool
+	ready := func() error {
+		if draining.Load() {
+			return errors.New("draining")
+		}
+		return nil
+	}
+	adminCtx, stopAdmin := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAdmin()
+	adminDone := make(chan error, 1)
+	go func() { adminDone <- adminhttp.Serve(adminCtx, alis, adminhttp.Handler(reg, ready)) }()
+
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 5 * time.Second,
+		// Whole-request limits suited to REST (a 5 MiB picture over a slow
+		// link still fits); the WebSocket upgrade clears them when it
+		// hijacks the connection.
+		ReadTimeout:    cfg.readTimeout,
+		WriteTimeout:   cfg.writeTimeout,
+		IdleTimeout:    cfg.idleTime,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:    func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(lis) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case err := <-adminDone:
+		return fmt.Errorf("admin server: %w", err)
+	case <-ctx.Done():
+	}
+
+	// Graceful stop (quality-bars F2): fail readiness first so balancers
+	// stop sending new clients, wait for them to notice, then finish
+	// in-flight REST requests and close the sockets (1012) in parallel.
+	log.Info("shutting down", "drain_delay", cfg.drainDelay.String(), "grace", cfg.shutdownGrace.String())
+	draining.Store(true)
+	time.Sleep(cfg.drainDelay)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownGrace)
+	defer cancel()
+	var wg sync.WaitGroup
+	var httpErr, hookErr error
+	wg.Go(func() { httpErr = srv.Shutdown(sctx) })
+	wg.Go(func() { hookErr = hooks.run(sctx) })
+	wg.Wait()
+	stopHub()
+	stopAdmin()
+	<-adminDone
+	if err := errors.Join(httpErr, hookErr); err != nil {
+		log.Warn("shutdown incomplete", "err", err)
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
