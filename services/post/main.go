@@ -1,0 +1,21 @@
+// Command post is the Cobra Space post service: posts, categories, tags,
+// search and hit counting over gRPC, with each post's chat room created and
+// deleted through the chat service (see README.md).
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "post:", err)
+		os.Exit(1)
+	}
+}

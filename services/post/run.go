@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/adminhttp"
+	"github.com/cobraspace/cobraspace/platform/envconfig"
+	"github.com/cobraspace/cobraspace/platform/grpcclient"
+	"github.com/cobraspace/cobraspace/platform/grpcserver"
+	"github.com/cobraspace/cobraspace/platform/pgdb"
+	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
+	"github.com/cobraspace/cobraspace/services/post/internal/chatclient"
+	"github.com/cobraspace/cobraspace/services/post/internal/post"
+	"github.com/cobraspace/cobraspace/services/post/internal/postgres"
+	"github.com/cobraspace/cobraspace/services/post/internal/postgres/migrations"
+	"github.com/cobraspace/cobraspace/services/post/internal/rpc"
+)
+
+// config is everything read from the environment (see README.md).
+type config struct {
+	grpcAddr, adminAddr string
+	databaseURL         string
+	publicKeyFile       string
+	chatServiceAddr     string
+	logLevel            slog.Level
+	drainDelay          time.Duration
+}
+
+func loadConfig(getenv func(string) string) (config, error) {
+	env := envconfig.New(getenv)
+	c := config{
+		grpcAddr:        env.String("GRPC_ADDR", ":9002"),
+		adminAddr:       env.String("ADMIN_ADDR", ":9102"),
+		databaseURL:     env.Required("DATABASE_URL"),
+		publicKeyFile:   env.Required("JWT_PUBLIC_KEY_FILE"),
+		chatServiceAddr: env.String("CHAT_SERVICE_ADDR", "127.0.0.1:9003"),
+		drainDelay:      env.Duration("DRAIN_DELAY", 0),
+	}
+	if err := c.logLevel.UnmarshalText([]byte(env.String("LOG_LEVEL", "info"))); err != nil {
+		return config{}, fmt.Errorf("LOG_LEVEL: %w", err)
+	}
+	if err := env.Err(); err != nil {
+		return config{}, err
+	}
+	return c, nil
+}
+
+// run starts the service and blocks until ctx ends (then stops gracefully)
+// or a server fails.
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel}))
+
+	pub, err := accesstoken.LoadPublicKeyFile(cfg.publicKeyFile)
+	if err != nil {
+		return err
+	}
+	pool, err := pgdb.Open(ctx, cfg.databaseURL)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := pgdb.Migrate(ctx, pool, migrations.FS, logger); err != nil {
+		return err
+	}
+	// The chat service is dialled lazily: the post service starts (and
+	// serves reads) while it is down; writes then answer UNAVAILABLE.
+	chatConn, err := grpcclient.Dial(cfg.chatServiceAddr)
+	if err != nil {
+		return fmt.Errorf("CHAT_SERVICE_ADDR: %w", err)
+	}
+	defer chatConn.Close()
+
+	svc := post.NewService(postgres.NewStore(pool), chatclient.New(chatConn, logger), logger)
+
+	reg := adminhttp.NewRegistry()
+	gs := grpcserver.New(grpcserver.Config{
+		Logger: logger, Metrics: reg, Verifier: accesstoken.NewVerifier(pub), AnonymousMethods: rpc.AnonymousMethods(),
+	})
+	postv1.RegisterPostServiceServer(gs, rpc.New(svc, logger))
+
+	lis, err := net.Listen("tcp", cfg.grpcAddr)
+	if err != nil {
+		return err
+	}
+	alis, err := net.Listen("tcp", cfg.adminAddr)
+	if err != nil {
+		lis.Close()
+		return err
+	}
+	var draining atomic.Bool
+	ready := func() error {
+		if draining.Load() {
+			return errors.New("shutting down")
+		}
+		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return pool.Ping(pctx)
+	}
+
+	// Harnesses wait for this line, so it is written whatever LOG_LEVEL says.
+	slog.New(slog.NewJSONHandler(stdout, nil)).Info("listening", "grpc", lis.Addr().String(), "admin", alis.Addr().String())
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() {
+		err := gs.Serve(ctx, lis, cfg.drainDelay)
+		cancel() // one server failing stops the other
+		errc <- err
+	}()
+	go func() {
+		err := adminhttp.Serve(ctx, alis, adminhttp.Handler(reg, ready))
+		cancel()
+		errc <- err
+	}()
+	go func() {
+		<-ctx.Done()
+		draining.Store(true)
+	}()
+
+	var first error
+	for range 2 {
+		if err := <-errc; err != nil && first == nil {
+			first = err
+		}
+	}
+	logger.Info("stopped")
+	return first
+}
