@@ -85,7 +85,7 @@ func startWith(t testing.TB, overrides map[string]string) *harness {
 		"NATS_PREFIX":         prefix,
 		"JWT_PUBLIC_KEY_FILE": pub,
 		"USER_SERVICE_ADDR":   lis.Addr().String(),
-		"PRESENCE_TTL":        "1s",
+		"PRESENCE_TTL":        "2s",
 		"LOG_LEVEL":           "warn",
 	}
 	for k, v := range overrides {
@@ -477,10 +477,10 @@ func TestPresenceOverRPC(t *testing.T) {
 	}
 
 	// Alice comes back on "d" and keeps it alive with heartbeats; bob's
-	// "c" gets none, so the sweeper makes him leave after the 1 s TTL.
+	// "c" gets none, so the sweeper makes him leave after the 2 s TTL.
 	join(1, "d")
 	next(t, events, subjects.EventJoin, 5*time.Second)
-	stop := time.Now().Add(1800 * time.Millisecond)
+	stop := time.Now().Add(3500 * time.Millisecond)
 	var bobLeft map[string]any
 	for time.Now().Before(stop) {
 		hb, err := h.client.Heartbeat(context.Background(), &chatv1.HeartbeatRequest{GatewayId: "gw1", Connections: []*chatv1.ConnectionRef{
@@ -507,7 +507,7 @@ func TestPresenceOverRPC(t *testing.T) {
 		t.Fatalf("bob's leave after expiry: got %v", bobLeft)
 	}
 	// Without heartbeats alice's "d" expires too.
-	frame = next(t, events, subjects.EventLeave, 3*time.Second)
+	frame = next(t, events, subjects.EventLeave, 5*time.Second)
 	if frame["username"] != "alice" {
 		t.Errorf("alice's leave after expiry: got %v", frame)
 	}
