@@ -298,7 +298,18 @@ func TestMessagesOverRPC(t *testing.T) {
 	wantCode(t, err, codes.NotFound, "Room not found.")
 	_, err = h.client.SendMessage(context.Background(), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "x"})
 	wantCode(t, err, codes.Unauthenticated, "")
-	_, err = h.client.ListMessages(context.Background(), &chatv1.ListMessagesRequest{RoomId: room.GetId()})
+	_, err = h.client.EditMessage(context.Background(), &chatv1.EditMessageRequest{Id: sent.GetId(), Text: "x"})
+	wantCode(t, err, codes.Unauthenticated, "")
+	// History and rooms are public (a post's detail page shows them)...
+	if anon, err := h.client.ListMessages(context.Background(), &chatv1.ListMessagesRequest{RoomId: room.GetId()}); err != nil || len(anon.GetMessages()) != 3 {
+		t.Errorf("anonymous history: got %v %v, want 3 messages", anon, err)
+	}
+	if _, err := h.client.GetRoom(context.Background(), &chatv1.GetRoomRequest{Id: room.GetId()}); err != nil {
+		t.Errorf("anonymous GetRoom: %v", err)
+	}
+	// ... but a token sent to them must still be valid.
+	bad := grpcauth.WithToken(context.Background(), h.tokens[1]+"x")
+	_, err = h.client.ListMessages(bad, &chatv1.ListMessagesRequest{RoomId: room.GetId()})
 	wantCode(t, err, codes.Unauthenticated, "")
 
 	// Edit and delete: sender only, announced live.

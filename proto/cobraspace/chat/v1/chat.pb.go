@@ -4,7 +4,9 @@
 // Authentication: RPCs act for the user whose access token is in the
 // `authorization` metadata (`Bearer <jwt>`), except Heartbeat and Leave, which
 // are gateway-internal (connection ids are unguessable; the network policy
-// lets only gateways reach them).
+// lets only gateways reach them), and GetRoom and ListMessages, which also
+// answer anonymous callers because a post's detail page (room and last
+// messages) is public; a token sent to them is still verified.
 //
 // Errors (google.rpc.Status codes):
 //   INVALID_ARGUMENT   validation failed; details carry a google.rpc.BadRequest

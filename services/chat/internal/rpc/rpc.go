@@ -19,11 +19,15 @@ import (
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 
-// AnonymousMethods are the gateway-internal RPCs callable without a user
-// token (connection ids are unguessable; the network lets only gateways in).
+// AnonymousMethods are callable without a user token: the gateway-internal
+// Leave and Heartbeat (connection ids are unguessable; the network lets
+// only gateways in), and GetRoom and ListMessages, whose data a post's
+// public detail page shows to anonymous viewers.
 var AnonymousMethods = []string{
 	chatv1.ChatService_Leave_FullMethodName,
 	chatv1.ChatService_Heartbeat_FullMethodName,
+	chatv1.ChatService_GetRoom_FullMethodName,
+	chatv1.ChatService_ListMessages_FullMethodName,
 }
 
 // errorDomain is the ErrorInfo domain of this service's reasons.
