@@ -81,6 +81,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 type metrics struct {
 	persisted      prometheus.Counter
 	batchSize      prometheus.Histogram
+	batchDuration  prometheus.Histogram
 	batchFailures  prometheus.Counter
 	publishFailed  *prometheus.CounterVec
 	presenceFailed *prometheus.CounterVec
@@ -93,6 +94,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "chat_batch_size", Help: "SendMessage requests per group commit.",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}}),
+		batchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "chat_batch_duration_seconds", Help: "Time to commit (and publish) one group commit.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 12)}),
 		batchFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chat_batch_failures_total", Help: "Group commits that failed (every waiter got UNAVAILABLE)."}),
 		publishFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -100,14 +104,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		presenceFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chat_presence_failures_total", Help: "Redis presence calls that failed, by operation."}, []string{"op"}),
 	}
-	reg.MustRegister(m.persisted, m.batchSize, m.batchFailures, m.publishFailed, m.presenceFailed)
+	reg.MustRegister(m.persisted, m.batchSize, m.batchDuration, m.batchFailures, m.publishFailed, m.presenceFailed)
 	return m
 }
 
 func (m *metrics) hooks() chat.Hooks {
 	return chat.Hooks{
-		Batch: func(size int, err error) {
+		Batch: func(size int, took time.Duration, err error) {
 			m.batchSize.Observe(float64(size))
+			m.batchDuration.Observe(took.Seconds())
 			if err != nil {
 				m.batchFailures.Inc()
 			}

@@ -31,8 +31,9 @@ type Config struct {
 	// MaxWait is how long a batch may wait for more requests once it has one.
 	// Zero flushes whatever is queued at once, the lowest latency.
 	MaxWait time.Duration
-	// Observe, if set, is told the size and outcome of every batch.
-	Observe func(size int, err error)
+	// Observe, if set, is told the size, flush duration and outcome of
+	// every batch.
+	Observe func(size int, took time.Duration, err error)
 }
 
 // Batcher runs batches of Req through a Flush.
@@ -162,14 +163,16 @@ func (b *Batcher[Req, Res]) run(calls []call[Req, Res]) {
 	for i, c := range calls {
 		reqs[i] = c.req
 	}
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
 	res, err := b.flush(ctx, reqs)
 	cancel()
+	took := time.Since(start)
 	if err == nil && len(res) != len(reqs) {
 		err = fmt.Errorf("batch: flush returned %d results for %d requests", len(res), len(reqs))
 	}
 	if b.cfg.Observe != nil {
-		b.cfg.Observe(len(reqs), err)
+		b.cfg.Observe(len(reqs), took, err)
 	}
 	for i, c := range calls {
 		if err != nil {

@@ -62,7 +62,7 @@ func TestBatcherFailsEveryWaiterOfAFailedBatch(t *testing.T) {
 	boom := errors.New("boom")
 	var sizes []int
 	var mu sync.Mutex
-	b := New(Config{MaxSize: 8, MaxWait: 20 * time.Millisecond, Observe: func(size int, err error) {
+	b := New(Config{MaxSize: 8, MaxWait: 20 * time.Millisecond, Observe: func(size int, _ time.Duration, err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if !errors.Is(err, boom) {

@@ -23,8 +23,9 @@ type Caller struct {
 // Hooks let the process count what the service does without the domain
 // depending on a metrics library. Nil hooks are skipped.
 type Hooks struct {
-	// Batch is told each group commit's size and whether it failed.
-	Batch func(size int, err error)
+	// Batch is told each group commit's size, duration (commit and
+	// publish) and whether it failed.
+	Batch func(size int, took time.Duration, err error)
 	// Persisted is told how many new messages a commit stored.
 	Persisted func(n int)
 	// PublishFailed is told the event kind of a failed NATS publish.

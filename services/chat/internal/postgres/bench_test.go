@@ -32,7 +32,7 @@ func BenchmarkSendMessage(b *testing.B) {
 				rooms = append(rooms, mustRoom(b, s, 1).ID)
 			}
 			var batches atomic.Int64
-			bt := batch.New(batch.Config{MaxSize: 256, MaxWait: cfg.wait, Observe: func(int, error) { batches.Add(1) }}, s.StoreMessages)
+			bt := batch.New(batch.Config{MaxSize: 256, MaxWait: cfg.wait, Observe: func(int, time.Duration, error) { batches.Add(1) }}, s.StoreMessages)
 			defer bt.Close()
 			var next atomic.Int64
 			b.SetParallelism(max(1, cfg.senders/max(1, testingProcs())))
