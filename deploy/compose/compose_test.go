@@ -277,6 +277,22 @@ func TestProxyBalancesGateways(t *testing.T) {
 		}
 		gateways = append(gateways, u[1])
 	}
+	// The gateways must believe the proxy's X-Forwarded-For, or every client
+	// shares the proxy's address for per-IP limits.
+	var subnets []string
+	for _, n := range p.Networks {
+		if n.Ipam.Config != nil {
+			for _, c := range n.Ipam.Config {
+				subnets = append(subnets, c.Subnet)
+			}
+		}
+	}
+	for _, g := range gateways {
+		trusted := p.Services[g].Environment["TRUSTED_PROXY_CIDRS"]
+		if trusted == nil || len(subnets) == 0 || !slices.Contains(strings.Split(*trusted, ","), subnets[0]) {
+			t.Errorf("%s: TRUSTED_PROXY_CIDRS=%v should name the compose network's subnet %v", g, trusted, subnets)
+		}
+	}
 	if len(gateways) < 2 {
 		t.Errorf("got upstream gateways %v, want two replicas", gateways)
 	}
