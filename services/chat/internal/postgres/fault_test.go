@@ -1,0 +1,107 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cobraspace/cobraspace/platform/testenv"
+	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
+	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+)
+
+// TestRetriesAfterLostConnectionsNeitherLoseNorDuplicate kills the store's
+// database connections again and again while senders send through the
+// group commit and retry failures with the same client_msg_id (as gateways
+// do). Every message must end up stored exactly once, with gap-free seqs.
+func TestRetriesAfterLostConnectionsNeitherLoseNorDuplicate(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	var dbName string
+	if err := s.pool.QueryRow(ctx, `SELECT current_database()`).Scan(&dbName); err != nil {
+		t.Fatal(err)
+	}
+	rooms := []int64{mustRoom(t, s, 1).ID, mustRoom(t, s, 1).ID}
+	b := batch.New(batch.Config{MaxSize: 32}, s.StoreMessages)
+	defer b.Close()
+
+	admin, err := pgx.Connect(ctx, testenv.PostgresAdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	stop := make(chan struct{})
+	killerDone := make(chan int)
+	go func() {
+		kills := 0
+		for {
+			select {
+			case <-stop:
+				killerDone <- kills
+				return
+			case <-time.After(30 * time.Millisecond):
+			}
+			tag, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+				WHERE datname = $1 AND pid <> pg_backend_pid()`, dbName)
+			if err == nil {
+				kills += int(tag.RowsAffected())
+			}
+		}
+	}()
+
+	const senders, perSender = 10, 30
+	var failures atomic.Int64
+	var wg sync.WaitGroup
+	for i := range senders {
+		wg.Go(func() {
+			for j := range perSender {
+				m := chat.NewMessage{RoomID: rooms[(i+j)%2], SenderID: int64(i + 1), Text: "x",
+					ClientMsgID: fmt.Sprintf("%d-%d", i, j)}
+				for attempt := 0; ; attempt++ {
+					st, err := b.Do(ctx, m)
+					if err == nil && st.Err == nil {
+						break
+					}
+					if chat.ErrorCode(err) != chat.CodeUnavailable || attempt > 100 {
+						t.Errorf("send %s: got %v / %v, want success or UNAVAILABLE", m.ClientMsgID, err, st.Err)
+						return
+					}
+					failures.Add(1)
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(stop)
+	kills := <-killerDone
+	t.Logf("%d connections killed, %d failed attempts retried", kills, failures.Load())
+
+	seen := map[string]int{}
+	for _, room := range rooms {
+		msgs, err := s.Messages(ctx, room, 0, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range msgs {
+			if m.Seq != int64(i+1) {
+				t.Fatalf("room %d: message %d has seq %d, want %d (gap)", room, i, m.Seq, i+1)
+			}
+			seen[fmt.Sprint(m.SenderID-1, "/", m.ClientMsgID)]++
+		}
+	}
+	if len(seen) != senders*perSender {
+		t.Errorf("got %d distinct messages, want %d", len(seen), senders*perSender)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("message %s stored %d times", k, n)
+		}
+	}
+}
