@@ -51,6 +51,7 @@ async function render() {
   }
   clear(main);
   main.setAttribute('aria-busy', 'true');
+  delete main.dataset.ready;
   const ctx = { main, params, query, navigate, isCurrent: () => seq === renderSeq };
   try {
     const c = await page(ctx);
@@ -60,7 +61,8 @@ async function render() {
     console.error(err);
     if (seq === renderSeq) { clear(main); main.append(errorBox(err)); }
   } finally {
-    if (seq === renderSeq) main.removeAttribute('aria-busy');
+    // data-ready tells tests (and anyone watching) that the page has rendered.
+    if (seq === renderSeq) { main.removeAttribute('aria-busy'); main.dataset.ready = location.pathname; }
   }
 }
 

@@ -51,7 +51,7 @@ export function loginPage({ main, query, navigate }) {
 export function signupPage({ main, navigate }) {
   document.title = `${t('auth.signup')} · Cobra Space`;
   const email = h('input', { type: 'email', autocomplete: 'email', required: true });
-  const nickname = h('input', { type: 'text', autocomplete: 'nickname', maxLength: 50 });
+  const nickname = h('input', { type: 'text', autocomplete: 'nickname', maxLength: 20 });
   const password1 = h('input', { type: 'password', autocomplete: 'new-password', required: true });
   const password2 = h('input', { type: 'password', autocomplete: 'new-password', required: true });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, t('auth.signup'));

@@ -84,7 +84,7 @@ export async function boardPage({ main, query, navigate, isCurrent }) {
 export function postCard(p, cats) {
   const w = writerOf(p);
   const excerpt = plainText(p.content);
-  const cat = categoryName(p.category, cats);
+  const cat = p.category_name || categoryName(p.category, cats);
   return h('li', { class: 'post-card card', dataset: { id: p.id } },
     h('div', { class: 'post-card-top' }, cat ? h('span', { class: 'badge' }, cat) : null,
       h('span', { class: 'views', attrs: { 'aria-label': t('post.views', { n: p.hit ?? 0 }) } }, `👁 ${p.hit ?? 0}`)),

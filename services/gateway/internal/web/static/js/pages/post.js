@@ -32,7 +32,7 @@ export async function postPage({ main, params, navigate, isCurrent }) {
   document.title = `${post.title} · Cobra Space`;
   const w = writerOf(post);
   const mine = session.isMe({ id: w.id, email: w.email });
-  const cat = categoryName(post.category, cats);
+  const cat = post.category_name || categoryName(post.category, cats);
   const body = h('div', { class: 'markdown', id: 'post-content' });
   body.append(render(post.content));
 

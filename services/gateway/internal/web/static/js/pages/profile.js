@@ -83,7 +83,7 @@ export async function profileEditPage({ main, navigate, isCurrent }) {
     reader.onload = () => { const img = h('img', { class: 'avatar avatar-xl', src: reader.result, alt: '' }); preview.replaceWith(img); preview = img; };
     reader.readAsDataURL(file);
   });
-  const nickname = h('input', { type: 'text', value: p.nickname || '', maxLength: 50 });
+  const nickname = h('input', { type: 'text', value: p.nickname || '', maxLength: 20 });
   const bio = h('textarea', { rows: 4, value: p.bio || '', maxLength: 1000 });
   const skills = h('input', { type: 'text', value: (p.skills || []).join(', '), placeholder: 'Go, PostgreSQL, Kubernetes' });
   const interests = h('input', { type: 'text', value: (p.interests || []).join(', '), placeholder: 'distributed systems, compilers' });
