@@ -4,13 +4,16 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -47,6 +50,7 @@ func (f *fakeUsers) GetUsers(_ context.Context, req *userv1.GetUsersRequest) (*u
 type harness struct {
 	client    chatv1.ChatServiceClient
 	admin     string
+	dbURL     string
 	nc        *nats.Conn
 	subjects  subjects.Subjects
 	tokens    map[int64]string
@@ -92,7 +96,8 @@ func startWith(t testing.TB, overrides map[string]string) *harness {
 		env[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{cancelRun: cancel, runErr: make(chan error, 1), subjects: subjects.New(prefix), tokens: map[int64]string{}}
+	h := &harness{cancelRun: cancel, runErr: make(chan error, 1), subjects: subjects.New(prefix), tokens: map[int64]string{},
+		dbURL: env["DATABASE_URL"]}
 	pr, pw := io.Pipe()
 	go func() {
 		h.runErr <- run(ctx, []string{"chat"}, func(k string) string { return env[k] }, pw)
@@ -594,4 +599,72 @@ func TestUserServiceDown(t *testing.T) {
 	if err != nil || got.GetLastSeq() != 0 {
 		t.Errorf("nothing stored: got %v %v, want last_seq 0", got, err)
 	}
+}
+
+func TestGracefulStopKeepsEveryAcknowledgedMessage(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	room, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "shutdown"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	acked := map[int64]bool{}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			for j := 0; ; j++ {
+				m, err := h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "x",
+					ClientMsgId: fmt.Sprint(i, "-", j)})
+				if err != nil {
+					return // the server is stopping
+				}
+				mu.Lock()
+				acked[m.GetSeq()] = true
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(300 * time.Millisecond)
+	h.cancelRun()
+	select {
+	case err := <-h.runErr:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+		h.runErr <- nil // for the cleanup
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not stop")
+	}
+	wg.Wait()
+
+	conn, err := pgx.Connect(context.Background(), h.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), `SELECT seq FROM messages WHERE room_id = $1 ORDER BY seq`, room.GetId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, seq := range stored {
+		if seq != int64(i+1) {
+			t.Fatalf("stored seq %d at position %d: gap", seq, i)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(acked) == 0 {
+		t.Fatal("nothing was acknowledged before the stop")
+	}
+	for seq := range acked {
+		if seq > int64(len(stored)) {
+			t.Errorf("acknowledged seq %d is not stored (%d stored)", seq, len(stored))
+		}
+	}
+	t.Logf("%d acknowledged, %d stored", len(acked), len(stored))
 }
