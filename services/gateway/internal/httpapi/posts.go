@@ -1,0 +1,605 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
+	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
+)
+
+// Composing a post detail calls the user and chat services concurrently;
+// each call gets composeTimeout, so one slow dependency turns into a 503
+// instead of a hanging request.
+const composeTimeout = 2 * time.Second
+
+// detailMessages is how many of the room's newest messages a post detail
+// carries (api.md: last 50).
+const detailMessages = 50
+
+// postRoutes registers the Posts routes of api.md.
+func (s *Server) postRoutes(mux *http.ServeMux) {
+	s.route(mux, "GET /api/post/", s.optionalAuth(s.handleListPosts()))
+	s.route(mux, "GET /api/post/posts/", s.optionalAuth(s.handleListPosts()))
+	s.route(mux, "GET /api/post/detail/{id}/", s.optionalAuth(s.handlePostDetail()))
+	s.route(mux, "POST /api/post/write/", s.requireAuth(s.handleWritePost()))
+	for _, m := range []string{"POST", "PUT", "PATCH"} {
+		s.route(mux, m+" /api/post/detail/{id}/edit/", s.requireAuth(s.handleEditPost()))
+	}
+	for _, m := range []string{"POST", "DELETE"} {
+		s.route(mux, m+" /api/post/detail/{id}/delete/", s.requireAuth(s.handleDeletePost()))
+	}
+	s.route(mux, "GET /api/post/categories/", s.optionalAuth(s.handleListCategories()))
+	s.route(mux, "POST /api/post/categories/", s.requireAuth(s.handleCreateCategory()))
+	s.route(mux, "GET /api/post/tags/", s.optionalAuth(s.handleListTags()))
+}
+
+// tagJSON is a post's tag.
+type tagJSON struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// postJSON is the post object of api.md. writer is the writer's user id;
+// category is the category id (category_name is added for convenience).
+type postJSON struct {
+	ID                   int64     `json:"id"`
+	Title                string    `json:"title"`
+	Content              string    `json:"content"`
+	Category             int64     `json:"category"`
+	CategoryName         string    `json:"category_name"`
+	Tags                 []tagJSON `json:"tags"`
+	Writer               int64     `json:"writer"`
+	WriterNickname       string    `json:"writer_nickname"`
+	WriterProfilePicture string    `json:"writer_profile_picture"`
+	Hit                  int64     `json:"hit"`
+	RoomID               int64     `json:"room_id"`
+	CreatedAt            time.Time `json:"created_at"`
+	UpdatedAt            time.Time `json:"updated_at"`
+}
+
+// newPostJSON converts a post; writer is its writer's summary (nil when the
+// user service did not know the writer).
+func newPostJSON(p *postv1.Post, writer *userv1.UserSummary) postJSON {
+	tags := make([]tagJSON, 0, len(p.GetTags()))
+	for _, t := range p.GetTags() {
+		tags = append(tags, tagJSON{ID: t.GetId(), Name: t.GetName()})
+	}
+	return postJSON{
+		ID:                   p.GetId(),
+		Title:                p.GetTitle(),
+		Content:              p.GetContent(),
+		Category:             p.GetCategoryId(),
+		CategoryName:         p.GetCategoryName(),
+		Tags:                 tags,
+		Writer:               p.GetWriterId(),
+		WriterNickname:       writer.GetNickname(),
+		WriterProfilePicture: writer.GetProfilePictureUrl(),
+		Hit:                  p.GetHit(),
+		RoomID:               p.GetRoomId(),
+		CreatedAt:            p.GetCreatedAt().AsTime(),
+		UpdatedAt:            p.GetUpdatedAt().AsTime(),
+	}
+}
+
+// writers fetches the summaries of the writers of posts with one GetUsers
+// call (deduplicated ids), keyed by user id.
+func (s *Server) writers(ctx context.Context, posts ...*postv1.Post) (map[int64]*userv1.UserSummary, error) {
+	seen := map[int64]bool{}
+	var ids []int64
+	for _, p := range posts {
+		if id := p.GetWriterId(); id != 0 && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	out := make(map[int64]*userv1.UserSummary, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, composeTimeout)
+	defer cancel()
+	resp, err := s.users.GetUsers(ctx, &userv1.GetUsersRequest{UserIds: ids})
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range resp.GetUsers() {
+		out[u.GetUserId()] = u
+	}
+	return out, nil
+}
+
+// handleListPosts: GET /api/post/ and /api/post/posts/ with ?search=
+// &category=&tag=&writer=&ordering=(-created_at|-hit)&limit=&cursor= →
+// array of post objects and a Link header for the next page.
+func (s *Server) handleListPosts() authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+		pg, err := readPage(r)
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		q := r.URL.Query()
+		req := &postv1.ListPostsRequest{Search: q.Get("search"), Tag: q.Get("tag"), Limit: pg.Limit, Cursor: pg.Cursor}
+		errs := map[string][]string{}
+		req.CategoryId = idParam(errs, q, "category")
+		req.WriterId = idParam(errs, q, "writer")
+		switch q.Get("ordering") {
+		case "":
+		case "-created_at":
+			req.Ordering = postv1.Ordering_ORDERING_NEWEST
+		case "-hit":
+			req.Ordering = postv1.Ordering_ORDERING_MOST_HITS
+		default:
+			errs["ordering"] = append(errs["ordering"], `Select a valid choice: "-created_at" or "-hit".`)
+		}
+		if len(errs) > 0 {
+			fieldErrors(w, errs)
+			return
+		}
+		ctx := rpcContext(r, id)
+		resp, err := s.posts.ListPosts(ctx, req)
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		users, err := s.writers(ctx, resp.GetPosts()...)
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		out := make([]postJSON, 0, len(resp.GetPosts()))
+		for _, p := range resp.GetPosts() {
+			out = append(out, newPostJSON(p, users[p.GetWriterId()]))
+		}
+		setNextLink(w, r, resp.GetNextCursor())
+		encode(w, http.StatusOK, out)
+	}
+}
+
+// idParam reads an optional positive integer query parameter (0 when
+// absent); anything else adds a field error.
+func idParam(errs map[string][]string, q map[string][]string, name string) int64 {
+	v := ""
+	if vs := q[name]; len(vs) > 0 {
+		v = vs[0]
+	}
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		errs[name] = append(errs[name], "Select a valid choice. That choice is not one of the available choices.")
+		return 0
+	}
+	return n
+}
+
+// writerJSON is the writer object of a post detail.
+type writerJSON struct {
+	ID                int64  `json:"id"`
+	Email             string `json:"email"`
+	Nickname          string `json:"nickname"`
+	ProfilePictureURL string `json:"profile_picture_url"`
+}
+
+// roomDataJSON is a post detail's room with its newest messages. Anonymous
+// readers get the room's id, name, socket URL and owner (known from the
+// post) without messages: the chat service serves rooms and messages to
+// signed-in users only, and only they can join the chat.
+type roomDataJSON struct {
+	ID           int64              `json:"id"`
+	Name         string             `json:"name"`
+	ChatURL      string             `json:"chat_url"`
+	Owner        int64              `json:"owner"`
+	Post         int64              `json:"post"`
+	OnlineCount  *int32             `json:"online_count,omitempty"`
+	CreatedAt    *time.Time         `json:"created_at,omitempty"`
+	ChatMessages []chatjson.Message `json:"chat_messages"`
+}
+
+// postDetailJSON is the detail response: the post object's fields, with
+// writer as an object, plus post_id and room_data (null only when the
+// post's room no longer exists).
+type postDetailJSON struct {
+	PostID int64 `json:"post_id"`
+	postJSON
+	Writer   writerJSON    `json:"writer"`
+	RoomData *roomDataJSON `json:"room_data"`
+}
+
+// handlePostDetail: GET detail/<id>/ → the post (its hit counted), its
+// writer and its room with the last 50 messages. The post comes first (it
+// names the writer and the room); then the writer, the room and its
+// messages are fetched concurrently, each with composeTimeout. A failed
+// or slow dependency is a 503, never a hang.
+func (s *Server) handlePostDetail() authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+		postID, ok := pathID(r, "id")
+		if !ok {
+			errorJSON(w, http.StatusNotFound, msgNotFound)
+			return
+		}
+		ctx := rpcContext(r, id)
+		p, err := s.posts.GetPost(ctx, &postv1.GetPostRequest{Id: postID, CountHit: true})
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+
+		ctx, cancel := context.WithTimeout(ctx, composeTimeout)
+		defer cancel()
+		var (
+			wg       sync.WaitGroup
+			users    map[int64]*userv1.UserSummary
+			room     *chatv1.Room
+			messages *chatv1.ListMessagesResponse
+			errs     [3]error
+		)
+		// The first failure cancels the others: the answer is a 503 anyway.
+		// A room that is gone (NOT_FOUND) is no failure: room_data is null.
+		fail := func(i int, err error) {
+			errs[i] = err
+			if err != nil && status.Code(err) != codes.NotFound {
+				cancel()
+			}
+		}
+		wg.Go(func() {
+			var err error
+			users, err = s.writers(ctx, p)
+			fail(0, err)
+		})
+		if id.UserID != 0 {
+			wg.Go(func() {
+				var err error
+				room, err = s.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: p.GetRoomId()})
+				fail(1, err)
+			})
+			wg.Go(func() {
+				var err error
+				messages, err = s.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: p.GetRoomId(), Limit: detailMessages})
+				fail(2, err)
+			})
+		}
+		wg.Wait()
+
+		roomGone := status.Code(errs[1]) == codes.NotFound || status.Code(errs[2]) == codes.NotFound
+		var failed error
+		for i, err := range errs {
+			switch {
+			case err == nil, i > 0 && roomGone && status.Code(err) == codes.NotFound:
+			case failed == nil || status.Code(failed) == codes.Canceled:
+				// Prefer the error that caused the others' cancellation.
+				failed = err
+			}
+		}
+		if failed != nil {
+			rpcError(w, r, s.log, dependencyError(failed))
+			return
+		}
+
+		writer := users[p.GetWriterId()]
+		out := postDetailJSON{
+			PostID:   p.GetId(),
+			postJSON: newPostJSON(p, writer),
+			Writer: writerJSON{
+				ID:                p.GetWriterId(),
+				Email:             writer.GetEmail(),
+				Nickname:          writer.GetNickname(),
+				ProfilePictureURL: writer.GetProfilePictureUrl(),
+			},
+		}
+		switch {
+		case roomGone:
+			// The room's owner deleted it through the chat API.
+		case room != nil && messages != nil:
+			created := room.GetCreatedAt().AsTime()
+			online := room.GetOnlineCount()
+			out.RoomData = &roomDataJSON{
+				ID: room.GetId(), Name: room.GetName(), ChatURL: chatjson.ChatURL(room.GetId()),
+				Owner: room.GetOwnerId(), Post: p.GetId(), OnlineCount: &online, CreatedAt: &created,
+				ChatMessages: chatjson.NewMessages(messages.GetMessages()),
+			}
+		default:
+			out.RoomData = &roomDataJSON{
+				ID: p.GetRoomId(), Name: roomName(p.GetTitle()), ChatURL: chatjson.ChatURL(p.GetRoomId()),
+				Owner: p.GetWriterId(), Post: p.GetId(), ChatMessages: []chatjson.Message{},
+			}
+		}
+		encode(w, http.StatusOK, out)
+	}
+}
+
+// dependencyError makes any failure of a composing call a 503: a NOT_FOUND
+// or PERMISSION_DENIED from the user or chat service about a post that
+// exists is their fault, not the client's.
+func dependencyError(err error) error {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled, codes.Unauthenticated:
+		return err
+	}
+	return status.Error(codes.Unavailable, "dependency failed")
+}
+
+// roomName is the name the post service gives a post's room: its title
+// cut to the chat service's 100 characters.
+func roomName(title string) string {
+	if r := []rune(title); len(r) > 100 {
+		return string(r[:100])
+	}
+	return title
+}
+
+// postRequest is the body of write/ and edit/. tags may be ["go"] or
+// [{"name": "go"}]; category is the category id (a number, or a numeric
+// string as form-style clients send).
+type postRequest struct {
+	Title    *string         `json:"title"`
+	Content  *string         `json:"content"`
+	Category json.RawMessage `json:"category"`
+	Tags     json.RawMessage `json:"tags"`
+}
+
+// fields validates the parts of r that are present into a CreatePost-like
+// value and lists their names (the update mask). Missing required fields
+// are errors only when create is set.
+func (pr postRequest) fields(create bool) (title, content string, category int64, tags []string, mask []string, errs map[string][]string) {
+	errs = map[string][]string{}
+	if pr.Title != nil {
+		title, mask = *pr.Title, append(mask, "title")
+	} else if create {
+		errs["title"] = append(errs["title"], msgRequired)
+	}
+	if pr.Content != nil {
+		content, mask = *pr.Content, append(mask, "content")
+	} else if create {
+		errs["content"] = append(errs["content"], msgRequired)
+	}
+	if pr.Category != nil {
+		mask = append(mask, "category")
+		var ok bool
+		if category, ok = parseCategory(pr.Category); !ok {
+			if string(pr.Category) == "null" {
+				errs["category"] = append(errs["category"], "This field may not be null.")
+			} else {
+				errs["category"] = append(errs["category"], "Incorrect type. Expected pk value.")
+			}
+		}
+	} else if create {
+		errs["category"] = append(errs["category"], msgRequired)
+	}
+	if pr.Tags != nil {
+		mask = append(mask, "tags")
+		var ok bool
+		if tags, ok = parseTags(pr.Tags); !ok {
+			errs["tags"] = append(errs["tags"], `Expected a list of tag names or of {"name": ...} objects.`)
+		}
+	}
+	return title, content, category, tags, mask, errs
+}
+
+func parseCategory(raw json.RawMessage) (int64, bool) {
+	if string(raw) == "null" {
+		return 0, false
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err == nil {
+		return n, true // the post service checks that it exists
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		return n, err == nil
+	}
+	return 0, false
+}
+
+func parseTags(raw json.RawMessage) ([]string, bool) {
+	if string(raw) == "null" {
+		return nil, true
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, false
+	}
+	tags := make([]string, 0, len(items))
+	for _, it := range items {
+		var name string
+		if err := json.Unmarshal(it, &name); err == nil {
+			tags = append(tags, name)
+			continue
+		}
+		var obj struct {
+			Name *string `json:"name"`
+		}
+		dec := json.NewDecoder(strings.NewReader(string(it)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&obj); err != nil || obj.Name == nil {
+			return nil, false
+		}
+		tags = append(tags, *obj.Name)
+	}
+	return tags, true
+}
+
+// respondPost writes one post object (with its writer) with code.
+func (s *Server) respondPost(ctx context.Context, w http.ResponseWriter, r *http.Request, code int, p *postv1.Post) {
+	users, err := s.writers(ctx, p)
+	if err != nil {
+		rpcError(w, r, s.log, err)
+		return
+	}
+	encode(w, code, newPostJSON(p, users[p.GetWriterId()]))
+}
+
+// handleWritePost: POST write/ {"title","content","category","tags"} →
+// 201 post object; the post service creates the post's chat room with it.
+func (s *Server) handleWritePost() authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+		var req postRequest
+		if err := decode(r, &req); err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		title, content, category, tags, _, errs := req.fields(true)
+		if len(errs) > 0 {
+			fieldErrors(w, errs)
+			return
+		}
+		ctx := rpcContext(r, id)
+		p, err := s.posts.CreatePost(ctx, &postv1.CreatePostRequest{Title: title, Content: content, CategoryId: category, Tags: tags})
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		s.respondPost(ctx, w, r, http.StatusCreated, p)
+	}
+}
+
+// handleEditPost: POST/PUT/PATCH detail/<id>/edit/ with any of the write
+// fields → 200 post object; writer only (403 otherwise). Fields left out
+// keep their values; the writer never changes.
+func (s *Server) handleEditPost() authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+		postID, ok := pathID(r, "id")
+		if !ok {
+			errorJSON(w, http.StatusNotFound, msgNotFound)
+			return
+		}
+		var req postRequest
+		if err := decode(r, &req); err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		title, content, category, tags, mask, errs := req.fields(false)
+		if len(errs) > 0 {
+			fieldErrors(w, errs)
+			return
+		}
+		ctx := rpcContext(r, id)
+		p, err := s.posts.UpdatePost(ctx, &postv1.UpdatePostRequest{
+			Id: postID, UpdateMask: mask, Title: title, Content: content, CategoryId: category, Tags: tags,
+		})
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		s.respondPost(ctx, w, r, http.StatusOK, p)
+	}
+}
+
+// handleDeletePost: POST/DELETE detail/<id>/delete/ → 204; writer only.
+// The post service deletes the room (and its messages) first; the chat
+// service then closes the room's sockets with 4000.
+func (s *Server) handleDeletePost() authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+		postID, ok := pathID(r, "id")
+		if !ok {
+			errorJSON(w, http.StatusNotFound, msgNotFound)
+			return
+		}
+		if _, err := s.posts.DeletePost(rpcContext(r, id), &postv1.DeletePostRequest{Id: postID}); err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+// categoryJSON is a category.
+type categoryJSON struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+}
+
+// handleListCategories: GET categories/ → [{"id","name"}] by name.
+func (s *Server) handleListCategories() authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+		resp, err := s.posts.ListCategories(rpcContext(r, id), &postv1.ListCategoriesRequest{})
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		out := make([]categoryJSON, 0, len(resp.GetCategories()))
+		for _, c := range resp.GetCategories() {
+			out = append(out, categoryJSON{ID: c.GetId(), Name: c.GetName()})
+		}
+		encode(w, http.StatusOK, out)
+	}
+}
+
+// handleCreateCategory: POST categories/ {"name"} → 201 {"id","name"}; a
+// duplicate name (case-insensitive) → 400 {"name": [...]}, as DRF's
+// unique validator answered.
+func (s *Server) handleCreateCategory() authedHandler {
+	type request struct {
+		Name *string `json:"name"`
+	}
+	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+		var req request
+		if err := decode(r, &req); err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		errs := map[string][]string{}
+		required(errs, "name", req.Name)
+		if len(errs) > 0 {
+			fieldErrors(w, errs)
+			return
+		}
+		c, err := s.posts.CreateCategory(rpcContext(r, id), &postv1.CreateCategoryRequest{Name: *req.Name})
+		if st, _ := status.FromError(err); err != nil && st.Code() == codes.AlreadyExists {
+			fieldErrors(w, map[string][]string{"name": {st.Message()}})
+			return
+		}
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		encode(w, http.StatusCreated, categoryJSON{ID: c.GetId(), Name: c.GetName()})
+	}
+}
+
+// tagCountJSON is an entry of the tag list.
+type tagCountJSON struct {
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	PostCount int64  `json:"post_count"`
+}
+
+// handleListTags: GET tags/ → [{"id","name","post_count"}], most used
+// first (?limit= up to 1,000, default 100).
+func (s *Server) handleListTags() authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+		var limit int32
+		if v := r.URL.Query().Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				fieldErrors(w, map[string][]string{"limit": {"A valid positive integer is required."}})
+				return
+			}
+			limit = int32(min(n, 1000))
+		}
+		resp, err := s.posts.ListTags(rpcContext(r, id), &postv1.ListTagsRequest{Limit: limit})
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		out := make([]tagCountJSON, 0, len(resp.GetTags()))
+		for _, t := range resp.GetTags() {
+			out = append(out, tagCountJSON{ID: t.GetId(), Name: t.GetName(), PostCount: t.GetPostCount()})
+		}
+		encode(w, http.StatusOK, out)
+	}
+}
