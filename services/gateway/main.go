@@ -69,6 +69,7 @@ type config struct {
 	shutdownGrace, drainDelay           time.Duration
 	logLevel                            slog.Level
 	maxSocketsPerUser, socketSendQueue  int
+	pingInterval, pongTimeout           time.Duration
 	readTimeout, writeTimeout, idleTime time.Duration
 }
 
@@ -92,6 +93,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		drainDelay:        env.Duration("DRAIN_DELAY", 2*time.Second),
 		maxSocketsPerUser: env.Int("MAX_SOCKETS_PER_USER", 20),
 		socketSendQueue:   env.Int("SOCKET_SEND_QUEUE", 256),
+		pingInterval:      env.Duration("PING_INTERVAL", 25*time.Second),
+		pongTimeout:       env.Duration("PONG_TIMEOUT", 60*time.Second),
 		readTimeout:       env.Duration("HTTP_READ_TIMEOUT", 30*time.Second),
 		writeTimeout:      env.Duration("HTTP_WRITE_TIMEOUT", 30*time.Second),
 		idleTime:          env.Duration("HTTP_IDLE_TIMEOUT", 120*time.Second),
@@ -206,7 +209,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		nats.ReconnectWait(250*time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("nats disconnected", "err", err)
+			if err != nil { // nil: our own Close at shutdown
+				log.Warn("nats disconnected", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
 	)
@@ -234,6 +239,8 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		GatewayID:         cfg.gatewayID,
 		MaxSocketsPerUser: cfg.maxSocketsPerUser,
 		SendQueue:         cfg.socketSendQueue,
+		PingInterval:      cfg.pingInterval,
+		PongTimeout:       cfg.pongTimeout,
 	}, chatClient, natsbridge.New(nc, cfg.natsPrefix), log, socketMetrics)
 	authn.OnRevoked(func(userID int64) { hub.CloseUser(userID, "logged out") })
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))

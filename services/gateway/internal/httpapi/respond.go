@@ -16,18 +16,18 @@ import (
 // Messages of the errors the gateway itself answers (DRF wording where the
 // original had one).
 const (
-	msgNotFound        = "Not found."
-	msgServerError     = "A server error occurred."
-	msgTooLarge        = "Request body is too large."
-	msgNoCredentials   = "Authentication credentials were not provided."
-	msgTokenNotValid   = "Given token not valid."
-	msgRequired        = "This field is required."
-	msgBlank           = "This field may not be blank."
-	msgUnknownField    = "Unknown field."
-	msgNotUTF8         = "JSON parse error - request body is not valid UTF-8."
-	msgExpectedObject  = "Invalid data. Expected a dictionary."
-	msgUnavailable     = "The service is temporarily unavailable. Try again later."
-	msgMethodNotAllowed ="Method \"%s\" not allowed."
+	msgNotFound         = "Not found."
+	msgServerError      = "A server error occurred."
+	msgTooLarge         = "Request body is too large."
+	msgNoCredentials    = "Authentication credentials were not provided."
+	msgTokenNotValid    = "Given token not valid."
+	msgRequired         = "This field is required."
+	msgBlank            = "This field may not be blank."
+	msgUnknownField     = "Unknown field."
+	msgNotUTF8          = "JSON parse error - request body is not valid UTF-8."
+	msgExpectedObject   = "Invalid data. Expected a dictionary."
+	msgUnavailable      = "The service is temporarily unavailable. Try again later."
+	msgMethodNotAllowed = "Method \"%s\" not allowed."
 )
 
 // maxBodyBytes is the default limit of a request body (api.md: 1 MiB).
