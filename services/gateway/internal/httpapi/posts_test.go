@@ -1,11 +1,14 @@
 package httpapi_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -534,4 +537,39 @@ func TestPostsREST(t *testing.T) {
 		alice.want(http.StatusNoContent, "POST", fmt.Sprintf("/api/post/detail/%d/delete", p.ID), nil, nil)
 		alice.want(http.StatusNotFound, "POST", "/api/post/detail/abc/delete/", nil, nil)
 	})
+}
+
+// TestDemoData runs the demo-data loader (services/post/cmd/demodata) twice
+// against a real stack: the second run must change nothing.
+func TestDemoData(t *testing.T) {
+	s := stack.Start(t, stack.Options{LogLevel: "warn"})
+	root, err := exec.Command("go", "env", "GOWORK").Output()
+	if err != nil || len(bytes.TrimSpace(root)) == 0 {
+		t.Fatalf("go env GOWORK: %q %v", root, err)
+	}
+	bin := filepath.Join(t.TempDir(), "demodata")
+	build := exec.Command("go", "build", "-o", bin, "./services/post/cmd/demodata")
+	build.Dir = filepath.Dir(string(bytes.TrimSpace(root)))
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build demodata: %v\n%s", err, out)
+	}
+	for i, want := range []string{"6 posts written now (0 already there)", "0 posts written now (6 already there)"} {
+		out, err := exec.Command(bin, "-gateway", s.Gateways[0]).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("run %d: %v\n%s\nwant %q", i+1, err, out, want)
+		}
+	}
+	anon := api{t: t, base: s.Gateways[0]}
+	var ps []postObj
+	anon.want(http.StatusOK, "GET", "/api/post/", nil, &ps)
+	perCategory := map[string]int{}
+	for _, p := range ps {
+		perCategory[p.CategoryName]++
+		if !strings.Contains(p.Content, "```") || len(p.Tags) == 0 {
+			t.Errorf("demo post %q: want a code block and tags", p.Title)
+		}
+	}
+	if len(ps) != 6 || perCategory["Programming"] != 2 || perCategory["Ormi"] != 2 || perCategory["ESTsoft"] != 2 {
+		t.Errorf("demo posts per category: %v (%d posts), want 2 in each of 3", perCategory, len(ps))
+	}
 }
