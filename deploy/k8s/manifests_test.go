@@ -190,6 +190,7 @@ func TestOverlays(t *testing.T) {
 			checkServices(t, r)
 			checkAutoscaling(t, r)
 			checkGateway(t, r)
+			checkGRPCGrace(t, r)
 			checkIngress(t, r)
 			checkNetworkPolicies(t, r)
 			checkConnectivity(t, r)
@@ -595,6 +596,30 @@ func checkGateway(t *testing.T, r *rendered) {
 	grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds
 	if grace == nil || time.Duration(*grace)*time.Second <= need || *grace < 30 {
 		t.Errorf("gateway: terminationGracePeriodSeconds %v must be >= 30 and exceed preStop + DRAIN_DELAY + SHUTDOWN_GRACE = %v", grace, need)
+	}
+}
+
+// checkGRPCGrace: a gRPC pod gets DRAIN_DELAY plus the server's 10 s
+// graceful stop (platform/grpcserver) before the kubelet kills it.
+func checkGRPCGrace(t *testing.T, r *rendered) {
+	t.Helper()
+	for _, svc := range grpcServices {
+		d := findDeployment(r, svc)
+		if d == nil || len(d.Spec.Template.Spec.Containers) == 0 {
+			continue
+		}
+		need := 10 * time.Second
+		if val, ok := envValue(r, d.Spec.Template.Spec.Containers[0], "DRAIN_DELAY"); ok {
+			dur, err := time.ParseDuration(val)
+			if err != nil {
+				t.Errorf("%s: DRAIN_DELAY=%q: %v", svc, val, err)
+			}
+			need += dur
+		}
+		grace := d.Spec.Template.Spec.TerminationGracePeriodSeconds
+		if grace == nil || time.Duration(*grace)*time.Second <= need {
+			t.Errorf("%s: terminationGracePeriodSeconds %v must exceed DRAIN_DELAY + 10 s graceful stop = %v", svc, grace, need)
+		}
 	}
 }
 
