@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -12,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -158,6 +163,51 @@ func newChatAPIAs(t *testing.T, fake *chatFake, uid int64) (*httptest.Server, st
 	return srv, token
 }
 
+// chatOpenAPI is the router over openapi.yaml. The whole document's
+// validity is checked by the core's OpenAPI test; here only the chat
+// routes' answers are checked against their schemas.
+var chatOpenAPI = sync.OnceValues(func() (routers.Router, error) {
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPI)
+	if err != nil {
+		return nil, err
+	}
+	doc.Servers = nil
+	return legacy.NewRouter(doc)
+})
+
+// chatCheckOpenAPI validates a real answer against openapi.yaml (status
+// documented, body matching the schema).
+func chatCheckOpenAPI(t *testing.T, req *http.Request, resp *http.Response, body []byte) {
+	t.Helper()
+	if resp.StatusCode == http.StatusInternalServerError {
+		return // outside the contract (like the other routes, 500 is undocumented)
+	}
+	router, err := chatOpenAPI()
+	if err != nil {
+		t.Fatalf("openapi.yaml: %v", err)
+	}
+	vr := req.Clone(context.Background())
+	u := *req.URL
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	vr.URL = &u
+	route, params, err := router.FindRoute(vr)
+	if err != nil {
+		t.Fatalf("openapi: no route for %s %s: %v", req.Method, u.Path, err)
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: vr, PathParams: params, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("OpenAPI: %s %s → %d %s: %v", req.Method, req.URL.Path, resp.StatusCode, body, err)
+	}
+}
+
 func chatDo(t *testing.T, srv *httptest.Server, token, method, path, body string) (*http.Response, string) {
 	t.Helper()
 	var rd io.Reader
@@ -180,6 +230,7 @@ func chatDo(t *testing.T, srv *httptest.Server, token, method, path, body string
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	chatCheckOpenAPI(t, req, resp, data)
 	return resp, string(data)
 }
 
