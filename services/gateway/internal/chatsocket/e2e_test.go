@@ -18,6 +18,8 @@ import (
 	"github.com/cobraspace/cobraspace/services/gateway/internal/stack"
 )
 
+func TestMain(m *testing.M) { stack.Main(m) } // removes the built binaries afterwards
+
 // These tests run the real processes (user, chat, post services and two
 // gateway replicas) through internal/stack.
 
