@@ -541,6 +541,9 @@ func checkAutoscaling(t *testing.T, r *rendered) {
 			continue
 		}
 		scaled[ref.Name] = true
+		if d := findDeployment(r, ref.Name); d.Spec.Replicas != nil {
+			t.Errorf("Deployment %s sets replicas although HPA %s owns them (every apply would reset the count)", d.Name, h.Name)
+		}
 		if h.Spec.MinReplicas == nil || *h.Spec.MinReplicas < 1 || h.Spec.MaxReplicas <= *h.Spec.MinReplicas {
 			t.Errorf("HPA %s: want 1 <= minReplicas < maxReplicas, got %v..%d", h.Name, h.Spec.MinReplicas, h.Spec.MaxReplicas)
 		}
