@@ -17,48 +17,41 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-type ctxKey int
+type ctxKey struct{}
 
-const (
-	requestIDKey ctxKey = iota
-	logInfoKey
-)
-
-// logInfo is filled in while a request is handled (route, user) and read
-// by the access log when it ends.
-type logInfo struct {
+// reqInfo is what the middleware knows about a request: its id, and what
+// the route and the authentication fill in while it is handled (read by
+// the access log when it ends). One context value per request keeps the
+// per-request cost low; a WebSocket keeps its request for its lifetime.
+type reqInfo struct {
+	id     string
 	route  string
 	userID int64
 }
 
 // requestID returns the request id of ctx ("" outside a request).
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	return infoOf(ctx).id
 }
 
-func infoOf(ctx context.Context) *logInfo {
-	li, _ := ctx.Value(logInfoKey).(*logInfo)
-	if li == nil {
-		return &logInfo{} // a throwaway, outside the middleware (tests)
+func infoOf(ctx context.Context) *reqInfo {
+	ri, _ := ctx.Value(ctxKey{}).(*reqInfo)
+	if ri == nil {
+		return &reqInfo{} // a throwaway, outside the middleware (tests)
 	}
-	return li
+	return ri
 }
 
-// withRequestID gives every request an id: the client's X-Request-Id when
-// it is short and printable (so a trace can span a proxy), else a new one;
-// it is echoed in the response header.
-func (s *Server) withRequestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !validRequestID(id) {
-			var b [12]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
-		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
-	})
+// newRequestID returns the client's X-Request-Id when it is short and
+// printable (so a trace can span a proxy), else a new random id.
+func newRequestID(r *http.Request) string {
+	id := r.Header.Get("X-Request-Id")
+	if validRequestID(id) {
+		return id
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 func validRequestID(id string) bool {
@@ -111,22 +104,23 @@ func (sr *statusRecorder) Flush() {
 	_ = http.NewResponseController(sr.ResponseWriter).Flush()
 }
 
-// withAccessLog logs one line per request (request id, method, route,
-// status, duration, user id) and records the HTTP metrics. Upgraded
-// WebSockets are logged when the handshake ends, not when the socket
-// closes.
-func (s *Server) withAccessLog(next http.Handler) http.Handler {
+// withRequestLog gives every request an id (echoed in X-Request-Id),
+// then logs one line per request (request id, method, route, status,
+// duration, user id) and records the HTTP metrics. A WebSocket is logged
+// when it closes (its handler runs for the socket's lifetime).
+func (s *Server) withRequestLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		li := &logInfo{}
+		ri := &reqInfo{id: newRequestID(r)}
+		w.Header().Set("X-Request-Id", ri.id)
 		sr := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(sr, r.WithContext(context.WithValue(r.Context(), logInfoKey, li)))
+		next.ServeHTTP(sr, r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri)))
 		d := time.Since(start)
 		status := sr.status
 		if status == 0 {
 			status = http.StatusOK
 		}
-		route := li.route
+		route := ri.route
 		if route == "" {
 			route = "other"
 		}
@@ -136,7 +130,7 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 			level = slog.LevelError
 		}
 		attrs := []slog.Attr{
-			slog.String("request_id", requestID(r.Context())),
+			slog.String("request_id", ri.id),
 			slog.String("method", r.Method),
 			slog.String("route", route),
 			slog.String("path", r.URL.Path),
@@ -144,8 +138,8 @@ func (s *Server) withAccessLog(next http.Handler) http.Handler {
 			slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 			slog.Int64("bytes", sr.bytes),
 		}
-		if li.userID != 0 {
-			attrs = append(attrs, slog.Int64("user_id", li.userID))
+		if ri.userID != 0 {
+			attrs = append(attrs, slog.Int64("user_id", ri.userID))
 		}
 		s.log.LogAttrs(r.Context(), level, "http request", attrs...)
 	})

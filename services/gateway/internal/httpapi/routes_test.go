@@ -75,7 +75,7 @@ func TestRouteMiddleware(t *testing.T) {
 		encode(w, 200, v)
 	}))
 	s.route(mux, "GET /api/test/panic/", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
-	h := s.withRequestID(s.withAccessLog(s.withRecover(s.withSecurityHeaders(mux))))
+	h := s.withRequestLog(s.withRecover(s.withSecurityHeaders(mux)))
 
 	cases := []struct {
 		method, path, body string

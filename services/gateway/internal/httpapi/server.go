@@ -89,7 +89,7 @@ func NewServer(cfg Config) (*Server, error) {
 		mux:            http.NewServeMux(),
 	}
 	s.routes(s.mux)
-	s.handler = s.withRequestID(s.withAccessLog(s.withRecover(s.withSecurityHeaders(s.mux))))
+	s.handler = s.withRequestLog(s.withRecover(s.withSecurityHeaders(s.mux)))
 	return s, nil
 }
 

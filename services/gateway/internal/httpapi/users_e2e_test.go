@@ -378,11 +378,14 @@ func testTokenTampering(t *testing.T, gw, privateKeyFile string) {
 	hsToken, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, claims(nil)).SignedString([]byte("secret"))
 
 	cases := map[string]string{
-		"alg none":           noneHeader + "." + parts[1] + ".",
-		"alg HS256":          hsToken,
-		"wrong key":          sign(otherKey, claims(nil)),
-		"edited claims":      parts[0] + "." + b64.EncodeToString(edited) + "." + parts[2],
-		"expired":            sign(priv, claims(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Hour).Unix(); c["iat"] = now.Add(-2 * time.Hour).Unix() })),
+		"alg none":      noneHeader + "." + parts[1] + ".",
+		"alg HS256":     hsToken,
+		"wrong key":     sign(otherKey, claims(nil)),
+		"edited claims": parts[0] + "." + b64.EncodeToString(edited) + "." + parts[2],
+		"expired": sign(priv, claims(func(c jwt.MapClaims) {
+			c["exp"] = now.Add(-time.Hour).Unix()
+			c["iat"] = now.Add(-2 * time.Hour).Unix()
+		})),
 		"wrong audience":     sign(priv, claims(func(c jwt.MapClaims) { c["aud"] = []string{"someone-else"} })),
 		"wrong issuer":       sign(priv, claims(func(c jwt.MapClaims) { c["iss"] = "evil" })),
 		"no expiry":          sign(priv, claims(func(c jwt.MapClaims) { delete(c, "exp") })),
