@@ -351,3 +351,65 @@ func pinned(image string) error {
 	}
 	return nil
 }
+
+// TestSameEnvAsMakeRun: every variable `make run` (scripts/run.sh) gives a
+// service, and that the service reads, is set in docker-compose.yml too (or
+// in the image, for the listen addresses), so both paths run the same
+// configuration.
+func TestSameEnvAsMakeRun(t *testing.T) {
+	t.Parallel()
+	p, root := load(t)
+	raw, err := os.ReadFile(filepath.Join(root, "scripts", "run.sh"))
+	if err != nil {
+		t.Skipf("no scripts/run.sh: %v", err)
+	}
+	script := strings.ReplaceAll(string(raw), "\\\n", " ")
+	assign := regexp.MustCompile(`\b([A-Z][A-Z0-9_]+)=`)
+	var common []string
+	runVars := map[string]map[string]bool{}
+	for _, line := range strings.Split(script, "\n") {
+		line = strings.TrimSpace(line)
+		if rest, ok := strings.CutPrefix(line, "common=("); ok {
+			for _, m := range assign.FindAllStringSubmatch(rest, -1) {
+				common = append(common, m[1])
+			}
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 3 || fields[0] != "start" {
+			continue
+		}
+		bin := fields[2]
+		if runVars[bin] == nil {
+			runVars[bin] = map[string]bool{}
+		}
+		for _, m := range assign.FindAllStringSubmatch(line, -1) {
+			runVars[bin][m[1]] = true
+		}
+		if strings.Contains(line, "${common[@]}") {
+			for _, v := range common {
+				runVars[bin][v] = true
+			}
+		}
+	}
+	if len(runVars) == 0 {
+		t.Fatal("found no `start NAME BIN VAR=...` lines in scripts/run.sh; update this test with the script")
+	}
+	// The images set the listen addresses themselves (services/*/Dockerfile).
+	inImage := map[string]bool{"GRPC_ADDR": true, "ADMIN_ADDR": true, "HTTP_ADDR": true}
+	for name, s := range p.Services {
+		svc := serviceOf(s)
+		if svc == "" {
+			continue
+		}
+		vars, err := envscan.Scan(root, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for v := range runVars[svc] {
+			if _, set := s.Environment[v]; !set && !inImage[v] && (vars.Read[v] || !vars.HasSource) {
+				t.Errorf("service %s: make run sets %s for %s, docker-compose.yml does not", name, v, svc)
+			}
+		}
+	}
+}
