@@ -9,7 +9,9 @@
 // from the NATS revocation announcements. When Redis cannot answer, the
 // check fails OPEN (the request goes on, a warning is logged): a Redis
 // outage must not log every user out (quality-bars F5), and the in-memory
-// set still catches logouts announced over NATS while Redis is down.
+// set still catches logouts announced over NATS while Redis is down. After
+// a Redis error the denylist is skipped for a short while (redisBackoff) so
+// an outage costs requests no latency and logs one warning per window.
 package auth
 
 import (
@@ -20,6 +22,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -68,6 +71,11 @@ type Authenticator struct {
 	log      *slog.Logger
 	revoked  *revokedSet
 
+	// While Redis fails, it is skipped until redisRetryAt (unix nanos)
+	// so every request does not wait for it, and the warning is logged
+	// once per outage window instead of once per request.
+	redisRetryAt atomic.Int64
+
 	mu        sync.Mutex
 	listeners []func(userID int64)
 }
@@ -85,6 +93,9 @@ func New(verifier *accesstoken.Verifier, denylist Denylist, log *slog.Logger) *A
 // denylistTimeout bounds the Redis check so a hung Redis delays a request
 // by at most this much before failing open.
 const denylistTimeout = 500 * time.Millisecond
+
+// redisBackoff is how long the denylist is skipped after a Redis error.
+const redisBackoff = 2 * time.Second
 
 // revokedMemory is how long a jti announced as revoked is remembered in
 // memory. Access tokens live far shorter (15 min by default), so a token
@@ -134,14 +145,16 @@ func (a *Authenticator) Verify(ctx context.Context, token string) (Identity, err
 	if a.revoked.has(c.ID) {
 		return Identity{}, ErrInvalidToken
 	}
-	if a.denylist != nil {
+	if a.denylist != nil && time.Now().UnixNano() >= a.redisRetryAt.Load() {
 		dctx, cancel := context.WithTimeout(ctx, denylistTimeout)
 		revoked, err := a.denylist.IsRevoked(dctx, c.ID)
 		cancel()
 		switch {
 		case err != nil && ctx.Err() == nil:
 			// Fail open, see the package comment.
-			a.log.Warn("token denylist unavailable; accepting a verified token", "user_id", c.UserID, "err", err)
+			a.redisRetryAt.Store(time.Now().Add(redisBackoff).UnixNano())
+			a.log.Warn("token denylist unavailable; accepting verified tokens (revocations announced over NATS still apply)",
+				"retry_in", redisBackoff.String(), "err", err)
 		case revoked:
 			return Identity{}, ErrInvalidToken
 		}

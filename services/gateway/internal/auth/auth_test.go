@@ -119,6 +119,17 @@ func TestAuthenticateFailsOpenWithoutRedis(t *testing.T) {
 	if !strings.Contains(logs.String(), "denylist unavailable") {
 		t.Errorf("no warning logged: %s", logs.String())
 	}
+	// During the outage Redis is not asked again for a while, and the
+	// warning is not repeated per request.
+	for range 5 {
+		if _, err := a.Verify(context.Background(), k.token(t, accesstoken.TypeAccess, "j0")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if deny.calls != 1 || strings.Count(logs.String(), "denylist unavailable") != 1 {
+		t.Errorf("after the first failure: %d Redis calls and %d warnings, want 1 and 1",
+			deny.calls, strings.Count(logs.String(), "denylist unavailable"))
+	}
 	// A revocation announced over NATS still counts.
 	var notified []int64
 	a.OnRevoked(func(uid int64) { notified = append(notified, uid) })
