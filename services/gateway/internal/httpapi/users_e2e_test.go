@@ -26,17 +26,20 @@ import (
 // TestUsersAPI runs the Users routes end to end: real user service,
 // PostgreSQL, Redis and NATS, and two gateway replicas. Replica 0 trusts
 // X-Forwarded-For from loopback (so tests can act from distinct client
-// IPs); replica 1 trusts no proxy.
+// IPs); replica 1 trusts no proxy; replica 2 cannot reach Redis.
 func TestUsersAPI(t *testing.T) {
 	s := stack.Start(t, stack.Options{
-		Gateways: 2,
+		Gateways: 3,
 		Services: []string{stack.User},
 		Env: map[string]map[string]string{
 			stack.User: {"LOGIN_MAX_FAILURES_PER_ACCOUNT": "5", "LOGIN_MAX_FAILURES_PER_IP": "20"},
 		},
-		GatewayEnv: map[int]map[string]string{0: {"TRUSTED_PROXY_CIDRS": "127.0.0.0/8"}},
+		GatewayEnv: map[int]map[string]string{
+			0: {"TRUSTED_PROXY_CIDRS": "127.0.0.0/8"},
+			2: {"REDIS_URL": "redis://127.0.0.1:1/0"},
+		},
 	})
-	gw0, gw1 := s.Gateways[0], s.Gateways[1]
+	gw0, gw1, noRedis := s.Gateways[0], s.Gateways[1], s.Gateways[2]
 
 	t.Run("registration", func(t *testing.T) {
 		t.Parallel()
@@ -65,6 +68,10 @@ func TestUsersAPI(t *testing.T) {
 	t.Run("logout", func(t *testing.T) {
 		t.Parallel()
 		testLogout(t, gw0, gw1)
+	})
+	t.Run("redis down", func(t *testing.T) {
+		t.Parallel()
+		testRedisDown(t, gw0, noRedis)
 	})
 	t.Run("csrf", func(t *testing.T) {
 		t.Parallel()
@@ -433,6 +440,28 @@ func testLogout(t *testing.T, gw0, gw1 string) {
 
 	r = do(t, gw0, req{method: "POST", path: "/api/user/logout/"})
 	wantStatus(t, "logout without credentials", r, http.StatusUnauthorized)
+}
+
+// testRedisDown: a replica without Redis still authenticates (the
+// denylist fails open), and a logout elsewhere still reaches it through
+// the NATS announcement.
+func testRedisDown(t *testing.T, gw0, noRedis string) {
+	a := register(t, gw0, "noredis")
+	r := do(t, noRedis, req{method: "GET", path: "/api/user/profile/", token: a.access})
+	wantStatus(t, "profile via the replica without Redis", r, http.StatusOK)
+	r = do(t, gw0, req{method: "POST", path: "/api/user/logout/", token: a.access})
+	wantStatus(t, "logout", r, http.StatusOK)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		r = do(t, noRedis, req{method: "GET", path: "/api/user/profile/", token: a.access})
+		if r.status == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica without Redis still accepts a logged-out token after 3 s: %s", r)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func testCSRF(t *testing.T, gw string) {
