@@ -95,6 +95,9 @@ type RunOptions struct {
 	// At runs hooks (e.g. killing a gateway) at offsets from the start of
 	// the measured window.
 	At []Hook
+	// Pad adds this many filler bytes to each message text (e.g. to push
+	// bytes at a slow reader faster).
+	Pad int
 }
 
 // Hook is an action at a moment of a Run.
@@ -174,6 +177,7 @@ type Session struct {
 
 type window struct {
 	start, end, split time.Time
+	pad               int
 	all, before       *latency.Sharded
 	after             *latency.Sharded
 	delivered         atomic.Int64
@@ -536,7 +540,9 @@ func (sk *socket) handle(data []byte) {
 			return
 		}
 		w.receipts.Add(1)
-		if at, _, err := frame.ParseText(f.Message); err == nil {
+		// A slow member's latency is the point of its test, not a figure:
+		// only the others' deliveries are measured.
+		if at, _, err := frame.ParseText(f.Message); err == nil && !sk.slow {
 			if !at.Before(w.start) && at.Before(w.end) {
 				d := now.Sub(at)
 				w.all.Record(sk.idx, d)
@@ -602,7 +608,7 @@ func (sk *socket) writeLoop() {
 		}
 		buf = buf[:0]
 		buf = append(buf, `{"type":"chat.message","message":"`...)
-		buf = append(buf, frame.Text(m.intended, m.n)...)
+		buf = frame.AppendText(buf, m.intended, m.n, w.pad)
 		buf = append(buf, `","client_msg_id":"`...)
 		buf = append(buf, s.clientMsgID(m.n)...)
 		buf = append(buf, `"}`...)
@@ -620,6 +626,7 @@ func (s *Session) Run(ctx context.Context, o RunOptions) Result {
 		o.Drain = 5 * time.Second
 	}
 	w := s.newWindow(o)
+	w.pad = o.Pad
 	begin := time.Now().Add(20 * time.Millisecond)
 	w.start = begin.Add(o.Warmup)
 	w.end = w.start.Add(o.Duration)

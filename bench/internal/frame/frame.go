@@ -110,6 +110,22 @@ func Text(intended time.Time, n int64) string {
 	return "t=" + strconv.FormatInt(intended.UnixNano(), 10) + " n=" + strconv.FormatInt(n, 10)
 }
 
+// AppendText appends Text(intended, n) to b, then a space and pad bytes of
+// filler when pad > 0 (bigger messages for scenarios that need bytes).
+func AppendText(b []byte, intended time.Time, n int64, pad int) []byte {
+	b = append(b, "t="...)
+	b = strconv.AppendInt(b, intended.UnixNano(), 10)
+	b = append(b, " n="...)
+	b = strconv.AppendInt(b, n, 10)
+	if pad > 0 {
+		b = append(b, ' ')
+		for i := 0; i < pad; i++ {
+			b = append(b, 'a'+byte(i%26))
+		}
+	}
+	return b
+}
+
 // ErrNotOurs is returned by ParseText for text the generator did not write.
 var ErrNotOurs = errors.New("frame: not a load-generator message")
 
@@ -128,8 +144,15 @@ func ParseText(s string) (intended time.Time, n int64, err error) {
 	if sp < 0 || len(s) < sp+3 || s[sp+1:sp+3] != "n=" {
 		return time.Time{}, 0, ErrNotOurs
 	}
+	end := len(s)
+	for i := sp + 3; i < len(s); i++ {
+		if s[i] == ' ' { // padding follows
+			end = i
+			break
+		}
+	}
 	ns, err1 := strconv.ParseInt(s[2:sp], 10, 64)
-	n, err2 := strconv.ParseInt(s[sp+3:], 10, 64)
+	n, err2 := strconv.ParseInt(s[sp+3:end], 10, 64)
 	if err1 != nil || err2 != nil {
 		return time.Time{}, 0, ErrNotOurs
 	}

@@ -77,6 +77,13 @@ func TestTextRoundTrip(t *testing.T) {
 	if err != nil || !got.Equal(at) || n != 42 {
 		t.Errorf("got (%v, %d, %v), want (%v, 42, nil)", got, n, err, at)
 	}
+	padded := string(AppendText(nil, at, 7, 100))
+	if len(padded) != len(Text(at, 7))+101 {
+		t.Errorf("padded text length: got %d, want %d", len(padded), len(Text(at, 7))+101)
+	}
+	if got, n, err := ParseText(padded); err != nil || !got.Equal(at) || n != 7 {
+		t.Errorf("padded: got (%v, %d, %v), want (%v, 7, nil)", got, n, err, at)
+	}
 	for _, bad := range []string{"", "hello", "t=12", "t=x n=1", "t=1 m=2", "t=1 n="} {
 		if _, _, err := ParseText(bad); err == nil {
 			t.Errorf("ParseText(%q): got nil error", bad)

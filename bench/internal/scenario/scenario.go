@@ -45,12 +45,14 @@ type Sizes struct {
 	M5Concurrency, M5Rooms int
 	M5Window               time.Duration
 
-	M6Posts       int
+	M6Posts       int // in total
+	M6APIPosts    int // of which written through the API (the rest bulk-loaded)
 	M6SeedTimeout time.Duration
 	M6Window      time.Duration
 
 	M7Members int
 	M7Rate    float64 // sends/s in the busy room
+	M7Pad     int     // filler bytes per message: the room must push bytes fast enough to fill kernel buffers
 	M7Window  time.Duration
 	M7Slow    time.Duration // when the member stops reading
 
@@ -65,9 +67,9 @@ var Quick = Sizes{
 	M2Warmup: time.Second, M2Window: 3 * time.Second,
 	M3Sockets: []int{1000}, M3Idle: 10 * time.Second,
 	M4Sockets: 1000, M4Rate: 50, M4Window: 6 * time.Second,
-	M5Concurrency: 32, M5Rooms: 20, M5Window: 3 * time.Second,
-	M6Posts: 1000, M6SeedTimeout: 60 * time.Second, M6Window: 3 * time.Second,
-	M7Members: 50, M7Rate: 200, M7Window: 8 * time.Second, M7Slow: 2 * time.Second,
+	M5Concurrency: 64, M5Rooms: 20, M5Window: 3 * time.Second,
+	M6Posts: 5000, M6APIPosts: 200, M6SeedTimeout: 60 * time.Second, M6Window: 3 * time.Second,
+	M7Members: 50, M7Rate: 300, M7Pad: 1500, M7Window: 8 * time.Second, M7Slow: 2 * time.Second,
 	M8Restarts: 1,
 }
 
@@ -80,9 +82,9 @@ var Full = Sizes{
 	M2Warmup: 2 * time.Second, M2Window: 5 * time.Second,
 	M3Sockets: []int{5000, 18000}, M3Idle: 30 * time.Second,
 	M4Sockets: 15000, M4Rate: 200, M4Window: 25 * time.Second,
-	M5Concurrency: 64, M5Rooms: 50, M5Window: 10 * time.Second,
-	M6Posts: 100000, M6SeedTimeout: 8 * time.Minute, M6Window: 5 * time.Second,
-	M7Members: 50, M7Rate: 200, M7Window: 12 * time.Second, M7Slow: 4 * time.Second,
+	M5Concurrency: 256, M5Rooms: 50, M5Window: 10 * time.Second,
+	M6Posts: 100000, M6APIPosts: 1000, M6SeedTimeout: 3 * time.Minute, M6Window: 5 * time.Second,
+	M7Members: 50, M7Rate: 400, M7Pad: 1500, M7Window: 15 * time.Second, M7Slow: 4 * time.Second,
 	M8Restarts: 3,
 }
 
@@ -285,7 +287,7 @@ func M3(ctx context.Context, e *Env) report.Scenario {
 		Params: map[string]any{"sockets": z.M3Sockets, "idle_s": z.M3Idle.Seconds(), "room_size": 50}}
 	gwA := e.Stack.Gateways[0]
 	for _, n := range z.M3Sockets {
-		cmd := fmt.Sprintf("%s (chatload -rooms %d -members 50 -rate 0 on gateway-a only, idle %v)", e.command(), n/50, z.M3Idle)
+		cmd := fmt.Sprintf("%s (chatload -rooms %d -members 50 -rate 0 -first-gateway-only, idle %v)", e.command(), n/50, z.M3Idle)
 		label := fmt.Sprintf("%d sockets: ", n)
 		// A fresh process, so the baseline holds no heap left over from
 		// earlier scenarios.
@@ -339,7 +341,7 @@ func M3(ctx context.Context, e *Env) report.Scenario {
 			report.NewFigure("M3", label+"gateway CPU per idle socket", "µs/s", []float64{cpuPerSocket}, report.AtMost(2), cmd),
 		)
 	}
-	sc.Notes = append(sc.Notes, "RSS per socket = (gateway RSS after the idle window − RSS of the fresh gateway before any socket) / sockets; KB = KiB. The process table is the idle window of the last size.")
+	sc.Notes = append(sc.Notes, "RSS per socket = (gateway RSS after the idle window − RSS of the fresh gateway before any socket) / sockets; KB = KiB. CPU comes from /proc in 10 ms ticks: the resolution is 10 ms / window / sockets. The process table is the idle window of the last size.")
 	return sc
 }
 
@@ -395,8 +397,8 @@ func M4(ctx context.Context, e *Env) report.Scenario {
 func M7(ctx context.Context, e *Env) report.Scenario {
 	z := e.Sizes
 	sc := report.Scenario{ID: "M7", Title: "slow consumer in a busy room",
-		Params: map[string]any{"members": z.M7Members, "slow_members": 1, "sends_per_s": z.M7Rate, "window_s": z.M7Window.Seconds(), "slow_after_s": z.M7Slow.Seconds(), "runs": z.Reps}}
-	cmd := fmt.Sprintf("%s (chatload -rooms 1 -members %d -rate %.0f + 1 member that stops reading after %v)", e.command(), z.M7Members, z.M7Rate, z.M7Slow)
+		Params: map[string]any{"members": z.M7Members, "slow_members": 1, "sends_per_s": z.M7Rate, "message_bytes": z.M7Pad + 30, "window_s": z.M7Window.Seconds(), "slow_after_s": z.M7Slow.Seconds(), "runs": z.Reps}}
+	cmd := fmt.Sprintf("%s (chatload -rooms 1 -members %d -rate %.0f -pad %d -slow 1 -slow-after %v)", e.command(), z.M7Members, z.M7Rate, z.M7Pad, z.M7Slow)
 	var before, after, cut, viol, rssGrowth []float64
 	for i := 0; i < z.Reps; i++ {
 		slow := e.Accounts[len(e.Accounts)-1-i]
@@ -407,7 +409,7 @@ func M7(ctx context.Context, e *Env) report.Scenario {
 			return sc
 		}
 		r, us, win := e.measured(ctx, s, chatload.RunOptions{Rate: z.M7Rate, Warmup: time.Second, Duration: z.M7Window,
-			Split: z.M7Slow, SlowAfter: z.M7Slow, Drain: 3 * time.Second})
+			Split: z.M7Slow, SlowAfter: z.M7Slow, Drain: 3 * time.Second, Pad: z.M7Pad})
 		s.Close()
 		e.Logf("M7 run %d: p99 before %.2f ms after %.2f ms, cut off after %.2f s, slow close codes %v, failures %v",
 			i+1, r.LatencyBefore.P99Ms, r.LatencyAfter.P99Ms, r.SlowCutoffS, r.SlowCloseCodes, r.Failures)
@@ -440,6 +442,6 @@ func M7(ctx context.Context, e *Env) report.Scenario {
 		report.NewFigure("M7", "gateway RSS growth over the window (both)", "MiB", rssGrowth, nil, cmd),
 		report.NewFigure("M7", "others: lost + duplicate + out-of-order", "msgs", viol, report.AtMost(0), cmd),
 	}
-	sc.Notes = append(sc.Notes, "The slow socket has a 4 KiB kernel receive buffer and stops reading; the cut-off time is when another member sees its chat.user.leave.")
+	sc.Notes = append(sc.Notes, fmt.Sprintf("The slow socket has a 4 KiB kernel receive buffer and stops reading; messages carry %d filler bytes so the room pushes ~%.0f KB/s at it (the server's kernel send buffer may grow to net.ipv4.tcp_wmem max, 4 MiB here, before the gateway's own queue sees anything); the cut-off time is when another member sees its chat.user.leave.", z.M7Pad, z.M7Rate*float64(z.M7Pad+250)/1000))
 	return sc
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,8 +66,11 @@ type Proc struct {
 	Admin string // admin HTTP address (/readyz)
 	log   string
 
-	cmd    *exec.Cmd
-	exited chan struct{}
+	cmd      *exec.Cmd
+	exited   chan struct{}
+	stopping atomic.Bool
+	// OnExit is called when the process exits without Stop or Kill.
+	OnExit func(p *Proc, err error)
 	// ReadyIn is exec → /readyz answering 200, for the last start.
 	ReadyIn time.Duration
 }
@@ -95,7 +99,20 @@ func (p *Proc) Start(ctx context.Context) error {
 	}
 	p.cmd = cmd
 	p.exited = make(chan struct{})
-	go func() { _ = cmd.Wait(); lf.Close(); close(p.exited) }()
+	p.stopping.Store(false)
+	go func() {
+		err := cmd.Wait()
+		if !p.stopping.Load() {
+			// Not asked to stop: a crash (or someone else's signal) that
+			// would otherwise only show up as refused connections.
+			fmt.Fprintf(lf, "stack: %s (pid %d) exited unexpectedly: %v (%s)\n", p.Name, cmd.Process.Pid, err, cmd.ProcessState)
+			if p.OnExit != nil {
+				p.OnExit(p, err)
+			}
+		}
+		lf.Close()
+		close(p.exited)
+	}()
 	client := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -126,6 +143,7 @@ func (p *Proc) Stop() {
 	if p.PID() == 0 {
 		return
 	}
+	p.stopping.Store(true)
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
@@ -141,6 +159,7 @@ func (p *Proc) Kill() {
 	if p.PID() == 0 {
 		return
 	}
+	p.stopping.Store(true)
 	_ = p.cmd.Process.Kill()
 	<-p.exited
 	p.cmd = nil
@@ -221,7 +240,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 			env = append(env, "GRPC_ADDR="+grpc)
 		}
 		return &Proc{Name: name, bin: filepath.Join(o.BinDir, bin), env: env, Addr: grpc, Admin: admin,
-			log: filepath.Join(o.WorkDir, name+".log")}
+			log: filepath.Join(o.WorkDir, name+".log"), OnExit: func(p *Proc, err error) {
+				o.Logf("stack: %s exited unexpectedly: %v; see %s", p.Name, err, p.log)
+			}}
 	}
 	s.User = proc("user", "user", addr(0), addr(1),
 		"DATABASE_URL="+s.Databases["user"], "JWT_PRIVATE_KEY_FILE="+priv)
