@@ -48,7 +48,8 @@ trap cleanup INT TERM EXIT
 # start NAME ENV... — runs bin/NAME with the given env, logs prefixed by NAME.
 start() {
   local name=$1 bin=$2; shift 2
-  ( exec env "$@" "bin/$bin" 2>&1 | sed -u "s/^/[$name] /" ) &
+  # Process substitution keeps $! the service's own pid, so cleanup stops it.
+  env "$@" "bin/$bin" > >(sed -u "s/^/[$name] /") 2>&1 &
   pids+=($!)
 }
 
@@ -69,14 +70,9 @@ for p in $GATEWAY_PORTS; do
 done
 
 first=${GATEWAY_PORTS%% *}
-for _ in $(seq 1 120); do
-  curl -fs "http://127.0.0.1:9180/readyz" >/dev/null 2>&1 && break
-  sleep 0.5
-done
-curl -fs "http://127.0.0.1:9180/readyz" >/dev/null || { say "gateway did not become ready; see the logs above"; exit 1; }
-
 say "loading demo data (idempotent)"
-bin/demodata -gateway "http://127.0.0.1:$first" || say "demo data failed; the system is still running"
+# demodata waits for the gateway (and through it the services) to answer.
+bin/demodata -gateway "http://127.0.0.1:$first" -wait 90s || say "demo data failed; the system is still running"
 
 echo
 say "Cobra Space is running:"

@@ -108,10 +108,14 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, drainDelay time.Du
 	return nil
 }
 
-// codeLevel logs client mistakes at info and server faults at error.
+// codeLevel logs successful calls at debug (one line per chat message at
+// info would dominate the logs), client mistakes at info and server faults
+// at error.
 func codeLevel(c codes.Code) logging.Level {
 	switch c {
-	case codes.OK, codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
+	case codes.OK:
+		return logging.LevelDebug
+	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
 		codes.Unauthenticated, codes.FailedPrecondition, codes.ResourceExhausted, codes.Canceled:
 		return logging.LevelInfo
 	case codes.Unavailable, codes.DeadlineExceeded:
