@@ -187,18 +187,18 @@ type routeOptions struct {
 	bodyLimit int64
 }
 
-// RouteOption changes how a route is served (see withBodyLimit).
-type RouteOption func(*routeOptions)
+// routeOption changes how a route is served (see withBodyLimit).
+type routeOption func(*routeOptions)
 
 // withBodyLimit raises or lowers the route's body limit (default 1 MiB).
-func withBodyLimit(n int64) RouteOption {
+func withBodyLimit(n int64) routeOption {
 	return func(o *routeOptions) { o.bodyLimit = n }
 }
 
 // route registers h for pattern ("METHOD /path/", the path ending in "/")
 // both with and without the trailing slash, limits the request body and
 // labels the request for the access log and metrics.
-func (s *Server) route(mux *http.ServeMux, pattern string, h http.Handler, opts ...RouteOption) {
+func (s *Server) route(mux *http.ServeMux, pattern string, h http.Handler, opts ...routeOption) {
 	o := routeOptions{bodyLimit: maxBodyBytes}
 	for _, opt := range opts {
 		opt(&o)
