@@ -126,7 +126,7 @@ func (tb *tab) pageErrors() []string {
 	tb.mu.Unlock()
 	ctx, cancel := context.WithTimeout(tb.ctx, 2*time.Second)
 	defer cancel()
-	shown, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.field-error:not([hidden]), .form-error:not([hidden]), .toast, .empty-state, .chat-banner:not([hidden])')].map(e => e.className + ': ' + e.textContent)`))
+	shown, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('.field-error:not([hidden]), .form-error:not([hidden]), .toast, .empty-state, .chat-banner:not([hidden]), .chat-status, #chat-messages .sys, #chat-online li')].map(e => e.className + ': ' + e.textContent)`))
 	return append(out, shown...)
 }
 
@@ -159,7 +159,7 @@ func (tb *tab) screenshot(name string) {
 	defer cancel()
 	// Let fonts, avatars and highlighting settle, and hide the text caret.
 	err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.fonts.ready`, chromedp.EvalAwaitPromise),
-		chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur()`))
+		chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)`))
 	var img []byte
 	if err == nil {
 		img, err = chromedp.Run(ctx, chromedp.CaptureScreenshot())

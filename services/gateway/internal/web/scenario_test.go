@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -24,13 +25,14 @@ func TestBrowser(t *testing.T) {
 	start := time.Now()
 	suffix := fmt.Sprint(time.Now().UnixNano() % 1e9)
 	alicePass, bobPass := "correct-horse-battery-1", "correct-horse-battery-2"
-	aliceEmail, bobEmail := "alice"+suffix+"@example.com", "bob"+suffix+"@example.com"
+	aliceEmail, bobEmail, malloryEmail := "alice"+suffix+"@example.com", "bob"+suffix+"@example.com", "mallory"+suffix+"@example.com"
 	const xssImg = `<img src=x onerror=alert(1)>`
 	const xssScript = `<script>alert(1)</script>`
 	const xssNick = `<svg onload=alert()>` // nicknames are at most 20 characters
 
 	alice := newTab(t, browser, "alice", gw1)
 	bob := newTab(t, browser, "bob", gw2)
+	mallory := newTab(t, browser, "mallory", gw2)
 
 	// --- sign up (field errors from the API show next to the fields), then log in ---
 	signup := func(tb *tab, email, nickname, password string) {
@@ -53,7 +55,8 @@ func TestBrowser(t *testing.T) {
 		tb.waitJS("logged in on the board", `location.pathname === '/' && !!document.querySelector('#account-btn')`)
 	}
 	signup(alice, aliceEmail, "앨리스", alicePass)
-	signup(bob, bobEmail, xssNick, bobPass) // a nickname that must stay text everywhere
+	signup(bob, bobEmail, "밥", bobPass)
+	signup(mallory, malloryEmail, xssNick, bobPass) // a nickname that must stay text everywhere
 
 	// --- write a post with a code block (and XSS payloads) with the live preview ---
 	title := "gRPC 스트림 취소 질문 " + xssScript
@@ -67,7 +70,6 @@ func TestBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#f-tags"), "go, grpc"),
 		setValue("#f-content", content))
 	alice.waitJS("the preview highlights the code", `!!document.querySelector('#preview pre code.hljs .hljs-keyword')`)
-	alice.screenshot("write")
 	alice.do("publish", chromedp.Click(chromedp.CSS("#write-form button[type=submit]")))
 	alice.waitJS("the post page", `/^\/posts\/\d+$/.test(location.pathname) && !!document.querySelector('#post-content')`)
 	postPath := eval[string](alice, `location.pathname`)
@@ -104,7 +106,7 @@ func TestBrowser(t *testing.T) {
 	alice.waitJS("alice connected", `document.querySelector('#chat-status')?.dataset.state === 'open' && !document.querySelector('#chat-input').disabled`)
 	bob.open(postPath)
 	bob.waitJS("bob connected", `document.querySelector('#chat-status')?.dataset.state === 'open'`)
-	alice.waitJS("alice sees bob join", `[...document.querySelectorAll('.sys-join')].some(e => e.textContent.includes(`+jsString(xssNick)+`))`)
+	alice.waitJS("alice sees bob join", `[...document.querySelectorAll('.sys-join')].some(e => e.textContent.includes('밥'))`)
 	alice.waitJS("two people online", `document.querySelectorAll('#chat-online li').length === 2`)
 
 	send := func(tb *tab, text string) {
@@ -116,7 +118,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	bob.do("type", chromedp.SendKeys(chromedp.CSS("#chat-input"), "잠깐만요"))
-	alice.waitJS("typing indicator", `document.querySelector('#chat-typing').textContent.includes(`+jsString(xssNick)+`)`)
+	alice.waitJS("typing indicator", `document.querySelector('#chat-typing').textContent.includes('밥')`)
 	bob.do("clear the input", setValue("#chat-input", ""))
 	send(bob, "안녕하세요 앨리스! "+xssScript)
 	send(bob, xssImg)
@@ -124,13 +126,23 @@ func TestBrowser(t *testing.T) {
 	send(alice, "반가워요, 질문 보셨나요?")
 	bob.waitJS("bob sees alice's message", `[...document.querySelectorAll('#chat-messages .msg.theirs .text')].some(e => e.textContent === '반가워요, 질문 보셨나요?')`)
 	alice.waitJS("own message on the right, acknowledged", `document.querySelector('#chat-messages .msg.mine:not(.pending)') !== null`)
-	if got := eval[string](alice, `document.querySelector('#chat-messages .msg.theirs .nick').textContent`); got != xssNick {
+
+	// Mallory, whose nickname is markup, joins, types and talks: all of it stays text.
+	mallory.open(postPath)
+	mallory.waitJS("mallory connected", `document.querySelector('#chat-status')?.dataset.state === 'open'`)
+	alice.waitJS("alice sees mallory join", `[...document.querySelectorAll('.sys-join')].some(e => e.textContent.includes(`+jsString(xssNick)+`))`)
+	mallory.do("type", chromedp.SendKeys(chromedp.CSS("#chat-input"), "hi"))
+	alice.waitJS("mallory typing", `document.querySelector('#chat-typing').textContent.includes(`+jsString(xssNick)+`)`)
+	send(mallory, xssNick)
+	alice.waitJS("alice sees mallory's message", `document.querySelectorAll('#chat-messages .msg.theirs').length === 3`)
+	if got := eval[string](alice, `[...document.querySelectorAll('#chat-messages .msg.theirs .nick')].pop().textContent`); got != xssNick {
 		t.Errorf("nickname: got %q, want it shown as text %q", got, xssNick)
 	}
+	mallory.open("/") // a full navigation: the page closes its socket on pagehide
+	alice.waitJS("alice sees mallory leave", `[...document.querySelectorAll('.sys-leave')].some(e => e.textContent.includes(`+jsString(xssNick)+`)) && document.querySelectorAll('#chat-online li').length === 2`)
 	if n := eval[int](alice, `document.querySelectorAll('#chat script, #chat svg, #chat [onerror], #chat [onload], #header-actions svg').length`); n != 0 {
 		t.Errorf("chat: got %d script/onerror elements, want 0", n)
 	}
-	alice.screenshot("post-chat")
 
 	// --- cut Alice's socket; Bob talks meanwhile; Alice resumes with nothing lost or doubled ---
 	alice.do("cut the socket and block reconnects", chromedp.Evaluate[chromedp.Void](`window.__blockWS = true; window.__sockets.forEach(s => s.close(4999))`))
@@ -144,7 +156,7 @@ func TestBrowser(t *testing.T) {
 	alice.waitJS("missed messages arrived", `[...document.querySelectorAll('#chat-messages .text')].filter(e => e.textContent.startsWith('끊긴 동안')).length >= 3`)
 	time.Sleep(300 * time.Millisecond) // a duplicate would arrive right behind
 	got := texts(alice)
-	want := []string{"안녕하세요 앨리스! " + xssScript, xssImg, "반가워요, 질문 보셨나요?", "끊긴 동안 1", "끊긴 동안 2", "끊긴 동안 3"}
+	want := []string{"안녕하세요 앨리스! " + xssScript, xssImg, "반가워요, 질문 보셨나요?", xssNick, "끊긴 동안 1", "끊긴 동안 2", "끊긴 동안 3"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("alice's messages after the resume:\n got %q\nwant %q", got, want)
 	}
@@ -181,27 +193,98 @@ func TestBrowser(t *testing.T) {
 	bob.do("open alice's profile", chromedp.Click(chromedp.CSS(`#friend-list .person a.btn`)))
 	bob.waitJS("the private message", `document.querySelector('#profile-private')?.textContent.includes('This account is private.')`)
 
-	// --- board screenshot with the language switch round trip ---
+	// --- language switch, remembered across reloads ---
 	alice.open("/")
 	alice.do("switch to English", chromedp.Click(chromedp.CSS("#lang-toggle")))
 	alice.waitJS("English UI", `document.querySelector('.main-nav a').textContent === 'All posts'`)
+	alice.open("/")
+	alice.waitJS("English after a reload", `document.querySelector('.main-nav a').textContent === 'All posts' && document.documentElement.lang === 'en'`)
 	alice.do("switch back to Korean", chromedp.Click(chromedp.CSS("#lang-toggle")))
-	alice.waitJS("Korean UI", `document.querySelector('.main-nav a').textContent === '전체보기' && document.querySelectorAll('.post-card').length > 0`)
+	alice.waitJS("Korean UI", `document.querySelector('.main-nav a').textContent === '전체보기'`)
+
+	// --- a showcase for the screenshots: more posts, friendly names, a real conversation ---
+	seed(alice, seedPosts[:3])
+	seed(bob, seedPosts[3:])
+	alice.open("/write")
+	alice.waitJS("categories loaded", `document.querySelectorAll('#f-category option').length > 1`)
+	alice.do("fill the showcase post",
+		setValue("#f-title", "Go에서 context로 gRPC 스트림 취소하기"),
+		chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#f-category'); s.value = [...s.options].find(o => o.textContent === 'Programming').value; })()`),
+		setValue("#f-tags", "go, grpc, context"),
+		setValue("#f-content", showcase))
+	alice.waitJS("the preview", `!!document.querySelector('#preview pre code.hljs .hljs-keyword')`)
+	alice.screenshot("write")
+	alice.do("publish the showcase", chromedp.Click(chromedp.CSS("#write-form button[type=submit]")))
+	alice.waitJS("the showcase post", `/^\/posts\/\d+$/.test(location.pathname) && location.pathname !== `+jsString(postPath)+` && !!document.querySelector('#post-content')`)
+	showPath := eval[string](alice, `location.pathname`)
+	alice.waitJS("alice connected to the showcase room", `document.querySelector('#chat-status')?.dataset.state === 'open'`)
+	bob.open(showPath)
+	bob.waitJS("bob connected to the showcase room", `document.querySelector('#chat-status')?.dataset.state === 'open'`)
+	alice.waitJS("both online", `document.querySelectorAll('#chat-online li').length === 2`)
+	send(bob, "클라이언트에서 cancel()하면 서버 핸들러의 ctx.Done()도 닫혀요 👍")
+	alice.waitJS("bob's answer", `document.querySelectorAll('#chat-messages .msg.theirs').length === 1`)
+	send(alice, "오 그렇군요! 그럼 Recv()는 어떤 에러를 돌려주나요?")
+	bob.waitJS("alice's question", `document.querySelectorAll('#chat-messages .msg.theirs').length === 1`)
+	send(bob, "status.Code(err) == codes.Canceled 로 확인하면 됩니다.")
+	send(bob, "서버 쪽에서는 stream.Context().Err()를 보면 되고요.")
+	alice.waitJS("bob's follow-ups", `document.querySelectorAll('#chat-messages .msg.theirs').length === 3`)
+	bob.do("type", chromedp.SendKeys(chromedp.CSS("#chat-input"), "예제"))
+	alice.waitJS("typing indicator", `document.querySelector('#chat-typing').textContent.includes('밥')`)
+	alice.screenshot("post-chat")
+	alice.open("/")
+	alice.waitJS("the board", `document.querySelectorAll('.post-card').length === 7`)
 	alice.screenshot("board")
 
 	// --- logout returns to the login page and closes the socket ---
-	alice.open(postPath)
+	alice.open(showPath)
 	alice.waitJS("alice connected again", `document.querySelector('#chat-status')?.dataset.state === 'open'`)
-	bob.open(postPath)
-	bob.waitJS("bob connected again", `document.querySelector('#chat-status')?.dataset.state === 'open' && document.querySelectorAll('#chat-online li').length === 2`)
+	bob.waitJS("bob sees alice back", `document.querySelectorAll('#chat-online li').length === 2`)
 	alice.do("log out",
 		chromedp.Click(chromedp.CSS("#account-btn")),
 		chromedp.Click(chromedp.CSS("#logout-btn")))
 	alice.waitJS("the login page", `location.pathname === '/login' && !!document.querySelector('#login-form') && !document.querySelector('#account-btn')`)
-	alice.waitJS("every socket closed", `window.__sockets.every(s => s.readyState === WebSocket.CLOSED)`)
+	alice.waitJS("every socket closed", `window.__sockets.length > 0 && window.__sockets.every(s => s.readyState === WebSocket.CLOSED)`)
 	bob.waitJS("bob sees alice leave", `[...document.querySelectorAll('.sys-leave')].some(e => e.textContent.includes('앨리스')) && document.querySelectorAll('#chat-online li').length === 1`)
 
 	alice.checkClean()
 	bob.checkClean()
+	mallory.checkClean()
 	t.Logf("browser scenarios took %v", time.Since(start).Round(time.Millisecond))
+}
+
+const showcase = "서버 스트리밍 RPC를 클라이언트에서 중간에 끊고 싶습니다. `context.WithCancel`로 만든 ctx를 넘기면 될까요?\n\n" +
+	"```go\nctx, cancel := context.WithCancel(context.Background())\ndefer cancel()\n\nstream, err := client.Watch(ctx, &pb.WatchRequest{Room: 42})\nif err != nil {\n\treturn err\n}\nfor {\n\tev, err := stream.Recv()\n\tif err != nil {\n\t\treturn err // 취소되면 codes.Canceled\n\t}\n\tfmt.Println(ev.GetMessage())\n}\n```\n\n" +
+	"- 서버 핸들러의 `ctx.Done()`도 함께 닫히나요?\n- 취소한 뒤 `Recv()`는 어떤 에러를 돌려주나요?\n"
+
+type seedPost struct {
+	Title    string   `json:"title"`
+	Content  string   `json:"content"`
+	Category string   `json:"category"`
+	Tags     []string `json:"tags"`
+}
+
+var seedPosts = []seedPost{
+	{"PostgreSQL advisory lock으로 마이그레이션 직렬화하기", "레플리카 여러 개가 동시에 뜰 때 `pg_advisory_lock`으로 마이그레이션을 한 번만 돌리는 방법을 정리했습니다.", "Programming", []string{"postgres", "migrations"}},
+	{"WebSocket 재연결 시 메시지 유실 막는 법", "마지막으로 받은 seq를 기억했다가 `after_seq`로 다시 붙으면 빠진 메시지를 순서대로 받을 수 있어요.", "Programming", []string{"websocket", "go"}},
+	{"오르미 스터디원 모집합니다 🙌", "매주 토요일 오전에 Go 동시성 패턴을 같이 공부할 분을 찾습니다. 초보 환영!", "Ormi", nil},
+	{"Redis Sorted Set으로 실시간 랭킹 만들기", "`ZINCRBY`와 `ZREVRANGE`만으로 충분할까요? 동점자 처리가 고민입니다.", "Programming", []string{"redis"}},
+	{"Kubernetes readiness probe, 어떻게 설정하세요?", "드레인 중에는 readiness를 먼저 내리고 몇 초 기다린 뒤 종료하는 게 맞나요?", "ESTsoft", []string{"kubernetes", "devops"}},
+}
+
+// seed writes posts through the API from the user's page (same origin, cookie auth).
+func seed(tb *tab, posts []seedPost) {
+	tb.t.Helper()
+	b, _ := json.Marshal(posts)
+	res := eval[string](tb, `(async () => {
+		const cats = await (await fetch('/api/post/categories/')).json();
+		for (const p of `+string(b)+`) {
+			const body = {title: p.title, content: p.content, category: cats.find(c => c.name === p.category).id, tags: p.tags || []};
+			const r = await fetch('/api/post/write/', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+			if (!r.ok) return 'write: ' + r.status + ' ' + await r.text();
+		}
+		return 'ok';
+	})()`)
+	if res != "ok" {
+		tb.t.Fatalf("%s: seed posts: %s", tb.name, res)
+	}
 }

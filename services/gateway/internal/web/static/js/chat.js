@@ -74,6 +74,10 @@ export class ChatPanel {
     });
     this.onOnline = () => { if (!this.ws && !this.stopped) this.connect(); };
     window.addEventListener('online', this.onOnline);
+    // Leaving the page closes the socket at once, so others see "left" now
+    // rather than when the server notices a dead connection.
+    this.onPageHide = () => this.destroy();
+    window.addEventListener('pagehide', this.onPageHide);
   }
 
   start() { this.connect(); }
@@ -83,6 +87,7 @@ export class ChatPanel {
     this.stopped = true;
     clearTimeout(this.timer);
     window.removeEventListener('online', this.onOnline);
+    window.removeEventListener('pagehide', this.onPageHide);
     for (const x of this.typers.values()) clearTimeout(x.timer);
     if (this.ws) { const ws = this.ws; this.ws = null; ws.close(1000, 'bye'); }
   }
