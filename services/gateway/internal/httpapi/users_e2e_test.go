@@ -260,6 +260,26 @@ func testLogin(t *testing.T, gw string) {
 	}
 	r = do(t, gw, req{method: "POST", path: "/api/user/login/", json: map[string]string{"email": a.email}})
 	wantJSON(t, "login without password", r, http.StatusBadRequest, `{"password":["This field is required."]}`)
+
+	// Similar timing (B12): an unknown email must cost a password hash
+	// too. The fastest of a few tries is compared, which load on a shared
+	// machine can only slow down, never speed up.
+	timed := func(email string) time.Duration {
+		start := time.Now()
+		r := do(t, gw, req{method: "POST", path: "/api/user/login/", header: map[string]string{"X-Forwarded-For": "192.0.2.50"},
+			json: map[string]string{"email": email, "password": "wrong-password-2"}})
+		wantStatus(t, "timed failed login", r, http.StatusUnauthorized)
+		return time.Since(start)
+	}
+	b := register(t, gw, "timing")
+	fastWrong, fastUnknown := time.Hour, time.Hour
+	for range 3 {
+		fastWrong = min(fastWrong, timed(b.email))
+		fastUnknown = min(fastUnknown, timed(uniqueEmail("ghost")))
+	}
+	if ratio := float64(fastWrong) / float64(fastUnknown); ratio > 3 || ratio < 1.0/3 {
+		t.Errorf("login timing: wrong password %v, unknown email %v; want them similar", fastWrong, fastUnknown)
+	}
 }
 
 func testLoginRateLimit(t *testing.T, gw0, gw1 string) {
