@@ -310,6 +310,9 @@ func (s *Server) handleLogout() authedHandler {
 			}
 		}
 		if _, err := s.users.Logout(rpcContext(r, id), &userv1.LogoutRequest{Refresh: refresh}); err != nil {
+			if status.Code(err) == codes.Unauthenticated {
+				s.clearTokenCookies(w) // the session is over either way
+			}
 			rpcError(w, r, s.log, err)
 			return
 		}
