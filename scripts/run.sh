@@ -59,7 +59,7 @@ start user user "${common[@]}" GRPC_ADDR=127.0.0.1:9001 ADMIN_ADDR=127.0.0.1:910
 start chat chat "${common[@]}" GRPC_ADDR=127.0.0.1:9003 ADMIN_ADDR=127.0.0.1:9103 \
   DATABASE_URL="$PG_BASE/cobra_chat?sslmode=disable" USER_SERVICE_ADDR=127.0.0.1:9001
 start post post "${common[@]}" GRPC_ADDR=127.0.0.1:9002 ADMIN_ADDR=127.0.0.1:9102 \
-  DATABASE_URL="$PG_BASE/cobra_post?sslmode=disable" CHAT_SERVICE_ADDR=127.0.0.1:9003 USER_SERVICE_ADDR=127.0.0.1:9001
+  DATABASE_URL="$PG_BASE/cobra_post?sslmode=disable" CHAT_SERVICE_ADDR=127.0.0.1:9003
 i=0
 origins=$(for p in $GATEWAY_PORTS; do printf 'http://localhost:%s,http://127.0.0.1:%s,' "$p" "$p"; done)
 for p in $GATEWAY_PORTS; do
