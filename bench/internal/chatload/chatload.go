@@ -68,7 +68,9 @@ type Config struct {
 	// replica (default 20, the gateway's default); Open refuses a layout
 	// that would exceed it instead of failing with HTTP 429 midway.
 	MaxPerUserPerGateway int
-	// DialParallel bounds concurrent handshakes (default 64).
+	// DialParallel bounds concurrent handshakes (default 256), so the
+	// generator never opens more than that at once; reconnect storms should
+	// set it high enough not to be what limits the connect rate.
 	DialParallel int
 	// RunID keeps client_msg_ids unique across runs (default random).
 	RunID string
@@ -238,7 +240,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		cfg.MaxPerUserPerGateway = 20
 	}
 	if cfg.DialParallel <= 0 {
-		cfg.DialParallel = 64
+		cfg.DialParallel = 256
 	}
 	if cfg.RunID == "" {
 		cfg.RunID = api.RunID()
@@ -363,7 +365,7 @@ func (s *Session) newSocket(idx int, room int64, acct api.Account, slow bool) *s
 	}
 	return &socket{
 		s: s, idx: idx, room: room, acct: acct, slow: slow, gw: gw,
-		recv: seqcheck.NewReceiver(room, 0), out: make(chan outMsg, 4096), ready: make(chan struct{}),
+		recv: seqcheck.NewReceiver(room, 0), out: make(chan outMsg, 256), ready: make(chan struct{}),
 	}
 }
 

@@ -356,7 +356,7 @@ func M4(ctx context.Context, e *Env) report.Scenario {
 	cmd := fmt.Sprintf("%s (chatload -rooms %d -members 50 -rate %.0f, all on gateway-a, kill -9 at 2 s, reconnect with after_seq)", e.command(), rooms, z.M4Rate)
 	gwA := e.Stack.Gateways[0]
 	s, err := chatload.Open(ctx, chatload.Config{Gateways: e.Stack.GatewayURLs(), Accounts: e.Accounts,
-		Rooms: rooms, Members: 50, FirstGatewayOnly: true, Reconnect: true, ReconnectJitter: 500 * time.Millisecond,
+		Rooms: rooms, Members: 50, FirstGatewayOnly: true, Reconnect: true, ReconnectJitter: 500 * time.Millisecond, DialParallel: 2048,
 		RunID: e.RunID + "m4", Logf: e.Logf})
 	if err != nil {
 		sc.Error = err.Error()
