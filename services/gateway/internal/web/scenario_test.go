@@ -171,6 +171,45 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("the reconnect did not resume with after_seq")
 	}
 
+	// --- edit and delete own messages, seen live on the other replica ---
+	alice.do("edit own message", chromedp.Click(chromedp.CSS(`#chat-messages .msg.mine .msg-edit`)))
+	alice.do("save the edit", setValue("#chat-messages .msg-edit-input", "반가워요! 질문 보셨나요?"), chromedp.Click(chromedp.CSS(`#chat-messages .msg-edit-form button[type=submit]`)))
+	bob.waitJS("bob sees the edit", `[...document.querySelectorAll('#chat-messages .msg.theirs')].some(m => m.querySelector('.text').textContent === '반가워요! 질문 보셨나요?' && !m.querySelector('.edited').hidden)`)
+	alice.do("delete own message", chromedp.Click(chromedp.CSS(`#chat-messages .msg.mine .msg-delete`)))
+	bob.waitJS("bob sees the delete", `document.querySelectorAll('#chat-messages .msg.deleted').length === 1`)
+
+	// --- older messages load on scroll-up (history sends the last 50) ---
+	seedMessages(bob, strings.TrimPrefix(postPath, "/posts/"), 55)
+	alice.open(postPath)
+	alice.waitJS("history", `document.querySelector('#chat-status')?.dataset.state === 'open' && document.querySelectorAll('#chat-messages .msg').length === 50`)
+	alice.do("scroll up", chromedp.Evaluate[chromedp.Void](`document.querySelector('#chat-log').scrollTop = 0`))
+	// 62 messages were sent; the one Alice deleted is gone from the history.
+	alice.waitJS("older messages", `document.querySelectorAll('#chat-messages .msg').length === 61 && !!document.querySelector('#chat-messages .chat-start')`)
+	seqs = eval[[]int](alice, `[...document.querySelectorAll('#chat-messages .msg')].map(e => Number(e.dataset.seq))`)
+	for i, want := 0, 1; i < len(seqs); i, want = i+1, want+1 {
+		if want == 3 { // Alice's deleted message
+			want++
+		}
+		if seqs[i] != want {
+			t.Errorf("seqs after loading older: got %v, want 1..62 without 3", seqs)
+			break
+		}
+	}
+
+	// --- the writer edits, then deletes the post: its room closes (4000) for Bob ---
+	bob.open(postPath)
+	bob.waitJS("bob in the room", `document.querySelector('#chat-status')?.dataset.state === 'open'`)
+	alice.do("edit the post", chromedp.Click(chromedp.CSS(`.post-actions a`)))
+	alice.waitJS("the edit form", `location.pathname.endsWith('/edit') && document.querySelector('#f-title')?.value === `+jsString(title))
+	title = "gRPC 스트림 취소 질문 (해결)"
+	alice.do("save the edit", setValue("#f-title", title), chromedp.Click(chromedp.CSS("#write-form button[type=submit]")))
+	alice.waitJS("the edited post", `location.pathname === `+jsString(postPath)+` && document.querySelector('.post-title')?.textContent === `+jsString(title))
+	alice.do("delete the post", chromedp.Evaluate[chromedp.Void](`document.querySelector('#delete-post').click()`))
+	alice.waitJS("the confirm dialog", `!!document.querySelector('dialog[open] .btn-danger')`)
+	alice.do("confirm", chromedp.Evaluate[chromedp.Void](`document.querySelector('dialog[open] .btn-danger').click()`))
+	alice.waitJS("back on the board", `location.pathname === '/'`)
+	bob.waitJS("the room-deleted notice", `document.querySelector('#chat-banner')?.textContent === '채팅창이 삭제되었습니다' && document.querySelector('#chat-status').dataset.state === 'closed' && document.querySelector('#chat-input').disabled`)
+
 	// --- profile: edit with a picture upload ---
 	alice.open("/profile/edit")
 	alice.do("edit the profile",
@@ -192,6 +231,9 @@ func TestBrowser(t *testing.T) {
 	bob.waitJS("alice in bob's friends", `!!document.querySelector('#friend-list .person[data-email="`+aliceEmail+`"]')`)
 	bob.do("open alice's profile", chromedp.Click(chromedp.CSS(`#friend-list .person a.btn`)))
 	bob.waitJS("the private message", `document.querySelector('#profile-private')?.textContent.includes('This account is private.')`)
+	bob.open("/friends")
+	bob.do("remove alice", chromedp.Click(chromedp.CSS(`#friend-list .person .btn-danger-ghost`)))
+	bob.waitJS("no friends left", `!document.querySelector('#friend-list .person')`)
 
 	// --- language switch, remembered across reloads ---
 	alice.open("/")
@@ -232,8 +274,23 @@ func TestBrowser(t *testing.T) {
 	alice.waitJS("typing indicator", `document.querySelector('#chat-typing').textContent.includes('밥')`)
 	alice.screenshot("post-chat")
 	alice.open("/")
-	alice.waitJS("the board", `document.querySelectorAll('.post-card').length === 7`)
+	alice.waitJS("the board", `document.querySelectorAll('.post-card').length === 6`)
 	alice.screenshot("board")
+
+	// --- board: paging through the Link header, filters, ordering ---
+	alice.open("/?limit=4")
+	alice.waitJS("first page", `document.querySelectorAll('.post-card').length === 4 && !document.querySelector('.btn-more').hidden`)
+	alice.do("load more", chromedp.Click(chromedp.CSS(".btn-more")))
+	alice.waitJS("second page", `document.querySelectorAll('.post-card').length === 6 && document.querySelector('.btn-more').hidden`)
+	if n := eval[int](alice, `new Set([...document.querySelectorAll('.post-card')].map(c => c.dataset.id)).size`); n != 6 {
+		t.Errorf("paging: got %d distinct posts, want 6", n)
+	}
+	alice.do("filter by tag", chromedp.Click(chromedp.CSS(`.tag-cloud a[href*="tag=redis"]`)))
+	alice.waitJS("tag filter", `location.search.includes('tag=redis') && document.querySelectorAll('.post-card:not(.skeleton)').length === 1`)
+	alice.do("filter by category", chromedp.Click(chromedp.CSS(`.side-list a[href*="category="]:not([href$="category="])`)))
+	alice.waitJS("category filter", `location.search.includes('category=') && !!document.querySelector('#post-list')`)
+	alice.open("/?ordering=-hit")
+	alice.waitJS("most viewed first", `(() => { const v = [...document.querySelectorAll('.post-card .views')].map(e => Number(e.textContent.replace(/\D/g, ''))); return v.length === 6 && v.every((x, i) => i === 0 || v[i-1] >= x) && v[0] > 0; })()`)
 
 	// --- logout returns to the login page and closes the socket ---
 	alice.open(showPath)
@@ -269,6 +326,27 @@ var seedPosts = []seedPost{
 	{"오르미 스터디원 모집합니다 🙌", "매주 토요일 오전에 Go 동시성 패턴을 같이 공부할 분을 찾습니다. 초보 환영!", "Ormi", nil},
 	{"Redis Sorted Set으로 실시간 랭킹 만들기", "`ZINCRBY`와 `ZREVRANGE`만으로 충분할까요? 동점자 처리가 고민입니다.", "Programming", []string{"redis"}},
 	{"Kubernetes readiness probe, 어떻게 설정하세요?", "드레인 중에는 readiness를 먼저 내리고 몇 초 기다린 뒤 종료하는 게 맞나요?", "ESTsoft", []string{"kubernetes", "devops"}},
+}
+
+// seedMessages posts n chat messages through the REST endpoint.
+func seedMessages(tb *tab, postID string, n int) {
+	tb.t.Helper()
+	res := eval[string](tb, fmt.Sprintf(`(async () => {
+		const post = await (await fetch('/api/post/detail/%s/')).json();
+		const room = post.room_data ? post.room_data.id : post.room_id;
+		for (let i = 1; i <= %d; i++) {
+			for (;;) {
+				const r = await fetch('/api/chat/message/', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({room, message: 'older ' + i})});
+				if (r.ok) break;
+				if (r.status !== 429) return 'message: ' + r.status + ' ' + await r.text();
+				await new Promise(ok => setTimeout(ok, 200));
+			}
+		}
+		return 'ok';
+	})()`, postID, n))
+	if res != "ok" {
+		tb.t.Fatalf("%s: seed messages: %s", tb.name, res)
+	}
 }
 
 // seed writes posts through the API from the user's page (same origin, cookie auth).

@@ -60,7 +60,8 @@ export async function boardPage({ main, query, navigate, isCurrent }) {
     }
   }
 
-  let next = `/api/post/posts/${qs({ search, category, tag, ordering, limit: 20 })}`;
+  const limit = /^\d{1,3}$/.test(query.get('limit') || '') ? query.get('limit') : 20;
+  let next = `/api/post/posts/${qs({ search, category, tag, ordering, limit })}`;
   const load = async () => {
     more.disabled = true;
     try {
