@@ -326,14 +326,14 @@ type participant struct {
 	prefer int // replica to try first (-1: round robin)
 	h      *History
 
-	mu      sync.Mutex
-	conn    *pconn
-	changed chan struct{} // closed and replaced when conn changes
-	last    int64
-	seenIDs map[string]int64
-	acks    map[string]chan int64
-	closes  []closeEvent
-	errors  []string
+	mu       sync.Mutex
+	conn     *pconn
+	changed  chan struct{} // closed and replaced when conn changes
+	last     int64
+	seenIDs  map[string]int64
+	acks     map[string]chan int64
+	closes   []closeEvent
+	errors   []string
 	connects int
 }
 
