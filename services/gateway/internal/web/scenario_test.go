@@ -20,7 +20,8 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test: skipped with -short")
 	}
-	gw1, gw2 := startStack(t)
+	gws := startStack(t, 2, nil)
+	gw1, gw2 := gws[0], gws[1]
 	browser := startBrowser(t)
 	start := time.Now()
 	suffix := fmt.Sprint(time.Now().UnixNano() % 1e9)

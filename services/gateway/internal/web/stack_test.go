@@ -6,10 +6,11 @@ import (
 	"github.com/cobraspace/cobraspace/services/gateway/internal/stack"
 )
 
-// startStack starts user, post and chat services and two gateway replicas,
-// and returns the replicas' base URLs.
-func startStack(t *testing.T) (gw1, gw2 string) {
+// startStack starts user, post and chat services and n gateway replicas
+// (userEnv adds variables to the user service), and returns the replicas'
+// base URLs.
+func startStack(t *testing.T, n int, userEnv map[string]string) []string {
 	t.Helper()
-	s := stack.Start(t, stack.Options{Gateways: 2})
-	return s.Gateways[0], s.Gateways[1]
+	s := stack.Start(t, stack.Options{Gateways: n, Env: map[string]map[string]string{stack.User: userEnv}})
+	return s.Gateways
 }
