@@ -37,7 +37,6 @@ const (
 type client struct {
 	hub    *Hub
 	ws     *websocket.Conn
-	cork   *corkConn
 	roomID int64
 	room   *room
 	user   Principal
@@ -72,10 +71,10 @@ type client struct {
 	typingAfter time.Time
 }
 
-func newClient(h *Hub, ws *websocket.Conn, cork *corkConn, roomID int64, user Principal, connID string) *client {
+func newClient(h *Hub, ws *websocket.Conn, roomID int64, user Principal, connID string) *client {
 	ctx, cancel := context.WithCancel(grpcauth.WithToken(context.Background(), user.Token))
 	c := &client{
-		hub: h, ws: ws, cork: cork, roomID: roomID, user: user, connID: connID,
+		hub: h, ws: ws, roomID: roomID, user: user, connID: connID,
 		ctx: ctx, cancel: cancel,
 		syncing:    true,
 		notify:     make(chan struct{}, 1),
@@ -368,25 +367,6 @@ func (c *client) writeLoop() {
 			return
 		}
 	}
-}
-
-// writeBatch writes queued frames, several per system call.
-func (c *client) writeBatch(q [][]byte) error {
-	if len(q) == 0 {
-		return nil
-	}
-	c.ws.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout))
-	if len(q) == 1 {
-		return c.ws.WriteMessage(websocket.TextMessage, q[0])
-	}
-	c.cork.cork()
-	for _, f := range q {
-		if err := c.ws.WriteMessage(websocket.TextMessage, f); err != nil {
-			c.cork.uncork()
-			return err
-		}
-	}
-	return c.cork.uncork()
 }
 
 // readLoop reads client frames until the connection ends. After the socket

@@ -284,7 +284,7 @@ type env struct {
 	chat   *fakeChat
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	prefix := testenv.Prefix(t)
 	nc, err := nats.Connect(testenv.NATSURL())

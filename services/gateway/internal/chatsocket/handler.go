@@ -47,7 +47,6 @@ type Handler struct {
 	hub      *Hub
 	hs       Handshake
 	upgrader websocket.Upgrader
-	corks    *sync.Pool
 }
 
 // NewHandler returns the socket endpoint of hub.
@@ -57,15 +56,16 @@ func NewHandler(hub *Hub, hs Handshake) *Handler {
 		hs:  hs,
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
-			// Small buffers and a shared write pool keep idle sockets
-			// cheap (quality-bars M3); big frames are rare.
+			// A small read buffer and a shared write pool keep idle
+			// sockets cheap (quality-bars M3). Data frames bypass
+			// gorilla's writer (framewriter.go), so no socket ever holds
+			// a write buffer.
 			ReadBufferSize:  1024,
 			WriteBufferSize: 1024,
 			WriteBufferPool: &sync.Pool{},
 			// The Origin was checked before the upgrade (403 in JSON).
 			CheckOrigin: func(*http.Request) bool { return true },
 		},
-		corks: newCorkPool(),
 	}
 }
 
@@ -129,27 +129,26 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusTooManyRequests, "Too many open chat sockets.")
 		return
 	}
-	hw := &hijackWriter{ResponseWriter: w, pool: h.corks}
-	ws, err := h.upgrader.Upgrade(hw, r, nil)
-	if err != nil || hw.conn == nil {
+	ws, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
 		// Upgrade already answered the client.
 		h.hub.release(user.UserID)
 		h.hub.done()
 		return
 	}
 	h.hub.metrics.handshakes.WithLabelValues("101").Inc()
-	h.serve(ws, hw.conn, roomID, user, afterSeq)
+	h.serve(ws, roomID, user, afterSeq)
 }
 
 // serve runs one socket: join, initial frames, then the read loop in this
 // goroutine and the write loop in another; cleanup leaves the room.
-func (h *Handler) serve(ws *websocket.Conn, cork *corkConn, roomID int64, user Principal, afterSeq int64) {
+func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, afterSeq int64) {
 	hub := h.hub
 	defer hub.done()
 	hub.metrics.socketsOpen.Inc()
 	defer hub.metrics.socketsOpen.Dec()
 
-	c := newClient(hub, ws, cork, roomID, user, newConnID())
+	c := newClient(hub, ws, roomID, user, newConnID())
 	go c.writeLoop()
 	joined := false
 	defer func() {

@@ -101,6 +101,8 @@ type Hub struct {
 	draining bool
 
 	live sync.WaitGroup // one per reserved socket until its cleanup ends
+
+	buffers *sync.Pool // batch write buffers shared by all sockets
 }
 
 // NewHub returns a hub using chat for RPCs and broker for room events.
@@ -115,6 +117,7 @@ func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.
 		users:   make(map[int64]map[*client]struct{}),
 		perUser: make(map[int64]int),
 		conns:   make(map[string]*client),
+		buffers: newBufferPool(),
 	}
 }
 

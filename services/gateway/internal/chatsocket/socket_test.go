@@ -430,3 +430,33 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestChatFrameLengths checks the batch writer's frame headers at every
+// length boundary of RFC 6455 (7-bit, 16-bit and 64-bit lengths).
+func TestChatFrameLengths(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	c := mustDial(t, r, 1, dialOpts{user: 1})
+	c.nextOf("chat.presence")
+	// Frame lengths (not counting the JSON wrapper) at each boundary.
+	sizes := []int{40, 100, 125, 126, 127, 65535, 65536, 70000}
+	const head, tail = `{"type":"chat.typing","username":"`, `"}`
+	frameOf := func(n int) []byte {
+		return []byte(head + strings.Repeat("y", n-len(head)-len(tail)) + tail)
+	}
+	for _, n := range sizes {
+		e.chat.publish(1, subjects.EventTyping, 0, frameOf(n))
+	}
+	for _, n := range sizes {
+		c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, got, err := c.ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("size %d: %v", n, err)
+		}
+		if want := frameOf(n); string(got) != string(want) {
+			t.Fatalf("size %d: got %d bytes, want %d", n, len(got), len(want))
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package chatsocket_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cobraspace/cobraspace/platform/subjects"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
+)
+
+// directBroker hands events straight to the room's callback, so a
+// benchmark measures the hub and the sockets, not NATS.
+type directBroker struct {
+	mu    sync.Mutex
+	rooms map[int64]func(chatsocket.Event)
+}
+
+func (b *directBroker) SubscribeRoom(id int64, fn func(chatsocket.Event)) (func(), error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.rooms[id] = fn
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		delete(b.rooms, id)
+	}, nil
+}
+
+func (b *directBroker) publish(id int64, ev chatsocket.Event) {
+	b.mu.Lock()
+	fn := b.rooms[id]
+	b.mu.Unlock()
+	fn(ev)
+}
+
+// BenchmarkChatFanOut measures the gateway side of delivery: one room of
+// 50 local sockets, each event fanned out to all of them and read by real
+// WebSocket clients. ns/op is per delivered frame (b.N deliveries).
+func BenchmarkChatFanOut(b *testing.B) {
+	const members = 50
+	e := newEnv(b)
+	e.chat.addRoom(1)
+	broker := &directBroker{rooms: map[int64]func(chatsocket.Event){}}
+	m, _ := chatsocket.NewMetrics(nil)
+	hub := chatsocket.NewHub(chatsocket.Config{}, e.chat, broker, slog.New(slog.NewJSONHandler(io.Discard, nil)), m)
+	h := chatsocket.NewHandler(hub, chatsocket.Handshake{
+		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
+			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			uid, _ := strconv.ParseInt(strings.TrimPrefix(tok, "u"), 10, 64)
+			return chatsocket.Principal{UserID: uid, Token: tok}, nil
+		},
+		OriginAllowed: func(*http.Request) bool { return true },
+		Error:         func(w http.ResponseWriter, _ *http.Request, code int, msg string) { http.Error(w, msg, code) },
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws/chat/{room_id}/chat/", h)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	events := b.N/members + 1
+	var received atomic.Int64
+	var failed atomic.Bool
+	perMember := make([]atomic.Int64, members)
+	slowest := func() int64 {
+		low := perMember[0].Load()
+		for i := range perMember {
+			low = min(low, perMember[i].Load())
+		}
+		return low
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < members; i++ {
+		ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws/chat/1/chat/",
+			http.Header{"Authorization": {"Bearer u" + strconv.Itoa(i+1)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ws.Close()
+		for { // skip history and presence
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				b.Fatal(err)
+			}
+			var f struct{ Type string }
+			json.Unmarshal(data, &f)
+			if f.Type == "chat.presence" {
+				break
+			}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; n < events; n++ {
+				if _, _, err := ws.ReadMessage(); err != nil {
+					b.Logf("member ended: %v", err)
+					failed.Store(true)
+					return
+				}
+				received.Add(1)
+				perMember[i].Add(1)
+			}
+		}()
+	}
+	frame := []byte(`{"type":"chat.message","message":"` + strings.Repeat("x", 100) + `","sender":"a@example.com","nickname":"a","profile_picture_url":"/media/a.png","id":1,"seq":1,"room":1,"created_at":"2026-01-01T00:00:00Z","client_msg_id":"","parent_chat":null,"edited_at":null}`)
+	b.ResetTimer()
+	start := time.Now()
+	for n := 0; n < events; n++ {
+		// Seq-less events, so ordering does not hold frames back.
+		broker.publish(1, chatsocket.Event{Kind: subjects.EventTyping, Data: frame})
+		if n%32 == 31 { // the slowest reader stays well under the 256-frame queue bound
+			for slowest() < int64(n-128) {
+				if failed.Load() {
+					b.Fatal("a member socket ended")
+				}
+				time.Sleep(50 * time.Microsecond)
+			}
+		}
+	}
+	wg.Wait()
+	b.StopTimer()
+	if got, want := received.Load(), int64(events*members); got != want {
+		b.Fatalf("got %d deliveries, want %d", got, want)
+	}
+	b.ReportMetric(float64(events*members)/time.Since(start).Seconds(), "deliveries/s")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_ = hub.Shutdown(ctx)
+}
