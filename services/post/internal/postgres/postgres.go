@@ -19,10 +19,9 @@ import (
 	"github.com/cobraspace/cobraspace/services/post/internal/post"
 )
 
-// searchDoc is the searchable document of a post. It must match the
-// expression of the index posts_search_trgm_idx (migrations) character for
-// character, or the planner cannot use that index.
-const searchDoc = `(p.title || E'\n' || p.search_meta || E'\n' || p.content)`
+// DefaultSearchWindow is how many posts, in list order, a search first
+// checks one by one (see list).
+const DefaultSearchWindow = 1000
 
 // postColumns are the columns scanPost reads, in order.
 const postColumns = `p.id, p.title, p.content, p.category_id, c.name, p.writer_id, h.hit, p.room_id, p.created_at, p.updated_at`
@@ -32,13 +31,25 @@ const postFrom = `posts p JOIN categories c ON c.id = p.category_id JOIN post_hi
 
 // Store is a post.Store on a pgx pool.
 type Store struct {
-	pool *pgxpool.Pool
+	pool         *pgxpool.Pool
+	searchWindow int
 }
 
 var _ post.Store = (*Store)(nil)
 
 // NewStore returns a Store on pool (migrated with the migrations package).
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+func NewStore(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool, searchWindow: DefaultSearchWindow}
+}
+
+// WithSearchWindow returns a copy of s that checks n posts one by one
+// before a search falls back to the trigram index (tests use a tiny window
+// to exercise both plans).
+func (s *Store) WithSearchWindow(n int) *Store {
+	cp := *s
+	cp.searchWindow = max(n, 1)
+	return &cp
+}
 
 // querier is what both the pool and a transaction offer.
 type querier interface {
@@ -198,66 +209,122 @@ func (s *Store) ListPosts(ctx context.Context, q post.Query) ([]post.Post, *post
 	return posts, next, nil
 }
 
-// list runs one keyset query: q's filters, tier (0 or 1 for relevance,
-// else -1), after the position after, at most limit rows.
+// list returns up to limit posts of q (tier 0 or 1 for relevance, else
+// -1) after the position after.
+//
+// A search term can match almost every post ("lorem") or almost none, and
+// PostgreSQL cannot tell which from the pattern: it estimates every
+// substring pattern as rare and picks the trigram index, which for a
+// common term means checking every match and sorting them all (seconds
+// at 100k posts). So a search first walks the list in order through its
+// B-tree index and checks at most s.searchWindow posts; a common term fills
+// the page within the first few. Only when the window holds too few
+// matches (a rare term) does the plain query run, where the trigram index
+// is the right plan.
 func (s *Store) list(ctx context.Context, q post.Query, tier int, after *post.Position, limit int) ([]post.Post, error) {
+	if len(q.Terms) > 0 {
+		posts, windowFull, err := s.query(ctx, q, tier, after, limit, true)
+		if err != nil || len(posts) >= limit || !windowFull {
+			return posts, err
+		}
+	}
+	posts, _, err := s.query(ctx, q, tier, after, limit, false)
+	return posts, err
+}
+
+// query runs one list query; windowed checks the search terms only on the
+// next s.searchWindow posts in order and reports whether the window was full
+// (so that more matches may follow it).
+func (s *Store) query(ctx context.Context, q post.Query, tier int, after *post.Position, limit int, windowed bool) ([]post.Post, bool, error) {
 	l := &listSQL{}
+	var filters, search []string
 	if q.CategoryID != 0 {
-		l.where = append(l.where, "p.category_id = "+l.arg(q.CategoryID))
+		filters = append(filters, "p.category_id = "+l.arg(q.CategoryID))
 	}
 	if q.WriterID != 0 {
-		l.where = append(l.where, "p.writer_id = "+l.arg(q.WriterID))
+		filters = append(filters, "p.writer_id = "+l.arg(q.WriterID))
 	}
 	if q.Tag != "" {
-		l.where = append(l.where, `EXISTS (SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id
+		filters = append(filters, `EXISTS (SELECT 1 FROM post_tags pt WHERE pt.post_id = p.id
 			AND pt.tag_id = (SELECT t.id FROM tags t WHERE lower(t.name) = lower(`+l.arg(q.Tag)+`)))`)
 	}
 	var inTitle []string
 	for _, term := range q.Terms {
 		pat := l.arg(likePattern(term))
-		l.where = append(l.where, searchDoc+" ILIKE "+pat)
+		// search_doc is lower-cased (migration 00002), so LIKE with the
+		// pattern lower-cased the same way is a case-insensitive match.
+		search = append(search, "p.search_doc LIKE lower("+pat+")")
 		inTitle = append(inTitle, "p.title ILIKE "+pat)
 	}
 	switch tier {
 	case 0:
-		l.where = append(l.where, inTitle...)
+		// The title is part of search_doc: a title match is a match.
+		search = inTitle
 	case 1:
-		l.where = append(l.where, "NOT ("+strings.Join(inTitle, " AND ")+")")
+		search = append(search, "NOT ("+strings.Join(inTitle, " AND ")+")")
 	}
-	order := "p.created_at DESC, p.id DESC"
+	order, keyset := "p.created_at DESC, p.id DESC", ""
 	if q.Ordering == post.OrderMostHits {
 		order = "h.hit DESC, h.post_id DESC"
 	}
 	if after != nil {
 		switch q.Ordering {
 		case post.OrderMostHits:
-			l.where = append(l.where, "(h.hit, h.post_id) < ("+l.arg(after.Hit)+", "+l.arg(after.ID)+")")
+			keyset = "(h.hit, h.post_id) < (" + l.arg(after.Hit) + ", " + l.arg(after.ID) + ")"
 		default:
-			l.where = append(l.where, "(p.created_at, p.id) < ("+l.arg(after.CreatedAt)+", "+l.arg(after.ID)+")")
+			keyset = "(p.created_at, p.id) < (" + l.arg(after.CreatedAt) + ", " + l.arg(after.ID) + ")"
 		}
+		filters = append(filters, keyset)
 	}
-	sql := "SELECT " + postColumns + " FROM " + postFrom
-	if len(l.where) > 0 {
-		sql += " WHERE " + strings.Join(l.where, " AND ")
+	where := func(conds []string) string {
+		if len(conds) == 0 {
+			return ""
+		}
+		return " WHERE " + strings.Join(conds, " AND ")
 	}
-	sql += " ORDER BY " + order + " LIMIT " + l.arg(limit)
+
+	var sql string
+	if windowed {
+		// The inner query streams posts in list order through the B-tree
+		// index; the match is computed per row in its select list, where
+		// the trigram index cannot be used. The window's last row is
+		// always let through, as a marker that the window was full.
+		inner := "SELECT p.id, p.created_at, h.hit, row_number() OVER (ORDER BY " + order + ") AS rn, (" +
+			strings.Join(search, " AND ") + ") AS m FROM posts p JOIN post_hits h ON h.post_id = p.id" +
+			where(filters) + " ORDER BY " + order + " LIMIT " + strconv.Itoa(s.searchWindow)
+		outerOrder := strings.NewReplacer("p.", "w.", "h.hit", "w.hit", "h.post_id", "w.id").Replace(order)
+		sql = "SELECT " + postColumns + ", w.m, w.rn = " + strconv.Itoa(s.searchWindow) +
+			" FROM (SELECT * FROM (" + inner + ") i WHERE i.m OR i.rn = " + strconv.Itoa(s.searchWindow) +
+			" ORDER BY " + strings.NewReplacer("p.", "i.", "h.hit", "i.hit", "h.post_id", "i.id").Replace(order) +
+			" LIMIT " + l.arg(limit+1) + ") w JOIN " + postFrom + " ON p.id = w.id ORDER BY " + outerOrder
+	} else {
+		sql = "SELECT " + postColumns + ", true, false FROM " + postFrom + where(append(filters, search...)) +
+			" ORDER BY " + order + " LIMIT " + l.arg(limit)
+	}
 	rows, err := s.pool.Query(ctx, sql, l.args...)
 	if err != nil {
-		return nil, fmt.Errorf("list posts: %w", err)
+		return nil, false, fmt.Errorf("list posts: %w", err)
 	}
 	defer rows.Close()
 	var posts []post.Post
+	windowFull := false
 	for rows.Next() {
-		p, err := scanPost(rows)
+		var p post.Post
+		var match, last bool
+		err := rows.Scan(&p.ID, &p.Title, &p.Content, &p.CategoryID, &p.CategoryName, &p.WriterID, &p.Hit,
+			&p.RoomID, &p.CreatedAt, &p.UpdatedAt, &match, &last)
 		if err != nil {
-			return nil, fmt.Errorf("list posts: %w", err)
+			return nil, false, fmt.Errorf("list posts: %w", err)
 		}
-		posts = append(posts, p)
+		windowFull = windowFull || last
+		if match && len(posts) < limit {
+			posts = append(posts, p)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list posts: %w", err)
+		return nil, false, fmt.Errorf("list posts: %w", err)
 	}
-	return posts, nil
+	return posts, windowFull, nil
 }
 
 // ---- writing ----

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ import (
 )
 
 // newStore returns a Store on a fresh, migrated database.
-func newStore(t *testing.T) (*postgres.Store, *pgxpool.Pool) {
+func newStore(t testing.TB) (*postgres.Store, *pgxpool.Pool) {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgdb.Open(ctx, testenv.Database(t))
@@ -289,16 +290,19 @@ func TestSearch(t *testing.T) {
 		{"no match", []string{"zzzz"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, next, err := s.ListPosts(ctx, post.Query{Terms: tc.search, Ordering: post.OrderRelevance, Limit: 20})
-			if err != nil {
-				t.Fatal(err)
-			}
 			var want []int64
 			for _, k := range tc.want {
 				want = append(want, p[k].ID)
 			}
-			if !slices.Equal(ids(got), want) || next != nil {
-				t.Errorf("search %q: got %v (next %v), want %v", tc.search, ids(got), next, want)
+			// Both plans: the window walk and the trigram-index query.
+			for _, st := range []*postgres.Store{s, s.WithSearchWindow(2)} {
+				got, next, err := st.ListPosts(ctx, post.Query{Terms: tc.search, Ordering: post.OrderRelevance, Limit: 20})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(ids(got), want) || next != nil {
+					t.Errorf("search %q: got %v (next %v), want %v", tc.search, ids(got), next, want)
+				}
 			}
 		})
 	}
@@ -317,16 +321,18 @@ func TestSearch(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.q.Ordering, tc.q.Limit = post.OrderNewest, 20
-			got, _, err := s.ListPosts(ctx, tc.q)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var want []int64
 			for _, k := range tc.want {
 				want = append(want, p[k].ID)
 			}
-			if !slices.Equal(ids(got), want) {
-				t.Errorf("got %v, want %v", ids(got), want)
+			for _, st := range []*postgres.Store{s, s.WithSearchWindow(1)} {
+				got, _, err := st.ListPosts(ctx, tc.q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(ids(got), want) {
+					t.Errorf("got %v, want %v", ids(got), want)
+				}
 			}
 		})
 	}
@@ -434,6 +440,8 @@ func TestPaginationStable(t *testing.T) {
 		{"newest", post.Query{Ordering: post.OrderNewest}},
 		{"most hits", post.Query{Ordering: post.OrderMostHits}},
 		{"relevance", post.Query{Ordering: post.OrderRelevance, Terms: []string{"findme"}}},
+		{"newest search", post.Query{Ordering: post.OrderNewest, Terms: []string{"content"}}},
+		{"most hits search", post.Query{Ordering: post.OrderMostHits, Terms: []string{"findme"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// The full list in one page is the reference order.
@@ -445,8 +453,10 @@ func TestPaginationStable(t *testing.T) {
 			}
 			q.Limit = 7
 			var got []int64
+			// A window of 5 makes searches switch between both plans.
+			small := s.WithSearchWindow(5)
 			for page := 0; ; page++ {
-				posts, next, err := s.ListPosts(ctx, q)
+				posts, next, err := small.ListPosts(ctx, q)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -460,7 +470,7 @@ func TestPaginationStable(t *testing.T) {
 				}
 				q.After = next
 			}
-			if tc.name == "most hits" {
+			if strings.HasPrefix(tc.name, "most hits") {
 				// New posts have no hits, so they can still show up on a later
 				// page (among the zero-hit posts), but nothing repeats and no
 				// post that existed before is skipped.
