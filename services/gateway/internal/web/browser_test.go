@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -172,9 +173,35 @@ func (tb *tab) screenshot(name string) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		tb.t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), img, 0o644); err != nil {
+	file := filepath.Join(dir, name+".png")
+	if old, err := os.ReadFile(file); err == nil && !differs(old, img) {
+		return // only dates and random names changed: keep the committed file
+	}
+	if err := os.WriteFile(file, img, 0o644); err != nil {
 		tb.t.Fatal(err)
 	}
+}
+
+// differs reports whether two PNGs differ in more than 2% of their pixels
+// (or in size), i.e. whether the page looks meaningfully different.
+func differs(a, b []byte) bool {
+	ia, err1 := png.Decode(bytes.NewReader(a))
+	ib, err2 := png.Decode(bytes.NewReader(b))
+	if err1 != nil || err2 != nil || ia.Bounds() != ib.Bounds() {
+		return true
+	}
+	r := ia.Bounds()
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			r1, g1, b1, _ := ia.At(x, y).RGBA()
+			r2, g2, b2, _ := ib.At(x, y).RGBA()
+			if r1 != r2 || g1 != g2 || b1 != b2 {
+				n++
+			}
+		}
+	}
+	return n*50 > r.Dx()*r.Dy()
 }
 
 // setValue sets a form control's value the way typing would end (an input event follows).

@@ -197,6 +197,13 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
+	// A new message does not yank a reader who scrolled up; a button offers the jump.
+	alice.do("read older messages", chromedp.Evaluate[chromedp.Void](`document.querySelector('#chat-log').scrollTop = 0`))
+	send(bob, "새 메시지가 와도 읽던 곳에 머뭅니다")
+	alice.waitJS("the new-message button", `!document.querySelector('.chat-new').hidden && document.querySelector('#chat-log').scrollTop < 100`)
+	alice.do("jump to the newest", chromedp.Evaluate[chromedp.Void](`document.querySelector('.chat-new').click()`))
+	alice.waitJS("at the bottom", `(() => { const l = document.querySelector('#chat-log'); return l.scrollHeight - l.scrollTop - l.clientHeight < 48 && document.querySelector('.chat-new').hidden; })()`)
+
 	// --- the writer edits, then deletes the post: its room closes (4000) for Bob ---
 	bob.open(postPath)
 	bob.waitJS("bob in the room", `document.querySelector('#chat-status')?.dataset.state === 'open'`)
