@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 var dateRe = regexp.MustCompile(`^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$`)
@@ -299,6 +300,25 @@ func TestBrowser(t *testing.T) {
 	alice.waitJS("category filter", `location.search.includes('category=') && !!document.querySelector('#post-list')`)
 	alice.open("/?ordering=-hit")
 	alice.waitJS("most viewed first", `(() => { const v = [...document.querySelectorAll('.post-card .views')].map(e => Number(e.textContent.replace(/\D/g, ''))); return v.length === 6 && v.every((x, i) => i === 0 || v[i-1] >= x) && v[0] > 0; })()`)
+
+	// --- phone width: no horizontal scrolling; the chat sits below the post ---
+	for _, path := range []string{"/", showPath, "/write", "/profile", "/friends"} {
+		alice.do("phone viewport", chromedp.EmulateViewport(390, 844))
+		alice.open(path)
+		if w := eval[[]int](alice, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+			t.Errorf("%s at phone width: page is %dpx wide in a %dpx window", path, w[0], w[1])
+		}
+	}
+	alice.do("desktop viewport", chromedp.EmulateViewport(1366, 813))
+
+	// --- keyboard: the account menu opens with Enter, moves with arrows, closes with Escape ---
+	alice.open("/")
+	alice.do("focus the account button", chromedp.Focus(chromedp.CSS("#account-btn")), chromedp.KeyEvent("\r"))
+	alice.waitJS("the menu open with focus inside", `!document.querySelector('#account-menu').hidden && document.activeElement.matches('#account-menu .menu-item')`)
+	alice.do("arrow down", chromedp.KeyEvent(kb.ArrowDown))
+	alice.waitJS("the second item focused", `document.activeElement === document.querySelectorAll('#account-menu .menu-item')[1]`)
+	alice.do("escape", chromedp.KeyEvent(kb.Escape))
+	alice.waitJS("the menu closed, focus back", `document.querySelector('#account-menu').hidden && document.activeElement.id === 'account-btn'`)
 
 	// --- logout returns to the login page and closes the socket ---
 	alice.open(showPath)
