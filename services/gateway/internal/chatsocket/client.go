@@ -265,16 +265,16 @@ func (c *client) finishSync(lastSeq int64) {
 }
 
 // close asks the writer to send a close frame with code (0: none) and end
-// the connection. The first call wins.
-func (c *client) close(code int, reason string) {
+// the connection. The first call wins and reports true.
+func (c *client) close(code int, reason string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.closeLocked(code, reason)
+	return c.closeLocked(code, reason)
 }
 
-func (c *client) closeLocked(code int, reason string) {
+func (c *client) closeLocked(code int, reason string) bool {
 	if c.closed {
-		return
+		return false
 	}
 	c.closed = true
 	c.code, c.reason = code, reason
@@ -289,6 +289,7 @@ func (c *client) closeLocked(code int, reason string) {
 	c.space.Broadcast()
 	close(c.closing)
 	c.cancel()
+	return true
 }
 
 func (c *client) isClosed() bool {
@@ -385,8 +386,14 @@ func (c *client) readLoop() {
 	for {
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
-			// Oversized frames: gorilla already sent 1009.
-			c.close(0, "")
+			// The peer is gone, silent past the pong timeout, closed, or
+			// sent an oversized frame (gorilla already answered 1009).
+			// Unless the server is in its own close handshake, drop the
+			// connection now: a writer blocked on a dead peer must not
+			// delay the leave until its write timeout.
+			if c.close(0, "") {
+				c.ws.NetConn().Close()
+			}
 			return
 		}
 		if c.isClosed() {
