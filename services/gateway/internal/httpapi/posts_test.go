@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -404,6 +405,37 @@ func TestPostsREST(t *testing.T) {
 			if r := anon.do("GET", path, nil); r.status != http.StatusNotFound || !strings.Contains(string(r.body), `"detail"`) {
 				t.Errorf("GET %s: got %s, want 404 detail", path, r)
 			}
+		}
+	})
+
+	t.Run("concurrent views on two replicas", func(t *testing.T) {
+		path := fmt.Sprintf("/api/post/detail/%d/", first.ID)
+		hitOf := func(base string) int64 {
+			var d struct{ Hit int64 }
+			api{t: t, base: base}.want(http.StatusOK, "GET", path, nil, &d)
+			return d.Hit
+		}
+		before := hitOf(s.Gateways[0])
+		const views = 50
+		var wg sync.WaitGroup
+		for i := range views {
+			wg.Go(func() {
+				// Anonymous views need no chat service, so the replica with
+				// the hung chat service serves them too.
+				resp, err := http.Get(s.Gateways[i%2] + path)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("view %d: status %d", i, resp.StatusCode)
+				}
+			})
+		}
+		wg.Wait()
+		if after := hitOf(s.Gateways[1]); after != before+views+1 {
+			t.Errorf("hit after %d concurrent views: got %d, want %d", views, after, before+views+1)
 		}
 	})
 
