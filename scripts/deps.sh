@@ -76,8 +76,8 @@ ensure_redis
 ensure_nats
 command -v protoc >/dev/null || apt_install protobuf-compiler
 command -v psql >/dev/null || apt_install postgresql-client
-command -v curl >/dev/null || apt_install curl
 if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null; then
-  apt_install chromium
+  # Korean fonts so the browser tests' screenshots show the UI's Hangul text.
+  apt_install chromium fonts-noto-cjk
 fi
 say "PostgreSQL, Redis and NATS are up"
