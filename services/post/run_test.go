@@ -98,6 +98,26 @@ func (f *fakeChat) CreateRoom(ctx context.Context, req *chatv1.CreateRoomRequest
 	return &chatv1.Room{Id: id, Name: req.GetName(), OwnerId: uid, PostId: req.GetPostId()}, nil
 }
 
+func (f *fakeChat) UpdateRoom(ctx context.Context, req *chatv1.UpdateRoomRequest) (*chatv1.Room, error) {
+	if err := f.trouble(ctx); err != nil {
+		return nil, err
+	}
+	uid, err := f.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.rooms[req.GetId()]; !ok {
+		return nil, status.Error(codes.NotFound, "Not found.")
+	}
+	if f.owners[req.GetId()] != uid {
+		return nil, status.Error(codes.PermissionDenied, "not the owner")
+	}
+	f.names[req.GetId()] = req.GetName()
+	return &chatv1.Room{Id: req.GetId(), Name: req.GetName(), OwnerId: uid}, nil
+}
+
 func (f *fakeChat) DeleteRoom(ctx context.Context, req *chatv1.DeleteRoomRequest) (*chatv1.DeleteRoomResponse, error) {
 	if err := f.trouble(ctx); err != nil {
 		return nil, err
@@ -332,6 +352,18 @@ func TestCreateReadUpdateDelete(t *testing.T) {
 		u.GetTags()[0].GetName() != "rust" || !u.GetUpdatedAt().AsTime().After(p.GetUpdatedAt().AsTime()) {
 		t.Errorf("UpdatePost = %v", u)
 	}
+	e.chat.mu.Lock()
+	renamed := e.chat.names[p.GetRoomId()]
+	e.chat.mu.Unlock()
+	if renamed != "new" {
+		t.Errorf("room name after the title changed: %q, want %q", renamed, "new")
+	}
+	// A failed rename does not fail the update.
+	e.chat.set(codes.Unavailable, 0)
+	if _, err := e.client.UpdatePost(alice, &postv1.UpdatePostRequest{Id: p.GetId(), UpdateMask: []string{"title"}, Title: "newer"}); err != nil {
+		t.Errorf("update with chat down: %v, want it to succeed", err)
+	}
+	e.chat.set(codes.OK, 0)
 	_, err = e.client.UpdatePost(alice, &postv1.UpdatePostRequest{Id: p.GetId(), UpdateMask: []string{"writer"}})
 	wantCode(t, "update of an unknown field", err, codes.InvalidArgument, "")
 

@@ -482,6 +482,11 @@ func TestPostsREST(t *testing.T) {
 			!slices.Equal(u.tagNames(), first.tagNames()) {
 			t.Errorf("after PATCH title: %+v", u)
 		}
+		var room struct{ Name string }
+		alice.want(http.StatusOK, "GET", fmt.Sprintf("/api/chat/room/%d/", first.RoomID), nil, &room)
+		if room.Name != "Hello again" {
+			t.Errorf("room name after the title changed: %q, want %q", room.Name, "Hello again")
+		}
 		alice.want(http.StatusOK, "PUT", path, `{"tags":[{"name":"rust"}],"category":`+strconv.FormatInt(ormi, 10)+`}`, &u)
 		if !slices.Equal(u.tagNames(), []string{"rust"}) || u.Category != ormi || u.Title != "Hello again" {
 			t.Errorf("after PUT tags and category: %+v", u)

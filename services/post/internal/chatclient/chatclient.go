@@ -5,6 +5,7 @@ package chatclient
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -45,6 +46,16 @@ func (r *Rooms) CreateRoom(ctx context.Context, name string, postID int64) (int6
 		return 0, post.ErrChatUnavailable
 	}
 	return room.GetId(), nil
+}
+
+// RenameRoom implements post.Rooms.
+func (r *Rooms) RenameRoom(ctx context.Context, roomID int64, name string) error {
+	ctx, cancel := context.WithTimeout(grpcauth.Forward(ctx), CallTimeout)
+	defer cancel()
+	if _, err := r.client.UpdateRoom(ctx, &chatv1.UpdateRoomRequest{Id: roomID, Name: name}); err != nil {
+		return fmt.Errorf("rename room %d: %w", roomID, err)
+	}
+	return nil
 }
 
 // DeleteRoom implements post.Rooms.

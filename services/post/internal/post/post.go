@@ -150,6 +150,8 @@ type Rooms interface {
 	// CreateRoom creates the room of post postID, owned by the caller; it
 	// is idempotent per postID. ErrChatUnavailable on any failure.
 	CreateRoom(ctx context.Context, name string, postID int64) (roomID int64, err error)
+	// RenameRoom renames a room (its post's title changed).
+	RenameRoom(ctx context.Context, roomID int64, name string) error
 	// DeleteRoom deletes a room with its messages and closes its sockets;
 	// an already deleted room is not an error. ErrChatUnavailable on any
 	// other failure.

@@ -173,7 +173,8 @@ func InvalidCategoryMessage(id int64) string {
 
 // UpdatePost changes the fields of post id named in mask ("title",
 // "content", "category", "tags"); only its writer may, and the writer never
-// changes. updated_at is bumped when mask names anything. CodeInvalid,
+// changes. updated_at is bumped when mask names anything; a new title
+// renames the post's chat room (best effort). CodeInvalid,
 // CodeNotFound, CodePermissionDenied.
 func (s *Service) UpdatePost(ctx context.Context, callerID, id int64, mask []string, in Input) (Post, error) {
 	p, err := s.owned(ctx, callerID, id)
@@ -211,7 +212,19 @@ func (s *Service) UpdatePost(ctx context.Context, callerID, id int64, mask []str
 	if c == (Changes{}) {
 		return p, nil
 	}
-	return s.store.UpdatePost(ctx, id, c)
+	updated, err := s.store.UpdatePost(ctx, id, c)
+	if err != nil {
+		return Post{}, err
+	}
+	if name := truncateRunes(updated.Title, MaxRoomNameRunes); name != truncateRunes(p.Title, MaxRoomNameRunes) {
+		// The room is named after the post. A failed rename is only
+		// cosmetic, so it is logged and the update stands.
+		if err := s.rooms.RenameRoom(ctx, updated.RoomID, name); err != nil {
+			s.logger.WarnContext(ctx, "chat room not renamed after a title change",
+				"post_id", id, "room_id", updated.RoomID, "err", err)
+		}
+	}
+	return updated, nil
 }
 
 // DeletePost deletes post id and, first, its chat room with the room's
