@@ -38,8 +38,11 @@ type fakeChat struct {
 	owners   map[int64]int64 // room id → owner (from the forwarded token)
 	names    map[int64]string
 	deleted  []int64
-	failWith codes.Code    // when set, every call fails with it
-	stall    time.Duration // when set, every call sleeps first
+	failWith codes.Code // when set, every call fails with it
+	// loseAnswers makes that many CreateRoom calls create the room and
+	// then answer UNAVAILABLE, as if the answer was lost.
+	loseAnswers int
+	stall       time.Duration // when set, every call sleeps first
 	// onCreate runs inside CreateRoom after the room exists, e.g. to make
 	// the post's insert fail afterwards.
 	onCreate func(postID int64)
@@ -91,9 +94,16 @@ func (f *fakeChat) CreateRoom(ctx context.Context, req *chatv1.CreateRoomRequest
 		f.rooms[id], f.owners[id], f.names[id] = req.GetPostId(), uid, req.GetName()
 	}
 	hook := f.onCreate
+	lose := f.loseAnswers > 0
+	if lose {
+		f.loseAnswers--
+	}
 	f.mu.Unlock()
 	if hook != nil {
 		hook(req.GetPostId())
+	}
+	if lose {
+		return nil, status.Error(codes.Unavailable, "answer lost")
 	}
 	return &chatv1.Room{Id: id, Name: req.GetName(), OwnerId: uid, PostId: req.GetPostId()}, nil
 }
@@ -475,6 +485,22 @@ func TestChatFailures(t *testing.T) {
 	}
 	e.chat.set(codes.OK, 0)
 
+	// The room is created but the answer is lost: the retry with the same
+	// post id gets that room, and there is exactly one.
+	e.chat.mu.Lock()
+	e.chat.loseAnswers = 1
+	e.chat.mu.Unlock()
+	lost, err := e.client.CreatePost(alice, req)
+	if err != nil {
+		t.Fatalf("create with one lost answer: %v", err)
+	}
+	if n := e.chat.roomCount(); n != 1 {
+		t.Errorf("rooms after a lost answer: %d, want 1", n)
+	}
+	if _, err := e.client.DeletePost(alice, &postv1.DeletePostRequest{Id: lost.GetId()}); err != nil {
+		t.Fatal(err)
+	}
+
 	// The insert fails after the room exists (here: the category vanished
 	// meanwhile): the room is deleted again and no post appears.
 	doomed, err := e.client.CreateCategory(alice, &postv1.CreateCategoryRequest{Name: "Doomed"})
@@ -500,7 +526,7 @@ func TestChatFailures(t *testing.T) {
 	e.chat.onCreate = nil
 	deleted := len(e.chat.deleted)
 	e.chat.mu.Unlock()
-	if deleted != 1 || e.chat.roomCount() != 0 {
+	if deleted != 2 || e.chat.roomCount() != 0 {
 		t.Errorf("after a failed insert: %d rooms deleted, %d left; want the room deleted again", deleted, e.chat.roomCount())
 	}
 	if n := e.count(t); n != 0 {

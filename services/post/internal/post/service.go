@@ -97,7 +97,7 @@ func (s *Service) GetPost(ctx context.Context, id int64, countHit bool) (Post, e
 //  1. validate everything that can be checked before any side effect;
 //  2. reserve the post's id;
 //  3. ask the chat service for the room of that post id (idempotent per
-//     post id, so a retried call cannot make a second room);
+//     post id, so the one retry after a failure cannot make a second room);
 //  4. insert the post with its room id in one transaction.
 //
 // When step 3 fails nothing exists and the caller gets CodeUnavailable.
@@ -125,7 +125,15 @@ func (s *Service) CreatePost(ctx context.Context, writerID int64, in Input) (Pos
 	if err != nil {
 		return Post{}, err
 	}
-	roomID, err := s.rooms.CreateRoom(ctx, truncateRunes(title, MaxRoomNameRunes), id)
+	roomName := truncateRunes(title, MaxRoomNameRunes)
+	roomID, err := s.rooms.CreateRoom(ctx, roomName, id)
+	if err != nil && ctx.Err() == nil {
+		// One retry with the same post id: CreateRoom is idempotent per
+		// post, so when the first call created the room but its answer was
+		// lost (a timeout), the retry returns that room instead of leaving
+		// it orphaned.
+		roomID, err = s.rooms.CreateRoom(ctx, roomName, id)
+	}
 	if err != nil {
 		return Post{}, err
 	}
