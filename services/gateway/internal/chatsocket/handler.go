@@ -70,8 +70,8 @@ func NewHandler(hub *Hub, hs Handshake) *Handler {
 }
 
 // ServeHTTP checks the handshake (401, 403, 404, 429, 503 without an
-// upgrade), upgrades, joins the room and then serves the socket until it
-// closes.
+// upgrade), upgrades and hands the socket to its own goroutines, which join
+// the room and serve it until it closes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fail := func(code int, msg string) {
 		h.hub.metrics.handshakes.WithLabelValues(strconv.Itoa(code)).Inc()
@@ -137,37 +137,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.hub.metrics.handshakes.WithLabelValues("101").Inc()
-	h.serve(ws, roomID, user, afterSeq)
+	// Serve the socket on a fresh goroutine and return: net/http then
+	// frees the connection's request state and its 4 KiB read and write
+	// buffers, which would otherwise live as long as the socket
+	// (quality-bars M3).
+	go h.serve(ws, roomID, user, afterSeq)
 }
 
 // serve runs one socket: join, initial frames, then the read loop in this
 // goroutine and the write loop in another; cleanup leaves the room.
 func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, afterSeq int64) {
 	hub := h.hub
-	defer hub.done()
 	hub.metrics.socketsOpen.Inc()
-	defer hub.metrics.socketsOpen.Dec()
-
 	c := newClient(hub, ws, roomID, user, newConnID())
 	go c.writeLoop()
-	joined := false
-	defer func() {
-		c.close(0, "")
-		<-c.writerDone
-		if c.room != nil {
-			hub.detach(c)
-		} else {
-			hub.release(user.UserID)
-		}
-		if joined {
-			// Best effort: presence expires by itself if this fails.
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if _, err := hub.chat.Leave(ctx, &chatv1.LeaveRequest{RoomId: roomID, ConnectionId: c.connID}); err != nil {
-				hub.log.Warn("chat leave failed", "room", roomID, "err", err)
-			}
-		}
-	}()
 
 	if err := hub.attach(c); err != nil {
 		if errors.Is(err, errDraining) {
@@ -176,11 +159,11 @@ func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, afterS
 			hub.log.Error("chat subscribe failed", "room", roomID, "err", err)
 			c.close(websocket.CloseTryAgainLater, "try again later")
 		}
-		c.drain()
+		c.readLoop() // reads the peer's close reply
+		c.cleanup(false)
 		return
 	}
-	var err error
-	joined, err = c.sync(afterSeq)
+	joined, err := c.sync(afterSeq)
 	if err != nil {
 		code, reason := websocket.CloseInternalServerErr, "internal error"
 		switch status.Code(err) {
@@ -195,7 +178,8 @@ func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, afterS
 			hub.log.Warn("chat socket sync failed", "room", roomID, "err", err)
 		}
 		c.close(code, reason)
-		c.drain()
+		c.readLoop()
+		c.cleanup(joined)
 		return
 	}
 	if !user.ExpiresAt.IsZero() {
@@ -205,12 +189,37 @@ func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, afterS
 		}
 		c.mu.Unlock()
 	}
-	c.readLoop()
+	// Read on a fresh goroutine: this one's stack grew during the join and
+	// history calls and would keep that size while the socket idles (M3).
+	go func() {
+		c.readLoop()
+		c.cleanup(true)
+	}()
 }
 
-// drain runs the read loop after a server-side close so the peer's close
-// reply is read.
-func (c *client) drain() { c.readLoop() }
+// cleanup runs once the read loop ended: it stops the writer, leaves the
+// room (unsubscribing with the last local socket) and, when the chat
+// service was joined, tells it (best effort: presence expires anyway).
+func (c *client) cleanup(joined bool) {
+	hub := c.hub
+	defer hub.done()
+	defer hub.metrics.socketsOpen.Dec()
+	c.close(0, "")
+	<-c.writerDone
+	if c.room != nil {
+		hub.detach(c)
+	} else {
+		hub.release(c.user.UserID)
+	}
+	if !joined {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := hub.chat.Leave(ctx, &chatv1.LeaveRequest{RoomId: c.roomID, ConnectionId: c.connID}); err != nil {
+		hub.log.Warn("chat leave failed", "room", c.roomID, "err", err)
+	}
+}
 
 // sync joins presence and sends history (or the resume) and presence,
 // then the live events that arrived meanwhile. The room is subscribed
