@@ -45,6 +45,9 @@ type fakeChat struct {
 	online  map[int64]map[string]int64
 	leaves  []string
 	history int // ListMessages calls
+	joins   int // Join calls
+	forget  bool // Heartbeat answers every connection as unknown
+	beats   int  // Heartbeat calls
 }
 
 type fakeRoom struct {
@@ -94,6 +97,7 @@ func (f *fakeChat) Join(ctx context.Context, in *chatv1.JoinRequest, _ ...grpc.C
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.joins++
 	r := f.rooms[in.RoomId]
 	if r == nil {
 		return nil, status.Error(codes.NotFound, "Not found.")
@@ -122,6 +126,12 @@ func (f *fakeChat) Leave(ctx context.Context, in *chatv1.LeaveRequest, _ ...grpc
 }
 
 func (f *fakeChat) Heartbeat(ctx context.Context, in *chatv1.HeartbeatRequest, _ ...grpc.CallOption) (*chatv1.HeartbeatResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.beats++
+	if f.forget {
+		return &chatv1.HeartbeatResponse{Unknown: in.Connections}, nil
+	}
 	return &chatv1.HeartbeatResponse{}, nil
 }
 

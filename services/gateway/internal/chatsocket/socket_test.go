@@ -460,3 +460,55 @@ func TestChatFrameLengths(t *testing.T) {
 		}
 	}
 }
+
+func TestChatHeartbeatRejoinsForgottenConnections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{HeartbeatInterval: 50 * time.Millisecond})
+	ctx, cancel := contextWithTimeout(10 * time.Second)
+	defer cancel()
+	go r.hub.Run(ctx)
+	c := mustDial(t, r, 1, dialOpts{user: 1})
+	c.nextOf("chat.presence")
+	counts := func() (joins, beats int) {
+		e.chat.mu.Lock()
+		defer e.chat.mu.Unlock()
+		return e.chat.joins, e.chat.beats
+	}
+	waitFor(t, "a heartbeat", func() bool { _, b := counts(); return b >= 2 })
+	if j, _ := counts(); j != 1 {
+		t.Fatalf("got %d Join calls while known, want 1", j)
+	}
+	e.chat.mu.Lock()
+	e.chat.forget = true
+	e.chat.mu.Unlock()
+	waitFor(t, "a re-join", func() bool { j, _ := counts(); return j >= 2 })
+}
+
+func TestChatTypingThrottled(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	c := mustDial(t, r, 1, dialOpts{user: 1})
+	c.nextOf("chat.presence")
+	for i := 0; i < 5; i++ {
+		c.send(map[string]any{"type": "chat.typing"})
+	}
+	// Count the typing events that arrive within half a second.
+	typing := 0
+	c.ws.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			break
+		}
+		if strings.Contains(string(data), `"chat.typing"`) {
+			typing++
+		}
+	}
+	if typing != 1 {
+		t.Fatalf("got %d typing events for 5 quick typing frames, want 1", typing)
+	}
+}
