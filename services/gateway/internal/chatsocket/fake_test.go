@@ -44,8 +44,8 @@ type fakeChat struct {
 	drop    map[int64]bool // seqs whose publish is skipped (a lost NATS message)
 	online  map[int64]map[string]int64
 	leaves  []string
-	history int // ListMessages calls
-	joins   int // Join calls
+	history int  // ListMessages calls
+	joins   int  // Join calls
 	forget  bool // Heartbeat answers every connection as unknown
 	beats   int  // Heartbeat calls
 }
