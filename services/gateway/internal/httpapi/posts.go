@@ -194,10 +194,8 @@ type writerJSON struct {
 	ProfilePictureURL string `json:"profile_picture_url"`
 }
 
-// roomDataJSON is a post detail's room with its newest messages. Anonymous
-// readers get the room's id, name, socket URL and owner (known from the
-// post) without messages: the chat service serves rooms and messages to
-// signed-in users only, and only they can join the chat.
+// roomDataJSON is a post detail's room with its newest messages, shown to
+// every reader (joining the chat needs a sign-in).
 type roomDataJSON struct {
 	ID           int64              `json:"id"`
 	Name         string             `json:"name"`
@@ -260,18 +258,16 @@ func (s *Server) handlePostDetail() authedHandler {
 			users, err = s.writers(ctx, p)
 			fail(0, err)
 		})
-		if id.UserID != 0 {
-			wg.Go(func() {
-				var err error
-				room, err = s.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: p.GetRoomId()})
-				fail(1, err)
-			})
-			wg.Go(func() {
-				var err error
-				messages, err = s.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: p.GetRoomId(), Limit: detailMessages})
-				fail(2, err)
-			})
-		}
+		wg.Go(func() {
+			var err error
+			room, err = s.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: p.GetRoomId()})
+			fail(1, err)
+		})
+		wg.Go(func() {
+			var err error
+			messages, err = s.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: p.GetRoomId(), Limit: detailMessages})
+			fail(2, err)
+		})
 		wg.Wait()
 
 		roomGone := status.Code(errs[1]) == codes.NotFound || status.Code(errs[2]) == codes.NotFound
@@ -300,21 +296,15 @@ func (s *Server) handlePostDetail() authedHandler {
 				ProfilePictureURL: writer.GetProfilePictureUrl(),
 			},
 		}
-		switch {
-		case roomGone:
-			// The room's owner deleted it through the chat API.
-		case room != nil && messages != nil:
+		// room_data stays null when the room's owner deleted it through the
+		// chat API.
+		if !roomGone {
 			created := room.GetCreatedAt().AsTime()
 			online := room.GetOnlineCount()
 			out.RoomData = &roomDataJSON{
 				ID: room.GetId(), Name: room.GetName(), ChatURL: chatjson.ChatURL(room.GetId()),
 				Owner: room.GetOwnerId(), Post: p.GetId(), OnlineCount: &online, CreatedAt: &created,
 				ChatMessages: chatjson.NewMessages(messages.GetMessages()),
-			}
-		default:
-			out.RoomData = &roomDataJSON{
-				ID: p.GetRoomId(), Name: roomName(p.GetTitle()), ChatURL: chatjson.ChatURL(p.GetRoomId()),
-				Owner: p.GetWriterId(), Post: p.GetId(), ChatMessages: []chatjson.Message{},
 			}
 		}
 		encode(w, http.StatusOK, out)
@@ -330,15 +320,6 @@ func dependencyError(err error) error {
 		return err
 	}
 	return status.Error(codes.Unavailable, "dependency failed")
-}
-
-// roomName is the name the post service gives a post's room: its title
-// cut to the chat service's 100 characters.
-func roomName(title string) string {
-	if r := []rune(title); len(r) > 100 {
-		return string(r[:100])
-	}
-	return title
 }
 
 // postRequest is the body of write/ and edit/. tags may be ["go"] or

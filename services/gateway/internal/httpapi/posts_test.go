@@ -127,11 +127,11 @@ func blackhole(t *testing.T) string {
 }
 
 // TestPostsREST drives every Posts route through real processes: user,
-// chat and post services and three gateways (0 healthy, 1 with a hung chat
-// service, 2 with a hung user service).
+// chat and post services and four gateways (0 and 3 healthy, 1 with a hung
+// chat service, 2 with a hung user service).
 func TestPostsREST(t *testing.T) {
 	s := stack.Start(t, stack.Options{
-		Gateways: 3,
+		Gateways: 4,
 		LogLevel: "warn",
 		GatewayEnv: map[int]map[string]string{
 			1: {"CHAT_SERVICE_ADDR": blackhole(t)},
@@ -352,7 +352,7 @@ func TestPostsREST(t *testing.T) {
 
 	t.Run("detail", func(t *testing.T) {
 		anon.t, alice.t = t, t
-		// Anonymous: every view counts; the room is described from the post.
+		// Anonymous: every view counts.
 		var hits []int64
 		for range 2 {
 			r := anon.do("GET", fmt.Sprintf("/api/post/detail/%d/", first.ID), nil)
@@ -401,6 +401,19 @@ func TestPostsREST(t *testing.T) {
 			t.Errorf("room_data %+v", rd)
 		}
 
+		// Anonymous readers see the same room and messages.
+		var anonDetail struct {
+			RoomData struct {
+				ChatMessages []struct {
+					Message string `json:"message"`
+				} `json:"chat_messages"`
+			} `json:"room_data"`
+		}
+		anon.want(http.StatusOK, "GET", fmt.Sprintf("/api/post/detail/%d/", first.ID), nil, &anonDetail)
+		if m := anonDetail.RoomData.ChatMessages; len(m) != 1 || m[0].Message != "first!" {
+			t.Errorf("anonymous room_data messages %+v, want [first!]", m)
+		}
+
 		for _, path := range []string{"/api/post/detail/abc/", "/api/post/detail/999999/", "/api/post/detail/-1/", "/api/post/detail/99999999999999999999/"} {
 			if r := anon.do("GET", path, nil); r.status != http.StatusNotFound || !strings.Contains(string(r.body), `"detail"`) {
 				t.Errorf("GET %s: got %s, want 404 detail", path, r)
@@ -415,14 +428,13 @@ func TestPostsREST(t *testing.T) {
 			api{t: t, base: base}.want(http.StatusOK, "GET", path, nil, &d)
 			return d.Hit
 		}
-		before := hitOf(s.Gateways[0])
+		healthy := []string{s.Gateways[0], s.Gateways[3]}
+		before := hitOf(healthy[0])
 		const views = 50
 		var wg sync.WaitGroup
 		for i := range views {
 			wg.Go(func() {
-				// Anonymous views need no chat service, so the replica with
-				// the hung chat service serves them too.
-				resp, err := http.Get(s.Gateways[i%2] + path)
+				resp, err := http.Get(healthy[i%2] + path)
 				if err != nil {
 					t.Error(err)
 					return
@@ -434,7 +446,7 @@ func TestPostsREST(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if after := hitOf(s.Gateways[1]); after != before+views+1 {
+		if after := hitOf(healthy[1]); after != before+views+1 {
 			t.Errorf("hit after %d concurrent views: got %d, want %d", views, after, before+views+1)
 		}
 	})
@@ -459,9 +471,11 @@ func TestPostsREST(t *testing.T) {
 				t.Errorf("%s: took %v, want the composing deadline", tc.name, d)
 			}
 		}
-		// Anonymous readers do not need the chat service.
+		// Anonymous readers get the same clear answer.
 		chatHung.token = ""
-		chatHung.want(http.StatusOK, "GET", fmt.Sprintf("/api/post/detail/%d/", first.ID), nil, nil)
+		if r := chatHung.do("GET", fmt.Sprintf("/api/post/detail/%d/", first.ID), nil); r.status != http.StatusServiceUnavailable {
+			t.Errorf("anonymous detail, chat hung: got %s, want 503", r)
+		}
 	})
 
 	t.Run("edit", func(t *testing.T) {
