@@ -5,6 +5,9 @@ package grpcserver
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"runtime/debug"
@@ -23,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/adminhttp"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 )
 
@@ -132,4 +136,50 @@ func slogAdapter(l *slog.Logger) logging.Logger {
 		}
 		l.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
+}
+
+// Addrs is where a service listens.
+type Addrs struct {
+	GRPC  string // gRPC API, e.g. ":9001" or "127.0.0.1:0"
+	Admin string // /metrics, /healthz, /readyz
+}
+
+// ListenAndServe listens on addrs, writes the line
+// {"msg":"listening","grpc":ADDR,"admin":ADDR} to stdout whatever the log
+// level (test harnesses and scripts find the ports in it), and serves gRPC
+// and the admin endpoints of reg until ctx ends. /readyz answers ready
+// while ready returns nil and fails as soon as ctx ends, so load balancers
+// stop sending before Serve drains in-flight calls (after drainDelay).
+func (s *Server) ListenAndServe(ctx context.Context, addrs Addrs, drainDelay time.Duration,
+	reg *prometheus.Registry, ready func(context.Context) error, stdout io.Writer) error {
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", addrs.GRPC)
+	if err != nil {
+		return fmt.Errorf("GRPC_ADDR: %w", err)
+	}
+	alis, err := lc.Listen(ctx, "tcp", addrs.Admin)
+	if err != nil {
+		lis.Close()
+		return fmt.Errorf("ADMIN_ADDR: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	readiness := func() error {
+		if ctx.Err() != nil {
+			return errors.New("shutting down")
+		}
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer rcancel()
+		return ready(rctx)
+	}
+	slog.New(slog.NewJSONHandler(stdout, nil)).Info("listening", "grpc", lis.Addr().String(), "admin", alis.Addr().String())
+
+	adminDone := make(chan error, 1)
+	go func() { adminDone <- adminhttp.Serve(ctx, alis, adminhttp.Handler(reg, readiness)) }()
+	err = s.Serve(ctx, lis, drainDelay)
+	cancel() // a failed gRPC server stops the admin server too
+	if aerr := <-adminDone; err == nil {
+		err = aerr
+	}
+	return err
 }

@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -195,32 +192,6 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	})
 	chatv1.RegisterChatServiceServer(srv, rpc.New(svc, logger))
 
-	var lc net.ListenConfig
-	grpcLis, err := lc.Listen(ctx, "tcp", cfg.grpcAddr)
-	if err != nil {
-		svc.Close()
-		return fmt.Errorf("GRPC_ADDR: %w", err)
-	}
-	adminLis, err := lc.Listen(ctx, "tcp", cfg.adminAddr)
-	if err != nil {
-		grpcLis.Close()
-		svc.Close()
-		return fmt.Errorf("ADMIN_ADDR: %w", err)
-	}
-
-	// stopping ends the admin server also when Serve fails on its own.
-	ctx, stopping := context.WithCancel(ctx)
-	defer stopping()
-	var ready atomic.Bool
-	adminDone := make(chan error, 1)
-	go func() {
-		adminDone <- adminhttp.Serve(ctx, adminLis, adminhttp.Handler(reg, func() error {
-			if !ready.Load() {
-				return errors.New("starting or draining")
-			}
-			return nil
-		}))
-	}()
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	sweepDone := make(chan struct{})
 	go func() {
@@ -228,20 +199,10 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		svc.RunSweeper(sweepCtx, sweepInterval(cfg.presenceTTL))
 	}()
 
-	ready.Store(true)
-	// Always written, whatever LOG_LEVEL: harnesses find the ports in it.
-	slog.New(slog.NewJSONHandler(stdout, nil)).Info("listening",
-		"grpc", grpcLis.Addr().String(), "admin", adminLis.Addr().String())
-
 	// Serve until ctx ends; it drains in-flight calls (which wait for their
 	// group commit) before returning.
-	go func() {
-		<-ctx.Done()
-		ready.Store(false)
-	}()
-	serveErr := srv.Serve(ctx, grpcLis, cfg.drainDelay)
-	ready.Store(false)
-	stopping()
+	serveErr := srv.ListenAndServe(ctx, grpcserver.Addrs{GRPC: cfg.grpcAddr, Admin: cfg.adminAddr}, cfg.drainDelay, reg,
+		func(context.Context) error { return nil }, stdout)
 	svc.Close() // commits and publishes anything still queued
 	stopSweep()
 	<-sweepDone
@@ -250,15 +211,8 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	} else if err := nc.FlushTimeout(2 * time.Second); err != nil {
 		logger.Warn("nats flush at shutdown", "err", err)
 	}
-	adminErr := <-adminDone
 	logger.Info("stopped")
-	if serveErr != nil && !strings.Contains(serveErr.Error(), "closed") {
-		return serveErr
-	}
-	if adminErr != nil {
-		return adminErr
-	}
-	return nil
+	return serveErr
 }
 
 // sweepInterval runs the presence sweeper often enough that a dead

@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"sync/atomic"
 	"time"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
@@ -90,52 +87,8 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	})
 	postv1.RegisterPostServiceServer(gs, rpc.New(svc, logger))
 
-	lis, err := net.Listen("tcp", cfg.grpcAddr)
-	if err != nil {
-		return err
-	}
-	alis, err := net.Listen("tcp", cfg.adminAddr)
-	if err != nil {
-		lis.Close()
-		return err
-	}
-	var draining atomic.Bool
-	ready := func() error {
-		if draining.Load() {
-			return errors.New("shutting down")
-		}
-		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		return pool.Ping(pctx)
-	}
-
-	// Harnesses wait for this line, so it is written whatever LOG_LEVEL says.
-	slog.New(slog.NewJSONHandler(stdout, nil)).Info("listening", "grpc", lis.Addr().String(), "admin", alis.Addr().String())
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 2)
-	go func() {
-		err := gs.Serve(ctx, lis, cfg.drainDelay)
-		cancel() // one server failing stops the other
-		errc <- err
-	}()
-	go func() {
-		err := adminhttp.Serve(ctx, alis, adminhttp.Handler(reg, ready))
-		cancel()
-		errc <- err
-	}()
-	go func() {
-		<-ctx.Done()
-		draining.Store(true)
-	}()
-
-	var first error
-	for range 2 {
-		if err := <-errc; err != nil && first == nil {
-			first = err
-		}
-	}
+	err = gs.ListenAndServe(ctx, grpcserver.Addrs{GRPC: cfg.grpcAddr, Admin: cfg.adminAddr}, cfg.drainDelay, reg,
+		func(ctx context.Context) error { return pool.Ping(ctx) }, stdout)
 	logger.Info("stopped")
-	return first
+	return err
 }

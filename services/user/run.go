@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -169,58 +167,20 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	})
 	userv1.RegisterUserServiceServer(gs, rpc.New(svc, logger))
 
-	lis, err := net.Listen("tcp", cfg.grpcAddr)
-	if err != nil {
-		return err
-	}
-	alis, err := net.Listen("tcp", cfg.adminAddr)
-	if err != nil {
-		lis.Close()
-		return err
-	}
-	var draining atomic.Bool
-	ready := func() error {
-		if draining.Load() {
-			return errors.New("shutting down")
-		}
-		pctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		return pool.Ping(pctx)
-	}
-
-	// Harnesses wait for this line, so it is written whatever LOG_LEVEL says.
-	slog.New(slog.NewJSONHandler(stdout, nil)).Info("listening", "grpc", lis.Addr().String(), "admin", alis.Addr().String())
-
+	// Refresh-token pruning stops with the servers.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	pruned := make(chan struct{})
 	go func() {
-		err := gs.Serve(ctx, lis, cfg.drainDelay)
-		cancel() // one server failing stops the other
-		errc <- err
-	}()
-	go func() {
-		err := adminhttp.Serve(ctx, alis, adminhttp.Handler(reg, ready))
-		cancel()
-		errc <- err
-	}()
-	go func() {
+		defer close(pruned)
 		pruneTokens(ctx, svc, logger)
-		errc <- nil
 	}()
-	go func() {
-		<-ctx.Done()
-		draining.Store(true)
-	}()
-
-	var first error
-	for range 3 {
-		if err := <-errc; err != nil && first == nil {
-			first = err
-		}
-	}
+	err = gs.ListenAndServe(ctx, grpcserver.Addrs{GRPC: cfg.grpcAddr, Admin: cfg.adminAddr}, cfg.drainDelay, reg,
+		func(ctx context.Context) error { return pool.Ping(ctx) }, stdout)
+	cancel()
+	<-pruned
 	logger.Info("stopped")
-	return first
+	return err
 }
 
 // pruneTokens deletes long-expired refresh-token families every hour.
