@@ -56,6 +56,12 @@ bench:
 bench-quick:
 	./scripts/bench.sh quick
 
+## soak: sustained chat load for SOAK_DURATION (default 10m) on a private stack, sampling RSS, goroutines
+## and open fds of every process every 10 s; fails on monotonic growth or lost messages. Not part of `make test`.
+.PHONY: soak
+soak: deps
+	./scripts/soak.sh
+
 ## images: build every service image (cobraspace/<svc>:$(VERSION)) with Docker, context = repository root
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
