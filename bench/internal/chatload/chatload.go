@@ -143,6 +143,10 @@ type Result struct {
 	// successful reconnect handshake.
 	ReconnectedAllS float64 `json:"reconnected_all_s"`
 	ReconnectPerS   float64 `json:"reconnects_per_s"`
+	// NotResumed counts sockets still reconnecting when the run ended.
+	NotResumed int64 `json:"not_resumed"`
+	// ReconnectErrors counts failed reconnect attempts by kind.
+	ReconnectErrors map[string]int `json:"reconnect_errors,omitempty"`
 	// SlowCutoffS is when the server cut the slow sockets off, measured
 	// from the moment they stopped reading (first chat.user.leave of a slow
 	// user seen by another member); -1 when it never happened.
@@ -169,6 +173,8 @@ type Session struct {
 	logf    func(string, ...any)
 
 	nextN atomic.Int64 // global send number, across runs
+	// pendingResumes counts dropped sockets not yet resumed.
+	pendingResumes atomic.Int64
 
 	// Per-run state, swapped at the start of Run.
 	win atomic.Pointer[window]
@@ -198,6 +204,7 @@ type window struct {
 	errMu             sync.Mutex
 	errs              map[string]int
 	closes            map[string]int
+	reconnectErrs     map[string]int
 }
 
 type socket struct {
@@ -210,8 +217,12 @@ type socket struct {
 	recv   *seqcheck.Receiver
 	out    chan outMsg
 	ready  chan struct{}
+	gone   chan struct{} // closed when the reader ends
 	once   sync.Once
 	paused atomic.Bool // slow socket not reading
+	// awaitingResume is set from a drop until the chat.resume frame of the
+	// reconnected socket.
+	awaitingResume atomic.Bool
 
 	mu        sync.Mutex
 	conn      *websocket.Conn
@@ -323,14 +334,20 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 		s.Close()
 		return nil, err
 	}
-	deadline := time.NewTimer(60 * time.Second)
+	deadline := time.NewTimer(120 * time.Second)
 	defer deadline.Stop()
 	for _, sk := range s.sockets {
 		select {
 		case <-sk.ready:
+		case <-sk.gone:
+			sk.mu.Lock()
+			code := sk.closeCode
+			sk.mu.Unlock()
+			s.Close()
+			return nil, fmt.Errorf("chatload: a socket was closed (code %d) before its chat.presence frame, while %d sockets joined", code, len(s.sockets))
 		case <-deadline.C:
 			s.Close()
-			return nil, errors.New("chatload: sockets connected but no chat.presence frame within 60 s")
+			return nil, errors.New("chatload: sockets connected but no chat.presence frame within 120 s")
 		case <-ctx.Done():
 			s.Close()
 			return nil, ctx.Err()
@@ -365,7 +382,7 @@ func (s *Session) newSocket(idx int, room int64, acct api.Account, slow bool) *s
 	}
 	return &socket{
 		s: s, idx: idx, room: room, acct: acct, slow: slow, gw: gw,
-		recv: seqcheck.NewReceiver(room, 0), out: make(chan outMsg, 256), ready: make(chan struct{}),
+		recv: seqcheck.NewReceiver(room, 0), out: make(chan outMsg, 256), ready: make(chan struct{}), gone: make(chan struct{}),
 	}
 }
 
@@ -391,7 +408,7 @@ func (s *Session) SocketsOn(i int) int {
 func (s *Session) newWindow(o RunOptions) *window {
 	return &window{
 		all: latency.NewSharded(64), before: latency.NewSharded(16), after: latency.NewSharded(16),
-		errs: map[string]int{}, closes: map[string]int{},
+		errs: map[string]int{}, closes: map[string]int{}, reconnectErrs: map[string]int{},
 	}
 }
 
@@ -408,42 +425,51 @@ func (sk *socket) connect(ctx context.Context, afterSeq int64, resume bool) erro
 	if sk.slow {
 		d = s.slowDlr
 	}
-	var lastErr error
-	attempts := 1
-	if s.cfg.Reconnect {
-		attempts = 2 * len(s.cfg.Gateways)
+	sk.mu.Lock()
+	gw := sk.gw
+	sk.mu.Unlock()
+	u, err := url.Parse(s.cfg.Gateways[gw])
+	if err != nil {
+		return err
 	}
-	for a := 0; a < attempts; a++ {
-		u, err := url.Parse(s.cfg.Gateways[sk.gw])
-		if err != nil {
-			return err
-		}
-		u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
-		u.Path = "/ws/chat/" + strconv.FormatInt(sk.room, 10) + "/chat/"
-		if resume {
-			u.RawQuery = "after_seq=" + strconv.FormatInt(afterSeq, 10)
-		}
-		c, resp, err := d.DialContext(ctx, u.String(), hdr)
-		if err == nil {
-			c.SetReadLimit(1 << 20)
-			sk.mu.Lock()
-			sk.conn = c
-			sk.mu.Unlock()
-			return nil
-		}
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.Path = "/ws/chat/" + strconv.FormatInt(sk.room, 10) + "/chat/"
+	if resume {
+		u.RawQuery = "after_seq=" + strconv.FormatInt(afterSeq, 10)
+	}
+	c, resp, err := d.DialContext(ctx, u.String(), hdr)
+	if err != nil {
 		if resp != nil {
-			err = fmt.Errorf("%w (HTTP %d)", err, resp.StatusCode)
+			return &dialError{status: resp.StatusCode, err: fmt.Errorf("chatload: dialing %s: %w (HTTP %d)", u.Redacted(), err, resp.StatusCode)}
 		}
-		lastErr = fmt.Errorf("chatload: dialing %s: %w", u.Redacted(), err)
-		if s.closing.Load() || ctx.Err() != nil {
-			break
-		}
-		sk.mu.Lock()
-		sk.gw = (sk.gw + 1) % len(s.cfg.Gateways)
-		sk.mu.Unlock()
-		time.Sleep(time.Duration(50*(a+1)) * time.Millisecond)
+		return &dialError{err: fmt.Errorf("chatload: dialing %s: %w", u.Redacted(), err)}
 	}
-	return lastErr
+	c.SetReadLimit(1 << 20)
+	sk.mu.Lock()
+	sk.conn = c
+	sk.mu.Unlock()
+	return nil
+}
+
+// dialError keeps the HTTP status of a refused handshake, to count
+// reconnect failures by kind.
+type dialError struct {
+	status int
+	err    error
+}
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+func (e *dialError) kind() string {
+	if e.status != 0 {
+		return "HTTP " + strconv.Itoa(e.status)
+	}
+	var op *net.OpError
+	if errors.As(e.err, &op) {
+		return op.Op + " " + strings.TrimPrefix(fmt.Sprint(op.Err), "connect: ")
+	}
+	return "other"
 }
 
 func (sk *socket) current() *websocket.Conn {
@@ -455,6 +481,7 @@ func (sk *socket) current() *websocket.Conn {
 func (sk *socket) readLoop() {
 	s := sk.s
 	defer s.wg.Done()
+	defer close(sk.gone)
 	for {
 		c := sk.current()
 		if c == nil || s.closing.Load() {
@@ -503,16 +530,38 @@ func (sk *socket) handleDrop(c *websocket.Conn, err error) bool {
 	}
 	now := time.Now().UnixNano()
 	w.firstDrop.CompareAndSwap(0, now)
-	if j := s.cfg.ReconnectJitter; j > 0 {
-		time.Sleep(rand.N(j))
+	if !sk.awaitingResume.Swap(true) {
+		s.pendingResumes.Add(1)
 	}
-	sk.mu.Lock()
-	sk.gw = (sk.gw + 1) % len(s.cfg.Gateways)
-	sk.mu.Unlock()
-	if err := sk.connect(context.Background(), sk.recv.Last(), true); err != nil {
-		s.logf("chatload: reconnect failed: %v", err)
-		w.resumeFail.Add(1)
-		return false
+	// Like a real client: retry until it works, alternating gateways, with
+	// jittered exponential backoff (the first wait spreads the storm).
+	for attempt := 0; ; attempt++ {
+		wait := time.Duration(0)
+		if j := s.cfg.ReconnectJitter; j > 0 && attempt == 0 {
+			wait = rand.N(j)
+		} else if attempt > 0 {
+			base := min(2*time.Second, 100*time.Millisecond<<min(attempt, 5))
+			wait = base/2 + rand.N(base)
+		}
+		time.Sleep(wait)
+		if s.closing.Load() {
+			return false
+		}
+		sk.mu.Lock()
+		sk.gw = (sk.gw + 1) % len(s.cfg.Gateways)
+		sk.mu.Unlock()
+		err := sk.connect(context.Background(), sk.recv.Last(), true)
+		if err == nil {
+			break
+		}
+		kind := "other"
+		var de *dialError
+		if errors.As(err, &de) {
+			kind = de.kind()
+		}
+		w.errMu.Lock()
+		w.reconnectErrs[kind]++
+		w.errMu.Unlock()
 	}
 	w.reconnects.Add(1)
 	w.lastReconnect.Store(time.Now().UnixNano())
@@ -566,6 +615,9 @@ func (sk *socket) handle(data []byte) {
 	case "chat.presence":
 		sk.once.Do(func() { close(sk.ready) })
 	case "chat.resume":
+		if sk.awaitingResume.CompareAndSwap(true, false) {
+			s.pendingResumes.Add(-1)
+		}
 		if !f.Recovered {
 			w.resumeFail.Add(1)
 			sk.countError("resume_not_recovered")
@@ -680,10 +732,23 @@ func (s *Session) Run(ctx context.Context, o RunOptions) Result {
 
 	// Drain: until every send is answered and every acked message reached
 	// every member, or the drain time is over.
+	// With reconnects, the outcome of sends in flight at a crash is
+	// unknown, so the drain waits until every socket has resumed and then a
+	// moment for the replays to arrive.
 	deadline := time.Now().Add(o.Drain)
+	var resumedAt time.Time
 	for time.Now().Before(deadline) {
 		answered := w.acked.Load()+w.failed.Load()+w.overflow.Load() >= w.sent.Load()
-		if answered && w.receipts.Load() >= w.expected.Load() && len(s.cfg.SlowAccounts) == 0 && !s.cfg.Reconnect {
+		delivered := w.receipts.Load() >= w.expected.Load()
+		if s.cfg.Reconnect {
+			if s.pendingResumes.Load() > 0 {
+				resumedAt = time.Time{}
+			} else if resumedAt.IsZero() {
+				resumedAt = time.Now()
+			} else if time.Since(resumedAt) > 2*time.Second && delivered {
+				break
+			}
+		} else if answered && delivered && len(s.cfg.SlowAccounts) == 0 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -721,7 +786,14 @@ func (s *Session) result(o RunOptions, w *window) Result {
 		r.ReconnectedAllS = float64(lc-fd) / 1e9
 		r.ReconnectPerS = float64(r.Reconnects) / r.ReconnectedAllS
 	}
+	r.NotResumed = s.pendingResumes.Load()
 	w.errMu.Lock()
+	if len(w.reconnectErrs) > 0 {
+		r.ReconnectErrors = map[string]int{}
+		for k, v := range w.reconnectErrs {
+			r.ReconnectErrors[k] = v
+		}
+	}
 	if len(w.errs) > 0 {
 		r.ErrorFrames = map[string]int{}
 		for k, v := range w.errs {
@@ -771,7 +843,10 @@ func (s *Session) result(o RunOptions, w *window) Result {
 		fail("%d sends unacknowledged, %d failed writes", r.Unacked, r.Failed)
 	}
 	if r.ResumeFailures > 0 {
-		fail("%d sockets failed to resume", r.ResumeFailures)
+		fail("%d sockets resumed with recovered=false", r.ResumeFailures)
+	}
+	if r.NotResumed > 0 {
+		fail("%d sockets still not resumed at the end of the run", r.NotResumed)
 	}
 	if len(r.ErrorFrames) > 0 {
 		keys := make([]string, 0, len(r.ErrorFrames))
