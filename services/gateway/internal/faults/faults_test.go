@@ -240,7 +240,7 @@ func TestF2GracefulDrain(t *testing.T) {
 			t.Errorf("%s: socket closed at %v, before readiness failed at %v", p.name, first.at.Format(time.StampMicro), ready.Format(time.StampMicro))
 		}
 		if p.gateway() != 1 {
-			t.Errorf("%s: on replica %d after the drain, want 1", p.name, p.gateway())
+			t.Errorf("%s: on replica %d after the drain, want 1; closes %+v errors %v", p.name, p.gateway(), p.closes, p.errors)
 		}
 	}
 	restMu.Lock()
@@ -586,14 +586,20 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 		return obs.joined(slowUser.Email) && obs.joined(stuckUser.Email)
 	})
 
-	// The flood: 500 messages of 2,000 characters (8 KB of UTF-8 each)
-	// over REST, 4 senders at once, plus socket sends at the rate limit.
+	// The flood: 750 messages of 2,000 characters (8 KB of UTF-8 each,
+	// 6 MB: more than the 4 MB a socket's send buffer may grow to) over
+	// REST, 5 senders at once, while the members also send at the rate
+	// limit over their sockets.
 	flooder := signup(t, s.Gateways[1], "flood")
 	big := strings.Repeat("😀", 1980)
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Go(func() {
-			for i := 0; i < 125; i++ {
+	var members sync.WaitGroup
+	for _, p := range c.ps {
+		members.Go(func() { p.sendLoop(ctx, 10, 100*time.Millisecond) })
+	}
+	var flood sync.WaitGroup
+	for w := 0; w < 5; w++ {
+		flood.Go(func() {
+			for i := 0; i < 150; i++ {
 				if o, problems := restSend(ctx, c.bal, flooder, c.room, fmt.Sprintf("flood %d-%d %s", w, i, big), c.h); o != Acked {
 					t.Errorf("flood send: %v %v", o, problems)
 					return
@@ -601,12 +607,12 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 			}
 		})
 	}
-	for _, p := range c.ps {
-		wg.Go(func() { p.sendLoop(ctx, 10, 100*time.Millisecond) })
-	}
-	wg.Wait()
+	flood.Wait()
 	floodEnd := time.Now()
 
+	// The slow reader reads again at once: its blocked write completes
+	// well within the write timeout (4 s), so the 4008 close frame that
+	// the full queue triggered is written after what was already sent.
 	slow.SetReadDeadline(time.Now().Add(15 * time.Second))
 	slowCode, frames := 0, 0
 	for {
@@ -623,6 +629,7 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	if slowCode != 4008 {
 		t.Errorf("slow reader: got close %d, want 4008", slowCode)
 	}
+	members.Wait()
 	waitUntil(t, pongTimeout+3*time.Second, "ghost's leave", func() bool { _, ok := obs.left(ghost.Email); return ok })
 	at, _ := obs.left(ghost.Email)
 	t.Logf("half-open connection: leave %v after the freeze (pong timeout %v)", at.Sub(frozenAt).Round(time.Millisecond), pongTimeout)
