@@ -232,8 +232,12 @@ func (c *client) pushLocked(data []byte) {
 }
 
 func (c *client) slowLocked() {
-	c.hub.metrics.slowCloses.Inc()
-	c.closeLocked(CloseSlow, "slow")
+	if c.closeLocked(CloseSlow, "slow") {
+		// The writer is most likely blocked on the full socket; its write
+		// deadline (WriteTimeout) bounds how long the reader gets to make
+		// room for the 4008 close frame before the connection is dropped.
+		c.hub.metrics.slowCloses.Inc()
+	}
 }
 
 // pushWait queues a frame of the initial sync, waiting for queue space
@@ -386,14 +390,13 @@ func (c *client) readLoop() {
 	for {
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
-			// The peer is gone, silent past the pong timeout, closed, or
-			// sent an oversized frame (gorilla already answered 1009).
-			// Unless the server is in its own close handshake, drop the
-			// connection now: a writer blocked on a dead peer must not
-			// delay the leave until its write timeout.
-			if c.close(0, "") {
-				c.ws.NetConn().Close()
-			}
+			// The peer is gone, silent past the pong timeout, answered
+			// our close, or sent an oversized frame (gorilla already
+			// answered 1009). Drop the connection now: a writer blocked on
+			// a dead peer (or a slow one, 4008) must not delay the leave
+			// until its write timeout.
+			c.close(0, "")
+			c.ws.NetConn().Close()
 			return
 		}
 		if c.isClosed() {

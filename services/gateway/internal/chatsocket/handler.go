@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -19,6 +20,10 @@ import (
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 )
+
+// kernelSendBuffer caps each socket's kernel send buffer (SO_SNDBUF; the
+// kernel doubles it): room for bursts, not for minutes of backlog.
+const kernelSendBuffer = 64 << 10
 
 // Principal is the authenticated user of a socket.
 type Principal struct {
@@ -104,9 +109,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "WebSocket upgrade required.")
 		return
 	}
-	ctx, cancel := context.WithTimeout(grpcauth.WithToken(r.Context(), user.Token), h.hub.cfg.RPCTimeout)
-	_, err = h.hub.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: roomID})
-	cancel()
+	// A room with sockets on this replica exists (its deletion would have
+	// closed them), so only the first local socket of a room pays for the
+	// GetRoom call: a reconnect storm needs one fewer RPC per socket. A
+	// room deleted meanwhile still ends in 4000 (Join answers NOT_FOUND).
+	if !h.hub.hasRoom(roomID) {
+		ctx, cancel := context.WithTimeout(grpcauth.WithToken(r.Context(), user.Token), h.hub.cfg.RPCTimeout)
+		_, err = h.hub.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: roomID})
+		cancel()
+	}
 	switch status.Code(err) {
 	case codes.OK:
 	case codes.NotFound:
@@ -137,6 +148,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.hub.metrics.handshakes.WithLabelValues("101").Inc()
+	if tc, ok := ws.NetConn().(*net.TCPConn); ok {
+		// Without a cap the kernel grows a socket's send buffer to
+		// several MiB, so a reader that stopped would hold seconds of a
+		// busy room before the gateway's own bounded queue even noticed.
+		_ = tc.SetWriteBuffer(kernelSendBuffer)
+	}
 	// Serve the socket on a fresh goroutine and return: net/http then
 	// frees the connection's request state and its 4 KiB read and write
 	// buffers, which would otherwise live as long as the socket

@@ -155,6 +155,14 @@ func (r *room) onEvent(ev Event) {
 	}
 }
 
+// hasRoom reports whether the room has sockets on this replica.
+func (h *Hub) hasRoom(roomID int64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.rooms[roomID]
+	return r != nil && r.refs > 0
+}
+
 // reserve counts a handshake against the user's socket limit; false means
 // the limit is reached (429) or the hub is draining.
 func (h *Hub) reserve(userID int64) (ok, draining bool) {
