@@ -34,6 +34,9 @@ import (
 	"github.com/cobraspace/cobraspace/bench/internal/seqcheck"
 )
 
+// maxBackoff caps a reconnecting client's wait between attempts.
+const maxBackoff = 5 * time.Second
+
 // MaxSockets is the most sockets one generator process opens. Every process
 // here is capped at 20,000 open files; the rest is headroom for HTTP and
 // gRPC connections and the runtime. Larger counts need more processes.
@@ -223,6 +226,7 @@ type socket struct {
 	// awaitingResume is set from a drop until the chat.resume frame of the
 	// reconnected socket.
 	awaitingResume atomic.Bool
+	backoff        int // reconnect attempts since the last resume (reader goroutine only)
 
 	mu        sync.Mutex
 	conn      *websocket.Conn
@@ -533,23 +537,31 @@ func (sk *socket) handleDrop(c *websocket.Conn, err error) bool {
 	if !sk.awaitingResume.Swap(true) {
 		s.pendingResumes.Add(1)
 	}
-	// Like a real client: retry until it works, alternating gateways, with
-	// jittered exponential backoff (the first wait spreads the storm).
-	for attempt := 0; ; attempt++ {
+	// Like a real client behind a load balancer: a replica that refuses
+	// TCP connections (it is down) is skipped at once; a replica that
+	// answers but turns the socket away (503, or a close during the
+	// resume) is retried with jittered exponential backoff. The first wait
+	// spreads the storm.
+	for refused := 0; ; {
 		wait := time.Duration(0)
-		if j := s.cfg.ReconnectJitter; j > 0 && attempt == 0 {
-			wait = rand.N(j)
-		} else if attempt > 0 {
-			base := min(2*time.Second, 100*time.Millisecond<<min(attempt, 5))
+		switch {
+		case refused > 0 && refused < len(s.cfg.Gateways):
+			// try the next replica now
+		case sk.backoff == 0 && s.cfg.ReconnectJitter > 0:
+			wait = rand.N(s.cfg.ReconnectJitter)
+		case sk.backoff > 0:
+			base := min(maxBackoff, 100*time.Millisecond<<min(sk.backoff, 8))
 			wait = base/2 + rand.N(base)
 		}
 		time.Sleep(wait)
 		if s.closing.Load() {
 			return false
 		}
-		sk.mu.Lock()
-		sk.gw = (sk.gw + 1) % len(s.cfg.Gateways)
-		sk.mu.Unlock()
+		if refused == 0 || refused < len(s.cfg.Gateways) {
+			sk.mu.Lock()
+			sk.gw = (sk.gw + 1) % len(s.cfg.Gateways)
+			sk.mu.Unlock()
+		}
 		err := sk.connect(context.Background(), sk.recv.Last(), true)
 		if err == nil {
 			break
@@ -562,7 +574,16 @@ func (sk *socket) handleDrop(c *websocket.Conn, err error) bool {
 		w.errMu.Lock()
 		w.reconnectErrs[kind]++
 		w.errMu.Unlock()
+		if errors.Is(err, syscall.ECONNREFUSED) && refused < len(s.cfg.Gateways) {
+			refused++
+			continue
+		}
+		refused = 0
+		sk.backoff++
 	}
+	// A socket that is accepted and then closed again during its resume
+	// keeps backing off; only a completed resume resets it.
+	sk.backoff++
 	w.reconnects.Add(1)
 	w.lastReconnect.Store(time.Now().UnixNano())
 	return true
@@ -618,6 +639,7 @@ func (sk *socket) handle(data []byte) {
 		if sk.awaitingResume.CompareAndSwap(true, false) {
 			s.pendingResumes.Add(-1)
 		}
+		sk.backoff = 0
 		if !f.Recovered {
 			w.resumeFail.Add(1)
 			sk.countError("resume_not_recovered")
