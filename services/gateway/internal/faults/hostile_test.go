@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,6 +43,7 @@ func TestHostileInput(t *testing.T) {
 	bob := signup(t, gw, "bob")
 
 	t.Run("B8 unknown fields and wrong content types", func(t *testing.T) { testUnknownFields(t, gw, alice) })
+	t.Run("B2 oversized bodies and frames, memory flat", func(t *testing.T) { testOversized(t, s) })
 	t.Run("B9 IDOR on every owned resource", func(t *testing.T) { testIDOR(t, gw, alice, bob) })
 	t.Run("B12 brute force, unknown emails alike", func(t *testing.T) { testBruteForce(t, gw, bob) })
 	t.Run("max sockets per user", func(t *testing.T) { testMaxSockets(t, gw, alice) })
@@ -103,6 +105,84 @@ func testUnknownFields(t *testing.T, gw string, a account) {
 	must(t, call{method: "GET", url: fmt.Sprintf("%s/api/post/detail/%d/", gw, post.ID)}, http.StatusOK, &detail)
 	if detail.Title != "B8" {
 		t.Errorf("post title after rejected edits: got %q, want B8", detail.Title)
+	}
+}
+
+// testOversized sends 200 bodies of 2 MiB (413) and 100 frames of 64 KiB
+// (1009) from 4 clients at once and checks that the gateway's RSS and
+// goroutines come back flat: oversized input is refused while reading,
+// never buffered whole.
+func testOversized(t *testing.T, s *stack.Stack) {
+	gw, admin := s.Gateways[0], s.GatewayAdmin[0]
+	var users []account
+	for i := 0; i < 4; i++ {
+		users = append(users, signup(t, gw, fmt.Sprintf("big%d-", i)))
+	}
+	room := createRoom(t, gw, users[0].Token)
+	rss0, err := metric(admin, "process_resident_memory_bytes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g0, _ := metric(admin, "go_goroutines")
+
+	body := []byte(`{"title":"` + strings.Repeat("a", 2<<20) + `"}`)
+	frame := []byte(`{"type":"chat.message","message":"` + strings.Repeat("a", 64<<10) + `"}`)
+	errs := make(chan string, 400)
+	var wg sync.WaitGroup
+	for _, u := range users {
+		wg.Go(func() {
+			for i := 0; i < 50; i++ {
+				code, got, err := do(call{method: "POST", url: gw + "/api/post/write/", token: u.Token, body: body, contentType: "application/json"})
+				// The server may close before the client has written the
+				// whole body; then the client sees a write error instead.
+				if err == nil && code != http.StatusRequestEntityTooLarge {
+					errs <- fmt.Sprintf("2 MiB body: got %d %.100s, want 413", code, got)
+				}
+			}
+			for i := 0; i < 25; i++ {
+				url := "ws" + strings.TrimPrefix(gw, "http") + "/ws/chat/" + strconv.FormatInt(room, 10) + "/chat/"
+				ws, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Authorization": {"Bearer " + u.Token}})
+				if err != nil {
+					errs <- fmt.Sprintf("dial: %v", err)
+					return
+				}
+				ws.WriteMessage(websocket.TextMessage, frame)
+				ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+				code := 0
+				for {
+					if _, _, err := ws.ReadMessage(); err != nil {
+						if ce, ok := err.(*websocket.CloseError); ok {
+							code = ce.Code
+						}
+						break
+					}
+				}
+				ws.Close()
+				if code != websocket.CloseMessageTooBig {
+					errs <- fmt.Sprintf("64 KiB frame: got close %d, want 1009", code)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	// Sockets are cleaned up asynchronously (Leave RPC): wait for them.
+	var g1 float64
+	waitUntil(t, 10*time.Second, "goroutines back to the baseline", func() bool {
+		g1, _ = metric(admin, "go_goroutines")
+		return g1 <= g0+10
+	})
+	rss1, err := metric(admin, "process_resident_memory_bytes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("gateway after 200 × 2 MiB bodies and 100 × 64 KiB frames: RSS %.1f → %.1f MiB, goroutines %.0f → %.0f",
+		rss0/(1<<20), rss1/(1<<20), g0, g1)
+	if rss1-rss0 > 48<<20 {
+		t.Errorf("gateway RSS grew by %.1f MiB, want under 48 MiB (oversized input must not be buffered)", (rss1-rss0)/(1<<20))
 	}
 }
 
