@@ -47,7 +47,7 @@ func TestHostileInput(t *testing.T) {
 	t.Run("B9 IDOR on every owned resource", func(t *testing.T) { testIDOR(t, gw, alice, bob) })
 	t.Run("B12 brute force, unknown emails alike", func(t *testing.T) { testBruteForce(t, gw, bob) })
 	t.Run("max sockets per user", func(t *testing.T) { testMaxSockets(t, gw, alice) })
-	t.Run("slowloris headers and slow bodies", func(t *testing.T) { testSlowClients(t, gw) })
+	t.Run("slowloris headers and slow bodies", func(t *testing.T) { testSlowClients(t, gw, s.GatewayAdmin[0]) })
 	t.Run("bounded gRPC messages", func(t *testing.T) { testGRPCMessageSize(t, s) })
 }
 
@@ -375,20 +375,22 @@ func testMaxSockets(t *testing.T, gw string, a account) {
 	})
 }
 
-// testSlowClients: a client that sends its headers a byte at a time is
-// cut off by ReadHeaderTimeout (5 s); one that trickles its body, by
-// HTTP_READ_TIMEOUT (3 s here).
-func testSlowClients(t *testing.T, gw string) {
+// testSlowClients: a client that sends its headers a line at a time is
+// cut off by ReadHeaderTimeout (5 s), on the public and the admin port;
+// one that trickles its body, by HTTP_READ_TIMEOUT (3 s here).
+func testSlowClients(t *testing.T, gw, admin string) {
 	addr := strings.TrimPrefix(gw, "http://")
-	cut := func(name string, first string, trickle string, within time.Duration) {
+	cut := func(name, addr, first, trickle string, within time.Duration) {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return
 		}
 		defer conn.Close()
 		start := time.Now()
 		if _, err := io.WriteString(conn, first); err != nil {
-			t.Fatal(err)
+			t.Error(err)
+			return
 		}
 		closed := make(chan time.Duration, 1)
 		go func() {
@@ -416,8 +418,17 @@ func testSlowClients(t *testing.T, gw string) {
 			}
 		}
 	}
-	cut("slowloris headers", "GET /api/post/ HTTP/1.1\r\nHost: x\r\n", "X-A: b\r\n", 7*time.Second)
-	cut("slow body", "POST /api/user/login/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", " ", 5*time.Second)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		cut("slowloris headers", addr, "GET /api/post/ HTTP/1.1\r\nHost: x\r\n", "X-A: b\r\n", 7*time.Second)
+	})
+	wg.Go(func() {
+		cut("slow body", addr, "POST /api/user/login/ HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", " ", 5*time.Second)
+	})
+	wg.Go(func() {
+		cut("slowloris headers on the admin port", strings.TrimPrefix(admin, "http://"), "GET /metrics HTTP/1.1\r\nHost: x\r\n", "X-A: b\r\n", 7*time.Second)
+	})
+	wg.Wait()
 }
 
 // testGRPCMessageSize: a service refuses a request over
