@@ -130,6 +130,19 @@ func (h *History) maxSeen(member string) int64 {
 	return top
 }
 
+// maxAcked is the highest acknowledged seq.
+func (h *History) maxAcked() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var top int64
+	for _, r := range h.sends {
+		if r.final() == Acked {
+			top = max(top, r.seq)
+		}
+	}
+	return top
+}
+
 // roomHistory reads the room's messages over REST, newest first in pages
 // of 200 with ?before= (see RELIABILITY.md: ?after=0 returns the newest
 // page, not the oldest), and returns them in seq order.

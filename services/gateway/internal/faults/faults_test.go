@@ -302,6 +302,19 @@ func TestF3NATSDown(t *testing.T) {
 	if d := time.Since(downAt); d < 2*time.Second {
 		time.Sleep(2*time.Second - d)
 	}
+	// The fault took effect: without NATS, members saw at most their own
+	// acks, not everything that was acknowledged.
+	top := c.h.maxAcked()
+	behind := 0
+	for _, p := range c.ps {
+		if c.h.maxSeen(p.name) < top {
+			behind++
+		}
+	}
+	t.Logf("with NATS down: %d of %d members behind the last acked seq %d", behind, len(c.ps), top)
+	if behind == 0 {
+		t.Error("every member saw every message while NATS was down: the outage did not happen")
+	}
 	t.Logf("NATS was down for %v", time.Since(downAt).Round(time.Millisecond))
 	current = startNATS(t, port)
 
@@ -441,6 +454,13 @@ func TestF5RedisDown(t *testing.T) {
 	ctx := contextFor(t)
 	c := newCast(t, ctx, s, 0, 1)
 	c.sendAll(ctx, 5, 100*time.Millisecond)
+	var room struct {
+		OnlineCount int `json:"online_count"`
+	}
+	must(t, call{method: "GET", url: roomURL(s.Gateways[0], c.room), token: c.owner.Token}, http.StatusOK, &room)
+	if room.OnlineCount != 2 {
+		t.Errorf("online_count with Redis: got %d, want 2", room.OnlineCount)
+	}
 
 	stopRedis()
 
@@ -456,6 +476,12 @@ func TestF5RedisDown(t *testing.T) {
 	p.start(t, ctx)
 	c.ps = append(c.ps, p)
 	c.sendAll(ctx, 10, 100*time.Millisecond)
+	// The fault took effect, and presence degrades as documented: the
+	// online count is 0 while three members are connected.
+	must(t, call{method: "GET", url: roomURL(s.Gateways[0], c.room), token: late.Token}, http.StatusOK, &room)
+	if room.OnlineCount != 0 {
+		t.Errorf("online_count without Redis: got %d, want 0 (degraded presence)", room.OnlineCount)
+	}
 	if o, problems := restSend(ctx, c.bal, late, c.room, "rest without redis", c.h); o != Acked {
 		t.Errorf("REST send without Redis: %v %v", o, problems)
 	}
