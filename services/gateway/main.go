@@ -70,6 +70,7 @@ type config struct {
 	logLevel                            slog.Level
 	maxSocketsPerUser, socketSendQueue  int
 	pingInterval, pongTimeout           time.Duration
+	kernelSendBuf                       int
 	readTimeout, writeTimeout, idleTime time.Duration
 }
 
@@ -95,6 +96,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		socketSendQueue:   env.Int("SOCKET_SEND_QUEUE", 256),
 		pingInterval:      env.Duration("PING_INTERVAL", 25*time.Second),
 		pongTimeout:       env.Duration("PONG_TIMEOUT", 60*time.Second),
+		kernelSendBuf:     env.Int("SOCKET_KERNEL_SEND_BUFFER", 0),
 		readTimeout:       env.Duration("HTTP_READ_TIMEOUT", 30*time.Second),
 		writeTimeout:      env.Duration("HTTP_WRITE_TIMEOUT", 30*time.Second),
 		idleTime:          env.Duration("HTTP_IDLE_TIMEOUT", 120*time.Second),
@@ -241,6 +243,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		SendQueue:         cfg.socketSendQueue,
 		PingInterval:      cfg.pingInterval,
 		PongTimeout:       cfg.pongTimeout,
+		KernelSendBuffer:  cfg.kernelSendBuf,
 	}, chatClient, natsbridge.New(nc, cfg.natsPrefix), log, socketMetrics)
 	authn.OnRevoked(func(userID int64) { hub.CloseUser(userID, "logged out") })
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))

@@ -21,10 +21,6 @@ import (
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 )
 
-// kernelSendBuffer caps each socket's kernel send buffer (SO_SNDBUF; the
-// kernel doubles it): room for bursts, not for minutes of backlog.
-const kernelSendBuffer = 64 << 10
-
 // Principal is the authenticated user of a socket.
 type Principal struct {
 	UserID    int64
@@ -148,11 +144,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.hub.metrics.handshakes.WithLabelValues("101").Inc()
-	if tc, ok := ws.NetConn().(*net.TCPConn); ok {
-		// Without a cap the kernel grows a socket's send buffer to
-		// several MiB, so a reader that stopped would hold seconds of a
-		// busy room before the gateway's own bounded queue even noticed.
-		_ = tc.SetWriteBuffer(kernelSendBuffer)
+	if tc, ok := ws.NetConn().(*net.TCPConn); ok && h.hub.cfg.KernelSendBuffer > 0 {
+		_ = tc.SetWriteBuffer(h.hub.cfg.KernelSendBuffer)
 	}
 	// Serve the socket on a fresh goroutine and return: net/http then
 	// frees the connection's request state and its 4 KiB read and write
@@ -244,19 +237,29 @@ func (c *client) cleanup(joined bool) {
 // merge by seq drops what history already covered.
 func (c *client) sync(afterSeq int64) (joined bool, err error) {
 	hub := c.hub
-	ctx, cancel := context.WithTimeout(c.ctx, hub.cfg.RPCTimeout)
-	defer cancel()
-	jr, err := hub.chat.Join(ctx, &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: hub.cfg.GatewayID})
+	var jr *chatv1.JoinResponse
+	err = c.rpc(func(ctx context.Context) (err error) {
+		jr, err = hub.chat.Join(ctx, &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: hub.cfg.GatewayID})
+		return err
+	})
 	if err != nil {
 		return false, err
 	}
 	last := jr.GetRoom().GetLastSeq()
+	req := &chatv1.ListMessagesRequest{RoomId: c.roomID, Limit: 50}
 	if afterSeq >= 0 {
-		resp, err := hub.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: c.roomID, AfterSeq: afterSeq, Limit: 1001})
-		if err != nil {
-			return true, err
-		}
-		msgs := resp.GetMessages()
+		req = &chatv1.ListMessagesRequest{RoomId: c.roomID, AfterSeq: afterSeq, Limit: 1001}
+	}
+	var resp *chatv1.ListMessagesResponse
+	err = c.rpc(func(ctx context.Context) (err error) {
+		resp, err = hub.chat.ListMessages(ctx, req)
+		return err
+	})
+	if err != nil {
+		return true, err
+	}
+	msgs := resp.GetMessages()
+	if afterSeq >= 0 {
 		last = max(last, afterSeq)
 		if len(msgs) > 1000 {
 			c.pushWait(chatjson.ResumeFrame(false))
@@ -268,18 +271,36 @@ func (c *client) sync(afterSeq int64) (joined bool, err error) {
 			c.pushWait(chatjson.ResumeFrame(true))
 		}
 	} else {
-		resp, err := hub.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: c.roomID, Limit: 50})
-		if err != nil {
-			return true, err
-		}
-		for _, m := range resp.GetMessages() {
+		for _, m := range msgs {
 			last = max(last, m.GetSeq())
 		}
-		c.pushWait(chatjson.HistoryFrame(resp.GetMessages()))
+		c.pushWait(chatjson.HistoryFrame(msgs))
 	}
 	c.pushWait(chatjson.PresenceFrame(jr.GetOnline()))
 	c.finishSync(last)
 	return true, nil
+}
+
+// rpc runs one chat call of the socket's opening with its own timeout,
+// trying once more when the service was unavailable or slow: in a
+// reconnect storm a retry here is far cheaper than closing the socket and
+// having the client reconnect. (Join is idempotent per connection id.)
+func (c *client) rpc(call func(ctx context.Context) error) error {
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)
+		err = call(ctx)
+		cancel()
+		switch status.Code(err) {
+		case codes.Unavailable, codes.DeadlineExceeded:
+			if c.ctx.Err() != nil {
+				return err
+			}
+			continue
+		}
+		return err
+	}
+	return err
 }
 
 // roomIDOf takes the room id from the {room_id} path value, or from the

@@ -61,6 +61,13 @@ type Config struct {
 	HeartbeatInterval time.Duration // presence refresh [10s]
 	CloseSpread       time.Duration // shutdown closes are spread over this window [2s]
 	RPCTimeout        time.Duration // per chat service call [5s]
+	// KernelSendBuffer caps each socket's kernel send buffer (SO_SNDBUF,
+	// which the kernel doubles) [0: the kernel's autotuning, up to
+	// net.ipv4.tcp_wmem max]. Autotuning lets a reader that stopped absorb
+	// MiBs (seconds of a busy room) before the bounded queue notices it,
+	// delaying its cut-off; a cap (e.g. 256 KiB) cuts it off sooner but
+	// tolerates smaller bursts from healthy readers.
+	KernelSendBuffer int
 }
 
 func (c Config) withDefaults() Config {
