@@ -239,9 +239,9 @@ func TestF2GracefulDrain(t *testing.T) {
 		if !first.at.After(ready) {
 			t.Errorf("%s: socket closed at %v, before readiness failed at %v", p.name, first.at.Format(time.StampMicro), ready.Format(time.StampMicro))
 		}
-		if p.gateway() != 1 {
-			t.Errorf("%s: on replica %d after the drain, want 1; closes %+v errors %v", p.name, p.gateway(), p.closes, p.errors)
-		}
+	}
+	for _, p := range c.ps[:3] {
+		waitUntil(t, 10*time.Second, p.name+" back on replica 1", func() bool { return p.gateway() == 1 })
 	}
 	restMu.Lock()
 	t.Logf("REST requests: %d, problems: %d", restRequests, len(restProblems))
@@ -573,7 +573,10 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	const pongTimeout = 2 * time.Second
 	s := stack.Start(t, stack.Options{Gateways: 2, GatewayEnv: map[int]map[string]string{
 		0: {"PING_INTERVAL": "500ms", "PONG_TIMEOUT": pongTimeout.String()},
-		1: {"SOCKET_SEND_QUEUE": "16"},
+		// A small queue, but above the burst one group commit of the chat
+		// service delivers at once to a fast reader: with 16 and two dozen
+		// concurrent senders, healthy readers were cut off too.
+		1: {"SOCKET_SEND_QUEUE": "64"},
 	}})
 	ctx := contextFor(t)
 	c := newCast(t, ctx, s, 1, 1, 1)
@@ -596,7 +599,7 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	frozenAt := time.Now()
 
 	// Slow reader on replica 1: a tiny receive buffer and no reads while
-	// the room is flooded with ~4 MB (more than loopback TCP buffers
+	// the room is flooded with ~6 MB (more than loopback TCP buffers
 	// absorb, ~3 MB here), then it reads what was queued before the cut.
 	slowUser := signup(t, s.Gateways[1], "slow")
 	small := &websocket.Dialer{NetDialContext: (&net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
@@ -671,7 +674,7 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	for _, p := range c.ps {
 		p.mu.Lock()
 		if p.connects != 1 {
-			t.Errorf("%s: %d connections, want 1 (unaffected by the slow ones)", p.name, p.connects)
+			t.Errorf("%s: %d connections (closes %+v), want 1 (unaffected by the slow ones)", p.name, p.connects, p.closes)
 		}
 		p.mu.Unlock()
 	}
