@@ -229,7 +229,7 @@ func M2(ctx context.Context, e *Env) report.Scenario {
 		// a few sockets at a time.
 		dial := 256
 		if size >= 500 {
-			dial = 8
+			dial = 2
 		}
 		s, err := chatload.Open(ctx, chatload.Config{Gateways: e.Stack.GatewayURLs(), Accounts: e.Accounts,
 			Rooms: rooms, Members: size, DialParallel: dial, RunID: fmt.Sprintf("%sm2s%d", e.RunID, size), Logf: e.Logf})
@@ -384,6 +384,9 @@ func M4(ctx context.Context, e *Env) report.Scenario {
 	sc.Processes, sc.WindowS = us, win
 	if !r.OK() {
 		sc.Notes = append(sc.Notes, "run failed: "+strings.Join(r.Failures, "; "))
+	}
+	if len(r.ErrorFrames) > 0 {
+		sc.Notes = append(sc.Notes, fmt.Sprintf("error frames received by senders during the storm (those sends were not stored): %v", r.ErrorFrames))
 	}
 	resumed := r.ResumedAllS
 	if r.NotResumed > 0 {
