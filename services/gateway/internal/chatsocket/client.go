@@ -63,6 +63,10 @@ type client struct {
 	writerDone chan struct{}
 	expiry     *time.Timer
 
+	// Writer goroutine only.
+	backlogAt  time.Time // last kernel backlog sample
+	stallSince time.Time // backlog above the limit since (zero: below)
+
 	// Reader goroutine only.
 	limiter     *rate.Limiter
 	floodStart  time.Time
@@ -346,6 +350,9 @@ func (c *client) writeLoop() {
 			}
 			c.hub.metrics.framesSent.Add(float64(len(q)))
 			c.giveBack(q)
+			if len(q) > 0 && c.stalled(time.Now()) && c.close(CloseSlow, "slow") {
+				c.hub.metrics.slowCloses.Inc()
+			}
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
 				c.close(0, "")

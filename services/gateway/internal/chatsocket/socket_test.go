@@ -512,3 +512,29 @@ func TestChatTypingThrottled(t *testing.T) {
 		t.Fatalf("got %d typing events for 5 quick typing frames, want 1", typing)
 	}
 }
+
+// TestChatStoppedReaderCutOff: a reader that stops while the kernel still
+// absorbs everything (the queue never fills) is cut off with 4008 once its
+// unread backlog stays large, within a few seconds.
+func TestChatStoppedReaderCutOff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	stopped := mustDial(t, r, 1, dialOpts{user: 1})
+	stopped.nextOf("chat.presence")
+	big := []byte(`{"type":"chat.typing","username":"` + strings.Repeat("z", 60<<10) + `"}`)
+	start := time.Now()
+	// A busy room: ~600 KB/s for up to 6 s, far below the queue bound.
+	for time.Since(start) < 6*time.Second && r.hub.Sockets() > 0 {
+		e.chat.publish(1, subjects.EventTyping, 0, big)
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r.hub.Sockets() != 0 {
+		t.Fatalf("stopped reader still connected after %v", time.Since(start).Round(time.Millisecond))
+	}
+	t.Logf("cut off after %v", time.Since(start).Round(time.Millisecond))
+	if code := stopped.closeCode(10 * time.Second); code != chatsocket.CloseSlow {
+		t.Fatalf("got close %d, want 4008", code)
+	}
+}
