@@ -243,6 +243,7 @@ func M2(ctx context.Context, e *Env) report.Scenario {
 		var bestUsage []procstat.Usage
 		var bestWin float64
 		delivered := z.M2StartDelivered
+		retried := false
 		for step := 0; step < z.M2MaxSteps; step++ {
 			sends := delivered / float64(size)
 			r, us, win := e.measured(ctx, s, chatload.RunOptions{Rate: sends, Warmup: z.M2Warmup, Duration: z.M2Window})
@@ -252,13 +253,20 @@ func M2(ctx context.Context, e *Env) report.Scenario {
 				size, step+1, delivered, r.DeliveredPerS, r.Latency.P99Ms, perGw, perSys, r.Failures)
 			steps = append(steps, map[string]any{"target_delivered_per_s": delivered, "result": r, "processes": us, "window_s": win,
 				"per_gateway_cpu_s": perGw, "per_system_cpu_s": perSys})
+			if r.Latency.P99Ms > 100 && r.OK() && !retried {
+				// On a shared 2-core box one noisy step should not end the
+				// ramp: a step over the bar is repeated once.
+				retried = true
+				step--
+				continue
+			}
 			if r.Latency.P99Ms > 100 || !r.OK() {
 				if !r.OK() {
 					sc.Notes = append(sc.Notes, fmt.Sprintf("rooms of %d: step %d (%.0f delivered/s) stopped the ramp: %s", size, step+1, delivered, strings.Join(r.Failures, "; ")))
 				}
 				break
 			}
-			best = step
+			best, retried = step, false
 			bestDel, bestGw, bestSys, bestUsage, bestWin = r.DeliveredPerS, perGw, perSys, us, win
 			delivered *= z.M2Factor
 		}
@@ -282,7 +290,7 @@ func M2(ctx context.Context, e *Env) report.Scenario {
 			report.NewFigure("M2", label+"delivered per system CPU-second", "msg/CPU-s", []float64{bestSys}, report.AtLeast(60000), cmd),
 		)
 	}
-	sc.Notes = append(sc.Notes, "Per-CPU-second figures are taken at the highest step that kept p99 ≤ 100 ms and every guarantee; the process table is that step of the middle room size.", sharedNote)
+	sc.Notes = append(sc.Notes, "Per-CPU-second figures are taken at the highest step that kept p99 ≤ 100 ms and every guarantee (a step over 100 ms is repeated once before the ramp ends; every step is in the JSON); the process table is that step of the middle room size.", sharedNote)
 	return sc
 }
 
