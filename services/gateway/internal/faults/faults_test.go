@@ -665,7 +665,7 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	if d := at.Sub(frozenAt); d > pongTimeout+2*time.Second {
 		t.Errorf("half-open connection detected after %v, want within the pong timeout (%v) plus slack", d, pongTimeout)
 	}
-	// The stuck reader's blocked write times out (WriteTimeout 4 s).
+	// The stuck reader is dropped: stalled-reader cut or write timeout (4 s).
 	waitUntil(t, 10*time.Second, "stuck reader's leave", func() bool { _, ok := obs.left(stuckUser.Email); return ok })
 	at, _ = obs.left(stuckUser.Email)
 	t.Logf("stuck reader: leave %v after the flood ended", at.Sub(floodEnd).Round(time.Millisecond))
