@@ -93,7 +93,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		shutdownGrace:     env.Duration("SHUTDOWN_GRACE", 25*time.Second),
 		drainDelay:        env.Duration("DRAIN_DELAY", 2*time.Second),
 		maxSocketsPerUser: env.Int("MAX_SOCKETS_PER_USER", 20),
-		socketSendQueue:   env.Int("SOCKET_SEND_QUEUE", 256),
+		socketSendQueue:   env.Int("SOCKET_SEND_QUEUE", 1024),
 		pingInterval:      env.Duration("PING_INTERVAL", 25*time.Second),
 		pongTimeout:       env.Duration("PONG_TIMEOUT", 60*time.Second),
 		kernelSendBuf:     env.Int("SOCKET_KERNEL_SEND_BUFFER", 0),

@@ -573,10 +573,10 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	const pongTimeout = 2 * time.Second
 	s := stack.Start(t, stack.Options{Gateways: 2, GatewayEnv: map[int]map[string]string{
 		0: {"PING_INTERVAL": "500ms", "PONG_TIMEOUT": pongTimeout.String()},
-		// A small queue, but above the burst one group commit of the chat
-		// service delivers at once to a fast reader: with 16 and two dozen
-		// concurrent senders, healthy readers were cut off too.
-		1: {"SOCKET_SEND_QUEUE": "64"},
+		// A queue at the chat service's group-commit batch size (256): one
+		// batch can arrive at once, and on a busy machine smaller queues
+		// (16, 64) cut healthy readers off too. The default is 1,024.
+		1: {"SOCKET_SEND_QUEUE": "256"},
 	}})
 	ctx := contextFor(t)
 	c := newCast(t, ctx, s, 1, 1, 1)
