@@ -402,7 +402,7 @@ func M4(ctx context.Context, e *Env) report.Scenario {
 		resumed = nan()
 	}
 	if r.Reconnects > int64(z.M4Sockets) || len(r.ReconnectErrors) > 0 {
-		sc.Notes = append(sc.Notes, fmt.Sprintf("%d reconnects for %d sockets: sockets closed again while resuming (close codes %v); failed reconnect attempts %v",
+		sc.Notes = append(sc.Notes, fmt.Sprintf("%d successful reconnects for %d sockets (more means sockets were closed again while resuming); close codes seen %v; failed reconnect attempts %v",
 			r.Reconnects, z.M4Sockets, r.CloseCodes, r.ReconnectErrors))
 	}
 	sc.Figures = []report.Figure{
