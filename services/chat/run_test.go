@@ -358,6 +358,53 @@ func TestMessagesOverRPC(t *testing.T) {
 	wantCode(t, err, codes.NotFound, "Room not found.")
 }
 
+// TestHistoryPaging pages over a room from the first message with
+// oldest_first (after_seq 0 alone means "the newest page") and from the
+// newest one backwards, the two ways clients read history.
+func TestHistoryPaging(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	room, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "paging"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 7 {
+		if _, err := h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: fmt.Sprint("m", i+1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seqs := func(req *chatv1.ListMessagesRequest) []int64 {
+		t.Helper()
+		resp, err := h.client.ListMessages(h.as(1), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []int64
+		for _, m := range resp.GetMessages() {
+			out = append(out, m.GetSeq())
+		}
+		return out
+	}
+	var forward []int64
+	for after := int64(0); ; {
+		page := seqs(&chatv1.ListMessagesRequest{RoomId: room.GetId(), AfterSeq: after, OldestFirst: true, Limit: 3})
+		if len(page) == 0 {
+			break
+		}
+		forward = append(forward, page...)
+		after = page[len(page)-1]
+	}
+	if got, want := fmt.Sprint(forward), "[1 2 3 4 5 6 7]"; got != want {
+		t.Errorf("forward from after_seq 0 with oldest_first: got seqs %s, want %s", got, want)
+	}
+	if got, want := fmt.Sprint(seqs(&chatv1.ListMessagesRequest{RoomId: room.GetId(), Limit: 3})), "[5 6 7]"; got != want {
+		t.Errorf("no bounds: got seqs %s, want the newest %s", got, want)
+	}
+	if got, want := fmt.Sprint(seqs(&chatv1.ListMessagesRequest{RoomId: room.GetId(), BeforeSeq: 5, Limit: 3})), "[2 3 4]"; got != want {
+		t.Errorf("before_seq 5: got seqs %s, want %s", got, want)
+	}
+}
+
 func TestRoomsOverRPC(t *testing.T) {
 	t.Parallel()
 	h := start(t)

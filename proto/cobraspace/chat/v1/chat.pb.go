@@ -917,7 +917,11 @@ type ListMessagesRequest struct {
 	AfterSeq  int64                  `protobuf:"varint,2,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
 	BeforeSeq int64                  `protobuf:"varint,3,opt,name=before_seq,json=beforeSeq,proto3" json:"before_seq,omitempty"`
 	// Default 50, at most 1,001 (so a resume can tell "more than 1,000").
-	Limit         int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// With after_seq 0: page from the first message (oldest first) rather than
+	// the newest, since proto3 cannot tell after_seq 0 from "not given".
+	// Implied when after_seq > 0.
+	OldestFirst   bool `protobuf:"varint,5,opt,name=oldest_first,json=oldestFirst,proto3" json:"oldest_first,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -978,6 +982,13 @@ func (x *ListMessagesRequest) GetLimit() int32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *ListMessagesRequest) GetOldestFirst() bool {
+	if x != nil {
+		return x.OldestFirst
+	}
+	return false
 }
 
 type ListMessagesResponse struct {
@@ -1533,13 +1544,14 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\x15DeleteMessageResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x17\n" +
-	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\"\x80\x01\n" +
+	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\"\xa3\x01\n" +
 	"\x13ListMessagesRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x1b\n" +
 	"\tafter_seq\x18\x02 \x01(\x03R\bafterSeq\x12\x1d\n" +
 	"\n" +
 	"before_seq\x18\x03 \x01(\x03R\tbeforeSeq\x12\x14\n" +
-	"\x05limit\x18\x04 \x01(\x05R\x05limit\"O\n" +
+	"\x05limit\x18\x04 \x01(\x05R\x05limit\x12!\n" +
+	"\foldest_first\x18\x05 \x01(\bR\voldestFirst\"O\n" +
 	"\x14ListMessagesResponse\x127\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1b.cobraspace.chat.v1.MessageR\bmessages\"j\n" +
 	"\vJoinRequest\x12\x17\n" +

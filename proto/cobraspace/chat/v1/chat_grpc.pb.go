@@ -91,9 +91,10 @@ type ChatServiceClient interface {
 	EditMessage(ctx context.Context, in *EditMessageRequest, opts ...grpc.CallOption) (*Message, error)
 	// DeleteMessage deletes a message; sender only; publishes delete.
 	DeleteMessage(ctx context.Context, in *DeleteMessageRequest, opts ...grpc.CallOption) (*DeleteMessageResponse, error)
-	// ListMessages pages over a room's messages in seq order: after_seq gives
-	// the oldest messages with seq > after_seq; before_seq (or neither) gives
-	// the newest messages with seq < before_seq. Deleted messages are left out.
+	// ListMessages pages over a room's messages in seq order: after_seq (or
+	// oldest_first) gives the oldest messages with seq > after_seq; before_seq
+	// (or neither) gives the newest messages with seq < before_seq. Deleted
+	// messages are left out.
 	ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error)
 	// Join records one connection of the caller in a room and returns who is
 	// online. The caller's first connection in the room (on any gateway)
@@ -275,9 +276,10 @@ type ChatServiceServer interface {
 	EditMessage(context.Context, *EditMessageRequest) (*Message, error)
 	// DeleteMessage deletes a message; sender only; publishes delete.
 	DeleteMessage(context.Context, *DeleteMessageRequest) (*DeleteMessageResponse, error)
-	// ListMessages pages over a room's messages in seq order: after_seq gives
-	// the oldest messages with seq > after_seq; before_seq (or neither) gives
-	// the newest messages with seq < before_seq. Deleted messages are left out.
+	// ListMessages pages over a room's messages in seq order: after_seq (or
+	// oldest_first) gives the oldest messages with seq > after_seq; before_seq
+	// (or neither) gives the newest messages with seq < before_seq. Deleted
+	// messages are left out.
 	ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error)
 	// Join records one connection of the caller in a room and returns who is
 	// online. The caller's first connection in the room (on any gateway)

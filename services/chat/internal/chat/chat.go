@@ -112,10 +112,19 @@ type Store interface {
 	Message(ctx context.Context, id int64) (Message, error)
 	EditMessage(ctx context.Context, id int64, text string) (Message, error)
 	DeleteMessage(ctx context.Context, id int64) (Message, error)
-	// Messages returns up to limit non-deleted messages of a room with
-	// afterSeq < seq < beforeSeq (a zero bound is open), in ascending seq
-	// order: the oldest ones when afterSeq > 0, else the newest ones.
-	Messages(ctx context.Context, roomID, afterSeq, beforeSeq int64, limit int) ([]Message, error)
+	// Messages returns the page p of a room's non-deleted messages.
+	Messages(ctx context.Context, roomID int64, p Page) ([]Message, error)
+}
+
+// Page selects up to Limit messages with AfterSeq < seq < BeforeSeq (a zero
+// bound is open), returned in ascending seq order: the oldest ones when
+// OldestFirst is set or AfterSeq > 0, else the newest ones.
+type Page struct {
+	AfterSeq, BeforeSeq int64
+	// OldestFirst pages from the first message even with AfterSeq 0, which
+	// otherwise means "from the newest".
+	OldestFirst bool
+	Limit       int
 }
 
 // Presence tracks which connections of which users are in which rooms

@@ -324,18 +324,20 @@ func (s *Service) ownMessage(ctx context.Context, c Caller, id int64) (Message, 
 	return m, nil
 }
 
-// History returns a room's messages with their senders' details, in seq
-// order: with afterSeq the oldest ones after it, otherwise the newest ones
-// before beforeSeq (or the newest of all). CodeNotFound, CodeUnavailable.
-func (s *Service) History(ctx context.Context, roomID, afterSeq, beforeSeq int64, limit int) ([]Message, error) {
-	if limit <= 0 {
-		limit = DefaultHistory
+// History returns a page of a room's messages with their senders' details,
+// in seq order (see Page): with AfterSeq or OldestFirst the oldest ones
+// after AfterSeq, otherwise the newest ones before BeforeSeq (or the newest
+// of all). A Limit of 0 means DefaultHistory. CodeNotFound, CodeUnavailable.
+func (s *Service) History(ctx context.Context, roomID int64, p Page) ([]Message, error) {
+	if p.Limit <= 0 {
+		p.Limit = DefaultHistory
 	}
-	limit = min(limit, MaxHistory)
+	p.Limit = min(p.Limit, MaxHistory)
+	p.AfterSeq, p.BeforeSeq = max(p.AfterSeq, 0), max(p.BeforeSeq, 0)
 	if _, err := s.store.Room(ctx, roomID); err != nil {
 		return nil, err
 	}
-	msgs, err := s.store.Messages(ctx, roomID, max(afterSeq, 0), max(beforeSeq, 0), limit)
+	msgs, err := s.store.Messages(ctx, roomID, p)
 	if err != nil {
 		return nil, err
 	}

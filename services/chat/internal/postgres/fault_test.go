@@ -85,7 +85,7 @@ func TestRetriesAfterLostConnectionsNeitherLoseNorDuplicate(t *testing.T) {
 
 	seen := map[string]int{}
 	for _, room := range rooms {
-		msgs, err := s.Messages(ctx, room, 0, 0, 10000)
+		msgs, err := s.Messages(ctx, room, chat.Page{Limit: 10000})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -140,17 +140,18 @@ func (s *Store) DeleteMessage(ctx context.Context, id int64) (chat.Message, erro
 }
 
 // Messages implements chat.Store.
-func (s *Store) Messages(ctx context.Context, roomID, afterSeq, beforeSeq int64, limit int) ([]chat.Message, error) {
+func (s *Store) Messages(ctx context.Context, roomID int64, p chat.Page) ([]chat.Message, error) {
+	beforeSeq := p.BeforeSeq
 	if beforeSeq <= 0 {
 		beforeSeq = math.MaxInt64
 	}
 	order := "DESC" // the newest ones, reversed below
-	if afterSeq > 0 {
+	if p.AfterSeq > 0 || p.OldestFirst {
 		order = "ASC"
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages
 		WHERE room_id = $1 AND seq > $2 AND seq < $3 AND deleted_at IS NULL
-		ORDER BY seq `+order+` LIMIT $4`, roomID, afterSeq, beforeSeq, limit)
+		ORDER BY seq `+order+` LIMIT $4`, roomID, p.AfterSeq, beforeSeq, p.Limit)
 	if err != nil {
 		return nil, dbErr(err)
 	}

@@ -94,7 +94,7 @@ func TestSeqIsGapFreeUnderConcurrentSenders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		msgs, err := s.Messages(ctx, r.ID, 0, 0, 10000)
+		msgs, err := s.Messages(ctx, r.ID, chat.Page{Limit: 10000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,19 +195,23 @@ func TestHistoryPaging(t *testing.T) {
 	tests := []struct {
 		name                 string
 		after, before, limit int64
+		oldest               bool
 		want                 []int64
 	}{
-		{"newest", 0, 0, 3, []int64{8, 9, 10}},
-		{"all", 0, 0, 100, []int64{1, 2, 3, 4, 6, 7, 8, 9, 10}},
-		{"before", 0, 7, 3, []int64{3, 4, 6}},
-		{"after", 2, 0, 3, []int64{3, 4, 6}},
-		{"after to the end", 8, 0, 50, []int64{9, 10}},
-		{"between", 2, 8, 50, []int64{3, 4, 6, 7}},
-		{"after the last", 10, 0, 50, nil},
+		{"newest", 0, 0, 3, false, []int64{8, 9, 10}},
+		{"all", 0, 0, 100, false, []int64{1, 2, 3, 4, 6, 7, 8, 9, 10}},
+		{"before", 0, 7, 3, false, []int64{3, 4, 6}},
+		{"after", 2, 0, 3, false, []int64{3, 4, 6}},
+		{"after to the end", 8, 0, 50, false, []int64{9, 10}},
+		{"between", 2, 8, 50, false, []int64{3, 4, 6, 7}},
+		{"after the last", 10, 0, 50, false, nil},
+		{"oldest first from the start", 0, 0, 3, true, []int64{1, 2, 3}},
+		{"oldest first before", 0, 7, 2, true, []int64{1, 2}},
+		{"oldest first after", 4, 0, 2, true, []int64{6, 7}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := s.Messages(ctx, r.ID, tt.after, tt.before, int(tt.limit))
+			got, err := s.Messages(ctx, r.ID, chat.Page{AfterSeq: tt.after, BeforeSeq: tt.before, OldestFirst: tt.oldest, Limit: int(tt.limit)})
 			if err != nil {
 				t.Fatal(err)
 			}

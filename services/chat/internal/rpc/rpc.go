@@ -156,7 +156,10 @@ func (s *Server) DeleteMessage(ctx context.Context, req *chatv1.DeleteMessageReq
 
 // ListMessages implements chatv1.ChatServiceServer.
 func (s *Server) ListMessages(ctx context.Context, req *chatv1.ListMessagesRequest) (*chatv1.ListMessagesResponse, error) {
-	msgs, err := s.svc.History(ctx, req.GetRoomId(), req.GetAfterSeq(), req.GetBeforeSeq(), int(req.GetLimit()))
+	msgs, err := s.svc.History(ctx, req.GetRoomId(), chat.Page{
+		AfterSeq: req.GetAfterSeq(), BeforeSeq: req.GetBeforeSeq(),
+		OldestFirst: req.GetOldestFirst(), Limit: int(req.GetLimit()),
+	})
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}
