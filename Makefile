@@ -47,11 +47,11 @@ build:
 	go build -o bin/ ./services/user ./services/chat ./services/post ./services/gateway ./platform/cmd/keygen
 
 ## bench: M1–M8 of quality-bars.md against a private stack it starts (two gateways; up to ~30 min);
-## writes bench/results/<date>.json and the bench-full section of BENCHMARKS.md. Not part of `make test`.
+## writes bench/results/<date>T<time>Z.json and the bench-full section of BENCHMARKS.md. Not part of `make test`.
 bench:
 	./scripts/bench.sh full
 
-## bench-quick: the same scenarios at small sizes, once each (a few minutes); bench/results/<date>-quick.json
+## bench-quick: the same scenarios at small sizes, once each (a few minutes); bench/results/<date>T<time>Z-quick.json
 .PHONY: bench-quick
 bench-quick:
 	./scripts/bench.sh quick

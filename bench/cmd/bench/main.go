@@ -1,7 +1,7 @@
 // Command bench runs the performance scenarios M1–M8 of
 // quality-bars.md against a private Cobra Space stack it starts itself (two
 // gateway replicas, fresh databases, its own Redis/NATS prefix), writes
-// bench/results/<date>[-quick].json and the tables of BENCHMARKS.md.
+// bench/results/<date>T<time>Z[-quick].json and the tables of BENCHMARKS.md.
 //
 // Usage (from the repository root, normally through make):
 //
@@ -45,6 +45,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	mode := fs.String("mode", "quick", "quick (about a minute) or full")
 	root := fs.String("root", ".", "repository root")
 	only := fs.String("scenarios", "M1,M2,M3,M4,M5,M6,M7,M8", "comma-separated scenarios to run")
+	tree := fs.Bool("working-tree", false, "build the services from the working tree instead of a clean export of HEAD")
 	mdPath := fs.String("markdown", "BENCHMARKS.md", "Markdown file whose bench section is replaced (relative to -root; empty: none)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	began := time.Now()
 	rep := report.Report{
-		Date: began.UTC().Format("2006-01-02"), Mode: *mode, Commit: commit(absRoot),
+		Date: began.UTC().Format("2006-01-02T15:04Z"), Mode: *mode, Commit: commit(absRoot, *tree),
 		Host:       host(),
 		Conditions: "load average at start " + loadavg(),
 		Command:    map[string]string{"quick": "make bench-quick", "full": "make bench"}[*mode],
@@ -82,8 +83,18 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 
 	work := filepath.Join(absRoot, "bench", ".work")
 	bin := filepath.Join(work, "bin")
+	src := absRoot
+	if !*tree {
+		// Measure exactly the commit named in the report, not whatever is
+		// half-edited in a shared working tree.
+		src = filepath.Join(work, "src")
+		logf("exporting HEAD (%s) into %s", rep.Commit, src)
+		if err := exportHead(ctx, absRoot, src); err != nil {
+			return err
+		}
+	}
 	logf("building the service binaries into %s", bin)
-	if err := stack.Build(ctx, absRoot, bin); err != nil {
+	if err := stack.Build(ctx, src, bin); err != nil {
 		return err
 	}
 	runID := api.RunID()
@@ -177,16 +188,35 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-func commit(root string) string {
+func commit(root string, tree bool) string {
 	out, err := exec.Command("git", "-C", root, "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
 		return "unknown"
 	}
 	c := strings.TrimSpace(string(out))
+	if !tree {
+		return c
+	}
 	if st, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
-		c += " (with uncommitted changes)"
+		c += " (working tree with uncommitted changes)"
 	}
 	return c
+}
+
+// exportHead writes the files of HEAD into dir (git archive; the
+// repository itself is not touched).
+func exportHead(ctx context.Context, root, dir string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "sh", "-c", `git -C "$1" archive HEAD | tar -x -C "$2"`, "sh", root, dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("exporting HEAD: %w\n%s", err, out)
+	}
+	return nil
 }
 
 func host() string {

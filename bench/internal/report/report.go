@@ -236,11 +236,14 @@ func (r Report) Markdown() string {
 	return b.String()
 }
 
+// fileName is <date>T<time>Z.json, "-quick" for the short mode, so that
+// every run is kept next to the ones before it.
 func (r Report) fileName() string {
+	name := strings.ReplaceAll(r.Date, ":", "")
 	if r.Mode == "full" {
-		return r.Date + ".json"
+		return name + ".json"
 	}
-	return r.Date + "-" + r.Mode + ".json"
+	return name + "-" + r.Mode + ".json"
 }
 
 // FileName is the results file of r under bench/results.

@@ -61,7 +61,7 @@ func TestNum(t *testing.T) {
 
 func TestMarkdown(t *testing.T) {
 	t.Parallel()
-	r := Report{Date: "2026-11-26", Mode: "full", Commit: "abc", Command: "make bench", Scenarios: []Scenario{
+	r := Report{Date: "2026-11-26T10:05Z", Mode: "full", Commit: "abc", Command: "make bench", Scenarios: []Scenario{
 		{ID: "M1", Title: "latency", WindowS: 10,
 			Figures:   []Figure{NewFigure("M1", "p99 latency", "ms", []float64{10, 12, 11}, AtMost(20), "make bench")},
 			Processes: []procstat.Usage{{Label: "gateway-a", Processes: 1, CPUSeconds: 5, RSSKBStart: 20480, RSSKBEnd: 40960}}},
@@ -72,7 +72,7 @@ func TestMarkdown(t *testing.T) {
 		"| M1 | p99 latency | 11.0 ms | 10.0–12.0 | 3 | ≤ 20.0 | yes |",
 		"| gateway-a | 5.00 | 0.5 | 20.0 MiB | 40.0 MiB |",
 		"| M5 | **not measured**: chat service: unavailable |",
-		"bench/results/2026-11-26.json",
+		"bench/results/2026-11-26T1005Z.json",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
