@@ -1,7 +1,8 @@
 // Package grpcclient dials the other Cobra Space services: client-side
 // round-robin over every address DNS returns (a headless Kubernetes Service
 // lists every pod, so long-lived HTTP/2 connections spread over them),
-// keepalives, bounded message sizes and a default deadline on every call.
+// keepalives, bounded message sizes, a default deadline on every call and
+// OpenTelemetry client spans (platform/tracing).
 package grpcclient
 
 import (
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
@@ -33,6 +35,9 @@ func Dial(addr string) (*grpc.ClientConn, error) {
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize)),
 		grpc.WithChainUnaryInterceptor(defaultDeadline),
+		// Client spans carry the trace context to the callee
+		// (platform/tracing); no-ops while tracing is disabled.
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("grpc client for %s: %w", addr, err)

@@ -1,6 +1,7 @@
 // Package grpcserver builds the gRPC server every Cobra Space service runs:
 // standard health checking and reflection, and interceptors for panics,
-// logging, Prometheus metrics and access-token verification, in that order.
+// logging, Prometheus metrics and access-token verification, in that order,
+// and OpenTelemetry server spans (platform/tracing).
 package grpcserver
 
 import (
@@ -17,6 +18,8 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
@@ -58,6 +61,10 @@ func New(cfg Config) *Server {
 	srv := grpc.NewServer(
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
+		// Server spans continue the caller's trace (platform/tracing); with
+		// tracing disabled the global provider is a no-op. Health probes
+		// arrive every few seconds and would only add noise.
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))),
 		// MaxConnectionAge makes every client reconnect (GOAWAY, then a DNS
 		// re-resolve) every few minutes, so pods added by a scale-up behind a
 		// headless Service get traffic from existing callers too; the grace
