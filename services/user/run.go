@@ -20,6 +20,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/subjects"
+	"github.com/cobraspace/cobraspace/platform/tracing"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
 	"github.com/cobraspace/cobraspace/services/user/internal/nats"
 	"github.com/cobraspace/cobraspace/services/user/internal/postgres"
@@ -84,6 +85,18 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel}))
+	logger.Info("starting", "service", "user", "version", version, "commit", commit)
+	stopTracing, err := tracing.Setup(ctx, "user", getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			logger.Warn("flushing traces at exit", "err", err)
+		}
+	}()
 
 	priv, err := accesstoken.LoadPrivateKeyFile(cfg.privateKey)
 	if err != nil {
@@ -159,7 +172,10 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	})
 
 	reg := adminhttp.NewRegistry()
-	if err := postgres.RegisterPoolMetrics(reg, pool); err != nil {
+	if err := pgdb.RegisterPoolMetrics(reg, pool); err != nil {
+		return err
+	}
+	if err := adminhttp.RegisterBuildInfo(reg, version, commit); err != nil {
 		return err
 	}
 	gs := grpcserver.New(grpcserver.Config{
