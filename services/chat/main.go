@@ -11,6 +11,11 @@ import (
 	"syscall"
 )
 
+// version and commit identify the build; the image build sets them with
+// -ldflags "-X main.version=... -X main.commit=..." (see Dockerfile). They
+// are logged at start and exported as cobra_build_info.
+var version, commit = "dev", "unknown"
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

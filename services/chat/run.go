@@ -18,6 +18,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
+	"github.com/cobraspace/cobraspace/platform/tracing"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
 	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
@@ -130,6 +131,18 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return fmt.Errorf("configuration: LOG_LEVEL: %w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
+	logger.Info("starting", "service", "chat", "version", version, "commit", commit)
+	stopTracing, err := tracing.Setup(ctx, "chat", getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			logger.Warn("flushing traces at exit", "err", err)
+		}
+	}()
 
 	pub, err := accesstoken.LoadPublicKeyFile(cfg.publicKeyFile)
 	if err != nil {
@@ -175,6 +188,12 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 
 	reg := adminhttp.NewRegistry()
 	m := newMetrics(reg)
+	if err := pgdb.RegisterPoolMetrics(reg, pool); err != nil {
+		return err
+	}
+	if err := adminhttp.RegisterBuildInfo(reg, version, commit); err != nil {
+		return err
+	}
 	svc := chat.NewService(chat.Config{
 		Store:       postgres.New(pool),
 		Presence:    redis.NewPresence(rdb, cfg.redisPrefix),

@@ -13,6 +13,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
+	"github.com/cobraspace/cobraspace/platform/tracing"
 	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
 	"github.com/cobraspace/cobraspace/services/post/internal/chatclient"
 	"github.com/cobraspace/cobraspace/services/post/internal/post"
@@ -58,6 +59,18 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel}))
+	logger.Info("starting", "service", "post", "version", version, "commit", commit)
+	stopTracing, err := tracing.Setup(ctx, "post", getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			logger.Warn("flushing traces at exit", "err", err)
+		}
+	}()
 
 	pub, err := accesstoken.LoadPublicKeyFile(cfg.publicKeyFile)
 	if err != nil {
@@ -82,6 +95,12 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	svc := post.NewService(postgres.NewStore(pool), chatclient.New(chatConn, logger), logger)
 
 	reg := adminhttp.NewRegistry()
+	if err := pgdb.RegisterPoolMetrics(reg, pool); err != nil {
+		return err
+	}
+	if err := adminhttp.RegisterBuildInfo(reg, version, commit); err != nil {
+		return err
+	}
 	gs := grpcserver.New(grpcserver.Config{
 		Logger: logger, Metrics: reg, Verifier: accesstoken.NewVerifier(pub), AnonymousMethods: rpc.AnonymousMethods(),
 	})
