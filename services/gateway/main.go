@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/adminhttp"
@@ -30,6 +32,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/subjects"
+	"github.com/cobraspace/cobraspace/platform/tracing"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
@@ -39,6 +42,11 @@ import (
 	"github.com/cobraspace/cobraspace/services/gateway/internal/httpapi"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/web"
 )
+
+// version and commit identify the build; the image build sets them with
+// -ldflags "-X main.version=... -X main.commit=..." (see Dockerfile). They
+// are logged at start and exported as cobra_build_info.
+var version, commit = "dev", "unknown"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -170,6 +178,18 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel})).With("service", "gateway", "gateway_id", cfg.gatewayID)
+	log.Info("starting", "version", version, "commit", commit)
+	stopTracing, err := tracing.Setup(ctx, "gateway", getenv)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(sctx); err != nil {
+			log.Warn("flushing traces at exit", "err", err)
+		}
+	}()
 
 	pub, err := accesstoken.LoadPublicKeyFile(cfg.publicKeyFile)
 	if err != nil {
@@ -223,6 +243,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	defer nc.Close()
 
 	reg := adminhttp.NewRegistry()
+	if err := adminhttp.RegisterBuildInfo(reg, version, commit); err != nil {
+		return err
+	}
 	authn := auth.New(verifier, revocation.New(rdb, cfg.redisPrefix), log)
 	unsubRevoked, err := authn.SubscribeRevocations(nc, subjects.New(cfg.natsPrefix))
 	if err != nil {
@@ -237,6 +260,10 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return err
 	}
+	bridge := natsbridge.New(nc, cfg.natsPrefix)
+	if err := bridge.RegisterMetrics(reg); err != nil {
+		return err
+	}
 	hub := chatsocket.NewHub(chatsocket.Config{
 		GatewayID:         cfg.gatewayID,
 		MaxSocketsPerUser: cfg.maxSocketsPerUser,
@@ -244,7 +271,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		PingInterval:      cfg.pingInterval,
 		PongTimeout:       cfg.pongTimeout,
 		KernelSendBuffer:  cfg.kernelSendBuf,
-	}, chatClient, natsbridge.New(nc, cfg.natsPrefix), log, socketMetrics)
+	}, chatClient, bridge, log, socketMetrics)
 	authn.OnRevoked(func(userID int64) { hub.CloseUser(userID, "logged out") })
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHub()
@@ -311,8 +338,18 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	adminDone := make(chan error, 1)
 	go func() { adminDone <- adminhttp.Serve(adminCtx, alis, adminhttp.Handler(reg, ready)) }()
 
+	var handler http.Handler = api
+	if tracing.Enabled(getenv) {
+		// Server spans for REST calls, continued by the gRPC client spans.
+		// Chat sockets are left out: a span open for the socket's hours of
+		// life tells nothing (their messages are traced from the chat
+		// service through NATS instead).
+		handler = otelhttp.NewHandler(api, "gateway", otelhttp.WithFilter(func(r *http.Request) bool {
+			return !strings.HasPrefix(r.URL.Path, "/ws/")
+		}))
+	}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		// Whole-request limits suited to REST (a 5 MiB picture over a slow
 		// link still fits); the WebSocket upgrade clears them when it

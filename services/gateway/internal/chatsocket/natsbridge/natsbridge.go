@@ -4,24 +4,55 @@
 package natsbridge
 
 import (
+	"bytes"
+	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cobraspace/cobraspace/platform/subjects"
+	"github.com/cobraspace/cobraspace/platform/tracing"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
 )
 
 // Bridge subscribes to chat subjects on one NATS connection.
 type Bridge struct {
-	nc   *nats.Conn
-	subj subjects.Subjects
+	nc       *nats.Conn
+	subj     subjects.Subjects
+	tracer   trace.Tracer
+	delivery prometheus.Histogram // nil until RegisterMetrics
 }
 
 // New returns a Bridge on nc with subjects under prefix (NATS_PREFIX).
 func New(nc *nats.Conn, prefix string) *Bridge {
-	return &Bridge{nc: nc, subj: subjects.New(prefix)}
+	return &Bridge{nc: nc, subj: subjects.New(prefix),
+		tracer: otel.Tracer("github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/natsbridge")}
+}
+
+// RegisterMetrics registers cobra_gateway_chat_delivery_seconds on reg
+// and starts observing it: for every chat.message event, once per replica,
+// the time from the message's commit (its created_at, stamped by the chat
+// service's database) until the hub has queued the frame on every local
+// socket of the room. The socket writers send queued frames at once, so
+// this is the delivery latency short of the last network hop; it also
+// includes any clock difference between the database and this host.
+func (b *Bridge) RegisterMetrics(reg prometheus.Registerer) error {
+	h := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "cobra_gateway_chat_delivery_seconds",
+		Help:    "Seconds from a chat message's commit (created_at) to its fan-out to this replica's sockets.",
+		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14), // 1 ms .. 8 s
+	})
+	if err := reg.Register(h); err != nil {
+		return err
+	}
+	b.delivery = h
+	return nil
 }
 
 // SubscribeRoom delivers the room's events to fn, in order, from one
@@ -35,7 +66,20 @@ func (b *Bridge) SubscribeRoom(roomID int64, fn func(chatsocket.Event)) (func(),
 		if s := m.Header.Get(subjects.HeaderSeq); s != "" {
 			ev.Seq, _ = strconv.ParseInt(s, 10, 64)
 		}
+		// Only messages the chat service traced (sampled) carry the
+		// header, so untraced delivery stays span-free.
+		if len(m.Header[tracing.TraceparentHeader]) > 0 {
+			ctx := tracing.Extract(context.Background(), m.Header)
+			_, span := b.tracer.Start(ctx, "chat.room.deliver", trace.WithSpanKind(trace.SpanKindConsumer),
+				trace.WithAttributes(attribute.Int64("cobra.room_id", roomID), attribute.String("cobra.event", ev.Kind)))
+			defer span.End()
+		}
 		fn(ev)
+		if b.delivery != nil && ev.Kind == subjects.EventMessage {
+			if at, ok := createdAt(ev.Data); ok {
+				b.delivery.Observe(time.Since(at).Seconds())
+			}
+		}
 	})
 	if err != nil {
 		return nil, err
@@ -67,4 +111,25 @@ func (b *Bridge) SubscribeRevoked(fn func(userID int64)) (func(), error) {
 		return nil, err
 	}
 	return func() { _ = sub.Unsubscribe() }, nil
+}
+
+// createdAtKey starts the created_at field of a chat.message frame. Inside
+// the message text a quote is always escaped (\"), so the key cannot match
+// there.
+var createdAtKey = []byte(`"created_at":"`)
+
+// createdAt reads a chat.message frame's created_at (RFC 3339) without
+// decoding the whole frame: this runs once per message per replica.
+func createdAt(frame []byte) (time.Time, bool) {
+	i := bytes.Index(frame, createdAtKey)
+	if i < 0 {
+		return time.Time{}, false
+	}
+	rest := frame[i+len(createdAtKey):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(rest[:end]))
+	return t, err == nil
 }
