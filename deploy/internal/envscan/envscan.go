@@ -42,9 +42,11 @@ func (v Vars) Names() []string {
 	return names
 }
 
-// Scan reads services/<svc>/**/*.go (tests excluded) under root.
+// Scan reads services/<svc>/**/*.go (tests excluded) under root, and
+// platform/tracing/*.go when the service calls tracing.Setup.
 func Scan(root, svc string) (Vars, error) {
 	v := Vars{Read: map[string]bool{}, Required: map[string]bool{}}
+	usesTracing := false
 	dir := filepath.Join(root, "services", svc)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return v, nil
@@ -69,14 +71,36 @@ func Scan(root, svc string) (Vars, error) {
 		if filepath.Dir(path) == dir {
 			v.HasSource = true
 		}
-		for _, m := range readCall.FindAllStringSubmatch(string(src), -1) {
-			name := m[2] + m[3]
-			v.Read[name] = true
-			if m[1] == "Required" {
-				v.Required[name] = true
-			}
-		}
+		usesTracing = usesTracing || strings.Contains(string(src), "tracing.Setup(")
+		v.add(src)
 		return nil
 	})
+	if err != nil || !usesTracing {
+		return v, err
+	}
+	// platform/tracing reads the OTEL_* variables on the service's behalf
+	// (from the getenv the service passes it).
+	files, err := filepath.Glob(filepath.Join(root, "platform", "tracing", "*.go"))
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, rerr := os.ReadFile(f)
+		if rerr != nil {
+			return v, rerr
+		}
+		v.add(src)
+	}
 	return v, err
+}
+
+// add records the variables read in one source file.
+func (v Vars) add(src []byte) {
+	for _, m := range readCall.FindAllStringSubmatch(string(src), -1) {
+		name := m[2] + m[3]
+		v.Read[name] = true
+		if m[1] == "Required" {
+			v.Required[name] = true
+		}
+	}
 }

@@ -44,6 +44,14 @@ func TestScan(t *testing.T) {
 		t.Error("got HasSource false, want true")
 	}
 
+	// A service calling tracing.Setup reads what platform/tracing reads.
+	write("platform/tracing/tracing.go", `e := getenv("OTEL_EXPORTER_OTLP_ENDPOINT")`)
+	write("platform/tracing/tracing_test.go", `getenv("OTEL_ONLY_IN_TESTS")`)
+	write("services/user/run.go", `stop, err := tracing.Setup(ctx, "user", getenv)`)
+	if v, err := Scan(root, "user"); err != nil || !reflect.DeepEqual(v.Names(), []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}) {
+		t.Errorf("service with tracing: got %v, %v; want [OTEL_EXPORTER_OTLP_ENDPOINT]", v.Names(), err)
+	}
+
 	write("services/gateway/internal/web/web.go", `package web`)
 	if v, err := Scan(root, "gateway"); err != nil || v.HasSource {
 		t.Errorf("gateway without package main: got %+v, %v; want no source", v, err)
