@@ -14,6 +14,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -229,26 +230,75 @@ func TestSetupDisabled(t *testing.T) {
 	}
 }
 
-// TestSetupEnabled: with an endpoint Setup installs a sampling provider
-// and the W3C propagator (the collector need not be up: export is lazy).
-func TestSetupEnabled(t *testing.T) {
+// TestSetupExportsToCollector: with an endpoint Setup installs a sampling
+// provider and the W3C propagator, and shutdown flushes the spans to the
+// OTLP/gRPC collector named by OTEL_EXPORTER_OTLP_ENDPOINT, under the
+// OTEL_SERVICE_NAME resource.
+func TestSetupExportsToCollector(t *testing.T) {
 	recordSpans(t) // restores the globals afterwards
+	col := &fakeCollector{got: make(chan *collectortrace.ExportTraceServiceRequest, 4)}
+	gs := grpc.NewServer()
+	collectortrace.RegisterTraceServiceServer(gs, col)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = gs.Serve(lis) }()
+	defer gs.Stop()
+
 	env := map[string]string{
-		"OTEL_EXPORTER_OTLP_ENDPOINT": "127.0.0.1:1", "OTEL_TRACES_SAMPLER": "always_on", "OTEL_SERVICE_NAME": "renamed",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://" + lis.Addr().String(),
+		"OTEL_TRACES_SAMPLER":         "always_on",
+		"OTEL_SERVICE_NAME":           "renamed",
 	}
 	shutdown, err := tracing.Setup(context.Background(), "test", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, span := otel.Tracer("test").Start(context.Background(), "x")
+	if got := otel.GetTextMapPropagator().Fields(); len(got) == 0 || got[0] != "traceparent" {
+		t.Errorf("propagator fields %v, want traceparent", got)
+	}
+	_, span := otel.Tracer("test").Start(context.Background(), "exported")
 	if !span.SpanContext().IsSampled() {
 		t.Error("always_on: span not sampled")
 	}
 	span.End()
-	if got := otel.GetTextMapPropagator().Fields(); len(got) == 0 || got[0] != "traceparent" {
-		t.Errorf("propagator fields %v, want traceparent", got)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = shutdown(ctx) // the unreachable collector makes the final export fail; that is fine
+	if err := shutdown(ctx); err != nil {
+		t.Fatalf("shutdown (flush to the collector): %v", err)
+	}
+	select {
+	case req := <-col.got:
+		rs := req.GetResourceSpans()
+		if len(rs) != 1 || len(rs[0].GetScopeSpans()) != 1 || len(rs[0].GetScopeSpans()[0].GetSpans()) != 1 {
+			t.Fatalf("exported %v, want one span", req)
+		}
+		if name := rs[0].GetScopeSpans()[0].GetSpans()[0].GetName(); name != "exported" {
+			t.Errorf("span name %q, want exported", name)
+		}
+		service := ""
+		for _, a := range rs[0].GetResource().GetAttributes() {
+			if a.GetKey() == "service.name" {
+				service = a.GetValue().GetStringValue()
+			}
+		}
+		if service != "renamed" {
+			t.Errorf("service.name %q, want OTEL_SERVICE_NAME's renamed", service)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the collector received nothing")
+	}
+}
+
+// fakeCollector is an OTLP/gRPC trace collector that hands over what it
+// receives.
+type fakeCollector struct {
+	collectortrace.UnimplementedTraceServiceServer
+	got chan *collectortrace.ExportTraceServiceRequest
+}
+
+func (c *fakeCollector) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
+	c.got <- req
+	return &collectortrace.ExportTraceServiceResponse{}, nil
 }
