@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 )
 
 type ctxKey struct{}
@@ -210,6 +212,12 @@ func (s *Server) route(mux *http.ServeMux, pattern string, h http.Handler, opts 
 	label := path
 	wrapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		infoOf(r.Context()).route = label
+		// Name the gateway's HTTP span (otelhttp, when tracing is on) by
+		// route rather than by path, which would be one name per id.
+		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+			span.SetName(r.Method + " " + label)
+			span.SetAttributes(attribute.String("http.route", label))
+		}
 		if r.ContentLength > o.bodyLimit {
 			errorJSON(w, http.StatusRequestEntityTooLarge, msgTooLarge)
 			return
