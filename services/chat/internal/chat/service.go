@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
 )
@@ -65,6 +67,10 @@ type Service struct {
 type pending struct {
 	msg    NewMessage
 	sender User
+	// span is the request's place in its trace (invalid while tracing is
+	// off): the flush publishes the message under it, so a trace follows
+	// the message through the group commit to the gateways.
+	span trace.SpanContext
 }
 
 // NewService returns a Service and starts its group-commit worker; Close
@@ -235,7 +241,7 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 	if err != nil {
 		return Message{}, err
 	}
-	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender})
+	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return Message{}, err
@@ -271,7 +277,11 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 		}
 		persisted++
 		m := stored[i].Message
-		s.publish(ctx, m.RoomID, subjects.EventMessage, m.Seq, MessageFrame(m))
+		pctx := ctx
+		if sc := reqs[i].span; sc.IsSampled() {
+			pctx = trace.ContextWithSpanContext(ctx, sc)
+		}
+		s.publish(pctx, m.RoomID, subjects.EventMessage, m.Seq, MessageFrame(m))
 	}
 	if s.hooks.Persisted != nil {
 		s.hooks.Persisted(persisted)

@@ -1,0 +1,95 @@
+package chat
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/cobraspace/cobraspace/platform/subjects"
+)
+
+// The fakes embed the interfaces: only the methods Send uses are written;
+// any other call panics, which would fail the test.
+type traceStore struct {
+	Store
+	mu  sync.Mutex
+	seq int64
+}
+
+func (st *traceStore) StoreMessages(_ context.Context, msgs []NewMessage) ([]Stored, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make([]Stored, len(msgs))
+	for i, m := range msgs {
+		st.seq++
+		out[i].Message = Message{ID: st.seq, RoomID: m.RoomID, Seq: st.seq, Text: m.Text}
+	}
+	return out, nil
+}
+
+type traceUsers struct{ UserDirectory }
+
+func (traceUsers) Users(_ context.Context, ids []int64) (map[int64]User, error) {
+	out := map[int64]User{}
+	for _, id := range ids {
+		out[id] = User{ID: id, Email: "u@example.com"}
+	}
+	return out, nil
+}
+
+type tracePublisher struct {
+	mu    sync.Mutex
+	spans map[int64]trace.SpanContext // by seq
+}
+
+func (p *tracePublisher) Publish(ctx context.Context, _ int64, event string, seq int64, _ []byte) error {
+	if event == subjects.EventMessage {
+		p.mu.Lock()
+		p.spans[seq] = trace.SpanContextFromContext(ctx)
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+// TestSendPublishesUnderRequestSpan: a message sent from a sampled trace is
+// published under that trace's span although the group commit runs on its
+// own goroutine; an untraced send publishes without a span.
+func TestSendPublishesUnderRequestSpan(t *testing.T) {
+	t.Parallel()
+	pub := &tracePublisher{spans: map[int64]trace.SpanContext{}}
+	s := NewService(Config{
+		Store: &traceStore{}, Users: traceUsers{}, Publisher: pub,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	defer s.Close()
+
+	sampled := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5, 6}, TraceFlags: trace.FlagsSampled})
+	ctx := trace.ContextWithSpanContext(context.Background(), sampled)
+	if _, err := s.Send(ctx, Caller{ID: 7}, NewMessage{RoomID: 1, Text: "traced"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Send(context.Background(), Caller{ID: 7}, NewMessage{RoomID: 1, Text: "untraced"}); err != nil {
+		t.Fatal(err)
+	}
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	if got := pub.spans[1]; got.TraceID() != sampled.TraceID() || got.SpanID() != sampled.SpanID() {
+		t.Errorf("traced send published under trace %s span %s, want %s %s", got.TraceID(), got.SpanID(), sampled.TraceID(), sampled.SpanID())
+	}
+	if got := pub.spans[1]; !got.IsSampled() {
+		t.Error("traced send published under an unsampled span")
+	}
+	if got, ok := pub.spans[1]; !ok || len(pub.spans) != 2 {
+		t.Fatalf("published %d messages (first %v), want 2", len(pub.spans), got)
+	}
+	for seq, sc := range pub.spans {
+		if seq != 1 && sc.IsValid() {
+			t.Errorf("untraced send (seq %d) published under span %s, want none", seq, sc.SpanID())
+		}
+	}
+}
