@@ -77,6 +77,7 @@ type config struct {
 	shutdownGrace, drainDelay           time.Duration
 	logLevel                            slog.Level
 	maxSocketsPerUser, socketSendQueue  int
+	maxSocketsPerIP                     int
 	pingInterval, pongTimeout           time.Duration
 	kernelSendBuf                       int
 	readTimeout, writeTimeout, idleTime time.Duration
@@ -101,6 +102,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		shutdownGrace:     env.Duration("SHUTDOWN_GRACE", 25*time.Second),
 		drainDelay:        env.Duration("DRAIN_DELAY", 2*time.Second),
 		maxSocketsPerUser: env.Int("MAX_SOCKETS_PER_USER", 20),
+		maxSocketsPerIP:   env.Int("MAX_SOCKETS_PER_IP", 500),
 		socketSendQueue:   env.Int("SOCKET_SEND_QUEUE", 1024),
 		pingInterval:      env.Duration("PING_INTERVAL", 25*time.Second),
 		pongTimeout:       env.Duration("PONG_TIMEOUT", 60*time.Second),
@@ -110,6 +112,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		idleTime:          env.Duration("HTTP_IDLE_TIMEOUT", 120*time.Second),
 	}
 	var errs []error
+	if c.maxSocketsPerIP < 0 {
+		errs = append(errs, errors.New("MAX_SOCKETS_PER_IP: must be 0 (unlimited) or more"))
+	}
 	for _, s := range env.List("TRUSTED_PROXY_CIDRS", nil) {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
@@ -267,6 +272,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	hub := chatsocket.NewHub(chatsocket.Config{
 		GatewayID:         cfg.gatewayID,
 		MaxSocketsPerUser: cfg.maxSocketsPerUser,
+		MaxSocketsPerIP:   cfg.maxSocketsPerIP,
 		SendQueue:         cfg.socketSendQueue,
 		PingInterval:      cfg.pingInterval,
 		PongTimeout:       cfg.pongTimeout,
@@ -290,6 +296,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		},
 		OriginAllowed: origins.RequestAllowed,
 		Error:         httpapi.WriteError,
+		ClientIP:      func(r *http.Request) string { return httpapi.ClientIP(cfg.trustedProxies, r) },
 	})
 	webHandler, err := web.Handler()
 	if err != nil {

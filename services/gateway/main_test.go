@@ -160,9 +160,12 @@ func TestLoadConfig(t *testing.T) {
 	if len(c.allowedOrigins) != 1 || c.allowedOrigins[0] != "https://a.example" {
 		t.Errorf("origins: %v", c.allowedOrigins)
 	}
-	env = map[string]string{"TRUSTED_PROXY_CIDRS": "nonsense", "SHUTDOWN_GRACE": "soon", "LOG_LEVEL": "loud"}
+	if c.maxSocketsPerIP != 500 || c.maxSocketsPerUser != 20 {
+		t.Errorf("socket limits: per IP %d, per user %d, want 500 and 20", c.maxSocketsPerIP, c.maxSocketsPerUser)
+	}
+	env = map[string]string{"TRUSTED_PROXY_CIDRS": "nonsense", "SHUTDOWN_GRACE": "soon", "LOG_LEVEL": "loud", "MAX_SOCKETS_PER_IP": "-1"}
 	_, err = loadConfig(func(k string) string { return env[k] })
-	for _, want := range []string{"JWT_PUBLIC_KEY_FILE", "TRUSTED_PROXY_CIDRS", "SHUTDOWN_GRACE", "LOG_LEVEL"} {
+	for _, want := range []string{"JWT_PUBLIC_KEY_FILE", "TRUSTED_PROXY_CIDRS", "SHUTDOWN_GRACE", "LOG_LEVEL", "MAX_SOCKETS_PER_IP"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad config: error %v does not name %s", err, want)
 		}

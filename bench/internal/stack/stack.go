@@ -258,7 +258,9 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		name := "gateway-" + string(rune('a'+g))
 		p := proc(name, "gateway", "", addr(9+2*g),
 			"HTTP_ADDR="+addr(8+2*g), "USER_SERVICE_ADDR="+addr(0), "POST_SERVICE_ADDR="+addr(4),
-			"CHAT_SERVICE_ADDR="+addr(2), "ALLOWED_ORIGINS="+strings.Join(origins, ","), "GATEWAY_ID=bench-"+name)
+			"CHAT_SERVICE_ADDR="+addr(2), "ALLOWED_ORIGINS="+strings.Join(origins, ","), "GATEWAY_ID=bench-"+name,
+			// Every load-generator socket comes from 127.0.0.1.
+			"MAX_SOCKETS_PER_IP=0")
 		p.Addr = addr(8 + 2*g)
 		s.Gateways = append(s.Gateways, p)
 	}

@@ -16,14 +16,13 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 )
 
 // Per-socket input limits.
 const (
 	readLimit       = 16 << 10 // bytes per frame; more → 1009
-	ratePerSecond   = 10
-	rateBurst       = 20
-	floodLimit      = 20 // rate-limited frames within floodWindow → 1008
+	floodLimit      = 20       // rate-limited frames within floodWindow → 1008
 	floodWindow     = 10 * time.Second
 	maxInvalidRun   = 10 // consecutive invalid frames → 1008
 	typingInterval  = 2 * time.Second
@@ -40,6 +39,7 @@ type client struct {
 	roomID int64
 	room   *room
 	user   Principal
+	ip     string // client IP, for the per-IP socket limit
 	connID string
 	ctx    context.Context // ends when the socket closes; carries the token
 	cancel context.CancelFunc
@@ -75,17 +75,17 @@ type client struct {
 	typingAfter time.Time
 }
 
-func newClient(h *Hub, ws *websocket.Conn, roomID int64, user Principal, connID string) *client {
+func newClient(h *Hub, ws *websocket.Conn, roomID int64, user Principal, ip, connID string) *client {
 	ctx, cancel := context.WithCancel(grpcauth.WithToken(context.Background(), user.Token))
 	c := &client{
-		hub: h, ws: ws, roomID: roomID, user: user, connID: connID,
+		hub: h, ws: ws, roomID: roomID, user: user, ip: ip, connID: connID,
 		ctx: ctx, cancel: cancel,
 		syncing:    true,
 		notify:     make(chan struct{}, 1),
 		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
-		limiter:    rate.NewLimiter(ratePerSecond, rateBurst),
+		limiter:    rate.NewLimiter(ratelimit.MessagesPerSecond, ratelimit.MessageBurst),
 	}
 	c.space = sync.NewCond(&c.mu)
 	return c

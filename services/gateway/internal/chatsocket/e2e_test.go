@@ -378,6 +378,39 @@ func TestChatE2E(t *testing.T) {
 		}
 	})
 
+	t.Run("REST history pages from the start with after=0", func(t *testing.T) {
+		r := e2eRoom(t, b, owner) // replica A was killed above
+		for i := 1; i <= 5; i++ {
+			if code, body := e2eRequest(t, "POST", b+"/api/chat/message/", owner.token, map[string]any{"room": r, "message": "m" + strconv.Itoa(i)}); code != http.StatusCreated {
+				t.Fatalf("POST message/: got %d %s", code, body)
+			}
+		}
+		page := func(query string) string {
+			t.Helper()
+			code, body := e2eRequest(t, "GET", b+"/api/chat/room/"+strconv.FormatInt(r, 10)+"/messages/?"+query, alice.token, nil)
+			var msgs []struct{ Seq int64 }
+			if err := json.Unmarshal(body, &msgs); code != http.StatusOK || err != nil {
+				t.Fatalf("?%s: got %d %s", query, code, body)
+			}
+			var seqs []string
+			for _, m := range msgs {
+				seqs = append(seqs, strconv.FormatInt(m.Seq, 10))
+			}
+			return strings.Join(seqs, " ")
+		}
+		for _, tt := range []struct{ query, want string }{
+			{"after=0&limit=2", "1 2"},
+			{"after=2&limit=2", "3 4"},
+			{"after=4&limit=2", "5"},
+			{"limit=2", "4 5"},
+			{"before=4&limit=2", "2 3"},
+		} {
+			if got := page(tt.query); got != tt.want {
+				t.Errorf("?%s: got seqs %q, want %q", tt.query, got, tt.want)
+			}
+		}
+	})
+
 	t.Run("logout closes the socket on the other replica", func(t *testing.T) {
 		s.Restart(0) // A was killed above
 		carol := e2eSignup(t, b)

@@ -209,7 +209,7 @@ func (f *fakeChat) ListMessages(ctx context.Context, in *chatv1.ListMessagesRequ
 		limit = 50
 	}
 	var out []*chatv1.Message
-	if in.AfterSeq > 0 {
+	if in.AfterSeq > 0 || in.OldestFirst {
 		for _, m := range r.msgs {
 			if m.Seq > in.AfterSeq && len(out) < limit {
 				out = append(out, m)

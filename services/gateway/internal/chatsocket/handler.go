@@ -41,6 +41,9 @@ type Handshake struct {
 	// Error writes a plain HTTP error in the contract's JSON
 	// ({"detail": msg}).
 	Error func(w http.ResponseWriter, r *http.Request, status int, msg string)
+	// ClientIP returns the request's client IP (the gateway's
+	// trusted-proxy rules), for Config.MaxSocketsPerIP; nil: the TCP peer.
+	ClientIP func(r *http.Request) string
 }
 
 // Handler serves GET /ws/chat/{room_id}/chat/.
@@ -127,19 +130,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusServiceUnavailable, "Chat is temporarily unavailable.")
 		return
 	}
-	reserved, draining := h.hub.reserve(user.UserID)
-	if !reserved {
-		if draining {
-			fail(http.StatusServiceUnavailable, "Server is restarting; reconnect.")
-			return
-		}
+	ip := h.clientIP(r)
+	switch h.hub.reserve(user.UserID, ip) {
+	case "":
+	case refusedDraining:
+		fail(http.StatusServiceUnavailable, "Server is restarting; reconnect.")
+		return
+	case refusedIP:
+		fail(http.StatusTooManyRequests, "Too many open chat sockets from this address.")
+		return
+	default:
 		fail(http.StatusTooManyRequests, "Too many open chat sockets.")
 		return
 	}
 	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// Upgrade already answered the client.
-		h.hub.release(user.UserID)
+		h.hub.release(user.UserID, ip)
 		h.hub.done()
 		return
 	}
@@ -151,15 +158,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// frees the connection's request state and its 4 KiB read and write
 	// buffers, which would otherwise live as long as the socket
 	// (quality-bars M3).
-	go h.serve(ws, roomID, user, afterSeq)
+	go h.serve(ws, roomID, user, ip, afterSeq)
+}
+
+// clientIP is the client IP of r by Handshake.ClientIP, else its TCP peer.
+func (h *Handler) clientIP(r *http.Request) string {
+	if h.hs.ClientIP != nil {
+		return h.hs.ClientIP(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // serve runs one socket: join, initial frames, then the read loop in this
 // goroutine and the write loop in another; cleanup leaves the room.
-func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, afterSeq int64) {
+func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, ip string, afterSeq int64) {
 	hub := h.hub
 	hub.metrics.socketsOpen.Inc()
-	c := newClient(hub, ws, roomID, user, newConnID())
+	c := newClient(hub, ws, roomID, user, ip, newConnID())
 	go c.writeLoop()
 
 	if err := hub.attach(c); err != nil {
@@ -219,7 +238,7 @@ func (c *client) cleanup(joined bool) {
 	if c.room != nil {
 		hub.detach(c)
 	} else {
-		hub.release(c.user.UserID)
+		hub.release(c.user.UserID, c.ip)
 	}
 	if !joined {
 		return
@@ -248,7 +267,8 @@ func (c *client) sync(afterSeq int64) (joined bool, err error) {
 	last := jr.GetRoom().GetLastSeq()
 	req := &chatv1.ListMessagesRequest{RoomId: c.roomID, Limit: 50}
 	if afterSeq >= 0 {
-		req = &chatv1.ListMessagesRequest{RoomId: c.roomID, AfterSeq: afterSeq, Limit: 1001}
+		// OldestFirst: a resume from after_seq 0 starts at seq 1.
+		req = &chatv1.ListMessagesRequest{RoomId: c.roomID, AfterSeq: afterSeq, OldestFirst: true, Limit: 1001}
 	}
 	var resp *chatv1.ListMessagesResponse
 	err = c.rpc(func(ctx context.Context) (err error) {

@@ -57,6 +57,7 @@ type Config struct {
 	PongTimeout       time.Duration // no pong (or frame) for this long closes the socket [60s]
 	WriteTimeout      time.Duration // one batch write [4s]; bounds how long a stuck reader is kept
 	MaxSocketsPerUser int           // per replica; more → 429 [20]
+	MaxSocketsPerIP   int           // per client IP per replica; more → 429 [0: unlimited]
 	GapWait           time.Duration // an out-of-order message waits this long before history fills the gap [250ms]
 	HeartbeatInterval time.Duration // presence refresh [10s]
 	CloseSpread       time.Duration // shutdown closes are spread over this window [2s]
@@ -104,6 +105,7 @@ type Hub struct {
 	rooms    map[int64]*room
 	users    map[int64]map[*client]struct{} // open sockets per user
 	perUser  map[int64]int                  // sockets + handshakes in progress
+	perIP    map[string]int                 // the same by client IP (only with MaxSocketsPerIP)
 	conns    map[string]*client             // by connection id
 	draining bool
 
@@ -123,6 +125,7 @@ func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.
 		rooms:   make(map[int64]*room),
 		users:   make(map[int64]map[*client]struct{}),
 		perUser: make(map[int64]int),
+		perIP:   make(map[string]int),
 		conns:   make(map[string]*client),
 		buffers: newBufferPool(),
 	}
@@ -170,36 +173,57 @@ func (h *Hub) hasRoom(roomID int64) bool {
 	return r != nil && r.refs > 0
 }
 
-// reserve counts a handshake against the user's socket limit; false means
-// the limit is reached (429) or the hub is draining.
-func (h *Hub) reserve(userID int64) (ok, draining bool) {
+// refusal is why reserve refused a socket ("" when it did not).
+type refusal string
+
+const (
+	refusedDraining refusal = "draining"
+	refusedUser     refusal = "user"
+	refusedIP       refusal = "ip"
+)
+
+// reserve counts a handshake against the user's and the client IP's
+// socket limits; a refusal means a limit is reached (429) or the hub is
+// draining (503).
+func (h *Hub) reserve(userID int64, ip string) refusal {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.draining {
-		return false, true
+		return refusedDraining
 	}
 	if h.perUser[userID] >= h.cfg.MaxSocketsPerUser {
-		return false, false
+		return refusedUser
+	}
+	if h.cfg.MaxSocketsPerIP > 0 {
+		if h.perIP[ip] >= h.cfg.MaxSocketsPerIP {
+			return refusedIP
+		}
+		h.perIP[ip]++
 	}
 	h.perUser[userID]++
 	// Counted here, under mu and before draining, so Shutdown's Wait
 	// never races an Add; done() ends it.
 	h.live.Add(1)
-	return true, false
+	return ""
 }
 
 // done ends a socket reserved by reserve, after its cleanup.
 func (h *Hub) done() { h.live.Done() }
 
-func (h *Hub) release(userID int64) {
+func (h *Hub) release(userID int64, ip string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.releaseLocked(userID)
+	h.releaseLocked(userID, ip)
 }
 
-func (h *Hub) releaseLocked(userID int64) {
+func (h *Hub) releaseLocked(userID int64, ip string) {
 	if h.perUser[userID]--; h.perUser[userID] <= 0 {
 		delete(h.perUser, userID)
+	}
+	if h.cfg.MaxSocketsPerIP > 0 {
+		if h.perIP[ip]--; h.perIP[ip] <= 0 {
+			delete(h.perIP, ip)
+		}
 	}
 }
 
@@ -273,7 +297,7 @@ func (h *Hub) detach(c *client) {
 		}
 	}
 	delete(h.conns, c.connID)
-	h.releaseLocked(c.user.UserID)
+	h.releaseLocked(c.user.UserID, c.ip)
 	h.mu.Unlock()
 
 	if last {
@@ -431,8 +455,9 @@ func (r *room) read(token string, after, upto int64) ([]seqFrame, error) {
 	for after < upto {
 		limit := int32(min(upto-after, 1000))
 		ctx, cancel := context.WithTimeout(grpcauth.WithToken(context.Background(), token), r.hub.cfg.RPCTimeout)
+		// OldestFirst: a socket that joined an empty room repairs from 0.
 		resp, err := r.hub.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{
-			RoomId: r.id, AfterSeq: after, Limit: limit,
+			RoomId: r.id, AfterSeq: after, OldestFirst: true, Limit: limit,
 		})
 		cancel()
 		if err != nil {

@@ -1,6 +1,7 @@
 package chatsocket_test
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -48,6 +49,40 @@ func TestChatHandshakeRefused(t *testing.T) {
 	}
 	// An allowed Origin is accepted.
 	mustDial(t, r, 1, dialOpts{user: 1, origin: allowedOrigin})
+}
+
+// TestChatMaxSocketsPerIP: with MaxSocketsPerIP 2, a third socket from the
+// same address is refused with 429 before any upgrade, whoever the user;
+// closing one frees its slot.
+func TestChatMaxSocketsPerIP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{MaxSocketsPerIP: 2})
+	first := mustDial(t, r, 1, dialOpts{user: 1})
+	first.nextOf("chat.presence")
+	mustDial(t, r, 1, dialOpts{user: 2}).nextOf("chat.presence")
+	_, resp, err := dial(t, r, 1, dialOpts{user: 3})
+	if err != websocket.ErrBadHandshake || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("third socket: got %v %v, want 429 without upgrade", err, resp)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if want := `{"detail":"Too many open chat sockets from this address."}`; strings.TrimSpace(string(body)) != want {
+		t.Fatalf("third socket: got body %s, want %s", body, want)
+	}
+	first.ws.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, _, err := dial(t, r, 1, dialOpts{user: 3})
+		if err == nil {
+			c.nextOf("chat.presence")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after closing a socket: still refused: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func TestChatHistoryPresenceAndFanOut(t *testing.T) {
@@ -173,10 +208,29 @@ func TestChatResume(t *testing.T) {
 		t.Fatalf("got %+v, want chat.resume recovered", f)
 	}
 	c.nextOf("chat.presence")
+	// after_seq=0 resumes from the very first message.
+	c0 := mustDial(t, r, 1, dialOpts{user: 3, query: "?after_seq=0"})
+	for want := int64(1); want <= 5; want++ {
+		if f := c0.next(); f.Type != "chat.message" || f.Seq != want {
+			t.Fatalf("after_seq=0: got %+v, want chat.message seq %d", f, want)
+		}
+	}
+	if f := c0.next(); f.Type != "chat.resume" || f.Recovered == nil || !*f.Recovered {
+		t.Fatalf("after_seq=0: got %+v, want chat.resume recovered", f)
+	}
+	c0.nextOf("chat.presence")
 
 	// More than 1,000 missed: not recovered, the client pages over REST.
 	for i := 0; i < 1001; i++ {
 		e.chat.store(1, 1, "bulk", "")
+	}
+	for i, q := range []string{"?after_seq=1", "?after_seq=0"} {
+		c := mustDial(t, r, 1, dialOpts{user: int64(4 + i), query: q})
+		if f := c.next(); f.Type != "chat.resume" || f.Recovered == nil || *f.Recovered {
+			t.Fatalf("%s: got %+v, want chat.resume not recovered", q, f)
+		}
+		c.nextOf("chat.presence")
+		c.ws.Close()
 	}
 	c2 := mustDial(t, r, 1, dialOpts{user: 2, query: "?after_seq=1"})
 	if f := c2.next(); f.Type != "chat.resume" || f.Recovered == nil || *f.Recovered {
@@ -237,6 +291,28 @@ func TestChatGapRepairAndDedup(t *testing.T) {
 	e.chat.mu.Unlock()
 	if max := 4 + 3; calls > max { // 4 initial histories + a few repairs
 		t.Fatalf("got %d ListMessages calls, want at most %d", calls, max)
+	}
+}
+
+// TestChatGapRepairFromEmptyRoom: a socket that joined an empty room (last
+// seq 0) and missed seq 1 on NATS repairs the gap from the first message.
+func TestChatGapRepairFromEmptyRoom(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	e.chat.drop[1] = true
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{GapWait: 50 * time.Millisecond})
+	sender := mustDial(t, r, 1, dialOpts{user: 1})
+	sender.nextOf("chat.presence")
+	reader := mustDial(t, r, 1, dialOpts{user: 2})
+	reader.nextOf("chat.presence")
+	for i := 1; i <= 3; i++ {
+		sender.send(map[string]any{"type": "chat.message", "message": "x" + strconv.Itoa(i)})
+	}
+	for want := int64(1); want <= 3; want++ {
+		if f := reader.nextOf("chat.message"); f.Seq != want {
+			t.Fatalf("got seq %d, want %d", f.Seq, want)
+		}
 	}
 }
 

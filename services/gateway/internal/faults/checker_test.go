@@ -542,17 +542,18 @@ func (p *participant) send(ctx context.Context, text string) Outcome {
 }
 
 // restSend sends one message over REST (POST /api/chat/message/) through
-// the balancer, retrying with the same client_msg_id like send.
+// the balancer, retrying with the same client_msg_id like send. A 429 (the
+// per-user send limit) is not a problem: like a client, it waits
+// Retry-After (1 s) and tries again.
 func restSend(ctx context.Context, bal *balancer, a account, room int64, text string, h *History) (Outcome, []string) {
 	id := "r-" + testenv.ID()
 	var problems []string
 	var last Outcome
-	for attempt := 0; attempt < 10 && ctx.Err() == nil; attempt++ {
-		if attempt > 0 {
-			time.Sleep(200 * time.Millisecond)
-		}
+	for attempt := 0; attempt < 10 && ctx.Err() == nil; {
 		_, base, ok := bal.pick(-1)
 		if !ok {
+			attempt++
+			time.Sleep(200 * time.Millisecond)
 			continue
 		}
 		code, body, err := do(call{method: "POST", url: base + "/api/chat/message/", token: a.Token,
@@ -567,11 +568,18 @@ func restSend(ctx context.Context, bal *balancer, a account, room int64, text st
 		case code == http.StatusCreated && json.Unmarshal(body, &m) == nil:
 			h.Attempt(id, text, Acked, m.Seq)
 			return Acked, problems
+		case code == http.StatusTooManyRequests:
+			// Refused before anything was stored; not a failed attempt.
+			h.Attempt(id, text, Failed, 0)
+			time.Sleep(time.Second)
+			continue
 		default:
 			last = Failed
 			problems = append(problems, fmt.Sprintf("POST message/ on %s: %d %s", base, code, body))
 		}
 		h.Attempt(id, text, last, 0)
+		attempt++
+		time.Sleep(200 * time.Millisecond)
 	}
 	return last, problems
 }

@@ -110,6 +110,8 @@ func TestF2GracefulDrain(t *testing.T) {
 	ctx := contextFor(t)
 	c := newCast(t, ctx, s, 0, 0, 0, 1)
 	rest := signup(t, s.Gateways[1], "rest")
+	// One account per REST worker keeps each under the per-user send limit.
+	restSenders := []account{rest, signup(t, s.Gateways[1], "rest")}
 
 	// Readiness of replica 0, watched every 10 ms.
 	var readyFailedAt time.Time
@@ -158,7 +160,7 @@ func TestF2GracefulDrain(t *testing.T) {
 						problems = append(problems, fmt.Sprintf("GET /api/post/ on %s: %d %s %v", base, code, body, err))
 					}
 				} else {
-					_, problems = restSend(restCtx, c.bal, rest, c.room, fmt.Sprintf("rest %d-%d", w, i), c.h)
+					_, problems = restSend(restCtx, c.bal, restSenders[w], c.room, fmt.Sprintf("rest %d-%d", w, i), c.h)
 				}
 				restMu.Lock()
 				restRequests++
@@ -618,8 +620,16 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	// The flood: 750 messages of 2,000 characters (8 KB of UTF-8 each,
 	// 6 MB: more than the 4 MB a socket's send buffer may grow to) over
 	// REST, 5 senders at once, while the members also send at the rate
-	// limit over their sockets.
-	flooder := signup(t, s.Gateways[1], "flood")
+	// limit over their sockets. REST sends are limited per user (10/s,
+	// bursts of 20, per replica), so each sender takes turns over 5
+	// accounts: 30 messages each, within the limit.
+	const floodAccounts = 5
+	var flooders [5][floodAccounts]account
+	for w := range flooders {
+		for k := range flooders[w] {
+			flooders[w][k] = signup(t, s.Gateways[1], "flood")
+		}
+	}
 	big := strings.Repeat("😀", 1980)
 	var members sync.WaitGroup
 	for _, p := range c.ps {
@@ -629,6 +639,7 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	for w := 0; w < 5; w++ {
 		flood.Go(func() {
 			for i := 0; i < 150; i++ {
+				flooder := flooders[w][i%floodAccounts]
 				if o, problems := restSend(ctx, c.bal, flooder, c.room, fmt.Sprintf("flood %d-%d %s", w, i, big), c.h); o != Acked {
 					t.Errorf("flood send: %v %v", o, problems)
 					return

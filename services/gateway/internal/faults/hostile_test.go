@@ -32,11 +32,13 @@ import (
 func TestHostileInput(t *testing.T) {
 	t.Parallel()
 	s := stack.Start(t, stack.Options{
-		Gateways: 1,
+		Gateways: 2,
 		Env: map[string]map[string]string{
 			stack.User:    {"LOGIN_MAX_FAILURES_PER_ACCOUNT": "5", "LOGIN_MAX_FAILURES_PER_IP": "1000"},
 			stack.Gateway: {"MAX_SOCKETS_PER_USER": "3", "HTTP_READ_TIMEOUT": "3s", "TRUSTED_PROXY_CIDRS": "127.0.0.0/8"},
 		},
+		// Replica 1 only serves the per-IP socket limit's test.
+		GatewayEnv: map[int]map[string]string{1: {"MAX_SOCKETS_PER_IP": "2"}},
 	})
 	gw := s.Gateways[0]
 	alice := signup(t, gw, "alice")
@@ -47,6 +49,7 @@ func TestHostileInput(t *testing.T) {
 	t.Run("B9 IDOR on every owned resource", func(t *testing.T) { testIDOR(t, gw, alice, bob) })
 	t.Run("B12 brute force, unknown emails alike", func(t *testing.T) { testBruteForce(t, gw, bob) })
 	t.Run("max sockets per user", func(t *testing.T) { testMaxSockets(t, gw, alice) })
+	t.Run("max sockets per IP", func(t *testing.T) { testMaxSocketsPerIP(t, s.Gateways[1], alice, bob) })
 	t.Run("slowloris headers and slow bodies", func(t *testing.T) { testSlowClients(t, gw, s.GatewayAdmin[0]) })
 	t.Run("bounded gRPC messages", func(t *testing.T) { testGRPCMessageSize(t, s) })
 }
@@ -369,6 +372,51 @@ func testMaxSockets(t *testing.T, gw string, a account) {
 	open[0].Close()
 	waitUntil(t, 5*time.Second, "a freed socket slot", func() bool {
 		ws, _, err := websocket.DefaultDialer.Dial(url, h)
+		if err == nil {
+			ws.Close()
+		}
+		return err == nil
+	})
+}
+
+// testMaxSocketsPerIP: MAX_SOCKETS_PER_IP=2 on gw; a third socket from
+// the same client IP (another user) is refused with 429 and no upgrade;
+// the client IP is the gateway's trusted-proxy one (X-Forwarded-For from
+// 127.0.0.0/8 is believed here), and closing a socket frees its slot.
+func testMaxSocketsPerIP(t *testing.T, gw string, alice, bob account) {
+	carol := signup(t, gw, "carol")
+	room := createRoom(t, gw, alice.Token)
+	first := dialRaw(t, gw, room, alice, nil)
+	dialRaw(t, gw, room, bob, nil)
+	url := "ws" + strings.TrimPrefix(gw, "http") + "/ws/chat/" + strconv.FormatInt(room, 10) + "/chat/"
+	dial := func(xff string) (*websocket.Conn, *http.Response, error) {
+		h := http.Header{"Authorization": {"Bearer " + carol.Token}}
+		if xff != "" {
+			h.Set("X-Forwarded-For", xff)
+		}
+		return websocket.DefaultDialer.Dial(url, h)
+	}
+	_, resp, err := dial("")
+	if err != websocket.ErrBadHandshake || resp.StatusCode != http.StatusTooManyRequests {
+		code := 0
+		if resp != nil {
+			code = resp.StatusCode
+		}
+		t.Fatalf("third socket from one IP: got %v %d, want 429 without upgrade", err, code)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), `"detail":"Too many open chat sockets from this address."`) {
+		t.Errorf("third socket from one IP: got body %s, want the detail", body)
+	}
+	// Another client behind the trusted proxy has its own count.
+	other, _, err := dial("198.51.100.7")
+	if err != nil {
+		t.Fatalf("socket from another client IP: %v, want accepted", err)
+	}
+	other.Close()
+	first.Close()
+	waitUntil(t, 5*time.Second, "a freed per-IP socket slot", func() bool {
+		ws, _, err := dial("")
 		if err == nil {
 			ws.Close()
 		}

@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 )
 
 // maxMessagesLimit caps ?limit= of a room's message pages (api.md).
@@ -171,8 +174,8 @@ func (s *Server) handleDeleteRoom() authedHandler {
 
 // handleListMessages: GET room/<id>/messages/?before=<seq>|after=<seq>
 // &limit=(≤ 200) → array of messages in seq order. Without before/after
-// it is the newest page. A full page announces the next one (older for
-// before/none, newer for after) in a Link header.
+// it is the newest page; after=0 is the first page. A full page announces
+// the next one (older for before/none, newer for after) in a Link header.
 func (s *Server) handleListMessages() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
 		roomID, ok := pathID(r, "id")
@@ -204,6 +207,8 @@ func (s *Server) handleListMessages() authedHandler {
 		}
 		resp, err := s.chat.ListMessages(rpcContext(r, id), &chatv1.ListMessagesRequest{
 			RoomId: roomID, BeforeSeq: before, AfterSeq: after, Limit: p.Limit,
+			// proto3 cannot tell after=0 from no after: say which it is.
+			OldestFirst: q.Get("after") != "",
 		})
 		if err != nil {
 			rpcError(w, r, s.log, err)
@@ -249,6 +254,10 @@ func (s *Server) handleSendMessage() authedHandler {
 		ClientMsgID *string `json:"client_msg_id"`
 	}
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+		if ok, wait := s.sendLimit.Allow(id.UserID, time.Now()); !ok {
+			throttled(w, wait)
+			return
+		}
 		var req request
 		if err := decode(r, &req); err != nil {
 			rpcError(w, r, s.log, err)
@@ -281,6 +290,18 @@ func (s *Server) handleSendMessage() authedHandler {
 		}
 		encode(w, http.StatusCreated, chatjson.NewMessage(m))
 	}
+}
+
+// throttled answers 429 like Django REST framework's throttles, with a
+// Retry-After header in whole seconds.
+func throttled(w http.ResponseWriter, wait time.Duration) {
+	secs := ratelimit.RetrySeconds(wait)
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	unit := "seconds"
+	if secs == 1 {
+		unit = "second"
+	}
+	errorJSON(w, http.StatusTooManyRequests, fmt.Sprintf("Request was throttled. Expected available in %d %s.", secs, unit))
 }
 
 // handleEditMessage: PATCH message/<id>/ {"message"} → 200 message; sender

@@ -300,8 +300,18 @@ func TestChatREST(t *testing.T) {
 	lm, _ := fake.last.(*chatv1.ListMessagesRequest)
 	authHdr := fake.auth
 	fake.mu.Unlock()
-	if lm == nil || lm.Limit != 200 || lm.AfterSeq != 1 || lm.RoomId != 3 {
-		t.Fatalf("got ListMessages %v, want room 3 after 1 limit 200", lm)
+	if lm == nil || lm.Limit != 200 || lm.AfterSeq != 1 || !lm.OldestFirst || lm.RoomId != 3 {
+		t.Fatalf("got ListMessages %v, want room 3 after 1 oldest first limit 200", lm)
+	}
+	// after=0 pages from the first message; no after from the newest.
+	for path, want := range map[string]bool{"?after=0": true, "?before=5": false, "": false} {
+		chatDo(t, srv, token, "GET", "/api/chat/room/3/messages/"+path, "")
+		fake.mu.Lock()
+		lm, _ := fake.last.(*chatv1.ListMessagesRequest)
+		fake.mu.Unlock()
+		if lm == nil || lm.AfterSeq != 0 || lm.OldestFirst != want {
+			t.Fatalf("%q: got ListMessages %v, want after 0, oldest_first %v", path, lm, want)
+		}
 	}
 	if authHdr != "Bearer "+token {
 		t.Fatalf("got authorization %q, want the caller's token", authHdr)
@@ -358,6 +368,46 @@ func TestChatRESTErrors(t *testing.T) {
 		srv, token := newChatAPIAs(t, &chatFake{}, c.user)
 		if resp, body := chatDo(t, srv, token, "PATCH", "/api/chat/room/3/", `{}`); resp.StatusCode != c.want {
 			t.Fatalf("user %d: got %d %s, want %d", c.user, resp.StatusCode, body, c.want)
+		}
+	}
+}
+
+// TestChatRESTSendRateLimit: REST sends share the socket's numbers (10/s,
+// bursts of 20) per user; past them 429 like DRF, with Retry-After.
+func TestChatRESTSendRateLimit(t *testing.T) {
+	t.Parallel()
+	fake := &chatFake{}
+	srv, token := newChatAPI(t, fake)
+	send := func() (*http.Response, string) {
+		return chatDo(t, srv, token, "POST", "/api/chat/message/", `{"room":3,"message":"hello"}`)
+	}
+	var created, throttled int
+	for i := 0; i < 25; i++ {
+		resp, body := send()
+		switch resp.StatusCode {
+		case http.StatusCreated:
+			created++
+		case http.StatusTooManyRequests:
+			throttled++
+			if want := `{"detail":"Request was throttled. Expected available in 1 second."}`; strings.TrimSpace(body) != want {
+				t.Fatalf("429 body: got %s, want %s", body, want)
+			}
+			if got := resp.Header.Get("Retry-After"); got != "1" {
+				t.Fatalf("Retry-After: got %q, want 1", got)
+			}
+		default:
+			t.Fatalf("send %d: got %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+	// The burst (20) always passes; 25 sends in far less than 0.5 s cannot
+	// all pass at 10/s.
+	if created < 20 || throttled == 0 {
+		t.Fatalf("25 rapid sends: got %d created, %d throttled; want ≥ 20 and > 0", created, throttled)
+	}
+	time.Sleep(time.Second)
+	for i := 0; i < 5; i++ {
+		if resp, body := send(); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("after 1 s, send %d: got %d %s, want 201", i+1, resp.StatusCode, body)
 		}
 	}
 }

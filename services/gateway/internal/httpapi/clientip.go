@@ -7,18 +7,30 @@ import (
 	"strings"
 )
 
-// clientIP returns the end client's IP address: the TCP peer, unless the
+// clientIP is ClientIP with the server's trusted proxies.
+func (s *Server) clientIP(r *http.Request) string { return ClientIP(s.trustedProxies, r) }
+
+// ClientIP returns the end client's IP address: the TCP peer, unless the
 // peer is a trusted proxy (TRUSTED_PROXY_CIDRS), in which case the
 // X-Forwarded-For chain is walked from the right, skipping trusted
 // proxies, and the first untrusted address is the client. Addresses a
 // client wrote itself (left of the first untrusted hop) are never
-// believed, so a client cannot dodge the per-IP login limit.
-func (s *Server) clientIP(r *http.Request) string {
+// believed, so a client cannot dodge the per-IP login or socket limits.
+// The chat socket handshake uses it too.
+func ClientIP(trustedProxies []netip.Prefix, r *http.Request) string {
+	trusted := func(ip netip.Addr) bool {
+		for _, p := range trustedProxies {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
 	peer := remoteIP(r.RemoteAddr)
 	if !peer.IsValid() {
 		return ""
 	}
-	if !s.trusted(peer) {
+	if !trusted(peer) {
 		return peer.String()
 	}
 	hops := r.Header.Values("X-Forwarded-For")
@@ -35,20 +47,11 @@ func (s *Server) clientIP(r *http.Request) string {
 			break // a malformed hop: stop at the last good one
 		}
 		client = ip.Unmap()
-		if !s.trusted(client) {
+		if !trusted(client) {
 			break
 		}
 	}
 	return client.String()
-}
-
-func (s *Server) trusted(ip netip.Addr) bool {
-	for _, p := range s.trustedProxies {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }
 
 func remoteIP(addr string) netip.Addr {

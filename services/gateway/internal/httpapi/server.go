@@ -17,6 +17,7 @@ import (
 	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 )
 
 // Config holds the dependencies of the REST API.
@@ -61,6 +62,9 @@ type Server struct {
 	chatSocket     http.Handler
 	web            http.Handler
 	metrics        *httpMetrics
+	// sendLimit bounds REST chat sends per user on this replica, with
+	// the same numbers as a socket.
+	sendLimit *ratelimit.Keyed
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -86,6 +90,7 @@ func NewServer(cfg Config) (*Server, error) {
 		chatSocket:     cfg.ChatSocket,
 		web:            cfg.Web,
 		metrics:        m,
+		sendLimit:      ratelimit.NewKeyed(ratelimit.MessagesPerSecond, ratelimit.MessageBurst),
 		mux:            http.NewServeMux(),
 	}
 	s.routes(s.mux)
