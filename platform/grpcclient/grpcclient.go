@@ -2,7 +2,8 @@
 // round-robin over every address DNS returns (a headless Kubernetes Service
 // lists every pod, so long-lived HTTP/2 connections spread over them),
 // keepalives, bounded message sizes, a default deadline on every call and
-// OpenTelemetry client spans (platform/tracing).
+// OpenTelemetry client spans when tracing is set up (platform/tracing,
+// before Dial).
 package grpcclient
 
 import (
@@ -15,6 +16,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+
+	"github.com/cobraspace/cobraspace/platform/tracing"
 )
 
 // DefaultTimeout applies to calls whose context has no deadline.
@@ -29,16 +32,18 @@ func Dial(addr string) (*grpc.ClientConn, error) {
 	if !strings.Contains(target, "://") {
 		target = "dns:///" + addr
 	}
-	conn, err := grpc.NewClient(target,
+	var traced []grpc.DialOption
+	if tracing.Installed() {
+		// Client spans carry the trace context to the callee.
+		traced = append(traced, grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
+	}
+	conn, err := grpc.NewClient(target, append(traced,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize)),
 		grpc.WithChainUnaryInterceptor(defaultDeadline),
-		// Client spans carry the trace context to the callee
-		// (platform/tracing); no-ops while tracing is disabled.
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("grpc client for %s: %w", addr, err)
 	}

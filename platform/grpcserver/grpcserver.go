@@ -1,7 +1,8 @@
 // Package grpcserver builds the gRPC server every Cobra Space service runs:
 // standard health checking and reflection, and interceptors for panics,
 // logging, Prometheus metrics and access-token verification, in that order,
-// and OpenTelemetry server spans (platform/tracing).
+// and OpenTelemetry server spans when tracing is set up (platform/tracing,
+// before New).
 package grpcserver
 
 import (
@@ -31,6 +32,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/adminhttp"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	"github.com/cobraspace/cobraspace/platform/tracing"
 )
 
 // MaxMessageSize bounds every request and response (profile pictures are
@@ -58,13 +60,16 @@ func New(cfg Config) *Server {
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	cfg.Metrics.MustRegister(metrics)
 	logger := cfg.Logger
-	srv := grpc.NewServer(
+	var traced []grpc.ServerOption
+	if tracing.Installed() {
+		// Server spans continue the caller's trace. Health probes arrive
+		// every few seconds and would only add noise.
+		traced = append(traced, grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))))
+	}
+	srv := grpc.NewServer(append(traced,
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
-		// Server spans continue the caller's trace (platform/tracing); with
-		// tracing disabled the global provider is a no-op. Health probes
-		// arrive every few seconds and would only add noise.
-		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))),
 		// MaxConnectionAge makes every client reconnect (GOAWAY, then a DNS
 		// re-resolve) every few minutes, so pods added by a scale-up behind a
 		// headless Service get traffic from existing callers too; the grace
@@ -84,7 +89,7 @@ func New(cfg Config) *Server {
 			metrics.UnaryServerInterceptor(),
 			grpcauth.UnaryServerInterceptor(cfg.Verifier, cfg.AnonymousMethods),
 		),
-	)
+	)...)
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(srv, h)
 	reflection.Register(srv)

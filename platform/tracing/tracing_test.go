@@ -131,6 +131,9 @@ var pingService = grpc.ServiceDesc{
 			}
 			ping := func(context.Context, any) (any, error) { return new(emptypb.Empty), nil }
 			info := &grpc.UnaryServerInfo{FullMethod: "/cobra.test.v1.Test/Ping"}
+			if interceptor == nil {
+				return ping(ctx, in)
+			}
 			return interceptor(ctx, in, info, ping)
 		},
 	}},
@@ -216,8 +219,8 @@ func TestSetupDisabled(t *testing.T) {
 	if err := shutdown(context.Background()); err != nil {
 		t.Errorf("no-op shutdown: %v", err)
 	}
-	if otel.GetTracerProvider() != before {
-		t.Error("Setup without an endpoint replaced the global TracerProvider")
+	if otel.GetTracerProvider() != before || tracing.Installed() {
+		t.Error("Setup without an endpoint installed a TracerProvider")
 	}
 
 	for _, env := range []map[string]string{
@@ -257,6 +260,9 @@ func TestSetupExportsToCollector(t *testing.T) {
 	}
 	if got := otel.GetTextMapPropagator().Fields(); len(got) == 0 || got[0] != "traceparent" {
 		t.Errorf("propagator fields %v, want traceparent", got)
+	}
+	if !tracing.Installed() {
+		t.Error("Installed() = false after Setup with an endpoint")
 	}
 	_, span := otel.Tracer("test").Start(context.Background(), "exported")
 	if !span.SpanContext().IsSampled() {
