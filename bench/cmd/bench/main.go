@@ -87,7 +87,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if !*tree {
 		// Measure exactly the commit named in the report, not whatever is
 		// half-edited in a shared working tree.
-		src = filepath.Join(work, "src")
+		// Outside the repository, so that tools walking bench/ (gofmt)
+		// never see a second copy of the tree.
+		tmp, err := os.MkdirTemp("", "cobra-bench-src-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		src = tmp
 		logf("exporting HEAD (%s) into %s", rep.Commit, src)
 		if err := exportHead(ctx, absRoot, src); err != nil {
 			return err

@@ -40,6 +40,8 @@ type Error struct {
 	Body         string
 }
 
+// Error implements error with the method, path, status and the start of
+// the body.
 func (e *Error) Error() string {
 	return fmt.Sprintf("%s %s: HTTP %d: %.300s", e.Method, e.Path, e.Status, e.Body)
 }

@@ -20,10 +20,13 @@ type Target struct {
 	Value float64 `json:"value"`
 }
 
-// AtMost and AtLeast build targets.
-func AtMost(v float64) *Target  { return &Target{Op: "<=", Value: v} }
+// AtMost is the target "median ≤ v".
+func AtMost(v float64) *Target { return &Target{Op: "<=", Value: v} }
+
+// AtLeast is the target "median ≥ v".
 func AtLeast(v float64) *Target { return &Target{Op: ">=", Value: v} }
 
+// String renders the target for a table, e.g. "≤ 20.0"; "" for none.
 func (t *Target) String() string {
 	if t == nil {
 		return ""
