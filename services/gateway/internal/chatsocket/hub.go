@@ -52,7 +52,7 @@ type Broker interface {
 // Config tunes the hub; zero fields take the defaults in brackets.
 type Config struct {
 	GatewayID         string        // replica id sent to the chat service
-	SendQueue         int           // frames queued per socket before 4008 [256]
+	SendQueue         int           // frames queued per socket before 4008 [1024]
 	PingInterval      time.Duration // [25s]
 	PongTimeout       time.Duration // no pong (or frame) for this long closes the socket [60s]
 	WriteTimeout      time.Duration // one batch write [4s]; bounds how long a stuck reader is kept
@@ -78,7 +78,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	if c.SendQueue <= 0 {
-		c.SendQueue = 256
+		c.SendQueue = 1024
 	}
 	if c.MaxSocketsPerUser <= 0 {
 		c.MaxSocketsPerUser = 20
