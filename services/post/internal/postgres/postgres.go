@@ -546,13 +546,16 @@ func linkTags(ctx context.Context, tx pgx.Tx, id int64, want, old []int64) error
 }
 
 // addPostCounts adds delta to the post counts of tags ids, locking the rows
-// in id order so that concurrent writers never deadlock on them.
+// in id order so that concurrent writers never deadlock on them. The lock
+// is FOR NO KEY UPDATE: post_tags' foreign key takes FOR KEY SHARE on the
+// same rows, which FOR UPDATE would conflict with (two writers linking the
+// same tag then deadlocked on each other's key-share lock).
 func addPostCounts(ctx context.Context, tx pgx.Tx, ids []int64, delta int) error {
 	if len(ids) == 0 {
 		return nil
 	}
 	_, err := tx.Exec(ctx, `UPDATE tags SET post_count = post_count + $2
-		WHERE id IN (SELECT id FROM tags WHERE id = ANY($1) ORDER BY id FOR UPDATE)`, ids, delta)
+		WHERE id IN (SELECT id FROM tags WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE)`, ids, delta)
 	if err != nil {
 		return fmt.Errorf("tag counts: %w", err)
 	}

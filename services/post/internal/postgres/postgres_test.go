@@ -523,3 +523,55 @@ func TestCursorRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentWritersSharingTags: many writers linking and counting the
+// same tags at once (with FOR UPDATE on the tag rows they deadlocked on
+// post_tags' key-share locks). Every write must succeed and every tag count
+// must be exact.
+func TestConcurrentWritersSharingTags(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := context.Background()
+	prog := categoryID(t, s, "Programming")
+	names := []string{"go", "rust", "sql", "grpc", "nats", "redis"}
+	const writers = 32
+	var wg sync.WaitGroup
+	want := map[string]int64{}
+	tagsOf := make([][]string, writers)
+	for i := range writers {
+		// Each writer takes three names, rotated so that writers overlap
+		// in different orders, plus one tag of its own.
+		tags := []string{names[i%6], names[(i+2)%6], names[(i+5)%6], fmt.Sprintf("own-%d", i)}
+		tagsOf[i] = tags
+		for _, n := range tags {
+			want[n]++
+		}
+	}
+	for i := range writers {
+		wg.Go(func() {
+			id, err := s.NextPostID(ctx)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, err = s.InsertPost(ctx, post.NewPost{ID: id, Title: "t", Content: "c", CategoryID: prog,
+				Tags: tagsOf[i], WriterID: 1, RoomID: 1000 + id})
+			if err != nil {
+				t.Errorf("writer %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	tags, err := s.Tags(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tag := range tags {
+		if tag.PostCount != want[tag.Name] {
+			t.Errorf("tag %q: post_count %d, want %d", tag.Name, tag.PostCount, want[tag.Name])
+		}
+	}
+	if len(tags) != len(want) {
+		t.Errorf("got %d tags, want %d", len(tags), len(want))
+	}
+}
