@@ -24,6 +24,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/natsbridge"
@@ -246,11 +247,17 @@ func newReplica(t *testing.T, nc *nats.Conn, prefix string, chat chatv1.ChatServ
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	bridge := natsbridge.New(nc, prefix)
 	hub := chatsocket.NewHub(cfg, chat, bridge, log, m)
-	unsub, err := bridge.SubscribeRevoked(func(uid int64) { hub.CloseUser(uid, "logout") })
+	// Revocations reach the hub as in main: through the Authenticator.
+	authn := auth.New(nil, nil, log)
+	authn.OnRevoked(func(uid int64) { hub.CloseUser(uid, "logout") })
+	unsub, err := authn.SubscribeRevocations(nc, subjects.New(prefix))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(unsub)
+	if err := nc.Flush(); err != nil { // subscribed before the test publishes
+		t.Fatal(err)
+	}
 	h := chatsocket.NewHandler(hub, chatsocket.Handshake{
 		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
 			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -90,26 +89,6 @@ func (b *Bridge) SubscribeRoom(roomID int64, fn func(chatsocket.Event)) (func(),
 	}
 	// While NATS reconnects the subscription is kept and re-sent on
 	// reconnect; what was published meanwhile is a gap filled from history.
-	return func() { _ = sub.Unsubscribe() }, nil
-}
-
-// SubscribeRevoked calls fn with the user id of every revocation (logout)
-// announced on any replica. Callers: main, wiring it to Hub.CloseUser.
-func (b *Bridge) SubscribeRevoked(fn func(userID int64)) (func(), error) {
-	prefix := strings.TrimSuffix(b.subj.AllUsersRevoked(), "*")
-	sub, err := b.nc.Subscribe(b.subj.AllUsersRevoked(), func(m *nats.Msg) {
-		id, err := strconv.ParseInt(strings.TrimPrefix(m.Subject, prefix), 10, 64)
-		if err == nil {
-			fn(id)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := b.nc.Flush(); err != nil {
-		_ = sub.Unsubscribe()
-		return nil, err
-	}
 	return func() { _ = sub.Unsubscribe() }, nil
 }
 
