@@ -37,30 +37,35 @@ func TestRetriesAfterLostConnectionsNeitherLoseNorDuplicate(t *testing.T) {
 	}
 	defer admin.Close(ctx)
 	stop := make(chan struct{})
-	killerDone := make(chan int)
+	var kills atomic.Int64
+	killerDone := make(chan struct{})
 	go func() {
-		kills := 0
+		defer close(killerDone)
 		for {
 			select {
 			case <-stop:
-				killerDone <- kills
 				return
-			case <-time.After(30 * time.Millisecond):
+			case <-time.After(10 * time.Millisecond):
 			}
 			tag, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 				WHERE datname = $1 AND pid <> pg_backend_pid()`, dbName)
 			if err == nil {
-				kills += int(tag.RowsAffected())
+				kills.Add(tag.RowsAffected())
 			}
 		}
 	}()
 
-	const senders, perSender = 10, 30
+	// Senders keep going until the killer has really cut connections under
+	// them, so a fast machine cannot finish before the first kill.
+	const senders, minPerSender, minKills = 10, 30, 5
+	deadline := time.Now().Add(20 * time.Second)
+	var sent [senders]int
 	var failures atomic.Int64
 	var wg sync.WaitGroup
 	for i := range senders {
 		wg.Go(func() {
-			for j := range perSender {
+			for j := 0; j < minPerSender || (kills.Load() < minKills && time.Now().Before(deadline)); j++ {
+				sent[i]++
 				m := chat.NewMessage{RoomID: rooms[(i+j)%2], SenderID: int64(i + 1), Text: "x",
 					ClientMsgID: fmt.Sprintf("%d-%d", i, j)}
 				for attempt := 0; ; attempt++ {
@@ -80,14 +85,25 @@ func TestRetriesAfterLostConnectionsNeitherLoseNorDuplicate(t *testing.T) {
 	}
 	wg.Wait()
 	close(stop)
-	kills := <-killerDone
-	t.Logf("%d connections killed, %d failed attempts retried", kills, failures.Load())
+	<-killerDone
+	t.Logf("%d connections killed, %d failed attempts retried", kills.Load(), failures.Load())
+	if kills.Load() < minKills {
+		t.Fatalf("only %d connections killed in 20 s; the test proved nothing", kills.Load())
+	}
 
 	seen := map[string]int{}
 	for _, room := range rooms {
-		msgs, err := s.Messages(ctx, room, chat.Page{Limit: 10000})
-		if err != nil {
-			t.Fatal(err)
+		// The killer's last round may have hit idle pooled connections
+		// just before it stopped; a reader retries UNAVAILABLE like any client.
+		var msgs []chat.Message
+		for attempt := 0; ; attempt++ {
+			msgs, err = s.Messages(ctx, room, chat.Page{Limit: 10000})
+			if err == nil {
+				break
+			}
+			if chat.ErrorCode(err) != chat.CodeUnavailable || attempt > 10 {
+				t.Fatal(err)
+			}
 		}
 		for i, m := range msgs {
 			if m.Seq != int64(i+1) {
@@ -96,8 +112,12 @@ func TestRetriesAfterLostConnectionsNeitherLoseNorDuplicate(t *testing.T) {
 			seen[fmt.Sprint(m.SenderID-1, "/", m.ClientMsgID)]++
 		}
 	}
-	if len(seen) != senders*perSender {
-		t.Errorf("got %d distinct messages, want %d", len(seen), senders*perSender)
+	want := 0
+	for _, n := range sent {
+		want += n
+	}
+	if len(seen) != want {
+		t.Errorf("got %d distinct messages, want %d", len(seen), want)
 	}
 	for k, n := range seen {
 		if n != 1 {
