@@ -1,6 +1,9 @@
 // Package adminhttp serves a process's operational endpoints on their own
 // port, away from public traffic: /metrics (Prometheus), /healthz (alive)
-// and /readyz (ready for traffic; fails while starting and draining).
+// and /readyz (ready for traffic; fails while starting and draining), and the
+// Go profiler under /debug/pprof/. The admin port is never exposed outside the
+// cluster (see the NetworkPolicies in deploy/k8s); profiles taken under real
+// load are how the hot paths in BENCHMARKS.md were found.
 package adminhttp
 
 import (
@@ -8,6 +11,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +32,11 @@ func NewRegistry() *prometheus.Registry {
 func Handler(reg *prometheus.Registry, ready func() error) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
