@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/cobraspace/cobraspace/bench/internal/api"
+	"github.com/cobraspace/cobraspace/bench/internal/profile"
 	"github.com/cobraspace/cobraspace/bench/internal/report"
 	"github.com/cobraspace/cobraspace/bench/internal/scenario"
 	"github.com/cobraspace/cobraspace/bench/internal/stack"
@@ -46,6 +47,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	root := fs.String("root", ".", "repository root")
 	only := fs.String("scenarios", "M1,M2,M3,M4,M5,M6,M7,M8", "comma-separated scenarios to run")
 	tree := fs.Bool("working-tree", false, "build the services from the working tree instead of a clean export of HEAD")
+	profDir := fs.String("profile", "", "directory for CPU profiles of every stack process over each measured window (empty: none)")
 	mdPath := fs.String("markdown", "BENCHMARKS.md", "Markdown file whose bench section is replaced (relative to -root; empty: none)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -82,7 +84,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	work := filepath.Join(absRoot, "bench", ".work")
-	bin := filepath.Join(work, "bin")
+	runID := api.RunID()
+	// Binaries per run, so that two bench runs at once never overwrite each
+	// other's executables.
+	bin := filepath.Join(work, "bin-"+runID)
+	defer os.RemoveAll(bin)
 	src := absRoot
 	if !*tree {
 		// Measure exactly the commit named in the report, not whatever is
@@ -104,7 +110,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := stack.Build(ctx, src, bin); err != nil {
 		return err
 	}
-	runID := api.RunID()
 	logs := filepath.Join(work, "run-"+runID)
 	st, err := stack.Start(ctx, stack.Options{Root: absRoot, BinDir: bin, WorkDir: logs, Gateways: 2, RunID: runID, Logf: logf})
 	if err != nil {
@@ -128,6 +133,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	logf("registered %d accounts in %.1f s (tokens signed with the stack's own key; no login per account)", len(accounts), time.Since(t0).Seconds())
 
 	env := &scenario.Env{Stack: st, Accounts: accounts, Sizes: sizes, Mode: *mode, RunID: runID, Logf: logf}
+	if *profDir != "" {
+		dir, err := filepath.Abs(*profDir)
+		if err != nil {
+			return err
+		}
+		env.Profiler = &profile.Capturer{Dir: filepath.Join(dir, runID), Logf: logf}
+		logf("CPU profiles of every window go to %s (go tool pprof <file>)", env.Profiler.Dir)
+	}
 	steps := []struct {
 		id string
 		fn func() report.Scenario
@@ -147,6 +160,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			continue
 		}
 		logf("scenario %s", s.id)
+		env.Scenario = s.id
 		t := time.Now()
 		sc := s.fn()
 		logf("scenario %s done in %.0f s", s.id, time.Since(t).Seconds())

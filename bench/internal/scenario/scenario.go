@@ -14,6 +14,7 @@ import (
 	"github.com/cobraspace/cobraspace/bench/internal/api"
 	"github.com/cobraspace/cobraspace/bench/internal/chatload"
 	"github.com/cobraspace/cobraspace/bench/internal/procstat"
+	"github.com/cobraspace/cobraspace/bench/internal/profile"
 	"github.com/cobraspace/cobraspace/bench/internal/report"
 	"github.com/cobraspace/cobraspace/bench/internal/stack"
 )
@@ -96,6 +97,26 @@ type Env struct {
 	Mode     string // quick or full
 	RunID    string
 	Logf     func(format string, args ...any)
+	// Profiler, when set, takes CPU profiles of every stack process over
+	// each measured window (bench -profile DIR).
+	Profiler *profile.Capturer
+	// Scenario names the scenario running now, for profile file names.
+	Scenario string
+	windows  int
+}
+
+// profileWindow starts CPU profiles of every stack process for d and returns
+// the function that waits for them to be written.
+func (e *Env) profileWindow(ctx context.Context, what string, d time.Duration) (wait func()) {
+	if e.Profiler == nil {
+		return func() {}
+	}
+	e.windows++
+	var targets []profile.Target
+	for _, p := range e.Stack.All() {
+		targets = append(targets, profile.Target{Name: p.Name, Admin: p.Admin})
+	}
+	return e.Profiler.CPU(ctx, fmt.Sprintf("%s-%02d-%s", e.Scenario, e.windows, what), d, targets)
 }
 
 func (e *Env) command() string {
@@ -112,11 +133,14 @@ func (e *Env) measured(ctx context.Context, s *chatload.Session, o chatload.RunO
 	var mu sync.Mutex
 	var before, after procstat.Reading
 	var t0, t1 time.Time
+	waitProfiles := func() {}
+	defer func() { waitProfiles() }()
 	o.At = append(o.At,
 		chatload.Hook{After: 0, Do: func() {
+			w := e.profileWindow(ctx, "window", o.Duration)
 			r := procstat.Take("/proc", groups)
 			mu.Lock()
-			before, t0 = r, time.Now()
+			before, t0, waitProfiles = r, time.Now(), w
 			mu.Unlock()
 		}},
 		chatload.Hook{After: o.Duration, Do: func() {

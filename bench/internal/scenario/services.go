@@ -61,6 +61,7 @@ func M5(ctx context.Context, e *Env) report.Scenario {
 		errs := map[string]int{}
 		var errMu sync.Mutex
 		hist := latency.NewSharded(z.M5Concurrency)
+		waitProfiles := e.profileWindow(ctx, "send", z.M5Window)
 		before := procstat.Take("/proc", groups)
 		start := time.Now()
 		end := start.Add(z.M5Window)
@@ -92,6 +93,7 @@ func M5(ctx context.Context, e *Env) report.Scenario {
 		wg.Wait()
 		win := time.Since(start).Seconds()
 		after := procstat.Take("/proc", groups)
+		waitProfiles()
 		us := procstat.Diff(groups, before, after)
 		l := hist.Snapshot().Summary()
 		rate := float64(ok.Load()) / win
@@ -198,7 +200,9 @@ func M6(ctx context.Context, e *Env) report.Scenario {
 	for _, ep := range endpoints {
 		var maxes, p99s, p50s []float64
 		for rep := 0; rep < z.Reps; rep++ {
+			waitProfiles := e.profileWindow(ctx, ep.name+"-max", z.M6Window)
 			mMax, _, _ := attack(ep.target, gws, vegeta.Rate{}, z.M6Window, groups)
+			waitProfiles()
 			half := mMax.Throughput / 2
 			if half < 1 {
 				sc.Notes = append(sc.Notes, fmt.Sprintf("%s: no successful requests at max rate (status codes %v, errors %v)", ep.name, mMax.StatusCodes, firstN(mMax.Errors, 3)))
