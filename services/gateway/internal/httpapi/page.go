@@ -46,11 +46,18 @@ func readPageMax(r *http.Request, max int) (page, error) {
 // there is one: the same path and query with cursor replaced. The URL is
 // relative to the request, so it is right behind any proxy.
 func setNextLink(w http.ResponseWriter, r *http.Request, nextCursor string) {
-	if nextCursor == "" {
-		return
+	if link := nextLink(r.URL.Path, r.URL.Query(), nextCursor); link != "" {
+		w.Header().Set("Link", link)
 	}
-	q := r.URL.Query()
+}
+
+// nextLink is setNextLink's header value for a request of path and query
+// q ("" when nextCursor is: the last page). It sets q's cursor.
+func nextLink(path string, q url.Values, nextCursor string) string {
+	if nextCursor == "" {
+		return ""
+	}
 	q.Set("cursor", nextCursor)
-	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
-	w.Header().Set("Link", "<"+u.String()+`>; rel="next"`)
+	u := url.URL{Path: path, RawQuery: q.Encode()}
+	return "<" + u.String() + `>; rel="next"`
 }

@@ -3,7 +3,9 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,24 +150,55 @@ func (s *Server) handleListPosts() authedHandler {
 			fieldErrors(w, errs)
 			return
 		}
-		ctx := rpcContext(r, id)
-		resp, err := s.posts.ListPosts(ctx, req)
+		// The answer depends only on path and query (not on who asks), so
+		// it is cached under them; see listcache.go for who is served from
+		// the cache and how stale it may be.
+		key := r.URL.Path + "?" + r.URL.RawQuery
+		path := r.URL.Path
+		compose := func(ctx context.Context) (cachedPage, error) {
+			return s.composeList(ctx, req, path, q)
+		}
+		var page cachedPage
+		if id.UserID == 0 {
+			page, err = s.listCache.get(r.Context(), key, compose)
+		} else {
+			gen := s.listCache.generation()
+			if page, err = compose(rpcContext(r, id)); err == nil {
+				s.listCache.store(key, gen, page)
+			}
+		}
 		if err != nil {
 			rpcError(w, r, s.log, err)
 			return
 		}
-		users, err := s.writers(ctx, resp.GetPosts()...)
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
+		if page.link != "" {
+			w.Header().Set("Link", page.link)
 		}
-		out := make([]postJSON, 0, len(resp.GetPosts()))
-		for _, p := range resp.GetPosts() {
-			out = append(out, newPostJSON(p, users[p.GetWriterId()]))
-		}
-		setNextLink(w, r, resp.GetNextCursor())
-		encode(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, page.body)
 	}
+}
+
+// composeList fetches a page of posts and their writers and encodes the
+// answer to a list request of path and query q. The post list is the same
+// for every caller, so ctx need not carry a token.
+func (s *Server) composeList(ctx context.Context, req *postv1.ListPostsRequest, path string, q url.Values) (cachedPage, error) {
+	resp, err := s.posts.ListPosts(ctx, req)
+	if err != nil {
+		return cachedPage{}, err
+	}
+	users, err := s.writers(ctx, resp.GetPosts()...)
+	if err != nil {
+		return cachedPage{}, err
+	}
+	out := make([]postJSON, 0, len(resp.GetPosts()))
+	for _, p := range resp.GetPosts() {
+		out = append(out, newPostJSON(p, users[p.GetWriterId()]))
+	}
+	body, err := marshalJSON(out)
+	if err != nil {
+		return cachedPage{}, err
+	}
+	return cachedPage{body: body, link: nextLink(path, maps.Clone(q), resp.GetNextCursor())}, nil
 }
 
 // idParam reads an optional positive integer query parameter (0 when
@@ -414,6 +447,13 @@ func parseTags(raw json.RawMessage) ([]string, bool) {
 	return tags, true
 }
 
+// postsChanged empties the list cache after a post write through this
+// replica. It runs whatever the write's outcome: a failed call (a timeout)
+// may still have committed.
+func (s *Server) postsChanged() {
+	s.listCache.invalidate()
+}
+
 // respondPost writes one post object (with its writer) with code.
 func (s *Server) respondPost(ctx context.Context, w http.ResponseWriter, r *http.Request, code int, p *postv1.Post) {
 	users, err := s.writers(ctx, p)
@@ -440,6 +480,7 @@ func (s *Server) handleWritePost() authedHandler {
 		}
 		ctx := rpcContext(r, id)
 		p, err := s.posts.CreatePost(ctx, &postv1.CreatePostRequest{Title: title, Content: content, CategoryId: category, Tags: tags})
+		s.postsChanged()
 		if err != nil {
 			rpcError(w, r, s.log, err)
 			return
@@ -472,6 +513,7 @@ func (s *Server) handleEditPost() authedHandler {
 		p, err := s.posts.UpdatePost(ctx, &postv1.UpdatePostRequest{
 			Id: postID, UpdateMask: mask, Title: title, Content: content, CategoryId: category, Tags: tags,
 		})
+		s.postsChanged()
 		if err != nil {
 			rpcError(w, r, s.log, err)
 			return
@@ -490,7 +532,9 @@ func (s *Server) handleDeletePost() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		if _, err := s.posts.DeletePost(rpcContext(r, id), &postv1.DeletePostRequest{Id: postID}); err != nil {
+		_, err := s.posts.DeletePost(rpcContext(r, id), &postv1.DeletePostRequest{Id: postID})
+		s.postsChanged()
+		if err != nil {
 			rpcError(w, r, s.log, err)
 			return
 		}

@@ -37,17 +37,31 @@ const maxBodyBytes = 1 << 20
 // as they are (no \u003c): responses are JSON, never HTML, and clients
 // compare strings byte for byte.
 func encode(w http.ResponseWriter, status int, v any) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	body, err := marshalJSON(v)
+	if err != nil {
 		// Only a programming error (an unencodable type) gets here.
 		http.Error(w, `{"detail":"A server error occurred."}`, http.StatusInternalServerError)
 		return
 	}
+	writeJSON(w, status, body)
+}
+
+// marshalJSON is encode's encoding, for answers kept to be written again.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// writeJSON writes an encoded JSON body with status.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	_, _ = w.Write(body)
 }
 
 // detail is the body of every non-field error: {"detail": "..."}.

@@ -65,6 +65,8 @@ type Server struct {
 	// sendLimit bounds REST chat sends per user on this replica, with
 	// the same numbers as a socket.
 	sendLimit *ratelimit.Keyed
+	// listCache holds anonymous post-list answers (listcache.go).
+	listCache *pageCache
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -91,6 +93,7 @@ func NewServer(cfg Config) (*Server, error) {
 		web:            cfg.Web,
 		metrics:        m,
 		sendLimit:      ratelimit.NewKeyed(ratelimit.MessagesPerSecond, ratelimit.MessageBurst),
+		listCache:      newPageCache(listCacheTTL, listCacheMaxAge),
 		mux:            http.NewServeMux(),
 	}
 	s.routes(s.mux)
