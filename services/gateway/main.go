@@ -57,6 +57,10 @@ func main() {
 	}
 }
 
+// verifiedTokens bounds the verified-token cache: 20,000 tokens of ~0.5 KB
+// (text and claims) at most, ~10 MB.
+const verifiedTokens = 20000
+
 // defaultOrigins are the browser origins allowed by default: the gateway
 // itself in local development (make run uses 8080 and 8081).
 var defaultOrigins = []string{
@@ -200,7 +204,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return err
 	}
-	verifier := accesstoken.NewVerifier(pub)
+	// Each socket handshake and REST call verifies its access token; a
+	// client's sockets and calls share one token, so remembering verified
+	// tokens skips most Ed25519 checks (a reconnect storm re-verifies every
+	// socket: quality-bars M4). Revocation is still checked per request.
+	verifier := accesstoken.NewVerifier(pub).WithCache(verifiedTokens)
 
 	userConn, err := grpcclient.Dial(cfg.userAddr)
 	if err != nil {

@@ -1,12 +1,19 @@
 package chatsocket_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -137,4 +144,123 @@ func BenchmarkChatFanOut(b *testing.B) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = hub.Shutdown(ctx)
+}
+
+// BenchmarkIdleSockets opens b.N sockets in rooms of 50 (like M3), each
+// synced up to its presence frame, and reports what the server keeps per
+// idle socket: heap and goroutine stacks after a GC (quality-bars M3:
+// ≤ 10 KB RSS). The clients are raw TCP connections that hold no buffer or
+// goroutine of their own, so nearly all of the difference is the server's.
+// ns/op is the cost of one handshake up to the synced socket (M4).
+// Run with e.g. -benchtime 2000x.
+func BenchmarkIdleSockets(b *testing.B) {
+	const members = 50
+	e := newEnv(b)
+	broker := &directBroker{rooms: map[int64]func(chatsocket.Event){}}
+	m, _ := chatsocket.NewMetrics(nil)
+	hub := chatsocket.NewHub(chatsocket.Config{}, e.chat, broker, slog.New(slog.NewJSONHandler(io.Discard, nil)), m)
+	h := chatsocket.NewHandler(hub, chatsocket.Handshake{
+		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
+			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			uid, _ := strconv.ParseInt(strings.TrimPrefix(tok, "u"), 10, 64)
+			return chatsocket.Principal{UserID: uid, Token: tok}, nil
+		},
+		OriginAllowed: func(*http.Request) bool { return true },
+		Error:         func(w http.ResponseWriter, _ *http.Request, code int, msg string) { http.Error(w, msg, code) },
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws/chat/{room_id}/chat/", h)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	for r := int64(1); r <= int64(b.N/members+1); r++ {
+		e.chat.addRoom(r)
+	}
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	conns := make([]net.Conn, 0, b.N)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		conns = append(conns, c)
+		fmt.Fprintf(c, "GET /ws/chat/%d/chat/ HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer u%d\r\n\r\n",
+			i/members+1, addr, i+1)
+		if err := readUntilPresence(c); err != nil {
+			b.Fatalf("socket %d: %v", i, err)
+		}
+	}
+	b.StopTimer()
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if n := hub.Sockets(); n != b.N {
+		b.Fatalf("hub holds %d sockets, want %d", n, b.N)
+	}
+	heap := float64(after.HeapInuse) - float64(before.HeapInuse)
+	stack := float64(after.StackInuse) - float64(before.StackInuse)
+	b.ReportMetric(heap/float64(b.N), "heap-B/socket")
+	b.ReportMetric(stack/float64(b.N), "stack-B/socket")
+	b.ReportMetric(float64(runtime.NumGoroutine())/float64(b.N), "goroutines/socket")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = hub.Shutdown(ctx)
+}
+
+// readUntilPresence reads the 101 answer and then server frames (never
+// masked, RFC 6455 §5.1) until the chat.presence frame that ends a
+// socket's opening sync.
+func readUntilPresence(c net.Conn) error {
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer c.SetReadDeadline(time.Time{})
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		return fmt.Errorf("handshake: %s", resp.Status)
+	}
+	for {
+		var hdr [2]byte
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
+			return err
+		}
+		n := int(hdr[1] & 0x7f)
+		switch n {
+		case 126:
+			var ext [2]byte
+			if _, err := io.ReadFull(br, ext[:]); err != nil {
+				return err
+			}
+			n = int(binary.BigEndian.Uint16(ext[:]))
+		case 127:
+			var ext [8]byte
+			if _, err := io.ReadFull(br, ext[:]); err != nil {
+				return err
+			}
+			n = int(binary.BigEndian.Uint64(ext[:]))
+		}
+		payload := make([]byte, n)
+		if _, err := io.ReadFull(br, payload); err != nil {
+			return err
+		}
+		if bytes.Contains(payload, []byte(`"chat.presence"`)) {
+			if br.Buffered() > 0 {
+				return errors.New("unexpected data after the presence frame")
+			}
+			return nil
+		}
+	}
 }

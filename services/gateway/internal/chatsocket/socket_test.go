@@ -219,6 +219,26 @@ func TestChatResume(t *testing.T) {
 		t.Fatalf("after_seq=0: got %+v, want chat.resume recovered", f)
 	}
 	c0.nextOf("chat.presence")
+	// A client that missed nothing resumes without reading history, and
+	// gets what follows live.
+	e.chat.mu.Lock()
+	reads := e.chat.history
+	e.chat.mu.Unlock()
+	cur := mustDial(t, r, 1, dialOpts{user: 6, query: "?after_seq=5"})
+	if f := cur.next(); f.Type != "chat.resume" || f.Recovered == nil || !*f.Recovered {
+		t.Fatalf("after_seq=last: got %+v, want chat.resume recovered", f)
+	}
+	cur.nextOf("chat.presence")
+	e.chat.mu.Lock()
+	if e.chat.history != reads {
+		t.Errorf("after_seq=last read history %d times, want 0", e.chat.history-reads)
+	}
+	e.chat.mu.Unlock()
+	cur.send(map[string]any{"type": "chat.message", "message": "next"})
+	if f := cur.nextOf("chat.message"); f.Seq != 6 {
+		t.Fatalf("after_seq=last: got seq %d, want 6", f.Seq)
+	}
+	cur.ws.Close()
 
 	// More than 1,000 missed: not recovered, the client pages over REST.
 	for i := 0; i < 1001; i++ {
@@ -239,8 +259,8 @@ func TestChatResume(t *testing.T) {
 	c2.nextOf("chat.presence")
 	// Live messages continue after the room's last seq.
 	c2.send(map[string]any{"type": "chat.message", "message": "live"})
-	if f := c2.nextOf("chat.message"); f.Seq != 1007 {
-		t.Fatalf("got seq %d, want 1007", f.Seq)
+	if f := c2.nextOf("chat.message"); f.Seq != 1008 {
+		t.Fatalf("got seq %d, want 1008", f.Seq)
 	}
 }
 
