@@ -106,6 +106,12 @@ func (s *Server) writers(ctx context.Context, posts ...*postv1.Post) (map[int64]
 			ids = append(ids, id)
 		}
 	}
+	return s.writerSummaries(ctx, ids)
+}
+
+// writerSummaries fetches the summaries of users ids (distinct, non-zero)
+// with one GetUsers call, keyed by user id.
+func (s *Server) writerSummaries(ctx context.Context, ids []int64) (map[int64]*userv1.UserSummary, error) {
 	out := make(map[int64]*userv1.UserSummary, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -251,10 +257,13 @@ type postDetailJSON struct {
 }
 
 // handlePostDetail: GET detail/<id>/ → the post (its hit counted), its
-// writer and its room with the last 50 messages. The post comes first (it
-// names the writer and the room); then the writer, the room and its
-// messages are fetched concurrently, each with composeTimeout. A failed
-// or slow dependency is a 503, never a hang.
+// writer and its room with the last 50 messages. The writer and the room
+// of a post never change, so once this replica has seen a post they are
+// known up front (postRefs) and all four calls — the post, the writer, the
+// room and its messages — run at once; the first time, the post comes
+// first. Each call gets composeTimeout: a failed or slow dependency is a
+// 503, never a hang. GetPost runs exactly once per request, so every view
+// is counted once.
 func (s *Server) handlePostDetail() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
 		postID, ok := pathID(r, "id")
@@ -262,50 +271,68 @@ func (s *Server) handlePostDetail() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		ctx := rpcContext(r, id)
-		p, err := s.posts.GetPost(ctx, &postv1.GetPostRequest{Id: postID, CountHit: true})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-
-		ctx, cancel := context.WithTimeout(ctx, composeTimeout)
+		ctx, cancel := context.WithTimeout(rpcContext(r, id), composeTimeout)
 		defer cancel()
 		var (
 			wg       sync.WaitGroup
+			p        *postv1.Post
 			users    map[int64]*userv1.UserSummary
 			room     *chatv1.Room
 			messages *chatv1.ListMessagesResponse
-			errs     [3]error
+			errs     [4]error
 		)
-		// The first failure cancels the others: the answer is a 503 anyway.
-		// A room that is gone (NOT_FOUND) is no failure: room_data is null.
+		// The first failure cancels the others: the answer is an error
+		// anyway. A room that is gone (NOT_FOUND) is no failure: room_data
+		// is null.
 		fail := func(i int, err error) {
 			errs[i] = err
-			if err != nil && status.Code(err) != codes.NotFound {
+			if err != nil && (i == 0 || status.Code(err) != codes.NotFound) {
 				cancel()
 			}
 		}
-		wg.Go(func() {
+		getPost := func() {
 			var err error
-			users, err = s.writers(ctx, p)
+			p, err = s.posts.GetPost(ctx, &postv1.GetPostRequest{Id: postID, CountHit: true})
 			fail(0, err)
-		})
+		}
+		ref, known := s.postRefs.get(postID)
+		if known {
+			wg.Go(getPost)
+		} else {
+			getPost()
+			if errs[0] != nil {
+				rpcError(w, r, s.log, errs[0])
+				return
+			}
+			ref = postRef{writerID: p.GetWriterId(), roomID: p.GetRoomId()}
+			s.postRefs.put(postID, ref)
+		}
 		wg.Go(func() {
 			var err error
-			room, err = s.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: p.GetRoomId()})
+			users, err = s.writerSummaries(ctx, []int64{ref.writerID})
 			fail(1, err)
 		})
 		wg.Go(func() {
 			var err error
-			messages, err = s.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: p.GetRoomId(), Limit: detailMessages})
+			room, err = s.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: ref.roomID})
 			fail(2, err)
 		})
+		wg.Go(func() {
+			var err error
+			messages, err = s.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: ref.roomID, Limit: detailMessages})
+			fail(3, err)
+		})
 		wg.Wait()
+		if errs[0] != nil {
+			// The post's own answer (NOT_FOUND: deleted) wins over the
+			// cancellations it caused.
+			rpcError(w, r, s.log, errs[0])
+			return
+		}
 
-		roomGone := status.Code(errs[1]) == codes.NotFound || status.Code(errs[2]) == codes.NotFound
+		roomGone := status.Code(errs[2]) == codes.NotFound || status.Code(errs[3]) == codes.NotFound
 		var failed error
-		for i, err := range errs {
+		for i, err := range errs[1:] {
 			switch {
 			case err == nil, i > 0 && roomGone && status.Code(err) == codes.NotFound:
 			case failed == nil || status.Code(failed) == codes.Canceled:

@@ -67,6 +67,8 @@ type Server struct {
 	sendLimit *ratelimit.Keyed
 	// listCache holds anonymous post-list answers (listcache.go).
 	listCache *pageCache
+	// postRefs are the writers and rooms of posts seen (postrefs.go).
+	postRefs *postRefs
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -94,6 +96,7 @@ func NewServer(cfg Config) (*Server, error) {
 		metrics:        m,
 		sendLimit:      ratelimit.NewKeyed(ratelimit.MessagesPerSecond, ratelimit.MessageBurst),
 		listCache:      newPageCache(listCacheTTL, listCacheMaxAge),
+		postRefs:       newPostRefs(),
 		mux:            http.NewServeMux(),
 	}
 	s.routes(s.mux)
