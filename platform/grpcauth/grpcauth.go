@@ -83,9 +83,10 @@ func UnaryServerInterceptor(v *accesstoken.Verifier, optional []string) grpc.Una
 	}
 }
 
+// bearer reads only the authorization values: FromIncomingContext would
+// copy every header of the call, on every call.
 func bearer(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	for _, v := range md.Get(header) {
+	for _, v := range metadata.ValueFromIncomingContext(ctx, header) {
 		if t, ok := strings.CutPrefix(v, "Bearer "); ok {
 			return strings.TrimSpace(t)
 		}

@@ -1,6 +1,6 @@
 // Package grpcserver builds the gRPC server every Cobra Space service runs:
-// standard health checking and reflection, and interceptors for panics,
-// logging, Prometheus metrics and access-token verification, in that order,
+// standard health checking and reflection, and one interceptor for panics,
+// Prometheus metrics and logging (observe.go) before access-token verification,
 // and OpenTelemetry server spans when tracing is set up (platform/tracing,
 // before New).
 package grpcserver
@@ -12,22 +12,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime/debug"
 	"time"
 
-	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc/filters"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/adminhttp"
@@ -57,9 +51,7 @@ type Server struct {
 
 // New returns a Server; register service implementations on it, then Serve.
 func New(cfg Config) *Server {
-	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
-	cfg.Metrics.MustRegister(metrics)
-	logger := cfg.Logger
+	obs := &observer{logger: cfg.Logger, metrics: newServerMetrics(cfg.Metrics)}
 	var traced []grpc.ServerOption
 	if tracing.Installed() {
 		// Server spans continue the caller's trace. Health probes arrive
@@ -80,20 +72,14 @@ func New(cfg Config) *Server {
 		}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(
-			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-				logger.ErrorContext(ctx, "panic in gRPC handler", "panic", p, "stack", string(debug.Stack()))
-				return status.Error(codes.Internal, "internal error")
-			})),
-			logging.UnaryServerInterceptor(slogAdapter(logger), logging.WithLogOnEvents(logging.FinishCall),
-				logging.WithLevels(codeLevel)),
-			metrics.UnaryServerInterceptor(),
+			obs.unary, // panics, metrics, logging (observe.go)
 			grpcauth.UnaryServerInterceptor(cfg.Verifier, cfg.AnonymousMethods),
 		),
 	)...)
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(srv, h)
 	reflection.Register(srv)
-	return &Server{Server: srv, Health: h, logger: logger}
+	return &Server{Server: srv, Health: h, logger: cfg.Logger}
 }
 
 // Serve marks every registered service SERVING and serves lis until ctx
@@ -122,32 +108,6 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, drainDelay time.Du
 		s.Stop()
 	}
 	return nil
-}
-
-// codeLevel logs successful calls at debug (one line per chat message at
-// info would dominate the logs), client mistakes at info and server faults
-// at error.
-func codeLevel(c codes.Code) logging.Level {
-	switch c {
-	case codes.OK:
-		return logging.LevelDebug
-	case codes.InvalidArgument, codes.NotFound, codes.AlreadyExists, codes.PermissionDenied,
-		codes.Unauthenticated, codes.FailedPrecondition, codes.ResourceExhausted, codes.Canceled:
-		return logging.LevelInfo
-	case codes.Unavailable, codes.DeadlineExceeded:
-		return logging.LevelWarn
-	default:
-		return logging.LevelError
-	}
-}
-
-func slogAdapter(l *slog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		if uid := grpcauth.UserID(ctx); uid != 0 {
-			fields = append(fields, "user_id", uid)
-		}
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
 }
 
 // Addrs is where a service listens.

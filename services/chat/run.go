@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -131,7 +132,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return fmt.Errorf("configuration: LOG_LEVEL: %w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
-	logger.Info("starting", "service", "chat", "version", version, "commit", commit)
+	gc := tuneGC(getenv, os.ReadFile)
+	logger.Info("starting", "service", "chat", "version", version, "commit", commit,
+		"gogc", gc.GOGC, "memory_limit", gc.MemoryLimit)
 	stopTracing, err := tracing.Setup(ctx, "chat", getenv)
 	if err != nil {
 		return err

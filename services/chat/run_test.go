@@ -54,6 +54,7 @@ type harness struct {
 	nc        *nats.Conn
 	subjects  subjects.Subjects
 	tokens    map[int64]string
+	signer    *accesstoken.Signer
 	cancelRun context.CancelFunc
 	runErr    chan error
 }
@@ -148,16 +149,22 @@ func startWith(t testing.TB, overrides map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer := accesstoken.NewSigner(key)
+	h.signer = accesstoken.NewSigner(key)
 	for _, uid := range []int64{1, 2} {
-		tok, err := signer.Sign(accesstoken.Claims{UserID: uid, Email: "token@example.com", Type: accesstoken.TypeAccess,
-			ID: testenv.ID(), ExpiresAt: time.Now().Add(time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		h.tokens[uid] = tok
+		h.tokens[uid] = h.sign(t, uid)
 	}
 	return h
+}
+
+// sign returns a new access token of user uid.
+func (h *harness) sign(t testing.TB, uid int64) string {
+	t.Helper()
+	tok, err := h.signer.Sign(accesstoken.Claims{UserID: uid, Email: "token@example.com", Type: accesstoken.TypeAccess,
+		ID: testenv.ID(), ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // as returns a context acting for user uid.
