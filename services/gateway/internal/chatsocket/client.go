@@ -31,8 +31,10 @@ const (
 )
 
 // client is one socket. Frames reach it from the room's broker goroutine,
-// from its own reader (acks) and from gap repairs; c.mu orders them. One
-// writer goroutine drains the queue, several frames per system call.
+// from its own reader (acks) and from gap repairs; c.mu orders them. A
+// writer goroutine drains the queue, several frames per system call; it
+// runs only while there is something to write (frames, a ping, the close),
+// so an idle socket costs one goroutine, its reader (quality-bars M3).
 type client struct {
 	hub    *Hub
 	ws     *websocket.Conn
@@ -56,14 +58,15 @@ type client struct {
 	lastSeq  int64   // highest seq delivered to this socket
 	pending  []seqFrame
 	gapTimer *time.Timer
+	writing  bool // a writer goroutine runs (after the close: ran or runs the last one)
+	pingDue  bool // the ping timer fired; the writer sends a ping
 
-	notify     chan struct{} // cap 1: queue became non-empty
-	closing    chan struct{} // closed by close
+	ping       *time.Timer // every PingInterval; replaces a ticker and its goroutine
 	readerDone chan struct{}
-	writerDone chan struct{}
+	writerDone chan struct{} // closed once the connection is closed after close
 	expiry     *time.Timer
 
-	// Writer goroutine only.
+	// Writer goroutine only (one at a time: c.writing).
 	backlogAt  time.Time // last kernel backlog sample
 	stallSince time.Time // backlog above the limit since (zero: below)
 
@@ -81,14 +84,39 @@ func newClient(h *Hub, ws *websocket.Conn, roomID int64, user Principal, ip, con
 		hub: h, ws: ws, roomID: roomID, user: user, ip: ip, connID: connID,
 		ctx: ctx, cancel: cancel,
 		syncing:    true,
-		notify:     make(chan struct{}, 1),
-		closing:    make(chan struct{}),
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 		limiter:    rate.NewLimiter(ratelimit.MessagesPerSecond, ratelimit.MessageBurst),
 	}
 	c.space = sync.NewCond(&c.mu)
+	c.ping = time.AfterFunc(h.cfg.PingInterval, c.pingTime)
 	return c
+}
+
+// pingTime asks for a ping, writing it from this (timer) goroutine unless
+// a writer already runs.
+func (c *client) pingTime() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.pingDue = true
+	if c.writing {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true
+	c.mu.Unlock()
+	c.writeLoop()
+}
+
+// wakeWriterLocked starts a writer unless one runs.
+func (c *client) wakeWriterLocked() {
+	if !c.writing {
+		c.writing = true
+		go c.writeLoop()
+	}
 }
 
 // deliverMessage queues a chat.message frame in seq order: a seq already
@@ -229,10 +257,7 @@ func (c *client) pushLocked(data []byte) {
 		return
 	}
 	c.queue = append(c.queue, data)
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
+	c.wakeWriterLocked()
 }
 
 func (c *client) slowLocked() {
@@ -294,9 +319,11 @@ func (c *client) closeLocked(code int, reason string) bool {
 	if c.expiry != nil {
 		c.expiry.Stop()
 	}
+	c.ping.Stop()
 	c.space.Broadcast()
-	close(c.closing)
 	c.cancel()
+	// The writer sends the close frame and closes the connection.
+	c.wakeWriterLocked()
 	return true
 }
 
@@ -306,17 +333,30 @@ func (c *client) isClosed() bool {
 	return c.closed
 }
 
-// takeQueue swaps the queue out for the writer.
-func (c *client) takeQueue() [][]byte {
+// next returns what the writer has to do: the queued frames, whether a
+// ping is due, whether the socket is closed. With nothing to do it marks
+// the writer stopped (idle reports true) under the same lock that
+// producers use to start one, so no frame is ever left unwritten.
+func (c *client) next() (q [][]byte, ping, closed, idle bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	q := c.queue
-	c.queue = c.spare[:0]
-	c.spare = nil
-	if c.syncing {
-		c.space.Broadcast()
+	if c.closed {
+		return nil, false, true, false
 	}
-	return q
+	q, ping = c.queue, c.pingDue
+	if len(q) == 0 && !ping {
+		c.writing = false
+		return nil, false, false, true
+	}
+	if len(q) > 0 {
+		c.queue = c.spare[:0]
+		c.spare = nil
+		if c.syncing {
+			c.space.Broadcast()
+		}
+	}
+	c.pingDue = false
+	return q, ping, false, false
 }
 
 // giveBack returns the written batch's slice for reuse; large ones are
@@ -333,52 +373,67 @@ func (c *client) giveBack(q [][]byte) {
 	c.mu.Unlock()
 }
 
-// writeLoop is the socket's only writer of data frames and pings.
+// writeLoop is the socket's only writer of data frames, pings and the
+// close frame; it returns when nothing is left to write, or after closing
+// the connection.
 func (c *client) writeLoop() {
-	defer close(c.writerDone)
-	ping := time.NewTicker(c.hub.cfg.PingInterval)
-	defer ping.Stop()
 	for {
-		select {
-		case <-c.notify:
-			q := c.takeQueue()
+		q, ping, closed, idle := c.next()
+		switch {
+		case idle:
+			return
+		case closed:
+			c.finish()
+			return
+		}
+		if len(q) > 0 {
 			if err := c.writeBatch(q); err != nil {
 				c.hub.metrics.deliveryErrors.Inc()
 				c.close(0, "")
-				c.ws.NetConn().Close()
+				c.finish()
 				return
 			}
 			c.hub.metrics.framesSent.Add(float64(len(q)))
 			c.giveBack(q)
-			if len(q) > 0 && c.stalled(time.Now()) && c.close(CloseSlow, "slow") {
+			if c.stalled(time.Now()) && c.close(CloseSlow, "slow") {
 				c.hub.metrics.slowCloses.Inc()
 			}
-		case <-ping.C:
+		}
+		if ping {
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
 				c.close(0, "")
-				c.ws.NetConn().Close()
+				c.finish()
 				return
 			}
-		case <-c.closing:
 			c.mu.Lock()
-			code, reason := c.code, c.reason
-			c.mu.Unlock()
-			if code != 0 {
-				msg := websocket.FormatCloseMessage(code, reason)
-				if c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)) == nil {
-					// Let the reader take the peer's close reply, so the
-					// peer sees a clean close rather than a reset.
-					c.ws.SetReadDeadline(time.Now().Add(closeGrace))
-					select {
-					case <-c.readerDone:
-					case <-time.After(closeGrace):
-					}
-				}
+			if !c.closed {
+				c.ping.Reset(c.hub.cfg.PingInterval)
 			}
-			c.ws.NetConn().Close()
-			return
+			c.mu.Unlock()
 		}
 	}
+}
+
+// finish sends the close frame (if close was given a code), lets the
+// reader take the peer's reply, and closes the connection. Writer only.
+func (c *client) finish() {
+	defer close(c.writerDone)
+	c.mu.Lock()
+	code, reason := c.code, c.reason
+	c.mu.Unlock()
+	if code != 0 {
+		msg := websocket.FormatCloseMessage(code, reason)
+		if c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)) == nil {
+			// Let the reader take the peer's close reply, so the
+			// peer sees a clean close rather than a reset.
+			c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+			select {
+			case <-c.readerDone:
+			case <-time.After(closeGrace):
+			}
+		}
+	}
+	c.ws.NetConn().Close()
 }
 
 // readLoop reads client frames until the connection ends. After the socket

@@ -179,7 +179,6 @@ func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, ip str
 	hub := h.hub
 	hub.metrics.socketsOpen.Inc()
 	c := newClient(hub, ws, roomID, user, ip, newConnID())
-	go c.writeLoop()
 
 	if err := hub.attach(c); err != nil {
 		if errors.Is(err, errDraining) {

@@ -1,11 +1,14 @@
 package chatsocket_test
 
 import (
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -633,4 +636,40 @@ func TestChatStoppedReaderCutOff(t *testing.T) {
 	if code := stopped.closeCode(10 * time.Second); code != chatsocket.CloseSlow {
 		t.Fatalf("got close %d, want 4008", code)
 	}
+}
+
+// TestChatPings: an idle socket gets a ping every PingInterval (from its
+// timer; no writer runs in between) and stays open while it answers them;
+// one that stops answering is dropped after PongTimeout.
+func TestChatPings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{PingInterval: 50 * time.Millisecond, PongTimeout: 300 * time.Millisecond})
+	c := mustDial(t, r, 1, dialOpts{user: 1})
+	c.nextOf("chat.presence")
+	var pings atomic.Int32
+	c.ws.SetPingHandler(func(data string) error {
+		pings.Add(1)
+		return c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	// Reading runs the ping handler; a second of idling is three pong
+	// timeouts.
+	c.ws.SetReadDeadline(time.Now().Add(time.Second))
+	if _, data, err := c.ws.ReadMessage(); !isTimeout(err) {
+		t.Fatalf("got frame %q, err %v; want only pings until the deadline", data, err)
+	}
+	if n := pings.Load(); n < 5 || n > 25 {
+		t.Errorf("got %d pings in 1 s at a 50 ms interval", n)
+	}
+	if r.hub.Sockets() != 1 {
+		t.Fatal("socket answering pings was dropped")
+	}
+	// Silent (no reads, so no pongs): dropped after the pong timeout.
+	waitFor(t, "the silent socket dropped", func() bool { return r.hub.Sockets() == 0 })
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
