@@ -105,16 +105,24 @@ func (s *Store) RenameRoom(ctx context.Context, id int64, name string) (chat.Roo
 	return r, notFound(err, chat.MsgRoomNotFound)
 }
 
-// DeleteRoom implements chat.Store.
+// DeleteRoom implements chat.Store. It deletes the room's messages itself
+// (messages have no foreign key, see migrations/00002): deleting the room
+// row first takes its lock, so a group commit into the room either
+// committed before (and its messages are deleted here) or finds the room
+// gone afterwards.
 func (s *Store) DeleteRoom(ctx context.Context, id int64) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM rooms WHERE id = $1`, id)
-	if err != nil {
-		return dbErr(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return chat.NotFound(chat.MsgRoomNotFound)
-	}
-	return nil
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM rooms WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return chat.NotFound(chat.MsgRoomNotFound)
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM messages WHERE room_id = $1`, id)
+		return err
+	})
+	return dbErr(err)
 }
 
 // Message implements chat.Store.

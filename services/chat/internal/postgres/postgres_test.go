@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/testenv"
@@ -309,6 +310,47 @@ func TestDeleteRoomCascades(t *testing.T) {
 	}
 	if err := s.DeleteRoom(ctx, r.ID); chat.ErrorCode(err) != chat.CodeNotFound {
 		t.Errorf("delete again: got %v, want NOT_FOUND", err)
+	}
+}
+
+// TestDeleteRoomWhileSending: messages have no foreign key to their room
+// (migrations/00002), so deleting a room while batches are being committed
+// into it must still leave no message behind, and every send either
+// committed before the delete or failed with NOT_FOUND.
+func TestDeleteRoomWhileSending(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	for round := range 5 {
+		r := mustRoom(t, s, 1)
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					out, err := s.StoreMessages(ctx, []chat.NewMessage{
+						{RoomID: r.ID, SenderID: 1, Text: "x", ClientMsgID: fmt.Sprintf("%d-%d-%d", round, w, i)}})
+					if err != nil {
+						t.Errorf("StoreMessages: %v", err)
+						return
+					}
+					if out[0].Err != nil {
+						if chat.ErrorCode(out[0].Err) != chat.CodeNotFound {
+							t.Errorf("send after delete: got %v, want NOT_FOUND", out[0].Err)
+						}
+						return
+					}
+				}
+			})
+		}
+		time.Sleep(20 * time.Millisecond)
+		if err := s.DeleteRoom(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		var n int
+		if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE room_id = $1`, r.ID).Scan(&n); err != nil || n != 0 {
+			t.Fatalf("round %d: got %d messages left in the deleted room (%v), want 0", round, n, err)
+		}
 	}
 }
 
