@@ -131,6 +131,9 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 		if status >= 500 {
 			level = slog.LevelError
 		}
+		if !s.log.Enabled(r.Context(), level) {
+			return // not even the attributes are built (LOG_LEVEL=warn)
+		}
 		attrs := []slog.Attr{
 			slog.String("request_id", ri.id),
 			slog.String("method", r.Method),

@@ -1,6 +1,9 @@
 package httpapi
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // postRefsMax bounds postRefs (~50 bytes an entry).
 const postRefsMax = 50_000
@@ -42,4 +45,64 @@ func (p *postRefs) put(id int64, r postRef) {
 		}
 	}
 	p.refs[id] = r
+}
+
+// Anonymous readers of a post detail may get the writer's summary
+// (nickname, picture) and the room's name and online count up to
+// recentTTL old, so that such a view costs two calls (GetPost, counting
+// the hit, and ListMessages, whose NOT_FOUND still shows a deleted room
+// at once) instead of four. Signed-in callers always get them fresh,
+// which also refreshes the cache.
+const (
+	recentTTL = time.Second
+	recentMax = 10_000
+)
+
+type recentEntry[V any] struct {
+	v  V
+	at time.Time
+}
+
+// recent holds values fetched less than recentTTL ago, by id; at most
+// recentMax of them.
+type recent[V any] struct {
+	mu sync.Mutex
+	m  map[int64]recentEntry[V]
+}
+
+func newRecent[V any]() *recent[V] {
+	return &recent[V]{m: map[int64]recentEntry[V]{}}
+}
+
+// get returns id's value when it is younger than recentTTL.
+func (c *recent[V]) get(id int64) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[id]; ok && time.Since(e.at) < recentTTL {
+		return e.v, true
+	}
+	var zero V
+	return zero, false
+}
+
+// put remembers a freshly fetched value; when full it first forgets the
+// expired values, then random others.
+func (c *recent[V]) put(id int64, v V) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[id]; !ok && len(c.m) >= recentMax {
+		for k, e := range c.m {
+			if now.Sub(e.at) >= recentTTL {
+				delete(c.m, k)
+			}
+		}
+		for k := range c.m {
+			if len(c.m) < recentMax {
+				break
+			}
+			delete(c.m, k)
+		}
+	}
+	c.m[id] = recentEntry[V]{v: v, at: now}
 }

@@ -96,8 +96,9 @@ func newPostJSON(p *postv1.Post, writer *userv1.UserSummary) postJSON {
 }
 
 // writers fetches the summaries of the writers of posts with one GetUsers
-// call (deduplicated ids), keyed by user id.
-func (s *Server) writers(ctx context.Context, posts ...*postv1.Post) (map[int64]*userv1.UserSummary, error) {
+// call (deduplicated ids), keyed by user id; for an anonymous caller
+// (anon) summaries up to recentTTL old may come from s.summaries.
+func (s *Server) writers(ctx context.Context, anon bool, posts ...*postv1.Post) (map[int64]*userv1.UserSummary, error) {
 	seen := map[int64]bool{}
 	var ids []int64
 	for _, p := range posts {
@@ -106,24 +107,35 @@ func (s *Server) writers(ctx context.Context, posts ...*postv1.Post) (map[int64]
 			ids = append(ids, id)
 		}
 	}
-	return s.writerSummaries(ctx, ids)
+	return s.writerSummaries(ctx, anon, ids)
 }
 
-// writerSummaries fetches the summaries of users ids (distinct, non-zero)
-// with one GetUsers call, keyed by user id.
-func (s *Server) writerSummaries(ctx context.Context, ids []int64) (map[int64]*userv1.UserSummary, error) {
+// writerSummaries is writers for users ids (distinct, non-zero).
+func (s *Server) writerSummaries(ctx context.Context, anon bool, ids []int64) (map[int64]*userv1.UserSummary, error) {
 	out := make(map[int64]*userv1.UserSummary, len(ids))
-	if len(ids) == 0 {
+	missing := ids
+	if anon {
+		missing = nil
+		for _, id := range ids {
+			if u, ok := s.summaries.get(id); ok {
+				out[id] = u
+			} else {
+				missing = append(missing, id)
+			}
+		}
+	}
+	if len(missing) == 0 {
 		return out, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, composeTimeout)
 	defer cancel()
-	resp, err := s.users.GetUsers(ctx, &userv1.GetUsersRequest{UserIds: ids})
+	resp, err := s.users.GetUsers(ctx, &userv1.GetUsersRequest{UserIds: missing})
 	if err != nil {
 		return nil, err
 	}
 	for _, u := range resp.GetUsers() {
 		out[u.GetUserId()] = u
+		s.summaries.put(u.GetUserId(), u)
 	}
 	return out, nil
 }
@@ -162,7 +174,7 @@ func (s *Server) handleListPosts() authedHandler {
 		key := r.URL.Path + "?" + r.URL.RawQuery
 		path := r.URL.Path
 		compose := func(ctx context.Context) (cachedPage, error) {
-			return s.composeList(ctx, req, path, q)
+			return s.composeList(ctx, id.UserID == 0, req, path, q)
 		}
 		var page cachedPage
 		if id.UserID == 0 {
@@ -185,14 +197,15 @@ func (s *Server) handleListPosts() authedHandler {
 }
 
 // composeList fetches a page of posts and their writers and encodes the
-// answer to a list request of path and query q. The post list is the same
-// for every caller, so ctx need not carry a token.
-func (s *Server) composeList(ctx context.Context, req *postv1.ListPostsRequest, path string, q url.Values) (cachedPage, error) {
+// answer to a list request of path and query q (anon: for an anonymous
+// caller). The post list is the same for every caller, so ctx need not
+// carry a token.
+func (s *Server) composeList(ctx context.Context, anon bool, req *postv1.ListPostsRequest, path string, q url.Values) (cachedPage, error) {
 	resp, err := s.posts.ListPosts(ctx, req)
 	if err != nil {
 		return cachedPage{}, err
 	}
-	users, err := s.writers(ctx, resp.GetPosts()...)
+	users, err := s.writers(ctx, anon, resp.GetPosts()...)
 	if err != nil {
 		return cachedPage{}, err
 	}
@@ -261,9 +274,10 @@ type postDetailJSON struct {
 // of a post never change, so once this replica has seen a post they are
 // known up front (postRefs) and all four calls — the post, the writer, the
 // room and its messages — run at once; the first time, the post comes
-// first. Each call gets composeTimeout: a failed or slow dependency is a
-// 503, never a hang. GetPost runs exactly once per request, so every view
-// is counted once.
+// first. For anonymous callers the writer and the room may come from the
+// last second's answers (postrefs.go). Each call gets composeTimeout: a
+// failed or slow dependency is a 503, never a hang. GetPost runs exactly
+// once per request, so every view is counted once.
 func (s *Server) handlePostDetail() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
 		postID, ok := pathID(r, "id")
@@ -295,6 +309,7 @@ func (s *Server) handlePostDetail() authedHandler {
 			p, err = s.posts.GetPost(ctx, &postv1.GetPostRequest{Id: postID, CountHit: true})
 			fail(0, err)
 		}
+		anon := id.UserID == 0
 		ref, known := s.postRefs.get(postID)
 		if known {
 			wg.Go(getPost)
@@ -309,14 +324,23 @@ func (s *Server) handlePostDetail() authedHandler {
 		}
 		wg.Go(func() {
 			var err error
-			users, err = s.writerSummaries(ctx, []int64{ref.writerID})
+			users, err = s.writerSummaries(ctx, anon, []int64{ref.writerID})
 			fail(1, err)
 		})
-		wg.Go(func() {
-			var err error
-			room, err = s.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: ref.roomID})
-			fail(2, err)
-		})
+		haveRoom := false
+		if anon {
+			room, haveRoom = s.rooms.get(ref.roomID)
+		}
+		if !haveRoom {
+			wg.Go(func() {
+				var err error
+				room, err = s.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: ref.roomID})
+				if err == nil {
+					s.rooms.put(ref.roomID, room)
+				}
+				fail(2, err)
+			})
+		}
 		wg.Go(func() {
 			var err error
 			messages, err = s.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: ref.roomID, Limit: detailMessages})
@@ -483,7 +507,7 @@ func (s *Server) postsChanged() {
 
 // respondPost writes one post object (with its writer) with code.
 func (s *Server) respondPost(ctx context.Context, w http.ResponseWriter, r *http.Request, code int, p *postv1.Post) {
-	users, err := s.writers(ctx, p)
+	users, err := s.writers(ctx, false, p)
 	if err != nil {
 		rpcError(w, r, s.log, err)
 		return

@@ -66,9 +66,11 @@ func (f *postsFake) UpdatePost(context.Context, *postv1.UpdatePostRequest, ...gr
 
 type usersFake struct {
 	userv1.UserServiceClient // unimplemented methods panic
+	calls                    atomic.Int64
 }
 
-func (usersFake) GetUsers(_ context.Context, in *userv1.GetUsersRequest, _ ...grpc.CallOption) (*userv1.GetUsersResponse, error) {
+func (f *usersFake) GetUsers(_ context.Context, in *userv1.GetUsersRequest, _ ...grpc.CallOption) (*userv1.GetUsersResponse, error) {
+	f.calls.Add(1)
 	var out []*userv1.UserSummary
 	for _, id := range in.UserIds {
 		out = append(out, &userv1.UserSummary{UserId: id, Nickname: "writer", Email: "w@example.com"})
@@ -76,21 +78,31 @@ func (usersFake) GetUsers(_ context.Context, in *userv1.GetUsersRequest, _ ...gr
 	return &userv1.GetUsersResponse{Users: out}, nil
 }
 
-// roomSignal is chatFake that closes signal on the first GetRoom.
-type roomSignal struct {
+// chatCounter is chatFake that counts GetRoom calls and closes signal on
+// the first ListMessages once armed.
+type chatCounter struct {
 	*chatFake
+	rooms  atomic.Int64
+	armed  atomic.Bool
 	once   sync.Once
 	signal chan struct{}
 }
 
-func (f *roomSignal) GetRoom(ctx context.Context, in *chatv1.GetRoomRequest, opts ...grpc.CallOption) (*chatv1.Room, error) {
-	f.once.Do(func() { close(f.signal) })
+func (f *chatCounter) GetRoom(ctx context.Context, in *chatv1.GetRoomRequest, opts ...grpc.CallOption) (*chatv1.Room, error) {
+	f.rooms.Add(1)
 	return f.chatFake.GetRoom(ctx, in, opts...)
+}
+
+func (f *chatCounter) ListMessages(ctx context.Context, in *chatv1.ListMessagesRequest, opts ...grpc.CallOption) (*chatv1.ListMessagesResponse, error) {
+	if f.armed.Load() {
+		f.once.Do(func() { close(f.signal) })
+	}
+	return f.chatFake.ListMessages(ctx, in, opts...)
 }
 
 // newPostsAPI returns the REST API over fakes and an access token of
 // user 7.
-func newPostsAPI(t *testing.T, posts *postsFake, chat chatv1.ChatServiceClient) (*httptest.Server, string) {
+func newPostsAPI(t *testing.T, posts *postsFake, users *usersFake, chat chatv1.ChatServiceClient) (*httptest.Server, string) {
 	t.Helper()
 	privPath, pubPath := testenv.KeyPair(t)
 	priv, err := accesstoken.LoadPrivateKeyFile(privPath)
@@ -109,7 +121,7 @@ func newPostsAPI(t *testing.T, posts *postsFake, chat chatv1.ChatServiceClient) 
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	api, err := NewServer(Config{Logger: log, Auth: auth.New(accesstoken.NewVerifier(pub), nil, log),
-		Posts: posts, Users: usersFake{}, Chat: chat})
+		Posts: posts, Users: users, Chat: chat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +139,7 @@ func get(t *testing.T, srv *httptest.Server, token, path string) (int, string, h
 func TestListCacheHandler(t *testing.T) {
 	posts := &postsFake{}
 	posts.title.Store("first")
-	srv, token := newPostsAPI(t, posts, &chatFake{})
+	srv, token := newPostsAPI(t, posts, &usersFake{}, &chatFake{})
 
 	code, body, h := get(t, srv, "", "/api/post/?limit=5")
 	if code != 200 || !strings.Contains(body, `"title":"first"`) || !strings.Contains(body, `"writer_nickname":"writer"`) {
@@ -164,15 +176,17 @@ func TestListCacheHandler(t *testing.T) {
 func TestPostDetailConcurrentCalls(t *testing.T) {
 	posts := &postsFake{}
 	posts.title.Store("first")
-	chat := &roomSignal{chatFake: &chatFake{}, signal: make(chan struct{})}
-	srv, _ := newPostsAPI(t, posts, chat)
+	chat := &chatCounter{chatFake: &chatFake{}, signal: make(chan struct{})}
+	users := &usersFake{}
+	srv, token := newPostsAPI(t, posts, users, chat)
 
 	if code, body, _ := get(t, srv, "", "/api/post/detail/1/"); code != 200 || !strings.Contains(body, `"room_data":{"id":3`) {
 		t.Fatalf("first view: %d %s", code, body)
 	}
 	// The post's writer and room are now known: GetPost runs alongside
-	// the chat calls (it waits here until GetRoom has started).
+	// the chat calls (it waits here until ListMessages has started).
 	posts.getWait = chat.signal
+	chat.armed.Store(true)
 	began := time.Now()
 	if code, body, _ := get(t, srv, "", "/api/post/detail/1/"); code != 200 || !strings.Contains(body, `"writer":{"id":7`) {
 		t.Fatalf("second view: %d %s", code, body)
@@ -183,6 +197,23 @@ func TestPostDetailConcurrentCalls(t *testing.T) {
 	if n := posts.gets.Load(); n != 2 {
 		t.Errorf("%d GetPost calls for 2 views, want 2 (each view counted once)", n)
 	}
+	// The writer's summary and the room came from the first view's calls
+	// (anonymous callers may get them up to recentTTL old); a signed-in
+	// view asks again.
+	if u, r := users.calls.Load(), chat.rooms.Load(); u != 1 || r != 1 {
+		t.Errorf("%d GetUsers and %d GetRoom calls for 2 anonymous views, want 1 each", u, r)
+	}
+	posts.getWait = nil
+	if code, _, _ := get(t, srv, token, "/api/post/detail/1/"); code != 200 || users.calls.Load() != 2 || chat.rooms.Load() != 2 {
+		t.Errorf("signed-in view: %d; %d GetUsers and %d GetRoom calls in all, want fresh ones (2 each)", code, users.calls.Load(), chat.rooms.Load())
+	}
+	// A room deleted meanwhile (ListMessages NOT_FOUND) is null at once,
+	// although it is still cached.
+	chat.err = status.Error(codes.NotFound, "Not found.")
+	if code, body, _ := get(t, srv, "", "/api/post/detail/1/"); code != 200 || !strings.Contains(body, `"room_data":null`) {
+		t.Errorf("room gone: %d %s, want room_data null", code, body)
+	}
+	chat.err = nil
 	// A deleted post is a 404 although its writer and room answer.
 	posts.deleted.Store(true)
 	if code, body, _ := get(t, srv, "", "/api/post/detail/1/"); code != 404 || !strings.Contains(body, `"detail"`) {

@@ -67,8 +67,11 @@ type Server struct {
 	sendLimit *ratelimit.Keyed
 	// listCache holds anonymous post-list answers (listcache.go).
 	listCache *pageCache
-	// postRefs are the writers and rooms of posts seen (postrefs.go).
-	postRefs *postRefs
+	// postRefs are the writers and rooms of posts seen; summaries and
+	// rooms what anonymous post details may reuse (postrefs.go).
+	postRefs  *postRefs
+	summaries *recent[*userv1.UserSummary]
+	rooms     *recent[*chatv1.Room]
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -97,6 +100,8 @@ func NewServer(cfg Config) (*Server, error) {
 		sendLimit:      ratelimit.NewKeyed(ratelimit.MessagesPerSecond, ratelimit.MessageBurst),
 		listCache:      newPageCache(listCacheTTL, listCacheMaxAge),
 		postRefs:       newPostRefs(),
+		summaries:      newRecent[*userv1.UserSummary](),
+		rooms:          newRecent[*chatv1.Room](),
 		mux:            http.NewServeMux(),
 	}
 	s.routes(s.mux)
