@@ -165,3 +165,43 @@ func TestBatcherDoHonoursContext(t *testing.T) {
 		t.Errorf("got %v, want DeadlineExceeded", err)
 	}
 }
+
+// TestBatcherAnswersEachCallerOwnResult: reply channels are reused, but
+// never one a worker may still answer into (a caller that gave up), so
+// every caller gets its own request's result.
+func TestBatcherAnswersEachCallerOwnResult(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var held atomic.Bool
+	b := New(Config{}, func(_ context.Context, reqs []int) ([]int, error) {
+		if held.CompareAndSwap(false, true) {
+			<-release // the first batch answers after its caller gave up
+		}
+		out := make([]int, len(reqs))
+		for i, r := range reqs {
+			out[i] = r * 10
+		}
+		return out, nil
+	})
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := b.Do(ctx, -1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want DeadlineExceeded", err)
+	}
+	close(release)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				req := w*1000 + i
+				got, err := b.Do(context.Background(), req)
+				if err != nil || got != req*10 {
+					t.Errorf("Do(%d): got %d, %v, want %d", req, got, err, req*10)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -7,6 +7,7 @@ package nats
 import (
 	"context"
 	"strconv"
+	"sync"
 
 	"github.com/nats-io/nats.go"
 
@@ -19,11 +20,24 @@ import (
 type Publisher struct {
 	nc       *nats.Conn
 	subjects subjects.Subjects
+	// msgs recycles messages with their header maps (one of each per sent
+	// chat message showed in the service's allocations): PublishMsg copies
+	// subject, headers and data into the connection's buffer before it
+	// returns, so a message can be reused as soon as it has.
+	msgs sync.Pool
+}
+
+// pooledMsg is a message and the backing arrays of its two headers.
+type pooledMsg struct {
+	nats.Msg
+	event, seq [1]string
 }
 
 // NewPublisher returns a Publisher on nc with subjects under prefix.
 func NewPublisher(nc *nats.Conn, prefix string) *Publisher {
-	return &Publisher{nc: nc, subjects: subjects.New(prefix)}
+	p := &Publisher{nc: nc, subjects: subjects.New(prefix)}
+	p.msgs.New = func() any { return &pooledMsg{Msg: nats.Msg{Header: nats.Header{}}} }
+	return p
 }
 
 var _ chat.Publisher = (*Publisher)(nil)
@@ -35,14 +49,19 @@ var _ chat.Publisher = (*Publisher)(nil)
 // When ctx carries a sampled span (platform/tracing), its trace context
 // travels in the headers so the gateways' delivery continues the trace.
 func (p *Publisher) Publish(ctx context.Context, roomID int64, event string, seq int64, frame []byte) error {
-	msg := &nats.Msg{
-		Subject: p.subjects.Room(roomID),
-		Header:  nats.Header{subjects.HeaderEvent: []string{event}},
-		Data:    frame,
-	}
+	m := p.msgs.Get().(*pooledMsg)
+	defer func() {
+		m.Data = nil // the frame is not ours to keep
+		clear(m.Header)
+		p.msgs.Put(m)
+	}()
+	m.Subject, m.Data = p.subjects.Room(roomID), frame
+	m.event[0] = event
+	m.Header[subjects.HeaderEvent] = m.event[:]
 	if seq > 0 {
-		msg.Header.Set(subjects.HeaderSeq, strconv.FormatInt(seq, 10))
+		m.seq[0] = strconv.FormatInt(seq, 10)
+		m.Header[subjects.HeaderSeq] = m.seq[:]
 	}
-	tracing.Inject(ctx, msg.Header)
-	return p.nc.PublishMsg(msg)
+	tracing.Inject(ctx, m.Header)
+	return p.nc.PublishMsg(&m.Msg)
 }

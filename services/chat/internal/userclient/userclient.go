@@ -48,7 +48,7 @@ func (d *Directory) Users(ctx context.Context, ids []int64) (map[int64]chat.User
 	out := make(map[int64]chat.User, len(ids))
 	now := d.now()
 	var missing []int64
-	stale := map[int64]entry{}
+	var stale map[int64]entry // made only when needed: most calls hit fresh entries
 	d.mu.Lock()
 	for _, id := range ids {
 		e, ok := d.cache[id]
@@ -58,6 +58,9 @@ func (d *Directory) Users(ctx context.Context, ids []int64) (map[int64]chat.User
 				out[id] = e.user
 			}
 		case ok:
+			if stale == nil {
+				stale = map[int64]entry{}
+			}
 			stale[id] = e
 			missing = append(missing, id)
 		default:
