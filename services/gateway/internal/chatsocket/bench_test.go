@@ -162,7 +162,8 @@ func BenchmarkIdleSockets(b *testing.B) {
 	h := chatsocket.NewHandler(hub, chatsocket.Handshake{
 		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
 			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			uid, _ := strconv.ParseInt(strings.TrimPrefix(tok, "u"), 10, 64)
+			id, _, _ := strings.Cut(tok, ".")
+			uid, _ := strconv.ParseInt(strings.TrimPrefix(id, "u"), 10, 64)
 			return chatsocket.Principal{UserID: uid, Token: tok}, nil
 		},
 		OriginAllowed: func(*http.Request) bool { return true },
@@ -181,6 +182,9 @@ func BenchmarkIdleSockets(b *testing.B) {
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	// Tokens as long as real access tokens (~400 bytes), since each
+	// socket keeps its own.
+	tokenPadding := strings.Repeat("t", 380)
 	conns := make([]net.Conn, 0, b.N)
 	defer func() {
 		for _, c := range conns {
@@ -195,8 +199,8 @@ func BenchmarkIdleSockets(b *testing.B) {
 		}
 		conns = append(conns, c)
 		fmt.Fprintf(c, "GET /ws/chat/%d/chat/ HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
-			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer u%d\r\n\r\n",
-			i/members+1, addr, i+1)
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer u%d.%s\r\n\r\n",
+			i/members+1, addr, i+1, tokenPadding)
 		if err := readUntilPresence(c); err != nil {
 			b.Fatalf("socket %d: %v", i, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -11,6 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
@@ -47,7 +49,7 @@ type client struct {
 	cancel context.CancelFunc
 
 	mu       sync.Mutex
-	space    *sync.Cond // queue space freed (used only while syncing)
+	space    *sync.Cond // queue space freed; made by the first pushWait that waits
 	queue    [][]byte
 	spare    [][]byte
 	closed   bool
@@ -71,7 +73,7 @@ type client struct {
 	stallSince time.Time // backlog above the limit since (zero: below)
 
 	// Reader goroutine only.
-	limiter     *rate.Limiter
+	limiter     *rate.Limiter // made at the first frame: most sockets only listen
 	floodStart  time.Time
 	floodCount  int
 	invalidRun  int
@@ -79,16 +81,24 @@ type client struct {
 }
 
 func newClient(h *Hub, ws *websocket.Conn, roomID int64, user Principal, ip, connID string) *client {
-	ctx, cancel := context.WithCancel(grpcauth.WithToken(context.Background(), user.Token))
+	tokenCtx := grpcauth.WithToken(context.Background(), user.Token)
+	// One copy of the token per socket (~0.5 KB, quality-bars M3): the
+	// socket's Token points into the bearer value of its gRPC metadata
+	// instead of into the handshake's Authorization header, which is then
+	// freed.
+	if v := metadata.ValueFromOutgoingContext(tokenCtx, "authorization"); len(v) == 1 {
+		if t, ok := strings.CutPrefix(v[0], "Bearer "); ok && t == user.Token {
+			user.Token = t
+		}
+	}
+	ctx, cancel := context.WithCancel(tokenCtx)
 	c := &client{
 		hub: h, ws: ws, roomID: roomID, user: user, ip: ip, connID: connID,
 		ctx: ctx, cancel: cancel,
 		syncing:    true,
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
-		limiter:    rate.NewLimiter(ratelimit.MessagesPerSecond, ratelimit.MessageBurst),
 	}
-	c.space = sync.NewCond(&c.mu)
 	c.ping = time.AfterFunc(h.cfg.PingInterval, c.pingTime)
 	return c
 }
@@ -275,6 +285,9 @@ func (c *client) pushWait(data []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for !c.closed && len(c.queue) >= c.hub.cfg.SendQueue {
+		if c.space == nil {
+			c.space = sync.NewCond(&c.mu)
+		}
 		c.space.Wait()
 	}
 	c.pushLocked(data)
@@ -320,7 +333,9 @@ func (c *client) closeLocked(code int, reason string) bool {
 		c.expiry.Stop()
 	}
 	c.ping.Stop()
-	c.space.Broadcast()
+	if c.space != nil {
+		c.space.Broadcast()
+	}
 	c.cancel()
 	// The writer sends the close frame and closes the connection.
 	c.wakeWriterLocked()
@@ -351,7 +366,7 @@ func (c *client) next() (q [][]byte, ping, closed, idle bool) {
 	if len(q) > 0 {
 		c.queue = c.spare[:0]
 		c.spare = nil
-		if c.syncing {
+		if c.syncing && c.space != nil {
 			c.space.Broadcast()
 		}
 	}
@@ -480,6 +495,9 @@ func (c *client) handle(mt int, data []byte) {
 		return
 	}
 	now := time.Now()
+	if c.limiter == nil {
+		c.limiter = rate.NewLimiter(ratelimit.MessagesPerSecond, ratelimit.MessageBurst)
+	}
 	if !c.limiter.AllowN(now, 1) {
 		if now.Sub(c.floodStart) > floodWindow {
 			c.floodStart, c.floodCount = now, 0

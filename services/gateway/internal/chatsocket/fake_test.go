@@ -61,10 +61,12 @@ func newFakeChat(nc *nats.Conn, prefix string) *fakeChat {
 		drop: map[int64]bool{}, online: map[int64]map[string]int64{}}
 }
 
-// userOf reads the fake token "u<id>" from the outgoing metadata.
+// userOf reads the fake token "u<id>" (or "u<id>.<padding>", as long as a
+// real one) from the outgoing metadata.
 func userOf(ctx context.Context) (int64, error) {
 	md, _ := metadata.FromOutgoingContext(ctx)
 	for _, v := range md.Get("authorization") {
+		v, _, _ = strings.Cut(v, ".")
 		if id, err := strconv.ParseInt(strings.TrimPrefix(v, "Bearer u"), 10, 64); err == nil {
 			return id, nil
 		}

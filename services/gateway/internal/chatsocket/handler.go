@@ -63,8 +63,10 @@ func NewHandler(hub *Hub, hs Handshake) *Handler {
 			// A small read buffer and a shared write pool keep idle
 			// sockets cheap (quality-bars M3). Data frames bypass
 			// gorilla's writer (framewriter.go), so no socket ever holds
-			// a write buffer.
-			ReadBufferSize:  1024,
+			// a write buffer. Client frames are small (a chat message's
+			// JSON): 512 bytes hold most whole, and larger payloads are
+			// read straight into the message buffer, not through this one.
+			ReadBufferSize:  512,
 			WriteBufferSize: 1024,
 			WriteBufferPool: &sync.Pool{},
 			// The Origin was checked before the upgrade (403 in JSON).
