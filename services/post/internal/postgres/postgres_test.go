@@ -575,3 +575,51 @@ func TestConcurrentWritersSharingTags(t *testing.T) {
 		t.Errorf("got %d tags, want %d", len(tags), len(want))
 	}
 }
+
+// TestListQueriesUseGenericPlans checks that the list and windowed search
+// queries, once prepared on a connection, stop being planned again on
+// every execution (their limit is no bound parameter): PostgreSQL reports
+// generic plans for them in pg_prepared_statements.
+func TestListQueriesUseGenericPlans(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := pgxpool.ParseConfig(testenv.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1 // one session, so that its prepared statements are the ones read
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := pgdb.Migrate(ctx, pool, migrations.FS, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		t.Fatal(err)
+	}
+	s := postgres.NewStore(pool)
+	cat := categoryID(t, s, "Programming")
+	for i := range 30 {
+		insert(t, s, post.NewPost{Title: fmt.Sprintf("post %d about go", i), CategoryID: cat})
+	}
+	for range 10 {
+		if _, _, err := s.ListPosts(ctx, post.Query{Ordering: post.OrderNewest, Limit: 20}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.ListPosts(ctx, post.Query{Ordering: post.OrderRelevance, Terms: []string{"go"}, Limit: 20}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct{ name, pattern string }{
+		{"newest page", `SELECT % true, false FROM % ORDER BY p.created_at DESC, p.id DESC LIMIT %`},
+		{"windowed search", `%row_number() OVER%`},
+	} {
+		var generic, custom int64
+		err := pool.QueryRow(ctx, `SELECT coalesce(sum(generic_plans), 0), coalesce(sum(custom_plans), 0)
+			FROM pg_prepared_statements WHERE statement LIKE $1`, tc.pattern).Scan(&generic, &custom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if generic+custom < 10 || generic == 0 {
+			t.Errorf("%s: %d generic and %d custom plans after 10 executions; want generic plans", tc.name, generic, custom)
+		}
+	}
+}
