@@ -186,6 +186,11 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return err
 	}
+	if getenv("GOGC") == "" { // an explicit GOGC wins
+		gcCtx, stopGC := context.WithCancel(ctx)
+		defer stopGC()
+		go tuneGC(gcCtx)
+	}
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel})).With("service", "gateway", "gateway_id", cfg.gatewayID)
 	log.Info("starting", "version", version, "commit", commit)
 	stopTracing, err := tracing.Setup(ctx, "gateway", getenv)

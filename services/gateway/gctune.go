@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"runtime/debug"
+	"runtime/metrics"
+	"time"
+)
+
+// The gateway's live heap is mostly idle sockets, and its RSS is about the
+// heap goal, live × (1 + GOGC/100): at Go's default of 100 the collector's
+// headroom costs as much memory per idle socket as the socket itself
+// (quality-bars M3). A lower GOGC all the time would make every burst of
+// work, above all a reconnect storm's handshakes, collect more often
+// (GOGC 50 measured: GC from 16 % to 30 % of the gateway's CPU in M4). So
+// the gateway lowers GOGC only while it is idle with a large heap, and
+// goes back to the default as soon as work comes.
+const (
+	busyGCPercent = 100
+	idleGCPercent = 25
+	// idleHeapMin: below this live heap the headroom is not worth a
+	// collection.
+	idleHeapMin = 16 << 20
+	// A second in which more than live/idleAllocShare bytes were
+	// allocated is busy; idleAfter busy-free seconds in a row are idle.
+	idleAllocShare = 8
+	idleAfter      = 10
+)
+
+// gcTuner decides GOGC from one sample per second. Not safe for
+// concurrent use.
+type gcTuner struct {
+	lastAlloc uint64
+	quiet     int  // busy-free samples in a row
+	idle      bool // GOGC is idleGCPercent
+}
+
+// sample takes the cumulative allocated bytes and the live heap, and
+// returns the GOGC to set, or -1 to leave it.
+func (t *gcTuner) sample(allocated, live uint64) int {
+	delta := allocated - t.lastAlloc
+	t.lastAlloc = allocated
+	if live < idleHeapMin || delta > live/idleAllocShare {
+		t.quiet = 0
+		if t.idle {
+			t.idle = false
+			return busyGCPercent
+		}
+		return -1
+	}
+	if t.quiet++; t.quiet >= idleAfter && !t.idle {
+		t.idle = true
+		return idleGCPercent
+	}
+	return -1
+}
+
+// tuneGC runs the gcTuner until ctx ends. Setting GOGC starts a collection
+// when the heap is already past the new goal; the runtime's scavenger then
+// returns the freed memory to the OS.
+func tuneGC(ctx context.Context) {
+	samples := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/live:bytes"}}
+	var t gcTuner
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		metrics.Read(samples)
+		if p := t.sample(samples[0].Value.Uint64(), samples[1].Value.Uint64()); p >= 0 {
+			debug.SetGCPercent(p)
+		}
+		select {
+		case <-ctx.Done():
+			if t.idle {
+				debug.SetGCPercent(busyGCPercent)
+			}
+			return
+		case <-tick.C:
+		}
+	}
+}
