@@ -415,7 +415,7 @@ func (c *client) writeLoop() {
 			}
 		}
 		if ping {
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.cfg.WriteTimeout)); err != nil {
+			if err := c.writePing(); err != nil {
 				c.close(0, "")
 				c.finish()
 				return
