@@ -29,8 +29,9 @@ import (
 const (
 	listCacheTTL    = time.Second
 	listCacheMaxAge = 5 * time.Second
-	// listCacheMaxBytes bounds the bodies held; a body above
-	// listCacheMaxEntry (100 posts of long content) is not kept at all.
+	// listCacheMaxBytes bounds the keys and bodies held (so that a flood
+	// of distinct queries with tiny answers is bounded too); an answer
+	// above listCacheMaxEntry (100 posts of long content) is not kept.
 	listCacheMaxBytes = 32 << 20
 	listCacheMaxEntry = 1 << 20
 	// listCacheFetchTimeout bounds a fetch that no request waits on (a
@@ -142,25 +143,31 @@ func (c *pageCache) store(key string, gen uint64, page cachedPage) {
 }
 
 func (c *pageCache) storeLocked(key string, gen uint64, page cachedPage) {
-	if gen != c.gen || len(page.body) > listCacheMaxEntry {
+	size := entrySize(key, page)
+	if gen != c.gen || size > listCacheMaxEntry {
 		return // fetched before a write on this replica, or too big to keep
 	}
 	now := c.now()
 	if old, ok := c.entries[key]; ok {
-		c.bytes -= len(old.page.body)
+		c.bytes -= entrySize(key, old.page)
 		delete(c.entries, key)
 	}
 	for k, e := range c.entries {
-		if c.bytes+len(page.body) <= listCacheMaxBytes {
+		if c.bytes+size <= listCacheMaxBytes {
 			break
 		}
 		// Map order is random: expired entries go first only by chance,
 		// which is fine for a bound that normal traffic never reaches.
-		c.bytes -= len(e.page.body)
+		c.bytes -= entrySize(k, e.page)
 		delete(c.entries, k)
 	}
 	c.entries[key] = &cacheEntry{page: page, at: now}
-	c.bytes += len(page.body)
+	c.bytes += size
+}
+
+// entrySize is what an entry counts against listCacheMaxBytes.
+func entrySize(key string, page cachedPage) int {
+	return len(key) + len(page.body) + len(page.link)
 }
 
 // generation returns the current generation, to be passed to store with

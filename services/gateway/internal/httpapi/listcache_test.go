@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -195,14 +196,29 @@ func TestPageCacheBounds(t *testing.T) {
 	if _, ok := c.entries["big"]; ok {
 		t.Error("a body over listCacheMaxEntry was kept")
 	}
-	entry := make([]byte, listCacheMaxEntry)
+	entry := make([]byte, listCacheMaxEntry-1) // with its 1-byte key: exactly the entry limit
 	for i := range 2 * listCacheMaxBytes / listCacheMaxEntry {
-		c.store(strconv.Itoa(i), c.generation(), cachedPage{body: entry})
+		c.store(strconv.Itoa(i%10), c.generation(), cachedPage{body: entry}) // keys repeat: replaced, not added
+		c.store(string(rune('a'+i%26)), c.generation(), cachedPage{body: entry})
 		if c.bytes > listCacheMaxBytes {
-			t.Fatalf("%d bytes held after %d entries, bound %d", c.bytes, i+1, listCacheMaxBytes)
+			t.Fatalf("%d bytes held after %d stores, bound %d", c.bytes, 2*(i+1), listCacheMaxBytes)
 		}
 	}
 	if len(c.entries) != listCacheMaxBytes/listCacheMaxEntry {
 		t.Errorf("%d entries held, want the bound's %d", len(c.entries), listCacheMaxBytes/listCacheMaxEntry)
+	}
+
+	// Many distinct queries with tiny answers: their keys count too.
+	c.invalidate()
+	key := strings.Repeat("k", 4000)
+	for i := range 2 * listCacheMaxBytes / 4000 {
+		c.store(key+strconv.Itoa(i), c.generation(), cachedPage{body: []byte("[]\n")})
+	}
+	held := 0
+	for k, e := range c.entries {
+		held += len(k) + len(e.page.body) + len(e.page.link)
+	}
+	if held > listCacheMaxBytes || held != c.bytes {
+		t.Errorf("tiny answers with long keys hold %d bytes (accounted %d), bound %d", held, c.bytes, listCacheMaxBytes)
 	}
 }
