@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,12 +18,24 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
+// DefaultMaxConns is the pool size when the URL sets no pool_max_conns.
+// pgx's own default (max(4, cores)) suits CPU-bound work, but our requests
+// mostly wait: every write holds its connection until the commit is flushed
+// to disk. With 4 on two cores, the M6 detail benchmark (one counted view per
+// request) found the post pool empty on 3,756 of ~4,000 acquires, and the chat
+// pool empty 31,801 times; with 16, PostgreSQL flushes the concurrent commits
+// together and the queueing went away (BENCHMARKS.md, M6 notes).
+const DefaultMaxConns = 16
+
 // Open connects a pool to url and checks it answers within 10 s. Pool sizes
-// come from the URL (pool_max_conns=...); the default is 4 per core.
+// come from the URL (pool_max_conns=...), DefaultMaxConns otherwise.
 func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("database url: %w", err)
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 15 * time.Second

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -61,5 +62,32 @@ func TestMigrateConcurrently(t *testing.T) {
 func TestOpenBadURL(t *testing.T) {
 	if _, err := Open(context.Background(), "postgres://postgres@127.0.0.1:1/none?connect_timeout=1"); err == nil {
 		t.Error("Open on a closed port: got nil error")
+	}
+}
+
+// TestOpenPoolSize: an unsized URL gets DefaultMaxConns, an explicit
+// pool_max_conns wins.
+func TestOpenPoolSize(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.Database(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	for _, tc := range []struct {
+		url  string
+		want int32
+	}{
+		{url, DefaultMaxConns},
+		{url + sep + "pool_max_conns=3", 3},
+	} {
+		pool, err := Open(ctx, tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pool.Config().MaxConns; got != tc.want {
+			t.Errorf("Open(%q): MaxConns %d, want %d", tc.url, got, tc.want)
+		}
+		pool.Close()
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
@@ -53,32 +51,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 	return c, nil
 }
 
-// defaultPoolConns is the pool size when DATABASE_URL sets no
-// pool_max_conns. pgx's default (4 on two cores) is sized for CPU-bound
-// work, but every counted post view holds a connection until its commit
-// is flushed to disk: with 4, views queued for a connection (M6 detail:
-// 3,756 of ~4,000 acquires found the pool empty, and GetPost's p50 was
-// over 10 ms). PostgreSQL flushes concurrent commits together, so more
-// connections waiting on one flush cost little.
-const defaultPoolConns = 16
-
-// withPoolSize returns url with pool_max_conns=n unless it sets it
-// already; url is a postgres:// URL or a key=value connection string.
-func withPoolSize(url string, n int) string {
-	if strings.Contains(url, "pool_max_conns=") {
-		return url
-	}
-	param := "pool_max_conns=" + strconv.Itoa(n)
-	switch {
-	case !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://"):
-		return url + " " + param
-	case strings.Contains(url, "?"):
-		return url + "&" + param
-	default:
-		return url + "?" + param
-	}
-}
-
 // run starts the service and blocks until ctx ends (then stops gracefully)
 // or a server fails.
 func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
@@ -104,7 +76,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return err
 	}
-	pool, err := pgdb.Open(ctx, withPoolSize(cfg.databaseURL, defaultPoolConns))
+	pool, err := pgdb.Open(ctx, cfg.databaseURL)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -586,23 +585,5 @@ func TestListAnonymousWithCursor(t *testing.T) {
 	}
 	if got := strings.Join(seen, ","); got != "post 4,post 3,post 2,post 1,post 0" {
 		t.Errorf("paged titles %s, want newest first, each once", got)
-	}
-}
-
-func TestWithPoolSize(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"postgres://u@h/db", "postgres://u@h/db?pool_max_conns=16"},
-		{"postgresql://u@h/db?sslmode=disable", "postgresql://u@h/db?sslmode=disable&pool_max_conns=16"},
-		{"host=h dbname=db", "host=h dbname=db pool_max_conns=16"},
-		{"postgres://u@h/db?pool_max_conns=3", "postgres://u@h/db?pool_max_conns=3"},
-		{"host=h pool_max_conns=2", "host=h pool_max_conns=2"},
-	} {
-		got := withPoolSize(tc.in, 16)
-		if got != tc.want {
-			t.Errorf("withPoolSize(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-		if _, err := pgxpool.ParseConfig(got); err != nil {
-			t.Errorf("withPoolSize(%q) = %q: %v", tc.in, got, err)
-		}
 	}
 }
