@@ -55,9 +55,7 @@ func (t *gcTuner) sample(allocated, live uint64) int {
 	return -1
 }
 
-// tuneGC runs the gcTuner until ctx ends. Setting GOGC starts a collection
-// when the heap is already past the new goal; the runtime's scavenger then
-// returns the freed memory to the OS.
+// tuneGC runs the gcTuner until ctx ends.
 func tuneGC(ctx context.Context) {
 	samples := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/live:bytes"}}
 	var t gcTuner
@@ -65,7 +63,14 @@ func tuneGC(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		metrics.Read(samples)
-		if p := t.sample(samples[0].Value.Uint64(), samples[1].Value.Uint64()); p >= 0 {
+		switch p := t.sample(samples[0].Value.Uint64(), samples[1].Value.Uint64()); p {
+		case idleGCPercent:
+			debug.SetGCPercent(p)
+			// A lower GOGC alone collects nothing until the heap grows
+			// to the new goal, and an idle heap hardly grows: collect
+			// now and return the freed memory, once per idle period.
+			debug.FreeOSMemory()
+		case busyGCPercent:
 			debug.SetGCPercent(p)
 		}
 		select {
