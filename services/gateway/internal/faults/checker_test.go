@@ -569,9 +569,13 @@ func restSend(ctx context.Context, bal *balancer, a account, room int64, text st
 			h.Attempt(id, text, Acked, m.Seq)
 			return Acked, problems
 		case code == http.StatusTooManyRequests:
-			// Refused before anything was stored; not a failed attempt.
-			h.Attempt(id, text, Failed, 0)
-			time.Sleep(time.Second)
+			// Refused before anything was stored: not an attempt at all
+			// (recording it as Failed would count a send the test's
+			// workers abandon when they stop as a lost one).
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
 			continue
 		default:
 			last = Failed
