@@ -206,6 +206,8 @@ func BenchmarkIdleSockets(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	// Idle means after the writers' linger: their goroutines have exited.
+	time.Sleep(chatsocket.WriterLinger + 200*time.Millisecond)
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&after)

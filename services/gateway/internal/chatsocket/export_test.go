@@ -6,3 +6,7 @@ func RoomsForTest(h *Hub) int {
 	defer h.mu.Unlock()
 	return len(h.rooms)
 }
+
+// WriterLinger is how long an idle socket's writer goroutine outlives its
+// last frame.
+const WriterLinger = writerLinger

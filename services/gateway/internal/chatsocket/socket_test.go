@@ -669,6 +669,31 @@ func TestChatPings(t *testing.T) {
 	waitFor(t, "the silent socket dropped", func() bool { return r.hub.Sockets() == 0 })
 }
 
+// TestChatPingsAfterWriterExit: pings keep coming when the interval is
+// longer than the writer's linger, i.e. from the timer's own goroutine
+// once the socket's writer has exited.
+func TestChatPingsAfterWriterExit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	interval := chatsocket.WriterLinger + 300*time.Millisecond
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{PingInterval: interval, PongTimeout: 3 * interval})
+	c := mustDial(t, r, 1, dialOpts{user: 1})
+	c.nextOf("chat.presence")
+	var pings atomic.Int32
+	c.ws.SetPingHandler(func(data string) error {
+		pings.Add(1)
+		return c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	c.ws.SetReadDeadline(time.Now().Add(2*interval + interval/2))
+	if _, data, err := c.ws.ReadMessage(); !isTimeout(err) {
+		t.Fatalf("got frame %q, err %v; want only pings until the deadline", data, err)
+	}
+	if n := pings.Load(); n != 2 {
+		t.Errorf("got %d pings in 2.5 intervals, want 2", n)
+	}
+}
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
