@@ -648,11 +648,7 @@ func TestChatPings(t *testing.T) {
 	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{PingInterval: 50 * time.Millisecond, PongTimeout: 300 * time.Millisecond})
 	c := mustDial(t, r, 1, dialOpts{user: 1})
 	c.nextOf("chat.presence")
-	var pings atomic.Int32
-	c.ws.SetPingHandler(func(data string) error {
-		pings.Add(1)
-		return c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
-	})
+	pings := countPings(c)
 	// Reading runs the ping handler; a second of idling is three pong
 	// timeouts.
 	c.ws.SetReadDeadline(time.Now().Add(time.Second))
@@ -680,11 +676,7 @@ func TestChatPingsAfterWriterExit(t *testing.T) {
 	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{PingInterval: interval, PongTimeout: 3 * interval})
 	c := mustDial(t, r, 1, dialOpts{user: 1})
 	c.nextOf("chat.presence")
-	var pings atomic.Int32
-	c.ws.SetPingHandler(func(data string) error {
-		pings.Add(1)
-		return c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
-	})
+	pings := countPings(c)
 	c.ws.SetReadDeadline(time.Now().Add(2*interval + interval/2))
 	if _, data, err := c.ws.ReadMessage(); !isTimeout(err) {
 		t.Fatalf("got frame %q, err %v; want only pings until the deadline", data, err)
@@ -692,6 +684,16 @@ func TestChatPingsAfterWriterExit(t *testing.T) {
 	if n := pings.Load(); n != 2 {
 		t.Errorf("got %d pings in 2.5 intervals, want 2", n)
 	}
+}
+
+// countPings answers c's pings (while c reads) and counts them.
+func countPings(c *testConn) *atomic.Int32 {
+	var pings atomic.Int32
+	c.ws.SetPingHandler(func(data string) error {
+		pings.Add(1)
+		return c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	return &pings
 }
 
 func isTimeout(err error) bool {
