@@ -117,7 +117,7 @@ func (s *Server) writerSummaries(ctx context.Context, anon bool, ids []int64) (m
 	if anon {
 		missing = nil
 		for _, id := range ids {
-			if u, ok := s.summaries.get(id); ok {
+			if u, ok := s.summaries.Get(id); ok {
 				out[id] = u
 			} else {
 				missing = append(missing, id)
@@ -135,7 +135,7 @@ func (s *Server) writerSummaries(ctx context.Context, anon bool, ids []int64) (m
 	}
 	for _, u := range resp.GetUsers() {
 		out[u.GetUserId()] = u
-		s.summaries.put(u.GetUserId(), u)
+		s.summaries.Add(u.GetUserId(), u)
 	}
 	return out, nil
 }
@@ -310,7 +310,7 @@ func (s *Server) handlePostDetail() authedHandler {
 			fail(0, err)
 		}
 		anon := id.UserID == 0
-		ref, known := s.postRefs.get(postID)
+		ref, known := s.postRefs.Get(postID)
 		if known {
 			wg.Go(getPost)
 		} else {
@@ -320,7 +320,7 @@ func (s *Server) handlePostDetail() authedHandler {
 				return
 			}
 			ref = postRef{writerID: p.GetWriterId(), roomID: p.GetRoomId()}
-			s.postRefs.put(postID, ref)
+			s.postRefs.Add(postID, ref)
 		}
 		wg.Go(func() {
 			var err error
@@ -329,14 +329,14 @@ func (s *Server) handlePostDetail() authedHandler {
 		})
 		haveRoom := false
 		if anon {
-			room, haveRoom = s.rooms.get(ref.roomID)
+			room, haveRoom = s.rooms.Get(ref.roomID)
 		}
 		if !haveRoom {
 			wg.Go(func() {
 				var err error
 				room, err = s.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: ref.roomID})
 				if err == nil {
-					s.rooms.put(ref.roomID, room)
+					s.rooms.Add(ref.roomID, room)
 				}
 				fail(2, err)
 			})

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"net/netip"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
@@ -69,9 +71,9 @@ type Server struct {
 	listCache *pageCache
 	// postRefs are the writers and rooms of posts seen; summaries and
 	// rooms what anonymous post details may reuse (postrefs.go).
-	postRefs  *postRefs
-	summaries *recent[*userv1.UserSummary]
-	rooms     *recent[*chatv1.Room]
+	postRefs  *lru.Cache[int64, postRef]
+	summaries *expirable.LRU[int64, *userv1.UserSummary]
+	rooms     *expirable.LRU[int64, *chatv1.Room]
 
 	mux     *http.ServeMux
 	handler http.Handler
