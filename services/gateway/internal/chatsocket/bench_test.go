@@ -59,21 +59,7 @@ func BenchmarkChatFanOut(b *testing.B) {
 	const members = 50
 	e := newEnv(b)
 	e.chat.addRoom(1)
-	broker := &directBroker{rooms: map[int64]func(chatsocket.Event){}}
-	m, _ := chatsocket.NewMetrics(nil)
-	hub := chatsocket.NewHub(chatsocket.Config{}, e.chat, broker, slog.New(slog.NewJSONHandler(io.Discard, nil)), m)
-	h := chatsocket.NewHandler(hub, chatsocket.Handshake{
-		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
-			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			uid, _ := strconv.ParseInt(strings.TrimPrefix(tok, "u"), 10, 64)
-			return chatsocket.Principal{UserID: uid, Token: tok}, nil
-		},
-		OriginAllowed: func(*http.Request) bool { return true },
-		Error:         func(w http.ResponseWriter, _ *http.Request, code int, msg string) { http.Error(w, msg, code) },
-	})
-	mux := http.NewServeMux()
-	mux.Handle("GET /ws/chat/{room_id}/chat/", h)
-	srv := httptest.NewServer(mux)
+	hub, broker, srv := benchServer(e)
 	defer srv.Close()
 
 	events := b.N/members + 1
@@ -156,22 +142,7 @@ func BenchmarkChatFanOut(b *testing.B) {
 func BenchmarkIdleSockets(b *testing.B) {
 	const members = 50
 	e := newEnv(b)
-	broker := &directBroker{rooms: map[int64]func(chatsocket.Event){}}
-	m, _ := chatsocket.NewMetrics(nil)
-	hub := chatsocket.NewHub(chatsocket.Config{}, e.chat, broker, slog.New(slog.NewJSONHandler(io.Discard, nil)), m)
-	h := chatsocket.NewHandler(hub, chatsocket.Handshake{
-		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
-			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			id, _, _ := strings.Cut(tok, ".")
-			uid, _ := strconv.ParseInt(strings.TrimPrefix(id, "u"), 10, 64)
-			return chatsocket.Principal{UserID: uid, Token: tok}, nil
-		},
-		OriginAllowed: func(*http.Request) bool { return true },
-		Error:         func(w http.ResponseWriter, _ *http.Request, code int, msg string) { http.Error(w, msg, code) },
-	})
-	mux := http.NewServeMux()
-	mux.Handle("GET /ws/chat/{room_id}/chat/", h)
-	srv := httptest.NewServer(mux)
+	hub, _, srv := benchServer(e)
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	for r := int64(1); r <= int64(b.N/members+1); r++ {
@@ -269,4 +240,26 @@ func readUntilPresence(c net.Conn) error {
 			return nil
 		}
 	}
+}
+
+// benchServer serves chat sockets from a hub on e's fake chat service,
+// with events fanned out in-process (directBroker). A token "u<id>" or
+// "u<id>.<padding>" authenticates user <id>.
+func benchServer(e *env) (*chatsocket.Hub, *directBroker, *httptest.Server) {
+	broker := &directBroker{rooms: map[int64]func(chatsocket.Event){}}
+	m, _ := chatsocket.NewMetrics(nil)
+	hub := chatsocket.NewHub(chatsocket.Config{}, e.chat, broker, slog.New(slog.NewJSONHandler(io.Discard, nil)), m)
+	h := chatsocket.NewHandler(hub, chatsocket.Handshake{
+		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
+			tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+			id, _, _ := strings.Cut(tok, ".")
+			uid, _ := strconv.ParseInt(strings.TrimPrefix(id, "u"), 10, 64)
+			return chatsocket.Principal{UserID: uid, Token: tok}, nil
+		},
+		OriginAllowed: func(*http.Request) bool { return true },
+		Error:         func(w http.ResponseWriter, _ *http.Request, code int, msg string) { http.Error(w, msg, code) },
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /ws/chat/{room_id}/chat/", h)
+	return hub, broker, httptest.NewServer(mux)
 }
