@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,10 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/cobraspace/cobraspace/platform/accesstoken"
-	"github.com/cobraspace/cobraspace/platform/testenv"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
-	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
 )
 
 // chatFake answers chat RPCs with canned data and records what the
@@ -134,25 +130,10 @@ func newChatAPI(t *testing.T, fake *chatFake) (*httptest.Server, string) {
 // newChatAPIAs is newChatAPI with a token for user uid.
 func newChatAPIAs(t *testing.T, fake *chatFake, uid int64) (*httptest.Server, string) {
 	t.Helper()
-	privPath, pubPath := testenv.KeyPair(t)
-	priv, err := accesstoken.LoadPrivateKeyFile(privPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := accesstoken.LoadPublicKeyFile(pubPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	token, err := accesstoken.NewSigner(priv).Sign(accesstoken.Claims{UserID: uid, Email: "a@example.com",
-		Type: accesstoken.TypeAccess, ID: testenv.ID(), IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	log, authn, token := testAuth(t, uid)
 	api, err := NewServer(Config{
 		Logger: log,
-		Auth:   auth.New(accesstoken.NewVerifier(pub), nil, log),
+		Auth:   authn,
 		Chat:   fake,
 	})
 	if err != nil {

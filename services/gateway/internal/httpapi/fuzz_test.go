@@ -4,20 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/cobraspace/cobraspace/platform/accesstoken"
-	"github.com/cobraspace/cobraspace/platform/testenv"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
@@ -67,27 +62,12 @@ func (fuzzConn) NewStream(context.Context, *grpc.StreamDesc, string, ...grpc.Cal
 // testdata/fuzz runs in every `go test`; fuzz further with
 // `go test -run '^$' -fuzz '^FuzzRESTBodies$' -fuzztime 1m ./internal/httpapi/`.
 func FuzzRESTBodies(f *testing.F) {
-	privPath, pubPath := testenv.KeyPair(f)
-	priv, err := accesstoken.LoadPrivateKeyFile(privPath)
-	if err != nil {
-		f.Fatal(err)
-	}
-	pub, err := accesstoken.LoadPublicKeyFile(pubPath)
-	if err != nil {
-		f.Fatal(err)
-	}
-	now := time.Now()
-	token, err := accesstoken.NewSigner(priv).Sign(accesstoken.Claims{UserID: 7, Email: "a@example.com",
-		Type: accesstoken.TypeAccess, ID: "fuzz", IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour)})
-	if err != nil {
-		f.Fatal(err)
-	}
+	log, authn, token := testAuth(f, 7)
 	accept := new(bool)
 	conn := fuzzConn{accept: accept}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	api, err := NewServer(Config{
 		Logger:  log,
-		Auth:    auth.New(accesstoken.NewVerifier(pub), nil, log),
+		Auth:    authn,
 		Origins: auth.NewOrigins(nil),
 		Users:   userv1.NewUserServiceClient(conn),
 		Posts:   postv1.NewPostServiceClient(conn),

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,12 +14,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/cobraspace/cobraspace/platform/accesstoken"
-	"github.com/cobraspace/cobraspace/platform/testenv"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
-	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
 )
 
 // postsFake is a post service with one post (id 1, writer 7, room 3)
@@ -104,23 +99,8 @@ func (f *chatCounter) ListMessages(ctx context.Context, in *chatv1.ListMessagesR
 // user 7.
 func newPostsAPI(t *testing.T, posts *postsFake, users *usersFake, chat chatv1.ChatServiceClient) (*httptest.Server, string) {
 	t.Helper()
-	privPath, pubPath := testenv.KeyPair(t)
-	priv, err := accesstoken.LoadPrivateKeyFile(privPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := accesstoken.LoadPublicKeyFile(pubPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	token, err := accesstoken.NewSigner(priv).Sign(accesstoken.Claims{UserID: 7, Email: "w@example.com",
-		Type: accesstoken.TypeAccess, ID: testenv.ID(), IssuedAt: now, ExpiresAt: now.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	api, err := NewServer(Config{Logger: log, Auth: auth.New(accesstoken.NewVerifier(pub), nil, log),
+	log, authn, token := testAuth(t, 7)
+	api, err := NewServer(Config{Logger: log, Auth: authn,
 		Posts: posts, Users: users, Chat: chat})
 	if err != nil {
 		t.Fatal(err)
