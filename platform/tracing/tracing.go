@@ -11,8 +11,10 @@ package tracing
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -87,6 +89,17 @@ func Setup(ctx context.Context, serviceName string, getenv func(string) string) 
 	otel.SetTracerProvider(tp)
 	otel.SetTextMapPropagator(propagation.TraceContext{})
 	return tp.Shutdown, nil
+}
+
+// Stop runs Setup's shutdown at process exit, to be deferred: it flushes
+// the spans still batched within 5 s, even though ctx (the process's) has
+// usually ended by then, and logs a failure rather than failing the exit.
+func Stop(ctx context.Context, shutdown func(context.Context) error, logger *slog.Logger) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := shutdown(sctx); err != nil {
+		logger.Warn("flushing traces at exit", "err", err)
+	}
 }
 
 // newSampler follows the OTEL_TRACES_SAMPLER values of the OpenTelemetry

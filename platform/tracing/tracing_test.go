@@ -2,9 +2,11 @@ package tracing_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -307,4 +309,26 @@ type fakeCollector struct {
 func (c *fakeCollector) Export(_ context.Context, req *collectortrace.ExportTraceServiceRequest) (*collectortrace.ExportTraceServiceResponse, error) {
 	c.got <- req
 	return &collectortrace.ExportTraceServiceResponse{}, nil
+}
+
+// TestStopFlushesAfterTheProcessContextEnded: the deferred Stop gives
+// shutdown a live context with a deadline although the process's own
+// context is done, and logs (not returns) its failure.
+func TestStopFlushesAfterTheProcessContextEnded(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var logged strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logged, nil))
+	tracing.Stop(ctx, func(sctx context.Context) error {
+		if sctx.Err() != nil {
+			t.Errorf("shutdown got a done context: %v", sctx.Err())
+		}
+		if _, ok := sctx.Deadline(); !ok {
+			t.Error("shutdown got no deadline")
+		}
+		return errors.New("collector unreachable")
+	}, logger)
+	if !strings.Contains(logged.String(), "collector unreachable") {
+		t.Errorf("log %q does not name the failure", logged.String())
+	}
 }

@@ -139,13 +139,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return err
 	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := stopTracing(sctx); err != nil {
-			logger.Warn("flushing traces at exit", "err", err)
-		}
-	}()
+	defer tracing.Stop(ctx, stopTracing, logger)
 
 	pub, err := accesstoken.LoadPublicKeyFile(cfg.publicKeyFile)
 	if err != nil {
