@@ -363,6 +363,19 @@ func (c *client) closeLocked(code int, reason string) bool {
 	return true
 }
 
+// closeAfterQueued is close for a policy violation the client caused
+// (flooding, repeated invalid frames): the error frames already queued,
+// which tell the client why, are written before the close frame instead
+// of being dropped (api.md: "error frames, then 1008").
+func (c *client) closeAfterQueued(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	if c.closeLocked(code, reason) {
+		c.queue = q // the writer takes it under this lock, after we return
+	}
+}
+
 func (c *client) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -370,7 +383,8 @@ func (c *client) isClosed() bool {
 }
 
 // next returns what the writer has to do: the queued frames, whether a
-// ping is due, whether the socket is closed. With nothing to do it either
+// ping is due, whether the socket is closed (with the frames to write
+// before the close frame, see closeAfterQueued). With nothing to do it either
 // marks the writer lingering (linger: it will wait on c.wake) or stopped
 // (idle reports true), under the same lock that producers use to wake or
 // start one, so no frame is ever left unwritten.
@@ -379,7 +393,8 @@ func (c *client) next(linger bool) (q [][]byte, ping, closed, idle bool) {
 	defer c.mu.Unlock()
 	c.lingering = false
 	if c.closed {
-		return nil, false, true, false
+		q, c.queue = c.queue, nil
+		return q, false, true, false
 	}
 	q, ping = c.queue, c.pingDue
 	if len(q) == 0 && !ping {
@@ -444,6 +459,9 @@ func (c *client) writeLoop(linger bool) {
 			}
 			continue
 		case closed:
+			// Frames kept for the close (closeAfterQueued); if they fail,
+			// the close frame below fails too and the connection ends.
+			_ = c.writeBatch(q)
 			c.finish()
 			return
 		}
@@ -549,7 +567,7 @@ func (c *client) handle(mt int, data []byte) {
 			c.floodStart, c.floodCount = now, 0
 		}
 		if c.floodCount++; c.floodCount >= floodLimit {
-			c.close(websocket.ClosePolicyViolation, "flooding")
+			c.closeAfterQueued(websocket.ClosePolicyViolation, "flooding")
 			return
 		}
 		c.send(chatjson.ErrorFrame(chatjson.ErrRateLimited, "Too many messages; slow down."))
@@ -560,7 +578,7 @@ func (c *client) handle(mt int, data []byte) {
 		var fe *FrameError
 		if errors.As(err, &fe) && fe.Type == chatjson.ErrInvalidRequest {
 			if c.invalidRun++; c.invalidRun >= maxInvalidRun {
-				c.close(websocket.ClosePolicyViolation, "too many invalid frames")
+				c.closeAfterQueued(websocket.ClosePolicyViolation, "too many invalid frames")
 				return
 			}
 		}
