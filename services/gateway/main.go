@@ -264,7 +264,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return fmt.Errorf("nats: subscribe revocations: %w", err)
 	}
 	defer unsubRevoked()
-	origins := auth.NewOrigins(cfg.allowedOrigins)
+	origins := auth.NewOrigins(cfg.allowedOrigins, cfg.cookieSecure)
 
 	// Chat sockets: the hub bridges this replica's sockets to NATS; a
 	// logout anywhere closes the user's sockets here.
