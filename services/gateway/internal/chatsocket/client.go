@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -18,7 +17,6 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
-	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 )
 
 // Per-socket input limits.
@@ -78,7 +76,6 @@ type client struct {
 	stallSince time.Time // backlog above the limit since (zero: below)
 
 	// Reader goroutine only.
-	limiter     *rate.Limiter // made at the first frame: most sockets only listen
 	floodStart  time.Time
 	floodCount  int
 	invalidRun  int
@@ -559,10 +556,7 @@ func (c *client) handle(mt int, data []byte) {
 		return
 	}
 	now := time.Now()
-	if c.limiter == nil {
-		c.limiter = rate.NewLimiter(ratelimit.MessagesPerSecond, ratelimit.MessageBurst)
-	}
-	if !c.limiter.AllowN(now, 1) {
+	if ok, _ := c.hub.cfg.SendLimit.Allow(c.ctx, c.user.UserID); !ok {
 		if now.Sub(c.floodStart) > floodWindow {
 			c.floodStart, c.floodCount = now, 0
 		}
