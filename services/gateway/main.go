@@ -40,6 +40,7 @@ import (
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/natsbridge"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/httpapi"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/web"
 )
 
@@ -230,8 +231,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
-	// Short timeouts: Redis is only the revocation denylist here, which
-	// fails open; a slow Redis must not stall requests.
+	// Short timeouts: Redis holds the revocation denylist and the per-user
+	// chat send limit here, which both fail open; a slow Redis must not
+	// stall requests.
 	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
 	rdb := redis.NewClient(ropt)
 	defer rdb.Close()
@@ -264,7 +266,12 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return fmt.Errorf("nats: subscribe revocations: %w", err)
 	}
 	defer unsubRevoked()
-	origins := auth.NewOrigins(cfg.allowedOrigins)
+	origins := auth.NewOrigins(cfg.allowedOrigins, cfg.cookieSecure)
+	// One chat send limit per user for sockets and REST, on every replica.
+	sendLimit := ratelimit.NewUsers(rdb, cfg.redisPrefix, log)
+	if err := sendLimit.Register(reg); err != nil {
+		return err
+	}
 
 	// Chat sockets: the hub bridges this replica's sockets to NATS; a
 	// logout anywhere closes the user's sockets here.
@@ -284,6 +291,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		PingInterval:      cfg.pingInterval,
 		PongTimeout:       cfg.pongTimeout,
 		KernelSendBuffer:  cfg.kernelSendBuf,
+		SendLimit:         sendLimit,
 	}, chatClient, bridge, log, socketMetrics)
 	authn.OnRevoked(func(userID int64) { hub.CloseUser(userID, "logged out") })
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
@@ -321,6 +329,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		ChatSocket:     socket,
 		Web:            webHandler,
 		Metrics:        reg,
+		SendLimit:      sendLimit,
 	})
 	if err != nil {
 		return err

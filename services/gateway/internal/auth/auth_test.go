@@ -195,7 +195,7 @@ func TestSubscribeRevocations(t *testing.T) {
 }
 
 func TestCheckCSRF(t *testing.T) {
-	o := auth.NewOrigins([]string{"https://app.example.com", "http://localhost:8080/"})
+	o := auth.NewOrigins([]string{"https://app.example.com", "http://localhost:8080/", "http://plain.example.com"}, false)
 	cases := []struct {
 		name    string
 		method  string
@@ -204,11 +204,15 @@ func TestCheckCSRF(t *testing.T) {
 		referer string
 		want    bool
 	}{
+		{"same host and scheme", "POST", "api.example.com:8443", "http://api.example.com:8443", "", true},
+		{"same host, other scheme", "DELETE", "api.example.com:8443", "https://api.example.com:8443", "", false},
+		{"same host, default port written out", "POST", "api.example.com", "http://api.example.com:80", "", true},
+		{"allowlisted host, other scheme", "POST", "api.example.com", "https://plain.example.com", "", false},
+		{"allowlisted, default port written out", "POST", "api.example.com", "https://app.example.com:443", "", true},
 		{"GET is safe", "GET", "api.example.com", "https://evil.example", "", true},
 		{"HEAD is safe", "HEAD", "api.example.com", "", "", true},
 		{"allowlisted origin", "POST", "api.example.com", "https://app.example.com", "", true},
 		{"allowlisted, case and slash normalised", "PATCH", "api.example.com", "HTTP://LOCALHOST:8080", "", true},
-		{"same host", "DELETE", "api.example.com:8443", "https://api.example.com:8443", "", true},
 		{"foreign origin", "POST", "api.example.com", "https://evil.example", "", false},
 		{"foreign origin, allowed referer", "POST", "api.example.com", "https://evil.example", "https://app.example.com/x", false},
 		{"port differs", "POST", "api.example.com", "https://app.example.com:444", "", false},
@@ -238,5 +242,22 @@ func TestCheckCSRF(t *testing.T) {
 	r.Header.Set("Origin", "https://evil.example")
 	if o.RequestAllowed(r) {
 		t.Errorf("handshake from a foreign Origin allowed")
+	}
+}
+
+// TestOwnOriginScheme: behind a proxy that ends TLS (COOKIE_SECURE) the
+// gateway's own origin is https://<host>, and http://<host> is foreign.
+func TestOwnOriginScheme(t *testing.T) {
+	o := auth.NewOrigins(nil, true)
+	r := httptest.NewRequest("GET", "http://chat.example.com/ws/chat/1/chat/", nil)
+	for origin, want := range map[string]bool{
+		"https://chat.example.com":     true,
+		"https://chat.example.com:443": true,
+		"http://chat.example.com":      false,
+	} {
+		r.Header.Set("Origin", origin)
+		if got := o.RequestAllowed(r); got != want {
+			t.Errorf("Origin %s: got %v, want %v", origin, got, want)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,16 +13,25 @@ const CSRFMessage = "CSRF Failed: Origin checking failed."
 
 // Origins is the allowlist of browser origins ("scheme://host[:port]")
 // that may make cookie-authenticated writes and open chat sockets. The
-// gateway's own origin (same host as the request) is always allowed.
+// gateway's own origin (the request's host, with the scheme the gateway is
+// served by) is always allowed. Origins match on scheme, host and port: an
+// https page is not the http one of the same host.
 type Origins struct {
 	allowed map[string]bool
+	scheme  string // the gateway's public scheme, for its own origin
 }
 
 // NewOrigins returns the allowlist of origins (ALLOWED_ORIGINS). Entries
-// are normalised (lower case, no trailing slash); "*" is not supported on
-// purpose: it would turn the CSRF check off.
-func NewOrigins(origins []string) *Origins {
-	o := &Origins{allowed: map[string]bool{}}
+// are normalised (lower case, explicit port); "*" is not supported on
+// purpose: it would turn the CSRF check off. publicHTTPS says the gateway
+// is served to browsers over HTTPS (COOKIE_SECURE: usually behind a proxy
+// that ends TLS), so its own origin is https://<host> even when the
+// request reached it over plain HTTP.
+func NewOrigins(origins []string, publicHTTPS bool) *Origins {
+	o := &Origins{allowed: map[string]bool{}, scheme: "http"}
+	if publicHTTPS {
+		o.scheme = "https"
+	}
 	for _, s := range origins {
 		if n, ok := normalize(s); ok {
 			o.allowed[n] = true
@@ -30,18 +40,29 @@ func NewOrigins(origins []string) *Origins {
 	return o
 }
 
-// normalize returns scheme://host[:port] of an origin or URL, lower case.
+// normalize returns scheme://host:port of an origin or URL, lower case,
+// with the scheme's default port written out, so that http://h and
+// http://h:80 are one origin and https://h is another.
 func normalize(s string) (string, bool) {
 	u, err := url.Parse(strings.TrimSpace(s))
 	if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil {
 		return "", false
 	}
-	return strings.ToLower(u.Scheme + "://" + u.Host), true
+	host := u.Host
+	switch {
+	case u.Port() != "":
+	case u.Scheme == "http":
+		host = net.JoinHostPort(u.Hostname(), "80")
+	case u.Scheme == "https":
+		host = net.JoinHostPort(u.Hostname(), "443")
+	}
+	return strings.ToLower(u.Scheme + "://" + host), true
 }
 
 // Allowed reports whether origin (an Origin header value, or a Referer
 // URL) may act for a cookie session on r: it is on the allowlist, or it
-// names the host r was sent to.
+// is the gateway's own origin (its public scheme and the host r was sent
+// to).
 func (o *Origins) Allowed(r *http.Request, origin string) bool {
 	n, ok := normalize(origin)
 	if !ok {
@@ -50,8 +71,12 @@ func (o *Origins) Allowed(r *http.Request, origin string) bool {
 	if o.allowed[n] {
 		return true
 	}
-	host := strings.ToLower(n[strings.Index(n, "://")+3:])
-	return r.Host != "" && host == strings.ToLower(r.Host)
+	scheme := o.scheme
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	own, ok := normalize(scheme + "://" + r.Host)
+	return r.Host != "" && ok && n == own
 }
 
 // RequestAllowed reports whether the Origin header of r (when present) is

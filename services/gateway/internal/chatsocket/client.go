@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -18,7 +17,6 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
-	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 )
 
 // Per-socket input limits.
@@ -78,7 +76,6 @@ type client struct {
 	stallSince time.Time // backlog above the limit since (zero: below)
 
 	// Reader goroutine only.
-	limiter     *rate.Limiter // made at the first frame: most sockets only listen
 	floodStart  time.Time
 	floodCount  int
 	invalidRun  int
@@ -363,6 +360,19 @@ func (c *client) closeLocked(code int, reason string) bool {
 	return true
 }
 
+// closeAfterQueued is close for a policy violation the client caused
+// (flooding, repeated invalid frames): the error frames already queued,
+// which tell the client why, are written before the close frame instead
+// of being dropped (api.md: "error frames, then 1008").
+func (c *client) closeAfterQueued(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q := c.queue
+	if c.closeLocked(code, reason) {
+		c.queue = q // the writer takes it under this lock, after we return
+	}
+}
+
 func (c *client) isClosed() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -370,7 +380,8 @@ func (c *client) isClosed() bool {
 }
 
 // next returns what the writer has to do: the queued frames, whether a
-// ping is due, whether the socket is closed. With nothing to do it either
+// ping is due, whether the socket is closed (with the frames to write
+// before the close frame, see closeAfterQueued). With nothing to do it either
 // marks the writer lingering (linger: it will wait on c.wake) or stopped
 // (idle reports true), under the same lock that producers use to wake or
 // start one, so no frame is ever left unwritten.
@@ -379,7 +390,8 @@ func (c *client) next(linger bool) (q [][]byte, ping, closed, idle bool) {
 	defer c.mu.Unlock()
 	c.lingering = false
 	if c.closed {
-		return nil, false, true, false
+		q, c.queue = c.queue, nil
+		return q, false, true, false
 	}
 	q, ping = c.queue, c.pingDue
 	if len(q) == 0 && !ping {
@@ -444,6 +456,9 @@ func (c *client) writeLoop(linger bool) {
 			}
 			continue
 		case closed:
+			// Frames kept for the close (closeAfterQueued); if they fail,
+			// the close frame below fails too and the connection ends.
+			_ = c.writeBatch(q)
 			c.finish()
 			return
 		}
@@ -541,15 +556,12 @@ func (c *client) handle(mt int, data []byte) {
 		return
 	}
 	now := time.Now()
-	if c.limiter == nil {
-		c.limiter = rate.NewLimiter(ratelimit.MessagesPerSecond, ratelimit.MessageBurst)
-	}
-	if !c.limiter.AllowN(now, 1) {
+	if ok, _ := c.hub.cfg.SendLimit.Allow(c.ctx, c.user.UserID); !ok {
 		if now.Sub(c.floodStart) > floodWindow {
 			c.floodStart, c.floodCount = now, 0
 		}
 		if c.floodCount++; c.floodCount >= floodLimit {
-			c.close(websocket.ClosePolicyViolation, "flooding")
+			c.closeAfterQueued(websocket.ClosePolicyViolation, "flooding")
 			return
 		}
 		c.send(chatjson.ErrorFrame(chatjson.ErrRateLimited, "Too many messages; slow down."))
@@ -560,7 +572,7 @@ func (c *client) handle(mt int, data []byte) {
 		var fe *FrameError
 		if errors.As(err, &fe) && fe.Type == chatjson.ErrInvalidRequest {
 			if c.invalidRun++; c.invalidRun >= maxInvalidRun {
-				c.close(websocket.ClosePolicyViolation, "too many invalid frames")
+				c.closeAfterQueued(websocket.ClosePolicyViolation, "too many invalid frames")
 				return
 			}
 		}

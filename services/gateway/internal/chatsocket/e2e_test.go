@@ -247,6 +247,9 @@ func TestChatE2E(t *testing.T) {
 			{"no auth", room, e2eUser{}, "", 401},
 			{"bad token", room, e2eUser{token: alice.token + "x"}, "", 401},
 			{"foreign origin", room, alice, "http://evil.test", 403},
+			// Origins match on scheme too: the https page of an http origin is another origin.
+			{"own host, other scheme", room, alice, "https://" + strings.TrimPrefix(b, "http://"), 403},
+			{"allowlisted host, other scheme", room, alice, "https://allowed.test", 403},
 			{"unknown room", room + 1000, alice, "", 404},
 		}
 		for _, tt := range tests {
@@ -266,6 +269,16 @@ func TestChatE2E(t *testing.T) {
 				}
 				t.Errorf("%s: got %v %d, want %d without upgrade", tt.name, err, code, tt.want)
 			}
+		}
+		for _, origin := range []string{b, "http://allowed.test"} {
+			url := "ws" + strings.TrimPrefix(b, "http") + "/ws/chat/" + strconv.FormatInt(room, 10) + "/chat/"
+			h := http.Header{"Authorization": {"Bearer " + alice.token}, "Origin": {origin}}
+			ws, resp, err := websocket.DefaultDialer.Dial(url, h)
+			if err != nil {
+				t.Errorf("Origin %s: got %v (%v), want an upgrade", origin, err, resp)
+				continue
+			}
+			ws.Close()
 		}
 	})
 

@@ -25,6 +25,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 )
 
 // Close codes used by the hub (api.md).
@@ -69,6 +70,10 @@ type Config struct {
 	// delaying its cut-off; a cap (e.g. 256 KiB) cuts it off sooner but
 	// tolerates smaller bursts from healthy readers.
 	KernelSendBuffer int
+	// SendLimit is the per-user send limit every client frame counts
+	// against, shared with REST sends and (through Redis) with the other
+	// replicas [nil: this replica's own, without Redis].
+	SendLimit *ratelimit.Users
 }
 
 func (c Config) withDefaults() Config {
@@ -90,6 +95,9 @@ func (c Config) withDefaults() Config {
 	def(&c.HeartbeatInterval, 10*time.Second)
 	def(&c.CloseSpread, 2*time.Second)
 	def(&c.RPCTimeout, 5*time.Second)
+	if c.SendLimit == nil {
+		c.SendLimit = ratelimit.NewUsers(nil, "", nil)
+	}
 	return c
 }
 

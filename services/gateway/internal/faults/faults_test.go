@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
+	"github.com/cobraspace/cobraspace/platform/testenv"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/stack"
 )
 
@@ -405,50 +405,12 @@ func TestF4PostgresConnectionsKilled(t *testing.T) {
 	c.check(t, s.Gateways[0])
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startRedis runs a private redis-server (Debian's) on a random port.
-func startRedis(t testing.TB) (url string, stop func()) {
-	t.Helper()
-	port := strconv.Itoa(freePort(t))
-	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Skipf("redis-server: %v", err)
-	}
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cmd.Process.Kill()
-			cmd.Wait()
-		})
-	}
-	t.Cleanup(stop)
-	waitUntil(t, 10*time.Second, "private redis-server", func() bool {
-		c, err := net.Dial("tcp", "127.0.0.1:"+port)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return "redis://127.0.0.1:" + port + "/0", stop
-}
-
 // F5: Redis dies during chat. Chat (sockets and REST), login,
 // registration and logout keep working; presence and rate limits degrade
 // as RELIABILITY.md documents.
 func TestF5RedisDown(t *testing.T) {
 	t.Parallel()
-	url, stopRedis := startRedis(t)
+	url, stopRedis := testenv.StartRedis(t)
 	env := map[string]string{"REDIS_URL": url}
 	s := stack.Start(t, stack.Options{Gateways: 2, Env: map[string]map[string]string{
 		stack.User: env, stack.Chat: env, stack.Post: env, stack.Gateway: env,

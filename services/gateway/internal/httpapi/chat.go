@@ -254,7 +254,7 @@ func (s *Server) handleSendMessage() authedHandler {
 		ClientMsgID *string `json:"client_msg_id"`
 	}
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		if ok, wait := s.sendLimit.Allow(id.UserID, time.Now()); !ok {
+		if ok, wait := s.sendLimit.Allow(r.Context(), id.UserID); !ok {
 			throttled(w, wait)
 			return
 		}

@@ -68,7 +68,7 @@ func FuzzRESTBodies(f *testing.F) {
 	api, err := NewServer(Config{
 		Logger:  log,
 		Auth:    authn,
-		Origins: auth.NewOrigins(nil),
+		Origins: auth.NewOrigins(nil, false),
 		Users:   userv1.NewUserServiceClient(conn),
 		Posts:   postv1.NewPostServiceClient(conn),
 		Chat:    chatv1.NewChatServiceClient(conn),

@@ -18,7 +18,7 @@ func newTestServer(t *testing.T, web http.Handler) *Server {
 	s, err := NewServer(Config{
 		Logger:  slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Auth:    auth.New(nil, nil, slog.New(slog.NewJSONHandler(io.Discard, nil))),
-		Origins: auth.NewOrigins(nil),
+		Origins: auth.NewOrigins(nil, false),
 		Web:     web,
 	})
 	if err != nil {

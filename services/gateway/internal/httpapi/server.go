@@ -47,6 +47,9 @@ type Config struct {
 	Web http.Handler
 	// Metrics registers the HTTP metrics (nil: not registered).
 	Metrics prometheus.Registerer
+	// SendLimit is the per-user chat send limit shared with the sockets
+	// (nil: one of this server's own, without Redis).
+	SendLimit *ratelimit.Users
 }
 
 // Server is the REST API. Its fields are what handlers use; it is built
@@ -64,9 +67,9 @@ type Server struct {
 	chatSocket     http.Handler
 	web            http.Handler
 	metrics        *httpMetrics
-	// sendLimit bounds REST chat sends per user on this replica, with
-	// the same numbers as a socket.
-	sendLimit *ratelimit.Keyed
+	// sendLimit bounds chat sends per user, across replicas, with the
+	// same numbers as a socket.
+	sendLimit *ratelimit.Users
 	// listCache holds anonymous post-list answers (listcache.go).
 	listCache *pageCache
 	// postRefs are the writers and rooms of posts seen; summaries and
@@ -99,12 +102,15 @@ func NewServer(cfg Config) (*Server, error) {
 		chatSocket:     cfg.ChatSocket,
 		web:            cfg.Web,
 		metrics:        m,
-		sendLimit:      ratelimit.NewKeyed(ratelimit.MessagesPerSecond, ratelimit.MessageBurst),
+		sendLimit:      cfg.SendLimit,
 		listCache:      newPageCache(listCacheTTL, listCacheMaxAge),
 		postRefs:       newPostRefs(),
 		summaries:      newRecent[*userv1.UserSummary](),
 		rooms:          newRecent[*chatv1.Room](),
 		mux:            http.NewServeMux(),
+	}
+	if s.sendLimit == nil {
+		s.sendLimit = ratelimit.NewUsers(nil, "", cfg.Logger)
 	}
 	s.routes(s.mux)
 	s.handler = s.withRequestLog(s.withRecover(s.withSecurityHeaders(s.mux)))

@@ -1,0 +1,104 @@
+package ratelimit
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/cobraspace/cobraspace/platform/testenv"
+)
+
+func testRedis(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.MaxRetries = -1
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// sends counts the allowed sends of user among n, taking turns on the
+// limiters (replicas).
+func sends(t *testing.T, user int64, n int, replicas ...*Users) (allowed int) {
+	t.Helper()
+	for i := range n {
+		if ok, _ := replicas[i%len(replicas)].Allow(context.Background(), user); ok {
+			allowed++
+		}
+	}
+	return allowed
+}
+
+// Two replicas sharing Redis allow one user the burst once, not twice.
+func TestUsersSharedAcrossReplicas(t *testing.T) {
+	rdb := testRedis(t, testenv.RedisURL())
+	prefix := testenv.Prefix(t)
+	a, b := NewUsers(rdb, prefix, nil), NewUsers(rdb, prefix, nil)
+	start := time.Now()
+	got := sends(t, 1, 2*MessageBurst, a, b)
+	refill := int(time.Since(start).Seconds()*MessagesPerSecond) + 1
+	if got < MessageBurst || got > MessageBurst+refill {
+		t.Fatalf("two replicas: %d of %d sends allowed, want the burst of %d (+%d refilled)", got, 2*MessageBurst, MessageBurst, refill)
+	}
+	ok, wait := a.Allow(context.Background(), 1)
+	if ok || wait <= 0 || wait > time.Second/MessagesPerSecond {
+		t.Fatalf("past the burst: got ok=%v retry after %v, want refused for at most 100ms", ok, wait)
+	}
+	if got := sends(t, 2, MessageBurst, a, b); got != MessageBurst {
+		t.Fatalf("another user: %d of %d allowed, want all (own bucket)", got, MessageBurst)
+	}
+}
+
+// With Redis gone every replica limits on its own: sends go on, the local
+// burst applies, and the metric counts the local-only decisions.
+func TestUsersRedisDown(t *testing.T) {
+	url, stop := testenv.StartRedis(t)
+	rdb := testRedis(t, url)
+	u := NewUsers(rdb, "", nil)
+	if ok, _ := u.Allow(context.Background(), 1); !ok {
+		t.Fatal("first send with Redis: refused")
+	}
+	stop()
+	start := time.Now()
+	got := sends(t, 1, 2*MessageBurst, u)
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("%d sends without Redis took %v, want a fast local answer", 2*MessageBurst, d)
+	}
+	refill := int(time.Since(start).Seconds()*MessagesPerSecond) + 1
+	if want := MessageBurst - 1; got < want || got > want+refill {
+		t.Fatalf("without Redis: %d of %d sends allowed, want the local burst (%d left)", got, 2*MessageBurst, want)
+	}
+	if n := testutil.ToFloat64(u.localOnly); n != float64(got) {
+		t.Errorf("local-only metric: got %v, want %d (every allowed send)", n, got)
+	}
+}
+
+// BenchmarkUsersAllow measures what the limit adds to one send: the local
+// bucket alone, and with the Redis check of every allowed send.
+func BenchmarkUsersAllow(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		rdb  *redis.Client
+	}{
+		{"local", nil},
+		{"redis", testRedis(b, testenv.RedisURL())},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			u := NewUsers(tc.rdb, testenv.Prefix(b), nil)
+			ctx := context.Background()
+			var user int64
+			for b.Loop() {
+				user++ // a fresh user per send: every send is allowed and reaches Redis
+				if ok, _ := u.Allow(ctx, user); !ok {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
+}
