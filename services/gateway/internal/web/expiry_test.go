@@ -38,6 +38,9 @@ func TestBrowserTokenExpiry(t *testing.T) {
 
 	// The first socket ends with its token (4001); a new one, made after a refresh, takes over.
 	carol.waitJS("the expired socket closed and a new one open", `window.__firstSocket.readyState === WebSocket.CLOSED && window.__sockets.length >= 2 && document.querySelector('#chat-status').dataset.state === 'open'`)
+	if code := eval[int](carol, `window.__firstSocket.__closeCode`); code != 4001 {
+		t.Errorf("the expired socket was closed with %d, want 4001 (token expired)", code)
+	}
 	carol.do("send after the refresh", setValue("#chat-input", "토큰이 바뀐 뒤에도 잘 됩니다"), chromedp.Click(chromedp.CSS("#chat-send")))
 	carol.waitJS("acknowledged", `!!document.querySelector('#chat-messages .msg.mine:not(.pending)')`)
 
