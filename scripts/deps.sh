@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure what Cobra Space needs on this machine is there and running:
-# PostgreSQL (5432), Redis (6379) and NATS with JetStream (4222), protoc for
+# PostgreSQL (5432), Redis (6379) and NATS with JetStream (4222), the
+# redis-server binary (the Redis fault test runs its own), protoc for
 # `make proto`, and Chromium for the browser tests (with --browser).
 #
 # For each service: use it when it answers on its port; start it when it is
@@ -52,8 +53,10 @@ ensure_postgres() {
 }
 
 ensure_redis() {
-  up 6379 && return 0
+  # The binary is needed even when a server already answers on 6379: the
+  # Redis fault test (F5) starts and kills a private redis-server.
   command -v redis-server >/dev/null || apt_install redis-server
+  up 6379 && return 0
   say "starting Redis"
   mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \

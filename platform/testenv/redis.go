@@ -12,7 +12,8 @@ import (
 
 // StartRedis runs a private redis-server (Debian's) on a free loopback
 // port, for tests that stop Redis on purpose; stop kills it (also done at
-// cleanup). The test is skipped when redis-server cannot start.
+// cleanup). A missing binary fails the test (scripts/deps.sh installs
+// it): skipping would let a Redis-outage test pass without ever running.
 func StartRedis(t testing.TB) (url string, stop func()) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -24,7 +25,7 @@ func StartRedis(t testing.TB) (url string, stop func()) {
 	cmd := exec.Command("redis-server", "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		t.Skipf("redis-server: %v", err)
+		t.Fatalf("redis-server (scripts/deps.sh installs it): %v", err)
 	}
 	var once sync.Once
 	stop = func() {

@@ -408,18 +408,31 @@ func (c *testConn) send(v any) {
 // (-1: none).
 func (c *testConn) closeCode(within time.Duration) int {
 	c.t.Helper()
+	code, _ := c.closeCodeAfter(within)
+	return code
+}
+
+// closeCodeAfter is closeCode that also returns the error_type of every
+// error frame read before the close.
+func (c *testConn) closeCodeAfter(within time.Duration) (int, []string) {
+	c.t.Helper()
 	c.ws.SetReadDeadline(time.Now().Add(within))
+	var errs []string
 	for {
-		_, _, err := c.ws.ReadMessage()
+		_, data, err := c.ws.ReadMessage()
 		if err == nil {
+			var f frame
+			if json.Unmarshal(data, &f) == nil && f.ErrorType != "" {
+				errs = append(errs, f.ErrorType)
+			}
 			continue
 		}
 		var ce *websocket.CloseError
 		if ok := asClose(err, &ce); ok {
-			return ce.Code
+			return ce.Code, errs
 		}
 		c.t.Logf("read ended without close frame: %v", err)
-		return -1
+		return -1, errs
 	}
 }
 

@@ -348,12 +348,15 @@ func TestChatCloseCodes(t *testing.T) {
 		name string
 		do   func(c *testConn)
 		want int
+		// warned: error frames of this type (and no other) must come
+		// before the close, as api.md says ("error frames, then 1008").
+		warned string
 	}{
-		{"binary", func(c *testConn) { c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) }, websocket.CloseUnsupportedData},
-		{"invalid utf-8", func(c *testConn) { c.ws.WriteMessage(websocket.TextMessage, []byte{'"', 0xff, '"'}) }, websocket.CloseInvalidFramePayloadData},
+		{"binary", func(c *testConn) { c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) }, websocket.CloseUnsupportedData, ""},
+		{"invalid utf-8", func(c *testConn) { c.ws.WriteMessage(websocket.TextMessage, []byte{'"', 0xff, '"'}) }, websocket.CloseInvalidFramePayloadData, ""},
 		{"oversized", func(c *testConn) {
 			c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"`+strings.Repeat("a", 17<<10)+`"}`))
-		}, websocket.CloseMessageTooBig},
+		}, websocket.CloseMessageTooBig, ""},
 		{"repeated invalid", func(c *testConn) {
 			for i := 0; i < 9; i++ {
 				c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
@@ -362,12 +365,12 @@ func TestChatCloseCodes(t *testing.T) {
 				}
 			}
 			c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
-		}, websocket.ClosePolicyViolation},
+		}, websocket.ClosePolicyViolation, ""},
 		{"flooding", func(c *testConn) {
 			for i := 0; i < 60; i++ {
 				c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.typing"}`))
 			}
-		}, websocket.ClosePolicyViolation},
+		}, websocket.ClosePolicyViolation, "rate_limited"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,8 +378,20 @@ func TestChatCloseCodes(t *testing.T) {
 			c.t = t
 			c.nextOf("chat.presence")
 			tt.do(c)
-			if got := c.closeCode(5 * time.Second); got != tt.want {
+			got, errs := c.closeCodeAfter(5 * time.Second)
+			if got != tt.want {
 				t.Fatalf("got close %d, want %d", got, tt.want)
+			}
+			if tt.warned == "" {
+				return
+			}
+			if len(errs) == 0 {
+				t.Fatalf("got close %d without an error frame before it, want %s frames first", got, tt.warned)
+			}
+			for _, e := range errs {
+				if e != tt.warned {
+					t.Fatalf("got error frames %v before the close, want only %s", errs, tt.warned)
+				}
 			}
 		})
 	}

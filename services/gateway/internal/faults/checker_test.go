@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,6 +117,22 @@ func (r *sendRecord) final() Outcome {
 		}
 	}
 	return final
+}
+
+// recovered returns how many message ids had an attempt with outcome o
+// and were acknowledged in the end (by a retry with the same
+// client_msg_id): proof that the fault hit sends in flight and that the
+// retry path, not luck, kept them.
+func (h *History) recovered(o Outcome) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.sends {
+		if r.final() == Acked && slices.Contains(r.attempts, o) {
+			n++
+		}
+	}
+	return n
 }
 
 // maxSeen is the highest seq member has received.
@@ -316,7 +334,7 @@ type pconn struct {
 	ws      *websocket.Conn
 	gateway int
 	done    chan struct{}
-	errs    chan string // error frames
+	errs    chan string // error frames: "<error_type>: <message>"
 	wmu     sync.Mutex
 }
 
@@ -348,11 +366,12 @@ type participant struct {
 	closes   []closeEvent
 	errors   []string
 	connects int
+	failedAs map[string]int // error frame ("<error_type>: <message>") → attempts it failed
 }
 
 func newParticipant(name string, acct account, room int64, bal *balancer, prefer int, h *History) *participant {
 	return &participant{name: name, acct: acct, room: room, bal: bal, prefer: prefer, h: h,
-		changed: make(chan struct{}), seenIDs: map[string]int64{}, acks: map[string]chan int64{}}
+		changed: make(chan struct{}), seenIDs: map[string]int64{}, acks: map[string]chan int64{}, failedAs: map[string]int{}}
 }
 
 // start runs the participant's connect loop until ctx ends and waits
@@ -450,7 +469,7 @@ func (p *participant) read(c *pconn) int {
 		switch {
 		case f.ErrorType != "":
 			select {
-			case c.errs <- f.ErrorType:
+			case c.errs <- f.ErrorType + ": " + f.Message:
 			default:
 			}
 		case f.Type == "chat.message":
@@ -522,8 +541,11 @@ func (p *participant) send(ctx context.Context, text string) Outcome {
 			select {
 			case seq = <-ch:
 				o = Acked
-			case <-c.errs:
+			case e := <-c.errs:
 				o = Failed
+				p.mu.Lock()
+				p.failedAs[e]++
+				p.mu.Unlock()
 			case <-c.done:
 			case <-time.After(8 * time.Second):
 			case <-ctx.Done():
@@ -588,15 +610,18 @@ func restSend(ctx context.Context, bal *balancer, a account, room int64, text st
 	return last, problems
 }
 
-// sendLoop has p send n messages, one per interval, and returns the
-// outcomes in order.
-func (p *participant) sendLoop(ctx context.Context, n int, interval time.Duration) []Outcome {
-	var out []Outcome
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		out = append(out, p.send(ctx, fmt.Sprintf("%s #%d <b>&", p.name, i)))
+// sendLoop has p send n messages, one per interval.
+func (p *participant) sendLoop(ctx context.Context, n int, interval time.Duration) {
+	p.sendWhile(ctx, func(sent int) bool { return sent < n }, interval)
+}
+
+// sendWhile has p send messages, one per interval, as long as more(the
+// number sent so far) holds.
+func (p *participant) sendWhile(ctx context.Context, more func(sent int) bool, interval time.Duration) {
+	for i := 0; more(i) && ctx.Err() == nil; i++ {
+		p.send(ctx, fmt.Sprintf("%s #%d <b>&", p.name, i))
 		time.Sleep(interval)
 	}
-	return out
 }
 
 // report fails the test on the participant's own findings.
@@ -620,6 +645,21 @@ func (p *participant) closesOn(gw int) []closeEvent {
 		}
 	}
 	return out
+}
+
+// inFlight reports whether p waits for the ack of a socket send.
+func (p *participant) inFlight() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.acks) > 0
+}
+
+// failedWith returns the error frames ("<error_type>: <message>") that
+// failed socket send attempts, with counts.
+func (p *participant) failedWith() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.failedAs)
 }
 
 // gateway returns the replica of the current connection (-1: none).

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,6 +132,7 @@ func testOversized(t *testing.T, s *stack.Stack) {
 	body := []byte(`{"title":"` + strings.Repeat("a", 2<<20) + `"}`)
 	frame := []byte(`{"type":"chat.message","message":"` + strings.Repeat("a", 64<<10) + `"}`)
 	errs := make(chan string, 400)
+	var refused atomic.Int64 // 2 MiB bodies answered 413
 	var wg sync.WaitGroup
 	for _, u := range users {
 		wg.Go(func() {
@@ -140,6 +142,9 @@ func testOversized(t *testing.T, s *stack.Stack) {
 				// whole body; then the client sees a write error instead.
 				if err == nil && code != http.StatusRequestEntityTooLarge {
 					errs <- fmt.Sprintf("2 MiB body: got %d %.100s, want 413", code, got)
+				}
+				if err == nil && code == http.StatusRequestEntityTooLarge {
+					refused.Add(1)
 				}
 			}
 			for i := 0; i < 25; i++ {
@@ -171,6 +176,12 @@ func testOversized(t *testing.T, s *stack.Stack) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+	// Write errors are allowed above, as the exception: most bodies must
+	// get their 413 (all 200 in practice).
+	t.Logf("2 MiB bodies answered 413: %d of 200", refused.Load())
+	if refused.Load() < 100 {
+		t.Errorf("%d of 200 2 MiB bodies got their 413 answer, want at least half", refused.Load())
 	}
 	// Sockets are cleaned up asynchronously (Leave RPC): wait for them.
 	var g1 float64

@@ -26,7 +26,8 @@ const chromiumPath = "/usr/bin/chromium"
 // instrument runs before the app's scripts in every page: it records CSP
 // violations (the app must never need inline script or style) and keeps the
 // page's WebSockets reachable, so a test can cut a socket the way a network
-// failure would, and block reconnects for a while.
+// failure would, block reconnects for a while, and read the code each
+// socket was closed with (__closeCode).
 const instrument = `(() => {
   window.__csp = [];
   document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI + ' ' + e.sourceFile + ':' + e.lineNumber + ' ' + e.sample));
@@ -38,6 +39,7 @@ const instrument = `(() => {
       // While blocked, connect to a closed port: the handshake fails like a dead network.
       super(window.__blockWS ? 'ws://127.0.0.1:9/blocked' : url, protocols);
       window.__sockets.push(this);
+      this.addEventListener('close', (e) => { this.__closeCode = e.code; });
     }
   };
 })();`
