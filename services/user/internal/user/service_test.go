@@ -78,7 +78,9 @@ func (f *fakeTokens) RevokeUserFamilies(_ context.Context, uid int64, _ string) 
 	return f.live, nil
 }
 
-func (f *fakeTokens) Rotate(context.Context, string, int64, string, RefreshToken) error { return f.rotateErr }
+func (f *fakeTokens) Rotate(context.Context, string, int64, string, RefreshToken) error {
+	return f.rotateErr
+}
 
 // fakeLimiter answers blocked or fails with err.
 type fakeLimiter struct {
