@@ -30,6 +30,10 @@ const (
 	Audience = "cobraspace"
 )
 
+// Leeway is the clock skew allowed on expiry and issued-at: a token is
+// accepted up to Leeway after it expired.
+const Leeway = 5 * time.Second
+
 // ErrInvalid is returned for any token that must not be trusted: malformed,
 // wrong algorithm or key, edited, expired, wrong issuer, audience or type.
 var ErrInvalid = errors.New("invalid token")
@@ -39,10 +43,23 @@ type Claims struct {
 	UserID    int64
 	Email     string
 	Type      string
-	ID        string // jti: unique per token, the key of the revocation denylist
-	Family    string // refresh-token family (refresh tokens and the access tokens issued with them)
+	ID        string // jti: unique per token
+	Family    string // "fam": the session, see SessionID
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+}
+
+// SessionID is the login session the token belongs to: its refresh-token
+// family ("fam" claim). A login starts a family; every refresh token and
+// access token issued for that login and its rotations carries it, so
+// revoking the session (platform/revocation) rejects all of them at once.
+// A token without a family (never issued by the user service, only by
+// hand in tests) is a session of its own: its jti.
+func (c Claims) SessionID() string {
+	if c.Family != "" {
+		return c.Family
+	}
+	return c.ID
 }
 
 type jwtClaims struct {
@@ -102,7 +119,7 @@ func NewVerifier(key ed25519.PublicKey) *Verifier {
 			jwt.WithAudience(Audience),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
-			jwt.WithLeeway(5*time.Second),
+			jwt.WithLeeway(Leeway),
 		),
 	}
 }

@@ -38,6 +38,12 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	if got.UserID != 42 || got.Email != "a@b.c" || got.ID != "jti-1" || got.Family != "fam" {
 		t.Errorf("got %+v, want the signed claims", got)
 	}
+	if got.SessionID() != "fam" {
+		t.Errorf("SessionID: got %q, want the family", got.SessionID())
+	}
+	if c := (Claims{ID: "jti-2"}); c.SessionID() != "jti-2" {
+		t.Errorf("SessionID without a family: got %q, want the jti", c.SessionID())
+	}
 }
 
 // TestVerifyRejectsTampering is the token tampering matrix of quality bar B5.

@@ -12,7 +12,10 @@ import (
 // expensive part of a small RPC. A cached token is still refused once it
 // expires, and is only returned for the type it was verified as. Only
 // tokens that passed every check are cached, keyed by their exact text.
-// Revocation is not the Verifier's job, with or without the cache.
+// Revocation is not the Verifier's job, with or without the cache: every
+// caller checks the token's session against the denylist after Verify, on
+// every request or call (the gateway's auth, grpcauth.RejectRevoked), so a
+// cached token is refused as soon as its session is revoked.
 func (v *Verifier) WithCache(size int) *Verifier {
 	c := *v
 	c.cache = &verifiedCache{size: max(size, 1), claims: make(map[string]Claims)}
@@ -27,9 +30,6 @@ type verifiedCache struct {
 	claims map[string]Claims
 }
 
-// leeway matches the parser's clock-skew allowance on expiry.
-const leeway = 5 * time.Second
-
 func (c *verifiedCache) get(token, wantType string) (Claims, bool) {
 	if c == nil {
 		return Claims{}, false
@@ -37,7 +37,7 @@ func (c *verifiedCache) get(token, wantType string) (Claims, bool) {
 	c.mu.Lock()
 	claims, ok := c.claims[token]
 	c.mu.Unlock()
-	if !ok || claims.Type != wantType || !time.Now().Before(claims.ExpiresAt.Add(leeway)) {
+	if !ok || claims.Type != wantType || !time.Now().Before(claims.ExpiresAt.Add(Leeway)) {
 		return Claims{}, false
 	}
 	return claims, true
@@ -52,7 +52,7 @@ func (c *verifiedCache) put(token string, claims Claims) {
 	if len(c.claims) >= c.size {
 		now := time.Now()
 		for t, cl := range c.claims {
-			if !now.Before(cl.ExpiresAt.Add(leeway)) {
+			if !now.Before(cl.ExpiresAt.Add(Leeway)) {
 				delete(c.claims, t)
 			}
 		}

@@ -83,6 +83,21 @@ func UnaryServerInterceptor(v *accesstoken.Verifier, optional []string) grpc.Una
 	}
 }
 
+// RejectRevoked answers UNAUTHENTICATED, as for an invalid token, when the
+// session of the caller's verified token was revoked (logout, refresh-token
+// reuse): revoked(ctx, sessionID) is revocation.Checker.Revoked in
+// production. It runs after UnaryServerInterceptor, on every call, so a
+// token whose signature check was cached is still refused at once.
+// Anonymous calls pass.
+func RejectRevoked(revoked func(ctx context.Context, sessionID string) bool) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if c, ok := Claims(ctx); ok && revoked(ctx, c.SessionID()) {
+			return nil, status.Error(codes.Unauthenticated, "Given token not valid.")
+		}
+		return handler(ctx, req)
+	}
+}
+
 // bearer reads only the authorization values: FromIncomingContext would
 // copy every header of the call, on every call.
 func bearer(ctx context.Context) string {

@@ -78,3 +78,51 @@ func TestUnaryServerInterceptor(t *testing.T) {
 		})
 	}
 }
+
+func TestRejectRevoked(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(family string) string {
+		tok, err := accesstoken.NewSigner(priv).Sign(accesstoken.Claims{UserID: 7, Type: accesstoken.TypeAccess,
+			ID: "jti-" + family, Family: family, ExpiresAt: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	const anonymous = "/svc.S/Read"
+	verify := UnaryServerInterceptor(accesstoken.NewVerifier(pub), []string{anonymous})
+	var asked []string
+	reject := RejectRevoked(func(_ context.Context, sessionID string) bool {
+		asked = append(asked, sessionID)
+		return sessionID == "gone"
+	})
+	// The server chains them in this order (grpcserver.New).
+	call := func(method string, md metadata.MD) error {
+		ctx := context.Background()
+		if md != nil {
+			ctx = metadata.NewIncomingContext(ctx, md)
+		}
+		_, err := verify(ctx, "req", &grpc.UnaryServerInfo{FullMethod: method}, func(ctx context.Context, req any) (any, error) {
+			return reject(ctx, req, &grpc.UnaryServerInfo{FullMethod: method}, func(context.Context, any) (any, error) { return "resp", nil })
+		})
+		return err
+	}
+	if err := call("/svc.S/Write", metadata.Pairs("authorization", "Bearer "+sign("live"))); err != nil {
+		t.Errorf("live session: got %v, want OK", err)
+	}
+	err = call("/svc.S/Write", metadata.Pairs("authorization", "Bearer "+sign("gone")))
+	if status.Code(err) != codes.Unauthenticated || status.Convert(err).Message() != "Given token not valid." {
+		t.Errorf("revoked session: got %v, want Unauthenticated \"Given token not valid.\"", err)
+	}
+	err = call(anonymous, metadata.Pairs("authorization", "Bearer "+sign("gone")))
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("revoked session on an anonymous method: got %v, want Unauthenticated", err)
+	}
+	asked = nil
+	if err := call(anonymous, nil); err != nil || len(asked) != 0 {
+		t.Errorf("anonymous call: got %v after asking %v, want OK without a look-up", err, asked)
+	}
+}

@@ -1,7 +1,7 @@
 // Package grpcserver builds the gRPC server every Cobra Space service runs:
 // standard health checking and reflection, and one interceptor for panics,
-// Prometheus metrics and logging (observe.go) before access-token verification,
-// and OpenTelemetry server spans when tracing is set up (platform/tracing,
+// Prometheus metrics and logging (observe.go) before access-token verification
+// and the session revocation check, and OpenTelemetry server spans when tracing is set up (platform/tracing,
 // before New).
 package grpcserver
 
@@ -40,6 +40,10 @@ type Config struct {
 	Verifier *accesstoken.Verifier
 	// AnonymousMethods are full method names callable without a token.
 	AnonymousMethods []string
+	// Revoked reports whether a verified token's session was revoked
+	// (revocation.Checker.Revoked); such calls answer UNAUTHENTICATED.
+	// nil: no revocation check.
+	Revoked func(ctx context.Context, sessionID string) bool
 }
 
 // Server is a gRPC server with its health service.
@@ -59,6 +63,13 @@ func New(cfg Config) *Server {
 		traced = append(traced, grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))))
 	}
+	interceptors := []grpc.UnaryServerInterceptor{
+		obs.unary, // panics, metrics, logging (observe.go)
+		grpcauth.UnaryServerInterceptor(cfg.Verifier, cfg.AnonymousMethods),
+	}
+	if cfg.Revoked != nil {
+		interceptors = append(interceptors, grpcauth.RejectRevoked(cfg.Revoked))
+	}
 	srv := grpc.NewServer(append(traced,
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
@@ -71,10 +82,7 @@ func New(cfg Config) *Server {
 			MaxConnectionAge: 5 * time.Minute, MaxConnectionAgeGrace: 30 * time.Second,
 		}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(
-			obs.unary, // panics, metrics, logging (observe.go)
-			grpcauth.UnaryServerInterceptor(cfg.Verifier, cfg.AnonymousMethods),
-		),
+		grpc.ChainUnaryInterceptor(interceptors...),
 	)...)
 	h := health.NewServer()
 	healthpb.RegisterHealthServer(srv, h)

@@ -1,18 +1,23 @@
-// Package revocation is the Redis denylist of revoked access tokens, keyed
-// by token id (jti) until the token would have expired anyway. The user
-// service writes it at logout; gateways read it on every authenticated
-// request, so a logged-out token stops working at once on every replica.
+// Package revocation is the Redis denylist of revoked login sessions. A
+// session is a refresh-token family (accesstoken.Claims.SessionID): the
+// user service denylists it at logout and when a refresh token is reused,
+// for as long as an access token of it may still be valid. Every process
+// that verifies access tokens (each gateway replica, each gRPC service)
+// asks the denylist on every request or call through a Checker, so every
+// access token of a revoked session stops working at once, everywhere.
 package revocation
 
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Denylist stores revoked token ids.
+// Denylist stores revoked session ids.
 type Denylist struct {
 	rdb    *redis.Client
 	prefix string
@@ -23,21 +28,30 @@ func New(rdb *redis.Client, prefix string) *Denylist {
 	return &Denylist{rdb: rdb, prefix: prefix}
 }
 
-func (d *Denylist) key(jti string) string { return d.prefix + "revoked:" + jti }
+func (d *Denylist) key(sessionID string) string { return d.prefix + "revoked:" + sessionID }
 
-// Revoke denylists jti until expiresAt.
-func (d *Denylist) Revoke(ctx context.Context, jti string, expiresAt time.Time) error {
-	ttl := time.Until(expiresAt)
-	if ttl <= 0 {
+// Revoke denylists sessionIDs until until: the latest time at which an
+// access token of theirs may still be accepted (issued now, plus the
+// access-token lifetime and the verifier's leeway). One round trip.
+func (d *Denylist) Revoke(ctx context.Context, until time.Time, sessionIDs ...string) error {
+	ttl := time.Until(until)
+	if ttl <= 0 || len(sessionIDs) == 0 {
 		return nil
 	}
-	return d.rdb.Set(ctx, d.key(jti), 1, ttl+time.Second).Err()
+	_, err := d.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range sessionIDs {
+			p.Set(ctx, d.key(id), 1, ttl+time.Second)
+		}
+		return nil
+	})
+	return err
 }
 
-// IsRevoked reports whether jti was revoked. An error means Redis could not
-// answer; callers decide whether to fail open or closed.
-func (d *Denylist) IsRevoked(ctx context.Context, jti string) (bool, error) {
-	err := d.rdb.Get(ctx, d.key(jti)).Err()
+// IsRevoked reports whether the session was revoked. An error means Redis
+// could not answer; callers decide whether to fail open or closed (Checker
+// fails open).
+func (d *Denylist) IsRevoked(ctx context.Context, sessionID string) (bool, error) {
+	err := d.rdb.Get(ctx, d.key(sessionID)).Err()
 	switch {
 	case err == nil:
 		return true, nil
@@ -46,4 +60,54 @@ func (d *Denylist) IsRevoked(ctx context.Context, jti string) (bool, error) {
 	default:
 		return false, err
 	}
+}
+
+// Lookup answers whether a session was revoked (a *Denylist in production).
+type Lookup interface {
+	IsRevoked(ctx context.Context, sessionID string) (bool, error)
+}
+
+// CheckTimeout bounds one denylist look-up, so a hung Redis delays a
+// request by at most this much before the Checker fails open.
+const CheckTimeout = 500 * time.Millisecond
+
+// Backoff is how long a Checker skips Redis after it failed.
+const Backoff = 2 * time.Second
+
+// Checker is the revocation check of every authenticated request or call.
+// When Redis cannot answer it fails OPEN (the token is accepted and a
+// warning logged): the token's signature was verified and it lives at most
+// the access-token TTL, and a Redis outage must not log every user out
+// (quality-bars F5). After a failure Redis is skipped for Backoff, so an
+// outage adds no latency to requests and logs one warning per window.
+type Checker struct {
+	lookup Lookup
+	log    *slog.Logger
+	// Redis is skipped until retryAt (unix nanos) after a failure.
+	retryAt atomic.Int64
+}
+
+// NewChecker returns a Checker asking lookup.
+func NewChecker(lookup Lookup, log *slog.Logger) *Checker {
+	return &Checker{lookup: lookup, log: log}
+}
+
+// Revoked reports whether sessionID is known to be revoked; false when
+// Redis cannot answer (fail open, see Checker).
+func (c *Checker) Revoked(ctx context.Context, sessionID string) bool {
+	if time.Now().UnixNano() < c.retryAt.Load() {
+		return false
+	}
+	lctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+	revoked, err := c.lookup.IsRevoked(lctx, sessionID)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil { // not the caller giving up: Redis failed
+			c.retryAt.Store(time.Now().Add(Backoff).UnixNano())
+			c.log.WarnContext(ctx, "session denylist unavailable; accepting verified tokens",
+				"retry_in", Backoff.String(), "err", err)
+		}
+		return false
+	}
+	return revoked
 }

@@ -35,9 +35,11 @@ func (s Subjects) Room(roomID int64) string {
 	return s.prefix + "chat.room." + strconv.FormatInt(roomID, 10)
 }
 
-// UserRevoked is the subject announcing that a user's tokens were revoked
-// (logout): gateways close that user's sockets. The data is JSON
-// {"jti": "...", "reason": "logout"}.
+// UserRevoked is the subject announcing that sessions of a user were
+// revoked (logout, refresh-token reuse): gateways reject every access token
+// of those sessions and close their sockets. The data is JSON
+// {"sessions": ["<session id>", ...], "jti": "<logged-out token, if any>",
+// "reason": "logout"|"refresh_reuse"}.
 func (s Subjects) UserRevoked(userID int64) string {
 	return s.prefix + "user.revoked." + strconv.FormatInt(userID, 10)
 }

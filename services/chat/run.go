@@ -19,6 +19,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
+	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/tracing"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
@@ -205,6 +206,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	srv := grpcserver.New(grpcserver.Config{
 		Logger: logger, Metrics: reg, Verifier: accesstoken.NewVerifier(pub).WithCache(100000),
 		AnonymousMethods: rpc.AnonymousMethods,
+		Revoked:          revocation.NewChecker(revocation.New(rdb, cfg.redisPrefix), logger).Revoked,
 	})
 	chatv1.RegisterChatServiceServer(srv, rpc.New(svc, logger))
 

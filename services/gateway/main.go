@@ -207,7 +207,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	// Each socket handshake and REST call verifies its access token; a
 	// client's sockets and calls share one token, so remembering verified
 	// tokens skips most Ed25519 checks (a reconnect storm re-verifies every
-	// socket: quality-bars M4). Revocation is still checked per request.
+	// socket: quality-bars M4). Revocation is still checked per request
+	// (auth.Authenticator), so a cached token is refused once its session
+	// is revoked.
 	verifier := accesstoken.NewVerifier(pub).WithCache(verifiedTokens)
 
 	userConn, err := grpcclient.Dial(cfg.userAddr)
@@ -293,7 +295,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		KernelSendBuffer:  cfg.kernelSendBuf,
 		SendLimit:         sendLimit,
 	}, chatClient, bridge, log, socketMetrics)
-	authn.OnRevoked(func(userID int64) { hub.CloseUser(userID, "logged out") })
+	authn.OnRevoked(func(userID int64, sessionIDs []string) { hub.CloseSessions(userID, sessionIDs, "logged out") })
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHub()
 	go hub.Run(hubCtx)
@@ -307,7 +309,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 			if err != nil {
 				return chatsocket.Principal{}, err
 			}
-			return chatsocket.Principal{UserID: id.UserID, Email: id.Email, Token: id.Token, ExpiresAt: id.ExpiresAt}, nil
+			return chatsocket.Principal{UserID: id.UserID, Email: id.Email, Token: id.Token, SessionID: id.SessionID, ExpiresAt: id.ExpiresAt}, nil
 		},
 		OriginAllowed: origins.RequestAllowed,
 		Error:         httpapi.WriteError,

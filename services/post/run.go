@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/adminhttp"
 	"github.com/cobraspace/cobraspace/platform/envconfig"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
+	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/tracing"
 	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
 	"github.com/cobraspace/cobraspace/services/post/internal/chatclient"
@@ -24,12 +27,13 @@ import (
 
 // config is everything read from the environment (see README.md).
 type config struct {
-	grpcAddr, adminAddr string
-	databaseURL         string
-	publicKeyFile       string
-	chatServiceAddr     string
-	logLevel            slog.Level
-	drainDelay          time.Duration
+	grpcAddr, adminAddr   string
+	databaseURL           string
+	redisURL, redisPrefix string
+	publicKeyFile         string
+	chatServiceAddr       string
+	logLevel              slog.Level
+	drainDelay            time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -38,6 +42,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		grpcAddr:        env.String("GRPC_ADDR", ":9002"),
 		adminAddr:       env.String("ADMIN_ADDR", ":9102"),
 		databaseURL:     env.Required("DATABASE_URL"),
+		redisURL:        env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
+		redisPrefix:     env.String("REDIS_PREFIX", ""),
 		publicKeyFile:   env.Required("JWT_PUBLIC_KEY_FILE"),
 		chatServiceAddr: env.String("CHAT_SERVICE_ADDR", "127.0.0.1:9003"),
 		drainDelay:      env.Duration("DRAIN_DELAY", 0),
@@ -86,6 +92,16 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer chatConn.Close()
 
+	// Redis holds only the session denylist here, which fails open: a slow
+	// or dead Redis must not stall calls (platform/revocation).
+	ropt, err := goredis.ParseURL(cfg.redisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+	rdb := goredis.NewClient(ropt)
+	defer rdb.Close()
+
 	svc := post.NewService(postgres.NewStore(pool), chatclient.New(chatConn, logger), logger)
 
 	reg := adminhttp.NewRegistry()
@@ -97,6 +113,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	gs := grpcserver.New(grpcserver.Config{
 		Logger: logger, Metrics: reg, Verifier: accesstoken.NewVerifier(pub), AnonymousMethods: rpc.AnonymousMethods(),
+		Revoked: revocation.NewChecker(revocation.New(rdb, cfg.redisPrefix), logger).Revoked,
 	})
 	postv1.RegisterPostServiceServer(gs, rpc.New(svc, logger))
 

@@ -199,6 +199,8 @@ func start(t *testing.T) *env {
 		"GRPC_ADDR":           "127.0.0.1:0",
 		"ADMIN_ADDR":          "127.0.0.1:0",
 		"DATABASE_URL":        dbURL,
+		"REDIS_URL":           testenv.RedisURL(),
+		"REDIS_PREFIX":        testenv.Prefix(t),
 		"JWT_PUBLIC_KEY_FILE": pub,
 		"CHAT_SERVICE_ADDR":   clis.Addr().String(),
 		"LOG_LEVEL":           "error",

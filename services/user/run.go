@@ -149,12 +149,13 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	verifier := accesstoken.NewVerifier(pub)
+	denylist := revocation.New(rdb, cfg.redisPrefix)
 	svc := user.NewService(user.Config{
 		Store:      postgres.NewUserStore(pool),
 		Tokens:     postgres.NewTokenStore(pool),
 		Media:      postgres.NewMediaStore(pool),
 		Limiter:    redis.NewLoginLimiter(rdb, cfg.redisPrefix, cfg.loginLimits),
-		Denylist:   revocation.New(rdb, cfg.redisPrefix),
+		Denylist:   denylist,
 		Announcer:  nats.NewAnnouncer(nc, subjects.New(cfg.natsPrefix)),
 		Hasher:     hasher,
 		Passwords:  user.NewPasswordPolicy(),
@@ -174,6 +175,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	gs := grpcserver.New(grpcserver.Config{
 		Logger: logger, Metrics: reg, Verifier: verifier, AnonymousMethods: rpc.AnonymousMethods(),
+		Revoked: revocation.NewChecker(denylist, logger).Revoked,
 	})
 	userv1.RegisterUserServiceServer(gs, rpc.New(svc, logger))
 

@@ -271,15 +271,18 @@ func TestService(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no revocation announced: %v", err)
 	}
-	var ev struct{ JTI, Reason string }
-	if err := json.Unmarshal(msg.Data, &ev); err != nil || ev.JTI != ac.ID || ev.Reason != "logout" {
-		t.Errorf("announcement = %s (%v), want jti %s reason logout", msg.Data, err, ac.ID)
+	var ev struct {
+		Sessions    []string
+		JTI, Reason string
+	}
+	if err := json.Unmarshal(msg.Data, &ev); err != nil || !slices.Equal(ev.Sessions, []string{ac.Family}) || ev.JTI != ac.ID || ev.Reason != "logout" {
+		t.Errorf("announcement = %s (%v), want sessions [%s] jti %s reason logout", msg.Data, err, ac.Family, ac.ID)
 	}
 	opt, _ := goredis.ParseURL(testenv.RedisURL())
 	rdb := goredis.NewClient(opt)
 	defer rdb.Close()
-	if revoked, err := revocation.New(rdb, s.prefix).IsRevoked(context.Background(), ac.ID); !revoked || err != nil {
-		t.Errorf("denylist IsRevoked = %v, %v; want true", revoked, err)
+	if revoked, err := revocation.New(rdb, s.prefix).IsRevoked(context.Background(), ac.Family); !revoked || err != nil {
+		t.Errorf("denylist IsRevoked(session) = %v, %v; want true", revoked, err)
 	}
 	_, err = c.GetProfile(authed(pair.GetAccess()), &userv1.GetProfileRequest{})
 	wantCode(t, "GetProfile after logout", err, codes.Unauthenticated, "")

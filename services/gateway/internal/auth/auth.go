@@ -1,17 +1,17 @@
 // Package auth identifies the caller of a gateway request: it takes the
 // access token from the Authorization header or the access_token cookie,
-// verifies it (Ed25519 JWT, typ "access") and checks it was not revoked at
-// logout. It also holds the CSRF origin check for cookie-authenticated
-// writes and WebSocket handshakes.
+// verifies it (Ed25519 JWT, typ "access") and checks that its session was
+// not revoked (logout, refresh-token reuse). It also holds the CSRF origin
+// check for cookie-authenticated writes and WebSocket handshakes.
 //
-// Revocation is checked in two places: the Redis denylist the user service
-// writes at logout (shared by every replica), and an in-memory set filled
-// from the NATS revocation announcements. When Redis cannot answer, the
-// check fails OPEN (the request goes on, a warning is logged): a Redis
-// outage must not log every user out (quality-bars F5), and the in-memory
-// set still catches logouts announced over NATS while Redis is down. After
-// a Redis error the denylist is skipped for a short while (redisBackoff) so
-// an outage costs requests no latency and logs one warning per window.
+// A session is the token's refresh family (accesstoken.Claims.SessionID):
+// revoking it rejects every access token issued for that login, not only
+// the one presented at logout. Revocation is checked in two places: the
+// Redis denylist the user service writes (shared by every replica, through
+// revocation.Checker, which fails OPEN when Redis cannot answer: a Redis
+// outage must not log every user out, quality-bars F5), and an in-memory
+// set filled from the NATS revocation announcements, which still catches
+// revocations announced while Redis is down.
 package auth
 
 import (
@@ -22,12 +22,12 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/subjects"
 )
 
@@ -50,7 +50,7 @@ var (
 type Identity struct {
 	UserID    int64
 	Email     string
-	TokenID   string // jti of the access token
+	SessionID string // the token's login session (accesstoken.Claims.SessionID)
 	Token     string // the raw access token, forwarded to services
 	ExpiresAt time.Time
 	// ViaCookie is true when the token came from the access_token cookie
@@ -58,48 +58,33 @@ type Identity struct {
 	ViaCookie bool
 }
 
-// Denylist answers whether an access token id was revoked
+// Denylist answers whether a session was revoked
 // (platform/revocation.Denylist in production).
-type Denylist interface {
-	IsRevoked(ctx context.Context, jti string) (bool, error)
-}
+type Denylist = revocation.Lookup
 
 // Authenticator verifies the access tokens of incoming requests.
 type Authenticator struct {
 	verifier *accesstoken.Verifier
-	denylist Denylist
-	log      *slog.Logger
+	checker  *revocation.Checker // nil: no Redis check
 	revoked  *revokedSet
-
-	// While Redis fails, it is skipped until redisRetryAt (unix nanos)
-	// so every request does not wait for it, and the warning is logged
-	// once per outage window instead of once per request.
-	redisRetryAt atomic.Int64
+	log      *slog.Logger
 
 	mu        sync.Mutex
-	listeners []func(userID int64)
+	listeners []func(userID int64, sessionIDs []string)
 }
 
 // New returns an Authenticator. denylist may be nil (no Redis check).
 func New(verifier *accesstoken.Verifier, denylist Denylist, log *slog.Logger) *Authenticator {
-	return &Authenticator{
-		verifier: verifier,
-		denylist: denylist,
-		log:      log,
-		revoked:  newRevokedSet(revokedMemory),
+	a := &Authenticator{verifier: verifier, revoked: newRevokedSet(revokedMemory), log: log}
+	if denylist != nil {
+		a.checker = revocation.NewChecker(denylist, log)
 	}
+	return a
 }
 
-// denylistTimeout bounds the Redis check so a hung Redis delays a request
-// by at most this much before failing open.
-const denylistTimeout = 500 * time.Millisecond
-
-// redisBackoff is how long the denylist is skipped after a Redis error.
-const redisBackoff = 2 * time.Second
-
-// revokedMemory is how long a jti announced as revoked is remembered in
-// memory. Access tokens live far shorter (15 min by default), so a token
-// is always expired before it is forgotten.
+// revokedMemory is how long a session announced as revoked is remembered
+// in memory. Access tokens live far shorter (15 min by default), so every
+// token of the session is expired before it is forgotten.
 const revokedMemory = 24 * time.Hour
 
 // TokenFrom returns the access token of r and whether it came from the
@@ -135,60 +120,50 @@ func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
 	return id, err
 }
 
-// Verify checks an access token: signature, claims, type and revocation.
-// It returns ErrInvalidToken for any token that must not be trusted.
+// Verify checks an access token: signature, claims, type and whether its
+// session was revoked. It returns ErrInvalidToken for any token that must
+// not be trusted.
 func (a *Authenticator) Verify(ctx context.Context, token string) (Identity, error) {
 	c, err := a.verifier.Verify(token, accesstoken.TypeAccess)
 	if err != nil {
 		return Identity{}, ErrInvalidToken
 	}
-	if a.revoked.has(c.ID) {
+	sid := c.SessionID()
+	if a.revoked.has(sid) || (a.checker != nil && a.checker.Revoked(ctx, sid)) {
 		return Identity{}, ErrInvalidToken
 	}
-	if a.denylist != nil && time.Now().UnixNano() >= a.redisRetryAt.Load() {
-		dctx, cancel := context.WithTimeout(ctx, denylistTimeout)
-		revoked, err := a.denylist.IsRevoked(dctx, c.ID)
-		cancel()
-		switch {
-		case err != nil && ctx.Err() == nil:
-			// Fail open, see the package comment.
-			a.redisRetryAt.Store(time.Now().Add(redisBackoff).UnixNano())
-			a.log.Warn("token denylist unavailable; accepting verified tokens (revocations announced over NATS still apply)",
-				"retry_in", redisBackoff.String(), "err", err)
-		case revoked:
-			return Identity{}, ErrInvalidToken
-		}
-	}
-	return Identity{UserID: c.UserID, Email: c.Email, TokenID: c.ID, Token: token, ExpiresAt: c.ExpiresAt}, nil
+	return Identity{UserID: c.UserID, Email: c.Email, SessionID: sid, Token: token, ExpiresAt: c.ExpiresAt}, nil
 }
 
-// OnRevoked registers fn to be called with the user id of every revocation
-// announced over NATS (logout on any replica), e.g. to close that user's
-// chat sockets. fn must not block for long.
-func (a *Authenticator) OnRevoked(fn func(userID int64)) {
+// OnRevoked registers fn to be called with the user id and session ids of
+// every revocation (logout or refresh-token reuse, announced over NATS by
+// the user service, or a logout through this replica), e.g. to close those
+// sessions' chat sockets. fn must not block for long.
+func (a *Authenticator) OnRevoked(fn func(userID int64, sessionIDs []string)) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.listeners = append(a.listeners, fn)
 }
 
-// Revoked records that token jti of userID was revoked, so this replica
-// rejects it even without Redis, and tells the OnRevoked listeners.
-func (a *Authenticator) Revoked(userID int64, jti string) {
-	if jti != "" {
-		a.revoked.add(jti)
+// Revoked records that sessions of userID were revoked, so this replica
+// rejects their tokens even without Redis, and tells the OnRevoked
+// listeners.
+func (a *Authenticator) Revoked(userID int64, sessionIDs []string) {
+	for _, id := range sessionIDs {
+		a.revoked.add(id)
 	}
 	a.mu.Lock()
-	ls := append([]func(int64){}, a.listeners...)
+	ls := append([]func(int64, []string){}, a.listeners...)
 	a.mu.Unlock()
 	for _, fn := range ls {
-		fn(userID)
+		fn(userID, sessionIDs)
 	}
 }
 
 // revocationEvent is the data of a subjects.UserRevoked message.
 type revocationEvent struct {
-	JTI    string `json:"jti"`
-	Reason string `json:"reason"`
+	Sessions []string `json:"sessions"`
+	Reason   string   `json:"reason"`
 }
 
 // SubscribeRevocations listens on the revocation subject of every user
@@ -203,10 +178,11 @@ func (a *Authenticator) SubscribeRevocations(nc *nats.Conn, subj subjects.Subjec
 			return
 		}
 		var ev revocationEvent
-		if err := json.Unmarshal(m.Data, &ev); err != nil {
-			a.log.Warn("revocation with malformed data", "subject", m.Subject, "err", err)
+		if err := json.Unmarshal(m.Data, &ev); err != nil || len(ev.Sessions) == 0 {
+			a.log.Warn("revocation without sessions", "subject", m.Subject, "err", err)
+			return
 		}
-		a.Revoked(uid, ev.JTI)
+		a.Revoked(uid, ev.Sessions)
 	})
 	if err != nil {
 		return nil, err
@@ -232,12 +208,12 @@ func parseUserID(s string) (int64, bool) {
 	return n, n > 0
 }
 
-// revokedSet remembers revoked token ids for a while.
+// revokedSet remembers revoked session ids for a while.
 type revokedSet struct {
 	ttl time.Duration
 
 	mu        sync.Mutex
-	ids       map[string]time.Time // jti → when it may be forgotten
+	ids       map[string]time.Time // session id → when it may be forgotten
 	lastSweep time.Time
 }
 
@@ -245,11 +221,11 @@ func newRevokedSet(ttl time.Duration) *revokedSet {
 	return &revokedSet{ttl: ttl, ids: map[string]time.Time{}, lastSweep: time.Now()}
 }
 
-func (s *revokedSet) add(jti string) {
+func (s *revokedSet) add(id string) {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ids[jti] = now.Add(s.ttl)
+	s.ids[id] = now.Add(s.ttl)
 	// Sweeping on insert (at most once a minute) keeps the set bounded
 	// without a goroutine.
 	if now.Sub(s.lastSweep) > time.Minute {
@@ -262,10 +238,10 @@ func (s *revokedSet) add(jti string) {
 	}
 }
 
-func (s *revokedSet) has(jti string) bool {
+func (s *revokedSet) has(id string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	until, ok := s.ids[jti]
+	until, ok := s.ids[id]
 	return ok && time.Now().Before(until)
 }
 

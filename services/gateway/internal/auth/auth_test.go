@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -29,11 +30,11 @@ type fakeDenylist struct {
 	calls   int
 }
 
-func (f *fakeDenylist) IsRevoked(_ context.Context, jti string) (bool, error) {
+func (f *fakeDenylist) IsRevoked(_ context.Context, sessionID string) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	return f.revoked[jti], f.err
+	return f.revoked[sessionID], f.err
 }
 
 type keys struct {
@@ -49,9 +50,11 @@ func newKeys(t *testing.T) keys {
 	return keys{signer: accesstoken.NewSigner(priv), verifier: accesstoken.NewVerifier(pub)}
 }
 
-func (k keys) token(t *testing.T, typ, jti string) string {
+// token signs a token of session fam.
+func (k keys) token(t *testing.T, typ, jti, fam string) string {
 	t.Helper()
-	tok, err := k.signer.Sign(accesstoken.Claims{UserID: 7, Email: "a@example.com", Type: typ, ID: jti, ExpiresAt: time.Now().Add(time.Minute)})
+	tok, err := k.signer.Sign(accesstoken.Claims{UserID: 7, Email: "a@example.com", Type: typ, ID: jti, Family: fam,
+		ExpiresAt: time.Now().Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,9 +64,9 @@ func (k keys) token(t *testing.T, typ, jti string) string {
 func TestAuthenticate(t *testing.T) {
 	k := newKeys(t)
 	var logs bytes.Buffer
-	deny := &fakeDenylist{revoked: map[string]bool{"revoked-jti": true}}
+	deny := &fakeDenylist{revoked: map[string]bool{"revoked-fam": true}}
 	a := auth.New(k.verifier, deny, slog.New(slog.NewJSONHandler(&logs, nil)))
-	good := k.token(t, accesstoken.TypeAccess, "good-jti")
+	good := k.token(t, accesstoken.TypeAccess, "good-jti", "good-fam")
 
 	cases := []struct {
 		name       string
@@ -79,9 +82,10 @@ func TestAuthenticate(t *testing.T) {
 		{"nothing", "", "", auth.ErrNoCredentials, false},
 		{"other scheme ignored", "Basic dXNlcjpwdw==", "", auth.ErrNoCredentials, false},
 		{"garbage", "Bearer abc", "", auth.ErrInvalidToken, false},
-		{"refresh token", "Bearer " + k.token(t, accesstoken.TypeRefresh, "r1"), "", auth.ErrInvalidToken, false},
-		{"revoked in Redis", "Bearer " + k.token(t, accesstoken.TypeAccess, "revoked-jti"), "", auth.ErrInvalidToken, false},
-		{"wrong key", "Bearer " + newKeys(t).token(t, accesstoken.TypeAccess, "x"), "", auth.ErrInvalidToken, false},
+		{"refresh token", "Bearer " + k.token(t, accesstoken.TypeRefresh, "r1", "good-fam"), "", auth.ErrInvalidToken, false},
+		// Any token of a revoked session, not only the one logged out with.
+		{"session revoked in Redis", "Bearer " + k.token(t, accesstoken.TypeAccess, "other-jti", "revoked-fam"), "", auth.ErrInvalidToken, false},
+		{"wrong key", "Bearer " + newKeys(t).token(t, accesstoken.TypeAccess, "x", "good-fam"), "", auth.ErrInvalidToken, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,7 +103,7 @@ func TestAuthenticate(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if id.UserID != 7 || id.Email != "a@example.com" || id.TokenID != "good-jti" || id.Token != good || id.ViaCookie != tc.wantCookie {
+			if id.UserID != 7 || id.Email != "a@example.com" || id.SessionID != "good-fam" || id.Token != good || id.ViaCookie != tc.wantCookie {
 				t.Errorf("identity: got %+v", id)
 			}
 		})
@@ -113,7 +117,7 @@ func TestAuthenticateFailsOpenWithoutRedis(t *testing.T) {
 	a := auth.New(k.verifier, deny, slog.New(slog.NewJSONHandler(&logs, nil)))
 
 	// Redis down: a verified token is accepted, with a warning.
-	if _, err := a.Verify(context.Background(), k.token(t, accesstoken.TypeAccess, "j1")); err != nil {
+	if _, err := a.Verify(context.Background(), k.token(t, accesstoken.TypeAccess, "j1", "s1")); err != nil {
 		t.Fatalf("Redis down: got %v, want the token accepted (fail open)", err)
 	}
 	if !strings.Contains(logs.String(), "denylist unavailable") {
@@ -122,7 +126,7 @@ func TestAuthenticateFailsOpenWithoutRedis(t *testing.T) {
 	// During the outage Redis is not asked again for a while, and the
 	// warning is not repeated per request.
 	for range 5 {
-		if _, err := a.Verify(context.Background(), k.token(t, accesstoken.TypeAccess, "j0")); err != nil {
+		if _, err := a.Verify(context.Background(), k.token(t, accesstoken.TypeAccess, "j0", "s0")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -130,19 +134,22 @@ func TestAuthenticateFailsOpenWithoutRedis(t *testing.T) {
 		t.Errorf("after the first failure: %d Redis calls and %d warnings, want 1 and 1",
 			deny.calls, strings.Count(logs.String(), "denylist unavailable"))
 	}
-	// A revocation announced over NATS still counts.
-	var notified []int64
-	a.OnRevoked(func(uid int64) { notified = append(notified, uid) })
-	a.Revoked(7, "j1")
-	if _, err := a.Verify(context.Background(), k.token(t, accesstoken.TypeAccess, "j1")); !errors.Is(err, auth.ErrInvalidToken) {
-		t.Errorf("revoked in memory, Redis down: got %v, want ErrInvalidToken", err)
+	// A revocation announced over NATS still counts, for every token of
+	// the session.
+	var notified []string
+	a.OnRevoked(func(uid int64, sessions []string) { notified = append(notified, fmt.Sprint(uid, sessions)) })
+	a.Revoked(7, []string{"s1"})
+	for _, jti := range []string{"j1", "j1-older"} {
+		if _, err := a.Verify(context.Background(), k.token(t, accesstoken.TypeAccess, jti, "s1")); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("token %s of a session revoked in memory, Redis down: got %v, want ErrInvalidToken", jti, err)
+		}
 	}
-	if len(notified) != 1 || notified[0] != 7 {
-		t.Errorf("OnRevoked listeners: got %v, want [7]", notified)
+	if len(notified) != 1 || notified[0] != "7 [s1]" {
+		t.Errorf("OnRevoked listeners: got %v, want [7 [s1]]", notified)
 	}
-	// Other tokens of the user are unaffected (the jti is what was revoked).
-	if _, err := a.Verify(context.Background(), k.token(t, accesstoken.TypeAccess, "j2")); err != nil {
-		t.Errorf("another token: got %v, want accepted", err)
+	// Other sessions of the user are unaffected.
+	if _, err := a.Verify(context.Background(), k.token(t, accesstoken.TypeAccess, "j2", "s2")); err != nil {
+		t.Errorf("another session: got %v, want accepted", err)
 	}
 }
 
@@ -155,8 +162,8 @@ func TestSubscribeRevocations(t *testing.T) {
 	defer nc.Close()
 	subj := subjects.New(testenv.Prefix(t))
 	a := auth.New(k.verifier, nil, slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)))
-	got := make(chan int64, 4)
-	a.OnRevoked(func(uid int64) { got <- uid })
+	got := make(chan string, 4)
+	a.OnRevoked(func(uid int64, sessions []string) { got <- fmt.Sprint(uid, sessions) })
 	unsub, err := a.SubscribeRevocations(nc, subj)
 	if err != nil {
 		t.Fatal(err)
@@ -165,31 +172,40 @@ func TestSubscribeRevocations(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	tok := k.token(t, accesstoken.TypeAccess, "nats-jti")
-	if _, err := a.Verify(context.Background(), tok); err != nil {
-		t.Fatalf("before revocation: %v", err)
+	older, tok, other := k.token(t, accesstoken.TypeAccess, "j1", "nats-fam"), k.token(t, accesstoken.TypeAccess, "j2", "nats-fam"),
+		k.token(t, accesstoken.TypeAccess, "j3", "other-fam")
+	for _, tk := range []string{older, tok, other} {
+		if _, err := a.Verify(context.Background(), tk); err != nil {
+			t.Fatalf("before revocation: %v", err)
+		}
 	}
+	event := []byte(`{"sessions":["nats-fam"],"jti":"j2","reason":"logout"}`)
 	// Another prefix (another deployment or test) must not reach us.
-	if err := nc.Publish(subjects.New("other.").UserRevoked(7), []byte(`{"jti":"nats-jti","reason":"logout"}`)); err != nil {
+	if err := nc.Publish(subjects.New("other.").UserRevoked(7), event); err != nil {
 		t.Fatal(err)
 	}
-	if err := nc.Publish(subj.UserRevoked(7), []byte(`{"jti":"nats-jti","reason":"logout"}`)); err != nil {
+	if err := nc.Publish(subj.UserRevoked(7), event); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case uid := <-got:
-		if uid != 7 {
-			t.Errorf("revoked user: got %d, want 7", uid)
+	case ev := <-got:
+		if ev != "7 [nats-fam]" {
+			t.Errorf("revoked: got %s, want user 7 session nats-fam", ev)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no revocation within 5 s")
 	}
-	if _, err := a.Verify(context.Background(), tok); !errors.Is(err, auth.ErrInvalidToken) {
-		t.Errorf("after revocation: got %v, want ErrInvalidToken", err)
+	for name, tk := range map[string]string{"logged-out token": tok, "older token of the session": older} {
+		if _, err := a.Verify(context.Background(), tk); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("%s after revocation: got %v, want ErrInvalidToken", name, err)
+		}
+	}
+	if _, err := a.Verify(context.Background(), other); err != nil {
+		t.Errorf("another session of the user after revocation: got %v, want accepted", err)
 	}
 	select {
-	case uid := <-got:
-		t.Errorf("unexpected second revocation for %d", uid)
+	case ev := <-got:
+		t.Errorf("unexpected second revocation %s", ev)
 	case <-time.After(100 * time.Millisecond):
 	}
 }

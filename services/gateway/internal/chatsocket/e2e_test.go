@@ -56,22 +56,37 @@ func e2eRequest(t *testing.T, method, url, token string, body any) (int, []byte)
 
 func e2eSignup(t *testing.T, base string) e2eUser {
 	t.Helper()
-	email := "c" + testenv.ID() + "@example.com"
-	pw := "Quiet-Lantern-" + testenv.ID()
-	if code, body := e2eRequest(t, "POST", base+"/api/user/registration/", "", map[string]string{"email": email, "password": pw}); code != http.StatusCreated {
+	email, pw := e2eRegister(t, base)
+	access, _ := e2eLogin(t, base, email, pw)
+	return e2eUser{email: email, token: access}
+}
+
+// e2eRegister creates an account and returns its email and password.
+func e2eRegister(t *testing.T, base string) (email, password string) {
+	t.Helper()
+	email = "c" + testenv.ID() + "@example.com"
+	password = "Quiet-Lantern-" + testenv.ID()
+	if code, body := e2eRequest(t, "POST", base+"/api/user/registration/", "", map[string]string{"email": email, "password": password}); code != http.StatusCreated {
 		t.Fatalf("registration: got %d %s, want 201", code, body)
 	}
-	code, body := e2eRequest(t, "POST", base+"/api/user/login/", "", map[string]string{"email": email, "password": pw})
+	return email, password
+}
+
+// e2eLogin logs in (a new session) and returns its token pair.
+func e2eLogin(t *testing.T, base, email, password string) (access, refresh string) {
+	t.Helper()
+	code, body := e2eRequest(t, "POST", base+"/api/user/login/", "", map[string]string{"email": email, "password": password})
 	if code != http.StatusOK {
 		t.Fatalf("login: got %d %s, want 200", code, body)
 	}
 	var out struct {
-		Access string `json:"access"`
+		Access  string `json:"access"`
+		Refresh string `json:"refresh"`
 	}
-	if err := json.Unmarshal(body, &out); err != nil || out.Access == "" {
+	if err := json.Unmarshal(body, &out); err != nil || out.Access == "" || out.Refresh == "" {
 		t.Fatalf("login body %s: %v", body, err)
 	}
-	return e2eUser{email: email, token: out.Access}
+	return out.Access, out.Refresh
 }
 
 func e2eRoom(t *testing.T, base string, u e2eUser) int64 {

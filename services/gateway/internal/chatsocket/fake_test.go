@@ -251,7 +251,7 @@ func newReplica(t *testing.T, nc *nats.Conn, prefix string, chat chatv1.ChatServ
 	hub := chatsocket.NewHub(cfg, chat, bridge, log, m)
 	// Revocations reach the hub as in main: through the Authenticator.
 	authn := auth.New(nil, nil, log)
-	authn.OnRevoked(func(uid int64) { hub.CloseUser(uid, "logout") })
+	authn.OnRevoked(func(uid int64, sessions []string) { hub.CloseSessions(uid, sessions, "logout") })
 	unsub, err := authn.SubscribeRevocations(nc, subjects.New(prefix))
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +270,7 @@ func newReplica(t *testing.T, nc *nats.Conn, prefix string, chat chatv1.ChatServ
 			if err != nil {
 				return chatsocket.Principal{}, err
 			}
-			p := chatsocket.Principal{UserID: uid, Email: email(uid), Token: tok}
+			p := chatsocket.Principal{UserID: uid, Email: email(uid), Token: tok, SessionID: r.Header.Get("X-Test-Session")}
 			if v := r.Header.Get("X-Test-Expires"); v != "" {
 				d, _ := time.ParseDuration(v)
 				p.ExpiresAt = time.Now().Add(d)
@@ -322,6 +322,7 @@ type testConn struct {
 
 type dialOpts struct {
 	user    int64
+	session string // the token's login session
 	query   string
 	origin  string
 	expires string
@@ -333,6 +334,9 @@ func dial(t *testing.T, r *replica, room int64, o dialOpts) (*testConn, *http.Re
 	h := http.Header{}
 	if o.user != 0 {
 		h.Set("Authorization", "Bearer u"+strconv.FormatInt(o.user, 10))
+	}
+	if o.session != "" {
+		h.Set("X-Test-Session", o.session)
 	}
 	if o.origin != "" {
 		h.Set("Origin", o.origin)

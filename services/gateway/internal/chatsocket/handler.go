@@ -26,6 +26,7 @@ type Principal struct {
 	UserID    int64
 	Email     string
 	Token     string    // raw access token, forwarded to the chat service
+	SessionID string    // the token's login session: its revocation closes the socket
 	ExpiresAt time.Time // the socket is closed with 4001 then
 }
 

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -317,13 +318,17 @@ func (h *Hub) detach(c *client) {
 	}
 }
 
-// CloseUser closes every local socket of userID with 1008 (logout or token
-// revocation). Callers: the NATS revocation subscription.
-func (h *Hub) CloseUser(userID int64, reason string) {
+// CloseSessions closes every local socket of userID opened with a token of
+// one of sessionIDs, with 1008 (logout or session revocation); the user's
+// other sessions (other devices) keep their sockets. Callers: the
+// revocation listener of the gateway's Authenticator.
+func (h *Hub) CloseSessions(userID int64, sessionIDs []string, reason string) {
 	h.mu.Lock()
-	set := make([]*client, 0, len(h.users[userID]))
+	var set []*client
 	for c := range h.users[userID] {
-		set = append(set, c)
+		if slices.Contains(sessionIDs, c.user.SessionID) {
+			set = append(set, c)
+		}
 	}
 	h.mu.Unlock()
 	for _, c := range set {

@@ -488,12 +488,15 @@ func TestChatRoomDeletedRevokedExpiredShutdown(t *testing.T) {
 		}
 	})
 	t.Run("logout on another replica", func(t *testing.T) {
-		c := mustDial(t, b, 1, dialOpts{user: 7})
+		c := mustDial(t, b, 1, dialOpts{user: 7, session: "s1"})
 		c.nextOf("chat.presence")
-		other := mustDial(t, b, 1, dialOpts{user: 8})
+		// The same user on another device (session), and another user.
+		device := mustDial(t, b, 1, dialOpts{user: 7, session: "s2"})
+		device.nextOf("chat.presence")
+		other := mustDial(t, b, 1, dialOpts{user: 8, session: "s1"})
 		other.nextOf("chat.presence")
 		start := time.Now()
-		if err := e.nc.Publish(subjects.New(e.prefix).UserRevoked(7), []byte(`{"jti":"x","reason":"logout"}`)); err != nil {
+		if err := e.nc.Publish(subjects.New(e.prefix).UserRevoked(7), []byte(`{"sessions":["s1"],"reason":"logout"}`)); err != nil {
 			t.Fatal(err)
 		}
 		if got := c.closeCode(2 * time.Second); got != websocket.ClosePolicyViolation {
@@ -503,8 +506,10 @@ func TestChatRoomDeletedRevokedExpiredShutdown(t *testing.T) {
 			t.Fatalf("closed after %v, want within 2 s", d)
 		}
 		// Others stay connected.
-		other.send(map[string]any{"type": "chat.message", "message": "still here"})
-		other.nextOf("chat.message")
+		for _, s := range []*testConn{device, other} {
+			s.send(map[string]any{"type": "chat.message", "message": "still here"})
+			s.nextOf("chat.message")
+		}
 	})
 	t.Run("token expiry", func(t *testing.T) {
 		c := mustDial(t, a, 1, dialOpts{user: 3, expires: "500ms"})

@@ -316,9 +316,9 @@ func (s *Server) handleLogout() authedHandler {
 			rpcError(w, r, s.log, err)
 			return
 		}
-		// This replica stops accepting the token at once, even before the
-		// announcement comes back over NATS.
-		s.auth.Revoked(id.UserID, id.TokenID)
+		// This replica stops accepting the session's tokens and closes its
+		// sockets at once, even before the announcement comes back over NATS.
+		s.auth.Revoked(id.UserID, []string{id.SessionID})
 		s.clearTokenCookies(w)
 		encode(w, http.StatusOK, map[string]string{"message": msgLoggedOut})
 	}

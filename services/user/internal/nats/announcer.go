@@ -1,5 +1,5 @@
-// Package nats announces token revocations on NATS, so that every gateway
-// replica closes the user's sockets. nats.go types never leave this package.
+// Package nats announces session revocations on NATS, so that every gateway
+// replica rejects the sessions' tokens and closes their sockets. nats.go types never leave this package.
 package nats
 
 import (
@@ -24,30 +24,27 @@ func NewAnnouncer(nc *natsgo.Conn, subj subjects.Subjects) *Announcer {
 }
 
 type revokedEvent struct {
-	JTI    string `json:"jti"`
-	Reason string `json:"reason"`
+	Sessions []string `json:"sessions"`
+	JTI      string   `json:"jti,omitempty"`
+	Reason   string   `json:"reason"`
 }
 
-// UserRevoked implements user.Announcer: it publishes {"jti","reason"} on
-// subjects.UserRevoked(userID) and flushes, so an error means NATS did not
-// take the message.
-func (a *Announcer) UserRevoked(ctx context.Context, userID int64, jti, reason string) error {
-	if !a.nc.IsConnected() {
-		// nats.go would buffer the message until it reconnects; we say so,
-		// since a late close of sockets is still worth having.
-		_ = a.publish(userID, jti, reason)
-		return fmt.Errorf("nats not connected (%s); announcement buffered", a.nc.Status())
-	}
-	if err := a.publish(userID, jti, reason); err != nil {
-		return err
-	}
-	return a.nc.FlushWithContext(ctx)
-}
-
-func (a *Announcer) publish(userID int64, jti, reason string) error {
-	data, err := json.Marshal(revokedEvent{JTI: jti, Reason: reason})
+// UserRevoked implements user.Announcer: it publishes
+// {"sessions","jti","reason"} on subjects.UserRevoked(userID) and flushes,
+// so an error means NATS did not take the message.
+func (a *Announcer) UserRevoked(ctx context.Context, userID int64, sessionIDs []string, jti, reason string) error {
+	data, err := json.Marshal(revokedEvent{Sessions: sessionIDs, JTI: jti, Reason: reason})
 	if err != nil {
 		return err
 	}
-	return a.nc.Publish(a.subjects.UserRevoked(userID), data)
+	if !a.nc.IsConnected() {
+		// nats.go would buffer the message until it reconnects; we say so,
+		// since a late close of sockets is still worth having.
+		_ = a.nc.Publish(a.subjects.UserRevoked(userID), data)
+		return fmt.Errorf("nats not connected (%s); announcement buffered", a.nc.Status())
+	}
+	if err := a.nc.Publish(a.subjects.UserRevoked(userID), data); err != nil {
+		return err
+	}
+	return a.nc.FlushWithContext(ctx)
 }

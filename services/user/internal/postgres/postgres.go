@@ -398,14 +398,20 @@ func (s *TokenStore) RevokeFamily(ctx context.Context, userID int64, familyID, r
 	return nil
 }
 
-// RevokeUserFamilies implements user.TokenStore.
-func (s *TokenStore) RevokeUserFamilies(ctx context.Context, userID int64, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE refresh_families SET revoked_at = now(), revoke_reason = $2
-		WHERE user_id = $1 AND revoked_at IS NULL`, userID, reason)
+// RevokeUserFamilies implements user.TokenStore. Expired families are left
+// alone: they refresh nothing, and no access token of theirs is still valid
+// (an access token lives less than the refresh token issued with it).
+func (s *TokenStore) RevokeUserFamilies(ctx context.Context, userID int64, reason string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE refresh_families SET revoked_at = now(), revoke_reason = $2
+		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() RETURNING id`, userID, reason)
 	if err != nil {
-		return dbErr("revoke token families", err)
+		return nil, dbErr("revoke token families", err)
 	}
-	return nil
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, dbErr("revoke token families", err)
+	}
+	return ids, nil
 }
 
 // DeleteExpired implements user.TokenStore.

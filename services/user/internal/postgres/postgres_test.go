@@ -297,8 +297,18 @@ func TestRefreshRotationAndReuse(t *testing.T) {
 		if err := s.tokens.Rotate(ctx, "fb", u.UserID, "fb1", user.RefreshToken{JTI: "fb2", ExpiresAt: exp}); err != nil {
 			t.Errorf("rotation in live family = %v", err)
 		}
-		if err := s.tokens.RevokeUserFamilies(ctx, u.UserID, "logout"); err != nil {
+		// An expired family is not revoked (nothing of it is still valid).
+		if err := s.tokens.StartFamily(ctx, "fx", u.UserID, user.RefreshToken{JTI: "fx1", ExpiresAt: time.Now().Add(-time.Hour)}); err != nil {
 			t.Fatal(err)
+		}
+		revoked, err := s.tokens.RevokeUserFamilies(ctx, u.UserID, "logout")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The sessions to denylist: the live ones, not those revoked before.
+		slices.Sort(revoked)
+		if !slices.Equal(revoked, []string{"fb", "fc"}) {
+			t.Errorf("RevokeUserFamilies = %v, want [fb fc]", revoked)
 		}
 		if err := s.tokens.Rotate(ctx, "fc", u.UserID, "fc1", user.RefreshToken{JTI: "fc2", ExpiresAt: exp}); !errors.Is(err, user.ErrTokenRevoked) {
 			t.Errorf("rotation after revoking all = %v, want ErrTokenRevoked", err)

@@ -79,14 +79,12 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 	return status.Error(codes.Internal, "internal error")
 }
 
-// caller returns the verified, not revoked claims of the calling user.
+// caller returns the verified claims of the calling user (the server's
+// interceptors already refused revoked sessions: grpcserver.Config.Revoked).
 func (s *Server) caller(ctx context.Context) (accesstoken.Claims, error) {
 	c, ok := grpcauth.Claims(ctx)
 	if !ok {
 		return accesstoken.Claims{}, status.Error(codes.Unauthenticated, "Authentication credentials were not provided.")
-	}
-	if err := s.svc.Authenticate(ctx, c); err != nil {
-		return accesstoken.Claims{}, s.toStatus(ctx, err)
 	}
 	return c, nil
 }

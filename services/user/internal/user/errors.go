@@ -67,7 +67,6 @@ const (
 	MsgBadCredentials   = "Unable to log in with provided credentials."
 	MsgTooManyLogins    = "Too many login attempts. Try again later."
 	MsgTokenInvalid     = "Token is invalid or expired."
-	MsgTokenNotValid    = "Given token not valid."
 	MsgBusy             = "The server is busy. Try again later."
 	MsgUserNotFound     = "User with this email does not exist."
 	MsgAddSelf          = "You cannot add yourself as a friend."

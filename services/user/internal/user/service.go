@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -245,6 +246,9 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (TokenPair, error
 	switch {
 	case errors.Is(err, ErrTokenReused):
 		s.cfg.Logger.WarnContext(ctx, "refresh token reused; family revoked", "user_id", rc.UserID, "family", rc.Family)
+		// Someone holds a stolen token of this session: its access tokens
+		// (the thief's and the owner's) must stop working too.
+		s.revokeSessions(ctx, rc.UserID, []string{rc.SessionID()}, "", "refresh_reuse")
 		return TokenPair{}, newError(CodeUnauthenticated, MsgTokenInvalid)
 	case errors.Is(err, ErrTokenRevoked):
 		return TokenPair{}, newError(CodeUnauthenticated, MsgTokenInvalid)
@@ -254,35 +258,20 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (TokenPair, error
 	return pair, nil
 }
 
-// Authenticate checks that the caller's access token was not revoked
-// (logout). When Redis cannot answer the token is accepted: it was verified
-// and lives at most the access-token TTL. CodeUnauthenticated.
-func (s *Service) Authenticate(ctx context.Context, caller accesstoken.Claims) error {
-	ctx, cancel := context.WithTimeout(ctx, depTimeout)
-	defer cancel()
-	revoked, err := s.cfg.Denylist.IsRevoked(ctx, caller.ID)
-	if err != nil {
-		s.cfg.Logger.WarnContext(ctx, "token denylist unavailable; accepting verified token", "err", err)
-		return nil
-	}
-	if revoked {
-		return newError(CodeUnauthenticated, MsgTokenNotValid)
-	}
-	return nil
-}
-
-// Logout revokes refresh's family (or, when refresh is empty, every family
-// of the caller) and the family of the caller's access token, denylists the
-// access token and announces the revocation. An invalid or expired refresh
-// token is ignored (it cannot be used anyway); one of another user is
-// CodePermissionDenied. Redis or NATS being down does not fail the logout:
-// PostgreSQL already stops every refresh, and the access token expires
-// within its TTL (see README).
+// Logout ends the caller's session: it revokes refresh's family (or, when
+// refresh is empty, every family of the caller) and the family of the
+// caller's access token, then revokes those sessions everywhere
+// (revokeSessions). Other sessions of the user (other devices) keep working
+// unless refresh is empty. An invalid or expired refresh token is ignored
+// (it cannot be used anyway); one of another user is CodePermissionDenied.
 func (s *Service) Logout(ctx context.Context, caller accesstoken.Claims, refresh string) error {
+	sessions := []string{caller.SessionID()}
 	if refresh == "" {
-		if err := s.cfg.Tokens.RevokeUserFamilies(ctx, caller.UserID, "logout"); err != nil {
+		families, err := s.cfg.Tokens.RevokeUserFamilies(ctx, caller.UserID, "logout")
+		if err != nil {
 			return err
 		}
+		sessions = append(sessions, families...)
 	} else {
 		families := []string{caller.Family}
 		if rc, err := s.cfg.Verifier.Verify(refresh, accesstoken.TypeRefresh); err == nil {
@@ -290,6 +279,7 @@ func (s *Service) Logout(ctx context.Context, caller accesstoken.Claims, refresh
 				return newError(CodePermissionDenied, MsgPermissionDenied)
 			}
 			families = append(families, rc.Family)
+			sessions = append(sessions, rc.SessionID())
 		}
 		for i, fam := range families {
 			if fam == "" || (i > 0 && fam == families[0]) {
@@ -301,16 +291,31 @@ func (s *Service) Logout(ctx context.Context, caller accesstoken.Claims, refresh
 			}
 		}
 	}
-	dctx, cancel := context.WithTimeout(ctx, depTimeout)
-	defer cancel()
-	if err := s.cfg.Denylist.Revoke(dctx, caller.ID, caller.ExpiresAt); err != nil {
-		s.cfg.Logger.WarnContext(ctx, "logout: token denylist unavailable; access token stays valid until expiry",
-			"err", err, "expires_at", caller.ExpiresAt)
-	}
-	if err := s.cfg.Announcer.UserRevoked(dctx, caller.UserID, caller.ID, "logout"); err != nil {
-		s.cfg.Logger.WarnContext(ctx, "logout: revocation not announced; open sockets stay open", "err", err)
-	}
+	slices.Sort(sessions)
+	s.revokeSessions(ctx, caller.UserID, slices.Compact(sessions), caller.ID, "logout")
 	return nil
+}
+
+// revokeSessions denylists sessions (their refresh families are already
+// revoked in PostgreSQL) for as long as an access token of theirs may be
+// valid, and announces them on NATS, so every gateway replica and service
+// rejects all their access tokens at once and gateways close their
+// sockets. Redis or NATS being down does not fail the caller: PostgreSQL
+// already stops every refresh, the announcement still reaches the
+// gateways (or the denylist does), and the access tokens expire within
+// their TTL (see README, Degraded behaviour).
+func (s *Service) revokeSessions(ctx context.Context, userID int64, sessions []string, jti, reason string) {
+	// Even if the caller hangs up now: the families are already revoked.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), depTimeout)
+	defer cancel()
+	until := s.now().Add(s.cfg.AccessTTL + accesstoken.Leeway)
+	if err := s.cfg.Denylist.Revoke(dctx, until, sessions...); err != nil {
+		s.cfg.Logger.WarnContext(ctx, reason+": session denylist unavailable; only gateways that got the announcement reject the sessions' access tokens until they expire",
+			"err", err, "user_id", userID, "until", until)
+	}
+	if err := s.cfg.Announcer.UserRevoked(dctx, userID, sessions, jti, reason); err != nil {
+		s.cfg.Logger.WarnContext(ctx, reason+": session revocation not announced; open sockets may stay open", "err", err, "user_id", userID)
+	}
 }
 
 // Profile returns a user's own profile. CodeNotFound.

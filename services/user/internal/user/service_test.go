@@ -59,6 +59,8 @@ type fakeTokens struct {
 	TokenStore
 	started, revoked []string
 	revokedAll       []int64
+	live             []string // what RevokeUserFamilies revokes
+	rotateErr        error
 }
 
 func (f *fakeTokens) StartFamily(_ context.Context, fam string, _ int64, _ RefreshToken) error {
@@ -71,9 +73,13 @@ func (f *fakeTokens) RevokeFamily(_ context.Context, _ int64, fam, _ string) err
 	return nil
 }
 
-func (f *fakeTokens) RevokeUserFamilies(_ context.Context, uid int64, _ string) error {
+func (f *fakeTokens) RevokeUserFamilies(_ context.Context, uid int64, _ string) ([]string, error) {
 	f.revokedAll = append(f.revokedAll, uid)
-	return nil
+	return f.live, nil
+}
+
+func (f *fakeTokens) Rotate(context.Context, string, int64, string, RefreshToken) error {
+	return f.rotateErr
 }
 
 // fakeLimiter answers blocked or fails with err.
@@ -93,25 +99,26 @@ func (f *fakeLimiter) Succeeded(context.Context, string) error { return f.err }
 type fakeDenylist struct {
 	err     error
 	revoked []string
+	until   time.Time
 }
 
-func (f *fakeDenylist) Revoke(_ context.Context, jti string, _ time.Time) error {
+func (f *fakeDenylist) Revoke(_ context.Context, until time.Time, sessionIDs ...string) error {
 	if f.err == nil {
-		f.revoked = append(f.revoked, jti)
+		f.revoked = append(f.revoked, sessionIDs...)
+		f.until = until
 	}
 	return f.err
 }
-func (f *fakeDenylist) IsRevoked(_ context.Context, jti string) (bool, error) {
-	return slices.Contains(f.revoked, jti), f.err
-}
 
 type fakeAnnouncer struct {
-	err  error
-	sent []string
+	err      error
+	sessions []string
+	jtis     []string
 }
 
-func (f *fakeAnnouncer) UserRevoked(_ context.Context, _ int64, jti, _ string) error {
-	f.sent = append(f.sent, jti)
+func (f *fakeAnnouncer) UserRevoked(_ context.Context, _ int64, sessionIDs []string, jti, _ string) error {
+	f.sessions = append(f.sessions, sessionIDs...)
+	f.jtis = append(f.jtis, jti)
 	return f.err
 }
 
@@ -241,6 +248,43 @@ func TestLogoutDegraded(t *testing.T) {
 	}
 }
 
+func TestLogoutAllRevokesEverySession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.tokens.live = []string{"fam1", "fam2", "fam3"}
+	caller := accesstoken.Claims{UserID: 1, ID: "jti1", Family: "fam1", ExpiresAt: time.Now().Add(time.Minute)}
+	if err := f.svc.Logout(context.Background(), caller, ""); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"fam1", "fam2", "fam3"} // the caller's once
+	if !slices.Equal(f.denylist.revoked, want) || !slices.Equal(f.announcer.sessions, want) {
+		t.Errorf("denylisted %v announced %v, want %v", f.denylist.revoked, f.announcer.sessions, want)
+	}
+}
+
+func TestRefreshReuseRevokesTheSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.tokens.rotateErr = ErrTokenReused
+	refresh, err := f.signer.Sign(accesstoken.Claims{UserID: 1, Type: accesstoken.TypeRefresh, ID: "r1", Family: "famR",
+		ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(context.Background(), refresh); codeOf(err) != CodeUnauthenticated {
+		t.Fatalf("Refresh with a reused token = %v, want CodeUnauthenticated", err)
+	}
+	if !slices.Equal(f.denylist.revoked, []string{"famR"}) || !slices.Equal(f.announcer.sessions, []string{"famR"}) {
+		t.Errorf("denylisted %v announced %v, want [famR]", f.denylist.revoked, f.announcer.sessions)
+	}
+	// An already revoked family was revoked (and announced) back then.
+	f.tokens.rotateErr = ErrTokenRevoked
+	f.denylist.revoked = nil
+	if _, err := f.svc.Refresh(context.Background(), refresh); codeOf(err) != CodeUnauthenticated || len(f.denylist.revoked) != 0 {
+		t.Errorf("Refresh in a revoked family = %v, denylisted %v; want CodeUnauthenticated, nothing", err, f.denylist.revoked)
+	}
+}
+
 func TestLogoutRefreshOwnership(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -263,13 +307,15 @@ func TestLogoutRefreshOwnership(t *testing.T) {
 	if err := f.svc.Logout(ctx, caller, refreshOf(1, "famC")); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(f.tokens.revoked, []string{"famA", "famC"}) || !slices.Equal(f.denylist.revoked, []string{"a1"}) ||
-		!slices.Equal(f.announcer.sent, []string{"a1"}) {
-		t.Errorf("revoked %v denylisted %v announced %v; want [famA famC] [a1] [a1]", f.tokens.revoked, f.denylist.revoked, f.announcer.sent)
+	// Both sessions are revoked everywhere: denylisted for as long as
+	// their access tokens may live, and announced.
+	if !slices.Equal(f.tokens.revoked, []string{"famA", "famC"}) || !slices.Equal(f.denylist.revoked, []string{"famA", "famC"}) ||
+		!slices.Equal(f.announcer.sessions, []string{"famA", "famC"}) || !slices.Equal(f.announcer.jtis, []string{"a1"}) {
+		t.Errorf("revoked %v denylisted %v announced %v %v; want [famA famC] [famA famC] [famA famC] [a1]",
+			f.tokens.revoked, f.denylist.revoked, f.announcer.sessions, f.announcer.jtis)
 	}
-	// Once denylisted, the access token is refused.
-	if err := f.svc.Authenticate(ctx, caller); codeOf(err) != CodeUnauthenticated {
-		t.Errorf("Authenticate after logout = %v, want CodeUnauthenticated", err)
+	if d := time.Until(f.denylist.until); d < time.Minute || d > time.Minute+accesstoken.Leeway {
+		t.Errorf("denylisted for %v, want the access TTL (1m) plus the leeway", d)
 	}
 	// An invalid refresh token is ignored; the access token's family still goes.
 	f.tokens.revoked = nil

@@ -187,8 +187,9 @@ type TokenStore interface {
 	// RevokeFamily revokes one family of userID; ErrNotFound when userID
 	// has no such family.
 	RevokeFamily(ctx context.Context, userID int64, familyID, reason string) error
-	// RevokeUserFamilies revokes every family of userID.
-	RevokeUserFamilies(ctx context.Context, userID int64, reason string) error
+	// RevokeUserFamilies revokes every live family of userID and returns
+	// the ids of those it revoked.
+	RevokeUserFamilies(ctx context.Context, userID int64, reason string) ([]string, error)
 	// DeleteExpired removes families whose last refresh token expired
 	// before t and reports how many.
 	DeleteExpired(ctx context.Context, t time.Time) (int64, error)
@@ -218,17 +219,18 @@ type LoginLimiter interface {
 	Succeeded(ctx context.Context, account string) error
 }
 
-// Denylist is the shared denylist of revoked access-token ids.
+// Denylist is the shared denylist of revoked sessions (refresh-token
+// families, accesstoken.Claims.SessionID), which every process verifying
+// access tokens consults.
 type Denylist interface {
-	// Revoke denylists jti until expiresAt.
-	Revoke(ctx context.Context, jti string, expiresAt time.Time) error
-	// IsRevoked reports whether jti was revoked.
-	IsRevoked(ctx context.Context, jti string) (bool, error)
+	// Revoke denylists sessionIDs until until.
+	Revoke(ctx context.Context, until time.Time, sessionIDs ...string) error
 }
 
-// Announcer tells other processes (gateways) that a user's tokens were
-// revoked, so they close that user's sockets.
+// Announcer tells other processes (gateways) that sessions were revoked,
+// so they reject their tokens even without Redis and close their sockets.
 type Announcer interface {
-	// UserRevoked announces the revocation of userID's access token jti.
-	UserRevoked(ctx context.Context, userID int64, jti, reason string) error
+	// UserRevoked announces the revocation of userID's sessions; jti is the
+	// logged-out access token ("" when none, e.g. refresh-token reuse).
+	UserRevoked(ctx context.Context, userID int64, sessionIDs []string, jti, reason string) error
 }
