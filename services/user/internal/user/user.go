@@ -205,17 +205,20 @@ type MediaStore interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// LoginLimiter counts failed logins per account and per client IP, shared
-// by every replica. Errors mean the limiter could not answer; the Service
-// then logs and lets the login through (degraded, see README).
+// LoginLimiter slows down password guessing, shared by every replica:
+// addresses that keep failing wait longer and longer; an address without
+// failures for an account is never refused for it (README, "Login rate
+// limits"). Errors mean the limiter could not answer; the Service then
+// logs and lets the login through (degraded, see README).
 type LoginLimiter interface {
-	// Blocked reports whether account or ip (either may be "") has too many
-	// recent failures.
-	Blocked(ctx context.Context, account, ip string) (bool, error)
-	// Failed records a failed attempt for account and ip.
+	// Attempt is called before the password is checked. It reports how
+	// long ip (which may be "") must wait before trying account again;
+	// when the wait is 0 the attempt is counted and may go ahead.
+	Attempt(ctx context.Context, account, ip string) (wait time.Duration, err error)
+	// Failed records that the attempt's password was wrong.
 	Failed(ctx context.Context, account, ip string) error
-	// Succeeded clears the account's failures.
-	Succeeded(ctx context.Context, account string) error
+	// Succeeded records that the attempt's password was right.
+	Succeeded(ctx context.Context, account, ip string) error
 }
 
 // Denylist is the shared denylist of revoked access-token ids.
