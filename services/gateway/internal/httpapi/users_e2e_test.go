@@ -32,7 +32,7 @@ func TestUsersAPI(t *testing.T) {
 		Gateways: 3,
 		Services: []string{stack.User},
 		Env: map[string]map[string]string{
-			stack.User: {"LOGIN_MAX_FAILURES_PER_ACCOUNT": "5", "LOGIN_MAX_FAILURES_PER_IP": "20"},
+			stack.User: {"LOGIN_MAX_FAILURES_PER_ACCOUNT_IP": "5", "LOGIN_MAX_FAILURES_PER_ACCOUNT": "10", "LOGIN_MAX_FAILURES_PER_IP": "20", "LOGIN_BACKOFF_BASE": "1s"},
 		},
 		GatewayEnv: map[int]map[string]string{
 			0: {"TRUSTED_PROXY_CIDRS": "127.0.0.0/8"},
@@ -282,44 +282,76 @@ func testLogin(t *testing.T, gw string) {
 	}
 }
 
+// testLoginRateLimit: failures make the failing address wait, longer after
+// each failure (429 with Retry-After), but never lock the owner out from
+// another address; an unknown email gets the very same answers; an
+// address failing across many accounts waits for all of them, others do
+// not. Client addresses come from X-Forwarded-For (replica gw0 trusts
+// loopback), each test address its own.
 func testLoginRateLimit(t *testing.T, gw0, gw1 string) {
-	// Per account (5 failures): from a client IP of its own via the
-	// trusted-proxy replica so no other test shares the counter.
-	a := register(t, gw1, "limit")
-	xff := map[string]string{"X-Forwarded-For": "198.51.100.7"}
-	var last *resp
-	for i := 0; i < 7; i++ {
-		last = do(t, gw0, req{method: "POST", path: "/api/user/login/", header: xff,
-			json: map[string]string{"email": a.email, "password": "wrong-password-1"}})
-		if last.status == http.StatusTooManyRequests {
-			break
+	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+	loginFrom := func(ip, email, password string) *resp {
+		return do(t, gw0, req{method: "POST", path: "/api/user/login/", header: from(ip),
+			json: map[string]string{"email": email, "password": password}})
+	}
+	// answers is what an address sees for a sequence of wrong passwords.
+	answers := func(ip, email string, n int) []string {
+		var out []string
+		for range n {
+			r := loginFrom(ip, email, "wrong-password-1")
+			out = append(out, fmt.Sprintf("%d %s Retry-After=%q", r.status, bytes.TrimSpace(r.body), r.header.Get("Retry-After")))
 		}
+		return out
 	}
-	wantStatus(t, "repeated failed logins for one account", last, http.StatusTooManyRequests)
-	if last.object(t)["detail"] == nil {
-		t.Errorf("429 without detail: %s", last)
-	}
-	// Even the right password is refused while limited.
-	r := do(t, gw0, req{method: "POST", path: "/api/user/login/", header: xff,
-		json: map[string]string{"email": a.email, "password": a.password}})
-	wantStatus(t, "right password while limited", r, http.StatusTooManyRequests)
 
-	// Per IP (20 failures): many unknown emails from one forwarded IP.
-	ip := map[string]string{"X-Forwarded-For": "203.0.113.9, 127.0.0.1"}
-	last = nil
-	for i := 0; i < 25; i++ {
-		last = do(t, gw0, req{method: "POST", path: "/api/user/login/", header: ip,
-			json: map[string]string{"email": uniqueEmail("ipspray"), "password": "wrong-password-1"}})
-		if last.status == http.StatusTooManyRequests {
-			break
+	victim := register(t, gw1, "victim")
+	known := answers("198.51.100.7", victim.email, 7)
+	unknown := answers("198.51.100.8", uniqueEmail("nobody"), 7)
+	if strings.Join(known, "\n") != strings.Join(unknown, "\n") {
+		t.Errorf("known account:\n%s\nunknown email:\n%s\nwant the same answers", strings.Join(known, "\n"), strings.Join(unknown, "\n"))
+	}
+	wantTail := `429 {"detail":"Too many login attempts. Try again later."} Retry-After="1"`
+	if !strings.HasPrefix(known[4], "401 ") || known[5] != wantTail || known[6] != wantTail {
+		t.Errorf("7 wrong passwords from one address:\n%s\nwant 5 × 401, then %s", strings.Join(known, "\n"), wantTail)
+	}
+	// The attacker's address waits even with the right password...
+	r := loginFrom("198.51.100.7", victim.email, victim.password)
+	wantStatus(t, "right password from the guessing address", r, http.StatusTooManyRequests)
+	// ...the owner elsewhere logs in.
+	r = loginFrom("203.0.113.44", victim.email, victim.password)
+	wantStatus(t, "owner from another address after 7 failures elsewhere", r, http.StatusOK)
+
+	// Each failure after the free ones doubles the wait (1 s, 2 s, 4 s).
+	for _, step := range []struct {
+		wait time.Duration
+		want string
+	}{{time.Second, "2"}, {2 * time.Second, "4"}} {
+		time.Sleep(step.wait + 100*time.Millisecond)
+		r = loginFrom("198.51.100.7", victim.email, "wrong-password-2")
+		wantStatus(t, "a failure after the wait", r, http.StatusUnauthorized)
+		r = loginFrom("198.51.100.7", victim.email, "wrong-password-3")
+		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != step.want {
+			t.Errorf("after another failure: %s Retry-After=%q, want 429 Retry-After=%s", r, r.header.Get("Retry-After"), step.want)
 		}
 	}
-	wantStatus(t, "repeated failed logins from one IP", last, http.StatusTooManyRequests)
-	// Another client IP is not limited.
+
+	// Per address (20 failures over any accounts): many unknown emails
+	// from one address; then even a right password from it waits, while
+	// another address is not limited.
+	spray := "203.0.113.9, 127.0.0.1"
+	for i := range 20 {
+		r = do(t, gw0, req{method: "POST", path: "/api/user/login/", header: map[string]string{"X-Forwarded-For": spray},
+			json: map[string]string{"email": uniqueEmail("ipspray"), "password": "wrong-password-1"}})
+		wantStatus(t, fmt.Sprintf("spray failure %d", i+1), r, http.StatusUnauthorized)
+	}
 	b := register(t, gw1, "limitb")
-	r = do(t, gw0, req{method: "POST", path: "/api/user/login/", header: map[string]string{"X-Forwarded-For": "203.0.113.10"},
+	r = do(t, gw0, req{method: "POST", path: "/api/user/login/", header: map[string]string{"X-Forwarded-For": spray},
 		json: map[string]string{"email": b.email, "password": b.password}})
-	wantStatus(t, "login from another IP", r, http.StatusOK)
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("right password from an address with 20 failures: %s Retry-After=%q, want 429 with Retry-After", r, r.header.Get("Retry-After"))
+	}
+	r = loginFrom("203.0.113.10", b.email, b.password)
+	wantStatus(t, "login from another address", r, http.StatusOK)
 }
 
 func testRefresh(t *testing.T, gw0, gw1 string) {
