@@ -343,16 +343,16 @@ func TestService(t *testing.T) {
 	wantCode(t, "unknown media", err, codes.NotFound, "")
 
 	// Friends.
-	register := func(email string) *userv1.Profile {
+	register := func(email, nickname string) *userv1.Profile {
 		t.Helper()
-		r, err := c.Register(bg, &userv1.RegisterRequest{Email: email, Password: "a fine passphrase"})
+		r, err := c.Register(bg, &userv1.RegisterRequest{Email: email, Password: "a fine passphrase", Nickname: nickname})
 		if err != nil {
 			t.Fatalf("Register(%s): %v", email, err)
 		}
 		return r.GetProfile()
 	}
-	bob := register("bob@example.com")
-	carol := register("carol@example.org")
+	bob := register("bob@example.com", "bob coder")
+	carol := register("carol@example.org", "carol coder")
 	bobTok := login("bob@example.com", "a fine passphrase").GetAccess()
 
 	_, err = c.AddFriend(authed(tok), &userv1.AddFriendRequest{Email: "alice.wonder@example.com"})
@@ -397,33 +397,47 @@ func TestService(t *testing.T) {
 		t.Errorf("alice views public bob: %v", err)
 	}
 
-	// Search.
-	search := func(keyword string) []string {
+	// Search: nicknames by substring, emails only exactly; private alice's
+	// email only for carol (on her list) or whoever typed it.
+	search := func(token, keyword string) []string {
 		t.Helper()
-		res, err := c.SearchUsers(authed(bobTok), &userv1.SearchUsersRequest{Keyword: keyword})
+		res, err := c.SearchUsers(authed(token), &userv1.SearchUsersRequest{Keyword: keyword})
 		if err != nil {
 			t.Fatalf("SearchUsers(%q): %v", keyword, err)
 		}
-		var emails []string
+		var found []string
 		for _, u := range res.GetUsers() {
-			emails = append(emails, u.GetEmail())
+			found = append(found, u.GetNickname()+"|"+u.GetEmail())
 		}
-		return emails
+		return found
 	}
-	if got := search("EXAMPLE.COM"); !slices.Equal(got, []string{"alice.wonder@example.com", "bob@example.com"}) {
-		t.Errorf("search example.com = %q", got)
-	}
-	for _, kw := range []string{"%", "_", `\`, "' OR 1=1--"} {
-		if got := search(kw); len(got) != 0 {
-			t.Errorf("search %q = %q, want nothing (literal)", kw, got)
+	carolTok := login("carol@example.org", "a fine passphrase").GetAccess()
+	for _, tc := range []struct {
+		token, keyword string
+		want           []string
+	}{
+		{bobTok, "ALI", []string{"Ali <b>|"}},
+		{carolTok, "ali", []string{"Ali <b>|alice.wonder@example.com"}},
+		{bobTok, " alice.wonder@EXAMPLE.com ", []string{"Ali <b>|alice.wonder@example.com"}},
+		{bobTok, "bob@example.com", []string{"bob coder|bob@example.com"}},
+		{bobTok, "example.com", nil},
+		{bobTok, "@", nil},
+		{bobTok, "", nil},
+		{bobTok, "b", nil}, // shorter than 2 characters
+		{bobTok, "%", nil},
+		{bobTok, "<b", []string{"Ali <b>|"}},
+		{bobTok, "' OR 1=1--", nil},
+	} {
+		if got := search(tc.token, tc.keyword); !slices.Equal(got, tc.want) {
+			t.Errorf("search %q = %q, want %q", tc.keyword, got, tc.want)
 		}
 	}
-	sp, err := c.SearchUsers(authed(bobTok), &userv1.SearchUsersRequest{Keyword: "example", Limit: 2})
-	if err != nil || len(sp.GetUsers()) != 2 || sp.GetNextCursor() == "" {
+	sp, err := c.SearchUsers(authed(bobTok), &userv1.SearchUsersRequest{Keyword: "coder", Limit: 1})
+	if err != nil || len(sp.GetUsers()) != 1 || sp.GetNextCursor() == "" {
 		t.Fatalf("search page 1 = %v, %v", sp, err)
 	}
-	sp2, err := c.SearchUsers(authed(bobTok), &userv1.SearchUsersRequest{Keyword: "example", Limit: 2, Cursor: sp.GetNextCursor()})
-	if err != nil || len(sp2.GetUsers()) != 1 || sp2.GetUsers()[0].GetUserId() != carol.GetUserId() {
+	sp2, err := c.SearchUsers(authed(bobTok), &userv1.SearchUsersRequest{Keyword: "coder", Limit: 1, Cursor: sp.GetNextCursor()})
+	if err != nil || len(sp2.GetUsers()) != 1 || sp2.GetUsers()[0].GetUserId() != carol.GetUserId() || sp2.GetNextCursor() != "" {
 		t.Errorf("search page 2 = %v, %v", sp2, err)
 	}
 

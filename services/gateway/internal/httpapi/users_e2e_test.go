@@ -775,16 +775,28 @@ func testFriends(t *testing.T, gw0, gw1 string) {
 	}
 }
 
+// testSearch: search-friends matches nicknames (literally) and exact
+// emails only, so "@", "" or a domain cannot list accounts, and a private
+// user's email is blank for users they did not add.
 func testSearch(t *testing.T, gw string) {
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	me := register(t, gw, "searcher")
-	// x_y... must be found by "x_y" and "X_Y"; xay... must not ("_" is literal).
-	under := &account{email: "x_y" + tag + "@example.com", password: goodPassword}
-	plain := &account{email: "xay" + tag + "@example.com", password: goodPassword}
-	for _, a := range []*account{under, plain} {
-		r := do(t, gw, req{method: "POST", path: "/api/user/registration/", json: map[string]string{"email": a.email, "password": a.password}})
+	signup := func(email, nickname string) *account {
+		a := &account{email: email, password: goodPassword}
+		r := do(t, gw, req{method: "POST", path: "/api/user/registration/",
+			json: map[string]string{"email": a.email, "password": a.password, "nickname": nickname}})
 		wantStatus(t, "register "+a.email, r, http.StatusCreated)
+		return a
 	}
+	// x_y... must be found by "x_y" and "X_Y"; xay... must not ("_" is literal).
+	under := signup("x_y"+tag+"@example.com", "x_y"+tag)
+	signup("xay"+tag+"@example.com", "xay"+tag)
+	open := signup("open"+tag+"@example.com", "open"+tag)
+	hidden := signup("hidden"+tag+"@example.com", "hid"+tag)
+	login(t, gw, hidden)
+	r := do(t, gw, req{method: "PATCH", path: "/api/user/profile/", token: hidden.access, json: map[string]bool{"is_private": true}})
+	wantStatus(t, "make a profile private", r, http.StatusOK)
+
 	search := func(kw string) []map[string]any {
 		t.Helper()
 		r := do(t, gw, req{method: "GET", path: "/api/user/search-friends/?keyword=" + query(kw), token: me.access})
@@ -797,6 +809,11 @@ func testSearch(t *testing.T, gw string) {
 		var out []string
 		for _, it := range items {
 			out = append(out, it["email"].(string))
+			for _, field := range []string{"id", "nickname", "profile_picture_url"} {
+				if _, ok := it[field]; !ok {
+					t.Errorf("search result without %q: %v", field, it)
+				}
+			}
 			for _, secret := range []string{"password", "contact_number", "is_private", "friends_emails"} {
 				if _, ok := it[secret]; ok {
 					t.Errorf("search result carries %q: %v", secret, it)
@@ -805,21 +822,34 @@ func testSearch(t *testing.T, gw string) {
 		}
 		return out
 	}
-	if got := emails(search("X_Y" + tag)); fmt.Sprint(got) != fmt.Sprint([]string{under.email}) {
-		t.Errorf(`search "X_Y%s": got %v, want only %s`, tag, got, under.email)
-	}
-	if got := emails(search("x%" + tag)); len(got) != 0 {
-		t.Errorf(`search "x%%%s": got %v, want nothing ("%%" is literal)`, tag, got)
-	}
-	for _, kw := range []string{"' OR 1=1--", `\`, "%", "_" + tag + "_"} {
-		if got := emails(search(kw)); len(got) != 0 {
-			t.Errorf("search %q: got %v, want nothing", kw, got)
+	for _, tc := range []struct {
+		keyword string
+		want    []string
+	}{
+		{"X_Y" + tag, []string{under.email}},
+		{"x%" + tag, nil}, // "%" is literal
+		{"_" + tag + "_", nil},
+		{"' OR 1=1--", nil},
+		{`\`, nil},
+		// Never an email directory: no substring of emails is searched,
+		// and "", "@" and one character find nobody.
+		{"", nil},
+		{"@", nil},
+		{"%", nil},
+		{"x", nil},
+		{"@example.com", nil},
+		{"hidden" + tag, nil},
+		// An exact email finds its user (typed: nothing new is revealed).
+		{strings.ToUpper(open.email), []string{open.email}},
+		{hidden.email, []string{hidden.email}},
+		// A private user found by nickname keeps the field, blank.
+		{"HID" + tag, []string{""}},
+	} {
+		if got := emails(search(tc.keyword)); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("search %q: got %q, want %q", tc.keyword, got, tc.want)
 		}
 	}
-	if got := emails(search("Y" + tag)); len(got) != 2 {
-		t.Errorf(`search "Y%s": got %v, want both users`, tag, got)
-	}
-	r := do(t, gw, req{method: "GET", path: "/api/user/search-friends?keyword=" + tag + "&limit=1", token: me.access})
+	r = do(t, gw, req{method: "GET", path: "/api/user/search-friends?keyword=" + tag + "&limit=1", token: me.access})
 	wantStatus(t, "search page of one", r, http.StatusOK)
 	if !strings.Contains(r.header.Get("Link"), `rel="next"`) {
 		t.Errorf("search with more results than the limit: no Link header")

@@ -251,10 +251,11 @@ func (s *Server) GetFriendProfile(ctx context.Context, req *userv1.GetFriendProf
 
 // SearchUsers implements userv1.UserServiceServer.
 func (s *Server) SearchUsers(ctx context.Context, req *userv1.SearchUsersRequest) (*userv1.SearchUsersResponse, error) {
-	if _, err := s.caller(ctx); err != nil {
+	c, err := s.caller(ctx)
+	if err != nil {
 		return nil, err
 	}
-	users, next, err := s.svc.SearchUsers(ctx, req.GetKeyword(), req.GetLimit(), req.GetCursor())
+	users, next, err := s.svc.SearchUsers(ctx, c.UserID, req.GetKeyword(), req.GetLimit(), req.GetCursor())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 )
@@ -484,10 +485,18 @@ func (s *Service) FriendProfile(ctx context.Context, viewerID, userID int64) (Pr
 	return p, nil
 }
 
-// SearchUsers returns a page of users whose email contains keyword
-// (case-insensitive, literal) in id order, and the next cursor.
-// CodeInvalid (fields "keyword", "cursor").
-func (s *Service) SearchUsers(ctx context.Context, keyword string, limit int32, cursor string) ([]Summary, string, error) {
+// MinSearchKeyword is the shortest keyword SearchUsers looks for, in
+// characters: shorter ones (and "") find nobody, so that the search
+// cannot list every account.
+const MinSearchKeyword = 2
+
+// SearchUsers returns a page of users, as viewerID may see them, whose
+// nickname contains keyword (case-insensitive, literal) or whose email is
+// exactly keyword, in id order, and the next cursor. Private users' emails
+// are blank unless they added the viewer (see Store.SearchUsers): the
+// search must not become a directory of email addresses. CodeInvalid
+// (fields "keyword", "cursor").
+func (s *Service) SearchUsers(ctx context.Context, viewerID int64, keyword string, limit int32, cursor string) ([]Summary, string, error) {
 	keyword = strings.TrimSpace(keyword)
 	if len(keyword) > MaxEmailLen {
 		return nil, "", fieldError("keyword", maxLenMsg(MaxEmailLen))
@@ -496,8 +505,11 @@ func (s *Service) SearchUsers(ctx context.Context, keyword string, limit int32, 
 	if err != nil {
 		return nil, "", err
 	}
+	if utf8.RuneCountInString(keyword) < MinSearchKeyword {
+		return nil, "", nil
+	}
 	n := pageSize(limit)
-	users, err := s.cfg.Store.SearchUsers(ctx, keyword, afterID, n+1)
+	users, err := s.cfg.Store.SearchUsers(ctx, viewerID, keyword, afterID, n+1)
 	if err != nil {
 		return nil, "", err
 	}

@@ -83,7 +83,9 @@ type fakeLimiter struct {
 	failed int
 }
 
-func (f *fakeLimiter) Attempt(context.Context, string, string) (time.Duration, error) { return f.wait, f.err }
+func (f *fakeLimiter) Attempt(context.Context, string, string) (time.Duration, error) {
+	return f.wait, f.err
+}
 func (f *fakeLimiter) Failed(context.Context, string, string) error {
 	f.failed++
 	return f.err

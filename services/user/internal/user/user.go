@@ -167,9 +167,12 @@ type Store interface {
 	// ListFriends returns up to limit friends of userID added after the
 	// cursor position, oldest first.
 	ListFriends(ctx context.Context, userID int64, after FriendCursor, limit int) ([]Friend, error)
-	// SearchUsers returns up to limit users with id > afterID whose email
-	// contains keyword case-insensitively (keyword is literal text).
-	SearchUsers(ctx context.Context, keyword string, afterID int64, limit int) ([]Summary, error)
+	// SearchUsers returns up to limit users with id > afterID whose
+	// nickname contains keyword case-insensitively (keyword is literal
+	// text) or whose email is keyword (case-insensitively), as viewerID
+	// may see them: Email is "" for a private user who did not add the
+	// viewer, unless keyword is that email.
+	SearchUsers(ctx context.Context, viewerID int64, keyword string, afterID int64, limit int) ([]Summary, error)
 	// Users returns the summaries of the known ids, in any order.
 	Users(ctx context.Context, ids []int64) ([]Summary, error)
 }
