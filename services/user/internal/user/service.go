@@ -67,8 +67,9 @@ func NewService(cfg Config) *Service {
 	return &Service{
 		cfg: cfg,
 		now: now,
-		// Decoding a picture can take up to ~100 MB and a core for a
-		// second; one per core at a time keeps a burst of uploads bounded.
+		// Processing a picture allocates up to MaxDecodeBytes plus ~13 MiB
+		// and takes a core for up to a second; one per core at a time
+		// keeps a burst of uploads bounded.
 		imageSem: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 }
