@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"mime/multipart"
 	"net/http"
@@ -676,6 +677,24 @@ func testProfileAndMedia(t *testing.T, gw0, gw1 string) {
 	if r.status != http.StatusBadRequest || r.object(t)["profile_picture"] == nil {
 		t.Errorf("non-image upload: got %s, want 400 {profile_picture: [...]}", r)
 	}
+	// A 5000×5000 picture is refused from its header (it would cost the
+	// user service too much memory to decode); a 12-megapixel photo
+	// (4000×3000, a phone's) is still fine.
+	grayJPEG := func(w, h int) []byte {
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, w, h)), nil); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	body, ct = multipartBody(t, nil, "profile_picture", grayJPEG(5000, 5000))
+	r = do(t, gw0, req{method: "PATCH", path: "/api/user/profile/", token: a.access, raw: body, contentType: ct})
+	wantJSON(t, "5000x5000 picture", r, http.StatusBadRequest,
+		`{"profile_picture":["The image is too large. Use a smaller picture (at most 4096×4096 pixels)."]}`)
+	body, ct = multipartBody(t, nil, "profile_picture", grayJPEG(4000, 3000))
+	r = do(t, gw0, req{method: "PATCH", path: "/api/user/profile/", token: a.access, raw: body, contentType: ct})
+	wantStatus(t, "4000x3000 photo", r, http.StatusOK)
+
 	big := make([]byte, 6<<20)
 	copy(big, pngImage(t, color.White))
 	body, ct = multipartBody(t, nil, "profile_picture", big)
