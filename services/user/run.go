@@ -60,9 +60,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 		refreshTTL:    env.Duration("REFRESH_TOKEN_TTL", 14*24*time.Hour),
 		drainDelay:    env.Duration("DRAIN_DELAY", 0),
 		loginLimits: redis.LoginLimits{
-			Account: env.Int("LOGIN_MAX_FAILURES_PER_ACCOUNT", defLimits.Account),
-			IP:      env.Int("LOGIN_MAX_FAILURES_PER_IP", defLimits.IP),
-			Window:  env.Duration("LOGIN_FAILURE_WINDOW", defLimits.Window),
+			AccountIP: env.Int("LOGIN_MAX_FAILURES_PER_ACCOUNT_IP", defLimits.AccountIP),
+			Account:   env.Int("LOGIN_MAX_FAILURES_PER_ACCOUNT", defLimits.Account),
+			IP:        env.Int("LOGIN_MAX_FAILURES_PER_IP", defLimits.IP),
+			Window:    env.Duration("LOGIN_FAILURE_WINDOW", defLimits.Window),
+			BaseDelay: env.Duration("LOGIN_BACKOFF_BASE", defLimits.BaseDelay),
+			MaxDelay:  env.Duration("LOGIN_BACKOFF_MAX", defLimits.MaxDelay),
 		},
 	}
 	if err := c.logLevel.UnmarshalText([]byte(env.String("LOG_LEVEL", "info"))); err != nil {
@@ -73,6 +76,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.accessTTL <= 0 || c.refreshTTL <= c.accessTTL {
 		return config{}, errors.New("configuration: need 0 < ACCESS_TOKEN_TTL < REFRESH_TOKEN_TTL")
+	}
+	if err := c.loginLimits.Validate(); err != nil {
+		return config{}, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
 }

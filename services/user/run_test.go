@@ -19,6 +19,7 @@ import (
 
 	natsgo "github.com/nats-io/nats.go"
 	goredis "github.com/redis/go-redis/v9"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -345,16 +346,16 @@ func TestService(t *testing.T) {
 	wantCode(t, "unknown media", err, codes.NotFound, "")
 
 	// Friends.
-	register := func(email string) *userv1.Profile {
+	register := func(email, nickname string) *userv1.Profile {
 		t.Helper()
-		r, err := c.Register(bg, &userv1.RegisterRequest{Email: email, Password: "a fine passphrase"})
+		r, err := c.Register(bg, &userv1.RegisterRequest{Email: email, Password: "a fine passphrase", Nickname: nickname})
 		if err != nil {
 			t.Fatalf("Register(%s): %v", email, err)
 		}
 		return r.GetProfile()
 	}
-	bob := register("bob@example.com")
-	carol := register("carol@example.org")
+	bob := register("bob@example.com", "bob coder")
+	carol := register("carol@example.org", "carol coder")
 	bobTok := login("bob@example.com", "a fine passphrase").GetAccess()
 
 	_, err = c.AddFriend(authed(tok), &userv1.AddFriendRequest{Email: "alice.wonder@example.com"})
@@ -399,33 +400,47 @@ func TestService(t *testing.T) {
 		t.Errorf("alice views public bob: %v", err)
 	}
 
-	// Search.
-	search := func(keyword string) []string {
+	// Search: nicknames by substring, emails only exactly; private alice's
+	// email only for carol (on her list) or whoever typed it.
+	search := func(token, keyword string) []string {
 		t.Helper()
-		res, err := c.SearchUsers(authed(bobTok), &userv1.SearchUsersRequest{Keyword: keyword})
+		res, err := c.SearchUsers(authed(token), &userv1.SearchUsersRequest{Keyword: keyword})
 		if err != nil {
 			t.Fatalf("SearchUsers(%q): %v", keyword, err)
 		}
-		var emails []string
+		var found []string
 		for _, u := range res.GetUsers() {
-			emails = append(emails, u.GetEmail())
+			found = append(found, u.GetNickname()+"|"+u.GetEmail())
 		}
-		return emails
+		return found
 	}
-	if got := search("EXAMPLE.COM"); !slices.Equal(got, []string{"alice.wonder@example.com", "bob@example.com"}) {
-		t.Errorf("search example.com = %q", got)
-	}
-	for _, kw := range []string{"%", "_", `\`, "' OR 1=1--"} {
-		if got := search(kw); len(got) != 0 {
-			t.Errorf("search %q = %q, want nothing (literal)", kw, got)
+	carolTok := login("carol@example.org", "a fine passphrase").GetAccess()
+	for _, tc := range []struct {
+		token, keyword string
+		want           []string
+	}{
+		{bobTok, "ALI", []string{"Ali <b>|"}},
+		{carolTok, "ali", []string{"Ali <b>|alice.wonder@example.com"}},
+		{bobTok, " alice.wonder@EXAMPLE.com ", []string{"Ali <b>|alice.wonder@example.com"}},
+		{bobTok, "bob@example.com", []string{"bob coder|bob@example.com"}},
+		{bobTok, "example.com", nil},
+		{bobTok, "@", nil},
+		{bobTok, "", nil},
+		{bobTok, "b", nil}, // shorter than 2 characters
+		{bobTok, "%", nil},
+		{bobTok, "<b", []string{"Ali <b>|"}},
+		{bobTok, "' OR 1=1--", nil},
+	} {
+		if got := search(tc.token, tc.keyword); !slices.Equal(got, tc.want) {
+			t.Errorf("search %q = %q, want %q", tc.keyword, got, tc.want)
 		}
 	}
-	sp, err := c.SearchUsers(authed(bobTok), &userv1.SearchUsersRequest{Keyword: "example", Limit: 2})
-	if err != nil || len(sp.GetUsers()) != 2 || sp.GetNextCursor() == "" {
+	sp, err := c.SearchUsers(authed(bobTok), &userv1.SearchUsersRequest{Keyword: "coder", Limit: 1})
+	if err != nil || len(sp.GetUsers()) != 1 || sp.GetNextCursor() == "" {
 		t.Fatalf("search page 1 = %v, %v", sp, err)
 	}
-	sp2, err := c.SearchUsers(authed(bobTok), &userv1.SearchUsersRequest{Keyword: "example", Limit: 2, Cursor: sp.GetNextCursor()})
-	if err != nil || len(sp2.GetUsers()) != 1 || sp2.GetUsers()[0].GetUserId() != carol.GetUserId() {
+	sp2, err := c.SearchUsers(authed(bobTok), &userv1.SearchUsersRequest{Keyword: "coder", Limit: 1, Cursor: sp.GetNextCursor()})
+	if err != nil || len(sp2.GetUsers()) != 1 || sp2.GetUsers()[0].GetUserId() != carol.GetUserId() || sp2.GetNextCursor() != "" {
 		t.Errorf("search page 2 = %v, %v", sp2, err)
 	}
 
@@ -473,29 +488,43 @@ func TestService(t *testing.T) {
 	}
 }
 
+// TestLoginRateLimit: failures make the failing address wait (RESOURCE_EXHAUSTED
+// with a RetryInfo), never the owner at another address; unknown emails
+// are limited exactly like real accounts.
 func TestLoginRateLimit(t *testing.T) {
 	t.Parallel()
-	s := start(t, nil)
+	s := start(t, map[string]string{"LOGIN_BACKOFF_BASE": "20s"})
 	c := s.client
-	authed := s.authed
-	bg := authed("")
+	bg := s.authed("")
 	if _, err := c.Register(bg, &userv1.RegisterRequest{Email: "dave@example.com", Password: "a fine passphrase"}); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 5 {
-		_, err := c.Login(bg, &userv1.LoginRequest{Email: "dave@example.com", Password: fmt.Sprintf("guess %d!", i), ClientIp: "198.51.100.7"})
-		wantCode(t, fmt.Sprintf("failure %d", i+1), err, codes.Unauthenticated, "Unable to log in with provided credentials.")
+	login := func(email, password, ip string) error {
+		_, err := c.Login(bg, &userv1.LoginRequest{Email: email, Password: password, ClientIp: ip})
+		return err
 	}
-	// Limited now, even with the right password and from another IP.
-	_, err := c.Login(bg, &userv1.LoginRequest{Email: "DAVE@example.com", Password: "a fine passphrase", ClientIp: "198.51.100.8"})
-	wantCode(t, "6th attempt", err, codes.ResourceExhausted, "Too many login attempts. Try again later.")
-	// Unknown emails are limited the same way.
-	for range 5 {
-		_, err = c.Login(bg, &userv1.LoginRequest{Email: "ghost@example.com", Password: "whatever pass", ClientIp: "198.51.100.9"})
+	for _, email := range []string{"dave@example.com", "ghost@example.com"} {
+		for i := range 5 {
+			err := login(email, fmt.Sprintf("guess %d!", i), "198.51.100.7")
+			wantCode(t, fmt.Sprintf("%s: failure %d", email, i+1), err, codes.Unauthenticated, "Unable to log in with provided credentials.")
+		}
+		// The guessing address waits, even with the right password...
+		err := login(strings.ToUpper(email), "a fine passphrase", "198.51.100.7")
+		wantCode(t, email+": 6th attempt from the same address", err, codes.ResourceExhausted, "Too many login attempts. Try again later.")
+		var wait time.Duration
+		for _, d := range status.Convert(err).Details() {
+			if ri, ok := d.(*errdetails.RetryInfo); ok {
+				wait = ri.GetRetryDelay().AsDuration()
+			}
+		}
+		if wait <= 19*time.Second || wait > 20*time.Second {
+			t.Errorf("%s: RetryInfo delay %v, want ~LOGIN_BACKOFF_BASE (20s)", email, wait)
+		}
 	}
-	wantCode(t, "5th unknown", err, codes.Unauthenticated, "Unable to log in with provided credentials.")
-	_, err = c.Login(bg, &userv1.LoginRequest{Email: "ghost@example.com", Password: "whatever pass", ClientIp: "198.51.100.9"})
-	wantCode(t, "6th unknown", err, codes.ResourceExhausted, "Too many login attempts. Try again later.")
+	// ...but the owner at another address is not locked out.
+	if err := login("dave@example.com", "a fine passphrase", "198.51.100.8"); err != nil {
+		t.Errorf("owner from another address after 5 failures elsewhere: %v, want a login", err)
+	}
 }
 
 // TestDegradedWithoutRedisAndNATS: with Redis and NATS unreachable,
@@ -548,5 +577,10 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if errors.Is(err, context.Canceled) {
 		t.Error("unexpected cancel")
+	}
+	env["JWT_PUBLIC_KEY_FILE"] = priv
+	env["LOGIN_BACKOFF_MAX"] = "1h" // longer than LOGIN_FAILURE_WINDOW (15m)
+	if _, err := loadConfig(func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "LOGIN_BACKOFF_MAX") {
+		t.Errorf("login backoff longer than the window: %v, want an error naming LOGIN_BACKOFF_MAX", err)
 	}
 }

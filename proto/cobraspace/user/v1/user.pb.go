@@ -242,12 +242,13 @@ func (x *Profile) GetCreatedAt() *timestamppb.Timestamp {
 
 // UserSummary is the public face of a user: safe to show to anyone.
 type UserSummary struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	UserId            int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Email             string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
-	Nickname          string                 `protobuf:"bytes,3,opt,name=nickname,proto3" json:"nickname,omitempty"`
-	ProfilePictureUrl string                 `protobuf:"bytes,4,opt,name=profile_picture_url,json=profilePictureUrl,proto3" json:"profile_picture_url,omitempty"`
-	Status            Status                 `protobuf:"varint,5,opt,name=status,proto3,enum=cobraspace.user.v1.Status" json:"status,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Empty in SearchUsers results for private users the caller may not see.
+	Email             string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	Nickname          string `protobuf:"bytes,3,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	ProfilePictureUrl string `protobuf:"bytes,4,opt,name=profile_picture_url,json=profilePictureUrl,proto3" json:"profile_picture_url,omitempty"`
+	Status            Status `protobuf:"varint,5,opt,name=status,proto3,enum=cobraspace.user.v1.Status" json:"status,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }

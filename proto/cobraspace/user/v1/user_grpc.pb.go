@@ -66,8 +66,11 @@ type UserServiceClient interface {
 	// not a common password, not too similar to the email.
 	Register(ctx context.Context, in *RegisterRequest, opts ...grpc.CallOption) (*RegisterResponse, error)
 	// Login checks credentials and issues an access and a refresh token.
-	// Rate limited per account and per client IP (RESOURCE_EXHAUSTED). Unknown
-	// emails get the same answer, in similar time, as wrong passwords.
+	// A client IP that keeps failing (for one account, or over many) has to
+	// wait, longer after each failure: RESOURCE_EXHAUSTED with a
+	// google.rpc.RetryInfo saying how long. A client IP without failures for
+	// an account is not refused for it. Unknown emails get the same answers,
+	// in similar time, as wrong passwords.
 	Login(ctx context.Context, in *LoginRequest, opts ...grpc.CallOption) (*LoginResponse, error)
 	// RefreshToken rotates a refresh token: the old one stops working and a new
 	// pair is returned. Presenting an already rotated refresh token revokes its
@@ -103,8 +106,11 @@ type UserServiceClient interface {
 	// "This account is private." when it is private and the caller is not in
 	// that user's friends list; NOT_FOUND when unknown.
 	GetFriendProfile(ctx context.Context, in *GetFriendProfileRequest, opts ...grpc.CallOption) (*Profile, error)
-	// SearchUsers finds users whose email contains the keyword
-	// (case-insensitive; % and _ are literal). Never returns private data.
+	// SearchUsers finds users whose nickname contains the keyword
+	// (case-insensitive; %, _ and \ are literal) or whose email is the keyword
+	// (case-insensitive). Keywords shorter than 2 characters find nobody. A
+	// private user's email is empty unless they added the caller or the keyword
+	// is that email. Never returns private data.
 	SearchUsers(ctx context.Context, in *SearchUsersRequest, opts ...grpc.CallOption) (*SearchUsersResponse, error)
 	// GetUsers returns public summaries of users by id, in one call, for
 	// services composing responses (post writers, chat senders). Unknown ids
@@ -272,8 +278,11 @@ type UserServiceServer interface {
 	// not a common password, not too similar to the email.
 	Register(context.Context, *RegisterRequest) (*RegisterResponse, error)
 	// Login checks credentials and issues an access and a refresh token.
-	// Rate limited per account and per client IP (RESOURCE_EXHAUSTED). Unknown
-	// emails get the same answer, in similar time, as wrong passwords.
+	// A client IP that keeps failing (for one account, or over many) has to
+	// wait, longer after each failure: RESOURCE_EXHAUSTED with a
+	// google.rpc.RetryInfo saying how long. A client IP without failures for
+	// an account is not refused for it. Unknown emails get the same answers,
+	// in similar time, as wrong passwords.
 	Login(context.Context, *LoginRequest) (*LoginResponse, error)
 	// RefreshToken rotates a refresh token: the old one stops working and a new
 	// pair is returned. Presenting an already rotated refresh token revokes its
@@ -309,8 +318,11 @@ type UserServiceServer interface {
 	// "This account is private." when it is private and the caller is not in
 	// that user's friends list; NOT_FOUND when unknown.
 	GetFriendProfile(context.Context, *GetFriendProfileRequest) (*Profile, error)
-	// SearchUsers finds users whose email contains the keyword
-	// (case-insensitive; % and _ are literal). Never returns private data.
+	// SearchUsers finds users whose nickname contains the keyword
+	// (case-insensitive; %, _ and \ are literal) or whose email is the keyword
+	// (case-insensitive). Keywords shorter than 2 characters find nobody. A
+	// private user's email is empty unless they added the caller or the keyword
+	// is that email. Never returns private data.
 	SearchUsers(context.Context, *SearchUsersRequest) (*SearchUsersResponse, error)
 	// GetUsers returns public summaries of users by id, in one call, for
 	// services composing responses (post writers, chat senders). Unknown ids

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/platform/fielderr"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 )
 
 // httpStatus is THE table from gRPC status codes to HTTP statuses. Codes
@@ -77,6 +80,18 @@ func rpcError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err erro
 		if msg == "" {
 			msg = http.StatusText(code)
 		}
+		setRetryAfter(w, st)
 		errorJSON(w, code, msg)
+	}
+}
+
+// setRetryAfter turns a google.rpc.RetryInfo detail (the user service's
+// login throttling says how long to wait) into a Retry-After header.
+func setRetryAfter(w http.ResponseWriter, st *status.Status) {
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay().AsDuration() > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(ratelimit.RetrySeconds(ri.GetRetryDelay().AsDuration())))
+			return
+		}
 	}
 }

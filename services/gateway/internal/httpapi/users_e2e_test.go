@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"mime/multipart"
 	"net/http"
@@ -32,7 +33,7 @@ func TestUsersAPI(t *testing.T) {
 		Gateways: 3,
 		Services: []string{stack.User},
 		Env: map[string]map[string]string{
-			stack.User: {"LOGIN_MAX_FAILURES_PER_ACCOUNT": "5", "LOGIN_MAX_FAILURES_PER_IP": "20"},
+			stack.User: {"LOGIN_MAX_FAILURES_PER_ACCOUNT_IP": "5", "LOGIN_MAX_FAILURES_PER_ACCOUNT": "10", "LOGIN_MAX_FAILURES_PER_IP": "20", "LOGIN_BACKOFF_BASE": "1s"},
 		},
 		GatewayEnv: map[int]map[string]string{
 			0: {"TRUSTED_PROXY_CIDRS": "127.0.0.0/8"},
@@ -282,44 +283,76 @@ func testLogin(t *testing.T, gw string) {
 	}
 }
 
+// testLoginRateLimit: failures make the failing address wait, longer after
+// each failure (429 with Retry-After), but never lock the owner out from
+// another address; an unknown email gets the very same answers; an
+// address failing across many accounts waits for all of them, others do
+// not. Client addresses come from X-Forwarded-For (replica gw0 trusts
+// loopback), each test address its own.
 func testLoginRateLimit(t *testing.T, gw0, gw1 string) {
-	// Per account (5 failures): from a client IP of its own via the
-	// trusted-proxy replica so no other test shares the counter.
-	a := register(t, gw1, "limit")
-	xff := map[string]string{"X-Forwarded-For": "198.51.100.7"}
-	var last *resp
-	for i := 0; i < 7; i++ {
-		last = do(t, gw0, req{method: "POST", path: "/api/user/login/", header: xff,
-			json: map[string]string{"email": a.email, "password": "wrong-password-1"}})
-		if last.status == http.StatusTooManyRequests {
-			break
+	from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
+	loginFrom := func(ip, email, password string) *resp {
+		return do(t, gw0, req{method: "POST", path: "/api/user/login/", header: from(ip),
+			json: map[string]string{"email": email, "password": password}})
+	}
+	// answers is what an address sees for a sequence of wrong passwords.
+	answers := func(ip, email string, n int) []string {
+		var out []string
+		for range n {
+			r := loginFrom(ip, email, "wrong-password-1")
+			out = append(out, fmt.Sprintf("%d %s Retry-After=%q", r.status, bytes.TrimSpace(r.body), r.header.Get("Retry-After")))
 		}
+		return out
 	}
-	wantStatus(t, "repeated failed logins for one account", last, http.StatusTooManyRequests)
-	if last.object(t)["detail"] == nil {
-		t.Errorf("429 without detail: %s", last)
-	}
-	// Even the right password is refused while limited.
-	r := do(t, gw0, req{method: "POST", path: "/api/user/login/", header: xff,
-		json: map[string]string{"email": a.email, "password": a.password}})
-	wantStatus(t, "right password while limited", r, http.StatusTooManyRequests)
 
-	// Per IP (20 failures): many unknown emails from one forwarded IP.
-	ip := map[string]string{"X-Forwarded-For": "203.0.113.9, 127.0.0.1"}
-	last = nil
-	for i := 0; i < 25; i++ {
-		last = do(t, gw0, req{method: "POST", path: "/api/user/login/", header: ip,
-			json: map[string]string{"email": uniqueEmail("ipspray"), "password": "wrong-password-1"}})
-		if last.status == http.StatusTooManyRequests {
-			break
+	victim := register(t, gw1, "victim")
+	known := answers("198.51.100.7", victim.email, 7)
+	unknown := answers("198.51.100.8", uniqueEmail("nobody"), 7)
+	if strings.Join(known, "\n") != strings.Join(unknown, "\n") {
+		t.Errorf("known account:\n%s\nunknown email:\n%s\nwant the same answers", strings.Join(known, "\n"), strings.Join(unknown, "\n"))
+	}
+	wantTail := `429 {"detail":"Too many login attempts. Try again later."} Retry-After="1"`
+	if !strings.HasPrefix(known[4], "401 ") || known[5] != wantTail || known[6] != wantTail {
+		t.Errorf("7 wrong passwords from one address:\n%s\nwant 5 × 401, then %s", strings.Join(known, "\n"), wantTail)
+	}
+	// The attacker's address waits even with the right password...
+	r := loginFrom("198.51.100.7", victim.email, victim.password)
+	wantStatus(t, "right password from the guessing address", r, http.StatusTooManyRequests)
+	// ...the owner elsewhere logs in.
+	r = loginFrom("203.0.113.44", victim.email, victim.password)
+	wantStatus(t, "owner from another address after 7 failures elsewhere", r, http.StatusOK)
+
+	// Each failure after the free ones doubles the wait (1 s, 2 s, 4 s).
+	for _, step := range []struct {
+		wait time.Duration
+		want string
+	}{{time.Second, "2"}, {2 * time.Second, "4"}} {
+		time.Sleep(step.wait + 100*time.Millisecond)
+		r = loginFrom("198.51.100.7", victim.email, "wrong-password-2")
+		wantStatus(t, "a failure after the wait", r, http.StatusUnauthorized)
+		r = loginFrom("198.51.100.7", victim.email, "wrong-password-3")
+		if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != step.want {
+			t.Errorf("after another failure: %s Retry-After=%q, want 429 Retry-After=%s", r, r.header.Get("Retry-After"), step.want)
 		}
 	}
-	wantStatus(t, "repeated failed logins from one IP", last, http.StatusTooManyRequests)
-	// Another client IP is not limited.
+
+	// Per address (20 failures over any accounts): many unknown emails
+	// from one address; then even a right password from it waits, while
+	// another address is not limited.
+	spray := "203.0.113.9, 127.0.0.1"
+	for i := range 20 {
+		r = do(t, gw0, req{method: "POST", path: "/api/user/login/", header: map[string]string{"X-Forwarded-For": spray},
+			json: map[string]string{"email": uniqueEmail("ipspray"), "password": "wrong-password-1"}})
+		wantStatus(t, fmt.Sprintf("spray failure %d", i+1), r, http.StatusUnauthorized)
+	}
 	b := register(t, gw1, "limitb")
-	r = do(t, gw0, req{method: "POST", path: "/api/user/login/", header: map[string]string{"X-Forwarded-For": "203.0.113.10"},
+	r = do(t, gw0, req{method: "POST", path: "/api/user/login/", header: map[string]string{"X-Forwarded-For": spray},
 		json: map[string]string{"email": b.email, "password": b.password}})
-	wantStatus(t, "login from another IP", r, http.StatusOK)
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("right password from an address with 20 failures: %s Retry-After=%q, want 429 with Retry-After", r, r.header.Get("Retry-After"))
+	}
+	r = loginFrom("203.0.113.10", b.email, b.password)
+	wantStatus(t, "login from another address", r, http.StatusOK)
 }
 
 func testRefresh(t *testing.T, gw0, gw1 string) {
@@ -652,6 +685,24 @@ func testProfileAndMedia(t *testing.T, gw0, gw1 string) {
 	if r.status != http.StatusBadRequest || r.object(t)["profile_picture"] == nil {
 		t.Errorf("non-image upload: got %s, want 400 {profile_picture: [...]}", r)
 	}
+	// A 5000×5000 picture is refused from its header (it would cost the
+	// user service too much memory to decode); a 12-megapixel photo
+	// (4000×3000, a phone's) is still fine.
+	grayJPEG := func(w, h int) []byte {
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, w, h)), nil); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	body, ct = multipartBody(t, nil, "profile_picture", grayJPEG(5000, 5000))
+	r = do(t, gw0, req{method: "PATCH", path: "/api/user/profile/", token: a.access, raw: body, contentType: ct})
+	wantJSON(t, "5000x5000 picture", r, http.StatusBadRequest,
+		`{"profile_picture":["The image is too large. Use a smaller picture (at most 4096×4096 pixels)."]}`)
+	body, ct = multipartBody(t, nil, "profile_picture", grayJPEG(4000, 3000))
+	r = do(t, gw0, req{method: "PATCH", path: "/api/user/profile/", token: a.access, raw: body, contentType: ct})
+	wantStatus(t, "4000x3000 photo", r, http.StatusOK)
+
 	big := make([]byte, 6<<20)
 	copy(big, pngImage(t, color.White))
 	body, ct = multipartBody(t, nil, "profile_picture", big)
@@ -751,16 +802,28 @@ func testFriends(t *testing.T, gw0, gw1 string) {
 	}
 }
 
+// testSearch: search-friends matches nicknames (literally) and exact
+// emails only, so "@", "" or a domain cannot list accounts, and a private
+// user's email is blank for users they did not add.
 func testSearch(t *testing.T, gw string) {
 	tag := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	me := register(t, gw, "searcher")
-	// x_y... must be found by "x_y" and "X_Y"; xay... must not ("_" is literal).
-	under := &account{email: "x_y" + tag + "@example.com", password: goodPassword}
-	plain := &account{email: "xay" + tag + "@example.com", password: goodPassword}
-	for _, a := range []*account{under, plain} {
-		r := do(t, gw, req{method: "POST", path: "/api/user/registration/", json: map[string]string{"email": a.email, "password": a.password}})
+	signup := func(email, nickname string) *account {
+		a := &account{email: email, password: goodPassword}
+		r := do(t, gw, req{method: "POST", path: "/api/user/registration/",
+			json: map[string]string{"email": a.email, "password": a.password, "nickname": nickname}})
 		wantStatus(t, "register "+a.email, r, http.StatusCreated)
+		return a
 	}
+	// x_y... must be found by "x_y" and "X_Y"; xay... must not ("_" is literal).
+	under := signup("x_y"+tag+"@example.com", "x_y"+tag)
+	signup("xay"+tag+"@example.com", "xay"+tag)
+	open := signup("open"+tag+"@example.com", "open"+tag)
+	hidden := signup("hidden"+tag+"@example.com", "hid"+tag)
+	login(t, gw, hidden)
+	r := do(t, gw, req{method: "PATCH", path: "/api/user/profile/", token: hidden.access, json: map[string]bool{"is_private": true}})
+	wantStatus(t, "make a profile private", r, http.StatusOK)
+
 	search := func(kw string) []map[string]any {
 		t.Helper()
 		r := do(t, gw, req{method: "GET", path: "/api/user/search-friends/?keyword=" + query(kw), token: me.access})
@@ -773,6 +836,11 @@ func testSearch(t *testing.T, gw string) {
 		var out []string
 		for _, it := range items {
 			out = append(out, it["email"].(string))
+			for _, field := range []string{"id", "nickname", "profile_picture_url"} {
+				if _, ok := it[field]; !ok {
+					t.Errorf("search result without %q: %v", field, it)
+				}
+			}
 			for _, secret := range []string{"password", "contact_number", "is_private", "friends_emails"} {
 				if _, ok := it[secret]; ok {
 					t.Errorf("search result carries %q: %v", secret, it)
@@ -781,21 +849,34 @@ func testSearch(t *testing.T, gw string) {
 		}
 		return out
 	}
-	if got := emails(search("X_Y" + tag)); fmt.Sprint(got) != fmt.Sprint([]string{under.email}) {
-		t.Errorf(`search "X_Y%s": got %v, want only %s`, tag, got, under.email)
-	}
-	if got := emails(search("x%" + tag)); len(got) != 0 {
-		t.Errorf(`search "x%%%s": got %v, want nothing ("%%" is literal)`, tag, got)
-	}
-	for _, kw := range []string{"' OR 1=1--", `\`, "%", "_" + tag + "_"} {
-		if got := emails(search(kw)); len(got) != 0 {
-			t.Errorf("search %q: got %v, want nothing", kw, got)
+	for _, tc := range []struct {
+		keyword string
+		want    []string
+	}{
+		{"X_Y" + tag, []string{under.email}},
+		{"x%" + tag, nil}, // "%" is literal
+		{"_" + tag + "_", nil},
+		{"' OR 1=1--", nil},
+		{`\`, nil},
+		// Never an email directory: no substring of emails is searched,
+		// and "", "@" and one character find nobody.
+		{"", nil},
+		{"@", nil},
+		{"%", nil},
+		{"x", nil},
+		{"@example.com", nil},
+		{"hidden" + tag, nil},
+		// An exact email finds its user (typed: nothing new is revealed).
+		{strings.ToUpper(open.email), []string{open.email}},
+		{hidden.email, []string{hidden.email}},
+		// A private user found by nickname keeps the field, blank.
+		{"HID" + tag, []string{""}},
+	} {
+		if got := emails(search(tc.keyword)); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("search %q: got %q, want %q", tc.keyword, got, tc.want)
 		}
 	}
-	if got := emails(search("Y" + tag)); len(got) != 2 {
-		t.Errorf(`search "Y%s": got %v, want both users`, tag, got)
-	}
-	r := do(t, gw, req{method: "GET", path: "/api/user/search-friends?keyword=" + tag + "&limit=1", token: me.access})
+	r = do(t, gw, req{method: "GET", path: "/api/user/search-friends?keyword=" + tag + "&limit=1", token: me.access})
 	wantStatus(t, "search page of one", r, http.StatusOK)
 	if !strings.Contains(r.header.Get("Link"), `rel="next"`) {
 		t.Errorf("search with more results than the limit: no Link header")

@@ -277,11 +277,20 @@ func (s *UserStore) ListFriends(ctx context.Context, userID int64, after user.Fr
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
 // SearchUsers implements user.Store. The keyword is bound as a parameter
-// (never spliced into SQL) and its LIKE wildcards are escaped.
-func (s *UserStore) SearchUsers(ctx context.Context, keyword string, afterID int64, limit int) ([]user.Summary, error) {
+// (never spliced into SQL) and its LIKE wildcards are escaped. The email
+// column is blanked in SQL for private profiles the viewer may not see
+// (the rule of FriendProfile: the user added the viewer), unless the
+// keyword is that very email.
+func (s *UserStore) SearchUsers(ctx context.Context, viewerID int64, keyword string, afterID int64, limit int) ([]user.Summary, error) {
 	pattern := "%" + likeEscaper.Replace(keyword) + "%"
-	rows, err := s.pool.Query(ctx, `SELECT `+summaryColumns+` FROM users u JOIN profiles p ON p.user_id = u.id
-		WHERE u.email ILIKE $1 ESCAPE '\' AND u.id > $2 ORDER BY u.id LIMIT $3`, pattern, afterID, limit)
+	rows, err := s.pool.Query(ctx, `SELECT u.id,
+			CASE WHEN NOT p.is_private OR u.id = $2 OR lower(u.email) = lower($1)
+				OR EXISTS (SELECT 1 FROM friends f WHERE f.user_id = u.id AND f.friend_id = $2)
+			THEN u.email ELSE '' END,
+			p.nickname, p.picture_key, p.status
+		FROM users u JOIN profiles p ON p.user_id = u.id
+		WHERE (p.nickname ILIKE $3 ESCAPE '\' OR lower(u.email) = lower($1)) AND u.id > $4
+		ORDER BY u.id LIMIT $5`, keyword, viewerID, pattern, afterID, limit)
 	if err != nil {
 		return nil, dbErr("search users", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,47 +186,86 @@ func TestFriends(t *testing.T) {
 	}
 }
 
-func TestSearchIsLiteral(t *testing.T) {
+// TestSearchUsers: nicknames match literally (LIKE wildcards and quotes
+// are text), emails only exactly, and a private user's email is shown only
+// to users they added (or to whoever typed it).
+func TestSearchUsers(t *testing.T) {
 	t.Parallel()
 	s := setup(t)
 	ctx := context.Background()
-	for _, e := range []string{"plain@example.com", "per%cent@example.com", "under_score@example.com",
-		"back\\slash@example.com", "underXscore@example.com", "o'reilly@example.com"} {
-		// Backslash is not valid in our email syntax, but the store must
-		// still treat it literally.
-		mustCreate(t, s.users, e)
+	create := func(email, nickname string, private bool) user.Profile {
+		t.Helper()
+		p, err := s.users.CreateUser(ctx, user.NewUser{Email: email, PasswordHash: "hash", Nickname: nickname})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if private {
+			if _, err := s.users.UpdateProfile(ctx, p.UserID, user.ProfileUpdate{IsPrivate: &private}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	viewer := create("viewer@example.com", "viewer", false)
+	for _, n := range []string{"plain", "per%cent", "under_score", `back\slash`, "underXscore", "o'reilly"} {
+		create(strings.NewReplacer("%", "", "_", "", `\`, "", "'", "").Replace(n)+"@example.com", n, false)
+	}
+	secret := create("Secret.Agent@example.com", "agent", true)
+	friendly := create("friendly@example.com", "agent smith", true)
+	if err := s.users.AddFriend(ctx, friendly.UserID, viewer.UserID); err != nil { // friendly added the viewer
+		t.Fatal(err)
+	}
+
+	search := func(keyword string) []string {
+		t.Helper()
+		got, err := s.users.SearchUsers(ctx, viewer.UserID, keyword, 0, 100)
+		if err != nil {
+			t.Fatalf("SearchUsers(%q): %v", keyword, err)
+		}
+		var out []string
+		for _, u := range got {
+			out = append(out, u.Nickname+"|"+u.Email)
+		}
+		return out
 	}
 	tests := []struct {
 		keyword string
 		want    []string
 	}{
-		{"%", []string{"per%cent@example.com"}},
-		{"_", []string{"under_score@example.com"}},
-		{"under_", []string{"under_score@example.com"}},
-		{`\`, []string{`back\slash@example.com`}},
-		{`k\s`, []string{`back\slash@example.com`}},
+		{"%", []string{"per%cent|percent@example.com"}},
+		{"_", []string{"under_score|underscore@example.com"}},
+		{"under_", []string{"under_score|underscore@example.com"}},
+		{`\`, []string{`back\slash|backslash@example.com`}},
+		{`k\s`, []string{`back\slash|backslash@example.com`}},
 		{"' OR 1=1--", nil},
-		{"'", []string{"o'reilly@example.com"}},
-		{"PLAIN", []string{"plain@example.com"}},
-		{"nothing-like-this", nil},
+		{"'", []string{"o'reilly|oreilly@example.com"}},
+		{"PLAIN", []string{"plain|plain@example.com"}},
+		// Emails are not searched by substring...
+		{"@", nil},
+		{"example.com", nil},
+		{"secret", nil},
+		// ...only exactly, and then shown, private or not.
+		{"plain@EXAMPLE.com", []string{"plain|plain@example.com"}},
+		{"secret.agent@example.com", []string{"agent|Secret.Agent@example.com"}},
+		// A private user's email stays blank unless they added the viewer.
+		{"agent", []string{"agent|", "agent smith|friendly@example.com"}},
+		{"VIEW", []string{"viewer|viewer@example.com"}},
 	}
 	for _, tc := range tests {
-		got, err := s.users.SearchUsers(ctx, tc.keyword, 0, 100)
-		if err != nil {
-			t.Fatalf("SearchUsers(%q): %v", tc.keyword, err)
-		}
-		var emails []string
-		for _, u := range got {
-			emails = append(emails, u.Email)
-		}
-		if !slices.Equal(emails, tc.want) {
-			t.Errorf("SearchUsers(%q) = %q, want %q", tc.keyword, emails, tc.want)
+		if got := search(tc.keyword); !slices.Equal(got, tc.want) {
+			t.Errorf("SearchUsers(%q) = %q, want %q", tc.keyword, got, tc.want)
 		}
 	}
-	all, _ := s.users.SearchUsers(ctx, "example", 0, 100)
-	page, _ := s.users.SearchUsers(ctx, "example", all[2].UserID, 2)
-	if len(page) != 2 || page[0].UserID != all[3].UserID {
-		t.Errorf("page after id %d = %v; want users 4 and 5 of %v", all[2].UserID, page, all)
+	// Another viewer (whom nobody added) sees neither private email.
+	other, err := s.users.SearchUsers(ctx, secret.UserID+1000, "agent", 0, 100)
+	if err != nil || len(other) != 2 || other[0].Email != "" || other[1].Email != "" {
+		t.Errorf("search by a stranger = %+v, %v; want both private emails blank", other, err)
+	}
+	// Pages continue after the cursor id.
+	all, _ := s.users.SearchUsers(ctx, viewer.UserID, "e", 0, 100)
+	page, _ := s.users.SearchUsers(ctx, viewer.UserID, "e", all[1].UserID, 2)
+	if len(all) < 4 || len(page) != 2 || page[0].UserID != all[2].UserID || page[1].UserID != all[3].UserID {
+		t.Errorf("page after id %d = %v; want users 3 and 4 of %v", all[1].UserID, page, all)
 	}
 }
 

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"strconv"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
@@ -61,7 +63,7 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 		case user.CodeNotFound:
 			return status.Error(codes.NotFound, e.Message)
 		case user.CodeRateLimited:
-			return status.Error(codes.ResourceExhausted, e.Message)
+			return rateLimited(e)
 		case user.CodeUnavailable:
 			return status.Error(codes.Unavailable, e.Message)
 		}
@@ -77,6 +79,20 @@ func (s *Server) toStatus(ctx context.Context, err error) error {
 	}
 	s.logger.ErrorContext(ctx, "internal error", "err", err)
 	return status.Error(codes.Internal, "internal error")
+}
+
+// rateLimited is RESOURCE_EXHAUSTED with a google.rpc.RetryInfo detail
+// saying how long to wait (the gateway's Retry-After header).
+func rateLimited(e *user.Error) error {
+	st := status.New(codes.ResourceExhausted, e.Message)
+	if e.RetryAfter <= 0 {
+		return st.Err()
+	}
+	withWait, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryAfter)})
+	if err != nil { // only when the detail cannot be marshalled
+		return st.Err()
+	}
+	return withWait.Err()
 }
 
 // caller returns the verified claims of the calling user (the server's
@@ -233,10 +249,11 @@ func (s *Server) GetFriendProfile(ctx context.Context, req *userv1.GetFriendProf
 
 // SearchUsers implements userv1.UserServiceServer.
 func (s *Server) SearchUsers(ctx context.Context, req *userv1.SearchUsersRequest) (*userv1.SearchUsersResponse, error) {
-	if _, err := s.caller(ctx); err != nil {
+	c, err := s.caller(ctx)
+	if err != nil {
 		return nil, err
 	}
-	users, next, err := s.svc.SearchUsers(ctx, req.GetKeyword(), req.GetLimit(), req.GetCursor())
+	users, next, err := s.svc.SearchUsers(ctx, c.UserID, req.GetKeyword(), req.GetLimit(), req.GetCursor())
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}

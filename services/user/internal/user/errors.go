@@ -1,6 +1,9 @@
 package user
 
-import "sort"
+import (
+	"sort"
+	"time"
+)
 
 // Code classifies an error the Service returns; the rpc package maps each
 // code to one gRPC status code.
@@ -25,6 +28,9 @@ type Error struct {
 	// Fields holds validation messages per public JSON field name
 	// (CodeInvalid only).
 	Fields map[string][]string
+	// RetryAfter is how long to wait before trying again (CodeRateLimited
+	// only; 0 when unknown).
+	RetryAfter time.Duration
 }
 
 // Error returns the code and message (for logs; clients get the message

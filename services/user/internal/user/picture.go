@@ -21,14 +21,19 @@ import (
 	_ "golang.org/x/image/webp"
 )
 
-// Picture limits. The pixel limits guard against decompression bombs: a
-// 5 MiB PNG can claim 8000x8000 pixels (256 MB once decoded), so the
-// dimensions are read from the header first and refused before decoding.
+// Picture limits. Decoding allocates the whole image (a 5 MiB PNG can
+// claim 8000×8000 pixels: 256 MB), so the header is read first and an
+// image refused unless both its sides are at most MaxPictureSide and
+// decoding it would allocate at most MaxDecodeBytes (decodeBytes, from the
+// header alone). 32 MiB admits every common phone photo (a 16-megapixel
+// baseline JPEG decodes to 24 MiB) and PNGs of up to 8 megapixels (a 4K
+// screenshot); with one decode per core (Service.imageSem) and the ~13 MiB
+// the resize adds, pictures cost the service at most ~45 MiB per core.
 const (
-	MaxPictureBytes  = 5 << 20
-	MaxPictureSide   = 8000
-	MaxPicturePixels = 25_000_000
-	AvatarSize       = 256
+	MaxPictureBytes = 5 << 20
+	MaxPictureSide  = 4096
+	MaxDecodeBytes  = 32 << 20
+	AvatarSize      = 256
 )
 
 // Messages for field "profile_picture".
@@ -36,7 +41,7 @@ const (
 	MsgPictureEmpty    = "The submitted file is empty."
 	MsgPictureTooLarge = "The file is too large. The maximum size is 5 MiB."
 	MsgPictureInvalid  = "Upload a valid image. The file you uploaded was either not an image or a corrupted image."
-	MsgPictureTooBig   = "The image is too large. The maximum is 8000×8000 pixels."
+	MsgPictureTooBig   = "The image is too large. Use a smaller picture (at most 4096×4096 pixels)."
 )
 
 // processedPicture is an avatar ready to store.
@@ -66,7 +71,7 @@ func processPicture(data []byte) (processedPicture, error) {
 	if err != nil || "image/"+format != sniffed || cfg.Width <= 0 || cfg.Height <= 0 {
 		return processedPicture{}, fieldError("profile_picture", MsgPictureInvalid)
 	}
-	if cfg.Width > MaxPictureSide || cfg.Height > MaxPictureSide || cfg.Width*cfg.Height > MaxPicturePixels {
+	if cfg.Width > MaxPictureSide || cfg.Height > MaxPictureSide || decodeBytes(data, format, cfg) > MaxDecodeBytes {
 		return processedPicture{}, fieldError("profile_picture", MsgPictureTooBig)
 	}
 	src, _, err := image.Decode(bytes.NewReader(data))
@@ -97,11 +102,124 @@ func squareThumbnail(src image.Image, size int) *image.RGBA {
 	x0 := b.Min.X + (b.Dx()-side)/2
 	y0 := b.Min.Y + (b.Dy()-side)/2
 	crop := image.Rect(x0, y0, x0+side, y0+side)
+	// BiLinear is a true kernel (it widens when shrinking, so no aliasing)
+	// but keeps a buffer of size × side × 32 bytes (33 MiB for a side of
+	// 4096). From a large source, a cheap approximate pass (no buffer)
+	// first brings it to 4×size, so the buffer stays at 8 MiB and the
+	// kernel still averages 4×4 samples into each avatar pixel.
+	if side > 4*size {
+		mid := image.NewRGBA(image.Rect(0, 0, 4*size, 4*size))
+		draw.ApproxBiLinear.Scale(mid, mid.Bounds(), src, crop, draw.Src, nil)
+		src, crop = mid, mid.Bounds()
+	}
 	dst := image.NewRGBA(image.Rect(0, 0, size, size))
-	// BiLinear is a true kernel (it widens when shrinking, so no
-	// aliasing) and cheaper than CatmullRom on 25-megapixel sources.
 	draw.BiLinear.Scale(dst, dst.Bounds(), src, crop, draw.Src, nil)
 	return dst
+}
+
+// decodeBytes is an upper bound, from the header alone, of what decoding
+// the image allocates, following what Go's decoders allocate:
+//   - JPEG: one byte per sample (chroma may be subsampled), plus four per
+//     sample for a progressive JPEG's coefficients, plus four per pixel
+//     when RGB or CMYK is converted to a 4-byte-per-pixel image;
+//   - PNG: the colour model's bytes per pixel, twice for an interlaced
+//     PNG (each pass is decoded on its own, then merged);
+//   - GIF: one byte per pixel (only the first frame is decoded);
+//   - WebP: 8 bytes per pixel (a lossless image is decoded to 4 bytes per
+//     pixel and may be expanded once more from a palette).
+func decodeBytes(data []byte, format string, cfg image.Config) int64 {
+	w, h := int64(cfg.Width), int64(cfg.Height)
+	switch format {
+	case "jpeg":
+		l := readJPEGLayout(data)
+		// Planes are padded to whole MCUs (8×8 blocks per sampling unit).
+		mcuW, mcuH := 8*l.maxH, 8*l.maxV
+		w, h = (w+mcuW-1)/mcuW*mcuW, (h+mcuH-1)/mcuH*mcuH
+		perUnit := l.samples // bytes per sampling unit of maxH×maxV pixels
+		if l.progressive {
+			perUnit *= 5
+		}
+		n := w * h * perUnit / (l.maxH * l.maxV)
+		if cfg.ColorModel == color.RGBAModel || cfg.ColorModel == color.CMYKModel {
+			n += 4 * w * h
+		}
+		return n
+	case "png":
+		n := w * h * pngBytesPerPixel(cfg.ColorModel)
+		if len(data) > 28 && data[28] != 0 { // IHDR's interlace method: Adam7
+			n *= 2
+		}
+		return n
+	case "gif":
+		return w * h
+	}
+	return 8 * w * h
+}
+
+func pngBytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.GrayModel:
+		return 1
+	case color.Gray16Model:
+		return 2
+	case color.RGBAModel, color.NRGBAModel:
+		return 4
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 8 // RGBA64, NRGBA64
+}
+
+// jpegLayout is what a JPEG's frame header says about its planes.
+type jpegLayout struct {
+	samples     int64 // samples per sampling unit, over all components (Σ h·v)
+	maxH, maxV  int64 // the sampling unit in pixels: the largest factors
+	progressive bool
+}
+
+// readJPEGLayout walks the marker segments up to the frame header (SOFn).
+// When it cannot read one, it assumes the costliest layout a JPEG can
+// have: progressive, four full-resolution components.
+func readJPEGLayout(data []byte) jpegLayout {
+	worst := jpegLayout{samples: 4, maxH: 1, maxV: 1, progressive: true}
+	for i := 2; i+4 <= len(data); { // after SOI
+		if data[i] != 0xFF {
+			return worst
+		}
+		marker := data[i+1]
+		switch {
+		case marker == 0xFF: // fill byte
+			i++
+			continue
+		case marker == 0x01 || marker >= 0xD0 && marker <= 0xD8: // TEM, RSTn, SOI: no length
+			i += 2
+			continue
+		}
+		n := int(data[i+2])<<8 | int(data[i+3]) // segment length, itself included
+		isSOF := marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC
+		if !isSOF {
+			i += 2 + n
+			continue
+		}
+		seg := data[i+4 : min(len(data), i+2+n)]
+		if len(seg) < 6 {
+			return worst
+		}
+		comps := int(seg[5])
+		if comps < 1 || len(seg) < 6+3*comps {
+			return worst
+		}
+		l := jpegLayout{maxH: 1, maxV: 1, progressive: marker == 0xC2 || marker == 0xC6 || marker == 0xCA || marker == 0xCE}
+		for c := range comps {
+			hv := seg[6+3*c+1]
+			ch, cv := int64(hv>>4), int64(hv&0x0F)
+			l.samples += ch * cv
+			l.maxH, l.maxV = max(l.maxH, ch), max(l.maxV, cv)
+		}
+		return l
+	}
+	return worst
 }
 
 // avatarKey is the immutable, content-addressed media key of a picture.

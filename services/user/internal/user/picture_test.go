@@ -43,6 +43,15 @@ func pngHeaderClaiming(t *testing.T, w, h uint32) []byte {
 	return b
 }
 
+// interlaced marks a PNG's header Adam7-interlaced.
+func interlaced(b []byte) []byte {
+	b = bytes.Clone(b)
+	b[28] = 1
+	crc := crc32.ChecksumIEEE(b[12:29])
+	b[29], b[30], b[31], b[32] = byte(crc>>24), byte(crc>>16), byte(crc>>8), byte(crc)
+	return b
+}
+
 func TestProcessPicture(t *testing.T) {
 	t.Parallel()
 	var jpg, gf bytes.Buffer
@@ -69,6 +78,14 @@ func TestProcessPicture(t *testing.T) {
 		{"truncated png", encodePNG(t, 50, 50)[:60], "", MsgPictureInvalid},
 		{"decompression bomb", pngHeaderClaiming(t, 8001, 10), "", MsgPictureTooBig},
 		{"too many pixels", pngHeaderClaiming(t, 7000, 7000), "", MsgPictureTooBig},
+		{"5000x5000", pngHeaderClaiming(t, 5000, 5000), "", MsgPictureTooBig},
+		// 4096×4096 RGBA decodes to 64 MiB; 2000×2000 to 15 MiB, twice
+		// that when interlaced, 2100×2100 interlaced to 34 MiB. (The
+		// claims pass the size check, then fail to decode: MsgPictureInvalid.)
+		{"4096x4096 RGBA", pngHeaderClaiming(t, 4096, 4096), "", MsgPictureTooBig},
+		{"2000x2000 RGBA", pngHeaderClaiming(t, 2000, 2000), "", MsgPictureInvalid},
+		{"2000x2000 RGBA interlaced", interlaced(pngHeaderClaiming(t, 2000, 2000)), "", MsgPictureInvalid},
+		{"2100x2100 RGBA interlaced", interlaced(pngHeaderClaiming(t, 2100, 2100)), "", MsgPictureTooBig},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -91,6 +108,31 @@ func TestProcessPicture(t *testing.T) {
 				t.Errorf("output = %dx%d (%v), want %dx%d", cfg.Width, cfg.Height, err, AvatarSize, AvatarSize)
 			}
 		})
+	}
+}
+
+func TestReadJPEGLayout(t *testing.T) {
+	t.Parallel()
+	color420 := encodeJPEG(t, photo(40, 24)) // Go's encoder subsamples chroma 4:2:0
+	var gray bytes.Buffer
+	if err := jpeg.Encode(&gray, image.NewGray(image.Rect(0, 0, 16, 16)), nil); err != nil {
+		t.Fatal(err)
+	}
+	worst := jpegLayout{samples: 4, maxH: 1, maxV: 1, progressive: true}
+	for name, tc := range map[string]struct {
+		data []byte
+		want jpegLayout
+	}{
+		"4:2:0":             {color420, jpegLayout{samples: 6, maxH: 2, maxV: 2}},
+		"4:2:0 progressive": {markProgressive(t, color420), jpegLayout{samples: 6, maxH: 2, maxV: 2, progressive: true}},
+		"gray":              {gray.Bytes(), jpegLayout{samples: 1, maxH: 1, maxV: 1}},
+		"no frame header":   {color420[:20], worst},
+		"garbage":           {[]byte{0xFF, 0xD8, 0x12, 0x34, 0x56}, worst},
+		"truncated segment": {[]byte{0xFF, 0xD8, 0xFF, 0xC0, 0x00, 0x11, 0x08}, worst},
+	} {
+		if got := readJPEGLayout(tc.data); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", name, got, tc.want)
+		}
 	}
 }
 

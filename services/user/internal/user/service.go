@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 )
@@ -67,8 +68,9 @@ func NewService(cfg Config) *Service {
 	return &Service{
 		cfg: cfg,
 		now: now,
-		// Decoding a picture can take up to ~100 MB and a core for a
-		// second; one per core at a time keeps a burst of uploads bounded.
+		// Processing a picture allocates up to MaxDecodeBytes plus ~13 MiB
+		// and takes a core for up to a second; one per core at a time
+		// keeps a burst of uploads bounded.
 		imageSem: make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 }
@@ -120,10 +122,11 @@ func (s *Service) hashErr(err error) error {
 	return err
 }
 
-// Login checks credentials and issues tokens. CodeRateLimited after too
-// many failures for the account or the client IP; CodeUnauthenticated for
-// bad credentials, the same for unknown emails (checked against a dummy
-// hash, for similar timing); CodeUnavailable when hashing is overloaded.
+// Login checks credentials and issues tokens. CodeRateLimited (with
+// RetryAfter) while the client's address must wait after too many
+// failures (see LoginLimiter); CodeUnauthenticated for bad credentials,
+// the same for unknown emails (checked against a dummy hash, for similar
+// timing, and limited alike); CodeUnavailable when hashing is overloaded.
 func (s *Service) Login(ctx context.Context, email, password, clientIP string) (Profile, TokenPair, error) {
 	account := strings.ToLower(strings.TrimSpace(email))
 	if account == "" || password == "" {
@@ -136,8 +139,8 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 		}
 		return Profile{}, TokenPair{}, f.err()
 	}
-	if s.loginBlocked(ctx, account, clientIP) {
-		return Profile{}, TokenPair{}, newError(CodeRateLimited, MsgTooManyLogins)
+	if wait := s.loginWait(ctx, account, clientIP); wait > 0 {
+		return Profile{}, TokenPair{}, &Error{Code: CodeRateLimited, Message: MsgTooManyLogins, RetryAfter: wait}
 	}
 	var creds Credentials
 	if len(account) <= MaxEmailLen && len(password) <= 4*MaxPasswordLen {
@@ -152,10 +155,10 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 		return Profile{}, TokenPair{}, s.hashErr(err)
 	}
 	if !ok {
-		s.loginFailed(ctx, account, clientIP)
+		s.limiterCall(ctx, "failure not counted", s.cfg.Limiter.Failed, account, clientIP)
 		return Profile{}, TokenPair{}, newError(CodeUnauthenticated, MsgBadCredentials)
 	}
-	s.loginSucceeded(ctx, account)
+	s.limiterCall(ctx, "attempts not reset", s.cfg.Limiter.Succeeded, account, clientIP)
 	p, err := s.cfg.Store.Profile(ctx, creds.UserID)
 	if err != nil {
 		return Profile{}, TokenPair{}, err
@@ -174,30 +177,22 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 // The limiter is a defence, not a dependency: when Redis cannot answer,
 // logins go through unlimited and the degradation is logged.
 
-func (s *Service) loginBlocked(ctx context.Context, account, ip string) bool {
+func (s *Service) loginWait(ctx context.Context, account, ip string) time.Duration {
 	ctx, cancel := context.WithTimeout(ctx, depTimeout)
 	defer cancel()
-	blocked, err := s.cfg.Limiter.Blocked(ctx, account, ip)
+	wait, err := s.cfg.Limiter.Attempt(ctx, account, ip)
 	if err != nil {
 		s.cfg.Logger.WarnContext(ctx, "login rate limiter unavailable; not limiting", "err", err)
-		return false
+		return 0
 	}
-	return blocked
+	return wait
 }
 
-func (s *Service) loginFailed(ctx context.Context, account, ip string) {
+func (s *Service) limiterCall(ctx context.Context, what string, call func(context.Context, string, string) error, account, ip string) {
 	ctx, cancel := context.WithTimeout(ctx, depTimeout)
 	defer cancel()
-	if err := s.cfg.Limiter.Failed(ctx, account, ip); err != nil {
-		s.cfg.Logger.WarnContext(ctx, "login rate limiter unavailable; failure not counted", "err", err)
-	}
-}
-
-func (s *Service) loginSucceeded(ctx context.Context, account string) {
-	ctx, cancel := context.WithTimeout(ctx, depTimeout)
-	defer cancel()
-	if err := s.cfg.Limiter.Succeeded(ctx, account); err != nil {
-		s.cfg.Logger.WarnContext(ctx, "login rate limiter unavailable; failures not reset", "err", err)
+	if err := call(ctx, account, ip); err != nil {
+		s.cfg.Logger.WarnContext(ctx, "login rate limiter unavailable; "+what, "err", err)
 	}
 }
 
@@ -496,10 +491,18 @@ func (s *Service) FriendProfile(ctx context.Context, viewerID, userID int64) (Pr
 	return p, nil
 }
 
-// SearchUsers returns a page of users whose email contains keyword
-// (case-insensitive, literal) in id order, and the next cursor.
-// CodeInvalid (fields "keyword", "cursor").
-func (s *Service) SearchUsers(ctx context.Context, keyword string, limit int32, cursor string) ([]Summary, string, error) {
+// MinSearchKeyword is the shortest keyword SearchUsers looks for, in
+// characters: shorter ones (and "") find nobody, so that the search
+// cannot list every account.
+const MinSearchKeyword = 2
+
+// SearchUsers returns a page of users, as viewerID may see them, whose
+// nickname contains keyword (case-insensitive, literal) or whose email is
+// exactly keyword, in id order, and the next cursor. Private users' emails
+// are blank unless they added the viewer (see Store.SearchUsers): the
+// search must not become a directory of email addresses. CodeInvalid
+// (fields "keyword", "cursor").
+func (s *Service) SearchUsers(ctx context.Context, viewerID int64, keyword string, limit int32, cursor string) ([]Summary, string, error) {
 	keyword = strings.TrimSpace(keyword)
 	if len(keyword) > MaxEmailLen {
 		return nil, "", fieldError("keyword", maxLenMsg(MaxEmailLen))
@@ -508,8 +511,11 @@ func (s *Service) SearchUsers(ctx context.Context, keyword string, limit int32, 
 	if err != nil {
 		return nil, "", err
 	}
+	if utf8.RuneCountInString(keyword) < MinSearchKeyword {
+		return nil, "", nil
+	}
 	n := pageSize(limit)
-	users, err := s.cfg.Store.SearchUsers(ctx, keyword, afterID, n+1)
+	users, err := s.cfg.Store.SearchUsers(ctx, viewerID, keyword, afterID, n+1)
 	if err != nil {
 		return nil, "", err
 	}

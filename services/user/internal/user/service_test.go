@@ -82,19 +82,21 @@ func (f *fakeTokens) Rotate(context.Context, string, int64, string, RefreshToken
 	return f.rotateErr
 }
 
-// fakeLimiter answers blocked or fails with err.
+// fakeLimiter answers wait or fails with err.
 type fakeLimiter struct {
-	blocked bool
-	err     error
-	failed  int
+	wait   time.Duration
+	err    error
+	failed int
 }
 
-func (f *fakeLimiter) Blocked(context.Context, string, string) (bool, error) { return f.blocked, f.err }
+func (f *fakeLimiter) Attempt(context.Context, string, string) (time.Duration, error) {
+	return f.wait, f.err
+}
 func (f *fakeLimiter) Failed(context.Context, string, string) error {
 	f.failed++
 	return f.err
 }
-func (f *fakeLimiter) Succeeded(context.Context, string) error { return f.err }
+func (f *fakeLimiter) Succeeded(context.Context, string, string) error { return f.err }
 
 type fakeDenylist struct {
 	err     error
@@ -189,8 +191,8 @@ func TestLogin(t *testing.T) {
 		{name: "ok, any case", email: " ALICE@example.com", pw: "right password", wantFamilyMade: true},
 		{name: "wrong password", email: "alice@example.com", pw: "wrong", wantCode: CodeUnauthenticated, wantFailures: 1},
 		{name: "unknown email", email: "nobody@example.com", pw: "right password", wantCode: CodeUnauthenticated, wantFailures: 1},
-		{name: "rate limited even with the right password", email: "alice@example.com", pw: "right password",
-			limiter: fakeLimiter{blocked: true}, wantCode: CodeRateLimited, wantNoLookup: true},
+		{name: "waiting even with the right password", email: "alice@example.com", pw: "right password",
+			limiter: fakeLimiter{wait: 3 * time.Second}, wantCode: CodeRateLimited, wantNoLookup: true},
 		{name: "limiter down: login still works", email: "alice@example.com", pw: "right password",
 			limiter: fakeLimiter{err: errors.New("redis down")}, wantFamilyMade: true},
 		{name: "limiter down: bad credentials still refused", email: "alice@example.com", pw: "nope",
@@ -205,6 +207,9 @@ func TestLogin(t *testing.T) {
 			p, pair, err := f.svc.Login(ctx, tc.email, tc.pw, "192.0.2.1")
 			if got := codeOf(err); got != tc.wantCode || (tc.wantCode == "" && err != nil) {
 				t.Fatalf("Login err = %v, want code %q", err, tc.wantCode)
+			}
+			if e := (*Error)(nil); errors.As(err, &e) && e.RetryAfter != tc.limiter.wait {
+				t.Errorf("RetryAfter = %v, want the limiter's wait %v", e.RetryAfter, tc.limiter.wait)
 			}
 			if f.limiter.failed != tc.wantFailures {
 				t.Errorf("failures recorded = %d, want %d", f.limiter.failed, tc.wantFailures)

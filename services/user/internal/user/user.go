@@ -167,9 +167,12 @@ type Store interface {
 	// ListFriends returns up to limit friends of userID added after the
 	// cursor position, oldest first.
 	ListFriends(ctx context.Context, userID int64, after FriendCursor, limit int) ([]Friend, error)
-	// SearchUsers returns up to limit users with id > afterID whose email
-	// contains keyword case-insensitively (keyword is literal text).
-	SearchUsers(ctx context.Context, keyword string, afterID int64, limit int) ([]Summary, error)
+	// SearchUsers returns up to limit users with id > afterID whose
+	// nickname contains keyword case-insensitively (keyword is literal
+	// text) or whose email is keyword (case-insensitively), as viewerID
+	// may see them: Email is "" for a private user who did not add the
+	// viewer, unless keyword is that email.
+	SearchUsers(ctx context.Context, viewerID int64, keyword string, afterID int64, limit int) ([]Summary, error)
 	// Users returns the summaries of the known ids, in any order.
 	Users(ctx context.Context, ids []int64) ([]Summary, error)
 }
@@ -206,17 +209,20 @@ type MediaStore interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// LoginLimiter counts failed logins per account and per client IP, shared
-// by every replica. Errors mean the limiter could not answer; the Service
-// then logs and lets the login through (degraded, see README).
+// LoginLimiter slows down password guessing, shared by every replica:
+// addresses that keep failing wait longer and longer; an address without
+// failures for an account is never refused for it (README, "Login rate
+// limits"). Errors mean the limiter could not answer; the Service then
+// logs and lets the login through (degraded, see README).
 type LoginLimiter interface {
-	// Blocked reports whether account or ip (either may be "") has too many
-	// recent failures.
-	Blocked(ctx context.Context, account, ip string) (bool, error)
-	// Failed records a failed attempt for account and ip.
+	// Attempt is called before the password is checked. It reports how
+	// long ip (which may be "") must wait before trying account again;
+	// when the wait is 0 the attempt is counted and may go ahead.
+	Attempt(ctx context.Context, account, ip string) (wait time.Duration, err error)
+	// Failed records that the attempt's password was wrong.
 	Failed(ctx context.Context, account, ip string) error
-	// Succeeded clears the account's failures.
-	Succeeded(ctx context.Context, account string) error
+	// Succeeded records that the attempt's password was right.
+	Succeeded(ctx context.Context, account, ip string) error
 }
 
 // Denylist is the shared denylist of revoked sessions (refresh-token

@@ -63,6 +63,9 @@ export async function friendsPage({ main, navigate, isCurrent }) {
     for (const u of found) {
       let action;
       if (u.email === me.email) action = h('span', { class: 'badge badge-muted' }, t('friends.you'));
+      // A private user's email is blank: friends are added by email, so
+      // only someone who knows it (and searches for it) can add them.
+      else if (!u.email) action = h('span', { class: 'badge badge-muted' }, t('friends.private'));
       else if (friends.some((f) => f.email === u.email)) action = h('span', { class: 'badge' }, t('friends.already'));
       else action = h('button', { type: 'button', class: 'btn btn-primary btn-sm', onclick: () => add(u.email) }, t('friends.add'));
       results.append(person(u, action));
