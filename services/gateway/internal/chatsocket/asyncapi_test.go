@@ -39,12 +39,11 @@ type protocol struct {
 	server, client frameSchemas
 }
 
-// loadAsyncAPI reads docs/asyncapi.yaml from the repository root (the
-// folder holding go.work) and compiles the payload schema of every message
+// loadAsyncAPI reads docs/asyncapi.yaml from the repository root and compiles the payload schema of every message
 // of its send (server) and receive (client) operations.
 func loadAsyncAPI(t *testing.T) protocol {
 	t.Helper()
-	root, err := repoRoot()
+	root, err := stack.WorkspaceRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,24 +153,6 @@ func lookup(v any, ptr string) any {
 		}
 	}
 	return v
-}
-
-// repoRoot is the nearest folder above the working directory with go.work.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.work above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // frameName is the message name of a frame: its "type", or "error" for an
