@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -282,6 +283,29 @@ func TestOpenAPIDocument(t *testing.T) {
 	for _, name := range []string{"Error", "FieldErrors", "Profile", "UserSummary"} {
 		if doc.Components.Schemas[name] == nil {
 			t.Errorf("openapi.yaml has no %s schema", name)
+		}
+	}
+	// Client generators name their functions after operationId, and readers
+	// rely on the description: every operation has both, and the ids are
+	// camelCase and unique (renaming one breaks generated clients).
+	camel := regexp.MustCompile(`^[a-z][a-zA-Z0-9]*$`)
+	ids := map[string]string{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			switch {
+			case op.OperationID == "":
+				t.Errorf("%s has no operationId", where)
+			case !camel.MatchString(op.OperationID):
+				t.Errorf("%s: operationId %q is not camelCase", where, op.OperationID)
+			case ids[op.OperationID] != "":
+				t.Errorf("%s: operationId %q is also used by %s", where, op.OperationID, ids[op.OperationID])
+			default:
+				ids[op.OperationID] = where
+			}
+			if strings.TrimSpace(op.Description) == "" {
+				t.Errorf("%s has no description", where)
+			}
 		}
 	}
 }
