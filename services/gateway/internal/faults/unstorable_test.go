@@ -406,35 +406,33 @@ func testPoisonedSendsFailAlone(t *testing.T, s *stack.Stack) {
 		innocent []sendOutcome
 		poisoned []sendOutcome
 	)
-	record := func(list *[]sendOutcome, o sendOutcome) {
-		mu.Lock()
-		*list = append(*list, o)
-		mu.Unlock()
+	// sendBoth sends one socket frame and one REST message as m, at start,
+	// with ids "<kind>-s-…" and "<kind>-r-…" and text prefix+id
+	// (prefix is JSON string content).
+	sendBoth := func(wg *sync.WaitGroup, start chan struct{}, list *[]sendOutcome, m member, kind string, r, i int, prefix string) {
+		sockID, restID := fmt.Sprintf("%s-s-%d-%d", kind, r, i), fmt.Sprintf("%s-r-%d-%d", kind, r, i)
+		record := func(o sendOutcome) {
+			mu.Lock()
+			*list = append(*list, o)
+			mu.Unlock()
+		}
+		wg.Go(func() {
+			<-start
+			record(m.sock.send(sockID, fmt.Sprintf(`{"type":"chat.message","message":"%s%s","client_msg_id":"%s"}`, prefix, sockID, sockID)))
+		})
+		wg.Go(func() {
+			<-start
+			record(restSendOutcome(m.gw, m.acct, room, restID, fmt.Sprintf(`{"room":%d,"message":"%s%s","client_msg_id":"%s"}`, room, prefix, restID, restID)))
+		})
 	}
 	for r := range rounds {
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		for i, m := range good {
-			sockID, restID := fmt.Sprintf("good-s-%d-%d", r, i), fmt.Sprintf("good-r-%d-%d", r, i)
-			wg.Go(func() {
-				<-start
-				record(&innocent, m.sock.send(sockID, fmt.Sprintf(`{"type":"chat.message","message":"%s","client_msg_id":"%s"}`, sockID, sockID)))
-			})
-			wg.Go(func() {
-				<-start
-				record(&innocent, restSendOutcome(m.gw, m.acct, room, restID, fmt.Sprintf(`{"room":%d,"message":"%s","client_msg_id":"%s"}`, room, restID, restID)))
-			})
+			sendBoth(&wg, start, &innocent, m, "good", r, i, "")
 		}
 		for i, m := range bad {
-			sockID, restID := fmt.Sprintf("bad-s-%d-%d", r, i), fmt.Sprintf("bad-r-%d-%d", r, i)
-			wg.Go(func() {
-				<-start
-				record(&poisoned, m.sock.send(sockID, fmt.Sprintf(`{"type":"chat.message","message":"poison\u0000%s","client_msg_id":"%s"}`, sockID, sockID)))
-			})
-			wg.Go(func() {
-				<-start
-				record(&poisoned, restSendOutcome(m.gw, m.acct, room, restID, fmt.Sprintf(`{"room":%d,"message":"poison\u0000%s","client_msg_id":"%s"}`, room, restID, restID)))
-			})
+			sendBoth(&wg, start, &poisoned, m, "bad", r, i, `poison\u0000`)
 		}
 		close(start)
 		wg.Wait()
