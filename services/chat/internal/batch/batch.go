@@ -32,8 +32,17 @@ type Config struct {
 	// Zero flushes whatever is queued at once, the lowest latency.
 	MaxWait time.Duration
 	// Observe, if set, is told the size, flush duration and outcome of
-	// every batch.
+	// every batch (and of every part of a split batch, see Isolate).
 	Observe func(size int, took time.Duration, err error)
+	// Isolate, if set, reports whether a failed flush was refused because
+	// of the data of some of its requests (e.g. text the database cannot
+	// store) and changed nothing, so that smaller batches of the same
+	// requests can be flushed again. The batch is then split in halves,
+	// and halves again, until only the requests at fault fail: one
+	// user's bad input never fails the others sharing its batch. Errors
+	// of unknown outcome (a connection lost during the commit) must not be
+	// isolated: they fail the whole batch, whose callers retry.
+	Isolate func(err error) bool
 }
 
 // Batcher runs batches of Req through a Flush.
@@ -168,7 +177,30 @@ func (b *Batcher[Req, Res]) gather(calls []call[Req, Res]) []call[Req, Res] {
 	return calls
 }
 
+// run flushes calls and answers every caller.
 func (b *Batcher[Req, Res]) run(calls []call[Req, Res]) {
+	err := b.flushAndAnswer(calls)
+	switch {
+	case err == nil:
+	case len(calls) > 1 && b.cfg.Isolate != nil && b.cfg.Isolate(err):
+		// Refused for some requests' data: flush each half again, in
+		// order, so the others are stored (in the same order as before)
+		// and only the requests at fault get the error. Bisecting costs
+		// about 2·log2(n) flushes per bad request instead of n for
+		// one-by-one retries.
+		mid := len(calls) / 2
+		b.run(calls[:mid])
+		b.run(calls[mid:])
+	default:
+		for _, c := range calls {
+			c.reply <- result[Res]{err: err}
+		}
+	}
+}
+
+// flushAndAnswer flushes calls once. On success it answers every caller;
+// on failure it answers none and returns the error.
+func (b *Batcher[Req, Res]) flushAndAnswer(calls []call[Req, Res]) error {
 	reqs := make([]Req, len(calls))
 	for i, c := range calls {
 		reqs[i] = c.req
@@ -184,11 +216,11 @@ func (b *Batcher[Req, Res]) run(calls []call[Req, Res]) {
 	if b.cfg.Observe != nil {
 		b.cfg.Observe(len(reqs), took, err)
 	}
+	if err != nil {
+		return err
+	}
 	for i, c := range calls {
-		if err != nil {
-			c.reply <- result[Res]{err: err}
-			continue
-		}
 		c.reply <- result[Res]{res: res[i]}
 	}
+	return nil
 }

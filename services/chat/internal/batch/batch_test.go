@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -204,4 +205,97 @@ func TestBatcherAnswersEachCallerOwnResult(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestBatcherIsolatesRequestsAtFault: a flush refused for the data of some
+// requests (Isolate) is split until only those fail; the others are
+// stored exactly once each, in their original order. Other errors still
+// fail the whole batch.
+func TestBatcherIsolatesRequestsAtFault(t *testing.T) {
+	t.Parallel()
+	errBad := errors.New("bad data")
+	var (
+		mu      sync.Mutex
+		batches [][]int // what each flush was given
+		stored  []int
+	)
+	started := make(chan struct{})
+	release := make(chan struct{})
+	b := New(Config{MaxSize: 64, Isolate: func(err error) bool { return errors.Is(err, errBad) }},
+		func(_ context.Context, reqs []int) ([]int, error) {
+			mu.Lock()
+			batches = append(batches, append([]int(nil), reqs...))
+			first := len(batches) == 1
+			mu.Unlock()
+			if first {
+				close(started)
+				<-release // hold the first batch so the others gather into one
+			}
+			for _, r := range reqs {
+				if r%10 == 3 { // all or nothing, like a transaction
+					return nil, errBad
+				}
+			}
+			mu.Lock()
+			stored = append(stored, reqs...)
+			mu.Unlock()
+			return reqs, nil
+		})
+	defer b.Close()
+
+	var wg sync.WaitGroup
+	wg.Go(func() { _, _ = b.Do(context.Background(), 0) })
+	<-started
+	const n = 40
+	for i := 1; i <= n; i++ {
+		wg.Go(func() {
+			got, err := b.Do(context.Background(), i)
+			switch {
+			case i%10 == 3 && !errors.Is(err, errBad):
+				t.Errorf("request %d at fault: got %v, want bad data", i, err)
+			case i%10 != 3 && (err != nil || got != i):
+				t.Errorf("request %d: got %d, %v; want its own result", i, got, err)
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	wg.Wait()
+
+	if len(batches) < 2 || len(batches[1]) != n {
+		t.Fatalf("flushes %v: want the %d requests in one batch after the held one", batches, n)
+	}
+	var want []int
+	for _, r := range batches[1] {
+		if r%10 != 3 {
+			want = append(want, r)
+		}
+	}
+	if got := stored[1:]; !slices.Equal(got, want) {
+		t.Errorf("stored %v, want %v (every good request once, in batch order)", got, want)
+	}
+	// 4 bad requests among 40: bisecting needs far fewer flushes than
+	// one per request.
+	if len(batches) > 1+n {
+		t.Errorf("%d flushes for %d requests", len(batches), n)
+	}
+
+	// An error Isolate does not claim fails the whole batch, unsplit.
+	var flushes atomic.Int64
+	lost := errors.New("connection lost")
+	b2 := New(Config{MaxSize: 8, MaxWait: 20 * time.Millisecond, Isolate: func(err error) bool { return errors.Is(err, errBad) }},
+		func(context.Context, []int) ([]int, error) { flushes.Add(1); return nil, lost })
+	defer b2.Close()
+	var wg2 sync.WaitGroup
+	for i := range 4 {
+		wg2.Go(func() {
+			if _, err := b2.Do(context.Background(), i); !errors.Is(err, lost) {
+				t.Errorf("got %v, want connection lost", err)
+			}
+		})
+	}
+	wg2.Wait()
+	if got := flushes.Load(); got > 4 {
+		t.Errorf("%d flushes for 4 requests failing with an unisolated error, want no splitting", got)
+	}
 }

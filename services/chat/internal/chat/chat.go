@@ -106,7 +106,9 @@ type Store interface {
 	DeleteRoom(ctx context.Context, id int64) error
 
 	// StoreMessages stores a batch in one transaction, assigning each room's
-	// next seqs in order. A returned error means nothing was stored.
+	// next seqs in order. A returned error means nothing was stored; it is
+	// CodeInvalid when the database refused some message's data, so that
+	// smaller batches of the same messages may succeed.
 	StoreMessages(ctx context.Context, msgs []NewMessage) ([]Stored, error)
 	// Message returns a message that is not deleted.
 	Message(ctx context.Context, id int64) (Message, error)

@@ -26,6 +26,9 @@ const (
 	MsgNotSender       = "You can only change your own messages."
 	MsgUnavailable     = "The chat service is temporarily unavailable. Please retry."
 	MsgUnauthenticated = "Authentication credentials were not provided."
+	// MsgUnstorable answers a message the database refused for its data,
+	// which validation should have caught.
+	MsgUnstorable = "This message cannot be stored."
 )
 
 // ReasonMessageTooLong is the ErrorInfo reason of an over-long message.

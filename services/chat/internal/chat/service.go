@@ -12,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/cobraspace/cobraspace/platform/safetext"
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
 )
@@ -85,6 +86,10 @@ func NewService(cfg Config) *Service {
 	}
 	bc := cfg.Batch
 	bc.Observe = cfg.Hooks.Batch
+	// A batch the store refused for some message's data is split until
+	// that message fails alone: one user's bad text never fails the
+	// other messages sharing its group commit.
+	bc.Isolate = func(err error) bool { return ErrorCode(err) == CodeInvalid }
 	s.batcher = batch.New(bc, s.flush)
 	return s
 }
@@ -224,8 +229,10 @@ func (s *Service) count(ctx context.Context, roomID int64) int {
 
 // Send stores a message from the caller in its room's group commit and
 // returns it after commit; a retried client_msg_id returns the stored
-// message. CodeInvalid, CodeNotFound (room), CodeUnavailable (the batch
-// failed or the user service is down; safe to retry).
+// message. CodeInvalid (also when the database refused this message's
+// data; the rest of its batch is stored), CodeNotFound (room),
+// CodeUnavailable (the batch failed or the user service is down; safe to
+// retry).
 func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, error) {
 	m.SenderID = c.ID
 	if err := checkText(m.Text); err != nil {
@@ -233,6 +240,9 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 	}
 	if utf8.RuneCountInString(m.ClientMsgID) > MaxClientMsgIDRunes {
 		return Message{}, Invalid("client_msg_id", "Ensure this field has no more than 64 characters.")
+	}
+	if err := safetext.Check(m.ClientMsgID); err != nil {
+		return Message{}, Invalid("client_msg_id", err.Error())
 	}
 	if m.ParentID < 0 {
 		return Message{}, Invalid("parent_chat", "The replied-to message is not in this room.")
@@ -244,6 +254,8 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return Message{}, err
+	case ErrorCode(err) == CodeInvalid: // this message's own data, isolated
 		return Message{}, err
 	case err != nil:
 		return Message{}, Unavailable(err)
@@ -532,7 +544,8 @@ func (s *Service) presenceFailed(ctx context.Context, op string, err error) {
 }
 
 // checkText accepts 1 to 2,000 characters, stored as written, that are
-// not all white space.
+// not all white space and that safetext accepts (the gateway checks the
+// same; internal callers exist).
 func checkText(text string) error {
 	if strings.TrimSpace(text) == "" {
 		return Invalid("message", "This field may not be blank.")
@@ -541,10 +554,14 @@ func checkText(text string) error {
 		return &Error{Code: CodeInvalid, Field: "message", Reason: ReasonMessageTooLong,
 			Message: "Ensure this field has no more than 2000 characters."}
 	}
+	if err := safetext.Check(text); err != nil {
+		return Invalid("message", err.Error())
+	}
 	return nil
 }
 
-// checkRoomName trims a room name and accepts 1 to 100 characters.
+// checkRoomName trims a room name and accepts 1 to 100 characters that
+// safetext accepts.
 func checkRoomName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -552,6 +569,9 @@ func checkRoomName(name string) (string, error) {
 	}
 	if utf8.RuneCountInString(name) > MaxRoomNameRunes {
 		return "", Invalid("name", "Ensure this field has no more than 100 characters.")
+	}
+	if err := safetext.Check(name); err != nil {
+		return "", Invalid("name", err.Error())
 	}
 	return name, nil
 }

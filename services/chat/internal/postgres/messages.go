@@ -21,7 +21,8 @@ type dedupKey struct {
 // StoreMessages implements chat.Store: the group commit. In ONE transaction
 // it locks the batch's rooms, checks parents, bumps each room's last_seq
 // once by the number of new messages and inserts them all with one
-// statement. Either the whole batch commits or none of it.
+// statement. Either the whole batch commits or none of it; a batch the
+// database refuses for some message's data fails with CodeInvalid.
 //
 // Retried sends (a client_msg_id already stored) are rare, so the first
 // attempt does not look for them: it lets the unique index catch them, and
@@ -32,10 +33,33 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 	if isDedupConflict(err) {
 		out, err = s.storeBatch(ctx, msgs, true)
 	}
+	if isDataError(err) {
+		// The database refused some message's data and wrote nothing.
+		// CodeInvalid lets the group commit split the batch until that
+		// message fails alone (chat.Service's batch.Config.Isolate).
+		return nil, &chat.Error{Code: chat.CodeInvalid, Field: "message", Message: chat.MsgUnstorable, Err: err}
+	}
 	if err != nil {
 		return nil, dbErr(err)
 	}
 	return out, nil
+}
+
+// isDataError reports whether PostgreSQL refused a statement for the data
+// it was given (data exception, constraint violation, program limit, e.g.
+// a NUL in text): the transaction rolled back, and the same statement
+// without the offending rows can succeed. A lost connection is not one:
+// its COMMIT may or may not have happened.
+func isDataError(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "54":
+		return true
+	}
+	return false
 }
 
 func isDedupConflict(err error) bool {

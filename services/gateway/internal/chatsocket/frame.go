@@ -7,6 +7,7 @@ import (
 	"io"
 	"unicode/utf8"
 
+	"github.com/cobraspace/cobraspace/platform/safetext"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 )
 
@@ -47,8 +48,9 @@ type wireFrame struct {
 }
 
 // DecodeFrame parses and validates one client frame. It returns a
-// *FrameError for malformed JSON, an unknown type or missing fields
-// (invalid_request) and for text over MaxMessageChars (message_too_long).
+// *FrameError for malformed JSON, an unknown type, missing fields or text
+// that safetext refuses (invalid_request) and for text over
+// MaxMessageChars (message_too_long).
 func DecodeFrame(data []byte) (ClientFrame, error) {
 	var w wireFrame
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -82,6 +84,9 @@ func DecodeFrame(data []byte) (ClientFrame, error) {
 			if utf8.RuneCountInString(*w.ClientMsgID) > MaxClientMsgID {
 				return ClientFrame{}, errInvalid
 			}
+			if err := safetext.Check(*w.ClientMsgID); err != nil {
+				return ClientFrame{}, &FrameError{Type: chatjson.ErrInvalidRequest, Message: err.Error()}
+			}
 			f.ClientMsgID = *w.ClientMsgID
 		}
 	case chatjson.TypeTyping:
@@ -104,13 +109,19 @@ func DecodeFrame(data []byte) (ClientFrame, error) {
 	return f, nil
 }
 
-// checkText enforces 1–2,000 characters (runes), not blank.
+// checkText enforces 1–2,000 characters (runes), not blank, and text
+// that safetext accepts (no NUL or other control characters but tab, line
+// feed and carriage return): PostgreSQL cannot store a NUL, and one in a
+// group commit failed the other users' messages sent at the same time.
 func checkText(s string) error {
 	if len(bytes.TrimSpace([]byte(s))) == 0 {
 		return errInvalid
 	}
 	if utf8.RuneCountInString(s) > MaxMessageChars {
 		return &FrameError{Type: chatjson.ErrMessageTooLong, Message: "Ensure this field has no more than 2000 characters."}
+	}
+	if err := safetext.Check(s); err != nil {
+		return &FrameError{Type: chatjson.ErrInvalidRequest, Message: err.Error()}
 	}
 	return nil
 }

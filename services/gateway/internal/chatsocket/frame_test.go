@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cobraspace/cobraspace/platform/safetext"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 )
 
@@ -28,6 +29,13 @@ func TestChatDecodeFrame(t *testing.T) {
 		{"message not string", `{"type":"chat.message","message":5}`, ClientFrame{}, chatjson.ErrInvalidRequest},
 		{"long client id", `{"type":"chat.message","message":"a","client_msg_id":"` + strings.Repeat("x", 65) + `"}`, ClientFrame{}, chatjson.ErrInvalidRequest},
 		{"bad parent", `{"type":"chat.message","message":"a","parent_chat":-1}`, ClientFrame{}, chatjson.ErrInvalidRequest},
+		{"NUL", `{"type":"chat.message","message":"a\u0000b"}`, ClientFrame{}, chatjson.ErrInvalidRequest},
+		{"NUL in client id", `{"type":"chat.message","message":"a","client_msg_id":"\u0000"}`, ClientFrame{}, chatjson.ErrInvalidRequest},
+		{"control character", `{"type":"chat.message","message":"\u001b[2J"}`, ClientFrame{}, chatjson.ErrInvalidRequest},
+		{"C1 control character", "{\"type\":\"chat.message\",\"message\":\"a\u0085\"}", ClientFrame{}, chatjson.ErrInvalidRequest},
+		{"edit with NUL", `{"type":"chat.message.edit","id":3,"message":"\u0000"}`, ClientFrame{}, chatjson.ErrInvalidRequest},
+		{"tabs and line breaks", `{"type":"chat.message","message":"a\tb\r\nc"}`, ClientFrame{Type: "chat.message", Message: "a\tb\r\nc"}, ""},
+		{"lone surrogate becomes U+FFFD", `{"type":"chat.message","message":"a\ud800"}`, ClientFrame{Type: "chat.message", Message: "a\uFFFD"}, ""},
 		{"typing", `{"type":"chat.typing"}`, ClientFrame{Type: "chat.typing"}, ""},
 		{"edit", `{"type":"chat.message.edit","id":3,"message":"x"}`, ClientFrame{Type: "chat.message.edit", ID: 3, Message: "x"}, ""},
 		{"edit without id", `{"type":"chat.message.edit","message":"x"}`, ClientFrame{}, chatjson.ErrInvalidRequest},
@@ -83,6 +91,11 @@ func FuzzDecodeFrame(f *testing.F) {
 		case chatjson.TypeMessage, chatjson.TypeEdit:
 			if got.Message == "" || len([]rune(got.Message)) > MaxMessageChars {
 				t.Fatalf("accepted bad text %q", got.Message)
+			}
+			// Nothing PostgreSQL cannot store (NUL) or the API refuses
+			// reaches the chat service.
+			if safetext.Check(got.Message) != nil || safetext.Check(got.ClientMsgID) != nil {
+				t.Fatalf("accepted refused text %q / client_msg_id %q", got.Message, got.ClientMsgID)
 			}
 		case chatjson.TypeDelete:
 			if got.ID <= 0 {

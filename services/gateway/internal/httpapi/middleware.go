@@ -201,7 +201,8 @@ func withBodyLimit(n int64) routeOption {
 }
 
 // route registers h for pattern ("METHOD /path/", the path ending in "/")
-// both with and without the trailing slash, limits the request body and
+// both with and without the trailing slash, limits the request body,
+// refuses a path or query holding text safetext refuses (400, text.go) and
 // labels the request for the access log and metrics.
 func (s *Server) route(mux *http.ServeMux, pattern string, h http.Handler, opts ...routeOption) {
 	o := routeOptions{bodyLimit: maxBodyBytes}
@@ -223,6 +224,10 @@ func (s *Server) route(mux *http.ServeMux, pattern string, h http.Handler, opts 
 		}
 		if r.ContentLength > o.bodyLimit {
 			errorJSON(w, http.StatusRequestEntityTooLarge, msgTooLarge)
+			return
+		}
+		if err := checkURL(r.URL); err != nil {
+			writeRequestError(w, err)
 			return
 		}
 		if r.Body != nil {

@@ -148,7 +148,8 @@ func unsupportedMediaType(mt string) *requestError {
 // decodes as {}. It returns a *requestError for everything the client got
 // wrong: 415 when the body is not application/json, 413 when it is over
 // the route's limit, 400 for invalid UTF-8, bad syntax, a non-object,
-// unknown fields ({"field": ["Unknown field."]}) and wrong value types.
+// unknown fields ({"field": ["Unknown field."]}), wrong value types and
+// text that safetext refuses (NUL, control characters; see text.go).
 func decode(r *http.Request, v any) error {
 	if !hasBody(r) {
 		return nil
@@ -190,7 +191,7 @@ func decodeJSON(body []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return &requestError{status: http.StatusBadRequest, detail: "JSON parse error - extra data after the JSON value."}
 	}
-	return nil
+	return checkStrings(v)
 }
 
 // jsonError converts an encoding/json error into a client error without

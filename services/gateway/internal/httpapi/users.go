@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cobraspace/cobraspace/platform/safetext"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
 )
@@ -553,7 +554,10 @@ func readProfileForm(r *http.Request) (upd profileUpdate, picture []byte, conten
 			picture = []byte{} // an empty file is still "a picture was sent"
 		}
 	}
-	return upd, picture, contentType, nil
+	if safetext.Check(contentType) != nil {
+		return upd, nil, "", fieldError("profile_picture", "Upload a valid image. The file you uploaded was either not an image or a corrupted image.")
+	}
+	return upd, picture, contentType, checkStrings(&upd)
 }
 
 // splitList turns form values into a list: repeated fields, or a single

@@ -49,7 +49,6 @@ const (
 	MsgNoCredentials    = "Authentication credentials were not provided."
 	MsgRequired         = "This field is required."
 	MsgBlank            = "This field may not be blank."
-	MsgNullCharacter    = "Null characters are not allowed."
 	MsgCategoryExists   = "category with this name already exists."
 	MsgInvalidCursor    = "Invalid cursor."
 	MsgUnknownField     = "Unknown field in update_mask."

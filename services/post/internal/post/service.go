@@ -47,6 +47,9 @@ func (s *Service) ListPosts(ctx context.Context, r ListRequest) ([]Post, string,
 	if err != nil {
 		return nil, "", err
 	}
+	if refused := refusedText(r.Tag); refused != "" {
+		return nil, "", FieldError("tag", refused)
+	}
 	q := Query{
 		Terms:      terms,
 		CategoryID: r.CategoryID,

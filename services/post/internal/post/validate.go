@@ -5,17 +5,19 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/cobraspace/cobraspace/platform/safetext"
 )
 
 // checkTitle trims a title (as Django REST framework does) and checks it
 // is 1 to MaxTitleRunes characters.
 func checkTitle(f fieldErrors, title string) string {
 	title = strings.TrimSpace(title)
-	switch {
+	switch refused := refusedText(title); {
 	case title == "":
 		f.add("title", MsgBlank)
-	case strings.ContainsRune(title, 0):
-		f.add("title", MsgNullCharacter)
+	case refused != "":
+		f.add("title", refused)
 	case utf8.RuneCountInString(title) > MaxTitleRunes:
 		f.add("title", tooLong(MaxTitleRunes))
 	}
@@ -25,11 +27,11 @@ func checkTitle(f fieldErrors, title string) string {
 // checkContent checks content, which is stored exactly as written: not
 // blank, at most MaxContentRunes characters.
 func checkContent(f fieldErrors, content string) {
-	switch {
+	switch refused := refusedText(content); {
 	case strings.TrimSpace(content) == "":
 		f.add("content", MsgBlank)
-	case strings.ContainsRune(content, 0):
-		f.add("content", MsgNullCharacter)
+	case refused != "":
+		f.add("content", refused)
 	case utf8.RuneCountInString(content) > MaxContentRunes:
 		f.add("content", tooLong(MaxContentRunes))
 	}
@@ -42,12 +44,12 @@ func checkTags(f fieldErrors, tags []string) []string {
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
 		t = strings.TrimSpace(t)
-		switch {
+		switch refused := refusedText(t); {
 		case t == "":
 			f.add("tags", MsgBlank)
 			continue
-		case strings.ContainsRune(t, 0):
-			f.add("tags", MsgNullCharacter)
+		case refused != "":
+			f.add("tags", refused)
 			continue
 		case utf8.RuneCountInString(t) > MaxTagRunes:
 			f.add("tags", tooLong(MaxTagRunes))
@@ -70,11 +72,11 @@ func checkTags(f fieldErrors, tags []string) []string {
 func checkCategoryName(name string) (string, error) {
 	f := fieldErrors{}
 	name = strings.TrimSpace(name)
-	switch {
+	switch refused := refusedText(name); {
 	case name == "":
 		f.add("name", MsgBlank)
-	case strings.ContainsRune(name, 0):
-		f.add("name", MsgNullCharacter)
+	case refused != "":
+		f.add("name", refused)
 	case utf8.RuneCountInString(name) > MaxCategoryRunes:
 		f.add("name", tooLong(MaxCategoryRunes))
 	}
@@ -89,14 +91,24 @@ func SearchTerms(search string) ([]string, error) {
 	if utf8.RuneCountInString(search) > MaxSearchRunes {
 		return nil, FieldError("search", tooLong(MaxSearchRunes))
 	}
-	if strings.ContainsRune(search, 0) {
-		return nil, FieldError("search", MsgNullCharacter)
+	if refused := refusedText(search); refused != "" {
+		return nil, FieldError("search", refused)
 	}
 	terms := strings.FieldsFunc(search, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 	if len(terms) > MaxSearchTerms {
 		return nil, FieldError("search", fmt.Sprintf("Use at most %d search terms.", MaxSearchTerms))
 	}
 	return terms, nil
+}
+
+// refusedText is safetext's message for text it refuses (NUL, control
+// characters other than tab and line breaks, invalid UTF-8), or "".
+// PostgreSQL cannot store a NUL nor take one as a query parameter.
+func refusedText(s string) string {
+	if err := safetext.Check(s); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 func tooLong(n int) string {

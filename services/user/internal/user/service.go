@@ -1,6 +1,7 @@
 package user
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/safetext"
 )
 
 // MaxBatchUsers bounds GetUsers.
@@ -89,6 +91,8 @@ func (s *Service) Register(ctx context.Context, email, password, nickname string
 	}
 	if password == "" {
 		f.add("password", MsgRequired)
+	} else if err := safetext.Check(password); err != nil {
+		f.add("password", err.Error())
 	} else {
 		for _, m := range s.cfg.Passwords.Check(password, email) {
 			f.add("password", m)
@@ -138,6 +142,9 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 			f.add("password", MsgRequired)
 		}
 		return Profile{}, TokenPair{}, f.err()
+	}
+	if err := cmp.Or(checkText("email", email), checkText("password", password)); err != nil {
+		return Profile{}, TokenPair{}, err
 	}
 	if wait := s.loginWait(ctx, account, clientIP); wait > 0 {
 		return Profile{}, TokenPair{}, &Error{Code: CodeRateLimited, Message: MsgTooManyLogins, RetryAfter: wait}
@@ -375,7 +382,7 @@ func (s *Service) SetPicture(ctx context.Context, userID int64, data []byte) (Pr
 // Media returns a stored media object, or generates a user's default
 // avatar. CodeNotFound.
 func (s *Service) Media(ctx context.Context, key string) (Media, error) {
-	if key == "" || len(key) > 512 {
+	if key == "" || len(key) > 512 || safetext.Check(key) != nil {
 		return Media{}, newError(CodeNotFound, MsgNotFound)
 	}
 	if uid, ok := parseDefaultAvatarKey(key); ok {
@@ -409,6 +416,9 @@ func (s *Service) AddFriend(ctx context.Context, userID int64, email string) (Su
 	if email == "" {
 		return Summary{}, fieldError("email", MsgRequired)
 	}
+	if err := checkText("email", email); err != nil {
+		return Summary{}, err
+	}
 	friend, err := s.cfg.Store.UserByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
 		return Summary{}, newError(CodeNotFound, MsgUserNotFound)
@@ -430,6 +440,9 @@ func (s *Service) DeleteFriend(ctx context.Context, userID int64, email string) 
 	email = NormalizeEmail(email)
 	if email == "" {
 		return fieldError("email", MsgRequired)
+	}
+	if err := checkText("email", email); err != nil {
+		return err
 	}
 	notFriend := newError(CodeNotFound, email+MsgNotFriendSuffix)
 	friend, err := s.cfg.Store.UserByEmail(ctx, email)
@@ -506,6 +519,9 @@ func (s *Service) SearchUsers(ctx context.Context, viewerID int64, keyword strin
 	keyword = strings.TrimSpace(keyword)
 	if len(keyword) > MaxEmailLen {
 		return nil, "", fieldError("keyword", maxLenMsg(MaxEmailLen))
+	}
+	if err := checkText("keyword", keyword); err != nil {
+		return nil, "", err
 	}
 	afterID, err := decodeIDCursor(cursor)
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/cobraspace/cobraspace/platform/safetext"
 )
 
 // Limits of profile fields.
@@ -221,23 +223,26 @@ func validateNickname(n string) string {
 		return MsgBlank
 	case utf8.RuneCountInString(n) > MaxNicknameLen:
 		return maxLenMsg(MaxNicknameLen)
-	case hasControl(n):
-		return "Control characters are not allowed."
+	}
+	if err := safetext.Check(n); err != nil {
+		return err.Error()
 	}
 	return ""
 }
 
-func maxLenMsg(n int) string {
-	return "Ensure this field has no more than " + strconv.Itoa(n) + " characters."
+// checkText is the CodeInvalid error for a field whose text safetext
+// refuses (NUL, control characters, invalid UTF-8), or nil. Text that
+// only looks things up is checked too: PostgreSQL refuses a NUL in any
+// query parameter.
+func checkText(field, s string) error {
+	if err := safetext.Check(s); err != nil {
+		return fieldError(field, err.Error())
+	}
+	return nil
 }
 
-func hasControl(s string) bool {
-	for _, r := range s {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
-			return true
-		}
-	}
-	return false
+func maxLenMsg(n int) string {
+	return "Ensure this field has no more than " + strconv.Itoa(n) + " characters."
 }
 
 // cleanList trims items, drops empty ones and case-insensitive duplicates,
@@ -252,7 +257,7 @@ func cleanList(items []string) ([]string, []string) {
 			continue
 		}
 		seen[strings.ToLower(it)] = true
-		if utf8.RuneCountInString(it) > MaxListItemLen || hasControl(it) || strings.ContainsAny(it, "\n\t") {
+		if utf8.RuneCountInString(it) > MaxListItemLen || strings.IndexFunc(it, unicode.IsControl) >= 0 {
 			msgs = append(msgs, "Each item must be a single line of at most "+strconv.Itoa(MaxListItemLen)+" characters.")
 			return nil, msgs
 		}
@@ -296,8 +301,8 @@ func ValidateUpdate(u *ProfileUpdate) error {
 		u.Bio = &b
 		if utf8.RuneCountInString(b) > MaxBioLen {
 			f.add("bio", maxLenMsg(MaxBioLen))
-		} else if hasControl(b) {
-			f.add("bio", "Control characters are not allowed.")
+		} else if err := safetext.Check(b); err != nil {
+			f.add("bio", err.Error())
 		}
 	}
 	if u.Skills != nil {
