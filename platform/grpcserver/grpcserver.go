@@ -26,6 +26,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/adminhttp"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/tracing"
 )
 
@@ -40,6 +41,9 @@ type Config struct {
 	Verifier *accesstoken.Verifier
 	// AnonymousMethods are full method names callable without a token.
 	AnonymousMethods []string
+	// Trust identifies calling services (servicetrust.Load); under mutual
+	// TLS it also sets the server's TLS credentials.
+	Trust servicetrust.Config
 }
 
 // Server is a gRPC server with its health service.
@@ -59,7 +63,7 @@ func New(cfg Config) *Server {
 		traced = append(traced, grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))))
 	}
-	srv := grpc.NewServer(append(traced,
+	srv := grpc.NewServer(append(append(traced, cfg.Trust.ServerOptions()...),
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
 		// MaxConnectionAge makes every client reconnect (GOAWAY, then a DNS
@@ -73,6 +77,7 @@ func New(cfg Config) *Server {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(
 			obs.unary, // panics, metrics, logging (observe.go)
+			cfg.Trust.UnaryServerInterceptor(), // which service calls, if any
 			grpcauth.UnaryServerInterceptor(cfg.Verifier, cfg.AnonymousMethods),
 		),
 	)...)
@@ -112,7 +117,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, drainDelay time.Du
 
 // Addrs is where a service listens.
 type Addrs struct {
-	GRPC  string // gRPC API, e.g. ":9001" or "127.0.0.1:0"
+	GRPC  string // gRPC API, e.g. "127.0.0.1:9001", ":9001" (every interface) or "127.0.0.1:0"
 	Admin string // /metrics, /healthz, /readyz
 }
 
