@@ -76,7 +76,7 @@ func New(cfg Config) *Server {
 		}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(
-			obs.unary, // panics, metrics, logging (observe.go)
+			obs.unary,                          // panics, metrics, logging (observe.go)
 			cfg.Trust.UnaryServerInterceptor(), // which service calls, if any
 			grpcauth.UnaryServerInterceptor(cfg.Verifier, cfg.AnonymousMethods),
 		),
