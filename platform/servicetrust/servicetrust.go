@@ -241,17 +241,9 @@ func (c Config) identify(ctx context.Context) (string, error) {
 }
 
 // WriteKeyFile writes a new random service key (32 bytes, base64url) to
-// path, readable by its owner only; it refuses to overwrite a file.
+// path, readable by its owner only.
 func WriteKeyFile(path string) error {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.WriteString(base64.RawURLEncoding.EncodeToString(b[:]) + "\n"); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return os.WriteFile(path, []byte(base64.RawURLEncoding.EncodeToString(b[:])+"\n"), 0o600)
 }

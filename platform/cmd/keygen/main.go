@@ -24,13 +24,17 @@ func run(args []string) error {
 	if len(args) != 2 {
 		return errors.New("usage: keygen PRIVATE.pem PUBLIC.pem | keygen -service-key FILE")
 	}
+	files := args
 	if args[0] == "-service-key" {
-		return servicetrust.WriteKeyFile(args[1])
+		files = args[1:]
 	}
-	for _, p := range args {
+	for _, p := range files {
 		if _, err := os.Stat(p); err == nil {
 			return fmt.Errorf("%s exists; not overwriting", p)
 		}
+	}
+	if args[0] == "-service-key" {
+		return servicetrust.WriteKeyFile(args[1])
 	}
 	return accesstoken.WriteKeyFiles(args[0], args[1])
 }

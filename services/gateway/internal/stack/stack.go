@@ -69,6 +69,7 @@ type Env struct {
 	NATSURL        string            // NATS_URL
 	PrivateKeyFile string            // JWT_PRIVATE_KEY_FILE (user service)
 	PublicKeyFile  string            // JWT_PUBLIC_KEY_FILE
+	ServiceKeyFile string            // SERVICE_KEY_FILE (platform/servicetrust)
 	DatabaseURLs   map[string]string // DATABASE_URL per service
 }
 
@@ -125,6 +126,7 @@ func Start(t testing.TB, opts Options) *Stack {
 			NATSURL:        testenv.NATSURL(),
 			PrivateKeyFile: priv,
 			PublicKeyFile:  pub,
+			ServiceKeyFile: testenv.ServiceKey(t),
 			DatabaseURLs:   map[string]string{},
 		},
 	}
@@ -178,6 +180,7 @@ func (s *Stack) common() map[string]string {
 		"NATS_URL":            s.Env.NATSURL,
 		"NATS_PREFIX":         s.Env.Prefix,
 		"JWT_PUBLIC_KEY_FILE": s.Env.PublicKeyFile,
+		"SERVICE_KEY_FILE":    s.Env.ServiceKeyFile,
 		"LOG_LEVEL":           s.opts.LogLevel,
 		"ADMIN_ADDR":          "127.0.0.1:0",
 		"DRAIN_DELAY":         "0s",
