@@ -97,16 +97,17 @@ func Load(env *envconfig.Reader, name string) (Config, error) {
 	case keyFile == "":
 		return Config{}, errors.New("SERVICE_KEY_FILE is required unless mutual TLS is configured (GRPC_TLS_*_FILE)")
 	}
-	raw, err := os.ReadFile(keyFile)
+	return FromKeyFile(name, keyFile)
+}
+
+// FromKeyFile returns the Config of the service called name using the
+// pre-shared key in path (Load without mutual TLS; tests and tools).
+func FromKeyFile(name, path string) (Config, error) {
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("SERVICE_KEY_FILE: %w", err)
 	}
-	return WithKey(name, strings.TrimSpace(string(raw)))
-}
-
-// WithKey returns the Config of the service called name using the
-// pre-shared key (tests and tools; services use Load).
-func WithKey(name, key string) (Config, error) {
+	key := strings.TrimSpace(string(raw))
 	if len(key) < MinKeyLength {
 		return Config{}, fmt.Errorf("SERVICE_KEY_FILE: the key must be at least %d characters", MinKeyLength)
 	}

@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -125,7 +124,7 @@ func TestMutualTLS(t *testing.T) {
 	}
 	// A plaintext client, even with a valid service key, never gets past
 	// the TLS handshake.
-	keyed, err := servicetrust.WithKey("gateway", strings.Repeat("k", 40))
+	keyed, err := servicetrust.FromKeyFile("gateway", testenv.ServiceKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}

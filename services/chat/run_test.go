@@ -22,7 +22,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
-	"github.com/cobraspace/cobraspace/platform/envconfig"
 	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
@@ -55,14 +54,14 @@ type harness struct {
 	// gateway and post call with those services' identity (service key).
 	gateway, post chatv1.ChatServiceClient
 	grpc          string // gRPC address
-	admin     string
-	dbURL     string
-	nc        *nats.Conn
-	subjects  subjects.Subjects
-	tokens    map[int64]string
-	signer    *accesstoken.Signer
-	cancelRun context.CancelFunc
-	runErr    chan error
+	admin         string
+	dbURL         string
+	nc            *nats.Conn
+	subjects      subjects.Subjects
+	tokens        map[int64]string
+	signer        *accesstoken.Signer
+	cancelRun     context.CancelFunc
+	runErr        chan error
 }
 
 func start(t testing.TB) *harness { return startWith(t, nil) }
@@ -171,9 +170,7 @@ func startWith(t testing.TB, overrides map[string]string) *harness {
 // in keyFile.
 func (h *harness) dial(t testing.TB, name, keyFile string) chatv1.ChatServiceClient {
 	t.Helper()
-	trust, err := servicetrust.Load(envconfig.New(func(k string) string {
-		return map[string]string{"SERVICE_KEY_FILE": keyFile}[k]
-	}), name)
+	trust, err := servicetrust.FromKeyFile(name, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
-	"github.com/cobraspace/cobraspace/platform/envconfig"
 	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
@@ -197,9 +196,7 @@ func start(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	keyFile := testenv.ServiceKey(t)
-	trust, err := servicetrust.Load(envconfig.New(func(k string) string {
-		return map[string]string{"SERVICE_KEY_FILE": keyFile}[k]
-	}), "chat")
+	trust, err := servicetrust.FromKeyFile("chat", keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,7 +149,7 @@ func start(t *testing.T, env map[string]string) *service {
 // in keyFile.
 func serviceKey(t *testing.T, name, keyFile string) servicetrust.Config {
 	t.Helper()
-	trust, err := servicetrust.Load(envReader(map[string]string{"SERVICE_KEY_FILE": keyFile}), name)
+	trust, err := servicetrust.FromKeyFile(name, keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
