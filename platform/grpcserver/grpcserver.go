@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,7 +79,9 @@ func New(cfg Config) *Server {
 		grpc.ChainUnaryInterceptor(
 			obs.unary,                          // panics, metrics, logging (observe.go)
 			cfg.Trust.UnaryServerInterceptor(), // which service calls, if any
-			grpcauth.UnaryServerInterceptor(cfg.Verifier, cfg.AnonymousMethods),
+			// Health checks need no credentials: Kubernetes' gRPC probes
+			// send none, and the answer reveals only SERVING or not.
+			grpcauth.UnaryServerInterceptor(cfg.Verifier, append(slices.Clone(cfg.AnonymousMethods), healthpb.Health_Check_FullMethodName)),
 		),
 	)...)
 	h := health.NewServer()
