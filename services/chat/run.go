@@ -210,7 +210,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 
 	srv := grpcserver.New(grpcserver.Config{
 		Logger: logger, Metrics: reg, Verifier: accesstoken.NewVerifier(pub).WithCache(100000),
-		AnonymousMethods: rpc.AnonymousMethods, Trust: cfg.trust,
+		Trust: cfg.trust,
 	})
 	chatv1.RegisterChatServiceServer(srv, rpc.New(svc, logger))
 

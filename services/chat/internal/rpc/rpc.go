@@ -20,13 +20,11 @@ import (
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 
-// AnonymousMethods are callable without a user token: GetRoom and
-// ListMessages, whose data a post's public detail page shows to anonymous
-// viewers.
-var AnonymousMethods = []string{
-	chatv1.ChatService_GetRoom_FullMethodName,
-	chatv1.ChatService_ListMessages_FullMethodName,
-}
+// No method is anonymous. GetRoom and ListMessages need no user, because a
+// post's public detail page shows its room and last messages to anonymous
+// viewers, but the gateway composing that page calls with its service
+// identity: messages carry their senders' emails, so a caller with neither
+// a token nor a service identity gets nothing.
 
 // Calling services (platform/servicetrust) with rights of their own:
 // gateways keep the presence of their sockets (Leave, Heartbeat: a socket
@@ -65,8 +63,8 @@ type Server struct {
 // New returns a Server for svc.
 func New(svc *chat.Service, logger *slog.Logger) *Server { return &Server{svc: svc, log: logger} }
 
-// caller returns the authenticated user; every method outside
-// AnonymousMethods has one (the interceptor rejected the call otherwise).
+// caller returns the authenticated user; UNAUTHENTICATED for a calling
+// service without a user token (calls with neither never get here).
 func caller(ctx context.Context) (chat.Caller, error) {
 	c, ok := grpcauth.Claims(ctx)
 	if !ok || c.UserID == 0 {
