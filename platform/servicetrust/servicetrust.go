@@ -61,9 +61,9 @@ const (
 	keyHeader  = "cobra-service-key"
 )
 
-// MinKeyLength is the shortest service key accepted (32 random bytes
-// base64-encoded are 44 characters).
-const MinKeyLength = 32
+// minKeyLength is the shortest service key accepted (WriteKeyFile's 32
+// random bytes are 43 base64url characters).
+const minKeyLength = 32
 
 // Config is how one process proves its identity to the services it calls
 // and checks the identity of its callers. The zero Config identifies
@@ -108,8 +108,8 @@ func FromKeyFile(name, path string) (Config, error) {
 		return Config{}, fmt.Errorf("SERVICE_KEY_FILE: %w", err)
 	}
 	key := strings.TrimSpace(string(raw))
-	if len(key) < MinKeyLength {
-		return Config{}, fmt.Errorf("SERVICE_KEY_FILE: the key must be at least %d characters", MinKeyLength)
+	if len(key) < minKeyLength {
+		return Config{}, fmt.Errorf("SERVICE_KEY_FILE: the key must be at least %d characters", minKeyLength)
 	}
 	return Config{name: name, key: key, keyHash: sha256.Sum256([]byte(key))}, nil
 }
