@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 
 	"github.com/cobraspace/cobraspace/platform/testenv"
@@ -70,6 +72,37 @@ func TestInternalRPCsNeedTheirService(t *testing.T) {
 	bound, err := h.post.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "post 5", PostId: 5})
 	if err != nil || bound.GetOwnerId() != 1 || bound.GetPostId() != 5 {
 		t.Errorf("post service for the writer: %v, %v; want a room of post 5 owned by user 1", bound, err)
+	}
+}
+
+// TestSquattedPostRoomIsReplaced: a room bound to a post by someone else
+// before only the post service could (inserted here directly) no longer
+// makes the post's write fail: the post service's create, for the writer,
+// deletes it (announcing room_deleted) and makes the writer's room.
+func TestSquattedPostRoomIsReplaced(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	conn, err := pgx.Connect(context.Background(), h.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var squatted int64
+	if err := conn.QueryRow(context.Background(),
+		`INSERT INTO rooms (name, owner_id, post_id) VALUES ('mine', 2, 42) RETURNING id`).Scan(&squatted); err != nil {
+		t.Fatal(err)
+	}
+	events := h.watch(t, squatted)
+	room, err := h.post.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "post 42", PostId: 42})
+	if err != nil || room.GetOwnerId() != 1 || room.GetPostId() != 42 || room.GetId() == squatted {
+		t.Fatalf("post service for the writer: %v, %v; want a new room of post 42 owned by user 1", room, err)
+	}
+	next(t, events, "room_deleted", 5*time.Second)
+	_, err = h.client.GetRoom(h.as(1), &chatv1.GetRoomRequest{Id: squatted})
+	wantCode(t, err, codes.NotFound, "")
+	again, err := h.post.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "post 42", PostId: 42})
+	if err != nil || again.GetId() != room.GetId() {
+		t.Errorf("retried create: %v, %v; want the same room %d", again, err, room.GetId())
 	}
 }
 
