@@ -1,7 +1,8 @@
 // Package grpcserver builds the gRPC server every Cobra Space service runs:
 // standard health checking and reflection, and one interceptor for panics,
-// Prometheus metrics and logging (observe.go) before access-token verification,
-// and OpenTelemetry server spans when tracing is set up (platform/tracing,
+// Prometheus metrics and logging (observe.go) before the calling service's
+// identity (platform/servicetrust, with TLS credentials under mutual TLS) and
+// access-token verification (platform/grpcauth), and OpenTelemetry server spans when tracing is set up (platform/tracing,
 // before New).
 package grpcserver
 

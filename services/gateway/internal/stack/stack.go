@@ -1,7 +1,8 @@
 // Package stack starts the whole Cobra Space back end as real processes for
 // end-to-end tests of the gateway: the user, chat and post services and N
 // gateway replicas, each on port 0 with a fresh database per service, one
-// Redis/NATS prefix shared by all of them and a fresh JWT key pair.
+// Redis/NATS prefix shared by all of them, a fresh JWT key pair and a fresh
+// service key (SERVICE_KEY_FILE: the services know who calls them).
 //
 // Binaries are built once per test binary (go build from the workspace
 // root). Each process's output is kept in memory and written to the test
