@@ -35,6 +35,11 @@ if [ ! -f "$state/jwt.key" ]; then
   bin/keygen "$state/jwt.key" "$state/jwt.pub"
 fi
 
+if [ ! -f "$state/service.key" ]; then
+  say "generating a development service key in .run/ (services prove who calls them with it)"
+  bin/keygen -service-key "$state/service.key"
+fi
+
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -53,7 +58,7 @@ start() {
   pids+=($!)
 }
 
-common=(REDIS_URL=redis://127.0.0.1:6379/0 NATS_URL=nats://127.0.0.1:4222 JWT_PUBLIC_KEY_FILE="$state/jwt.pub" LOG_LEVEL=${LOG_LEVEL:-info})
+common=(REDIS_URL=redis://127.0.0.1:6379/0 NATS_URL=nats://127.0.0.1:4222 JWT_PUBLIC_KEY_FILE="$state/jwt.pub" SERVICE_KEY_FILE="$state/service.key" LOG_LEVEL=${LOG_LEVEL:-info})
 start user user "${common[@]}" GRPC_ADDR=127.0.0.1:9001 ADMIN_ADDR=127.0.0.1:9101 \
   DATABASE_URL="$PG_BASE/cobra_user?sslmode=disable" JWT_PRIVATE_KEY_FILE="$state/jwt.key"
 start chat chat "${common[@]}" GRPC_ADDR=127.0.0.1:9003 ADMIN_ADDR=127.0.0.1:9103 \

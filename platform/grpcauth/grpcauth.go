@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 )
 
 const header = "authorization"
@@ -61,7 +62,10 @@ func Forward(ctx context.Context) context.Context {
 // UnaryServerInterceptor verifies the bearer token of every call. Methods in
 // optional (full names, e.g. "/cobraspace.post.v1.PostService/ListPosts")
 // accept anonymous callers but still verify a token when one is sent; every
-// other method answers UNAUTHENTICATED without a valid access token.
+// other method answers UNAUTHENTICATED without a valid access token, unless
+// the caller proved a service identity (platform/servicetrust, whose
+// interceptor runs first): then the handler decides what that service may
+// do without a user.
 func UnaryServerInterceptor(v *accesstoken.Verifier, optional []string) grpc.UnaryServerInterceptor {
 	anon := make(map[string]bool, len(optional))
 	for _, m := range optional {
@@ -70,7 +74,7 @@ func UnaryServerInterceptor(v *accesstoken.Verifier, optional []string) grpc.Una
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		token := bearer(ctx)
 		if token == "" {
-			if anon[info.FullMethod] {
+			if anon[info.FullMethod] || servicetrust.Caller(ctx) != "" {
 				return handler(ctx, req)
 			}
 			return nil, status.Error(codes.Unauthenticated, "Authentication credentials were not provided.")

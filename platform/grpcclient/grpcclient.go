@@ -14,9 +14,9 @@ import (
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/tracing"
 )
 
@@ -25,9 +25,11 @@ const DefaultTimeout = 5 * time.Second
 
 const maxMessageSize = 8 << 20
 
-// Dial returns a client connection to addr ("host:port"). It connects
-// lazily, so a service that starts before its dependency still starts.
-func Dial(addr string) (*grpc.ClientConn, error) {
+// Dial returns a client connection to addr ("host:port") whose calls carry
+// the service identity of trust (TLS or the service key; the zero Config
+// sends none). It connects lazily, so a service that starts before its
+// dependency still starts.
+func Dial(addr string, trust servicetrust.Config) (*grpc.ClientConn, error) {
 	target := addr
 	if !strings.Contains(target, "://") {
 		target = "dns:///" + addr
@@ -37,8 +39,7 @@ func Dial(addr string) (*grpc.ClientConn, error) {
 		// Client spans carry the trace context to the callee.
 		traced = append(traced, grpc.WithStatsHandler(otelgrpc.NewClientHandler()))
 	}
-	conn, err := grpc.NewClient(target, append(traced,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	conn, err := grpc.NewClient(target, append(append(traced, trust.DialOptions()...),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize)),

@@ -1,7 +1,9 @@
 // Package grpcserver builds the gRPC server every Cobra Space service runs:
 // standard health checking and reflection, and one interceptor for panics,
-// Prometheus metrics and logging (observe.go) before access-token verification
-// and the session revocation check, and OpenTelemetry server spans when tracing is set up (platform/tracing,
+// Prometheus metrics and logging (observe.go) before the calling service's
+// identity (platform/servicetrust, with TLS credentials under mutual TLS),
+// access-token verification (platform/grpcauth) and the session revocation
+// check, and OpenTelemetry server spans when tracing is set up (platform/tracing,
 // before New).
 package grpcserver
 
@@ -12,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +29,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/adminhttp"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/tracing"
 )
 
@@ -44,6 +48,9 @@ type Config struct {
 	// (revocation.Checker.Revoked); such calls answer UNAUTHENTICATED.
 	// nil: no revocation check.
 	Revoked func(ctx context.Context, sessionID string) bool
+	// Trust identifies calling services (servicetrust.Load); under mutual
+	// TLS it also sets the server's TLS credentials.
+	Trust servicetrust.Config
 }
 
 // Server is a gRPC server with its health service.
@@ -64,13 +71,16 @@ func New(cfg Config) *Server {
 			otelgrpc.WithFilter(filters.Not(filters.HealthCheck())))))
 	}
 	interceptors := []grpc.UnaryServerInterceptor{
-		obs.unary, // panics, metrics, logging (observe.go)
-		grpcauth.UnaryServerInterceptor(cfg.Verifier, cfg.AnonymousMethods),
+		obs.unary,                          // panics, metrics, logging (observe.go)
+		cfg.Trust.UnaryServerInterceptor(), // which service calls, if any
+		// Health checks need no credentials: Kubernetes' gRPC probes
+		// send none, and the answer reveals only SERVING or not.
+		grpcauth.UnaryServerInterceptor(cfg.Verifier, append(slices.Clone(cfg.AnonymousMethods), healthpb.Health_Check_FullMethodName)),
 	}
 	if cfg.Revoked != nil {
 		interceptors = append(interceptors, grpcauth.RejectRevoked(cfg.Revoked))
 	}
-	srv := grpc.NewServer(append(traced,
+	srv := grpc.NewServer(append(append(traced, cfg.Trust.ServerOptions()...),
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
 		// MaxConnectionAge makes every client reconnect (GOAWAY, then a DNS
@@ -120,7 +130,7 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener, drainDelay time.Du
 
 // Addrs is where a service listens.
 type Addrs struct {
-	GRPC  string // gRPC API, e.g. ":9001" or "127.0.0.1:0"
+	GRPC  string // gRPC API, e.g. "127.0.0.1:9001", ":9001" (every interface) or "127.0.0.1:0"
 	Admin string // /metrics, /healthz, /readyz
 }
 

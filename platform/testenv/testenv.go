@@ -7,8 +7,15 @@ package testenv
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 )
 
 func env(name, def string) string {
@@ -116,4 +124,84 @@ func KeyPair(t testing.TB) (privPath, pubPath string) {
 		t.Fatalf("testenv: key pair: %v", err)
 	}
 	return privPath, pubPath
+}
+
+// ServiceKey writes a fresh pre-shared service key (SERVICE_KEY_FILE) into
+// the test's temp dir and returns its path.
+func ServiceKey(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "service.key")
+	if err := servicetrust.WriteKeyFile(path); err != nil {
+		t.Fatalf("testenv: service key: %v", err)
+	}
+	return path
+}
+
+// TLSFiles are the GRPC_TLS_* files of one service.
+type TLSFiles struct{ Cert, Key, CA string }
+
+// Env returns the files as the GRPC_TLS_* variables.
+func (f TLSFiles) Env() map[string]string {
+	return map[string]string{"GRPC_TLS_CERT_FILE": f.Cert, "GRPC_TLS_KEY_FILE": f.Key, "GRPC_TLS_CA_FILE": f.CA}
+}
+
+// MutualTLS creates a fresh CA and, for each name, a certificate with that
+// Common Name, valid for 127.0.0.1 and localhost as server and as client,
+// and returns each name's files (in the test's temp dir).
+func MutualTLS(t testing.TB, names ...string) map[string]TLSFiles {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "testenv CA " + ID()},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPath := filepath.Join(dir, "ca.pem")
+	writePEM(t, caPath, "CERTIFICATE", caDER)
+	out := make(map[string]TLSFiles, len(names))
+	for i, name := range names {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(int64(i) + 2), Subject: pkix.Name{CommonName: name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+			KeyUsage:    x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+			DNSNames:    []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := TLSFiles{Cert: filepath.Join(dir, name+".pem"), Key: filepath.Join(dir, name+".key"), CA: caPath}
+		writePEM(t, f.Cert, "CERTIFICATE", der)
+		writePEM(t, f.Key, "PRIVATE KEY", keyDER)
+		out[name] = f
+	}
+	return out
+}
+
+func writePEM(t testing.TB, path, typ string, der []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/adminhttp"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	"github.com/cobraspace/cobraspace/platform/tracing"
 )
@@ -72,7 +73,7 @@ func TestGRPCSpansLinked(t *testing.T) {
 	go func() { done <- srv.Serve(ctx, lis, 0) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	conn, err := grpcclient.Dial(lis.Addr().String())
+	conn, err := grpcclient.Dial(lis.Addr().String(), servicetrust.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

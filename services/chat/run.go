@@ -20,6 +20,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/revocation"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/tracing"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
@@ -44,13 +45,14 @@ type config struct {
 	batchMaxSize            int
 	batchMaxWait            time.Duration
 	drainDelay              time.Duration
+	trust                   servicetrust.Config
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	env := envconfig.New(getenv)
 	c := config{
-		grpcAddr:        env.String("GRPC_ADDR", ":9003"),
-		adminAddr:       env.String("ADMIN_ADDR", ":9103"),
+		grpcAddr:        env.String("GRPC_ADDR", "127.0.0.1:9003"),
+		adminAddr:       env.String("ADMIN_ADDR", "127.0.0.1:9103"),
 		databaseURL:     env.Required("DATABASE_URL"),
 		redisURL:        env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		redisPrefix:     env.String("REDIS_PREFIX", ""),
@@ -65,6 +67,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		drainDelay:      env.Duration("DRAIN_DELAY", 0),
 	}
 	if err := env.Err(); err != nil {
+		return c, err
+	}
+	var err error
+	if c.trust, err = servicetrust.Load(env, "chat"); err != nil {
 		return c, err
 	}
 	if c.presenceTTL < time.Second {
@@ -178,7 +184,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer nc.Close()
 
-	userConn, err := grpcclient.Dial(cfg.userServiceAddr)
+	userConn, err := grpcclient.Dial(cfg.userServiceAddr, cfg.trust)
 	if err != nil {
 		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
 	}
@@ -205,8 +211,8 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 
 	srv := grpcserver.New(grpcserver.Config{
 		Logger: logger, Metrics: reg, Verifier: accesstoken.NewVerifier(pub).WithCache(100000),
-		AnonymousMethods: rpc.AnonymousMethods,
-		Revoked:          revocation.NewChecker(revocation.New(rdb, cfg.redisPrefix), logger).Revoked,
+		Trust:   cfg.trust,
+		Revoked: revocation.NewChecker(revocation.New(rdb, cfg.redisPrefix), logger).Revoked,
 	})
 	chatv1.RegisterChatServiceServer(srv, rpc.New(svc, logger))
 

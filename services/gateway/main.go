@@ -31,6 +31,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/envconfig"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/revocation"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	"github.com/cobraspace/cobraspace/platform/tracing"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
@@ -86,13 +87,14 @@ type config struct {
 	pingInterval, pongTimeout           time.Duration
 	kernelSendBuf                       int
 	readTimeout, writeTimeout, idleTime time.Duration
+	trust                               servicetrust.Config
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	env := envconfig.New(getenv)
 	c := config{
-		httpAddr:          env.String("HTTP_ADDR", ":8080"),
-		adminAddr:         env.String("ADMIN_ADDR", ":9180"),
+		httpAddr:          env.String("HTTP_ADDR", "127.0.0.1:8080"),
+		adminAddr:         env.String("ADMIN_ADDR", "127.0.0.1:9180"),
 		userAddr:          env.String("USER_SERVICE_ADDR", "127.0.0.1:9001"),
 		postAddr:          env.String("POST_SERVICE_ADDR", "127.0.0.1:9002"),
 		chatAddr:          env.String("CHAT_SERVICE_ADDR", "127.0.0.1:9003"),
@@ -139,6 +141,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if err := env.Err(); err != nil {
 		errs = append([]error{err}, errs...)
 	}
+	trust, err := servicetrust.Load(env, "gateway")
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.trust = trust
 	return c, errors.Join(errs...)
 }
 
@@ -212,17 +219,17 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	// is revoked.
 	verifier := accesstoken.NewVerifier(pub).WithCache(verifiedTokens)
 
-	userConn, err := grpcclient.Dial(cfg.userAddr)
+	userConn, err := grpcclient.Dial(cfg.userAddr, cfg.trust)
 	if err != nil {
 		return err
 	}
 	defer userConn.Close()
-	postConn, err := grpcclient.Dial(cfg.postAddr)
+	postConn, err := grpcclient.Dial(cfg.postAddr, cfg.trust)
 	if err != nil {
 		return err
 	}
 	defer postConn.Close()
-	chatConn, err := grpcclient.Dial(cfg.chatAddr)
+	chatConn, err := grpcclient.Dial(cfg.chatAddr, cfg.trust)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,7 @@ func TestGracefulShutdown(t *testing.T) {
 		"POST_SERVICE_ADDR":   "127.0.0.1:1",
 		"CHAT_SERVICE_ADDR":   "127.0.0.1:1",
 		"JWT_PUBLIC_KEY_FILE": pub,
+		"SERVICE_KEY_FILE":    testenv.ServiceKey(t),
 		"REDIS_URL":           testenv.RedisURL(),
 		"NATS_URL":            testenv.NATSURL(),
 		"NATS_PREFIX":         testenv.Prefix(t),
@@ -146,12 +147,15 @@ func TestGracefulShutdown(t *testing.T) {
 }
 
 func TestLoadConfig(t *testing.T) {
-	env := map[string]string{"JWT_PUBLIC_KEY_FILE": "/k", "TRUSTED_PROXY_CIDRS": "10.0.0.0/8, 192.168.1.7", "ALLOWED_ORIGINS": "https://a.example"}
+	env := map[string]string{"JWT_PUBLIC_KEY_FILE": "/k", "SERVICE_KEY_FILE": testenv.ServiceKey(t),
+		"TRUSTED_PROXY_CIDRS": "10.0.0.0/8, 192.168.1.7", "ALLOWED_ORIGINS": "https://a.example"}
 	c, err := loadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.httpAddr != ":8080" || c.adminAddr != ":9180" || c.drainDelay != 2*time.Second || c.shutdownGrace != 25*time.Second || c.cookieSecure {
+	// Listen on loopback unless told otherwise (deployments set the
+	// addresses: the images' ENV, scripts/run.sh).
+	if c.httpAddr != "127.0.0.1:8080" || c.adminAddr != "127.0.0.1:9180" || c.drainDelay != 2*time.Second || c.shutdownGrace != 25*time.Second || c.cookieSecure {
 		t.Errorf("defaults: %+v", c)
 	}
 	if len(c.trustedProxies) != 2 || c.trustedProxies[1].String() != "192.168.1.7/32" {
@@ -165,7 +169,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	env = map[string]string{"TRUSTED_PROXY_CIDRS": "nonsense", "SHUTDOWN_GRACE": "soon", "LOG_LEVEL": "loud", "MAX_SOCKETS_PER_IP": "-1"}
 	_, err = loadConfig(func(k string) string { return env[k] })
-	for _, want := range []string{"JWT_PUBLIC_KEY_FILE", "TRUSTED_PROXY_CIDRS", "SHUTDOWN_GRACE", "LOG_LEVEL", "MAX_SOCKETS_PER_IP"} {
+	for _, want := range []string{"JWT_PUBLIC_KEY_FILE", "TRUSTED_PROXY_CIDRS", "SHUTDOWN_GRACE", "LOG_LEVEL", "MAX_SOCKETS_PER_IP", "SERVICE_KEY_FILE"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad config: error %v does not name %s", err, want)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/revocation"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/tracing"
 	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
 	"github.com/cobraspace/cobraspace/services/post/internal/chatclient"
@@ -34,13 +35,14 @@ type config struct {
 	chatServiceAddr       string
 	logLevel              slog.Level
 	drainDelay            time.Duration
+	trust                 servicetrust.Config
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	env := envconfig.New(getenv)
 	c := config{
-		grpcAddr:        env.String("GRPC_ADDR", ":9002"),
-		adminAddr:       env.String("ADMIN_ADDR", ":9102"),
+		grpcAddr:        env.String("GRPC_ADDR", "127.0.0.1:9002"),
+		adminAddr:       env.String("ADMIN_ADDR", "127.0.0.1:9102"),
 		databaseURL:     env.Required("DATABASE_URL"),
 		redisURL:        env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		redisPrefix:     env.String("REDIS_PREFIX", ""),
@@ -52,6 +54,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("LOG_LEVEL: %w", err)
 	}
 	if err := env.Err(); err != nil {
+		return config{}, err
+	}
+	var err error
+	if c.trust, err = servicetrust.Load(env, "post"); err != nil {
 		return config{}, err
 	}
 	return c, nil
@@ -86,7 +92,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	// The chat service is dialled lazily: the post service starts (and
 	// serves reads) while it is down; writes then answer UNAVAILABLE.
-	chatConn, err := grpcclient.Dial(cfg.chatServiceAddr)
+	chatConn, err := grpcclient.Dial(cfg.chatServiceAddr, cfg.trust)
 	if err != nil {
 		return fmt.Errorf("CHAT_SERVICE_ADDR: %w", err)
 	}
@@ -114,6 +120,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	gs := grpcserver.New(grpcserver.Config{
 		Logger: logger, Metrics: reg, Verifier: accesstoken.NewVerifier(pub), AnonymousMethods: rpc.AnonymousMethods(),
 		Revoked: revocation.NewChecker(revocation.New(rdb, cfg.redisPrefix), logger).Revoked,
+		Trust:   cfg.trust,
 	})
 	postv1.RegisterPostServiceServer(gs, rpc.New(svc, logger))
 

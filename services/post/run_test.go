@@ -22,6 +22,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
@@ -48,10 +49,15 @@ type fakeChat struct {
 	onCreate func(postID int64)
 }
 
+// caller is the user the post service acts for; like the real chat
+// service, the fake wants the post service's identity beside the token.
 func (f *fakeChat) caller(ctx context.Context) (int64, error) {
 	c, ok := grpcauth.Claims(ctx)
 	if !ok {
 		return 0, status.Error(codes.Unauthenticated, "no token forwarded")
+	}
+	if !servicetrust.Is(ctx, "post") {
+		return 0, status.Error(codes.PermissionDenied, "not called as the post service")
 	}
 	return c.UserID, nil
 }
@@ -189,7 +195,12 @@ func start(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs := grpc.NewServer(grpc.UnaryInterceptor(grpcauth.UnaryServerInterceptor(verifier, nil)))
+	keyFile := testenv.ServiceKey(t)
+	trust, err := servicetrust.FromKeyFile("chat", keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := grpc.NewServer(grpc.ChainUnaryInterceptor(trust.UnaryServerInterceptor(), grpcauth.UnaryServerInterceptor(verifier, nil)))
 	chatv1.RegisterChatServiceServer(cs, chat)
 	go cs.Serve(clis)
 	t.Cleanup(cs.Stop)
@@ -202,6 +213,7 @@ func start(t *testing.T) *env {
 		"REDIS_URL":           testenv.RedisURL(),
 		"REDIS_PREFIX":        testenv.Prefix(t),
 		"JWT_PUBLIC_KEY_FILE": pub,
+		"SERVICE_KEY_FILE":    keyFile,
 		"CHAT_SERVICE_ADDR":   clis.Addr().String(),
 		"LOG_LEVEL":           "error",
 	}
@@ -587,5 +599,18 @@ func TestListAnonymousWithCursor(t *testing.T) {
 	}
 	if got := strings.Join(seen, ","); got != "post 4,post 3,post 2,post 1,post 0" {
 		t.Errorf("paged titles %s, want newest first, each once", got)
+	}
+}
+
+// TestDefaultAddressesLoopback: without GRPC_ADDR/ADMIN_ADDR the service
+// listens on loopback only; deployments set the addresses explicitly.
+func TestDefaultAddressesLoopback(t *testing.T) {
+	env := map[string]string{"DATABASE_URL": "postgres://x", "JWT_PUBLIC_KEY_FILE": "/k", "SERVICE_KEY_FILE": testenv.ServiceKey(t)}
+	c, err := loadConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.grpcAddr != "127.0.0.1:9002" || c.adminAddr != "127.0.0.1:9102" {
+		t.Errorf("defaults: gRPC %q, admin %q; want 127.0.0.1:9002 and 127.0.0.1:9102", c.grpcAddr, c.adminAddr)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/revocation"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	"github.com/cobraspace/cobraspace/platform/tracing"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
@@ -41,14 +42,15 @@ type config struct {
 	accessTTL, refreshTTL     time.Duration
 	drainDelay                time.Duration
 	loginLimits               redis.LoginLimits
+	trust                     servicetrust.Config
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	env := envconfig.New(getenv)
 	defLimits := redis.DefaultLoginLimits()
 	c := config{
-		grpcAddr:      env.String("GRPC_ADDR", ":9001"),
-		adminAddr:     env.String("ADMIN_ADDR", ":9101"),
+		grpcAddr:      env.String("GRPC_ADDR", "127.0.0.1:9001"),
+		adminAddr:     env.String("ADMIN_ADDR", "127.0.0.1:9101"),
 		databaseURL:   env.Required("DATABASE_URL"),
 		redisURL:      env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		redisPrefix:   env.String("REDIS_PREFIX", ""),
@@ -72,6 +74,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return config{}, fmt.Errorf("LOG_LEVEL: %w", err)
 	}
 	if err := env.Err(); err != nil {
+		return config{}, err
+	}
+	var err error
+	if c.trust, err = servicetrust.Load(env, "user"); err != nil {
 		return config{}, err
 	}
 	if c.accessTTL <= 0 || c.refreshTTL <= c.accessTTL {
@@ -180,7 +186,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	gs := grpcserver.New(grpcserver.Config{
-		Logger: logger, Metrics: reg, Verifier: verifier, AnonymousMethods: rpc.AnonymousMethods(),
+		Logger: logger, Metrics: reg, Verifier: verifier, AnonymousMethods: rpc.AnonymousMethods(), Trust: cfg.trust,
 		Revoked: revocation.NewChecker(denylist, logger).Revoked,
 	})
 	userv1.RegisterUserServiceServer(gs, rpc.New(svc, logger))

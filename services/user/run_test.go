@@ -26,9 +26,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/envconfig"
 	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/revocation"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
@@ -36,7 +39,10 @@ import (
 
 // service is a user service started in-process by run, on port 0.
 type service struct {
-	client   userv1.UserServiceClient
+	client userv1.UserServiceClient
+	// gateway calls with the gateway's service identity (the service key).
+	gateway  userv1.UserServiceClient
+	grpc     string // gRPC address
 	ctx      context.Context
 	admin    string
 	verifier *accesstoken.Verifier
@@ -49,7 +55,9 @@ func start(t *testing.T, env map[string]string) *service {
 	t.Helper()
 	priv, pub := testenv.KeyPair(t)
 	prefix := testenv.Prefix(t)
+	keyFile := testenv.ServiceKey(t)
 	full := map[string]string{
+		"SERVICE_KEY_FILE":     keyFile,
 		"GRPC_ADDR":            "127.0.0.1:0",
 		"ADMIN_ADDR":           "127.0.0.1:0",
 		"DATABASE_URL":         testenv.Database(t),
@@ -104,8 +112,13 @@ func start(t *testing.T, env map[string]string) *service {
 	if err != nil {
 		t.Fatal(err)
 	}
+	gwConn, err := grpcclient.Dial(addrs.GRPC, serviceKey(t, "gateway", keyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		conn.Close()
+		gwConn.Close()
 		cancel()
 		select {
 		case err := <-done:
@@ -125,10 +138,28 @@ func start(t *testing.T, env map[string]string) *service {
 	return &service{
 		ctx:      callCtx,
 		client:   userv1.NewUserServiceClient(conn),
+		gateway:  userv1.NewUserServiceClient(gwConn),
+		grpc:     addrs.GRPC,
 		admin:    addrs.Admin,
 		verifier: accesstoken.NewVerifier(pubKey),
 		prefix:   prefix,
 	}
+}
+
+// serviceKey is the client side of the service called name with the key
+// in keyFile.
+func serviceKey(t *testing.T, name, keyFile string) servicetrust.Config {
+	t.Helper()
+	trust, err := servicetrust.FromKeyFile(name, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trust
+}
+
+// envReader reads configuration from env.
+func envReader(env map[string]string) *envconfig.Reader {
+	return envconfig.New(func(k string) string { return env[k] })
 }
 
 // authed returns a context (bounded by the test's deadline) whose calls
@@ -444,13 +475,13 @@ func TestService(t *testing.T) {
 		t.Errorf("search page 2 = %v, %v", sp2, err)
 	}
 
-	// GetUsers is anonymous, batch, in request order, unknown ids left out.
-	gu, err := c.GetUsers(bg, &userv1.GetUsersRequest{UserIds: []int64{carol.GetUserId(), 999999, alice.GetUserId(), carol.GetUserId()}})
+	// GetUsers (for services) is batch, in request order, unknown ids left out.
+	gu, err := s.gateway.GetUsers(bg, &userv1.GetUsersRequest{UserIds: []int64{carol.GetUserId(), 999999, alice.GetUserId(), carol.GetUserId()}})
 	if err != nil || len(gu.GetUsers()) != 2 || gu.GetUsers()[0].GetUserId() != carol.GetUserId() ||
 		gu.GetUsers()[1].GetNickname() != "Ali <b>" || gu.GetUsers()[1].GetProfilePictureUrl() != pp2.GetProfilePictureUrl() {
 		t.Errorf("GetUsers = %v, %v", gu, err)
 	}
-	_, err = c.GetUsers(bg, &userv1.GetUsersRequest{UserIds: make([]int64, 501)})
+	_, err = s.gateway.GetUsers(bg, &userv1.GetUsersRequest{UserIds: make([]int64, 501)})
 	wantCode(t, "GetUsers of 501", err, codes.InvalidArgument, "")
 
 	// Logout with another user's refresh token is refused and changes nothing.
@@ -570,7 +601,8 @@ func TestConfigErrors(t *testing.T) {
 	}
 	priv, _ := testenv.KeyPair(t)
 	_, otherPub := testenv.KeyPair(t)
-	env := map[string]string{"DATABASE_URL": "postgres://x", "JWT_PRIVATE_KEY_FILE": priv, "JWT_PUBLIC_KEY_FILE": otherPub}
+	env := map[string]string{"DATABASE_URL": "postgres://x", "JWT_PRIVATE_KEY_FILE": priv, "JWT_PUBLIC_KEY_FILE": otherPub,
+		"SERVICE_KEY_FILE": testenv.ServiceKey(t)}
 	err = run(context.Background(), nil, func(k string) string { return env[k] }, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "not the public key") {
 		t.Errorf("mismatched key pair: %v", err)

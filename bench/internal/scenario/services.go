@@ -22,6 +22,7 @@ import (
 	"github.com/cobraspace/cobraspace/bench/internal/report"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 )
 
@@ -36,7 +37,7 @@ func M5(ctx context.Context, e *Env) report.Scenario {
 	if sc2, err := syncCommit(ctx, e.Stack.Databases["chat"]); err == nil {
 		sc.Notes = append(sc.Notes, "synchronous_commit = "+sc2+" (PostgreSQL's setting for the chat database during the run)")
 	}
-	conn, err := grpcclient.Dial(e.Stack.Chat.Addr)
+	conn, err := grpcclient.Dial(e.Stack.Chat.Addr, servicetrust.Config{}) // acts only for users
 	if err != nil {
 		sc.Error = err.Error()
 		return sc

@@ -25,6 +25,7 @@ import (
 
 	"github.com/cobraspace/cobraspace/bench/internal/procstat"
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 )
 
 // Options configure a Stack.
@@ -206,6 +207,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := accesstoken.WriteKeyFiles(priv, pub); err != nil {
 		return nil, err
 	}
+	serviceKey := filepath.Join(o.WorkDir, "service.key")
+	if err := servicetrust.WriteKeyFile(serviceKey); err != nil {
+		return nil, err
+	}
 	key, err := accesstoken.LoadPrivateKeyFile(priv)
 	if err != nil {
 		return nil, err
@@ -231,7 +236,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"REDIS_URL=" + o.RedisURL, "NATS_URL=" + o.NATSURL,
 		"REDIS_PREFIX=" + s.Prefix, "NATS_PREFIX=" + s.Prefix,
-		"JWT_PUBLIC_KEY_FILE=" + pub, "LOG_LEVEL=" + o.LogLevel,
+		"JWT_PUBLIC_KEY_FILE=" + pub, "SERVICE_KEY_FILE=" + serviceKey, "LOG_LEVEL=" + o.LogLevel,
 	}
 	proc := func(name, bin, grpc, admin string, extra ...string) *Proc {
 		env := append(append([]string{}, common...), extra...)

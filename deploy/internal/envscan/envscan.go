@@ -42,11 +42,19 @@ func (v Vars) Names() []string {
 	return names
 }
 
+// platformReaders are the platform packages that read variables on a
+// service's behalf (from the getenv or envconfig.Reader the service passes
+// them), keyed by the call that hands them over.
+var platformReaders = map[string]string{
+	"tracing.Setup(":     "tracing",      // OTEL_*
+	"servicetrust.Load(": "servicetrust", // SERVICE_KEY_FILE, GRPC_TLS_*
+}
+
 // Scan reads services/<svc>/**/*.go (tests excluded) under root, and
-// platform/tracing/*.go when the service calls tracing.Setup.
+// platform/<pkg>/*.go of each platformReaders package the service calls.
 func Scan(root, svc string) (Vars, error) {
 	v := Vars{Read: map[string]bool{}, Required: map[string]bool{}}
-	usesTracing := false
+	uses := map[string]bool{}
 	dir := filepath.Join(root, "services", svc)
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return v, nil
@@ -71,27 +79,35 @@ func Scan(root, svc string) (Vars, error) {
 		if filepath.Dir(path) == dir {
 			v.HasSource = true
 		}
-		usesTracing = usesTracing || strings.Contains(string(src), "tracing.Setup(")
+		for call, pkg := range platformReaders {
+			uses[pkg] = uses[pkg] || strings.Contains(string(src), call)
+		}
 		v.add(src)
 		return nil
 	})
-	if err != nil || !usesTracing {
+	if err != nil {
 		return v, err
 	}
-	// platform/tracing reads the OTEL_* variables on the service's behalf
-	// (from the getenv the service passes it).
-	files, err := filepath.Glob(filepath.Join(root, "platform", "tracing", "*.go"))
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
+	for pkg, used := range uses {
+		if !used {
 			continue
 		}
-		src, rerr := os.ReadFile(f)
-		if rerr != nil {
-			return v, rerr
+		files, err := filepath.Glob(filepath.Join(root, "platform", pkg, "*.go"))
+		if err != nil {
+			return v, err
 		}
-		v.add(src)
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			src, err := os.ReadFile(f)
+			if err != nil {
+				return v, err
+			}
+			v.add(src)
+		}
 	}
-	return v, err
+	return v, nil
 }
 
 // add records the variables read in one source file.

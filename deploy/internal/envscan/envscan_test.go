@@ -51,6 +51,12 @@ func TestScan(t *testing.T) {
 	if v, err := Scan(root, "user"); err != nil || !reflect.DeepEqual(v.Names(), []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}) {
 		t.Errorf("service with tracing: got %v, %v; want [OTEL_EXPORTER_OTLP_ENDPOINT]", v.Names(), err)
 	}
+	// The same for servicetrust.Load and platform/servicetrust.
+	write("platform/servicetrust/servicetrust.go", `k := env.String("SERVICE_KEY_FILE", "")`)
+	write("services/user/run.go", `trust, err := servicetrust.Load(env, "user")`)
+	if v, err := Scan(root, "user"); err != nil || !reflect.DeepEqual(v.Names(), []string{"SERVICE_KEY_FILE"}) {
+		t.Errorf("service with servicetrust: got %v, %v; want [SERVICE_KEY_FILE]", v.Names(), err)
+	}
 
 	write("services/gateway/internal/web/web.go", `package web`)
 	if v, err := Scan(root, "gateway"); err != nil || v.HasSource {

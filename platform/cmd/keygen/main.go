@@ -1,5 +1,7 @@
-// Command keygen writes a new Ed25519 key pair for signing access tokens:
-// keygen PRIVATE.pem PUBLIC.pem. It refuses to overwrite existing files.
+// Command keygen writes new keys and refuses to overwrite existing files:
+//
+//	keygen PRIVATE.pem PUBLIC.pem   an Ed25519 key pair for signing access tokens
+//	keygen -service-key FILE        a random pre-shared service key (platform/servicetrust)
 package main
 
 import (
@@ -8,6 +10,7 @@ import (
 	"os"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 )
 
 func main() {
@@ -19,12 +22,19 @@ func main() {
 
 func run(args []string) error {
 	if len(args) != 2 {
-		return errors.New("usage: keygen PRIVATE.pem PUBLIC.pem")
+		return errors.New("usage: keygen PRIVATE.pem PUBLIC.pem | keygen -service-key FILE")
 	}
-	for _, p := range args {
+	files := args
+	if args[0] == "-service-key" {
+		files = args[1:]
+	}
+	for _, p := range files {
 		if _, err := os.Stat(p); err == nil {
 			return fmt.Errorf("%s exists; not overwriting", p)
 		}
+	}
+	if args[0] == "-service-key" {
+		return servicetrust.WriteKeyFile(args[1])
 	}
 	return accesstoken.WriteKeyFiles(args[0], args[1])
 }

@@ -3,10 +3,14 @@
 //
 // Authentication: RPCs act for the user whose access token is in the
 // `authorization` metadata (`Bearer <jwt>`), except Heartbeat and Leave, which
-// are gateway-internal (connection ids are unguessable; the network policy
-// lets only gateways reach them), and GetRoom and ListMessages, which also
-// answer anonymous callers because a post's detail page (room and last
-// messages) is public; a token sent to them is still verified.
+// answer only a gateway (service identity: the service key or a mutual-TLS
+// certificate, platform/servicetrust; PERMISSION_DENIED for anyone else), and
+// GetRoom and ListMessages, which also answer a calling service without a
+// user token because a post's detail page (room and last messages) is public;
+// with neither they answer UNAUTHENTICATED (messages carry senders' emails),
+// and a token sent to them is still verified. CreateRoom with post_id answers
+// only the post service (acting for the writer), so no one else can bind a
+// room to a post.
 //
 // Errors (google.rpc.Status codes):
 //   INVALID_ARGUMENT   validation failed; details carry a google.rpc.BadRequest

@@ -3,10 +3,14 @@
 //
 // Authentication: RPCs act for the user whose access token is in the
 // `authorization` metadata (`Bearer <jwt>`), except Heartbeat and Leave, which
-// are gateway-internal (connection ids are unguessable; the network policy
-// lets only gateways reach them), and GetRoom and ListMessages, which also
-// answer anonymous callers because a post's detail page (room and last
-// messages) is public; a token sent to them is still verified.
+// answer only a gateway (service identity: the service key or a mutual-TLS
+// certificate, platform/servicetrust; PERMISSION_DENIED for anyone else), and
+// GetRoom and ListMessages, which also answer a calling service without a
+// user token because a post's detail page (room and last messages) is public;
+// with neither they answer UNAUTHENTICATED (messages carry senders' emails),
+// and a token sent to them is still verified. CreateRoom with post_id answers
+// only the post service (acting for the writer), so no one else can bind a
+// room to a post.
 //
 // Errors (google.rpc.Status codes):
 //   INVALID_ARGUMENT   validation failed; details carry a google.rpc.BadRequest
@@ -70,8 +74,9 @@ const (
 // ChatService owns rooms, messages and presence. It is the only writer of
 // messages.
 type ChatServiceClient interface {
-	// CreateRoom creates a room owned by the caller. With post_id set it is
-	// idempotent: the room of that post is returned if it already exists.
+	// CreateRoom creates a room owned by the caller. With post_id set (post
+	// service only) it is idempotent: the room of that post is returned if it
+	// already exists.
 	CreateRoom(ctx context.Context, in *CreateRoomRequest, opts ...grpc.CallOption) (*Room, error)
 	// GetRoom returns one room with its current online count.
 	GetRoom(ctx context.Context, in *GetRoomRequest, opts ...grpc.CallOption) (*Room, error)
@@ -255,8 +260,9 @@ func (c *chatServiceClient) Typing(ctx context.Context, in *TypingRequest, opts 
 // ChatService owns rooms, messages and presence. It is the only writer of
 // messages.
 type ChatServiceServer interface {
-	// CreateRoom creates a room owned by the caller. With post_id set it is
-	// idempotent: the room of that post is returned if it already exists.
+	// CreateRoom creates a room owned by the caller. With post_id set (post
+	// service only) it is idempotent: the room of that post is returned if it
+	// already exists.
 	CreateRoom(context.Context, *CreateRoomRequest) (*Room, error)
 	// GetRoom returns one room with its current online count.
 	GetRoom(context.Context, *GetRoomRequest) (*Room, error)

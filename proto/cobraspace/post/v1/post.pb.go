@@ -3,8 +3,9 @@
 //
 // Authentication: ListPosts, GetPost, ListCategories and ListTags are public;
 // every other RPC acts for the user whose access token is in the
-// `authorization` metadata (`Bearer <jwt>`). CreatePost and DeletePost forward
-// that token to the chat service to create or delete the post's room.
+// `authorization` metadata (`Bearer <jwt>`). CreatePost, CreatePostRoom and
+// DeletePost forward that token to the chat service to create or delete the
+// post's room; only this service may bind a room to a post there.
 //
 // Errors (google.rpc.Status codes):
 //   INVALID_ARGUMENT   validation failed; details carry a google.rpc.BadRequest
@@ -977,6 +978,104 @@ func (x *ListTagsResponse) GetTags() []*Tag {
 	return nil
 }
 
+type CreatePostRoomRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	PostId int64                  `protobuf:"varint,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	// The room's name, 1 to 100 characters (the chat service's rule).
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePostRoomRequest) Reset() {
+	*x = CreatePostRoomRequest{}
+	mi := &file_cobraspace_post_v1_post_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePostRoomRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePostRoomRequest) ProtoMessage() {}
+
+func (x *CreatePostRoomRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_post_v1_post_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePostRoomRequest.ProtoReflect.Descriptor instead.
+func (*CreatePostRoomRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_post_v1_post_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CreatePostRoomRequest) GetPostId() int64 {
+	if x != nil {
+		return x.PostId
+	}
+	return 0
+}
+
+func (x *CreatePostRoomRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type CreatePostRoomResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new room, now the post's room_id.
+	RoomId        int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatePostRoomResponse) Reset() {
+	*x = CreatePostRoomResponse{}
+	mi := &file_cobraspace_post_v1_post_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatePostRoomResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatePostRoomResponse) ProtoMessage() {}
+
+func (x *CreatePostRoomResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_post_v1_post_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatePostRoomResponse.ProtoReflect.Descriptor instead.
+func (*CreatePostRoomResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_post_v1_post_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CreatePostRoomResponse) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
 var File_cobraspace_post_v1_post_proto protoreflect.FileDescriptor
 
 const file_cobraspace_post_v1_post_proto_rawDesc = "" +
@@ -1050,11 +1149,16 @@ const file_cobraspace_post_v1_post_proto_rawDesc = "" +
 	"\x0fListTagsRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\"?\n" +
 	"\x10ListTagsResponse\x12+\n" +
-	"\x04tags\x18\x01 \x03(\v2\x17.cobraspace.post.v1.TagR\x04tags*Q\n" +
+	"\x04tags\x18\x01 \x03(\v2\x17.cobraspace.post.v1.TagR\x04tags\"D\n" +
+	"\x15CreatePostRoomRequest\x12\x17\n" +
+	"\apost_id\x18\x01 \x01(\x03R\x06postId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"1\n" +
+	"\x16CreatePostRoomResponse\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId*Q\n" +
 	"\bOrdering\x12\x18\n" +
 	"\x14ORDERING_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fORDERING_NEWEST\x10\x01\x12\x16\n" +
-	"\x12ORDERING_MOST_HITS\x10\x022\xc6\x05\n" +
+	"\x12ORDERING_MOST_HITS\x10\x022\xaf\x06\n" +
 	"\vPostService\x12X\n" +
 	"\tListPosts\x12$.cobraspace.post.v1.ListPostsRequest\x1a%.cobraspace.post.v1.ListPostsResponse\x12G\n" +
 	"\aGetPost\x12\".cobraspace.post.v1.GetPostRequest\x1a\x18.cobraspace.post.v1.Post\x12M\n" +
@@ -1066,7 +1170,8 @@ const file_cobraspace_post_v1_post_proto_rawDesc = "" +
 	"DeletePost\x12%.cobraspace.post.v1.DeletePostRequest\x1a&.cobraspace.post.v1.DeletePostResponse\x12g\n" +
 	"\x0eListCategories\x12).cobraspace.post.v1.ListCategoriesRequest\x1a*.cobraspace.post.v1.ListCategoriesResponse\x12Y\n" +
 	"\x0eCreateCategory\x12).cobraspace.post.v1.CreateCategoryRequest\x1a\x1c.cobraspace.post.v1.Category\x12U\n" +
-	"\bListTags\x12#.cobraspace.post.v1.ListTagsRequest\x1a$.cobraspace.post.v1.ListTagsResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/post/v1;postv1b\x06proto3"
+	"\bListTags\x12#.cobraspace.post.v1.ListTagsRequest\x1a$.cobraspace.post.v1.ListTagsResponse\x12g\n" +
+	"\x0eCreatePostRoom\x12).cobraspace.post.v1.CreatePostRoomRequest\x1a*.cobraspace.post.v1.CreatePostRoomResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/post/v1;postv1b\x06proto3"
 
 var (
 	file_cobraspace_post_v1_post_proto_rawDescOnce sync.Once
@@ -1081,7 +1186,7 @@ func file_cobraspace_post_v1_post_proto_rawDescGZIP() []byte {
 }
 
 var file_cobraspace_post_v1_post_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cobraspace_post_v1_post_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_cobraspace_post_v1_post_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_cobraspace_post_v1_post_proto_goTypes = []any{
 	(Ordering)(0),                  // 0: cobraspace.post.v1.Ordering
 	(*Category)(nil),               // 1: cobraspace.post.v1.Category
@@ -1099,12 +1204,14 @@ var file_cobraspace_post_v1_post_proto_goTypes = []any{
 	(*CreateCategoryRequest)(nil),  // 13: cobraspace.post.v1.CreateCategoryRequest
 	(*ListTagsRequest)(nil),        // 14: cobraspace.post.v1.ListTagsRequest
 	(*ListTagsResponse)(nil),       // 15: cobraspace.post.v1.ListTagsResponse
-	(*timestamppb.Timestamp)(nil),  // 16: google.protobuf.Timestamp
+	(*CreatePostRoomRequest)(nil),  // 16: cobraspace.post.v1.CreatePostRoomRequest
+	(*CreatePostRoomResponse)(nil), // 17: cobraspace.post.v1.CreatePostRoomResponse
+	(*timestamppb.Timestamp)(nil),  // 18: google.protobuf.Timestamp
 }
 var file_cobraspace_post_v1_post_proto_depIdxs = []int32{
 	2,  // 0: cobraspace.post.v1.Post.tags:type_name -> cobraspace.post.v1.Tag
-	16, // 1: cobraspace.post.v1.Post.created_at:type_name -> google.protobuf.Timestamp
-	16, // 2: cobraspace.post.v1.Post.updated_at:type_name -> google.protobuf.Timestamp
+	18, // 1: cobraspace.post.v1.Post.created_at:type_name -> google.protobuf.Timestamp
+	18, // 2: cobraspace.post.v1.Post.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: cobraspace.post.v1.ListPostsRequest.ordering:type_name -> cobraspace.post.v1.Ordering
 	3,  // 4: cobraspace.post.v1.ListPostsResponse.posts:type_name -> cobraspace.post.v1.Post
 	1,  // 5: cobraspace.post.v1.ListCategoriesResponse.categories:type_name -> cobraspace.post.v1.Category
@@ -1117,16 +1224,18 @@ var file_cobraspace_post_v1_post_proto_depIdxs = []int32{
 	11, // 12: cobraspace.post.v1.PostService.ListCategories:input_type -> cobraspace.post.v1.ListCategoriesRequest
 	13, // 13: cobraspace.post.v1.PostService.CreateCategory:input_type -> cobraspace.post.v1.CreateCategoryRequest
 	14, // 14: cobraspace.post.v1.PostService.ListTags:input_type -> cobraspace.post.v1.ListTagsRequest
-	5,  // 15: cobraspace.post.v1.PostService.ListPosts:output_type -> cobraspace.post.v1.ListPostsResponse
-	3,  // 16: cobraspace.post.v1.PostService.GetPost:output_type -> cobraspace.post.v1.Post
-	3,  // 17: cobraspace.post.v1.PostService.CreatePost:output_type -> cobraspace.post.v1.Post
-	3,  // 18: cobraspace.post.v1.PostService.UpdatePost:output_type -> cobraspace.post.v1.Post
-	10, // 19: cobraspace.post.v1.PostService.DeletePost:output_type -> cobraspace.post.v1.DeletePostResponse
-	12, // 20: cobraspace.post.v1.PostService.ListCategories:output_type -> cobraspace.post.v1.ListCategoriesResponse
-	1,  // 21: cobraspace.post.v1.PostService.CreateCategory:output_type -> cobraspace.post.v1.Category
-	15, // 22: cobraspace.post.v1.PostService.ListTags:output_type -> cobraspace.post.v1.ListTagsResponse
-	15, // [15:23] is the sub-list for method output_type
-	7,  // [7:15] is the sub-list for method input_type
+	16, // 15: cobraspace.post.v1.PostService.CreatePostRoom:input_type -> cobraspace.post.v1.CreatePostRoomRequest
+	5,  // 16: cobraspace.post.v1.PostService.ListPosts:output_type -> cobraspace.post.v1.ListPostsResponse
+	3,  // 17: cobraspace.post.v1.PostService.GetPost:output_type -> cobraspace.post.v1.Post
+	3,  // 18: cobraspace.post.v1.PostService.CreatePost:output_type -> cobraspace.post.v1.Post
+	3,  // 19: cobraspace.post.v1.PostService.UpdatePost:output_type -> cobraspace.post.v1.Post
+	10, // 20: cobraspace.post.v1.PostService.DeletePost:output_type -> cobraspace.post.v1.DeletePostResponse
+	12, // 21: cobraspace.post.v1.PostService.ListCategories:output_type -> cobraspace.post.v1.ListCategoriesResponse
+	1,  // 22: cobraspace.post.v1.PostService.CreateCategory:output_type -> cobraspace.post.v1.Category
+	15, // 23: cobraspace.post.v1.PostService.ListTags:output_type -> cobraspace.post.v1.ListTagsResponse
+	17, // 24: cobraspace.post.v1.PostService.CreatePostRoom:output_type -> cobraspace.post.v1.CreatePostRoomResponse
+	16, // [16:25] is the sub-list for method output_type
+	7,  // [7:16] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -1143,7 +1252,7 @@ func file_cobraspace_post_v1_post_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_post_v1_post_proto_rawDesc), len(file_cobraspace_post_v1_post_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

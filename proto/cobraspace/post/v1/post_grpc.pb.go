@@ -3,8 +3,9 @@
 //
 // Authentication: ListPosts, GetPost, ListCategories and ListTags are public;
 // every other RPC acts for the user whose access token is in the
-// `authorization` metadata (`Bearer <jwt>`). CreatePost and DeletePost forward
-// that token to the chat service to create or delete the post's room.
+// `authorization` metadata (`Bearer <jwt>`). CreatePost, CreatePostRoom and
+// DeletePost forward that token to the chat service to create or delete the
+// post's room; only this service may bind a room to a post there.
 //
 // Errors (google.rpc.Status codes):
 //   INVALID_ARGUMENT   validation failed; details carry a google.rpc.BadRequest
@@ -45,6 +46,7 @@ const (
 	PostService_ListCategories_FullMethodName = "/cobraspace.post.v1.PostService/ListCategories"
 	PostService_CreateCategory_FullMethodName = "/cobraspace.post.v1.PostService/CreateCategory"
 	PostService_ListTags_FullMethodName       = "/cobraspace.post.v1.PostService/ListTags"
+	PostService_CreatePostRoom_FullMethodName = "/cobraspace.post.v1.PostService/CreatePostRoom"
 )
 
 // PostServiceClient is the client API for PostService service.
@@ -73,6 +75,11 @@ type PostServiceClient interface {
 	CreateCategory(ctx context.Context, in *CreateCategoryRequest, opts ...grpc.CallOption) (*Category, error)
 	// ListTags lists tags with how many posts use them, most used first.
 	ListTags(ctx context.Context, in *ListTagsRequest, opts ...grpc.CallOption) (*ListTagsResponse, error)
+	// CreatePostRoom gives an existing post a new chat room, owned by the
+	// writer, after the writer deleted its room; writer only
+	// (PERMISSION_DENIED). INVALID_ARGUMENT field "post" when the post does not
+	// exist or still has its room, field "name" for a bad room name.
+	CreatePostRoom(ctx context.Context, in *CreatePostRoomRequest, opts ...grpc.CallOption) (*CreatePostRoomResponse, error)
 }
 
 type postServiceClient struct {
@@ -163,6 +170,16 @@ func (c *postServiceClient) ListTags(ctx context.Context, in *ListTagsRequest, o
 	return out, nil
 }
 
+func (c *postServiceClient) CreatePostRoom(ctx context.Context, in *CreatePostRoomRequest, opts ...grpc.CallOption) (*CreatePostRoomResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreatePostRoomResponse)
+	err := c.cc.Invoke(ctx, PostService_CreatePostRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PostServiceServer is the server API for PostService service.
 // All implementations must embed UnimplementedPostServiceServer
 // for forward compatibility.
@@ -189,6 +206,11 @@ type PostServiceServer interface {
 	CreateCategory(context.Context, *CreateCategoryRequest) (*Category, error)
 	// ListTags lists tags with how many posts use them, most used first.
 	ListTags(context.Context, *ListTagsRequest) (*ListTagsResponse, error)
+	// CreatePostRoom gives an existing post a new chat room, owned by the
+	// writer, after the writer deleted its room; writer only
+	// (PERMISSION_DENIED). INVALID_ARGUMENT field "post" when the post does not
+	// exist or still has its room, field "name" for a bad room name.
+	CreatePostRoom(context.Context, *CreatePostRoomRequest) (*CreatePostRoomResponse, error)
 	mustEmbedUnimplementedPostServiceServer()
 }
 
@@ -222,6 +244,9 @@ func (UnimplementedPostServiceServer) CreateCategory(context.Context, *CreateCat
 }
 func (UnimplementedPostServiceServer) ListTags(context.Context, *ListTagsRequest) (*ListTagsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListTags not implemented")
+}
+func (UnimplementedPostServiceServer) CreatePostRoom(context.Context, *CreatePostRoomRequest) (*CreatePostRoomResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreatePostRoom not implemented")
 }
 func (UnimplementedPostServiceServer) mustEmbedUnimplementedPostServiceServer() {}
 func (UnimplementedPostServiceServer) testEmbeddedByValue()                     {}
@@ -388,6 +413,24 @@ func _PostService_ListTags_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PostService_CreatePostRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreatePostRoomRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PostServiceServer).CreatePostRoom(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PostService_CreatePostRoom_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PostServiceServer).CreatePostRoom(ctx, req.(*CreatePostRoomRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PostService_ServiceDesc is the grpc.ServiceDesc for PostService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -426,6 +469,10 @@ var PostService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListTags",
 			Handler:    _PostService_ListTags_Handler,
+		},
+		{
+			MethodName: "CreatePostRoom",
+			Handler:    _PostService_CreatePostRoom_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,9 +1,12 @@
 // Package cobraspace.user.v1 is the public gRPC contract of the user service:
 // accounts, tokens, profiles, profile pictures and friends.
 //
-// Authentication: every RPC except Register, Login, RefreshToken, GetMedia and
-// GetUsers needs the caller's access token in the `authorization` metadata as
+// Authentication: every RPC except Register, Login, RefreshToken and GetMedia
+// needs the caller's access token in the `authorization` metadata as
 // `Bearer <jwt>`. The service acts as that user and never as anyone else.
+// GetUsers also answers a calling service (service identity: the service key
+// or a mutual-TLS certificate, platform/servicetrust) without a token; and
+// Login's client_ip is believed only from the gateway.
 //
 // Errors (google.rpc.Status codes):
 //   INVALID_ARGUMENT   field validation failed; details carry a
@@ -499,6 +502,8 @@ type LoginRequest struct {
 	Email    string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	Password string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
 	// The end client's IP as seen by the gateway, for per-IP rate limiting.
+	// Ignored unless the caller is the gateway (service identity); other
+	// callers are limited by their own network address.
 	ClientIp      string `protobuf:"bytes,3,opt,name=client_ip,json=clientIp,proto3" json:"client_ip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

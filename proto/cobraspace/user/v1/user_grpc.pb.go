@@ -1,9 +1,12 @@
 // Package cobraspace.user.v1 is the public gRPC contract of the user service:
 // accounts, tokens, profiles, profile pictures and friends.
 //
-// Authentication: every RPC except Register, Login, RefreshToken, GetMedia and
-// GetUsers needs the caller's access token in the `authorization` metadata as
+// Authentication: every RPC except Register, Login, RefreshToken and GetMedia
+// needs the caller's access token in the `authorization` metadata as
 // `Bearer <jwt>`. The service acts as that user and never as anyone else.
+// GetUsers also answers a calling service (service identity: the service key
+// or a mutual-TLS certificate, platform/servicetrust) without a token; and
+// Login's client_ip is believed only from the gateway.
 //
 // Errors (google.rpc.Status codes):
 //   INVALID_ARGUMENT   field validation failed; details carry a
@@ -114,7 +117,8 @@ type UserServiceClient interface {
 	SearchUsers(ctx context.Context, in *SearchUsersRequest, opts ...grpc.CallOption) (*SearchUsersResponse, error)
 	// GetUsers returns public summaries of users by id, in one call, for
 	// services composing responses (post writers, chat senders). Unknown ids
-	// are left out. At most 500 ids.
+	// are left out. At most 500 ids. A calling service gets every id; a user
+	// (token, no service identity) gets only their own summary.
 	GetUsers(ctx context.Context, in *GetUsersRequest, opts ...grpc.CallOption) (*GetUsersResponse, error)
 }
 
@@ -326,7 +330,8 @@ type UserServiceServer interface {
 	SearchUsers(context.Context, *SearchUsersRequest) (*SearchUsersResponse, error)
 	// GetUsers returns public summaries of users by id, in one call, for
 	// services composing responses (post writers, chat senders). Unknown ids
-	// are left out. At most 500 ids.
+	// are left out. At most 500 ids. A calling service gets every id; a user
+	// (token, no service identity) gets only their own summary.
 	GetUsers(context.Context, *GetUsersRequest) (*GetUsersResponse, error)
 	mustEmbedUnimplementedUserServiceServer()
 }

@@ -100,9 +100,14 @@ func (s *Service) Close() { s.batcher.Close() }
 
 // ---- rooms ----
 
-// CreateRoom creates a room owned by the caller. With postID set it is
-// idempotent: the post's existing room is returned when the caller owns it
-// (CodePermissionDenied otherwise). CodeInvalid for a bad name.
+// CreateRoom creates a room owned by the caller. With postID set (the rpc
+// layer lets only the post service, acting for the post's writer, set it)
+// it is idempotent: the post's existing room is returned when the caller
+// owns it. A room of that post owned by someone else was taken before
+// binding rooms was reserved to the post service (the post service asks
+// only for posts it has just reserved, or whose room is gone): it is
+// deleted with its messages and replaced, so the post's write succeeds.
+// CodeInvalid for a bad name.
 func (s *Service) CreateRoom(ctx context.Context, c Caller, name string, postID int64) (Room, error) {
 	name, err := checkRoomName(name)
 	if err != nil {
@@ -115,10 +120,17 @@ func (s *Service) CreateRoom(ctx context.Context, c Caller, name string, postID 
 	if err != nil {
 		return Room{}, err
 	}
-	if !created {
-		if room.OwnerID != c.ID {
-			return Room{}, &Error{Code: CodePermissionDenied, Message: MsgNotRoomOwner}
+	if !created && room.OwnerID != c.ID {
+		s.log.WarnContext(ctx, "replacing a post's room owned by someone else", "post_id", postID,
+			"room_id", room.ID, "owner_id", room.OwnerID, "writer_id", c.ID)
+		if err := s.removeRoom(ctx, room.ID); err != nil {
+			return Room{}, err
 		}
+		if room, created, err = s.store.CreateRoom(ctx, name, c.ID, postID); err != nil {
+			return Room{}, err
+		}
+	}
+	if !created {
 		room.OnlineCount = s.count(ctx, room.ID)
 	}
 	return room, nil
@@ -194,6 +206,12 @@ func (s *Service) DeleteRoom(ctx context.Context, c Caller, id int64) error {
 	if _, err := s.ownRoom(ctx, c, id); err != nil {
 		return err
 	}
+	return s.removeRoom(ctx, id)
+}
+
+// removeRoom deletes a room with its messages, forgets its presence and
+// announces room_deleted (gateways close its sockets with 4000).
+func (s *Service) removeRoom(ctx context.Context, id int64) error {
 	if err := s.store.DeleteRoom(ctx, id); err != nil {
 		return err
 	}

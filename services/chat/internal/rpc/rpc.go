@@ -15,19 +15,39 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 
-// AnonymousMethods are callable without a user token: the gateway-internal
-// Leave and Heartbeat (connection ids are unguessable; the network lets
-// only gateways in), and GetRoom and ListMessages, whose data a post's
-// public detail page shows to anonymous viewers.
-var AnonymousMethods = []string{
-	chatv1.ChatService_Leave_FullMethodName,
-	chatv1.ChatService_Heartbeat_FullMethodName,
-	chatv1.ChatService_GetRoom_FullMethodName,
-	chatv1.ChatService_ListMessages_FullMethodName,
+// No method is anonymous. GetRoom and ListMessages need no user, because a
+// post's public detail page shows its room and last messages to anonymous
+// viewers, but the gateway composing that page calls with its service
+// identity: messages carry their senders' emails, so a caller with neither
+// a token nor a service identity gets nothing.
+
+// Calling services (platform/servicetrust) with rights of their own:
+// gateways keep the presence of their sockets (Leave, Heartbeat: a socket
+// outlives its token, and a heartbeat covers many users' sockets); the
+// post service binds a room to a post as part of writing the post, so no
+// one can take a post's room before it exists.
+const (
+	gatewayService = "gateway"
+	postService    = "post"
+)
+
+// msgDenied is the PERMISSION_DENIED text of a user calling what only a
+// service may.
+const msgDenied = "You do not have permission to perform this action."
+
+// requireService refuses calls not made by the service called name with
+// PERMISSION_DENIED (calls without any credentials never get here: the
+// methods are not anonymous, so the interceptor answered UNAUTHENTICATED).
+func requireService(ctx context.Context, name string) error {
+	if servicetrust.Is(ctx, name) {
+		return nil
+	}
+	return status.Error(codes.PermissionDenied, msgDenied)
 }
 
 // errorDomain is the ErrorInfo domain of this service's reasons.
@@ -43,8 +63,8 @@ type Server struct {
 // New returns a Server for svc.
 func New(svc *chat.Service, logger *slog.Logger) *Server { return &Server{svc: svc, log: logger} }
 
-// caller returns the authenticated user; every method outside
-// AnonymousMethods has one (the interceptor rejected the call otherwise).
+// caller returns the authenticated user; UNAUTHENTICATED for a calling
+// service without a user token (calls with neither never get here).
 func caller(ctx context.Context) (chat.Caller, error) {
 	c, ok := grpcauth.Claims(ctx)
 	if !ok || c.UserID == 0 {
@@ -58,6 +78,11 @@ func (s *Server) CreateRoom(ctx context.Context, req *chatv1.CreateRoomRequest) 
 	c, err := caller(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if req.GetPostId() != 0 {
+		if err := requireService(ctx, postService); err != nil {
+			return nil, err
+		}
 	}
 	r, err := s.svc.CreateRoom(ctx, c, req.GetName(), req.GetPostId())
 	if err != nil {
@@ -189,6 +214,9 @@ func (s *Server) Join(ctx context.Context, req *chatv1.JoinRequest) (*chatv1.Joi
 
 // Leave implements chatv1.ChatServiceServer.
 func (s *Server) Leave(ctx context.Context, req *chatv1.LeaveRequest) (*chatv1.LeaveResponse, error) {
+	if err := requireService(ctx, gatewayService); err != nil {
+		return nil, err
+	}
 	if err := s.svc.Leave(ctx, chat.ConnRef{RoomID: req.GetRoomId(), ConnectionID: req.GetConnectionId()}); err != nil {
 		return nil, s.status(ctx, err)
 	}
@@ -197,6 +225,9 @@ func (s *Server) Leave(ctx context.Context, req *chatv1.LeaveRequest) (*chatv1.L
 
 // Heartbeat implements chatv1.ChatServiceServer.
 func (s *Server) Heartbeat(ctx context.Context, req *chatv1.HeartbeatRequest) (*chatv1.HeartbeatResponse, error) {
+	if err := requireService(ctx, gatewayService); err != nil {
+		return nil, err
+	}
 	refs := make([]chat.ConnRef, len(req.GetConnections()))
 	for i, c := range req.GetConnections() {
 		refs[i] = chat.ConnRef{RoomID: c.GetRoomId(), ConnectionID: c.GetConnectionId()}

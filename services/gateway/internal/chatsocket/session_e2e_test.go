@@ -15,6 +15,7 @@ import (
 
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
@@ -163,9 +164,11 @@ func TestSessionRevocationE2E(t *testing.T) {
 	})
 }
 
+// dialGRPC connects as an outside caller with no service identity: only
+// the user token each call carries vouches for it.
 func dialGRPC(t *testing.T, addr string) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpcclient.Dial(addr)
+	conn, err := grpcclient.Dial(addr, servicetrust.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
@@ -52,17 +54,33 @@ func (s *Server) handleCreateRoom() authedHandler {
 			fieldErrors(w, errs)
 			return
 		}
-		var post int64
-		if req.Post != nil {
-			post = *req.Post
+		ctx := rpcContext(r, id)
+		var room *chatv1.Room
+		var err error
+		if req.Post == nil {
+			room, err = s.chat.CreateRoom(ctx, &chatv1.CreateRoomRequest{Name: *req.Name})
+		} else {
+			room, err = s.createPostRoom(ctx, *req.Post, *req.Name)
 		}
-		room, err := s.chat.CreateRoom(rpcContext(r, id), &chatv1.CreateRoomRequest{Name: *req.Name, PostId: post})
 		if err != nil {
 			rpcError(w, r, s.log, err)
 			return
 		}
 		encode(w, http.StatusCreated, chatjson.NewRoom(room))
 	}
+}
+
+// createPostRoom binds a new room to a post through the post service, the
+// only service the chat service lets bind rooms to posts: it checks that the
+// caller wrote the post and that the post has no room (the writer deleted
+// it), so no one can take a post's room, or the id of a post not yet
+// written.
+func (s *Server) createPostRoom(ctx context.Context, postID int64, name string) (*chatv1.Room, error) {
+	resp, err := s.posts.CreatePostRoom(ctx, &postv1.CreatePostRoomRequest{PostId: postID, Name: name})
+	if err != nil {
+		return nil, err
+	}
+	return s.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: resp.GetRoomId()})
 }
 
 // handleListRooms: GET room/?limit=&cursor= → array of rooms, newest

@@ -1,7 +1,8 @@
 // Package stack starts the whole Cobra Space back end as real processes for
 // end-to-end tests of the gateway: the user, chat and post services and N
 // gateway replicas, each on port 0 with a fresh database per service, one
-// Redis/NATS prefix shared by all of them and a fresh JWT key pair.
+// Redis/NATS prefix shared by all of them, a fresh JWT key pair and a fresh
+// service key (SERVICE_KEY_FILE: the services know who calls them).
 //
 // Binaries are built once per test binary (go build from the workspace
 // root). Each process's output is kept in memory and written to the test
@@ -69,6 +70,7 @@ type Env struct {
 	NATSURL        string            // NATS_URL
 	PrivateKeyFile string            // JWT_PRIVATE_KEY_FILE (user service)
 	PublicKeyFile  string            // JWT_PUBLIC_KEY_FILE
+	ServiceKeyFile string            // SERVICE_KEY_FILE (platform/servicetrust)
 	DatabaseURLs   map[string]string // DATABASE_URL per service
 }
 
@@ -125,6 +127,7 @@ func Start(t testing.TB, opts Options) *Stack {
 			NATSURL:        testenv.NATSURL(),
 			PrivateKeyFile: priv,
 			PublicKeyFile:  pub,
+			ServiceKeyFile: testenv.ServiceKey(t),
 			DatabaseURLs:   map[string]string{},
 		},
 	}
@@ -178,6 +181,7 @@ func (s *Stack) common() map[string]string {
 		"NATS_URL":            s.Env.NATSURL,
 		"NATS_PREFIX":         s.Env.Prefix,
 		"JWT_PUBLIC_KEY_FILE": s.Env.PublicKeyFile,
+		"SERVICE_KEY_FILE":    s.Env.ServiceKeyFile,
 		"LOG_LEVEL":           s.opts.LogLevel,
 		"ADMIN_ADDR":          "127.0.0.1:0",
 		"DRAIN_DELAY":         "0s",

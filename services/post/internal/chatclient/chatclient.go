@@ -1,6 +1,8 @@
 // Package chatclient is the post service's view of the chat service: it
 // creates and deletes the chat room of each post over gRPC, acting for the
-// caller whose access token the incoming request carried.
+// caller whose access token the incoming request carried, as the post
+// service (the connection carries its service identity, which the chat
+// service requires for binding a room to a post).
 package chatclient
 
 import (
@@ -40,12 +42,33 @@ func (r *Rooms) CreateRoom(ctx context.Context, name string, postID int64) (int6
 	ctx, cancel := context.WithTimeout(grpcauth.Forward(ctx), CallTimeout)
 	defer cancel()
 	room, err := r.client.CreateRoom(ctx, &chatv1.CreateRoomRequest{Name: name, PostId: postID})
+	if status.Code(err) == codes.InvalidArgument {
+		// Only a name given by the writer (CreatePostRoom) can be refused;
+		// the chat service's message is written for users.
+		return 0, post.FieldError("name", status.Convert(err).Message())
+	}
 	if err != nil {
 		r.logger.WarnContext(ctx, "chat service: create room failed", "post_id", postID,
 			"code", status.Code(err).String(), "err", err)
 		return 0, post.ErrChatUnavailable
 	}
 	return room.GetId(), nil
+}
+
+// RoomExists implements post.Rooms.
+func (r *Rooms) RoomExists(ctx context.Context, roomID int64) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, CallTimeout)
+	defer cancel()
+	_, err := r.client.GetRoom(ctx, &chatv1.GetRoomRequest{Id: roomID})
+	switch status.Code(err) {
+	case codes.OK:
+		return true, nil
+	case codes.NotFound:
+		return false, nil
+	}
+	r.logger.WarnContext(ctx, "chat service: get room failed", "room_id", roomID,
+		"code", status.Code(err).String(), "err", err)
+	return false, post.ErrChatUnavailable
 }
 
 // RenameRoom implements post.Rooms.

@@ -133,6 +133,9 @@ type Store interface {
 	// DeletePost deletes a post with its tags and counter. ErrNotFound
 	// when unknown.
 	DeletePost(ctx context.Context, id int64) error
+	// SetRoomID points post id at a new chat room. ErrNotFound when
+	// unknown.
+	SetRoomID(ctx context.Context, id, roomID int64) error
 	// CategoryExists reports whether category id exists.
 	CategoryExists(ctx context.Context, id int64) (bool, error)
 	// Categories lists every category by name.
@@ -148,8 +151,13 @@ type Store interface {
 // for the user whose token ctx carries.
 type Rooms interface {
 	// CreateRoom creates the room of post postID, owned by the caller; it
-	// is idempotent per postID. ErrChatUnavailable on any failure.
+	// is idempotent per postID. A CodeInvalid error (field "name") for a
+	// name the chat service refuses; ErrChatUnavailable on any other
+	// failure.
 	CreateRoom(ctx context.Context, name string, postID int64) (roomID int64, err error)
+	// RoomExists reports whether room roomID still exists.
+	// ErrChatUnavailable when the chat service cannot tell.
+	RoomExists(ctx context.Context, roomID int64) (bool, error)
 	// RenameRoom renames a room (its post's title changed).
 	RenameRoom(ctx context.Context, roomID int64, name string) error
 	// DeleteRoom deletes a room with its messages and closes its sockets;

@@ -178,8 +178,47 @@ func (s *Service) checkCategory(ctx context.Context, f fieldErrors, id int64) er
 }
 
 // InvalidCategoryMessage is the message for an unknown category id.
-func InvalidCategoryMessage(id int64) string {
+func InvalidCategoryMessage(id int64) string { return invalidPK(id) }
+
+// invalidPK is Django REST framework's message for an unknown related id.
+func invalidPK(id int64) string {
 	return fmt.Sprintf("Invalid pk \"%d\" - object does not exist.", id)
+}
+
+// MsgHasRoom answers a request for a new room for a post whose room exists.
+const MsgHasRoom = "This post already has a chat room."
+
+// CreatePostRoom gives post postID a new chat room named name, owned by
+// the post's writer, when the writer deleted its room; the post then
+// points at the new room. Only the writer may; a post that still has its
+// room keeps it. Binding a room to a post is reserved to this service by
+// the chat service, so this (and CreatePost) is the only way to do it.
+// CodeInvalid (field "post": unknown post or room exists; "name"),
+// CodePermissionDenied, CodeUnavailable.
+func (s *Service) CreatePostRoom(ctx context.Context, callerID, postID int64, name string) (int64, error) {
+	p, err := s.owned(ctx, callerID, postID)
+	if ErrorCode(err) == CodeNotFound {
+		return 0, FieldError("post", invalidPK(postID))
+	}
+	if err != nil {
+		return 0, err
+	}
+	exists, err := s.rooms.RoomExists(ctx, p.RoomID)
+	if err != nil {
+		return 0, err
+	}
+	if exists {
+		return 0, FieldError("post", MsgHasRoom)
+	}
+	// Idempotent per post, so two concurrent requests get the same room.
+	roomID, err := s.rooms.CreateRoom(ctx, name, postID)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.store.SetRoomID(ctx, postID, roomID); err != nil {
+		return 0, err
+	}
+	return roomID, nil
 }
 
 // UpdatePost changes the fields of post id named in mask ("title",

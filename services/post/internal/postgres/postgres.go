@@ -593,6 +593,18 @@ func searchMeta(category string, tags []post.Tag) string {
 
 // ---- categories and tags ----
 
+// SetRoomID implements post.Store.
+func (s *Store) SetRoomID(ctx context.Context, id, roomID int64) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE posts SET room_id = $2 WHERE id = $1`, id, roomID)
+	if err != nil {
+		return fmt.Errorf("set room of post %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return post.ErrNotFound
+	}
+	return nil
+}
+
 // CategoryExists implements post.Store.
 func (s *Store) CategoryExists(ctx context.Context, id int64) (bool, error) {
 	var ok bool

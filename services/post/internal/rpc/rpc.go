@@ -158,6 +158,15 @@ func (s *Server) DeletePost(ctx context.Context, req *postv1.DeletePostRequest) 
 	return &postv1.DeletePostResponse{}, nil
 }
 
+// CreatePostRoom implements postv1.PostServiceServer.
+func (s *Server) CreatePostRoom(ctx context.Context, req *postv1.CreatePostRoomRequest) (*postv1.CreatePostRoomResponse, error) {
+	roomID, err := s.svc.CreatePostRoom(ctx, grpcauth.UserID(ctx), req.GetPostId(), req.GetName())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	return &postv1.CreatePostRoomResponse{RoomId: roomID}, nil
+}
+
 // ListCategories implements postv1.PostServiceServer.
 func (s *Server) ListCategories(ctx context.Context, _ *postv1.ListCategoriesRequest) (*postv1.ListCategoriesResponse, error) {
 	cats, err := s.svc.Categories(ctx)

@@ -7,10 +7,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
+	"slices"
 	"strconv"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -18,20 +21,26 @@ import (
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
 	"github.com/cobraspace/cobraspace/services/user/internal/user"
 )
 
-// AnonymousMethods are the RPCs callable without an access token.
+// AnonymousMethods are the RPCs callable without an access token. GetUsers
+// is not one: it needs a user token (which shows only that user) or a
+// calling service (platform/servicetrust).
 func AnonymousMethods() []string {
 	return []string{
 		userv1.UserService_Register_FullMethodName,
 		userv1.UserService_Login_FullMethodName,
 		userv1.UserService_RefreshToken_FullMethodName,
 		userv1.UserService_GetMedia_FullMethodName,
-		userv1.UserService_GetUsers_FullMethodName,
 	}
 }
+
+// gateway is the service whose word on the end client's address is taken
+// (Login.client_ip): the only caller that sees the client.
+const gateway = "gateway"
 
 // Server implements userv1.UserServiceServer on a user.Service.
 type Server struct {
@@ -114,9 +123,15 @@ func (s *Server) Register(ctx context.Context, req *userv1.RegisterRequest) (*us
 	return &userv1.RegisterResponse{Profile: profileToProto(p)}, nil
 }
 
-// Login implements userv1.UserServiceServer.
+// Login implements userv1.UserServiceServer. The per-IP limit counts the
+// client_ip the gateway reports; any other caller is limited by its own
+// network address, so claiming a fresh client_ip per attempt gains nothing.
 func (s *Server) Login(ctx context.Context, req *userv1.LoginRequest) (*userv1.LoginResponse, error) {
-	p, pair, err := s.svc.Login(ctx, req.GetEmail(), req.GetPassword(), req.GetClientIp())
+	clientIP := req.GetClientIp()
+	if !servicetrust.Is(ctx, gateway) {
+		clientIP = peerHost(ctx)
+	}
+	p, pair, err := s.svc.Login(ctx, req.GetEmail(), req.GetPassword(), clientIP)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -261,8 +276,19 @@ func (s *Server) SearchUsers(ctx context.Context, req *userv1.SearchUsersRequest
 }
 
 // GetUsers implements userv1.UserServiceServer.
+// Services composing responses get every id asked for; a user alone gets
+// only their own summary (other ids are left out, as unknown ids are), so
+// a token cannot be used to list everyone's email.
 func (s *Server) GetUsers(ctx context.Context, req *userv1.GetUsersRequest) (*userv1.GetUsersResponse, error) {
-	users, err := s.svc.Users(ctx, req.GetUserIds())
+	ids := req.GetUserIds()
+	if servicetrust.Caller(ctx) == "" {
+		c, err := s.caller(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ids = slices.DeleteFunc(slices.Clone(ids), func(id int64) bool { return id != c.UserID })
+	}
+	users, err := s.svc.Users(ctx, ids)
 	if err != nil {
 		return nil, s.toStatus(ctx, err)
 	}
@@ -373,4 +399,17 @@ func pairToProto(p user.TokenPair) *userv1.TokenPair {
 		AccessExpiresAt:  timestamppb.New(p.AccessExpiresAt),
 		RefreshExpiresAt: timestamppb.New(p.RefreshExpiresAt),
 	}
+}
+
+// peerHost is the network address (without port) of the calling process.
+func peerHost(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.Addr == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(p.Addr.String())
+	if err != nil {
+		return p.Addr.String()
+	}
+	return host
 }
