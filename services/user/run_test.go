@@ -530,8 +530,10 @@ func TestLoginRateLimit(t *testing.T) {
 	if _, err := c.Register(bg, &userv1.RegisterRequest{Email: "dave@example.com", Password: "a fine passphrase"}); err != nil {
 		t.Fatal(err)
 	}
+	// Logins come through the gateway, the only caller whose client_ip
+	// the service believes (TestLoginClientIPOnlyFromGateway).
 	login := func(email, password, ip string) error {
-		_, err := c.Login(bg, &userv1.LoginRequest{Email: email, Password: password, ClientIp: ip})
+		_, err := s.gateway.Login(bg, &userv1.LoginRequest{Email: email, Password: password, ClientIp: ip})
 		return err
 	}
 	for _, email := range []string{"dave@example.com", "ghost@example.com"} {
