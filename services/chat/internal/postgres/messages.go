@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 
@@ -22,7 +23,7 @@ type dedupKey struct {
 // it locks the batch's rooms, checks parents, bumps each room's last_seq
 // once by the number of new messages and inserts them all with one
 // statement. Either the whole batch commits or none of it; a batch the
-// database refuses for some message's data fails with CodeInvalid.
+// database refuses for some message's data fails with apperr.CodeInvalid.
 //
 // Retried sends (a client_msg_id already stored) are rare, so the first
 // attempt does not look for them: it lets the unique index catch them, and
@@ -35,9 +36,11 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 	}
 	if isDataError(err) {
 		// The database refused some message's data and wrote nothing.
-		// CodeInvalid lets the group commit split the batch until that
+		// apperr.CodeInvalid lets the group commit split the batch until that
 		// message fails alone (chat.Service's batch.Config.Isolate).
-		return nil, &chat.Error{Code: chat.CodeInvalid, Field: "message", Message: chat.MsgUnstorable, Err: err}
+		e := apperr.FieldError("message", chat.MsgUnstorable)
+		e.Err = err
+		return nil, e
 	}
 	if err != nil {
 		return nil, dbErr(err)
@@ -97,7 +100,7 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bo
 	}
 	for i, m := range msgs {
 		if !slices.Contains(found, m.RoomID) {
-			out[i].Err = chat.NotFound(chat.MsgRoomNotFound)
+			out[i].Err = apperr.New(apperr.CodeNotFound, chat.MsgRoomNotFound)
 		}
 	}
 
@@ -269,7 +272,7 @@ func checkParents(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, out []
 	}
 	for i, m := range msgs {
 		if m.ParentID != 0 && out[i].Err == nil && !out[i].Duplicate && roomOf[m.ParentID] != m.RoomID {
-			out[i].Err = chat.Invalid("parent_chat", "The replied-to message is not in this room.")
+			out[i].Err = apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
 		}
 	}
 	return nil

@@ -4,9 +4,7 @@ package postgres
 
 import (
 	"context"
-	"embed"
 	"errors"
-	"io/fs"
 	"math"
 	"time"
 
@@ -14,21 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-// Migrations returns the goose migrations of the chat database, for
-// pgdb.Migrate.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil { // cannot happen: the directory is embedded above
-		return migrationFiles
-	}
-	return sub
-}
 
 // Store implements chat.Store on a pool.
 type Store struct {
@@ -117,7 +103,7 @@ func (s *Store) DeleteRoom(ctx context.Context, id int64) error {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return chat.NotFound(chat.MsgRoomNotFound)
+			return apperr.New(apperr.CodeNotFound, chat.MsgRoomNotFound)
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM messages WHERE room_id = $1`, id)
 		return err
@@ -178,7 +164,7 @@ func (s *Store) Messages(ctx context.Context, roomID int64, p chat.Page) ([]chat
 // notFound turns "no rows" into a NOT_FOUND error with msg.
 func notFound(err error, msg string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return chat.NotFound(msg)
+		return apperr.New(apperr.CodeNotFound, msg)
 	}
 	return dbErr(err)
 }
@@ -190,7 +176,7 @@ func dbErr(err error) error {
 	if err == nil {
 		return nil
 	}
-	var de *chat.Error
+	var de *apperr.Error
 	if errors.As(err, &de) {
 		return err
 	}

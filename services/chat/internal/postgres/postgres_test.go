@@ -10,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+	"github.com/cobraspace/cobraspace/services/chat/internal/postgres/migrations"
 )
 
 // newStore returns a Store on a fresh, migrated database.
@@ -25,7 +27,7 @@ func newStore(t testing.TB) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if err := pgdb.Migrate(ctx, pool, Migrations(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := pgdb.Migrate(ctx, pool, migrations.FS, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}
 	return New(pool)
@@ -169,10 +171,10 @@ func TestStoreMessagesPerMessageErrors(t *testing.T) {
 		chat.NewMessage{RoomID: 999999, SenderID: 1, Text: "no room"},
 		chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "bad parent", ParentID: elsewhere.ID},
 		chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "reply", ParentID: parent.ID})
-	if chat.ErrorCode(out[0].Err) != chat.CodeNotFound {
+	if apperr.ErrorCode(out[0].Err) != apperr.CodeNotFound {
 		t.Errorf("unknown room: got %v, want NOT_FOUND", out[0].Err)
 	}
-	if chat.ErrorCode(out[1].Err) != chat.CodeInvalid {
+	if apperr.ErrorCode(out[1].Err) != apperr.CodeInvalid {
 		t.Errorf("parent in another room: got %v, want INVALID", out[1].Err)
 	}
 	if out[2].Err != nil || out[2].Message.Seq != 2 || out[2].Message.ParentID != parent.ID {
@@ -245,7 +247,7 @@ func TestEditDeleteMessage(t *testing.T) {
 		"edit":   func() error { _, err := s.EditMessage(ctx, m.ID, "x"); return err },
 		"delete": func() error { _, err := s.DeleteMessage(ctx, m.ID); return err },
 	} {
-		if err := f(); chat.ErrorCode(err) != chat.CodeNotFound {
+		if err := f(); apperr.ErrorCode(err) != apperr.CodeNotFound {
 			t.Errorf("%s deleted message: got %v, want NOT_FOUND", name, err)
 		}
 	}
@@ -280,7 +282,7 @@ func TestRooms(t *testing.T) {
 	if err != nil || renamed.Name != "new name" {
 		t.Errorf("rename: got %+v %v", renamed, err)
 	}
-	if _, err := s.RenameRoom(ctx, 999999, "x"); chat.ErrorCode(err) != chat.CodeNotFound {
+	if _, err := s.RenameRoom(ctx, 999999, "x"); apperr.ErrorCode(err) != apperr.CodeNotFound {
 		t.Errorf("rename unknown: got %v, want NOT_FOUND", err)
 	}
 }
@@ -305,10 +307,10 @@ func TestDeleteRoomCascades(t *testing.T) {
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE room_id = $1`, keep.ID).Scan(&n); err != nil || n != 1 {
 		t.Errorf("got %d messages in the other room (%v), want 1", n, err)
 	}
-	if _, err := s.Room(ctx, r.ID); chat.ErrorCode(err) != chat.CodeNotFound {
+	if _, err := s.Room(ctx, r.ID); apperr.ErrorCode(err) != apperr.CodeNotFound {
 		t.Errorf("get deleted room: got %v, want NOT_FOUND", err)
 	}
-	if err := s.DeleteRoom(ctx, r.ID); chat.ErrorCode(err) != chat.CodeNotFound {
+	if err := s.DeleteRoom(ctx, r.ID); apperr.ErrorCode(err) != apperr.CodeNotFound {
 		t.Errorf("delete again: got %v, want NOT_FOUND", err)
 	}
 }
@@ -334,7 +336,7 @@ func TestDeleteRoomWhileSending(t *testing.T) {
 						return
 					}
 					if out[0].Err != nil {
-						if chat.ErrorCode(out[0].Err) != chat.CodeNotFound {
+						if apperr.ErrorCode(out[0].Err) != apperr.CodeNotFound {
 							t.Errorf("send after delete: got %v, want NOT_FOUND", out[0].Err)
 						}
 						return
@@ -366,7 +368,7 @@ func TestBatcherFailsWaitersWhenTheCommitFails(t *testing.T) {
 	for i := range 10 {
 		wg.Go(func() {
 			_, err := b.Do(context.Background(), chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: fmt.Sprint(i)})
-			if chat.ErrorCode(err) != chat.CodeUnavailable {
+			if apperr.ErrorCode(err) != apperr.CodeUnavailable {
 				t.Errorf("got %v, want UNAVAILABLE", err)
 			}
 		})

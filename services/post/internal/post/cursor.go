@@ -2,6 +2,7 @@ package post
 
 import (
 	"encoding/base64"
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"strconv"
 	"strings"
 	"time"
@@ -31,10 +32,10 @@ func EncodeCursor(p Position) string {
 }
 
 // DecodeCursor parses a cursor of ordering o (not OrderDefault); a
-// CodeInvalid error on field "cursor" when it is malformed or belongs to
+// apperr.CodeInvalid error on field "cursor" when it is malformed or belongs to
 // another ordering.
 func DecodeCursor(s string, o Ordering) (*Position, error) {
-	bad := FieldError("cursor", MsgInvalidCursor)
+	bad := apperr.FieldError("cursor", MsgInvalidCursor)
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return nil, bad

@@ -3,6 +3,7 @@ package user
 import (
 	"bytes"
 	"encoding/xml"
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -91,8 +92,8 @@ func TestProcessPicture(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := processPicture(tc.data)
 			if tc.wantType == "" {
-				e, ok := err.(*Error)
-				if !ok || e.Code != CodeInvalid || len(e.Fields["profile_picture"]) != 1 || e.Fields["profile_picture"][0] != tc.wantMsg {
+				e, ok := err.(*apperr.Error)
+				if !ok || e.Code != apperr.CodeInvalid || len(e.Fields["profile_picture"]) != 1 || e.Fields["profile_picture"][0] != tc.wantMsg {
 					t.Fatalf("err = %v, want profile_picture %q", err, tc.wantMsg)
 				}
 				return
