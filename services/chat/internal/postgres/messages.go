@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -43,7 +44,7 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 		return nil, e
 	}
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, dbErr("store messages", err)
 	}
 	return out, nil
 }
@@ -92,11 +93,11 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bo
 	roomIDs = slices.Compact(roomIDs)
 	rows, err := tx.Query(ctx, `SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE`, roomIDs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lock rooms: %w", err)
 	}
 	found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lock rooms: %w", err)
 	}
 	for i, m := range msgs {
 		if !slices.Contains(found, m.RoomID) {
@@ -153,7 +154,7 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bo
 		WHERE rooms.id = v.id
 		RETURNING rooms.id, rooms.last_seq`, ids, counts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("assign seqs: %w", err)
 	}
 	next := make(map[int64]int64, len(perRoom)) // room -> next seq to assign
 	var id, last int64
@@ -162,7 +163,7 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bo
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("assign seqs: %w", err)
 	}
 
 	// 6. One INSERT of every new message.
@@ -192,7 +193,7 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bo
 		ORDER BY r, s
 		RETURNING id, room_id, seq, created_at`, rooms, seqs, senders, texts, parents, cmids)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("insert messages: %w", err)
 	}
 	var room, seq int64
 	var created time.Time
@@ -204,7 +205,7 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bo
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("insert messages: %w", err)
 	}
 	for i, j := range copyOf {
 		out[i] = chat.Stored{Message: out[j].Message, Duplicate: true}
@@ -231,11 +232,11 @@ func findStored(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, out []ch
 		JOIN messages USING (room_id, sender_id, client_msg_id)
 		WHERE client_msg_id <> ''`, rooms, senders, cmids)
 	if err != nil {
-		return err
+		return fmt.Errorf("find stored messages: %w", err)
 	}
 	stored, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanMessage(r) })
 	if err != nil {
-		return err
+		return fmt.Errorf("find stored messages: %w", err)
 	}
 	byKey := make(map[dedupKey]chat.Message, len(stored))
 	for _, m := range stored {
@@ -263,12 +264,12 @@ func checkParents(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, out []
 	}
 	rows, err := tx.Query(ctx, `SELECT id, room_id FROM messages WHERE id = ANY($1) AND deleted_at IS NULL`, parents)
 	if err != nil {
-		return err
+		return fmt.Errorf("check parents: %w", err)
 	}
 	roomOf := map[int64]int64{}
 	var id, room int64
 	if _, err := pgx.ForEachRow(rows, []any{&id, &room}, func() error { roomOf[id] = room; return nil }); err != nil {
-		return err
+		return fmt.Errorf("check parents: %w", err)
 	}
 	for i, m := range msgs {
 		if m.ParentID != 0 && out[i].Err == nil && !out[i].Duplicate && roomOf[m.ParentID] != m.RoomID {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -374,4 +375,32 @@ func TestBatcherFailsWaitersWhenTheCommitFails(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestErrorsNameTheOperation: a failure says what the store was doing,
+// and wrapping keeps the domain code (NOT_FOUND, UNAVAILABLE) and the
+// cause visible to errors.Is / errors.As.
+func TestErrorsNameTheOperation(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	_, err := s.Room(ctx, 999999)
+	if apperr.ErrorCode(err) != apperr.CodeNotFound || !strings.HasPrefix(err.Error(), "load room: ") {
+		t.Errorf("unknown room: %v, want NOT_FOUND prefixed by the operation", err)
+	}
+	r := mustRoom(t, s, 1)
+	s.pool.Close()
+	for op, call := range map[string]func() error{
+		"list messages": func() error { _, err := s.Messages(ctx, r.ID, chat.Page{Limit: 10}); return err },
+		"store messages": func() error {
+			_, err := s.StoreMessages(ctx, []chat.NewMessage{{RoomID: r.ID, SenderID: 1, Text: "hi"}})
+			return err
+		},
+		"delete room": func() error { return s.DeleteRoom(ctx, r.ID) },
+	} {
+		err := call()
+		if apperr.ErrorCode(err) != apperr.CodeUnavailable || !strings.HasPrefix(err.Error(), op+": ") {
+			t.Errorf("%s with the pool closed: %v, want UNAVAILABLE prefixed by %q", op, err, op)
+		}
+	}
 }

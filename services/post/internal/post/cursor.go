@@ -2,10 +2,11 @@ package post
 
 import (
 	"encoding/base64"
-	"github.com/cobraspace/cobraspace/platform/apperr"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 // Cursors are opaque to clients: base64url of the ordering's tag and the

@@ -3,11 +3,12 @@ package post
 import (
 	"context"
 	"fmt"
-	"github.com/cobraspace/cobraspace/platform/apperr"
-	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
+	"github.com/cobraspace/cobraspace/platform/fielderr"
 )
 
 // Service implements the post service's use cases on a Store and the chat

@@ -2,10 +2,11 @@ package user
 
 import (
 	"encoding/base64"
-	"github.com/cobraspace/cobraspace/platform/apperr"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 // Page sizes of lists.

@@ -2,13 +2,14 @@ package user
 
 import (
 	"bytes"
-	"github.com/cobraspace/cobraspace/platform/apperr"
 	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
 	"runtime"
 	"testing"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 // photo is a w×h image with some detail, so that encoders cannot shrink

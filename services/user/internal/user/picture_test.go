@@ -3,7 +3,6 @@ package user
 import (
 	"bytes"
 	"encoding/xml"
-	"github.com/cobraspace/cobraspace/platform/apperr"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -12,6 +11,8 @@ import (
 	"image/png"
 	"strings"
 	"testing"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 func encodePNG(t *testing.T, w, h int) []byte {

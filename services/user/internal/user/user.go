@@ -8,9 +8,10 @@ package user
 import (
 	"context"
 	"errors"
-	"github.com/cobraspace/cobraspace/platform/apperr"
 	"strconv"
 	"time"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 // Status is what a user says about their availability.
