@@ -17,31 +17,51 @@ type Fields map[string][]string
 // Add appends a message for field.
 func (f Fields) Add(field, msg string) { f[field] = append(f[field], msg) }
 
-// Err returns nil when f is empty, else the INVALID_ARGUMENT status error.
+// Err returns nil when f is empty, else the INVALID_ARGUMENT status error
+// whose message is f.First().
 func (f Fields) Err() error {
 	if len(f) == 0 {
 		return nil
 	}
+	first := f.First()
+	st, err := status.New(codes.InvalidArgument, first).WithDetails(f.BadRequest(""))
+	if err != nil { // only when details cannot be marshalled
+		return status.Error(codes.InvalidArgument, first)
+	}
+	return st.Err()
+}
+
+// First returns the first message of the first field in name order ("" when
+// f is empty): the one-line summary of f.
+func (f Fields) First() string {
+	for _, k := range f.names() {
+		if len(f[k]) > 0 {
+			return f[k][0]
+		}
+	}
+	return ""
+}
+
+// BadRequest returns f as the google.rpc.BadRequest detail that FromError
+// reads, fields in name order; reason, when set, is every violation's
+// machine-readable cause.
+func (f Fields) BadRequest(reason string) *errdetails.BadRequest {
+	br := &errdetails.BadRequest{}
+	for _, k := range f.names() {
+		for _, m := range f[k] {
+			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: k, Description: m, Reason: reason})
+		}
+	}
+	return br
+}
+
+func (f Fields) names() []string {
 	names := make([]string, 0, len(f))
 	for k := range f {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	br := &errdetails.BadRequest{}
-	first := ""
-	for _, k := range names {
-		for _, m := range f[k] {
-			if first == "" {
-				first = m
-			}
-			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: k, Description: m})
-		}
-	}
-	st, err := status.New(codes.InvalidArgument, first).WithDetails(br)
-	if err != nil { // only when details cannot be marshalled
-		return status.Error(codes.InvalidArgument, first)
-	}
-	return st.Err()
+	return names
 }
 
 // New returns the error for a single field and message.

@@ -28,6 +28,7 @@ import (
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 	chatnats "github.com/cobraspace/cobraspace/services/chat/internal/nats"
 	"github.com/cobraspace/cobraspace/services/chat/internal/postgres"
+	"github.com/cobraspace/cobraspace/services/chat/internal/postgres/migrations"
 	"github.com/cobraspace/cobraspace/services/chat/internal/redis"
 	"github.com/cobraspace/cobraspace/services/chat/internal/rpc"
 	"github.com/cobraspace/cobraspace/services/chat/internal/userclient"
@@ -158,7 +159,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	defer pool.Close()
-	if err := pgdb.Migrate(ctx, pool, postgres.Migrations(), logger); err != nil {
+	if err := pgdb.Migrate(ctx, pool, migrations.FS, logger); err != nil {
 		return err
 	}
 

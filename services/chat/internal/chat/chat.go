@@ -93,7 +93,7 @@ type Departure struct {
 }
 
 // Store keeps rooms and messages (PostgreSQL). Lookups of unknown rows
-// return an *Error with CodeNotFound.
+// return an *apperr.Error with apperr.CodeNotFound.
 type Store interface {
 	// CreateRoom inserts a room. With PostID set and a room of that post
 	// already there, it returns that room and created=false.
@@ -107,7 +107,7 @@ type Store interface {
 
 	// StoreMessages stores a batch in one transaction, assigning each room's
 	// next seqs in order. A returned error means nothing was stored; it is
-	// CodeInvalid when the database refused some message's data, so that
+	// apperr.CodeInvalid when the database refused some message's data, so that
 	// smaller batches of the same messages may succeed.
 	StoreMessages(ctx context.Context, msgs []NewMessage) ([]Stored, error)
 	// Message returns a message that is not deleted.

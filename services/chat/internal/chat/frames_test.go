@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +60,8 @@ func TestCheckText(t *testing.T) {
 				t.Fatalf("got %v, want ok=%v", err, tt.ok)
 			}
 			if err != nil {
-				e := err.(*Error)
-				if e.Code != CodeInvalid || e.Field != "message" || e.Reason != tt.reason {
+				e := err.(*apperr.Error)
+				if e.Code != apperr.CodeInvalid || len(e.Fields["message"]) != 1 || e.Reason != tt.reason {
 					t.Errorf("got %+v, want field message, reason %q", e, tt.reason)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/safetext"
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
@@ -89,7 +90,7 @@ func NewService(cfg Config) *Service {
 	// A batch the store refused for some message's data is split until
 	// that message fails alone: one user's bad text never fails the
 	// other messages sharing its group commit.
-	bc.Isolate = func(err error) bool { return ErrorCode(err) == CodeInvalid }
+	bc.Isolate = func(err error) bool { return apperr.ErrorCode(err) == apperr.CodeInvalid }
 	s.batcher = batch.New(bc, s.flush)
 	return s
 }
@@ -107,14 +108,14 @@ func (s *Service) Close() { s.batcher.Close() }
 // binding rooms was reserved to the post service (the post service asks
 // only for posts it has just reserved, or whose room is gone): it is
 // deleted with its messages and replaced, so the post's write succeeds.
-// CodeInvalid for a bad name.
+// apperr.CodeInvalid for a bad name.
 func (s *Service) CreateRoom(ctx context.Context, c Caller, name string, postID int64) (Room, error) {
 	name, err := checkRoomName(name)
 	if err != nil {
 		return Room{}, err
 	}
 	if postID < 0 {
-		return Room{}, Invalid("post", "Invalid pk - object does not exist.")
+		return Room{}, apperr.FieldError("post", "Invalid pk - object does not exist.")
 	}
 	room, created, err := s.store.CreateRoom(ctx, name, c.ID, postID)
 	if err != nil {
@@ -136,7 +137,7 @@ func (s *Service) CreateRoom(ctx context.Context, c Caller, name string, postID 
 	return room, nil
 }
 
-// Room returns a room with its online count; CodeNotFound when unknown.
+// Room returns a room with its online count; apperr.CodeNotFound when unknown.
 func (s *Service) Room(ctx context.Context, id int64) (Room, error) {
 	room, err := s.store.Room(ctx, id)
 	if err != nil {
@@ -148,7 +149,7 @@ func (s *Service) Room(ctx context.Context, id int64) (Room, error) {
 
 // Rooms pages over rooms, newest first. The cursor is opaque to callers
 // (the id of the last room of the previous page); next is "" on the last
-// page. CodeInvalid for a malformed cursor.
+// page. apperr.CodeInvalid for a malformed cursor.
 func (s *Service) Rooms(ctx context.Context, limit int, cursor string) (rooms []Room, next string, err error) {
 	if limit <= 0 {
 		limit = DefaultRooms
@@ -158,7 +159,7 @@ func (s *Service) Rooms(ctx context.Context, limit int, cursor string) (rooms []
 	if cursor != "" {
 		before, err = strconv.ParseInt(cursor, 10, 64)
 		if err != nil || before <= 0 {
-			return nil, "", Invalid("cursor", "Invalid cursor.")
+			return nil, "", apperr.FieldError("cursor", "Invalid cursor.")
 		}
 	}
 	rooms, err = s.store.Rooms(ctx, before, limit+1)
@@ -183,7 +184,7 @@ func (s *Service) Rooms(ctx context.Context, limit int, cursor string) (rooms []
 	return rooms, next, nil
 }
 
-// RenameRoom renames a room; owner only (CodePermissionDenied).
+// RenameRoom renames a room; owner only (apperr.CodePermissionDenied).
 func (s *Service) RenameRoom(ctx context.Context, c Caller, id int64, name string) (Room, error) {
 	name, err := checkRoomName(name)
 	if err != nil {
@@ -228,7 +229,7 @@ func (s *Service) ownRoom(ctx context.Context, c Caller, id int64) (Room, error)
 		return Room{}, err
 	}
 	if room.OwnerID != c.ID {
-		return Room{}, &Error{Code: CodePermissionDenied, Message: MsgNotRoomOwner}
+		return Room{}, &apperr.Error{Code: apperr.CodePermissionDenied, Message: MsgNotRoomOwner}
 	}
 	return room, nil
 }
@@ -247,9 +248,9 @@ func (s *Service) count(ctx context.Context, roomID int64) int {
 
 // Send stores a message from the caller in its room's group commit and
 // returns it after commit; a retried client_msg_id returns the stored
-// message. CodeInvalid (also when the database refused this message's
-// data; the rest of its batch is stored), CodeNotFound (room),
-// CodeUnavailable (the batch failed or the user service is down; safe to
+// message. apperr.CodeInvalid (also when the database refused this message's
+// data; the rest of its batch is stored), apperr.CodeNotFound (room),
+// apperr.CodeUnavailable (the batch failed or the user service is down; safe to
 // retry).
 func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, error) {
 	m.SenderID = c.ID
@@ -257,13 +258,13 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 		return Message{}, err
 	}
 	if utf8.RuneCountInString(m.ClientMsgID) > MaxClientMsgIDRunes {
-		return Message{}, Invalid("client_msg_id", "Ensure this field has no more than 64 characters.")
+		return Message{}, apperr.FieldError("client_msg_id", "Ensure this field has no more than 64 characters.")
 	}
 	if err := safetext.Check(m.ClientMsgID); err != nil {
-		return Message{}, Invalid("client_msg_id", err.Error())
+		return Message{}, apperr.FieldError("client_msg_id", err.Error())
 	}
 	if m.ParentID < 0 {
-		return Message{}, Invalid("parent_chat", "The replied-to message is not in this room.")
+		return Message{}, apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
 	}
 	sender, err := s.user(ctx, c)
 	if err != nil {
@@ -273,7 +274,7 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return Message{}, err
-	case ErrorCode(err) == CodeInvalid: // this message's own data, isolated
+	case apperr.ErrorCode(err) == apperr.CodeInvalid: // this message's own data, isolated
 		return Message{}, err
 	case err != nil:
 		return Message{}, Unavailable(err)
@@ -320,7 +321,7 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 }
 
 // Edit changes the text of the caller's message and announces it.
-// CodeNotFound (unknown or deleted), CodePermissionDenied, CodeInvalid.
+// apperr.CodeNotFound (unknown or deleted), apperr.CodePermissionDenied, apperr.CodeInvalid.
 func (s *Service) Edit(ctx context.Context, c Caller, id int64, text string) (Message, error) {
 	if _, err := s.ownMessage(ctx, c, id); err != nil {
 		return Message{}, err
@@ -339,8 +340,8 @@ func (s *Service) Edit(ctx context.Context, c Caller, id int64, text string) (Me
 	return m, nil
 }
 
-// Delete deletes the caller's message and announces it. CodeNotFound,
-// CodePermissionDenied.
+// Delete deletes the caller's message and announces it. apperr.CodeNotFound,
+// apperr.CodePermissionDenied.
 func (s *Service) Delete(ctx context.Context, c Caller, id int64) (Message, error) {
 	if _, err := s.ownMessage(ctx, c, id); err != nil {
 		return Message{}, err
@@ -359,7 +360,7 @@ func (s *Service) ownMessage(ctx context.Context, c Caller, id int64) (Message, 
 		return Message{}, err
 	}
 	if m.SenderID != c.ID {
-		return Message{}, &Error{Code: CodePermissionDenied, Message: MsgNotSender}
+		return Message{}, &apperr.Error{Code: apperr.CodePermissionDenied, Message: MsgNotSender}
 	}
 	return m, nil
 }
@@ -367,7 +368,7 @@ func (s *Service) ownMessage(ctx context.Context, c Caller, id int64) (Message, 
 // History returns a page of a room's messages with their senders' details,
 // in seq order (see Page): with AfterSeq or OldestFirst the oldest ones
 // after AfterSeq, otherwise the newest ones before BeforeSeq (or the newest
-// of all). A Limit of 0 means DefaultHistory. CodeNotFound, CodeUnavailable.
+// of all). A Limit of 0 means DefaultHistory. apperr.CodeNotFound, apperr.CodeUnavailable.
 func (s *Service) History(ctx context.Context, roomID int64, p Page) ([]Message, error) {
 	if p.Limit <= 0 {
 		p.Limit = DefaultHistory
@@ -444,7 +445,7 @@ func (s *Service) Join(ctx context.Context, c Caller, ref ConnRef) (room Room, o
 }
 
 // Leave forgets a connection; the user's last connection in the room
-// announces leave. Unknown connections are ignored. CodeUnavailable when
+// announces leave. Unknown connections are ignored. apperr.CodeUnavailable when
 // Redis is down (the connection then expires within the TTL).
 func (s *Service) Leave(ctx context.Context, ref ConnRef) error {
 	uid, last, err := s.presence.Leave(ctx, ref)
@@ -459,7 +460,7 @@ func (s *Service) Leave(ctx context.Context, ref ConnRef) error {
 }
 
 // Heartbeat extends the expiry of a gateway's connections and returns the
-// ones no longer known (the gateway joins them again). CodeUnavailable
+// ones no longer known (the gateway joins them again). apperr.CodeUnavailable
 // when Redis is down.
 func (s *Service) Heartbeat(ctx context.Context, refs []ConnRef) ([]ConnRef, error) {
 	unknown, err := s.presence.Refresh(ctx, refs, time.Now().Add(s.ttl))
@@ -470,7 +471,7 @@ func (s *Service) Heartbeat(ctx context.Context, refs []ConnRef) ([]ConnRef, err
 	return unknown, nil
 }
 
-// Typing announces that the caller is typing in a room. CodeNotFound.
+// Typing announces that the caller is typing in a room. apperr.CodeNotFound.
 func (s *Service) Typing(ctx context.Context, c Caller, roomID int64) error {
 	if _, err := s.store.Room(ctx, roomID); err != nil {
 		return err
@@ -528,7 +529,7 @@ func (s *Service) announceLeave(ctx context.Context, d Departure) {
 
 // user returns the caller's public details. A caller the directory does
 // not know (e.g. just deleted) gets the token's email; a directory outage
-// without a cached entry is CodeUnavailable.
+// without a cached entry is apperr.CodeUnavailable.
 func (s *Service) user(ctx context.Context, c Caller) (User, error) {
 	users, err := s.users.Users(ctx, []int64{c.ID})
 	if err != nil {
@@ -566,14 +567,15 @@ func (s *Service) presenceFailed(ctx context.Context, op string, err error) {
 // same; internal callers exist).
 func checkText(text string) error {
 	if strings.TrimSpace(text) == "" {
-		return Invalid("message", "This field may not be blank.")
+		return apperr.FieldError("message", "This field may not be blank.")
 	}
 	if utf8.RuneCountInString(text) > MaxMessageRunes {
-		return &Error{Code: CodeInvalid, Field: "message", Reason: ReasonMessageTooLong,
-			Message: "Ensure this field has no more than 2000 characters."}
+		e := apperr.FieldError("message", "Ensure this field has no more than 2000 characters.")
+		e.Reason = ReasonMessageTooLong
+		return e
 	}
 	if err := safetext.Check(text); err != nil {
-		return Invalid("message", err.Error())
+		return apperr.FieldError("message", err.Error())
 	}
 	return nil
 }
@@ -583,20 +585,20 @@ func checkText(text string) error {
 func checkRoomName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return "", Invalid("name", "This field may not be blank.")
+		return "", apperr.FieldError("name", "This field may not be blank.")
 	}
 	if utf8.RuneCountInString(name) > MaxRoomNameRunes {
-		return "", Invalid("name", "Ensure this field has no more than 100 characters.")
+		return "", apperr.FieldError("name", "Ensure this field has no more than 100 characters.")
 	}
 	if err := safetext.Check(name); err != nil {
-		return "", Invalid("name", err.Error())
+		return "", apperr.FieldError("name", err.Error())
 	}
 	return name, nil
 }
 
 func checkConnID(id string) error {
 	if id == "" || len(id) > 128 {
-		return Invalid("connection_id", "A connection id of 1 to 128 bytes is required.")
+		return apperr.FieldError("connection_id", "A connection id of 1 to 128 bytes is required.")
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ package nats
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 
@@ -63,5 +64,8 @@ func (p *Publisher) Publish(ctx context.Context, roomID int64, event string, seq
 		m.Header[subjects.HeaderSeq] = m.seq[:]
 	}
 	tracing.Inject(ctx, m.Header)
-	return p.nc.PublishMsg(&m.Msg)
+	if err := p.nc.PublishMsg(&m.Msg); err != nil {
+		return fmt.Errorf("publish %s of room %d: %w", event, roomID, err)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
@@ -73,7 +74,7 @@ func TestRetriesAfterLostConnectionsNeitherLoseNorDuplicate(t *testing.T) {
 					if err == nil && st.Err == nil {
 						break
 					}
-					if chat.ErrorCode(err) != chat.CodeUnavailable || attempt > 100 {
+					if apperr.ErrorCode(err) != apperr.CodeUnavailable || attempt > 100 {
 						t.Errorf("send %s: got %v / %v, want success or UNAVAILABLE", m.ClientMsgID, err, st.Err)
 						return
 					}
@@ -101,7 +102,7 @@ func TestRetriesAfterLostConnectionsNeitherLoseNorDuplicate(t *testing.T) {
 			if err == nil {
 				break
 			}
-			if chat.ErrorCode(err) != chat.CodeUnavailable || attempt > 10 {
+			if apperr.ErrorCode(err) != apperr.CodeUnavailable || attempt > 10 {
 				t.Fatal(err)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
@@ -60,7 +61,7 @@ func (p *publications) Publish(_ context.Context, _ int64, event string, seq int
 // TestGroupCommitFailsOnlyTheMessageTheDatabaseRefuses sends innocent and
 // poisoned messages (text PostgreSQL refuses) at once through the chat
 // service's group commit on a real database: only the poisoned ones fail
-// (CodeInvalid); every innocent one is stored exactly once, acknowledged
+// (apperr.CodeInvalid); every innocent one is stored exactly once, acknowledged
 // with its seq, published once in seq order, and the room's seqs stay
 // gap-free. A retried client_msg_id still returns the stored message.
 func TestGroupCommitFailsOnlyTheMessageTheDatabaseRefuses(t *testing.T) {
@@ -102,8 +103,8 @@ func TestGroupCommitFailsOnlyTheMessageTheDatabaseRefuses(t *testing.T) {
 				defer mu.Unlock()
 				switch {
 				case strings.HasPrefix(text, "poison"):
-					if chat.ErrorCode(err) != chat.CodeInvalid {
-						t.Errorf("poisoned %s: got %v (seq %d), want CodeInvalid", id, err, m.Seq)
+					if apperr.ErrorCode(err) != apperr.CodeInvalid {
+						t.Errorf("poisoned %s: got %v (seq %d), want apperr.CodeInvalid", id, err, m.Seq)
 					}
 				case err != nil:
 					t.Errorf("innocent %s failed: %v", id, err)

@@ -3,12 +3,14 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 
@@ -22,7 +24,7 @@ type dedupKey struct {
 // it locks the batch's rooms, checks parents, bumps each room's last_seq
 // once by the number of new messages and inserts them all with one
 // statement. Either the whole batch commits or none of it; a batch the
-// database refuses for some message's data fails with CodeInvalid.
+// database refuses for some message's data fails with apperr.CodeInvalid.
 //
 // Retried sends (a client_msg_id already stored) are rare, so the first
 // attempt does not look for them: it lets the unique index catch them, and
@@ -35,12 +37,14 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 	}
 	if isDataError(err) {
 		// The database refused some message's data and wrote nothing.
-		// CodeInvalid lets the group commit split the batch until that
+		// apperr.CodeInvalid lets the group commit split the batch until that
 		// message fails alone (chat.Service's batch.Config.Isolate).
-		return nil, &chat.Error{Code: chat.CodeInvalid, Field: "message", Message: chat.MsgUnstorable, Err: err}
+		e := apperr.FieldError("message", chat.MsgUnstorable)
+		e.Err = err
+		return nil, e
 	}
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, dbErr("store messages", err)
 	}
 	return out, nil
 }
@@ -89,15 +93,15 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bo
 	roomIDs = slices.Compact(roomIDs)
 	rows, err := tx.Query(ctx, `SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE`, roomIDs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lock rooms: %w", err)
 	}
 	found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lock rooms: %w", err)
 	}
 	for i, m := range msgs {
 		if !slices.Contains(found, m.RoomID) {
-			out[i].Err = chat.NotFound(chat.MsgRoomNotFound)
+			out[i].Err = apperr.New(apperr.CodeNotFound, chat.MsgRoomNotFound)
 		}
 	}
 
@@ -150,7 +154,7 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bo
 		WHERE rooms.id = v.id
 		RETURNING rooms.id, rooms.last_seq`, ids, counts)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("assign seqs: %w", err)
 	}
 	next := make(map[int64]int64, len(perRoom)) // room -> next seq to assign
 	var id, last int64
@@ -159,7 +163,7 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bo
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("assign seqs: %w", err)
 	}
 
 	// 6. One INSERT of every new message.
@@ -189,7 +193,7 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bo
 		ORDER BY r, s
 		RETURNING id, room_id, seq, created_at`, rooms, seqs, senders, texts, parents, cmids)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("insert messages: %w", err)
 	}
 	var room, seq int64
 	var created time.Time
@@ -201,7 +205,7 @@ func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bo
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("insert messages: %w", err)
 	}
 	for i, j := range copyOf {
 		out[i] = chat.Stored{Message: out[j].Message, Duplicate: true}
@@ -228,11 +232,11 @@ func findStored(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, out []ch
 		JOIN messages USING (room_id, sender_id, client_msg_id)
 		WHERE client_msg_id <> ''`, rooms, senders, cmids)
 	if err != nil {
-		return err
+		return fmt.Errorf("find stored messages: %w", err)
 	}
 	stored, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanMessage(r) })
 	if err != nil {
-		return err
+		return fmt.Errorf("find stored messages: %w", err)
 	}
 	byKey := make(map[dedupKey]chat.Message, len(stored))
 	for _, m := range stored {
@@ -260,16 +264,16 @@ func checkParents(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, out []
 	}
 	rows, err := tx.Query(ctx, `SELECT id, room_id FROM messages WHERE id = ANY($1) AND deleted_at IS NULL`, parents)
 	if err != nil {
-		return err
+		return fmt.Errorf("check parents: %w", err)
 	}
 	roomOf := map[int64]int64{}
 	var id, room int64
 	if _, err := pgx.ForEachRow(rows, []any{&id, &room}, func() error { roomOf[id] = room; return nil }); err != nil {
-		return err
+		return fmt.Errorf("check parents: %w", err)
 	}
 	for i, m := range msgs {
 		if m.ParentID != 0 && out[i].Err == nil && !out[i].Duplicate && roomOf[m.ParentID] != m.RoomID {
-			out[i].Err = chat.Invalid("parent_chat", "The replied-to message is not in this room.")
+			out[i].Err = apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
 		}
 	}
 	return nil

@@ -4,9 +4,8 @@ package postgres
 
 import (
 	"context"
-	"embed"
 	"errors"
-	"io/fs"
+	"fmt"
 	"math"
 	"time"
 
@@ -14,21 +13,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
-
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
-
-// Migrations returns the goose migrations of the chat database, for
-// pgdb.Migrate.
-func Migrations() fs.FS {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil { // cannot happen: the directory is embedded above
-		return migrationFiles
-	}
-	return sub
-}
 
 // Store implements chat.Store on a pool.
 type Store struct {
@@ -70,12 +57,12 @@ func (s *Store) CreateRoom(ctx context.Context, name string, ownerID, postID int
 		return r, true, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) || postID == 0 {
-		return chat.Room{}, false, dbErr(err)
+		return chat.Room{}, false, dbErr("create room", err)
 	}
 	// The post already has its room.
 	r, err = scanRoom(s.pool.QueryRow(ctx, `SELECT `+roomColumns+` FROM rooms WHERE post_id = $1`, postID))
 	if err != nil {
-		return chat.Room{}, false, notFound(err, chat.MsgRoomNotFound)
+		return chat.Room{}, false, notFound("room of post", err, chat.MsgRoomNotFound)
 	}
 	return r, false, nil
 }
@@ -83,7 +70,7 @@ func (s *Store) CreateRoom(ctx context.Context, name string, ownerID, postID int
 // Room implements chat.Store.
 func (s *Store) Room(ctx context.Context, id int64) (chat.Room, error) {
 	r, err := scanRoom(s.pool.QueryRow(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id = $1`, id))
-	return r, notFound(err, chat.MsgRoomNotFound)
+	return r, notFound("load room", err, chat.MsgRoomNotFound)
 }
 
 // Rooms implements chat.Store.
@@ -93,16 +80,16 @@ func (s *Store) Rooms(ctx context.Context, beforeID int64, limit int) ([]chat.Ro
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, dbErr("list rooms", err)
 	}
 	rooms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Room, error) { return scanRoom(r) })
-	return rooms, dbErr(err)
+	return rooms, dbErr("list rooms", err)
 }
 
 // RenameRoom implements chat.Store.
 func (s *Store) RenameRoom(ctx context.Context, id int64, name string) (chat.Room, error) {
 	r, err := scanRoom(s.pool.QueryRow(ctx, `UPDATE rooms SET name = $2 WHERE id = $1 RETURNING `+roomColumns, id, name))
-	return r, notFound(err, chat.MsgRoomNotFound)
+	return r, notFound("rename room", err, chat.MsgRoomNotFound)
 }
 
 // DeleteRoom implements chat.Store. It deletes the room's messages itself
@@ -117,18 +104,18 @@ func (s *Store) DeleteRoom(ctx context.Context, id int64) error {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return chat.NotFound(chat.MsgRoomNotFound)
+			return apperr.New(apperr.CodeNotFound, chat.MsgRoomNotFound)
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM messages WHERE room_id = $1`, id)
 		return err
 	})
-	return dbErr(err)
+	return dbErr("delete room", err)
 }
 
 // Message implements chat.Store.
 func (s *Store) Message(ctx context.Context, id int64) (chat.Message, error) {
 	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND deleted_at IS NULL`, id))
-	return m, notFound(err, chat.MsgMessageNotFound)
+	return m, notFound("load message", err, chat.MsgMessageNotFound)
 }
 
 // EditMessage implements chat.Store.
@@ -136,7 +123,7 @@ func (s *Store) EditMessage(ctx context.Context, id int64, text string) (chat.Me
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
 		UPDATE messages SET text = $2, edited_at = clock_timestamp()
 		WHERE id = $1 AND deleted_at IS NULL RETURNING `+messageColumns, id, text))
-	return m, notFound(err, chat.MsgMessageNotFound)
+	return m, notFound("edit message", err, chat.MsgMessageNotFound)
 }
 
 // DeleteMessage implements chat.Store.
@@ -144,7 +131,7 @@ func (s *Store) DeleteMessage(ctx context.Context, id int64) (chat.Message, erro
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
 		UPDATE messages SET deleted_at = clock_timestamp()
 		WHERE id = $1 AND deleted_at IS NULL RETURNING `+messageColumns, id))
-	return m, notFound(err, chat.MsgMessageNotFound)
+	return m, notFound("delete message", err, chat.MsgMessageNotFound)
 }
 
 // Messages implements chat.Store.
@@ -161,11 +148,11 @@ func (s *Store) Messages(ctx context.Context, roomID int64, p chat.Page) ([]chat
 		WHERE room_id = $1 AND seq > $2 AND seq < $3 AND deleted_at IS NULL
 		ORDER BY seq `+order+` LIMIT $4`, roomID, p.AfterSeq, beforeSeq, p.Limit)
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, dbErr("list messages", err)
 	}
 	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanMessage(r) })
 	if err != nil {
-		return nil, dbErr(err)
+		return nil, dbErr("list messages", err)
 	}
 	if order == "DESC" {
 		for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
@@ -175,32 +162,35 @@ func (s *Store) Messages(ctx context.Context, roomID int64, p chat.Page) ([]chat
 	return msgs, nil
 }
 
-// notFound turns "no rows" into a NOT_FOUND error with msg.
-func notFound(err error, msg string) error {
+// notFound turns "no rows" into a NOT_FOUND error with msg; other errors
+// are dbErr's.
+func notFound(op string, err error, msg string) error {
 	if errors.Is(err, pgx.ErrNoRows) {
-		return chat.NotFound(msg)
+		return fmt.Errorf("%s: %w", op, apperr.New(apperr.CodeNotFound, msg))
 	}
-	return dbErr(err)
+	return dbErr(op, err)
 }
 
-// dbErr classifies a database failure: errors PostgreSQL reports about the
-// statement itself are internal (bugs); everything else (connection lost,
-// server shutting down, deadlock, timeouts) is UNAVAILABLE, safe to retry.
-func dbErr(err error) error {
+// dbErr says which operation failed (op) and classifies the failure:
+// errors PostgreSQL reports about the statement itself are internal
+// (bugs); everything else (connection lost, server shutting down,
+// deadlock, timeouts) is UNAVAILABLE, safe to retry. Domain errors keep
+// their code.
+func dbErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var de *chat.Error
+	var de *apperr.Error
 	if errors.As(err, &de) {
-		return err
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code[:2] {
 		case "08", "40", "53", "57", "58": // connection, rollback, resources, operator, system
-			return chat.Unavailable(err)
+			return fmt.Errorf("%s: %w", op, chat.Unavailable(err))
 		}
-		return err
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	return chat.Unavailable(err)
+	return fmt.Errorf("%s: %w", op, chat.Unavailable(err))
 }

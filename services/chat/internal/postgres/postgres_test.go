@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+	"github.com/cobraspace/cobraspace/services/chat/internal/postgres/migrations"
 )
 
 // newStore returns a Store on a fresh, migrated database.
@@ -25,7 +28,7 @@ func newStore(t testing.TB) *Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	if err := pgdb.Migrate(ctx, pool, Migrations(), slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+	if err := pgdb.Migrate(ctx, pool, migrations.FS, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
 		t.Fatal(err)
 	}
 	return New(pool)
@@ -169,10 +172,10 @@ func TestStoreMessagesPerMessageErrors(t *testing.T) {
 		chat.NewMessage{RoomID: 999999, SenderID: 1, Text: "no room"},
 		chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "bad parent", ParentID: elsewhere.ID},
 		chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "reply", ParentID: parent.ID})
-	if chat.ErrorCode(out[0].Err) != chat.CodeNotFound {
+	if apperr.ErrorCode(out[0].Err) != apperr.CodeNotFound {
 		t.Errorf("unknown room: got %v, want NOT_FOUND", out[0].Err)
 	}
-	if chat.ErrorCode(out[1].Err) != chat.CodeInvalid {
+	if apperr.ErrorCode(out[1].Err) != apperr.CodeInvalid {
 		t.Errorf("parent in another room: got %v, want INVALID", out[1].Err)
 	}
 	if out[2].Err != nil || out[2].Message.Seq != 2 || out[2].Message.ParentID != parent.ID {
@@ -245,7 +248,7 @@ func TestEditDeleteMessage(t *testing.T) {
 		"edit":   func() error { _, err := s.EditMessage(ctx, m.ID, "x"); return err },
 		"delete": func() error { _, err := s.DeleteMessage(ctx, m.ID); return err },
 	} {
-		if err := f(); chat.ErrorCode(err) != chat.CodeNotFound {
+		if err := f(); apperr.ErrorCode(err) != apperr.CodeNotFound {
 			t.Errorf("%s deleted message: got %v, want NOT_FOUND", name, err)
 		}
 	}
@@ -280,7 +283,7 @@ func TestRooms(t *testing.T) {
 	if err != nil || renamed.Name != "new name" {
 		t.Errorf("rename: got %+v %v", renamed, err)
 	}
-	if _, err := s.RenameRoom(ctx, 999999, "x"); chat.ErrorCode(err) != chat.CodeNotFound {
+	if _, err := s.RenameRoom(ctx, 999999, "x"); apperr.ErrorCode(err) != apperr.CodeNotFound {
 		t.Errorf("rename unknown: got %v, want NOT_FOUND", err)
 	}
 }
@@ -305,10 +308,10 @@ func TestDeleteRoomCascades(t *testing.T) {
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE room_id = $1`, keep.ID).Scan(&n); err != nil || n != 1 {
 		t.Errorf("got %d messages in the other room (%v), want 1", n, err)
 	}
-	if _, err := s.Room(ctx, r.ID); chat.ErrorCode(err) != chat.CodeNotFound {
+	if _, err := s.Room(ctx, r.ID); apperr.ErrorCode(err) != apperr.CodeNotFound {
 		t.Errorf("get deleted room: got %v, want NOT_FOUND", err)
 	}
-	if err := s.DeleteRoom(ctx, r.ID); chat.ErrorCode(err) != chat.CodeNotFound {
+	if err := s.DeleteRoom(ctx, r.ID); apperr.ErrorCode(err) != apperr.CodeNotFound {
 		t.Errorf("delete again: got %v, want NOT_FOUND", err)
 	}
 }
@@ -334,7 +337,7 @@ func TestDeleteRoomWhileSending(t *testing.T) {
 						return
 					}
 					if out[0].Err != nil {
-						if chat.ErrorCode(out[0].Err) != chat.CodeNotFound {
+						if apperr.ErrorCode(out[0].Err) != apperr.CodeNotFound {
 							t.Errorf("send after delete: got %v, want NOT_FOUND", out[0].Err)
 						}
 						return
@@ -366,10 +369,38 @@ func TestBatcherFailsWaitersWhenTheCommitFails(t *testing.T) {
 	for i := range 10 {
 		wg.Go(func() {
 			_, err := b.Do(context.Background(), chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: fmt.Sprint(i)})
-			if chat.ErrorCode(err) != chat.CodeUnavailable {
+			if apperr.ErrorCode(err) != apperr.CodeUnavailable {
 				t.Errorf("got %v, want UNAVAILABLE", err)
 			}
 		})
 	}
 	wg.Wait()
+}
+
+// TestErrorsNameTheOperation: a failure says what the store was doing,
+// and wrapping keeps the domain code (NOT_FOUND, UNAVAILABLE) and the
+// cause visible to errors.Is / errors.As.
+func TestErrorsNameTheOperation(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	_, err := s.Room(ctx, 999999)
+	if apperr.ErrorCode(err) != apperr.CodeNotFound || !strings.HasPrefix(err.Error(), "load room: ") {
+		t.Errorf("unknown room: %v, want NOT_FOUND prefixed by the operation", err)
+	}
+	r := mustRoom(t, s, 1)
+	s.pool.Close()
+	for op, call := range map[string]func() error{
+		"list messages": func() error { _, err := s.Messages(ctx, r.ID, chat.Page{Limit: 10}); return err },
+		"store messages": func() error {
+			_, err := s.StoreMessages(ctx, []chat.NewMessage{{RoomID: r.ID, SenderID: 1, Text: "hi"}})
+			return err
+		},
+		"delete room": func() error { return s.DeleteRoom(ctx, r.ID) },
+	} {
+		err := call()
+		if apperr.ErrorCode(err) != apperr.CodeUnavailable || !strings.HasPrefix(err.Error(), op+": ") {
+			t.Errorf("%s with the pool closed: %v, want UNAVAILABLE prefixed by %q", op, err, op)
+		}
+	}
 }

@@ -1,19 +1,17 @@
 // Package rpc serves the chat domain over gRPC (chatv1.ChatService): it
-// converts between proto and domain types and maps domain errors to gRPC
-// status codes, in one place (status below).
+// converts between proto and domain types; domain errors become gRPC
+// statuses through the services' one table (platform/apperr).
 package rpc
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
@@ -50,18 +48,18 @@ func requireService(ctx context.Context, name string) error {
 	return status.Error(codes.PermissionDenied, msgDenied)
 }
 
-// errorDomain is the ErrorInfo domain of this service's reasons.
-const errorDomain = "chat.cobraspace"
-
 // Server implements chatv1.ChatServiceServer.
 type Server struct {
 	chatv1.UnimplementedChatServiceServer
-	svc *chat.Service
-	log *slog.Logger
+	svc  *chat.Service
+	errs apperr.Translator
 }
 
 // New returns a Server for svc.
-func New(svc *chat.Service, logger *slog.Logger) *Server { return &Server{svc: svc, log: logger} }
+func New(svc *chat.Service, logger *slog.Logger) *Server {
+	// The ErrorInfo domain of this service's reasons (e.g. "message_too_long").
+	return &Server{svc: svc, errs: apperr.Translator{Domain: "chat.cobraspace", Logger: logger}}
+}
 
 // caller returns the authenticated user; UNAUTHENTICATED for a calling
 // service without a user token (calls with neither never get here).
@@ -86,7 +84,7 @@ func (s *Server) CreateRoom(ctx context.Context, req *chatv1.CreateRoomRequest) 
 	}
 	r, err := s.svc.CreateRoom(ctx, c, req.GetName(), req.GetPostId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return roomPB(r), nil
 }
@@ -95,7 +93,7 @@ func (s *Server) CreateRoom(ctx context.Context, req *chatv1.CreateRoomRequest) 
 func (s *Server) GetRoom(ctx context.Context, req *chatv1.GetRoomRequest) (*chatv1.Room, error) {
 	r, err := s.svc.Room(ctx, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return roomPB(r), nil
 }
@@ -104,7 +102,7 @@ func (s *Server) GetRoom(ctx context.Context, req *chatv1.GetRoomRequest) (*chat
 func (s *Server) ListRooms(ctx context.Context, req *chatv1.ListRoomsRequest) (*chatv1.ListRoomsResponse, error) {
 	rooms, next, err := s.svc.Rooms(ctx, int(req.GetLimit()), req.GetCursor())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	resp := &chatv1.ListRoomsResponse{NextCursor: next, Rooms: make([]*chatv1.Room, len(rooms))}
 	for i, r := range rooms {
@@ -121,7 +119,7 @@ func (s *Server) UpdateRoom(ctx context.Context, req *chatv1.UpdateRoomRequest) 
 	}
 	r, err := s.svc.RenameRoom(ctx, c, req.GetId(), req.GetName())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return roomPB(r), nil
 }
@@ -133,7 +131,7 @@ func (s *Server) DeleteRoom(ctx context.Context, req *chatv1.DeleteRoomRequest) 
 		return nil, err
 	}
 	if err := s.svc.DeleteRoom(ctx, c, req.GetId()); err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &chatv1.DeleteRoomResponse{}, nil
 }
@@ -148,7 +146,7 @@ func (s *Server) SendMessage(ctx context.Context, req *chatv1.SendMessageRequest
 		RoomID: req.GetRoomId(), Text: req.GetText(), ParentID: req.GetParentId(), ClientMsgID: req.GetClientMsgId(),
 	})
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return messagePB(m), nil
 }
@@ -161,7 +159,7 @@ func (s *Server) EditMessage(ctx context.Context, req *chatv1.EditMessageRequest
 	}
 	m, err := s.svc.Edit(ctx, c, req.GetId(), req.GetText())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return messagePB(m), nil
 }
@@ -174,7 +172,7 @@ func (s *Server) DeleteMessage(ctx context.Context, req *chatv1.DeleteMessageReq
 	}
 	m, err := s.svc.Delete(ctx, c, req.GetId())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &chatv1.DeleteMessageResponse{Id: m.ID, Seq: m.Seq, RoomId: m.RoomID}, nil
 }
@@ -186,7 +184,7 @@ func (s *Server) ListMessages(ctx context.Context, req *chatv1.ListMessagesReque
 		OldestFirst: req.GetOldestFirst(), Limit: int(req.GetLimit()),
 	})
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	resp := &chatv1.ListMessagesResponse{Messages: make([]*chatv1.Message, len(msgs))}
 	for i, m := range msgs {
@@ -203,7 +201,7 @@ func (s *Server) Join(ctx context.Context, req *chatv1.JoinRequest) (*chatv1.Joi
 	}
 	room, online, me, err := s.svc.Join(ctx, c, chat.ConnRef{RoomID: req.GetRoomId(), ConnectionID: req.GetConnectionId()})
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	resp := &chatv1.JoinResponse{Room: roomPB(room), Me: userPB(me), Online: make([]*chatv1.OnlineUser, len(online))}
 	for i, u := range online {
@@ -218,7 +216,7 @@ func (s *Server) Leave(ctx context.Context, req *chatv1.LeaveRequest) (*chatv1.L
 		return nil, err
 	}
 	if err := s.svc.Leave(ctx, chat.ConnRef{RoomID: req.GetRoomId(), ConnectionID: req.GetConnectionId()}); err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &chatv1.LeaveResponse{}, nil
 }
@@ -234,7 +232,7 @@ func (s *Server) Heartbeat(ctx context.Context, req *chatv1.HeartbeatRequest) (*
 	}
 	unknown, err := s.svc.Heartbeat(ctx, refs)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	resp := &chatv1.HeartbeatResponse{Unknown: make([]*chatv1.ConnectionRef, len(unknown))}
 	for i, r := range unknown {
@@ -250,58 +248,9 @@ func (s *Server) Typing(ctx context.Context, req *chatv1.TypingRequest) (*chatv1
 		return nil, err
 	}
 	if err := s.svc.Typing(ctx, c, req.GetRoomId()); err != nil {
-		return nil, s.status(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &chatv1.TypingResponse{}, nil
-}
-
-// status maps a domain error to its gRPC status, once. Internal errors
-// are logged here and reach the client without their text.
-func (s *Server) status(ctx context.Context, err error) error {
-	switch {
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "The request was cancelled.")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "The request timed out. Please retry.")
-	}
-	var e *chat.Error
-	if !errors.As(err, &e) {
-		s.log.ErrorContext(ctx, "internal error", "err", err)
-		return status.Error(codes.Internal, "internal error")
-	}
-	switch e.Code {
-	case chat.CodeInvalid:
-		return invalid(e)
-	case chat.CodeUnauthenticated:
-		return status.Error(codes.Unauthenticated, e.Message)
-	case chat.CodePermissionDenied:
-		return status.Error(codes.PermissionDenied, e.Message)
-	case chat.CodeNotFound:
-		return status.Error(codes.NotFound, e.Message)
-	case chat.CodeUnavailable:
-		s.log.WarnContext(ctx, "dependency unavailable", "err", err)
-		return status.Error(codes.Unavailable, e.Message)
-	default:
-		s.log.ErrorContext(ctx, "internal error", "err", err)
-		return status.Error(codes.Internal, "internal error")
-	}
-}
-
-// invalid is INVALID_ARGUMENT with a BadRequest naming the public field
-// (what platform/fielderr reads) and, when the error has a reason, an
-// ErrorInfo carrying it (e.g. "message_too_long").
-func invalid(e *chat.Error) error {
-	details := []protoadapt.MessageV1{&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
-		{Field: e.Field, Description: e.Message, Reason: e.Reason},
-	}}}
-	if e.Reason != "" {
-		details = append(details, &errdetails.ErrorInfo{Reason: e.Reason, Domain: errorDomain})
-	}
-	st, err := status.New(codes.InvalidArgument, e.Message).WithDetails(details...)
-	if err != nil {
-		return status.Error(codes.InvalidArgument, e.Message)
-	}
-	return st.Err()
 }
 
 func roomPB(r chat.Room) *chatv1.Room {

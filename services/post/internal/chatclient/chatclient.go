@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/post/internal/post"
@@ -45,7 +46,7 @@ func (r *Rooms) CreateRoom(ctx context.Context, name string, postID int64) (int6
 	if status.Code(err) == codes.InvalidArgument {
 		// Only a name given by the writer (CreatePostRoom) can be refused;
 		// the chat service's message is written for users.
-		return 0, post.FieldError("name", status.Convert(err).Message())
+		return 0, apperr.FieldError("name", status.Convert(err).Message())
 	}
 	if err != nil {
 		r.logger.WarnContext(ctx, "chat service: create room failed", "post_id", postID,

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 // Cursors are opaque to clients: base64url of the ordering's tag and the
@@ -31,10 +33,10 @@ func EncodeCursor(p Position) string {
 }
 
 // DecodeCursor parses a cursor of ordering o (not OrderDefault); a
-// CodeInvalid error on field "cursor" when it is malformed or belongs to
+// apperr.CodeInvalid error on field "cursor" when it is malformed or belongs to
 // another ordering.
 func DecodeCursor(s string, o Ordering) (*Position, error) {
-	bad := FieldError("cursor", MsgInvalidCursor)
+	bad := apperr.FieldError("cursor", MsgInvalidCursor)
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
 		return nil, bad

@@ -124,7 +124,7 @@ type Store interface {
 	// NextPostID reserves an id for a post about to be created.
 	NextPostID(ctx context.Context) (int64, error)
 	// InsertPost stores p with its tags (creating unknown tags) in one
-	// transaction. A CodeInvalid error on field "category" when the
+	// transaction. An apperr.CodeInvalid error on field "category" when the
 	// category does not exist.
 	InsertPost(ctx context.Context, p NewPost) (Post, error)
 	// UpdatePost applies c to post id and bumps updated_at. ErrNotFound
@@ -151,7 +151,7 @@ type Store interface {
 // for the user whose token ctx carries.
 type Rooms interface {
 	// CreateRoom creates the room of post postID, owned by the caller; it
-	// is idempotent per postID. A CodeInvalid error (field "name") for a
+	// is idempotent per postID. An apperr.CodeInvalid error (field "name") for a
 	// name the chat service refuses; ErrChatUnavailable on any other
 	// failure.
 	CreateRoom(ctx context.Context, name string, postID int64) (roomID int64, err error)

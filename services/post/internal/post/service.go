@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
+	"github.com/cobraspace/cobraspace/platform/fielderr"
 )
 
 // Service implements the post service's use cases on a Store and the chat
@@ -41,14 +44,14 @@ type ListRequest struct {
 }
 
 // ListPosts returns a page of posts and the cursor of the next page ("" on
-// the last page). CodeInvalid for a bad search or cursor.
+// the last page). apperr.CodeInvalid for a bad search or cursor.
 func (s *Service) ListPosts(ctx context.Context, r ListRequest) ([]Post, string, error) {
 	terms, err := SearchTerms(r.Search)
 	if err != nil {
 		return nil, "", err
 	}
 	if refused := refusedText(r.Tag); refused != "" {
-		return nil, "", FieldError("tag", refused)
+		return nil, "", apperr.FieldError("tag", refused)
 	}
 	q := Query{
 		Terms:      terms,
@@ -86,7 +89,7 @@ func (s *Service) ListPosts(ctx context.Context, r ListRequest) ([]Post, string,
 }
 
 // GetPost returns post id; with countHit it first adds 1 to its hit
-// counter (atomically, so concurrent views all count). CodeNotFound.
+// counter (atomically, so concurrent views all count). apperr.CodeNotFound.
 func (s *Service) GetPost(ctx context.Context, id int64, countHit bool) (Post, error) {
 	if id <= 0 {
 		return Post{}, ErrNotFound
@@ -103,24 +106,24 @@ func (s *Service) GetPost(ctx context.Context, id int64, countHit bool) (Post, e
 //     post id, so the one retry after a failure cannot make a second room);
 //  4. insert the post with its room id in one transaction.
 //
-// When step 3 fails nothing exists and the caller gets CodeUnavailable.
+// When step 3 fails nothing exists and the caller gets apperr.CodeUnavailable.
 // When step 4 fails the room is deleted again, best effort (see README.md
-// for the window in which an orphan room can remain). CodeInvalid,
-// CodeUnavailable.
+// for the window in which an orphan room can remain). apperr.CodeInvalid,
+// apperr.CodeUnavailable.
 func (s *Service) CreatePost(ctx context.Context, writerID int64, in Input) (Post, error) {
 	if writerID <= 0 {
-		return Post{}, &Error{Code: CodeUnauthenticated, Message: MsgNoCredentials}
+		return Post{}, &apperr.Error{Code: apperr.CodeUnauthenticated, Message: MsgNoCredentials}
 	}
-	f := fieldErrors{}
+	f := fielderr.Fields{}
 	title := checkTitle(f, in.Title)
 	checkContent(f, in.Content)
 	tags := checkTags(f, in.Tags)
 	if in.CategoryID <= 0 {
-		f.add("category", MsgRequired)
+		f.Add("category", MsgRequired)
 	} else if err := s.checkCategory(ctx, f, in.CategoryID); err != nil {
 		return Post{}, err
 	}
-	if err := f.err(); err != nil {
+	if err := apperr.Invalid(f); err != nil {
 		return Post{}, err
 	}
 
@@ -166,13 +169,13 @@ func (s *Service) compensateRoom(ctx context.Context, postID, roomID int64, caus
 		"post_id", postID, "room_id", roomID, "err", cause)
 }
 
-func (s *Service) checkCategory(ctx context.Context, f fieldErrors, id int64) error {
+func (s *Service) checkCategory(ctx context.Context, f fielderr.Fields, id int64) error {
 	ok, err := s.store.CategoryExists(ctx, id)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		f.add("category", InvalidCategoryMessage(id))
+		f.Add("category", InvalidCategoryMessage(id))
 	}
 	return nil
 }
@@ -193,12 +196,12 @@ const MsgHasRoom = "This post already has a chat room."
 // points at the new room. Only the writer may; a post that still has its
 // room keeps it. Binding a room to a post is reserved to this service by
 // the chat service, so this (and CreatePost) is the only way to do it.
-// CodeInvalid (field "post": unknown post or room exists; "name"),
-// CodePermissionDenied, CodeUnavailable.
+// apperr.CodeInvalid (field "post": unknown post or room exists; "name"),
+// apperr.CodePermissionDenied, apperr.CodeUnavailable.
 func (s *Service) CreatePostRoom(ctx context.Context, callerID, postID int64, name string) (int64, error) {
 	p, err := s.owned(ctx, callerID, postID)
-	if ErrorCode(err) == CodeNotFound {
-		return 0, FieldError("post", invalidPK(postID))
+	if apperr.ErrorCode(err) == apperr.CodeNotFound {
+		return 0, apperr.FieldError("post", invalidPK(postID))
 	}
 	if err != nil {
 		return 0, err
@@ -208,7 +211,7 @@ func (s *Service) CreatePostRoom(ctx context.Context, callerID, postID int64, na
 		return 0, err
 	}
 	if exists {
-		return 0, FieldError("post", MsgHasRoom)
+		return 0, apperr.FieldError("post", MsgHasRoom)
 	}
 	// Idempotent per post, so two concurrent requests get the same room.
 	roomID, err := s.rooms.CreateRoom(ctx, name, postID)
@@ -224,14 +227,14 @@ func (s *Service) CreatePostRoom(ctx context.Context, callerID, postID int64, na
 // UpdatePost changes the fields of post id named in mask ("title",
 // "content", "category", "tags"); only its writer may, and the writer never
 // changes. updated_at is bumped when mask names anything; a new title
-// renames the post's chat room (best effort). CodeInvalid,
-// CodeNotFound, CodePermissionDenied.
+// renames the post's chat room (best effort). apperr.CodeInvalid,
+// apperr.CodeNotFound, apperr.CodePermissionDenied.
 func (s *Service) UpdatePost(ctx context.Context, callerID, id int64, mask []string, in Input) (Post, error) {
 	p, err := s.owned(ctx, callerID, id)
 	if err != nil {
 		return Post{}, err
 	}
-	f := fieldErrors{}
+	f := fielderr.Fields{}
 	var c Changes
 	for _, field := range mask {
 		switch field {
@@ -244,7 +247,7 @@ func (s *Service) UpdatePost(ctx context.Context, callerID, id int64, mask []str
 		case "category":
 			cat := in.CategoryID
 			if cat <= 0 {
-				f.add("category", MsgRequired)
+				f.Add("category", MsgRequired)
 			} else if err := s.checkCategory(ctx, f, cat); err != nil {
 				return Post{}, err
 			}
@@ -253,10 +256,10 @@ func (s *Service) UpdatePost(ctx context.Context, callerID, id int64, mask []str
 			tags := checkTags(f, in.Tags)
 			c.Tags = &tags
 		default:
-			f.add("update_mask", MsgUnknownField)
+			f.Add("update_mask", MsgUnknownField)
 		}
 	}
-	if err := f.err(); err != nil {
+	if err := apperr.Invalid(f); err != nil {
 		return Post{}, err
 	}
 	if c == (Changes{}) {
@@ -279,10 +282,10 @@ func (s *Service) UpdatePost(ctx context.Context, callerID, id int64, mask []str
 
 // DeletePost deletes post id and, first, its chat room with the room's
 // messages (the chat service closes the room's sockets with 4000). When
-// the chat service is down the post stays and CodeUnavailable is
+// the chat service is down the post stays and apperr.CodeUnavailable is
 // returned, so a post never points at a room that is gone; a retry is
 // safe because an already deleted room counts as deleted. Writer only.
-// CodeNotFound, CodePermissionDenied, CodeUnavailable.
+// apperr.CodeNotFound, apperr.CodePermissionDenied, apperr.CodeUnavailable.
 func (s *Service) DeletePost(ctx context.Context, callerID, id int64) error {
 	p, err := s.owned(ctx, callerID, id)
 	if err != nil {
@@ -298,7 +301,7 @@ func (s *Service) DeletePost(ctx context.Context, callerID, id int64) error {
 // because a post's writer never changes.
 func (s *Service) owned(ctx context.Context, callerID, id int64) (Post, error) {
 	if callerID <= 0 {
-		return Post{}, &Error{Code: CodeUnauthenticated, Message: MsgNoCredentials}
+		return Post{}, &apperr.Error{Code: apperr.CodeUnauthenticated, Message: MsgNoCredentials}
 	}
 	if id <= 0 {
 		return Post{}, ErrNotFound
@@ -308,7 +311,7 @@ func (s *Service) owned(ctx context.Context, callerID, id int64) (Post, error) {
 		return Post{}, err
 	}
 	if p.WriterID != callerID {
-		return Post{}, &Error{Code: CodePermissionDenied, Message: MsgPermissionDenied}
+		return Post{}, &apperr.Error{Code: apperr.CodePermissionDenied, Message: MsgPermissionDenied}
 	}
 	return p, nil
 }
@@ -318,10 +321,10 @@ func (s *Service) Categories(ctx context.Context) ([]Category, error) {
 	return s.store.Categories(ctx)
 }
 
-// CreateCategory adds a category. CodeInvalid, CodeAlreadyExists.
+// CreateCategory adds a category. apperr.CodeInvalid, apperr.CodeAlreadyExists.
 func (s *Service) CreateCategory(ctx context.Context, callerID int64, name string) (Category, error) {
 	if callerID <= 0 {
-		return Category{}, &Error{Code: CodeUnauthenticated, Message: MsgNoCredentials}
+		return Category{}, &apperr.Error{Code: apperr.CodeUnauthenticated, Message: MsgNoCredentials}
 	}
 	name, err := checkCategoryName(name)
 	if err != nil {

@@ -6,53 +6,55 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
+	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"github.com/cobraspace/cobraspace/platform/safetext"
 )
 
 // checkTitle trims a title (as Django REST framework does) and checks it
 // is 1 to MaxTitleRunes characters.
-func checkTitle(f fieldErrors, title string) string {
+func checkTitle(f fielderr.Fields, title string) string {
 	title = strings.TrimSpace(title)
 	switch refused := refusedText(title); {
 	case title == "":
-		f.add("title", MsgBlank)
+		f.Add("title", MsgBlank)
 	case refused != "":
-		f.add("title", refused)
+		f.Add("title", refused)
 	case utf8.RuneCountInString(title) > MaxTitleRunes:
-		f.add("title", tooLong(MaxTitleRunes))
+		f.Add("title", tooLong(MaxTitleRunes))
 	}
 	return title
 }
 
 // checkContent checks content, which is stored exactly as written: not
 // blank, at most MaxContentRunes characters.
-func checkContent(f fieldErrors, content string) {
+func checkContent(f fielderr.Fields, content string) {
 	switch refused := refusedText(content); {
 	case strings.TrimSpace(content) == "":
-		f.add("content", MsgBlank)
+		f.Add("content", MsgBlank)
 	case refused != "":
-		f.add("content", refused)
+		f.Add("content", refused)
 	case utf8.RuneCountInString(content) > MaxContentRunes:
-		f.add("content", tooLong(MaxContentRunes))
+		f.Add("content", tooLong(MaxContentRunes))
 	}
 }
 
 // checkTags trims tag names and drops case-insensitive duplicates (the
 // first spelling wins); at most MaxTags, each 1 to MaxTagRunes characters.
-func checkTags(f fieldErrors, tags []string) []string {
+func checkTags(f fielderr.Fields, tags []string) []string {
 	out := make([]string, 0, len(tags))
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
 		t = strings.TrimSpace(t)
 		switch refused := refusedText(t); {
 		case t == "":
-			f.add("tags", MsgBlank)
+			f.Add("tags", MsgBlank)
 			continue
 		case refused != "":
-			f.add("tags", refused)
+			f.Add("tags", refused)
 			continue
 		case utf8.RuneCountInString(t) > MaxTagRunes:
-			f.add("tags", tooLong(MaxTagRunes))
+			f.Add("tags", tooLong(MaxTagRunes))
 			continue
 		}
 		key := strings.ToLower(t)
@@ -62,7 +64,7 @@ func checkTags(f fieldErrors, tags []string) []string {
 		}
 	}
 	if len(out) > MaxTags {
-		f.add("tags", fmt.Sprintf("Ensure this field has no more than %d elements.", MaxTags))
+		f.Add("tags", fmt.Sprintf("Ensure this field has no more than %d elements.", MaxTags))
 	}
 	return out
 }
@@ -70,17 +72,17 @@ func checkTags(f fieldErrors, tags []string) []string {
 // checkCategoryName trims a new category's name; 1 to MaxCategoryRunes
 // characters.
 func checkCategoryName(name string) (string, error) {
-	f := fieldErrors{}
+	f := fielderr.Fields{}
 	name = strings.TrimSpace(name)
 	switch refused := refusedText(name); {
 	case name == "":
-		f.add("name", MsgBlank)
+		f.Add("name", MsgBlank)
 	case refused != "":
-		f.add("name", refused)
+		f.Add("name", refused)
 	case utf8.RuneCountInString(name) > MaxCategoryRunes:
-		f.add("name", tooLong(MaxCategoryRunes))
+		f.Add("name", tooLong(MaxCategoryRunes))
 	}
-	return name, f.err()
+	return name, apperr.Invalid(f)
 }
 
 // SearchTerms splits a search string into terms as Django REST framework's
@@ -89,14 +91,14 @@ func checkCategoryName(name string) (string, error) {
 // a search of at most MaxSearchRunes characters.
 func SearchTerms(search string) ([]string, error) {
 	if utf8.RuneCountInString(search) > MaxSearchRunes {
-		return nil, FieldError("search", tooLong(MaxSearchRunes))
+		return nil, apperr.FieldError("search", tooLong(MaxSearchRunes))
 	}
 	if refused := refusedText(search); refused != "" {
-		return nil, FieldError("search", refused)
+		return nil, apperr.FieldError("search", refused)
 	}
 	terms := strings.FieldsFunc(search, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 	if len(terms) > MaxSearchTerms {
-		return nil, FieldError("search", fmt.Sprintf("Use at most %d search terms.", MaxSearchTerms))
+		return nil, apperr.FieldError("search", fmt.Sprintf("Use at most %d search terms.", MaxSearchTerms))
 	}
 	return terms, nil
 }

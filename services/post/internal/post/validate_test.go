@@ -1,6 +1,8 @@
 package post
 
 import (
+	"github.com/cobraspace/cobraspace/platform/apperr"
+	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"slices"
 	"strings"
 	"testing"
@@ -26,7 +28,7 @@ func TestSearchTerms(t *testing.T) {
 	} {
 		got, err := SearchTerms(tc.in)
 		if tc.invalid {
-			if ErrorCode(err) != CodeInvalid {
+			if apperr.ErrorCode(err) != apperr.CodeInvalid {
 				t.Errorf("SearchTerms(%q): got %v, want invalid", tc.in, err)
 			}
 			continue
@@ -53,7 +55,7 @@ func TestCheckTags(t *testing.T) {
 		// Duplicates do not count towards the limit.
 		{strings.Split("a,b,c,d,e,f,g,h,i,j,A", ","), strings.Split("a,b,c,d,e,f,g,h,i,j", ","), false},
 	} {
-		f := fieldErrors{}
+		f := fielderr.Fields{}
 		got := checkTags(f, tc.in)
 		if tc.invalid {
 			if len(f["tags"]) == 0 {
@@ -79,7 +81,7 @@ func TestTitleAndContent(t *testing.T) {
 		{"", "", []string{"content", "title"}},
 		{"t\x00", "  \n ", []string{"content", "title"}},
 	} {
-		f := fieldErrors{}
+		f := fielderr.Fields{}
 		title := checkTitle(f, tc.title)
 		checkContent(f, tc.content)
 		var bad []string

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/services/post/internal/post"
 )
 
@@ -484,7 +485,7 @@ func categoryName(ctx context.Context, q querier, id int64) (string, error) {
 	var name string
 	err := q.QueryRow(ctx, `SELECT name FROM categories WHERE id = $1`, id).Scan(&name)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", post.FieldError("category", post.InvalidCategoryMessage(id))
+		return "", apperr.FieldError("category", post.InvalidCategoryMessage(id))
 	}
 	if err != nil {
 		return "", fmt.Errorf("category %d: %w", id, err)

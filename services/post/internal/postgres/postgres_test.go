@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	"github.com/cobraspace/cobraspace/services/post/internal/post"
@@ -113,7 +114,7 @@ func TestSeededCategoriesAndCreate(t *testing.T) {
 		t.Fatalf("CreateCategory(Go) = %+v, %v", c, err)
 	}
 	for _, dup := range []string{"Go", "go", "PROGRAMMING"} {
-		if _, err := s.CreateCategory(ctx, dup); post.ErrorCode(err) != post.CodeAlreadyExists {
+		if _, err := s.CreateCategory(ctx, dup); apperr.ErrorCode(err) != apperr.CodeAlreadyExists {
 			t.Errorf("CreateCategory(%q): got %v, want already_exists", dup, err)
 		}
 	}
@@ -150,10 +151,10 @@ func TestInsertGetAndTags(t *testing.T) {
 		got.Hit != 0 || !slices.Equal(tagNames(got), []string{"go", "gRPC"}) || got.CreatedAt.IsZero() {
 		t.Errorf("Post(a) = %+v", got)
 	}
-	if _, err := s.Post(ctx, 424242, false); post.ErrorCode(err) != post.CodeNotFound {
+	if _, err := s.Post(ctx, 424242, false); apperr.ErrorCode(err) != apperr.CodeNotFound {
 		t.Errorf("Post(unknown): got %v, want not_found", err)
 	}
-	if _, err := s.Post(ctx, 424242, true); post.ErrorCode(err) != post.CodeNotFound {
+	if _, err := s.Post(ctx, 424242, true); apperr.ErrorCode(err) != apperr.CodeNotFound {
 		t.Errorf("Post(unknown, countHit): got %v, want not_found", err)
 	}
 
@@ -172,11 +173,11 @@ func TestInsertGetAndTags(t *testing.T) {
 	// An unknown category is a field error, and nothing is stored.
 	id, _ := s.NextPostID(ctx)
 	_, err = s.InsertPost(ctx, post.NewPost{ID: id, Title: "x", Content: "x", CategoryID: 999, WriterID: 1, RoomID: 1, Tags: []string{"orphan"}})
-	var e *post.Error
-	if post.ErrorCode(err) != post.CodeInvalid || !errors.As(err, &e) || len(e.Fields["category"]) == 0 {
+	var e *apperr.Error
+	if apperr.ErrorCode(err) != apperr.CodeInvalid || !errors.As(err, &e) || len(e.Fields["category"]) == 0 {
 		t.Errorf("insert with unknown category: got %v, want a category field error", err)
 	}
-	if _, err := s.Post(ctx, id, false); post.ErrorCode(err) != post.CodeNotFound {
+	if _, err := s.Post(ctx, id, false); apperr.ErrorCode(err) != apperr.CodeNotFound {
 		t.Errorf("post of the failed insert: got %v, want not_found", err)
 	}
 }
@@ -225,14 +226,14 @@ func TestUpdateAndDelete(t *testing.T) {
 	if err != nil || u2.Content != "new body" || u2.Title != "new title" || !slices.Equal(tagNames(u2), []string{"added", "keep"}) {
 		t.Errorf("content-only update = %+v, %v", u2, err)
 	}
-	if _, err := s.UpdatePost(ctx, 999999, post.Changes{Content: &content}); post.ErrorCode(err) != post.CodeNotFound {
+	if _, err := s.UpdatePost(ctx, 999999, post.Changes{Content: &content}); apperr.ErrorCode(err) != apperr.CodeNotFound {
 		t.Errorf("update unknown: got %v, want not_found", err)
 	}
 
 	if err := s.DeletePost(ctx, p.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeletePost(ctx, p.ID); post.ErrorCode(err) != post.CodeNotFound {
+	if err := s.DeletePost(ctx, p.ID); apperr.ErrorCode(err) != apperr.CodeNotFound {
 		t.Errorf("second delete: got %v, want not_found", err)
 	}
 	all, err := s.Tags(ctx, 100)
@@ -513,12 +514,12 @@ func TestCursorRoundTrip(t *testing.T) {
 		if p.Ordering == post.OrderNewest {
 			other = post.OrderMostHits
 		}
-		if _, err := post.DecodeCursor(post.EncodeCursor(p), other); post.ErrorCode(err) != post.CodeInvalid {
+		if _, err := post.DecodeCursor(post.EncodeCursor(p), other); apperr.ErrorCode(err) != apperr.CodeInvalid {
 			t.Errorf("cursor of %v used for %v: got %v, want invalid", p.Ordering, other, err)
 		}
 	}
 	for _, bad := range []string{"!!", "bjox", "eDox"} {
-		if _, err := post.DecodeCursor(bad, post.OrderNewest); post.ErrorCode(err) != post.CodeInvalid {
+		if _, err := post.DecodeCursor(bad, post.OrderNewest); apperr.ErrorCode(err) != apperr.CodeInvalid {
 			t.Errorf("DecodeCursor(%q): got %v, want invalid", bad, err)
 		}
 	}

@@ -1,19 +1,15 @@
 // Package rpc is the gRPC face of the post service: it converts between
-// postv1 messages and the post package and maps domain errors to gRPC
-// status codes, in one place (toStatus).
+// postv1 messages and the post package; domain errors become gRPC
+// statuses through the services' one table (platform/apperr).
 package rpc
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/cobraspace/cobraspace/platform/fielderr"
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
 	"github.com/cobraspace/cobraspace/services/post/internal/post"
@@ -32,63 +28,13 @@ func AnonymousMethods() []string {
 // Server implements postv1.PostServiceServer on a post.Service.
 type Server struct {
 	postv1.UnimplementedPostServiceServer
-	svc    *post.Service
-	logger *slog.Logger
+	svc  *post.Service
+	errs apperr.Translator
 }
 
 // New returns a Server for svc.
 func New(svc *post.Service, logger *slog.Logger) *Server {
-	return &Server{svc: svc, logger: logger}
-}
-
-// toStatus maps an error of the post package to a gRPC status. Unknown
-// errors are logged here, once, and become INTERNAL without their text.
-func (s *Server) toStatus(ctx context.Context, err error) error {
-	var e *post.Error
-	if errors.As(err, &e) {
-		switch e.Code {
-		case post.CodeInvalid:
-			if len(e.Fields) > 0 {
-				return fielderr.Fields(e.Fields).Err()
-			}
-			return status.Error(codes.InvalidArgument, e.Message)
-		case post.CodeAlreadyExists:
-			return withFields(codes.AlreadyExists, e)
-		case post.CodePermissionDenied:
-			return status.Error(codes.PermissionDenied, e.Message)
-		case post.CodeNotFound:
-			return status.Error(codes.NotFound, e.Message)
-		case post.CodeUnavailable:
-			return status.Error(codes.Unavailable, e.Message)
-		case post.CodeUnauthenticated:
-			return status.Error(codes.Unauthenticated, e.Message)
-		}
-	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "The request was canceled.")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "The request took too long.")
-	}
-	s.logger.ErrorContext(ctx, "internal error", "err", err)
-	return status.Error(codes.Internal, "internal error")
-}
-
-// withFields returns a status of code that also names the offending
-// fields in a google.rpc.BadRequest, as post.proto promises for
-// ALREADY_EXISTS (field "name").
-func withFields(code codes.Code, e *post.Error) error {
-	br := &errdetails.BadRequest{}
-	for field, msgs := range e.Fields {
-		for _, m := range msgs {
-			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: field, Description: m})
-		}
-	}
-	st, err := status.New(code, e.Message).WithDetails(br)
-	if err != nil {
-		return status.Error(code, e.Message)
-	}
-	return st.Err()
+	return &Server{svc: svc, errs: apperr.Translator{Domain: "post.cobraspace", Logger: logger}}
 }
 
 // ListPosts implements postv1.PostServiceServer.
@@ -110,7 +56,7 @@ func (s *Server) ListPosts(ctx context.Context, req *postv1.ListPostsRequest) (*
 		Cursor:     req.GetCursor(),
 	})
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	resp := &postv1.ListPostsResponse{Posts: make([]*postv1.Post, len(posts)), NextCursor: next}
 	for i, p := range posts {
@@ -123,7 +69,7 @@ func (s *Server) ListPosts(ctx context.Context, req *postv1.ListPostsRequest) (*
 func (s *Server) GetPost(ctx context.Context, req *postv1.GetPostRequest) (*postv1.Post, error) {
 	p, err := s.svc.GetPost(ctx, req.GetId(), req.GetCountHit())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return postToProto(p), nil
 }
@@ -134,7 +80,7 @@ func (s *Server) CreatePost(ctx context.Context, req *postv1.CreatePostRequest) 
 		Title: req.GetTitle(), Content: req.GetContent(), CategoryID: req.GetCategoryId(), Tags: req.GetTags(),
 	})
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return postToProto(p), nil
 }
@@ -145,7 +91,7 @@ func (s *Server) UpdatePost(ctx context.Context, req *postv1.UpdatePostRequest) 
 		Title: req.GetTitle(), Content: req.GetContent(), CategoryID: req.GetCategoryId(), Tags: req.GetTags(),
 	})
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return postToProto(p), nil
 }
@@ -153,7 +99,7 @@ func (s *Server) UpdatePost(ctx context.Context, req *postv1.UpdatePostRequest) 
 // DeletePost implements postv1.PostServiceServer.
 func (s *Server) DeletePost(ctx context.Context, req *postv1.DeletePostRequest) (*postv1.DeletePostResponse, error) {
 	if err := s.svc.DeletePost(ctx, grpcauth.UserID(ctx), req.GetId()); err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &postv1.DeletePostResponse{}, nil
 }
@@ -162,7 +108,7 @@ func (s *Server) DeletePost(ctx context.Context, req *postv1.DeletePostRequest) 
 func (s *Server) CreatePostRoom(ctx context.Context, req *postv1.CreatePostRoomRequest) (*postv1.CreatePostRoomResponse, error) {
 	roomID, err := s.svc.CreatePostRoom(ctx, grpcauth.UserID(ctx), req.GetPostId(), req.GetName())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &postv1.CreatePostRoomResponse{RoomId: roomID}, nil
 }
@@ -171,7 +117,7 @@ func (s *Server) CreatePostRoom(ctx context.Context, req *postv1.CreatePostRoomR
 func (s *Server) ListCategories(ctx context.Context, _ *postv1.ListCategoriesRequest) (*postv1.ListCategoriesResponse, error) {
 	cats, err := s.svc.Categories(ctx)
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	resp := &postv1.ListCategoriesResponse{Categories: make([]*postv1.Category, len(cats))}
 	for i, c := range cats {
@@ -184,7 +130,7 @@ func (s *Server) ListCategories(ctx context.Context, _ *postv1.ListCategoriesReq
 func (s *Server) CreateCategory(ctx context.Context, req *postv1.CreateCategoryRequest) (*postv1.Category, error) {
 	c, err := s.svc.CreateCategory(ctx, grpcauth.UserID(ctx), req.GetName())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &postv1.Category{Id: c.ID, Name: c.Name}, nil
 }
@@ -193,7 +139,7 @@ func (s *Server) CreateCategory(ctx context.Context, req *postv1.CreateCategoryR
 func (s *Server) ListTags(ctx context.Context, req *postv1.ListTagsRequest) (*postv1.ListTagsResponse, error) {
 	tags, err := s.svc.Tags(ctx, int(req.GetLimit()))
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	resp := &postv1.ListTagsResponse{Tags: make([]*postv1.Tag, len(tags))}
 	for i, t := range tags {

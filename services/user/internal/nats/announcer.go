@@ -35,7 +35,7 @@ type revokedEvent struct {
 func (a *Announcer) UserRevoked(ctx context.Context, userID int64, sessionIDs []string, jti, reason string) error {
 	data, err := json.Marshal(revokedEvent{Sessions: sessionIDs, JTI: jti, Reason: reason})
 	if err != nil {
-		return err
+		return fmt.Errorf("encode revocation of user %d: %w", userID, err)
 	}
 	if !a.nc.IsConnected() {
 		// nats.go would buffer the message until it reconnects; we say so,
@@ -44,7 +44,10 @@ func (a *Announcer) UserRevoked(ctx context.Context, userID int64, sessionIDs []
 		return fmt.Errorf("nats not connected (%s); announcement buffered", a.nc.Status())
 	}
 	if err := a.nc.Publish(a.subjects.UserRevoked(userID), data); err != nil {
-		return err
+		return fmt.Errorf("publish revocation of user %d: %w", userID, err)
 	}
-	return a.nc.FlushWithContext(ctx)
+	if err := a.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("flush revocation of user %d: %w", userID, err)
+	}
+	return nil
 }

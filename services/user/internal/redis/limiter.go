@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
 	"time"
 
@@ -104,7 +105,10 @@ var countScript = goredis.NewScript(countLua)
 func (l *LoginLimiter) count(ctx context.Context, free int, keys ...string) (time.Duration, error) {
 	ms, err := countScript.Run(ctx, l.rdb, keys, free, l.limits.Window.Milliseconds(),
 		l.limits.BaseDelay.Milliseconds(), l.limits.MaxDelay.Milliseconds(), l.limits.Account).Int64()
-	return time.Duration(ms) * time.Millisecond, err
+	if err != nil {
+		return 0, fmt.Errorf("count login attempt: %w", err)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // accountTag is the hash tag of every key of one account.
@@ -147,8 +151,11 @@ func addressKey(ip string) string {
 func (l *LoginLimiter) Attempt(ctx context.Context, account, ip string) (time.Duration, error) {
 	ipTag := l.ipTag(ip)
 	wait, err := l.rdb.PTTL(ctx, ipTag+":wait").Result()
-	if err != nil || wait > 0 {
-		return max(wait, 0), err
+	if err != nil {
+		return 0, fmt.Errorf("read address wait: %w", err)
+	}
+	if wait > 0 {
+		return wait, nil
 	}
 	acct, addr := l.accountTag(account), addressKey(ip)
 	return l.count(ctx, l.limits.AccountIP, acct+":tries:"+addr, acct+":wait:"+addr, acct+":fails")
@@ -162,7 +169,7 @@ func (l *LoginLimiter) Failed(ctx context.Context, account, ip string) error {
 	pipe.Incr(ctx, fails)
 	pipe.PExpire(ctx, fails, l.limits.Window)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return err
+		return fmt.Errorf("count account failure: %w", err)
 	}
 	ipTag := l.ipTag(ip)
 	_, err := l.count(ctx, l.limits.IP, ipTag+":fails", ipTag+":wait")
@@ -176,5 +183,8 @@ func (l *LoginLimiter) Failed(ctx context.Context, account, ip string) error {
 // let an attacker reset their address's budget.
 func (l *LoginLimiter) Succeeded(ctx context.Context, account, ip string) error {
 	acct, addr := l.accountTag(account), addressKey(ip)
-	return l.rdb.Del(ctx, acct+":tries:"+addr, acct+":wait:"+addr).Err()
+	if err := l.rdb.Del(ctx, acct+":tries:"+addr, acct+":wait:"+addr).Err(); err != nil {
+		return fmt.Errorf("forget login attempts: %w", err)
+	}
+	return nil
 }

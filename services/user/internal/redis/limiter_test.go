@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -261,5 +262,24 @@ func TestLoginLimiterRedisDown(t *testing.T) {
 	l := NewLoginLimiter(rdb, "x.", DefaultLoginLimits())
 	if _, err := l.Attempt(context.Background(), "a@example.com", "1.2.3.4"); err == nil {
 		t.Error("Attempt with Redis down: nil error, want an error (the service then degrades)")
+	}
+}
+
+// TestErrorsNameTheOperation: with Redis unreachable every call says what
+// the limiter was doing, and the client's error stays visible to errors.Is.
+func TestErrorsNameTheOperation(t *testing.T) {
+	rdb := newClient(t)
+	l := NewLoginLimiter(rdb, testenv.Prefix(t), LoginLimits{})
+	rdb.Close()
+	ctx := context.Background()
+	_, attemptErr := l.Attempt(ctx, "a@example.com", "192.0.2.1")
+	for op, err := range map[string]error{
+		"read address wait":     attemptErr,
+		"count account failure": l.Failed(ctx, "a@example.com", "192.0.2.1"),
+		"forget login attempts": l.Succeeded(ctx, "a@example.com", "192.0.2.1"),
+	} {
+		if !errors.Is(err, goredis.ErrClosed) || !strings.HasPrefix(err.Error(), op+": ") {
+			t.Errorf("%s: got %v, want goredis.ErrClosed prefixed by %q", op, err, op)
+		}
 	}
 }

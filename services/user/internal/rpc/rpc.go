@@ -1,24 +1,22 @@
 // Package rpc is the gRPC face of the user service: it converts between
-// userv1 messages and the user package and maps domain errors to gRPC
-// status codes, in one place (toStatus).
+// userv1 messages and the user package; domain errors become gRPC
+// statuses through the services' one table (platform/apperr).
 package rpc
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net"
 	"slices"
 	"strconv"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
@@ -45,63 +43,13 @@ const gateway = "gateway"
 // Server implements userv1.UserServiceServer on a user.Service.
 type Server struct {
 	userv1.UnimplementedUserServiceServer
-	svc    *user.Service
-	logger *slog.Logger
+	svc  *user.Service
+	errs apperr.Translator
 }
 
 // New returns a Server for svc.
 func New(svc *user.Service, logger *slog.Logger) *Server {
-	return &Server{svc: svc, logger: logger}
-}
-
-// toStatus maps an error of the user package to a gRPC status. Unknown
-// errors are logged here, once, and become INTERNAL without their text.
-func (s *Server) toStatus(ctx context.Context, err error) error {
-	var e *user.Error
-	if errors.As(err, &e) {
-		switch e.Code {
-		case user.CodeInvalid:
-			if len(e.Fields) > 0 {
-				return fielderr.Fields(e.Fields).Err()
-			}
-			return status.Error(codes.InvalidArgument, e.Message)
-		case user.CodeUnauthenticated:
-			return status.Error(codes.Unauthenticated, e.Message)
-		case user.CodePermissionDenied:
-			return status.Error(codes.PermissionDenied, e.Message)
-		case user.CodeNotFound:
-			return status.Error(codes.NotFound, e.Message)
-		case user.CodeRateLimited:
-			return rateLimited(e)
-		case user.CodeUnavailable:
-			return status.Error(codes.Unavailable, e.Message)
-		}
-	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "The request was canceled.")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "The request took too long.")
-	case errors.Is(err, user.ErrUnavailable):
-		s.logger.WarnContext(ctx, "dependency unavailable", "err", err)
-		return status.Error(codes.Unavailable, "The service is temporarily unavailable. Try again later.")
-	}
-	s.logger.ErrorContext(ctx, "internal error", "err", err)
-	return status.Error(codes.Internal, "internal error")
-}
-
-// rateLimited is RESOURCE_EXHAUSTED with a google.rpc.RetryInfo detail
-// saying how long to wait (the gateway's Retry-After header).
-func rateLimited(e *user.Error) error {
-	st := status.New(codes.ResourceExhausted, e.Message)
-	if e.RetryAfter <= 0 {
-		return st.Err()
-	}
-	withWait, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryAfter)})
-	if err != nil { // only when the detail cannot be marshalled
-		return st.Err()
-	}
-	return withWait.Err()
+	return &Server{svc: svc, errs: apperr.Translator{Domain: "user.cobraspace", Logger: logger}}
 }
 
 // caller returns the verified claims of the calling user (the server's
@@ -118,7 +66,7 @@ func (s *Server) caller(ctx context.Context) (accesstoken.Claims, error) {
 func (s *Server) Register(ctx context.Context, req *userv1.RegisterRequest) (*userv1.RegisterResponse, error) {
 	p, err := s.svc.Register(ctx, req.GetEmail(), req.GetPassword(), req.GetNickname())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &userv1.RegisterResponse{Profile: profileToProto(p)}, nil
 }
@@ -133,7 +81,7 @@ func (s *Server) Login(ctx context.Context, req *userv1.LoginRequest) (*userv1.L
 	}
 	p, pair, err := s.svc.Login(ctx, req.GetEmail(), req.GetPassword(), clientIP)
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &userv1.LoginResponse{Profile: profileToProto(p), Tokens: pairToProto(pair)}, nil
 }
@@ -142,7 +90,7 @@ func (s *Server) Login(ctx context.Context, req *userv1.LoginRequest) (*userv1.L
 func (s *Server) RefreshToken(ctx context.Context, req *userv1.RefreshTokenRequest) (*userv1.TokenPair, error) {
 	pair, err := s.svc.Refresh(ctx, req.GetRefresh())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return pairToProto(pair), nil
 }
@@ -154,7 +102,7 @@ func (s *Server) Logout(ctx context.Context, req *userv1.LogoutRequest) (*userv1
 		return nil, err
 	}
 	if err := s.svc.Logout(ctx, c, req.GetRefresh()); err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &userv1.LogoutResponse{}, nil
 }
@@ -167,7 +115,7 @@ func (s *Server) GetProfile(ctx context.Context, _ *userv1.GetProfileRequest) (*
 	}
 	p, err := s.svc.Profile(ctx, c.UserID)
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return profileToProto(p), nil
 }
@@ -184,7 +132,7 @@ func (s *Server) UpdateProfile(ctx context.Context, req *userv1.UpdateProfileReq
 	}
 	p, err := s.svc.UpdateProfile(ctx, c.UserID, u)
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return profileToProto(p), nil
 }
@@ -197,7 +145,7 @@ func (s *Server) SetProfilePicture(ctx context.Context, req *userv1.SetProfilePi
 	}
 	p, err := s.svc.SetPicture(ctx, c.UserID, req.GetImage())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return profileToProto(p), nil
 }
@@ -206,7 +154,7 @@ func (s *Server) SetProfilePicture(ctx context.Context, req *userv1.SetProfilePi
 func (s *Server) GetMedia(ctx context.Context, req *userv1.GetMediaRequest) (*userv1.Media, error) {
 	m, err := s.svc.Media(ctx, req.GetKey())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &userv1.Media{ContentType: m.ContentType, Data: m.Data, Etag: m.ETag, Immutable: m.Immutable}, nil
 }
@@ -219,7 +167,7 @@ func (s *Server) AddFriend(ctx context.Context, req *userv1.AddFriendRequest) (*
 	}
 	f, err := s.svc.AddFriend(ctx, c.UserID, req.GetEmail())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &userv1.AddFriendResponse{Friend: summaryToProto(f)}, nil
 }
@@ -232,7 +180,7 @@ func (s *Server) ListFriends(ctx context.Context, req *userv1.ListFriendsRequest
 	}
 	friends, next, err := s.svc.ListFriends(ctx, c.UserID, req.GetLimit(), req.GetCursor())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &userv1.ListFriendsResponse{Friends: summariesToProto(friends), NextCursor: next}, nil
 }
@@ -244,7 +192,7 @@ func (s *Server) DeleteFriend(ctx context.Context, req *userv1.DeleteFriendReque
 		return nil, err
 	}
 	if err := s.svc.DeleteFriend(ctx, c.UserID, req.GetEmail()); err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &userv1.DeleteFriendResponse{}, nil
 }
@@ -257,7 +205,7 @@ func (s *Server) GetFriendProfile(ctx context.Context, req *userv1.GetFriendProf
 	}
 	p, err := s.svc.FriendProfile(ctx, c.UserID, req.GetUserId())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return profileToProto(p), nil
 }
@@ -270,7 +218,7 @@ func (s *Server) SearchUsers(ctx context.Context, req *userv1.SearchUsersRequest
 	}
 	users, next, err := s.svc.SearchUsers(ctx, c.UserID, req.GetKeyword(), req.GetLimit(), req.GetCursor())
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &userv1.SearchUsersResponse{Users: summariesToProto(users), NextCursor: next}, nil
 }
@@ -290,7 +238,7 @@ func (s *Server) GetUsers(ctx context.Context, req *userv1.GetUsersRequest) (*us
 	}
 	users, err := s.svc.Users(ctx, ids)
 	if err != nil {
-		return nil, s.toStatus(ctx, err)
+		return nil, s.errs.Status(ctx, err)
 	}
 	return &userv1.GetUsersResponse{Users: summariesToProto(users)}, nil
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 // Page sizes of lists.
@@ -50,12 +52,12 @@ func decodeFriendCursor(s string) (FriendCursor, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	parts := strings.Split(string(raw), ":")
 	if err != nil || len(parts) != 3 || parts[0] != "f" {
-		return FriendCursor{}, fieldError("cursor", MsgInvalidCursor)
+		return FriendCursor{}, apperr.FieldError("cursor", MsgInvalidCursor)
 	}
 	micros, err1 := strconv.ParseInt(parts[1], 10, 64)
 	id, err2 := strconv.ParseInt(parts[2], 10, 64)
 	if err1 != nil || err2 != nil || id <= 0 {
-		return FriendCursor{}, fieldError("cursor", MsgInvalidCursor)
+		return FriendCursor{}, apperr.FieldError("cursor", MsgInvalidCursor)
 	}
 	return FriendCursor{AddedAt: time.UnixMicro(micros).UTC(), FriendID: id}, nil
 }
@@ -71,11 +73,11 @@ func decodeIDCursor(s string) (int64, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(s)
 	rest, ok := strings.CutPrefix(string(raw), "u:")
 	if err != nil || !ok {
-		return 0, fieldError("cursor", MsgInvalidCursor)
+		return 0, apperr.FieldError("cursor", MsgInvalidCursor)
 	}
 	id, err := strconv.ParseInt(rest, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, fieldError("cursor", MsgInvalidCursor)
+		return 0, apperr.FieldError("cursor", MsgInvalidCursor)
 	}
 	return id, nil
 }

@@ -17,6 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp"
 )
@@ -57,26 +58,26 @@ type processedPicture struct {
 func processPicture(data []byte) (processedPicture, error) {
 	switch {
 	case len(data) == 0:
-		return processedPicture{}, fieldError("profile_picture", MsgPictureEmpty)
+		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureEmpty)
 	case len(data) > MaxPictureBytes:
-		return processedPicture{}, fieldError("profile_picture", MsgPictureTooLarge)
+		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureTooLarge)
 	}
 	sniffed := http.DetectContentType(data)
 	switch sniffed {
 	case "image/png", "image/jpeg", "image/gif", "image/webp":
 	default:
-		return processedPicture{}, fieldError("profile_picture", MsgPictureInvalid)
+		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureInvalid)
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil || "image/"+format != sniffed || cfg.Width <= 0 || cfg.Height <= 0 {
-		return processedPicture{}, fieldError("profile_picture", MsgPictureInvalid)
+		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureInvalid)
 	}
 	if cfg.Width > MaxPictureSide || cfg.Height > MaxPictureSide || decodeBytes(data, format, cfg) > MaxDecodeBytes {
-		return processedPicture{}, fieldError("profile_picture", MsgPictureTooBig)
+		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureTooBig)
 	}
 	src, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return processedPicture{}, fieldError("profile_picture", MsgPictureInvalid)
+		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureInvalid)
 	}
 	dst := squareThumbnail(src, AvatarSize)
 	var buf bytes.Buffer

@@ -8,6 +8,8 @@ import (
 	"image/png"
 	"runtime"
 	"testing"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 // photo is a w×h image with some detail, so that encoders cannot shrink
@@ -96,7 +98,7 @@ func TestPictureMemoryBounded(t *testing.T) {
 		case tc.accepted && n > MaxDecodeBytes+resize:
 			t.Errorf("%s: %d MiB allocated, want at most %d", tc.name, n>>20, (MaxDecodeBytes+resize)>>20)
 		case !tc.accepted:
-			e, ok := err.(*Error)
+			e, ok := err.(*apperr.Error)
 			if !ok || len(e.Fields["profile_picture"]) != 1 || e.Fields["profile_picture"][0] != MsgPictureTooBig {
 				t.Errorf("%s: %v, want profile_picture %q", tc.name, err, MsgPictureTooBig)
 			}

@@ -11,6 +11,8 @@ import (
 	"image/png"
 	"strings"
 	"testing"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 func encodePNG(t *testing.T, w, h int) []byte {
@@ -91,8 +93,8 @@ func TestProcessPicture(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := processPicture(tc.data)
 			if tc.wantType == "" {
-				e, ok := err.(*Error)
-				if !ok || e.Code != CodeInvalid || len(e.Fields["profile_picture"]) != 1 || e.Fields["profile_picture"][0] != tc.wantMsg {
+				e, ok := err.(*apperr.Error)
+				if !ok || e.Code != apperr.CodeInvalid || len(e.Fields["profile_picture"]) != 1 || e.Fields["profile_picture"][0] != tc.wantMsg {
 					t.Fatalf("err = %v, want profile_picture %q", err, tc.wantMsg)
 				}
 				return

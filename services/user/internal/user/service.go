@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/apperr"
+	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"github.com/cobraspace/cobraspace/platform/safetext"
 )
 
@@ -54,7 +56,7 @@ type Config struct {
 }
 
 // Service implements the user service's use cases. Its methods return
-// *Error for every outcome a user should see; any other error is internal.
+// *apperr.Error for every outcome a user should see; any other error is internal.
 type Service struct {
 	cfg      Config
 	now      func() time.Time
@@ -77,33 +79,33 @@ func NewService(cfg Config) *Service {
 	}
 }
 
-// Register creates a user and its profile. CodeInvalid (fields "email",
-// "password", "nickname"); CodeUnavailable when hashing is overloaded.
+// Register creates a user and its profile. apperr.CodeInvalid (fields "email",
+// "password", "nickname"); apperr.CodeUnavailable when hashing is overloaded.
 func (s *Service) Register(ctx context.Context, email, password, nickname string) (Profile, error) {
 	email = NormalizeEmail(email)
 	nickname = strings.TrimSpace(nickname)
-	f := fieldErrors{}
+	f := fielderr.Fields{}
 	switch {
 	case email == "":
-		f.add("email", MsgRequired)
+		f.Add("email", MsgRequired)
 	case !ValidEmail(email):
-		f.add("email", MsgInvalidEmail)
+		f.Add("email", MsgInvalidEmail)
 	}
 	if password == "" {
-		f.add("password", MsgRequired)
+		f.Add("password", MsgRequired)
 	} else if err := safetext.Check(password); err != nil {
-		f.add("password", err.Error())
+		f.Add("password", err.Error())
 	} else {
 		for _, m := range s.cfg.Passwords.Check(password, email) {
-			f.add("password", m)
+			f.Add("password", m)
 		}
 	}
 	if nickname == "" {
 		nickname = DefaultNickname(email)
 	} else if msg := validateNickname(nickname); msg != "" {
-		f.add("nickname", msg)
+		f.Add("nickname", msg)
 	}
-	if err := f.err(); err != nil {
+	if err := apperr.Invalid(f); err != nil {
 		return Profile{}, err
 	}
 	hash, err := s.cfg.Hasher.Hash(ctx, password)
@@ -114,40 +116,40 @@ func (s *Service) Register(ctx context.Context, email, password, nickname string
 	// concurrent registrations of one address cannot both succeed.
 	p, err := s.cfg.Store.CreateUser(ctx, NewUser{Email: email, PasswordHash: hash, Nickname: nickname})
 	if errors.Is(err, ErrEmailTaken) {
-		return Profile{}, fieldError("email", MsgEmailTaken)
+		return Profile{}, apperr.FieldError("email", MsgEmailTaken)
 	}
 	return p, err
 }
 
 func (s *Service) hashErr(err error) error {
 	if errors.Is(err, ErrBusy) {
-		return newError(CodeUnavailable, MsgBusy)
+		return apperr.New(apperr.CodeUnavailable, MsgBusy)
 	}
 	return err
 }
 
-// Login checks credentials and issues tokens. CodeRateLimited (with
+// Login checks credentials and issues tokens. apperr.CodeRateLimited (with
 // RetryAfter) while the client's address must wait after too many
-// failures (see LoginLimiter); CodeUnauthenticated for bad credentials,
+// failures (see LoginLimiter); apperr.CodeUnauthenticated for bad credentials,
 // the same for unknown emails (checked against a dummy hash, for similar
-// timing, and limited alike); CodeUnavailable when hashing is overloaded.
+// timing, and limited alike); apperr.CodeUnavailable when hashing is overloaded.
 func (s *Service) Login(ctx context.Context, email, password, clientIP string) (Profile, TokenPair, error) {
 	account := strings.ToLower(strings.TrimSpace(email))
 	if account == "" || password == "" {
-		f := fieldErrors{}
+		f := fielderr.Fields{}
 		if account == "" {
-			f.add("email", MsgRequired)
+			f.Add("email", MsgRequired)
 		}
 		if password == "" {
-			f.add("password", MsgRequired)
+			f.Add("password", MsgRequired)
 		}
-		return Profile{}, TokenPair{}, f.err()
+		return Profile{}, TokenPair{}, apperr.Invalid(f)
 	}
 	if err := cmp.Or(checkText("email", email), checkText("password", password)); err != nil {
 		return Profile{}, TokenPair{}, err
 	}
 	if wait := s.loginWait(ctx, account, clientIP); wait > 0 {
-		return Profile{}, TokenPair{}, &Error{Code: CodeRateLimited, Message: MsgTooManyLogins, RetryAfter: wait}
+		return Profile{}, TokenPair{}, &apperr.Error{Code: apperr.CodeRateLimited, Message: MsgTooManyLogins, RetryAfter: wait}
 	}
 	var creds Credentials
 	if len(account) <= MaxEmailLen && len(password) <= 4*MaxPasswordLen {
@@ -163,7 +165,7 @@ func (s *Service) Login(ctx context.Context, email, password, clientIP string) (
 	}
 	if !ok {
 		s.limiterCall(ctx, "failure not counted", s.cfg.Limiter.Failed, account, clientIP)
-		return Profile{}, TokenPair{}, newError(CodeUnauthenticated, MsgBadCredentials)
+		return Profile{}, TokenPair{}, apperr.New(apperr.CodeUnauthenticated, MsgBadCredentials)
 	}
 	s.limiterCall(ctx, "attempts not reset", s.cfg.Limiter.Succeeded, account, clientIP)
 	p, err := s.cfg.Store.Profile(ctx, creds.UserID)
@@ -233,12 +235,12 @@ func randomID() string {
 	return hex.EncodeToString(b)
 }
 
-// Refresh rotates a refresh token. CodeUnauthenticated when it is invalid,
+// Refresh rotates a refresh token. apperr.CodeUnauthenticated when it is invalid,
 // expired or revoked, or was already used (its family is then revoked).
 func (s *Service) Refresh(ctx context.Context, refresh string) (TokenPair, error) {
 	rc, err := s.cfg.Verifier.Verify(refresh, accesstoken.TypeRefresh)
 	if err != nil || rc.Family == "" {
-		return TokenPair{}, newError(CodeUnauthenticated, MsgTokenInvalid)
+		return TokenPair{}, apperr.New(apperr.CodeUnauthenticated, MsgTokenInvalid)
 	}
 	pair, next, err := s.issue(rc.UserID, rc.Email, rc.Family)
 	if err != nil {
@@ -251,9 +253,9 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (TokenPair, error
 		// Someone holds a stolen token of this session: its access tokens
 		// (the thief's and the owner's) must stop working too.
 		s.revokeSessions(ctx, rc.UserID, []string{rc.SessionID()}, "", "refresh_reuse")
-		return TokenPair{}, newError(CodeUnauthenticated, MsgTokenInvalid)
+		return TokenPair{}, apperr.New(apperr.CodeUnauthenticated, MsgTokenInvalid)
 	case errors.Is(err, ErrTokenRevoked):
-		return TokenPair{}, newError(CodeUnauthenticated, MsgTokenInvalid)
+		return TokenPair{}, apperr.New(apperr.CodeUnauthenticated, MsgTokenInvalid)
 	case err != nil:
 		return TokenPair{}, err
 	}
@@ -265,7 +267,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (TokenPair, error
 // caller's access token, then revokes those sessions everywhere
 // (revokeSessions). Other sessions of the user (other devices) keep working
 // unless refresh is empty. An invalid or expired refresh token is ignored
-// (it cannot be used anyway); one of another user is CodePermissionDenied.
+// (it cannot be used anyway); one of another user is apperr.CodePermissionDenied.
 func (s *Service) Logout(ctx context.Context, caller accesstoken.Claims, refresh string) error {
 	sessions := []string{caller.SessionID()}
 	if refresh == "" {
@@ -278,7 +280,7 @@ func (s *Service) Logout(ctx context.Context, caller accesstoken.Claims, refresh
 		families := []string{caller.Family}
 		if rc, err := s.cfg.Verifier.Verify(refresh, accesstoken.TypeRefresh); err == nil {
 			if rc.UserID != caller.UserID {
-				return newError(CodePermissionDenied, MsgPermissionDenied)
+				return apperr.New(apperr.CodePermissionDenied, MsgPermissionDenied)
 			}
 			families = append(families, rc.Family)
 			sessions = append(sessions, rc.SessionID())
@@ -320,30 +322,30 @@ func (s *Service) revokeSessions(ctx context.Context, userID int64, sessions []s
 	}
 }
 
-// Profile returns a user's own profile. CodeNotFound.
+// Profile returns a user's own profile. apperr.CodeNotFound.
 func (s *Service) Profile(ctx context.Context, userID int64) (Profile, error) {
 	p, err := s.cfg.Store.Profile(ctx, userID)
 	if errors.Is(err, ErrNotFound) {
-		return Profile{}, newError(CodeNotFound, MsgNotFound)
+		return Profile{}, apperr.New(apperr.CodeNotFound, MsgNotFound)
 	}
 	return p, err
 }
 
-// UpdateProfile changes the fields set in u. CodeInvalid, CodeNotFound.
+// UpdateProfile changes the fields set in u. apperr.CodeInvalid, apperr.CodeNotFound.
 func (s *Service) UpdateProfile(ctx context.Context, userID int64, u ProfileUpdate) (Profile, error) {
 	if err := ValidateUpdate(&u); err != nil {
 		return Profile{}, err
 	}
 	p, err := s.cfg.Store.UpdateProfile(ctx, userID, u)
 	if errors.Is(err, ErrNotFound) {
-		return Profile{}, newError(CodeNotFound, MsgNotFound)
+		return Profile{}, apperr.New(apperr.CodeNotFound, MsgNotFound)
 	}
 	return p, err
 }
 
 // SetPicture stores a new profile picture (see processPicture) and removes
-// the previous one. CodeInvalid (field "profile_picture"), CodeNotFound,
-// CodeUnavailable when too many pictures are being processed.
+// the previous one. apperr.CodeInvalid (field "profile_picture"), apperr.CodeNotFound,
+// apperr.CodeUnavailable when too many pictures are being processed.
 func (s *Service) SetPicture(ctx context.Context, userID int64, data []byte) (Profile, error) {
 	t := time.NewTimer(5 * time.Second)
 	defer t.Stop()
@@ -352,7 +354,7 @@ func (s *Service) SetPicture(ctx context.Context, userID int64, data []byte) (Pr
 	case <-ctx.Done():
 		return Profile{}, ctx.Err()
 	case <-t.C:
-		return Profile{}, newError(CodeUnavailable, MsgBusy)
+		return Profile{}, apperr.New(apperr.CodeUnavailable, MsgBusy)
 	}
 	pic, err := processPicture(data)
 	<-s.imageSem
@@ -366,7 +368,7 @@ func (s *Service) SetPicture(ctx context.Context, userID int64, data []byte) (Pr
 	}
 	prev, err := s.cfg.Store.SetPicture(ctx, userID, key)
 	if errors.Is(err, ErrNotFound) {
-		return Profile{}, newError(CodeNotFound, MsgNotFound)
+		return Profile{}, apperr.New(apperr.CodeNotFound, MsgNotFound)
 	} else if err != nil {
 		return Profile{}, err
 	}
@@ -380,10 +382,10 @@ func (s *Service) SetPicture(ctx context.Context, userID int64, data []byte) (Pr
 }
 
 // Media returns a stored media object, or generates a user's default
-// avatar. CodeNotFound.
+// avatar. apperr.CodeNotFound.
 func (s *Service) Media(ctx context.Context, key string) (Media, error) {
 	if key == "" || len(key) > 512 || safetext.Check(key) != nil {
-		return Media{}, newError(CodeNotFound, MsgNotFound)
+		return Media{}, apperr.New(apperr.CodeNotFound, MsgNotFound)
 	}
 	if uid, ok := parseDefaultAvatarKey(key); ok {
 		users, err := s.cfg.Store.Users(ctx, []int64{uid})
@@ -391,7 +393,7 @@ func (s *Service) Media(ctx context.Context, key string) (Media, error) {
 			return Media{}, err
 		}
 		if len(users) == 0 {
-			return Media{}, newError(CodeNotFound, MsgNotFound)
+			return Media{}, apperr.New(apperr.CodeNotFound, MsgNotFound)
 		}
 		name := users[0].Nickname
 		if name == "" {
@@ -404,29 +406,29 @@ func (s *Service) Media(ctx context.Context, key string) (Media, error) {
 	}
 	m, err := s.cfg.Media.Get(ctx, key)
 	if errors.Is(err, ErrNotFound) {
-		return Media{}, newError(CodeNotFound, MsgNotFound)
+		return Media{}, apperr.New(apperr.CodeNotFound, MsgNotFound)
 	}
 	return m, err
 }
 
-// AddFriend adds the user with email to userID's friends. CodeInvalid
-// (field "email": blank or the caller), CodeNotFound.
+// AddFriend adds the user with email to userID's friends. apperr.CodeInvalid
+// (field "email": blank or the caller), apperr.CodeNotFound.
 func (s *Service) AddFriend(ctx context.Context, userID int64, email string) (Summary, error) {
 	email = NormalizeEmail(email)
 	if email == "" {
-		return Summary{}, fieldError("email", MsgRequired)
+		return Summary{}, apperr.FieldError("email", MsgRequired)
 	}
 	if err := checkText("email", email); err != nil {
 		return Summary{}, err
 	}
 	friend, err := s.cfg.Store.UserByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
-		return Summary{}, newError(CodeNotFound, MsgUserNotFound)
+		return Summary{}, apperr.New(apperr.CodeNotFound, MsgUserNotFound)
 	} else if err != nil {
 		return Summary{}, err
 	}
 	if friend.UserID == userID {
-		return Summary{}, fieldError("email", MsgAddSelf)
+		return Summary{}, apperr.FieldError("email", MsgAddSelf)
 	}
 	if err := s.cfg.Store.AddFriend(ctx, userID, friend.UserID); err != nil {
 		return Summary{}, err
@@ -435,16 +437,16 @@ func (s *Service) AddFriend(ctx context.Context, userID int64, email string) (Su
 }
 
 // DeleteFriend removes the user with email from userID's friends.
-// CodeInvalid (blank email), CodeNotFound "{email}님은 친구 목록에 없습니다.".
+// apperr.CodeInvalid (blank email), apperr.CodeNotFound "{email}님은 친구 목록에 없습니다.".
 func (s *Service) DeleteFriend(ctx context.Context, userID int64, email string) error {
 	email = NormalizeEmail(email)
 	if email == "" {
-		return fieldError("email", MsgRequired)
+		return apperr.FieldError("email", MsgRequired)
 	}
 	if err := checkText("email", email); err != nil {
 		return err
 	}
-	notFriend := newError(CodeNotFound, email+MsgNotFriendSuffix)
+	notFriend := apperr.New(apperr.CodeNotFound, email+MsgNotFriendSuffix)
 	friend, err := s.cfg.Store.UserByEmail(ctx, email)
 	if errors.Is(err, ErrNotFound) {
 		return notFriend
@@ -462,7 +464,7 @@ func (s *Service) DeleteFriend(ctx context.Context, userID int64, email string) 
 }
 
 // ListFriends returns a page of userID's friends, oldest first, and the
-// cursor of the next page ("" on the last). CodeInvalid (field "cursor").
+// cursor of the next page ("" on the last). apperr.CodeInvalid (field "cursor").
 func (s *Service) ListFriends(ctx context.Context, userID int64, limit int32, cursor string) ([]Summary, string, error) {
 	after, err := decodeFriendCursor(cursor)
 	if err != nil {
@@ -487,7 +489,7 @@ func (s *Service) ListFriends(ctx context.Context, userID int64, limit int32, cu
 }
 
 // FriendProfile returns another user's profile as viewerID may see it.
-// CodeNotFound; CodePermissionDenied "This account is private." when it is
+// apperr.CodeNotFound; apperr.CodePermissionDenied "This account is private." when it is
 // private and the viewer is not in that user's friends list.
 func (s *Service) FriendProfile(ctx context.Context, viewerID, userID int64) (Profile, error) {
 	p, err := s.Profile(ctx, userID)
@@ -499,7 +501,7 @@ func (s *Service) FriendProfile(ctx context.Context, viewerID, userID int64) (Pr
 		return Profile{}, err
 	}
 	if !allowed {
-		return Profile{}, newError(CodePermissionDenied, MsgPrivate)
+		return Profile{}, apperr.New(apperr.CodePermissionDenied, MsgPrivate)
 	}
 	return p, nil
 }
@@ -513,12 +515,12 @@ const MinSearchKeyword = 2
 // nickname contains keyword (case-insensitive, literal) or whose email is
 // exactly keyword, in id order, and the next cursor. Private users' emails
 // are blank unless they added the viewer (see Store.SearchUsers): the
-// search must not become a directory of email addresses. CodeInvalid
+// search must not become a directory of email addresses. apperr.CodeInvalid
 // (fields "keyword", "cursor").
 func (s *Service) SearchUsers(ctx context.Context, viewerID int64, keyword string, limit int32, cursor string) ([]Summary, string, error) {
 	keyword = strings.TrimSpace(keyword)
 	if len(keyword) > MaxEmailLen {
-		return nil, "", fieldError("keyword", maxLenMsg(MaxEmailLen))
+		return nil, "", apperr.FieldError("keyword", maxLenMsg(MaxEmailLen))
 	}
 	if err := checkText("keyword", keyword); err != nil {
 		return nil, "", err
@@ -544,10 +546,10 @@ func (s *Service) SearchUsers(ctx context.Context, viewerID int64, keyword strin
 }
 
 // Users returns the summaries of the known ids, in the order asked, each
-// once. CodeInvalid (field "user_ids") for more than MaxBatchUsers ids.
+// once. apperr.CodeInvalid (field "user_ids") for more than MaxBatchUsers ids.
 func (s *Service) Users(ctx context.Context, ids []int64) ([]Summary, error) {
 	if len(ids) > MaxBatchUsers {
-		return nil, fieldError("user_ids", "Ensure this field has no more than 500 elements.")
+		return nil, apperr.FieldError("user_ids", "Ensure this field has no more than 500 elements.")
 	}
 	seen := make(map[int64]bool, len(ids))
 	uniq := make([]int64, 0, len(ids))

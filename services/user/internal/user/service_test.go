@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 // fakeStore implements the few Store methods these tests reach; the
@@ -168,14 +169,6 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-func codeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
-
 func TestLogin(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -183,21 +176,21 @@ func TestLogin(t *testing.T) {
 		name           string
 		email, pw      string
 		limiter        fakeLimiter
-		wantCode       Code
+		wantCode       apperr.Code
 		wantFailures   int
 		wantNoLookup   bool
 		wantFamilyMade bool
 	}{
 		{name: "ok, any case", email: " ALICE@example.com", pw: "right password", wantFamilyMade: true},
-		{name: "wrong password", email: "alice@example.com", pw: "wrong", wantCode: CodeUnauthenticated, wantFailures: 1},
-		{name: "unknown email", email: "nobody@example.com", pw: "right password", wantCode: CodeUnauthenticated, wantFailures: 1},
+		{name: "wrong password", email: "alice@example.com", pw: "wrong", wantCode: apperr.CodeUnauthenticated, wantFailures: 1},
+		{name: "unknown email", email: "nobody@example.com", pw: "right password", wantCode: apperr.CodeUnauthenticated, wantFailures: 1},
 		{name: "waiting even with the right password", email: "alice@example.com", pw: "right password",
-			limiter: fakeLimiter{wait: 3 * time.Second}, wantCode: CodeRateLimited, wantNoLookup: true},
+			limiter: fakeLimiter{wait: 3 * time.Second}, wantCode: apperr.CodeRateLimited, wantNoLookup: true},
 		{name: "limiter down: login still works", email: "alice@example.com", pw: "right password",
 			limiter: fakeLimiter{err: errors.New("redis down")}, wantFamilyMade: true},
 		{name: "limiter down: bad credentials still refused", email: "alice@example.com", pw: "nope",
-			limiter: fakeLimiter{err: errors.New("redis down")}, wantCode: CodeUnauthenticated, wantFailures: 1},
-		{name: "blank", email: "", pw: "", wantCode: CodeInvalid, wantNoLookup: true},
+			limiter: fakeLimiter{err: errors.New("redis down")}, wantCode: apperr.CodeUnauthenticated, wantFailures: 1},
+		{name: "blank", email: "", pw: "", wantCode: apperr.CodeInvalid, wantNoLookup: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,10 +198,10 @@ func TestLogin(t *testing.T) {
 			f := newFixture(t)
 			*f.limiter = tc.limiter
 			p, pair, err := f.svc.Login(ctx, tc.email, tc.pw, "192.0.2.1")
-			if got := codeOf(err); got != tc.wantCode || (tc.wantCode == "" && err != nil) {
+			if got := apperr.ErrorCode(err); got != tc.wantCode || (tc.wantCode == "" && err != nil) {
 				t.Fatalf("Login err = %v, want code %q", err, tc.wantCode)
 			}
-			if e := (*Error)(nil); errors.As(err, &e) && e.RetryAfter != tc.limiter.wait {
+			if e := (*apperr.Error)(nil); errors.As(err, &e) && e.RetryAfter != tc.limiter.wait {
 				t.Errorf("RetryAfter = %v, want the limiter's wait %v", e.RetryAfter, tc.limiter.wait)
 			}
 			if f.limiter.failed != tc.wantFailures {
@@ -234,8 +227,8 @@ func TestRegisterBusy(t *testing.T) {
 	h.sem <- struct{}{}
 	f.svc.cfg.Hasher = h
 	_, err := f.svc.Register(context.Background(), "new@example.com", "a fine passphrase", "")
-	if codeOf(err) != CodeUnavailable {
-		t.Errorf("Register with hashing saturated = %v, want CodeUnavailable", err)
+	if apperr.ErrorCode(err) != apperr.CodeUnavailable {
+		t.Errorf("Register with hashing saturated = %v, want apperr.CodeUnavailable", err)
 	}
 }
 
@@ -276,8 +269,8 @@ func TestRefreshReuseRevokesTheSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Refresh(context.Background(), refresh); codeOf(err) != CodeUnauthenticated {
-		t.Fatalf("Refresh with a reused token = %v, want CodeUnauthenticated", err)
+	if _, err := f.svc.Refresh(context.Background(), refresh); apperr.ErrorCode(err) != apperr.CodeUnauthenticated {
+		t.Fatalf("Refresh with a reused token = %v, want apperr.CodeUnauthenticated", err)
 	}
 	if !slices.Equal(f.denylist.revoked, []string{"famR"}) || !slices.Equal(f.announcer.sessions, []string{"famR"}) {
 		t.Errorf("denylisted %v announced %v, want [famR]", f.denylist.revoked, f.announcer.sessions)
@@ -285,8 +278,8 @@ func TestRefreshReuseRevokesTheSession(t *testing.T) {
 	// An already revoked family was revoked (and announced) back then.
 	f.tokens.rotateErr = ErrTokenRevoked
 	f.denylist.revoked = nil
-	if _, err := f.svc.Refresh(context.Background(), refresh); codeOf(err) != CodeUnauthenticated || len(f.denylist.revoked) != 0 {
-		t.Errorf("Refresh in a revoked family = %v, denylisted %v; want CodeUnauthenticated, nothing", err, f.denylist.revoked)
+	if _, err := f.svc.Refresh(context.Background(), refresh); apperr.ErrorCode(err) != apperr.CodeUnauthenticated || len(f.denylist.revoked) != 0 {
+		t.Errorf("Refresh in a revoked family = %v, denylisted %v; want apperr.CodeUnauthenticated, nothing", err, f.denylist.revoked)
 	}
 }
 
@@ -303,8 +296,8 @@ func TestLogoutRefreshOwnership(t *testing.T) {
 		return tok
 	}
 	caller := accesstoken.Claims{UserID: 1, ID: "a1", Family: "famA", ExpiresAt: time.Now().Add(time.Minute)}
-	if err := f.svc.Logout(ctx, caller, refreshOf(2, "famB")); codeOf(err) != CodePermissionDenied {
-		t.Fatalf("Logout with another user's refresh = %v, want CodePermissionDenied", err)
+	if err := f.svc.Logout(ctx, caller, refreshOf(2, "famB")); apperr.ErrorCode(err) != apperr.CodePermissionDenied {
+		t.Fatalf("Logout with another user's refresh = %v, want apperr.CodePermissionDenied", err)
 	}
 	if len(f.tokens.revoked) != 0 || len(f.denylist.revoked) != 0 {
 		t.Errorf("refused logout changed state: revoked %v, denylisted %v", f.tokens.revoked, f.denylist.revoked)
@@ -333,19 +326,19 @@ func TestFriendProfilePrivacy(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.svc.FriendProfile(ctx, 1, 2); codeOf(err) != CodePermissionDenied {
-		t.Errorf("private profile, not on its list = %v, want CodePermissionDenied", err)
+	if _, err := f.svc.FriendProfile(ctx, 1, 2); apperr.ErrorCode(err) != apperr.CodePermissionDenied {
+		t.Errorf("private profile, not on its list = %v, want apperr.CodePermissionDenied", err)
 	}
 	f.store.friends[[2]int64{1, 2}] = true // alice added bob: does not help alice
-	if _, err := f.svc.FriendProfile(ctx, 1, 2); codeOf(err) != CodePermissionDenied {
-		t.Errorf("viewer added the private user = %v, want CodePermissionDenied (one-directional)", err)
+	if _, err := f.svc.FriendProfile(ctx, 1, 2); apperr.ErrorCode(err) != apperr.CodePermissionDenied {
+		t.Errorf("viewer added the private user = %v, want apperr.CodePermissionDenied (one-directional)", err)
 	}
 	f.store.friends[[2]int64{2, 1}] = true // bob added alice
 	if p, err := f.svc.FriendProfile(ctx, 1, 2); err != nil || p.UserID != 2 {
 		t.Errorf("on the private user's list = %+v, %v", p, err)
 	}
-	if _, err := f.svc.FriendProfile(ctx, 1, 99); codeOf(err) != CodeNotFound {
-		t.Errorf("unknown user = %v, want CodeNotFound", err)
+	if _, err := f.svc.FriendProfile(ctx, 1, 99); apperr.ErrorCode(err) != apperr.CodeNotFound {
+		t.Errorf("unknown user = %v, want apperr.CodeNotFound", err)
 	}
 	if _, err := f.svc.FriendProfile(ctx, 2, 2); err != nil {
 		t.Errorf("own private profile = %v", err)
@@ -366,7 +359,7 @@ func TestUsersBatch(t *testing.T) {
 	if !slices.Equal(ids, []int64{2, 1}) {
 		t.Errorf("Users ids = %v, want [2 1] (request order, once, unknown left out)", ids)
 	}
-	if _, err := f.svc.Users(context.Background(), make([]int64, MaxBatchUsers+1)); codeOf(err) != CodeInvalid {
-		t.Errorf("Users of 501 = %v, want CodeInvalid", err)
+	if _, err := f.svc.Users(context.Background(), make([]int64, MaxBatchUsers+1)); apperr.ErrorCode(err) != apperr.CodeInvalid {
+		t.Errorf("Users of 501 = %v, want apperr.CodeInvalid", err)
 	}
 }

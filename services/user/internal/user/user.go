@@ -10,6 +10,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 // Status is what a user says about their availability.
@@ -124,7 +126,7 @@ type RefreshToken struct {
 }
 
 // Errors returned by the storage adapters. The Service turns them into
-// user-facing *Error values.
+// user-facing *apperr.Error values.
 var (
 	// ErrNotFound: no such user, friend, media object or token family.
 	ErrNotFound = errors.New("not found")
@@ -137,8 +139,9 @@ var (
 	// unknown or not the user's.
 	ErrTokenRevoked = errors.New("refresh token family revoked")
 	// ErrUnavailable: a dependency (the database) could not be reached;
-	// the call is safe to retry.
-	ErrUnavailable = errors.New("dependency unavailable")
+	// the call is safe to retry. Adapters wrap it with the cause; it
+	// reaches the client as is.
+	ErrUnavailable = apperr.New(apperr.CodeUnavailable, MsgUnavailable)
 )
 
 // Store keeps users, profiles and friends. Errors: ErrNotFound,

@@ -10,6 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cobraspace/cobraspace/platform/apperr"
+	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"github.com/cobraspace/cobraspace/platform/safetext"
 )
 
@@ -230,13 +232,13 @@ func validateNickname(n string) string {
 	return ""
 }
 
-// checkText is the CodeInvalid error for a field whose text safetext
+// checkText is the apperr.CodeInvalid error for a field whose text safetext
 // refuses (NUL, control characters, invalid UTF-8), or nil. Text that
 // only looks things up is checked too: PostgreSQL refuses a NUL in any
 // query parameter.
 func checkText(field, s string) error {
 	if err := safetext.Check(s); err != nil {
-		return fieldError(field, err.Error())
+		return apperr.FieldError(field, err.Error())
 	}
 	return nil
 }
@@ -286,51 +288,51 @@ func validContactNumber(s string) bool {
 }
 
 // ValidateUpdate cleans u in place (trimming, de-duplicating) and returns a
-// CodeInvalid *Error naming every bad field, or nil.
+// apperr.CodeInvalid *apperr.Error naming every bad field, or nil.
 func ValidateUpdate(u *ProfileUpdate) error {
-	f := fieldErrors{}
+	f := fielderr.Fields{}
 	if u.Nickname != nil {
 		n := strings.TrimSpace(*u.Nickname)
 		u.Nickname = &n
 		if msg := validateNickname(n); msg != "" {
-			f.add("nickname", msg)
+			f.Add("nickname", msg)
 		}
 	}
 	if u.Bio != nil {
 		b := strings.TrimSpace(*u.Bio)
 		u.Bio = &b
 		if utf8.RuneCountInString(b) > MaxBioLen {
-			f.add("bio", maxLenMsg(MaxBioLen))
+			f.Add("bio", maxLenMsg(MaxBioLen))
 		} else if err := safetext.Check(b); err != nil {
-			f.add("bio", err.Error())
+			f.Add("bio", err.Error())
 		}
 	}
 	if u.Skills != nil {
 		items, msgs := cleanList(*u.Skills)
 		u.Skills = &items
 		for _, m := range msgs {
-			f.add("skills", m)
+			f.Add("skills", m)
 		}
 	}
 	if u.Interests != nil {
 		items, msgs := cleanList(*u.Interests)
 		u.Interests = &items
 		for _, m := range msgs {
-			f.add("interests", m)
+			f.Add("interests", m)
 		}
 	}
 	if u.Status != nil && !u.Status.Valid() {
-		f.add("status", `"`+string(*u.Status)+`" is not a valid choice.`)
+		f.Add("status", `"`+string(*u.Status)+`" is not a valid choice.`)
 	}
 	if u.ContactNumber != nil {
 		c := strings.TrimSpace(*u.ContactNumber)
 		u.ContactNumber = &c
 		switch {
 		case utf8.RuneCountInString(c) > MaxContactNumberLen:
-			f.add("contact_number", maxLenMsg(MaxContactNumberLen))
+			f.Add("contact_number", maxLenMsg(MaxContactNumberLen))
 		case c != "" && !validContactNumber(c):
-			f.add("contact_number", "Enter a valid phone number.")
+			f.Add("contact_number", "Enter a valid phone number.")
 		}
 	}
-	return f.err()
+	return apperr.Invalid(f)
 }

@@ -1,6 +1,7 @@
 package user
 
 import (
+	"github.com/cobraspace/cobraspace/platform/apperr"
 	"slices"
 	"strings"
 	"testing"
@@ -173,9 +174,9 @@ func TestValidateUpdate(t *testing.T) {
 			err := ValidateUpdate(&tc.update)
 			var got []string
 			if err != nil {
-				e, ok := err.(*Error)
-				if !ok || e.Code != CodeInvalid {
-					t.Fatalf("err = %v, want a CodeInvalid *Error", err)
+				e, ok := err.(*apperr.Error)
+				if !ok || e.Code != apperr.CodeInvalid {
+					t.Fatalf("err = %v, want a apperr.CodeInvalid *apperr.Error", err)
 				}
 				for f := range e.Fields {
 					got = append(got, f)
