@@ -29,6 +29,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/adminhttp"
 	"github.com/cobraspace/cobraspace/platform/envconfig"
+	"github.com/cobraspace/cobraspace/platform/gctune"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
@@ -194,11 +195,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return err
 	}
-	if getenv("GOGC") == "" { // an explicit GOGC wins
-		gcCtx, stopGC := context.WithCancel(ctx)
-		defer stopGC()
-		go tuneGC(gcCtx)
-	}
+	gcCtx, stopGC := context.WithCancel(ctx)
+	defer stopGC()
+	go gctune.LowerWhenIdle(gcCtx, getenv)
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel})).With("service", "gateway", "gateway_id", cfg.gatewayID)
 	log.Info("starting", "version", version, "commit", commit)
 	stopTracing, err := tracing.Setup(ctx, "gateway", getenv)
