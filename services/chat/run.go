@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/gctune"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
+	"github.com/cobraspace/cobraspace/platform/natsconn"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
@@ -38,7 +38,8 @@ type config struct {
 	grpcAddr, adminAddr     string
 	databaseURL             string
 	redisURL, redisPrefix   string
-	natsURL, natsPrefix     string
+	nats                    natsconn.Config
+	natsPrefix              string
 	publicKeyFile, logLevel string
 	userServiceAddr         string
 	presenceTTL             time.Duration
@@ -56,7 +57,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		databaseURL:     env.Required("DATABASE_URL"),
 		redisURL:        env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		redisPrefix:     env.String("REDIS_PREFIX", ""),
-		natsURL:         env.String("NATS_URL", "nats://127.0.0.1:4222"),
 		natsPrefix:      env.String("NATS_PREFIX", ""),
 		publicKeyFile:   env.Required("JWT_PUBLIC_KEY_FILE"),
 		logLevel:        env.String("LOG_LEVEL", "info"),
@@ -71,6 +71,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	var err error
 	if c.trust, err = servicetrust.Load(env, "chat"); err != nil {
+		return c, err
+	}
+	if c.nats, err = natsconn.Load(env); err != nil {
 		return c, err
 	}
 	if c.presenceTTL < time.Second {
@@ -175,12 +178,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 
 	// NATS may be down at start or later: the client keeps reconnecting and
 	// buffers publishes meanwhile; sends never depend on it.
-	nc, err := nats.Connect(cfg.natsURL, nats.Name("chat"), nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { logger.Warn("nats disconnected", "err", err) }),
-		nats.ReconnectHandler(func(*nats.Conn) { logger.Info("nats reconnected") }))
+	nc, err := natsconn.Connect(cfg.nats, "chat", logger)
 	if err != nil {
-		return fmt.Errorf("NATS_URL: %w", err)
+		return fmt.Errorf("nats: %w", err)
 	}
 	defer nc.Close()
 
