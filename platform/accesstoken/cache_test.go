@@ -73,10 +73,7 @@ func TestCachedVerifier(t *testing.T) {
 func BenchmarkCachedVerify(b *testing.B) {
 	s, plain := newKeys(b)
 	v := plain.WithCache(20000)
-	tok, err := s.Sign(validClaims())
-	if err != nil {
-		b.Fatal(err)
-	}
+	tok, _ := s.Sign(validClaims()) // a failed Sign fails the first Verify
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			if _, err := v.Verify(tok, TypeAccess); err != nil {
