@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Token kinds, carried in the "typ" claim. A refresh token is never accepted
@@ -105,7 +106,7 @@ func (s *Signer) Sign(c Claims) (string, error) {
 type Verifier struct {
 	key    ed25519.PublicKey
 	parser *jwt.Parser
-	cache  *verifiedCache // nil unless WithCache
+	cache  *lru.Cache[string, Claims] // verified tokens; nil unless WithCache
 }
 
 // NewVerifier returns a Verifier using key. It accepts EdDSA only and
@@ -127,7 +128,7 @@ func NewVerifier(key ed25519.PublicKey) *Verifier {
 // Verify parses token and checks that it is valid and of kind wantType.
 // Every failure is ErrInvalid (wrapped with the reason, for logs only).
 func (v *Verifier) Verify(token, wantType string) (Claims, error) {
-	if c, ok := v.cache.get(token, wantType); ok {
+	if c, ok := v.cached(token, wantType); ok {
 		return c, nil
 	}
 	var jc jwtClaims
@@ -151,7 +152,7 @@ func (v *Verifier) Verify(token, wantType string) (Claims, error) {
 		IssuedAt:  jc.IssuedAt.Time,
 		ExpiresAt: jc.ExpiresAt.Time,
 	}
-	v.cache.put(token, c)
+	v.remember(token, c)
 	return c, nil
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-func newKeys(t *testing.T) (*Signer, *Verifier) {
+func newKeys(t testing.TB) (*Signer, *Verifier) {
 	t.Helper()
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {

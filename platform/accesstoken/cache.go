@@ -1,8 +1,9 @@
 package accesstoken
 
 import (
-	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // WithCache returns a Verifier that remembers up to size tokens it has
@@ -18,50 +19,36 @@ import (
 // cached token is refused as soon as its session is revoked.
 func (v *Verifier) WithCache(size int) *Verifier {
 	c := *v
-	c.cache = &verifiedCache{size: max(size, 1), claims: make(map[string]Claims)}
+	// lru.New fails only for a size below 1.
+	c.cache, _ = lru.New[string, Claims](max(size, 1))
 	return &c
 }
 
-// verifiedCache maps token text to its verified claims. It is bounded:
-// when full, expired entries go first, then arbitrary ones.
-type verifiedCache struct {
-	size   int
-	mu     sync.Mutex
-	claims map[string]Claims
-}
-
-func (c *verifiedCache) get(token, wantType string) (Claims, bool) {
-	if c == nil {
+// cached returns the claims remembered for token, if it was verified as
+// wantType and has not expired. When full, the cache forgets the least
+// recently used token (an expired one is dropped when next looked up), so
+// the tokens of active clients stay; an entry never outlives its token.
+func (v *Verifier) cached(token, wantType string) (Claims, bool) {
+	if v.cache == nil {
 		return Claims{}, false
 	}
-	c.mu.Lock()
-	claims, ok := c.claims[token]
-	c.mu.Unlock()
-	if !ok || claims.Type != wantType || !time.Now().Before(claims.ExpiresAt.Add(Leeway)) {
+	claims, ok := v.cache.Get(token)
+	if !ok {
+		return Claims{}, false
+	}
+	if !time.Now().Before(claims.ExpiresAt.Add(Leeway)) {
+		v.cache.Remove(token)
+		return Claims{}, false
+	}
+	if claims.Type != wantType {
 		return Claims{}, false
 	}
 	return claims, true
 }
 
-func (c *verifiedCache) put(token string, claims Claims) {
-	if c == nil {
-		return
+// remember caches token's verified claims when the Verifier has a cache.
+func (v *Verifier) remember(token string, claims Claims) {
+	if v.cache != nil {
+		v.cache.Add(token, claims)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.claims) >= c.size {
-		now := time.Now()
-		for t, cl := range c.claims {
-			if !now.Before(cl.ExpiresAt.Add(Leeway)) {
-				delete(c.claims, t)
-			}
-		}
-		for t := range c.claims {
-			if len(c.claims) < c.size {
-				break
-			}
-			delete(c.claims, t)
-		}
-	}
-	c.claims[token] = claims
 }

@@ -26,7 +26,7 @@ func TestCachedVerifier(t *testing.T) {
 	if _, err := v.Verify(tok+"x", TypeAccess); err == nil {
 		t.Error("edited cached token accepted")
 	}
-	if plain.cacheLen() != nil {
+	if plain.cache != nil {
 		t.Error("WithCache changed the original verifier")
 	}
 
@@ -37,39 +37,49 @@ func TestCachedVerifier(t *testing.T) {
 	if _, err := v.Verify(short, TypeAccess); err != nil {
 		t.Fatalf("verify within leeway: %v", err)
 	}
-	v.cache.mu.Lock()
-	entry := v.cache.claims[short]
+	entry, _ := v.cache.Peek(short)
 	entry.ExpiresAt = time.Now().Add(-time.Minute)
-	v.cache.claims[short] = entry
-	v.cache.mu.Unlock()
-	if _, ok := v.cache.get(short, TypeAccess); ok {
+	v.cache.Add(short, entry)
+	if _, ok := v.cached(short, TypeAccess); ok {
 		t.Error("expired token served from the cache")
 	}
+	if v.cache.Contains(short) {
+		t.Error("expired token kept in the cache")
+	}
 
-	// Bounded.
+	// Bounded, forgetting the least recently used token: tok, verified
+	// again before each new one, stays.
 	for i := range 50 {
 		c := validClaims()
 		c.ID = fmt.Sprint("jti-", i)
-		tok, _ := s.Sign(c)
+		other, _ := s.Sign(c)
+		if _, err := v.Verify(other, TypeAccess); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := v.Verify(tok, TypeAccess); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n := len(v.cacheLen()); n > 10 {
+	if !v.cache.Contains(tok) {
+		t.Error("the most recently used token was evicted")
+	}
+	if n := v.cache.Len(); n > 10 {
 		t.Errorf("got %d cached tokens, want at most 10", n)
 	}
 }
 
-// cacheLen returns the cached tokens (nil without a cache), for tests.
-func (v *Verifier) cacheLen() map[string]Claims {
-	if v.cache == nil {
-		return nil
-	}
-	v.cache.mu.Lock()
-	defer v.cache.mu.Unlock()
-	out := make(map[string]Claims, len(v.cache.claims))
-	for k, c := range v.cache.claims {
-		out[k] = c
-	}
-	return out
+// BenchmarkCachedVerify is the hot path the cache exists for: a token
+// verified before, from many goroutines at once (a gateway's sockets).
+func BenchmarkCachedVerify(b *testing.B) {
+	s, plain := newKeys(b)
+	v := plain.WithCache(20000)
+	tok, _ := s.Sign(validClaims()) // a failed Sign fails the first Verify
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := v.Verify(tok, TypeAccess); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

@@ -6,18 +6,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/adminhttp"
 	"github.com/cobraspace/cobraspace/platform/envconfig"
+	"github.com/cobraspace/cobraspace/platform/gctune"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
+	"github.com/cobraspace/cobraspace/platform/natsconn"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
@@ -39,7 +39,8 @@ type config struct {
 	grpcAddr, adminAddr     string
 	databaseURL             string
 	redisURL, redisPrefix   string
-	natsURL, natsPrefix     string
+	nats                    natsconn.Config
+	natsPrefix              string
 	publicKeyFile, logLevel string
 	userServiceAddr         string
 	presenceTTL             time.Duration
@@ -57,7 +58,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		databaseURL:     env.Required("DATABASE_URL"),
 		redisURL:        env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		redisPrefix:     env.String("REDIS_PREFIX", ""),
-		natsURL:         env.String("NATS_URL", "nats://127.0.0.1:4222"),
 		natsPrefix:      env.String("NATS_PREFIX", ""),
 		publicKeyFile:   env.Required("JWT_PUBLIC_KEY_FILE"),
 		logLevel:        env.String("LOG_LEVEL", "info"),
@@ -72,6 +72,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	var err error
 	if c.trust, err = servicetrust.Load(env, "chat"); err != nil {
+		return c, err
+	}
+	if c.nats, err = natsconn.Load(env); err != nil {
 		return c, err
 	}
 	if c.presenceTTL < time.Second {
@@ -140,7 +143,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return fmt.Errorf("configuration: LOG_LEVEL: %w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
-	gc := tuneGC(getenv, os.ReadFile)
+	gc := gctune.Throughput(getenv)
 	logger.Info("starting", "service", "chat", "version", version, "commit", commit,
 		"gogc", gc.GOGC, "memory_limit", gc.MemoryLimit)
 	stopTracing, err := tracing.Setup(ctx, "chat", getenv)
@@ -176,12 +179,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 
 	// NATS may be down at start or later: the client keeps reconnecting and
 	// buffers publishes meanwhile; sends never depend on it.
-	nc, err := nats.Connect(cfg.natsURL, nats.Name("chat"), nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { logger.Warn("nats disconnected", "err", err) }),
-		nats.ReconnectHandler(func(*nats.Conn) { logger.Info("nats reconnected") }))
+	nc, err := natsconn.Connect(cfg.nats, "chat", logger)
 	if err != nil {
-		return fmt.Errorf("NATS_URL: %w", err)
+		return fmt.Errorf("nats: %w", err)
 	}
 	defer nc.Close()
 

@@ -22,14 +22,15 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/adminhttp"
 	"github.com/cobraspace/cobraspace/platform/envconfig"
+	"github.com/cobraspace/cobraspace/platform/gctune"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
+	"github.com/cobraspace/cobraspace/platform/natsconn"
 	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/subjects"
@@ -74,7 +75,8 @@ type config struct {
 	httpAddr, adminAddr                 string
 	userAddr, postAddr, chatAddr        string
 	redisURL, redisPrefix               string
-	natsURL, natsPrefix                 string
+	nats                                natsconn.Config
+	natsPrefix                          string
 	publicKeyFile                       string
 	allowedOrigins                      []string
 	cookieSecure                        bool
@@ -100,7 +102,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		chatAddr:          env.String("CHAT_SERVICE_ADDR", "127.0.0.1:9003"),
 		redisURL:          env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		redisPrefix:       env.String("REDIS_PREFIX", ""),
-		natsURL:           env.String("NATS_URL", "nats://127.0.0.1:4222"),
 		natsPrefix:        env.String("NATS_PREFIX", ""),
 		publicKeyFile:     env.Required("JWT_PUBLIC_KEY_FILE"),
 		allowedOrigins:    env.List("ALLOWED_ORIGINS", defaultOrigins),
@@ -146,6 +147,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, err)
 	}
 	c.trust = trust
+	if c.nats, err = natsconn.Load(env); err != nil {
+		errs = append(errs, err)
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -194,11 +198,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return err
 	}
-	if getenv("GOGC") == "" { // an explicit GOGC wins
-		gcCtx, stopGC := context.WithCancel(ctx)
-		defer stopGC()
-		go tuneGC(gcCtx)
-	}
+	gcCtx, stopGC := context.WithCancel(ctx)
+	defer stopGC()
+	go gctune.LowerWhenIdle(gcCtx, getenv)
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel})).With("service", "gateway", "gateway_id", cfg.gatewayID)
 	log.Info("starting", "version", version, "commit", commit)
 	stopTracing, err := tracing.Setup(ctx, "gateway", getenv)
@@ -247,19 +249,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	rdb := redis.NewClient(ropt)
 	defer rdb.Close()
 
-	nc, err := nats.Connect(cfg.natsURL,
-		nats.Name("gateway "+cfg.gatewayID),
-		nats.RetryOnFailedConnect(true), // start even while NATS is down
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(250*time.Millisecond),
-		nats.ReconnectJitter(250*time.Millisecond, time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil { // nil: our own Close at shutdown
-				log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(*nats.Conn) { log.Info("nats reconnected") }),
-	)
+	nc, err := natsconn.Connect(cfg.nats, "gateway "+cfg.gatewayID, log)
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)
 	}

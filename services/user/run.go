@@ -10,13 +10,13 @@ import (
 	"runtime"
 	"time"
 
-	natsgo "github.com/nats-io/nats.go"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/adminhttp"
 	"github.com/cobraspace/cobraspace/platform/envconfig"
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
+	"github.com/cobraspace/cobraspace/platform/natsconn"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
@@ -36,7 +36,8 @@ type config struct {
 	grpcAddr, adminAddr       string
 	databaseURL               string
 	redisURL, redisPrefix     string
-	natsURL, natsPrefix       string
+	nats                      natsconn.Config
+	natsPrefix                string
 	publicKeyFile, privateKey string
 	logLevel                  slog.Level
 	accessTTL, refreshTTL     time.Duration
@@ -54,7 +55,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		databaseURL:   env.Required("DATABASE_URL"),
 		redisURL:      env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		redisPrefix:   env.String("REDIS_PREFIX", ""),
-		natsURL:       env.String("NATS_URL", "nats://127.0.0.1:4222"),
 		natsPrefix:    env.String("NATS_PREFIX", ""),
 		publicKeyFile: env.Required("JWT_PUBLIC_KEY_FILE"),
 		privateKey:    env.Required("JWT_PRIVATE_KEY_FILE"),
@@ -78,6 +78,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	var err error
 	if c.trust, err = servicetrust.Load(env, "user"); err != nil {
+		return config{}, err
+	}
+	if c.nats, err = natsconn.Load(env); err != nil {
 		return config{}, err
 	}
 	if c.accessTTL <= 0 || c.refreshTTL <= c.accessTTL {
@@ -137,20 +140,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	rdb := goredis.NewClient(ropt)
 	defer rdb.Close()
 
-	nc, err := natsgo.Connect(cfg.natsURL,
-		natsgo.Name("cobraspace-user"),
-		natsgo.RetryOnFailedConnect(true),
-		natsgo.MaxReconnects(-1),
-		natsgo.ReconnectWait(time.Second),
-		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
-			if err != nil { // nil: our own Close at shutdown
-				logger.Warn("nats disconnected", "err", err)
-			}
-		}),
-		natsgo.ReconnectHandler(func(*natsgo.Conn) { logger.Info("nats reconnected") }),
-	)
+	nc, err := natsconn.Connect(cfg.nats, "cobraspace-user", logger)
 	if err != nil {
-		return fmt.Errorf("NATS_URL: %w", err)
+		return fmt.Errorf("nats: %w", err)
 	}
 	defer nc.Close()
 

@@ -1,4 +1,4 @@
-package main
+package gctune
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func TestTuneGC(t *testing.T) {
+func TestThroughput(t *testing.T) {
 	oldPercent := debug.SetGCPercent(100)
 	oldLimit := debug.SetMemoryLimit(math.MaxInt64)
 	t.Cleanup(func() { debug.SetGCPercent(oldPercent); debug.SetMemoryLimit(oldLimit) })
@@ -29,18 +29,18 @@ func TestTuneGC(t *testing.T) {
 		wantLimit   int64 // 0: unchanged (math.MaxInt64)
 	}{
 		{"GOGC set: left alone", map[string]string{"GOGC": "100"}, map[string]string{v2: "268435456\n"}, 100, 0},
-		{"no cgroup limit", nil, nil, defaultGOGC, 0},
-		{"cgroup v2 limit", nil, map[string]string{v2: "268435456\n"}, defaultGOGC, 214748364},
-		{"cgroup v2 unlimited", nil, map[string]string{v2: "max\n"}, defaultGOGC, 0},
-		{"cgroup v1 limit", nil, map[string]string{v1: "536870912\n"}, defaultGOGC, 429496728},
-		{"cgroup v1 unlimited", nil, map[string]string{v1: "9223372036854771712\n"}, defaultGOGC, 0},
-		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "100MiB"}, map[string]string{v2: "268435456"}, defaultGOGC, 0},
+		{"no cgroup limit", nil, nil, throughputGOGC, 0},
+		{"cgroup v2 limit", nil, map[string]string{v2: "268435456\n"}, throughputGOGC, 214748364},
+		{"cgroup v2 unlimited", nil, map[string]string{v2: "max\n"}, throughputGOGC, 0},
+		{"cgroup v1 limit", nil, map[string]string{v1: "536870912\n"}, throughputGOGC, 429496728},
+		{"cgroup v1 unlimited", nil, map[string]string{v1: "9223372036854771712\n"}, throughputGOGC, 0},
+		{"GOMEMLIMIT set", map[string]string{"GOMEMLIMIT": "100MiB"}, map[string]string{v2: "268435456"}, throughputGOGC, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			debug.SetGCPercent(100)
 			debug.SetMemoryLimit(math.MaxInt64)
-			s := tuneGC(func(k string) string { return tt.env[k] }, files(tt.files))
+			s := throughput(func(k string) string { return tt.env[k] }, files(tt.files))
 			if got := debug.SetGCPercent(100); got != tt.wantPercent {
 				t.Errorf("GC percent: got %d, want %d", got, tt.wantPercent)
 			}

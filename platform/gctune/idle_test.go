@@ -1,10 +1,14 @@
-package main
+package gctune
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+)
 
-func TestGCTuner(t *testing.T) {
+func TestIdleTuner(t *testing.T) {
 	const live = 100 << 20
-	var tu gcTuner
+	var tu idleTuner
 	var alloc uint64
 	step := func(allocated uint64, live uint64) int {
 		alloc += allocated
@@ -41,5 +45,20 @@ func TestGCTuner(t *testing.T) {
 	}
 	if p := step(0, live); p != idleGCPercent {
 		t.Fatalf("idle again: got GOGC %d, want %d", p, idleGCPercent)
+	}
+}
+
+// An explicit GOGC wins: LowerWhenIdle returns at once instead of
+// running until its context ends.
+func TestLowerWhenIdleLeavesExplicitGOGC(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		LowerWhenIdle(context.Background(), func(k string) string { return map[string]string{"GOGC": "50"}[k] })
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("LowerWhenIdle kept running with GOGC set")
 	}
 }

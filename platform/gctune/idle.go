@@ -1,4 +1,4 @@
-package main
+package gctune
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 // (quality-bars M3). A lower GOGC all the time would make every burst of
 // work, above all a reconnect storm's handshakes, collect more often
 // (GOGC 50 measured: GC from 16 % to 30 % of the gateway's CPU in M4). So
-// the gateway lowers GOGC only while it is idle with a large heap, and
-// goes back to the default as soon as work comes.
+// LowerWhenIdle lowers GOGC only while the process is idle with a large
+// heap, and goes back to the default as soon as work comes.
 const (
 	busyGCPercent = 100
 	idleGCPercent = 25
@@ -27,38 +27,16 @@ const (
 	idleAfter      = 10
 )
 
-// gcTuner decides GOGC from one sample per second. Not safe for
-// concurrent use.
-type gcTuner struct {
-	lastAlloc uint64
-	quiet     int  // busy-free samples in a row
-	idle      bool // GOGC is idleGCPercent
-}
-
-// sample takes the cumulative allocated bytes and the live heap, and
-// returns the GOGC to set, or -1 to leave it.
-func (t *gcTuner) sample(allocated, live uint64) int {
-	delta := allocated - t.lastAlloc
-	t.lastAlloc = allocated
-	if live < idleHeapMin || delta > live/idleAllocShare {
-		t.quiet = 0
-		if t.idle {
-			t.idle = false
-			return busyGCPercent
-		}
-		return -1
+// LowerWhenIdle samples the heap once a second until ctx ends, setting
+// GOGC to 25 while the process is idle with a live heap of 16 MiB or more
+// and back to 100 when it is busy. It returns at once when GOGC is set.
+// Run it in its own goroutine.
+func LowerWhenIdle(ctx context.Context, getenv func(string) string) {
+	if getenv("GOGC") != "" {
+		return
 	}
-	if t.quiet++; t.quiet >= idleAfter && !t.idle {
-		t.idle = true
-		return idleGCPercent
-	}
-	return -1
-}
-
-// tuneGC runs the gcTuner until ctx ends.
-func tuneGC(ctx context.Context) {
 	samples := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/heap/live:bytes"}}
-	var t gcTuner
+	var t idleTuner
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
@@ -82,4 +60,32 @@ func tuneGC(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// idleTuner decides GOGC from one sample per second. Not safe for
+// concurrent use.
+type idleTuner struct {
+	lastAlloc uint64
+	quiet     int  // busy-free samples in a row
+	idle      bool // GOGC is idleGCPercent
+}
+
+// sample takes the cumulative allocated bytes and the live heap, and
+// returns the GOGC to set, or -1 to leave it.
+func (t *idleTuner) sample(allocated, live uint64) int {
+	delta := allocated - t.lastAlloc
+	t.lastAlloc = allocated
+	if live < idleHeapMin || delta > live/idleAllocShare {
+		t.quiet = 0
+		if t.idle {
+			t.idle = false
+			return busyGCPercent
+		}
+		return -1
+	}
+	if t.quiet++; t.quiet >= idleAfter && !t.idle {
+		t.idle = true
+		return idleGCPercent
+	}
+	return -1
 }

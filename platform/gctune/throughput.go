@@ -1,40 +1,47 @@
-package main
+package gctune
 
 import (
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
 )
 
-// defaultGOGC is the GC target when GOGC is not set. Every SendMessage
+// throughputGOGC is Throughput's GC target. Every chat SendMessage
 // allocates a few KB that die young (gRPC frames, contexts, the batch
-// rows), and at Go's default of 100 the collector took ~23% of the
+// rows), and at Go's default of 100 the collector took ~23% of the chat
 // service's CPU in the M5 bench; 400 collects a quarter as often. The live
 // heap is small (caches of tokens and users), so the heap stays tens of MB;
 // where the container has a memory limit, the soft limit below makes the
 // collector work harder before the heap can grow near it.
-const defaultGOGC = 400
+const throughputGOGC = 400
 
 // cgroupMemoryFiles hold the container's memory limit: cgroup v2, then v1.
 var cgroupMemoryFiles = []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}
 
-// gcSettings is what tuneGC chose, for the start-up log.
-type gcSettings struct {
+// Settings is what Throughput chose, for the start-up log.
+type Settings struct {
 	GOGC        int   // 0: left to the GOGC environment variable
 	MemoryLimit int64 // 0: none set here
 }
 
-// tuneGC sets the GC target to defaultGOGC unless GOGC is set, and then,
+// Throughput sets the GC target to 400 unless GOGC is set, and then,
 // unless GOMEMLIMIT is set, a soft memory limit of 80% of the container's
-// memory limit (read with readFile from cgroupMemoryFiles) when there is
-// one, so the higher target cannot push the heap into an OOM kill.
-func tuneGC(getenv func(string) string, readFile func(string) ([]byte, error)) gcSettings {
-	var s gcSettings
+// memory limit when there is one, so the higher target cannot push the
+// heap into an OOM kill.
+func Throughput(getenv func(string) string) Settings {
+	return throughput(getenv, os.ReadFile)
+}
+
+// throughput is Throughput reading the cgroup files with readFile (tests
+// give it fake ones).
+func throughput(getenv func(string) string, readFile func(string) ([]byte, error)) Settings {
+	var s Settings
 	if getenv("GOGC") != "" {
 		return s
 	}
-	s.GOGC = defaultGOGC
-	debug.SetGCPercent(defaultGOGC)
+	s.GOGC = throughputGOGC
+	debug.SetGCPercent(throughputGOGC)
 	if getenv("GOMEMLIMIT") != "" {
 		return s
 	}
