@@ -48,6 +48,7 @@ func (v Vars) Names() []string {
 var platformReaders = map[string]string{
 	"tracing.Setup(":     "tracing",      // OTEL_*
 	"servicetrust.Load(": "servicetrust", // SERVICE_KEY_FILE, GRPC_TLS_*
+	"natsconn.Load(":     "natsconn",     // NATS_URL, NATS_CREDS_FILE, NATS_NKEY_FILE, NATS_TLS_*
 }
 
 // Scan reads services/<svc>/**/*.go (tests excluded) under root, and
