@@ -41,6 +41,12 @@ lint:
 	go vet $(PKGS)
 	@for m in $(MODULES); do (cd $$m && go mod verify >/dev/null) || exit 1; done
 
+## lint-proto: buf lint and buf breaking (against main) for proto/; part of lint. See proto/README.md
+.PHONY: lint-proto
+lint: lint-proto
+lint-proto:
+	./scripts/lintproto.sh
+
 ## build: build every binary into bin/
 build:
 	@mkdir -p bin

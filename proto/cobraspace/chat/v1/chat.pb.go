@@ -57,15 +57,22 @@ const (
 
 // Room is one chat room; every post has exactly one.
 type Room struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Id      int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name    string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	OwnerId int64                  `protobuf:"varint,3,opt,name=owner_id,json=ownerId,proto3" json:"owner_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Assigned by the service; increasing, so newer rooms have larger ids.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1 to 100 characters, trimmed. The post service names a post's room
+	// after the post's title (cut to 100 characters) and renames it with the
+	// title.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// User id of the creator, the only user who may rename or delete it (for
+	// a post's room: the post's writer).
+	OwnerId int64 `protobuf:"varint,3,opt,name=owner_id,json=ownerId,proto3" json:"owner_id,omitempty"`
 	// 0 when the room belongs to no post.
 	PostId int64 `protobuf:"varint,4,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
 	// Distinct users online now.
-	OnlineCount int32                  `protobuf:"varint,5,opt,name=online_count,json=onlineCount,proto3" json:"online_count,omitempty"`
-	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	OnlineCount int32 `protobuf:"varint,5,opt,name=online_count,json=onlineCount,proto3" json:"online_count,omitempty"`
+	// When the room was created.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Highest seq assigned in this room so far (0 when empty).
 	LastSeq       int64 `protobuf:"varint,7,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -154,19 +161,28 @@ func (x *Room) GetLastSeq() int64 {
 // Message is one chat message, with its sender's public details.
 type Message struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Assigned by the service; unique over all rooms.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Gap-free, increasing per room, starting at 1.
-	Seq               int64  `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
-	RoomId            int64  `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	Text              string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
-	SenderId          int64  `protobuf:"varint,5,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
-	SenderEmail       string `protobuf:"bytes,6,opt,name=sender_email,json=senderEmail,proto3" json:"sender_email,omitempty"`
-	Nickname          string `protobuf:"bytes,7,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	Seq int64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The room the message was sent to.
+	RoomId int64 `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// 1 to 2,000 characters, stored as written.
+	Text string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	// User id of the sender: the caller of SendMessage.
+	SenderId int64 `protobuf:"varint,5,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	// The sender's email, from the user service.
+	SenderEmail string `protobuf:"bytes,6,opt,name=sender_email,json=senderEmail,proto3" json:"sender_email,omitempty"`
+	// The sender's nickname, from the user service.
+	Nickname string `protobuf:"bytes,7,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	// URL path of the sender's picture, from the user service.
 	ProfilePictureUrl string `protobuf:"bytes,8,opt,name=profile_picture_url,json=profilePictureUrl,proto3" json:"profile_picture_url,omitempty"`
 	// 0 when the message is not a reply.
-	ParentId    int64                  `protobuf:"varint,9,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
-	ClientMsgId string                 `protobuf:"bytes,10,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
-	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ParentId int64 `protobuf:"varint,9,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
+	// The sender's client_msg_id from SendMessageRequest; empty when none.
+	ClientMsgId string `protobuf:"bytes,10,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
+	// When the message was stored.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Unset unless the message was edited.
 	EditedAt      *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=edited_at,json=editedAt,proto3" json:"edited_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -289,11 +305,15 @@ func (x *Message) GetEditedAt() *timestamppb.Timestamp {
 
 // OnlineUser is one user present in a room.
 type OnlineUser struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	UserId            int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Email             string                 `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
-	Nickname          string                 `protobuf:"bytes,3,opt,name=nickname,proto3" json:"nickname,omitempty"`
-	ProfilePictureUrl string                 `protobuf:"bytes,4,opt,name=profile_picture_url,json=profilePictureUrl,proto3" json:"profile_picture_url,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's id.
+	UserId int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The user's email, from the user service.
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// The user's nickname, from the user service.
+	Nickname string `protobuf:"bytes,3,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	// URL path of the user's picture, from the user service.
+	ProfilePictureUrl string `protobuf:"bytes,4,opt,name=profile_picture_url,json=profilePictureUrl,proto3" json:"profile_picture_url,omitempty"`
 	unknownFields     protoimpl.UnknownFields
 	sizeCache         protoimpl.SizeCache
 }
@@ -356,10 +376,14 @@ func (x *OnlineUser) GetProfilePictureUrl() string {
 	return ""
 }
 
+// CreateRoomRequest is a new room owned by the caller.
 type CreateRoomRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	PostId        int64                  `protobuf:"varint,2,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 100 characters, trimmed (INVALID_ARGUMENT field "name").
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The post the room belongs to; 0 for a room of no post. Only the post
+	// service may set it (PERMISSION_DENIED for anyone else).
+	PostId        int64 `protobuf:"varint,2,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -408,9 +432,11 @@ func (x *CreateRoomRequest) GetPostId() int64 {
 	return 0
 }
 
+// GetRoomRequest names the room to read.
 type GetRoomRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room's id; NOT_FOUND when unknown.
+	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -452,10 +478,14 @@ func (x *GetRoomRequest) GetId() int64 {
 	return 0
 }
 
+// ListRoomsRequest asks for one page of rooms.
 type ListRoomsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
-	Cursor        string                 `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page size: 20 when 0, at most 100.
+	Limit int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Empty for the first page, else a next_cursor of a previous page
+	// (INVALID_ARGUMENT field "cursor" for anything else).
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -504,9 +534,11 @@ func (x *ListRoomsRequest) GetCursor() string {
 	return ""
 }
 
+// ListRoomsResponse is one page of rooms.
 type ListRoomsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Rooms []*Room                `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	// Newest first, each with its online count.
+	Rooms []*Room `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty"`
 	// Empty on the last page.
 	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -557,10 +589,13 @@ func (x *ListRoomsResponse) GetNextCursor() string {
 	return ""
 }
 
+// UpdateRoomRequest renames a room.
 type UpdateRoomRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room's id; NOT_FOUND when unknown.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// New name, 1 to 100 characters, trimmed (field "name").
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -609,9 +644,11 @@ func (x *UpdateRoomRequest) GetName() string {
 	return ""
 }
 
+// DeleteRoomRequest names the room to delete.
 type DeleteRoomRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room's id; NOT_FOUND when unknown.
+	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -653,6 +690,7 @@ func (x *DeleteRoomRequest) GetId() int64 {
 	return 0
 }
 
+// DeleteRoomResponse is empty: the room and its messages are gone.
 type DeleteRoomResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -689,12 +727,16 @@ func (*DeleteRoomResponse) Descriptor() ([]byte, []int) {
 	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{9}
 }
 
+// SendMessageRequest is a message from the caller.
 type SendMessageRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	RoomId int64                  `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room to post in; NOT_FOUND when unknown.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	// 1 to 2,000 characters.
-	Text     string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
-	ParentId int64  `protobuf:"varint,3,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// Id of the message replied to: a live message of the same room
+	// (INVALID_ARGUMENT field "parent_chat" otherwise); 0 for no reply.
+	ParentId int64 `protobuf:"varint,3,opt,name=parent_id,json=parentId,proto3" json:"parent_id,omitempty"`
 	// Client-chosen id (at most 64 characters) that makes retries safe.
 	ClientMsgId   string `protobuf:"bytes,4,opt,name=client_msg_id,json=clientMsgId,proto3" json:"client_msg_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -759,10 +801,13 @@ func (x *SendMessageRequest) GetClientMsgId() string {
 	return ""
 }
 
+// EditMessageRequest is a new text for one of the caller's messages.
 type EditMessageRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message's id; NOT_FOUND when unknown or deleted.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// New text, with SendMessageRequest.text's rules (field "message").
+	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -811,9 +856,11 @@ func (x *EditMessageRequest) GetText() string {
 	return ""
 }
 
+// DeleteMessageRequest names one of the caller's messages to delete.
 type DeleteMessageRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message's id; NOT_FOUND when unknown or already deleted.
+	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -855,11 +902,17 @@ func (x *DeleteMessageRequest) GetId() int64 {
 	return 0
 }
 
+// DeleteMessageResponse names the deleted message. Deletion is soft: the
+// message keeps its seq, so the room's sequence stays gap-free, and is left
+// out of ListMessages.
 type DeleteMessageResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Seq           int64                  `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
-	RoomId        int64                  `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The deleted message's id.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Its seq in the room.
+	Seq int64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Its room.
+	RoomId        int64 `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -915,11 +968,15 @@ func (x *DeleteMessageResponse) GetRoomId() int64 {
 	return 0
 }
 
+// ListMessagesRequest selects a page of a room's messages (see ListMessages).
 type ListMessagesRequest struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	RoomId    int64                  `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	AfterSeq  int64                  `protobuf:"varint,2,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
-	BeforeSeq int64                  `protobuf:"varint,3,opt,name=before_seq,json=beforeSeq,proto3" json:"before_seq,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room; NOT_FOUND when unknown.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Only messages with seq > after_seq, oldest first; 0 for no lower bound.
+	AfterSeq int64 `protobuf:"varint,2,opt,name=after_seq,json=afterSeq,proto3" json:"after_seq,omitempty"`
+	// Only messages with seq < before_seq; 0 for no upper bound.
+	BeforeSeq int64 `protobuf:"varint,3,opt,name=before_seq,json=beforeSeq,proto3" json:"before_seq,omitempty"`
 	// Default 50, at most 1,001 (so a resume can tell "more than 1,000").
 	Limit int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	// With after_seq 0: page from the first message (oldest first) rather than
@@ -995,6 +1052,7 @@ func (x *ListMessagesRequest) GetOldestFirst() bool {
 	return false
 }
 
+// ListMessagesResponse is one page of messages.
 type ListMessagesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// In seq order, oldest first.
@@ -1040,12 +1098,15 @@ func (x *ListMessagesResponse) GetMessages() []*Message {
 	return nil
 }
 
+// JoinRequest records one socket of the caller in a room.
 type JoinRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	RoomId int64                  `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room; NOT_FOUND when unknown.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	// Unique per socket, chosen by the gateway (random, at least 128 bits).
 	ConnectionId string `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
-	// Identifies the gateway replica, for diagnostics.
+	// Identifies the gateway replica (its GATEWAY_ID), for diagnostics; the
+	// service does not act on it.
 	GatewayId     string `protobuf:"bytes,3,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1102,10 +1163,13 @@ func (x *JoinRequest) GetGatewayId() string {
 	return ""
 }
 
+// JoinResponse is the room as the joining socket first sees it.
 type JoinResponse struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	Room   *Room                  `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
-	Online []*OnlineUser          `protobuf:"bytes,2,rep,name=online,proto3" json:"online,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room, with online_count including the caller.
+	Room *Room `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// Users online in the room now (the caller included), by user id.
+	Online []*OnlineUser `protobuf:"bytes,2,rep,name=online,proto3" json:"online,omitempty"`
 	// The caller's own public details, e.g. for typing events.
 	Me            *OnlineUser `protobuf:"bytes,3,opt,name=me,proto3" json:"me,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1163,10 +1227,13 @@ func (x *JoinResponse) GetMe() *OnlineUser {
 	return nil
 }
 
+// LeaveRequest forgets one socket (gateway only).
 type LeaveRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RoomId        int64                  `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	ConnectionId  string                 `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room the socket joined.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// The socket's JoinRequest.connection_id; unknown ones are ignored.
+	ConnectionId  string `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1215,6 +1282,7 @@ func (x *LeaveRequest) GetConnectionId() string {
 	return ""
 }
 
+// LeaveResponse is empty: the connection is forgotten.
 type LeaveResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1251,10 +1319,14 @@ func (*LeaveResponse) Descriptor() ([]byte, []int) {
 	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{19}
 }
 
+// HeartbeatRequest lists a gateway's live sockets (gateway only).
 type HeartbeatRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	GatewayId     string                 `protobuf:"bytes,1,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
-	Connections   []*ConnectionRef       `protobuf:"bytes,2,rep,name=connections,proto3" json:"connections,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gateway replica sending the heartbeat (JoinRequest.gateway_id), for
+	// diagnostics.
+	GatewayId string `protobuf:"bytes,1,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
+	// Sockets whose presence to extend by the presence TTL.
+	Connections   []*ConnectionRef `protobuf:"bytes,2,rep,name=connections,proto3" json:"connections,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1305,9 +1377,11 @@ func (x *HeartbeatRequest) GetConnections() []*ConnectionRef {
 
 // ConnectionRef names one socket in one room.
 type ConnectionRef struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RoomId        int64                  `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	ConnectionId  string                 `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room the socket joined.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// The socket's JoinRequest.connection_id.
+	ConnectionId  string `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1356,6 +1430,7 @@ func (x *ConnectionRef) GetConnectionId() string {
 	return ""
 }
 
+// HeartbeatResponse tells the gateway which sockets the service forgot.
 type HeartbeatResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Connections the service no longer knows (expired); the gateway should
@@ -1402,9 +1477,11 @@ func (x *HeartbeatResponse) GetUnknown() []*ConnectionRef {
 	return nil
 }
 
+// TypingRequest announces that the caller is typing.
 type TypingRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RoomId        int64                  `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room; NOT_FOUND when unknown.
+	RoomId        int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1446,6 +1523,7 @@ func (x *TypingRequest) GetRoomId() int64 {
 	return 0
 }
 
+// TypingResponse is empty: the typing event is published.
 type TypingResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields

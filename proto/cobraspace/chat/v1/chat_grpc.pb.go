@@ -77,12 +77,27 @@ type ChatServiceClient interface {
 	// CreateRoom creates a room owned by the caller. With post_id set (post
 	// service only) it is idempotent: the room of that post is returned if it
 	// already exists.
+	//
+	// Answers the shared Room rather than a CreateRoomResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	CreateRoom(ctx context.Context, in *CreateRoomRequest, opts ...grpc.CallOption) (*Room, error)
 	// GetRoom returns one room with its current online count.
+	//
+	// Answers the shared Room rather than a GetRoomResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GetRoom(ctx context.Context, in *GetRoomRequest, opts ...grpc.CallOption) (*Room, error)
 	// ListRooms pages over rooms, newest first.
 	ListRooms(ctx context.Context, in *ListRoomsRequest, opts ...grpc.CallOption) (*ListRoomsResponse, error)
 	// UpdateRoom renames a room; owner only.
+	//
+	// Answers the shared Room rather than an UpdateRoomResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	UpdateRoom(ctx context.Context, in *UpdateRoomRequest, opts ...grpc.CallOption) (*Room, error)
 	// DeleteRoom deletes a room and its messages (owner only) and publishes
 	// room_deleted so gateways close its sockets with 4000.
@@ -91,8 +106,18 @@ type ChatServiceClient interface {
 	// seq in the same transaction, and answers only after commit; then it
 	// publishes the message event. A repeated (sender, client_msg_id) returns
 	// the message stored the first time and publishes nothing new.
+	//
+	// Answers the shared Message rather than a SendMessageResponse: renaming
+	// would change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	SendMessage(ctx context.Context, in *SendMessageRequest, opts ...grpc.CallOption) (*Message, error)
 	// EditMessage changes a message's text; sender only; publishes edit.
+	//
+	// Answers the shared Message rather than an EditMessageResponse: renaming
+	// would change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	EditMessage(ctx context.Context, in *EditMessageRequest, opts ...grpc.CallOption) (*Message, error)
 	// DeleteMessage deletes a message; sender only; publishes delete.
 	DeleteMessage(ctx context.Context, in *DeleteMessageRequest, opts ...grpc.CallOption) (*DeleteMessageResponse, error)
@@ -263,12 +288,27 @@ type ChatServiceServer interface {
 	// CreateRoom creates a room owned by the caller. With post_id set (post
 	// service only) it is idempotent: the room of that post is returned if it
 	// already exists.
+	//
+	// Answers the shared Room rather than a CreateRoomResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	CreateRoom(context.Context, *CreateRoomRequest) (*Room, error)
 	// GetRoom returns one room with its current online count.
+	//
+	// Answers the shared Room rather than a GetRoomResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GetRoom(context.Context, *GetRoomRequest) (*Room, error)
 	// ListRooms pages over rooms, newest first.
 	ListRooms(context.Context, *ListRoomsRequest) (*ListRoomsResponse, error)
 	// UpdateRoom renames a room; owner only.
+	//
+	// Answers the shared Room rather than an UpdateRoomResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	UpdateRoom(context.Context, *UpdateRoomRequest) (*Room, error)
 	// DeleteRoom deletes a room and its messages (owner only) and publishes
 	// room_deleted so gateways close its sockets with 4000.
@@ -277,8 +317,18 @@ type ChatServiceServer interface {
 	// seq in the same transaction, and answers only after commit; then it
 	// publishes the message event. A repeated (sender, client_msg_id) returns
 	// the message stored the first time and publishes nothing new.
+	//
+	// Answers the shared Message rather than a SendMessageResponse: renaming
+	// would change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	SendMessage(context.Context, *SendMessageRequest) (*Message, error)
 	// EditMessage changes a message's text; sender only; publishes edit.
+	//
+	// Answers the shared Message rather than an EditMessageResponse: renaming
+	// would change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	EditMessage(context.Context, *EditMessageRequest) (*Message, error)
 	// DeleteMessage deletes a message; sender only; publishes delete.
 	DeleteMessage(context.Context, *DeleteMessageRequest) (*DeleteMessageResponse, error)

@@ -41,13 +41,16 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Ordering is the order of a post list.
 type Ordering int32
 
 const (
 	// Newest first, or by relevance when searching.
 	Ordering_ORDERING_UNSPECIFIED Ordering = 0
-	Ordering_ORDERING_NEWEST      Ordering = 1
-	Ordering_ORDERING_MOST_HITS   Ordering = 2
+	// Newest first (created_at, then id, descending), also when searching.
+	Ordering_ORDERING_NEWEST Ordering = 1
+	// Most viewed first (hit, then id, descending).
+	Ordering_ORDERING_MOST_HITS Ordering = 2
 )
 
 // Enum value maps for Ordering.
@@ -91,10 +94,13 @@ func (Ordering) EnumDescriptor() ([]byte, []int) {
 	return file_cobraspace_post_v1_post_proto_rawDescGZIP(), []int{0}
 }
 
+// Category groups posts; every post has exactly one.
 type Category struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Assigned by the service.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1 to 50 characters, trimmed, unique case-insensitively.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -143,10 +149,14 @@ func (x *Category) GetName() string {
 	return ""
 }
 
+// Tag labels posts; a post has up to 10.
 type Tag struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Assigned by the service when a post first uses the name.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1 to 50 characters, trimmed, unique case-insensitively (the first
+	// spelling used is kept).
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// Filled by ListTags only.
 	PostCount     int64 `protobuf:"varint,3,opt,name=post_count,json=postCount,proto3" json:"post_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -208,17 +218,30 @@ func (x *Tag) GetPostCount() int64 {
 // service (GetUsers), room details from the chat service.
 type Post struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Title string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// Assigned by the service at CreatePost.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1 to 200 characters, trimmed.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
 	// Markdown, stored as written.
-	Content       string                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
-	CategoryId    int64                  `protobuf:"varint,4,opt,name=category_id,json=categoryId,proto3" json:"category_id,omitempty"`
-	CategoryName  string                 `protobuf:"bytes,5,opt,name=category_name,json=categoryName,proto3" json:"category_name,omitempty"`
-	Tags          []*Tag                 `protobuf:"bytes,6,rep,name=tags,proto3" json:"tags,omitempty"`
-	WriterId      int64                  `protobuf:"varint,7,opt,name=writer_id,json=writerId,proto3" json:"writer_id,omitempty"`
-	Hit           int64                  `protobuf:"varint,8,opt,name=hit,proto3" json:"hit,omitempty"`
-	RoomId        int64                  `protobuf:"varint,9,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Content string `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	// The post's category (Category.id).
+	CategoryId int64 `protobuf:"varint,4,opt,name=category_id,json=categoryId,proto3" json:"category_id,omitempty"`
+	// The category's name, for display.
+	CategoryName string `protobuf:"bytes,5,opt,name=category_name,json=categoryName,proto3" json:"category_name,omitempty"`
+	// The post's tags, ordered by name case-insensitively (post_count unset).
+	Tags []*Tag `protobuf:"bytes,6,rep,name=tags,proto3" json:"tags,omitempty"`
+	// User id of the writer: the caller of CreatePost. Never changes.
+	WriterId int64 `protobuf:"varint,7,opt,name=writer_id,json=writerId,proto3" json:"writer_id,omitempty"`
+	// How many times the post was viewed with GetPost count_hit.
+	Hit int64 `protobuf:"varint,8,opt,name=hit,proto3" json:"hit,omitempty"`
+	// The post's chat room (chat service Room.id), created with the post. The
+	// room may be gone if its owner deleted it; CreatePostRoom then gives the
+	// post a new one.
+	RoomId int64 `protobuf:"varint,9,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// When the post was created.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When the post was last changed by UpdatePost; equal to created_at until
+	// then.
 	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -331,13 +354,21 @@ func (x *Post) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// ListPostsRequest selects a page of posts. Zero values do not filter.
 type ListPostsRequest struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Search     string                 `protobuf:"bytes,1,opt,name=search,proto3" json:"search,omitempty"`
-	CategoryId int64                  `protobuf:"varint,2,opt,name=category_id,json=categoryId,proto3" json:"category_id,omitempty"`
-	Tag        string                 `protobuf:"bytes,3,opt,name=tag,proto3" json:"tag,omitempty"`
-	WriterId   int64                  `protobuf:"varint,4,opt,name=writer_id,json=writerId,proto3" json:"writer_id,omitempty"`
-	Ordering   Ordering               `protobuf:"varint,5,opt,name=ordering,proto3,enum=cobraspace.post.v1.Ordering" json:"ordering,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Words (split on spaces and commas, at most 10 of a search of at most 200
+	// characters) that must each occur, case-insensitively and literally, in
+	// the title, content, category name or a tag name.
+	Search string `protobuf:"bytes,1,opt,name=search,proto3" json:"search,omitempty"`
+	// Only posts of this category (Category.id).
+	CategoryId int64 `protobuf:"varint,2,opt,name=category_id,json=categoryId,proto3" json:"category_id,omitempty"`
+	// Only posts with this tag (exact name, case-insensitive).
+	Tag string `protobuf:"bytes,3,opt,name=tag,proto3" json:"tag,omitempty"`
+	// Only posts written by this user id.
+	WriterId int64 `protobuf:"varint,4,opt,name=writer_id,json=writerId,proto3" json:"writer_id,omitempty"`
+	// Order of the list; a cursor works only with the ordering it came from.
+	Ordering Ordering `protobuf:"varint,5,opt,name=ordering,proto3,enum=cobraspace.post.v1.Ordering" json:"ordering,omitempty"`
 	// Default 20, at most 100.
 	Limit int32 `protobuf:"varint,6,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Opaque cursor from a previous next_cursor.
@@ -425,9 +456,11 @@ func (x *ListPostsRequest) GetCursor() string {
 	return ""
 }
 
+// ListPostsResponse is one page of posts.
 type ListPostsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Posts []*Post                `protobuf:"bytes,1,rep,name=posts,proto3" json:"posts,omitempty"`
+	// The page, in the requested order.
+	Posts []*Post `protobuf:"bytes,1,rep,name=posts,proto3" json:"posts,omitempty"`
 	// Empty on the last page.
 	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -478,10 +511,14 @@ func (x *ListPostsResponse) GetNextCursor() string {
 	return ""
 }
 
+// GetPostRequest names the post to read.
 type GetPostRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	CountHit      bool                   `protobuf:"varint,2,opt,name=count_hit,json=countHit,proto3" json:"count_hit,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The post's id; NOT_FOUND when unknown.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// True for a view that counts (the gateway's post detail route): hit is
+	// incremented first. False for reads that must not count.
+	CountHit      bool `protobuf:"varint,2,opt,name=count_hit,json=countHit,proto3" json:"count_hit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -530,13 +567,16 @@ func (x *GetPostRequest) GetCountHit() bool {
 	return false
 }
 
+// CreatePostRequest is a new post by the caller. Broken rules are
+// INVALID_ARGUMENT field violations "title", "content", "category", "tags".
 type CreatePostRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// 1 to 200 characters.
 	Title string `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
 	// At most 100,000 characters.
-	Content    string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
-	CategoryId int64  `protobuf:"varint,3,opt,name=category_id,json=categoryId,proto3" json:"category_id,omitempty"`
+	Content string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	// Required: an existing Category.id (field "category").
+	CategoryId int64 `protobuf:"varint,3,opt,name=category_id,json=categoryId,proto3" json:"category_id,omitempty"`
 	// At most 10; trimmed; matched case-insensitively; created when new.
 	Tags          []string `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -601,14 +641,22 @@ func (x *CreatePostRequest) GetTags() []string {
 	return nil
 }
 
+// UpdatePostRequest changes some fields of a post; the rules are those of
+// CreatePostRequest.
 type UpdatePostRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Id    int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The post's id; NOT_FOUND when unknown.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Only fields named here are read: "title", "content", "category", "tags".
-	UpdateMask    []string `protobuf:"bytes,2,rep,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
-	Title         string   `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
-	Content       string   `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"`
-	CategoryId    int64    `protobuf:"varint,5,opt,name=category_id,json=categoryId,proto3" json:"category_id,omitempty"`
+	UpdateMask []string `protobuf:"bytes,2,rep,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// New title (mask "title"); the post's room is renamed too (best effort:
+	// a failed rename is logged, the update stands).
+	Title string `protobuf:"bytes,3,opt,name=title,proto3" json:"title,omitempty"`
+	// New content (mask "content").
+	Content string `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"`
+	// New category (mask "category").
+	CategoryId int64 `protobuf:"varint,5,opt,name=category_id,json=categoryId,proto3" json:"category_id,omitempty"`
+	// New tags, replacing the old ones (mask "tags").
 	Tags          []string `protobuf:"bytes,6,rep,name=tags,proto3" json:"tags,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -686,9 +734,11 @@ func (x *UpdatePostRequest) GetTags() []string {
 	return nil
 }
 
+// DeletePostRequest names the post to delete.
 type DeletePostRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The post's id; NOT_FOUND when unknown.
+	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -730,6 +780,7 @@ func (x *DeletePostRequest) GetId() int64 {
 	return 0
 }
 
+// DeletePostResponse is empty: the post and its room are gone.
 type DeletePostResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -766,6 +817,7 @@ func (*DeletePostResponse) Descriptor() ([]byte, []int) {
 	return file_cobraspace_post_v1_post_proto_rawDescGZIP(), []int{9}
 }
 
+// ListCategoriesRequest is empty: every category is listed.
 type ListCategoriesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -802,9 +854,11 @@ func (*ListCategoriesRequest) Descriptor() ([]byte, []int) {
 	return file_cobraspace_post_v1_post_proto_rawDescGZIP(), []int{10}
 }
 
+// ListCategoriesResponse holds every category.
 type ListCategoriesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Categories    []*Category            `protobuf:"bytes,1,rep,name=categories,proto3" json:"categories,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ordered by name, case-insensitively.
+	Categories    []*Category `protobuf:"bytes,1,rep,name=categories,proto3" json:"categories,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -846,9 +900,12 @@ func (x *ListCategoriesResponse) GetCategories() []*Category {
 	return nil
 }
 
+// CreateCategoryRequest is a new category.
 type CreateCategoryRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 50 characters, trimmed (INVALID_ARGUMENT field "name");
+	// ALREADY_EXISTS field "name" when taken case-insensitively.
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -890,9 +947,11 @@ func (x *CreateCategoryRequest) GetName() string {
 	return ""
 }
 
+// ListTagsRequest asks for the most used tags.
 type ListTagsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many tags: 100 when 0, at most 1,000.
+	Limit         int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -934,9 +993,11 @@ func (x *ListTagsRequest) GetLimit() int32 {
 	return 0
 }
 
+// ListTagsResponse holds the most used tags.
 type ListTagsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Tags          []*Tag                 `protobuf:"bytes,1,rep,name=tags,proto3" json:"tags,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Most used first, with post_count filled.
+	Tags          []*Tag `protobuf:"bytes,1,rep,name=tags,proto3" json:"tags,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -978,9 +1039,12 @@ func (x *ListTagsResponse) GetTags() []*Tag {
 	return nil
 }
 
+// CreatePostRoomRequest asks for a new room for a post whose room was
+// deleted.
 type CreatePostRoomRequest struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	PostId int64                  `protobuf:"varint,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The post's id; it must be the caller's.
+	PostId int64 `protobuf:"varint,1,opt,name=post_id,json=postId,proto3" json:"post_id,omitempty"`
 	// The room's name, 1 to 100 characters (the chat service's rule).
 	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1031,6 +1095,7 @@ func (x *CreatePostRoomRequest) GetName() string {
 	return ""
 }
 
+// CreatePostRoomResponse is the post's new room.
 type CreatePostRoomResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The new room, now the post's room_id.

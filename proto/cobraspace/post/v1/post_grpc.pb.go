@@ -60,18 +60,37 @@ type PostServiceClient interface {
 	ListPosts(ctx context.Context, in *ListPostsRequest, opts ...grpc.CallOption) (*ListPostsResponse, error)
 	// GetPost returns one post; with count_hit it atomically adds 1 to its hit
 	// counter first and returns the new value.
+	//
+	// Answers the shared Post rather than a GetPostResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GetPost(ctx context.Context, in *GetPostRequest, opts ...grpc.CallOption) (*Post, error)
 	// CreatePost creates a post written by the caller together with its chat
 	// room; no post is visible without its room.
+	//
+	// Answers the shared Post rather than a CreatePostResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	CreatePost(ctx context.Context, in *CreatePostRequest, opts ...grpc.CallOption) (*Post, error)
 	// UpdatePost changes the fields named in update_mask (title, content,
 	// category, tags); writer only; never changes the writer.
+	//
+	// Answers the shared Post rather than an UpdatePostResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	UpdatePost(ctx context.Context, in *UpdatePostRequest, opts ...grpc.CallOption) (*Post, error)
 	// DeletePost deletes a post, its room and the room's messages; writer only.
 	DeletePost(ctx context.Context, in *DeletePostRequest, opts ...grpc.CallOption) (*DeletePostResponse, error)
 	// ListCategories lists every category by name.
 	ListCategories(ctx context.Context, in *ListCategoriesRequest, opts ...grpc.CallOption) (*ListCategoriesResponse, error)
 	// CreateCategory adds a category; names are unique case-insensitively.
+	//
+	// Answers Category rather than a CreateCategoryResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	CreateCategory(ctx context.Context, in *CreateCategoryRequest, opts ...grpc.CallOption) (*Category, error)
 	// ListTags lists tags with how many posts use them, most used first.
 	ListTags(ctx context.Context, in *ListTagsRequest, opts ...grpc.CallOption) (*ListTagsResponse, error)
@@ -191,18 +210,37 @@ type PostServiceServer interface {
 	ListPosts(context.Context, *ListPostsRequest) (*ListPostsResponse, error)
 	// GetPost returns one post; with count_hit it atomically adds 1 to its hit
 	// counter first and returns the new value.
+	//
+	// Answers the shared Post rather than a GetPostResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GetPost(context.Context, *GetPostRequest) (*Post, error)
 	// CreatePost creates a post written by the caller together with its chat
 	// room; no post is visible without its room.
+	//
+	// Answers the shared Post rather than a CreatePostResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	CreatePost(context.Context, *CreatePostRequest) (*Post, error)
 	// UpdatePost changes the fields named in update_mask (title, content,
 	// category, tags); writer only; never changes the writer.
+	//
+	// Answers the shared Post rather than an UpdatePostResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	UpdatePost(context.Context, *UpdatePostRequest) (*Post, error)
 	// DeletePost deletes a post, its room and the room's messages; writer only.
 	DeletePost(context.Context, *DeletePostRequest) (*DeletePostResponse, error)
 	// ListCategories lists every category by name.
 	ListCategories(context.Context, *ListCategoriesRequest) (*ListCategoriesResponse, error)
 	// CreateCategory adds a category; names are unique case-insensitively.
+	//
+	// Answers Category rather than a CreateCategoryResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	CreateCategory(context.Context, *CreateCategoryRequest) (*Category, error)
 	// ListTags lists tags with how many posts use them, most used first.
 	ListTags(context.Context, *ListTagsRequest) (*ListTagsResponse, error)

@@ -44,14 +44,20 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Status is what a user says about their availability.
+// Status is what a user says about their availability. The REST API spells
+// the values in lower case without the prefix ("available", "away", "busy").
 type Status int32
 
 const (
+	// Not set. Never stored: profiles always carry one of the values below,
+	// and UpdateProfile refuses it (INVALID_ARGUMENT field "status").
 	Status_STATUS_UNSPECIFIED Status = 0
-	Status_STATUS_AVAILABLE   Status = 1
-	Status_STATUS_AWAY        Status = 2
-	Status_STATUS_BUSY        Status = 3
+	// Available for a chat; every new profile starts with it.
+	Status_STATUS_AVAILABLE Status = 1
+	// Away from the keyboard.
+	Status_STATUS_AWAY Status = 2
+	// Busy: present but not to be disturbed.
+	Status_STATUS_BUSY Status = 3
 )
 
 // Enum value maps for Status.
@@ -101,22 +107,38 @@ func (Status) EnumDescriptor() ([]byte, []int) {
 type Profile struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// User id; profiles and users are one to one, so this is also the profile id.
-	UserId   int64  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Email    string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	UserId int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Sign-in email as registered: trimmed, domain lower-cased, local part as
+	// typed. Unique case-insensitively; never changes.
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// Display name, 1 to 20 characters; defaults to the part of the email
+	// before "@" (cut to 20 characters) at registration.
 	Nickname string `protobuf:"bytes,3,opt,name=nickname,proto3" json:"nickname,omitempty"`
 	// Media key of an uploaded picture, empty when none was uploaded.
 	ProfilePicture string `protobuf:"bytes,4,opt,name=profile_picture,json=profilePicture,proto3" json:"profile_picture,omitempty"`
 	// URL path of the picture, never empty: a generated default avatar when no
 	// picture was uploaded. e.g. "/media/avatars/12/3f9a.webp".
-	ProfilePictureUrl string   `protobuf:"bytes,5,opt,name=profile_picture_url,json=profilePictureUrl,proto3" json:"profile_picture_url,omitempty"`
-	Bio               string   `protobuf:"bytes,6,opt,name=bio,proto3" json:"bio,omitempty"`
-	Skills            []string `protobuf:"bytes,7,rep,name=skills,proto3" json:"skills,omitempty"`
-	Interests         []string `protobuf:"bytes,8,rep,name=interests,proto3" json:"interests,omitempty"`
-	Status            Status   `protobuf:"varint,9,opt,name=status,proto3,enum=cobraspace.user.v1.Status" json:"status,omitempty"`
-	IsPrivate         bool     `protobuf:"varint,10,opt,name=is_private,json=isPrivate,proto3" json:"is_private,omitempty"`
-	ContactNumber     string   `protobuf:"bytes,11,opt,name=contact_number,json=contactNumber,proto3" json:"contact_number,omitempty"`
+	ProfilePictureUrl string `protobuf:"bytes,5,opt,name=profile_picture_url,json=profilePictureUrl,proto3" json:"profile_picture_url,omitempty"`
+	// Free text about the user, trimmed, at most 500 characters; may be empty.
+	Bio string `protobuf:"bytes,6,opt,name=bio,proto3" json:"bio,omitempty"`
+	// Skills the user lists, in the order given: at most 20 items of at most
+	// 40 characters each, trimmed, case-insensitive duplicates dropped.
+	Skills []string `protobuf:"bytes,7,rep,name=skills,proto3" json:"skills,omitempty"`
+	// Interests the user lists; same rules as skills.
+	Interests []string `protobuf:"bytes,8,rep,name=interests,proto3" json:"interests,omitempty"`
+	// What the user says about their availability; STATUS_AVAILABLE for a new
+	// profile.
+	Status Status `protobuf:"varint,9,opt,name=status,proto3,enum=cobraspace.user.v1.Status" json:"status,omitempty"`
+	// When true, GetFriendProfile answers PERMISSION_DENIED to users this
+	// user has not added, and SearchUsers hides the email from them (unless
+	// their keyword is that email). False for a new profile.
+	IsPrivate bool `protobuf:"varint,10,opt,name=is_private,json=isPrivate,proto3" json:"is_private,omitempty"`
+	// Phone number as typed, at most 20 characters of digits, spaces and
+	// "+-()."; empty when not given.
+	ContactNumber string `protobuf:"bytes,11,opt,name=contact_number,json=contactNumber,proto3" json:"contact_number,omitempty"`
 	// Emails of the users this user added, oldest first.
-	FriendsEmails []string               `protobuf:"bytes,12,rep,name=friends_emails,json=friendsEmails,proto3" json:"friends_emails,omitempty"`
+	FriendsEmails []string `protobuf:"bytes,12,rep,name=friends_emails,json=friendsEmails,proto3" json:"friends_emails,omitempty"`
+	// When the user registered.
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -245,15 +267,19 @@ func (x *Profile) GetCreatedAt() *timestamppb.Timestamp {
 
 // UserSummary is the public face of a user: safe to show to anyone.
 type UserSummary struct {
-	state  protoimpl.MessageState `protogen:"open.v1"`
-	UserId int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's id (Profile.user_id).
+	UserId int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// Empty in SearchUsers results for private users the caller may not see.
-	Email             string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
-	Nickname          string `protobuf:"bytes,3,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// Display name (Profile.nickname).
+	Nickname string `protobuf:"bytes,3,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	// URL path of the picture, never empty (Profile.profile_picture_url).
 	ProfilePictureUrl string `protobuf:"bytes,4,opt,name=profile_picture_url,json=profilePictureUrl,proto3" json:"profile_picture_url,omitempty"`
-	Status            Status `protobuf:"varint,5,opt,name=status,proto3,enum=cobraspace.user.v1.Status" json:"status,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// What the user says about their availability.
+	Status        Status `protobuf:"varint,5,opt,name=status,proto3,enum=cobraspace.user.v1.Status" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UserSummary) Reset() {
@@ -325,10 +351,14 @@ func (x *UserSummary) GetStatus() Status {
 type TokenPair struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// EdDSA (Ed25519) JWT, audience "cobraspace", typ "access", short lived.
+	// Sent as `authorization: Bearer <access>` on every authenticated call.
 	Access string `protobuf:"bytes,1,opt,name=access,proto3" json:"access,omitempty"`
 	// EdDSA JWT, typ "refresh", carrying its family id; single use.
-	Refresh          string                 `protobuf:"bytes,2,opt,name=refresh,proto3" json:"refresh,omitempty"`
-	AccessExpiresAt  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=access_expires_at,json=accessExpiresAt,proto3" json:"access_expires_at,omitempty"`
+	Refresh string `protobuf:"bytes,2,opt,name=refresh,proto3" json:"refresh,omitempty"`
+	// When access expires: issue time + ACCESS_TOKEN_TTL (15 minutes by default).
+	AccessExpiresAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=access_expires_at,json=accessExpiresAt,proto3" json:"access_expires_at,omitempty"`
+	// When refresh expires: issue time + REFRESH_TOKEN_TTL (14 days by
+	// default). Each rotation issues a new refresh token with a new expiry.
 	RefreshExpiresAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=refresh_expires_at,json=refreshExpiresAt,proto3" json:"refresh_expires_at,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
@@ -392,10 +422,17 @@ func (x *TokenPair) GetRefreshExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// RegisterRequest is a new account.
 type RegisterRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Email    string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
-	Password string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required. Trimmed, domain lower-cased, at most 254 characters, checked
+	// like Django's EmailValidator; INVALID_ARGUMENT field "email" when invalid
+	// or already registered (case-insensitively).
+	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// Required. 8 to 128 characters, not entirely digits, not a common
+	// password, not too similar to the email (field "password"). Only its
+	// argon2id hash is stored.
+	Password string `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
 	// Optional; defaults to the part of the email before "@" (at most 20 characters).
 	Nickname      string `protobuf:"bytes,3,opt,name=nickname,proto3" json:"nickname,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -453,9 +490,12 @@ func (x *RegisterRequest) GetNickname() string {
 	return ""
 }
 
+// RegisterResponse is the new account.
 type RegisterResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Profile       *Profile               `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The new user's profile, with the defaults filled in. Register issues no
+	// tokens: call Login next.
+	Profile       *Profile `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -497,10 +537,13 @@ func (x *RegisterResponse) GetProfile() *Profile {
 	return nil
 }
 
+// LoginRequest is a sign-in attempt.
 type LoginRequest struct {
-	state    protoimpl.MessageState `protogen:"open.v1"`
-	Email    string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
-	Password string                 `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Required; matched case-insensitively.
+	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// Required.
+	Password string `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
 	// The end client's IP as seen by the gateway, for per-IP rate limiting.
 	// Ignored unless the caller is the gateway (service identity); other
 	// callers are limited by their own network address.
@@ -560,10 +603,13 @@ func (x *LoginRequest) GetClientIp() string {
 	return ""
 }
 
+// LoginResponse is a new session: the user's profile and its first tokens.
 type LoginResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Profile       *Profile               `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
-	Tokens        *TokenPair             `protobuf:"bytes,2,opt,name=tokens,proto3" json:"tokens,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The signed-in user's profile.
+	Profile *Profile `protobuf:"bytes,1,opt,name=profile,proto3" json:"profile,omitempty"`
+	// Access and refresh token of a new refresh-token family (session).
+	Tokens        *TokenPair `protobuf:"bytes,2,opt,name=tokens,proto3" json:"tokens,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -612,9 +658,12 @@ func (x *LoginResponse) GetTokens() *TokenPair {
 	return nil
 }
 
+// RefreshTokenRequest asks for a new token pair.
 type RefreshTokenRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Refresh       string                 `protobuf:"bytes,1,opt,name=refresh,proto3" json:"refresh,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The refresh token of the latest TokenPair of the session. Single use:
+	// after this call only the returned refresh token works.
+	Refresh       string `protobuf:"bytes,1,opt,name=refresh,proto3" json:"refresh,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -656,6 +705,8 @@ func (x *RefreshTokenRequest) GetRefresh() string {
 	return ""
 }
 
+// LogoutRequest ends the caller's session (the caller is the access token's
+// user).
 type LogoutRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Optional: the refresh token to revoke with its family. When empty, every
@@ -702,6 +753,7 @@ func (x *LogoutRequest) GetRefresh() string {
 	return ""
 }
 
+// LogoutResponse is empty: the sessions are revoked.
 type LogoutResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -738,6 +790,7 @@ func (*LogoutResponse) Descriptor() ([]byte, []int) {
 	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{9}
 }
 
+// GetProfileRequest is empty: the caller is the access token's user.
 type GetProfileRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -774,17 +827,30 @@ func (*GetProfileRequest) Descriptor() ([]byte, []int) {
 	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{10}
 }
 
+// UpdateProfileRequest changes some fields of the caller's profile. Fields
+// not named in update_mask are ignored, whatever they hold; the rules are
+// those of Profile's fields. Every broken rule is an INVALID_ARGUMENT field
+// violation named like the field.
 type UpdateProfileRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only fields named in update_mask are read.
-	UpdateMask    []string `protobuf:"bytes,1,rep,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
-	Nickname      string   `protobuf:"bytes,2,opt,name=nickname,proto3" json:"nickname,omitempty"`
-	Bio           string   `protobuf:"bytes,3,opt,name=bio,proto3" json:"bio,omitempty"`
-	Skills        []string `protobuf:"bytes,4,rep,name=skills,proto3" json:"skills,omitempty"`
-	Interests     []string `protobuf:"bytes,5,rep,name=interests,proto3" json:"interests,omitempty"`
-	Status        Status   `protobuf:"varint,6,opt,name=status,proto3,enum=cobraspace.user.v1.Status" json:"status,omitempty"`
-	IsPrivate     bool     `protobuf:"varint,7,opt,name=is_private,json=isPrivate,proto3" json:"is_private,omitempty"`
-	ContactNumber string   `protobuf:"bytes,8,opt,name=contact_number,json=contactNumber,proto3" json:"contact_number,omitempty"`
+	UpdateMask []string `protobuf:"bytes,1,rep,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// New display name, trimmed, 1 to 20 characters.
+	Nickname string `protobuf:"bytes,2,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	// New bio, trimmed, at most 500 characters; empty clears it.
+	Bio string `protobuf:"bytes,3,opt,name=bio,proto3" json:"bio,omitempty"`
+	// New skills, replacing the old list: at most 20 items of at most 40
+	// characters; items are trimmed, empty ones and duplicates dropped.
+	Skills []string `protobuf:"bytes,4,rep,name=skills,proto3" json:"skills,omitempty"`
+	// New interests, replacing the old list; same rules as skills.
+	Interests []string `protobuf:"bytes,5,rep,name=interests,proto3" json:"interests,omitempty"`
+	// New status; STATUS_UNSPECIFIED is refused.
+	Status Status `protobuf:"varint,6,opt,name=status,proto3,enum=cobraspace.user.v1.Status" json:"status,omitempty"`
+	// New privacy setting (see Profile.is_private).
+	IsPrivate bool `protobuf:"varint,7,opt,name=is_private,json=isPrivate,proto3" json:"is_private,omitempty"`
+	// New phone number, trimmed, at most 20 characters of digits, spaces and
+	// "+-()."; empty clears it.
+	ContactNumber string `protobuf:"bytes,8,opt,name=contact_number,json=contactNumber,proto3" json:"contact_number,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -875,9 +941,14 @@ func (x *UpdateProfileRequest) GetContactNumber() string {
 	return ""
 }
 
+// SetProfilePictureRequest is an uploaded picture for the caller's profile.
 type SetProfilePictureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Image []byte                 `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
+	// The image file's bytes: PNG, JPEG, GIF or WebP, at most 5 MiB, 4096
+	// pixels a side and 32 MiB once decoded. Stored centre-cropped and
+	// resized to 256×256 (JPEG stays JPEG, the rest becomes PNG); the
+	// previous picture is deleted.
+	Image []byte `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
 	// Content type the client claimed; informational, the bytes are sniffed.
 	ContentType   string `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -928,9 +999,13 @@ func (x *SetProfilePictureRequest) GetContentType() string {
 	return ""
 }
 
+// GetMediaRequest names a media object.
 type GetMediaRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Media key, e.g. "avatars/12/3f9a0c1b2d3e4f50.png" (an uploaded picture)
+	// or "avatars/default/12.svg" (a generated default avatar). At most 512
+	// bytes; unknown keys are NOT_FOUND.
+	Key           string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -972,10 +1047,14 @@ func (x *GetMediaRequest) GetKey() string {
 	return ""
 }
 
+// Media is a stored or generated media object, served by the gateway under
+// /media/<key>.
 type Media struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	ContentType string                 `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
-	Data        []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// MIME type of data, e.g. "image/png", "image/jpeg", "image/svg+xml".
+	ContentType string `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// The object's bytes.
+	Data []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
 	// Strong validator for HTTP caching.
 	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	// True when the key names content that never changes (safe to cache "immutable").
@@ -1042,9 +1121,12 @@ func (x *Media) GetImmutable() bool {
 	return false
 }
 
+// AddFriendRequest names the user to add.
 type AddFriendRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Email of the user to add, matched case-insensitively. Adding someone
+	// twice changes nothing.
+	Email         string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1086,9 +1168,11 @@ func (x *AddFriendRequest) GetEmail() string {
 	return ""
 }
 
+// AddFriendResponse is the user now on the caller's friends list.
 type AddFriendResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Friend        *UserSummary           `protobuf:"bytes,1,opt,name=friend,proto3" json:"friend,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The added user.
+	Friend        *UserSummary `protobuf:"bytes,1,opt,name=friend,proto3" json:"friend,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1130,10 +1214,14 @@ func (x *AddFriendResponse) GetFriend() *UserSummary {
 	return nil
 }
 
+// ListFriendsRequest asks for one page of the caller's friends.
 type ListFriendsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Limit         int32                  `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
-	Cursor        string                 `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page size: 20 when 0, at most 100.
+	Limit int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Empty for the first page, else a next_cursor of a previous page
+	// (INVALID_ARGUMENT field "cursor" for anything else).
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1182,9 +1270,11 @@ func (x *ListFriendsRequest) GetCursor() string {
 	return ""
 }
 
+// ListFriendsResponse is one page of the caller's friends.
 type ListFriendsResponse struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Friends []*UserSummary         `protobuf:"bytes,1,rep,name=friends,proto3" json:"friends,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The users the caller added, oldest addition first.
+	Friends []*UserSummary `protobuf:"bytes,1,rep,name=friends,proto3" json:"friends,omitempty"`
 	// Empty on the last page.
 	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1235,9 +1325,12 @@ func (x *ListFriendsResponse) GetNextCursor() string {
 	return ""
 }
 
+// DeleteFriendRequest names the user to remove.
 type DeleteFriendRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Email of the user to remove from the caller's friends, matched
+	// case-insensitively.
+	Email         string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1279,6 +1372,7 @@ func (x *DeleteFriendRequest) GetEmail() string {
 	return ""
 }
 
+// DeleteFriendResponse is empty: the user is no longer a friend.
 type DeleteFriendResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1315,9 +1409,11 @@ func (*DeleteFriendResponse) Descriptor() ([]byte, []int) {
 	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{20}
 }
 
+// GetFriendProfileRequest names the user whose profile to read.
 type GetFriendProfileRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	UserId        int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the user whose profile to return (any user, not only friends).
+	UserId        int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1359,11 +1455,16 @@ func (x *GetFriendProfileRequest) GetUserId() int64 {
 	return 0
 }
 
+// SearchUsersRequest asks for one page of users matching a keyword.
 type SearchUsersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Keyword       string                 `protobuf:"bytes,1,opt,name=keyword,proto3" json:"keyword,omitempty"`
-	Limit         int32                  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
-	Cursor        string                 `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Trimmed; at most 254 bytes (INVALID_ARGUMENT field "keyword"). Shorter
+	// than 2 characters finds nobody.
+	Keyword string `protobuf:"bytes,1,opt,name=keyword,proto3" json:"keyword,omitempty"`
+	// Page size: 20 when 0, at most 100.
+	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Empty for the first page, else a next_cursor of a previous page.
+	Cursor        string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1419,10 +1520,13 @@ func (x *SearchUsersRequest) GetCursor() string {
 	return ""
 }
 
+// SearchUsersResponse is one page of matching users.
 type SearchUsersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Users         []*UserSummary         `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
-	NextCursor    string                 `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Matching users in id order, as the caller may see them.
+	Users []*UserSummary `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// Empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1471,9 +1575,12 @@ func (x *SearchUsersResponse) GetNextCursor() string {
 	return ""
 }
 
+// GetUsersRequest names the users to describe.
 type GetUsersRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	UserIds       []int64                `protobuf:"varint,1,rep,packed,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 500 ids (INVALID_ARGUMENT field "user_ids"); duplicates and ids
+	// below 1 are ignored.
+	UserIds       []int64 `protobuf:"varint,1,rep,packed,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1515,9 +1622,12 @@ func (x *GetUsersRequest) GetUserIds() []int64 {
 	return nil
 }
 
+// GetUsersResponse holds the summaries of the known users asked for.
 type GetUsersResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Users         []*UserSummary         `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In the order asked, each user once; unknown ids (and, for a caller
+	// without service identity, every id but their own) are left out.
+	Users         []*UserSummary `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

@@ -78,23 +78,47 @@ type UserServiceClient interface {
 	// RefreshToken rotates a refresh token: the old one stops working and a new
 	// pair is returned. Presenting an already rotated refresh token revokes its
 	// whole family (UNAUTHENTICATED).
+	//
+	// Answers TokenPair rather than a RefreshTokenResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	RefreshToken(ctx context.Context, in *RefreshTokenRequest, opts ...grpc.CallOption) (*TokenPair, error)
 	// Logout revokes the caller's refresh-token family and the access token it
 	// was called with (denylisted until expiry on every replica), and announces
 	// the revocation so gateways close the user's sockets.
 	Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error)
 	// GetProfile returns the caller's own profile.
+	//
+	// Answers the shared Profile rather than a GetProfileResponse: renaming
+	// would change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*Profile, error)
 	// UpdateProfile changes the fields named in update_mask (JSON field names
 	// of Profile: nickname, bio, skills, interests, status, is_private,
 	// contact_number).
+	//
+	// Answers the shared Profile rather than an UpdateProfileResponse: renaming
+	// would change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	UpdateProfile(ctx context.Context, in *UpdateProfileRequest, opts ...grpc.CallOption) (*Profile, error)
 	// SetProfilePicture stores a new picture for the caller. The image type is
 	// sniffed (PNG, JPEG, GIF, WebP), at most 5 MiB, and resized to a square
 	// avatar. INVALID_ARGUMENT field "profile_picture" otherwise.
+	//
+	// Answers the shared Profile rather than a SetProfilePictureResponse:
+	// renaming would change the generated Go API, so it waits for v2
+	// (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	SetProfilePicture(ctx context.Context, in *SetProfilePictureRequest, opts ...grpc.CallOption) (*Profile, error)
 	// GetMedia returns a stored or generated media object by its key (the part
 	// of a `/media/<key>` URL after `/media/`). Public.
+	//
+	// Answers Media rather than a GetMediaResponse: renaming would change the
+	// generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	GetMedia(ctx context.Context, in *GetMediaRequest, opts ...grpc.CallOption) (*Media, error)
 	// AddFriend adds the user with that email to the caller's friends.
 	// NOT_FOUND "User with this email does not exist."; INVALID_ARGUMENT field
@@ -108,6 +132,12 @@ type UserServiceClient interface {
 	// GetFriendProfile returns another user's profile. PERMISSION_DENIED
 	// "This account is private." when it is private and the caller is not in
 	// that user's friends list; NOT_FOUND when unknown.
+	//
+	// Answers the shared Profile rather than a GetFriendProfileResponse:
+	// renaming would change the generated Go API, so it waits for v2
+	// (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GetFriendProfile(ctx context.Context, in *GetFriendProfileRequest, opts ...grpc.CallOption) (*Profile, error)
 	// SearchUsers finds users whose nickname contains the keyword
 	// (case-insensitive; %, _ and \ are literal) or whose email is the keyword
@@ -291,23 +321,47 @@ type UserServiceServer interface {
 	// RefreshToken rotates a refresh token: the old one stops working and a new
 	// pair is returned. Presenting an already rotated refresh token revokes its
 	// whole family (UNAUTHENTICATED).
+	//
+	// Answers TokenPair rather than a RefreshTokenResponse: renaming would
+	// change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	RefreshToken(context.Context, *RefreshTokenRequest) (*TokenPair, error)
 	// Logout revokes the caller's refresh-token family and the access token it
 	// was called with (denylisted until expiry on every replica), and announces
 	// the revocation so gateways close the user's sockets.
 	Logout(context.Context, *LogoutRequest) (*LogoutResponse, error)
 	// GetProfile returns the caller's own profile.
+	//
+	// Answers the shared Profile rather than a GetProfileResponse: renaming
+	// would change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GetProfile(context.Context, *GetProfileRequest) (*Profile, error)
 	// UpdateProfile changes the fields named in update_mask (JSON field names
 	// of Profile: nickname, bio, skills, interests, status, is_private,
 	// contact_number).
+	//
+	// Answers the shared Profile rather than an UpdateProfileResponse: renaming
+	// would change the generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	UpdateProfile(context.Context, *UpdateProfileRequest) (*Profile, error)
 	// SetProfilePicture stores a new picture for the caller. The image type is
 	// sniffed (PNG, JPEG, GIF, WebP), at most 5 MiB, and resized to a square
 	// avatar. INVALID_ARGUMENT field "profile_picture" otherwise.
+	//
+	// Answers the shared Profile rather than a SetProfilePictureResponse:
+	// renaming would change the generated Go API, so it waits for v2
+	// (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	SetProfilePicture(context.Context, *SetProfilePictureRequest) (*Profile, error)
 	// GetMedia returns a stored or generated media object by its key (the part
 	// of a `/media/<key>` URL after `/media/`). Public.
+	//
+	// Answers Media rather than a GetMediaResponse: renaming would change the
+	// generated Go API, so it waits for v2 (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	GetMedia(context.Context, *GetMediaRequest) (*Media, error)
 	// AddFriend adds the user with that email to the caller's friends.
 	// NOT_FOUND "User with this email does not exist."; INVALID_ARGUMENT field
@@ -321,6 +375,12 @@ type UserServiceServer interface {
 	// GetFriendProfile returns another user's profile. PERMISSION_DENIED
 	// "This account is private." when it is private and the caller is not in
 	// that user's friends list; NOT_FOUND when unknown.
+	//
+	// Answers the shared Profile rather than a GetFriendProfileResponse:
+	// renaming would change the generated Go API, so it waits for v2
+	// (proto/README.md).
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GetFriendProfile(context.Context, *GetFriendProfileRequest) (*Profile, error)
 	// SearchUsers finds users whose nickname contains the keyword
 	// (case-insensitive; %, _ and \ are literal) or whose email is the keyword
