@@ -433,7 +433,11 @@ func TestChatSlowConsumer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.chat.addRoom(1)
-	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{SendQueue: 32, WriteTimeout: 10 * time.Second})
+	// A queue of 128 frames (~7.5 MiB here) lets the fast member fall
+	// behind by that much when the test shares a loaded machine (a queue of
+	// 32 cut it off under make test), while the silent one still overflows
+	// it: the room sends 400 frames (~24 MiB).
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{SendQueue: 128, WriteTimeout: 10 * time.Second})
 	slow := mustDial(t, r, 1, dialOpts{user: 1})
 	slow.nextOf("chat.presence")
 	fast := mustDial(t, r, 1, dialOpts{user: 2})
