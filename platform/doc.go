@@ -1,6 +1,8 @@
 // Package platform holds the few pieces whose logic is truly one across the
-// Cobra Space services: verifying access tokens and session revocation, the
-// gRPC server and client set-up with service identity (servicetrust),
+// Cobra Space services: a command's main (process), the start-up and
+// graceful stop of the gRPC services (grpcservice), verifying access tokens
+// and session revocation, the gRPC server and client set-up with service
+// identity (servicetrust),
 // migrations, the NATS connection and subject names, the garbage
 // collector's tuning, which text is accepted from users (safetext), the
 // domain error shape and its gRPC statuses (apperr, with fielderr for field

@@ -5,10 +5,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
+
+	"github.com/cobraspace/cobraspace/platform/process"
 )
 
 // version and commit identify the build; the image build sets them with
@@ -17,10 +16,5 @@ import (
 var version, commit = "dev", "unknown"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "chat:", err)
-		os.Exit(1)
-	}
+	process.Main("chat", func(ctx context.Context) error { return run(ctx, os.Args, os.Getenv, os.Stdout) })
 }

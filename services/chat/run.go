@@ -5,23 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
-	"github.com/cobraspace/cobraspace/platform/adminhttp"
 	"github.com/cobraspace/cobraspace/platform/envconfig"
 	"github.com/cobraspace/cobraspace/platform/gctune"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
+	"github.com/cobraspace/cobraspace/platform/grpcservice"
 	"github.com/cobraspace/cobraspace/platform/natsconn"
-	"github.com/cobraspace/cobraspace/platform/pgdb"
-	"github.com/cobraspace/cobraspace/platform/revocation"
-	"github.com/cobraspace/cobraspace/platform/servicetrust"
-	"github.com/cobraspace/cobraspace/platform/tracing"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
 	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
@@ -36,42 +31,26 @@ import (
 
 // config is every setting, read from the environment once (README.md).
 type config struct {
-	grpcAddr, adminAddr     string
-	databaseURL             string
-	redisURL, redisPrefix   string
-	nats                    natsconn.Config
-	natsPrefix              string
-	publicKeyFile, logLevel string
-	userServiceAddr         string
-	presenceTTL             time.Duration
-	batchMaxSize            int
-	batchMaxWait            time.Duration
-	drainDelay              time.Duration
-	trust                   servicetrust.Config
+	grpcservice.Config
+	nats            natsconn.Config
+	natsPrefix      string
+	userServiceAddr string
+	presenceTTL     time.Duration
+	batchMaxSize    int
+	batchMaxWait    time.Duration
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	env := envconfig.New(getenv)
 	c := config{
-		grpcAddr:        env.String("GRPC_ADDR", "127.0.0.1:9003"),
-		adminAddr:       env.String("ADMIN_ADDR", "127.0.0.1:9103"),
-		databaseURL:     env.Required("DATABASE_URL"),
-		redisURL:        env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
-		redisPrefix:     env.String("REDIS_PREFIX", ""),
 		natsPrefix:      env.String("NATS_PREFIX", ""),
-		publicKeyFile:   env.Required("JWT_PUBLIC_KEY_FILE"),
-		logLevel:        env.String("LOG_LEVEL", "info"),
 		userServiceAddr: env.String("USER_SERVICE_ADDR", "127.0.0.1:9001"),
 		presenceTTL:     env.Duration("PRESENCE_TTL", 30*time.Second),
 		batchMaxSize:    env.Int("BATCH_MAX_SIZE", 256),
 		batchMaxWait:    env.Duration("BATCH_MAX_WAIT", 0),
-		drainDelay:      env.Duration("DRAIN_DELAY", 0),
-	}
-	if err := env.Err(); err != nil {
-		return c, err
 	}
 	var err error
-	if c.trust, err = servicetrust.Load(env, "chat"); err != nil {
+	if c.Config, err = grpcservice.LoadConfig(env, "chat", grpcserver.Addrs{GRPC: "127.0.0.1:9003", Admin: "127.0.0.1:9103"}); err != nil {
 		return c, err
 	}
 	if c.nats, err = natsconn.Load(env); err != nil {
@@ -138,44 +117,26 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if err != nil {
 		return err
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
-		return fmt.Errorf("configuration: LOG_LEVEL: %w", err)
-	}
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
-	gc := gctune.Throughput(getenv)
-	logger.Info("starting", "service", "chat", "version", version, "commit", commit,
-		"gogc", gc.GOGC, "memory_limit", gc.MemoryLimit)
-	stopTracing, err := tracing.Setup(ctx, "chat", getenv)
-	if err != nil {
-		return err
-	}
-	defer tracing.Stop(ctx, stopTracing, logger)
-
-	pub, err := accesstoken.LoadPublicKeyFile(cfg.publicKeyFile)
+	pub, err := accesstoken.LoadPublicKeyFile(cfg.PublicKeyFile)
 	if err != nil {
 		return fmt.Errorf("JWT_PUBLIC_KEY_FILE: %w", err)
 	}
-
-	pool, err := pgdb.Open(ctx, cfg.databaseURL)
+	gc := gctune.Throughput(getenv)
+	base, err := grpcservice.Start(ctx, cfg.Config, grpcservice.Spec{
+		Version: version, Commit: commit, Migrations: migrations.FS,
+		// Short timeouts: presence is best effort, and a dead Redis must
+		// not stall joins (they degrade instead).
+		TuneRedis: func(o *goredis.Options) {
+			o.DialTimeout, o.ReadTimeout, o.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+			o.MaxRetries, o.DialerRetries, o.DialerRetryTimeout = 1, 1, 50*time.Millisecond
+		},
+		StartAttrs: []any{"gogc", gc.GOGC, "memory_limit", gc.MemoryLimit},
+	}, getenv, stdout)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	if err := pgdb.Migrate(ctx, pool, migrations.FS, logger); err != nil {
-		return err
-	}
-
-	ropt, err := goredis.ParseURL(cfg.redisURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
-	// Short timeouts: presence is best effort, and a dead Redis must not
-	// stall joins (they degrade instead).
-	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
-	ropt.MaxRetries, ropt.DialerRetries, ropt.DialerRetryTimeout = 1, 1, 50*time.Millisecond
-	rdb := goredis.NewClient(ropt)
-	defer rdb.Close()
+	defer base.Close()
+	logger := base.Logger
 
 	// NATS may be down at start or later: the client keeps reconnecting and
 	// buffers publishes meanwhile; sends never depend on it.
@@ -185,23 +146,16 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer nc.Close()
 
-	userConn, err := grpcclient.Dial(cfg.userServiceAddr, cfg.trust)
+	userConn, err := grpcclient.Dial(cfg.userServiceAddr, cfg.Trust)
 	if err != nil {
 		return fmt.Errorf("USER_SERVICE_ADDR: %w", err)
 	}
 	defer userConn.Close()
 
-	reg := adminhttp.NewRegistry()
-	m := newMetrics(reg)
-	if err := pgdb.RegisterPoolMetrics(reg, pool); err != nil {
-		return err
-	}
-	if err := adminhttp.RegisterBuildInfo(reg, version, commit); err != nil {
-		return err
-	}
+	m := newMetrics(base.Metrics)
 	svc := chat.NewService(chat.Config{
-		Store:       postgres.New(pool),
-		Presence:    redis.NewPresence(rdb, cfg.redisPrefix),
+		Store:       postgres.New(base.Pool),
+		Presence:    redis.NewPresence(base.Redis, cfg.RedisPrefix),
 		Publisher:   chatnats.NewPublisher(nc, cfg.natsPrefix),
 		Users:       userclient.New(userv1.NewUserServiceClient(userConn), 30*time.Second, 10000),
 		Logger:      logger,
@@ -210,11 +164,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		Hooks:       m.hooks(),
 	})
 
-	srv := grpcserver.New(grpcserver.Config{
-		Logger: logger, Metrics: reg, Verifier: accesstoken.NewVerifier(pub).WithCache(100000),
-		Trust:   cfg.trust,
-		Revoked: revocation.NewChecker(revocation.New(rdb, cfg.redisPrefix), logger).Revoked,
-	})
+	srv := base.NewServer(accesstoken.NewVerifier(pub).WithCache(100000), nil)
 	chatv1.RegisterChatServiceServer(srv, rpc.New(svc, logger))
 
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
@@ -226,8 +176,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 
 	// Serve until ctx ends; it drains in-flight calls (which wait for their
 	// group commit) before returning.
-	serveErr := srv.ListenAndServe(ctx, grpcserver.Addrs{GRPC: cfg.grpcAddr, Admin: cfg.adminAddr}, cfg.drainDelay, reg,
-		func(context.Context) error { return nil }, stdout)
+	serveErr := base.Serve(ctx, srv, func(context.Context) error { return nil })
 	svc.Close() // commits and publishes anything still queued
 	stopSweep()
 	<-sweepDone
@@ -236,7 +185,6 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	} else if err := nc.FlushTimeout(2 * time.Second); err != nil {
 		logger.Warn("nats flush at shutdown", "err", err)
 	}
-	logger.Info("stopped")
 	return serveErr
 }
 

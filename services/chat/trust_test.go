@@ -115,7 +115,7 @@ func TestDefaultAddressesLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.grpcAddr != "127.0.0.1:9003" || c.adminAddr != "127.0.0.1:9103" {
-		t.Errorf("defaults: gRPC %q, admin %q; want 127.0.0.1:9003 and 127.0.0.1:9103", c.grpcAddr, c.adminAddr)
+	if c.GRPCAddr != "127.0.0.1:9003" || c.AdminAddr != "127.0.0.1:9103" {
+		t.Errorf("defaults: gRPC %q, admin %q; want 127.0.0.1:9003 and 127.0.0.1:9103", c.GRPCAddr, c.AdminAddr)
 	}
 }

@@ -15,11 +15,9 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,6 +29,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/gctune"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/natsconn"
+	"github.com/cobraspace/cobraspace/platform/process"
 	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/subjects"
@@ -52,12 +51,7 @@ import (
 var version, commit = "dev", "unknown"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "gateway:", err)
-		os.Exit(1)
-	}
+	process.Main("gateway", func(ctx context.Context) error { return run(ctx, os.Args, os.Getenv, os.Stdout) })
 }
 
 // verifiedTokens bounds the verified-token cache: 20,000 tokens of ~0.5 KB

@@ -610,7 +610,7 @@ func TestDefaultAddressesLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.grpcAddr != "127.0.0.1:9002" || c.adminAddr != "127.0.0.1:9102" {
-		t.Errorf("defaults: gRPC %q, admin %q; want 127.0.0.1:9002 and 127.0.0.1:9102", c.grpcAddr, c.adminAddr)
+	if c.GRPCAddr != "127.0.0.1:9002" || c.AdminAddr != "127.0.0.1:9102" {
+		t.Errorf("defaults: gRPC %q, admin %q; want 127.0.0.1:9002 and 127.0.0.1:9102", c.GRPCAddr, c.AdminAddr)
 	}
 }

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/cobraspace/cobraspace/platform/process"
 )
 
 // version and commit identify the build; the image build sets them with
@@ -19,15 +19,10 @@ import (
 var version, commit = "dev", "unknown"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	// go-redis logs through a process-wide logger; route it into the JSON
 	// log stream instead of its default plain text on stderr.
 	goredis.SetLogger(redisLogger{slog.New(slog.NewJSONHandler(os.Stdout, nil))})
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "user:", err)
-		os.Exit(1)
-	}
+	process.Main("user", func(ctx context.Context) error { return run(ctx, os.Args, os.Getenv, os.Stdout) })
 }
 
 // redisLogger adapts slog to go-redis's Printf-style logger.

@@ -137,7 +137,7 @@ func TestDefaultAddressesLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.grpcAddr != "127.0.0.1:9001" || c.adminAddr != "127.0.0.1:9101" {
-		t.Errorf("defaults: gRPC %q, admin %q; want 127.0.0.1:9001 and 127.0.0.1:9101", c.grpcAddr, c.adminAddr)
+	if c.GRPCAddr != "127.0.0.1:9001" || c.AdminAddr != "127.0.0.1:9101" {
+		t.Errorf("defaults: gRPC %q, admin %q; want 127.0.0.1:9001 and 127.0.0.1:9101", c.GRPCAddr, c.AdminAddr)
 	}
 }

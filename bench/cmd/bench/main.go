@@ -18,11 +18,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/cobraspace/cobraspace/bench/internal/api"
@@ -30,15 +28,11 @@ import (
 	"github.com/cobraspace/cobraspace/bench/internal/report"
 	"github.com/cobraspace/cobraspace/bench/internal/scenario"
 	"github.com/cobraspace/cobraspace/bench/internal/stack"
+	"github.com/cobraspace/cobraspace/platform/process"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
+	process.Main("bench", func(ctx context.Context) error { return run(ctx, os.Args, os.Stdout) })
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {

@@ -44,11 +44,14 @@ func (v Vars) Names() []string {
 
 // platformReaders are the platform packages that read variables on a
 // service's behalf (from the getenv or envconfig.Reader the service passes
-// them), keyed by the call that hands them over.
+// them), keyed by the call that hands them over. They may hand them on:
+// grpcservice calls tracing.Setup and servicetrust.Load.
 var platformReaders = map[string]string{
-	"tracing.Setup(":     "tracing",      // OTEL_*
-	"servicetrust.Load(": "servicetrust", // SERVICE_KEY_FILE, GRPC_TLS_*
-	"natsconn.Load(":     "natsconn",     // NATS_URL, NATS_CREDS_FILE, NATS_NKEY_FILE, NATS_TLS_*
+	"grpcservice.LoadConfig(": "grpcservice", // GRPC_ADDR, DATABASE_URL, LOG_LEVEL, ...
+	"grpcservice.Start(":      "grpcservice",
+	"tracing.Setup(":          "tracing",      // OTEL_*
+	"servicetrust.Load(":      "servicetrust", // SERVICE_KEY_FILE, GRPC_TLS_*
+	"natsconn.Load(":          "natsconn",     // NATS_URL, NATS_CREDS_FILE, NATS_NKEY_FILE, NATS_TLS_*
 }
 
 // Scan reads services/<svc>/**/*.go (tests excluded) under root, and
@@ -89,10 +92,20 @@ func Scan(root, svc string) (Vars, error) {
 	if err != nil {
 		return v, err
 	}
-	for pkg, used := range uses {
-		if !used {
-			continue
+	// Scan each package used, and the packages it uses in turn.
+	scanned := map[string]bool{}
+	for {
+		pkg := ""
+		for p, used := range uses {
+			if used && !scanned[p] {
+				pkg = p
+				break
+			}
 		}
+		if pkg == "" {
+			break
+		}
+		scanned[pkg] = true
 		files, err := filepath.Glob(filepath.Join(root, "platform", pkg, "*.go"))
 		if err != nil {
 			return v, err
@@ -104,6 +117,9 @@ func Scan(root, svc string) (Vars, error) {
 			src, err := os.ReadFile(f)
 			if err != nil {
 				return v, err
+			}
+			for call, p := range platformReaders {
+				uses[p] = uses[p] || strings.Contains(string(src), call)
 			}
 			v.add(src)
 		}

@@ -58,6 +58,15 @@ func TestScan(t *testing.T) {
 		t.Errorf("service with servicetrust: got %v, %v; want [SERVICE_KEY_FILE]", v.Names(), err)
 	}
 
+	// A service calling grpcservice.LoadConfig reads what platform/grpcservice
+	// reads, and what the platform packages it calls read.
+	write("platform/grpcservice/grpcservice.go", `a := env.String("GRPC_ADDR", "")
+	c.Trust, err = servicetrust.Load(env, name)`)
+	write("services/user/run.go", `c.Config, err = grpcservice.LoadConfig(env, "user", addrs)`)
+	if v, err := Scan(root, "user"); err != nil || !reflect.DeepEqual(v.Names(), []string{"GRPC_ADDR", "SERVICE_KEY_FILE"}) {
+		t.Errorf("service with grpcservice: got %v, %v; want [GRPC_ADDR SERVICE_KEY_FILE]", v.Names(), err)
+	}
+
 	write("services/gateway/internal/web/web.go", `package web`)
 	if v, err := Scan(root, "gateway"); err != nil || v.HasSource {
 		t.Errorf("gateway without package main: got %+v, %v; want no source", v, err)

@@ -20,20 +20,15 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/cobraspace/cobraspace/platform/process"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "demodata:", err)
-		os.Exit(1)
-	}
+	process.Main("demodata", func(ctx context.Context) error { return run(ctx, os.Args, os.Stdout) })
 }
 
 // demoUser is a demo account.
