@@ -62,11 +62,7 @@ func (s *Server) handleCreateRoom() authedHandler {
 		} else {
 			room, err = s.createPostRoom(ctx, *req.Post, *req.Name)
 		}
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusCreated, chatjson.NewRoom(room))
+		respond(s, w, r, http.StatusCreated, room, err, chatjson.NewRoom)
 	}
 }
 
@@ -87,22 +83,10 @@ func (s *Server) createPostRoom(ctx context.Context, postID int64, name string) 
 // first, with a Link header for the next page.
 func (s *Server) handleListRooms() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		p, err := readPage(r)
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		resp, err := s.chat.ListRooms(rpcContext(r, id), &chatv1.ListRoomsRequest{Limit: p.Limit, Cursor: p.Cursor})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		rooms := make([]chatjson.Room, 0, len(resp.GetRooms()))
-		for _, room := range resp.GetRooms() {
-			rooms = append(rooms, chatjson.NewRoom(room))
-		}
-		setNextLink(w, r, resp.GetNextCursor())
-		encode(w, http.StatusOK, rooms)
+		servePage(s, w, r, func(p page) ([]*chatv1.Room, string, error) {
+			resp, err := s.chat.ListRooms(rpcContext(r, id), &chatv1.ListRoomsRequest{Limit: p.Limit, Cursor: p.Cursor})
+			return resp.GetRooms(), resp.GetNextCursor(), err
+		}, chatjson.NewRoom)
 	}
 }
 
@@ -115,11 +99,7 @@ func (s *Server) handleGetRoom() authedHandler {
 			return
 		}
 		room, err := s.chat.GetRoom(rpcContext(r, id), &chatv1.GetRoomRequest{Id: roomID})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusOK, chatjson.NewRoom(room))
+		respond(s, w, r, http.StatusOK, room, err, chatjson.NewRoom)
 	}
 }
 
@@ -164,11 +144,7 @@ func (s *Server) handleUpdateRoom() authedHandler {
 			return
 		}
 		room, err := s.chat.UpdateRoom(ctx, &chatv1.UpdateRoomRequest{Id: roomID, Name: *req.Name})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusOK, chatjson.NewRoom(room))
+		respond(s, w, r, http.StatusOK, room, err, chatjson.NewRoom)
 	}
 }
 
@@ -182,11 +158,8 @@ func (s *Server) handleDeleteRoom() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		if _, err := s.chat.DeleteRoom(rpcContext(r, id), &chatv1.DeleteRoomRequest{Id: roomID}); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		_, err := s.chat.DeleteRoom(rpcContext(r, id), &chatv1.DeleteRoomRequest{Id: roomID})
+		s.respondNoContent(w, r, err)
 	}
 }
 
@@ -302,11 +275,7 @@ func (s *Server) handleSendMessage() authedHandler {
 		m, err := s.chat.SendMessage(rpcContext(r, id), &chatv1.SendMessageRequest{
 			RoomId: *req.Room, Text: *req.Message, ParentId: parent, ClientMsgId: str(req.ClientMsgID),
 		})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusCreated, chatjson.NewMessage(m))
+		respond(s, w, r, http.StatusCreated, m, err, chatjson.NewMessage)
 	}
 }
 
@@ -346,11 +315,7 @@ func (s *Server) handleEditMessage() authedHandler {
 			return
 		}
 		m, err := s.chat.EditMessage(rpcContext(r, id), &chatv1.EditMessageRequest{Id: msgID, Text: *req.Message})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusOK, chatjson.NewMessage(m))
+		respond(s, w, r, http.StatusOK, m, err, chatjson.NewMessage)
 	}
 }
 
@@ -363,10 +328,7 @@ func (s *Server) handleDeleteMessage() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		if _, err := s.chat.DeleteMessage(rpcContext(r, id), &chatv1.DeleteMessageRequest{Id: msgID}); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		_, err := s.chat.DeleteMessage(rpcContext(r, id), &chatv1.DeleteMessageRequest{Id: msgID})
+		s.respondNoContent(w, r, err)
 	}
 }

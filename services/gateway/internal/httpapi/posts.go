@@ -585,11 +585,7 @@ func (s *Server) handleDeletePost() authedHandler {
 		}
 		_, err := s.posts.DeletePost(rpcContext(r, id), &postv1.DeletePostRequest{Id: postID})
 		s.postsChanged()
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		s.respondNoContent(w, r, err)
 	}
 }
 
@@ -597,6 +593,10 @@ func (s *Server) handleDeletePost() authedHandler {
 type categoryJSON struct {
 	ID   int64  `json:"id"`
 	Name string `json:"name"`
+}
+
+func newCategoryJSON(c *postv1.Category) categoryJSON {
+	return categoryJSON{ID: c.GetId(), Name: c.GetName()}
 }
 
 // handleListCategories: GET categories/ → [{"id","name"}] by name.
@@ -607,11 +607,7 @@ func (s *Server) handleListCategories() authedHandler {
 			rpcError(w, r, s.log, err)
 			return
 		}
-		out := make([]categoryJSON, 0, len(resp.GetCategories()))
-		for _, c := range resp.GetCategories() {
-			out = append(out, categoryJSON{ID: c.GetId(), Name: c.GetName()})
-		}
-		encode(w, http.StatusOK, out)
+		encode(w, http.StatusOK, convert(resp.GetCategories(), newCategoryJSON))
 	}
 }
 
@@ -639,11 +635,7 @@ func (s *Server) handleCreateCategory() authedHandler {
 			fieldErrors(w, map[string][]string{"name": {st.Message()}})
 			return
 		}
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusCreated, categoryJSON{ID: c.GetId(), Name: c.GetName()})
+		respond(s, w, r, http.StatusCreated, c, err, newCategoryJSON)
 	}
 }
 
@@ -672,10 +664,8 @@ func (s *Server) handleListTags() authedHandler {
 			rpcError(w, r, s.log, err)
 			return
 		}
-		out := make([]tagCountJSON, 0, len(resp.GetTags()))
-		for _, t := range resp.GetTags() {
-			out = append(out, tagCountJSON{ID: t.GetId(), Name: t.GetName(), PostCount: t.GetPostCount()})
-		}
-		encode(w, http.StatusOK, out)
+		encode(w, http.StatusOK, convert(resp.GetTags(), func(t *postv1.Tag) tagCountJSON {
+			return tagCountJSON{ID: t.GetId(), Name: t.GetName(), PostCount: t.GetPostCount()}
+		}))
 	}
 }

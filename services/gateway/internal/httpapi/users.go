@@ -99,16 +99,20 @@ type userSummaryJSON struct {
 	Status            string `json:"status,omitempty"`
 }
 
-func newUserSummary(u *userv1.UserSummary, withStatus bool) userSummaryJSON {
-	out := userSummaryJSON{
+// withoutStatus is a search result.
+func withoutStatus(u *userv1.UserSummary) userSummaryJSON {
+	return userSummaryJSON{
 		ID:                u.GetUserId(),
 		Email:             u.GetEmail(),
 		Nickname:          u.GetNickname(),
 		ProfilePictureURL: u.GetProfilePictureUrl(),
 	}
-	if withStatus {
-		out.Status = statusName(u.GetStatus())
-	}
+}
+
+// withStatus is a friend-list entry.
+func withStatus(u *userv1.UserSummary) userSummaryJSON {
+	out := withoutStatus(u)
+	out.Status = statusName(u.GetStatus())
 	return out
 }
 
@@ -364,11 +368,7 @@ func (s *Server) clearTokenCookies(w http.ResponseWriter) {
 func (s *Server) handleGetProfile() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
 		p, err := s.users.GetProfile(rpcContext(r, id), &userv1.GetProfileRequest{})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusOK, newProfile(p))
+		respond(s, w, r, http.StatusOK, p, err, newProfile)
 	}
 }
 
@@ -631,44 +631,20 @@ func (s *Server) handleDeleteFriend() authedHandler {
 
 func (s *Server) handleListFriends() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		pg, err := readPage(r)
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		resp, err := s.users.ListFriends(rpcContext(r, id), &userv1.ListFriendsRequest{Limit: pg.Limit, Cursor: pg.Cursor})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		out := make([]userSummaryJSON, 0, len(resp.GetFriends()))
-		for _, f := range resp.GetFriends() {
-			out = append(out, newUserSummary(f, true))
-		}
-		setNextLink(w, r, resp.GetNextCursor())
-		encode(w, http.StatusOK, out)
+		servePage(s, w, r, func(p page) ([]*userv1.UserSummary, string, error) {
+			resp, err := s.users.ListFriends(rpcContext(r, id), &userv1.ListFriendsRequest{Limit: p.Limit, Cursor: p.Cursor})
+			return resp.GetFriends(), resp.GetNextCursor(), err
+		}, withStatus)
 	}
 }
 
 func (s *Server) handleSearchUsers() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		pg, err := readPage(r)
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
 		keyword := r.URL.Query().Get("keyword")
-		resp, err := s.users.SearchUsers(rpcContext(r, id), &userv1.SearchUsersRequest{Keyword: keyword, Limit: pg.Limit, Cursor: pg.Cursor})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		out := make([]userSummaryJSON, 0, len(resp.GetUsers()))
-		for _, u := range resp.GetUsers() {
-			out = append(out, newUserSummary(u, false))
-		}
-		setNextLink(w, r, resp.GetNextCursor())
-		encode(w, http.StatusOK, out)
+		servePage(s, w, r, func(p page) ([]*userv1.UserSummary, string, error) {
+			resp, err := s.users.SearchUsers(rpcContext(r, id), &userv1.SearchUsersRequest{Keyword: keyword, Limit: p.Limit, Cursor: p.Cursor})
+			return resp.GetUsers(), resp.GetNextCursor(), err
+		}, withoutStatus)
 	}
 }
 
@@ -686,10 +662,6 @@ func (s *Server) handleFriendProfile() authedHandler {
 			encode(w, http.StatusForbidden, map[string]string{"message": st.Message(), "detail": st.Message()})
 			return
 		}
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusOK, newProfile(p))
+		respond(s, w, r, http.StatusOK, p, err, newProfile)
 	}
 }
