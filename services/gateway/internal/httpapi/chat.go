@@ -40,18 +40,13 @@ func (s *Server) handleCreateRoom() authedHandler {
 		Post *int64  `json:"post"`
 	}
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		errs := map[string][]string{}
-		required(errs, "name", req.Name)
-		if req.Post != nil && *req.Post <= 0 {
-			errs["post"] = append(errs["post"], "Invalid pk - object does not exist.")
-		}
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			required(errs, "name", req.Name)
+			if req.Post != nil && *req.Post <= 0 {
+				errs["post"] = append(errs["post"], "Invalid pk - object does not exist.")
+			}
+		})
+		if !ok {
 			return
 		}
 		ctx := rpcContext(r, id)
@@ -116,13 +111,16 @@ func (s *Server) handleUpdateRoom() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			if req.Name != nil || r.Method != http.MethodPatch {
+				required(errs, "name", req.Name)
+			}
+		})
+		if !ok {
 			return
 		}
 		ctx := rpcContext(r, id)
-		if req.Name == nil && r.Method == http.MethodPatch {
+		if req.Name == nil { // PATCH without a name
 			// Nothing to change, but the owner check still applies: an
 			// empty rename must not let anyone probe other rooms.
 			room, err := s.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: roomID})
@@ -135,12 +133,6 @@ func (s *Server) handleUpdateRoom() authedHandler {
 				return
 			}
 			encode(w, http.StatusOK, chatjson.NewRoom(room))
-			return
-		}
-		errs := map[string][]string{}
-		required(errs, "name", req.Name)
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
 			return
 		}
 		room, err := s.chat.UpdateRoom(ctx, &chatv1.UpdateRoomRequest{Id: roomID, Name: *req.Name})
@@ -249,23 +241,18 @@ func (s *Server) handleSendMessage() authedHandler {
 			throttled(w, wait)
 			return
 		}
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		errs := map[string][]string{}
-		if req.Room == nil {
-			errs["room"] = append(errs["room"], msgRequired)
-		} else if *req.Room <= 0 {
-			errs["room"] = append(errs["room"], "Invalid pk - object does not exist.")
-		}
-		required(errs, "message", req.Message)
-		if req.ParentChat != nil && *req.ParentChat <= 0 {
-			errs["parent_chat"] = append(errs["parent_chat"], "Invalid pk - object does not exist.")
-		}
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			if req.Room == nil {
+				errs["room"] = append(errs["room"], msgRequired)
+			} else if *req.Room <= 0 {
+				errs["room"] = append(errs["room"], "Invalid pk - object does not exist.")
+			}
+			required(errs, "message", req.Message)
+			if req.ParentChat != nil && *req.ParentChat <= 0 {
+				errs["parent_chat"] = append(errs["parent_chat"], "Invalid pk - object does not exist.")
+			}
+		})
+		if !ok {
 			return
 		}
 		var parent int64
@@ -303,15 +290,10 @@ func (s *Server) handleEditMessage() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		errs := map[string][]string{}
-		required(errs, "message", req.Message)
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			required(errs, "message", req.Message)
+		})
+		if !ok {
 			return
 		}
 		m, err := s.chat.EditMessage(rpcContext(r, id), &chatv1.EditMessageRequest{Id: msgID, Text: *req.Message})

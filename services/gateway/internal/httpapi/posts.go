@@ -505,8 +505,13 @@ func (s *Server) postsChanged() {
 	s.listCache.invalidate()
 }
 
-// respondPost writes one post object (with its writer) with code.
-func (s *Server) respondPost(ctx context.Context, w http.ResponseWriter, r *http.Request, code int, p *postv1.Post) {
+// respondPost answers a call that wrote post p: err through rpcError,
+// otherwise the post object (with its writer) with code.
+func (s *Server) respondPost(ctx context.Context, w http.ResponseWriter, r *http.Request, code int, p *postv1.Post, err error) {
+	if err != nil {
+		rpcError(w, r, s.log, err)
+		return
+	}
 	users, err := s.writers(ctx, false, p)
 	if err != nil {
 		rpcError(w, r, s.log, err)
@@ -519,9 +524,8 @@ func (s *Server) respondPost(ctx context.Context, w http.ResponseWriter, r *http
 // 201 post object; the post service creates the post's chat room with it.
 func (s *Server) handleWritePost() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		var req postRequest
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
+		req, ok := readRequest[postRequest](s, w, r, nil)
+		if !ok {
 			return
 		}
 		title, content, category, tags, _, errs := req.fields(true)
@@ -532,11 +536,7 @@ func (s *Server) handleWritePost() authedHandler {
 		ctx := rpcContext(r, id)
 		p, err := s.posts.CreatePost(ctx, &postv1.CreatePostRequest{Title: title, Content: content, CategoryId: category, Tags: tags})
 		s.postsChanged()
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		s.respondPost(ctx, w, r, http.StatusCreated, p)
+		s.respondPost(ctx, w, r, http.StatusCreated, p, err)
 	}
 }
 
@@ -550,9 +550,8 @@ func (s *Server) handleEditPost() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		var req postRequest
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
+		req, ok := readRequest[postRequest](s, w, r, nil)
+		if !ok {
 			return
 		}
 		title, content, category, tags, mask, errs := req.fields(false)
@@ -565,11 +564,7 @@ func (s *Server) handleEditPost() authedHandler {
 			Id: postID, UpdateMask: mask, Title: title, Content: content, CategoryId: category, Tags: tags,
 		})
 		s.postsChanged()
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		s.respondPost(ctx, w, r, http.StatusOK, p)
+		s.respondPost(ctx, w, r, http.StatusOK, p, err)
 	}
 }
 
@@ -619,15 +614,10 @@ func (s *Server) handleCreateCategory() authedHandler {
 		Name *string `json:"name"`
 	}
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		errs := map[string][]string{}
-		required(errs, "name", req.Name)
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			required(errs, "name", req.Name)
+		})
+		if !ok {
 			return
 		}
 		c, err := s.posts.CreateCategory(rpcContext(r, id), &postv1.CreateCategoryRequest{Name: *req.Name})

@@ -285,6 +285,28 @@ func typeMessage(t reflect.Type) string {
 	return "Invalid value."
 }
 
+// readRequest decodes r's JSON body (see decode) into a T and, when check
+// is not nil, lets check add field errors about it. It answers the
+// client's mistakes itself (rpcError, or 400 with the field errors) and
+// reports whether the handler may go on with the request.
+func readRequest[T any](s *Server, w http.ResponseWriter, r *http.Request, check func(req *T, errs map[string][]string)) (T, bool) {
+	var req T
+	if err := decode(r, &req); err != nil {
+		rpcError(w, r, s.log, err)
+		return req, false
+	}
+	if check == nil {
+		return req, true
+	}
+	errs := map[string][]string{}
+	check(&req, errs)
+	if len(errs) > 0 {
+		fieldErrors(w, errs)
+		return req, false
+	}
+	return req, true
+}
+
 // required adds "This field is required." for a missing value and "This
 // field may not be blank." for an empty one.
 func required(errs map[string][]string, field string, v *string) {
