@@ -75,10 +75,10 @@ IMAGE_PREFIX ?= cobraspace
 .PHONY: images
 images:
 	@if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then \
-	  echo "make images: no Docker engine here (docker info failed); the Dockerfiles are checked by 'cd deploy && go test ./...' instead" >&2; exit 1; fi
+	  echo "make images: no Docker engine here (docker info failed); the Dockerfile is checked by 'cd deploy && go test ./...' instead" >&2; exit 1; fi
 	@for svc in user post chat gateway; do \
 	  echo "building $(IMAGE_PREFIX)/$$svc:$(VERSION)"; \
-	  docker build -f services/$$svc/Dockerfile --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
+	  docker build -f deploy/Dockerfile --build-arg SERVICE=$$svc --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) \
 	    -t $(IMAGE_PREFIX)/$$svc:$(VERSION) . || exit 1; \
 	done
 	docker build -f deploy/compose/keygen.Dockerfile -t $(IMAGE_PREFIX)/keygen:$(VERSION) .

@@ -1,5 +1,5 @@
 // Package deploy holds everything needed to run Cobra Space outside `make
-// run`: container images (services/*/Dockerfile, checked here), the
+// run`: the container image of every service (Dockerfile, checked here), the
 // docker-compose support files (compose/) and Kubernetes manifests (k8s/).
 package deploy
 
@@ -46,27 +46,89 @@ func parseDockerfile(t *testing.T, path string) []instruction {
 	return out
 }
 
+// stage is one FROM of a Dockerfile and the instructions after it.
+type stage struct {
+	name, base string // base: an image, or an earlier stage's name
+	ins        []instruction
+}
+
+// imageFor returns the instructions that build the image of svc from
+// deploy/Dockerfile: SERVICE replaced by svc, and only the stages the
+// final one is built on (its FROM chain, and the stages it copies from).
+func imageFor(ins []instruction, svc string) []instruction {
+	var stages []stage
+	byName := map[string]int{}
+	for _, in := range ins {
+		in.args = strings.NewReplacer("${SERVICE}", svc, "$SERVICE", svc).Replace(in.args)
+		if in.cmd == "FROM" {
+			fields := strings.Fields(in.args)
+			st := stage{base: fields[0]}
+			if len(fields) == 3 && strings.EqualFold(fields[1], "AS") {
+				st.name = fields[2]
+				byName[st.name] = len(stages)
+			}
+			stages = append(stages, st)
+		}
+		if len(stages) > 0 { // the global ARG SERVICE comes before any FROM
+			last := &stages[len(stages)-1]
+			last.ins = append(last.ins, in)
+		}
+	}
+	used := make([]bool, len(stages))
+	var use func(i int)
+	use = func(i int) {
+		if used[i] {
+			return
+		}
+		used[i] = true
+		for _, in := range stages[i].ins {
+			ref := ""
+			if in.cmd == "FROM" {
+				ref = stages[i].base
+			} else if from, ok := strings.CutPrefix(in.args, "--from="); ok && in.cmd == "COPY" {
+				ref, _, _ = strings.Cut(from, " ")
+			}
+			if j, ok := byName[ref]; ok {
+				use(j)
+			}
+		}
+	}
+	use(len(stages) - 1)
+	var out []instruction
+	for i, st := range stages {
+		if used[i] {
+			out = append(out, st.ins...)
+		}
+	}
+	return out
+}
+
 // checkImageRules applies the rules every image of ours follows: multi-stage,
 // pinned bases, a non-root final stage, and COPY sources that exist in the
 // repository and survive .dockerignore.
 func checkImageRules(t *testing.T, root, dockerfile string, ins []instruction, reincluded []string) {
 	t.Helper()
-	stages := map[string]bool{}
+	stageUser := map[string]string{} // a stage's USER, inherited by stages built on it
 	var froms []string
-	user := ""
+	user, name := "", ""
 	for _, in := range ins {
 		switch in.cmd {
 		case "FROM":
+			if name != "" {
+				stageUser[name] = user
+			}
 			fields := strings.Fields(in.args)
 			image := fields[0]
+			name = ""
 			if len(fields) == 3 && strings.EqualFold(fields[1], "AS") {
-				stages[fields[2]] = true
+				name = fields[2]
 			}
 			froms = append(froms, image)
-			user = "" // USER is per stage
-			if stages[image] {
+			if u, isStage := stageUser[image]; isStage {
+				user = u
 				continue
 			}
+			user = "" // a new base image runs as root unless USER says otherwise
 			if strings.Contains(image, "@sha256:") {
 				continue
 			}
@@ -138,11 +200,11 @@ func TestServiceDockerfiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	keeps := dockerignoreKeeps(t, root)
+	path := filepath.Join(root, "deploy", "Dockerfile")
 	for _, svc := range envscan.Services {
 		t.Run(svc, func(t *testing.T) {
 			t.Parallel()
-			path := filepath.Join(root, "services", svc, "Dockerfile")
-			ins := parseDockerfile(t, path)
+			ins := imageFor(parseDockerfile(t, path), svc)
 			checkImageRules(t, root, path, ins, keeps)
 			vars, err := envscan.Scan(root, svc)
 			if err != nil {
@@ -151,11 +213,19 @@ func TestServiceDockerfiles(t *testing.T) {
 			var all strings.Builder
 			var envPorts, exposed []string
 			var entrypoint, lastFrom string
+			imageOf := map[string]string{} // stage name → the image it is built on
 			for _, in := range ins {
 				all.WriteString(in.cmd + " " + in.args + "\n")
 				switch in.cmd {
 				case "FROM":
-					lastFrom = in.args
+					fields := strings.Fields(in.args)
+					lastFrom = fields[0]
+					if image, ok := imageOf[lastFrom]; ok {
+						lastFrom = image
+					}
+					if len(fields) == 3 {
+						imageOf[fields[2]] = lastFrom
+					}
 				case "ENV":
 					if !strings.HasPrefix(lastFrom, "gcr.io/distroless") {
 						continue
@@ -204,7 +274,7 @@ func TestServiceDockerfiles(t *testing.T) {
 	})
 }
 
-// TestMakeImages: `make images` builds every service's Dockerfile from the
+// TestMakeImages: `make images` builds every service's image from the
 // repository root.
 func TestMakeImages(t *testing.T) {
 	t.Parallel()
@@ -228,8 +298,8 @@ func TestMakeImages(t *testing.T) {
 	if got := strings.Fields(loop[1]); !slices.Equal(got, envscan.Services) {
 		t.Errorf("make images builds %v, want %v", got, envscan.Services)
 	}
-	if !strings.Contains(target, "-f services/$$svc/Dockerfile") || !strings.Contains(target, " .") {
-		t.Error("make images must build services/<svc>/Dockerfile with the repository root as context")
+	if !strings.Contains(target, "-f deploy/Dockerfile --build-arg SERVICE=$$svc") || !strings.Contains(target, " .") {
+		t.Error("make images must build deploy/Dockerfile with SERVICE=<svc> and the repository root as context")
 	}
 }
 

@@ -45,15 +45,15 @@ func load(t *testing.T) (*types.Project, string) {
 }
 
 // serviceOf returns which of our services a compose service builds ("" for
-// third-party images), from its Dockerfile path.
+// third-party images), from its build: deploy/Dockerfile with the
+// service's name as build argument SERVICE.
 func serviceOf(s types.ServiceConfig) string {
-	if s.Build == nil {
+	if s.Build == nil || filepath.ToSlash(s.Build.Dockerfile) != "deploy/Dockerfile" {
 		return ""
 	}
-	for _, svc := range envscan.Services {
-		if filepath.ToSlash(s.Build.Dockerfile) == "services/"+svc+"/Dockerfile" {
-			return svc
-		}
+	arg := s.Build.Args["SERVICE"]
+	if arg != nil && slices.Contains(envscan.Services, *arg) {
+		return *arg
 	}
 	return ""
 }
@@ -395,7 +395,7 @@ func TestSameEnvAsMakeRun(t *testing.T) {
 	if len(runVars) == 0 {
 		t.Fatal("found no `start NAME BIN VAR=...` lines in scripts/run.sh; update this test with the script")
 	}
-	// The images set the listen addresses themselves (services/*/Dockerfile).
+	// The images set the listen addresses themselves (deploy/Dockerfile).
 	inImage := map[string]bool{"GRPC_ADDR": true, "ADMIN_ADDR": true, "HTTP_ADDR": true}
 	for name, s := range p.Services {
 		svc := serviceOf(s)

@@ -40,18 +40,13 @@ func (s *Server) handleCreateRoom() authedHandler {
 		Post *int64  `json:"post"`
 	}
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		errs := map[string][]string{}
-		required(errs, "name", req.Name)
-		if req.Post != nil && *req.Post <= 0 {
-			errs["post"] = append(errs["post"], "Invalid pk - object does not exist.")
-		}
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			required(errs, "name", req.Name)
+			if req.Post != nil && *req.Post <= 0 {
+				errs["post"] = append(errs["post"], "Invalid pk - object does not exist.")
+			}
+		})
+		if !ok {
 			return
 		}
 		ctx := rpcContext(r, id)
@@ -62,11 +57,7 @@ func (s *Server) handleCreateRoom() authedHandler {
 		} else {
 			room, err = s.createPostRoom(ctx, *req.Post, *req.Name)
 		}
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusCreated, chatjson.NewRoom(room))
+		respond(s, w, r, http.StatusCreated, room, err, chatjson.NewRoom)
 	}
 }
 
@@ -87,22 +78,10 @@ func (s *Server) createPostRoom(ctx context.Context, postID int64, name string) 
 // first, with a Link header for the next page.
 func (s *Server) handleListRooms() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		p, err := readPage(r)
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		resp, err := s.chat.ListRooms(rpcContext(r, id), &chatv1.ListRoomsRequest{Limit: p.Limit, Cursor: p.Cursor})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		rooms := make([]chatjson.Room, 0, len(resp.GetRooms()))
-		for _, room := range resp.GetRooms() {
-			rooms = append(rooms, chatjson.NewRoom(room))
-		}
-		setNextLink(w, r, resp.GetNextCursor())
-		encode(w, http.StatusOK, rooms)
+		servePage(s, w, r, func(p page) ([]*chatv1.Room, string, error) {
+			resp, err := s.chat.ListRooms(rpcContext(r, id), &chatv1.ListRoomsRequest{Limit: p.Limit, Cursor: p.Cursor})
+			return resp.GetRooms(), resp.GetNextCursor(), err
+		}, chatjson.NewRoom)
 	}
 }
 
@@ -115,11 +94,7 @@ func (s *Server) handleGetRoom() authedHandler {
 			return
 		}
 		room, err := s.chat.GetRoom(rpcContext(r, id), &chatv1.GetRoomRequest{Id: roomID})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusOK, chatjson.NewRoom(room))
+		respond(s, w, r, http.StatusOK, room, err, chatjson.NewRoom)
 	}
 }
 
@@ -136,13 +111,16 @@ func (s *Server) handleUpdateRoom() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			if req.Name != nil || r.Method != http.MethodPatch {
+				required(errs, "name", req.Name)
+			}
+		})
+		if !ok {
 			return
 		}
 		ctx := rpcContext(r, id)
-		if req.Name == nil && r.Method == http.MethodPatch {
+		if req.Name == nil { // PATCH without a name
 			// Nothing to change, but the owner check still applies: an
 			// empty rename must not let anyone probe other rooms.
 			room, err := s.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: roomID})
@@ -157,18 +135,8 @@ func (s *Server) handleUpdateRoom() authedHandler {
 			encode(w, http.StatusOK, chatjson.NewRoom(room))
 			return
 		}
-		errs := map[string][]string{}
-		required(errs, "name", req.Name)
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
-			return
-		}
 		room, err := s.chat.UpdateRoom(ctx, &chatv1.UpdateRoomRequest{Id: roomID, Name: *req.Name})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusOK, chatjson.NewRoom(room))
+		respond(s, w, r, http.StatusOK, room, err, chatjson.NewRoom)
 	}
 }
 
@@ -182,11 +150,8 @@ func (s *Server) handleDeleteRoom() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		if _, err := s.chat.DeleteRoom(rpcContext(r, id), &chatv1.DeleteRoomRequest{Id: roomID}); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		_, err := s.chat.DeleteRoom(rpcContext(r, id), &chatv1.DeleteRoomRequest{Id: roomID})
+		s.respondNoContent(w, r, err)
 	}
 }
 
@@ -276,23 +241,18 @@ func (s *Server) handleSendMessage() authedHandler {
 			throttled(w, wait)
 			return
 		}
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		errs := map[string][]string{}
-		if req.Room == nil {
-			errs["room"] = append(errs["room"], msgRequired)
-		} else if *req.Room <= 0 {
-			errs["room"] = append(errs["room"], "Invalid pk - object does not exist.")
-		}
-		required(errs, "message", req.Message)
-		if req.ParentChat != nil && *req.ParentChat <= 0 {
-			errs["parent_chat"] = append(errs["parent_chat"], "Invalid pk - object does not exist.")
-		}
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			if req.Room == nil {
+				errs["room"] = append(errs["room"], msgRequired)
+			} else if *req.Room <= 0 {
+				errs["room"] = append(errs["room"], "Invalid pk - object does not exist.")
+			}
+			required(errs, "message", req.Message)
+			if req.ParentChat != nil && *req.ParentChat <= 0 {
+				errs["parent_chat"] = append(errs["parent_chat"], "Invalid pk - object does not exist.")
+			}
+		})
+		if !ok {
 			return
 		}
 		var parent int64
@@ -302,11 +262,7 @@ func (s *Server) handleSendMessage() authedHandler {
 		m, err := s.chat.SendMessage(rpcContext(r, id), &chatv1.SendMessageRequest{
 			RoomId: *req.Room, Text: *req.Message, ParentId: parent, ClientMsgId: str(req.ClientMsgID),
 		})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusCreated, chatjson.NewMessage(m))
+		respond(s, w, r, http.StatusCreated, m, err, chatjson.NewMessage)
 	}
 }
 
@@ -334,23 +290,14 @@ func (s *Server) handleEditMessage() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		errs := map[string][]string{}
-		required(errs, "message", req.Message)
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			required(errs, "message", req.Message)
+		})
+		if !ok {
 			return
 		}
 		m, err := s.chat.EditMessage(rpcContext(r, id), &chatv1.EditMessageRequest{Id: msgID, Text: *req.Message})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusOK, chatjson.NewMessage(m))
+		respond(s, w, r, http.StatusOK, m, err, chatjson.NewMessage)
 	}
 }
 
@@ -363,10 +310,7 @@ func (s *Server) handleDeleteMessage() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		if _, err := s.chat.DeleteMessage(rpcContext(r, id), &chatv1.DeleteMessageRequest{Id: msgID}); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		_, err := s.chat.DeleteMessage(rpcContext(r, id), &chatv1.DeleteMessageRequest{Id: msgID})
+		s.respondNoContent(w, r, err)
 	}
 }

@@ -61,3 +61,23 @@ func nextLink(path string, q url.Values, nextCursor string) string {
 	u := url.URL{Path: path, RawQuery: q.Encode()}
 	return "<" + u.String() + `>; rel="next"`
 }
+
+// servePage answers a list request: it reads ?limit= and ?cursor=, asks
+// list for that page (its items and the next page's cursor), and writes
+// the items converted by conv as a JSON array, with the Link header of the
+// next page. A bad page or a failed call is answered by rpcError.
+func servePage[T, J any](s *Server, w http.ResponseWriter, r *http.Request,
+	list func(page) ([]T, string, error), conv func(T) J) {
+	p, err := readPage(r)
+	if err != nil {
+		rpcError(w, r, s.log, err)
+		return
+	}
+	items, next, err := list(p)
+	if err != nil {
+		rpcError(w, r, s.log, err)
+		return
+	}
+	setNextLink(w, r, next)
+	encode(w, http.StatusOK, convert(items, conv))
+}

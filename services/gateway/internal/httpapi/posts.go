@@ -505,8 +505,13 @@ func (s *Server) postsChanged() {
 	s.listCache.invalidate()
 }
 
-// respondPost writes one post object (with its writer) with code.
-func (s *Server) respondPost(ctx context.Context, w http.ResponseWriter, r *http.Request, code int, p *postv1.Post) {
+// respondPost answers a call that wrote post p: err through rpcError,
+// otherwise the post object (with its writer) with code.
+func (s *Server) respondPost(ctx context.Context, w http.ResponseWriter, r *http.Request, code int, p *postv1.Post, err error) {
+	if err != nil {
+		rpcError(w, r, s.log, err)
+		return
+	}
 	users, err := s.writers(ctx, false, p)
 	if err != nil {
 		rpcError(w, r, s.log, err)
@@ -519,9 +524,8 @@ func (s *Server) respondPost(ctx context.Context, w http.ResponseWriter, r *http
 // 201 post object; the post service creates the post's chat room with it.
 func (s *Server) handleWritePost() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		var req postRequest
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
+		req, ok := readRequest[postRequest](s, w, r, nil)
+		if !ok {
 			return
 		}
 		title, content, category, tags, _, errs := req.fields(true)
@@ -532,11 +536,7 @@ func (s *Server) handleWritePost() authedHandler {
 		ctx := rpcContext(r, id)
 		p, err := s.posts.CreatePost(ctx, &postv1.CreatePostRequest{Title: title, Content: content, CategoryId: category, Tags: tags})
 		s.postsChanged()
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		s.respondPost(ctx, w, r, http.StatusCreated, p)
+		s.respondPost(ctx, w, r, http.StatusCreated, p, err)
 	}
 }
 
@@ -550,9 +550,8 @@ func (s *Server) handleEditPost() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		var req postRequest
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
+		req, ok := readRequest[postRequest](s, w, r, nil)
+		if !ok {
 			return
 		}
 		title, content, category, tags, mask, errs := req.fields(false)
@@ -565,11 +564,7 @@ func (s *Server) handleEditPost() authedHandler {
 			Id: postID, UpdateMask: mask, Title: title, Content: content, CategoryId: category, Tags: tags,
 		})
 		s.postsChanged()
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		s.respondPost(ctx, w, r, http.StatusOK, p)
+		s.respondPost(ctx, w, r, http.StatusOK, p, err)
 	}
 }
 
@@ -585,11 +580,7 @@ func (s *Server) handleDeletePost() authedHandler {
 		}
 		_, err := s.posts.DeletePost(rpcContext(r, id), &postv1.DeletePostRequest{Id: postID})
 		s.postsChanged()
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		s.respondNoContent(w, r, err)
 	}
 }
 
@@ -597,6 +588,10 @@ func (s *Server) handleDeletePost() authedHandler {
 type categoryJSON struct {
 	ID   int64  `json:"id"`
 	Name string `json:"name"`
+}
+
+func newCategoryJSON(c *postv1.Category) categoryJSON {
+	return categoryJSON{ID: c.GetId(), Name: c.GetName()}
 }
 
 // handleListCategories: GET categories/ → [{"id","name"}] by name.
@@ -607,11 +602,7 @@ func (s *Server) handleListCategories() authedHandler {
 			rpcError(w, r, s.log, err)
 			return
 		}
-		out := make([]categoryJSON, 0, len(resp.GetCategories()))
-		for _, c := range resp.GetCategories() {
-			out = append(out, categoryJSON{ID: c.GetId(), Name: c.GetName()})
-		}
-		encode(w, http.StatusOK, out)
+		encode(w, http.StatusOK, convert(resp.GetCategories(), newCategoryJSON))
 	}
 }
 
@@ -623,15 +614,10 @@ func (s *Server) handleCreateCategory() authedHandler {
 		Name *string `json:"name"`
 	}
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		errs := map[string][]string{}
-		required(errs, "name", req.Name)
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			required(errs, "name", req.Name)
+		})
+		if !ok {
 			return
 		}
 		c, err := s.posts.CreateCategory(rpcContext(r, id), &postv1.CreateCategoryRequest{Name: *req.Name})
@@ -639,11 +625,7 @@ func (s *Server) handleCreateCategory() authedHandler {
 			fieldErrors(w, map[string][]string{"name": {st.Message()}})
 			return
 		}
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusCreated, categoryJSON{ID: c.GetId(), Name: c.GetName()})
+		respond(s, w, r, http.StatusCreated, c, err, newCategoryJSON)
 	}
 }
 
@@ -672,10 +654,8 @@ func (s *Server) handleListTags() authedHandler {
 			rpcError(w, r, s.log, err)
 			return
 		}
-		out := make([]tagCountJSON, 0, len(resp.GetTags()))
-		for _, t := range resp.GetTags() {
-			out = append(out, tagCountJSON{ID: t.GetId(), Name: t.GetName(), PostCount: t.GetPostCount()})
-		}
-		encode(w, http.StatusOK, out)
+		encode(w, http.StatusOK, convert(resp.GetTags(), func(t *postv1.Tag) tagCountJSON {
+			return tagCountJSON{ID: t.GetId(), Name: t.GetName(), PostCount: t.GetPostCount()}
+		}))
 	}
 }

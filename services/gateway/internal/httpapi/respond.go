@@ -73,6 +73,36 @@ type detail struct {
 	Detail string `json:"detail"`
 }
 
+// respond answers a service call that returned v and err: err through
+// rpcError, otherwise conv(v) as JSON with status.
+func respond[T, J any](s *Server, w http.ResponseWriter, r *http.Request, status int, v T, err error, conv func(T) J) {
+	if err != nil {
+		rpcError(w, r, s.log, err)
+		return
+	}
+	encode(w, status, conv(v))
+}
+
+// convert converts every item with conv; the result is never nil, so an
+// empty list encodes as [] rather than null.
+func convert[T, J any](items []T, conv func(T) J) []J {
+	out := make([]J, 0, len(items))
+	for _, it := range items {
+		out = append(out, conv(it))
+	}
+	return out
+}
+
+// respondNoContent answers a service call that returns nothing the client
+// sees (a delete): err through rpcError, otherwise 204.
+func (s *Server) respondNoContent(w http.ResponseWriter, r *http.Request, err error) {
+	if err != nil {
+		rpcError(w, r, s.log, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
 // errorJSON answers {"detail": msg} with status.
 func errorJSON(w http.ResponseWriter, status int, msg string) {
 	encode(w, status, detail{Detail: msg})
@@ -253,6 +283,28 @@ func typeMessage(t reflect.Type) string {
 		return "Expected a dictionary of items."
 	}
 	return "Invalid value."
+}
+
+// readRequest decodes r's JSON body (see decode) into a T and, when check
+// is not nil, lets check add field errors about it. It answers the
+// client's mistakes itself (rpcError, or 400 with the field errors) and
+// reports whether the handler may go on with the request.
+func readRequest[T any](s *Server, w http.ResponseWriter, r *http.Request, check func(req *T, errs map[string][]string)) (T, bool) {
+	var req T
+	if err := decode(r, &req); err != nil {
+		rpcError(w, r, s.log, err)
+		return req, false
+	}
+	if check == nil {
+		return req, true
+	}
+	errs := map[string][]string{}
+	check(&req, errs)
+	if len(errs) > 0 {
+		fieldErrors(w, errs)
+		return req, false
+	}
+	return req, true
 }
 
 // required adds "This field is required." for a missing value and "This

@@ -12,8 +12,10 @@ import (
 //   - Write the handlers in the file of their area (users.go, posts.go,
 //     chat.go) as methods of *Server returning http.Handler; declare the
 //     request and response types inside or next to them; read bodies with
-//     decode (JSON, 415/413/400 handled), answer with encode/errorJSON and
-//     service errors with rpcError (the one gRPC → HTTP table).
+//     readRequest (JSON, 415/413/400 and field errors answered), answer a
+//     service call with respond (or respondNoContent), or with
+//     encode/errorJSON and service errors with rpcError (the one
+//     gRPC → HTTP table).
 //   - Register them with s.route(mux, "METHOD /api/area/path/", h): the
 //     path is written WITH its trailing slash and works without it too;
 //     the body limit is 1 MiB unless withBodyLimit says otherwise.
@@ -21,7 +23,8 @@ import (
 //     cookie sessions) or s.optionalAuth (anonymous allowed); the handler
 //     gets the auth.Identity, and rpcContext(r, id) forwards the token.
 //   - Ids in paths: {id} plus pathID(r, "id"); anything non-numeric is 404.
-//   - Lists: readPage for ?limit=&cursor=, setNextLink for the Link header.
+//   - Lists: servePage (?limit=&cursor= and the Link header of the next
+//     page), or readPage and setNextLink.
 //   - Add the paths to openapi.yaml; the OpenAPI test checks real answers.
 //
 // An area's routes live in a method of its own (s.userRoutes(mux),

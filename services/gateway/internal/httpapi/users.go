@@ -99,16 +99,20 @@ type userSummaryJSON struct {
 	Status            string `json:"status,omitempty"`
 }
 
-func newUserSummary(u *userv1.UserSummary, withStatus bool) userSummaryJSON {
-	out := userSummaryJSON{
+// withoutStatus is a search result.
+func withoutStatus(u *userv1.UserSummary) userSummaryJSON {
+	return userSummaryJSON{
 		ID:                u.GetUserId(),
 		Email:             u.GetEmail(),
 		Nickname:          u.GetNickname(),
 		ProfilePictureURL: u.GetProfilePictureUrl(),
 	}
-	if withStatus {
-		out.Status = statusName(u.GetStatus())
-	}
+}
+
+// withStatus is a friend-list entry.
+func withStatus(u *userv1.UserSummary) userSummaryJSON {
+	out := withoutStatus(u)
+	out.Status = statusName(u.GetStatus())
 	return out
 }
 
@@ -165,28 +169,25 @@ func (s *Server) handleRegister() http.Handler {
 		Profile profileJSON `json:"profile"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		errs := map[string][]string{}
-		required(errs, "email", req.Email)
-		// Two forms: {"password"} (optionally with "password2" to confirm)
-		// and the original's {"password1", "password2"}.
-		password, confirm := req.Password, req.Password2
-		if password == nil {
-			password = req.Password1
-			if password != nil {
-				required(errs, "password2", req.Password2)
+		var password *string
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			required(errs, "email", req.Email)
+			// Two forms: {"password"} (optionally with "password2" to
+			// confirm) and the original's {"password1", "password2"}.
+			password = req.Password
+			confirm := req.Password2
+			if password == nil {
+				password = req.Password1
+				if password != nil {
+					required(errs, "password2", req.Password2)
+				}
 			}
-		}
-		required(errs, "password", password)
-		if len(errs) == 0 && confirm != nil && *confirm != *password {
-			errs["password"] = append(errs["password"], msgPasswordMismatch)
-		}
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
+			required(errs, "password", password)
+			if len(errs) == 0 && confirm != nil && *confirm != *password {
+				errs["password"] = append(errs["password"], msgPasswordMismatch)
+			}
+		})
+		if !ok {
 			return
 		}
 		resp, err := s.users.Register(r.Context(), &userv1.RegisterRequest{
@@ -216,18 +217,13 @@ func (s *Server) handleLogin() http.Handler {
 		Access  string      `json:"access"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		errs := map[string][]string{}
-		required(errs, "email", req.Email)
-		if req.Password == nil || *req.Password == "" {
-			errs["password"] = []string{msgRequired}
-		}
-		if len(errs) > 0 {
-			fieldErrors(w, errs)
+		req, ok := readRequest(s, w, r, func(req *request, errs map[string][]string) {
+			required(errs, "email", req.Email)
+			if req.Password == nil || *req.Password == "" {
+				errs["password"] = []string{msgRequired}
+			}
+		})
+		if !ok {
 			return
 		}
 		resp, err := s.users.Login(r.Context(), &userv1.LoginRequest{
@@ -261,9 +257,8 @@ func (s *Server) handleRefresh() http.Handler {
 		Refresh string `json:"refresh"`
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
+		req, ok := readRequest[request](s, w, r, nil)
+		if !ok {
 			return
 		}
 		token := str(req.Refresh)
@@ -299,9 +294,8 @@ func (s *Server) handleLogout() authedHandler {
 		Refresh *string `json:"refresh"`
 	}
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		var req request
-		if err := decode(r, &req); err != nil {
-			rpcError(w, r, s.log, err)
+		req, ok := readRequest[request](s, w, r, nil)
+		if !ok {
 			return
 		}
 		refresh := str(req.Refresh)
@@ -364,11 +358,7 @@ func (s *Server) clearTokenCookies(w http.ResponseWriter) {
 func (s *Server) handleGetProfile() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
 		p, err := s.users.GetProfile(rpcContext(r, id), &userv1.GetProfileRequest{})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusOK, newProfile(p))
+		respond(s, w, r, http.StatusOK, p, err, newProfile)
 	}
 }
 
@@ -397,42 +387,32 @@ type profileUpdate struct {
 // request builds the UpdateProfile call; nil when nothing changes.
 func (u profileUpdate) request() (*userv1.UpdateProfileRequest, error) {
 	req := &userv1.UpdateProfileRequest{}
-	if u.Nickname != nil {
-		req.UpdateMask = append(req.UpdateMask, "nickname")
-		req.Nickname = *u.Nickname
-	}
-	if u.Bio != nil {
-		req.UpdateMask = append(req.UpdateMask, "bio")
-		req.Bio = *u.Bio
-	}
-	if u.Skills != nil {
-		req.UpdateMask = append(req.UpdateMask, "skills")
-		req.Skills = *u.Skills
-	}
-	if u.Interests != nil {
-		req.UpdateMask = append(req.UpdateMask, "interests")
-		req.Interests = *u.Interests
-	}
+	maskedSet(&req.UpdateMask, "nickname", u.Nickname, &req.Nickname)
+	maskedSet(&req.UpdateMask, "bio", u.Bio, &req.Bio)
+	maskedSet(&req.UpdateMask, "skills", u.Skills, &req.Skills)
+	maskedSet(&req.UpdateMask, "interests", u.Interests, &req.Interests)
 	if u.Status != nil {
 		st, ok := parseStatus(*u.Status)
 		if !ok {
 			return nil, fieldError("status", strconv.Quote(*u.Status)+" is not a valid choice.")
 		}
-		req.UpdateMask = append(req.UpdateMask, "status")
-		req.Status = st
+		maskedSet(&req.UpdateMask, "status", &st, &req.Status)
 	}
-	if u.IsPrivate != nil {
-		req.UpdateMask = append(req.UpdateMask, "is_private")
-		req.IsPrivate = *u.IsPrivate
-	}
-	if u.ContactNumber != nil {
-		req.UpdateMask = append(req.UpdateMask, "contact_number")
-		req.ContactNumber = *u.ContactNumber
-	}
+	maskedSet(&req.UpdateMask, "is_private", u.IsPrivate, &req.IsPrivate)
+	maskedSet(&req.UpdateMask, "contact_number", u.ContactNumber, &req.ContactNumber)
 	if len(req.UpdateMask) == 0 {
 		return nil, nil
 	}
 	return req, nil
+}
+
+// maskedSet copies a field the client sent (v not nil) into *dst and adds
+// its name to the update mask.
+func maskedSet[T any](mask *[]string, name string, v *T, dst *T) {
+	if v != nil {
+		*mask = append(*mask, name)
+		*dst = *v
+	}
 }
 
 // handleUpdateProfile serves PUT and PATCH profile/: a JSON body, or a
@@ -581,25 +561,18 @@ type emailRequest struct {
 	Email *string `json:"email"`
 }
 
-// readEmail decodes {"email"} and checks it is there.
-func readEmail(r *http.Request) (string, error) {
-	var req emailRequest
-	if err := decode(r, &req); err != nil {
-		return "", err
-	}
-	errs := map[string][]string{}
-	required(errs, "email", req.Email)
-	if len(errs) > 0 {
-		return "", &requestError{status: http.StatusBadRequest, fields: errs}
-	}
-	return strings.TrimSpace(*req.Email), nil
+// readEmail reads {"email"} (see readRequest).
+func (s *Server) readEmail(w http.ResponseWriter, r *http.Request) (string, bool) {
+	req, ok := readRequest(s, w, r, func(req *emailRequest, errs map[string][]string) {
+		required(errs, "email", req.Email)
+	})
+	return strings.TrimSpace(str(req.Email)), ok
 }
 
 func (s *Server) handleAddFriend() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		email, err := readEmail(r)
-		if err != nil {
-			rpcError(w, r, s.log, err)
+		email, ok := s.readEmail(w, r)
+		if !ok {
 			return
 		}
 		resp, err := s.users.AddFriend(rpcContext(r, id), &userv1.AddFriendRequest{Email: email})
@@ -616,9 +589,8 @@ func (s *Server) handleAddFriend() authedHandler {
 
 func (s *Server) handleDeleteFriend() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		email, err := readEmail(r)
-		if err != nil {
-			rpcError(w, r, s.log, err)
+		email, ok := s.readEmail(w, r)
+		if !ok {
 			return
 		}
 		if _, err := s.users.DeleteFriend(rpcContext(r, id), &userv1.DeleteFriendRequest{Email: email}); err != nil {
@@ -631,44 +603,20 @@ func (s *Server) handleDeleteFriend() authedHandler {
 
 func (s *Server) handleListFriends() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		pg, err := readPage(r)
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		resp, err := s.users.ListFriends(rpcContext(r, id), &userv1.ListFriendsRequest{Limit: pg.Limit, Cursor: pg.Cursor})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		out := make([]userSummaryJSON, 0, len(resp.GetFriends()))
-		for _, f := range resp.GetFriends() {
-			out = append(out, newUserSummary(f, true))
-		}
-		setNextLink(w, r, resp.GetNextCursor())
-		encode(w, http.StatusOK, out)
+		servePage(s, w, r, func(p page) ([]*userv1.UserSummary, string, error) {
+			resp, err := s.users.ListFriends(rpcContext(r, id), &userv1.ListFriendsRequest{Limit: p.Limit, Cursor: p.Cursor})
+			return resp.GetFriends(), resp.GetNextCursor(), err
+		}, withStatus)
 	}
 }
 
 func (s *Server) handleSearchUsers() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
-		pg, err := readPage(r)
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
 		keyword := r.URL.Query().Get("keyword")
-		resp, err := s.users.SearchUsers(rpcContext(r, id), &userv1.SearchUsersRequest{Keyword: keyword, Limit: pg.Limit, Cursor: pg.Cursor})
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		out := make([]userSummaryJSON, 0, len(resp.GetUsers()))
-		for _, u := range resp.GetUsers() {
-			out = append(out, newUserSummary(u, false))
-		}
-		setNextLink(w, r, resp.GetNextCursor())
-		encode(w, http.StatusOK, out)
+		servePage(s, w, r, func(p page) ([]*userv1.UserSummary, string, error) {
+			resp, err := s.users.SearchUsers(rpcContext(r, id), &userv1.SearchUsersRequest{Keyword: keyword, Limit: p.Limit, Cursor: p.Cursor})
+			return resp.GetUsers(), resp.GetNextCursor(), err
+		}, withoutStatus)
 	}
 }
 
@@ -686,10 +634,6 @@ func (s *Server) handleFriendProfile() authedHandler {
 			encode(w, http.StatusForbidden, map[string]string{"message": st.Message(), "detail": st.Message()})
 			return
 		}
-		if err != nil {
-			rpcError(w, r, s.log, err)
-			return
-		}
-		encode(w, http.StatusOK, newProfile(p))
+		respond(s, w, r, http.StatusOK, p, err, newProfile)
 	}
 }

@@ -15,27 +15,31 @@ import (
 // is 1 to MaxTitleRunes characters.
 func checkTitle(f fielderr.Fields, title string) string {
 	title = strings.TrimSpace(title)
-	switch refused := refusedText(title); {
-	case title == "":
-		f.Add("title", MsgBlank)
-	case refused != "":
-		f.Add("title", refused)
-	case utf8.RuneCountInString(title) > MaxTitleRunes:
-		f.Add("title", tooLong(MaxTitleRunes))
+	if msg := textProblem(title, MaxTitleRunes); msg != "" {
+		f.Add("title", msg)
 	}
 	return title
+}
+
+// textProblem is the field error of a text that is blank, refused by
+// safetext or longer than max characters ("" when it is fine).
+func textProblem(text string, max int) string {
+	switch refused := refusedText(text); {
+	case strings.TrimSpace(text) == "":
+		return MsgBlank
+	case refused != "":
+		return refused
+	case utf8.RuneCountInString(text) > max:
+		return tooLong(max)
+	}
+	return ""
 }
 
 // checkContent checks content, which is stored exactly as written: not
 // blank, at most MaxContentRunes characters.
 func checkContent(f fielderr.Fields, content string) {
-	switch refused := refusedText(content); {
-	case strings.TrimSpace(content) == "":
-		f.Add("content", MsgBlank)
-	case refused != "":
-		f.Add("content", refused)
-	case utf8.RuneCountInString(content) > MaxContentRunes:
-		f.Add("content", tooLong(MaxContentRunes))
+	if msg := textProblem(content, MaxContentRunes); msg != "" {
+		f.Add("content", msg)
 	}
 }
 
@@ -46,15 +50,8 @@ func checkTags(f fielderr.Fields, tags []string) []string {
 	seen := make(map[string]bool, len(tags))
 	for _, t := range tags {
 		t = strings.TrimSpace(t)
-		switch refused := refusedText(t); {
-		case t == "":
-			f.Add("tags", MsgBlank)
-			continue
-		case refused != "":
-			f.Add("tags", refused)
-			continue
-		case utf8.RuneCountInString(t) > MaxTagRunes:
-			f.Add("tags", tooLong(MaxTagRunes))
+		if msg := textProblem(t, MaxTagRunes); msg != "" {
+			f.Add("tags", msg)
 			continue
 		}
 		key := strings.ToLower(t)
@@ -74,13 +71,8 @@ func checkTags(f fielderr.Fields, tags []string) []string {
 func checkCategoryName(name string) (string, error) {
 	f := fielderr.Fields{}
 	name = strings.TrimSpace(name)
-	switch refused := refusedText(name); {
-	case name == "":
-		f.Add("name", MsgBlank)
-	case refused != "":
-		f.Add("name", refused)
-	case utf8.RuneCountInString(name) > MaxCategoryRunes:
-		f.Add("name", tooLong(MaxCategoryRunes))
+	if msg := textProblem(name, MaxCategoryRunes); msg != "" {
+		f.Add("name", msg)
 	}
 	return name, apperr.Invalid(f)
 }
