@@ -11,7 +11,7 @@ import (
 )
 
 // version and commit identify the build; the image build sets them with
-// -ldflags "-X main.version=... -X main.commit=..." (see Dockerfile). They
+// -ldflags "-X main.version=... -X main.commit=..." (see deploy/Dockerfile). They
 // are logged at start and exported as cobra_build_info.
 var version, commit = "dev", "unknown"
 
