@@ -774,7 +774,7 @@ func TestDevStores(t *testing.T) {
 			conf = cm.Data["nats.conf"]
 		}
 	}
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		route := fmt.Sprintf("nats://nats-%d.%s:6222", i, nats.Spec.ServiceName)
 		if !strings.Contains(conf, route) {
 			t.Errorf("dev: nats.conf has no route %s", route)

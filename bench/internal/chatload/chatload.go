@@ -292,7 +292,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	n := 0
 	for r, room := range s.rooms {
-		for j := 0; j < cfg.Members; j++ {
+		for j := range cfg.Members {
 			acct := cfg.Accounts[(r*cfg.Members+j)%len(cfg.Accounts)]
 			s.sockets = append(s.sockets, s.newSocket(n, room, acct, false))
 			n++

@@ -212,7 +212,7 @@ func M1(ctx context.Context, e *Env) report.Scenario {
 	}
 	defer s.Close()
 	var p50, p99, p999, max, dps, gw, sys, viol []float64
-	for i := 0; i < z.Reps; i++ {
+	for i := range z.Reps {
 		r, us, win := e.measured(ctx, s, chatload.RunOptions{Rate: sends, Warmup: z.M1Warmup, Duration: z.M1Window})
 		e.Logf("M1 run %d: delivered %.0f/s p50 %.2f ms p99 %.2f ms max %.1f ms failures %v", i+1, r.DeliveredPerS, r.Latency.P50Ms, r.Latency.P99Ms, r.Latency.MaxMs, r.Failures)
 		sc.Runs = append(sc.Runs, map[string]any{"result": r, "processes": us, "window_s": win})
@@ -452,7 +452,7 @@ func M7(ctx context.Context, e *Env) report.Scenario {
 		Params: map[string]any{"members": z.M7Members, "slow_members": 1, "sends_per_s": z.M7Rate, "message_bytes": z.M7Pad + 30, "window_s": z.M7Window.Seconds(), "slow_after_s": z.M7Slow.Seconds(), "runs": z.Reps}}
 	cmd := fmt.Sprintf("%s (chatload -rooms 1 -members %d -rate %.0f -pad %d -slow 1 -slow-after %v)", e.command(), z.M7Members, z.M7Rate, z.M7Pad, z.M7Slow)
 	var before, after, cut, viol, rssGrowth []float64
-	for i := 0; i < z.Reps; i++ {
+	for i := range z.Reps {
 		slow := e.Accounts[len(e.Accounts)-1-i]
 		s, err := chatload.Open(ctx, chatload.Config{Gateways: e.Stack.GatewayURLs(), Accounts: e.Accounts[:z.M7Members],
 			Rooms: 1, Members: z.M7Members, SlowAccounts: []api.Account{slow}, RunID: fmt.Sprintf("%sm7r%d", e.RunID, i), Logf: e.Logf})

@@ -57,7 +57,7 @@ func M5(ctx context.Context, e *Env) report.Scenario {
 	groups := e.Stack.Groups()
 	var rates, p50s, p99s, chatCPU []float64
 	var totalOK int64
-	for rep := 0; rep < z.Reps; rep++ {
+	for rep := range z.Reps {
 		var ok, failed atomic.Int64
 		errs := map[string]int{}
 		var errMu sync.Mutex
@@ -67,7 +67,7 @@ func M5(ctx context.Context, e *Env) report.Scenario {
 		start := time.Now()
 		end := start.Add(z.M5Window)
 		var wg sync.WaitGroup
-		for w := 0; w < z.M5Concurrency; w++ {
+		for w := range z.M5Concurrency {
 			wg.Add(1)
 			go func(w int) {
 				defer wg.Done()
@@ -200,7 +200,7 @@ func M6(ctx context.Context, e *Env) report.Scenario {
 	groups := e.Stack.Groups()
 	for _, ep := range endpoints {
 		var maxes, p99s, p50s []float64
-		for rep := 0; rep < z.Reps; rep++ {
+		for rep := range z.Reps {
 			waitProfiles := e.profileWindow(ctx, ep.name+"-max", z.M6Window)
 			mMax, _, _ := attack(ep.target, gws, vegeta.Rate{}, z.M6Window, groups)
 			waitProfiles()
@@ -303,7 +303,7 @@ func seedPosts(ctx context.Context, e *Env, n int, timeout time.Duration) ([]int
 	var firstErr error
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := 0; w < 16; w++ {
+	for w := range 16 {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
@@ -430,7 +430,7 @@ func bulkPosts(ctx context.Context, e *Env, n int) ([]int64, error) {
 	ids := make([]int64, n)
 	postRows := make([][]any, n)
 	var tagRows, hitRows [][]any
-	for k := 0; k < n; k++ {
+	for k := range n {
 		id := first + int64(k)
 		ids[k] = id
 		title, content, tags := postText(r, id)
@@ -478,7 +478,7 @@ func M8(ctx context.Context, e *Env, firstStart map[string]time.Duration) report
 			continue
 		}
 		var vs []float64
-		for i := 0; i < z.M8Restarts; i++ {
+		for range z.M8Restarts {
 			p.Stop()
 			if err := p.Start(ctx); err != nil {
 				sc.Notes = append(sc.Notes, p.Name+": restart failed: "+err.Error())

@@ -334,7 +334,7 @@ func TestChatE2E(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < 15; i++ {
+			for i := range 15 {
 				seq := sendAcked(t, snd, "hello "+strconv.Itoa(i))
 				ackMu.Lock()
 				acked[seq] = true
@@ -361,13 +361,13 @@ func TestChatE2E(t *testing.T) {
 	lastA := members[0].lastSeq()
 	s.Kill(0)
 	<-members[0].done
-	for i := 0; i < 5; i++ {
+	for i := range 5 {
 		acked[sendAcked(t, sb, "during outage "+strconv.Itoa(i))] = true
 		time.Sleep(110 * time.Millisecond) // under the 10/s rate limit
 	}
 	re := mustE2E(t, b, room, alice, "?after_seq="+strconv.FormatInt(lastA, 10))
 	members[0].read(re.ws)
-	for i := 0; i < 5; i++ {
+	for i := range 5 {
 		acked[sendAcked(t, sb, "after resume "+strconv.Itoa(i))] = true
 		time.Sleep(110 * time.Millisecond)
 	}

@@ -126,7 +126,7 @@ func TestChatHistoryPresenceAndFanOut(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < n; i++ {
+			for i := range n {
 				if err := c.ws.WriteJSON(map[string]any{"type": "chat.message", "message": "m" + strconv.Itoa(i)}); err != nil {
 					t.Errorf("write: %v", err)
 				}
@@ -197,7 +197,7 @@ func TestChatResume(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.chat.addRoom(1)
-	for i := 0; i < 5; i++ {
+	for i := range 5 {
 		e.chat.store(1, 1, "old"+strconv.Itoa(i), "")
 	}
 	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
@@ -244,7 +244,7 @@ func TestChatResume(t *testing.T) {
 	cur.ws.Close()
 
 	// More than 1,000 missed: not recovered, the client pages over REST.
-	for i := 0; i < 1001; i++ {
+	for range 1001 {
 		e.chat.store(1, 1, "bulk", "")
 	}
 	for i, q := range []string{"?after_seq=1", "?after_seq=0"} {
@@ -278,7 +278,7 @@ func TestChatGapRepairAndDedup(t *testing.T) {
 	sender := mustDial(t, a, 1, dialOpts{user: 1})
 	sender.nextOf("chat.presence")
 	var readers []*testConn
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		c := mustDial(t, b, 1, dialOpts{user: int64(10 + i)})
 		c.nextOf("chat.presence")
 		readers = append(readers, c)
@@ -358,7 +358,7 @@ func TestChatCloseCodes(t *testing.T) {
 			c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"`+strings.Repeat("a", 17<<10)+`"}`))
 		}, websocket.CloseMessageTooBig, ""},
 		{"repeated invalid", func(c *testConn) {
-			for i := 0; i < 9; i++ {
+			for range 9 {
 				c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
 				if f := c.nextOf("error"); f.ErrorType != "invalid_request" {
 					c.t.Fatalf("got %+v, want invalid_request", f)
@@ -367,7 +367,7 @@ func TestChatCloseCodes(t *testing.T) {
 			c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
 		}, websocket.ClosePolicyViolation, ""},
 		{"flooding", func(c *testConn) {
-			for i := 0; i < 60; i++ {
+			for range 60 {
 				c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.typing"}`))
 			}
 		}, websocket.ClosePolicyViolation, "rate_limited"},
@@ -413,7 +413,7 @@ func TestChatErrorFrames(t *testing.T) {
 		t.Fatalf("got %+v, want invalid_request", f)
 	}
 	// A burst past 20 gets rate_limited, and the socket stays open.
-	for i := 0; i < 25; i++ {
+	for range 25 {
 		c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"x"}`))
 	}
 	if f := c.nextOf("error"); f.ErrorType != "rate_limited" {
@@ -459,7 +459,7 @@ func TestChatSlowConsumer(t *testing.T) {
 		}
 		got <- n
 	}()
-	for i := 0; i < total; i++ {
+	for range total {
 		e.chat.publish(1, subjects.EventTyping, 0, big)
 		time.Sleep(time.Millisecond) // a busy room, not one instant burst
 	}
@@ -612,7 +612,7 @@ func TestChatTypingThrottled(t *testing.T) {
 	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
 	c := mustDial(t, r, 1, dialOpts{user: 1})
 	c.nextOf("chat.presence")
-	for i := 0; i < 5; i++ {
+	for range 5 {
 		c.send(map[string]any{"type": "chat.typing"})
 	}
 	// Count the typing events that arrive within half a second.

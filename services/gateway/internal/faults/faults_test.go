@@ -185,7 +185,7 @@ func TestF2GracefulDrain(t *testing.T) {
 	restRequests := 0
 	restCtx, stopREST := context.WithCancel(ctx)
 	var restWG sync.WaitGroup
-	for w := 0; w < 2; w++ {
+	for w := range 2 {
 		restWG.Go(func() {
 			for i := 0; restCtx.Err() == nil; i++ {
 				var problems []string
@@ -478,7 +478,7 @@ func TestF4PostgresConnectionsKilled(t *testing.T) {
 		// Connections busy with a send: hold the room's lock until a
 		// send waits for it, then kill every chat service connection
 		// (the waiting one among them) and let go.
-		for i := 0; i < 3; i++ {
+		for range 3 {
 			time.Sleep(300 * time.Millisecond)
 			lock, err := blockRoom(s.Env.DatabaseURLs[stack.Chat], c.room, func() bool { return anyInFlight(c.ps) })
 			if err != nil {
@@ -491,7 +491,7 @@ func TestF4PostgresConnectionsKilled(t *testing.T) {
 			}
 		}
 		// Idle connections: the pools must notice and replace them.
-		for i := 0; i < 3; i++ {
+		for range 3 {
 			time.Sleep(400 * time.Millisecond)
 			kill(stack.Chat, 0)
 		}
@@ -596,7 +596,7 @@ func TestF5RedisDown(t *testing.T) {
 		t.Errorf("REST send without Redis: %v %v", o, problems)
 	}
 	// Wrong passwords are not rate limited (degraded), and still refused.
-	for i := 0; i < 7; i++ {
+	for range 7 {
 		code, body, err := do(call{method: "POST", url: s.Gateways[0] + "/api/user/login/",
 			body: map[string]string{"email": late.Email, "password": "wrong-password-1"}})
 		if err != nil || (code != http.StatusUnauthorized && code != http.StatusBadRequest) {
@@ -744,9 +744,9 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 		members.Go(func() { p.sendLoop(ctx, 10, 100*time.Millisecond) })
 	}
 	var flood sync.WaitGroup
-	for w := 0; w < 5; w++ {
+	for w := range 5 {
 		flood.Go(func() {
-			for i := 0; i < 150; i++ {
+			for i := range 150 {
 				flooder := flooders[w][i%floodAccounts]
 				if o, problems := restSend(ctx, c.bal, flooder, c.room, fmt.Sprintf("flood %d-%d %s", w, i, big), c.h); o != Acked {
 					t.Errorf("flood send: %v %v", o, problems)

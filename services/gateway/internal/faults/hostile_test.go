@@ -119,7 +119,7 @@ func testUnknownFields(t *testing.T, gw string, a account) {
 func testOversized(t *testing.T, s *stack.Stack) {
 	gw, admin := s.Gateways[0], s.GatewayAdmin[0]
 	var users []account
-	for i := 0; i < 4; i++ {
+	for i := range 4 {
 		users = append(users, signup(t, gw, fmt.Sprintf("big%d-", i)))
 	}
 	room := createRoom(t, gw, users[0].Token)
@@ -136,7 +136,7 @@ func testOversized(t *testing.T, s *stack.Stack) {
 	var wg sync.WaitGroup
 	for _, u := range users {
 		wg.Go(func() {
-			for i := 0; i < 50; i++ {
+			for range 50 {
 				code, got, err := do(call{method: "POST", url: gw + "/api/post/write/", token: u.Token, body: body, contentType: "application/json"})
 				// The server may close before the client has written the
 				// whole body; then the client sees a write error instead.
@@ -147,7 +147,7 @@ func testOversized(t *testing.T, s *stack.Stack) {
 					refused.Add(1)
 				}
 			}
-			for i := 0; i < 25; i++ {
+			for range 25 {
 				url := "ws" + strings.TrimPrefix(gw, "http") + "/ws/chat/" + strconv.FormatInt(room, 10) + "/chat/"
 				ws, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Authorization": {"Bearer " + u.Token}})
 				if err != nil {
@@ -367,7 +367,7 @@ func median(ds []time.Duration) time.Duration {
 func testMaxSockets(t *testing.T, gw string, a account) {
 	room := createRoom(t, gw, a.Token)
 	var open []*websocket.Conn
-	for i := 0; i < 3; i++ {
+	for range 3 {
 		open = append(open, dialRaw(t, gw, room, a, nil))
 	}
 	url := "ws" + strings.TrimPrefix(gw, "http") + "/ws/chat/" + strconv.FormatInt(room, 10) + "/chat/"

@@ -556,8 +556,8 @@ func testCSRF(t *testing.T, gw string) {
 // pngImage returns a small PNG.
 func pngImage(t *testing.T, c color.Color) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
-	for y := 0; y < 64; y++ {
-		for x := 0; x < 64; x++ {
+	for y := range 64 {
+		for x := range 64 {
 			img.Set(x, y, c)
 		}
 	}

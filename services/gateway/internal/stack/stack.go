@@ -275,7 +275,7 @@ func (s *Stack) Restart(i int) {
 	var err error
 	// The old listener's port is normally free at once; retry briefly in
 	// case the kernel has not released it yet.
-	for attempt := 0; attempt < 20; attempt++ {
+	for range 20 {
 		p, err = s.startProcess(Gateway, old.Name, s.gatewayEnv(i, old.HTTP, old.Admin))
 		if err == nil {
 			break

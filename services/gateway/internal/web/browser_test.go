@@ -231,8 +231,8 @@ func jsString(s string) string {
 func writePNG(t *testing.T) string {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
-	for y := 0; y < 64; y++ {
-		for x := 0; x < 64; x++ {
+	for y := range 64 {
+		for x := range 64 {
 			img.Set(x, y, color.RGBA{R: uint8(15 + x*2), G: uint8(118 + y), B: 110, A: 255})
 		}
 	}
