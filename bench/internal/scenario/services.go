@@ -303,11 +303,11 @@ func seedPosts(ctx context.Context, e *Env, n int, timeout time.Duration) ([]int
 	var firstErr error
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := range 16 {
+	for w := range uint64(16) {
 		wg.Add(1)
-		go func(w int) {
+		go func(w uint64) {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), 7))
+			r := rand.New(rand.NewPCG(w, 7))
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(n) || sctx.Err() != nil {
