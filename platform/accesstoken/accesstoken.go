@@ -133,7 +133,7 @@ func (v *Verifier) Verify(token, wantType string) (Claims, error) {
 	var jc jwtClaims
 	_, err := v.parser.ParseWithClaims(token, &jc, func(*jwt.Token) (any, error) { return v.key, nil })
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if jc.Type != wantType {
 		return Claims{}, fmt.Errorf("%w: token type %q, want %q", ErrInvalid, jc.Type, wantType)

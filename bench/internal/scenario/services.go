@@ -394,7 +394,7 @@ func bulkPosts(ctx context.Context, e *Env, n int) ([]int64, error) {
 	}
 	cats, err := collect(`SELECT id, name FROM categories ORDER BY id`)
 	if err != nil || len(cats) == 0 {
-		return nil, fmt.Errorf("categories: %v (%d)", err, len(cats))
+		return nil, fmt.Errorf("categories: %w (%d)", err, len(cats))
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO tags (name) SELECT unnest($1::text[]) ON CONFLICT ((lower(name))) DO NOTHING`, words); err != nil {
 		return nil, fmt.Errorf("tags: %w", err)

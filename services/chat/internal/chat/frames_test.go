@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func TestFrames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := string(tt.got); got != tt.want && !(tt.name == "reply" && strings.HasSuffix(got, tt.want)) {
+			if got := string(tt.got); got != tt.want && (tt.name != "reply" || !strings.HasSuffix(got, tt.want)) {
 				t.Errorf("got  %s\nwant %s", got, tt.want)
 			}
 		})
@@ -59,7 +60,10 @@ func TestCheckText(t *testing.T) {
 				t.Fatalf("got %v, want ok=%v", err, tt.ok)
 			}
 			if err != nil {
-				e := err.(*Error)
+				var e *Error
+				if !errors.As(err, &e) {
+					t.Fatalf("got %T, want *Error", err)
+				}
 				if e.Code != CodeInvalid || e.Field != "message" || e.Reason != tt.reason {
 					t.Errorf("got %+v, want field message, reason %q", e, tt.reason)
 				}

@@ -170,7 +170,7 @@ func frameName(f map[string]any) string {
 func (fs frameSchemas) validate(data []byte) (map[string]any, error) {
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("not JSON: %v", err)
+		return nil, fmt.Errorf("not JSON: %w", err)
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {

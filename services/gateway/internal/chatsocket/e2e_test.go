@@ -3,6 +3,7 @@ package chatsocket_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -168,7 +169,8 @@ func (m *member) read(ws *websocket.Conn) {
 			ws.SetReadDeadline(time.Now().Add(20 * time.Second))
 			_, data, err := ws.ReadMessage()
 			if err != nil {
-				if ce, ok := err.(*websocket.CloseError); ok {
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
 					m.closeCode = ce.Code
 				}
 				return
@@ -277,7 +279,7 @@ func TestChatE2E(t *testing.T) {
 				h.Set("Origin", tt.origin)
 			}
 			_, resp, err := websocket.DefaultDialer.Dial(url, h)
-			if err != websocket.ErrBadHandshake || resp.StatusCode != tt.want {
+			if !errors.Is(err, websocket.ErrBadHandshake) || resp.StatusCode != tt.want {
 				code := 0
 				if resp != nil {
 					code = resp.StatusCode

@@ -3,6 +3,7 @@ package chatsocket_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -441,7 +442,8 @@ func (c *testConn) closeCodeAfter(within time.Duration) (int, []string) {
 }
 
 func asClose(err error, ce **websocket.CloseError) bool {
-	e, ok := err.(*websocket.CloseError)
+	var e *websocket.CloseError
+	ok := errors.As(err, &e)
 	if ok {
 		*ce = e
 	}

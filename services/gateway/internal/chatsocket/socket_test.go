@@ -39,7 +39,7 @@ func TestChatHandshakeRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, resp, err := dial(t, r, tt.room, tt.o)
-			if err != websocket.ErrBadHandshake {
+			if !errors.Is(err, websocket.ErrBadHandshake) {
 				t.Fatalf("got err %v, want ErrBadHandshake", err)
 			}
 			if resp.StatusCode != tt.want {
@@ -66,7 +66,7 @@ func TestChatMaxSocketsPerIP(t *testing.T) {
 	first.nextOf("chat.presence")
 	mustDial(t, r, 1, dialOpts{user: 2}).nextOf("chat.presence")
 	_, resp, err := dial(t, r, 1, dialOpts{user: 3})
-	if err != websocket.ErrBadHandshake || resp.StatusCode != http.StatusTooManyRequests {
+	if !errors.Is(err, websocket.ErrBadHandshake) || resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("third socket: got %v %v, want 429 without upgrade", err, resp)
 	}
 	body, _ := io.ReadAll(resp.Body)

@@ -3,6 +3,7 @@ package faults_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -456,7 +457,8 @@ func (p *participant) read(c *pconn) int {
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
-			if ce, ok := err.(*websocket.CloseError); ok {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
 				return ce.Code
 			}
 			return 0

@@ -331,7 +331,7 @@ func TestF3NATSDown(t *testing.T) {
 	}})
 	ctx := contextFor(t)
 	c := newCast(t, ctx, s, 0, 0, 1, 1)
-	var current *natsserver.Server = ns
+	current := ns
 	t.Cleanup(func() { current.Shutdown() })
 
 	c.sendAll(ctx, 5, 100*time.Millisecond)
@@ -766,7 +766,8 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	for {
 		_, _, err := slow.ReadMessage()
 		if err != nil {
-			if ce, ok := err.(*websocket.CloseError); ok {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
 				slowCode = ce.Code
 			}
 			t.Logf("slow reader: %d frames, then %v", frames, err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -159,7 +160,8 @@ func testOversized(t *testing.T, s *stack.Stack) {
 				code := 0
 				for {
 					if _, _, err := ws.ReadMessage(); err != nil {
-						if ce, ok := err.(*websocket.CloseError); ok {
+						var ce *websocket.CloseError
+						if errors.As(err, &ce) {
 							code = ce.Code
 						}
 						break
@@ -373,7 +375,7 @@ func testMaxSockets(t *testing.T, gw string, a account) {
 	url := "ws" + strings.TrimPrefix(gw, "http") + "/ws/chat/" + strconv.FormatInt(room, 10) + "/chat/"
 	h := http.Header{"Authorization": {"Bearer " + a.Token}}
 	_, resp, err := websocket.DefaultDialer.Dial(url, h)
-	if err != websocket.ErrBadHandshake || resp.StatusCode != http.StatusTooManyRequests {
+	if !errors.Is(err, websocket.ErrBadHandshake) || resp.StatusCode != http.StatusTooManyRequests {
 		code := 0
 		if resp != nil {
 			code = resp.StatusCode
@@ -408,7 +410,7 @@ func testMaxSocketsPerIP(t *testing.T, gw string, alice, bob account) {
 		return websocket.DefaultDialer.Dial(url, h)
 	}
 	_, resp, err := dial("")
-	if err != websocket.ErrBadHandshake || resp.StatusCode != http.StatusTooManyRequests {
+	if !errors.Is(err, websocket.ErrBadHandshake) || resp.StatusCode != http.StatusTooManyRequests {
 		code := 0
 		if resp != nil {
 			code = resp.StatusCode

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -558,7 +559,8 @@ func TestPostsREST(t *testing.T) {
 			for {
 				if _, _, err := conn.ReadMessage(); err != nil {
 					code := -1
-					if ce, ok := err.(*websocket.CloseError); ok {
+					var ce *websocket.CloseError
+					if errors.As(err, &ce) {
 						code = ce.Code
 					}
 					closed <- code

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -493,7 +494,8 @@ func readProfileForm(r *http.Request) (upd profileUpdate, picture []byte, conten
 	// The body is already limited by the route; keep it all in memory
 	// rather than spilling to temporary files.
 	if err := r.ParseMultipartForm(maxProfileBodyLen + 1<<20); err != nil { //nolint:gosec // G120: the route limits the body with http.MaxBytesReader
-		if rerr := readError(err); rerr.(*requestError).status == http.StatusRequestEntityTooLarge {
+		var rerr *requestError
+		if errors.As(readError(err), &rerr) && rerr.status == http.StatusRequestEntityTooLarge {
 			return upd, nil, "", rerr
 		}
 		return upd, nil, "", &requestError{status: http.StatusBadRequest, detail: "Multipart form parse error - invalid form."}

@@ -379,7 +379,7 @@ func (s *Stack) startProcess(kind, name string, env map[string]string) (*Process
 	case l := <-listening:
 		p.HTTP, p.GRPC, p.Admin = l.HTTP, l.GRPC, l.Admin
 	case <-p.exited:
-		return nil, fmt.Errorf("%s exited before listening (%v):\n%s", name, p.err, p.logs.String())
+		return nil, fmt.Errorf("%s exited before listening (%w):\n%s", name, p.err, p.logs.String())
 	case <-time.After(30 * time.Second):
 		p.signal(syscall.SIGKILL, 5*time.Second)
 		return nil, fmt.Errorf("%s: no listening line within 30 s:\n%s", name, p.logs.String())
@@ -430,7 +430,7 @@ func (p *Process) waitReady(timeout time.Duration) error {
 	var last string
 	for time.Now().Before(deadline) {
 		if !p.Running() {
-			return fmt.Errorf("%s exited (%v) before ready:\n%s", p.Name, p.err, p.logs.String())
+			return fmt.Errorf("%s exited (%w) before ready:\n%s", p.Name, p.err, p.logs.String())
 		}
 		resp, err := client.Get(url)
 		if err == nil {
@@ -546,7 +546,7 @@ func buildAll(names []string) (map[string]string, error) {
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+			return nil, fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
 		}
 		for _, n := range missing {
 			builds.bins[n] = filepath.Join(builds.dir, n)

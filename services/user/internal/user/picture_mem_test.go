@@ -2,6 +2,7 @@ package user
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -96,7 +97,8 @@ func TestPictureMemoryBounded(t *testing.T) {
 		case tc.accepted && n > MaxDecodeBytes+resize:
 			t.Errorf("%s: %d MiB allocated, want at most %d", tc.name, n>>20, (MaxDecodeBytes+resize)>>20)
 		case !tc.accepted:
-			e, ok := err.(*Error)
+			var e *Error
+			ok := errors.As(err, &e)
 			if !ok || len(e.Fields["profile_picture"]) != 1 || e.Fields["profile_picture"][0] != MsgPictureTooBig {
 				t.Errorf("%s: %v, want profile_picture %q", tc.name, err, MsgPictureTooBig)
 			}

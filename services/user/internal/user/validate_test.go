@@ -1,6 +1,7 @@
 package user
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -173,7 +174,8 @@ func TestValidateUpdate(t *testing.T) {
 			err := ValidateUpdate(&tc.update)
 			var got []string
 			if err != nil {
-				e, ok := err.(*Error)
+				var e *Error
+				ok := errors.As(err, &e)
 				if !ok || e.Code != CodeInvalid {
 					t.Fatalf("err = %v, want a CodeInvalid *Error", err)
 				}
