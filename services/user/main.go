@@ -19,12 +19,13 @@ import (
 var version, commit = "dev", "unknown"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	// go-redis logs through a process-wide logger; route it into the JSON
 	// log stream instead of its default plain text on stderr.
 	goredis.SetLogger(redisLogger{slog.New(slog.NewJSONHandler(os.Stdout, nil))})
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdout)
+	stop() // before os.Exit, which skips deferred calls
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "user:", err)
 		os.Exit(1)
 	}

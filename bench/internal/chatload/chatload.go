@@ -441,7 +441,7 @@ func (sk *socket) connect(ctx context.Context, afterSeq int64, resume bool) erro
 	if resume {
 		u.RawQuery = "after_seq=" + strconv.FormatInt(afterSeq, 10)
 	}
-	c, resp, err := d.DialContext(ctx, u.String(), hdr)
+	c, resp, err := d.DialContext(ctx, u.String(), hdr) //nolint:bodyclose // gorilla/websocket: the handshake response's body needs no Close
 	if err != nil {
 		if resp != nil {
 			return &dialError{status: resp.StatusCode, err: fmt.Errorf("chatload: dialing %s: %w (HTTP %d)", u.Redacted(), err, resp.StatusCode)}
@@ -759,16 +759,18 @@ func (s *Session) Run(ctx context.Context, o RunOptions) Result {
 	// moment for the replays to arrive.
 	deadline := time.Now().Add(o.Drain)
 	var resumedAt time.Time
+drain:
 	for time.Now().Before(deadline) {
 		answered := w.acked.Load()+w.failed.Load()+w.overflow.Load() >= w.sent.Load()
 		delivered := w.receipts.Load() >= w.expected.Load()
 		if s.cfg.Reconnect {
-			if s.pendingResumes.Load() > 0 {
+			switch {
+			case s.pendingResumes.Load() > 0:
 				resumedAt = time.Time{}
-			} else if resumedAt.IsZero() {
+			case resumedAt.IsZero():
 				resumedAt = time.Now()
-			} else if time.Since(resumedAt) > 2*time.Second && delivered {
-				break
+			case time.Since(resumedAt) > 2*time.Second && delivered:
+				break drain
 			}
 		} else if answered && delivered && len(s.cfg.SlowAccounts) == 0 {
 			break

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -176,7 +177,7 @@ func M6(ctx context.Context, e *Env) report.Scenario {
 		sc.Error = "bulk-loading posts: " + err.Error()
 		return sc
 	}
-	ids := append(apiIDs, bulkIDs...)
+	ids := slices.Concat(apiIDs, bulkIDs)
 	sc.Params["posts_seeded"] = len(ids)
 	sc.Notes = append(sc.Notes, fmt.Sprintf("%d posts: %d written through POST /api/post/write/ (each with its own chat room), %d bulk-loaded with COPY into the post database in %.1f s "+
 		"(same columns, search_meta, tags, post_tags, post_hits and tag counts as the service writes; their room_id points at the API posts' rooms, so detail composes a real room); then ANALYZE.",

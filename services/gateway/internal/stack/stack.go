@@ -471,12 +471,13 @@ type ringLog struct {
 	dropped int
 }
 
-func newRingLog(max int) *ringLog { return &ringLog{max: max} }
+func newRingLog(lines int) *ringLog { return &ringLog{max: lines} }
 
 func (r *ringLog) Write(b []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	data := append(r.partial, b...)
+	r.partial = append(r.partial, b...)
+	data := r.partial
 	for {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {

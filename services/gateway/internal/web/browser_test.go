@@ -68,7 +68,7 @@ func newTab(t *testing.T, browser context.Context, name, base string) *tab {
 			tb.dialogs = append(tb.dialogs, fmt.Sprintf("%s: %q", ev.Type, ev.Message))
 			tb.mu.Unlock()
 			// A dialog blocks the page; dismiss it from another goroutine (Listen callbacks may not call commands).
-			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}) //nolint:errcheck
+			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}) //nolint:errcheck // the dialog may already be gone; the test reports the page's errors itself
 		case *runtime.EventExceptionThrown:
 			tb.mu.Lock()
 			d := ev.ExceptionDetails
