@@ -285,7 +285,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 			})
 		}}).DialContext,
 	}
-	s.win.Store(s.newWindow(RunOptions{}))
+	s.win.Store(s.newWindow())
 
 	if err := s.createRooms(ctx); err != nil {
 		return nil, err
@@ -409,7 +409,7 @@ func (s *Session) SocketsOn(i int) int {
 	return n
 }
 
-func (s *Session) newWindow(o RunOptions) *window {
+func (s *Session) newWindow() *window {
 	return &window{
 		all: latency.NewSharded(64), before: latency.NewSharded(16), after: latency.NewSharded(16),
 		errs: map[string]int{}, closes: map[string]int{}, reconnectErrs: map[string]int{},
@@ -701,7 +701,7 @@ func (s *Session) Run(ctx context.Context, o RunOptions) Result {
 	if o.Drain == 0 {
 		o.Drain = 5 * time.Second
 	}
-	w := s.newWindow(o)
+	w := s.newWindow()
 	w.pad = o.Pad
 	begin := time.Now().Add(20 * time.Millisecond)
 	w.start = begin.Add(o.Warmup)

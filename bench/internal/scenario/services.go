@@ -190,7 +190,7 @@ func M6(ctx context.Context, e *Env) report.Scenario {
 		target     func(r *rand.Rand, gw string) string
 		minMax     float64
 	}{
-		{"list", "GET /api/post/posts/?limit=20", func(r *rand.Rand, gw string) string { return gw + "/api/post/posts/?limit=20" }, 5000},
+		{"list", "GET /api/post/posts/?limit=20", func(_ *rand.Rand, gw string) string { return gw + "/api/post/posts/?limit=20" }, 5000},
 		{"search", "GET /api/post/posts/?search=<word>", func(r *rand.Rand, gw string) string {
 			return gw + "/api/post/posts/?limit=20&search=" + words[r.IntN(len(words))]
 		}, 0},

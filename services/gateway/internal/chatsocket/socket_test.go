@@ -312,8 +312,8 @@ func TestChatGapRepairAndDedup(t *testing.T) {
 	e.chat.mu.Lock()
 	calls := e.chat.history
 	e.chat.mu.Unlock()
-	if max := 4 + 3; calls > max { // 4 initial histories + a few repairs
-		t.Fatalf("got %d ListMessages calls, want at most %d", calls, max)
+	if most := 4 + 3; calls > most { // 4 initial histories + a few repairs
+		t.Fatalf("got %d ListMessages calls, want at most %d", calls, most)
 	}
 }
 

@@ -361,7 +361,7 @@ func (fs *frameSender) send(id, frame string) sendOutcome {
 	}
 }
 
-func restSendOutcome(gw string, a account, room int64, id, body string) sendOutcome {
+func restSendOutcome(gw string, a account, _ int64, id, body string) sendOutcome {
 	code, got, err := do(call{method: "POST", url: gw + "/api/chat/message/", token: a.Token, body: []byte(body), contentType: "application/json"})
 	if err != nil {
 		return sendOutcome{id: id, failed: err.Error()}

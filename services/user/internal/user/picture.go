@@ -18,7 +18,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/image/draw"
-	_ "golang.org/x/image/webp"
+	_ "golang.org/x/image/webp" // registers the WebP decoder with image.Decode
 )
 
 // Picture limits. Decoding allocates the whole image (a 5 MiB PNG can
