@@ -377,7 +377,7 @@ func bulkPosts(ctx context.Context, e *Env, n int) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback(ctx)
+	defer func() { _ = tx.Rollback(ctx) }() // after Commit a no-op
 
 	type named struct {
 		id   int64

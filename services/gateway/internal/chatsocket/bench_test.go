@@ -87,7 +87,9 @@ func BenchmarkChatFanOut(b *testing.B) {
 				b.Fatal(err)
 			}
 			var f struct{ Type string }
-			json.Unmarshal(data, &f)
+			if err := json.Unmarshal(data, &f); err != nil {
+				b.Fatal(err)
+			}
 			if f.Type == "chat.presence" {
 				break
 			}
@@ -199,8 +201,8 @@ func BenchmarkIdleSockets(b *testing.B) {
 // masked, RFC 6455 §5.1) until the chat.presence frame that ends a
 // socket's opening sync.
 func readUntilPresence(c net.Conn) error {
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	defer c.SetReadDeadline(time.Time{})
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {

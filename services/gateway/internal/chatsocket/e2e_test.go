@@ -166,7 +166,7 @@ func (m *member) read(ws *websocket.Conn) {
 	go func() {
 		defer close(m.done)
 		for {
-			ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+			_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
 			_, data, err := ws.ReadMessage()
 			if err != nil {
 				var ce *websocket.CloseError
@@ -389,7 +389,9 @@ func TestChatE2E(t *testing.T) {
 			t.Fatalf("POST message/: got %d %s", code, body)
 		}
 		var msg struct{ ID, Seq int64 }
-		json.Unmarshal(body, &msg)
+		if err := json.Unmarshal(body, &msg); err != nil {
+			t.Fatalf("POST message/: %v: %s", err, body)
+		}
 		members[0].waitFor(t, msg.Seq, 5*time.Second)
 		// IDOR: only the sender may edit or delete it.
 		path := b + "/api/chat/message/" + strconv.FormatInt(msg.ID, 10) + "/"

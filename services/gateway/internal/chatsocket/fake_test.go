@@ -378,7 +378,7 @@ type frame struct {
 // next reads one frame within 5 s.
 func (c *testConn) next() frame {
 	c.t.Helper()
-	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, data, err := c.ws.ReadMessage()
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
@@ -421,7 +421,7 @@ func (c *testConn) closeCode(within time.Duration) int {
 // error frame read before the close.
 func (c *testConn) closeCodeAfter(within time.Duration) (int, []string) {
 	c.t.Helper()
-	c.ws.SetReadDeadline(time.Now().Add(within))
+	_ = c.ws.SetReadDeadline(time.Now().Add(within))
 	var errs []string
 	for {
 		_, data, err := c.ws.ReadMessage()

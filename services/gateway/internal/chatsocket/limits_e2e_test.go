@@ -40,7 +40,7 @@ func TestChatFloodingE2E(t *testing.T) {
 		}
 	}
 	limited := 0
-	c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
@@ -132,7 +132,7 @@ func socketSends(t *testing.T, c *testConn, name string, n int) (acked int) {
 			return acked
 		}
 	}
-	c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for answered := 0; answered < n; {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
@@ -140,7 +140,10 @@ func socketSends(t *testing.T, c *testConn, name string, n int) (acked int) {
 			return acked
 		}
 		var f frame
-		json.Unmarshal(data, &f)
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Errorf("%s: frame %s: %v", name, data, err)
+			return acked
+		}
 		switch {
 		case f.Type == "chat.message" && mine[f.ClientMsgID]:
 			acked++

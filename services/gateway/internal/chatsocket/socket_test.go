@@ -198,7 +198,7 @@ func TestChatResume(t *testing.T) {
 	e := newEnv(t)
 	e.chat.addRoom(1)
 	for i := range 5 {
-		e.chat.store(1, 1, "old"+strconv.Itoa(i), "")
+		_, _, _ = e.chat.store(1, 1, "old"+strconv.Itoa(i), "")
 	}
 	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
 	c := mustDial(t, r, 1, dialOpts{user: 1, query: "?after_seq=2"})
@@ -245,7 +245,7 @@ func TestChatResume(t *testing.T) {
 
 	// More than 1,000 missed: not recovered, the client pages over REST.
 	for range 1001 {
-		e.chat.store(1, 1, "bulk", "")
+		_, _, _ = e.chat.store(1, 1, "bulk", "")
 	}
 	for i, q := range []string{"?after_seq=1", "?after_seq=0"} {
 		c := mustDial(t, r, 1, dialOpts{user: int64(4 + i), query: q})
@@ -352,23 +352,23 @@ func TestChatCloseCodes(t *testing.T) {
 		// before the close, as api.md says ("error frames, then 1008").
 		warned string
 	}{
-		{"binary", func(c *testConn) { c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) }, websocket.CloseUnsupportedData, ""},
-		{"invalid utf-8", func(c *testConn) { c.ws.WriteMessage(websocket.TextMessage, []byte{'"', 0xff, '"'}) }, websocket.CloseInvalidFramePayloadData, ""},
+		{"binary", func(c *testConn) { _ = c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) }, websocket.CloseUnsupportedData, ""},
+		{"invalid utf-8", func(c *testConn) { _ = c.ws.WriteMessage(websocket.TextMessage, []byte{'"', 0xff, '"'}) }, websocket.CloseInvalidFramePayloadData, ""},
 		{"oversized", func(c *testConn) {
-			c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"`+strings.Repeat("a", 17<<10)+`"}`))
+			_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"`+strings.Repeat("a", 17<<10)+`"}`))
 		}, websocket.CloseMessageTooBig, ""},
 		{"repeated invalid", func(c *testConn) {
 			for range 9 {
-				c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
+				_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
 				if f := c.nextOf("error"); f.ErrorType != "invalid_request" {
 					c.t.Fatalf("got %+v, want invalid_request", f)
 				}
 			}
-			c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
+			_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
 		}, websocket.ClosePolicyViolation, ""},
 		{"flooding", func(c *testConn) {
 			for range 60 {
-				c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.typing"}`))
+				_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.typing"}`))
 			}
 		}, websocket.ClosePolicyViolation, "rate_limited"},
 	}
@@ -414,7 +414,7 @@ func TestChatErrorFrames(t *testing.T) {
 	}
 	// A burst past 20 gets rate_limited, and the socket stays open.
 	for range 25 {
-		c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"x"}`))
+		_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"x"}`))
 	}
 	if f := c.nextOf("error"); f.ErrorType != "rate_limited" {
 		t.Fatalf("got %+v, want rate_limited", f)
@@ -447,7 +447,7 @@ func TestChatSlowConsumer(t *testing.T) {
 	go func() {
 		n := 0
 		var err error
-		fast.ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_ = fast.ws.SetReadDeadline(time.Now().Add(20 * time.Second))
 		for n < total {
 			if _, _, err = fast.ws.ReadMessage(); err != nil {
 				break
@@ -569,7 +569,7 @@ func TestChatFrameLengths(t *testing.T) {
 		e.chat.publish(1, subjects.EventTyping, 0, frameOf(n))
 	}
 	for _, n := range sizes {
-		c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 		_, got, err := c.ws.ReadMessage()
 		if err != nil {
 			t.Fatalf("size %d: %v", n, err)
@@ -617,7 +617,7 @@ func TestChatTypingThrottled(t *testing.T) {
 	}
 	// Count the typing events that arrive within half a second.
 	typing := 0
-	c.ws.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_ = c.ws.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
@@ -671,7 +671,7 @@ func TestChatPings(t *testing.T) {
 	pings := countPings(c)
 	// Reading runs the ping handler; a second of idling is three pong
 	// timeouts.
-	c.ws.SetReadDeadline(time.Now().Add(time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
 	if _, data, err := c.ws.ReadMessage(); !isTimeout(err) {
 		t.Fatalf("got frame %q, err %v; want only pings until the deadline", data, err)
 	}
@@ -697,7 +697,7 @@ func TestChatPingsAfterWriterExit(t *testing.T) {
 	c := mustDial(t, r, 1, dialOpts{user: 1})
 	c.nextOf("chat.presence")
 	pings := countPings(c)
-	c.ws.SetReadDeadline(time.Now().Add(2*interval + interval/2))
+	_ = c.ws.SetReadDeadline(time.Now().Add(2*interval + interval/2))
 	if _, data, err := c.ws.ReadMessage(); !isTimeout(err) {
 		t.Fatalf("got frame %q, err %v; want only pings until the deadline", data, err)
 	}

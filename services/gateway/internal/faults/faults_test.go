@@ -216,13 +216,13 @@ func TestF2GracefulDrain(t *testing.T) {
 	go func() {
 		pr, pw := io.Pipe()
 		go func() {
-			pw.Write([]byte(`{"room":` + strconv.FormatInt(c.room, 10) + `,`))
+			_, _ = pw.Write([]byte(`{"room":` + strconv.FormatInt(c.room, 10) + `,`))
 			deadline := time.Now().Add(10 * time.Second)
 			for failedAt().IsZero() && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			time.Sleep(1500 * time.Millisecond) // past DRAIN_DELAY: Shutdown runs
-			pw.Write([]byte(`"message":"slow upload","client_msg_id":"slow-upload"}`))
+			_, _ = pw.Write([]byte(`"message":"slow upload","client_msg_id":"slow-upload"}`))
 			pw.Close()
 		}()
 		req, _ := http.NewRequest("POST", s.Gateways[0]+"/api/chat/message/", pr)
@@ -242,7 +242,10 @@ func TestF2GracefulDrain(t *testing.T) {
 		var m struct {
 			Seq int64 `json:"seq"`
 		}
-		json.Unmarshal(body, &m)
+		if err := json.Unmarshal(body, &m); err != nil {
+			slowDone <- fmt.Sprintf("%v: %s", err, body)
+			return
+		}
 		c.h.Attempt("slow-upload", "slow upload", Acked, m.Seq)
 		slowDone <- ""
 	}()
@@ -413,14 +416,14 @@ func blockRoom(dbURL string, room int64, ready func() bool) (*roomLock, error) {
 	}
 	var id int64
 	if err := l.tx.QueryRow(ctx, `SELECT id FROM rooms WHERE id = $1 FOR UPDATE`, room).Scan(&id); err != nil {
-		l.release()
+		_ = l.release()
 		return nil, fmt.Errorf("lock room %d: %w", room, err)
 	}
 	// The waiters are watched from another connection: within the lock's
 	// transaction pg_stat_activity would not change.
 	watch, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
-		l.release()
+		_ = l.release()
 		return nil, err
 	}
 	defer watch.Close(ctx)
@@ -428,14 +431,14 @@ func blockRoom(dbURL string, room int64, ready func() bool) (*roomLock, error) {
 		var waiting int
 		if err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			l.release()
+			_ = l.release()
 			return nil, err
 		}
 		if waiting > 0 && ready() {
 			return l, nil
 		}
 		if time.Now().After(deadline) {
-			l.release()
+			_ = l.release()
 			return nil, fmt.Errorf("room %d locked for 15 s: %d sessions waiting, ready %v", room, waiting, ready())
 		}
 	}
@@ -627,7 +630,10 @@ func observe(t testing.TB, ctx context.Context, base string, room int64, a accou
 				return
 			}
 			var f serverFrame
-			json.Unmarshal(data, &f)
+			if err := json.Unmarshal(data, &f); err != nil {
+				t.Errorf("observer: frame %s: %v", data, err)
+				return
+			}
 			o.mu.Lock()
 			switch f.Type {
 			case "chat.user.join":
@@ -714,7 +720,7 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	slowUser := signup(t, s.Gateways[1], "slow")
 	small := &websocket.Dialer{NetDialContext: (&net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
 		})
 	}}).DialContext, ReadBufferSize: 1024}
 	slow := dialRaw(t, s.Gateways[1], c.room, slowUser, small)
@@ -761,7 +767,7 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	// The slow reader reads again at once: its blocked write completes
 	// well within the write timeout (4 s), so the 4008 close frame that
 	// the full queue triggered is written after what was already sent.
-	slow.SetReadDeadline(time.Now().Add(15 * time.Second))
+	_ = slow.SetReadDeadline(time.Now().Add(15 * time.Second))
 	slowCode, frames := 0, 0
 	for {
 		_, _, err := slow.ReadMessage()

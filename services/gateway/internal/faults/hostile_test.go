@@ -155,8 +155,8 @@ func testOversized(t *testing.T, s *stack.Stack) {
 					errs <- fmt.Sprintf("dial: %v", err)
 					return
 				}
-				ws.WriteMessage(websocket.TextMessage, frame)
-				ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_ = ws.WriteMessage(websocket.TextMessage, frame)
+				_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 				code := 0
 				for {
 					if _, _, err := ws.ReadMessage(); err != nil {
@@ -297,14 +297,16 @@ func testIDOR(t *testing.T, gw string, alice, bob account) {
 // nextError reads frames until an error frame.
 func nextError(t *testing.T, ws *websocket.Conn) serverFrame {
 	t.Helper()
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
 			t.Fatalf("reading for an error frame: %v", err)
 		}
 		var f serverFrame
-		json.Unmarshal(data, &f)
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatalf("frame %s: %v", data, err)
+		}
 		if f.ErrorType != "" {
 			return f
 		}
@@ -456,7 +458,7 @@ func testSlowClients(t *testing.T, gw, admin string) {
 		}
 		closed := make(chan time.Duration, 1)
 		go func() {
-			io.Copy(io.Discard, bufio.NewReader(conn)) // until the server closes
+			_, _ = io.Copy(io.Discard, bufio.NewReader(conn)) // until the server closes
 			closed <- time.Since(start)
 		}()
 		tick := time.NewTicker(300 * time.Millisecond)

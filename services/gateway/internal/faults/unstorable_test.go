@@ -284,7 +284,7 @@ func testUnstorableFrames(t *testing.T, gw string) {
 	if err := ws.WriteJSON(map[string]any{"type": "chat.message", "message": "still here", "client_msg_id": "after"}); err != nil {
 		t.Fatal(err)
 	}
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		var f serverFrame
 		if err := ws.ReadJSON(&f); err != nil {

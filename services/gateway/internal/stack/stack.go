@@ -359,7 +359,7 @@ func (s *Stack) startProcess(kind, name string, env map[string]string) (*Process
 		sent := false
 		for sc.Scan() {
 			line := sc.Bytes()
-			p.logs.Write(append(append([]byte(nil), line...), '\n'))
+			_, _ = p.logs.Write(append(append([]byte(nil), line...), '\n'))
 			if !sent && bytes.Contains(line, []byte(`"listening"`)) {
 				var l listenLine
 				if json.Unmarshal(line, &l) == nil && l.Msg == "listening" {
