@@ -518,6 +518,8 @@ func (c *client) finish() {
 func (c *client) readLoop() {
 	defer close(c.readerDone)
 	c.ws.SetReadLimit(readLimit)
+	// SetReadDeadline fails only on a closed connection, which the next
+	// ReadMessage reports; its errors here are ignored for that reason.
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
 	c.ws.SetPongHandler(func(string) error {
 		if !c.isClosed() {

@@ -198,7 +198,9 @@ func TestChatResume(t *testing.T) {
 	e := newEnv(t)
 	e.chat.addRoom(1)
 	for i := range 5 {
-		_, _, _ = e.chat.store(1, 1, "old"+strconv.Itoa(i), "")
+		if _, _, err := e.chat.store(1, 1, "old"+strconv.Itoa(i), ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
 	c := mustDial(t, r, 1, dialOpts{user: 1, query: "?after_seq=2"})
@@ -245,7 +247,9 @@ func TestChatResume(t *testing.T) {
 
 	// More than 1,000 missed: not recovered, the client pages over REST.
 	for range 1001 {
-		_, _, _ = e.chat.store(1, 1, "bulk", "")
+		if _, _, err := e.chat.store(1, 1, "bulk", ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i, q := range []string{"?after_seq=1", "?after_seq=0"} {
 		c := mustDial(t, r, 1, dialOpts{user: int64(4 + i), query: q})
