@@ -5,7 +5,7 @@ MODULES := deploy platform proto services/user services/chat services/post servi
 PKGS := $(MODULES:%=./%/...)
 GO_TEST_FLAGS ?= -count=1 -timeout 15m
 
-.PHONY: run test deps proto proto-check fmt lint build bench vendor-web
+.PHONY: run test deps proto proto-check fmt lint lint-go build bench vendor-web
 
 ## run: start PostgreSQL/Redis/NATS if needed, every service and two gateways (Ctrl-C stops them)
 run: deps
@@ -34,12 +34,13 @@ vendor-web:
 fmt:
 	gofmt -w $(MODULES)
 
-## lint: gofmt, go vet, go mod verify
-lint:
-	@bad=$$(gofmt -l $(MODULES) | grep -v '\.pb\.go$$' || true); \
-	  if [ -n "$$bad" ]; then echo "not gofmt-formatted:"; echo "$$bad"; exit 1; fi
-	go vet $(PKGS)
+## lint: golangci-lint (lint-go), go mod verify
+lint: lint-go
 	@for m in $(MODULES); do (cd $$m && go mod verify >/dev/null) || exit 1; done
+
+## lint-go: golangci-lint with .golangci.yml (gofmt, goimports, go vet, staticcheck, gosec, ...) over every module
+lint-go:
+	./scripts/lint.sh $(PKGS)
 
 ## lint-proto: buf lint and buf breaking (against main) for proto/; part of lint. See proto/README.md
 .PHONY: lint-proto

@@ -774,7 +774,7 @@ func TestDevStores(t *testing.T) {
 			conf = cm.Data["nats.conf"]
 		}
 	}
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		route := fmt.Sprintf("nats://nats-%d.%s:6222", i, nats.Spec.ServiceName)
 		if !strings.Contains(conf, route) {
 			t.Errorf("dev: nats.conf has no route %s", route)
@@ -828,8 +828,8 @@ func TestProdUsesExternalStores(t *testing.T) {
 		return 1
 	}
 	for _, svc := range envscan.Services {
-		if got, min := replicas(prod, svc), replicas(dev, svc); got <= min || got < 3 {
-			t.Errorf("prod: %s runs %d replicas, want >= 3 and more than dev's %d", svc, got, min)
+		if got, devs := replicas(prod, svc), replicas(dev, svc); got <= devs || got < 3 {
+			t.Errorf("prod: %s runs %d replicas, want >= 3 and more than dev's %d", svc, got, devs)
 		}
 	}
 	if len(prod.ingresses) == 1 && len(prod.ingresses[0].Spec.TLS) == 0 {

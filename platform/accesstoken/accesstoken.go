@@ -134,7 +134,7 @@ func (v *Verifier) Verify(token, wantType string) (Claims, error) {
 	var jc jwtClaims
 	_, err := v.parser.ParseWithClaims(token, &jc, func(*jwt.Token) (any, error) { return v.key, nil })
 	if err != nil {
-		return Claims{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return Claims{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if jc.Type != wantType {
 		return Claims{}, fmt.Errorf("%w: token type %q, want %q", ErrInvalid, jc.Type, wantType)
@@ -220,5 +220,5 @@ func WriteKeyFiles(privPath, pubPath string) error {
 	if err := os.WriteFile(privPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}), 0o600); err != nil {
 		return err
 	}
-	return os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644)
+	return os.WriteFile(pubPath, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644) //nolint:gosec // G306: a public key is meant to be readable by every service
 }

@@ -15,7 +15,7 @@ func TestIdleTuner(t *testing.T) {
 		return tu.sample(alloc, live)
 	}
 	// A small heap is never worth tuning, however quiet.
-	for i := 0; i < 3*idleAfter; i++ {
+	for i := range 3 * idleAfter {
 		if p := step(0, idleHeapMin-1); p != -1 {
 			t.Fatalf("small heap, quiet second %d: got GOGC %d, want unchanged", i, p)
 		}

@@ -302,7 +302,7 @@ func roundTrip(t *testing.T, nc *nats.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Unsubscribe()
+	defer func() { _ = sub.Unsubscribe() }() // the connection closes at cleanup anyway
 	if err := nc.Publish(subject, []byte("ping")); err != nil {
 		t.Fatal(err)
 	}

@@ -26,9 +26,9 @@ import (
 
 // The errors Check returns; their text is the user-facing message.
 var (
-	ErrNull    = errors.New("Null characters are not allowed.")
-	ErrControl = errors.New("Control characters are not allowed.")
-	ErrUTF8    = errors.New("Invalid UTF-8 text.")
+	ErrNull    = errors.New("Null characters are not allowed.")    //nolint:revive,staticcheck // error-strings, ST1005: the API's user-facing message
+	ErrControl = errors.New("Control characters are not allowed.") //nolint:revive,staticcheck // error-strings, ST1005: the API's user-facing message
+	ErrUTF8    = errors.New("Invalid UTF-8 text.")                 //nolint:revive,staticcheck // error-strings, ST1005: the API's user-facing message
 )
 
 // Check returns nil when s is acceptable text, else ErrNull when it has a

@@ -1,6 +1,7 @@
 package safetext
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"unicode"
@@ -32,7 +33,7 @@ func TestCheck(t *testing.T) {
 		{"\xff then \x01", ErrUTF8},
 		{"\x01 then \xff", ErrControl},
 	} {
-		if got := Check(c.in); got != c.want {
+		if got := Check(c.in); !errors.Is(got, c.want) {
 			t.Errorf("Check(%q) = %v, want %v", c.in, got, c.want)
 		}
 	}
@@ -46,7 +47,7 @@ func FuzzCheck(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := Check(s), reference(s); got != want {
+		if got, want := Check(s), reference(s); !errors.Is(got, want) {
 			t.Fatalf("Check(%q) = %v, want %v", s, got, want)
 		}
 	})

@@ -71,7 +71,12 @@ func TestGRPCSpansLinked(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx, lis, 0) }()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
 
 	conn, err := grpcclient.Dial(lis.Addr().String(), servicetrust.Config{})
 	if err != nil {

@@ -133,7 +133,10 @@ func startWith(t testing.TB, overrides map[string]string) *harness {
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-h.runErr:
+		case err := <-h.runErr:
+			if err != nil {
+				t.Errorf("run after cancel: %v", err)
+			}
 		case <-time.After(15 * time.Second):
 			t.Error("run did not return after cancel")
 		}

@@ -403,7 +403,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	wg.Wait()
 	stopHub()
 	stopAdmin()
-	<-adminDone
+	if err := <-adminDone; err != nil {
+		log.Warn("admin server stopped with an error", "err", err)
+	}
 	if err := errors.Join(httpErr, hookErr); err != nil {
 		log.Warn("shutdown incomplete", "err", err)
 		return err

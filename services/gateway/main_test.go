@@ -25,7 +25,7 @@ type slowUsers struct {
 	release chan struct{}
 }
 
-func (s *slowUsers) Register(ctx context.Context, req *userv1.RegisterRequest) (*userv1.RegisterResponse, error) {
+func (s *slowUsers) Register(_ context.Context, req *userv1.RegisterRequest) (*userv1.RegisterResponse, error) {
 	close(s.started)
 	<-s.release
 	return &userv1.RegisterResponse{Profile: &userv1.Profile{UserId: 1, Email: req.GetEmail(), ProfilePictureUrl: "/media/x"}}, nil

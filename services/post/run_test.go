@@ -202,7 +202,7 @@ func start(t *testing.T) *env {
 	}
 	cs := grpc.NewServer(grpc.ChainUnaryInterceptor(trust.UnaryServerInterceptor(), grpcauth.UnaryServerInterceptor(verifier, nil)))
 	chatv1.RegisterChatServiceServer(cs, chat)
-	go cs.Serve(clis)
+	go func() { _ = cs.Serve(clis) }() // returns when the test stops the server
 	t.Cleanup(cs.Stop)
 
 	dbURL := testenv.Database(t)

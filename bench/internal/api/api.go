@@ -163,7 +163,7 @@ func Accounts(ctx context.Context, c *Client, run string, n, parallel int, signe
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	pw := Password(run)
-	for i := 0; i < n; i++ {
+	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(i int) {

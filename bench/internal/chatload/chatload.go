@@ -285,14 +285,14 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 			})
 		}}).DialContext,
 	}
-	s.win.Store(s.newWindow(RunOptions{}))
+	s.win.Store(s.newWindow())
 
 	if err := s.createRooms(ctx); err != nil {
 		return nil, err
 	}
 	n := 0
 	for r, room := range s.rooms {
-		for j := 0; j < cfg.Members; j++ {
+		for j := range cfg.Members {
 			acct := cfg.Accounts[(r*cfg.Members+j)%len(cfg.Accounts)]
 			s.sockets = append(s.sockets, s.newSocket(n, room, acct, false))
 			n++
@@ -409,7 +409,7 @@ func (s *Session) SocketsOn(i int) int {
 	return n
 }
 
-func (s *Session) newWindow(o RunOptions) *window {
+func (s *Session) newWindow() *window {
 	return &window{
 		all: latency.NewSharded(64), before: latency.NewSharded(16), after: latency.NewSharded(16),
 		errs: map[string]int{}, closes: map[string]int{}, reconnectErrs: map[string]int{},
@@ -441,7 +441,7 @@ func (sk *socket) connect(ctx context.Context, afterSeq int64, resume bool) erro
 	if resume {
 		u.RawQuery = "after_seq=" + strconv.FormatInt(afterSeq, 10)
 	}
-	c, resp, err := d.DialContext(ctx, u.String(), hdr)
+	c, resp, err := d.DialContext(ctx, u.String(), hdr) //nolint:bodyclose // gorilla/websocket: the handshake response's body needs no Close
 	if err != nil {
 		if resp != nil {
 			return &dialError{status: resp.StatusCode, err: fmt.Errorf("chatload: dialing %s: %w (HTTP %d)", u.Redacted(), err, resp.StatusCode)}
@@ -701,7 +701,7 @@ func (s *Session) Run(ctx context.Context, o RunOptions) Result {
 	if o.Drain == 0 {
 		o.Drain = 5 * time.Second
 	}
-	w := s.newWindow(o)
+	w := s.newWindow()
 	w.pad = o.Pad
 	begin := time.Now().Add(20 * time.Millisecond)
 	w.start = begin.Add(o.Warmup)
@@ -759,16 +759,18 @@ func (s *Session) Run(ctx context.Context, o RunOptions) Result {
 	// moment for the replays to arrive.
 	deadline := time.Now().Add(o.Drain)
 	var resumedAt time.Time
+drain:
 	for time.Now().Before(deadline) {
 		answered := w.acked.Load()+w.failed.Load()+w.overflow.Load() >= w.sent.Load()
 		delivered := w.receipts.Load() >= w.expected.Load()
 		if s.cfg.Reconnect {
-			if s.pendingResumes.Load() > 0 {
+			switch {
+			case s.pendingResumes.Load() > 0:
 				resumedAt = time.Time{}
-			} else if resumedAt.IsZero() {
+			case resumedAt.IsZero():
 				resumedAt = time.Now()
-			} else if time.Since(resumedAt) > 2*time.Second && delivered {
-				break
+			case time.Since(resumedAt) > 2*time.Second && delivered:
+				break drain
 			}
 		} else if answered && delivered && len(s.cfg.SlowAccounts) == 0 {
 			break

@@ -119,7 +119,7 @@ func AppendText(b []byte, intended time.Time, n int64, pad int) []byte {
 	b = strconv.AppendInt(b, n, 10)
 	if pad > 0 {
 		b = append(b, ' ')
-		for i := 0; i < pad; i++ {
+		for i := range pad {
 			b = append(b, 'a'+byte(i%26))
 		}
 	}

@@ -62,11 +62,11 @@ func TestShardedMergesEveryShard(t *testing.T) {
 	t.Parallel()
 	s := NewSharded(8)
 	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
+	for w := range 32 {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for i := 0; i < 1000; i++ {
+			for range 1000 {
 				s.Record(w, time.Duration(w+1)*time.Millisecond)
 			}
 		}(w)

@@ -38,7 +38,7 @@ func TestRunIssuesEverySendAtItsIntendedTime(t *testing.T) {
 	end := start.Add(200 * time.Millisecond)
 	var got []time.Time
 	var late time.Duration
-	n := Run(context.Background(), s, end, func(n int64, intended time.Time) {
+	n := Run(context.Background(), s, end, func(_ int64, intended time.Time) {
 		got = append(got, intended)
 		if d := time.Since(intended); d > late {
 			late = d

@@ -31,12 +31,12 @@ type Sample struct {
 // contents of /proc/<pid>/stat. The name is in parentheses and may contain
 // spaces and parentheses, so fields are counted from the last ')'.
 func ParseStat(b []byte) (name string, cpu float64, err error) {
-	open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || close < open {
+	lp, rp := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if lp < 0 || rp < lp {
 		return "", 0, errors.New("procstat: malformed stat")
 	}
-	name = string(b[open+1 : close])
-	f := strings.Fields(string(b[close+1:]))
+	name = string(b[lp+1 : rp])
+	f := strings.Fields(string(b[rp+1:]))
 	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
 	if len(f) < 13 {
 		return "", 0, errors.New("procstat: short stat")

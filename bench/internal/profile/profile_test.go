@@ -22,7 +22,7 @@ func TestCPUWritesOneFilePerTargetAndLogsFailures(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	var logged []string
-	c := &Capturer{Dir: dir, Logf: func(f string, a ...any) { logged = append(logged, f) }}
+	c := &Capturer{Dir: dir, Logf: func(f string, _ ...any) { logged = append(logged, f) }}
 	admin := strings.TrimPrefix(srv.URL, "http://")
 	c.CPU(context.Background(), "M1-01-window", time.Second, []Target{{"gateway-a", admin}, {"down", "127.0.0.1:1"}})()
 

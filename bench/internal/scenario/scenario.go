@@ -211,12 +211,12 @@ func M1(ctx context.Context, e *Env) report.Scenario {
 		return sc
 	}
 	defer s.Close()
-	var p50, p99, p999, max, dps, gw, sys, viol []float64
-	for i := 0; i < z.Reps; i++ {
+	var p50, p99, p999, pmax, dps, gw, sys, viol []float64
+	for i := range z.Reps {
 		r, us, win := e.measured(ctx, s, chatload.RunOptions{Rate: sends, Warmup: z.M1Warmup, Duration: z.M1Window})
 		e.Logf("M1 run %d: delivered %.0f/s p50 %.2f ms p99 %.2f ms max %.1f ms failures %v", i+1, r.DeliveredPerS, r.Latency.P50Ms, r.Latency.P99Ms, r.Latency.MaxMs, r.Failures)
 		sc.Runs = append(sc.Runs, map[string]any{"result": r, "processes": us, "window_s": win})
-		p50, p99, p999, max = append(p50, r.Latency.P50Ms), append(p99, r.Latency.P99Ms), append(p999, r.Latency.P999Ms), append(max, r.Latency.MaxMs)
+		p50, p99, p999, pmax = append(p50, r.Latency.P50Ms), append(p99, r.Latency.P99Ms), append(p999, r.Latency.P999Ms), append(pmax, r.Latency.MaxMs)
 		dps = append(dps, r.DeliveredPerS)
 		gw = append(gw, ratio(gatewayCPU(us), win))
 		sys = append(sys, ratio(systemCPU(us), win))
@@ -233,7 +233,7 @@ func M1(ctx context.Context, e *Env) report.Scenario {
 		report.NewFigure("M1", "latency p50", "ms", p50, report.AtMost(5), cmd),
 		report.NewFigure("M1", "latency p99", "ms", p99, report.AtMost(20), cmd),
 		report.NewFigure("M1", "latency p99.9", "ms", p999, nil, cmd),
-		report.NewFigure("M1", "latency max", "ms", max, nil, cmd),
+		report.NewFigure("M1", "latency max", "ms", pmax, nil, cmd),
 		report.NewFigure("M1", "gateway CPU (both replicas)", "cores", gw, nil, cmd),
 		report.NewFigure("M1", "system CPU (all but the generator)", "cores", sys, nil, cmd),
 		report.NewFigure("M1", "lost + duplicate + out-of-order", "msgs", viol, report.AtMost(0), cmd),
@@ -452,7 +452,7 @@ func M7(ctx context.Context, e *Env) report.Scenario {
 		Params: map[string]any{"members": z.M7Members, "slow_members": 1, "sends_per_s": z.M7Rate, "message_bytes": z.M7Pad + 30, "window_s": z.M7Window.Seconds(), "slow_after_s": z.M7Slow.Seconds(), "runs": z.Reps}}
 	cmd := fmt.Sprintf("%s (chatload -rooms 1 -members %d -rate %.0f -pad %d -slow 1 -slow-after %v)", e.command(), z.M7Members, z.M7Rate, z.M7Pad, z.M7Slow)
 	var before, after, cut, viol, rssGrowth []float64
-	for i := 0; i < z.Reps; i++ {
+	for i := range z.Reps {
 		slow := e.Accounts[len(e.Accounts)-1-i]
 		s, err := chatload.Open(ctx, chatload.Config{Gateways: e.Stack.GatewayURLs(), Accounts: e.Accounts[:z.M7Members],
 			Rooms: 1, Members: z.M7Members, SlowAccounts: []api.Account{slow}, RunID: fmt.Sprintf("%sm7r%d", e.RunID, i), Logf: e.Logf})

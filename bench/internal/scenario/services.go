@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,7 +58,7 @@ func M5(ctx context.Context, e *Env) report.Scenario {
 	groups := e.Stack.Groups()
 	var rates, p50s, p99s, chatCPU []float64
 	var totalOK int64
-	for rep := 0; rep < z.Reps; rep++ {
+	for rep := range z.Reps {
 		var ok, failed atomic.Int64
 		errs := map[string]int{}
 		var errMu sync.Mutex
@@ -67,7 +68,7 @@ func M5(ctx context.Context, e *Env) report.Scenario {
 		start := time.Now()
 		end := start.Add(z.M5Window)
 		var wg sync.WaitGroup
-		for w := 0; w < z.M5Concurrency; w++ {
+		for w := range z.M5Concurrency {
 			wg.Add(1)
 			go func(w int) {
 				defer wg.Done()
@@ -176,7 +177,7 @@ func M6(ctx context.Context, e *Env) report.Scenario {
 		sc.Error = "bulk-loading posts: " + err.Error()
 		return sc
 	}
-	ids := append(apiIDs, bulkIDs...)
+	ids := slices.Concat(apiIDs, bulkIDs)
 	sc.Params["posts_seeded"] = len(ids)
 	sc.Notes = append(sc.Notes, fmt.Sprintf("%d posts: %d written through POST /api/post/write/ (each with its own chat room), %d bulk-loaded with COPY into the post database in %.1f s "+
 		"(same columns, search_meta, tags, post_tags, post_hits and tag counts as the service writes; their room_id points at the API posts' rooms, so detail composes a real room); then ANALYZE.",
@@ -189,7 +190,7 @@ func M6(ctx context.Context, e *Env) report.Scenario {
 		target     func(r *rand.Rand, gw string) string
 		minMax     float64
 	}{
-		{"list", "GET /api/post/posts/?limit=20", func(r *rand.Rand, gw string) string { return gw + "/api/post/posts/?limit=20" }, 5000},
+		{"list", "GET /api/post/posts/?limit=20", func(_ *rand.Rand, gw string) string { return gw + "/api/post/posts/?limit=20" }, 5000},
 		{"search", "GET /api/post/posts/?search=<word>", func(r *rand.Rand, gw string) string {
 			return gw + "/api/post/posts/?limit=20&search=" + words[r.IntN(len(words))]
 		}, 0},
@@ -200,7 +201,7 @@ func M6(ctx context.Context, e *Env) report.Scenario {
 	groups := e.Stack.Groups()
 	for _, ep := range endpoints {
 		var maxes, p99s, p50s []float64
-		for rep := 0; rep < z.Reps; rep++ {
+		for rep := range z.Reps {
 			waitProfiles := e.profileWindow(ctx, ep.name+"-max", z.M6Window)
 			mMax, _, _ := attack(ep.target, gws, vegeta.Rate{}, z.M6Window, groups)
 			waitProfiles()
@@ -303,11 +304,11 @@ func seedPosts(ctx context.Context, e *Env, n int, timeout time.Duration) ([]int
 	var firstErr error
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := 0; w < 16; w++ {
+	for w := range uint64(16) {
 		wg.Add(1)
-		go func(w int) {
+		go func(w uint64) {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), 7))
+			r := rand.New(rand.NewPCG(w, 7))
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(n) || sctx.Err() != nil {
@@ -376,7 +377,7 @@ func bulkPosts(ctx context.Context, e *Env, n int) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback(ctx)
+	defer func() { _ = tx.Rollback(ctx) }() // after Commit a no-op
 
 	type named struct {
 		id   int64
@@ -394,7 +395,7 @@ func bulkPosts(ctx context.Context, e *Env, n int) ([]int64, error) {
 	}
 	cats, err := collect(`SELECT id, name FROM categories ORDER BY id`)
 	if err != nil || len(cats) == 0 {
-		return nil, fmt.Errorf("categories: %v (%d)", err, len(cats))
+		return nil, fmt.Errorf("categories: %w (%d)", err, len(cats))
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO tags (name) SELECT unnest($1::text[]) ON CONFLICT ((lower(name))) DO NOTHING`, words); err != nil {
 		return nil, fmt.Errorf("tags: %w", err)
@@ -430,7 +431,7 @@ func bulkPosts(ctx context.Context, e *Env, n int) ([]int64, error) {
 	ids := make([]int64, n)
 	postRows := make([][]any, n)
 	var tagRows, hitRows [][]any
-	for k := 0; k < n; k++ {
+	for k := range n {
 		id := first + int64(k)
 		ids[k] = id
 		title, content, tags := postText(r, id)
@@ -478,7 +479,7 @@ func M8(ctx context.Context, e *Env, firstStart map[string]time.Duration) report
 			continue
 		}
 		var vs []float64
-		for i := 0; i < z.M8Restarts; i++ {
+		for range z.M8Restarts {
 			p.Stop()
 			if err := p.Start(ctx); err != nil {
 				sc.Notes = append(sc.Notes, p.Name+": restart failed: "+err.Error())

@@ -20,12 +20,12 @@ func (b *bitset) set(i int64) {
 		copy(n, b.words)
 		b.words = n
 	}
-	b.words[w] |= 1 << (uint(i) & 63)
+	b.words[w] |= 1 << (i & 63)
 }
 
 func (b *bitset) has(i int64) bool {
 	w := int(i >> 6)
-	return i >= 0 && w < len(b.words) && b.words[w]&(1<<(uint(i)&63)) != 0
+	return i >= 0 && w < len(b.words) && b.words[w]&(1<<(i&63)) != 0
 }
 
 func (b *bitset) count() int64 {
@@ -49,7 +49,7 @@ func missing(want, have *bitset, from int64) int64 {
 			continue
 		}
 		if base < from {
-			w &^= (1 << uint(from-base)) - 1 // drop values below from
+			w &^= (1 << (from - base)) - 1 // drop values below from (1 ≤ from-base ≤ 63)
 		}
 		var h uint64
 		if wi < len(have.words) {

@@ -256,10 +256,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	s.Post = proc("post", "post", addr(4), addr(5),
 		"DATABASE_URL="+s.Databases["post"], "CHAT_SERVICE_ADDR="+addr(2), "USER_SERVICE_ADDR="+addr(0))
 	var origins []string
-	for g := 0; g < o.Gateways; g++ {
+	for g := range o.Gateways {
 		origins = append(origins, "http://"+addr(8+2*g))
 	}
-	for g := 0; g < o.Gateways; g++ {
+	for g := range o.Gateways {
 		name := "gateway-" + string(rune('a'+g))
 		p := proc(name, "gateway", "", addr(9+2*g),
 			"HTTP_ADDR="+addr(8+2*g), "USER_SERVICE_ADDR="+addr(0), "POST_SERVICE_ADDR="+addr(4),
@@ -387,7 +387,7 @@ func freePorts(n int) ([]int, error) {
 		}
 	}()
 	out := make([]int, 0, n)
-	for i := 0; i < n; i++ {
+	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err

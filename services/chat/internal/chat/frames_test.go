@@ -1,10 +1,12 @@
 package chat
 
 import (
-	"github.com/cobraspace/cobraspace/platform/apperr"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 func TestFrames(t *testing.T) {
@@ -33,7 +35,7 @@ func TestFrames(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := string(tt.got); got != tt.want && !(tt.name == "reply" && strings.HasSuffix(got, tt.want)) {
+			if got := string(tt.got); got != tt.want && (tt.name != "reply" || !strings.HasSuffix(got, tt.want)) {
 				t.Errorf("got  %s\nwant %s", got, tt.want)
 			}
 		})
@@ -60,7 +62,10 @@ func TestCheckText(t *testing.T) {
 				t.Fatalf("got %v, want ok=%v", err, tt.ok)
 			}
 			if err != nil {
-				e := err.(*apperr.Error)
+				var e *apperr.Error
+				if !errors.As(err, &e) {
+					t.Fatalf("got %T, want *apperr.Error", err)
+				}
 				if e.Code != apperr.CodeInvalid || len(e.Fields["message"]) != 1 || e.Reason != tt.reason {
 					t.Errorf("got %+v, want field message, reason %q", e, tt.reason)
 				}

@@ -170,7 +170,7 @@ func frameName(f map[string]any) string {
 func (fs frameSchemas) validate(data []byte) (map[string]any, error) {
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("not JSON: %v", err)
+		return nil, fmt.Errorf("not JSON: %w", err)
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
@@ -395,7 +395,7 @@ func TestAsyncAPIFrames(t *testing.T) {
 	r0 := dialSpec(t, p, rec, base, room, bob, "bob-resume-0", "?after_seq=0")
 	r0.awaitType("chat.message")
 	r0.awaitType("chat.message")
-	if f := r0.awaitType("chat.resume"); f["recovered"] != true {
+	if f := r0.awaitType("chat.resume"); f["recovered"] != any(true) {
 		t.Fatalf("resume from 0: %v, want recovered", f)
 	}
 	r0.awaitType("chat.presence")

@@ -74,7 +74,7 @@ func BenchmarkChatFanOut(b *testing.B) {
 		return low
 	}
 	var wg sync.WaitGroup
-	for i := 0; i < members; i++ {
+	for i := range members {
 		ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws/chat/1/chat/",
 			http.Header{"Authorization": {"Bearer u" + strconv.Itoa(i+1)}})
 		if err != nil {
@@ -87,7 +87,9 @@ func BenchmarkChatFanOut(b *testing.B) {
 				b.Fatal(err)
 			}
 			var f struct{ Type string }
-			json.Unmarshal(data, &f)
+			if err := json.Unmarshal(data, &f); err != nil {
+				b.Fatal(err)
+			}
 			if f.Type == "chat.presence" {
 				break
 			}
@@ -95,7 +97,7 @@ func BenchmarkChatFanOut(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n := 0; n < events; n++ {
+			for range events {
 				if _, _, err := ws.ReadMessage(); err != nil {
 					b.Logf("member ended: %v", err)
 					failed.Store(true)
@@ -109,7 +111,7 @@ func BenchmarkChatFanOut(b *testing.B) {
 	frame := []byte(`{"type":"chat.message","message":"` + strings.Repeat("x", 100) + `","sender":"a@example.com","nickname":"a","profile_picture_url":"/media/a.png","id":1,"seq":1,"room":1,"created_at":"2026-01-01T00:00:00Z","client_msg_id":"","parent_chat":null,"edited_at":null}`)
 	b.ResetTimer()
 	start := time.Now()
-	for n := 0; n < events; n++ {
+	for n := range events {
 		// Seq-less events, so ordering does not hold frames back.
 		broker.publish(1, chatsocket.Event{Kind: subjects.EventTyping, Data: frame})
 		if n%32 == 31 { // the slowest reader stays well under the 256-frame queue bound
@@ -163,7 +165,7 @@ func BenchmarkIdleSockets(b *testing.B) {
 		}
 	}()
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
+	for i := range b.N {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			b.Fatal(err)
@@ -199,8 +201,8 @@ func BenchmarkIdleSockets(b *testing.B) {
 // masked, RFC 6455 §5.1) until the chat.presence frame that ends a
 // socket's opening sync.
 func readUntilPresence(c net.Conn) error {
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	defer c.SetReadDeadline(time.Time{})
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer func() { _ = c.SetReadDeadline(time.Time{}) }()
 	br := bufio.NewReader(c)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {

@@ -502,7 +502,7 @@ func (c *client) finish() {
 		if c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)) == nil {
 			// Let the reader take the peer's close reply, so the
 			// peer sees a clean close rather than a reset.
-			c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+			_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 			select {
 			case <-c.readerDone:
 			case <-time.After(closeGrace):
@@ -518,10 +518,12 @@ func (c *client) finish() {
 func (c *client) readLoop() {
 	defer close(c.readerDone)
 	c.ws.SetReadLimit(readLimit)
-	c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
+	// SetReadDeadline fails only on a closed connection, which the next
+	// ReadMessage reports; its errors here are ignored for that reason.
+	_ = c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
 	c.ws.SetPongHandler(func(string) error {
 		if !c.isClosed() {
-			c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
+			_ = c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
 		}
 		return nil
 	})
@@ -540,7 +542,7 @@ func (c *client) readLoop() {
 		if c.isClosed() {
 			continue
 		}
-		c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
 		c.handle(mt, data)
 	}
 }

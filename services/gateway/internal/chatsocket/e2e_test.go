@@ -3,6 +3,7 @@ package chatsocket_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -165,10 +166,11 @@ func (m *member) read(ws *websocket.Conn) {
 	go func() {
 		defer close(m.done)
 		for {
-			ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+			_ = ws.SetReadDeadline(time.Now().Add(20 * time.Second))
 			_, data, err := ws.ReadMessage()
 			if err != nil {
-				if ce, ok := err.(*websocket.CloseError); ok {
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
 					m.closeCode = ce.Code
 				}
 				return
@@ -277,7 +279,7 @@ func TestChatE2E(t *testing.T) {
 				h.Set("Origin", tt.origin)
 			}
 			_, resp, err := websocket.DefaultDialer.Dial(url, h)
-			if err != websocket.ErrBadHandshake || resp.StatusCode != tt.want {
+			if !errors.Is(err, websocket.ErrBadHandshake) || resp.StatusCode != tt.want {
 				code := 0
 				if resp != nil {
 					code = resp.StatusCode
@@ -334,7 +336,7 @@ func TestChatE2E(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < 15; i++ {
+			for i := range 15 {
 				seq := sendAcked(t, snd, "hello "+strconv.Itoa(i))
 				ackMu.Lock()
 				acked[seq] = true
@@ -361,13 +363,13 @@ func TestChatE2E(t *testing.T) {
 	lastA := members[0].lastSeq()
 	s.Kill(0)
 	<-members[0].done
-	for i := 0; i < 5; i++ {
+	for i := range 5 {
 		acked[sendAcked(t, sb, "during outage "+strconv.Itoa(i))] = true
 		time.Sleep(110 * time.Millisecond) // under the 10/s rate limit
 	}
 	re := mustE2E(t, b, room, alice, "?after_seq="+strconv.FormatInt(lastA, 10))
 	members[0].read(re.ws)
-	for i := 0; i < 5; i++ {
+	for i := range 5 {
 		acked[sendAcked(t, sb, "after resume "+strconv.Itoa(i))] = true
 		time.Sleep(110 * time.Millisecond)
 	}
@@ -387,7 +389,9 @@ func TestChatE2E(t *testing.T) {
 			t.Fatalf("POST message/: got %d %s", code, body)
 		}
 		var msg struct{ ID, Seq int64 }
-		json.Unmarshal(body, &msg)
+		if err := json.Unmarshal(body, &msg); err != nil {
+			t.Fatalf("POST message/: %v: %s", err, body)
+		}
 		members[0].waitFor(t, msg.Seq, 5*time.Second)
 		// IDOR: only the sender may edit or delete it.
 		path := b + "/api/chat/message/" + strconv.FormatInt(msg.ID, 10) + "/"

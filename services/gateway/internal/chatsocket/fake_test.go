@@ -3,6 +3,7 @@ package chatsocket_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -120,7 +121,7 @@ func (f *fakeChat) Join(ctx context.Context, in *chatv1.JoinRequest, _ ...grpc.C
 	return &chatv1.JoinResponse{Room: &chatv1.Room{Id: in.RoomId, LastSeq: r.lastSeq}, Online: users}, nil
 }
 
-func (f *fakeChat) Leave(ctx context.Context, in *chatv1.LeaveRequest, _ ...grpc.CallOption) (*chatv1.LeaveResponse, error) {
+func (f *fakeChat) Leave(_ context.Context, in *chatv1.LeaveRequest, _ ...grpc.CallOption) (*chatv1.LeaveResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.online[in.RoomId], in.ConnectionId)
@@ -128,7 +129,7 @@ func (f *fakeChat) Leave(ctx context.Context, in *chatv1.LeaveRequest, _ ...grpc
 	return &chatv1.LeaveResponse{}, nil
 }
 
-func (f *fakeChat) Heartbeat(ctx context.Context, in *chatv1.HeartbeatRequest, _ ...grpc.CallOption) (*chatv1.HeartbeatResponse, error) {
+func (f *fakeChat) Heartbeat(_ context.Context, in *chatv1.HeartbeatRequest, _ ...grpc.CallOption) (*chatv1.HeartbeatResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.beats++
@@ -147,11 +148,11 @@ func (f *fakeChat) Typing(ctx context.Context, in *chatv1.TypingRequest, _ ...gr
 	return &chatv1.TypingResponse{}, nil
 }
 
-func (f *fakeChat) EditMessage(ctx context.Context, in *chatv1.EditMessageRequest, _ ...grpc.CallOption) (*chatv1.Message, error) {
+func (f *fakeChat) EditMessage(_ context.Context, _ *chatv1.EditMessageRequest, _ ...grpc.CallOption) (*chatv1.Message, error) {
 	return nil, status.Error(codes.PermissionDenied, "You are not the sender of this message.")
 }
 
-func (f *fakeChat) DeleteMessage(ctx context.Context, in *chatv1.DeleteMessageRequest, _ ...grpc.CallOption) (*chatv1.DeleteMessageResponse, error) {
+func (f *fakeChat) DeleteMessage(_ context.Context, _ *chatv1.DeleteMessageRequest, _ ...grpc.CallOption) (*chatv1.DeleteMessageResponse, error) {
 	return nil, status.Error(codes.NotFound, "Not found.")
 }
 
@@ -278,7 +279,7 @@ func newReplica(t *testing.T, nc *nats.Conn, prefix string, chat chatv1.ChatServ
 			return p, nil
 		},
 		OriginAllowed: func(r *http.Request) bool { return r.Header.Get("Origin") == allowedOrigin },
-		Error: func(w http.ResponseWriter, r *http.Request, code int, msg string) {
+		Error: func(w http.ResponseWriter, _ *http.Request, code int, msg string) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)
 			_ = json.NewEncoder(w).Encode(map[string]string{"detail": msg})
@@ -377,7 +378,7 @@ type frame struct {
 // next reads one frame within 5 s.
 func (c *testConn) next() frame {
 	c.t.Helper()
-	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	_, data, err := c.ws.ReadMessage()
 	if err != nil {
 		c.t.Fatalf("read: %v", err)
@@ -420,7 +421,7 @@ func (c *testConn) closeCode(within time.Duration) int {
 // error frame read before the close.
 func (c *testConn) closeCodeAfter(within time.Duration) (int, []string) {
 	c.t.Helper()
-	c.ws.SetReadDeadline(time.Now().Add(within))
+	_ = c.ws.SetReadDeadline(time.Now().Add(within))
 	var errs []string
 	for {
 		_, data, err := c.ws.ReadMessage()
@@ -441,7 +442,8 @@ func (c *testConn) closeCodeAfter(within time.Duration) (int, []string) {
 }
 
 func asClose(err error, ce **websocket.CloseError) bool {
-	e, ok := err.(*websocket.CloseError)
+	var e *websocket.CloseError
+	ok := errors.As(err, &e)
 	if ok {
 		*ce = e
 	}

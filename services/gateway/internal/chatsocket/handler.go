@@ -319,7 +319,7 @@ func (c *client) sync(afterSeq int64) (joined bool, err error) {
 // having the client reconnect. (Join is idempotent per connection id.)
 func (c *client) rpc(call func(ctx context.Context) error) error {
 	var err error
-	for attempt := 0; attempt < 2; attempt++ {
+	for range 2 {
 		ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)
 		err = call(ctx)
 		cancel()

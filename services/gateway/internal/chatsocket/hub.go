@@ -410,7 +410,7 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	for _, c := range all {
 		var d time.Duration
 		if spread > 0 {
-			d = rand.N(spread)
+			d = rand.N(spread) //nolint:gosec // G404: jitter that spreads reconnects, not a secret
 		}
 		time.AfterFunc(d, func() { c.close(websocket.CloseServiceRestart, "service restart") })
 	}
@@ -466,7 +466,7 @@ func (r *room) read(token string, after, upto int64) ([]seqFrame, error) {
 	r.hub.metrics.gapRepairs.Inc()
 	var out []seqFrame
 	for after < upto {
-		limit := int32(min(upto-after, 1000))
+		limit := int32(min(upto-after, 1000)) //nolint:gosec // G115: at most 1000
 		ctx, cancel := context.WithTimeout(grpcauth.WithToken(context.Background(), token), r.hub.cfg.RPCTimeout)
 		// OldestFirst: a socket that joined an empty room repairs from 0.
 		resp, err := r.hub.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{

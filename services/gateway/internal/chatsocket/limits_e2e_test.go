@@ -3,6 +3,7 @@ package chatsocket_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,11 +40,12 @@ func TestChatFloodingE2E(t *testing.T) {
 		}
 	}
 	limited := 0
-	c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
-			ce, ok := err.(*websocket.CloseError)
+			var ce *websocket.CloseError
+			ok := errors.As(err, &ce)
 			if !ok || ce.Code != websocket.ClosePolicyViolation {
 				t.Fatalf("socket ended with %v, want close 1008", err)
 			}
@@ -86,10 +88,10 @@ func restSends(t *testing.T, gateways []string, u e2eUser, room int64, n int) []
 		wg.Go(func() {
 			for k := range n {
 				code, body, retry := restSend(t, gw, u, room, fmt.Sprintf("rest %d-%d", i, k))
-				switch {
-				case code == http.StatusCreated:
+				switch code {
+				case http.StatusCreated:
 					created[i]++
-				case code == http.StatusTooManyRequests:
+				case http.StatusTooManyRequests:
 					if want := `{"detail":"Request was throttled. Expected available in 1 second."}`; string(body) != want || retry != "1" {
 						t.Errorf("429: got %s with Retry-After %q, want %s with Retry-After 1", body, retry, want)
 					}
@@ -130,7 +132,7 @@ func socketSends(t *testing.T, c *testConn, name string, n int) (acked int) {
 			return acked
 		}
 	}
-	c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for answered := 0; answered < n; {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
@@ -138,7 +140,10 @@ func socketSends(t *testing.T, c *testConn, name string, n int) (acked int) {
 			return acked
 		}
 		var f frame
-		json.Unmarshal(data, &f)
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Errorf("%s: frame %s: %v", name, data, err)
+			return acked
+		}
 		switch {
 		case f.Type == "chat.message" && mine[f.ClientMsgID]:
 			acked++

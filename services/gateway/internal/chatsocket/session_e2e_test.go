@@ -3,6 +3,7 @@ package chatsocket_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -138,7 +139,7 @@ func TestSessionRevocationE2E(t *testing.T) {
 		}
 		for _, gw := range gws {
 			_, resp, err := e2eDial(t, gw, room, e2eUser{token: a1}, "")
-			if err != websocket.ErrBadHandshake || resp.StatusCode != http.StatusUnauthorized {
+			if !errors.Is(err, websocket.ErrBadHandshake) || resp.StatusCode != http.StatusUnauthorized {
 				t.Errorf("socket handshake with A1 via %s: got %v, want 401", gw, err)
 			}
 		}

@@ -39,7 +39,7 @@ func TestChatHandshakeRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, resp, err := dial(t, r, tt.room, tt.o)
-			if err != websocket.ErrBadHandshake {
+			if !errors.Is(err, websocket.ErrBadHandshake) {
 				t.Fatalf("got err %v, want ErrBadHandshake", err)
 			}
 			if resp.StatusCode != tt.want {
@@ -66,7 +66,7 @@ func TestChatMaxSocketsPerIP(t *testing.T) {
 	first.nextOf("chat.presence")
 	mustDial(t, r, 1, dialOpts{user: 2}).nextOf("chat.presence")
 	_, resp, err := dial(t, r, 1, dialOpts{user: 3})
-	if err != websocket.ErrBadHandshake || resp.StatusCode != http.StatusTooManyRequests {
+	if !errors.Is(err, websocket.ErrBadHandshake) || resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("third socket: got %v %v, want 429 without upgrade", err, resp)
 	}
 	body, _ := io.ReadAll(resp.Body)
@@ -126,7 +126,7 @@ func TestChatHistoryPresenceAndFanOut(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < n; i++ {
+			for i := range n {
 				if err := c.ws.WriteJSON(map[string]any{"type": "chat.message", "message": "m" + strconv.Itoa(i)}); err != nil {
 					t.Errorf("write: %v", err)
 				}
@@ -197,8 +197,10 @@ func TestChatResume(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.chat.addRoom(1)
-	for i := 0; i < 5; i++ {
-		e.chat.store(1, 1, "old"+strconv.Itoa(i), "")
+	for i := range 5 {
+		if _, _, err := e.chat.store(1, 1, "old"+strconv.Itoa(i), ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
 	c := mustDial(t, r, 1, dialOpts{user: 1, query: "?after_seq=2"})
@@ -244,8 +246,10 @@ func TestChatResume(t *testing.T) {
 	cur.ws.Close()
 
 	// More than 1,000 missed: not recovered, the client pages over REST.
-	for i := 0; i < 1001; i++ {
-		e.chat.store(1, 1, "bulk", "")
+	for range 1001 {
+		if _, _, err := e.chat.store(1, 1, "bulk", ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i, q := range []string{"?after_seq=1", "?after_seq=0"} {
 		c := mustDial(t, r, 1, dialOpts{user: int64(4 + i), query: q})
@@ -278,7 +282,7 @@ func TestChatGapRepairAndDedup(t *testing.T) {
 	sender := mustDial(t, a, 1, dialOpts{user: 1})
 	sender.nextOf("chat.presence")
 	var readers []*testConn
-	for i := 0; i < 3; i++ {
+	for i := range 3 {
 		c := mustDial(t, b, 1, dialOpts{user: int64(10 + i)})
 		c.nextOf("chat.presence")
 		readers = append(readers, c)
@@ -312,8 +316,8 @@ func TestChatGapRepairAndDedup(t *testing.T) {
 	e.chat.mu.Lock()
 	calls := e.chat.history
 	e.chat.mu.Unlock()
-	if max := 4 + 3; calls > max { // 4 initial histories + a few repairs
-		t.Fatalf("got %d ListMessages calls, want at most %d", calls, max)
+	if most := 4 + 3; calls > most { // 4 initial histories + a few repairs
+		t.Fatalf("got %d ListMessages calls, want at most %d", calls, most)
 	}
 }
 
@@ -352,23 +356,23 @@ func TestChatCloseCodes(t *testing.T) {
 		// before the close, as api.md says ("error frames, then 1008").
 		warned string
 	}{
-		{"binary", func(c *testConn) { c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) }, websocket.CloseUnsupportedData, ""},
-		{"invalid utf-8", func(c *testConn) { c.ws.WriteMessage(websocket.TextMessage, []byte{'"', 0xff, '"'}) }, websocket.CloseInvalidFramePayloadData, ""},
+		{"binary", func(c *testConn) { _ = c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) }, websocket.CloseUnsupportedData, ""},
+		{"invalid utf-8", func(c *testConn) { _ = c.ws.WriteMessage(websocket.TextMessage, []byte{'"', 0xff, '"'}) }, websocket.CloseInvalidFramePayloadData, ""},
 		{"oversized", func(c *testConn) {
-			c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"`+strings.Repeat("a", 17<<10)+`"}`))
+			_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"`+strings.Repeat("a", 17<<10)+`"}`))
 		}, websocket.CloseMessageTooBig, ""},
 		{"repeated invalid", func(c *testConn) {
-			for i := 0; i < 9; i++ {
-				c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
+			for range 9 {
+				_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
 				if f := c.nextOf("error"); f.ErrorType != "invalid_request" {
 					c.t.Fatalf("got %+v, want invalid_request", f)
 				}
 			}
-			c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
+			_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{nope`))
 		}, websocket.ClosePolicyViolation, ""},
 		{"flooding", func(c *testConn) {
-			for i := 0; i < 60; i++ {
-				c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.typing"}`))
+			for range 60 {
+				_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.typing"}`))
 			}
 		}, websocket.ClosePolicyViolation, "rate_limited"},
 	}
@@ -413,8 +417,8 @@ func TestChatErrorFrames(t *testing.T) {
 		t.Fatalf("got %+v, want invalid_request", f)
 	}
 	// A burst past 20 gets rate_limited, and the socket stays open.
-	for i := 0; i < 25; i++ {
-		c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"x"}`))
+	for range 25 {
+		_ = c.ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"chat.message","message":"x"}`))
 	}
 	if f := c.nextOf("error"); f.ErrorType != "rate_limited" {
 		t.Fatalf("got %+v, want rate_limited", f)
@@ -451,7 +455,7 @@ func TestChatSlowConsumer(t *testing.T) {
 	go func() {
 		n := 0
 		var err error
-		fast.ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_ = fast.ws.SetReadDeadline(time.Now().Add(20 * time.Second))
 		for n < total {
 			if _, _, err = fast.ws.ReadMessage(); err != nil {
 				break
@@ -463,7 +467,7 @@ func TestChatSlowConsumer(t *testing.T) {
 		}
 		got <- n
 	}()
-	for i := 0; i < total; i++ {
+	for range total {
 		e.chat.publish(1, subjects.EventTyping, 0, big)
 		time.Sleep(time.Millisecond) // a busy room, not one instant burst
 	}
@@ -573,7 +577,7 @@ func TestChatFrameLengths(t *testing.T) {
 		e.chat.publish(1, subjects.EventTyping, 0, frameOf(n))
 	}
 	for _, n := range sizes {
-		c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 		_, got, err := c.ws.ReadMessage()
 		if err != nil {
 			t.Fatalf("size %d: %v", n, err)
@@ -616,12 +620,12 @@ func TestChatTypingThrottled(t *testing.T) {
 	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
 	c := mustDial(t, r, 1, dialOpts{user: 1})
 	c.nextOf("chat.presence")
-	for i := 0; i < 5; i++ {
+	for range 5 {
 		c.send(map[string]any{"type": "chat.typing"})
 	}
 	// Count the typing events that arrive within half a second.
 	typing := 0
-	c.ws.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	_ = c.ws.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
@@ -675,7 +679,7 @@ func TestChatPings(t *testing.T) {
 	pings := countPings(c)
 	// Reading runs the ping handler; a second of idling is three pong
 	// timeouts.
-	c.ws.SetReadDeadline(time.Now().Add(time.Second))
+	_ = c.ws.SetReadDeadline(time.Now().Add(time.Second))
 	if _, data, err := c.ws.ReadMessage(); !isTimeout(err) {
 		t.Fatalf("got frame %q, err %v; want only pings until the deadline", data, err)
 	}
@@ -701,7 +705,7 @@ func TestChatPingsAfterWriterExit(t *testing.T) {
 	c := mustDial(t, r, 1, dialOpts{user: 1})
 	c.nextOf("chat.presence")
 	pings := countPings(c)
-	c.ws.SetReadDeadline(time.Now().Add(2*interval + interval/2))
+	_ = c.ws.SetReadDeadline(time.Now().Add(2*interval + interval/2))
 	if _, data, err := c.ws.ReadMessage(); !isTimeout(err) {
 		t.Fatalf("got frame %q, err %v; want only pings until the deadline", data, err)
 	}

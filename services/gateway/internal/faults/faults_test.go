@@ -185,7 +185,7 @@ func TestF2GracefulDrain(t *testing.T) {
 	restRequests := 0
 	restCtx, stopREST := context.WithCancel(ctx)
 	var restWG sync.WaitGroup
-	for w := 0; w < 2; w++ {
+	for w := range 2 {
 		restWG.Go(func() {
 			for i := 0; restCtx.Err() == nil; i++ {
 				var problems []string
@@ -216,13 +216,13 @@ func TestF2GracefulDrain(t *testing.T) {
 	go func() {
 		pr, pw := io.Pipe()
 		go func() {
-			pw.Write([]byte(`{"room":` + strconv.FormatInt(c.room, 10) + `,`))
+			_, _ = pw.Write([]byte(`{"room":` + strconv.FormatInt(c.room, 10) + `,`))
 			deadline := time.Now().Add(10 * time.Second)
 			for failedAt().IsZero() && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			time.Sleep(1500 * time.Millisecond) // past DRAIN_DELAY: Shutdown runs
-			pw.Write([]byte(`"message":"slow upload","client_msg_id":"slow-upload"}`))
+			_, _ = pw.Write([]byte(`"message":"slow upload","client_msg_id":"slow-upload"}`))
 			pw.Close()
 		}()
 		req, _ := http.NewRequest("POST", s.Gateways[0]+"/api/chat/message/", pr)
@@ -242,7 +242,10 @@ func TestF2GracefulDrain(t *testing.T) {
 		var m struct {
 			Seq int64 `json:"seq"`
 		}
-		json.Unmarshal(body, &m)
+		if err := json.Unmarshal(body, &m); err != nil {
+			slowDone <- fmt.Sprintf("%v: %s", err, body)
+			return
+		}
 		c.h.Attempt("slow-upload", "slow upload", Acked, m.Seq)
 		slowDone <- ""
 	}()
@@ -331,7 +334,7 @@ func TestF3NATSDown(t *testing.T) {
 	}})
 	ctx := contextFor(t)
 	c := newCast(t, ctx, s, 0, 0, 1, 1)
-	var current *natsserver.Server = ns
+	current := ns
 	t.Cleanup(func() { current.Shutdown() })
 
 	c.sendAll(ctx, 5, 100*time.Millisecond)
@@ -413,14 +416,14 @@ func blockRoom(dbURL string, room int64, ready func() bool) (*roomLock, error) {
 	}
 	var id int64
 	if err := l.tx.QueryRow(ctx, `SELECT id FROM rooms WHERE id = $1 FOR UPDATE`, room).Scan(&id); err != nil {
-		l.release()
+		_ = l.release()
 		return nil, fmt.Errorf("lock room %d: %w", room, err)
 	}
 	// The waiters are watched from another connection: within the lock's
 	// transaction pg_stat_activity would not change.
 	watch, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
-		l.release()
+		_ = l.release()
 		return nil, err
 	}
 	defer watch.Close(ctx)
@@ -428,14 +431,14 @@ func blockRoom(dbURL string, room int64, ready func() bool) (*roomLock, error) {
 		var waiting int
 		if err := watch.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
-			l.release()
+			_ = l.release()
 			return nil, err
 		}
 		if waiting > 0 && ready() {
 			return l, nil
 		}
 		if time.Now().After(deadline) {
-			l.release()
+			_ = l.release()
 			return nil, fmt.Errorf("room %d locked for 15 s: %d sessions waiting, ready %v", room, waiting, ready())
 		}
 	}
@@ -478,7 +481,7 @@ func TestF4PostgresConnectionsKilled(t *testing.T) {
 		// Connections busy with a send: hold the room's lock until a
 		// send waits for it, then kill every chat service connection
 		// (the waiting one among them) and let go.
-		for i := 0; i < 3; i++ {
+		for range 3 {
 			time.Sleep(300 * time.Millisecond)
 			lock, err := blockRoom(s.Env.DatabaseURLs[stack.Chat], c.room, func() bool { return anyInFlight(c.ps) })
 			if err != nil {
@@ -491,7 +494,7 @@ func TestF4PostgresConnectionsKilled(t *testing.T) {
 			}
 		}
 		// Idle connections: the pools must notice and replace them.
-		for i := 0; i < 3; i++ {
+		for range 3 {
 			time.Sleep(400 * time.Millisecond)
 			kill(stack.Chat, 0)
 		}
@@ -596,7 +599,7 @@ func TestF5RedisDown(t *testing.T) {
 		t.Errorf("REST send without Redis: %v %v", o, problems)
 	}
 	// Wrong passwords are not rate limited (degraded), and still refused.
-	for i := 0; i < 7; i++ {
+	for range 7 {
 		code, body, err := do(call{method: "POST", url: s.Gateways[0] + "/api/user/login/",
 			body: map[string]string{"email": late.Email, "password": "wrong-password-1"}})
 		if err != nil || (code != http.StatusUnauthorized && code != http.StatusBadRequest) {
@@ -627,7 +630,10 @@ func observe(t testing.TB, ctx context.Context, base string, room int64, a accou
 				return
 			}
 			var f serverFrame
-			json.Unmarshal(data, &f)
+			if err := json.Unmarshal(data, &f); err != nil {
+				t.Errorf("observer: frame %s: %v", data, err)
+				return
+			}
 			o.mu.Lock()
 			switch f.Type {
 			case "chat.user.join":
@@ -714,7 +720,7 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	slowUser := signup(t, s.Gateways[1], "slow")
 	small := &websocket.Dialer{NetDialContext: (&net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+			_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
 		})
 	}}).DialContext, ReadBufferSize: 1024}
 	slow := dialRaw(t, s.Gateways[1], c.room, slowUser, small)
@@ -744,9 +750,9 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 		members.Go(func() { p.sendLoop(ctx, 10, 100*time.Millisecond) })
 	}
 	var flood sync.WaitGroup
-	for w := 0; w < 5; w++ {
+	for w := range 5 {
 		flood.Go(func() {
-			for i := 0; i < 150; i++ {
+			for i := range 150 {
 				flooder := flooders[w][i%floodAccounts]
 				if o, problems := restSend(ctx, c.bal, flooder, c.room, fmt.Sprintf("flood %d-%d %s", w, i, big), c.h); o != Acked {
 					t.Errorf("flood send: %v %v", o, problems)
@@ -761,12 +767,13 @@ func TestF6SlowReaderAndHalfOpen(t *testing.T) {
 	// The slow reader reads again at once: its blocked write completes
 	// well within the write timeout (4 s), so the 4008 close frame that
 	// the full queue triggered is written after what was already sent.
-	slow.SetReadDeadline(time.Now().Add(15 * time.Second))
+	_ = slow.SetReadDeadline(time.Now().Add(15 * time.Second))
 	slowCode, frames := 0, 0
 	for {
 		_, _, err := slow.ReadMessage()
 		if err != nil {
-			if ce, ok := err.(*websocket.CloseError); ok {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
 				slowCode = ce.Code
 			}
 			t.Logf("slow reader: %d frames, then %v", frames, err)

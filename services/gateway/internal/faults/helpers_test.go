@@ -168,7 +168,7 @@ func (b *balancer) pick(prefer int) (int, string, bool) {
 	if start < 0 {
 		start = int(b.next.Add(1))
 	}
-	for k := 0; k < n; k++ {
+	for k := range n {
 		i := (start + k) % n
 		if b.ready(i) {
 			return i, b.s.Gateways[i], true

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -119,7 +120,7 @@ func testUnknownFields(t *testing.T, gw string, a account) {
 func testOversized(t *testing.T, s *stack.Stack) {
 	gw, admin := s.Gateways[0], s.GatewayAdmin[0]
 	var users []account
-	for i := 0; i < 4; i++ {
+	for i := range 4 {
 		users = append(users, signup(t, gw, fmt.Sprintf("big%d-", i)))
 	}
 	room := createRoom(t, gw, users[0].Token)
@@ -136,7 +137,7 @@ func testOversized(t *testing.T, s *stack.Stack) {
 	var wg sync.WaitGroup
 	for _, u := range users {
 		wg.Go(func() {
-			for i := 0; i < 50; i++ {
+			for range 50 {
 				code, got, err := do(call{method: "POST", url: gw + "/api/post/write/", token: u.Token, body: body, contentType: "application/json"})
 				// The server may close before the client has written the
 				// whole body; then the client sees a write error instead.
@@ -147,19 +148,20 @@ func testOversized(t *testing.T, s *stack.Stack) {
 					refused.Add(1)
 				}
 			}
-			for i := 0; i < 25; i++ {
+			for range 25 {
 				url := "ws" + strings.TrimPrefix(gw, "http") + "/ws/chat/" + strconv.FormatInt(room, 10) + "/chat/"
 				ws, _, err := websocket.DefaultDialer.Dial(url, http.Header{"Authorization": {"Bearer " + u.Token}})
 				if err != nil {
 					errs <- fmt.Sprintf("dial: %v", err)
 					return
 				}
-				ws.WriteMessage(websocket.TextMessage, frame)
-				ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+				_ = ws.WriteMessage(websocket.TextMessage, frame)
+				_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 				code := 0
 				for {
 					if _, _, err := ws.ReadMessage(); err != nil {
-						if ce, ok := err.(*websocket.CloseError); ok {
+						var ce *websocket.CloseError
+						if errors.As(err, &ce) {
 							code = ce.Code
 						}
 						break
@@ -295,14 +297,16 @@ func testIDOR(t *testing.T, gw string, alice, bob account) {
 // nextError reads frames until an error frame.
 func nextError(t *testing.T, ws *websocket.Conn) serverFrame {
 	t.Helper()
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		_, data, err := ws.ReadMessage()
 		if err != nil {
 			t.Fatalf("reading for an error frame: %v", err)
 		}
 		var f serverFrame
-		json.Unmarshal(data, &f)
+		if err := json.Unmarshal(data, &f); err != nil {
+			t.Fatalf("frame %s: %v", data, err)
+		}
 		if f.ErrorType != "" {
 			return f
 		}
@@ -367,13 +371,13 @@ func median(ds []time.Duration) time.Duration {
 func testMaxSockets(t *testing.T, gw string, a account) {
 	room := createRoom(t, gw, a.Token)
 	var open []*websocket.Conn
-	for i := 0; i < 3; i++ {
+	for range 3 {
 		open = append(open, dialRaw(t, gw, room, a, nil))
 	}
 	url := "ws" + strings.TrimPrefix(gw, "http") + "/ws/chat/" + strconv.FormatInt(room, 10) + "/chat/"
 	h := http.Header{"Authorization": {"Bearer " + a.Token}}
 	_, resp, err := websocket.DefaultDialer.Dial(url, h)
-	if err != websocket.ErrBadHandshake || resp.StatusCode != http.StatusTooManyRequests {
+	if !errors.Is(err, websocket.ErrBadHandshake) || resp.StatusCode != http.StatusTooManyRequests {
 		code := 0
 		if resp != nil {
 			code = resp.StatusCode
@@ -408,7 +412,7 @@ func testMaxSocketsPerIP(t *testing.T, gw string, alice, bob account) {
 		return websocket.DefaultDialer.Dial(url, h)
 	}
 	_, resp, err := dial("")
-	if err != websocket.ErrBadHandshake || resp.StatusCode != http.StatusTooManyRequests {
+	if !errors.Is(err, websocket.ErrBadHandshake) || resp.StatusCode != http.StatusTooManyRequests {
 		code := 0
 		if resp != nil {
 			code = resp.StatusCode
@@ -454,7 +458,7 @@ func testSlowClients(t *testing.T, gw, admin string) {
 		}
 		closed := make(chan time.Duration, 1)
 		go func() {
-			io.Copy(io.Discard, bufio.NewReader(conn)) // until the server closes
+			_, _ = io.Copy(io.Discard, bufio.NewReader(conn)) // until the server closes
 			closed <- time.Since(start)
 		}()
 		tick := time.NewTicker(300 * time.Millisecond)

@@ -1,6 +1,7 @@
 package faults_test
 
 import (
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -93,7 +94,7 @@ func (p *proxy) pipe(dst, src net.Conn) {
 			}
 		}
 		if err != nil {
-			if err != io.EOF {
+			if !errors.Is(err, io.EOF) {
 				dst.Close()
 			}
 			return

@@ -57,7 +57,7 @@ func TestSoak(t *testing.T) {
 	const rooms, members = 3, 6
 	var casts []*cast
 	var all []*participant
-	for r := 0; r < rooms; r++ {
+	for range rooms {
 		prefer := make([]int, members)
 		for i := range prefer {
 			prefer[i] = i % 2

@@ -284,7 +284,7 @@ func testUnstorableFrames(t *testing.T, gw string) {
 	if err := ws.WriteJSON(map[string]any{"type": "chat.message", "message": "still here", "client_msg_id": "after"}); err != nil {
 		t.Fatal(err)
 	}
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_ = ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
 		var f serverFrame
 		if err := ws.ReadJSON(&f); err != nil {
@@ -361,7 +361,7 @@ func (fs *frameSender) send(id, frame string) sendOutcome {
 	}
 }
 
-func restSendOutcome(gw string, a account, room int64, id, body string) sendOutcome {
+func restSendOutcome(gw string, a account, _ int64, id, body string) sendOutcome {
 	code, got, err := do(call{method: "POST", url: gw + "/api/chat/message/", token: a.Token, body: []byte(body), contentType: "application/json"})
 	if err != nil {
 		return sendOutcome{id: id, failed: err.Error()}

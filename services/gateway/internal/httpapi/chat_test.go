@@ -362,7 +362,7 @@ func TestChatRESTSendRateLimit(t *testing.T) {
 		return chatDo(t, srv, token, "POST", "/api/chat/message/", `{"room":3,"message":"hello"}`)
 	}
 	var created, throttled int
-	for i := 0; i < 25; i++ {
+	for i := range 25 {
 		resp, body := send()
 		switch resp.StatusCode {
 		case http.StatusCreated:
@@ -385,7 +385,7 @@ func TestChatRESTSendRateLimit(t *testing.T) {
 		t.Fatalf("25 rapid sends: got %d created, %d throttled; want ≥ 20 and > 0", created, throttled)
 	}
 	time.Sleep(time.Second)
-	for i := 0; i < 5; i++ {
+	for i := range 5 {
 		if resp, body := send(); resp.StatusCode != http.StatusCreated {
 			t.Fatalf("after 1 s, send %d: got %d %s, want 201", i+1, resp.StatusCode, body)
 		}

@@ -13,7 +13,7 @@ import (
 var OpenAPI []byte
 
 func (s *Server) handleOpenAPI() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		_, _ = w.Write(OpenAPI)

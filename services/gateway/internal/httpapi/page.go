@@ -26,7 +26,7 @@ func readPage(r *http.Request) (page, error) {
 }
 
 // readPageMax is readPage with another cap (e.g. 200 for chat messages).
-func readPageMax(r *http.Request, max int) (page, error) {
+func readPageMax(r *http.Request, most int) (page, error) {
 	q := r.URL.Query()
 	p := page{Limit: defaultLimit, Cursor: q.Get("cursor")}
 	if v := q.Get("limit"); v != "" {
@@ -34,7 +34,7 @@ func readPageMax(r *http.Request, max int) (page, error) {
 		if err != nil || n < 1 {
 			return page{}, fieldError("limit", "A valid positive integer is required.")
 		}
-		p.Limit = int32(min(n, max))
+		p.Limit = int32(min(n, most)) //nolint:gosec // G115: at most the route's page size
 	}
 	if len(p.Cursor) > 1024 {
 		return page{}, fieldError("cursor", "Invalid cursor.")

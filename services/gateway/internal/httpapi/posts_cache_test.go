@@ -40,7 +40,7 @@ func (f *postsFake) ListPosts(context.Context, *postv1.ListPostsRequest, ...grpc
 	return &postv1.ListPostsResponse{Posts: []*postv1.Post{f.post()}, NextCursor: "n"}, nil
 }
 
-func (f *postsFake) GetPost(ctx context.Context, in *postv1.GetPostRequest, _ ...grpc.CallOption) (*postv1.Post, error) {
+func (f *postsFake) GetPost(_ context.Context, in *postv1.GetPostRequest, _ ...grpc.CallOption) (*postv1.Post, error) {
 	f.gets.Add(1)
 	if f.getWait != nil {
 		select {

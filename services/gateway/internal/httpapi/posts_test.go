@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -295,7 +296,9 @@ func TestPostsREST(t *testing.T) {
 			t.Errorf("list: %v, want newest (%d) first", postIDs(ps), tagged.ID)
 		}
 		var listed []json.RawMessage
-		json.Unmarshal(raw, &listed)
+		if err := json.Unmarshal(raw, &listed); err != nil {
+			t.Fatalf("list: %v", err)
+		}
 		wantKeys(t, "list item", listed[0], postObjectKeys...)
 		for _, p := range ps {
 			if p.WriterNickname == "" {
@@ -369,7 +372,9 @@ func TestPostsREST(t *testing.T) {
 					Picture  string `json:"profile_picture_url"`
 				} `json:"writer"`
 			}
-			json.Unmarshal(raw, &d)
+			if err := json.Unmarshal(raw, &d); err != nil {
+				t.Fatalf("detail: %v", err)
+			}
 			hits = append(hits, d.Hit)
 			if d.PostID != first.ID || d.Writer.ID != aliceID || d.Writer.Nickname != aliceAcc.nickname || d.Writer.Picture == "" {
 				t.Errorf("detail %s", raw)
@@ -558,7 +563,8 @@ func TestPostsREST(t *testing.T) {
 			for {
 				if _, _, err := conn.ReadMessage(); err != nil {
 					code := -1
-					if ce, ok := err.(*websocket.CloseError); ok {
+					var ce *websocket.CloseError
+					if errors.As(err, &ce) {
 						code = ce.Code
 					}
 					closed <- code

@@ -28,7 +28,7 @@ func newTestServer(t *testing.T, web http.Handler) *Server {
 }
 
 func TestFallbackAndMethods(t *testing.T) {
-	web := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "web client") })
+	web := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "web client") })
 	s := newTestServer(t, web)
 	cases := []struct {
 		method, path string

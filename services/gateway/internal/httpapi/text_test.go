@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/url"
 	"reflect"
 	"testing"
@@ -40,7 +41,8 @@ func TestDecodeRefusesUnstorableText(t *testing.T) {
 			}
 			continue
 		}
-		re, ok := err.(*requestError)
+		var re *requestError
+		ok := errors.As(err, &re)
 		if !ok || re.status != 400 || !reflect.DeepEqual(re.fields, c.fields) {
 			t.Errorf("%s: got %v, want 400 %v", c.in, err, c.fields)
 		}
@@ -72,7 +74,8 @@ func TestCheckURL(t *testing.T) {
 			}
 			continue
 		}
-		re, ok := err.(*requestError)
+		var re *requestError
+		ok := errors.As(err, &re)
 		if !ok || re.status != 400 || !reflect.DeepEqual(re.fields, c.fields) || re.detail != c.detail {
 			t.Errorf("%s: got %#v, want 400 %v %q", c.raw, err, c.fields, c.detail)
 		}

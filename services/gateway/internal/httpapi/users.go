@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -330,7 +331,7 @@ const (
 // session, expiring with the tokens.
 func (s *Server) setTokenCookies(w http.ResponseWriter, p *userv1.TokenPair) {
 	set := func(name, value, path string, exp *timestamppb.Timestamp) {
-		c := &http.Cookie{
+		c := &http.Cookie{ //nolint:gosec // G124: Secure follows COOKIE_SECURE, off only for plain-HTTP local runs
 			Name: name, Value: value, Path: path,
 			HttpOnly: true, Secure: s.cookieSecure, SameSite: http.SameSiteLaxMode,
 		}
@@ -346,7 +347,7 @@ func (s *Server) setTokenCookies(w http.ResponseWriter, p *userv1.TokenPair) {
 
 func (s *Server) clearTokenCookies(w http.ResponseWriter) {
 	for _, c := range []struct{ name, path string }{{auth.AccessCookie, accessCookiePath}, {auth.RefreshCookie, refreshCookiePath}} {
-		http.SetCookie(w, &http.Cookie{
+		http.SetCookie(w, &http.Cookie{ //nolint:gosec // G124: Secure follows COOKIE_SECURE, off only for plain-HTTP local runs
 			Name: c.name, Value: "", Path: c.path, MaxAge: -1, Expires: time.Unix(0, 0),
 			HttpOnly: true, Secure: s.cookieSecure, SameSite: http.SameSiteLaxMode,
 		})
@@ -472,8 +473,9 @@ func (s *Server) handleUpdateProfile() authedHandler {
 func readProfileForm(r *http.Request) (upd profileUpdate, picture []byte, contentType string, err error) {
 	// The body is already limited by the route; keep it all in memory
 	// rather than spilling to temporary files.
-	if err := r.ParseMultipartForm(maxProfileBodyLen + 1<<20); err != nil {
-		if rerr := readError(err); rerr.(*requestError).status == http.StatusRequestEntityTooLarge {
+	if err := r.ParseMultipartForm(maxProfileBodyLen + 1<<20); err != nil { //nolint:gosec // G120: the route limits the body with http.MaxBytesReader
+		var rerr *requestError
+		if errors.As(readError(err), &rerr) && rerr.status == http.StatusRequestEntityTooLarge {
 			return upd, nil, "", rerr
 		}
 		return upd, nil, "", &requestError{status: http.StatusBadRequest, detail: "Multipart form parse error - invalid form."}

@@ -556,8 +556,8 @@ func testCSRF(t *testing.T, gw string) {
 // pngImage returns a small PNG.
 func pngImage(t *testing.T, c color.Color) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
-	for y := 0; y < 64; y++ {
-		for x := 0; x < 64; x++ {
+	for y := range 64 {
+		for x := range 64 {
 			img.Set(x, y, c)
 		}
 	}
@@ -629,7 +629,7 @@ func testProfileAndMedia(t *testing.T, gw0, gw1 string) {
 	}})
 	wantStatus(t, "patch profile", r, http.StatusOK)
 	p = r.object(t)
-	if p["nickname"] != "뱀" || p["bio"] != "Go & gRPC" || p["status"] != "busy" || p["is_private"] != true || fmt.Sprint(p["skills"]) != "[go sql]" {
+	if p["nickname"] != "뱀" || p["bio"] != "Go & gRPC" || p["status"] != "busy" || p["is_private"] != any(true) || fmt.Sprint(p["skills"]) != "[go sql]" {
 		t.Errorf("patched profile: %s", r.body)
 	}
 	// PUT with some fields: the others are unchanged.

@@ -8,7 +8,7 @@ import (
 func TestKeyedBurstRateAndKeys(t *testing.T) {
 	k := NewKeyed(MessagesPerSecond, MessageBurst)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < MessageBurst; i++ {
+	for i := range MessageBurst {
 		if ok, _ := k.Allow(1, now); !ok {
 			t.Fatalf("send %d of the burst: got refused, want allowed", i+1)
 		}

@@ -275,7 +275,7 @@ func (s *Stack) Restart(i int) {
 	var err error
 	// The old listener's port is normally free at once; retry briefly in
 	// case the kernel has not released it yet.
-	for attempt := 0; attempt < 20; attempt++ {
+	for range 20 {
 		p, err = s.startProcess(Gateway, old.Name, s.gatewayEnv(i, old.HTTP, old.Admin))
 		if err == nil {
 			break
@@ -359,7 +359,7 @@ func (s *Stack) startProcess(kind, name string, env map[string]string) (*Process
 		sent := false
 		for sc.Scan() {
 			line := sc.Bytes()
-			p.logs.Write(append(append([]byte(nil), line...), '\n'))
+			_, _ = p.logs.Write(append(append([]byte(nil), line...), '\n'))
 			if !sent && bytes.Contains(line, []byte(`"listening"`)) {
 				var l listenLine
 				if json.Unmarshal(line, &l) == nil && l.Msg == "listening" {
@@ -379,7 +379,7 @@ func (s *Stack) startProcess(kind, name string, env map[string]string) (*Process
 	case l := <-listening:
 		p.HTTP, p.GRPC, p.Admin = l.HTTP, l.GRPC, l.Admin
 	case <-p.exited:
-		return nil, fmt.Errorf("%s exited before listening (%v):\n%s", name, p.err, p.logs.String())
+		return nil, fmt.Errorf("%s exited before listening (%w):\n%s", name, p.err, p.logs.String())
 	case <-time.After(30 * time.Second):
 		p.signal(syscall.SIGKILL, 5*time.Second)
 		return nil, fmt.Errorf("%s: no listening line within 30 s:\n%s", name, p.logs.String())
@@ -430,7 +430,7 @@ func (p *Process) waitReady(timeout time.Duration) error {
 	var last string
 	for time.Now().Before(deadline) {
 		if !p.Running() {
-			return fmt.Errorf("%s exited (%v) before ready:\n%s", p.Name, p.err, p.logs.String())
+			return fmt.Errorf("%s exited (%w) before ready:\n%s", p.Name, p.err, p.logs.String())
 		}
 		resp, err := client.Get(url)
 		if err == nil {
@@ -471,12 +471,13 @@ type ringLog struct {
 	dropped int
 }
 
-func newRingLog(max int) *ringLog { return &ringLog{max: max} }
+func newRingLog(lines int) *ringLog { return &ringLog{max: lines} }
 
 func (r *ringLog) Write(b []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	data := append(r.partial, b...)
+	r.partial = append(r.partial, b...)
+	data := r.partial
 	for {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -546,7 +547,7 @@ func buildAll(names []string) (map[string]string, error) {
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return nil, fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+			return nil, fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
 		}
 		for _, n := range missing {
 			builds.bins[n] = filepath.Join(builds.dir, n)

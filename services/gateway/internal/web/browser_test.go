@@ -68,7 +68,7 @@ func newTab(t *testing.T, browser context.Context, name, base string) *tab {
 			tb.dialogs = append(tb.dialogs, fmt.Sprintf("%s: %q", ev.Type, ev.Message))
 			tb.mu.Unlock()
 			// A dialog blocks the page; dismiss it from another goroutine (Listen callbacks may not call commands).
-			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}) //nolint:errcheck
+			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false}) //nolint:errcheck // the dialog may already be gone; the test reports the page's errors itself
 		case *runtime.EventExceptionThrown:
 			tb.mu.Lock()
 			d := ev.ExceptionDetails
@@ -231,8 +231,8 @@ func jsString(s string) string {
 func writePNG(t *testing.T) string {
 	t.Helper()
 	img := image.NewRGBA(image.Rect(0, 0, 64, 64))
-	for y := 0; y < 64; y++ {
-		for x := 0; x < 64; x++ {
+	for y := range 64 {
+		for x := range 64 {
 			img.Set(x, y, color.RGBA{R: uint8(15 + x*2), G: uint8(118 + y), B: 110, A: 255})
 		}
 	}

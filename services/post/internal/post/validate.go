@@ -22,15 +22,15 @@ func checkTitle(f fielderr.Fields, title string) string {
 }
 
 // textProblem is the field error of a text that is blank, refused by
-// safetext or longer than max characters ("" when it is fine).
-func textProblem(text string, max int) string {
+// safetext or longer than maxLen characters ("" when it is fine).
+func textProblem(text string, maxLen int) string {
 	switch refused := refusedText(text); {
 	case strings.TrimSpace(text) == "":
 		return MsgBlank
 	case refused != "":
 		return refused
-	case utf8.RuneCountInString(text) > max:
-		return tooLong(max)
+	case utf8.RuneCountInString(text) > maxLen:
+		return tooLong(maxLen)
 	}
 	return ""
 }

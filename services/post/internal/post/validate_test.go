@@ -1,11 +1,12 @@
 package post
 
 import (
-	"github.com/cobraspace/cobraspace/platform/apperr"
-	"github.com/cobraspace/cobraspace/platform/fielderr"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
+	"github.com/cobraspace/cobraspace/platform/fielderr"
 )
 
 func TestSearchTerms(t *testing.T) {

@@ -148,8 +148,7 @@ func withTags(ctx context.Context, q querier, posts []post.Post) error {
 
 // listSQL builds one post-list query with positional arguments.
 type listSQL struct {
-	where []string
-	args  []any
+	args []any
 }
 
 func (l *listSQL) arg(v any) string {

@@ -38,7 +38,7 @@ type LoginLimits struct {
 	BaseDelay, MaxDelay time.Duration
 }
 
-// DefaultLoginLimits: 5 attempts per account and address, 10 failures per
+// DefaultLoginLimits returns 5 attempts per account and address, 10 failures per
 // account and 20 per address, waits of 1 s doubling to 15 min, counters
 // forgotten after 15 quiet minutes. The per-address budget is larger
 // because offices and mobile carriers put many people behind one address.

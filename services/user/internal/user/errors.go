@@ -3,7 +3,7 @@ package user
 // Messages of the public contract (api.md, user.proto).
 const (
 	MsgEmailTaken       = "A user is already registered with this e-mail address."
-	MsgBadCredentials   = "Unable to log in with provided credentials."
+	MsgBadCredentials   = "Unable to log in with provided credentials." //nolint:gosec // G101: a message, not a credential
 	MsgTooManyLogins    = "Too many login attempts. Try again later."
 	MsgTokenInvalid     = "Token is invalid or expired."
 	MsgBusy             = "The server is busy. Try again later."

@@ -2,6 +2,7 @@ package user
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -86,7 +87,7 @@ func TestPictureMemoryBounded(t *testing.T) {
 		{"2896x2896 png", encodeFastPNG(t, allowed), true},
 		{"2896x2896 progressive jpeg", markProgressive(t, encodeJPEG(t, allowed)), false},
 	}
-	big, allowed = nil, nil
+	// big and allowed are dead from here, so allocated's runtime.GC frees them.
 	const resize = 16 << 20 // the 1024² intermediate, the kernel's buffer, the avatar and its encoding
 	for _, tc := range tests {
 		var err error
@@ -98,7 +99,8 @@ func TestPictureMemoryBounded(t *testing.T) {
 		case tc.accepted && n > MaxDecodeBytes+resize:
 			t.Errorf("%s: %d MiB allocated, want at most %d", tc.name, n>>20, (MaxDecodeBytes+resize)>>20)
 		case !tc.accepted:
-			e, ok := err.(*apperr.Error)
+			var e *apperr.Error
+			ok := errors.As(err, &e)
 			if !ok || len(e.Fields["profile_picture"]) != 1 || e.Fields["profile_picture"][0] != MsgPictureTooBig {
 				t.Errorf("%s: %v, want profile_picture %q", tc.name, err, MsgPictureTooBig)
 			}

@@ -3,6 +3,7 @@ package user
 import (
 	"bytes"
 	"encoding/xml"
+	"errors"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -93,7 +94,8 @@ func TestProcessPicture(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := processPicture(tc.data)
 			if tc.wantType == "" {
-				e, ok := err.(*apperr.Error)
+				var e *apperr.Error
+				ok := errors.As(err, &e)
 				if !ok || e.Code != apperr.CodeInvalid || len(e.Fields["profile_picture"]) != 1 || e.Fields["profile_picture"][0] != tc.wantMsg {
 					t.Fatalf("err = %v, want profile_picture %q", err, tc.wantMsg)
 				}

@@ -35,7 +35,7 @@ const (
 	MsgPasswordNumeric  = "This password is entirely numeric."
 	MsgPasswordCommon   = "This password is too common."
 	MsgPasswordSimilar  = "The password is too similar to the email."
-	MsgPasswordTooLong  = "Ensure this field has no more than 128 characters."
+	MsgPasswordTooLong  = "Ensure this field has no more than 128 characters." //nolint:gosec // G101: a message about passwords, not one
 	MsgInvalidEmail     = "Enter a valid email address."
 )
 

@@ -1,10 +1,12 @@
 package user
 
 import (
-	"github.com/cobraspace/cobraspace/platform/apperr"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
 func TestPasswordPolicyCheck(t *testing.T) {
@@ -174,9 +176,10 @@ func TestValidateUpdate(t *testing.T) {
 			err := ValidateUpdate(&tc.update)
 			var got []string
 			if err != nil {
-				e, ok := err.(*apperr.Error)
+				var e *apperr.Error
+				ok := errors.As(err, &e)
 				if !ok || e.Code != apperr.CodeInvalid {
-					t.Fatalf("err = %v, want a apperr.CodeInvalid *apperr.Error", err)
+					t.Fatalf("err = %v, want an apperr.CodeInvalid *apperr.Error", err)
 				}
 				for f := range e.Fields {
 					got = append(got, f)
