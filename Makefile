@@ -53,7 +53,7 @@ build:
 	@mkdir -p bin
 	go build -o bin/ ./services/user ./services/chat ./services/post ./services/gateway ./platform/cmd/keygen
 
-## bench: M1–M8 of quality-bars.md against a private stack it starts (two gateways; up to ~30 min);
+## bench: M1–M8 of BENCHMARKS.md against a private stack it starts (two gateways; up to ~30 min);
 ## writes bench/results/<date>T<time>Z.json and the bench-full section of BENCHMARKS.md. Not part of `make test`.
 bench:
 	./scripts/bench.sh full

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench` / `make bench-quick`: build the benchmark tool and run the
-# scenarios of quality-bars.md (M1–M8) against a private stack it starts on
+# scenarios of BENCHMARKS.md (M1–M8) against a private stack it starts on
 # free ports with fresh bench_* databases and its own Redis/NATS prefix, so
 # tests and `make run` on the same machine are not disturbed.
 #   scripts/bench.sh quick|full [extra flags for bench/cmd/bench, e.g. -scenarios M1,M5]

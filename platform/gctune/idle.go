@@ -10,7 +10,7 @@ import (
 // The gateway's live heap is mostly idle sockets, and its RSS is about the
 // heap goal, live × (1 + GOGC/100): at Go's default of 100 the collector's
 // headroom costs as much memory per idle socket as the socket itself
-// (quality-bars M3). A lower GOGC all the time would make every burst of
+// (BENCHMARKS.md M3). A lower GOGC all the time would make every burst of
 // work, above all a reconnect storm's handshakes, collect more often
 // (GOGC 50 measured: GC from 16 % to 30 % of the gateway's CPU in M4). So
 // LowerWhenIdle lowers GOGC only while the process is idle with a large

@@ -78,7 +78,7 @@ const Backoff = 2 * time.Second
 // When Redis cannot answer it fails OPEN (the token is accepted and a
 // warning logged): the token's signature was verified and it lives at most
 // the access-token TTL, and a Redis outage must not log every user out
-// (quality-bars F5). After a failure Redis is skipped for Backoff, so an
+// (RELIABILITY.md F5). After a failure Redis is skipped for Backoff, so an
 // outage adds no latency to requests and logs one warning per window.
 type Checker struct {
 	lookup Lookup

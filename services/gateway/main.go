@@ -210,7 +210,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	// Each socket handshake and REST call verifies its access token; a
 	// client's sockets and calls share one token, so remembering verified
 	// tokens skips most Ed25519 checks (a reconnect storm re-verifies every
-	// socket: quality-bars M4). Revocation is still checked per request
+	// socket: BENCHMARKS.md M4). Revocation is still checked per request
 	// (auth.Authenticator), so a cached token is refused once its session
 	// is revoked.
 	verifier := accesstoken.NewVerifier(pub).WithCache(verifiedTokens)
@@ -388,7 +388,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	case <-ctx.Done():
 	}
 
-	// Graceful stop (quality-bars F2): fail readiness first so balancers
+	// Graceful stop (RELIABILITY.md F2): fail readiness first so balancers
 	// stop sending new clients, wait for them to notice, then finish
 	// in-flight REST requests and close the sockets (1012) in parallel.
 	log.Info("shutting down", "drain_delay", cfg.drainDelay.String(), "grace", cfg.shutdownGrace.String())

@@ -31,7 +31,7 @@ func (s *slowUsers) Register(_ context.Context, req *userv1.RegisterRequest) (*u
 	return &userv1.RegisterResponse{Profile: &userv1.Profile{UserId: 1, Email: req.GetEmail(), ProfilePictureUrl: "/media/x"}}, nil
 }
 
-// TestGracefulShutdown checks quality-bars F2 on run itself: after the
+// TestGracefulShutdown checks RELIABILITY.md F2 on run itself: after the
 // stop signal readiness fails at once, the in-flight REST request still
 // completes, and run returns without error.
 func TestGracefulShutdown(t *testing.T) {

@@ -1,5 +1,5 @@
 // Command bench runs the performance scenarios M1–M8 of
-// quality-bars.md against a private Cobra Space stack it starts itself (two
+// BENCHMARKS.md against a private Cobra Space stack it starts itself (two
 // gateway replicas, fresh databases, its own Redis/NATS prefix), writes
 // bench/results/<date>T<time>Z[-quick].json and the tables of BENCHMARKS.md.
 //

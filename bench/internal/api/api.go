@@ -1,4 +1,4 @@
-// Package api is the small REST client of the public gateway API (api.md)
+// Package api is the small REST client of the public gateway API (docs/api.md)
 // that the benchmarks need: accounts, tokens, rooms and posts.
 package api
 

@@ -17,7 +17,7 @@ import (
 )
 
 // fakeGateway is a minimal in-memory chat server speaking the frames of
-// api.md, with switches to break its guarantees so the tests can see the
+// docs/api.md, with switches to break its guarantees so the tests can see the
 // generator notice.
 type fakeGateway struct {
 	mu     sync.Mutex

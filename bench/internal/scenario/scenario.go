@@ -1,5 +1,5 @@
 // Package scenario implements the benchmark scenarios M1–M8 of
-// quality-bars.md against a private stack, each repeated and summarised as
+// BENCHMARKS.md against a private stack, each repeated and summarised as
 // figures with median and spread.
 package scenario
 
@@ -79,7 +79,7 @@ var Quick = Sizes{
 	M8Restarts: 1,
 }
 
-// Full is `make bench`: the sizes of quality-bars.md that fit one
+// Full is `make bench`: the sizes of BENCHMARKS.md that fit one
 // generator process (≤ 18,000 sockets), three runs each.
 var Full = Sizes{
 	Reps: 3, Accounts: 1000,

@@ -3,7 +3,7 @@
 // (the binaries `make build` makes), on free loopback ports, with fresh
 // databases and a unique Redis/NATS prefix, so a benchmark never disturbs
 // tests or `make run` on the same machine. It records how long each process
-// took from exec to ready (quality-bars M8).
+// took from exec to ready (BENCHMARKS.md M8).
 package stack
 
 import (

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// The frames below are the exact JSON that clients receive (api.md); they
+// The frames below are the exact JSON that clients receive (docs/api.md); they
 // travel as NATS message data so gateways forward them without decoding.
 // services/chat/README.md documents the same shapes for the gateway.
 

@@ -9,7 +9,7 @@
 // the one presented at logout. Revocation is checked in two places: the
 // Redis denylist the user service writes (shared by every replica, through
 // revocation.Checker, which fails OPEN when Redis cannot answer: a Redis
-// outage must not log every user out, quality-bars F5), and an in-memory
+// outage must not log every user out, RELIABILITY.md F5), and an in-memory
 // set filled from the NATS revocation announcements, which still catches
 // revocations announced while Redis is down.
 package auth

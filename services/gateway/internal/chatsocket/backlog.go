@@ -7,7 +7,7 @@ import "time"
 // gateway's bounded queue sees anything. So the writer also watches the
 // kernel's backlog for the peer: more than backlogLimit bytes unsent for
 // stallLimit in a row closes the socket as slow (4008), which cuts a
-// stopped reader off within seconds (quality-bars M7) while a healthy
+// stopped reader off within seconds (BENCHMARKS.md M7) while a healthy
 // reader's burst (a backlog that drains) is left alone.
 const (
 	backlogLimit  = 512 << 10

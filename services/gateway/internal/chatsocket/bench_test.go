@@ -136,7 +136,7 @@ func BenchmarkChatFanOut(b *testing.B) {
 
 // BenchmarkIdleSockets opens b.N sockets in rooms of 50 (like M3), each
 // synced up to its presence frame, and reports what the server keeps per
-// idle socket: heap and goroutine stacks after a GC (quality-bars M3:
+// idle socket: heap and goroutine stacks after a GC (BENCHMARKS.md M3:
 // ≤ 10 KB RSS). The clients are raw TCP connections that hold no buffer or
 // goroutine of their own, so nearly all of the difference is the server's.
 // ns/op is the cost of one handshake up to the synced socket (M4).

@@ -34,7 +34,7 @@ const (
 // from its own reader (acks) and from gap repairs; c.mu orders them. A
 // writer goroutine drains the queue, several frames per system call; it
 // runs only while there is something to write (frames, a ping, the close),
-// so an idle socket costs one goroutine, its reader (quality-bars M3).
+// so an idle socket costs one goroutine, its reader (BENCHMARKS.md M3).
 type client struct {
 	hub    *Hub
 	ws     *websocket.Conn
@@ -84,7 +84,7 @@ type client struct {
 
 func newClient(h *Hub, ws *websocket.Conn, roomID int64, user Principal, ip, connID string) *client {
 	tokenCtx := grpcauth.WithToken(context.Background(), user.Token)
-	// One copy of the token per socket (~0.5 KB, quality-bars M3): the
+	// One copy of the token per socket (~0.5 KB, BENCHMARKS.md M3): the
 	// socket's Token points into the bearer value of its gRPC metadata
 	// instead of into the handshake's Authorization header, which is then
 	// freed.
@@ -127,7 +127,7 @@ func (c *client) pingTime() {
 
 // writerLinger is how long a writer with nothing to write waits for more
 // before its goroutine exits. An idle socket then holds no writer goroutine
-// (its stack is a third of an idle socket's memory, quality-bars M3), while
+// (its stack is a third of an idle socket's memory, BENCHMARKS.md M3), while
 // a socket in a busy room keeps one instead of starting and ending a
 // goroutine per message (~10 % of the gateway's CPU in rooms of 1,000, M2).
 const writerLinger = time.Second
@@ -363,7 +363,7 @@ func (c *client) closeLocked(code int, reason string) bool {
 // closeAfterQueued is close for a policy violation the client caused
 // (flooding, repeated invalid frames): the error frames already queued,
 // which tell the client why, are written before the close frame instead
-// of being dropped (api.md: "error frames, then 1008").
+// of being dropped (docs/api.md: "error frames, then 1008").
 func (c *client) closeAfterQueued(code int, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -547,7 +547,7 @@ func (c *client) readLoop() {
 	}
 }
 
-// handle applies the frame rules of api.md to one client frame.
+// handle applies the frame rules of docs/api.md to one client frame.
 func (c *client) handle(mt int, data []byte) {
 	if mt != websocket.TextMessage {
 		c.close(websocket.CloseUnsupportedData, "binary frames are not supported")

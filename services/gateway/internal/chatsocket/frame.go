@@ -11,7 +11,7 @@ import (
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 )
 
-// Limits of client frames (api.md).
+// Limits of client frames (docs/api.md).
 const (
 	MaxMessageChars  = 2000
 	MaxClientMsgID   = 64

@@ -9,7 +9,7 @@ import (
 // Data frames are written by the socket's writer goroutine straight to the
 // TCP connection, several per system call, instead of through gorilla's
 // NextWriter: that costs one write(2), one deadline update and one
-// allocation per frame, the floor of delivery cost (quality-bars M2).
+// allocation per frame, the floor of delivery cost (BENCHMARKS.md M2).
 // This is safe because the writer is the only one that writes data frames;
 // gorilla still writes the other control frames (pong, close) with
 // WriteControl, each as a single Write, and a TCP connection never
@@ -48,7 +48,7 @@ func appendTextFrame(b, payload []byte) []byte {
 // like data frames, it costs an idle socket one system call and no
 // allocation every PingInterval (gorilla's WriteControl allocates a buffer
 // per call and takes its write lock): pings are an idle gateway's main
-// work (quality-bars M3).
+// work (BENCHMARKS.md M3).
 var pingFrame = []byte{0x89, 0x00}
 
 func (c *client) writePing() error {

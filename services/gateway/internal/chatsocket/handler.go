@@ -62,7 +62,7 @@ func NewHandler(hub *Hub, hs Handshake) *Handler {
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
 			// A small read buffer and a shared write pool keep idle
-			// sockets cheap (quality-bars M3). Data frames bypass
+			// sockets cheap (BENCHMARKS.md M3). Data frames bypass
 			// gorilla's writer (framewriter.go), so no socket ever holds
 			// a write buffer. Client frames are small (a chat message's
 			// JSON): 512 bytes hold most whole, and larger payloads are
@@ -160,7 +160,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Serve the socket on a fresh goroutine and return: net/http then
 	// frees the connection's request state and its 4 KiB read and write
 	// buffers, which would otherwise live as long as the socket
-	// (quality-bars M3).
+	// (BENCHMARKS.md M3).
 	go h.serve(ws, roomID, user, ip, afterSeq)
 }
 
@@ -271,7 +271,7 @@ func (c *client) sync(afterSeq int64) (joined bool, err error) {
 		// The client missed nothing: the room's last seq was read after
 		// the subscription became active, so every later message arrives
 		// live. Most sockets of a reconnect storm are here, and skip a
-		// history read (quality-bars M4).
+		// history read (BENCHMARKS.md M4).
 		c.pushWait(chatjson.ResumeFrame(true))
 		c.pushWait(chatjson.PresenceFrame(jr.GetOnline()))
 		c.finishSync(afterSeq)

@@ -29,7 +29,7 @@ import (
 	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 )
 
-// Close codes used by the hub (api.md).
+// Close codes used by the hub (docs/api.md).
 const (
 	CloseRoomDeleted  = 4000
 	CloseTokenExpired = 4001

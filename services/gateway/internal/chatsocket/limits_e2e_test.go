@@ -20,7 +20,7 @@ import (
 )
 
 // TestChatFloodingE2E floods a socket of a real gateway and reads what the
-// client sees: api.md promises rate_limited error frames, then close 1008.
+// client sees: docs/api.md promises rate_limited error frames, then close 1008.
 func TestChatFloodingE2E(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts real processes")
@@ -68,7 +68,7 @@ func TestChatFloodingE2E(t *testing.T) {
 	t.Logf("%d rate_limited frames before close 1008", limited)
 }
 
-// Per-user limit of api.md: 10 sends a second in bursts of 20.
+// Per-user limit of docs/api.md: 10 sends a second in bursts of 20.
 const (
 	sendRate  = 10
 	sendBurst = 20

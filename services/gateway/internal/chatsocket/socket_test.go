@@ -353,7 +353,7 @@ func TestChatCloseCodes(t *testing.T) {
 		do   func(c *testConn)
 		want int
 		// warned: error frames of this type (and no other) must come
-		// before the close, as api.md says ("error frames, then 1008").
+		// before the close, as docs/api.md says ("error frames, then 1008").
 		warned string
 	}{
 		{"binary", func(c *testConn) { _ = c.ws.WriteMessage(websocket.BinaryMessage, []byte{1, 2}) }, websocket.CloseUnsupportedData, ""},

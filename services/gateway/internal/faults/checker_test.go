@@ -47,7 +47,7 @@ type sendRecord struct {
 	seq      int64 // when acked
 }
 
-// History is the checker of quality-bars.md: it records every send
+// History is the checker of RELIABILITY.md: it records every send
 // attempt (by client_msg_id) and everything every member received, per
 // connection, and Check verifies the room's history and every member
 // against them.

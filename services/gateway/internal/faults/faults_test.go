@@ -277,7 +277,7 @@ func TestF2GracefulDrain(t *testing.T) {
 			continue
 		}
 		first := closes[0]
-		// api.md allows 1001 or 1012; the gateway sends 1012, which
+		// docs/api.md allows 1001 or 1012; the gateway sends 1012, which
 		// RELIABILITY.md states.
 		if first.code != websocket.CloseServiceRestart {
 			t.Errorf("%s: got close %d, want 1012", p.name, first.code)

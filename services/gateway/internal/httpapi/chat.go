@@ -14,10 +14,10 @@ import (
 	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 )
 
-// maxMessagesLimit caps ?limit= of a room's message pages (api.md).
+// maxMessagesLimit caps ?limit= of a room's message pages (docs/api.md).
 const maxMessagesLimit = 200
 
-// chatRoutes registers the Chat REST routes of api.md. The socket route
+// chatRoutes registers the Chat REST routes of docs/api.md. The socket route
 // is registered in routes.go (Config.ChatSocket). Room and message objects
 // come from chatjson, the one place that shapes them for REST and sockets.
 func (s *Server) chatRoutes(mux *http.ServeMux) {

@@ -23,7 +23,7 @@ import (
 	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
 )
 
-// fuzzRoutes are the REST routes that decode a request body (quality-bars
+// fuzzRoutes are the REST routes that decode a request body (RELIABILITY.md
 // B1/B8 for REST): registration, login, refresh, profile, friends, post
 // write/edit, categories, rooms and messages.
 var fuzzRoutes = []struct{ method, path string }{

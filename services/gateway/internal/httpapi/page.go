@@ -6,7 +6,7 @@ import (
 	"strconv"
 )
 
-// Pagination limits (api.md): ?limit= defaults to 20 and is capped at 100.
+// Pagination limits (docs/api.md): ?limit= defaults to 20 and is capped at 100.
 const (
 	defaultLimit = 20
 	maxLimit     = 100

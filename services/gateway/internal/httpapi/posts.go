@@ -27,10 +27,10 @@ import (
 const composeTimeout = 2 * time.Second
 
 // detailMessages is how many of the room's newest messages a post detail
-// carries (api.md: last 50).
+// carries (docs/api.md: last 50).
 const detailMessages = 50
 
-// postRoutes registers the Posts routes of api.md.
+// postRoutes registers the Posts routes of docs/api.md.
 func (s *Server) postRoutes(mux *http.ServeMux) {
 	s.route(mux, "GET /api/post/", s.optionalAuth(s.handleListPosts()))
 	s.route(mux, "GET /api/post/posts/", s.optionalAuth(s.handleListPosts()))
@@ -53,7 +53,7 @@ type tagJSON struct {
 	Name string `json:"name"`
 }
 
-// postJSON is the post object of api.md. writer is the writer's user id;
+// postJSON is the post object of docs/api.md. writer is the writer's user id;
 // category is the category id (category_name is added for convenience).
 type postJSON struct {
 	ID                   int64     `json:"id"`

@@ -98,7 +98,7 @@ func postIDs(ps []postObj) []int64 {
 	return out
 }
 
-// postObjectKeys are the keys api.md promises on a post object.
+// postObjectKeys are the keys docs/api.md promises on a post object.
 var postObjectKeys = []string{"id", "title", "content", "category", "tags", "writer", "writer_nickname",
 	"writer_profile_picture", "hit", "room_id", "created_at", "updated_at"}
 

@@ -31,7 +31,7 @@ const (
 	msgMethodNotAllowed = "Method \"%s\" not allowed."
 )
 
-// maxBodyBytes is the default limit of a request body (api.md: 1 MiB).
+// maxBodyBytes is the default limit of a request body (docs/api.md: 1 MiB).
 const maxBodyBytes = 1 << 20
 
 // encode writes v as JSON with status. HTML-sensitive characters are left

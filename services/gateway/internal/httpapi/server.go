@@ -1,4 +1,4 @@
-// Package httpapi is the gateway's public REST API (api.md): it
+// Package httpapi is the gateway's public REST API (docs/api.md): it
 // authenticates requests, validates JSON, calls the user, post and chat
 // services over gRPC and writes the contract's JSON. Every route is in
 // routes.go; handlers live next to their area (users.go, posts.go,

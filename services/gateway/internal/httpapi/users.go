@@ -17,7 +17,7 @@ import (
 	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
 )
 
-// Messages of the Users area (api.md).
+// Messages of the Users area (docs/api.md).
 const (
 	msgRegistered       = "회원가입이 완료되었습니다."
 	msgLoggedOut        = "로그아웃이 완료되었습니다."
@@ -31,7 +31,7 @@ const (
 	maxProfileBodyLen = maxPictureBytes + 256<<10
 )
 
-// userRoutes registers /api/user/... (api.md "Users").
+// userRoutes registers /api/user/... (docs/api.md "Users").
 func (s *Server) userRoutes(mux *http.ServeMux) {
 	s.route(mux, "POST /api/user/registration/", s.handleRegister())
 	s.route(mux, "POST /api/user/login/", s.handleLogin())

@@ -11,7 +11,7 @@ import (
 )
 
 // MessagesPerSecond and MessageBurst bound chat sends: per socket, and per
-// user on each gateway replica for REST sends (api.md: at least 10 per
+// user on each gateway replica for REST sends (docs/api.md: at least 10 per
 // second, bursts of 20).
 const (
 	MessagesPerSecond = 10

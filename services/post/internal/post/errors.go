@@ -5,7 +5,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/fielderr"
 )
 
-// Messages of the public contract (api.md, post.proto). They follow Django
+// Messages of the public contract (docs/api.md, post.proto). They follow Django
 // REST framework's wording, which clients of the original already show.
 const (
 	MsgNotFound         = "Not found."

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// Limits of the public contract (api.md).
+// Limits of the public contract (docs/api.md).
 const (
 	MaxTitleRunes    = 200
 	MaxContentRunes  = 100_000

@@ -1,6 +1,6 @@
 package user
 
-// Messages of the public contract (api.md, user.proto).
+// Messages of the public contract (docs/api.md, user.proto).
 const (
 	MsgEmailTaken       = "A user is already registered with this e-mail address."
 	MsgBadCredentials   = "Unable to log in with provided credentials." //nolint:gosec // G101: a message, not a credential

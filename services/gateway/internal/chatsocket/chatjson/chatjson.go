@@ -1,4 +1,4 @@
-// Package chatjson builds the public JSON shapes of chat (api.md): the room
+// Package chatjson builds the public JSON shapes of chat (docs/api.md): the room
 // object, the message object and the server → client socket frames. REST
 // handlers and the socket code both use it, so a message looks the same
 // whether it arrives in a REST page, in chat.history or as a live ack.

@@ -1,4 +1,4 @@
-// The live chat of one post's room (api.md, "WebSocket /ws/chat/<room_id>/chat/").
+// The live chat of one post's room (docs/api.md, "WebSocket /ws/chat/<room_id>/chat/").
 //
 // Guarantees the UI keeps:
 // - messages are kept by seq: a seq already shown is never shown twice, and
