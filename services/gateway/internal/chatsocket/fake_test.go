@@ -373,6 +373,7 @@ type frame struct {
 	Users       []json.RawMessage  `json:"users"`
 	ErrorType   string             `json:"error_type"`
 	Username    string             `json:"username"`
+	Email       string             `json:"email"`
 }
 
 // next reads one frame within 5 s.
