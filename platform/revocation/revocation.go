@@ -11,10 +11,11 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cobraspace/cobraspace/platform/failopen"
 )
 
 // Denylist stores revoked session ids.
@@ -83,19 +84,18 @@ const Backoff = 2 * time.Second
 type Checker struct {
 	lookup Lookup
 	log    *slog.Logger
-	// Redis is skipped until retryAt (unix nanos) after a failure.
-	retryAt atomic.Int64
+	skip   failopen.Skip // Redis, for Backoff after a failure
 }
 
 // NewChecker returns a Checker asking lookup.
 func NewChecker(lookup Lookup, log *slog.Logger) *Checker {
-	return &Checker{lookup: lookup, log: log}
+	return &Checker{lookup: lookup, log: log, skip: failopen.Skip{Backoff: Backoff}}
 }
 
 // Revoked reports whether sessionID is known to be revoked; false when
 // Redis cannot answer (fail open, see Checker).
 func (c *Checker) Revoked(ctx context.Context, sessionID string) bool {
-	if time.Now().UnixNano() < c.retryAt.Load() {
+	if c.skip.Skipping(time.Now()) {
 		return false
 	}
 	lctx, cancel := context.WithTimeout(ctx, CheckTimeout)
@@ -103,7 +103,7 @@ func (c *Checker) Revoked(ctx context.Context, sessionID string) bool {
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil { // not the caller giving up: Redis failed
-			c.retryAt.Store(time.Now().Add(Backoff).UnixNano())
+			c.skip.Failed(time.Now())
 			c.log.WarnContext(ctx, "session denylist unavailable; accepting verified tokens",
 				"retry_in", Backoff.String(), "err", err)
 		}

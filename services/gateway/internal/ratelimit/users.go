@@ -4,12 +4,13 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/cobraspace/cobraspace/platform/failopen"
 )
 
 // Users is the chat send limit of each user across every gateway replica
@@ -33,7 +34,7 @@ type Users struct {
 	prefix string
 	log    *slog.Logger
 
-	retryAt   atomic.Int64 // unix nanos: Redis is skipped until then
+	skip      failopen.Skip // Redis, for redisBackoff after a failure
 	localOnly prometheus.Counter
 }
 
@@ -53,6 +54,7 @@ func NewUsers(rdb *redis.Client, prefix string, log *slog.Logger) *Users {
 		local:  NewKeyed(MessagesPerSecond, MessageBurst),
 		prefix: prefix,
 		log:    log,
+		skip:   failopen.Skip{Backoff: redisBackoff},
 		localOnly: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cobra_gateway_chat_rate_limit_local_only_total",
 			Help: "Chat sends limited by this replica's bucket alone because Redis could not answer (the per-user limit is then per replica).",
@@ -77,7 +79,7 @@ func (u *Users) Allow(ctx context.Context, userID int64) (ok bool, retryAfter ti
 	if ok, wait := u.local.Allow(userID, now); !ok || u.shared == nil {
 		return ok, wait
 	}
-	if now.UnixNano() < u.retryAt.Load() {
+	if u.skip.Skipping(now) {
 		u.localOnly.Inc()
 		return true, 0
 	}
@@ -88,7 +90,7 @@ func (u *Users) Allow(ctx context.Context, userID int64) (ok bool, retryAfter ti
 	case err != nil && ctx.Err() != nil:
 		return true, 0 // the caller is gone; its send will not happen anyway
 	case err != nil:
-		u.retryAt.Store(now.Add(redisBackoff).UnixNano())
+		u.skip.Failed(now)
 		u.localOnly.Inc()
 		u.log.Warn("chat rate limit: Redis unavailable; limiting per replica",
 			"retry_in", redisBackoff.String(), "err", err)
