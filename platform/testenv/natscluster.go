@@ -164,6 +164,16 @@ func (n *NATSNode) Kill() {
 	<-n.exited
 }
 
+// Freeze stops the node (SIGSTOP) without closing its connections: it
+// neither reads nor forwards anything until Kill, as a hung server would.
+// Messages sent to it meanwhile are lost with it, so a test can crash a
+// node with messages certainly in flight.
+func (n *NATSNode) Freeze() {
+	if n.Running() {
+		_ = n.cmd.Process.Signal(syscall.SIGSTOP)
+	}
+}
+
 // Running reports whether the node's process has not exited.
 func (n *NATSNode) Running() bool {
 	select {

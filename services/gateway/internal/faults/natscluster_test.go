@@ -13,7 +13,8 @@ import (
 // F7: NATS nodes killed (SIGKILL) mid-chat in a 3-node cluster of the
 // machine's nats-server, with gateway 0, gateway 1 and the chat service
 // each connected to its own node: first the node of gateway 0 (its room
-// subscriptions), then the node of the chat service (its publishes). Each
+// subscriptions), then the node of the chat service (its publishes), each
+// frozen just before the kill so that events are certainly lost. Each
 // process is given its node's URL only and learns the others from it, as
 // with one DNS name for the cluster. The processes move to a surviving
 // node at once, sends are acknowledged throughout, what a gateway missed
@@ -62,6 +63,7 @@ func TestF7NATSNodeKilled(t *testing.T) {
 	var kills []kill
 	var killErr error
 	done := make(chan struct{})
+	start := time.Now()
 	go func() {
 		defer close(done)
 		for _, k := range []kill{{node: 0, client: gw0}, {node: 2, client: chat}} {
@@ -70,6 +72,20 @@ func TestF7NATSNodeKilled(t *testing.T) {
 			if n := nodeOf(cl, k.client); n != k.node {
 				killErr = fmt.Errorf("%q is on node %d before the kill of node %d", k.client, n, k.node)
 				return
+			}
+			// Freeze the node until two more sends are acknowledged:
+			// their events, routed to it or published on it, die with it.
+			// Without this the failover (milliseconds) would rarely fall
+			// between two sends, and gap repair would go untested.
+			frozenAt := c.h.maxAcked()
+			cl.Nodes[k.node].Freeze()
+			for c.h.maxAcked() < frozenAt+2 {
+				if time.Since(start) > 20*time.Second {
+					killErr = fmt.Errorf("no sends acknowledged while node %d was frozen", k.node)
+					cl.Nodes[k.node].Kill()
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
 			}
 			k.ackedSeq = c.h.maxAcked()
 			at := time.Now()
@@ -126,8 +142,18 @@ func TestF7NATSNodeKilled(t *testing.T) {
 		}
 		l.mu.Unlock()
 	}
-	if repairs, err := metric(s.GatewayAdmin[0], "cobra_gateway_chat_gap_repairs_total"); err == nil {
-		t.Logf("gateway 0: %v gap repairs", repairs)
+	// Both gateways lost events with a node: gateway 0 its subscription's
+	// (first kill), both the chat service's publishes (second kill). Their
+	// sockets got them from history.
+	for gw, admin := range s.GatewayAdmin {
+		repairs, err := metric(admin, "cobra_gateway_chat_gap_repairs_total")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("gateway %d: %v gap repairs", gw, repairs)
+		if repairs < 1 {
+			t.Errorf("gateway %d made no gap repair, want at least 1 (events were lost with the killed nodes)", gw)
+		}
 	}
 	c.wantAllAcked(t)
 	// Every member, the listeners included, must end with every message
