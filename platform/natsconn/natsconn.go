@@ -7,8 +7,12 @@
 // Configuration (Load), all optional:
 //
 //   - NATS_URL: one server or a comma-separated cluster
-//     ("nats://nats-0:4222,nats://nats-1:4222"); the client picks among them
-//     at random and learns the rest of the cluster from the server.
+//     ("nats://nats-0:4222,nats://nats-1:4222"); the client tries them in
+//     random order (nats.go's default, so that processes given the same
+//     list spread over the nodes) and learns the rest of the cluster from
+//     the server it reaches (the INFO's connect_urls): one URL of a live
+//     node, or one DNS name of all nodes, is enough to fail over to any
+//     node of the cluster later.
 //   - NATS_CREDS_FILE: a user credentials file (JWT and nkey seed; decentralised
 //     auth), or NATS_NKEY_FILE: a user nkey seed file. Not both.
 //   - NATS_TLS_CA_FILE: verify the server with this CA (PEM) instead of the
@@ -17,6 +21,16 @@
 //
 // Every file is read again at each (re)connect, so rotated credentials and
 // certificates are picked up without a restart.
+//
+// When the node a process is connected to dies, the connection notices at
+// once (the socket closes) or, for a node that vanished without closing
+// it (host lost, network cut), after maxPingsOut unanswered pings, within
+// 20-30 s, and connects to
+// another node of the pool without waiting (reconnectWait applies only to
+// a server tried moments ago). Its subscriptions are re-sent there; events
+// published in between are not delivered to it (core NATS keeps nothing),
+// which the gateways repair from history. Publishes made while it
+// reconnects wait in the reconnect buffer (ReconnectBufSize).
 package natsconn
 
 import (
@@ -32,12 +46,17 @@ import (
 )
 
 const (
-	// ReconnectBufSize bounds what is kept while reconnecting (the
-	// nats.go default, made explicit): publishes beyond it fail at once
-	// (chat counts them in chat_publish_failures_total), and receivers
-	// repair the gap from history. 8 MiB is ~16,000 chat events of
-	// ~0.5 KB, seconds of peak traffic: enough for a NATS restart or
-	// failover, and a bounded cost per process. Subscriptions are not
+	// ReconnectBufSize bounds the publishes kept, in bytes of protocol
+	// (subject, headers and payload), while the connection is
+	// reconnecting (the nats.go default, made explicit); they are sent,
+	// in order, as soon as a server accepts the connection. When it is
+	// full a publish fails at once with nats.ErrReconnectBufExceeded
+	// instead of blocking (chat counts these in
+	// chat_publish_failures_total, the user service logs a lost
+	// revocation announcement), and receivers repair the gap from
+	// history. 8 MiB is ~16,000 chat events of ~0.5 KB, seconds of peak
+	// traffic: enough for a failover to another node (milliseconds) or a
+	// NATS restart, and a bounded cost per process. Subscriptions are not
 	// buffered: nats.go re-sends them on every reconnect.
 	ReconnectBufSize = 8 << 20
 	// reconnectWait is the pause after every server of the list failed,
@@ -47,7 +66,17 @@ const (
 	reconnectWait      = 250 * time.Millisecond
 	reconnectJitter    = 250 * time.Millisecond
 	reconnectJitterTLS = time.Second
+	// maxPingsOut unanswered pings, one every pingInterval, mark the
+	// connection stale, and it moves to another node. nats.go's default
+	// (2 min) would leave a gateway whose node vanished without closing
+	// its sockets deaf to its rooms for up to 6 min; a ping every 10 s
+	// costs nothing next to the chat traffic.
+	maxPingsOut = 2
 )
+
+// pingInterval is a variable so that a test can detect a silent server in
+// a second rather than in 20-30 s.
+var pingInterval = 10 * time.Second
 
 // Config says how to reach NATS.
 type Config struct {
@@ -94,6 +123,8 @@ func Connect(cfg Config, name string, log *slog.Logger) (*nats.Conn, error) {
 		nats.ReconnectWait(reconnectWait),
 		nats.ReconnectJitter(reconnectJitter, reconnectJitterTLS),
 		nats.ReconnectBufSize(ReconnectBufSize),
+		nats.PingInterval(pingInterval),
+		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.ConnectHandler(func(nc *nats.Conn) {
 			// The first connection, at start or, when NATS was down
 			// then, later.

@@ -8,14 +8,17 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,6 +28,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/cobraspace/cobraspace/platform/envconfig"
+	"github.com/cobraspace/cobraspace/platform/testenv"
 )
 
 func TestLoad(t *testing.T) {
@@ -108,6 +112,240 @@ func TestReconnectAfterServerRestart(t *testing.T) {
 	for _, want := range []string{`"msg":"nats connected"`, `"msg":"nats disconnected"`, `"msg":"nats reconnected"`} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %s:\n%s", want, log)
+		}
+	}
+}
+
+// TestReconnectBufferFull: while the connection is reconnecting, publishes
+// are kept up to ReconnectBufSize bytes; the next one fails at once with
+// nats.ErrReconnectBufExceeded; the kept ones are delivered in order once
+// a server is back, and publishing works again.
+func TestReconnectBufferFull(t *testing.T) {
+	srv := startServer(t, &server.Options{})
+	port := srv.Addr().(*net.TCPAddr).Port
+	nc := connect(t, Config{URLs: []string{srv.ClientURL()}}, newLog())
+	waitStatus(t, nc, nats.CONNECTED)
+	// The subscription is on the same connection: nats.go re-sends it
+	// before the buffered publishes, so none can overtake it.
+	sub, err := nc.SubscribeSync("buffer.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Shutdown()
+	waitStatus(t, nc, nats.RECONNECTING)
+	const size = 32 << 10
+	payload := make([]byte, size)
+	kept := 0
+	for ; ; kept++ {
+		copy(payload, strconv.Itoa(kept)+" ")
+		err := nc.Publish("buffer.test", payload)
+		if errors.Is(err, nats.ErrReconnectBufExceeded) {
+			break
+		}
+		if err != nil || kept > 2*ReconnectBufSize/size {
+			t.Fatalf("publish %d while reconnecting: %v, want kept until %d bytes then ErrReconnectBufExceeded", kept, err, ReconnectBufSize)
+		}
+	}
+	// Each publish costs its payload plus ~30 bytes of protocol; the
+	// last one accepted may end past the limit.
+	if lo, hi := ReconnectBufSize/(size+100), ReconnectBufSize/size+1; kept < lo || kept > hi {
+		t.Errorf("kept %d publishes of %d bytes, want %d..%d (ReconnectBufSize %d)", kept, size, lo, hi, ReconnectBufSize)
+	}
+	t.Logf("kept %d publishes (%d bytes of payload) while reconnecting", kept, kept*size)
+
+	startServer(t, &server.Options{Port: port})
+	waitStatus(t, nc, nats.CONNECTED)
+	for i := range kept {
+		msg, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("buffered publish %d of %d: %v", i, kept, err)
+		}
+		if want := strconv.Itoa(i) + " "; !bytes.HasPrefix(msg.Data, []byte(want)) {
+			t.Fatalf("buffered publish %d: got %q..., want it in publish order", i, msg.Data[:10])
+		}
+	}
+	roundTrip(t, nc)
+}
+
+// TestStaleServerDetected: a server that stops answering without closing
+// the connection (a vanished host, a network cut) is detected by the
+// client's pings, and the client reconnects. pingInterval is shortened so
+// that this takes a second instead of 20-30 s.
+func TestStaleServerDetected(t *testing.T) {
+	defer func(d time.Duration) { pingInterval = d }(pingInterval)
+	pingInterval = 200 * time.Millisecond
+	srv := startServer(t, &server.Options{})
+	px := newSilentProxy(t, srv.Addr().String())
+	log := newLog()
+	nc := connect(t, Config{URLs: []string{"nats://" + px.addr()}}, log)
+	waitStatus(t, nc, nats.CONNECTED)
+	roundTrip(t, nc)
+
+	px.silence()
+	silencedAt := time.Now()
+	for nc.Stats().Reconnects == 0 {
+		if time.Since(silencedAt) > 10*time.Second {
+			t.Fatalf("no reconnect 10 s after the server went silent (status %v)", nc.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d := time.Since(silencedAt)
+	t.Logf("silent server left after %v (ping every %v, %d unanswered allowed)", d.Round(time.Millisecond), pingInterval, maxPingsOut)
+	if d < maxPingsOut*pingInterval {
+		t.Errorf("reconnected after %v, before %d pings could go unanswered: another cause", d, maxPingsOut)
+	}
+	if !strings.Contains(log.String(), "stale connection") {
+		t.Errorf("log lacks the stale connection:\n%s", log)
+	}
+	waitStatus(t, nc, nats.CONNECTED)
+	roundTrip(t, nc)
+}
+
+// TestClusterFailover: a client given one node of a 3-node cluster (the
+// machine's nats-server) learns the other nodes from it, moves to one of
+// them as soon as its node is killed, and its subscription moves along:
+// a publish made on a third node reaches it again.
+func TestClusterFailover(t *testing.T) {
+	cl := testenv.StartNATSCluster(t, 3)
+	nc := connect(t, Config{URLs: []string{cl.Nodes[0].ClientURL}}, newLog())
+	waitStatus(t, nc, nats.CONNECTED)
+	waitFor(t, "the other nodes' URLs", func() bool { return len(nc.DiscoveredServers()) == 2 })
+	sub, err := nc.SubscribeSync("failover.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The publisher stays on node 2, which is not killed.
+	pub, err := nats.Connect(cl.Nodes[2].ClientURL, nats.IgnoreDiscoveredServers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pub.Close)
+	deliverEventually(t, pub, sub, "before the kill")
+
+	killedAt := time.Now()
+	cl.Nodes[0].Kill()
+	waitFor(t, "a reconnect", func() bool { return nc.Stats().Reconnects > 0 && nc.IsConnected() })
+	d := time.Since(killedAt)
+	t.Logf("reconnected to %s %v after node 0 was killed", nc.ConnectedUrl(), d.Round(time.Millisecond))
+	if nc.ConnectedUrl() == cl.Nodes[0].ClientURL {
+		t.Fatalf("connected to the killed node %s", nc.ConnectedUrl())
+	}
+	// Failing over needs no reconnectWait: the other nodes were not tried
+	// moments ago. 2 s leaves room for a busy machine.
+	if d > 2*time.Second {
+		t.Errorf("reconnected %v after the kill, want at once", d)
+	}
+	deliverEventually(t, pub, sub, "after the kill")
+}
+
+// deliverEventually publishes text on pub every 50 ms until sub gets it
+// (the subscription's interest reaches the other nodes of a cluster
+// asynchronously), for up to 5 s. Copies left from an earlier call, with
+// another text, do not count.
+func deliverEventually(t *testing.T, pub *nats.Conn, sub *nats.Subscription, text string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := pub.Publish(sub.Subject, []byte(text)); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			msg, err := sub.NextMsg(50 * time.Millisecond)
+			if err != nil {
+				break
+			}
+			if string(msg.Data) == text {
+				return
+			}
+		}
+	}
+	t.Fatalf("%q published on %s did not arrive within 5 s", text, sub.Subject)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 10 s", what)
+		}
+	}
+}
+
+// silentProxy forwards TCP connections to a server until silence: from
+// then on it drops what the connections it already has carry, in both
+// directions, without closing them (both ends see silence), while new
+// connections are forwarded normally.
+type silentProxy struct {
+	ln       net.Listener
+	target   string
+	mu       sync.Mutex
+	silenced []*atomic.Bool
+}
+
+func newSilentProxy(t *testing.T, target string) *silentProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &silentProxy{ln: ln, target: target}
+	var conns sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		conns.Wait()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			quiet := &atomic.Bool{}
+			p.mu.Lock()
+			p.silenced = append(p.silenced, quiet)
+			p.mu.Unlock()
+			t.Cleanup(func() { c.Close(); s.Close() })
+			conns.Add(2)
+			go func() { defer conns.Done(); forward(s, c, quiet) }()
+			go func() { defer conns.Done(); forward(c, s, quiet) }()
+		}
+	}()
+	return p
+}
+
+func (p *silentProxy) addr() string { return p.ln.Addr().String() }
+
+// silence makes every connection open now drop its traffic.
+func (p *silentProxy) silence() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, q := range p.silenced {
+		q.Store(true)
+	}
+}
+
+func forward(dst, src net.Conn, quiet *atomic.Bool) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if err != nil {
+			dst.Close()
+			return
+		}
+		if quiet.Load() {
+			continue
+		}
+		if _, err := dst.Write(buf[:n]); err != nil {
+			src.Close()
+			return
 		}
 	}
 }
