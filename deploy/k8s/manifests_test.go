@@ -21,9 +21,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+	"sigs.k8s.io/kustomize/api/hasher"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
@@ -32,7 +36,7 @@ import (
 )
 
 // overlays are the deployable kustomizations.
-var overlays = []string{"overlays/dev", "overlays/prod"}
+var overlays = []string{"overlays/dev", "overlays/prod", "overlays/prod-gateway-api"}
 
 // grpcServices are served over gRPC with the standard health service.
 var grpcServices = []string{"user", "post", "chat"}
@@ -54,6 +58,11 @@ type rendered struct {
 	netpols      []*networkingv1.NetworkPolicy
 	namespaces   []*corev1.Namespace
 	accounts     map[string]*corev1.ServiceAccount
+	priorities   map[string]*schedulingv1.PriorityClass
+	gateways     []*gatewayv1.Gateway
+	httpRoutes   []*gatewayv1.HTTPRoute
+	// hashed: the ConfigMap's name ends in the hash of its content.
+	hashed map[string]bool
 }
 
 // workload is what the checks need from a Deployment or StatefulSet.
@@ -87,6 +96,8 @@ func render(t *testing.T, dir string) *rendered {
 		configMaps: map[string]*corev1.ConfigMap{},
 		secrets:    map[string]*corev1.Secret{},
 		accounts:   map[string]*corev1.ServiceAccount{},
+		priorities: map[string]*schedulingv1.PriorityClass{},
+		hashed:     map[string]bool{},
 	}
 	namespaces := map[string][]string{}
 	for _, res := range resMap.Resources() {
@@ -103,6 +114,7 @@ func render(t *testing.T, dir string) *rendered {
 		case "v1/ConfigMap":
 			o := &corev1.ConfigMap{}
 			r.configMaps[res.GetName()], obj = o, o
+			r.hashed[res.GetName()] = hasContentHash(t, res)
 		case "v1/Secret":
 			o := &corev1.Secret{}
 			r.secrets[res.GetName()], obj = o, o
@@ -130,13 +142,23 @@ func render(t *testing.T, dir string) *rendered {
 		case "networking.k8s.io/v1/NetworkPolicy":
 			o := &networkingv1.NetworkPolicy{}
 			r.netpols, obj = append(r.netpols, o), o
+		case "scheduling.k8s.io/v1/PriorityClass":
+			o := &schedulingv1.PriorityClass{}
+			r.priorities[res.GetName()], obj = o, o
+		case "gateway.networking.k8s.io/v1/Gateway":
+			o := &gatewayv1.Gateway{}
+			r.gateways, obj = append(r.gateways, o), o
+		case "gateway.networking.k8s.io/v1/HTTPRoute":
+			o := &gatewayv1.HTTPRoute{}
+			r.httpRoutes, obj = append(r.httpRoutes, o), o
 		default:
 			t.Fatalf("%s: kind %s has no typed check here; add it to render", res.CurId(), gvk)
 		}
 		if err := yaml.UnmarshalStrict(y, obj); err != nil {
 			t.Errorf("%s %s does not decode strictly into %T: %v", gvk, res.GetName(), obj, err)
 		}
-		if ns := res.GetNamespace(); gvk != "v1/Namespace" {
+		// Namespaces and PriorityClasses are cluster-scoped.
+		if ns := res.GetNamespace(); gvk != "v1/Namespace" && gvk != "scheduling.k8s.io/v1/PriorityClass" {
 			namespaces[ns] = append(namespaces[ns], gvk+" "+res.GetName())
 		}
 	}
@@ -151,6 +173,26 @@ func render(t *testing.T, dir string) *rendered {
 		}
 	}
 	return r
+}
+
+// hasContentHash reports whether res's name is "<name>-<hash>" with the
+// hash kustomize computes over that name and the data, i.e. whether any
+// change of a value renames it.
+func hasContentHash(t *testing.T, res *resource.Resource) bool {
+	t.Helper()
+	i := strings.LastIndex(res.GetName(), "-")
+	if i < 0 {
+		return false
+	}
+	cp := res.Copy()
+	if err := cp.SetName(res.GetName()[:i]); err != nil {
+		t.Fatal(err)
+	}
+	h, err := (&hasher.Hasher{}).Hash(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.GetName()[i+1:] == h
 }
 
 func root(t *testing.T) string {
@@ -191,7 +233,7 @@ func TestOverlays(t *testing.T) {
 			checkAutoscaling(t, r)
 			checkGateway(t, r)
 			checkGRPCGrace(t, r)
-			checkIngress(t, r)
+			checkEdge(t, r)
 			checkNetworkPolicies(t, r)
 			checkConnectivity(t, r)
 		})
@@ -231,8 +273,46 @@ func checkWorkloads(t *testing.T, r *rendered) {
 		}
 	}
 	for _, svc := range envscan.Services {
-		if findDeployment(r, svc) == nil {
+		d := findDeployment(r, svc)
+		if d == nil {
 			t.Errorf("no Deployment %q", svc)
+			continue
+		}
+		checkPlacement(t, d)
+		pc := r.priorities[d.Spec.Template.Spec.PriorityClassName]
+		switch {
+		case pc == nil:
+			t.Errorf("Deployment %s: priorityClassName %q is not a rendered PriorityClass", svc, d.Spec.Template.Spec.PriorityClassName)
+		case pc.Namespace != "":
+			t.Errorf("PriorityClass %s is cluster-scoped but rendered in namespace %q", pc.Name, pc.Namespace)
+		case pc.GlobalDefault:
+			t.Errorf("PriorityClass %s must not be the cluster's global default", pc.Name)
+		case pc.Value <= 0 || pc.Value > 1_000_000_000:
+			t.Errorf("PriorityClass %s: value %d, want above ordinary pods (0) and below the system classes (> 1e9)", pc.Name, pc.Value)
+		}
+	}
+}
+
+// checkPlacement: a service's pods spread over zones and over nodes, each
+// constraint counting this Deployment's own pods (a selector that matched
+// nothing would spread nothing, silently).
+func checkPlacement(t *testing.T, d *appsv1.Deployment) {
+	t.Helper()
+	spread := map[string]bool{}
+	for _, c := range d.Spec.Template.Spec.TopologySpreadConstraints {
+		sel, err := metav1.LabelSelectorAsSelector(c.LabelSelector)
+		if err != nil || sel.Empty() || !sel.Matches(labels.Set(d.Spec.Template.Labels)) {
+			t.Errorf("Deployment %s: spread over %s selects %v, not its own pods (%v)", d.Name, c.TopologyKey, c.LabelSelector, err)
+			continue
+		}
+		if c.MaxSkew != 1 {
+			t.Errorf("Deployment %s: spread over %s has maxSkew %d, want 1", d.Name, c.TopologyKey, c.MaxSkew)
+		}
+		spread[c.TopologyKey] = true
+	}
+	for _, key := range []string{corev1.LabelTopologyZone, corev1.LabelHostname} {
+		if !spread[key] {
+			t.Errorf("Deployment %s: no topologySpreadConstraint over %s", d.Name, key)
 		}
 	}
 }
@@ -472,6 +552,35 @@ func checkReferences(t *testing.T, r *rendered, readme string) {
 			secret("Ingress "+ing.Name, tls.SecretName, "")
 		}
 	}
+	for _, gw := range r.gateways {
+		for _, l := range gw.Spec.Listeners {
+			if l.TLS == nil {
+				continue
+			}
+			for _, ref := range l.TLS.CertificateRefs {
+				if ref.Kind != nil && *ref.Kind != "Secret" || ref.Namespace != nil {
+					t.Errorf("Gateway %s listener %s: certificateRef %+v, want a Secret in the same namespace", gw.Name, l.Name, ref)
+					continue
+				}
+				secret("Gateway "+gw.Name, string(ref.Name), "")
+			}
+		}
+	}
+	// A service pod reads its ConfigMaps only at start, so each one must be
+	// generated with a content hash in its name: a changed value then
+	// changes the pod template and rolls the pods (TestConfigChangeRollsPods).
+	for _, w := range r.workloads() {
+		for _, c := range w.template.Spec.Containers {
+			if !strings.HasPrefix(c.Image, imagePrefix) {
+				continue
+			}
+			for _, ef := range c.EnvFrom {
+				if ref := ef.ConfigMapRef; ref != nil && !r.hashed[ref.Name] {
+					t.Errorf("%s %s: ConfigMap %s has no content hash in its name; generate it (configMapGenerator) so a change rolls the pods", w.kind, w.name, ref.Name)
+				}
+			}
+		}
+	}
 }
 
 // selecting returns the workloads whose pods sel selects.
@@ -644,14 +753,24 @@ func envValue(r *rendered, c corev1.Container, name string) (string, bool) {
 	return "", false
 }
 
-// checkIngress: the gateway is reachable, with timeouts long enough for
-// quiet WebSockets and no session affinity.
-func checkIngress(t *testing.T, r *rendered) {
+// checkEdge: the gateway is reachable from outside through exactly one
+// edge, an Ingress (ingress-nginx) or Gateway API HTTPRoutes, with no
+// session affinity and timeouts that let quiet WebSockets live.
+func checkEdge(t *testing.T, r *rendered) {
 	t.Helper()
-	if len(r.ingresses) != 1 {
-		t.Fatalf("got %d Ingresses, want 1 (the gateway)", len(r.ingresses))
+	checkEdgePolicy(t, r)
+	switch {
+	case len(r.ingresses) == 1 && len(r.httpRoutes) == 0:
+		checkIngress(t, r.ingresses[0])
+	case len(r.ingresses) == 0 && len(r.httpRoutes) > 0:
+		checkHTTPRoutes(t, r)
+	default:
+		t.Fatalf("got %d Ingresses and %d HTTPRoutes, want one Ingress or HTTPRoutes only", len(r.ingresses), len(r.httpRoutes))
 	}
-	ing := r.ingresses[0]
+}
+
+func checkIngress(t *testing.T, ing *networkingv1.Ingress) {
+	t.Helper()
 	for _, rule := range ing.Spec.Rules {
 		for _, p := range rule.HTTP.Paths {
 			b := p.Backend.Service
@@ -669,6 +788,93 @@ func checkIngress(t *testing.T, r *rendered) {
 	if _, sticky := ing.Annotations["nginx.ingress.kubernetes.io/affinity"]; sticky {
 		t.Errorf("Ingress %s: no sticky sessions: any gateway serves any client", ing.Name)
 	}
+}
+
+// socketPath is a chat WebSocket's path (services/gateway routes.go).
+const socketPath = "/ws/chat/1/chat/"
+
+// checkHTTPRoutes: every route attaches to a listener of a rendered Gateway
+// whose hostname it serves, and sends traffic only to the gateway Service on
+// a port it has; HTTPS reaches the gateway, and the rule that carries the
+// chat socket path has no request timeout.
+func checkHTTPRoutes(t *testing.T, r *rendered) {
+	t.Helper()
+	socketRouted := false
+	for _, hr := range r.httpRoutes {
+		for _, ref := range hr.Spec.ParentRefs {
+			l := findListener(r, string(ref.Name), ref.SectionName)
+			if l == nil {
+				section := ""
+				if ref.SectionName != nil {
+					section = string(*ref.SectionName)
+				}
+				t.Errorf("HTTPRoute %s: parent %s/%s is no listener of a rendered Gateway", hr.Name, ref.Name, section)
+				continue
+			}
+			if l.Hostname != nil && !slices.Contains(hr.Spec.Hostnames, *l.Hostname) {
+				t.Errorf("HTTPRoute %s: hostnames %v do not include listener %s's %s", hr.Name, hr.Spec.Hostnames, l.Name, *l.Hostname)
+			}
+			if l.Protocol != gatewayv1.HTTPSProtocolType {
+				continue
+			}
+			// Gateway API picks the rule with the longest matching prefix.
+			var best *gatewayv1.HTTPRouteRule
+			bestLen := -1
+			for i, rule := range hr.Spec.Rules {
+				for _, m := range rule.Matches {
+					if m.Path == nil || m.Path.Value == nil || m.Path.Type == nil || *m.Path.Type != gatewayv1.PathMatchPathPrefix {
+						continue
+					}
+					if p := *m.Path.Value; strings.HasPrefix(socketPath, p) && len(p) > bestLen {
+						best, bestLen = &hr.Spec.Rules[i], len(p)
+					}
+				}
+			}
+			if best == nil {
+				continue
+			}
+			socketRouted = true
+			if best.Timeouts == nil || best.Timeouts.Request == nil || *best.Timeouts.Request != "0s" {
+				t.Errorf("HTTPRoute %s: the rule for %s needs timeouts.request 0s (no limit) so chat sockets are not cut", hr.Name, socketPath)
+			}
+		}
+		for _, rule := range hr.Spec.Rules {
+			if rule.SessionPersistence != nil {
+				t.Errorf("HTTPRoute %s: no session persistence: any gateway serves any client", hr.Name)
+			}
+			if rule.Timeouts != nil && rule.Timeouts.Request != nil {
+				if _, err := time.ParseDuration(string(*rule.Timeouts.Request)); err != nil {
+					t.Errorf("HTTPRoute %s: timeouts.request: %v", hr.Name, err)
+				}
+			}
+			for _, b := range rule.BackendRefs {
+				if b.Kind != nil && *b.Kind != "Service" || b.Name != "gateway" || b.Port == nil {
+					t.Errorf("HTTPRoute %s: backend %+v, want Service gateway with a port", hr.Name, b.BackendObjectReference)
+					continue
+				}
+				if _, _, ok := resolveService(r, string(b.Name), fmt.Sprint(*b.Port)); !ok {
+					t.Errorf("HTTPRoute %s: Service %s has no port %d", hr.Name, b.Name, *b.Port)
+				}
+			}
+		}
+	}
+	if !socketRouted {
+		t.Errorf("no HTTPRoute carries %s over HTTPS", socketPath)
+	}
+}
+
+func findListener(r *rendered, gateway string, section *gatewayv1.SectionName) *gatewayv1.Listener {
+	for _, gw := range r.gateways {
+		if gw.Name != gateway {
+			continue
+		}
+		for i, l := range gw.Spec.Listeners {
+			if section == nil || l.Name == *section {
+				return &gw.Spec.Listeners[i]
+			}
+		}
+	}
+	return nil
 }
 
 // checkNetworkPolicies: default deny both ways, DNS allowed, and no rule
@@ -719,7 +925,9 @@ func checkNetworkPolicies(t *testing.T, r *rendered) {
 		sel, _ := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
 		for _, rule := range np.Spec.Ingress {
 			for _, peer := range rule.From {
-				if peer.IPBlock != nil || peer.NamespaceSelector != nil && peer.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] == "ingress-nginx" {
+				// From outside the namespace: only Prometheus may reach
+				// other pods than the gateway (their admin ports).
+				if peer.IPBlock != nil || peer.NamespaceSelector != nil && peer.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "monitoring" {
 					if !sel.Matches(gatewayPods) || sel.Empty() {
 						t.Errorf("NetworkPolicy %s lets outside traffic reach pods other than the gateway", np.Name)
 					}
