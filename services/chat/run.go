@@ -19,7 +19,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/natsconn"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
-	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
+	"github.com/cobraspace/cobraspace/platform/batch"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 	chatnats "github.com/cobraspace/cobraspace/services/chat/internal/nats"
 	"github.com/cobraspace/cobraspace/services/chat/internal/postgres"

@@ -15,7 +15,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/safetext"
 	"github.com/cobraspace/cobraspace/platform/subjects"
-	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
+	"github.com/cobraspace/cobraspace/platform/batch"
 )
 
 // Caller is the authenticated user a call acts for.
@@ -254,23 +254,90 @@ func (s *Service) count(ctx context.Context, roomID int64) int {
 // retry).
 func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, error) {
 	m.SenderID = c.ID
-	if err := checkText(m.Text); err != nil {
+	if err := checkNewMessage(m); err != nil {
 		return Message{}, err
-	}
-	if utf8.RuneCountInString(m.ClientMsgID) > MaxClientMsgIDRunes {
-		return Message{}, apperr.FieldError("client_msg_id", "Ensure this field has no more than 64 characters.")
-	}
-	if err := safetext.Check(m.ClientMsgID); err != nil {
-		return Message{}, apperr.FieldError("client_msg_id", err.Error())
-	}
-	if m.ParentID < 0 {
-		return Message{}, apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
 	}
 	sender, err := s.user(ctx, c)
 	if err != nil {
 		return Message{}, err
 	}
 	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
+	return sendOutcome(st, err)
+}
+
+// Outgoing is one message of SendMany with its sender and the span of
+// its send (invalid when not traced).
+type Outgoing struct {
+	Sender Caller
+	Msg    NewMessage
+	Span   trace.SpanContext
+}
+
+// SendMany is Send for the messages of many senders at once (a gateway's
+// batch): one user directory lookup for all senders, and every valid
+// message handed to the group commit together. Each message gets its own
+// result or error, with Send's rules; one message's failure never fails
+// another.
+func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []error) {
+	msgs := make([]Message, len(out))
+	errs := make([]error, len(out))
+	ids := make([]int64, 0, len(out))
+	for i := range out {
+		out[i].Msg.SenderID = out[i].Sender.ID
+		if errs[i] = checkNewMessage(out[i].Msg); errs[i] == nil {
+			ids = append(ids, out[i].Sender.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return msgs, errs
+	}
+	slices.Sort(ids)
+	users, err := s.users.Users(ctx, slices.Compact(ids))
+	reqs := make([]pending, 0, len(ids))
+	at := make([]int, 0, len(ids)) // index in out of each request
+	for i, o := range out {
+		if errs[i] != nil {
+			continue
+		}
+		if err != nil {
+			errs[i] = Unavailable(err)
+			continue
+		}
+		u, ok := users[o.Sender.ID]
+		if !ok {
+			u = User{Email: o.Sender.Email} // e.g. just deleted: the token's email
+		}
+		u.ID = o.Sender.ID
+		reqs = append(reqs, pending{msg: o.Msg, sender: u, span: o.Span})
+		at = append(at, i)
+	}
+	stored, serrs := s.batcher.DoAll(ctx, reqs)
+	for k, i := range at {
+		msgs[i], errs[i] = sendOutcome(stored[k], serrs[k])
+	}
+	return msgs, errs
+}
+
+// checkNewMessage applies the rules of a message that need no lookup.
+func checkNewMessage(m NewMessage) error {
+	if err := checkText(m.Text); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(m.ClientMsgID) > MaxClientMsgIDRunes {
+		return apperr.FieldError("client_msg_id", "Ensure this field has no more than 64 characters.")
+	}
+	if err := safetext.Check(m.ClientMsgID); err != nil {
+		return apperr.FieldError("client_msg_id", err.Error())
+	}
+	if m.ParentID < 0 {
+		return apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
+	}
+	return nil
+}
+
+// sendOutcome turns a group commit's answer for one message into Send's
+// result.
+func sendOutcome(st Stored, err error) (Message, error) {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return Message{}, err

@@ -607,14 +607,21 @@ func (c *client) handle(mt int, data []byte) {
 	}
 }
 
-// sendMessage stores the message and queues its ack: the committed message
-// as a chat.message frame, ordered by seq like every other message (the
-// NATS copy that follows is then a duplicate and dropped). The ack does not
+// sendMessage stores the message (batched with this replica's other
+// sends, see sender) and queues its ack: the committed message as a
+// chat.message frame, ordered by seq like every other message (the NATS
+// copy that follows is then a duplicate and dropped). The ack does not
 // depend on NATS.
 func (c *client) sendMessage(f ClientFrame) {
+	if !c.user.ExpiresAt.IsZero() && time.Now().After(c.user.ExpiresAt) {
+		// The batch carries no token for the chat service to refuse: the
+		// expiry is enforced here (the expiry timer closes the socket too).
+		c.close(CloseTokenExpired, "token expired")
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)
 	defer cancel()
-	m, err := c.hub.chat.SendMessage(ctx, &chatv1.SendMessageRequest{
+	m, err := c.hub.sends.send(ctx, c.user, &chatv1.SendMessageRequest{
 		RoomId: c.roomID, Text: f.Message, ParentId: f.ParentChat, ClientMsgId: f.ClientMsgID,
 	})
 	if err != nil {

@@ -172,6 +172,27 @@ func (f *fakeChat) SendMessage(ctx context.Context, in *chatv1.SendMessageReques
 	return m, nil
 }
 
+// SendMessages is SendMessage for each entry, acting for its sender_id
+// (the gateway's service identity is not modelled here).
+func (f *fakeChat) SendMessages(_ context.Context, in *chatv1.SendMessagesRequest, _ ...grpc.CallOption) (*chatv1.SendMessagesResponse, error) {
+	resp := &chatv1.SendMessagesResponse{}
+	for _, e := range in.GetMessages() {
+		req := e.GetMessage()
+		m, drop, err := f.store(req.GetRoomId(), e.GetSenderId(), req.GetText(), req.GetClientMsgId())
+		if err != nil {
+			st := status.Convert(err)
+			resp.Outcomes = append(resp.Outcomes, &chatv1.SendOutcome{Outcome: &chatv1.SendOutcome_Error{
+				Error: &chatv1.SendError{Code: int32(st.Code()), Message: st.Message()}}})
+			continue
+		}
+		if !drop {
+			f.publish(req.GetRoomId(), subjects.EventMessage, m.Seq, chatjson.MessageFrame(m))
+		}
+		resp.Outcomes = append(resp.Outcomes, &chatv1.SendOutcome{Outcome: &chatv1.SendOutcome_Message{Message: m}})
+	}
+	return resp, nil
+}
+
 func (f *fakeChat) store(roomID, uid int64, text, clientID string) (*chatv1.Message, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -121,12 +121,14 @@ type Hub struct {
 	live sync.WaitGroup // one per reserved socket until its cleanup ends
 
 	buffers *sync.Pool // batch write buffers shared by all sockets
+	sends   *sender    // socket sends, batched into SendMessages calls
 }
 
 // NewHub returns a hub using chat for RPCs and broker for room events.
 func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.Logger, m *Metrics) *Hub {
+	cfg = cfg.withDefaults()
 	return &Hub{
-		cfg:     cfg.withDefaults(),
+		cfg:     cfg,
 		chat:    chat,
 		broker:  broker,
 		log:     log,
@@ -137,6 +139,7 @@ func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.
 		perIP:   make(map[string]int),
 		conns:   make(map[string]*client),
 		buffers: newBufferPool(),
+		sends:   newSender(chat, cfg.RPCTimeout, m.observeSendBatch),
 	}
 }
 
@@ -415,7 +418,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		time.AfterFunc(d, func() { c.close(websocket.CloseServiceRestart, "service restart") })
 	}
 	done := make(chan struct{})
-	go func() { h.live.Wait(); close(done) }()
+	go func() {
+		h.live.Wait()
+		h.sends.close() // every socket is gone: no send can come any more
+		close(done)
+	}()
 	select {
 	case <-done:
 		return nil
