@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/cobraspace/cobraspace/platform/apperr"
+	"github.com/cobraspace/cobraspace/platform/batch"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/testenv"
-	"github.com/cobraspace/cobraspace/platform/batch"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 	"github.com/cobraspace/cobraspace/services/chat/internal/postgres/migrations"
 )
