@@ -352,7 +352,7 @@ func sendOutcome(st Stored, err error) (Message, error) {
 }
 
 // flush is the group commit: it stores a batch in one transaction, then
-// publishes the new messages in seq order. Duplicates publish nothing
+// publishes the new messages of each room in seq order, together. Duplicates publish nothing
 // again (the first attempt published them, or gateways repair the gap).
 func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 	msgs := make([]NewMessage, len(reqs))
@@ -364,6 +364,10 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 		s.log.WarnContext(ctx, "group commit failed", "size", len(reqs), "err", err)
 		return nil, err
 	}
+	// One "messages" event per room: its new messages, in seq order (the
+	// store assigned seqs in batch order within each room).
+	var rooms []int64
+	byRoom := make(map[int64][]Published, 4)
 	persisted := 0
 	for i := range stored {
 		if stored[i].Err != nil {
@@ -375,11 +379,19 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 		}
 		persisted++
 		m := stored[i].Message
-		pctx := ctx
-		if sc := reqs[i].span; sc.IsSampled() {
-			pctx = trace.ContextWithSpanContext(ctx, sc)
+		if _, ok := byRoom[m.RoomID]; !ok {
+			rooms = append(rooms, m.RoomID)
 		}
-		s.publish(pctx, m.RoomID, subjects.EventMessage, m.Seq, MessageFrame(m))
+		byRoom[m.RoomID] = append(byRoom[m.RoomID], Published{Seq: m.Seq, Frame: MessageFrame(m),
+			CreatedAt: m.CreatedAt, Span: reqs[i].span})
+	}
+	for _, r := range rooms {
+		if err := s.pub.PublishMessages(ctx, r, byRoom[r]); err != nil {
+			s.log.WarnContext(ctx, "publish failed", "room_id", r, "event", subjects.EventMessages, "err", err)
+			if s.hooks.PublishFailed != nil {
+				s.hooks.PublishFailed(subjects.EventMessages)
+			}
+		}
 	}
 	if s.hooks.Persisted != nil {
 		s.hooks.Persisted(persisted)

@@ -41,6 +41,9 @@ type Event struct {
 	Kind string // subjects.Event*
 	Seq  int64  // message events only (0 when absent)
 	Data []byte // the exact client frame; shared, never modified
+	// Messages holds the message events of one commit, in seq order, for
+	// Kind subjects.EventMessages (Data is then empty).
+	Messages []Event
 }
 
 // Broker delivers room events. fn is called from one goroutine per
@@ -166,9 +169,15 @@ func (r *room) onEvent(ev Event) {
 		for _, c := range members {
 			c.close(CloseRoomDeleted, "room deleted")
 		}
-	case ev.Kind == subjects.EventMessage && ev.Seq > 0:
+	case ev.Kind == subjects.EventMessages:
 		for _, c := range members {
-			c.deliverMessage(ev.Seq, ev.Data)
+			c.deliverMessages(ev.Messages)
+		}
+	case ev.Kind == subjects.EventMessage && ev.Seq > 0:
+		// A single message: what a chat service before batched publishes
+		// sent (during a rolling update), and this socket's own acks.
+		for _, c := range members {
+			c.deliverMessages([]Event{ev})
 		}
 	default:
 		for _, c := range members {
