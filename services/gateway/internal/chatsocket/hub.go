@@ -74,6 +74,13 @@ type Config struct {
 	// delaying its cut-off; a cap (e.g. 256 KiB) cuts it off sooner but
 	// tolerates smaller bursts from healthy readers.
 	KernelSendBuffer int
+	// SendBatchWait is how long a batch of socket sends may wait for more
+	// before it goes to the chat service [0: at once; a batch still
+	// gathers every send made while the previous call is in flight]. A
+	// few milliseconds make batches, and so commits and socket writes,
+	// fewer and larger in busy rooms, at that cost in latency
+	// (BENCHMARKS.md).
+	SendBatchWait time.Duration
 	// SendLimit is the per-user send limit every client frame counts
 	// against, shared with REST sends and (through Redis) with the other
 	// replicas [nil: this replica's own, without Redis].
@@ -142,7 +149,7 @@ func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.
 		perIP:   make(map[string]int),
 		conns:   make(map[string]*client),
 		buffers: newBufferPool(),
-		sends:   newSender(chat, cfg.RPCTimeout, m.observeSendBatch),
+		sends:   newSender(chat, cfg.RPCTimeout, cfg.SendBatchWait, m.observeSendBatch),
 	}
 }
 

@@ -28,7 +28,7 @@ type sender struct {
 // maxSendBatch is the most messages per call (the chat service accepts 512).
 const maxSendBatch = 256
 
-func newSender(chat chatv1.ChatServiceClient, timeout time.Duration, observe func(size int, took time.Duration, err error)) *sender {
+func newSender(chat chatv1.ChatServiceClient, timeout, wait time.Duration, observe func(size int, took time.Duration, err error)) *sender {
 	flush := func(ctx context.Context, msgs []*chatv1.SenderMessage) ([]*chatv1.SendOutcome, error) {
 		resp, err := chat.SendMessages(ctx, &chatv1.SendMessagesRequest{Messages: msgs})
 		if err != nil {
@@ -39,7 +39,7 @@ func newSender(chat chatv1.ChatServiceClient, timeout time.Duration, observe fun
 		}
 		return resp.GetOutcomes(), nil
 	}
-	return &sender{b: batch.New(batch.Config{MaxSize: maxSendBatch, FlushTimeout: timeout, Observe: observe}, flush)}
+	return &sender{b: batch.New(batch.Config{MaxSize: maxSendBatch, MaxWait: wait, FlushTimeout: timeout, Observe: observe}, flush)}
 }
 
 // send stores one message of user and returns it once committed, or the
