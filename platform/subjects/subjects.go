@@ -13,7 +13,11 @@ const (
 
 // Room event kinds, the values of HeaderEvent.
 const (
-	EventMessage     = "message"
+	// EventMessage is one new message (frame as data, seq in HeaderSeq).
+	EventMessage = "message"
+	// EventMessages is the new messages of one room from one commit: a
+	// protobuf cobraspace.chat.v1.RoomMessages as data, no HeaderSeq.
+	EventMessages    = "messages"
 	EventEdit        = "edit"
 	EventDelete      = "delete"
 	EventJoin        = "join"

@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
+	"github.com/cobraspace/cobraspace/platform/batch"
 	"github.com/cobraspace/cobraspace/platform/envconfig"
 	"github.com/cobraspace/cobraspace/platform/gctune"
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
@@ -19,7 +20,6 @@ import (
 	"github.com/cobraspace/cobraspace/platform/natsconn"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
-	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 	chatnats "github.com/cobraspace/cobraspace/services/chat/internal/nats"
 	"github.com/cobraspace/cobraspace/services/chat/internal/postgres"

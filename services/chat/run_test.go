@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cobraspace/cobraspace/platform/accesstoken"
 	"github.com/cobraspace/cobraspace/platform/fielderr"
@@ -203,11 +205,32 @@ func (h *harness) as(uid int64) context.Context {
 	return grpcauth.WithToken(ctx, h.tokens[uid])
 }
 
+// event is one room event as a gateway sees it: a "messages" event is
+// split into one "message" event per message, with its seq.
+type event struct {
+	kind, seq string
+	data      []byte
+}
+
 // watch subscribes to a room's events.
-func (h *harness) watch(t *testing.T, roomID int64) chan *nats.Msg {
+func (h *harness) watch(t *testing.T, roomID int64) chan event {
 	t.Helper()
-	ch := make(chan *nats.Msg, 100)
-	sub, err := h.nc.ChanSubscribe(h.subjects.Room(roomID), ch)
+	ch := make(chan event, 100)
+	sub, err := h.nc.Subscribe(h.subjects.Room(roomID), func(m *nats.Msg) {
+		kind := m.Header.Get(subjects.HeaderEvent)
+		if kind != subjects.EventMessages {
+			ch <- event{kind: kind, seq: m.Header.Get(subjects.HeaderSeq), data: m.Data}
+			return
+		}
+		var batch chatv1.RoomMessages
+		if err := proto.Unmarshal(m.Data, &batch); err != nil {
+			ch <- event{kind: "undecodable messages", data: m.Data}
+			return
+		}
+		for _, bm := range batch.GetMessages() {
+			ch <- event{kind: subjects.EventMessage, seq: strconv.FormatInt(bm.GetSeq(), 10), data: bm.GetFrame()}
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,31 +242,31 @@ func (h *harness) watch(t *testing.T, roomID int64) chan *nats.Msg {
 }
 
 // next returns the room's next event, which must be of kind event.
-func next(t *testing.T, ch chan *nats.Msg, event string, within time.Duration) map[string]any {
+func next(t *testing.T, ch chan event, kind string, within time.Duration) map[string]any {
 	t.Helper()
 	select {
 	case m := <-ch:
-		if got := m.Header.Get(subjects.HeaderEvent); got != event {
-			t.Fatalf("got event %q (%s), want %q", got, m.Data, event)
+		if m.kind != kind {
+			t.Fatalf("got event %q (%s), want %q", m.kind, m.data, kind)
 		}
 		var frame map[string]any
-		if err := json.Unmarshal(m.Data, &frame); err != nil {
-			t.Fatalf("frame %s: %v", m.Data, err)
+		if err := json.Unmarshal(m.data, &frame); err != nil {
+			t.Fatalf("frame %s: %v", m.data, err)
 		}
-		frame["_seq_header"] = m.Header.Get(subjects.HeaderSeq)
+		frame["_seq_header"] = m.seq
 		return frame
 	case <-time.After(within):
-		t.Fatalf("no %q event within %v", event, within)
+		t.Fatalf("no %q event within %v", kind, within)
 		return nil
 	}
 }
 
 // quiet checks that no event arrives for a while.
-func quiet(t *testing.T, ch chan *nats.Msg, d time.Duration) {
+func quiet(t *testing.T, ch chan event, d time.Duration) {
 	t.Helper()
 	select {
 	case m := <-ch:
-		t.Fatalf("got unexpected event %s: %s", m.Header.Get(subjects.HeaderEvent), m.Data)
+		t.Fatalf("got unexpected event %s: %s", m.kind, m.data)
 	case <-time.After(d):
 	}
 }
@@ -598,10 +621,10 @@ func TestPresenceOverRPC(t *testing.T) {
 		select {
 		case m := <-events:
 			if bobLeft != nil {
-				t.Fatalf("second event %s: %s", m.Header.Get(subjects.HeaderEvent), m.Data)
+				t.Fatalf("second event %s: %s", m.kind, m.data)
 			}
-			if err := json.Unmarshal(m.Data, &bobLeft); err != nil || m.Header.Get(subjects.HeaderEvent) != subjects.EventLeave {
-				t.Fatalf("got %s %s, want bob's leave", m.Header.Get(subjects.HeaderEvent), m.Data)
+			if err := json.Unmarshal(m.data, &bobLeft); err != nil || m.kind != subjects.EventLeave {
+				t.Fatalf("got %s %s, want bob's leave", m.kind, m.data)
 			}
 		case <-time.After(200 * time.Millisecond):
 		}

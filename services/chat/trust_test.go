@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
@@ -117,5 +119,67 @@ func TestDefaultAddressesLoopback(t *testing.T) {
 	}
 	if c.GRPCAddr != "127.0.0.1:9003" || c.AdminAddr != "127.0.0.1:9103" {
 		t.Errorf("defaults: gRPC %q, admin %q; want 127.0.0.1:9003 and 127.0.0.1:9103", c.GRPCAddr, c.AdminAddr)
+	}
+}
+
+// TestSendMessagesBatch: SendMessages answers only a gateway; each entry is
+// stored for the sender the gateway names, or fails on its own with the
+// code, reason and field SendMessage would have answered, and the stored
+// ones are published in seq order.
+func TestSendMessagesBatch(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	room, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "busy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := h.watch(t, room.GetId())
+	entry := func(sender int64, roomID int64, text, cmid string) *chatv1.SenderMessage {
+		return &chatv1.SenderMessage{SenderId: sender, SenderEmail: "token@example.com",
+			Message: &chatv1.SendMessageRequest{RoomId: roomID, Text: text, ClientMsgId: cmid}}
+	}
+	req := &chatv1.SendMessagesRequest{Messages: []*chatv1.SenderMessage{
+		entry(1, room.GetId(), "from one", "a"),
+		entry(2, room.GetId(), strings.Repeat("x", 2001), ""),
+		entry(2, room.GetId()+1000, "nowhere", ""),
+		entry(3, room.GetId(), "from three", ""),
+		entry(1, room.GetId(), "from one again", "a"), // the same client_msg_id: a copy
+	}}
+	for name, c := range map[string]chatv1.ChatServiceClient{"user": h.client, "post": h.post} {
+		_, err := c.SendMessages(h.as(1), req)
+		if status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("SendMessages from %s: %v, want PERMISSION_DENIED", name, err)
+		}
+	}
+	_, err = h.gateway.SendMessages(context.Background(), &chatv1.SendMessagesRequest{})
+	wantCode(t, err, codes.InvalidArgument, "")
+
+	resp, err := h.gateway.SendMessages(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := resp.GetOutcomes()
+	if len(out) != 5 {
+		t.Fatalf("got %d outcomes for 5 entries", len(out))
+	}
+	if m := out[0].GetMessage(); m.GetSeq() != 1 || m.GetSenderId() != 1 || m.GetText() != "from one" {
+		t.Errorf("entry 0: %v, want seq 1 from user 1", out[0])
+	}
+	if e := out[1].GetError(); codes.Code(e.GetCode()) != codes.InvalidArgument || e.GetReason() != "message_too_long" || e.GetField() != "message" {
+		t.Errorf("entry 1: %v, want INVALID_ARGUMENT message_too_long on field message", out[1])
+	}
+	if e := out[2].GetError(); codes.Code(e.GetCode()) != codes.NotFound {
+		t.Errorf("entry 2: %v, want NOT_FOUND", out[2])
+	}
+	if m := out[3].GetMessage(); m.GetSeq() != 2 || m.GetSenderId() != 3 {
+		t.Errorf("entry 3: %v, want seq 2 from user 3", out[3])
+	}
+	if m := out[4].GetMessage(); m.GetId() != out[0].GetMessage().GetId() {
+		t.Errorf("entry 4: %v, want the message of entry 0", out[4])
+	}
+	for _, seq := range []string{"1", "2"} {
+		if f := next(t, events, "message", 5*time.Second); f["_seq_header"] != seq {
+			t.Errorf("published %v, want seq %s", f, seq)
+		}
 	}
 }

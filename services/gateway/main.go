@@ -82,6 +82,7 @@ type config struct {
 	maxSocketsPerIP                     int
 	pingInterval, pongTimeout           time.Duration
 	kernelSendBuf                       int
+	sendBatchWait                       time.Duration
 	readTimeout, writeTimeout, idleTime time.Duration
 	trust                               servicetrust.Config
 }
@@ -109,6 +110,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		pingInterval:      env.Duration("PING_INTERVAL", 25*time.Second),
 		pongTimeout:       env.Duration("PONG_TIMEOUT", 60*time.Second),
 		kernelSendBuf:     env.Int("SOCKET_KERNEL_SEND_BUFFER", 0),
+		sendBatchWait:     env.Duration("CHAT_SEND_BATCH_WAIT", 0),
 		readTimeout:       env.Duration("HTTP_READ_TIMEOUT", 30*time.Second),
 		writeTimeout:      env.Duration("HTTP_WRITE_TIMEOUT", 30*time.Second),
 		idleTime:          env.Duration("HTTP_IDLE_TIMEOUT", 120*time.Second),
@@ -284,6 +286,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		PingInterval:      cfg.pingInterval,
 		PongTimeout:       cfg.pongTimeout,
 		KernelSendBuffer:  cfg.kernelSendBuf,
+		SendBatchWait:     cfg.sendBatchWait,
 		SendLimit:         sendLimit,
 	}, chatClient, bridge, log, socketMetrics)
 	authn.OnRevoked(func(userID int64, sessionIDs []string) { hub.CloseSessions(userID, sessionIDs, "logged out") })

@@ -2,8 +2,8 @@
 // rooms, messages with a gap-free per-room sequence, and presence.
 //
 // Authentication: RPCs act for the user whose access token is in the
-// `authorization` metadata (`Bearer <jwt>`), except Heartbeat and Leave, which
-// answer only a gateway (service identity: the service key or a mutual-TLS
+// `authorization` metadata (`Bearer <jwt>`), except SendMessages, Heartbeat
+// and Leave, which answer only a gateway (service identity: the service key or a mutual-TLS
 // certificate, platform/servicetrust; PERMISSION_DENIED for anyone else), and
 // GetRoom and ListMessages, which also answer a calling service without a
 // user token because a post's detail page (room and last messages) is public;
@@ -801,6 +801,333 @@ func (x *SendMessageRequest) GetClientMsgId() string {
 	return ""
 }
 
+// SendMessagesRequest is a batch of messages from a gateway's users.
+type SendMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 512 entries, stored in this order (per room, seqs follow it).
+	Messages      []*SenderMessage `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessagesRequest) Reset() {
+	*x = SendMessagesRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessagesRequest) ProtoMessage() {}
+
+func (x *SendMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessagesRequest.ProtoReflect.Descriptor instead.
+func (*SendMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SendMessagesRequest) GetMessages() []*SenderMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+// SenderMessage is one message of a SendMessagesRequest with its sender.
+type SenderMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sender's user id, as authenticated by the gateway.
+	SenderId int64 `protobuf:"varint,1,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	// The sender's email from the token: shown when the user service no
+	// longer knows the user.
+	SenderEmail string `protobuf:"bytes,2,opt,name=sender_email,json=senderEmail,proto3" json:"sender_email,omitempty"`
+	// The message, with SendMessage's rules.
+	Message *SendMessageRequest `protobuf:"bytes,3,opt,name=message,proto3" json:"message,omitempty"`
+	// W3C traceparent of the send when it was traced (sampled), so the trace
+	// follows the message through the batch; empty otherwise.
+	Traceparent   string `protobuf:"bytes,4,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SenderMessage) Reset() {
+	*x = SenderMessage{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SenderMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SenderMessage) ProtoMessage() {}
+
+func (x *SenderMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SenderMessage.ProtoReflect.Descriptor instead.
+func (*SenderMessage) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SenderMessage) GetSenderId() int64 {
+	if x != nil {
+		return x.SenderId
+	}
+	return 0
+}
+
+func (x *SenderMessage) GetSenderEmail() string {
+	if x != nil {
+		return x.SenderEmail
+	}
+	return ""
+}
+
+func (x *SenderMessage) GetMessage() *SendMessageRequest {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *SenderMessage) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
+// SendMessagesResponse answers a SendMessagesRequest entry by entry.
+type SendMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per request entry, in the same order.
+	Outcomes      []*SendOutcome `protobuf:"bytes,1,rep,name=outcomes,proto3" json:"outcomes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendMessagesResponse) Reset() {
+	*x = SendMessagesResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendMessagesResponse) ProtoMessage() {}
+
+func (x *SendMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendMessagesResponse.ProtoReflect.Descriptor instead.
+func (*SendMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SendMessagesResponse) GetOutcomes() []*SendOutcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+// SendOutcome is the stored message or the error of one entry.
+type SendOutcome struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one is set.
+	//
+	// Types that are valid to be assigned to Outcome:
+	//
+	//	*SendOutcome_Message
+	//	*SendOutcome_Error
+	Outcome       isSendOutcome_Outcome `protobuf_oneof:"outcome"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendOutcome) Reset() {
+	*x = SendOutcome{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendOutcome) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendOutcome) ProtoMessage() {}
+
+func (x *SendOutcome) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendOutcome.ProtoReflect.Descriptor instead.
+func (*SendOutcome) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *SendOutcome) GetOutcome() isSendOutcome_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+func (x *SendOutcome) GetMessage() *Message {
+	if x != nil {
+		if x, ok := x.Outcome.(*SendOutcome_Message); ok {
+			return x.Message
+		}
+	}
+	return nil
+}
+
+func (x *SendOutcome) GetError() *SendError {
+	if x != nil {
+		if x, ok := x.Outcome.(*SendOutcome_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isSendOutcome_Outcome interface {
+	isSendOutcome_Outcome()
+}
+
+type SendOutcome_Message struct {
+	// The message as stored (the first one for a repeated client_msg_id).
+	Message *Message `protobuf:"bytes,1,opt,name=message,proto3,oneof"`
+}
+
+type SendOutcome_Error struct {
+	// Why this entry was not stored.
+	Error *SendError `protobuf:"bytes,2,opt,name=error,proto3,oneof"`
+}
+
+func (*SendOutcome_Message) isSendOutcome_Outcome() {}
+
+func (*SendOutcome_Error) isSendOutcome_Outcome() {}
+
+// SendError is one entry's failure, as SendMessage would have answered it.
+type SendError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The google.rpc.Code (e.g. 3 INVALID_ARGUMENT, 5 NOT_FOUND, 14 UNAVAILABLE).
+	Code int32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The status message; shown to users except for INTERNAL and UNKNOWN.
+	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// The ErrorInfo reason, e.g. "message_too_long"; empty when none.
+	Reason string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The public JSON field at fault ("message", "parent_chat", ...); empty when none.
+	Field         string `protobuf:"bytes,4,opt,name=field,proto3" json:"field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendError) Reset() {
+	*x = SendError{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendError) ProtoMessage() {}
+
+func (x *SendError) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendError.ProtoReflect.Descriptor instead.
+func (*SendError) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *SendError) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *SendError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *SendError) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *SendError) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
 // EditMessageRequest is a new text for one of the caller's messages.
 type EditMessageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -814,7 +1141,7 @@ type EditMessageRequest struct {
 
 func (x *EditMessageRequest) Reset() {
 	*x = EditMessageRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[11]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +1153,7 @@ func (x *EditMessageRequest) String() string {
 func (*EditMessageRequest) ProtoMessage() {}
 
 func (x *EditMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[11]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +1166,7 @@ func (x *EditMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EditMessageRequest.ProtoReflect.Descriptor instead.
 func (*EditMessageRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{11}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EditMessageRequest) GetId() int64 {
@@ -867,7 +1194,7 @@ type DeleteMessageRequest struct {
 
 func (x *DeleteMessageRequest) Reset() {
 	*x = DeleteMessageRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[12]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +1206,7 @@ func (x *DeleteMessageRequest) String() string {
 func (*DeleteMessageRequest) ProtoMessage() {}
 
 func (x *DeleteMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[12]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +1219,7 @@ func (x *DeleteMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMessageRequest.ProtoReflect.Descriptor instead.
 func (*DeleteMessageRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{12}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteMessageRequest) GetId() int64 {
@@ -919,7 +1246,7 @@ type DeleteMessageResponse struct {
 
 func (x *DeleteMessageResponse) Reset() {
 	*x = DeleteMessageResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[13]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1258,7 @@ func (x *DeleteMessageResponse) String() string {
 func (*DeleteMessageResponse) ProtoMessage() {}
 
 func (x *DeleteMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[13]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1271,7 @@ func (x *DeleteMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteMessageResponse.ProtoReflect.Descriptor instead.
 func (*DeleteMessageResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{13}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteMessageResponse) GetId() int64 {
@@ -989,7 +1316,7 @@ type ListMessagesRequest struct {
 
 func (x *ListMessagesRequest) Reset() {
 	*x = ListMessagesRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[14]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1328,7 @@ func (x *ListMessagesRequest) String() string {
 func (*ListMessagesRequest) ProtoMessage() {}
 
 func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[14]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1341,7 @@ func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
 func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{14}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListMessagesRequest) GetRoomId() int64 {
@@ -1063,7 +1390,7 @@ type ListMessagesResponse struct {
 
 func (x *ListMessagesResponse) Reset() {
 	*x = ListMessagesResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[15]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1075,7 +1402,7 @@ func (x *ListMessagesResponse) String() string {
 func (*ListMessagesResponse) ProtoMessage() {}
 
 func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[15]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1088,7 +1415,7 @@ func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
 func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{15}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListMessagesResponse) GetMessages() []*Message {
@@ -1114,7 +1441,7 @@ type JoinRequest struct {
 
 func (x *JoinRequest) Reset() {
 	*x = JoinRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1126,7 +1453,7 @@ func (x *JoinRequest) String() string {
 func (*JoinRequest) ProtoMessage() {}
 
 func (x *JoinRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[16]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1139,7 +1466,7 @@ func (x *JoinRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinRequest.ProtoReflect.Descriptor instead.
 func (*JoinRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{16}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *JoinRequest) GetRoomId() int64 {
@@ -1178,7 +1505,7 @@ type JoinResponse struct {
 
 func (x *JoinResponse) Reset() {
 	*x = JoinResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1517,7 @@ func (x *JoinResponse) String() string {
 func (*JoinResponse) ProtoMessage() {}
 
 func (x *JoinResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[17]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1530,7 @@ func (x *JoinResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResponse.ProtoReflect.Descriptor instead.
 func (*JoinResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{17}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *JoinResponse) GetRoom() *Room {
@@ -1240,7 +1567,7 @@ type LeaveRequest struct {
 
 func (x *LeaveRequest) Reset() {
 	*x = LeaveRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[18]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1252,7 +1579,7 @@ func (x *LeaveRequest) String() string {
 func (*LeaveRequest) ProtoMessage() {}
 
 func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[18]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1592,7 @@ func (x *LeaveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveRequest.ProtoReflect.Descriptor instead.
 func (*LeaveRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{18}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *LeaveRequest) GetRoomId() int64 {
@@ -1291,7 +1618,7 @@ type LeaveResponse struct {
 
 func (x *LeaveResponse) Reset() {
 	*x = LeaveResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[19]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1630,7 @@ func (x *LeaveResponse) String() string {
 func (*LeaveResponse) ProtoMessage() {}
 
 func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[19]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1643,7 @@ func (x *LeaveResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveResponse.ProtoReflect.Descriptor instead.
 func (*LeaveResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{19}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{24}
 }
 
 // HeartbeatRequest lists a gateway's live sockets (gateway only).
@@ -1333,7 +1660,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[20]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1672,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[20]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1685,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{20}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *HeartbeatRequest) GetGatewayId() string {
@@ -1388,7 +1715,7 @@ type ConnectionRef struct {
 
 func (x *ConnectionRef) Reset() {
 	*x = ConnectionRef{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[21]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1400,7 +1727,7 @@ func (x *ConnectionRef) String() string {
 func (*ConnectionRef) ProtoMessage() {}
 
 func (x *ConnectionRef) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[21]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1413,7 +1740,7 @@ func (x *ConnectionRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionRef.ProtoReflect.Descriptor instead.
 func (*ConnectionRef) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{21}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ConnectionRef) GetRoomId() int64 {
@@ -1442,7 +1769,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[22]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1454,7 +1781,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[22]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1467,7 +1794,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{22}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HeartbeatResponse) GetUnknown() []*ConnectionRef {
@@ -1488,7 +1815,7 @@ type TypingRequest struct {
 
 func (x *TypingRequest) Reset() {
 	*x = TypingRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[23]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1827,7 @@ func (x *TypingRequest) String() string {
 func (*TypingRequest) ProtoMessage() {}
 
 func (x *TypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[23]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1840,7 @@ func (x *TypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypingRequest.ProtoReflect.Descriptor instead.
 func (*TypingRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{23}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TypingRequest) GetRoomId() int64 {
@@ -1532,7 +1859,7 @@ type TypingResponse struct {
 
 func (x *TypingResponse) Reset() {
 	*x = TypingResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[24]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1871,7 @@ func (x *TypingResponse) String() string {
 func (*TypingResponse) ProtoMessage() {}
 
 func (x *TypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[24]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1884,7 @@ func (x *TypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypingResponse.ProtoReflect.Descriptor instead.
 func (*TypingResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{24}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{29}
 }
 
 var File_cobraspace_chat_v1_chat_proto protoreflect.FileDescriptor
@@ -1617,7 +1944,25 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1b\n" +
 	"\tparent_id\x18\x03 \x01(\x03R\bparentId\x12\"\n" +
-	"\rclient_msg_id\x18\x04 \x01(\tR\vclientMsgId\"8\n" +
+	"\rclient_msg_id\x18\x04 \x01(\tR\vclientMsgId\"T\n" +
+	"\x13SendMessagesRequest\x12=\n" +
+	"\bmessages\x18\x01 \x03(\v2!.cobraspace.chat.v1.SenderMessageR\bmessages\"\xb3\x01\n" +
+	"\rSenderMessage\x12\x1b\n" +
+	"\tsender_id\x18\x01 \x01(\x03R\bsenderId\x12!\n" +
+	"\fsender_email\x18\x02 \x01(\tR\vsenderEmail\x12@\n" +
+	"\amessage\x18\x03 \x01(\v2&.cobraspace.chat.v1.SendMessageRequestR\amessage\x12 \n" +
+	"\vtraceparent\x18\x04 \x01(\tR\vtraceparent\"S\n" +
+	"\x14SendMessagesResponse\x12;\n" +
+	"\boutcomes\x18\x01 \x03(\v2\x1f.cobraspace.chat.v1.SendOutcomeR\boutcomes\"\x88\x01\n" +
+	"\vSendOutcome\x127\n" +
+	"\amessage\x18\x01 \x01(\v2\x1b.cobraspace.chat.v1.MessageH\x00R\amessage\x125\n" +
+	"\x05error\x18\x02 \x01(\v2\x1d.cobraspace.chat.v1.SendErrorH\x00R\x05errorB\t\n" +
+	"\aoutcome\"g\n" +
+	"\tSendError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\"8\n" +
 	"\x12EditMessageRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\"&\n" +
@@ -1660,7 +2005,7 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\aunknown\x18\x01 \x03(\v2!.cobraspace.chat.v1.ConnectionRefR\aunknown\"(\n" +
 	"\rTypingRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\"\x10\n" +
-	"\x0eTypingResponse2\xe0\b\n" +
+	"\x0eTypingResponse2\xc3\t\n" +
 	"\vChatService\x12M\n" +
 	"\n" +
 	"CreateRoom\x12%.cobraspace.chat.v1.CreateRoomRequest\x1a\x18.cobraspace.chat.v1.Room\x12G\n" +
@@ -1670,7 +2015,8 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"UpdateRoom\x12%.cobraspace.chat.v1.UpdateRoomRequest\x1a\x18.cobraspace.chat.v1.Room\x12[\n" +
 	"\n" +
 	"DeleteRoom\x12%.cobraspace.chat.v1.DeleteRoomRequest\x1a&.cobraspace.chat.v1.DeleteRoomResponse\x12R\n" +
-	"\vSendMessage\x12&.cobraspace.chat.v1.SendMessageRequest\x1a\x1b.cobraspace.chat.v1.Message\x12R\n" +
+	"\vSendMessage\x12&.cobraspace.chat.v1.SendMessageRequest\x1a\x1b.cobraspace.chat.v1.Message\x12a\n" +
+	"\fSendMessages\x12'.cobraspace.chat.v1.SendMessagesRequest\x1a(.cobraspace.chat.v1.SendMessagesResponse\x12R\n" +
 	"\vEditMessage\x12&.cobraspace.chat.v1.EditMessageRequest\x1a\x1b.cobraspace.chat.v1.Message\x12d\n" +
 	"\rDeleteMessage\x12(.cobraspace.chat.v1.DeleteMessageRequest\x1a).cobraspace.chat.v1.DeleteMessageResponse\x12a\n" +
 	"\fListMessages\x12'.cobraspace.chat.v1.ListMessagesRequest\x1a(.cobraspace.chat.v1.ListMessagesResponse\x12I\n" +
@@ -1691,7 +2037,7 @@ func file_cobraspace_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_cobraspace_chat_v1_chat_proto_rawDescData
 }
 
-var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_cobraspace_chat_v1_chat_proto_goTypes = []any{
 	(*Room)(nil),                  // 0: cobraspace.chat.v1.Room
 	(*Message)(nil),               // 1: cobraspace.chat.v1.Message
@@ -1704,64 +2050,76 @@ var file_cobraspace_chat_v1_chat_proto_goTypes = []any{
 	(*DeleteRoomRequest)(nil),     // 8: cobraspace.chat.v1.DeleteRoomRequest
 	(*DeleteRoomResponse)(nil),    // 9: cobraspace.chat.v1.DeleteRoomResponse
 	(*SendMessageRequest)(nil),    // 10: cobraspace.chat.v1.SendMessageRequest
-	(*EditMessageRequest)(nil),    // 11: cobraspace.chat.v1.EditMessageRequest
-	(*DeleteMessageRequest)(nil),  // 12: cobraspace.chat.v1.DeleteMessageRequest
-	(*DeleteMessageResponse)(nil), // 13: cobraspace.chat.v1.DeleteMessageResponse
-	(*ListMessagesRequest)(nil),   // 14: cobraspace.chat.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 15: cobraspace.chat.v1.ListMessagesResponse
-	(*JoinRequest)(nil),           // 16: cobraspace.chat.v1.JoinRequest
-	(*JoinResponse)(nil),          // 17: cobraspace.chat.v1.JoinResponse
-	(*LeaveRequest)(nil),          // 18: cobraspace.chat.v1.LeaveRequest
-	(*LeaveResponse)(nil),         // 19: cobraspace.chat.v1.LeaveResponse
-	(*HeartbeatRequest)(nil),      // 20: cobraspace.chat.v1.HeartbeatRequest
-	(*ConnectionRef)(nil),         // 21: cobraspace.chat.v1.ConnectionRef
-	(*HeartbeatResponse)(nil),     // 22: cobraspace.chat.v1.HeartbeatResponse
-	(*TypingRequest)(nil),         // 23: cobraspace.chat.v1.TypingRequest
-	(*TypingResponse)(nil),        // 24: cobraspace.chat.v1.TypingResponse
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*SendMessagesRequest)(nil),   // 11: cobraspace.chat.v1.SendMessagesRequest
+	(*SenderMessage)(nil),         // 12: cobraspace.chat.v1.SenderMessage
+	(*SendMessagesResponse)(nil),  // 13: cobraspace.chat.v1.SendMessagesResponse
+	(*SendOutcome)(nil),           // 14: cobraspace.chat.v1.SendOutcome
+	(*SendError)(nil),             // 15: cobraspace.chat.v1.SendError
+	(*EditMessageRequest)(nil),    // 16: cobraspace.chat.v1.EditMessageRequest
+	(*DeleteMessageRequest)(nil),  // 17: cobraspace.chat.v1.DeleteMessageRequest
+	(*DeleteMessageResponse)(nil), // 18: cobraspace.chat.v1.DeleteMessageResponse
+	(*ListMessagesRequest)(nil),   // 19: cobraspace.chat.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),  // 20: cobraspace.chat.v1.ListMessagesResponse
+	(*JoinRequest)(nil),           // 21: cobraspace.chat.v1.JoinRequest
+	(*JoinResponse)(nil),          // 22: cobraspace.chat.v1.JoinResponse
+	(*LeaveRequest)(nil),          // 23: cobraspace.chat.v1.LeaveRequest
+	(*LeaveResponse)(nil),         // 24: cobraspace.chat.v1.LeaveResponse
+	(*HeartbeatRequest)(nil),      // 25: cobraspace.chat.v1.HeartbeatRequest
+	(*ConnectionRef)(nil),         // 26: cobraspace.chat.v1.ConnectionRef
+	(*HeartbeatResponse)(nil),     // 27: cobraspace.chat.v1.HeartbeatResponse
+	(*TypingRequest)(nil),         // 28: cobraspace.chat.v1.TypingRequest
+	(*TypingResponse)(nil),        // 29: cobraspace.chat.v1.TypingResponse
+	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
 }
 var file_cobraspace_chat_v1_chat_proto_depIdxs = []int32{
-	25, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
-	25, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	25, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
+	30, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
+	30, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	30, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: cobraspace.chat.v1.ListRoomsResponse.rooms:type_name -> cobraspace.chat.v1.Room
-	1,  // 4: cobraspace.chat.v1.ListMessagesResponse.messages:type_name -> cobraspace.chat.v1.Message
-	0,  // 5: cobraspace.chat.v1.JoinResponse.room:type_name -> cobraspace.chat.v1.Room
-	2,  // 6: cobraspace.chat.v1.JoinResponse.online:type_name -> cobraspace.chat.v1.OnlineUser
-	2,  // 7: cobraspace.chat.v1.JoinResponse.me:type_name -> cobraspace.chat.v1.OnlineUser
-	21, // 8: cobraspace.chat.v1.HeartbeatRequest.connections:type_name -> cobraspace.chat.v1.ConnectionRef
-	21, // 9: cobraspace.chat.v1.HeartbeatResponse.unknown:type_name -> cobraspace.chat.v1.ConnectionRef
-	3,  // 10: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
-	4,  // 11: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
-	5,  // 12: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
-	7,  // 13: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
-	8,  // 14: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
-	10, // 15: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
-	11, // 16: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
-	12, // 17: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
-	14, // 18: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
-	16, // 19: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
-	18, // 20: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
-	20, // 21: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
-	23, // 22: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
-	0,  // 23: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
-	0,  // 24: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
-	6,  // 25: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
-	0,  // 26: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
-	9,  // 27: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
-	1,  // 28: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
-	1,  // 29: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
-	13, // 30: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
-	15, // 31: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
-	17, // 32: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
-	19, // 33: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
-	22, // 34: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
-	24, // 35: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
-	23, // [23:36] is the sub-list for method output_type
-	10, // [10:23] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	12, // 4: cobraspace.chat.v1.SendMessagesRequest.messages:type_name -> cobraspace.chat.v1.SenderMessage
+	10, // 5: cobraspace.chat.v1.SenderMessage.message:type_name -> cobraspace.chat.v1.SendMessageRequest
+	14, // 6: cobraspace.chat.v1.SendMessagesResponse.outcomes:type_name -> cobraspace.chat.v1.SendOutcome
+	1,  // 7: cobraspace.chat.v1.SendOutcome.message:type_name -> cobraspace.chat.v1.Message
+	15, // 8: cobraspace.chat.v1.SendOutcome.error:type_name -> cobraspace.chat.v1.SendError
+	1,  // 9: cobraspace.chat.v1.ListMessagesResponse.messages:type_name -> cobraspace.chat.v1.Message
+	0,  // 10: cobraspace.chat.v1.JoinResponse.room:type_name -> cobraspace.chat.v1.Room
+	2,  // 11: cobraspace.chat.v1.JoinResponse.online:type_name -> cobraspace.chat.v1.OnlineUser
+	2,  // 12: cobraspace.chat.v1.JoinResponse.me:type_name -> cobraspace.chat.v1.OnlineUser
+	26, // 13: cobraspace.chat.v1.HeartbeatRequest.connections:type_name -> cobraspace.chat.v1.ConnectionRef
+	26, // 14: cobraspace.chat.v1.HeartbeatResponse.unknown:type_name -> cobraspace.chat.v1.ConnectionRef
+	3,  // 15: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
+	4,  // 16: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
+	5,  // 17: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
+	7,  // 18: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
+	8,  // 19: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
+	10, // 20: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
+	11, // 21: cobraspace.chat.v1.ChatService.SendMessages:input_type -> cobraspace.chat.v1.SendMessagesRequest
+	16, // 22: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
+	17, // 23: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
+	19, // 24: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
+	21, // 25: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
+	23, // 26: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
+	25, // 27: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
+	28, // 28: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
+	0,  // 29: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
+	0,  // 30: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
+	6,  // 31: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
+	0,  // 32: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
+	9,  // 33: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
+	1,  // 34: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
+	13, // 35: cobraspace.chat.v1.ChatService.SendMessages:output_type -> cobraspace.chat.v1.SendMessagesResponse
+	1,  // 36: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
+	18, // 37: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
+	20, // 38: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
+	22, // 39: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
+	24, // 40: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
+	27, // 41: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
+	29, // 42: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
+	29, // [29:43] is the sub-list for method output_type
+	15, // [15:29] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_chat_v1_chat_proto_init() }
@@ -1769,13 +2127,17 @@ func file_cobraspace_chat_v1_chat_proto_init() {
 	if File_cobraspace_chat_v1_chat_proto != nil {
 		return
 	}
+	file_cobraspace_chat_v1_chat_proto_msgTypes[14].OneofWrappers = []any{
+		(*SendOutcome_Message)(nil),
+		(*SendOutcome_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_chat_v1_chat_proto_rawDesc), len(file_cobraspace_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

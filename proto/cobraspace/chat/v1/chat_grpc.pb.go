@@ -2,8 +2,8 @@
 // rooms, messages with a gap-free per-room sequence, and presence.
 //
 // Authentication: RPCs act for the user whose access token is in the
-// `authorization` metadata (`Bearer <jwt>`), except Heartbeat and Leave, which
-// answer only a gateway (service identity: the service key or a mutual-TLS
+// `authorization` metadata (`Bearer <jwt>`), except SendMessages, Heartbeat
+// and Leave, which answer only a gateway (service identity: the service key or a mutual-TLS
 // certificate, platform/servicetrust; PERMISSION_DENIED for anyone else), and
 // GetRoom and ListMessages, which also answer a calling service without a
 // user token because a post's detail page (room and last messages) is public;
@@ -58,6 +58,7 @@ const (
 	ChatService_UpdateRoom_FullMethodName    = "/cobraspace.chat.v1.ChatService/UpdateRoom"
 	ChatService_DeleteRoom_FullMethodName    = "/cobraspace.chat.v1.ChatService/DeleteRoom"
 	ChatService_SendMessage_FullMethodName   = "/cobraspace.chat.v1.ChatService/SendMessage"
+	ChatService_SendMessages_FullMethodName  = "/cobraspace.chat.v1.ChatService/SendMessages"
 	ChatService_EditMessage_FullMethodName   = "/cobraspace.chat.v1.ChatService/EditMessage"
 	ChatService_DeleteMessage_FullMethodName = "/cobraspace.chat.v1.ChatService/DeleteMessage"
 	ChatService_ListMessages_FullMethodName  = "/cobraspace.chat.v1.ChatService/ListMessages"
@@ -112,6 +113,19 @@ type ChatServiceClient interface {
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	SendMessage(ctx context.Context, in *SendMessageRequest, opts ...grpc.CallOption) (*Message, error)
+	// SendMessages stores the messages of many users in one call: a gateway
+	// hands over every message its sockets sent while its previous call was
+	// in flight, so a busy room costs one call (and one group commit) per
+	// batch rather than one per message. Gateway only (service identity,
+	// PERMISSION_DENIED otherwise): each entry names the sender the gateway
+	// authenticated (its socket's or request's verified, unrevoked access
+	// token), the way Heartbeat trusts the gateway for its sockets' users.
+	// Carrying each user's token instead would protect nothing more, since a
+	// gateway sees every token it forwards, and would cost a signature check
+	// and a revocation lookup per message. Each entry succeeds or fails on
+	// its own, with SendMessage's rules and errors; the call itself fails
+	// only as a whole (INVALID_ARGUMENT for more than 512 entries).
+	SendMessages(ctx context.Context, in *SendMessagesRequest, opts ...grpc.CallOption) (*SendMessagesResponse, error)
 	// EditMessage changes a message's text; sender only; publishes edit.
 	//
 	// Answers the shared Message rather than an EditMessageResponse: renaming
@@ -202,6 +216,16 @@ func (c *chatServiceClient) SendMessage(ctx context.Context, in *SendMessageRequ
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Message)
 	err := c.cc.Invoke(ctx, ChatService_SendMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) SendMessages(ctx context.Context, in *SendMessagesRequest, opts ...grpc.CallOption) (*SendMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendMessagesResponse)
+	err := c.cc.Invoke(ctx, ChatService_SendMessages_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -323,6 +347,19 @@ type ChatServiceServer interface {
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	SendMessage(context.Context, *SendMessageRequest) (*Message, error)
+	// SendMessages stores the messages of many users in one call: a gateway
+	// hands over every message its sockets sent while its previous call was
+	// in flight, so a busy room costs one call (and one group commit) per
+	// batch rather than one per message. Gateway only (service identity,
+	// PERMISSION_DENIED otherwise): each entry names the sender the gateway
+	// authenticated (its socket's or request's verified, unrevoked access
+	// token), the way Heartbeat trusts the gateway for its sockets' users.
+	// Carrying each user's token instead would protect nothing more, since a
+	// gateway sees every token it forwards, and would cost a signature check
+	// and a revocation lookup per message. Each entry succeeds or fails on
+	// its own, with SendMessage's rules and errors; the call itself fails
+	// only as a whole (INVALID_ARGUMENT for more than 512 entries).
+	SendMessages(context.Context, *SendMessagesRequest) (*SendMessagesResponse, error)
 	// EditMessage changes a message's text; sender only; publishes edit.
 	//
 	// Answers the shared Message rather than an EditMessageResponse: renaming
@@ -376,6 +413,9 @@ func (UnimplementedChatServiceServer) DeleteRoom(context.Context, *DeleteRoomReq
 }
 func (UnimplementedChatServiceServer) SendMessage(context.Context, *SendMessageRequest) (*Message, error) {
 	return nil, status.Error(codes.Unimplemented, "method SendMessage not implemented")
+}
+func (UnimplementedChatServiceServer) SendMessages(context.Context, *SendMessagesRequest) (*SendMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendMessages not implemented")
 }
 func (UnimplementedChatServiceServer) EditMessage(context.Context, *EditMessageRequest) (*Message, error) {
 	return nil, status.Error(codes.Unimplemented, "method EditMessage not implemented")
@@ -523,6 +563,24 @@ func _ChatService_SendMessage_Handler(srv interface{}, ctx context.Context, dec 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ChatServiceServer).SendMessage(ctx, req.(*SendMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_SendMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).SendMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_SendMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).SendMessages(ctx, req.(*SendMessagesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -683,6 +741,10 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SendMessage",
 			Handler:    _ChatService_SendMessage_Handler,
+		},
+		{
+			MethodName: "SendMessages",
+			Handler:    _ChatService_SendMessages_Handler,
 		},
 		{
 			MethodName: "EditMessage",

@@ -8,6 +8,8 @@ package chat
 import (
 	"context"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Limits of user input, in characters (Unicode code points).
@@ -152,10 +154,23 @@ type Presence interface {
 	ClearRoom(ctx context.Context, roomID int64) error
 }
 
-// Publisher announces committed changes to gateways (NATS). seq is set
-// only for message events.
+// Publisher announces committed changes to gateways (NATS).
 type Publisher interface {
+	// Publish announces one change that is not a new message (edit,
+	// delete, presence, room deleted); seq is 0 for those.
 	Publish(ctx context.Context, roomID int64, event string, seq int64, frame []byte) error
+	// PublishMessages announces the new messages of one room from one
+	// group commit, in seq order, as one event.
+	PublishMessages(ctx context.Context, roomID int64, msgs []Published) error
+}
+
+// Published is one new message as PublishMessages announces it.
+type Published struct {
+	Seq       int64
+	Frame     []byte // the chat.message frame
+	CreatedAt time.Time
+	// Span is the send's place in its trace (invalid when not traced).
+	Span trace.SpanContext
 }
 
 // UserDirectory looks up users' public details (the user service). Unknown

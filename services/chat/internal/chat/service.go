@@ -13,9 +13,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cobraspace/cobraspace/platform/apperr"
+	"github.com/cobraspace/cobraspace/platform/batch"
 	"github.com/cobraspace/cobraspace/platform/safetext"
 	"github.com/cobraspace/cobraspace/platform/subjects"
-	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
 )
 
 // Caller is the authenticated user a call acts for.
@@ -254,23 +254,90 @@ func (s *Service) count(ctx context.Context, roomID int64) int {
 // retry).
 func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, error) {
 	m.SenderID = c.ID
-	if err := checkText(m.Text); err != nil {
+	if err := checkNewMessage(m); err != nil {
 		return Message{}, err
-	}
-	if utf8.RuneCountInString(m.ClientMsgID) > MaxClientMsgIDRunes {
-		return Message{}, apperr.FieldError("client_msg_id", "Ensure this field has no more than 64 characters.")
-	}
-	if err := safetext.Check(m.ClientMsgID); err != nil {
-		return Message{}, apperr.FieldError("client_msg_id", err.Error())
-	}
-	if m.ParentID < 0 {
-		return Message{}, apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
 	}
 	sender, err := s.user(ctx, c)
 	if err != nil {
 		return Message{}, err
 	}
 	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
+	return sendOutcome(st, err)
+}
+
+// Outgoing is one message of SendMany with its sender and the span of
+// its send (invalid when not traced).
+type Outgoing struct {
+	Sender Caller
+	Msg    NewMessage
+	Span   trace.SpanContext
+}
+
+// SendMany is Send for the messages of many senders at once (a gateway's
+// batch): one user directory lookup for all senders, and every valid
+// message handed to the group commit together. Each message gets its own
+// result or error, with Send's rules; one message's failure never fails
+// another.
+func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []error) {
+	msgs := make([]Message, len(out))
+	errs := make([]error, len(out))
+	ids := make([]int64, 0, len(out))
+	for i := range out {
+		out[i].Msg.SenderID = out[i].Sender.ID
+		if errs[i] = checkNewMessage(out[i].Msg); errs[i] == nil {
+			ids = append(ids, out[i].Sender.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return msgs, errs
+	}
+	slices.Sort(ids)
+	users, err := s.users.Users(ctx, slices.Compact(ids))
+	reqs := make([]pending, 0, len(ids))
+	at := make([]int, 0, len(ids)) // index in out of each request
+	for i, o := range out {
+		if errs[i] != nil {
+			continue
+		}
+		if err != nil {
+			errs[i] = Unavailable(err)
+			continue
+		}
+		u, ok := users[o.Sender.ID]
+		if !ok {
+			u = User{Email: o.Sender.Email} // e.g. just deleted: the token's email
+		}
+		u.ID = o.Sender.ID
+		reqs = append(reqs, pending{msg: o.Msg, sender: u, span: o.Span})
+		at = append(at, i)
+	}
+	stored, serrs := s.batcher.DoAll(ctx, reqs)
+	for k, i := range at {
+		msgs[i], errs[i] = sendOutcome(stored[k], serrs[k])
+	}
+	return msgs, errs
+}
+
+// checkNewMessage applies the rules of a message that need no lookup.
+func checkNewMessage(m NewMessage) error {
+	if err := checkText(m.Text); err != nil {
+		return err
+	}
+	if utf8.RuneCountInString(m.ClientMsgID) > MaxClientMsgIDRunes {
+		return apperr.FieldError("client_msg_id", "Ensure this field has no more than 64 characters.")
+	}
+	if err := safetext.Check(m.ClientMsgID); err != nil {
+		return apperr.FieldError("client_msg_id", err.Error())
+	}
+	if m.ParentID < 0 {
+		return apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
+	}
+	return nil
+}
+
+// sendOutcome turns a group commit's answer for one message into Send's
+// result.
+func sendOutcome(st Stored, err error) (Message, error) {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return Message{}, err
@@ -285,7 +352,7 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 }
 
 // flush is the group commit: it stores a batch in one transaction, then
-// publishes the new messages in seq order. Duplicates publish nothing
+// publishes the new messages of each room in seq order, together. Duplicates publish nothing
 // again (the first attempt published them, or gateways repair the gap).
 func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 	msgs := make([]NewMessage, len(reqs))
@@ -297,6 +364,10 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 		s.log.WarnContext(ctx, "group commit failed", "size", len(reqs), "err", err)
 		return nil, err
 	}
+	// One "messages" event per room: its new messages, in seq order (the
+	// store assigned seqs in batch order within each room).
+	var rooms []int64
+	byRoom := make(map[int64][]Published, 4)
 	persisted := 0
 	for i := range stored {
 		if stored[i].Err != nil {
@@ -308,11 +379,19 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 		}
 		persisted++
 		m := stored[i].Message
-		pctx := ctx
-		if sc := reqs[i].span; sc.IsSampled() {
-			pctx = trace.ContextWithSpanContext(ctx, sc)
+		if _, ok := byRoom[m.RoomID]; !ok {
+			rooms = append(rooms, m.RoomID)
 		}
-		s.publish(pctx, m.RoomID, subjects.EventMessage, m.Seq, MessageFrame(m))
+		byRoom[m.RoomID] = append(byRoom[m.RoomID], Published{Seq: m.Seq, Frame: MessageFrame(m),
+			CreatedAt: m.CreatedAt, Span: reqs[i].span})
+	}
+	for _, r := range rooms {
+		if err := s.pub.PublishMessages(ctx, r, byRoom[r]); err != nil {
+			s.log.WarnContext(ctx, "publish failed", "room_id", r, "event", subjects.EventMessages, "err", err)
+			if s.hooks.PublishFailed != nil {
+				s.hooks.PublishFailed(subjects.EventMessages)
+			}
+		}
 	}
 	if s.hooks.Persisted != nil {
 		s.hooks.Persisted(persisted)

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/trace"
-
-	"github.com/cobraspace/cobraspace/platform/subjects"
 )
 
 // The fakes embed the interfaces: only the methods Send uses are written;
@@ -46,17 +44,19 @@ type tracePublisher struct {
 	spans map[int64]trace.SpanContext // by seq
 }
 
-func (p *tracePublisher) Publish(ctx context.Context, _ int64, event string, seq int64, _ []byte) error {
-	if event == subjects.EventMessage {
-		p.mu.Lock()
-		p.spans[seq] = trace.SpanContextFromContext(ctx)
-		p.mu.Unlock()
+func (p *tracePublisher) Publish(context.Context, int64, string, int64, []byte) error { return nil }
+
+func (p *tracePublisher) PublishMessages(_ context.Context, _ int64, msgs []Published) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range msgs {
+		p.spans[m.Seq] = m.Span
 	}
 	return nil
 }
 
 // TestSendPublishesUnderRequestSpan: a message sent from a sampled trace is
-// published under that trace's span although the group commit runs on its
+// published with that trace's span although the group commit runs on its
 // own goroutine; an untraced send publishes without a span.
 func TestSendPublishesUnderRequestSpan(t *testing.T) {
 	t.Parallel()

@@ -1,7 +1,8 @@
 // Package nats publishes the chat service's room events on NATS: one
-// subject per room (platform/subjects), the event kind and seq in headers,
-// the client frame as data, the trace context (platform/tracing) when the
-// call is traced.
+// subject per room (platform/subjects), the event kind in a header; the
+// client frame as data (and the seq in a header), or for new messages a
+// protobuf chatv1.RoomMessages with every message of one commit; the trace
+// context (platform/tracing) when the call is traced.
 package nats
 
 import (
@@ -11,9 +12,12 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	"github.com/cobraspace/cobraspace/platform/tracing"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 
@@ -66,6 +70,40 @@ func (p *Publisher) Publish(ctx context.Context, roomID int64, event string, seq
 	tracing.Inject(ctx, m.Header)
 	if err := p.nc.PublishMsg(&m.Msg); err != nil {
 		return fmt.Errorf("publish %s of room %d: %w", event, roomID, err)
+	}
+	return nil
+}
+
+// PublishMessages implements chat.Publisher: one NATS message carries the
+// room's new messages of one commit (chatv1.RoomMessages), each with its
+// trace context when its send was traced. Like Publish it only queues.
+func (p *Publisher) PublishMessages(_ context.Context, roomID int64, msgs []chat.Published) error {
+	batch := &chatv1.RoomMessages{Messages: make([]*chatv1.RoomMessage, len(msgs))}
+	for i, m := range msgs {
+		batch.Messages[i] = &chatv1.RoomMessage{Seq: m.Seq, Frame: m.Frame, CreatedUnixNano: m.CreatedAt.UnixNano()}
+		if m.Span.IsSampled() {
+			h := map[string][]string{}
+			tracing.Inject(trace.ContextWithSpanContext(context.Background(), m.Span), h)
+			if v := h[tracing.TraceparentHeader]; len(v) > 0 {
+				batch.Messages[i].Traceparent = v[0]
+			}
+		}
+	}
+	data, err := proto.Marshal(batch)
+	if err != nil {
+		return fmt.Errorf("encode messages of room %d: %w", roomID, err)
+	}
+	m := p.msgs.Get().(*pooledMsg)
+	defer func() {
+		m.Data = nil
+		clear(m.Header)
+		p.msgs.Put(m)
+	}()
+	m.Subject, m.Data = p.subjects.Room(roomID), data
+	m.event[0] = subjects.EventMessages
+	m.Header[subjects.HeaderEvent] = m.event[:]
+	if err := p.nc.PublishMsg(&m.Msg); err != nil {
+		return fmt.Errorf("publish %d messages of room %d: %w", len(msgs), roomID, err)
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
+	"github.com/cobraspace/cobraspace/platform/batch"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 

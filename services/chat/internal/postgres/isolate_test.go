@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/cobraspace/cobraspace/platform/apperr"
-	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
+	"github.com/cobraspace/cobraspace/platform/batch"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 
@@ -49,11 +49,13 @@ type publications struct {
 	seqs []int64
 }
 
-func (p *publications) Publish(_ context.Context, _ int64, event string, seq int64, _ []byte) error {
-	if event == "message" {
-		p.mu.Lock()
-		p.seqs = append(p.seqs, seq)
-		p.mu.Unlock()
+func (p *publications) Publish(context.Context, int64, string, int64, []byte) error { return nil }
+
+func (p *publications) PublishMessages(_ context.Context, _ int64, msgs []chat.Published) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range msgs {
+		p.seqs = append(p.seqs, m.Seq)
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -20,20 +21,27 @@ type dedupKey struct {
 	clientMsgID      string
 }
 
-// StoreMessages implements chat.Store: the group commit. In ONE transaction
-// it locks the batch's rooms, checks parents, bumps each room's last_seq
-// once by the number of new messages and inserts them all with one
-// statement. Either the whole batch commits or none of it; a batch the
-// database refuses for some message's data fails with apperr.CodeInvalid.
+// StoreMessages implements chat.Store: the group commit. Either the whole
+// batch commits or none of it; a batch the database refuses for some
+// message's data fails with apperr.CodeInvalid.
+//
+// The common batch takes ONE round trip: a single statement (its own
+// transaction) that locks the batch's rooms in id order, bumps each room's
+// last_seq once by its number of new messages, checks reply parents and
+// inserts the messages (insertBatch). Its fixed cost per batch (begin,
+// several statements, commit, each a round trip) was most of the chat
+// service's and PostgreSQL's CPU per message in busy rooms, where batches
+// are small.
 //
 // Retried sends (a client_msg_id already stored) are rare, so the first
 // attempt does not look for them: it lets the unique index catch them, and
-// only then redoes the batch with a lookup that returns the stored
-// messages. That keeps an index probe per message off the hot path.
+// only then redoes the batch in an explicit transaction that looks the
+// stored ones up first (storeWithLookup). That keeps an index probe per
+// message off the hot path.
 func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]chat.Stored, error) {
-	out, err := s.storeBatch(ctx, msgs, false)
+	out, err := insertBatch(ctx, s.pool, msgs)
 	if isDedupConflict(err) {
-		out, err = s.storeBatch(ctx, msgs, true)
+		out, err = s.storeWithLookup(ctx, msgs)
 	}
 	if isDataError(err) {
 		// The database refused some message's data and wrote nothing.
@@ -47,6 +55,148 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 		return nil, dbErr("store messages", err)
 	}
 	return out, nil
+}
+
+// insertBatchSQL stores a batch in one statement. v is the batch in order
+// (i is its position, from 1), with ok telling whether a reply's parent is
+// a live message of its room; locked holds the batch's rooms, locked in id
+// order so that concurrent batches (other chat replicas) cannot deadlock,
+// without the rooms deleted meanwhile; bump gives each room its block of
+// seqs (base+1 .. base+n); ins numbers each room's accepted messages in
+// batch order. The result has a row per inserted message (id > 0), a row
+// with id 0 per room found, and a row with id -i per message refused for
+// its parent, so the caller can tell an unknown room from a bad parent.
+const insertBatchSQL = `
+WITH v AS (
+	SELECT v.*, (v.p = 0 OR EXISTS (
+		SELECT 1 FROM messages pm WHERE pm.id = v.p AND pm.room_id = v.r AND pm.deleted_at IS NULL)) AS ok
+	FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])
+		WITH ORDINALITY AS v(r, u, t, p, c, i)
+), locked AS (
+	SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE
+), counts AS (
+	SELECT locked.id, count(v.i) AS n FROM locked LEFT JOIN v ON v.r = locked.id AND v.ok GROUP BY locked.id
+), bump AS (
+	UPDATE rooms SET last_seq = rooms.last_seq + counts.n
+	FROM counts WHERE rooms.id = counts.id
+	RETURNING rooms.id, rooms.last_seq - counts.n AS base -- RETURNING sees the new last_seq
+), ins AS (
+	INSERT INTO messages (room_id, seq, sender_id, text, parent_id, client_msg_id)
+	SELECT v.r, bump.base + row_number() OVER (PARTITION BY v.r ORDER BY v.i), v.u, v.t, nullif(v.p, 0), v.c
+	FROM v JOIN bump ON bump.id = v.r
+	WHERE v.ok
+	ORDER BY 1, 2
+	RETURNING id, room_id, seq, created_at
+)
+SELECT id, room_id, seq, created_at FROM ins
+UNION ALL SELECT 0, id, 0, now() FROM bump
+UNION ALL SELECT -i, r, 0, now() FROM v WHERE NOT ok`
+
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// insertBatch is StoreMessages' one-round-trip path (insertBatchSQL). A
+// client_msg_id repeated within the batch is stored once; its copies are
+// duplicates of the first. One stored before makes the statement fail with
+// the unique index's violation (isDedupConflict), having written nothing.
+func insertBatch(ctx context.Context, q querier, msgs []chat.NewMessage) ([]chat.Stored, error) {
+	out := make([]chat.Stored, len(msgs))
+	order, copyOf := firstOccurrences(msgs)
+	n := len(order)
+	var (
+		rooms   = make([]int64, n)
+		senders = make([]int64, n)
+		texts   = make([]string, n)
+		parents = make([]int64, n)
+		cmids   = make([]string, n)
+	)
+	for k, i := range order {
+		m := msgs[i]
+		rooms[k], senders[k], texts[k], parents[k], cmids[k] = m.RoomID, m.SenderID, m.Text, m.ParentID, m.ClientMsgID
+	}
+	rows, err := q.Query(ctx, insertBatchSQL, rooms, senders, texts, parents, cmids)
+	if err != nil {
+		return nil, err
+	}
+	found := make(map[int64]bool, 4)
+	inserted := make(map[int64][]chat.Message, 4) // per room
+	var id, room, seq int64
+	var created time.Time
+	_, err = pgx.ForEachRow(rows, []any{&id, &room, &seq, &created}, func() error {
+		switch {
+		case id > 0:
+			inserted[room] = append(inserted[room], chat.Message{ID: id, Seq: seq, CreatedAt: created})
+		case id == 0:
+			found[room] = true
+		default: // -(position in the arrays, from 1) of a reply refused for its parent
+			out[order[-id-1]].Err = errBadParent()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Each room's accepted messages got its seqs in batch order: after
+	// sorting its rows by seq, the k-th row is its k-th accepted message.
+	for _, rows := range inserted {
+		slices.SortFunc(rows, func(a, b chat.Message) int { return cmp.Compare(a.Seq, b.Seq) })
+	}
+	next := make(map[int64]int, len(inserted))
+	for _, i := range order {
+		m := msgs[i]
+		switch {
+		case out[i].Err != nil:
+		case !found[m.RoomID]:
+			out[i].Err = apperr.New(apperr.CodeNotFound, chat.MsgRoomNotFound)
+		default:
+			k := next[m.RoomID]
+			if k >= len(inserted[m.RoomID]) {
+				return nil, fmt.Errorf("insert messages: room %d returned %d rows, fewer than its accepted messages",
+					m.RoomID, len(inserted[m.RoomID]))
+			}
+			next[m.RoomID] = k + 1
+			g := inserted[m.RoomID][k]
+			out[i].Message = chat.Message{ID: g.ID, RoomID: m.RoomID, Seq: g.Seq, SenderID: m.SenderID, Text: m.Text,
+				ParentID: m.ParentID, ClientMsgID: m.ClientMsgID, CreatedAt: g.CreatedAt}
+		}
+	}
+	for i, j := range copyOf {
+		if out[j].Err != nil {
+			out[i].Err = out[j].Err
+			continue
+		}
+		out[i] = chat.Stored{Message: out[j].Message, Duplicate: true}
+	}
+	return out, nil
+}
+
+// firstOccurrences returns the indexes of the messages to insert, in batch
+// order, and for each later copy of a (room, sender, client_msg_id) the
+// index of its first occurrence.
+func firstOccurrences(msgs []chat.NewMessage) (order []int, copyOf map[int]int) {
+	order = make([]int, 0, len(msgs))
+	copyOf = map[int]int{}
+	first := make(map[dedupKey]int, len(msgs))
+	for i, m := range msgs {
+		if m.ClientMsgID != "" {
+			k := dedupKey{m.RoomID, m.SenderID, m.ClientMsgID}
+			if j, ok := first[k]; ok {
+				copyOf[i] = j
+				continue
+			}
+			first[k] = i
+		}
+		order = append(order, i)
+	}
+	return order, copyOf
+}
+
+// errBadParent is the error of a reply whose parent is not a live message
+// of its room.
+func errBadParent() error {
+	return apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
 }
 
 // isDataError reports whether PostgreSQL refused a statement for the data
@@ -71,146 +221,46 @@ func isDedupConflict(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "messages_client_msg_id"
 }
 
-func (s *Store) storeBatch(ctx context.Context, msgs []chat.NewMessage, dedup bool) (out []chat.Stored, err error) {
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		out, err = storeBatch(ctx, tx, msgs, dedup)
-		return err
-	})
-	return out, err
-}
-
-func storeBatch(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, dedup bool) ([]chat.Stored, error) {
-	out := make([]chat.Stored, len(msgs))
-
-	// 1. Lock the rooms (in id order, so concurrent batches cannot
-	// deadlock). The lock also orders this batch after any other writer of
-	// these rooms, so the dedup lookup below sees their committed rows.
-	var roomIDs []int64
-	for _, m := range msgs {
-		roomIDs = append(roomIDs, m.RoomID)
+// storeWithLookup stores a batch in which some client_msg_id was stored
+// before: in one transaction it locks the batch's rooms (in id order), so
+// that every earlier writer of them has committed, marks the messages
+// already stored as duplicates of what was stored, and inserts the others
+// with insertBatchSQL.
+func (s *Store) storeWithLookup(ctx context.Context, msgs []chat.NewMessage) (out []chat.Stored, err error) {
+	roomIDs := make([]int64, len(msgs))
+	for i, m := range msgs {
+		roomIDs[i] = m.RoomID
 	}
 	slices.Sort(roomIDs)
-	roomIDs = slices.Compact(roomIDs)
-	rows, err := tx.Query(ctx, `SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE`, roomIDs)
-	if err != nil {
-		return nil, fmt.Errorf("lock rooms: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("lock rooms: %w", err)
-	}
-	for i, m := range msgs {
-		if !slices.Contains(found, m.RoomID) {
-			out[i].Err = apperr.New(apperr.CodeNotFound, chat.MsgRoomNotFound)
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
+			slices.Compact(roomIDs)); err != nil {
+			return fmt.Errorf("lock rooms: %w", err)
 		}
-	}
-
-	// 2. Retried sends: return what was stored the first time.
-	if dedup {
+		out = make([]chat.Stored, len(msgs))
 		if err := findStored(ctx, tx, msgs, out); err != nil {
-			return nil, err
+			return err
 		}
-	}
-
-	// 3. Parents must be live messages of the same room.
-	if err := checkParents(ctx, tx, msgs, out); err != nil {
-		return nil, err
-	}
-
-	// 4. Within the batch, a repeated key is a copy of its first occurrence.
-	first := make(map[dedupKey]int, len(msgs))
-	copyOf := map[int]int{}
-	perRoom := make(map[int64]int, len(roomIDs))
-	order := make([]int, 0, len(msgs)) // indexes of the messages to insert, in batch order
-	for i, m := range msgs {
-		if out[i].Err != nil || out[i].Duplicate {
-			continue
-		}
-		if m.ClientMsgID != "" {
-			k := dedupKey{m.RoomID, m.SenderID, m.ClientMsgID}
-			if j, ok := first[k]; ok {
-				copyOf[i] = j
-				continue
+		var rest []chat.NewMessage
+		var at []int
+		for i, m := range msgs {
+			if !out[i].Duplicate {
+				rest, at = append(rest, m), append(at, i)
 			}
-			first[k] = i
 		}
-		perRoom[m.RoomID]++
-		order = append(order, i)
-	}
-	if len(order) == 0 {
-		return out, nil
-	}
-
-	// 5. One UPDATE hands every room its block of seqs.
-	ids := make([]int64, 0, len(perRoom))
-	counts := make([]int64, 0, len(perRoom))
-	for id, n := range perRoom {
-		ids = append(ids, id)
-		counts = append(counts, int64(n))
-	}
-	rows, err = tx.Query(ctx, `
-		UPDATE rooms SET last_seq = rooms.last_seq + v.n
-		FROM unnest($1::bigint[], $2::bigint[]) AS v(id, n)
-		WHERE rooms.id = v.id
-		RETURNING rooms.id, rooms.last_seq`, ids, counts)
-	if err != nil {
-		return nil, fmt.Errorf("assign seqs: %w", err)
-	}
-	next := make(map[int64]int64, len(perRoom)) // room -> next seq to assign
-	var id, last int64
-	_, err = pgx.ForEachRow(rows, []any{&id, &last}, func() error {
-		next[id] = last - int64(perRoom[id]) + 1
+		if len(rest) == 0 {
+			return nil
+		}
+		stored, err := insertBatch(ctx, tx, rest)
+		if err != nil {
+			return err
+		}
+		for k, i := range at {
+			out[i] = stored[k]
+		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("assign seqs: %w", err)
-	}
-
-	// 6. One INSERT of every new message.
-	n := len(order)
-	var (
-		rooms   = make([]int64, n)
-		seqs    = make([]int64, n)
-		senders = make([]int64, n)
-		texts   = make([]string, n)
-		parents = make([]int64, n)
-		cmids   = make([]string, n)
-	)
-	bySeq := make(map[[2]int64]int, n)
-	for k, i := range order {
-		m := msgs[i]
-		rooms[k], seqs[k], senders[k], texts[k], parents[k], cmids[k] = m.RoomID, next[m.RoomID], m.SenderID, m.Text, m.ParentID, m.ClientMsgID
-		next[m.RoomID]++
-		bySeq[[2]int64{rooms[k], seqs[k]}] = i
-	}
-	// Only what the database chose comes back: the rest is stored as
-	// given, and returning every message's text again was a fifth of this
-	// function's CPU (decoding) besides PostgreSQL's own work.
-	rows, err = tx.Query(ctx, `
-		INSERT INTO messages (room_id, seq, sender_id, text, parent_id, client_msg_id)
-		SELECT r, s, u, t, nullif(p, 0), c
-		FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS v(r, s, u, t, p, c)
-		ORDER BY r, s
-		RETURNING id, room_id, seq, created_at`, rooms, seqs, senders, texts, parents, cmids)
-	if err != nil {
-		return nil, fmt.Errorf("insert messages: %w", err)
-	}
-	var room, seq int64
-	var created time.Time
-	_, err = pgx.ForEachRow(rows, []any{&id, &room, &seq, &created}, func() error {
-		i := bySeq[[2]int64{room, seq}]
-		m := msgs[i]
-		out[i].Message = chat.Message{ID: id, RoomID: room, Seq: seq, SenderID: m.SenderID, Text: m.Text,
-			ParentID: m.ParentID, ClientMsgID: m.ClientMsgID, CreatedAt: created}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("insert messages: %w", err)
-	}
-	for i, j := range copyOf {
-		out[i] = chat.Stored{Message: out[j].Message, Duplicate: true}
-	}
-	return out, nil
+	return out, err
 }
 
 // findStored marks messages whose (room, sender, client_msg_id) is already
@@ -245,35 +295,6 @@ func findStored(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, out []ch
 	for i, m := range msgs {
 		if prev, ok := byKey[dedupKey{m.RoomID, m.SenderID, m.ClientMsgID}]; ok && m.ClientMsgID != "" && out[i].Err == nil {
 			out[i] = chat.Stored{Message: prev, Duplicate: true}
-		}
-	}
-	return nil
-}
-
-// checkParents fails messages whose parent is not a live message of their
-// room.
-func checkParents(ctx context.Context, tx pgx.Tx, msgs []chat.NewMessage, out []chat.Stored) error {
-	var parents []int64
-	for i, m := range msgs {
-		if m.ParentID != 0 && out[i].Err == nil && !out[i].Duplicate {
-			parents = append(parents, m.ParentID)
-		}
-	}
-	if len(parents) == 0 {
-		return nil
-	}
-	rows, err := tx.Query(ctx, `SELECT id, room_id FROM messages WHERE id = ANY($1) AND deleted_at IS NULL`, parents)
-	if err != nil {
-		return fmt.Errorf("check parents: %w", err)
-	}
-	roomOf := map[int64]int64{}
-	var id, room int64
-	if _, err := pgx.ForEachRow(rows, []any{&id, &room}, func() error { roomOf[id] = room; return nil }); err != nil {
-		return fmt.Errorf("check parents: %w", err)
-	}
-	for i, m := range msgs {
-		if m.ParentID != 0 && out[i].Err == nil && !out[i].Duplicate && roomOf[m.ParentID] != m.RoomID {
-			out[i].Err = apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
 		}
 	}
 	return nil

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/cobraspace/cobraspace/platform/apperr"
+	"github.com/cobraspace/cobraspace/platform/batch"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
 	"github.com/cobraspace/cobraspace/platform/testenv"
-	"github.com/cobraspace/cobraspace/services/chat/internal/batch"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 	"github.com/cobraspace/cobraspace/services/chat/internal/postgres/migrations"
 )
@@ -180,6 +180,56 @@ func TestStoreMessagesPerMessageErrors(t *testing.T) {
 	}
 	if out[2].Err != nil || out[2].Message.Seq != 2 || out[2].Message.ParentID != parent.ID {
 		t.Errorf("reply: got %+v, want seq 2 with parent %d", out[2], parent.ID)
+	}
+}
+
+// One batch interleaving rooms, with refused replies among accepted
+// messages: each room's seqs follow batch order without gaps, and every
+// result is its own message (text and seq match what history returns).
+func TestBatchAcrossRoomsKeepsOrder(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	a, b := mustRoom(t, s, 1), mustRoom(t, s, 1)
+	parent := send(t, s, chat.NewMessage{RoomID: a.ID, SenderID: 1, Text: "parent"})[0].Message
+	gone := send(t, s, chat.NewMessage{RoomID: a.ID, SenderID: 1, Text: "gone"})[0].Message
+	if _, err := s.DeleteMessage(context.Background(), gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	batch := []chat.NewMessage{
+		{RoomID: b.ID, SenderID: 2, Text: "b1"},
+		{RoomID: a.ID, SenderID: 2, Text: "a3"},
+		{RoomID: a.ID, SenderID: 2, Text: "reply to deleted", ParentID: gone.ID},
+		{RoomID: b.ID, SenderID: 3, Text: "b2", ParentID: parent.ID}, // parent in another room
+		{RoomID: b.ID, SenderID: 3, Text: "b2'"},
+		{RoomID: a.ID, SenderID: 3, Text: "a4", ParentID: parent.ID},
+	}
+	out := send(t, s, batch...)
+	want := map[int]int64{0: 1, 1: 3, 4: 2, 5: 4} // index -> seq
+	for i, st := range out {
+		seq, ok := want[i]
+		switch {
+		case !ok && apperr.ErrorCode(st.Err) != apperr.CodeInvalid:
+			t.Errorf("message %d (%q): got %+v, want refused for its parent", i, batch[i].Text, st)
+		case ok && (st.Err != nil || st.Message.Seq != seq || st.Message.Text != batch[i].Text):
+			t.Errorf("message %d (%q): got %+v, want seq %d", i, batch[i].Text, st, seq)
+		}
+	}
+	for _, r := range []int64{a.ID, b.ID} {
+		msgs, err := s.Messages(context.Background(), r, chat.Page{OldestFirst: true, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			for i, st := range out {
+				if st.Err == nil && st.Message.ID == m.ID && (st.Message.Seq != m.Seq || batch[i].Text != m.Text) {
+					t.Errorf("room %d: stored %d/%q, answered %d/%q", r, m.Seq, m.Text, st.Message.Seq, batch[i].Text)
+				}
+			}
+		}
+		room, _ := s.Room(context.Background(), r)
+		if wantLast := map[int64]int64{a.ID: 4, b.ID: 2}[r]; room.LastSeq != wantLast {
+			t.Errorf("room %d: last_seq %d, want %d", r, room.LastSeq, wantLast)
+		}
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"context"
 	"log/slog"
 
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -14,6 +16,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
+	"github.com/cobraspace/cobraspace/platform/tracing"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
@@ -149,6 +152,68 @@ func (s *Server) SendMessage(ctx context.Context, req *chatv1.SendMessageRequest
 		return nil, s.errs.Status(ctx, err)
 	}
 	return messagePB(m), nil
+}
+
+// maxBatch bounds SendMessages entries.
+const maxBatch = 512
+
+// SendMessages implements chatv1.ChatServiceServer: gateway only, each entry
+// for the sender the gateway authenticated (see the proto's comment for
+// why that is as safe as a token per message).
+func (s *Server) SendMessages(ctx context.Context, req *chatv1.SendMessagesRequest) (*chatv1.SendMessagesResponse, error) {
+	if err := requireService(ctx, gatewayService); err != nil {
+		return nil, err
+	}
+	entries := req.GetMessages()
+	if len(entries) == 0 || len(entries) > maxBatch {
+		return nil, status.Error(codes.InvalidArgument, "A batch holds 1 to 512 messages.")
+	}
+	out := make([]chat.Outgoing, len(entries))
+	for i, e := range entries {
+		m := e.GetMessage()
+		out[i] = chat.Outgoing{
+			Sender: chat.Caller{ID: e.GetSenderId(), Email: e.GetSenderEmail()},
+			Msg: chat.NewMessage{RoomID: m.GetRoomId(), Text: m.GetText(), ParentID: m.GetParentId(),
+				ClientMsgID: m.GetClientMsgId()},
+		}
+		if tp := e.GetTraceparent(); tp != "" {
+			out[i].Span = trace.SpanContextFromContext(
+				tracing.Extract(context.Background(), map[string][]string{tracing.TraceparentHeader: {tp}}))
+		}
+	}
+	for i, o := range out {
+		if o.Sender.ID <= 0 {
+			return nil, status.Errorf(codes.InvalidArgument, "Entry %d has no sender.", i)
+		}
+	}
+	msgs, errs := s.svc.SendMany(ctx, out)
+	resp := &chatv1.SendMessagesResponse{Outcomes: make([]*chatv1.SendOutcome, len(out))}
+	for i := range out {
+		if errs[i] != nil {
+			resp.Outcomes[i] = &chatv1.SendOutcome{Outcome: &chatv1.SendOutcome_Error{Error: s.sendError(ctx, errs[i])}}
+			continue
+		}
+		resp.Outcomes[i] = &chatv1.SendOutcome{Outcome: &chatv1.SendOutcome_Message{Message: messagePB(msgs[i])}}
+	}
+	return resp, nil
+}
+
+// sendError is the status SendMessage would have answered for err, as one
+// entry of a batch.
+func (s *Server) sendError(ctx context.Context, err error) *chatv1.SendError {
+	st := status.Convert(s.errs.Status(ctx, err))
+	e := &chatv1.SendError{Code: int32(st.Code()), Message: st.Message()} //nolint:gosec // G115: gRPC codes are 0..16
+	for _, d := range st.Details() {
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			e.Reason = d.GetReason()
+		case *errdetails.BadRequest:
+			if v := d.GetFieldViolations(); len(v) > 0 {
+				e.Field = v[0].GetField()
+			}
+		}
+	}
+	return e
 }
 
 // EditMessage implements chatv1.ChatServiceServer.

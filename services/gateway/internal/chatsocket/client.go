@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
+	"github.com/cobraspace/cobraspace/platform/subjects"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 )
@@ -147,21 +148,24 @@ func (c *client) wakeWriterLocked() {
 	}
 }
 
-// deliverMessage queues a chat.message frame in seq order: a seq already
+// deliverMessages queues chat.message frames in seq order, all under one
+// lock, so the writer takes them together (one system call): a seq already
 // delivered is a duplicate (e.g. the NATS copy of this socket's own ack)
 // and dropped; a seq beyond the next one waits for the missing ones, which
 // history fills if they do not arrive within GapWait.
-func (c *client) deliverMessage(seq int64, data []byte) {
+func (c *client) deliverMessages(msgs []Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
-		return
+	for _, m := range msgs {
+		if c.closed {
+			return
+		}
+		if c.syncing {
+			c.bufferLocked(m)
+			continue
+		}
+		c.orderLocked(m.Seq, m.Data)
 	}
-	if c.syncing {
-		c.bufferLocked(Event{Kind: "message", Seq: seq, Data: data})
-		return
-	}
-	c.orderLocked(seq, data)
 }
 
 // deliverEvent queues a frame that has no seq (join, leave, typing, edit,
@@ -607,21 +611,28 @@ func (c *client) handle(mt int, data []byte) {
 	}
 }
 
-// sendMessage stores the message and queues its ack: the committed message
-// as a chat.message frame, ordered by seq like every other message (the
-// NATS copy that follows is then a duplicate and dropped). The ack does not
+// sendMessage stores the message (batched with this replica's other
+// sends, see sender) and queues its ack: the committed message as a
+// chat.message frame, ordered by seq like every other message (the NATS
+// copy that follows is then a duplicate and dropped). The ack does not
 // depend on NATS.
 func (c *client) sendMessage(f ClientFrame) {
+	if !c.user.ExpiresAt.IsZero() && time.Now().After(c.user.ExpiresAt) {
+		// The batch carries no token for the chat service to refuse: the
+		// expiry is enforced here (the expiry timer closes the socket too).
+		c.close(CloseTokenExpired, "token expired")
+		return
+	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)
 	defer cancel()
-	m, err := c.hub.chat.SendMessage(ctx, &chatv1.SendMessageRequest{
+	m, err := c.hub.sends.send(ctx, c.user, &chatv1.SendMessageRequest{
 		RoomId: c.roomID, Text: f.Message, ParentId: f.ParentChat, ClientMsgId: f.ClientMsgID,
 	})
 	if err != nil {
 		c.sendErr(err)
 		return
 	}
-	c.deliverMessage(m.GetSeq(), chatjson.MessageFrame(m))
+	c.deliverMessages([]Event{{Kind: subjects.EventMessage, Seq: m.GetSeq(), Data: chatjson.MessageFrame(m)}})
 }
 
 func (c *client) call(fn func(ctx context.Context) error) {

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cobraspace/cobraspace/platform/subjects"
@@ -170,6 +171,44 @@ func (f *fakeChat) SendMessage(ctx context.Context, in *chatv1.SendMessageReques
 		f.publish(in.RoomId, subjects.EventMessage, m.Seq, chatjson.MessageFrame(m))
 	}
 	return m, nil
+}
+
+// SendMessages is SendMessage for each entry, acting for its sender_id
+// (the gateway's service identity is not modelled here), and publishes
+// the stored messages of each room as one "messages" event, like the chat
+// service's group commit.
+func (f *fakeChat) SendMessages(_ context.Context, in *chatv1.SendMessagesRequest, _ ...grpc.CallOption) (*chatv1.SendMessagesResponse, error) {
+	resp := &chatv1.SendMessagesResponse{}
+	batches := map[int64]*chatv1.RoomMessages{}
+	var rooms []int64
+	for _, e := range in.GetMessages() {
+		req := e.GetMessage()
+		m, drop, err := f.store(req.GetRoomId(), e.GetSenderId(), req.GetText(), req.GetClientMsgId())
+		if err != nil {
+			st := status.Convert(err)
+			resp.Outcomes = append(resp.Outcomes, &chatv1.SendOutcome{Outcome: &chatv1.SendOutcome_Error{
+				Error: &chatv1.SendError{Code: int32(st.Code()), Message: st.Message()}}})
+			continue
+		}
+		resp.Outcomes = append(resp.Outcomes, &chatv1.SendOutcome{Outcome: &chatv1.SendOutcome_Message{Message: m}})
+		if drop {
+			continue
+		}
+		if batches[m.RoomId] == nil {
+			batches[m.RoomId] = &chatv1.RoomMessages{}
+			rooms = append(rooms, m.RoomId)
+		}
+		batches[m.RoomId].Messages = append(batches[m.RoomId].Messages, &chatv1.RoomMessage{
+			Seq: m.Seq, Frame: chatjson.MessageFrame(m), CreatedUnixNano: m.CreatedAt.AsTime().UnixNano()})
+	}
+	for _, r := range rooms {
+		data, err := proto.Marshal(batches[r])
+		if err != nil {
+			return nil, err
+		}
+		f.publish(r, subjects.EventMessages, 0, data)
+	}
+	return resp, nil
 }
 
 func (f *fakeChat) store(roomID, uid int64, text, clientID string) (*chatv1.Message, bool, error) {

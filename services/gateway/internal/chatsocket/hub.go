@@ -41,6 +41,9 @@ type Event struct {
 	Kind string // subjects.Event*
 	Seq  int64  // message events only (0 when absent)
 	Data []byte // the exact client frame; shared, never modified
+	// Messages holds the message events of one commit, in seq order, for
+	// Kind subjects.EventMessages (Data is then empty).
+	Messages []Event
 }
 
 // Broker delivers room events. fn is called from one goroutine per
@@ -71,6 +74,13 @@ type Config struct {
 	// delaying its cut-off; a cap (e.g. 256 KiB) cuts it off sooner but
 	// tolerates smaller bursts from healthy readers.
 	KernelSendBuffer int
+	// SendBatchWait is how long a batch of socket sends may wait for more
+	// before it goes to the chat service [0: at once; a batch still
+	// gathers every send made while the previous call is in flight]. A
+	// few milliseconds make batches, and so commits and socket writes,
+	// fewer and larger in busy rooms, at that cost in latency
+	// (BENCHMARKS.md).
+	SendBatchWait time.Duration
 	// SendLimit is the per-user send limit every client frame counts
 	// against, shared with REST sends and (through Redis) with the other
 	// replicas [nil: this replica's own, without Redis].
@@ -121,12 +131,14 @@ type Hub struct {
 	live sync.WaitGroup // one per reserved socket until its cleanup ends
 
 	buffers *sync.Pool // batch write buffers shared by all sockets
+	sends   *sender    // socket sends, batched into SendMessages calls
 }
 
 // NewHub returns a hub using chat for RPCs and broker for room events.
 func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.Logger, m *Metrics) *Hub {
+	cfg = cfg.withDefaults()
 	return &Hub{
-		cfg:     cfg.withDefaults(),
+		cfg:     cfg,
 		chat:    chat,
 		broker:  broker,
 		log:     log,
@@ -137,6 +149,7 @@ func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.
 		perIP:   make(map[string]int),
 		conns:   make(map[string]*client),
 		buffers: newBufferPool(),
+		sends:   newSender(chat, cfg.RPCTimeout, cfg.SendBatchWait, m.observeSendBatch),
 	}
 }
 
@@ -163,9 +176,15 @@ func (r *room) onEvent(ev Event) {
 		for _, c := range members {
 			c.close(CloseRoomDeleted, "room deleted")
 		}
-	case ev.Kind == subjects.EventMessage && ev.Seq > 0:
+	case ev.Kind == subjects.EventMessages:
 		for _, c := range members {
-			c.deliverMessage(ev.Seq, ev.Data)
+			c.deliverMessages(ev.Messages)
+		}
+	case ev.Kind == subjects.EventMessage && ev.Seq > 0:
+		// A single message: what a chat service before batched publishes
+		// sent (during a rolling update), and this socket's own acks.
+		for _, c := range members {
+			c.deliverMessages([]Event{ev})
 		}
 	default:
 		for _, c := range members {
@@ -415,7 +434,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		time.AfterFunc(d, func() { c.close(websocket.CloseServiceRestart, "service restart") })
 	}
 	done := make(chan struct{})
-	go func() { h.live.Wait(); close(done) }()
+	go func() {
+		h.live.Wait()
+		h.sends.close() // every socket is gone: no send can come any more
+		close(done)
+	}()
 	select {
 	case <-done:
 		return nil

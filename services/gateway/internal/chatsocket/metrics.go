@@ -1,6 +1,10 @@
 package chatsocket
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the hub's Prometheus series.
 type Metrics struct {
@@ -10,6 +14,7 @@ type Metrics struct {
 	natsSubscriptions prometheus.Gauge
 	deliveryErrors    prometheus.Counter
 	gapRepairs        prometheus.Counter
+	sendBatch         prometheus.Histogram
 	handshakes        *prometheus.CounterVec
 }
 
@@ -29,16 +34,24 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "cobra_gateway_chat_delivery_errors_total", Help: "Socket writes that failed (the socket is then closed)."}),
 		gapRepairs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cobra_gateway_chat_gap_repairs_total", Help: "History reads made to fill a seq gap in the live stream."}),
+		sendBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "cobra_gateway_chat_send_batch_size", Help: "Messages per SendMessages call to the chat service.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 9)}), // 1 .. 256
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cobra_gateway_chat_handshakes_total", Help: "Chat socket handshakes by HTTP outcome."}, []string{"status"}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.socketsOpen, m.framesSent, m.slowCloses,
-			m.natsSubscriptions, m.deliveryErrors, m.gapRepairs, m.handshakes} {
+			m.natsSubscriptions, m.deliveryErrors, m.gapRepairs, m.sendBatch, m.handshakes} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return m, nil
+}
+
+// observeSendBatch records the size of one SendMessages call.
+func (m *Metrics) observeSendBatch(size int, _ time.Duration, _ error) {
+	m.sendBatch.Observe(float64(size))
 }

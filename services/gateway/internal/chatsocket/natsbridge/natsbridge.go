@@ -14,9 +14,11 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	"github.com/cobraspace/cobraspace/platform/tracing"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
 )
 
@@ -61,16 +63,19 @@ func (b *Bridge) RegisterMetrics(reg prometheus.Registerer) error {
 // from history.
 func (b *Bridge) SubscribeRoom(roomID int64, fn func(chatsocket.Event)) (func(), error) {
 	sub, err := b.nc.Subscribe(b.subj.Room(roomID), func(m *nats.Msg) {
-		ev := chatsocket.Event{Kind: m.Header.Get(subjects.HeaderEvent), Data: m.Data}
+		kind := m.Header.Get(subjects.HeaderEvent)
+		if kind == subjects.EventMessages {
+			b.deliverMessages(roomID, m.Data, fn)
+			return
+		}
+		ev := chatsocket.Event{Kind: kind, Data: m.Data}
 		if s := m.Header.Get(subjects.HeaderSeq); s != "" {
 			ev.Seq, _ = strconv.ParseInt(s, 10, 64)
 		}
-		// Only messages the chat service traced (sampled) carry the
+		// Only events the chat service traced (sampled) carry the
 		// header, so untraced delivery stays span-free.
 		if len(m.Header[tracing.TraceparentHeader]) > 0 {
-			ctx := tracing.Extract(context.Background(), m.Header)
-			_, span := b.tracer.Start(ctx, "chat.room.deliver", trace.WithSpanKind(trace.SpanKindConsumer),
-				trace.WithAttributes(attribute.Int64("cobra.room_id", roomID), attribute.String("cobra.event", ev.Kind)))
+			_, span := b.startDeliver(tracing.Extract(context.Background(), m.Header), roomID, ev.Kind)
 			defer span.End()
 		}
 		fn(ev)
@@ -90,6 +95,41 @@ func (b *Bridge) SubscribeRoom(roomID int64, fn func(chatsocket.Event)) (func(),
 	// While NATS reconnects the subscription is kept and re-sent on
 	// reconnect; what was published meanwhile is a gap filled from history.
 	return func() { _ = sub.Unsubscribe() }, nil
+}
+
+// deliverMessages hands a "messages" event (chatv1.RoomMessages: one
+// commit's new messages of the room) to fn as ONE event, so that the hub
+// queues them on each socket together and each socket writes them with
+// one system call. An undecodable batch is dropped: the seq gap it leaves
+// is repaired from history like a lost NATS message.
+func (b *Bridge) deliverMessages(roomID int64, data []byte, fn func(chatsocket.Event)) {
+	var batch chatv1.RoomMessages
+	if err := proto.Unmarshal(data, &batch); err != nil || len(batch.GetMessages()) == 0 {
+		return
+	}
+	ev := chatsocket.Event{Kind: subjects.EventMessages, Messages: make([]chatsocket.Event, len(batch.GetMessages()))}
+	for i, m := range batch.GetMessages() {
+		ev.Messages[i] = chatsocket.Event{Kind: subjects.EventMessage, Seq: m.GetSeq(), Data: m.GetFrame()}
+		if tp := m.GetTraceparent(); tp != "" {
+			ctx := tracing.Extract(context.Background(), map[string][]string{tracing.TraceparentHeader: {tp}})
+			_, span := b.startDeliver(ctx, roomID, subjects.EventMessage)
+			defer span.End()
+		}
+	}
+	fn(ev)
+	if b.delivery != nil {
+		now := time.Now()
+		for _, m := range batch.GetMessages() {
+			b.delivery.Observe(now.Sub(time.Unix(0, m.GetCreatedUnixNano())).Seconds())
+		}
+	}
+}
+
+// startDeliver starts the span of delivering one traced event to this
+// replica's sockets.
+func (b *Bridge) startDeliver(ctx context.Context, roomID int64, kind string) (context.Context, trace.Span) {
+	return b.tracer.Start(ctx, "chat.room.deliver", trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.Int64("cobra.room_id", roomID), attribute.String("cobra.event", kind)))
 }
 
 // createdAtKey starts the created_at field of a chat.message frame. Inside

@@ -3,6 +3,7 @@ package natsbridge
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,10 +14,12 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	"github.com/cobraspace/cobraspace/platform/tracing"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
 )
 
@@ -139,6 +142,76 @@ func TestCreatedAt(t *testing.T) {
 		got, ok := createdAt([]byte(tc.frame))
 		if ok != tc.ok || (ok && !got.Equal(want)) {
 			t.Errorf("createdAt(%s) = %v, %v; want %v, %v", tc.frame, got, ok, want, tc.ok)
+		}
+	}
+}
+
+// TestBridgeDeliversMessageBatches: a "messages" event (one commit's
+// messages of the room) reaches the hub as ONE event holding every message
+// in order, so each socket queues them together; each message is timed;
+// an undecodable batch is dropped (its seqs become a gap the hub repairs).
+func TestBridgeDeliversMessageBatches(t *testing.T) {
+	t.Parallel()
+	nc, err := nats.Connect(testenv.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	prefix := testenv.Prefix(t)
+	b := New(nc, prefix)
+	reg := prometheus.NewRegistry()
+	if err := b.RegisterMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan chatsocket.Event, 4)
+	unsub, err := b.SubscribeRoom(9, func(ev chatsocket.Event) { got <- ev })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unsub()
+
+	publish := func(data []byte) {
+		t.Helper()
+		if err := nc.PublishMsg(&nats.Msg{Subject: subjects.New(prefix).Room(9), Data: data,
+			Header: nats.Header{subjects.HeaderEvent: []string{subjects.EventMessages}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish([]byte("\xff not protobuf"))
+	batch := &chatv1.RoomMessages{}
+	for seq := int64(4); seq <= 6; seq++ {
+		batch.Messages = append(batch.Messages, &chatv1.RoomMessage{Seq: seq,
+			Frame: []byte(`{"type":"chat.message","seq":` + strconv.FormatInt(seq, 10) + `}`), CreatedUnixNano: time.Now().UnixNano()})
+	}
+	data, err := proto.Marshal(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(data)
+
+	select {
+	case ev := <-got:
+		if ev.Kind != subjects.EventMessages || len(ev.Messages) != 3 {
+			t.Fatalf("got %q with %d messages, want one messages event with 3 (the undecodable one dropped)", ev.Kind, len(ev.Messages))
+		}
+		for i, m := range ev.Messages {
+			if want := int64(4 + i); m.Seq != want || m.Kind != subjects.EventMessage || !strings.Contains(string(m.Data), strconv.FormatInt(want, 10)) {
+				t.Errorf("message %d: %+v, want seq %d with its frame", i, m, want)
+			}
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("batch not delivered")
+	}
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(mfs) == 1 && mfs[0].GetMetric()[0].GetHistogram().GetSampleCount() == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery histogram: %v, want 3 observations", mfs)
 		}
 	}
 }

@@ -1,5 +1,6 @@
 // Package batch groups concurrent requests into one call of a flush
-// function (group commit). One worker flushes at a time: while a batch is
+// function (group commit): the chat service's message commits and the
+// gateway's calls to it. One worker flushes at a time: while a batch is
 // being committed the next one gathers, so batches grow with load and a lone
 // request waits for nobody. Flushing from a single worker also keeps commit
 // order (and so publish order) equal to seq order within this process.
@@ -16,9 +17,10 @@ import (
 // ErrClosed is returned by Do after Close.
 var ErrClosed = errors.New("batch: closed")
 
-// FlushTimeout bounds one flush; it does not depend on any caller's context
-// because a batch serves many callers.
-const FlushTimeout = 10 * time.Second
+// DefaultFlushTimeout bounds one flush unless Config.FlushTimeout is set; it
+// does not depend on any caller's context because a batch serves many
+// callers.
+const DefaultFlushTimeout = 10 * time.Second
 
 // Flush handles one batch: it returns one result per request, in order, or
 // an error that fails every request of the batch.
@@ -31,6 +33,8 @@ type Config struct {
 	// MaxWait is how long a batch may wait for more requests once it has one.
 	// Zero flushes whatever is queued at once, the lowest latency.
 	MaxWait time.Duration
+	// FlushTimeout bounds one flush [DefaultFlushTimeout].
+	FlushTimeout time.Duration
 	// Observe, if set, is told the size, flush duration and outcome of
 	// every batch (and of every part of a split batch, see Isolate).
 	Observe func(size int, took time.Duration, err error)
@@ -75,6 +79,9 @@ func New[Req, Res any](cfg Config, flush Flush[Req, Res]) *Batcher[Req, Res] {
 	if cfg.MaxSize <= 0 {
 		cfg.MaxSize = 256
 	}
+	if cfg.FlushTimeout <= 0 {
+		cfg.FlushTimeout = DefaultFlushTimeout
+	}
 	b := &Batcher[Req, Res]{
 		flush: flush,
 		cfg:   cfg,
@@ -115,6 +122,47 @@ func (b *Batcher[Req, Res]) Do(ctx context.Context, req Req) (Res, error) {
 		// The worker still owns reply and will answer into it: not reused.
 		return zero, ctx.Err()
 	}
+}
+
+// DoAll queues every request of reqs at once, in order, and waits for
+// their batches: one caller handing over many requests (e.g. a batch
+// received from elsewhere) costs no goroutine per request. Each request
+// gets its own result or error, as from Do; when ctx ends first the
+// requests not yet answered get ctx.Err() (and may still be flushed).
+func (b *Batcher[Req, Res]) DoAll(ctx context.Context, reqs []Req) ([]Res, []error) {
+	res := make([]Res, len(reqs))
+	errs := make([]error, len(reqs))
+	replies := make([]chan result[Res], len(reqs))
+	b.mu.RLock()
+	for i, req := range reqs {
+		if b.closed {
+			errs[i] = ErrClosed
+			continue
+		}
+		reply := b.replies.Get().(chan result[Res])
+		select {
+		case b.in <- call[Req, Res]{req: req, reply: reply}:
+			replies[i] = reply
+		case <-ctx.Done():
+			b.replies.Put(reply)
+			errs[i] = ctx.Err()
+		}
+	}
+	b.mu.RUnlock()
+	for i, reply := range replies {
+		if reply == nil {
+			continue
+		}
+		select {
+		case r := <-reply:
+			b.replies.Put(reply)
+			res[i], errs[i] = r.res, r.err
+		case <-ctx.Done():
+			// The worker still owns reply and will answer into it.
+			errs[i] = ctx.Err()
+		}
+	}
+	return res, errs
 }
 
 // Close stops accepting requests, flushes every queued one and waits for
@@ -206,7 +254,7 @@ func (b *Batcher[Req, Res]) flushAndAnswer(calls []call[Req, Res]) error {
 		reqs[i] = c.req
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.FlushTimeout)
 	res, err := b.flush(ctx, reqs)
 	cancel()
 	took := time.Since(start)

@@ -299,3 +299,46 @@ func TestBatcherIsolatesRequestsAtFault(t *testing.T) {
 		t.Errorf("%d flushes for 4 requests failing with an unisolated error, want no splitting", got)
 	}
 }
+
+// DoAll hands many requests over at once: each gets its own result (or its
+// own error from an isolated flush), in order, and they share flushes.
+func TestBatcherDoAllAnswersEachRequest(t *testing.T) {
+	t.Parallel()
+	bad := errors.New("odd")
+	var flushes atomic.Int64
+	b := New(Config{MaxSize: 16, Isolate: func(err error) bool { return errors.Is(err, bad) }},
+		func(_ context.Context, reqs []int) ([]int, error) {
+			flushes.Add(1)
+			out := make([]int, len(reqs))
+			for i, r := range reqs {
+				if r == 13 {
+					return nil, bad // refused for one request's data
+				}
+				out[i] = r * 10
+			}
+			return out, nil
+		})
+	defer b.Close()
+
+	reqs := make([]int, 40)
+	for i := range reqs {
+		reqs[i] = i
+	}
+	res, errs := b.DoAll(context.Background(), reqs)
+	for i := range reqs {
+		switch {
+		case i == 13 && !errors.Is(errs[i], bad):
+			t.Errorf("request 13: err %v, want the isolated error", errs[i])
+		case i != 13 && (errs[i] != nil || res[i] != i*10):
+			t.Errorf("request %d: got %d, %v; want %d", i, res[i], errs[i], i*10)
+		}
+	}
+	if f := flushes.Load(); f >= 40 {
+		t.Errorf("%d flushes for 40 requests handed over at once, want them grouped", f)
+	}
+
+	b.Close()
+	if _, errs := b.DoAll(context.Background(), []int{1}); !errors.Is(errs[0], ErrClosed) {
+		t.Errorf("DoAll after Close: %v, want ErrClosed", errs[0])
+	}
+}
