@@ -69,10 +69,7 @@ func Prefix(t testing.TB) string {
 		defer rdb.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		iter := rdb.Scan(ctx, 0, p+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
+		deleteKeys(ctx, rdb, p)
 	})
 	return p
 }
