@@ -20,12 +20,12 @@ import (
 
 // Denylist stores revoked session ids.
 type Denylist struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 }
 
 // New returns a Denylist in rdb with keys under prefix.
-func New(rdb *redis.Client, prefix string) *Denylist {
+func New(rdb redis.UniversalClient, prefix string) *Denylist {
 	return &Denylist{rdb: rdb, prefix: prefix}
 }
 
