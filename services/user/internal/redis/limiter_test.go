@@ -266,7 +266,7 @@ func TestLoginLimiterKeys(t *testing.T) {
 
 func TestLoginLimiterWindowExpires(t *testing.T) {
 	t.Parallel()
-	eachLimiter(t, LoginLimits{AccountIP: 2, Account: 100, IP: 100, Window: time.Second, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}, func(t *testing.T, lt *limiterT) {
+	eachLimiter(t, LoginLimits{AccountIP: 2, Account: 100, IP: 100, Window: time.Second, BaseDelay: 100 * time.Millisecond, MaxDelay: time.Second}, func(_ *testing.T, lt *limiterT) {
 		lt.fail(2, "x@example.com", "192.0.2.3")
 		time.Sleep(1100 * time.Millisecond)
 		// Forgotten: two free attempts again.
