@@ -3,6 +3,11 @@
 // key/subject prefix, all removed when the test ends, so tests can run in
 // parallel. Addresses come from TEST_POSTGRES_URL, TEST_REDIS_URL and
 // TEST_NATS_URL, defaulting to the local services on their usual ports.
+//
+// Code that must also work on a Redis Cluster is tested against both the
+// single node and a private 3-master cluster that the test package starts
+// from redis-server (RunWithRedisCluster in its TestMain, RedisTargets in
+// each test).
 package testenv
 
 import (

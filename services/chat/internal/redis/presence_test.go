@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
@@ -340,4 +342,41 @@ func TestJoinsRacingSweepersAreAllSwept(t *testing.T) {
 			t.Errorf("due entries once every room is empty: got %d, want 0", n)
 		}
 	})
+}
+
+// The pipelined scripts (heartbeat, sweep) reload themselves on a node
+// that lost its script cache (restart, failover). Only on the private
+// cluster: the shared single node's cache belongs to every test running.
+func TestPipelinedScriptsSurviveScriptFlush(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tg := range testenv.RedisTargets(t) {
+		c, ok := tg.Client.(*goredis.ClusterClient)
+		if !ok {
+			continue
+		}
+		p := NewPresence(c, tg.Prefix)
+		now := time.Now()
+		refs := make([]chat.ConnRef, 12) // rooms on every master
+		for i := range refs {
+			refs[i] = chat.ConnRef{RoomID: int64(i), ConnectionID: "c"}
+			if _, err := p.Join(ctx, refs[i], int64(i+1), now.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		flush := func() {
+			err := c.ForEachMaster(ctx, func(ctx context.Context, n *goredis.Client) error { return n.ScriptFlush(ctx).Err() })
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		flush()
+		if unknown, err := p.Refresh(ctx, refs, now.Add(time.Minute)); err != nil || len(unknown) != 0 {
+			t.Fatalf("refresh after SCRIPT FLUSH: got %v %v, want no unknown connections", unknown, err)
+		}
+		flush()
+		if gone, err := p.Sweep(ctx, now.Add(2*time.Minute), 100); err != nil || len(gone) != len(refs) {
+			t.Fatalf("sweep after SCRIPT FLUSH: got %d departures, %v; want %d", len(gone), err, len(refs))
+		}
+	}
 }
