@@ -223,6 +223,16 @@ func RedisTargets(t testing.TB) []RedisTarget {
 	}
 }
 
+// RedisClusterAddrs returns the masters of the package's Redis Cluster
+// (RunWithRedisCluster), e.g. for a service's REDIS_CLUSTER_ADDRS.
+func RedisClusterAddrs(t testing.TB) []string {
+	t.Helper()
+	if cluster == nil {
+		t.Fatal("testenv: no Redis Cluster: the package's TestMain must call testenv.RunWithRedisCluster")
+	}
+	return cluster.Addrs
+}
+
 // clusterPrefix is Prefix for the cluster: its keys are deleted from
 // every master at cleanup.
 func clusterPrefix(t testing.TB, rdb *redis.ClusterClient) string {
