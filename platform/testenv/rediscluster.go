@@ -27,19 +27,33 @@ type RedisCluster struct {
 	Addrs []string // the masters, host:port
 	dir   string
 	procs []*exec.Cmd
+	exits []chan struct{} // closed when the node's process has ended
 }
 
 // clusterSlots is the number of hash slots of every Redis Cluster.
 const clusterSlots = 16384
 
+// errNodeExited: a node's process ended while the cluster was starting,
+// usually because another process took its free port meanwhile.
+var errNodeExited = errors.New("redis-server exited")
+
 // StartRedisCluster starts three cluster-enabled redis-server processes,
 // gives each a third of the slots, introduces them to each other and waits
 // until every node reports the cluster healthy. A missing redis-server is
 // an error (scripts/deps.sh installs it). Stop it when done.
-func StartRedisCluster() (c *RedisCluster, err error) {
+func StartRedisCluster() (*RedisCluster, error) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		return nil, fmt.Errorf("testenv: redis-server not found (scripts/deps.sh installs it): %w", err)
 	}
+	for attempt := 1; ; attempt++ {
+		c, err := startRedisCluster()
+		if err == nil || !errors.Is(err, errNodeExited) || attempt == 3 {
+			return c, err
+		}
+	}
+}
+
+func startRedisCluster() (c *RedisCluster, err error) {
 	dir, err := os.MkdirTemp("", "testenv-redis-cluster-")
 	if err != nil {
 		return nil, err
@@ -77,7 +91,13 @@ func StartRedisCluster() (c *RedisCluster, err error) {
 		if err != nil {
 			return c, fmt.Errorf("start redis-server: %w", err)
 		}
+		exited := make(chan struct{})
+		go func() {
+			_ = cmd.Wait() // reaps the process; an error is its kill
+			close(exited)
+		}()
 		c.procs = append(c.procs, cmd)
+		c.exits = append(c.exits, exited)
 		c.Addrs = append(c.Addrs, "127.0.0.1:"+strconv.Itoa(port))
 	}
 
@@ -87,7 +107,15 @@ func StartRedisCluster() (c *RedisCluster, err error) {
 	for i, addr := range c.Addrs {
 		nodes[i] = redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
 		defer nodes[i].Close()
-		if err := waitFor(ctx, func() error { return nodes[i].Ping(ctx).Err() }); err != nil {
+		err := waitFor(ctx, func() error {
+			select {
+			case <-c.exits[i]:
+				return errNodeExited
+			default:
+				return nodes[i].Ping(ctx).Err()
+			}
+		})
+		if err != nil {
 			return c, fmt.Errorf("node %s not answering: %w", addr, err)
 		}
 	}
@@ -124,11 +152,11 @@ func StartRedisCluster() (c *RedisCluster, err error) {
 
 // Stop kills the nodes and removes their files.
 func (c *RedisCluster) Stop() {
-	for _, p := range c.procs {
+	for i, p := range c.procs {
 		_ = p.Process.Kill()
-		_ = p.Wait() // reaps the process; its error is the kill
+		<-c.exits[i]
 	}
-	c.procs = nil
+	c.procs, c.exits = nil, nil
 	_ = os.RemoveAll(c.dir)
 }
 
@@ -160,12 +188,13 @@ func FreePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// waitFor retries f every 20 ms until it succeeds or ctx ends.
+// waitFor retries f every 20 ms until it succeeds, ctx ends or a node
+// exited.
 func waitFor(ctx context.Context, f func() error) error {
 	for {
 		err := f()
-		if err == nil {
-			return nil
+		if err == nil || errors.Is(err, errNodeExited) {
+			return err
 		}
 		select {
 		case <-ctx.Done():
