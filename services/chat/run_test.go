@@ -8,11 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-<<<<<<< HEAD
-	"strconv"
-=======
 	"os"
->>>>>>> redis/work
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
