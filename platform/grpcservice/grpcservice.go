@@ -24,6 +24,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/envconfig"
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
+	"github.com/cobraspace/cobraspace/platform/redisconn"
 	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/tracing"
@@ -32,14 +33,15 @@ import (
 // Config is the configuration every gRPC service reads (its README lists
 // the variables); services embed it in their own.
 type Config struct {
-	Name                  string // "user", "post" or "chat": logs, traces, service identity
-	GRPCAddr, AdminAddr   string
-	DatabaseURL           string
-	RedisURL, RedisPrefix string
-	PublicKeyFile         string
-	LogLevel              slog.Level
-	DrainDelay            time.Duration
-	Trust                 servicetrust.Config
+	Name                string // "user", "post" or "chat": logs, traces, service identity
+	GRPCAddr, AdminAddr string
+	DatabaseURL         string
+	Redis               redisconn.Config
+	RedisPrefix         string
+	PublicKeyFile       string
+	LogLevel            slog.Level
+	DrainDelay          time.Duration
+	Trust               servicetrust.Config
 }
 
 // LoadConfig reads the shared variables of the service called name, whose
@@ -52,7 +54,6 @@ func LoadConfig(env *envconfig.Reader, name string, defaults grpcserver.Addrs) (
 		GRPCAddr:      env.String("GRPC_ADDR", defaults.GRPC),
 		AdminAddr:     env.String("ADMIN_ADDR", defaults.Admin),
 		DatabaseURL:   env.Required("DATABASE_URL"),
-		RedisURL:      env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		RedisPrefix:   env.String("REDIS_PREFIX", ""),
 		PublicKeyFile: env.Required("JWT_PUBLIC_KEY_FILE"),
 		DrainDelay:    env.Duration("DRAIN_DELAY", 0),
@@ -64,6 +65,9 @@ func LoadConfig(env *envconfig.Reader, name string, defaults grpcserver.Addrs) (
 		return Config{}, err
 	}
 	var err error
+	if c.Redis, err = redisconn.Load(env); err != nil {
+		return Config{}, err
+	}
 	if c.Trust, err = servicetrust.Load(env, name); err != nil {
 		return Config{}, err
 	}
@@ -76,7 +80,7 @@ type Spec struct {
 	Migrations      fs.FS  // the service's goose migrations
 	// TuneRedis sets the Redis client's timeouts and retries: each service
 	// fails fast in the way its README describes.
-	TuneRedis func(*goredis.Options)
+	TuneRedis func(*goredis.UniversalOptions)
 	// StartAttrs are logged in the "starting" line after the build.
 	StartAttrs []any
 }
@@ -85,7 +89,7 @@ type Spec struct {
 type Base struct {
 	Logger   *slog.Logger
 	Pool     *pgxpool.Pool
-	Redis    *goredis.Client
+	Redis    goredis.UniversalClient
 	Denylist *revocation.Denylist // revoked sessions, in Redis
 	Metrics  *prometheus.Registry // with the pool's metrics and the build info
 
@@ -104,7 +108,7 @@ func Start(ctx context.Context, cfg Config, spec Spec, getenv func(string) strin
 		Logger: slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel})),
 		cfg:    cfg, stdout: stdout,
 	}
-	b.Logger.Info("starting", append([]any{"service", cfg.Name, "version", spec.Version, "commit", spec.Commit}, spec.StartAttrs...)...)
+	b.Logger.Info("starting", append([]any{"service", cfg.Name, "version", spec.Version, "commit", spec.Commit, "redis", cfg.Redis.Mode()}, spec.StartAttrs...)...)
 	if err := b.open(ctx, spec, getenv); err != nil {
 		b.Close()
 		return nil, err
@@ -127,14 +131,9 @@ func (b *Base) open(ctx context.Context, spec Spec, getenv func(string) string) 
 		return err
 	}
 
-	ropt, err := goredis.ParseURL(b.cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
+	if b.Redis, err = redisconn.New(b.cfg.Redis, spec.TuneRedis); err != nil {
+		return err
 	}
-	if spec.TuneRedis != nil {
-		spec.TuneRedis(ropt)
-	}
-	b.Redis = goredis.NewClient(ropt)
 	b.closers = append(b.closers, func() { _ = b.Redis.Close() })
 	b.Denylist = revocation.New(b.Redis, b.cfg.RedisPrefix)
 

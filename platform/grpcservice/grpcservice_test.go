@@ -11,6 +11,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/cobraspace/cobraspace/platform/envconfig"
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
 	"github.com/cobraspace/cobraspace/platform/testenv"
@@ -116,5 +118,55 @@ func TestStartServeClose(t *testing.T) {
 	got := out.msgs()
 	if got[0] != "starting" || got[len(got)-1] != "stopped" {
 		t.Errorf("log lines %q, want starting first and stopped last", got)
+	}
+}
+
+// TestStartOnRedisCluster: with REDIS_CLUSTER_ADDRS a service's Redis
+// client and session denylist run on the cluster, and the start line says
+// which kind of Redis it uses.
+func TestStartOnRedisCluster(t *testing.T) {
+	t.Parallel()
+	cluster, err := testenv.StartRedisCluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Stop()
+	_, pub := testenv.KeyPair(t)
+	vars := map[string]string{
+		"DATABASE_URL": testenv.Database(t), "REDIS_CLUSTER_ADDRS": strings.Join(cluster.Addrs[:1], ","),
+		"JWT_PUBLIC_KEY_FILE": pub, "SERVICE_KEY_FILE": testenv.ServiceKey(t),
+	}
+	getenv := func(k string) string { return vars[k] }
+	cfg, err := LoadConfig(envconfig.New(getenv), "test", grpcserver.Addrs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &lines{}
+	ctx := context.Background()
+	migrations := fstest.MapFS{"00001_t.sql": {Data: []byte("-- +goose Up\nCREATE TABLE t (id int);\n")}}
+	base, err := Start(ctx, cfg, Spec{Migrations: migrations}, getenv, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer base.Close()
+	if _, ok := base.Redis.(*goredis.ClusterClient); !ok {
+		t.Fatalf("Redis client: got %T, want a cluster client", base.Redis)
+	}
+	if !strings.Contains(out.buf.String(), `"redis":"cluster"`) {
+		t.Errorf("start line does not name the cluster: %s", out.buf.String())
+	}
+	ids := []string{"s1", "s2", "s3", "s4", "s5", "s6"}
+	if err := base.Denylist.Revoke(ctx, time.Now().Add(time.Minute), ids...); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if revoked, err := base.Denylist.IsRevoked(ctx, id); err != nil || !revoked {
+			t.Errorf("IsRevoked(%s) on the cluster: got %v, %v", id, revoked, err)
+		}
+	}
+
+	vars["REDIS_URL"] = "redis://127.0.0.1:6379/3"
+	if _, err := LoadConfig(envconfig.New(getenv), "test", grpcserver.Addrs{}); err == nil || !strings.Contains(err.Error(), "REDIS_URL") {
+		t.Errorf("cluster with database 3: got %v, want a REDIS_URL error", err)
 	}
 }

@@ -5,6 +5,12 @@
 // that verifies access tokens (each gateway replica, each gRPC service)
 // asks the denylist on every request or call through a Checker, so every
 // access token of a revoked session stops working at once, everywhere.
+//
+// Each session is one key (<prefix>revoked:<session id>) and no command,
+// transaction or script spans two of them: Revoke's pipeline is not a
+// transaction, so on a Redis Cluster go-redis sends each node its share.
+// The key names are the ones every earlier release used, so processes of
+// two releases agree during a rolling upgrade.
 package revocation
 
 import (
@@ -20,12 +26,12 @@ import (
 
 // Denylist stores revoked session ids.
 type Denylist struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 }
 
 // New returns a Denylist in rdb with keys under prefix.
-func New(rdb *redis.Client, prefix string) *Denylist {
+func New(rdb redis.UniversalClient, prefix string) *Denylist {
 	return &Denylist{rdb: rdb, prefix: prefix}
 }
 

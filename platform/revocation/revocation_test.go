@@ -3,7 +3,9 @@ package revocation
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,47 +16,63 @@ import (
 	"github.com/cobraspace/cobraspace/platform/testenv"
 )
 
-func newDenylist(t *testing.T) *Denylist {
+func TestMain(m *testing.M) { os.Exit(testenv.RunWithRedisCluster(m)) }
+
+// eachDenylist runs test in subtests against a Denylist on the single node
+// and on the package's Redis Cluster.
+func eachDenylist(t *testing.T, test func(t *testing.T, d *Denylist)) {
 	t.Helper()
-	opt, err := redis.ParseURL(testenv.RedisURL())
-	if err != nil {
-		t.Fatal(err)
+	for _, tg := range testenv.RedisTargets(t) {
+		t.Run(tg.Name, func(t *testing.T) { test(t, New(tg.Client, tg.Prefix)) })
 	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return New(rdb, testenv.Prefix(t))
 }
 
 func TestDenylist(t *testing.T) {
-	d := newDenylist(t)
-	ctx := context.Background()
+	eachDenylist(t, func(t *testing.T, d *Denylist) {
+		ctx := context.Background()
 
-	if got, err := d.IsRevoked(ctx, "a"); err != nil || got {
-		t.Fatalf("IsRevoked before Revoke: got %v, %v; want false, nil", got, err)
-	}
-	if err := d.Revoke(ctx, time.Now().Add(time.Minute), "a", "b"); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{"a", "b"} {
-		if got, err := d.IsRevoked(ctx, id); err != nil || !got {
-			t.Errorf("IsRevoked(%s) after Revoke: got %v, %v; want true, nil", id, got, err)
+		if got, err := d.IsRevoked(ctx, "a"); err != nil || got {
+			t.Fatalf("IsRevoked before Revoke: got %v, %v; want false, nil", got, err)
 		}
-	}
-	if got, _ := d.IsRevoked(ctx, "c"); got {
-		t.Error("IsRevoked(other session): got true")
-	}
-	// The entry lives as long as the session's tokens may, and no longer.
-	ttl, err := d.rdb.TTL(ctx, d.key("a")).Result()
-	if err != nil || ttl < 55*time.Second || ttl > 61*time.Second {
-		t.Errorf("TTL: got %v, %v; want about a minute", ttl, err)
-	}
-	// Sessions whose tokens all expired already need no entry.
-	if err := d.Revoke(ctx, time.Now().Add(-time.Minute), "old"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := d.IsRevoked(ctx, "old"); got {
-		t.Error("IsRevoked(expired session): got true, want false (nothing stored)")
-	}
+		if err := d.Revoke(ctx, time.Now().Add(time.Minute), "a", "b"); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"a", "b"} {
+			if got, err := d.IsRevoked(ctx, id); err != nil || !got {
+				t.Errorf("IsRevoked(%s) after Revoke: got %v, %v; want true, nil", id, got, err)
+			}
+		}
+		if got, _ := d.IsRevoked(ctx, "c"); got {
+			t.Error("IsRevoked(other session): got true")
+		}
+		// The entry lives as long as the session's tokens may, and no longer.
+		ttl, err := d.rdb.TTL(ctx, d.key("a")).Result()
+		if err != nil || ttl < 55*time.Second || ttl > 61*time.Second {
+			t.Errorf("TTL: got %v, %v; want about a minute", ttl, err)
+		}
+		// Sessions whose tokens all expired already need no entry.
+		if err := d.Revoke(ctx, time.Now().Add(-time.Minute), "old"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := d.IsRevoked(ctx, "old"); got {
+			t.Error("IsRevoked(expired session): got true, want false (nothing stored)")
+		}
+		// Many sessions at once (a user's every session): on a cluster their
+		// keys lie in many slots on every master, and the one pipeline
+		// still stores them all.
+		ids := make([]string, 64)
+		for i := range ids {
+			ids[i] = fmt.Sprint("s", i)
+		}
+		if err := d.Revoke(ctx, time.Now().Add(time.Minute), ids...); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if got, err := d.IsRevoked(ctx, id); err != nil || !got {
+				t.Fatalf("IsRevoked(%s) after revoking 64 sessions: got %v, %v; want true, nil", id, got, err)
+			}
+		}
+	})
 }
 
 func TestRedisDown(t *testing.T) {
@@ -77,18 +95,19 @@ func (c *counting) IsRevoked(ctx context.Context, id string) (bool, error) {
 }
 
 func TestChecker(t *testing.T) {
-	d := newDenylist(t)
-	ctx := context.Background()
-	if err := d.Revoke(ctx, time.Now().Add(time.Minute), "gone"); err != nil {
-		t.Fatal(err)
-	}
-	c := NewChecker(d, slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)))
-	if !c.Revoked(ctx, "gone") {
-		t.Error("revoked session: got false")
-	}
-	if c.Revoked(ctx, "live") {
-		t.Error("live session: got true")
-	}
+	eachDenylist(t, func(t *testing.T, d *Denylist) {
+		ctx := context.Background()
+		if err := d.Revoke(ctx, time.Now().Add(time.Minute), "gone"); err != nil {
+			t.Fatal(err)
+		}
+		c := NewChecker(d, slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)))
+		if !c.Revoked(ctx, "gone") {
+			t.Error("revoked session: got false")
+		}
+		if c.Revoked(ctx, "live") {
+			t.Error("live session: got true")
+		}
+	})
 }
 
 func TestCheckerFailsOpen(t *testing.T) {

@@ -3,6 +3,11 @@
 // key/subject prefix, all removed when the test ends, so tests can run in
 // parallel. Addresses come from TEST_POSTGRES_URL, TEST_REDIS_URL and
 // TEST_NATS_URL, defaulting to the local services on their usual ports.
+//
+// Code that must also work on a Redis Cluster is tested against both the
+// single node and a private 3-master cluster that the test package starts
+// from redis-server (RunWithRedisCluster in its TestMain, RedisTargets in
+// each test).
 package testenv
 
 import (
@@ -69,10 +74,7 @@ func Prefix(t testing.TB) string {
 		defer rdb.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		iter := rdb.Scan(ctx, 0, p+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
+		deleteKeys(ctx, rdb, p)
 	})
 	return p
 }

@@ -126,7 +126,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		Version: version, Commit: commit, Migrations: migrations.FS,
 		// Short timeouts: presence is best effort, and a dead Redis must
 		// not stall joins (they degrade instead).
-		TuneRedis: func(o *goredis.Options) {
+		TuneRedis: func(o *goredis.UniversalOptions) {
 			o.DialTimeout, o.ReadTimeout, o.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
 			o.MaxRetries, o.DialerRetries, o.DialerRetryTimeout = 1, 1, 50*time.Millisecond
 		},

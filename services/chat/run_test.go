@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -547,9 +548,26 @@ func TestRoomsOverRPC(t *testing.T) {
 	resp.Body.Close()
 }
 
+func TestMain(m *testing.M) { os.Exit(testenv.RunWithRedisCluster(m)) }
+
+// TestPresenceOverRPC runs on the single node and, with
+// REDIS_CLUSTER_ADDRS, on a Redis Cluster: joins, leaves, heartbeats and
+// the sweeper of the running service.
 func TestPresenceOverRPC(t *testing.T) {
 	t.Parallel()
-	h := start(t)
+	for name, env := range map[string]map[string]string{
+		"single":  nil,
+		"cluster": {"REDIS_CLUSTER_ADDRS": strings.Join(testenv.RedisClusterAddrs(t), ",")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testPresenceOverRPC(t, env)
+		})
+	}
+}
+
+func testPresenceOverRPC(t *testing.T, env map[string]string) {
+	h := startWith(t, env)
 	room, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "presence"})
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcclient"
 	"github.com/cobraspace/cobraspace/platform/natsconn"
 	"github.com/cobraspace/cobraspace/platform/process"
+	"github.com/cobraspace/cobraspace/platform/redisconn"
 	"github.com/cobraspace/cobraspace/platform/revocation"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	"github.com/cobraspace/cobraspace/platform/subjects"
@@ -69,7 +70,8 @@ var defaultOrigins = []string{
 type config struct {
 	httpAddr, adminAddr                 string
 	userAddr, postAddr, chatAddr        string
-	redisURL, redisPrefix               string
+	redis                               redisconn.Config
+	redisPrefix                         string
 	nats                                natsconn.Config
 	natsPrefix                          string
 	publicKeyFile                       string
@@ -96,7 +98,6 @@ func loadConfig(getenv func(string) string) (config, error) {
 		userAddr:          env.String("USER_SERVICE_ADDR", "127.0.0.1:9001"),
 		postAddr:          env.String("POST_SERVICE_ADDR", "127.0.0.1:9002"),
 		chatAddr:          env.String("CHAT_SERVICE_ADDR", "127.0.0.1:9003"),
-		redisURL:          env.String("REDIS_URL", "redis://127.0.0.1:6379/0"),
 		redisPrefix:       env.String("REDIS_PREFIX", ""),
 		natsPrefix:        env.String("NATS_PREFIX", ""),
 		publicKeyFile:     env.Required("JWT_PUBLIC_KEY_FILE"),
@@ -145,6 +146,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	c.trust = trust
 	if c.nats, err = natsconn.Load(env); err != nil {
+		errs = append(errs, err)
+	}
+	if c.redis, err = redisconn.Load(env); err != nil {
 		errs = append(errs, err)
 	}
 	return c, errors.Join(errs...)
@@ -199,7 +203,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	defer stopGC()
 	go gctune.LowerWhenIdle(gcCtx, getenv)
 	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.logLevel})).With("service", "gateway", "gateway_id", cfg.gatewayID)
-	log.Info("starting", "version", version, "commit", commit)
+	log.Info("starting", "version", version, "commit", commit, "redis", cfg.redis.Mode())
 	stopTracing, err := tracing.Setup(ctx, "gateway", getenv)
 	if err != nil {
 		return err
@@ -248,15 +252,15 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer chatPods.Close()
 
-	ropt, err := redis.ParseURL(cfg.redisURL)
-	if err != nil {
-		return fmt.Errorf("REDIS_URL: %w", err)
-	}
 	// Short timeouts: Redis holds the revocation denylist and the per-user
 	// chat send limit here, which both fail open; a slow Redis must not
 	// stall requests.
-	ropt.DialTimeout, ropt.ReadTimeout, ropt.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
-	rdb := redis.NewClient(ropt)
+	rdb, err := redisconn.New(cfg.redis, func(o *redis.UniversalOptions) {
+		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
+	})
+	if err != nil {
+		return err
+	}
 	defer rdb.Close()
 
 	nc, err := natsconn.Connect(cfg.nats, "gateway "+cfg.gatewayID, log)

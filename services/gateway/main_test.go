@@ -167,9 +167,17 @@ func TestLoadConfig(t *testing.T) {
 	if c.maxSocketsPerIP != 500 || c.maxSocketsPerUser != 20 {
 		t.Errorf("socket limits: per IP %d, per user %d, want 500 and 20", c.maxSocketsPerIP, c.maxSocketsPerUser)
 	}
-	env = map[string]string{"TRUSTED_PROXY_CIDRS": "nonsense", "SHUTDOWN_GRACE": "soon", "LOG_LEVEL": "loud", "MAX_SOCKETS_PER_IP": "-1"}
+	if c.redis.Mode() != "single" {
+		t.Errorf("redis: got %s, want the single node by default", c.redis.Mode())
+	}
+	env["REDIS_SENTINEL_ADDRS"], env["REDIS_SENTINEL_MASTER"] = "s1:26379,s2:26379", "cobra"
+	if c, err = loadConfig(func(k string) string { return env[k] }); err != nil || c.redis.Mode() != "sentinel" {
+		t.Errorf("redis with REDIS_SENTINEL_*: got %s, %v; want sentinel", c.redis.Mode(), err)
+	}
+	env = map[string]string{"TRUSTED_PROXY_CIDRS": "nonsense", "SHUTDOWN_GRACE": "soon", "LOG_LEVEL": "loud", "MAX_SOCKETS_PER_IP": "-1",
+		"REDIS_SENTINEL_MASTER": "cobra"}
 	_, err = loadConfig(func(k string) string { return env[k] })
-	for _, want := range []string{"JWT_PUBLIC_KEY_FILE", "TRUSTED_PROXY_CIDRS", "SHUTDOWN_GRACE", "LOG_LEVEL", "MAX_SOCKETS_PER_IP", "SERVICE_KEY_FILE"} {
+	for _, want := range []string{"JWT_PUBLIC_KEY_FILE", "TRUSTED_PROXY_CIDRS", "SHUTDOWN_GRACE", "LOG_LEVEL", "MAX_SOCKETS_PER_IP", "SERVICE_KEY_FILE", "REDIS_SENTINEL_ADDRS"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("bad config: error %v does not name %s", err, want)
 		}

@@ -50,7 +50,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		Version: version, Commit: commit, Migrations: migrations.FS,
 		// Redis holds only the session denylist here, which fails open: a
 		// slow or dead Redis must not stall calls (platform/revocation).
-		TuneRedis: func(o *goredis.Options) {
+		TuneRedis: func(o *goredis.UniversalOptions) {
 			o.DialTimeout, o.ReadTimeout, o.WriteTimeout = time.Second, 500*time.Millisecond, 500*time.Millisecond
 		},
 	}, getenv, stdout)

@@ -94,7 +94,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	// timeouts keep a dead Redis from stalling logins.
 	base, err := grpcservice.Start(ctx, cfg.Config, grpcservice.Spec{
 		Version: version, Commit: commit, Migrations: migrations.FS,
-		TuneRedis: func(o *goredis.Options) {
+		TuneRedis: func(o *goredis.UniversalOptions) {
 			o.DialTimeout, o.ReadTimeout, o.WriteTimeout = 500*time.Millisecond, 500*time.Millisecond, 500*time.Millisecond
 			o.MaxRetries, o.DialerRetries = 1, 1
 		},

@@ -45,13 +45,14 @@ func (v Vars) Names() []string {
 // platformReaders are the platform packages that read variables on a
 // service's behalf (from the getenv or envconfig.Reader the service passes
 // them), keyed by the call that hands them over. They may hand them on:
-// grpcservice calls tracing.Setup and servicetrust.Load.
+// grpcservice calls tracing.Setup, servicetrust.Load and redisconn.Load.
 var platformReaders = map[string]string{
 	"grpcservice.LoadConfig(": "grpcservice", // GRPC_ADDR, DATABASE_URL, LOG_LEVEL, ...
 	"grpcservice.Start(":      "grpcservice",
 	"tracing.Setup(":          "tracing",      // OTEL_*
 	"servicetrust.Load(":      "servicetrust", // SERVICE_KEY_FILE, GRPC_TLS_*
 	"natsconn.Load(":          "natsconn",     // NATS_URL, NATS_CREDS_FILE, NATS_NKEY_FILE, NATS_TLS_*
+	"redisconn.Load(":         "redisconn",    // REDIS_URL, REDIS_CLUSTER_ADDRS, REDIS_SENTINEL_*
 }
 
 // Scan reads services/<svc>/**/*.go (tests excluded) under root, and

@@ -67,6 +67,14 @@ func TestScan(t *testing.T) {
 		t.Errorf("service with grpcservice: got %v, %v; want [GRPC_ADDR SERVICE_KEY_FILE]", v.Names(), err)
 	}
 
+	// A service calling redisconn.Load reads the REDIS_* connection variables.
+	write("platform/redisconn/redisconn.go", `u := env.String("REDIS_URL", "")
+	a := env.List("REDIS_CLUSTER_ADDRS", nil)`)
+	write("services/user/run.go", `c.Redis, err = redisconn.Load(env)`)
+	if v, err := Scan(root, "user"); err != nil || !reflect.DeepEqual(v.Names(), []string{"REDIS_CLUSTER_ADDRS", "REDIS_URL"}) {
+		t.Errorf("service with redisconn: got %v, %v; want [REDIS_CLUSTER_ADDRS REDIS_URL]", v.Names(), err)
+	}
+
 	write("services/gateway/internal/web/web.go", `package web`)
 	if v, err := Scan(root, "gateway"); err != nil || v.HasSource {
 		t.Errorf("gateway without package main: got %+v, %v; want no source", v, err)

@@ -1,16 +1,32 @@
 // Package redis keeps chat presence in Redis, shared by every chat
-// replica. Keys (all under the configured prefix):
+// replica. Keys (all under the configured prefix; {...} is the hash tag):
 //
-//	chat:presence:expiry          sorted set "<room>|<conn>" scored by expiry (Unix ms)
-//	chat:presence:<room>:conns    hash connection id -> user id
-//	chat:presence:<room>:users    hash user id -> number of connections
+//	{chat:presence:<room>}:expiry  sorted set connection id scored by expiry (Unix ms)
+//	{chat:presence:<room>}:conns   hash connection id -> user id
+//	{chat:presence:<room>}:users   hash user id -> number of connections
+//	{chat:presence:due:<n>}        sorted set room id scored by when to sweep it next
+//	                               (Unix ms), for the rooms with room id mod 16 = n
 //
-// Every change runs as one Lua script, so "first connection of a user in a
-// room" (join) and "last connection" (leave) are decided atomically across
-// gateways and chat replicas, and each expired connection is swept by
-// exactly one sweeper. The sweep script touches rooms' keys it computes
-// itself, which a single Redis (or a primary with replicas) allows; Redis
-// Cluster would need hash tags.
+// A room's three keys share one hash tag, so every change to a room is one
+// Lua script on one slot, with every key declared: "first connection of a
+// user in a room" (join) and "last connection" (leave) are decided
+// atomically across gateways and chat replicas, and each expired
+// connection is swept by exactly one sweeper. The same code runs on one
+// node, behind Sentinel and on a Redis Cluster.
+//
+// Expiry is kept per room rather than in one global set because a set of
+// every room's connections would have to share a slot with every room's
+// hashes, which a cluster cannot do (a script may only touch keys of one
+// slot). The sweeper finds the rooms worth looking at through the due
+// index: the score of a room there is at most the earliest expiry of its
+// connections (join lowers it; the sweeper raises it to the new earliest
+// expiry after sweeping, or removes an empty room), so a sweep visits only
+// rooms with something to expire, not every room with presence. The index
+// is sharded over 16 hash tags so its load spreads over the cluster's
+// masters. It is not updated in the same script as the room (different
+// slots); the order of the two steps keeps it from losing a room (Join and
+// Sweep say how), and every heartbeat re-adds its rooms, so an index write
+// lost to a Redis failure heals within one heartbeat.
 package redis
 
 import (
@@ -25,52 +41,57 @@ import (
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 
+// dueShards is the number of due index keys (see the package doc).
+const dueShards = 16
+
 // Presence implements chat.Presence.
 type Presence struct {
 	rdb    goredis.UniversalClient
-	prefix string // prefix + "chat:presence:"
+	prefix string // prefix + "{chat:presence:"
 }
 
 // NewPresence returns a Presence whose keys start with prefix.
 func NewPresence(rdb goredis.UniversalClient, prefix string) *Presence {
-	return &Presence{rdb: rdb, prefix: prefix + "chat:presence:"}
+	return &Presence{rdb: rdb, prefix: prefix + "{chat:presence:"}
 }
 
 var _ chat.Presence = (*Presence)(nil)
 
-func (p *Presence) expiryKey() string { return p.prefix + "expiry" }
-
-func (p *Presence) roomKeys(roomID int64) (conns, users string) {
-	r := p.prefix + strconv.FormatInt(roomID, 10)
-	return r + ":conns", r + ":users"
+// roomKeys are the keys of one room: expiry, conns, users (one hash tag).
+func (p *Presence) roomKeys(roomID int64) []string {
+	r := p.prefix + strconv.FormatInt(roomID, 10) + "}:"
+	return []string{r + "expiry", r + "conns", r + "users"}
 }
 
-func member(ref chat.ConnRef) string {
-	return strconv.FormatInt(ref.RoomID, 10) + "|" + ref.ConnectionID
+// dueKey is the due index shard of a room.
+func (p *Presence) dueKey(roomID int64) string {
+	return p.dueShard(int((roomID%dueShards + dueShards) % dueShards))
 }
 
-// joinScript: KEYS expiry, conns, users; ARGV member, conn, uid, expiry.
+func (p *Presence) dueShard(n int) string { return p.prefix + "due:" + strconv.Itoa(n) + "}" }
+
+// joinScript: KEYS expiry, conns, users; ARGV conn, uid, expiry.
 // Returns 1 when this is the user's first connection in the room.
 var joinScript = goredis.NewScript(`
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-if redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3]) == 0 then
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then
   return 0 -- the connection joined before: only its expiry moved
 end
-if redis.call('HINCRBY', KEYS[3], ARGV[3], 1) == 1 then
+if redis.call('HINCRBY', KEYS[3], ARGV[2], 1) == 1 then
   return 1
 end
 return 0
 `)
 
-// leaveScript: KEYS expiry, conns, users; ARGV member, conn.
+// leaveScript: KEYS expiry, conns, users; ARGV conn.
 // Returns {user id or "", 1 when it was the user's last connection}.
 var leaveScript = goredis.NewScript(`
 redis.call('ZREM', KEYS[1], ARGV[1])
-local uid = redis.call('HGET', KEYS[2], ARGV[2])
+local uid = redis.call('HGET', KEYS[2], ARGV[1])
 if not uid then
   return {'', 0}
 end
-redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[1])
 if redis.call('HINCRBY', KEYS[3], uid, -1) <= 0 then
   redis.call('HDEL', KEYS[3], uid)
   return {uid, 1}
@@ -78,8 +99,8 @@ end
 return {uid, 0}
 `)
 
-// refreshScript: KEYS expiry; ARGV expiry, members...
-// Returns the 0-based indexes of unknown members.
+// refreshScript: KEYS expiry; ARGV expiry, conns...
+// Returns the 0-based indexes of unknown connections.
 var refreshScript = goredis.NewScript(`
 local unknown = {}
 for i = 2, #ARGV do
@@ -92,57 +113,84 @@ end
 return unknown
 `)
 
-// sweepScript: KEYS expiry; ARGV now, limit, room key prefix.
-// Returns the number of connections swept, then a flat list room, uid,
-// room, uid... of the users who left.
+// sweepScript: KEYS expiry, conns, users; ARGV now, limit.
+// Sweeps at most limit expired connections of one room and returns the
+// number swept, the room's earliest remaining expiry ("" when none is
+// left), then the ids of the users who left.
 var sweepScript = goredis.NewScript(`
-local members = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local gone = {tostring(#members)}
-for _, m in ipairs(members) do
-  redis.call('ZREM', KEYS[1], m)
-  local sep = string.find(m, '|', 1, true)
-  local room = string.sub(m, 1, sep - 1)
-  local conn = string.sub(m, sep + 1)
-  local conns = ARGV[3] .. room .. ':conns'
-  local users = ARGV[3] .. room .. ':users'
-  local uid = redis.call('HGET', conns, conn)
+local conns = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {tostring(#conns), ''}
+for _, c in ipairs(conns) do
+  redis.call('ZREM', KEYS[1], c)
+  local uid = redis.call('HGET', KEYS[2], c)
   if uid then
-    redis.call('HDEL', conns, conn)
-    if redis.call('HINCRBY', users, uid, -1) <= 0 then
-      redis.call('HDEL', users, uid)
-      table.insert(gone, room)
-      table.insert(gone, uid)
+    redis.call('HDEL', KEYS[2], c)
+    if redis.call('HINCRBY', KEYS[3], uid, -1) <= 0 then
+      redis.call('HDEL', KEYS[3], uid)
+      table.insert(out, uid)
     end
   end
 end
-return gone
-`)
-
-// clearScript: KEYS expiry, conns, users; ARGV member prefix "<room>|".
-var clearScript = goredis.NewScript(`
-local conns = redis.call('HKEYS', KEYS[2])
-for _, c in ipairs(conns) do
-  redis.call('ZREM', KEYS[1], ARGV[1] .. c)
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if first[2] then
+  out[2] = first[2]
 end
-redis.call('DEL', KEYS[2], KEYS[3])
-return #conns
+return out
 `)
 
-// Join implements chat.Presence.
+// scriptCall is one run of a script in runAll.
+type scriptCall struct {
+	keys []string
+	args []any
+}
+
+// runAll runs script once per call in one pipeline (on a cluster, go-redis
+// sends each node its share) and returns the commands in call order. A
+// node that does not know the script yet (NOSCRIPT: restarted, or new
+// after a failover) gets that call again with the script's source.
+func runAll(ctx context.Context, rdb goredis.UniversalClient, script *goredis.Script, calls []scriptCall) []*goredis.Cmd {
+	cmds := make([]*goredis.Cmd, len(calls))
+	_, _ = rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for i, c := range calls {
+			cmds[i] = script.EvalSha(ctx, pipe, c.keys, c.args...)
+		}
+		return nil
+	}) // errors are read per command below
+	for i, c := range calls {
+		if err := cmds[i].Err(); err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+			cmds[i] = script.Run(ctx, rdb, c.keys, c.args...)
+		}
+	}
+	return cmds
+}
+
+// Join implements chat.Presence. The connection is recorded in the room
+// first and the room's due index entry lowered second: a sweeper that
+// found the room empty removes its index entry before it looks at the room
+// again, so either that second look sees this connection or this index
+// write comes after the removal; the room is never left out of the index
+// with a connection in it.
 func (p *Presence) Join(ctx context.Context, ref chat.ConnRef, userID int64, expires time.Time) (bool, error) {
-	conns, users := p.roomKeys(ref.RoomID)
-	n, err := joinScript.Run(ctx, p.rdb, []string{p.expiryKey(), conns, users},
-		member(ref), ref.ConnectionID, userID, expires.UnixMilli()).Int()
+	n, err := joinScript.Run(ctx, p.rdb, p.roomKeys(ref.RoomID), ref.ConnectionID, userID, expires.UnixMilli()).Int()
 	if err != nil {
 		return false, fmt.Errorf("presence join: %w", err)
+	}
+	if err := p.markDue(ctx, p.rdb, ref.RoomID, expires); err != nil {
+		return false, fmt.Errorf("presence join: due index: %w", err)
 	}
 	return n == 1, nil
 }
 
-// Leave implements chat.Presence.
+// markDue lowers the room's due index score to at (adding the room when
+// absent), never raising it.
+func (p *Presence) markDue(ctx context.Context, c goredis.Cmdable, roomID int64, at time.Time) error {
+	return c.ZAddLT(ctx, p.dueKey(roomID), goredis.Z{Score: float64(at.UnixMilli()), Member: roomID}).Err()
+}
+
+// Leave implements chat.Presence. The room's due index entry stays; the
+// sweeper removes it once the room is empty.
 func (p *Presence) Leave(ctx context.Context, ref chat.ConnRef) (int64, bool, error) {
-	conns, users := p.roomKeys(ref.RoomID)
-	res, err := leaveScript.Run(ctx, p.rdb, []string{p.expiryKey(), conns, users}, member(ref), ref.ConnectionID).Slice()
+	res, err := leaveScript.Run(ctx, p.rdb, p.roomKeys(ref.RoomID), ref.ConnectionID).Slice()
 	if err != nil {
 		return 0, false, fmt.Errorf("presence leave: %w", err)
 	}
@@ -161,62 +209,198 @@ func (p *Presence) Leave(ctx context.Context, ref chat.ConnRef) (int64, bool, er
 	return uid, last == 1, nil
 }
 
-// refreshChunk bounds one refresh script, so a gateway with many sockets
-// does not block Redis for long.
+// refreshChunk bounds one refresh script, so a room with many sockets on
+// one gateway does not block Redis for long.
 const refreshChunk = 1000
 
-// Refresh implements chat.Presence.
+// Refresh implements chat.Presence: one script per room (and chunk), all
+// in one pipeline, plus each room's due index entry, which heals an entry
+// lost to a failed index write.
 func (p *Presence) Refresh(ctx context.Context, refs []chat.ConnRef, expires time.Time) ([]chat.ConnRef, error) {
-	var unknown []chat.ConnRef
-	for start := 0; start < len(refs); start += refreshChunk {
-		chunk := refs[start:min(start+refreshChunk, len(refs))]
-		args := make([]any, 0, len(chunk)+1)
-		args = append(args, expires.UnixMilli())
-		for _, r := range chunk {
-			args = append(args, member(r))
+	var (
+		calls  []scriptCall
+		chunks [][]chat.ConnRef
+	)
+	byRoom := map[int64][]chat.ConnRef{}
+	var rooms []int64
+	for _, r := range refs {
+		if _, ok := byRoom[r.RoomID]; !ok {
+			rooms = append(rooms, r.RoomID)
 		}
-		idx, err := refreshScript.Run(ctx, p.rdb, []string{p.expiryKey()}, args...).Int64Slice()
+		byRoom[r.RoomID] = append(byRoom[r.RoomID], r)
+	}
+	for _, room := range rooms {
+		all := byRoom[room]
+		for start := 0; start < len(all); start += refreshChunk {
+			chunk := all[start:min(start+refreshChunk, len(all))]
+			args := make([]any, 0, len(chunk)+1)
+			args = append(args, expires.UnixMilli())
+			for _, r := range chunk {
+				args = append(args, r.ConnectionID)
+			}
+			calls = append(calls, scriptCall{keys: p.roomKeys(room)[:1], args: args})
+			chunks = append(chunks, chunk)
+		}
+	}
+	var unknown []chat.ConnRef
+	for i, cmd := range runAll(ctx, p.rdb, refreshScript, calls) {
+		idx, err := cmd.Int64Slice()
 		if err != nil {
 			return nil, fmt.Errorf("presence refresh: %w", err)
 		}
-		for _, i := range idx {
-			unknown = append(unknown, chunk[i])
+		for _, j := range idx {
+			unknown = append(unknown, chunks[i][j])
 		}
+	}
+	_, err := p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for _, room := range rooms {
+			_ = p.markDue(ctx, pipe, room, expires) // queued; Exec reports
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("presence refresh: due index: %w", err)
 	}
 	return unknown, nil
 }
 
-// Sweep implements chat.Presence. It sweeps in steps of limit
-// connections, each one atomic script, until nothing expired is left, so
-// Redis is never blocked for long even after a big gateway died.
+// dueRoom is a room the due index says may have expired connections.
+type dueRoom struct {
+	id  int64
+	key string // its due index shard
+}
+
+// Sweep implements chat.Presence. Each round takes up to limit due rooms
+// from every index shard and sweeps up to limit connections of each (one
+// atomic script per room, all in one pipeline), until no room is due, so
+// Redis is never blocked for long even after a big gateway died. A room
+// with connections left gets its earliest expiry as its new index score;
+// an empty room is removed from the index and then looked at once more
+// (see Join for why that order).
 func (p *Presence) Sweep(ctx context.Context, now time.Time, limit int) ([]chat.Departure, error) {
 	var gone []chat.Departure
+	nowMs := strconv.FormatInt(now.UnixMilli(), 10)
 	for {
-		res, err := sweepScript.Run(ctx, p.rdb, []string{p.expiryKey()}, now.UnixMilli(), limit, p.prefix).StringSlice()
-		if err != nil {
-			return gone, fmt.Errorf("presence sweep: %w", err)
+		due, full, err := p.dueRooms(ctx, nowMs, limit)
+		if err != nil || len(due) == 0 {
+			return gone, err
 		}
-		if len(res) == 0 {
-			return gone, fmt.Errorf("presence sweep: empty reply")
+		calls := make([]scriptCall, len(due))
+		for i, r := range due {
+			calls[i] = scriptCall{keys: p.roomKeys(r.id), args: []any{nowMs, limit}}
 		}
-		for i := 1; i+1 < len(res); i += 2 {
-			room, err1 := strconv.ParseInt(res[i], 10, 64)
-			uid, err2 := strconv.ParseInt(res[i+1], 10, 64)
-			if err1 != nil || err2 != nil {
-				continue // not written by this service
+		var next []goredis.Z
+		var nextKeys []string
+		var emptyRooms []dueRoom
+		for i, cmd := range runAll(ctx, p.rdb, sweepScript, calls) {
+			res, err := cmd.StringSlice()
+			if err != nil {
+				return gone, fmt.Errorf("presence sweep: %w", err)
 			}
-			gone = append(gone, chat.Departure{RoomID: room, UserID: uid})
+			if len(res) < 2 {
+				return gone, fmt.Errorf("presence sweep: unexpected reply %v", res)
+			}
+			for _, u := range res[2:] {
+				if uid, err := strconv.ParseInt(u, 10, 64); err == nil { // else not written by this service
+					gone = append(gone, chat.Departure{RoomID: due[i].id, UserID: uid})
+				}
+			}
+			swept, _ := strconv.Atoi(res[0])
+			switch {
+			case swept >= limit:
+				full = true // more may have expired: the room stays due
+			case res[1] == "":
+				emptyRooms = append(emptyRooms, due[i])
+			default:
+				at, err := strconv.ParseFloat(res[1], 64)
+				if err != nil {
+					return gone, fmt.Errorf("presence sweep: expiry %q: %w", res[1], err)
+				}
+				next = append(next, goredis.Z{Score: at, Member: due[i].id})
+				nextKeys = append(nextKeys, due[i].key)
+			}
 		}
-		if swept, _ := strconv.Atoi(res[0]); swept < limit {
+		if err := p.reindex(ctx, next, nextKeys, emptyRooms); err != nil {
+			return gone, err
+		}
+		if !full {
 			return gone, nil
 		}
 	}
 }
 
+// dueRooms returns up to limit rooms due by nowMs from every index shard
+// (one pipeline); full is true when some shard may have more.
+func (p *Presence) dueRooms(ctx context.Context, nowMs string, limit int) (due []dueRoom, full bool, err error) {
+	cmds := make([]*goredis.StringSliceCmd, dueShards)
+	_, err = p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for n := range dueShards {
+			cmds[n] = pipe.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: p.dueShard(n), Start: "-inf", Stop: nowMs, ByScore: true, Count: int64(limit)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("presence sweep: due rooms: %w", err)
+	}
+	for n, cmd := range cmds {
+		ids := cmd.Val()
+		full = full || len(ids) >= limit
+		for _, s := range ids {
+			if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+				due = append(due, dueRoom{id: id, key: p.dueShard(n)})
+			}
+		}
+	}
+	return due, full, nil
+}
+
+// reindex moves swept rooms' index entries to their earliest remaining
+// expiry, removes the empty rooms' entries, and then re-adds any empty
+// room that a Join filled meanwhile.
+func (p *Presence) reindex(ctx context.Context, next []goredis.Z, nextKeys []string, empty []dueRoom) error {
+	_, err := p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for i, z := range next {
+			pipe.ZAdd(ctx, nextKeys[i], z)
+		}
+		for _, r := range empty {
+			pipe.ZRem(ctx, r.key, r.id)
+		}
+		return nil
+	})
+	if err != nil || len(empty) == 0 {
+		return wrapSweep(err)
+	}
+	firsts := make([]*goredis.ZSliceCmd, len(empty))
+	_, err = p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for i, r := range empty {
+			firsts[i] = pipe.ZRangeWithScores(ctx, p.roomKeys(r.id)[0], 0, 0)
+		}
+		return nil
+	})
+	if err != nil {
+		return wrapSweep(err)
+	}
+	_, err = p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+		for i, r := range empty {
+			if f := firsts[i].Val(); len(f) > 0 {
+				pipe.ZAddLT(ctx, r.key, goredis.Z{Score: f[0].Score, Member: r.id})
+			}
+		}
+		return nil
+	})
+	return wrapSweep(err)
+}
+
+func wrapSweep(err error) error {
+	if err != nil {
+		return fmt.Errorf("presence sweep: due index: %w", err)
+	}
+	return nil
+}
+
 // Online implements chat.Presence.
 func (p *Presence) Online(ctx context.Context, roomID int64) ([]int64, error) {
-	_, users := p.roomKeys(roomID)
-	keys, err := p.rdb.HKeys(ctx, users).Result()
+	keys, err := p.rdb.HKeys(ctx, p.roomKeys(roomID)[2]).Result()
 	if err != nil {
 		return nil, fmt.Errorf("presence online: %w", err)
 	}
@@ -238,8 +422,7 @@ func (p *Presence) Counts(ctx context.Context, roomIDs []int64) (map[int64]int, 
 	cmds := make([]*goredis.IntCmd, len(roomIDs))
 	_, err := p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
 		for i, id := range roomIDs {
-			_, users := p.roomKeys(id)
-			cmds[i] = pipe.HLen(ctx, users)
+			cmds[i] = pipe.HLen(ctx, p.roomKeys(id)[2])
 		}
 		return nil
 	})
@@ -252,11 +435,10 @@ func (p *Presence) Counts(ctx context.Context, roomIDs []int64) (map[int64]int, 
 	return out, nil
 }
 
-// ClearRoom implements chat.Presence.
+// ClearRoom implements chat.Presence: one DEL of the room's keys (one
+// slot). Its due index entry goes at the room's next sweep.
 func (p *Presence) ClearRoom(ctx context.Context, roomID int64) error {
-	conns, users := p.roomKeys(roomID)
-	err := clearScript.Run(ctx, p.rdb, []string{p.expiryKey(), conns, users}, strconv.FormatInt(roomID, 10)+"|").Err()
-	if err != nil {
+	if err := p.rdb.Del(ctx, p.roomKeys(roomID)...).Err(); err != nil {
 		return fmt.Errorf("presence clear room: %w", err)
 	}
 	return nil

@@ -49,7 +49,7 @@ var userLimit = redis_rate.Limit{Rate: MessagesPerSecond, Burst: MessageBurst, P
 
 // NewUsers returns the per-user send limit, shared through rdb under key
 // prefix (REDIS_PREFIX); rdb nil limits per replica only (tests, tools).
-func NewUsers(rdb *redis.Client, prefix string, log *slog.Logger) *Users {
+func NewUsers(rdb redis.UniversalClient, prefix string, log *slog.Logger) *Users {
 	u := &Users{
 		local:  NewKeyed(MessagesPerSecond, MessageBurst),
 		prefix: prefix,

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/testenv"
 )
 
-func testRedis(t testing.TB, url string) *redis.Client {
+func testRedis(t testing.TB, url string) redis.UniversalClient {
 	t.Helper()
 	opt, err := redis.ParseURL(url)
 	if err != nil {
@@ -35,23 +36,31 @@ func sends(t *testing.T, user int64, n int, replicas ...*Users) (allowed int) {
 	return allowed
 }
 
-// Two replicas sharing Redis allow one user the burst once, not twice.
+func TestMain(m *testing.M) { os.Exit(testenv.RunWithRedisCluster(m)) }
+
+// Two replicas sharing Redis allow one user the burst once, not twice, on
+// one node as on a Redis Cluster.
 func TestUsersSharedAcrossReplicas(t *testing.T) {
-	rdb := testRedis(t, testenv.RedisURL())
-	prefix := testenv.Prefix(t)
-	a, b := NewUsers(rdb, prefix, nil), NewUsers(rdb, prefix, nil)
-	start := time.Now()
-	got := sends(t, 1, 2*MessageBurst, a, b)
-	refill := int(time.Since(start).Seconds()*MessagesPerSecond) + 1
-	if got < MessageBurst || got > MessageBurst+refill {
-		t.Fatalf("two replicas: %d of %d sends allowed, want the burst of %d (+%d refilled)", got, 2*MessageBurst, MessageBurst, refill)
-	}
-	ok, wait := a.Allow(context.Background(), 1)
-	if ok || wait <= 0 || wait > time.Second/MessagesPerSecond {
-		t.Fatalf("past the burst: got ok=%v retry after %v, want refused for at most 100ms", ok, wait)
-	}
-	if got := sends(t, 2, MessageBurst, a, b); got != MessageBurst {
-		t.Fatalf("another user: %d of %d allowed, want all (own bucket)", got, MessageBurst)
+	for _, tg := range testenv.RedisTargets(t) {
+		t.Run(tg.Name, func(t *testing.T) {
+			a, b := NewUsers(tg.Client, tg.Prefix, nil), NewUsers(tg.Client, tg.Prefix, nil)
+			start := time.Now()
+			got := sends(t, 1, 2*MessageBurst, a, b)
+			refill := int(time.Since(start).Seconds()*MessagesPerSecond) + 1
+			if got < MessageBurst || got > MessageBurst+refill {
+				t.Fatalf("two replicas: %d of %d sends allowed, want the burst of %d (+%d refilled)", got, 2*MessageBurst, MessageBurst, refill)
+			}
+			ok, wait := a.Allow(context.Background(), 1)
+			if ok || wait <= 0 || wait > time.Second/MessagesPerSecond {
+				t.Fatalf("past the burst: got ok=%v retry after %v, want refused for at most 100ms", ok, wait)
+			}
+			if got := sends(t, 2, MessageBurst, a, b); got != MessageBurst {
+				t.Fatalf("another user: %d of %d allowed, want all (own bucket)", got, MessageBurst)
+			}
+			if n := testutil.ToFloat64(a.localOnly) + testutil.ToFloat64(b.localOnly); n != 0 {
+				t.Errorf("%v sends decided without Redis, want none (every Redis call must work here)", n)
+			}
+		})
 	}
 }
 
@@ -84,7 +93,7 @@ func TestUsersRedisDown(t *testing.T) {
 func BenchmarkUsersAllow(b *testing.B) {
 	for _, tc := range []struct {
 		name string
-		rdb  *redis.Client
+		rdb  redis.UniversalClient
 	}{
 		{"local", nil},
 		{"redis", testRedis(b, testenv.RedisURL())},

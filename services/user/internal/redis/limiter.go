@@ -75,13 +75,13 @@ func (l LoginLimits) Validate() error {
 // Every command or script touches keys of one hash tag only, so the
 // limiter works on a Redis Cluster as on a single node.
 type LoginLimiter struct {
-	rdb    *goredis.Client
+	rdb    goredis.UniversalClient
 	prefix string
 	limits LoginLimits
 }
 
 // NewLoginLimiter returns a limiter keeping its keys under prefix.
-func NewLoginLimiter(rdb *goredis.Client, prefix string, limits LoginLimits) *LoginLimiter {
+func NewLoginLimiter(rdb goredis.UniversalClient, prefix string, limits LoginLimits) *LoginLimiter {
 	return &LoginLimiter{rdb: rdb, prefix: prefix, limits: limits}
 }
 
