@@ -246,7 +246,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 			return nil, nil, err
 		}
 		return chatv1.NewChatServiceClient(conn), func() { _ = conn.Close() }, nil
-	}, log)
+	}, chatClient, log)
 	if err != nil {
 		return err
 	}

@@ -38,7 +38,7 @@ type Endpoint struct {
 
 // Dial connects to one pod; authority is the host name it was found
 // under (for TLS verification), addr its resolved "ip:port".
-type Dial func(addr, authority string) (client chatv1.ChatServiceClient, close func(), err error)
+type Dial func(addr, authority string) (client chatv1.ChatServiceClient, closeConn func(), err error)
 
 // Router keeps the current pods and picks one per room.
 type Router struct {
@@ -49,6 +49,7 @@ type Router struct {
 	// onChange is told the addresses of pods that went away (after they
 	// were removed, before their connections are closed).
 	onChange func(gone []string)
+	fallback Endpoint // while no pod is known
 
 	mu     sync.RWMutex
 	pods   []Endpoint // sorted by Addr
@@ -58,16 +59,19 @@ type Router struct {
 type entry struct{ host, port string }
 
 // New parses addrs (comma-separated host:port), resolves them once and
-// dials every pod. At least one pod must be found.
-func New(ctx context.Context, addrs string, dial Dial, log *slog.Logger) (*Router, error) {
+// dials every pod. Until some pod is found (the chat service may start
+// after the gateway, and a headless Service without ready pods has no
+// address), Pick answers fallback, a client balanced over whatever the
+// addresses resolve to when it calls.
+func New(ctx context.Context, addrs string, dial Dial, fallback chatv1.ChatServiceClient, log *slog.Logger) (*Router, error) {
 	r := &Router{dial: dial, log: log, closes: map[string]func(){},
-		lookup: net.DefaultResolver.LookupHost}
+		lookup: net.DefaultResolver.LookupHost, fallback: Endpoint{Client: fallback}}
 	var err error
 	if r.entries, err = parseEntries(addrs); err != nil {
 		return nil, err
 	}
 	if err := r.Refresh(ctx); err != nil {
-		return nil, err
+		log.Warn("no chat pod found yet; sends are balanced until one is", "err", err)
 	}
 	return r, nil
 }
@@ -87,10 +91,13 @@ func parseEntries(addrs string) ([]entry, error) {
 // OnChange registers fn, told the addresses of pods that went away.
 func (r *Router) OnChange(fn func(gone []string)) { r.onChange = fn }
 
-// Pick returns the pod of roomID.
+// Pick returns the pod of roomID (the fallback while no pod is known).
 func (r *Router) Pick(roomID int64) Endpoint {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
+	if len(r.pods) == 0 {
+		return r.fallback
+	}
 	return pick(r.pods, roomID)
 }
 

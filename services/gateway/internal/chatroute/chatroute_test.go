@@ -149,10 +149,18 @@ func TestRouterLiteralAndEmpty(t *testing.T) {
 	if got := r.Pods(); !slices.Equal(got, []string{"127.0.0.1:9003", "127.0.0.1:9004"}) {
 		t.Fatalf("pods %v", got)
 	}
-	empty := &Router{dial: l.dial, lookup: dns.lookup, log: r.log, closes: map[string]func(){}}
+	empty := &Router{dial: l.dial, lookup: dns.lookup, log: r.log, closes: map[string]func(){},
+		fallback: Endpoint{Addr: "fallback"}}
 	empty.entries, _ = parseEntries("nowhere:1")
 	if err := empty.Refresh(context.Background()); err == nil {
 		t.Error("refresh with no address found: no error")
+	}
+	if got := empty.Pick(1).Addr; got != "fallback" {
+		t.Errorf("no pod known: picked %q, want the fallback", got)
+	}
+	dns.set("nowhere", "10.1.1.1")
+	if err := empty.Refresh(context.Background()); err != nil || empty.Pick(1).Addr != "10.1.1.1:1" {
+		t.Errorf("once a pod appears: %v, picked %q", err, empty.Pick(1).Addr)
 	}
 	if _, err := parseEntries("no-port"); err == nil {
 		t.Error("an address without a port was accepted")
