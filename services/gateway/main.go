@@ -39,6 +39,7 @@ import (
 	postv1 "github.com/cobraspace/cobraspace/proto/cobraspace/post/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatroute"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/natsbridge"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/httpapi"
@@ -237,6 +238,19 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer chatConn.Close()
 	chatClient := chatv1.NewChatServiceClient(chatConn)
+	// Socket sends go to one chat pod per room (internal/chatroute); every
+	// other chat call is balanced over the pods by chatConn.
+	chatPods, err := chatroute.New(ctx, cfg.chatAddr, func(addr, authority string) (chatv1.ChatServiceClient, func(), error) {
+		conn, err := grpcclient.DialPod(addr, authority, cfg.trust)
+		if err != nil {
+			return nil, nil, err
+		}
+		return chatv1.NewChatServiceClient(conn), func() { _ = conn.Close() }, nil
+	}, chatClient, log)
+	if err != nil {
+		return err
+	}
+	defer chatPods.Close()
 
 	// Short timeouts: Redis holds the revocation denylist and the per-user
 	// chat send limit here, which both fail open; a slow Redis must not
@@ -291,12 +305,15 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		PongTimeout:       cfg.pongTimeout,
 		KernelSendBuffer:  cfg.kernelSendBuf,
 		SendBatchWait:     cfg.sendBatchWait,
+		Route:             chatPods.Pick,
 		SendLimit:         sendLimit,
 	}, chatClient, bridge, log, socketMetrics)
 	authn.OnRevoked(func(userID int64, sessionIDs []string) { hub.CloseSessions(userID, sessionIDs, "logged out") })
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHub()
 	go hub.Run(hubCtx)
+	chatPods.OnChange(hub.ForgetChatPods)
+	go chatPods.Run(hubCtx, 10*time.Second)
 
 	var hooks shutdownHooks
 	hooks.Add(hub.Shutdown)

@@ -25,6 +25,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatroute"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 )
@@ -81,6 +82,10 @@ type Config struct {
 	// fewer and larger in busy rooms, at that cost in latency
 	// (BENCHMARKS.md).
 	SendBatchWait time.Duration
+	// Route picks the chat pod of a room's sends (chatroute.Router.Pick)
+	// [nil: every send through the hub's chat client]. Call the hub's
+	// ForgetChatPods when pods go away.
+	Route func(roomID int64) chatroute.Endpoint
 	// SendLimit is the per-user send limit every client frame counts
 	// against, shared with REST sends and (through Redis) with the other
 	// replicas [nil: this replica's own, without Redis].
@@ -137,6 +142,11 @@ type Hub struct {
 // NewHub returns a hub using chat for RPCs and broker for room events.
 func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.Logger, m *Metrics) *Hub {
 	cfg = cfg.withDefaults()
+	route := cfg.Route
+	if route == nil {
+		only := chatroute.Endpoint{Client: chat}
+		route = func(int64) chatroute.Endpoint { return only }
+	}
 	return &Hub{
 		cfg:     cfg,
 		chat:    chat,
@@ -149,7 +159,7 @@ func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.
 		perIP:   make(map[string]int),
 		conns:   make(map[string]*client),
 		buffers: newBufferPool(),
-		sends:   newSender(chat, cfg.RPCTimeout, cfg.SendBatchWait, m.observeSendBatch),
+		sends:   newSender(route, cfg.RPCTimeout, cfg.SendBatchWait, m.observeSendBatch),
 	}
 }
 
@@ -354,6 +364,10 @@ func (h *Hub) CloseSessions(userID int64, sessionIDs []string, reason string) {
 		c.close(websocket.ClosePolicyViolation, reason)
 	}
 }
+
+// ForgetChatPods stops sending to chat pods that went away
+// (chatroute.Router.OnChange).
+func (h *Hub) ForgetChatPods(addrs []string) { h.sends.forget(addrs) }
 
 // Sockets returns the number of open sockets on this replica.
 func (h *Hub) Sockets() int {

@@ -61,6 +61,9 @@ type Options struct {
 	GatewayEnv map[int]map[string]string
 	// LogLevel is LOG_LEVEL for every process (default "info").
 	LogLevel string
+	// ChatReplicas is the number of chat service processes (default 1),
+	// sharing one database; ChatAddr then lists them all, comma-separated.
+	ChatReplicas int
 }
 
 // Env is what the processes of one stack share.
@@ -92,6 +95,7 @@ type Stack struct {
 	services map[string]*Process
 	mu       sync.Mutex
 	gateways []*Process
+	chats    []*Process // chat replicas beyond the first (Options.ChatReplicas)
 	retired  []*Process // replaced by Restart; kept for their logs
 }
 
@@ -153,6 +157,14 @@ func Start(t testing.TB, opts Options) *Stack {
 			s.UserAddr = p.GRPC
 		case Chat:
 			s.ChatAddr = p.GRPC
+			for i := 1; i < opts.ChatReplicas; i++ {
+				extra, err := s.startProcess(Chat, fmt.Sprintf("chat%d", i), s.serviceEnv(Chat))
+				if err != nil {
+					t.Fatalf("stack: %v", err)
+				}
+				s.chats = append(s.chats, extra)
+				s.ChatAddr += "," + extra.GRPC
+			}
 		case Post:
 			s.PostAddr = p.GRPC
 		}
@@ -239,6 +251,16 @@ type Process struct {
 	logs   *ringLog
 }
 
+// ChatReplicas returns every chat service process, the first one first.
+func (s *Stack) ChatReplicas() []*Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.services[Chat] == nil {
+		return nil
+	}
+	return append([]*Process{s.services[Chat]}, s.chats...)
+}
+
 // Service returns a running back-end service process (nil when not started).
 func (s *Stack) Service(name string) *Process { return s.services[name] }
 
@@ -313,6 +335,9 @@ func (s *Stack) all() []*Process {
 	for _, n := range []string{User, Chat, Post} {
 		if p := s.services[n]; p != nil {
 			ps = append(ps, p)
+		}
+		if n == Chat {
+			ps = append(ps, s.chats...)
 		}
 	}
 	return append(ps, s.gateways...)
