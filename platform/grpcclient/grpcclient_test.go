@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -50,13 +51,25 @@ func TestDialAddressList(t *testing.T) {
 	}
 	defer conn.Close()
 	client := healthpb.NewHealthClient(conn)
+	// Round robin uses the addresses that are connected: the first calls
+	// may all go to the one that connected first.
+	deadline := time.Now().Add(5 * time.Second)
+	for ha.calls.Load() == 0 || hb.calls.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls %d and %d after 5 s, want both addresses used", ha.calls.Load(), hb.calls.Load())
+		}
+		if _, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a0, b0 := ha.calls.Load(), hb.calls.Load()
 	for range 40 {
 		if _, err := client.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if ha.calls.Load() == 0 || hb.calls.Load() == 0 || ha.calls.Load()+hb.calls.Load() != 40 {
-		t.Errorf("calls %d and %d, want 40 spread over both", ha.calls.Load(), hb.calls.Load())
+	if da, db := ha.calls.Load()-a0, hb.calls.Load()-b0; da != 20 || db != 20 {
+		t.Errorf("once both are connected: %d and %d of 40 calls, want 20 each", da, db)
 	}
 
 	// DialPod reaches one address under another name (TLS would check it).
