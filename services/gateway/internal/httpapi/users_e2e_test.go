@@ -688,6 +688,14 @@ func testProfileAndMedia(t *testing.T, gw0, gw1 string) {
 	if r.status != http.StatusBadRequest || r.object(t)["profile_picture"] == nil {
 		t.Errorf("non-image upload: got %s, want 400 {profile_picture: [...]}", r)
 	}
+	// A refused picture leaves the text sent with it unsaved.
+	body, ct = multipartBody(t, map[string]string{"bio": "not saved"}, "profile_picture", []byte("\x89PNG\r\n\x1a\nnot really a png"))
+	r = do(t, gw0, req{method: "PATCH", path: "/api/user/profile/", token: a.access, raw: body, contentType: ct})
+	wantStatus(t, "fake PNG with a bio", r, http.StatusBadRequest)
+	r = do(t, gw0, req{method: "GET", path: "/api/user/profile/", token: a.access})
+	if bio := r.object(t)["bio"]; bio != "with picture" {
+		t.Errorf("bio after a refused picture: %v, want the earlier %q", bio, "with picture")
+	}
 	// A 5000×5000 picture is refused from its header (it would cost the
 	// user service too much memory to decode); a 12-megapixel photo
 	// (4000×3000, a phone's) is still fine.
