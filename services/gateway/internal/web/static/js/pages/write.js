@@ -2,11 +2,28 @@
 // Markdown content with a live (sanitised) preview.
 import { h, splitList, toast } from '../dom.js';
 import { t } from '../i18n.js';
-import { api, ApiError } from '../api.js';
+import { api, list, qs, ApiError } from '../api.js';
+import { errorText } from '../errors.js';
 import { render } from '../markdown.js';
 import * as session from '../session.js';
 import { field, clearErrors, showErrors, formError, busy } from '../form.js';
 import { categories, categoryID, tagNames, writerOf, loginHref } from './common.js';
+
+/**
+ * ownPost finds one of the user's own posts in the list endpoint: reading
+ * detail/<id>/ would count a view, and opening the edit form is not one.
+ * Returns null when it is not the user's post.
+ */
+async function ownPost(id) {
+  let next = `/api/post/posts/${qs({ writer: session.current().user, limit: 100 })}`;
+  while (next) {
+    const page = await list(next);
+    const found = page.items.find((p) => String(p.id) === String(id));
+    if (found) return found;
+    next = page.next;
+  }
+  return null;
+}
 
 /** writePage renders /write and /posts/<id>/edit. */
 export async function writePage({ main, params, navigate, isCurrent }) {
@@ -16,14 +33,14 @@ export async function writePage({ main, params, navigate, isCurrent }) {
   let cats = [];
   let post = null;
   try {
-    [cats, post] = await Promise.all([categories(), editID ? api(`/api/post/detail/${editID}/`) : null]);
+    [cats, post] = await Promise.all([categories(), editID ? ownPost(editID) : null]);
   } catch (err) {
     if (!isCurrent()) return;
     main.append(h('div', { class: 'empty-state' }, h('p', {}, err instanceof ApiError && err.status === 404 ? t('post.notfound') : t('common.error'))));
     return;
   }
   if (!isCurrent()) return;
-  if (post && !session.isMe({ id: writerOf(post).id, email: writerOf(post).email })) {
+  if (editID && (!post || !session.isMe({ id: writerOf(post).id, email: writerOf(post).email }))) {
     main.append(h('div', { class: 'empty-state' }, h('p', {}, t('write.notwriter'))));
     return;
   }
@@ -77,6 +94,19 @@ export async function writePage({ main, params, navigate, isCurrent }) {
     e.preventDefault();
     clearErrors(form);
     const body = { title: title.value.trim(), content: content.value, category: category.value ? Number(category.value) : null, tags: splitList(tags.value) };
+    // Everything the form can check itself is reported at once, before the
+    // server is asked (which would answer one rule at a time).
+    const missing = {};
+    if (!body.title) missing.title = [t('err.required')];
+    if (!body.category) missing.category = [t('err.required')];
+    if (!body.content.trim()) missing.content = [t('err.required')];
+    if (body.tags.length > 10) missing.tags = [t('write.tags.max')];
+    else if (body.tags.some((x) => [...x].length > 50)) missing.tags = [t('err.toolong')];
+    if (Object.keys(missing).length) {
+      if (missing.content) setTab('write');
+      showErrors(form, missing);
+      return;
+    }
     busy(submit, true);
     try {
       const saved = editID
@@ -85,7 +115,7 @@ export async function writePage({ main, params, navigate, isCurrent }) {
       navigate(`/posts/${saved?.id ?? editID}`, { replace: true });
     } catch (err) {
       if (err instanceof ApiError && err.status === 400) showErrors(form, err.fields);
-      else toast(err.message || t('common.error'), 'error');
+      else toast(errorText(err), 'error');
     } finally { busy(submit, false); }
   });
   main.append(h('div', { class: 'narrow-wide' }, form));
