@@ -714,6 +714,38 @@ func testProfileAndMedia(t *testing.T, gw0, gw1 string) {
 	r = do(t, gw0, req{method: "PATCH", path: "/api/user/profile/", token: a.access, raw: body, contentType: ct})
 	wantStatus(t, "4000x3000 photo", r, http.StatusOK)
 
+	// Post images: stored like pictures, re-encoded and scaled to fit 1600×1600.
+	wide := image.NewRGBA(image.Rect(0, 0, 2000, 1000))
+	var wideBuf bytes.Buffer
+	if err := png.Encode(&wideBuf, wide); err != nil {
+		t.Fatal(err)
+	}
+	body, ct = multipartBody(t, nil, "image", append(wideBuf.Bytes(), "trailing bytes are not kept"...))
+	r = do(t, gw1, req{method: "POST", path: "/api/post/images/", token: a.access, raw: body, contentType: ct})
+	wantStatus(t, "upload a post image", r, http.StatusCreated)
+	img := r.object(t)
+	imgURL, _ := img["url"].(string)
+	if !strings.HasPrefix(imgURL, "/media/images/") || img["width"] != 1600.0 || img["height"] != 800.0 {
+		t.Fatalf("post image: %s, want a /media/images/ url at 1600×800", r.body)
+	}
+	r = do(t, gw0, req{method: "GET", path: imgURL})
+	wantStatus(t, "stored post image", r, http.StatusOK)
+	if cfg, err := png.DecodeConfig(bytes.NewReader(r.body)); err != nil || cfg.Width != 1600 || cfg.Height != 800 || bytes.Contains(r.body, []byte("trailing")) {
+		t.Errorf("stored post image: %v %+v, want a re-encoded 1600×800 PNG", err, cfg)
+	}
+	body, ct = multipartBody(t, nil, "image", []byte("\x89PNG\r\n\x1a\nnot really a png"))
+	r = do(t, gw0, req{method: "POST", path: "/api/post/images/", token: a.access, raw: body, contentType: ct})
+	if r.status != http.StatusBadRequest || r.object(t)["image"] == nil {
+		t.Errorf("fake PNG as a post image: got %s, want 400 {image: [...]}", r)
+	}
+	body, ct = multipartBody(t, map[string]string{"title": "x"}, "image", wideBuf.Bytes())
+	r = do(t, gw0, req{method: "POST", path: "/api/post/images/", token: a.access, raw: body, contentType: ct})
+	wantJSON(t, "post image with another field", r, http.StatusBadRequest, `{"title":["Unknown field."]}`)
+	r = do(t, gw0, req{method: "POST", path: "/api/post/images/", token: a.access, json: map[string]string{"image": "x"}})
+	wantStatus(t, "post image as JSON", r, http.StatusUnsupportedMediaType)
+	r = do(t, gw0, req{method: "POST", path: "/api/post/images/", raw: body, contentType: ct})
+	wantStatus(t, "post image without a session", r, http.StatusUnauthorized)
+
 	big := make([]byte, 6<<20)
 	copy(big, pngImage(t, color.White))
 	body, ct = multipartBody(t, nil, "profile_picture", big)
