@@ -454,6 +454,35 @@ func TestIssue15(t *testing.T) {
 		a.checkClean()
 	})
 
+	t.Run("PostImages", func(t *testing.T) {
+		a := alice.in(t)
+		fake := filepath.Join(t.TempDir(), "fake.png")
+		if err := os.WriteFile(fake, append([]byte("\x89PNG\r\n\x1a\n"), []byte("not really a png!!!")...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range []viewport{desktop, phone} {
+			a.viewport(v)
+			a.open("/write")
+			a.waitJS("categories loaded", `document.querySelectorAll('#f-category option').length > 1`)
+			a.do("choose a fake PNG", chromedp.SetUploadFiles(chromedp.CSS("#f-image"), []string{fake}))
+			a.waitJS("the image error", `!document.querySelector('#f-image-error').hidden`)
+			if got := eval[string](a, `document.querySelector('#f-image-error').textContent`); !strings.HasPrefix(got, "이미지 파일이 아니거나 손상된 파일입니다.") {
+				t.Errorf("%s: fake PNG error: %q", v.name, got)
+			}
+			a.do("write", setValue("#f-title", "그림 있는 글 "+v.name), setValue("#f-content", "아래 그림을 보세요."),
+				chromedp.Evaluate[chromedp.Void](`(() => { const s = document.querySelector('#f-category'); s.value = s.options[1].value; })()`))
+			a.do("choose a picture", chromedp.SetUploadFiles(chromedp.CSS("#f-image"), []string{writePNG(t)}))
+			a.waitJS("the Markdown inserted", `/^아래 그림을 보세요\.\n!\[avatar\]\(\/media\/images\/\d+\/[0-9a-f]{16}\.png\)\n$/.test(document.querySelector('#f-content').value)`)
+			if v == desktop {
+				a.waitJS("the preview shows it", `(() => { const i = document.querySelector('#preview img'); return !!i && i.complete && i.naturalWidth === 64; })()`)
+			}
+			a.do("publish", chromedp.Click(chromedp.CSS("#write-form button[type=submit]")))
+			a.waitJS("the post shows it", `/^\/posts\/\d+$/.test(location.pathname) && (() => { const i = document.querySelector('#post-content img'); return !!i && i.complete && i.naturalWidth === 64; })()`)
+		}
+		a.viewport(desktop)
+		a.checkClean()
+	})
+
 	t.Run("PhoneLayout", func(t *testing.T) {
 		a := alice.in(t)
 		room := writePost(a, "폰에서 보기", strings.Repeat("아주 긴 본문 문단입니다.\n\n", 60), []string{"phone"})

@@ -307,12 +307,19 @@ func TestBrowser(t *testing.T) {
 	alice.waitJS("most viewed first", `(() => { const v = [...document.querySelectorAll('.post-card .views')].map(e => Number(e.textContent.replace(/\D/g, ''))); return v.length === 6 && v.every((x, i) => i === 0 || v[i-1] >= x) && v[0] > 0; })()`)
 
 	// --- phone width: no horizontal scrolling; the chat sits below the post ---
+	alice.open("/friends")
+	alice.screenshot("friends")
+	shots := map[string]string{"/": "board-phone", showPath: "post-chat-phone", "/write": "write-phone", "/profile": "profile-phone", "/friends": "friends-phone"}
 	for _, path := range []string{"/", showPath, "/write", "/profile", "/friends"} {
 		alice.do("phone viewport", chromedp.EmulateViewport(390, 844))
 		alice.open(path)
 		if w := eval[[]int](alice, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
 			t.Errorf("%s at phone width: page is %dpx wide in a %dpx window", path, w[0], w[1])
 		}
+		if path == showPath {
+			alice.waitJS("the chat connected", `document.querySelector('#chat-status')?.dataset.state === 'open'`)
+		}
+		alice.screenshot(shots[path])
 	}
 	alice.do("desktop viewport", chromedp.EmulateViewport(1366, 813))
 
@@ -333,6 +340,11 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#account-btn")),
 		chromedp.Click(chromedp.CSS("#logout-btn")))
 	alice.waitJS("the login page", `location.pathname === '/login' && !!document.querySelector('#login-form') && !document.querySelector('#account-btn')`)
+	alice.waitJS("the logout notice gone", `!document.querySelector('.toast')`)
+	alice.screenshot("login")
+	alice.do("phone viewport", chromedp.EmulateViewport(390, 844))
+	alice.screenshot("login-phone")
+	alice.do("desktop viewport", chromedp.EmulateViewport(1366, 813))
 	alice.waitJS("every socket closed", `window.__sockets.length > 0 && window.__sockets.every(s => s.readyState === WebSocket.CLOSED)`)
 	bob.waitJS("bob sees alice leave", `[...document.querySelectorAll('.sys-leave')].some(e => e.textContent.includes('앨리스')) && document.querySelectorAll('#chat-online li').length === 1`)
 

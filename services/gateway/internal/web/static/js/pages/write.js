@@ -1,6 +1,6 @@
 // Write and edit a post: title, category drop-down, comma-separated tags,
 // Markdown content with a live (sanitised) preview.
-import { h, splitList, toast } from '../dom.js';
+import { h, splitList, toast, icon } from '../dom.js';
 import { t } from '../i18n.js';
 import { api, list, qs, ApiError } from '../api.js';
 import { errorText } from '../errors.js';
@@ -75,6 +75,42 @@ export async function writePage({ main, params, navigate, isCurrent }) {
     tabWrite.classList.toggle('active', tab === 'write'); tabWrite.setAttribute('aria-pressed', String(tab === 'write'));
     tabPreview.classList.toggle('active', tab === 'preview'); tabPreview.setAttribute('aria-pressed', String(tab === 'preview'));
   };
+  // Images: uploaded to the media store (re-encoded there) and inserted as
+  // Markdown at the cursor; remote images would be blocked by the CSP.
+  const imageInput = h('input', { type: 'file', id: 'f-image', class: 'file-input', accept: 'image/png,image/jpeg,image/gif,image/webp' });
+  const imageStatus = h('span', { class: 'field-hint', id: 'image-status', attrs: { role: 'status' } });
+  const imageError = h('p', { class: 'field-error', id: 'f-image-error', hidden: true, attrs: { role: 'alert' } });
+  const imageBar = h('div', { class: 'image-bar' },
+    h('label', { for: 'f-image', class: 'btn btn-ghost btn-sm' }, icon('image'), t('write.image')), imageInput, imageStatus, imageError);
+  const insertAtCursor = (text) => {
+    const { selectionStart: a, selectionEnd: b, value } = content;
+    const before = value.slice(0, a);
+    const sep = before && !before.endsWith('\n') ? '\n' : '';
+    content.value = `${before}${sep}${text}\n${value.slice(b)}`;
+    const at = a + sep.length + text.length + 1;
+    content.setSelectionRange(at, at);
+    updatePreview();
+  };
+  imageInput.addEventListener('change', async () => {
+    const file = imageInput.files[0];
+    imageInput.value = '';
+    imageError.hidden = true;
+    if (!file) return;
+    const refuse = (msg) => { imageError.replaceChildren(h('span', {}, msg)); imageError.hidden = false; imageStatus.textContent = ''; };
+    if (file.size > 5 * 1024 * 1024) { refuse(t('common.tooLarge')); return; }
+    try { (await createImageBitmap(file)).close(); } catch { refuse(t('err.image')); return; }
+    imageStatus.textContent = t('write.imageuploading');
+    const fd = new FormData();
+    fd.append('image', file);
+    try {
+      const img = await api('/api/post/images/', { method: 'POST', body: fd });
+      imageStatus.textContent = '';
+      const alt = file.name.replace(/\.[^.]*$/, '').replace(/[[\]]/g, '') || 'image';
+      insertAtCursor(`![${alt}](${img.url})`);
+    } catch (err) {
+      refuse(err instanceof ApiError && err.status === 400 ? (err.fields.image?.[0] || err.message) : errorText(err));
+    }
+  });
   tabWrite.addEventListener('click', () => setTab('write'));
   tabPreview.addEventListener('click', () => setTab('preview'));
 
@@ -86,6 +122,7 @@ export async function writePage({ main, params, navigate, isCurrent }) {
       field({ name: 'category', label: t('write.field.category'), control: category }),
       field({ name: 'tags', label: t('write.field.tags'), control: tags, hint: t('write.tags.hint') })),
     h('div', { class: 'tabs' }, tabWrite, tabPreview),
+    imageBar,
     editorWrap,
     h('div', { class: 'form-actions' },
       h('a', { href: editID ? `/posts/${editID}` : '/', class: 'btn btn-ghost', attrs: { 'data-link': '' } }, t('write.cancel')), submit));
