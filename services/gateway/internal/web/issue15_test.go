@@ -335,7 +335,13 @@ func TestIssue15(t *testing.T) {
 			t.Errorf("date lines: got %q, want [%q %q]", days, yesterday, today)
 		}
 
-		// Typing stops showing as soon as the typist's message arrives.
+		a.checkClean()
+	})
+
+	t.Run("TypingClearedByMessage", func(t *testing.T) {
+		a, b := alice.in(t), bob.in(t)
+		room := writePost(b, "입력 중 표시", "typing", nil)
+		openRoom(a, room)
 		openRoom(b, room)
 		b.do("type", chromedp.SendKeys(chromedp.CSS("#chat-input"), "곧 보낼 말"))
 		a.waitJS("typing indicator", `document.querySelector('#chat-typing').textContent.includes('밥')`)
@@ -345,7 +351,15 @@ func TestIssue15(t *testing.T) {
 		if got := eval[string](a, `document.querySelector('#chat-typing').textContent`); got != "" {
 			t.Errorf("typing indicator after the message arrived: %q, want none", got)
 		}
+		a.checkClean()
+	})
 
+	t.Run("ReconnectNotAnnounced", func(t *testing.T) {
+		a, b := alice.in(t), bob.in(t)
+		room := writePost(b, "새로고침", "reload", nil)
+		openRoom(a, room)
+		openRoom(b, room)
+		a.waitJS("two online", `document.querySelectorAll('#chat-online li').length === 2`)
 		// A reload (a reconnect within seconds) is not announced as leave and join.
 		a.do("mark", chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('#chat-messages .sys-join, #chat-messages .sys-leave').forEach(e => e.remove())`))
 		b.open("/posts/" + room)
