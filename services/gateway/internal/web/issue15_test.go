@@ -465,6 +465,22 @@ func TestIssue15(t *testing.T) {
 		if got := eval[string](a, `fetch('/api/user/profile/').then(r => r.json()).then(p => p.bio)`); got != before {
 			t.Errorf("bio after a refused picture: %q, want unchanged %q", got, before)
 		}
+		// A good picture with a field over the API's limit: the form says so
+		// before sending, and the picture is not saved either.
+		picBefore := eval[string](a, `fetch('/api/user/profile/').then(r => r.json()).then(p => String(p.profile_picture))`)
+		a.open("/profile/edit")
+		a.do("a bio too long with a good picture", setValue("#f-bio", strings.Repeat("가", 501)),
+			chromedp.SetUploadFiles(chromedp.CSS("#f-profile_picture"), []string{writePNG(t)}))
+		a.waitJS("the preview", `!!document.querySelector('.picture-preview img[src^="data:"]')`)
+		a.do("save", chromedp.Click(chromedp.CSS("#profile-form button[type=submit]")))
+		a.waitJS("the bio error", `!document.querySelector('#f-bio-error').hidden`)
+		if got := eval[string](a, `document.querySelector('#f-bio-error').textContent`); got != "너무 깁니다." {
+			t.Errorf("bio error: %q", got)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if got := eval[string](a, `fetch('/api/user/profile/').then(r => r.json()).then(p => String(p.profile_picture))`); got != picBefore {
+			t.Errorf("picture after a refused form: %q, want unchanged %q", got, picBefore)
+		}
 		a.checkClean()
 	})
 

@@ -95,11 +95,11 @@ export async function profileEditPage({ main, navigate, isCurrent }) {
     reader.readAsDataURL(file);
   });
   const nickname = h('input', { type: 'text', value: p.nickname || '', maxLength: 20 });
-  const bio = h('textarea', { rows: 4, value: p.bio || '', maxLength: 1000 });
+  const bio = h('textarea', { rows: 4, value: p.bio || '', maxLength: 500 });
   const skills = h('input', { type: 'text', value: (p.skills || []).join(', '), placeholder: 'Go, PostgreSQL, Kubernetes' });
   const interests = h('input', { type: 'text', value: (p.interests || []).join(', '), placeholder: 'distributed systems, compilers' });
   const status = h('select', { class: 'select' }, statuses.map((s) => h('option', { value: s, selected: p.status === s }, t(`status.${s}`))));
-  const contact = h('input', { type: 'tel', value: p.contact_number || '', autocomplete: 'tel' });
+  const contact = h('input', { type: 'tel', value: p.contact_number || '', autocomplete: 'tel', maxLength: 20 });
   const isPrivate = h('input', { type: 'checkbox', checked: !!p.is_private, id: 'f-is_private' });
   const submit = h('button', { type: 'submit', class: 'btn btn-primary' }, t('common.save'));
 
@@ -132,6 +132,16 @@ export async function profileEditPage({ main, navigate, isCurrent }) {
         nickname: nickname.value.trim(), bio: bio.value, skills: splitList(skills.value), interests: splitList(interests.value),
         status: status.value, contact_number: contact.value.trim(), is_private: isPrivate.checked,
       };
+      // The API's limits (docs/api.md) checked here, all at once and before
+      // anything is sent: with a picture, nothing is saved unless all is.
+      const len = (x) => [...x].length;
+      const invalid = {};
+      if (!fields.nickname) invalid.nickname = [t('err.required')];
+      else if (len(fields.nickname) > 20) invalid.nickname = [t('err.toolong')];
+      if (len(fields.bio) > 500) invalid.bio = [t('err.toolong')];
+      for (const k of ['skills', 'interests']) if (fields[k].length > 20 || fields[k].some((x) => len(x) > 40)) invalid[k] = [t('err.toolong')];
+      if (len(fields.contact_number) > 20) invalid.contact_number = [t('err.toolong')];
+      if (Object.keys(invalid).length) { showErrors(form, invalid); return; }
       let body = fields;
       if (picture.files[0]) {
         // One request with the picture and the fields: the server saves all
