@@ -223,14 +223,14 @@ func TestIssue15(t *testing.T) {
 			a.waitJS("the confirmation", `!!document.querySelector('dialog[open]')`)
 			a.do("cancel", chromedp.Evaluate[chromedp.Void](`document.querySelector('dialog[open] .btn-ghost').click()`))
 			time.Sleep(700 * time.Millisecond)
-			if n := eval[int](b, `document.querySelectorAll('#chat-messages .msg.deleted').length`); n != 0 {
+			if n := eval[int](b, `[...document.querySelectorAll('#chat-messages .msg.theirs:not(.deleted) .text')].filter(e => e.textContent === `+jsString(text)+`).length`); n != 1 {
 				t.Errorf("%s: a cancelled delete deleted the message", v.name)
 			}
 			a.do("open the menu again", chromedp.Evaluate[chromedp.Void](sel+`.querySelector('.msg-more').click()`))
 			a.do("delete", chromedp.Click(chromedp.CSS(`#chat-messages .msg-menu:not([hidden]) .msg-delete`)))
 			a.waitJS("the confirmation", `!!document.querySelector('dialog[open] .btn-danger')`)
 			a.do("confirm", chromedp.Evaluate[chromedp.Void](`document.querySelector('dialog[open] .btn-danger').click()`))
-			b.waitJS("bob sees it deleted", `[...document.querySelectorAll('#chat-messages .msg.deleted .text')].some(e => e.textContent === '삭제된 메시지입니다.')`)
+			b.waitJS("bob sees it deleted", `![...document.querySelectorAll('#chat-messages .msg .text')].some(e => e.textContent === `+jsString(text)+`) && document.querySelectorAll('#chat-messages .msg.deleted').length > 0`)
 		}
 		a.viewport(desktop)
 		a.checkClean()
