@@ -999,6 +999,117 @@ func (x *SetProfilePictureRequest) GetContentType() string {
 	return ""
 }
 
+// UploadImageRequest carries an image for a post.
+type UploadImageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The image file's bytes (see UploadImage).
+	Image         []byte `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadImageRequest) Reset() {
+	*x = UploadImageRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadImageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadImageRequest) ProtoMessage() {}
+
+func (x *UploadImageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadImageRequest.ProtoReflect.Descriptor instead.
+func (*UploadImageRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *UploadImageRequest) GetImage() []byte {
+	if x != nil {
+		return x.Image
+	}
+	return nil
+}
+
+// UploadImageResponse says where the stored image is.
+type UploadImageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Media key, e.g. "images/7/3f9a0c1b2d3e4f50.png"; served publicly at
+	// /media/<key>, immutable (content-addressed).
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// Width of the stored image in pixels.
+	Width int32 `protobuf:"varint,2,opt,name=width,proto3" json:"width,omitempty"`
+	// Height of the stored image in pixels.
+	Height        int32 `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadImageResponse) Reset() {
+	*x = UploadImageResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadImageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadImageResponse) ProtoMessage() {}
+
+func (x *UploadImageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadImageResponse.ProtoReflect.Descriptor instead.
+func (*UploadImageResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UploadImageResponse) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *UploadImageResponse) GetWidth() int32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *UploadImageResponse) GetHeight() int32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
 // GetMediaRequest names a media object.
 type GetMediaRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1012,7 +1123,7 @@ type GetMediaRequest struct {
 
 func (x *GetMediaRequest) Reset() {
 	*x = GetMediaRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[13]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1024,7 +1135,7 @@ func (x *GetMediaRequest) String() string {
 func (*GetMediaRequest) ProtoMessage() {}
 
 func (x *GetMediaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[13]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1037,7 +1148,7 @@ func (x *GetMediaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMediaRequest.ProtoReflect.Descriptor instead.
 func (*GetMediaRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{13}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetMediaRequest) GetKey() string {
@@ -1065,7 +1176,7 @@ type Media struct {
 
 func (x *Media) Reset() {
 	*x = Media{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[14]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1188,7 @@ func (x *Media) String() string {
 func (*Media) ProtoMessage() {}
 
 func (x *Media) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[14]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1201,7 @@ func (x *Media) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Media.ProtoReflect.Descriptor instead.
 func (*Media) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{14}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Media) GetContentType() string {
@@ -1133,7 +1244,7 @@ type AddFriendRequest struct {
 
 func (x *AddFriendRequest) Reset() {
 	*x = AddFriendRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[15]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1145,7 +1256,7 @@ func (x *AddFriendRequest) String() string {
 func (*AddFriendRequest) ProtoMessage() {}
 
 func (x *AddFriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[15]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1158,7 +1269,7 @@ func (x *AddFriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddFriendRequest.ProtoReflect.Descriptor instead.
 func (*AddFriendRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{15}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *AddFriendRequest) GetEmail() string {
@@ -1179,7 +1290,7 @@ type AddFriendResponse struct {
 
 func (x *AddFriendResponse) Reset() {
 	*x = AddFriendResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[16]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1191,7 +1302,7 @@ func (x *AddFriendResponse) String() string {
 func (*AddFriendResponse) ProtoMessage() {}
 
 func (x *AddFriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[16]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1204,7 +1315,7 @@ func (x *AddFriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddFriendResponse.ProtoReflect.Descriptor instead.
 func (*AddFriendResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{16}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *AddFriendResponse) GetFriend() *UserSummary {
@@ -1228,7 +1339,7 @@ type ListFriendsRequest struct {
 
 func (x *ListFriendsRequest) Reset() {
 	*x = ListFriendsRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[17]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1351,7 @@ func (x *ListFriendsRequest) String() string {
 func (*ListFriendsRequest) ProtoMessage() {}
 
 func (x *ListFriendsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[17]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1364,7 @@ func (x *ListFriendsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFriendsRequest.ProtoReflect.Descriptor instead.
 func (*ListFriendsRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{17}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListFriendsRequest) GetLimit() int32 {
@@ -1283,7 +1394,7 @@ type ListFriendsResponse struct {
 
 func (x *ListFriendsResponse) Reset() {
 	*x = ListFriendsResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[18]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1295,7 +1406,7 @@ func (x *ListFriendsResponse) String() string {
 func (*ListFriendsResponse) ProtoMessage() {}
 
 func (x *ListFriendsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[18]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1308,7 +1419,7 @@ func (x *ListFriendsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFriendsResponse.ProtoReflect.Descriptor instead.
 func (*ListFriendsResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{18}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListFriendsResponse) GetFriends() []*UserSummary {
@@ -1337,7 +1448,7 @@ type DeleteFriendRequest struct {
 
 func (x *DeleteFriendRequest) Reset() {
 	*x = DeleteFriendRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[19]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1460,7 @@ func (x *DeleteFriendRequest) String() string {
 func (*DeleteFriendRequest) ProtoMessage() {}
 
 func (x *DeleteFriendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[19]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1473,7 @@ func (x *DeleteFriendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFriendRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFriendRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{19}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteFriendRequest) GetEmail() string {
@@ -1381,7 +1492,7 @@ type DeleteFriendResponse struct {
 
 func (x *DeleteFriendResponse) Reset() {
 	*x = DeleteFriendResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[20]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1504,7 @@ func (x *DeleteFriendResponse) String() string {
 func (*DeleteFriendResponse) ProtoMessage() {}
 
 func (x *DeleteFriendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[20]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1517,7 @@ func (x *DeleteFriendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFriendResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFriendResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{20}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{22}
 }
 
 // GetFriendProfileRequest names the user whose profile to read.
@@ -1420,7 +1531,7 @@ type GetFriendProfileRequest struct {
 
 func (x *GetFriendProfileRequest) Reset() {
 	*x = GetFriendProfileRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[21]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1543,7 @@ func (x *GetFriendProfileRequest) String() string {
 func (*GetFriendProfileRequest) ProtoMessage() {}
 
 func (x *GetFriendProfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[21]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1556,7 @@ func (x *GetFriendProfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFriendProfileRequest.ProtoReflect.Descriptor instead.
 func (*GetFriendProfileRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{21}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetFriendProfileRequest) GetUserId() int64 {
@@ -1471,7 +1582,7 @@ type SearchUsersRequest struct {
 
 func (x *SearchUsersRequest) Reset() {
 	*x = SearchUsersRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[22]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1483,7 +1594,7 @@ func (x *SearchUsersRequest) String() string {
 func (*SearchUsersRequest) ProtoMessage() {}
 
 func (x *SearchUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[22]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1496,7 +1607,7 @@ func (x *SearchUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchUsersRequest.ProtoReflect.Descriptor instead.
 func (*SearchUsersRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{22}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *SearchUsersRequest) GetKeyword() string {
@@ -1533,7 +1644,7 @@ type SearchUsersResponse struct {
 
 func (x *SearchUsersResponse) Reset() {
 	*x = SearchUsersResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[23]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1545,7 +1656,7 @@ func (x *SearchUsersResponse) String() string {
 func (*SearchUsersResponse) ProtoMessage() {}
 
 func (x *SearchUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[23]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1558,7 +1669,7 @@ func (x *SearchUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchUsersResponse.ProtoReflect.Descriptor instead.
 func (*SearchUsersResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{23}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SearchUsersResponse) GetUsers() []*UserSummary {
@@ -1587,7 +1698,7 @@ type GetUsersRequest struct {
 
 func (x *GetUsersRequest) Reset() {
 	*x = GetUsersRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[24]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1599,7 +1710,7 @@ func (x *GetUsersRequest) String() string {
 func (*GetUsersRequest) ProtoMessage() {}
 
 func (x *GetUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[24]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1612,7 +1723,7 @@ func (x *GetUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUsersRequest.ProtoReflect.Descriptor instead.
 func (*GetUsersRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{24}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetUsersRequest) GetUserIds() []int64 {
@@ -1634,7 +1745,7 @@ type GetUsersResponse struct {
 
 func (x *GetUsersResponse) Reset() {
 	*x = GetUsersResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[25]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1646,7 +1757,7 @@ func (x *GetUsersResponse) String() string {
 func (*GetUsersResponse) ProtoMessage() {}
 
 func (x *GetUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[25]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1659,7 +1770,7 @@ func (x *GetUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUsersResponse.ProtoReflect.Descriptor instead.
 func (*GetUsersResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{25}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetUsersResponse) GetUsers() []*UserSummary {
@@ -1734,7 +1845,13 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x0econtact_number\x18\b \x01(\tR\rcontactNumber\"S\n" +
 	"\x18SetProfilePictureRequest\x12\x14\n" +
 	"\x05image\x18\x01 \x01(\fR\x05image\x12!\n" +
-	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\"#\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\"*\n" +
+	"\x12UploadImageRequest\x12\x14\n" +
+	"\x05image\x18\x01 \x01(\fR\x05image\"U\n" +
+	"\x13UploadImageResponse\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05width\x18\x02 \x01(\x05R\x05width\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x05R\x06height\"#\n" +
 	"\x0fGetMediaRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\"p\n" +
 	"\x05Media\x12!\n" +
@@ -1774,7 +1891,8 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_AVAILABLE\x10\x01\x12\x0f\n" +
 	"\vSTATUS_AWAY\x10\x02\x12\x0f\n" +
-	"\vSTATUS_BUSY\x10\x032\xe3\t\n" +
+	"\vSTATUS_BUSY\x10\x032\xc3\n" +
+	"\n" +
 	"\vUserService\x12U\n" +
 	"\bRegister\x12#.cobraspace.user.v1.RegisterRequest\x1a$.cobraspace.user.v1.RegisterResponse\x12L\n" +
 	"\x05Login\x12 .cobraspace.user.v1.LoginRequest\x1a!.cobraspace.user.v1.LoginResponse\x12V\n" +
@@ -1784,7 +1902,8 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"GetProfile\x12%.cobraspace.user.v1.GetProfileRequest\x1a\x1b.cobraspace.user.v1.Profile\x12V\n" +
 	"\rUpdateProfile\x12(.cobraspace.user.v1.UpdateProfileRequest\x1a\x1b.cobraspace.user.v1.Profile\x12^\n" +
 	"\x11SetProfilePicture\x12,.cobraspace.user.v1.SetProfilePictureRequest\x1a\x1b.cobraspace.user.v1.Profile\x12J\n" +
-	"\bGetMedia\x12#.cobraspace.user.v1.GetMediaRequest\x1a\x19.cobraspace.user.v1.Media\x12X\n" +
+	"\bGetMedia\x12#.cobraspace.user.v1.GetMediaRequest\x1a\x19.cobraspace.user.v1.Media\x12^\n" +
+	"\vUploadImage\x12&.cobraspace.user.v1.UploadImageRequest\x1a'.cobraspace.user.v1.UploadImageResponse\x12X\n" +
 	"\tAddFriend\x12$.cobraspace.user.v1.AddFriendRequest\x1a%.cobraspace.user.v1.AddFriendResponse\x12^\n" +
 	"\vListFriends\x12&.cobraspace.user.v1.ListFriendsRequest\x1a'.cobraspace.user.v1.ListFriendsResponse\x12a\n" +
 	"\fDeleteFriend\x12'.cobraspace.user.v1.DeleteFriendRequest\x1a(.cobraspace.user.v1.DeleteFriendResponse\x12\\\n" +
@@ -1805,7 +1924,7 @@ func file_cobraspace_user_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_cobraspace_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(Status)(0),                      // 0: cobraspace.user.v1.Status
 	(*Profile)(nil),                  // 1: cobraspace.user.v1.Profile
@@ -1821,27 +1940,29 @@ var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(*GetProfileRequest)(nil),        // 11: cobraspace.user.v1.GetProfileRequest
 	(*UpdateProfileRequest)(nil),     // 12: cobraspace.user.v1.UpdateProfileRequest
 	(*SetProfilePictureRequest)(nil), // 13: cobraspace.user.v1.SetProfilePictureRequest
-	(*GetMediaRequest)(nil),          // 14: cobraspace.user.v1.GetMediaRequest
-	(*Media)(nil),                    // 15: cobraspace.user.v1.Media
-	(*AddFriendRequest)(nil),         // 16: cobraspace.user.v1.AddFriendRequest
-	(*AddFriendResponse)(nil),        // 17: cobraspace.user.v1.AddFriendResponse
-	(*ListFriendsRequest)(nil),       // 18: cobraspace.user.v1.ListFriendsRequest
-	(*ListFriendsResponse)(nil),      // 19: cobraspace.user.v1.ListFriendsResponse
-	(*DeleteFriendRequest)(nil),      // 20: cobraspace.user.v1.DeleteFriendRequest
-	(*DeleteFriendResponse)(nil),     // 21: cobraspace.user.v1.DeleteFriendResponse
-	(*GetFriendProfileRequest)(nil),  // 22: cobraspace.user.v1.GetFriendProfileRequest
-	(*SearchUsersRequest)(nil),       // 23: cobraspace.user.v1.SearchUsersRequest
-	(*SearchUsersResponse)(nil),      // 24: cobraspace.user.v1.SearchUsersResponse
-	(*GetUsersRequest)(nil),          // 25: cobraspace.user.v1.GetUsersRequest
-	(*GetUsersResponse)(nil),         // 26: cobraspace.user.v1.GetUsersResponse
-	(*timestamppb.Timestamp)(nil),    // 27: google.protobuf.Timestamp
+	(*UploadImageRequest)(nil),       // 14: cobraspace.user.v1.UploadImageRequest
+	(*UploadImageResponse)(nil),      // 15: cobraspace.user.v1.UploadImageResponse
+	(*GetMediaRequest)(nil),          // 16: cobraspace.user.v1.GetMediaRequest
+	(*Media)(nil),                    // 17: cobraspace.user.v1.Media
+	(*AddFriendRequest)(nil),         // 18: cobraspace.user.v1.AddFriendRequest
+	(*AddFriendResponse)(nil),        // 19: cobraspace.user.v1.AddFriendResponse
+	(*ListFriendsRequest)(nil),       // 20: cobraspace.user.v1.ListFriendsRequest
+	(*ListFriendsResponse)(nil),      // 21: cobraspace.user.v1.ListFriendsResponse
+	(*DeleteFriendRequest)(nil),      // 22: cobraspace.user.v1.DeleteFriendRequest
+	(*DeleteFriendResponse)(nil),     // 23: cobraspace.user.v1.DeleteFriendResponse
+	(*GetFriendProfileRequest)(nil),  // 24: cobraspace.user.v1.GetFriendProfileRequest
+	(*SearchUsersRequest)(nil),       // 25: cobraspace.user.v1.SearchUsersRequest
+	(*SearchUsersResponse)(nil),      // 26: cobraspace.user.v1.SearchUsersResponse
+	(*GetUsersRequest)(nil),          // 27: cobraspace.user.v1.GetUsersRequest
+	(*GetUsersResponse)(nil),         // 28: cobraspace.user.v1.GetUsersResponse
+	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
 }
 var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	0,  // 0: cobraspace.user.v1.Profile.status:type_name -> cobraspace.user.v1.Status
-	27, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
+	29, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: cobraspace.user.v1.UserSummary.status:type_name -> cobraspace.user.v1.Status
-	27, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
-	27, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	29, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
+	29, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: cobraspace.user.v1.RegisterResponse.profile:type_name -> cobraspace.user.v1.Profile
 	1,  // 6: cobraspace.user.v1.LoginResponse.profile:type_name -> cobraspace.user.v1.Profile
 	3,  // 7: cobraspace.user.v1.LoginResponse.tokens:type_name -> cobraspace.user.v1.TokenPair
@@ -1857,29 +1978,31 @@ var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	11, // 17: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
 	12, // 18: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
 	13, // 19: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
-	14, // 20: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
-	16, // 21: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
-	18, // 22: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
-	20, // 23: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
-	22, // 24: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
-	23, // 25: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
-	25, // 26: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
-	5,  // 27: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
-	7,  // 28: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
-	3,  // 29: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
-	10, // 30: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
-	1,  // 31: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 32: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 33: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
-	15, // 34: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
-	17, // 35: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
-	19, // 36: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
-	21, // 37: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
-	1,  // 38: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
-	24, // 39: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
-	26, // 40: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
-	27, // [27:41] is the sub-list for method output_type
-	13, // [13:27] is the sub-list for method input_type
+	16, // 20: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
+	14, // 21: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
+	18, // 22: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
+	20, // 23: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
+	22, // 24: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
+	24, // 25: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
+	25, // 26: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
+	27, // 27: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
+	5,  // 28: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
+	7,  // 29: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
+	3,  // 30: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
+	10, // 31: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
+	1,  // 32: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 33: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 34: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
+	17, // 35: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
+	15, // 36: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
+	19, // 37: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
+	21, // 38: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
+	23, // 39: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
+	1,  // 40: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
+	26, // 41: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
+	28, // 42: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
+	28, // [28:43] is the sub-list for method output_type
+	13, // [13:28] is the sub-list for method input_type
 	13, // [13:13] is the sub-list for extension type_name
 	13, // [13:13] is the sub-list for extension extendee
 	0,  // [0:13] is the sub-list for field type_name
@@ -1896,7 +2019,7 @@ func file_cobraspace_user_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_user_v1_user_proto_rawDesc), len(file_cobraspace_user_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

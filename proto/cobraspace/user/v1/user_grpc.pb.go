@@ -49,6 +49,7 @@ const (
 	UserService_UpdateProfile_FullMethodName     = "/cobraspace.user.v1.UserService/UpdateProfile"
 	UserService_SetProfilePicture_FullMethodName = "/cobraspace.user.v1.UserService/SetProfilePicture"
 	UserService_GetMedia_FullMethodName          = "/cobraspace.user.v1.UserService/GetMedia"
+	UserService_UploadImage_FullMethodName       = "/cobraspace.user.v1.UserService/UploadImage"
 	UserService_AddFriend_FullMethodName         = "/cobraspace.user.v1.UserService/AddFriend"
 	UserService_ListFriends_FullMethodName       = "/cobraspace.user.v1.UserService/ListFriends"
 	UserService_DeleteFriend_FullMethodName      = "/cobraspace.user.v1.UserService/DeleteFriend"
@@ -120,6 +121,14 @@ type UserServiceClient interface {
 	// generated Go API, so it waits for v2 (proto/README.md).
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	GetMedia(ctx context.Context, in *GetMediaRequest, opts ...grpc.CallOption) (*Media, error)
+	// UploadImage stores an image for the caller's posts (Markdown links it
+	// as `/media/<key>`). The bytes are sniffed (PNG, JPEG, GIF, WebP) and
+	// checked like a profile picture (at most 5 MiB, 4096 pixels a side and
+	// 32 MiB once decoded), then re-encoded: scaled down to fit 1600×1600
+	// when larger, JPEG stays JPEG, the rest becomes PNG, nothing but the
+	// pixels is kept. INVALID_ARGUMENT field "image" otherwise; UNAVAILABLE
+	// when too many images are being processed.
+	UploadImage(ctx context.Context, in *UploadImageRequest, opts ...grpc.CallOption) (*UploadImageResponse, error)
 	// AddFriend adds the user with that email to the caller's friends.
 	// NOT_FOUND "User with this email does not exist."; INVALID_ARGUMENT field
 	// "email" when it is the caller.
@@ -234,6 +243,16 @@ func (c *userServiceClient) GetMedia(ctx context.Context, in *GetMediaRequest, o
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Media)
 	err := c.cc.Invoke(ctx, UserService_GetMedia_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) UploadImage(ctx context.Context, in *UploadImageRequest, opts ...grpc.CallOption) (*UploadImageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UploadImageResponse)
+	err := c.cc.Invoke(ctx, UserService_UploadImage_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -363,6 +382,14 @@ type UserServiceServer interface {
 	// generated Go API, so it waits for v2 (proto/README.md).
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	GetMedia(context.Context, *GetMediaRequest) (*Media, error)
+	// UploadImage stores an image for the caller's posts (Markdown links it
+	// as `/media/<key>`). The bytes are sniffed (PNG, JPEG, GIF, WebP) and
+	// checked like a profile picture (at most 5 MiB, 4096 pixels a side and
+	// 32 MiB once decoded), then re-encoded: scaled down to fit 1600×1600
+	// when larger, JPEG stays JPEG, the rest becomes PNG, nothing but the
+	// pixels is kept. INVALID_ARGUMENT field "image" otherwise; UNAVAILABLE
+	// when too many images are being processed.
+	UploadImage(context.Context, *UploadImageRequest) (*UploadImageResponse, error)
 	// AddFriend adds the user with that email to the caller's friends.
 	// NOT_FOUND "User with this email does not exist."; INVALID_ARGUMENT field
 	// "email" when it is the caller.
@@ -426,6 +453,9 @@ func (UnimplementedUserServiceServer) SetProfilePicture(context.Context, *SetPro
 }
 func (UnimplementedUserServiceServer) GetMedia(context.Context, *GetMediaRequest) (*Media, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetMedia not implemented")
+}
+func (UnimplementedUserServiceServer) UploadImage(context.Context, *UploadImageRequest) (*UploadImageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UploadImage not implemented")
 }
 func (UnimplementedUserServiceServer) AddFriend(context.Context, *AddFriendRequest) (*AddFriendResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AddFriend not implemented")
@@ -610,6 +640,24 @@ func _UserService_GetMedia_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UserService_UploadImage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UploadImageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).UploadImage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_UploadImage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).UploadImage(ctx, req.(*UploadImageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _UserService_AddFriend_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(AddFriendRequest)
 	if err := dec(in); err != nil {
@@ -756,6 +804,10 @@ var UserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetMedia",
 			Handler:    _UserService_GetMedia_Handler,
+		},
+		{
+			MethodName: "UploadImage",
+			Handler:    _UserService_UploadImage_Handler,
 		},
 		{
 			MethodName: "AddFriend",

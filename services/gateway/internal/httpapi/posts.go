@@ -3,9 +3,12 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +48,73 @@ func (s *Server) postRoutes(mux *http.ServeMux) {
 	s.route(mux, "GET /api/post/categories/", s.optionalAuth(s.handleListCategories()))
 	s.route(mux, "POST /api/post/categories/", s.requireAuth(s.handleCreateCategory()))
 	s.route(mux, "GET /api/post/tags/", s.optionalAuth(s.handleListTags()))
+	s.route(mux, "POST /api/post/images/", s.requireAuth(s.handleUploadImage()), withBodyLimit(maxProfileBodyLen))
+}
+
+// imageJSON is an uploaded post image: where it is served and its size.
+type imageJSON struct {
+	URL    string `json:"url"`
+	Width  int32  `json:"width"`
+	Height int32  `json:"height"`
+}
+
+// handleUploadImage stores an image for a post (multipart, one "image"
+// file of at most 5 MiB) in the user service's media store, like profile
+// pictures: checked, re-encoded and size-bounded there.
+func (s *Server) handleUploadImage() authedHandler {
+	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
+		data, err := readImageForm(r)
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		img, err := s.users.UploadImage(rpcContext(r, id), &userv1.UploadImageRequest{Image: data})
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		encode(w, http.StatusCreated, imageJSON{URL: "/media/" + img.GetKey(), Width: img.GetWidth(), Height: img.GetHeight()})
+	}
+}
+
+// readImageForm reads the "image" file of a multipart body: 415 for
+// another body type, 413 over 5 MiB, 400 for a missing file or another field.
+func readImageForm(r *http.Request) ([]byte, error) {
+	if mt := mediaType(r); mt != "multipart/form-data" {
+		return nil, unsupportedMediaType(mt)
+	}
+	if err := r.ParseMultipartForm(maxProfileBodyLen + 1<<20); err != nil { //nolint:gosec // G120: the route limits the body with http.MaxBytesReader
+		var rerr *requestError
+		if errors.As(readError(err), &rerr) && rerr.status == http.StatusRequestEntityTooLarge {
+			return nil, rerr
+		}
+		return nil, &requestError{status: http.StatusBadRequest, detail: "Multipart form parse error - invalid form."}
+	}
+	if names := slices.Sorted(maps.Keys(r.MultipartForm.Value)); len(names) > 0 {
+		return nil, fieldError(names[0], msgUnknownField)
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.MultipartForm.File)) {
+		if name != "image" {
+			return nil, fieldError(name, msgUnknownField)
+		}
+	}
+	files := r.MultipartForm.File["image"]
+	if len(files) == 0 {
+		return nil, fieldError("image", "No file was submitted.")
+	}
+	if files[0].Size > maxPictureBytes {
+		return nil, &requestError{status: http.StatusRequestEntityTooLarge, detail: msgTooLarge}
+	}
+	f, err := files[0].Open()
+	if err != nil {
+		return nil, readError(err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPictureBytes+1))
+	if err != nil {
+		return nil, readError(err)
+	}
+	return data, nil
 }
 
 // tagJSON is a post's tag.

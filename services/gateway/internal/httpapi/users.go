@@ -445,14 +445,17 @@ func (s *Server) handleUpdateProfile() authedHandler {
 		}
 		ctx := rpcContext(r, id)
 		var p *userv1.Profile
-		if ureq != nil {
-			if p, err = s.users.UpdateProfile(ctx, ureq); err != nil {
+		// The picture goes first: it is what gets refused most (not an
+		// image, too many pixels), and a refused picture then leaves the
+		// text fields sent with it unsaved too.
+		if picture != nil {
+			if p, err = s.users.SetProfilePicture(ctx, &userv1.SetProfilePictureRequest{Image: picture, ContentType: picType}); err != nil {
 				rpcError(w, r, s.log, err)
 				return
 			}
 		}
-		if picture != nil {
-			if p, err = s.users.SetProfilePicture(ctx, &userv1.SetProfilePictureRequest{Image: picture, ContentType: picType}); err != nil {
+		if ureq != nil {
+			if p, err = s.users.UpdateProfile(ctx, ureq); err != nil {
 				rpcError(w, r, s.log, err)
 				return
 			}

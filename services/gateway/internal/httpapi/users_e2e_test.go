@@ -688,6 +688,14 @@ func testProfileAndMedia(t *testing.T, gw0, gw1 string) {
 	if r.status != http.StatusBadRequest || r.object(t)["profile_picture"] == nil {
 		t.Errorf("non-image upload: got %s, want 400 {profile_picture: [...]}", r)
 	}
+	// A refused picture leaves the text sent with it unsaved.
+	body, ct = multipartBody(t, map[string]string{"bio": "not saved"}, "profile_picture", []byte("\x89PNG\r\n\x1a\nnot really a png"))
+	r = do(t, gw0, req{method: "PATCH", path: "/api/user/profile/", token: a.access, raw: body, contentType: ct})
+	wantStatus(t, "fake PNG with a bio", r, http.StatusBadRequest)
+	r = do(t, gw0, req{method: "GET", path: "/api/user/profile/", token: a.access})
+	if bio := r.object(t)["bio"]; bio != "with picture" {
+		t.Errorf("bio after a refused picture: %v, want the earlier %q", bio, "with picture")
+	}
 	// A 5000×5000 picture is refused from its header (it would cost the
 	// user service too much memory to decode); a 12-megapixel photo
 	// (4000×3000, a phone's) is still fine.
@@ -705,6 +713,38 @@ func testProfileAndMedia(t *testing.T, gw0, gw1 string) {
 	body, ct = multipartBody(t, nil, "profile_picture", grayJPEG(4000, 3000))
 	r = do(t, gw0, req{method: "PATCH", path: "/api/user/profile/", token: a.access, raw: body, contentType: ct})
 	wantStatus(t, "4000x3000 photo", r, http.StatusOK)
+
+	// Post images: stored like pictures, re-encoded and scaled to fit 1600×1600.
+	wide := image.NewRGBA(image.Rect(0, 0, 2000, 1000))
+	var wideBuf bytes.Buffer
+	if err := png.Encode(&wideBuf, wide); err != nil {
+		t.Fatal(err)
+	}
+	body, ct = multipartBody(t, nil, "image", append(wideBuf.Bytes(), "trailing bytes are not kept"...))
+	r = do(t, gw1, req{method: "POST", path: "/api/post/images/", token: a.access, raw: body, contentType: ct})
+	wantStatus(t, "upload a post image", r, http.StatusCreated)
+	img := r.object(t)
+	imgURL, _ := img["url"].(string)
+	if !strings.HasPrefix(imgURL, "/media/images/") || img["width"] != 1600.0 || img["height"] != 800.0 {
+		t.Fatalf("post image: %s, want a /media/images/ url at 1600×800", r.body)
+	}
+	r = do(t, gw0, req{method: "GET", path: imgURL})
+	wantStatus(t, "stored post image", r, http.StatusOK)
+	if cfg, err := png.DecodeConfig(bytes.NewReader(r.body)); err != nil || cfg.Width != 1600 || cfg.Height != 800 || bytes.Contains(r.body, []byte("trailing")) {
+		t.Errorf("stored post image: %v %+v, want a re-encoded 1600×800 PNG", err, cfg)
+	}
+	body, ct = multipartBody(t, nil, "image", []byte("\x89PNG\r\n\x1a\nnot really a png"))
+	r = do(t, gw0, req{method: "POST", path: "/api/post/images/", token: a.access, raw: body, contentType: ct})
+	if r.status != http.StatusBadRequest || r.object(t)["image"] == nil {
+		t.Errorf("fake PNG as a post image: got %s, want 400 {image: [...]}", r)
+	}
+	body, ct = multipartBody(t, map[string]string{"title": "x"}, "image", wideBuf.Bytes())
+	r = do(t, gw0, req{method: "POST", path: "/api/post/images/", token: a.access, raw: body, contentType: ct})
+	wantJSON(t, "post image with another field", r, http.StatusBadRequest, `{"title":["Unknown field."]}`)
+	r = do(t, gw0, req{method: "POST", path: "/api/post/images/", token: a.access, json: map[string]string{"image": "x"}})
+	wantStatus(t, "post image as JSON", r, http.StatusUnsupportedMediaType)
+	r = do(t, gw0, req{method: "POST", path: "/api/post/images/", raw: body, contentType: ct})
+	wantStatus(t, "post image without a session", r, http.StatusUnauthorized)
 
 	big := make([]byte, 6<<20)
 	copy(big, pngImage(t, color.White))

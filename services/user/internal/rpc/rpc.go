@@ -159,6 +159,19 @@ func (s *Server) GetMedia(ctx context.Context, req *userv1.GetMediaRequest) (*us
 	return &userv1.Media{ContentType: m.ContentType, Data: m.Data, Etag: m.ETag, Immutable: m.Immutable}, nil
 }
 
+// UploadImage implements userv1.UserServiceServer.
+func (s *Server) UploadImage(ctx context.Context, req *userv1.UploadImageRequest) (*userv1.UploadImageResponse, error) {
+	c, err := s.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, size, err := s.svc.UploadImage(ctx, c.UserID, req.GetImage())
+	if err != nil {
+		return nil, s.errs.Status(ctx, err)
+	}
+	return &userv1.UploadImageResponse{Key: key, Width: int32(size.Dx()), Height: int32(size.Dy())}, nil //nolint:gosec // G115: at most MaxImageSide
+}
+
 // AddFriend implements userv1.UserServiceServer.
 func (s *Server) AddFriend(ctx context.Context, req *userv1.AddFriendRequest) (*userv1.AddFriendResponse, error) {
 	c, err := s.caller(ctx)

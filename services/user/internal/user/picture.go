@@ -57,43 +57,97 @@ type processedPicture struct {
 // uploaded image to an AvatarSize square. JPEG stays JPEG (photos, no
 // alpha); everything else becomes PNG so transparency survives.
 func processPicture(data []byte) (processedPicture, error) {
+	src, format, err := decodeUpload(data, "profile_picture")
+	if err != nil {
+		return processedPicture{}, err
+	}
+	return encodeUpload(squareThumbnail(src, AvatarSize), format)
+}
+
+// MaxImageSide bounds a post image's stored size: larger images are scaled
+// down to fit MaxImageSide×MaxImageSide (a post column is far narrower).
+const MaxImageSide = 1600
+
+// processImage checks and decodes an image for a post (the same rules as a
+// profile picture, field "image") and re-encodes it, scaled down to fit
+// MaxImageSide when larger: nothing of the uploaded file but its pixels is
+// kept (no metadata, no trailing data).
+func processImage(data []byte) (processedPicture, image.Rectangle, error) {
+	src, format, err := decodeUpload(data, "image")
+	if err != nil {
+		return processedPicture{}, image.Rectangle{}, err
+	}
+	dst := fitWithin(src, MaxImageSide)
+	p, err := encodeUpload(dst, format)
+	return p, dst.Bounds(), err
+}
+
+// decodeUpload sniffs, checks and decodes an uploaded image; errors name field.
+func decodeUpload(data []byte, field string) (image.Image, string, error) {
 	switch {
 	case len(data) == 0:
-		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureEmpty)
+		return nil, "", apperr.FieldError(field, MsgPictureEmpty)
 	case len(data) > MaxPictureBytes:
-		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureTooLarge)
+		return nil, "", apperr.FieldError(field, MsgPictureTooLarge)
 	}
 	sniffed := http.DetectContentType(data)
 	switch sniffed {
 	case "image/png", "image/jpeg", "image/gif", "image/webp":
 	default:
-		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureInvalid)
+		return nil, "", apperr.FieldError(field, MsgPictureInvalid)
 	}
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil || "image/"+format != sniffed || cfg.Width <= 0 || cfg.Height <= 0 {
-		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureInvalid)
+		return nil, "", apperr.FieldError(field, MsgPictureInvalid)
 	}
 	if cfg.Width > MaxPictureSide || cfg.Height > MaxPictureSide || decodeBytes(data, format, cfg) > MaxDecodeBytes {
-		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureTooBig)
+		return nil, "", apperr.FieldError(field, MsgPictureTooBig)
 	}
 	src, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {
-		return processedPicture{}, apperr.FieldError("profile_picture", MsgPictureInvalid)
+		return nil, "", apperr.FieldError(field, MsgPictureInvalid)
 	}
-	dst := squareThumbnail(src, AvatarSize)
+	return src, format, nil
+}
+
+// encodeUpload encodes a processed image: JPEG stays JPEG (photos, no
+// alpha); everything else becomes PNG so transparency survives.
+func encodeUpload(img image.Image, format string) (processedPicture, error) {
 	var buf bytes.Buffer
+	var err error
 	out := processedPicture{contentType: "image/png", ext: "png"}
 	if format == "jpeg" {
 		out = processedPicture{contentType: "image/jpeg", ext: "jpg"}
-		err = jpeg.Encode(&buf, dst, &jpeg.Options{Quality: 85})
+		err = jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85})
 	} else {
-		err = (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, dst)
+		err = (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(&buf, img)
 	}
 	if err != nil {
-		return processedPicture{}, fmt.Errorf("encode avatar: %w", err)
+		return processedPicture{}, fmt.Errorf("encode image: %w", err)
 	}
 	out.data = buf.Bytes()
 	return out, nil
+}
+
+// fitWithin returns src scaled down to fit max×max (keeping its aspect
+// ratio), or a copy of src when it already fits.
+func fitWithin(src image.Image, maxSide int) *image.RGBA {
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w > maxSide || h > maxSide {
+		if w >= h {
+			w, h = maxSide, max(1, h*maxSide/w)
+		} else {
+			w, h = max(1, w*maxSide/h), maxSide
+		}
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	if w == b.Dx() && h == b.Dy() {
+		draw.Copy(dst, image.Point{}, src, b, draw.Src, nil)
+		return dst
+	}
+	draw.ApproxBiLinear.Scale(dst, dst.Bounds(), src, b, draw.Src, nil)
+	return dst
 }
 
 // squareThumbnail crops the largest centred square out of src and scales
@@ -222,6 +276,13 @@ func readJPEGLayout(data []byte) jpegLayout {
 		return l
 	}
 	return worst
+}
+
+// imageKey is the immutable, content-addressed media key of a post image.
+func imageKey(userID int64, p processedPicture) (key, etag string) {
+	sum := sha256.Sum256(p.data)
+	h := hex.EncodeToString(sum[:])
+	return "images/" + strconv.FormatInt(userID, 10) + "/" + h[:16] + "." + p.ext, `"` + h[:32] + `"`
 }
 
 // avatarKey is the immutable, content-addressed media key of a picture.

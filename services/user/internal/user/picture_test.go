@@ -209,3 +209,40 @@ func TestParseDefaultAvatarKey(t *testing.T) {
 		}
 	}
 }
+
+func TestProcessImage(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		data       []byte
+		wantW      int
+		wantH      int
+		wantFormat string
+	}{
+		{"small PNG kept at its size", encodePNG(t, 300, 200), 300, 200, "png"},
+		{"wide PNG fits 1600", encodePNG(t, 3200, 800), 1600, 400, "png"},
+		{"tall PNG fits 1600", encodePNG(t, 500, 4000), 200, 1600, "png"},
+	} {
+		p, size, err := processImage(tc.data)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		cfg, format, err := image.DecodeConfig(bytes.NewReader(p.data))
+		if err != nil || format != tc.wantFormat || cfg.Width != tc.wantW || cfg.Height != tc.wantH || size.Dx() != tc.wantW || size.Dy() != tc.wantH {
+			t.Errorf("%s: got %s %dx%d (reported %v), err %v; want %s %dx%d", tc.name, format, cfg.Width, cfg.Height, size, err, tc.wantFormat, tc.wantW, tc.wantH)
+		}
+	}
+	// Bytes after the image are not stored: only the pixels are re-encoded.
+	p, _, err := processImage(append(encodePNG(t, 40, 40), "<script>alert(1)</script>"...))
+	if err != nil || bytes.Contains(p.data, []byte("script")) {
+		t.Errorf("trailing data: err %v, kept %v", err, bytes.Contains(p.data, []byte("script")))
+	}
+	// Errors name the field "image".
+	_, _, err = processImage([]byte("\x89PNG\r\n\x1a\nnot really a png"))
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || !strings.Contains(err.Error(), "image") {
+		t.Errorf("fake PNG: got %v, want a field error on image", err)
+	}
+	if key, _ := imageKey(7, p); !strings.HasPrefix(key, "images/7/") || !strings.HasSuffix(key, ".png") {
+		t.Errorf("imageKey: %q", key)
+	}
+}

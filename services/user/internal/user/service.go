@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"image"
 	"log/slog"
 	"runtime"
 	"slices"
@@ -379,6 +380,31 @@ func (s *Service) SetPicture(ctx context.Context, userID int64, data []byte) (Pr
 		}
 	}
 	return s.Profile(ctx, userID)
+}
+
+// UploadImage stores an image for a post (see processImage) and returns its
+// media key and size. apperr.CodeInvalid (field "image"),
+// apperr.CodeUnavailable when too many images are being processed.
+func (s *Service) UploadImage(ctx context.Context, userID int64, data []byte) (key string, size image.Rectangle, err error) {
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	select {
+	case s.imageSem <- struct{}{}:
+	case <-ctx.Done():
+		return "", image.Rectangle{}, ctx.Err()
+	case <-t.C:
+		return "", image.Rectangle{}, apperr.New(apperr.CodeUnavailable, MsgBusy)
+	}
+	img, size, err := processImage(data)
+	<-s.imageSem
+	if err != nil {
+		return "", image.Rectangle{}, err
+	}
+	key, etag := imageKey(userID, img)
+	if err := s.cfg.Media.Put(ctx, Media{Key: key, ContentType: img.contentType, Data: img.data, ETag: etag, Immutable: true}); err != nil {
+		return "", image.Rectangle{}, err
+	}
+	return key, size, nil
 }
 
 // Media returns a stored media object, or generates a user's default

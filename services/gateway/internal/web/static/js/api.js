@@ -2,14 +2,19 @@
 // sets, so every call is same-origin with credentials; unsafe methods are
 // same-origin too, which is what the gateway's Origin-based CSRF check wants.
 // A 401 triggers one token refresh (the refresh_token cookie) and a retry.
+import { errorText, localFields } from './errors.js';
 
-/** ApiError is a non-2xx answer: status, the parsed body, and field errors for 400s. */
+/**
+ * ApiError is a non-2xx answer: status, the parsed body (for decisions, never
+ * for display), and message and field errors in the UI's language.
+ */
 export class ApiError extends Error {
   constructor(status, body) {
-    super((body && (body.detail || body.message)) || `HTTP ${status}`);
+    super('');
     this.status = status;
-    this.body = body || {};
-    this.fields = status === 400 && body && typeof body === 'object' && !body.detail ? body : {};
+    this.body = body && typeof body === 'object' ? body : {};
+    this.message = errorText(this);
+    this.fields = status === 400 && !this.body.detail ? localFields(this.body) : {};
   }
 }
 
@@ -44,7 +49,8 @@ export async function request(url, { method = 'GET', body, retry = true } = {}) 
   }
   let data = null;
   const text = res.status === 204 ? '' : await res.text();
-  if (text) { try { data = JSON.parse(text); } catch { data = { detail: text }; } }
+  // A proxy's HTML error page is not JSON: keep only the status.
+  if (text) { try { data = JSON.parse(text); } catch { data = null; } }
   if (!res.ok) throw new ApiError(res.status, data);
   return { data, res };
 }

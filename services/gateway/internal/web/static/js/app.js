@@ -2,7 +2,7 @@
 // switch) and page lifecycle. A page is an async function (ctx) that fills
 // ctx.main and may return a cleanup function (the chat uses it to close its
 // socket when you navigate away).
-import { h, clear, avatar } from './dom.js';
+import { h, clear, avatar, toast } from './dom.js';
 import { t, applyStatic, setLang, getLang } from './i18n.js';
 import * as session from './session.js';
 import { boardPage } from './pages/board.js';
@@ -29,13 +29,32 @@ const main = document.getElementById('main');
 let cleanup = null;
 let renderSeq = 0;
 
-/** navigate moves to url inside the app (history.pushState) and renders it. */
-export function navigate(url, { replace = false } = {}) {
-  if (replace) history.replaceState(null, '', url); else history.pushState(null, '', url);
-  return render();
+// Scroll positions and page state (the board's loaded pages) are kept per
+// history entry: a new page starts at the top, Back and Forward come back to
+// where the reader was, with what they had loaded. The browser's own
+// restoration would jump before the page has rendered its content.
+history.scrollRestoration = 'manual';
+const pageStates = new Map(); // history entry key → state a page saved
+let keySeq = 0;
+const newKey = () => `${Date.now().toString(36)}-${(keySeq++).toString(36)}`;
+const entryKey = () => {
+  if (!history.state?.key) history.replaceState({ ...history.state, key: newKey() }, '');
+  return history.state.key;
+};
+
+function rememberScroll() {
+  entryKey();
+  history.replaceState({ ...history.state, y: window.scrollY }, '');
 }
 
-async function render() {
+/** navigate moves to url inside the app (history.pushState) and renders it. */
+export function navigate(url, { replace = false } = {}) {
+  if (replace) history.replaceState({ key: newKey() }, '', url);
+  else { rememberScroll(); history.pushState({ key: newKey() }, '', url); }
+  return render({ restore: false });
+}
+
+async function render({ restore = false } = {}) {
   const seq = ++renderSeq;
   if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
   closeMenu();
@@ -52,7 +71,13 @@ async function render() {
   clear(main);
   main.setAttribute('aria-busy', 'true');
   delete main.dataset.ready;
-  const ctx = { main, params, query, navigate, isCurrent: () => seq === renderSeq };
+  const key = entryKey();
+  const ctx = {
+    main, params, query, navigate, isCurrent: () => seq === renderSeq,
+    // saved is what this page stored for this history entry (on Back), save stores it.
+    saved: restore ? pageStates.get(key) : undefined,
+    save: (state) => { if (seq === renderSeq) pageStates.set(key, state); },
+  };
   try {
     const c = await page(ctx);
     if (seq !== renderSeq) { if (typeof c === 'function') c(); return; }
@@ -62,7 +87,11 @@ async function render() {
     if (seq === renderSeq) { clear(main); main.append(errorBox(err)); }
   } finally {
     // data-ready tells tests (and anyone watching) that the page has rendered.
-    if (seq === renderSeq) { main.removeAttribute('aria-busy'); main.dataset.ready = location.pathname; }
+    if (seq === renderSeq) {
+      window.scrollTo(0, restore ? (history.state?.y || 0) : 0);
+      main.removeAttribute('aria-busy');
+      main.dataset.ready = location.pathname;
+    }
   }
 }
 
@@ -89,7 +118,9 @@ document.addEventListener('click', (e) => {
   e.preventDefault();
   if (url.pathname + url.search !== location.pathname + location.search) navigate(url.pathname + url.search);
 });
-window.addEventListener('popstate', () => render());
+window.addEventListener('popstate', () => render({ restore: true }));
+// A reload keeps the position too (the page state itself is not kept).
+window.addEventListener('pagehide', rememberScroll);
 
 document.getElementById('search-form').addEventListener('submit', (e) => {
   e.preventDefault();
@@ -102,7 +133,7 @@ langBtn.addEventListener('click', () => {
   setLang(getLang() === 'ko' ? 'en' : 'ko');
   langBtn.textContent = t('lang.other');
   renderHeader(session.current());
-  render();
+  render({ restore: true });
 });
 
 // ---- header account area ----
@@ -132,6 +163,7 @@ function renderHeader(me) {
   const item = (label, props) => h(props.href ? 'a' : 'button', { class: 'menu-item', attrs: { role: 'menuitem', ...(props.href ? { 'data-link': '' } : {}) }, ...props }, label);
   const menu = h('div', { id: 'account-menu', class: 'menu', hidden: true, attrs: { role: 'menu' } },
     h('div', { class: 'menu-head' }, h('strong', {}, me.nickname || ''), h('span', {}, me.email)),
+    item(t('board.write'), { href: '/write' }),
     item(t('menu.profile'), { href: '/profile' }),
     item(t('menu.friends'), { href: '/friends' }),
     item(t('auth.logout'), { type: 'button', id: 'logout-btn', onclick: doLogout }));
@@ -159,6 +191,7 @@ async function doLogout() {
   // Close the page (and its chat socket) before the session goes away.
   if (cleanup) { try { cleanup(); } catch (e) { console.error(e); } cleanup = null; }
   await session.logout();
+  toast(t('auth.loggedout'), 'success');
   navigate('/login', { replace: true });
 }
 
@@ -169,6 +202,6 @@ async function start() {
   langBtn.textContent = t('lang.other');
   try { await session.load(); } catch { session.set(null); }
   renderHeader(session.current());
-  await render();
+  await render({ restore: true });
 }
 start();

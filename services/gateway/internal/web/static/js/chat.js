@@ -8,15 +8,24 @@
 //   (chat.resume recovered:false) the gap is filled over REST (?after=);
 // - a message typed while reconnecting is not lost: it waits as "pending" and
 //   is (re)sent with the same client_msg_id, which the server stores once;
+// - own messages go out one at a time (the outbox): a refusal (error frame)
+//   then names the message in flight without guessing. Refused messages and
+//   the ones queued behind them stay at the bottom, in the order typed, with
+//   retry and discard; delivered messages are always placed above them;
+// - holes in seq are deleted messages (docs/api.md): history shows them as
+//   tombstones, as the live delete does;
 // - close 4000 (room deleted) ends the chat; 4001/1008 or a failed handshake
 //   first tries a token refresh, then reconnects.
-import { h, clear, avatar, fmtTime, toast } from './dom.js';
+import { h, clear, avatar, fmtTime, fmtDay, sameDay, toast, icon, confirmDialog } from './dom.js';
 import { t } from './i18n.js';
 import { api, refresh } from './api.js';
 
 const maxBackoff = 15000;
 const baseBackoff = 500;
 const pageSize = 50;
+// A leave is announced only if the user has not come back within this time:
+// a reload closes the socket and opens a new one a moment later.
+const leaveGrace = 3000;
 
 /** ChatPanel is the chat column: new ChatPanel({roomID, me}), then .start(), .destroy(). */
 export class ChatPanel {
@@ -31,9 +40,12 @@ export class ChatPanel {
     this.minSeq = Infinity;
     this.bySeq = new Map(); // seq → <li>
     this.byID = new Map(); // message id → seq
-    this.pending = new Map(); // client_msg_id → {text, li}
+    this.pending = new Map(); // client_msg_id → {text, li, state: queued|inflight|failed}, in the order typed
+    this.inflight = null; // the client_msg_id sent and not yet answered
+    this.typingWanted = false; // a typing frame held back while a message was in flight
     this.online = new Map(); // email → {username, picture}
     this.typers = new Map(); // email → {name, timer}
+    this.leaving = new Map(); // email → timer: a leave not announced yet
     this.lastTypingSent = 0;
     this.hasOlder = true;
     this.loadingOlder = false;
@@ -78,6 +90,8 @@ export class ChatPanel {
     // rather than when the server notices a dead connection.
     this.onPageHide = () => this.destroy();
     window.addEventListener('pagehide', this.onPageHide);
+    this.onDocClick = (e) => { if (!e.target.closest('.msg-more, .msg-menu')) this.closeMenus(); };
+    document.addEventListener('click', this.onDocClick);
   }
 
   start() { this.connect(); }
@@ -88,7 +102,9 @@ export class ChatPanel {
     clearTimeout(this.timer);
     window.removeEventListener('online', this.onOnline);
     window.removeEventListener('pagehide', this.onPageHide);
+    document.removeEventListener('click', this.onDocClick);
     for (const x of this.typers.values()) clearTimeout(x.timer);
+    for (const timer of this.leaving.values()) clearTimeout(timer);
     if (this.ws) { const ws = this.ws; this.ws = null; ws.close(1000, 'bye'); }
   }
 
@@ -117,7 +133,7 @@ export class ChatPanel {
       opened = true;
       this.attempt = 0;
       this.setState('open');
-      this.flushPending();
+      this.pump(true);
     });
     ws.addEventListener('message', (e) => {
       if (this.ws !== ws) return;
@@ -176,26 +192,39 @@ export class ChatPanel {
       case 'chat.history':
         for (const m of f.messages || []) this.addMessage(m, { history: true });
         if ((f.messages || []).length < pageSize) this.markStart();
+        this.fillHoles();
         if (!this.bySeq.size) this.showEmpty();
         this.scrollToBottom();
         break;
       case 'chat.message': this.addMessage(f); break;
       case 'chat.resume': if (f.recovered === false) this.catchUp(); break;
       case 'chat.presence':
+        for (const timer of this.leaving.values()) clearTimeout(timer);
+        this.leaving.clear();
         this.online.clear();
         for (const u of f.users || []) this.online.set(u.email, { username: u.username, picture: u.profile_picture_url });
         this.renderOnline();
         break;
       case 'chat.user.join':
-        if (!this.online.has(f.email) && f.email !== this.me.email) this.systemLine(t('chat.join', { name: f.username || f.email }), 'join');
+        if (this.leaving.has(f.email)) {
+          // Back within the grace period (a reload, a network blip): the
+          // leave and this join are not news.
+          clearTimeout(this.leaving.get(f.email));
+          this.leaving.delete(f.email);
+        } else if (!this.online.has(f.email) && f.email !== this.me.email) this.systemLine(t('chat.join', { name: f.username || f.email }), 'join');
         this.online.set(f.email, { username: f.username, picture: f.profile_picture_url });
         this.renderOnline();
         break;
       case 'chat.user.leave':
-        if (f.email !== this.me.email) this.systemLine(t('chat.leave', { name: f.username || f.email }), 'leave');
-        this.online.delete(f.email);
         this.typingDone(f.email);
-        this.renderOnline();
+        if (f.email === this.me.email) { this.online.delete(f.email); this.renderOnline(); break; }
+        clearTimeout(this.leaving.get(f.email));
+        this.leaving.set(f.email, setTimeout(() => {
+          this.leaving.delete(f.email);
+          this.systemLine(t('chat.leave', { name: f.username || f.email }), 'leave');
+          this.online.delete(f.email);
+          this.renderOnline();
+        }, leaveGrace));
         break;
       case 'chat.typing': this.onTyping(f); break;
       case 'chat.message.edit': this.applyEdit(f); break;
@@ -207,18 +236,49 @@ export class ChatPanel {
 
   onError(f) {
     const key = `chat.err.${f.error_type}`;
-    const msg = t(key) === key ? (f.message || t('common.error')) : t(key);
-    toast(msg, 'error');
-    if (['message_too_long', 'invalid_request', 'rate_limited', 'forbidden'].includes(f.error_type)) {
-      // The oldest unacknowledged message is the one the server refused.
-      const first = this.pending.entries().next().value;
-      if (first) {
-        const [id, p] = first;
-        this.pending.delete(id);
-        p.li.classList.add('failed');
-        p.li.querySelector('.meta time').textContent = t('chat.err.failed');
-      }
+    // Only texts of our own are shown; the server's text is for logs and tools.
+    toast(t(key) === key ? t('common.error') : t(key), 'error');
+    // forbidden and not_found only answer edits and deletes.
+    if (this.inflight && ['message_too_long', 'invalid_request', 'rate_limited', 'internal'].includes(f.error_type)) {
+      // Messages go out one at a time, so the refusal is the one in flight's;
+      // what was queued behind it waits too, in order, for the user's choice.
+      this.inflight = null;
+      for (const p of this.pending.values()) if (p.state !== 'failed') this.markFailed(p);
     }
+  }
+
+  markFailed(p) {
+    p.state = 'failed';
+    p.li.classList.remove('pending');
+    p.li.classList.add('failed');
+    p.li.querySelector('.meta time').textContent = t('chat.err.failed');
+    if (p.li.querySelector('.msg-retry')) return;
+    p.li.querySelector('.bubble-wrap').append(h('div', { class: 'msg-fail-actions' },
+      h('button', { type: 'button', class: 'btn btn-ghost btn-sm msg-retry', onclick: () => this.retry(p.id) }, t('chat.retry')),
+      h('button', { type: 'button', class: 'btn btn-ghost btn-sm msg-discard', onclick: () => this.discard(p.id) }, t('chat.discard'))));
+  }
+
+  retry(id) {
+    const p = this.pending.get(id);
+    if (!p || p.state !== 'failed') return;
+    // Back into the queue at its end, and to the bottom of the list: retried
+    // messages go out in the order the user retries them.
+    this.pending.delete(id);
+    this.pending.set(id, p);
+    p.state = 'queued';
+    p.li.classList.remove('failed');
+    p.li.classList.add('pending');
+    p.li.querySelector('.msg-fail-actions')?.remove();
+    p.li.querySelector('.meta time').textContent = '';
+    this.list.append(p.li);
+    this.pump();
+  }
+
+  discard(id) {
+    const p = this.pending.get(id);
+    if (!p || p.state !== 'failed') return;
+    this.pending.delete(id);
+    p.li.remove();
   }
 
   // ---- messages ----
@@ -234,61 +294,143 @@ export class ChatPanel {
   }
 
   markStart() {
+    if (this.hasOlder && Number.isFinite(this.minSeq)) { this.hasOlder = false; this.fillHoles(); }
     this.hasOlder = false;
     if (!this.list.querySelector('.chat-start')) this.list.prepend(h('li', { class: 'sys chat-start' }, t('chat.start')));
   }
 
   addMessage(m, { history = false, older = false } = {}) {
     const seq = Number(m.seq);
-    if (!seq || this.bySeq.has(seq)) return; // dedupe by seq
+    const acked = m.client_msg_id && this.pending.get(m.client_msg_id);
+    if (acked) {
+      this.pending.delete(m.client_msg_id);
+      acked.li.remove();
+      if (this.inflight === m.client_msg_id) this.inflight = null;
+    }
+    if (!seq || this.bySeq.has(seq)) { if (acked) this.pump(); return; } // dedupe by seq
     const stick = !older && (history || this.atBottom());
-    const mine = m.sender === this.me.email || m.sender === this.me.user || (m.client_msg_id && this.pending.has(m.client_msg_id));
+    const mine = m.sender === this.me.email || m.sender === this.me.user || !!acked;
     const li = this.messageEl(m, mine);
     this.list.querySelector('.chat-empty')?.remove();
-    // Keep DOM order = seq order: usually an append, an insert for older pages.
+    // Keep DOM order = seq order, and every delivered message above the
+    // outbox (messages still pending or refused stay at the bottom).
     let before = null;
     if (seq < this.maxSeq || older) {
-      for (const el of this.list.querySelectorAll('.msg[data-seq]')) {
+      for (const el of this.list.querySelectorAll('.msg[data-seq]:not(.pending):not(.failed)')) {
         if (Number(el.dataset.seq) > seq) { before = el; break; }
       }
     }
-    if (m.client_msg_id && this.pending.has(m.client_msg_id)) {
-      const p = this.pending.get(m.client_msg_id);
-      this.pending.delete(m.client_msg_id);
-      p.li.remove();
-    }
-    if (before) before.before(li);
-    else {
-      // Consecutive messages of one sender within 5 minutes form a group.
-      const prev = this.list.lastElementChild;
-      if (prev && prev.matches('.msg[data-seq]') && prev.dataset.sender === li.dataset.sender && Date.parse(m.created_at) - Date.parse(prev.dataset.at) < 300000) li.classList.add('cont');
-      this.list.append(li);
-    }
+    before = before || this.outboxStart();
+    if (before) before.before(li); else this.list.append(li);
+    const prevSeq = this.maxSeq;
     this.bySeq.set(seq, li);
     if (m.id !== undefined) this.byID.set(m.id, seq);
     this.maxSeq = Math.max(this.maxSeq, seq);
     this.minSeq = Math.min(this.minSeq, seq);
+    this.group(li);
+    if (li.nextElementSibling) this.group(li.nextElementSibling);
     if (m.edited_at && !m.deleted) li.querySelector('.edited').hidden = false;
-    if (older) return;
+    if (acked) this.pump();
+    if (older || history) return;
+    // Live messages arrive in seq order with gaps filled by the server, so a
+    // hole before this one is a message deleted meanwhile.
+    if (prevSeq && seq > prevSeq + 1) this.fillHoles();
+    this.typingDone(m.sender); // their message is here: they are no longer typing it
     if (stick || mine) this.scrollToBottom();
     else this.newBtn.hidden = false;
+  }
+
+  /** outboxStart is the first own message not yet delivered (pending or failed), or null. */
+  outboxStart() { return this.list.querySelector(':scope > .msg.pending, :scope > .msg.failed'); }
+
+  /**
+   * group marks li as a continuation (no name, avatar or time repeated) when
+   * the message before it is from the same sender, on the same day, within
+   * five minutes; and starts a new day with a date line. Live, history and
+   * older pages all pass here, so they look the same.
+   */
+  group(li) {
+    const real = '.msg[data-seq]:not(.tombstone):not(.pending):not(.failed)';
+    if (!li.matches(real)) return;
+    const at = Date.parse(li.dataset.at);
+    let prev = li.previousElementSibling;
+    while (prev && !prev.matches(real)) prev = prev.previousElementSibling;
+    const prevAt = prev ? Date.parse(prev.dataset.at) : NaN;
+    const newDay = !Number.isNaN(at) && (Number.isNaN(prevAt) || !sameDay(prevAt, at));
+    const dayLine = li.previousElementSibling?.matches('.day') ? li.previousElementSibling : null;
+    if (newDay && !dayLine) li.before(h('li', { class: 'sys day' }, h('time', { dateTime: li.dataset.at }, fmtDay(li.dataset.at))));
+    else if (newDay) dayLine.firstChild.replaceWith(h('time', { dateTime: li.dataset.at }, fmtDay(li.dataset.at))); // an older message took the top of the day
+    else if (dayLine) dayLine.remove();
+    // Only directly adjacent messages group: a system line or a tombstone between them breaks the run.
+    const adjacent = !!prev && li.previousElementSibling === prev;
+    li.classList.toggle('cont', adjacent && !newDay && prev.dataset.sender === li.dataset.sender && at - prevAt < 300000);
+  }
+
+  /** fillHoles shows a tombstone for every seq missing between the messages shown (deleted messages). */
+  fillHoles() {
+    const seqs = [...this.bySeq.keys()].sort((a, b) => a - b);
+    const from = this.hasOlder ? seqs[0] : 1;
+    for (let i = 0, s = from; i < seqs.length; i++) {
+      for (; s < seqs[i]; s++) this.tombstone(s);
+      s = seqs[i] + 1;
+    }
+  }
+
+  tombstone(seq) {
+    if (this.bySeq.has(seq)) return;
+    const li = h('li', { class: 'msg deleted tombstone', dataset: { seq } }, h('div', { class: 'bubble' }, h('p', { class: 'text' }, t('chat.deletedmsg'))));
+    let before = null;
+    for (const el of this.list.querySelectorAll('.msg[data-seq]:not(.pending):not(.failed)')) {
+      if (Number(el.dataset.seq) > seq) { before = el; break; }
+    }
+    before = before || this.outboxStart();
+    if (before) (before.previousElementSibling?.matches('.day') ? before.previousElementSibling : before).before(li); else this.list.append(li);
+    this.bySeq.set(seq, li);
+    if (li.nextElementSibling) this.group(li.nextElementSibling);
+    this.minSeq = Math.min(this.minSeq, seq);
   }
 
   messageEl(m, mine) {
     const name = m.nickname || m.sender || '';
     const text = h('p', { class: 'text' }, m.message);
     const meta = h('div', { class: 'meta' }, mine ? null : h('span', { class: 'nick' }, name),
-      h('time', { dateTime: m.created_at || '' }, m.created_at ? fmtTime(m.created_at) : ''),
+      h('time', { dateTime: m.created_at || '', title: m.created_at ? fmtDay(m.created_at) : '' }, m.created_at ? fmtTime(m.created_at) : ''),
       h('span', { class: 'edited', hidden: true }, t('chat.edited')));
+    const bubble = h('div', { class: 'bubble' }, text);
     const li = h('li', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { seq: m.seq ?? '', id: m.id ?? '', sender: m.sender || '', at: m.created_at || '' } },
       mine ? null : avatar(m.profile_picture_url, name, 'sm'),
-      h('div', { class: 'bubble-wrap' }, meta, h('div', { class: 'bubble' }, text)));
+      h('div', { class: 'bubble-wrap' }, meta, h('div', { class: 'bubble-row' }, bubble)));
     if (mine && m.id !== undefined) {
-      li.querySelector('.bubble-wrap').append(h('div', { class: 'msg-actions' },
-        h('button', { type: 'button', class: 'link-btn msg-edit', onclick: () => this.startEdit(li, m.id) }, t('chat.edit')),
-        h('button', { type: 'button', class: 'link-btn msg-delete', onclick: () => this.sendFrame({ type: 'chat.message.delete', id: m.id }) }, t('chat.delete'))));
+      // A visible "more" button on the bubble opens its actions: nothing
+      // depends on hover, and nothing destructive sits where a tap may land.
+      const menu = h('div', { class: 'msg-menu', hidden: true, attrs: { role: 'menu' } },
+        h('button', { type: 'button', class: 'menu-item msg-edit', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.startEdit(li, m.id); } }, t('chat.edit')),
+        h('button', { type: 'button', class: 'menu-item msg-delete', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.confirmDelete(m.id); } }, t('chat.delete')));
+      const more = h('button', {
+        type: 'button', class: 'msg-more', attrs: { 'aria-label': t('chat.actions'), 'aria-haspopup': 'menu', 'aria-expanded': 'false' },
+        onclick: () => {
+          const open = menu.hidden;
+          this.closeMenus();
+          menu.hidden = !open;
+          more.setAttribute('aria-expanded', String(open));
+          if (open) menu.querySelector('.menu-item').focus();
+        },
+      }, icon('more'));
+      menu.addEventListener('keydown', (e) => { if (e.key === 'Escape') { this.closeMenus(); more.focus(); } });
+      li.querySelector('.bubble-row').prepend(h('div', { class: 'msg-actions' }, more, menu));
     }
     return li;
+  }
+
+  closeMenus() {
+    for (const m of this.list.querySelectorAll('.msg-menu:not([hidden])')) {
+      m.hidden = true;
+      m.previousElementSibling?.setAttribute('aria-expanded', 'false');
+    }
+  }
+
+  async confirmDelete(id) {
+    if (await confirmDialog(t('chat.confirmdelete'), t('chat.delete'), t('common.cancel'))) this.sendFrame({ type: 'chat.message.delete', id });
   }
 
   startEdit(li, id) {
@@ -330,7 +472,9 @@ export class ChatPanel {
 
   systemLine(text, kind) {
     const stick = this.atBottom();
-    this.list.append(h('li', { class: `sys sys-${kind}` }, text));
+    const li = h('li', { class: `sys sys-${kind}` }, text);
+    const before = this.outboxStart();
+    if (before) before.before(li); else this.list.append(li);
     if (stick) this.scrollToBottom();
   }
 
@@ -345,8 +489,9 @@ export class ChatPanel {
       const msgs = await api(`/api/chat/room/${this.roomID}/messages/?before=${this.minSeq}&limit=${pageSize}`);
       const prev = this.log.scrollHeight;
       for (const m of msgs || []) this.addMessage(m, { older: true });
-      this.log.scrollTop += this.log.scrollHeight - prev; // keep the reader where they were
       if (!msgs || msgs.length < pageSize || this.minSeq <= 1) this.markStart();
+      this.fillHoles();
+      this.log.scrollTop += this.log.scrollHeight - prev; // keep the reader where they were
     } catch { /* try again on the next scroll */ } finally {
       this.loadingOlder = false;
       this.older.hidden = true;
@@ -360,6 +505,7 @@ export class ChatPanel {
       for (const m of msgs) this.addMessage(m);
       if (msgs.length < 200) break;
     }
+    this.fillHoles();
   }
 
   // ---- presence & typing ----
@@ -395,7 +541,10 @@ export class ChatPanel {
 
   sendTyping() {
     const now = Date.now();
+    // A typing frame counts against the send rate too; never let one be the
+    // frame refused while a message is in flight.
     if (this.state !== 'open' || now - this.lastTypingSent < 2000 || !this.input.value) return;
+    if (this.inflight) { this.typingWanted = true; return; } // sent once the outbox is idle (pump)
     this.lastTypingSent = now;
     this.sendFrame({ type: 'chat.typing' });
   }
@@ -415,16 +564,33 @@ export class ChatPanel {
     li.dataset.clientMsgId = id;
     this.list.querySelector('.chat-empty')?.remove();
     this.list.append(li);
-    this.pending.set(id, { text, li });
+    this.pending.set(id, { id, text, li, state: 'queued' });
     this.input.value = '';
+    this.input.focus(); // keep typing (on a phone the keyboard stays up)
     this.lastTypingSent = 0;
     this.scrollToBottom();
-    this.sendFrame({ type: 'chat.message', message: text, client_msg_id: id });
+    this.pump();
   }
 
-  // After a reconnect, resend what was never acknowledged; the server stores
-  // a client_msg_id once, so a message that did arrive is not doubled.
-  flushPending() {
-    for (const [id, p] of this.pending) this.sendFrame({ type: 'chat.message', message: p.text, client_msg_id: id });
+  /**
+   * pump sends the next queued message when none is in flight. After a
+   * reconnect (resend) the one in flight goes again with the same
+   * client_msg_id: the server stores it once, so nothing is doubled.
+   */
+  pump(resend = false) {
+    if (this.inflight && !resend) return;
+    let p = this.inflight && this.pending.get(this.inflight);
+    if (!p) {
+      this.inflight = null;
+      p = [...this.pending.values()].find((x) => x.state === 'queued');
+    }
+    if (!p) {
+      if (this.typingWanted) { this.typingWanted = false; this.sendTyping(); }
+      return;
+    }
+    if (this.sendFrame({ type: 'chat.message', message: p.text, client_msg_id: p.id })) {
+      p.state = 'inflight';
+      this.inflight = p.id;
+    }
   }
 }

@@ -1,6 +1,7 @@
 // Small DOM helpers. Everything user-supplied goes into the page as text
 // (textContent / text nodes) — never through innerHTML. The only HTML the app
 // inserts is Markdown output, and that passes DOMPurify first (markdown.js).
+import { getLang } from './i18n.js';
 
 /**
  * h builds an element: h('a', {class: 'x', href: '/', onclick: fn}, 'text', child).
@@ -54,6 +55,48 @@ export function fmtTime(iso) {
   return `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+/** sameDay tells whether two times (ms or ISO) fall on the same local calendar day. */
+export function sameDay(a, b) {
+  const x = new Date(a); const y = new Date(b);
+  return x.getFullYear() === y.getFullYear() && x.getMonth() === y.getMonth() && x.getDate() === y.getDate();
+}
+
+/** fmtDay formats an RFC 3339 time as the local date in the UI's language ("2026년 12월 3일 (목)"). */
+export function fmtDay(iso) {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return '';
+  return new Intl.DateTimeFormat(getLang() === 'en' ? 'en-US' : 'ko-KR', { year: 'numeric', month: 'long', day: 'numeric', weekday: 'short' }).format(d);
+}
+
+// Icons are inline SVG paths (24×24 viewBox), drawn in currentColor: emoji
+// render as empty boxes where no emoji font is installed.
+const iconPaths = {
+  logo: ['M7 17c0-3 2-4 5-4s5-1 5-4-2-5-5-5-4 1-5 3', 'M12 13c3 0 5 1 5 4s-2 4-5 4-5-1-5-3', 'M15.5 6.5h.01'],
+  eye: ['M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12z', 'M12 9a3 3 0 1 0 0 6 3 3 0 0 0 0-6z'],
+  lock: ['M6 11h12v10H6z', 'M8 11V7a4 4 0 0 1 8 0v4'],
+  search: ['M11 4a7 7 0 1 0 0 14 7 7 0 0 0 0-14z', 'M20 20l-4-4'],
+  more: ['M5 12h.01', 'M12 12h.01', 'M19 12h.01'],
+  question: ['M9 9a3 3 0 1 1 4 2.8c-.7.3-1 .9-1 1.7V14', 'M12 18h.01'],
+  chat: ['M4 5h16v11H8l-4 4z'],
+  image: ['M4 5h16v14H4z', 'M4 16l5-5 4 4 3-3 4 4', 'M15 9h.01'],
+};
+
+/** icon returns an inline SVG icon (aria-hidden: the control around it carries the label). */
+export function icon(name) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('class', `icon icon-${name}`);
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  for (const d of iconPaths[name] || []) {
+    const path = document.createElementNS(ns, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
+}
+
 const palette = 8;
 function hashOf(s) {
   let x = 0;
@@ -78,10 +121,15 @@ export function avatar(url, name, size = 'md') {
 export function toast(message, kind = 'info') {
   const box = document.getElementById('toasts');
   if (!box || !message) return;
-  const el = h('div', { class: `toast toast-${kind}` }, message);
-  box.append(el);
-  setTimeout(() => el.classList.add('toast-out'), 3600);
-  setTimeout(() => el.remove(), 4000);
+  // The same message again while it is on screen restarts its timer instead
+  // of stacking copies (a burst of refused sends says it once).
+  let el = [...box.children].find((x) => x.textContent === message && x.dataset.kind === kind);
+  if (el) { clearTimeout(el.fadeTimer); clearTimeout(el.removeTimer); el.classList.remove('toast-out'); } else {
+    el = h('div', { class: `toast toast-${kind}`, dataset: { kind } }, message);
+    box.append(el);
+  }
+  el.fadeTimer = setTimeout(() => el.classList.add('toast-out'), 3600);
+  el.removeTimer = setTimeout(() => el.remove(), 4000);
 }
 
 /** splitList turns "go, grpc ,, web" into ["go","grpc","web"]. */

@@ -1,5 +1,5 @@
 // Log in and sign up.
-import { h, toast } from '../dom.js';
+import { h, toast, icon } from '../dom.js';
 import { t } from '../i18n.js';
 import { api, ApiError } from '../api.js';
 import * as session from '../session.js';
@@ -8,7 +8,7 @@ import { field, clearErrors, showErrors, formError, busy } from '../form.js';
 function authShell(title, sub, form, foot) {
   return h('div', { class: 'auth-wrap' },
     h('section', { class: 'auth-card card' },
-      h('div', { class: 'auth-logo', attrs: { 'aria-hidden': 'true' } }, '🐍'),
+      h('div', { class: 'auth-logo', attrs: { 'aria-hidden': 'true' } }, icon('logo')),
       h('h1', {}, title), h('p', { class: 'muted' }, sub), form, h('p', { class: 'auth-foot' }, foot)));
 }
 
@@ -33,10 +33,10 @@ export function loginPage({ main, query, navigate }) {
     busy(submit, true);
     try {
       const res = await session.login(email.value.trim(), password.value);
-      toast(res.message || '', 'success');
+      toast(t('login.welcome', { name: session.current()?.nickname || res.profile?.nickname || '' }), 'success');
       navigate(safeNext(query), { replace: true });
     } catch (err) {
-      if (!(err instanceof ApiError)) { showErrors(form, { detail: [t('common.error')] }); return; }
+      if (!(err instanceof ApiError)) { showErrors(form, { detail: [t('err.network')] }); return; }
       if (err.status === 429) showErrors(form, { detail: [t('login.throttled')] });
       else if (err.status === 400 && Object.keys(err.fields).length) showErrors(form, err.fields);
       else showErrors(form, { detail: [err.message] });
@@ -70,12 +70,12 @@ export function signupPage({ main, navigate }) {
     const body = { email: email.value.trim(), password1: password1.value, password2: password2.value };
     if (nickname.value.trim()) body.nickname = nickname.value.trim();
     try {
-      const res = await api('/api/user/registration/', { method: 'POST', body });
-      toast(res?.message || t('signup.done'), 'success');
+      await api('/api/user/registration/', { method: 'POST', body });
+      toast(t('signup.done'), 'success');
       navigate(`/login?email=${encodeURIComponent(body.email)}`, { replace: true });
     } catch (err) {
       if (err instanceof ApiError && err.status === 400) showErrors(form, err.fields, { password: 'password1' });
-      else showErrors(form, { detail: [err instanceof ApiError ? err.message : t('common.error')] });
+      else showErrors(form, { detail: [err instanceof ApiError ? err.message : t('err.network')] });
     } finally { busy(submit, false); }
   });
   main.append(authShell(t('signup.title'), t('signup.sub'), form,

@@ -1,13 +1,13 @@
 // The board: post cards with category/tag filters, search, ordering and
 // "load more" paging through the Link header.
-import { h, append, avatar, fmtDate } from '../dom.js';
+import { h, append, avatar, fmtDate, toast, icon } from '../dom.js';
 import { t } from '../i18n.js';
 import { list, api, qs } from '../api.js';
 import { plainText } from '../markdown.js';
 import { categories, categoryName, tagList, writerOf } from './common.js';
 
 /** boardPage renders / with ?search=&category=&tag=&ordering=. */
-export async function boardPage({ main, query, navigate, isCurrent }) {
+export async function boardPage({ main, query, navigate, isCurrent, saved, save }) {
   const search = query.get('search') || '';
   const category = query.get('category') || '';
   const tag = query.get('tag') || '';
@@ -26,6 +26,7 @@ export async function boardPage({ main, query, navigate, isCurrent }) {
 
   let heading = t('board.all');
   if (search) heading = t('board.results', { q: search });
+  else if (tag) heading = `#${tag}`;
   const activeFilters = [];
   if (tag) activeFilters.push(h('span', { class: 'chip' }, `#${tag}`));
   const filterRow = h('div', { class: 'filter-row' }, activeFilters,
@@ -53,8 +54,15 @@ export async function boardPage({ main, query, navigate, isCurrent }) {
     attrs: { 'data-link': '', 'aria-current': String(category) === String(id) ? 'page' : null },
   }, name));
   append(catNav, [catLink('', t('board.allcats')), cats.map((c) => catLink(c.id, c.name))]);
+  const catName = category && categoryName(category, cats);
+  if (catName && !search) {
+    // The heading names what the list shows: a category, not "all posts".
+    main.querySelector('#board-title').textContent = tag ? `${catName} · #${tag}` : catName;
+    document.title = `${catName} · Cobra Space`;
+  }
   if (tagsRes.status === 'fulfilled') {
-    for (const tg of (tagsRes.value || []).slice(0, 20)) {
+    // A tag no post uses any more leads to an empty list: not "popular".
+    for (const tg of (tagsRes.value || []).filter((x) => x.post_count > 0).slice(0, 20)) {
       tagNav.append(h('a', { href: link({ tag: tg.name }), class: `tag${tag === tg.name ? ' active' : ''}`, attrs: { 'data-link': '' } },
         `#${tg.name}`, h('span', { class: 'count' }, String(tg.post_count ?? ''))));
     }
@@ -62,22 +70,35 @@ export async function boardPage({ main, query, navigate, isCurrent }) {
 
   const limit = /^\d{1,3}$/.test(query.get('limit') || '') ? query.get('limit') : 20;
   let next = `/api/post/posts/${qs({ search, category, tag, ordering, limit })}`;
+  let items = [];
+  const show = (page) => {
+    for (const el of grid.querySelectorAll('.skeleton')) el.remove();
+    for (const p of page) grid.append(postCard(p, cats));
+    more.hidden = !next;
+    if (!grid.children.length) grid.replaceWith(h('div', { class: 'empty-state', id: 'post-list' }, h('p', {}, search ? t('board.emptysearch') : t('board.empty'))));
+  };
   const load = async () => {
     more.disabled = true;
     try {
       const page = await list(next);
       if (!isCurrent()) return;
-      for (const el of grid.querySelectorAll('.skeleton')) el.remove();
-      for (const p of page.items) grid.append(postCard(p, cats));
       next = page.next;
-      more.hidden = !next;
-      if (!grid.children.length) grid.replaceWith(h('div', { class: 'empty-state', id: 'post-list' }, h('p', {}, search ? t('board.emptysearch') : t('board.empty'))));
+      items = items.concat(page.items);
+      // Back to this entry shows the same pages, not just the first one.
+      save({ items, next });
+      show(page.items);
     } finally {
       more.disabled = false;
       for (const el of grid.querySelectorAll('.skeleton')) el.remove();
     }
   };
-  more.addEventListener('click', () => load().catch(() => {}));
+  more.addEventListener('click', () => load().catch(() => toast(t('common.error'), 'error')));
+  if (saved?.items) {
+    ({ items, next } = saved);
+    show(items);
+    save({ items, next });
+    return;
+  }
   await load();
 }
 
@@ -88,7 +109,7 @@ export function postCard(p, cats) {
   const cat = p.category_name || categoryName(p.category, cats);
   return h('li', { class: 'post-card card', dataset: { id: p.id } },
     h('div', { class: 'post-card-top' }, cat ? h('span', { class: 'badge' }, cat) : null,
-      h('span', { class: 'views', attrs: { 'aria-label': t('post.views', { n: p.hit ?? 0 }) } }, `👁 ${p.hit ?? 0}`)),
+      h('span', { class: 'views', attrs: { 'aria-label': t('post.views', { n: p.hit ?? 0 }) } }, icon('eye'), String(p.hit ?? 0))),
     h('h3', { class: 'post-card-title' }, h('a', { href: `/posts/${p.id}`, attrs: { 'data-link': '' } }, p.title)),
     h('p', { class: 'post-card-excerpt' }, [...excerpt].length > 100 ? `${[...excerpt].slice(0, 100).join('')}…` : excerpt),
     tagList(p),

@@ -1,7 +1,8 @@
 // Friends: my list (open, remove), and search users by email to add them.
 import { h, clear, avatar, toast } from '../dom.js';
 import { t } from '../i18n.js';
-import { api, qs } from '../api.js';
+import { api, list, qs } from '../api.js';
+import { errorText } from '../errors.js';
 import * as session from '../session.js';
 import { loginHref } from './common.js';
 
@@ -37,28 +38,41 @@ export async function friendsPage({ main, navigate, isCurrent }) {
 
   async function add(email) {
     try {
-      const res = await api('/api/user/add-friend/', { method: 'POST', body: { email } });
-      toast(res?.message, 'success');
+      await api('/api/user/add-friend/', { method: 'POST', body: { email } });
+      toast(t('friends.added', { email }), 'success');
       await loadFriends();
       search();
-    } catch (err) { toast(err.body?.email?.[0] || err.message, 'error'); }
+    } catch (err) { toast(err.fields?.email?.[0] || err.message, 'error'); }
   }
   async function remove(email) {
     try {
-      const res = await api('/api/user/delete-friend/', { method: 'POST', body: { email } });
-      toast(res?.message, 'success');
+      await api('/api/user/delete-friend/', { method: 'POST', body: { email } });
+      toast(t('friends.removed', { email }), 'success');
       await loadFriends();
       if (!resultsWrap.hidden) search();
-    } catch (err) { toast(err.message, 'error'); }
+    } catch (err) { toast(errorText(err), 'error'); }
   }
+  // Results come a page at a time (Link rel="next"); "more" fetches the next.
+  let nextResults = null;
+  const moreResults = h('button', { type: 'button', class: 'btn btn-ghost btn-more', id: 'search-more', hidden: true }, t('friends.more'));
+  resultsWrap.append(moreResults);
+  moreResults.addEventListener('click', () => showResults(nextResults, false).catch((err) => toast(errorText(err), 'error')));
   async function search() {
     const k = keyword.value.trim();
     if (!k) { resultsWrap.hidden = true; return; }
-    const found = await api(`/api/user/search-friends/${qs({ keyword: k })}`) || [];
+    await showResults(`/api/user/search-friends/${qs({ keyword: k })}`, true);
+  }
+  async function showResults(url, fresh) {
+    moreResults.disabled = true;
+    let page;
+    try { page = await list(url); } finally { moreResults.disabled = false; }
     if (!isCurrent()) return;
-    clear(results);
+    const found = page.items;
+    nextResults = page.next;
+    moreResults.hidden = !nextResults;
+    if (fresh) clear(results);
     resultsWrap.hidden = false;
-    if (!found.length) { results.append(h('li', { class: 'muted empty-line' }, t('friends.noresults'))); return; }
+    if (fresh && !found.length) { results.append(h('li', { class: 'muted empty-line' }, t('friends.noresults'))); return; }
     const me = session.current();
     for (const u of found) {
       let action;
@@ -71,7 +85,7 @@ export async function friendsPage({ main, navigate, isCurrent }) {
       results.append(person(u, action));
     }
   }
-  form.addEventListener('submit', (e) => { e.preventDefault(); search().catch((err) => toast(err.message, 'error')); });
+  form.addEventListener('submit', (e) => { e.preventDefault(); search().catch((err) => toast(errorText(err), 'error')); });
 
   main.append(h('div', { class: 'narrow' },
     h('h1', { class: 'page-title' }, t('friends.title')),

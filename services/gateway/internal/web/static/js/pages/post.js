@@ -1,9 +1,10 @@
 // Post detail: the rendered (sanitised) Markdown on the left and the post's
 // live chat on the right. The chat column's size is fixed by CSS before it
 // connects, so nothing moves when it loads.
-import { h, avatar, fmtDate, toast, confirmDialog } from '../dom.js';
+import { h, avatar, fmtDate, toast, confirmDialog, icon } from '../dom.js';
 import { t } from '../i18n.js';
 import { api, ApiError } from '../api.js';
+import { errorText } from '../errors.js';
 import { render } from '../markdown.js';
 import * as session from '../session.js';
 import { categories, categoryName, tagList, writerOf, loginHref } from './common.js';
@@ -46,7 +47,7 @@ export async function postPage({ main, params, navigate, isCurrent }) {
           await api(`/api/post/detail/${post.id ?? id}/delete/`, { method: 'DELETE' });
           toast(t('post.deleted'), 'success');
           navigate('/', { replace: true });
-        } catch (err) { toast(err.message || t('common.error'), 'error'); }
+        } catch (err) { toast(errorText(err), 'error'); }
       },
     }, t('post.delete'))) : null;
 
@@ -73,6 +74,15 @@ export async function postPage({ main, params, navigate, isCurrent }) {
   }
   const chat = new ChatPanel({ roomID, me: session.current(), onAuthLost: () => toast(t('chat.sessionexpired'), 'error') });
   side.append(chat.el);
+  // On a phone the chat sits below the post: a button jumps to it.
+  const jump = h('button', {
+    type: 'button', class: 'btn btn-primary jump-chat', id: 'jump-chat',
+    onclick: () => { side.scrollIntoView({ block: 'start' }); chat.input.focus({ preventScroll: true }); },
+  }, icon('chat'), t('chat.jump'));
+  main.append(jump);
+  // Once the chat is on screen the button would only cover it.
+  const seen = new IntersectionObserver(([e]) => { jump.hidden = e.isIntersecting; }, { threshold: 0.3 });
+  seen.observe(side);
   chat.start();
-  return () => chat.destroy();
+  return () => { seen.disconnect(); chat.destroy(); };
 }
