@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/trace"
-
 )
 
 // The fakes embed the interfaces: only the methods Send uses are written;
