@@ -31,20 +31,7 @@ const partitionVersion = 3
 func TestPartitionMigrationKeepsData(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	pool, err := pgdb.Open(ctx, testenv.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	db := stdlib.OpenDBFromPool(pool)
-	t.Cleanup(func() { _ = db.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := p.UpTo(ctx, partitionVersion-1); err != nil {
-		t.Fatal(err)
-	}
+	pool, p := migratedTo(t, partitionVersion-1)
 	s := New(pool)
 
 	// Rooms enough to land in several partitions, with replies, retries'
@@ -79,6 +66,12 @@ func TestPartitionMigrationKeepsData(t *testing.T) {
 		if got := partitions(t, pool); partitioned != (got == 16) || !partitioned && got != 0 {
 			t.Fatalf("%s: messages has %d partitions, want partitioned=%v (16)", name, got, partitioned)
 		}
+		wantKey := map[bool]string{false: "PRIMARY KEY (id)", true: "PRIMARY KEY (id, room_id)"}[partitioned]
+		var key string
+		if err := pool.QueryRow(ctx, `SELECT pg_get_constraintdef(oid) FROM pg_constraint
+			WHERE conrelid = 'messages'::regclass AND contype = 'p'`).Scan(&key); err != nil || key != wantKey {
+			t.Fatalf("%s: primary key %q, %v; want %q", name, key, err, wantKey)
+		}
 		// A retry of a stored send is recognised as one, not an error.
 		retry := send(t, s, chat.NewMessage{RoomID: rooms[2].ID, SenderID: 1, Text: "hello", ClientMsgID: "c2"})[0]
 		if !retry.Duplicate || retry.Message.ID != first[2].ID {
@@ -102,6 +95,28 @@ func TestPartitionMigrationKeepsData(t *testing.T) {
 	step("up", true, func() error { _, err := p.UpTo(ctx, partitionVersion); return err })
 	step("down", false, func() error { _, err := p.DownTo(ctx, partitionVersion-1); return err })
 	step("up again", true, func() error { _, err := p.UpTo(ctx, partitionVersion); return err })
+}
+
+// migratedTo returns a pool on a fresh database migrated up to version,
+// and the goose provider to move it further.
+func migratedTo(tb testing.TB, version int64) (*pgxpool.Pool, *goose.Provider) {
+	tb.Helper()
+	ctx := context.Background()
+	pool, err := pgdb.Open(ctx, testenv.Database(tb)+"&pool_max_conns=24")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	db := stdlib.OpenDBFromPool(pool)
+	tb.Cleanup(func() { _ = db.Close() })
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		tb.Fatal(err)
+	}
+	return pool, p
 }
 
 // row is one stored message, every column as text, by id.
