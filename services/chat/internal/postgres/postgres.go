@@ -85,19 +85,25 @@ func (s *Store) Room(ctx context.Context, id int64) (chat.Room, error) {
 	return r, notFound("load room", err, chat.MsgRoomNotFound)
 }
 
-// Rooms implements chat.Store.
+// Rooms implements chat.Store. With a read pool it lists from there; a
+// replica's listing may miss rooms created within its replay lag, which
+// suits browsing (a room's own lookup, Room, reads the primary). Should the
+// read pool fail, the primary answers.
 func (s *Store) Rooms(ctx context.Context, beforeID int64, limit int) ([]chat.Room, error) {
 	if beforeID <= 0 {
 		beforeID = math.MaxInt64
 	}
-	// A replica's listing may miss rooms created within its replay lag;
-	// listings are for browsing, and a room's own id is always read from
-	// the primary (Room).
-	rows, err := s.read.Query(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
-	if err != nil {
-		return nil, dbErr("list rooms", err)
+	list := func(q *pgxpool.Pool) ([]chat.Room, error) {
+		rows, err := q.Query(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Room, error) { return scanRoom(r) })
 	}
-	rooms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Room, error) { return scanRoom(r) })
+	rooms, err := list(s.read)
+	if err != nil && s.read != s.pool && ctx.Err() == nil {
+		rooms, err = list(s.pool)
+	}
 	return rooms, dbErr("list rooms", err)
 }
 
@@ -171,16 +177,20 @@ func (s *Store) DeleteMessage(ctx context.Context, roomID, id int64) (chat.Messa
 // the page from there, in one round trip with the replica's own last_seq
 // of the room, read first: if that is below p.KnownSeq, the replica has
 // not replayed every message the caller may know of, and the page is read
-// from the primary instead. Seqs are bumped in the transaction that inserts
+// from the primary instead (as it is when the read pool fails). Seqs are bumped in the transaction that inserts
 // their messages, so a replica with the room's last_seq at or past
 // p.KnownSeq has all of them; edits and deletions do not bump it and may
 // show up to the replica's lag late.
 func (s *Store) Messages(ctx context.Context, roomID int64, p chat.Page) ([]chat.Message, error) {
 	if s.read != s.pool {
 		msgs, fresh, err := s.replicaPage(ctx, roomID, p)
-		if err != nil || fresh {
-			return msgs, err
+		if err == nil && fresh {
+			return msgs, nil
 		}
+		if err != nil && ctx.Err() != nil {
+			return nil, dbErr("list messages (read pool)", err)
+		}
+		// Behind, or failing: the primary answers.
 	}
 	rows, err := s.pool.Query(ctx, pageSQL(p), pageArgs(roomID, p)...)
 	if err != nil {
@@ -190,7 +200,8 @@ func (s *Store) Messages(ctx context.Context, roomID int64, p chat.Page) ([]chat
 }
 
 // replicaPage reads page p from the read pool; fresh is false when the
-// replica is behind p.KnownSeq for the room (the page is then not read).
+// replica is behind p.KnownSeq for the room (the page's rows are then
+// discarded).
 func (s *Store) replicaPage(ctx context.Context, roomID int64, p chat.Page) (msgs []chat.Message, fresh bool, err error) {
 	b := &pgx.Batch{}
 	var replicaSeq int64
@@ -208,7 +219,7 @@ func (s *Store) replicaPage(ctx context.Context, roomID int64, p chat.Page) (msg
 		return err
 	})
 	if err := s.read.SendBatch(ctx, b).Close(); err != nil {
-		return nil, false, dbErr("list messages (read pool)", err)
+		return nil, false, err
 	}
 	return msgs, fresh, err
 }

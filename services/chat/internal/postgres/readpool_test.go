@@ -9,7 +9,7 @@ import (
 
 // With a read pool, history pages and room listings come from it while
 // single-room reads stay on the primary; a read pool that has not caught
-// up with the seq the caller knows is skipped. The "replica" here is a
+// up with the seq the caller knows, or that fails, is skipped. The "replica" here is a
 // second database holding different rows under the same ids, so each
 // answer shows which database it came from.
 func TestReadPoolRouting(t *testing.T) {
@@ -63,5 +63,14 @@ func TestReadPoolRouting(t *testing.T) {
 	send(t, primary, chat.NewMessage{RoomID: r2.ID, SenderID: 2, Text: "new room"})
 	if msgs, err := s.Messages(ctx, r2.ID, chat.Page{Limit: 10, KnownSeq: 1}); err != nil || len(msgs) != 1 || msgs[0].Text != "new room" {
 		t.Fatalf("page of a room the replica lacks: got %+v, %v", msgs, err)
+	}
+
+	// A read pool that fails is skipped too.
+	replica.pool.Close()
+	if got := texts(chat.Page{Limit: 10, KnownSeq: 0}); len(got) != 2 || got[0] != "on the primary" {
+		t.Fatalf("page with the read pool closed: got %q, want the primary's messages", got)
+	}
+	if rooms, err := s.Rooms(ctx, 0, 10); err != nil || len(rooms) != 2 || rooms[1].Name != "room" {
+		t.Fatalf("room listing with the read pool closed: got %+v, %v, want the primary's two rooms", rooms, err)
 	}
 }
