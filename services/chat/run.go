@@ -18,6 +18,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcserver"
 	"github.com/cobraspace/cobraspace/platform/grpcservice"
 	"github.com/cobraspace/cobraspace/platform/natsconn"
+	"github.com/cobraspace/cobraspace/platform/pgdb"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
@@ -38,6 +39,9 @@ type config struct {
 	presenceTTL     time.Duration
 	batchMaxSize    int
 	batchMaxWait    time.Duration
+	// databaseReadURL, when set, is a read-only replica of DATABASE_URL's
+	// database that serves history pages and room listings (README).
+	databaseReadURL string
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -48,6 +52,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		presenceTTL:     env.Duration("PRESENCE_TTL", 30*time.Second),
 		batchMaxSize:    env.Int("BATCH_MAX_SIZE", 256),
 		batchMaxWait:    env.Duration("BATCH_MAX_WAIT", 0),
+		databaseReadURL: env.String("DATABASE_READ_URL", ""),
 	}
 	var err error
 	if c.Config, err = grpcservice.LoadConfig(env, "chat", grpcserver.Addrs{GRPC: "127.0.0.1:9003", Admin: "127.0.0.1:9103"}); err != nil {
@@ -152,9 +157,20 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 	defer userConn.Close()
 
+	store := postgres.New(base.Pool)
+	if cfg.databaseReadURL != "" {
+		// Not migrated: a replica follows the primary's schema.
+		read, err := pgdb.Open(ctx, cfg.databaseReadURL)
+		if err != nil {
+			return fmt.Errorf("DATABASE_READ_URL: %w", err)
+		}
+		defer read.Close()
+		store = store.WithReadPool(read)
+	}
+
 	m := newMetrics(base.Metrics)
 	svc := chat.NewService(chat.Config{
-		Store:       postgres.New(base.Pool),
+		Store:       store,
 		Presence:    redis.NewPresence(base.Redis, cfg.RedisPrefix),
 		Publisher:   chatnats.NewPublisher(nc, cfg.natsPrefix),
 		Users:       userclient.New(userv1.NewUserServiceClient(userConn), 30*time.Second, 10000),

@@ -388,7 +388,12 @@ func TestMessagesOverRPC(t *testing.T) {
 	wantCode(t, err, codes.PermissionDenied, "You can only change your own messages.")
 	_, err = h.client.DeleteMessage(h.as(2), &chatv1.DeleteMessageRequest{Id: sent.GetId()})
 	wantCode(t, err, codes.PermissionDenied, "You can only change your own messages.")
-	edited, err := h.client.EditMessage(h.as(1), &chatv1.EditMessageRequest{Id: sent.GetId(), Text: "Hello again"})
+	// With a room that is not the message's: not found, nothing changes.
+	_, err = h.client.EditMessage(h.as(1), &chatv1.EditMessageRequest{Id: sent.GetId(), Text: "lost", RoomId: room.GetId() + 1000})
+	wantCode(t, err, codes.NotFound, "Message not found.")
+	// The edit names the room, as sockets do; the delete below does not,
+	// as the REST route cannot.
+	edited, err := h.client.EditMessage(h.as(1), &chatv1.EditMessageRequest{Id: sent.GetId(), Text: "Hello again", RoomId: room.GetId()})
 	if err != nil || edited.GetText() != "Hello again" || edited.GetEditedAt() == nil {
 		t.Fatalf("edit: got %v %v", edited, err)
 	}
@@ -795,4 +800,56 @@ func TestGracefulStopKeepsEveryAcknowledgedMessage(t *testing.T) {
 		}
 	}
 	t.Logf("%d acknowledged, %d stored", len(acked), len(stored))
+}
+
+// DATABASE_READ_URL pointing at the same database (as a replica would
+// mirror it) under its own application_name: history and room listings
+// work and run on that pool's connections, seen from PostgreSQL.
+func TestReadURLServesHistory(t *testing.T) {
+	t.Parallel()
+	db := testenv.Database(t)
+	readURL := db + "&application_name=chat-read-" + strings.ToLower(testenv.ID())
+	appName := readURL[strings.LastIndex(readURL, "=")+1:]
+	h := startWith(t, map[string]string{"DATABASE_URL": db, "DATABASE_READ_URL": readURL})
+
+	room, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "replicated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"one", "two"} {
+		if _, err := h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hist, err := h.client.ListMessages(h.as(2), &chatv1.ListMessagesRequest{RoomId: room.GetId()})
+	if err != nil || len(hist.GetMessages()) != 2 || hist.GetMessages()[1].GetText() != "two" {
+		t.Fatalf("history: got %v, %v", hist, err)
+	}
+	conn, err := pgx.Connect(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// pg_stat_activity keeps an idle connection's last statement.
+	var pages int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = $1 AND query LIKE '%FROM messages%ORDER BY seq%'`, appName).Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	if pages == 0 {
+		t.Errorf("no connection named %s ran the history page", appName)
+	}
+
+	rooms, err := h.client.ListRooms(h.as(1), &chatv1.ListRoomsRequest{})
+	if err != nil || len(rooms.GetRooms()) != 1 {
+		t.Fatalf("rooms: got %v, %v", rooms, err)
+	}
+	var listings int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = $1 AND query LIKE '%FROM rooms WHERE id < $1%'`, appName).Scan(&listings); err != nil {
+		t.Fatal(err)
+	}
+	if listings == 0 {
+		t.Errorf("no connection named %s ran the room listing", appName)
+	}
 }

@@ -1137,7 +1137,12 @@ type EditMessageRequest struct {
 	// The message's id; NOT_FOUND when unknown or deleted.
 	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// New text, with SendMessageRequest.text's rules (field "message").
-	Text          string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// The message's room, when the caller knows it (0: unknown). Messages are
+	// stored partitioned (or sharded) by room: with the room the lookup reads
+	// one partition, without it every partition, which is slower. A room that
+	// is not the message's gives NOT_FOUND.
+	RoomId        int64 `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1186,11 +1191,20 @@ func (x *EditMessageRequest) GetText() string {
 	return ""
 }
 
+func (x *EditMessageRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
 // DeleteMessageRequest names one of the caller's messages to delete.
 type DeleteMessageRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The message's id; NOT_FOUND when unknown or already deleted.
-	Id            int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The message's room, when the caller knows it; as in EditMessageRequest.
+	RoomId        int64 `protobuf:"varint,2,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1228,6 +1242,13 @@ func (*DeleteMessageRequest) Descriptor() ([]byte, []int) {
 func (x *DeleteMessageRequest) GetId() int64 {
 	if x != nil {
 		return x.Id
+	}
+	return 0
+}
+
+func (x *DeleteMessageRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
 	}
 	return 0
 }
@@ -1965,12 +1986,14 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
-	"\x05field\x18\x04 \x01(\tR\x05field\"8\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\"Q\n" +
 	"\x12EditMessageRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
-	"\x04text\x18\x02 \x01(\tR\x04text\"&\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x17\n" +
+	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\"?\n" +
 	"\x14DeleteMessageRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\"R\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x17\n" +
+	"\aroom_id\x18\x02 \x01(\x03R\x06roomId\"R\n" +
 	"\x15DeleteMessageResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x17\n" +

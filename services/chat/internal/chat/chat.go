@@ -112,11 +112,17 @@ type Store interface {
 	// apperr.CodeInvalid when the database refused some message's data, so that
 	// smaller batches of the same messages may succeed.
 	StoreMessages(ctx context.Context, msgs []NewMessage) ([]Stored, error)
-	// Message returns a message that is not deleted.
-	Message(ctx context.Context, id int64) (Message, error)
-	EditMessage(ctx context.Context, id int64, text string) (Message, error)
-	DeleteMessage(ctx context.Context, id int64) (Message, error)
-	// Messages returns the page p of a room's non-deleted messages.
+	// Message returns a message that is not deleted. A roomID other than 0
+	// must be the message's room (else CodeNotFound) and makes the lookup
+	// touch one partition; 0 looks in every room, the slower path kept for
+	// callers that do not know the room. EditMessage and DeleteMessage
+	// likewise.
+	Message(ctx context.Context, roomID, id int64) (Message, error)
+	EditMessage(ctx context.Context, roomID, id int64, text string) (Message, error)
+	DeleteMessage(ctx context.Context, roomID, id int64) (Message, error)
+	// Messages returns the page p of a room's non-deleted messages. It may
+	// read from a replica, but only one that has every message up to
+	// p.KnownSeq.
 	Messages(ctx context.Context, roomID int64, p Page) ([]Message, error)
 }
 
@@ -129,6 +135,12 @@ type Page struct {
 	// otherwise means "from the newest".
 	OldestFirst bool
 	Limit       int
+	// KnownSeq is the room's last seq as last read from the primary (0:
+	// none). A store reading pages from a replica falls back to the primary
+	// when the replica has not yet replayed that far, so a page never misses
+	// a message whose seq the caller may already have seen (in an event, or
+	// in its own send's answer).
+	KnownSeq int64
 }
 
 // Presence tracks which connections of which users are in which rooms

@@ -399,16 +399,19 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 	return stored, nil
 }
 
-// Edit changes the text of the caller's message and announces it.
-// apperr.CodeNotFound (unknown or deleted), apperr.CodePermissionDenied, apperr.CodeInvalid.
-func (s *Service) Edit(ctx context.Context, c Caller, id int64, text string) (Message, error) {
-	if _, err := s.ownMessage(ctx, c, id); err != nil {
+// Edit changes the text of the caller's message and announces it. roomID
+// is the message's room, or 0 when the caller does not know it (slower:
+// see Store.Message). apperr.CodeNotFound (unknown or deleted), apperr.CodePermissionDenied, apperr.CodeInvalid.
+func (s *Service) Edit(ctx context.Context, c Caller, roomID, id int64, text string) (Message, error) {
+	old, err := s.ownMessage(ctx, c, roomID, id)
+	if err != nil {
 		return Message{}, err
 	}
 	if err := checkText(text); err != nil {
 		return Message{}, err
 	}
-	m, err := s.store.EditMessage(ctx, id, text)
+	// The lookup found the room: the update touches one partition.
+	m, err := s.store.EditMessage(ctx, old.RoomID, id, text)
 	if err != nil {
 		return Message{}, err
 	}
@@ -419,13 +422,15 @@ func (s *Service) Edit(ctx context.Context, c Caller, id int64, text string) (Me
 	return m, nil
 }
 
-// Delete deletes the caller's message and announces it. apperr.CodeNotFound,
+// Delete deletes the caller's message and announces it; roomID as for
+// Edit. apperr.CodeNotFound,
 // apperr.CodePermissionDenied.
-func (s *Service) Delete(ctx context.Context, c Caller, id int64) (Message, error) {
-	if _, err := s.ownMessage(ctx, c, id); err != nil {
+func (s *Service) Delete(ctx context.Context, c Caller, roomID, id int64) (Message, error) {
+	old, err := s.ownMessage(ctx, c, roomID, id)
+	if err != nil {
 		return Message{}, err
 	}
-	m, err := s.store.DeleteMessage(ctx, id)
+	m, err := s.store.DeleteMessage(ctx, old.RoomID, id)
 	if err != nil {
 		return Message{}, err
 	}
@@ -433,8 +438,10 @@ func (s *Service) Delete(ctx context.Context, c Caller, id int64) (Message, erro
 	return m, nil
 }
 
-func (s *Service) ownMessage(ctx context.Context, c Caller, id int64) (Message, error) {
-	m, err := s.store.Message(ctx, id)
+// ownMessage loads the caller's message id; roomID is its room if known, 0
+// if not (see Store.Message).
+func (s *Service) ownMessage(ctx context.Context, c Caller, roomID, id int64) (Message, error) {
+	m, err := s.store.Message(ctx, roomID, id)
 	if err != nil {
 		return Message{}, err
 	}
@@ -454,9 +461,13 @@ func (s *Service) History(ctx context.Context, roomID int64, p Page) ([]Message,
 	}
 	p.Limit = min(p.Limit, MaxHistory)
 	p.AfterSeq, p.BeforeSeq = max(p.AfterSeq, 0), max(p.BeforeSeq, 0)
-	if _, err := s.store.Room(ctx, roomID); err != nil {
+	// The room comes from the primary (a room just created exists), and its
+	// last seq tells a replica-reading store how fresh the page must be.
+	room, err := s.store.Room(ctx, roomID)
+	if err != nil {
 		return nil, err
 	}
+	p.KnownSeq = room.LastSeq
 	msgs, err := s.store.Messages(ctx, roomID, p)
 	if err != nil {
 		return nil, err

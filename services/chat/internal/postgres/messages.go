@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -216,9 +217,19 @@ func isDataError(err error) bool {
 	return false
 }
 
+// isDedupConflict reports whether err is a violation of the idempotency
+// index (room_id, sender_id, client_msg_id). PostgreSQL names the index of
+// the partition that refused the row: messages_pNN_client_msg_id
+// (migrations/00003); messages_client_msg_id is the parent's (and the
+// unpartitioned table's) name.
 func isDedupConflict(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == "messages_client_msg_id"
+	if !errors.As(err, &pe) || pe.Code != "23505" {
+		return false
+	}
+	name := pe.ConstraintName
+	return name == "messages_client_msg_id" ||
+		strings.HasPrefix(name, "messages_p") && strings.HasSuffix(name, "_client_msg_id")
 }
 
 // storeWithLookup stores a batch in which some client_msg_id was stored

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -20,10 +21,21 @@ import (
 // Store implements chat.Store on a pool.
 type Store struct {
 	pool *pgxpool.Pool
+	// read serves history pages and room listings: a replica's pool, or
+	// pool itself.
+	read *pgxpool.Pool
 }
 
-// New returns a Store using pool.
-func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// New returns a Store using pool for everything.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool, read: pool} }
+
+// WithReadPool returns a Store that reads history pages (Messages) and room
+// listings (Rooms) from read, e.g. a pool on a streaming replica, and
+// everything else from the primary pool. Writes, and reads that must see
+// the caller's own writes (a room just created, the message about to be
+// edited), stay on the primary. A replica that lags behind the primary for
+// the room being read is not used for it (see Messages).
+func (s *Store) WithReadPool(read *pgxpool.Pool) *Store { return &Store{pool: s.pool, read: read} }
 
 var _ chat.Store = (*Store)(nil)
 
@@ -73,16 +85,25 @@ func (s *Store) Room(ctx context.Context, id int64) (chat.Room, error) {
 	return r, notFound("load room", err, chat.MsgRoomNotFound)
 }
 
-// Rooms implements chat.Store.
+// Rooms implements chat.Store. With a read pool it lists from there; a
+// replica's listing may miss rooms created within its replay lag, which
+// suits browsing (a room's own lookup, Room, reads the primary). Should the
+// read pool fail, the primary answers.
 func (s *Store) Rooms(ctx context.Context, beforeID int64, limit int) ([]chat.Room, error) {
 	if beforeID <= 0 {
 		beforeID = math.MaxInt64
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
-	if err != nil {
-		return nil, dbErr("list rooms", err)
+	list := func(q *pgxpool.Pool) ([]chat.Room, error) {
+		rows, err := q.Query(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
+		if err != nil {
+			return nil, err
+		}
+		return pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Room, error) { return scanRoom(r) })
 	}
-	rooms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Room, error) { return scanRoom(r) })
+	rooms, err := list(s.read)
+	if err != nil && s.read != s.pool && ctx.Err() == nil {
+		rooms, err = list(s.pool)
+	}
 	return rooms, dbErr("list rooms", err)
 }
 
@@ -112,52 +133,125 @@ func (s *Store) DeleteRoom(ctx context.Context, id int64) error {
 	return dbErr("delete room", err)
 }
 
+// whereID selects message id of room roomID; roomID 0 means the room is
+// unknown. Messages are partitioned (and, under Citus, sharded) by room_id:
+// with the room, the lookup touches one partition; without it, it probes
+// the id index of every partition (under Citus, every shard). Only the
+// public REST routes (/api/chat/message/<id>/, whose contract names no
+// room) take that slower path; sockets know their room. The two cases are
+// separate statements, not one with "$1 = 0 OR room_id = $1", so that a
+// cached generic plan still prunes to one partition.
+func whereID(roomID, id int64) (cond string, args []any) {
+	if roomID == 0 {
+		return `id = $1 AND deleted_at IS NULL`, []any{id}
+	}
+	return `room_id = $1 AND id = $2 AND deleted_at IS NULL`, []any{roomID, id}
+}
+
 // Message implements chat.Store.
-func (s *Store) Message(ctx context.Context, id int64) (chat.Message, error) {
-	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1 AND deleted_at IS NULL`, id))
+func (s *Store) Message(ctx context.Context, roomID, id int64) (chat.Message, error) {
+	cond, args := whereID(roomID, id)
+	m, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE `+cond, args...))
 	return m, notFound("load message", err, chat.MsgMessageNotFound)
 }
 
 // EditMessage implements chat.Store.
-func (s *Store) EditMessage(ctx context.Context, id int64, text string) (chat.Message, error) {
-	m, err := scanMessage(s.pool.QueryRow(ctx, `
-		UPDATE messages SET text = $2, edited_at = clock_timestamp()
-		WHERE id = $1 AND deleted_at IS NULL RETURNING `+messageColumns, id, text))
+func (s *Store) EditMessage(ctx context.Context, roomID, id int64, text string) (chat.Message, error) {
+	cond, args := whereID(roomID, id)
+	m, err := scanMessage(s.pool.QueryRow(ctx, fmt.Sprintf(`
+		UPDATE messages SET text = $%d, edited_at = clock_timestamp()
+		WHERE %s RETURNING %s`, len(args)+1, cond, messageColumns), append(args, text)...))
 	return m, notFound("edit message", err, chat.MsgMessageNotFound)
 }
 
 // DeleteMessage implements chat.Store.
-func (s *Store) DeleteMessage(ctx context.Context, id int64) (chat.Message, error) {
+func (s *Store) DeleteMessage(ctx context.Context, roomID, id int64) (chat.Message, error) {
+	cond, args := whereID(roomID, id)
 	m, err := scanMessage(s.pool.QueryRow(ctx, `
 		UPDATE messages SET deleted_at = clock_timestamp()
-		WHERE id = $1 AND deleted_at IS NULL RETURNING `+messageColumns, id))
+		WHERE `+cond+` RETURNING `+messageColumns, args...))
 	return m, notFound("delete message", err, chat.MsgMessageNotFound)
 }
 
-// Messages implements chat.Store.
+// Messages implements chat.Store. With a read pool (WithReadPool) it reads
+// the page from there, in one round trip with the replica's own last_seq
+// of the room, read first: if that is below p.KnownSeq, the replica has
+// not replayed every message the caller may know of, and the page is read
+// from the primary instead (as it is when the read pool fails). Seqs are bumped in the transaction that inserts
+// their messages, so a replica with the room's last_seq at or past
+// p.KnownSeq has all of them; edits and deletions do not bump it and may
+// show up to the replica's lag late.
 func (s *Store) Messages(ctx context.Context, roomID int64, p chat.Page) ([]chat.Message, error) {
+	if s.read != s.pool {
+		msgs, fresh, err := s.replicaPage(ctx, roomID, p)
+		if err == nil && fresh {
+			return msgs, nil
+		}
+		if err != nil && ctx.Err() != nil {
+			return nil, dbErr("list messages (read pool)", err)
+		}
+		// Behind, or failing: the primary answers.
+	}
+	rows, err := s.pool.Query(ctx, pageSQL(p), pageArgs(roomID, p)...)
+	if err != nil {
+		return nil, dbErr("list messages", err)
+	}
+	return collectPage(rows, p)
+}
+
+// replicaPage reads page p from the read pool; fresh is false when the
+// replica is behind p.KnownSeq for the room (the page's rows are then
+// discarded).
+func (s *Store) replicaPage(ctx context.Context, roomID int64, p chat.Page) (msgs []chat.Message, fresh bool, err error) {
+	b := &pgx.Batch{}
+	var replicaSeq int64
+	b.Queue(`SELECT coalesce((SELECT last_seq FROM rooms WHERE id = $1), -1)`, roomID).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&replicaSeq)
+	})
+	// Queued after the last_seq read, so its snapshot is at least as new.
+	b.Queue(pageSQL(p), pageArgs(roomID, p)...).Query(func(rows pgx.Rows) error {
+		if replicaSeq < p.KnownSeq {
+			rows.Close()
+			return nil
+		}
+		fresh = true
+		msgs, err = collectPage(rows, p)
+		return err
+	})
+	if err := s.read.SendBatch(ctx, b).Close(); err != nil {
+		return nil, false, err
+	}
+	return msgs, fresh, err
+}
+
+// pageSQL selects page p of room $1 (pageArgs), newest first unless p
+// asks for the oldest.
+func pageSQL(p chat.Page) string {
+	order := "DESC" // the newest ones, reversed by collectPage
+	if p.AfterSeq > 0 || p.OldestFirst {
+		order = "ASC"
+	}
+	return `SELECT ` + messageColumns + ` FROM messages
+		WHERE room_id = $1 AND seq > $2 AND seq < $3 AND deleted_at IS NULL
+		ORDER BY seq ` + order + ` LIMIT $4`
+}
+
+func pageArgs(roomID int64, p chat.Page) []any {
 	beforeSeq := p.BeforeSeq
 	if beforeSeq <= 0 {
 		beforeSeq = math.MaxInt64
 	}
-	order := "DESC" // the newest ones, reversed below
-	if p.AfterSeq > 0 || p.OldestFirst {
-		order = "ASC"
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages
-		WHERE room_id = $1 AND seq > $2 AND seq < $3 AND deleted_at IS NULL
-		ORDER BY seq `+order+` LIMIT $4`, roomID, p.AfterSeq, beforeSeq, p.Limit)
-	if err != nil {
-		return nil, dbErr("list messages", err)
-	}
+	return []any{roomID, p.AfterSeq, beforeSeq, p.Limit}
+}
+
+// collectPage reads pageSQL's rows into ascending seq order.
+func collectPage(rows pgx.Rows, p chat.Page) ([]chat.Message, error) {
 	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanMessage(r) })
 	if err != nil {
 		return nil, dbErr("list messages", err)
 	}
-	if order == "DESC" {
-		for i, j := 0, len(msgs)-1; i < j; i, j = i+1, j-1 {
-			msgs[i], msgs[j] = msgs[j], msgs[i]
-		}
+	if p.AfterSeq <= 0 && !p.OldestFirst {
+		slices.Reverse(msgs)
 	}
 	return msgs, nil
 }

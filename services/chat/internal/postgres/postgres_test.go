@@ -192,7 +192,7 @@ func TestBatchAcrossRoomsKeepsOrder(t *testing.T) {
 	a, b := mustRoom(t, s, 1), mustRoom(t, s, 1)
 	parent := send(t, s, chat.NewMessage{RoomID: a.ID, SenderID: 1, Text: "parent"})[0].Message
 	gone := send(t, s, chat.NewMessage{RoomID: a.ID, SenderID: 1, Text: "gone"})[0].Message
-	if _, err := s.DeleteMessage(context.Background(), gone.ID); err != nil {
+	if _, err := s.DeleteMessage(context.Background(), a.ID, gone.ID); err != nil {
 		t.Fatal(err)
 	}
 	batch := []chat.NewMessage{
@@ -243,7 +243,7 @@ func TestHistoryPaging(t *testing.T) {
 		msgs = append(msgs, chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: fmt.Sprint(i + 1)})
 	}
 	stored := send(t, s, msgs...)
-	if _, err := s.DeleteMessage(ctx, stored[4].Message.ID); err != nil { // seq 5
+	if _, err := s.DeleteMessage(ctx, 0, stored[4].Message.ID); err != nil { // seq 5
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -280,27 +280,55 @@ func TestHistoryPaging(t *testing.T) {
 	}
 }
 
+// Edits and deletes work with the message's room (one partition) and
+// without it (every partition), and a deleted message is gone for both.
 func TestEditDeleteMessage(t *testing.T) {
 	t.Parallel()
 	s := newStore(t)
 	ctx := context.Background()
 	r := mustRoom(t, s, 1)
-	m := send(t, s, chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "before"})[0].Message
-	edited, err := s.EditMessage(ctx, m.ID, "after")
-	if err != nil || edited.Text != "after" || edited.EditedAt.IsZero() || edited.Seq != m.Seq {
-		t.Fatalf("edit: got %+v, %v", edited, err)
+	for _, room := range []int64{r.ID, 0} {
+		m := send(t, s, chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "before"})[0].Message
+		edited, err := s.EditMessage(ctx, room, m.ID, "after")
+		if err != nil || edited.Text != "after" || edited.EditedAt.IsZero() || edited.Seq != m.Seq || edited.RoomID != r.ID {
+			t.Fatalf("room %d: edit: got %+v, %v", room, edited, err)
+		}
+		if got, err := s.Message(ctx, room, m.ID); err != nil || got.Text != "after" {
+			t.Fatalf("room %d: get: got %+v, %v", room, got, err)
+		}
+		if _, err := s.DeleteMessage(ctx, room, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		for name, f := range map[string]func() error{
+			"get":    func() error { _, err := s.Message(ctx, room, m.ID); return err },
+			"edit":   func() error { _, err := s.EditMessage(ctx, room, m.ID, "x"); return err },
+			"delete": func() error { _, err := s.DeleteMessage(ctx, room, m.ID); return err },
+		} {
+			if err := f(); apperr.ErrorCode(err) != apperr.CodeNotFound {
+				t.Errorf("room %d: %s deleted message: got %v, want NOT_FOUND", room, name, err)
+			}
+		}
 	}
-	if _, err := s.DeleteMessage(ctx, m.ID); err != nil {
-		t.Fatal(err)
-	}
+}
+
+// A room that is not the message's finds nothing and changes nothing.
+func TestMessageInOtherRoomNotFound(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	r, other := mustRoom(t, s, 1), mustRoom(t, s, 1)
+	m := send(t, s, chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "kept"})[0].Message
 	for name, f := range map[string]func() error{
-		"get":    func() error { _, err := s.Message(ctx, m.ID); return err },
-		"edit":   func() error { _, err := s.EditMessage(ctx, m.ID, "x"); return err },
-		"delete": func() error { _, err := s.DeleteMessage(ctx, m.ID); return err },
+		"get":    func() error { _, err := s.Message(ctx, other.ID, m.ID); return err },
+		"edit":   func() error { _, err := s.EditMessage(ctx, other.ID, m.ID, "x"); return err },
+		"delete": func() error { _, err := s.DeleteMessage(ctx, other.ID, m.ID); return err },
 	} {
 		if err := f(); apperr.ErrorCode(err) != apperr.CodeNotFound {
-			t.Errorf("%s deleted message: got %v, want NOT_FOUND", name, err)
+			t.Errorf("%s in room %d: got %v, want NOT_FOUND", name, other.ID, err)
 		}
+	}
+	if got, err := s.Message(ctx, 0, m.ID); err != nil || got.Text != "kept" || got.EditedAt != (time.Time{}) {
+		t.Fatalf("message after lookups in the wrong room: got %+v, %v", got, err)
 	}
 }
 

@@ -222,7 +222,7 @@ func (s *Server) EditMessage(ctx context.Context, req *chatv1.EditMessageRequest
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.svc.Edit(ctx, c, req.GetId(), req.GetText())
+	m, err := s.svc.Edit(ctx, c, req.GetRoomId(), req.GetId(), req.GetText())
 	if err != nil {
 		return nil, s.errs.Status(ctx, err)
 	}
@@ -235,7 +235,7 @@ func (s *Server) DeleteMessage(ctx context.Context, req *chatv1.DeleteMessageReq
 	if err != nil {
 		return nil, err
 	}
-	m, err := s.svc.Delete(ctx, c, req.GetId())
+	m, err := s.svc.Delete(ctx, c, req.GetRoomId(), req.GetId())
 	if err != nil {
 		return nil, s.errs.Status(ctx, err)
 	}

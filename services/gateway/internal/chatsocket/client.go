@@ -600,12 +600,12 @@ func (c *client) handle(mt int, data []byte) {
 		})
 	case chatjson.TypeEdit:
 		c.call(func(ctx context.Context) error {
-			_, err := c.hub.chat.EditMessage(ctx, &chatv1.EditMessageRequest{Id: f.ID, Text: f.Message})
+			_, err := c.hub.chat.EditMessage(ctx, &chatv1.EditMessageRequest{Id: f.ID, Text: f.Message, RoomId: c.roomID})
 			return err
 		})
 	case chatjson.TypeDelete:
 		c.call(func(ctx context.Context) error {
-			_, err := c.hub.chat.DeleteMessage(ctx, &chatv1.DeleteMessageRequest{Id: f.ID})
+			_, err := c.hub.chat.DeleteMessage(ctx, &chatv1.DeleteMessageRequest{Id: f.ID, RoomId: c.roomID})
 			return err
 		})
 	}

@@ -47,10 +47,11 @@ type fakeChat struct {
 	drop    map[int64]bool // seqs whose publish is skipped (a lost NATS message)
 	online  map[int64]map[string]int64
 	leaves  []string
-	history int  // ListMessages calls
-	joins   int  // Join calls
-	forget  bool // Heartbeat answers every connection as unknown
-	beats   int  // Heartbeat calls
+	history int     // ListMessages calls
+	joins   int     // Join calls
+	forget  bool    // Heartbeat answers every connection as unknown
+	beats   int     // Heartbeat calls
+	changed []int64 // room_id of each EditMessage and DeleteMessage call
 }
 
 type fakeRoom struct {
@@ -149,11 +150,17 @@ func (f *fakeChat) Typing(ctx context.Context, in *chatv1.TypingRequest, _ ...gr
 	return &chatv1.TypingResponse{}, nil
 }
 
-func (f *fakeChat) EditMessage(_ context.Context, _ *chatv1.EditMessageRequest, _ ...grpc.CallOption) (*chatv1.Message, error) {
+func (f *fakeChat) EditMessage(_ context.Context, in *chatv1.EditMessageRequest, _ ...grpc.CallOption) (*chatv1.Message, error) {
+	f.mu.Lock()
+	f.changed = append(f.changed, in.GetRoomId())
+	f.mu.Unlock()
 	return nil, status.Error(codes.PermissionDenied, "You are not the sender of this message.")
 }
 
-func (f *fakeChat) DeleteMessage(_ context.Context, _ *chatv1.DeleteMessageRequest, _ ...grpc.CallOption) (*chatv1.DeleteMessageResponse, error) {
+func (f *fakeChat) DeleteMessage(_ context.Context, in *chatv1.DeleteMessageRequest, _ ...grpc.CallOption) (*chatv1.DeleteMessageResponse, error) {
+	f.mu.Lock()
+	f.changed = append(f.changed, in.GetRoomId())
+	f.mu.Unlock()
 	return nil, status.Error(codes.NotFound, "Not found.")
 }
 

@@ -2,6 +2,7 @@ package chatsocket_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -430,6 +431,26 @@ func TestChatErrorFrames(t *testing.T) {
 		if f.ClientMsgID == "after" {
 			break
 		}
+	}
+}
+
+// A socket's edit and delete frames carry its room to the chat service,
+// which then looks the message up in that room's partition only.
+func TestChatEditDeleteNameTheRoom(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(7)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	c := mustDial(t, r, 7, dialOpts{user: 1})
+	c.nextOf("chat.presence")
+	c.send(map[string]any{"type": "chat.message.edit", "id": 3, "message": "x"})
+	c.nextOf("error")
+	c.send(map[string]any{"type": "chat.message.delete", "id": 3})
+	c.nextOf("error")
+	e.chat.mu.Lock()
+	defer e.chat.mu.Unlock()
+	if fmt.Sprint(e.chat.changed) != "[7 7]" {
+		t.Fatalf("edit and delete requests named rooms %v, want [7 7]", e.chat.changed)
 	}
 }
 

@@ -1,0 +1,235 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/cobraspace/cobraspace/platform/pgdb"
+	"github.com/cobraspace/cobraspace/platform/testenv"
+	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+	"github.com/cobraspace/cobraspace/services/chat/internal/postgres/migrations"
+)
+
+// partitionVersion is the migration that partitions messages by room.
+const partitionVersion = 3
+
+// Messages stored before the partitioning migration survive it, its Down
+// and a second Up unchanged (every column of every row), the identity keeps
+// counting from where it was, and the store works on each schema: sends,
+// idempotent retries (the unique index's violation must still be
+// recognised), edits and lookups with and without the room.
+func TestPartitionMigrationKeepsData(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := migratedTo(t, partitionVersion-1)
+	s := New(pool)
+
+	// Rooms enough to land in several partitions, with replies, retries'
+	// keys, an edit and a deletion.
+	var rooms []chat.Room
+	for range 6 {
+		rooms = append(rooms, mustRoom(t, s, 1))
+	}
+	var first []chat.Message
+	for i, r := range rooms {
+		first = append(first, send(t, s,
+			chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "hello", ClientMsgID: fmt.Sprint("c", i)},
+			chat.NewMessage{RoomID: r.ID, SenderID: 2, Text: "plain"})[0].Message)
+		send(t, s, chat.NewMessage{RoomID: r.ID, SenderID: 2, Text: "reply", ParentID: first[i].ID})
+	}
+	if _, err := s.EditMessage(ctx, 0, first[0].ID, "edited"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteMessage(ctx, rooms[1].ID, first[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	before := messageRows(t, pool)
+
+	step := func(name string, partitioned bool, migrate func() error) {
+		t.Helper()
+		if err := migrate(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if got := messageRows(t, pool); !reflect.DeepEqual(got, before) {
+			t.Fatalf("%s: rows changed:\n got %v\nwant %v", name, got, before)
+		}
+		if got := partitions(t, pool); partitioned != (got == 16) || !partitioned && got != 0 {
+			t.Fatalf("%s: messages has %d partitions, want partitioned=%v (16)", name, got, partitioned)
+		}
+		wantKey := map[bool]string{false: "PRIMARY KEY (id)", true: "PRIMARY KEY (id, room_id)"}[partitioned]
+		var key string
+		if err := pool.QueryRow(ctx, `SELECT pg_get_constraintdef(oid) FROM pg_constraint
+			WHERE conrelid = 'messages'::regclass AND contype = 'p'`).Scan(&key); err != nil || key != wantKey {
+			t.Fatalf("%s: primary key %q, %v; want %q", name, key, err, wantKey)
+		}
+		// A retry of a stored send is recognised as one, not an error.
+		retry := send(t, s, chat.NewMessage{RoomID: rooms[2].ID, SenderID: 1, Text: "hello", ClientMsgID: "c2"})[0]
+		if !retry.Duplicate || retry.Message.ID != first[2].ID {
+			t.Fatalf("%s: retried send: got %+v, want a duplicate of %d", name, retry, first[2].ID)
+		}
+		// New ids continue past every stored one.
+		m := send(t, s, chat.NewMessage{RoomID: rooms[3].ID, SenderID: 1, Text: name})[0].Message
+		if last := before[len(before)-1].id; m.ID <= last {
+			t.Fatalf("%s: new message id %d, not above the last stored %d", name, m.ID, last)
+		}
+		for _, room := range []int64{rooms[3].ID, 0} {
+			if got, err := s.Message(ctx, room, m.ID); err != nil || got.Text != name {
+				t.Fatalf("%s: message %d in room %d: got %+v, %v", name, m.ID, room, got, err)
+			}
+		}
+		if _, err := s.DeleteMessage(ctx, rooms[3].ID, m.ID); err != nil {
+			t.Fatal(err)
+		}
+		before = messageRows(t, pool)
+	}
+	step("up", true, func() error { _, err := p.UpTo(ctx, partitionVersion); return err })
+	step("down", false, func() error { _, err := p.DownTo(ctx, partitionVersion-1); return err })
+	step("up again", true, func() error { _, err := p.UpTo(ctx, partitionVersion); return err })
+}
+
+// migratedTo returns a pool on a fresh database migrated up to version,
+// and the goose provider to move it further.
+func migratedTo(tb testing.TB, version int64) (*pgxpool.Pool, *goose.Provider) {
+	tb.Helper()
+	ctx := context.Background()
+	pool, err := pgdb.Open(ctx, testenv.Database(tb)+"&pool_max_conns=24")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	db := stdlib.OpenDBFromPool(pool)
+	tb.Cleanup(func() { _ = db.Close() })
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, version); err != nil {
+		tb.Fatal(err)
+	}
+	return pool, p
+}
+
+// row is one stored message, every column as text, by id.
+type row struct {
+	id   int64
+	text string
+}
+
+func messageRows(t *testing.T, pool *pgxpool.Pool) []row {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT id, m::text FROM messages m ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.id, &r.text); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatal("no messages stored")
+	}
+	return out
+}
+
+// partitions counts the partitions of messages (0: not partitioned).
+func partitions(t *testing.T, pool *pgxpool.Pool) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(context.Background(),
+		`SELECT count(*) FROM pg_inherits WHERE inhparent = 'messages'::regclass`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// partitionsRead runs EXPLAIN ANALYZE of sql on conn and counts the
+// messages partitions it actually read: those pruned at plan or executor
+// start do not appear, those pruned at run time show "never executed".
+func partitionsRead(t *testing.T, q querier, sql string, args ...any) (n int, plan string) {
+	t.Helper()
+	rows, err := q.Query(context.Background(), `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) `+sql, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range lines {
+		if partitionScan.MatchString(l) && !strings.Contains(l, "never executed") {
+			n++
+		}
+	}
+	return n, strings.Join(lines, "\n")
+}
+
+var partitionScan = regexp.MustCompile(`on messages_p\d\d\b`)
+
+// Statements that name the room read one partition, with custom plans and
+// with the generic plans PostgreSQL switches cached statements to; lookups
+// by id alone probe all 16. The group commit's statement checks each
+// reply's parent in the parent's room's partition only (run-time pruning
+// on the correlated room_id).
+func TestLookupsPrune(t *testing.T) {
+	t.Parallel()
+	s := newStore(t)
+	ctx := context.Background()
+	r := mustRoom(t, s, 1)
+	m := send(t, s, chat.NewMessage{RoomID: r.ID, SenderID: 1, Text: "parent"})[0].Message
+
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
+		conn, err := s.pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "SET plan_cache_mode = "+mode); err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			room int64
+			want int
+		}{{r.ID, 1}, {0, 16}} {
+			cond, args := whereID(tc.room, m.ID)
+			if n, plan := partitionsRead(t, conn, `SELECT `+messageColumns+` FROM messages WHERE `+cond, args...); n != tc.want {
+				t.Errorf("%s, room %d: lookup read %d partitions, want %d:\n%s", mode, tc.room, n, tc.want, plan)
+			}
+		}
+		if n, plan := partitionsRead(t, conn, pageSQL(chat.Page{Limit: 10}), pageArgs(r.ID, chat.Page{Limit: 10})...); n != 1 {
+			t.Errorf("%s: history page read %d partitions, want 1:\n%s", mode, n, plan)
+		}
+		conn.Release()
+	}
+
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		n, plan := partitionsRead(t, tx, insertBatchSQL,
+			[]int64{r.ID}, []int64{1}, []string{"reply"}, []int64{m.ID}, []string{""})
+		// One partition for the parent check; the insert itself routes
+		// its row and is not a scan.
+		if n != 1 {
+			t.Errorf("group commit read %d partitions for one reply's parent, want 1:\n%s", n, plan)
+		}
+		return errRollback
+	})
+	if !errors.Is(err, errRollback) {
+		t.Fatal(err)
+	}
+}
+
+var errRollback = errors.New("rolled back on purpose")
