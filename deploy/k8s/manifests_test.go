@@ -523,7 +523,11 @@ func checkReferences(t *testing.T, r *rendered, readme string) {
 					continue
 				}
 				if ref := e.ValueFrom.SecretKeyRef; ref != nil {
-					secret(where, ref.Name, ref.Key)
+					key := ref.Key
+					if ref.Optional != nil && *ref.Optional {
+						key = "" // e.g. DATABASE_READ_URL: only where a replica exists
+					}
+					secret(where, ref.Name, key)
 				}
 				if ref := e.ValueFrom.ConfigMapKeyRef; ref != nil {
 					configMap(where, ref.Name, ref.Key)
