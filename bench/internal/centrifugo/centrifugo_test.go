@@ -54,6 +54,11 @@ func TestChatloadAgainstCentrifugo(t *testing.T) {
 	if r.Delivered < 1900 || r.Latency.Count != r.Delivered {
 		t.Fatalf("delivered %d in the window, latency samples %d; want ~2000", r.Delivered, r.Latency.Count)
 	}
+	// Nothing falls behind here, so what arrived during the window is
+	// about what was sent during it.
+	if r.ReceivedInWindow < r.Delivered*9/10 || r.ReceivedInWindow > r.Delivered*11/10 {
+		t.Fatalf("received %d during the window, delivered %d sent in it", r.ReceivedInWindow, r.Delivered)
+	}
 	if r.Check.Acked != r.Acked || r.Check.Received != r.Acked*10 {
 		t.Fatalf("check %+v: want every acknowledged message received by all 10 members", r.Check)
 	}

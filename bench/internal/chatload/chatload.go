@@ -143,17 +143,22 @@ type Result struct {
 
 	// Delivered counts receipts of messages whose intended send time is in
 	// the measured window, at every member.
-	Delivered      int64           `json:"delivered"`
-	DeliveredPerS  float64         `json:"delivered_per_s"`
-	Latency        latency.Summary `json:"latency"`
-	LatencyBefore  latency.Summary `json:"latency_before_split"`
-	LatencyAfter   latency.Summary `json:"latency_after_split"`
-	Check          seqcheck.Result `json:"check"`
-	ErrorFrames    map[string]int  `json:"error_frames,omitempty"`
-	Disconnects    int64           `json:"disconnects"`
-	CloseCodes     map[string]int  `json:"close_codes,omitempty"`
-	Reconnects     int64           `json:"reconnects"`
-	ResumeFailures int64           `json:"resume_failures"`
+	Delivered     int64   `json:"delivered"`
+	DeliveredPerS float64 `json:"delivered_per_s"`
+	// ReceivedInWindow counts receipts that arrived during the measured
+	// window, whenever they were sent: the work done while CPU is sampled
+	// over that window, so the count to divide by it (when the system falls
+	// behind, deliveries of the window's sends spill past its end).
+	ReceivedInWindow int64           `json:"received_in_window"`
+	Latency          latency.Summary `json:"latency"`
+	LatencyBefore    latency.Summary `json:"latency_before_split"`
+	LatencyAfter     latency.Summary `json:"latency_after_split"`
+	Check            seqcheck.Result `json:"check"`
+	ErrorFrames      map[string]int  `json:"error_frames,omitempty"`
+	Disconnects      int64           `json:"disconnects"`
+	CloseCodes       map[string]int  `json:"close_codes,omitempty"`
+	Reconnects       int64           `json:"reconnects"`
+	ResumeFailures   int64           `json:"resume_failures"`
 	// ResumedAllS is the time from the first drop to the last socket's
 	// chat.resume; 0 when nothing reconnected.
 	ResumedAllS float64 `json:"resumed_all_s"`
@@ -208,6 +213,7 @@ type window struct {
 	after             *latency.Sharded
 	delivered         atomic.Int64
 	receipts          atomic.Int64 // every new in-room message receipt
+	inWindow          atomic.Int64 // receipts that arrived within [start, end)
 	expected          atomic.Int64 // receipts owed for acked messages
 	sent, acked       atomic.Int64
 	failed, overflow  atomic.Int64
@@ -573,6 +579,9 @@ func (sk *socket) handleCentrifugo(c *websocket.Conn, data []byte) {
 				continue
 			}
 			w.receipts.Add(1)
+			if !now.Before(w.start) && now.Before(w.end) {
+				w.inWindow.Add(1)
+			}
 			if at, _, err := frame.ParseText(m.Message); err == nil {
 				if !at.Before(w.start) && at.Before(w.end) {
 					w.all.Record(sk.idx, now.Sub(at))
@@ -752,6 +761,9 @@ func (sk *socket) handle(data []byte) {
 			return
 		}
 		w.receipts.Add(1)
+		if !now.Before(w.start) && now.Before(w.end) && !sk.slow {
+			w.inWindow.Add(1)
+		}
 		// A slow member's latency is the point of its test, not a figure:
 		// only the others' deliveries are measured.
 		if at, _, err := frame.ParseText(f.Message); err == nil && !sk.slow {
@@ -945,7 +957,7 @@ func (s *Session) result(o RunOptions, w *window) Result {
 		Sockets: len(s.sockets), Rooms: len(s.rooms), Members: s.cfg.Members,
 		Gateways: len(s.cfg.Gateways), TargetRate: o.Rate, DurationS: o.Duration.Seconds(),
 		Sent: w.sent.Load(), Acked: w.acked.Load(), Failed: w.failed.Load(), Overflow: w.overflow.Load(),
-		Delivered:   w.delivered.Load(),
+		Delivered: w.delivered.Load(), ReceivedInWindow: w.inWindow.Load(),
 		Latency:     w.all.Snapshot().Summary(),
 		Disconnects: w.disconnects.Load(), Reconnects: w.reconnects.Load(),
 		ResumeFailures: w.resumeFail.Load(),

@@ -124,6 +124,15 @@ type Group struct {
 	PIDs  []int  // fixed pids; or
 	Comm  string // a command name looked up at each reading; or
 	Tree  int    // a process and its children, looked up at each reading (a server whose workers come and go)
+	// Match, with Tree, keeps only the children whose command line (the
+	// title a PostgreSQL backend shows: user, database, client) contains it.
+	Match string
+}
+
+// cmdlineContains reports whether the command line of pid contains s.
+func cmdlineContains(root string, pid int, s string) bool {
+	b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "cmdline"))
+	return err == nil && bytes.Contains(b, []byte(s))
 }
 
 // ChildrenOf returns the pids under root whose parent is ppid, in
@@ -220,6 +229,13 @@ func Take(root string, groups []Group) Reading {
 		switch {
 		case g.Comm != "":
 			pids = FindByName(root, g.Comm)
+		case g.Tree != 0 && g.Match != "":
+			pids = nil
+			for _, c := range ChildrenOf(root, g.Tree) {
+				if cmdlineContains(root, c, g.Match) {
+					pids = append(pids, c)
+				}
+			}
 		case g.Tree != 0:
 			pids = append([]int{g.Tree}, ChildrenOf(root, g.Tree)...)
 		}

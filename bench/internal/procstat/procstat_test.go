@@ -139,8 +139,14 @@ func TestListenerAndChildren(t *testing.T) {
 	if !slices.Contains(ChildrenOf("/proc", os.Getpid()), cmd.Process.Pid) {
 		t.Errorf("ChildrenOf(%d) = %v, want it to hold the child %d", os.Getpid(), ChildrenOf("/proc", os.Getpid()), cmd.Process.Pid)
 	}
-	r := Take("/proc", []Group{{Label: "tree", Tree: os.Getpid()}})
+	r := Take("/proc", []Group{{Label: "tree", Tree: os.Getpid()}, {Label: "sleepers", Tree: os.Getpid(), Match: "sleep\x0030"}, {Label: "none", Tree: os.Getpid(), Match: "sleep\x0031"}})
 	if _, ok := r["tree"][cmd.Process.Pid]; !ok || len(r["tree"]) < 2 {
 		t.Errorf("Take of a tree: got pids %v, want this process and the child %d", r["tree"], cmd.Process.Pid)
+	}
+	if _, ok := r["sleepers"][cmd.Process.Pid]; !ok || len(r["sleepers"]) != 1 {
+		t.Errorf("Take of matching children: got pids %v, want only the child %d", r["sleepers"], cmd.Process.Pid)
+	}
+	if len(r["none"]) != 0 {
+		t.Errorf("Take of a tree with a match no child has: got pids %v, want none", r["none"])
 	}
 }

@@ -22,6 +22,9 @@ import (
 
 const centrifugoLabel = "centrifugo"
 
+// sideSharedNote states what the shared servers' CPU includes.
+const sideSharedNote = "PostgreSQL, NATS and Redis are the machine's shared servers (found by the ports the stack uses; PostgreSQL with every backend): their CPU includes any other work on this box during the window, which on a box shared with other agents makes Cobra Space's figures noisier than Centrifugo's."
+
 // sidePhase is one system's measured window.
 type sidePhase struct {
 	System  string           `json:"system"`
@@ -33,8 +36,12 @@ type sidePhase struct {
 	Err     string           `json:"error,omitempty"`
 }
 
-// perServingCPU is deliveries per CPU-second of the serving side.
-func (p sidePhase) perServingCPU() float64 { return ratio(float64(p.Result.Delivered), p.Serving) }
+// perServingCPU is deliveries per CPU-second of the serving side: the
+// deliveries that arrived while its CPU was sampled, so that a system that
+// falls behind is not credited with work it did after the window.
+func (p sidePhase) perServingCPU() float64 {
+	return ratio(float64(p.Result.ReceivedInWindow), p.Serving)
+}
 
 // cobraGroups are the processes of Cobra Space's serving side (the stack,
 // PostgreSQL with every backend, NATS, Redis) and the generator.
@@ -191,7 +198,7 @@ func (e *Env) sideLoad(ctx context.Context, id, title string, rooms, members int
 		"Serving side: Cobra Space = both gateways, chat, post, user, PostgreSQL (every postgres process), NATS and Redis; Centrifugo = its one process (memory engine). "+
 			"Cobra Space persists every message before delivering it; Centrifugo keeps a bounded in-memory history (1,000 per channel) that gives each publication an offset. "+
 			"Both are driven by the same generator (one process, CPU reported separately) over WebSockets with JSON frames; a send counts as acknowledged when its sender sees it come back with its seq/offset, and every member checks once-and-in-order delivery of every acknowledged message.",
-		sharedNote)
+		sideSharedNote)
 	return sc
 }
 
@@ -239,12 +246,16 @@ func holdsSockets(label string) bool {
 	return strings.HasPrefix(label, "gateway-") || label == centrifugoLabel
 }
 
+// pgRunLabel is the group of the PostgreSQL backends of this run's own
+// databases, sampled in S3 beside the whole server.
+const pgRunLabel = "postgres (this run's databases)"
+
 // ownProcess is whether a label is a process of the system itself rather
 // than a server shared with the rest of the machine (PostgreSQL, NATS,
 // Redis), whose RSS cannot be attributed to our sockets.
 func ownProcess(label string) bool {
 	switch label {
-	case "postgres", "nats-server", "redis-server", "load-generator":
+	case "postgres", pgRunLabel, "nats-server", "redis-server", "load-generator":
 		return false
 	}
 	return true
@@ -277,7 +288,14 @@ func (p idlePhase) perSocketCPU(keep func(string) bool) float64 {
 	return (idle - base) / float64(p.Sockets) * 1e6
 }
 
-func serving(label string) bool { return label != "load-generator" }
+// servingAll is the serving side with every PostgreSQL process, as in S1
+// and S2.
+func servingAll(label string) bool { return label != "load-generator" && label != pgRunLabel }
+
+// servingRun is the serving side with only the PostgreSQL backends of this
+// run's databases: an idle socket's cost is a few µs/s, less than the
+// noise other clients of the shared server add to a 30 s window.
+func servingRun(label string) bool { return label != "load-generator" && label != "postgres" }
 
 func (e *Env) idle(ctx context.Context, system string, rep int) idlePhase {
 	z := e.Sizes
@@ -287,17 +305,27 @@ func (e *Env) idle(ctx context.Context, system string, rep int) idlePhase {
 		RunID: fmt.Sprintf("%ss3r%d%s", e.RunID, rep, system[:2]), Logf: e.Logf}
 	var groups []procstat.Group
 	if system == "cobra" {
-		// Fresh gateways, so that the baseline holds no heap left over
-		// from earlier scenarios.
-		for _, g := range e.Stack.Gateways {
-			g.Stop()
-			if err := g.Start(ctx); err != nil {
-				ph.Err = "gateway restart: " + err.Error()
+		// Fresh processes, as Centrifugo's is, so that the baseline holds
+		// no heap left over from earlier scenarios (chat keeps hundreds of
+		// MiB after S2). Stopped in reverse start order, started in order.
+		all := e.Stack.All()
+		for i := len(all) - 1; i >= 0; i-- {
+			all[i].Stop()
+		}
+		for _, p := range all {
+			if err := p.Start(ctx); err != nil {
+				ph.Err = "restarting " + p.Name + ": " + err.Error()
 				return ph
 			}
 		}
 		cfg.Gateways, cfg.Accounts = e.Stack.GatewayURLs(), e.Accounts
 		groups = e.cobraGroups()
+		g, ok := e.Stack.RunBackends(pgRunLabel)
+		if !ok {
+			ph.Err = "the PostgreSQL server's pid was not found (its listening port)"
+			return ph
+		}
+		groups = append(groups, g)
 	} else {
 		srv, err := e.startCentrifugo(ctx, fmt.Sprintf("S3-%d", rep))
 		if err != nil {
@@ -315,7 +343,7 @@ func (e *Env) idle(ctx context.Context, system string, rep int) idlePhase {
 		case <-time.After(d):
 		}
 	}
-	sleep(3 * time.Second) // past the start-up work of a fresh process
+	sleep(5 * time.Second) // past the start-up work of fresh processes and their pools
 	r0, t0 := procstat.Take("/proc", groups), time.Now()
 	sleep(z.S3Baseline)
 	r1 := procstat.Take("/proc", groups)
@@ -340,8 +368,8 @@ func (e *Env) idle(ctx context.Context, system string, rep int) idlePhase {
 		ph.OpenAtEnd += s.SocketsOn(i)
 	}
 	holders, own := ph.perSocketKB()
-	e.Logf("S3 run %d %s: %d of %d sockets open, %.1f KB RSS per socket (all own processes %.1f), %.2f µs/s CPU per socket (serving side; own processes %.2f), generator %.2f cores",
-		rep+1, system, ph.OpenAtEnd, ph.Sockets, holders, own, ph.perSocketCPU(serving), ph.perSocketCPU(ownProcess),
+	e.Logf("S3 run %d %s: %d of %d sockets open, %.1f KB RSS per socket (all own processes %.1f), %.2f µs/s CPU per socket (serving side; with every PostgreSQL process %.2f; own processes %.2f), generator %.2f cores",
+		rep+1, system, ph.OpenAtEnd, ph.Sockets, holders, own, ph.perSocketCPU(servingRun), ph.perSocketCPU(servingAll), ph.perSocketCPU(ownProcess),
 		ratio(procstat.Sum(ph.Idle, func(l string) bool { return l == "load-generator" }), ph.WindowS))
 	return ph
 }
@@ -353,7 +381,7 @@ func S3(ctx context.Context, e *Env) report.Scenario {
 	sc := report.Scenario{ID: "S3", Title: fmt.Sprintf("%d idle sockets in %d rooms, Cobra Space vs Centrifugo %s", z.S3Sockets, z.S3Rooms, centrifugo.Version),
 		Params: map[string]any{"sockets": z.S3Sockets, "rooms": z.S3Rooms, "baseline_s": z.S3Baseline.Seconds(), "idle_s": z.S3Idle.Seconds(), "runs": z.Reps, "centrifugo": centrifugo.Version}}
 	cmd := fmt.Sprintf("%s (chatload -rooms %d -members %d -rate 0, idle %v, against Cobra Space and Centrifugo in turn)", e.command(), z.S3Rooms, z.S3Sockets/z.S3Rooms, z.S3Idle)
-	type vals struct{ rss, rssOwn, cpu, cpuOwn, client []float64 }
+	type vals struct{ rss, rssOwn, cpu, cpuAll, cpuOwn, client []float64 }
 	got := map[string]*vals{"cobra": {}, centrifugoLabel: {}}
 	for rep := range z.Reps {
 		phases := map[string]idlePhase{}
@@ -367,7 +395,8 @@ func S3(ctx context.Context, e *Env) report.Scenario {
 			v := got[system]
 			if ph.Err != "" || ph.WindowS == 0 {
 				sc.Notes = append(sc.Notes, fmt.Sprintf("run %d: %s not measured: %s", rep+1, system, ph.Err))
-				v.rss, v.rssOwn, v.cpu, v.cpuOwn, v.client = append(v.rss, nan()), append(v.rssOwn, nan()), append(v.cpu, nan()), append(v.cpuOwn, nan()), append(v.client, nan())
+				v.rss, v.rssOwn, v.client = append(v.rss, nan()), append(v.rssOwn, nan()), append(v.client, nan())
+				v.cpu, v.cpuAll, v.cpuOwn = append(v.cpu, nan()), append(v.cpuAll, nan()), append(v.cpuOwn, nan())
 				continue
 			}
 			if ph.OpenAtEnd != ph.Sockets {
@@ -375,7 +404,7 @@ func S3(ctx context.Context, e *Env) report.Scenario {
 			}
 			holders, own := ph.perSocketKB()
 			v.rss, v.rssOwn = append(v.rss, holders), append(v.rssOwn, own)
-			v.cpu, v.cpuOwn = append(v.cpu, ph.perSocketCPU(serving)), append(v.cpuOwn, ph.perSocketCPU(ownProcess))
+			v.cpu, v.cpuAll, v.cpuOwn = append(v.cpu, ph.perSocketCPU(servingRun)), append(v.cpuAll, ph.perSocketCPU(servingAll)), append(v.cpuOwn, ph.perSocketCPU(ownProcess))
 			v.client = append(v.client, procstat.Sum(ph.Idle, func(l string) bool { return l == "load-generator" })/ph.WindowS/float64(ph.Sockets)*1e6)
 		}
 		sc.Runs = append(sc.Runs, map[string]any{"run": rep + 1, "order": order(rep), "cobra": phases["cobra"], centrifugoLabel: phases[centrifugoLabel]})
@@ -389,15 +418,16 @@ func S3(ctx context.Context, e *Env) report.Scenario {
 		report.NewComparison("S3", "RSS per idle socket (gateways / Centrifugo)", "KB", c.rss, o.rss, report.AtMost(0.2), cmd),
 		report.NewComparison("S3", "RSS per idle socket, all own processes", "KB", c.rssOwn, o.rssOwn, nil, cmd),
 		report.NewComparison("S3", "CPU per idle socket, serving side", "µs/s", c.cpu, o.cpu, report.AtMost(0.2), cmd),
+		report.NewComparison("S3", "CPU per idle socket, serving side with every PostgreSQL process", "µs/s", c.cpuAll, o.cpuAll, nil, cmd),
 		report.NewComparison("S3", "CPU per idle socket, own processes only", "µs/s", c.cpuOwn, o.cpuOwn, nil, cmd),
 		report.NewComparison("S3", "load generator CPU per idle socket", "µs/s", c.client, o.client, nil, cmd),
 	}
 	sc.Figures = []report.Figure{sc.Compare[0].Ratio, sc.Compare[2].Ratio}
 	sc.Notes = append(sc.Notes,
 		fmt.Sprintf("Each system is measured alone for %v (baseline), then %d sockets are opened (authenticated: Cobra Space access tokens, Centrifugo connection JWTs) and subscribed to %d rooms, and after 5 s to settle it is measured idle for %v. "+
-			"RSS per socket = (RSS after the idle window − RSS before any socket) / sockets, of the processes holding the sockets (Cobra Space: both gateways, restarted fresh; Centrifugo: its process, started fresh) and of all the system's own processes (adding chat, post and user for Cobra Space: mostly what the join burst left in their heaps); KB = KiB. "+
-			"CPU per socket = (CPU rate while idle − CPU rate of the baseline) / sockets; \"serving side\" adds PostgreSQL, NATS and Redis for Cobra Space, whose baseline subtraction also removes what other work on the box they did at the time (to 10 ms ticks of /proc). Both systems answer the WebSocket or application pings of their idle sockets.",
+			"RSS per socket = (RSS after the idle window − RSS before any socket) / sockets, of the processes holding the sockets (Cobra Space: both gateways; Centrifugo: its process) and of all the system's own processes (adding chat, post and user for Cobra Space); every one of them is started fresh for each run; KB = KiB. "+
+			"CPU per socket = (CPU rate while idle − CPU rate of the baseline) / sockets, to 10 ms ticks of /proc; for Cobra Space the serving side adds to its own processes NATS, Redis and the PostgreSQL backends of this run's databases (the row \"with every PostgreSQL process\" counts the whole shared server, as S1 and S2 do: other clients' work there is larger than what idle sockets cost, so that row is mostly noise). Both systems ping idle sockets every 25 s and the clients answer.",
 			z.S3Baseline, z.S3Sockets, z.S3Rooms, z.S3Idle),
-		sharedNote)
+		sideSharedNote)
 	return sc
 }

@@ -336,6 +336,14 @@ func (s *Stack) Groups() []procstat.Group {
 	return append(gs, procstat.Group{Label: "load-generator", PIDs: []int{os.Getpid()}})
 }
 
+// RunBackends is the group of the PostgreSQL backends serving this stack's
+// own databases (their process titles name the database), leaving out the
+// server's other clients; ok is false when the server's pid is unknown.
+func (s *Stack) RunBackends(label string) (procstat.Group, bool) {
+	pid := s.shared["postgres"]
+	return procstat.Group{Label: label, Tree: pid, Match: " bench_" + s.opts.RunID + "_"}, pid != 0
+}
+
 // urlPort is the port of a server URL, or def when it names none.
 func urlPort(raw string, def int) int {
 	u, err := url.Parse(raw)
