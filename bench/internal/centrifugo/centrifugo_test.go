@@ -59,6 +59,11 @@ func TestChatloadAgainstCentrifugo(t *testing.T) {
 	if r.ReceivedInWindow < r.Delivered*9/10 || r.ReceivedInWindow > r.Delivered*11/10 {
 		t.Fatalf("received %d during the window, delivered %d sent in it", r.ReceivedInWindow, r.Delivered)
 	}
+	// Each frame holds at least one message: a publication, or a publish
+	// reply to its sender.
+	if r.FramesInWindow <= 0 || r.FramesInWindow > r.ReceivedInWindow+r.Sent {
+		t.Fatalf("%d frames in the window for %d receipts and %d sends", r.FramesInWindow, r.ReceivedInWindow, r.Sent)
+	}
 	if r.Check.Acked != r.Acked || r.Check.Received != r.Acked*10 {
 		t.Fatalf("check %+v: want every acknowledged message received by all 10 members", r.Check)
 	}

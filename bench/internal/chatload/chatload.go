@@ -149,16 +149,19 @@ type Result struct {
 	// window, whenever they were sent: the work done while CPU is sampled
 	// over that window, so the count to divide by it (when the system falls
 	// behind, deliveries of the window's sends spill past its end).
-	ReceivedInWindow int64           `json:"received_in_window"`
-	Latency          latency.Summary `json:"latency"`
-	LatencyBefore    latency.Summary `json:"latency_before_split"`
-	LatencyAfter     latency.Summary `json:"latency_after_split"`
-	Check            seqcheck.Result `json:"check"`
-	ErrorFrames      map[string]int  `json:"error_frames,omitempty"`
-	Disconnects      int64           `json:"disconnects"`
-	CloseCodes       map[string]int  `json:"close_codes,omitempty"`
-	Reconnects       int64           `json:"reconnects"`
-	ResumeFailures   int64           `json:"resume_failures"`
+	ReceivedInWindow int64 `json:"received_in_window"`
+	// FramesInWindow counts the WebSocket frames read during the window
+	// (of any type): Centrifugo packs several messages into one frame.
+	FramesInWindow int64           `json:"frames_in_window"`
+	Latency        latency.Summary `json:"latency"`
+	LatencyBefore  latency.Summary `json:"latency_before_split"`
+	LatencyAfter   latency.Summary `json:"latency_after_split"`
+	Check          seqcheck.Result `json:"check"`
+	ErrorFrames    map[string]int  `json:"error_frames,omitempty"`
+	Disconnects    int64           `json:"disconnects"`
+	CloseCodes     map[string]int  `json:"close_codes,omitempty"`
+	Reconnects     int64           `json:"reconnects"`
+	ResumeFailures int64           `json:"resume_failures"`
 	// ResumedAllS is the time from the first drop to the last socket's
 	// chat.resume; 0 when nothing reconnected.
 	ResumedAllS float64 `json:"resumed_all_s"`
@@ -214,6 +217,7 @@ type window struct {
 	delivered         atomic.Int64
 	receipts          atomic.Int64 // every new in-room message receipt
 	inWindow          atomic.Int64 // receipts that arrived within [start, end)
+	framesIn          atomic.Int64 // frames read within [start, end)
 	expected          atomic.Int64 // receipts owed for acked messages
 	sent, acked       atomic.Int64
 	failed, overflow  atomic.Int64
@@ -542,6 +546,9 @@ func (sk *socket) handleCentrifugo(c *websocket.Conn, data []byte) {
 	s := sk.s
 	now := time.Now()
 	w := s.window()
+	if !now.Before(w.start) && now.Before(w.end) {
+		w.framesIn.Add(1)
+	}
 	for len(data) > 0 {
 		line := data
 		if i := bytes.IndexByte(data, '\n'); i >= 0 {
@@ -747,6 +754,9 @@ func (sk *socket) handle(data []byte) {
 		return
 	}
 	w := s.window()
+	if !now.Before(w.start) && now.Before(w.end) && !sk.slow {
+		w.framesIn.Add(1)
+	}
 	if f.ErrorType != "" {
 		sk.countError(f.ErrorType)
 		return
@@ -957,7 +967,7 @@ func (s *Session) result(o RunOptions, w *window) Result {
 		Sockets: len(s.sockets), Rooms: len(s.rooms), Members: s.cfg.Members,
 		Gateways: len(s.cfg.Gateways), TargetRate: o.Rate, DurationS: o.Duration.Seconds(),
 		Sent: w.sent.Load(), Acked: w.acked.Load(), Failed: w.failed.Load(), Overflow: w.overflow.Load(),
-		Delivered: w.delivered.Load(), ReceivedInWindow: w.inWindow.Load(),
+		Delivered: w.delivered.Load(), ReceivedInWindow: w.inWindow.Load(), FramesInWindow: w.framesIn.Load(),
 		Latency:     w.all.Snapshot().Summary(),
 		Disconnects: w.disconnects.Load(), Reconnects: w.reconnects.Load(),
 		ResumeFailures: w.resumeFail.Load(),

@@ -127,13 +127,18 @@ type Comparison struct {
 }
 
 // NewComparison pairs cobra[i] with other[i] (values of the same run) into
-// a Comparison whose ratio figure has target.
+// a Comparison whose ratio figure has target. A run with a negative value
+// (a cost measured as a difference that noise took below zero) has no
+// ratio: it would meet any "at most" goal.
 func NewComparison(scenario, name, unit string, cobra, other []float64, target *Target, command string) Comparison {
 	ratios := make([]float64, 0, len(cobra))
-	for i := range min(len(cobra), len(other)) {
+	for i, c := range cobra {
+		if i >= len(other) {
+			break
+		}
 		r := math.NaN()
-		if other[i] != 0 {
-			r = cobra[i] / other[i]
+		if o := other[i]; o > 0 && c >= 0 {
+			r = c / o
 		}
 		ratios = append(ratios, r)
 	}

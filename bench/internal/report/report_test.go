@@ -106,6 +106,12 @@ func TestComparison(t *testing.T) {
 	if c.Cobra.Median != 45 || c.Other.Median != 30 {
 		t.Errorf("medians: got %v and %v, want 45 and 30", c.Cobra.Median, c.Other.Median)
 	}
+	// A negative cost (below its baseline: noise) gives no ratio rather
+	// than one that meets any "at most" goal.
+	n := NewComparison("S3", "CPU per idle socket", "µs/s", []float64{-2, 4}, []float64{6, 8}, AtMost(0.2), "")
+	if len(n.Ratio.Values) != 1 || n.Ratio.Median != 0.5 || *n.Ratio.Met {
+		t.Errorf("negative run: got ratio %+v, want only the second run's 0.5, not met", n.Ratio)
+	}
 	r := Report{Date: "2026-12-03T14:00Z", Mode: "full", Scenarios: []Scenario{{ID: "S1", Title: "busy rooms", Compare: []Comparison{c}, Figures: []Figure{c.Ratio}}}}
 	md := r.Markdown()
 	for _, want := range []string{

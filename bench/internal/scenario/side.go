@@ -144,7 +144,7 @@ func (e *Env) sideLoad(ctx context.Context, id, title string, rooms, members int
 		Params: map[string]any{"rooms": rooms, "members": members, "sends_per_s": rate, "deliveries_per_s": rate * float64(members),
 			"warmup_s": z.SWarmup.Seconds(), "window_s": z.SWindow.Seconds(), "runs": z.Reps, "centrifugo": centrifugo.Version}}
 	cmd := fmt.Sprintf("%s (chatload -rooms %d -members %d -rate %.0f -warmup %v -duration %v, against Cobra Space and Centrifugo in turn)", e.command(), rooms, members, rate, z.SWarmup, z.SWindow)
-	type vals struct{ p50, p99, pmax, perS, perCPU, serving, client, viol []float64 }
+	type vals struct{ p50, p99, pmax, perS, perCPU, serving, client, perFrame, viol []float64 }
 	got := map[string]*vals{"cobra": {}, centrifugoLabel: {}}
 	for rep := range z.Reps {
 		phases := map[string]sidePhase{}
@@ -160,6 +160,7 @@ func (e *Env) sideLoad(ctx context.Context, id, title string, rooms, members int
 				sc.Notes = append(sc.Notes, fmt.Sprintf("run %d: %s not measured: %s", rep+1, system, ph.Err))
 				v.p50, v.p99, v.pmax, v.perS = append(v.p50, nan()), append(v.p99, nan()), append(v.pmax, nan()), append(v.perS, nan())
 				v.perCPU, v.serving, v.client, v.viol = append(v.perCPU, nan()), append(v.serving, nan()), append(v.client, nan()), append(v.viol, nan())
+				v.perFrame = append(v.perFrame, nan())
 				continue
 			}
 			r := ph.Result
@@ -170,6 +171,7 @@ func (e *Env) sideLoad(ctx context.Context, id, title string, rooms, members int
 			v.perS, v.perCPU = append(v.perS, r.DeliveredPerS), append(v.perCPU, ph.perServingCPU())
 			v.serving, v.client = append(v.serving, ratio(ph.Serving, ph.WindowS)), append(v.client, ratio(ph.Client, ph.WindowS))
 			v.viol = append(v.viol, violations(r))
+			v.perFrame = append(v.perFrame, ratio(float64(r.ReceivedInWindow), float64(r.FramesInWindow)))
 		}
 		sc.Runs = append(sc.Runs, map[string]any{"run": rep + 1, "order": order(rep),
 			"cobra": phases["cobra"], centrifugoLabel: phases[centrifugoLabel]})
@@ -186,6 +188,7 @@ func (e *Env) sideLoad(ctx context.Context, id, title string, rooms, members int
 		report.NewComparison(id, "deliveries per CPU-second of the serving side", "msg/CPU-s", c.perCPU, o.perCPU, report.AtLeast(1.0), cmd),
 		report.NewComparison(id, "serving side CPU", "cores", c.serving, o.serving, nil, cmd),
 		report.NewComparison(id, "load generator CPU", "cores", c.client, o.client, nil, cmd),
+		report.NewComparison(id, "deliveries per WebSocket frame received", "msgs", c.perFrame, o.perFrame, nil, cmd),
 		report.NewComparison(id, "lost + duplicate + out-of-order", "msgs", c.viol, o.viol, nil, cmd),
 	}
 	sc.Figures = []report.Figure{
@@ -403,6 +406,9 @@ func S3(ctx context.Context, e *Env) report.Scenario {
 				sc.Notes = append(sc.Notes, fmt.Sprintf("run %d: %s had %d of %d sockets open at the end", rep+1, system, ph.OpenAtEnd, ph.Sockets))
 			}
 			holders, own := ph.perSocketKB()
+			if cpu := ph.perSocketCPU(servingRun); cpu < 0 {
+				sc.Notes = append(sc.Notes, fmt.Sprintf("run %d: %s's CPU per idle socket came out below its baseline (%.2f µs/s): within the noise, so that run has no CPU ratio", rep+1, system, cpu))
+			}
 			v.rss, v.rssOwn = append(v.rss, holders), append(v.rssOwn, own)
 			v.cpu, v.cpuAll, v.cpuOwn = append(v.cpu, ph.perSocketCPU(servingRun)), append(v.cpuAll, ph.perSocketCPU(servingAll)), append(v.cpuOwn, ph.perSocketCPU(ownProcess))
 			v.client = append(v.client, procstat.Sum(ph.Idle, func(l string) bool { return l == "load-generator" })/ph.WindowS/float64(ph.Sockets)*1e6)
