@@ -53,7 +53,8 @@ build:
 	@mkdir -p bin
 	go build -o bin/ ./services/user ./services/chat ./services/post ./services/gateway ./platform/cmd/keygen
 
-## bench: M1–M8 of BENCHMARKS.md against a private stack it starts (two gateways; up to ~30 min);
+## bench: M1–M8 and S1–S3 (side by side with Centrifugo v6.9.1, built once into bench/.cache) of BENCHMARKS.md
+## against a private stack it starts (two gateways; up to ~45 min);
 ## writes bench/results/<date>T<time>Z.json and the bench-full section of BENCHMARKS.md. Not part of `make test`.
 bench:
 	./scripts/bench.sh full
@@ -62,6 +63,15 @@ bench:
 .PHONY: bench-quick
 bench-quick:
 	./scripts/bench.sh quick
+
+## bench-side: only S1–S3, Cobra Space vs Centrifugo at full size, 3 runs (~20 min); the bench-side section of BENCHMARKS.md
+.PHONY: bench-side bench-side-quick
+bench-side:
+	./scripts/bench.sh side
+
+## bench-side-quick: S1–S3 at small sizes, once (~2 min); the bench-side-quick section of BENCHMARKS.md
+bench-side-quick:
+	./scripts/bench.sh side-quick
 
 ## soak: sustained chat load for SOAK_DURATION (default 10m) on a private stack, sampling RSS, goroutines
 ## and open fds of every process every 10 s; fails on monotonic growth or lost messages. Not part of `make test`.

@@ -1,6 +1,7 @@
 // Command bench runs the performance scenarios M1–M8 of
 // BENCHMARKS.md against a private Cobra Space stack it starts itself (two
-// gateway replicas, fresh databases, its own Redis/NATS prefix), writes
+// gateway replicas, fresh databases, its own Redis/NATS prefix), and S1–S3
+// against that stack and Centrifugo in turn, writes
 // bench/results/<date>T<time>Z[-quick].json and the tables of BENCHMARKS.md.
 //
 // Usage (from the repository root, normally through make):
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/cobraspace/cobraspace/bench/internal/api"
+	"github.com/cobraspace/cobraspace/bench/internal/centrifugo"
 	"github.com/cobraspace/cobraspace/bench/internal/profile"
 	"github.com/cobraspace/cobraspace/bench/internal/report"
 	"github.com/cobraspace/cobraspace/bench/internal/scenario"
@@ -39,10 +41,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	mode := fs.String("mode", "quick", "quick (about a minute) or full")
 	root := fs.String("root", ".", "repository root")
-	only := fs.String("scenarios", "M1,M2,M3,M4,M5,M6,M7,M8", "comma-separated scenarios to run")
+	only := fs.String("scenarios", "M1,M2,M3,M4,M5,M6,M7,M8,S1,S2,S3", "comma-separated scenarios to run")
 	tree := fs.Bool("working-tree", false, "build the services from the working tree instead of a clean export of HEAD")
 	profDir := fs.String("profile", "", "directory for CPU profiles of every stack process over each measured window (empty: none)")
 	mdPath := fs.String("markdown", "BENCHMARKS.md", "Markdown file whose bench section is replaced (relative to -root; empty: none)")
+	section := fs.String("section", "", "name of the Markdown section to replace (default bench-<mode>)")
+	centrifugoBin := fs.String("centrifugo", "bench/.cache/bin/centrifugo", "Centrifugo "+centrifugo.Version+" binary for S1–S3 (relative to -root; scripts/bench.sh builds it)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -126,7 +130,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	logf("registered %d accounts in %.1f s (tokens signed with the stack's own key; no login per account)", len(accounts), time.Since(t0).Seconds())
 
-	env := &scenario.Env{Stack: st, Accounts: accounts, Sizes: sizes, Mode: *mode, RunID: runID, Logf: logf}
+	cbin := *centrifugoBin
+	if !filepath.IsAbs(cbin) {
+		cbin = filepath.Join(absRoot, cbin)
+	}
+	env := &scenario.Env{Stack: st, Accounts: accounts, Sizes: sizes, Mode: *mode, RunID: runID, Logf: logf,
+		Centrifugo: cbin, WorkDir: logs}
 	if *profDir != "" {
 		dir, err := filepath.Abs(*profDir)
 		if err != nil {
@@ -147,6 +156,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		{"M4", func() report.Scenario { return scenario.M4(ctx, env) }},
 		{"M6", func() report.Scenario { return scenario.M6(ctx, env) }},
 		{"M8", func() report.Scenario { return scenario.M8(ctx, env, firstStart) }},
+		{"S1", func() report.Scenario { return scenario.S1(ctx, env) }},
+		{"S2", func() report.Scenario { return scenario.S2(ctx, env) }},
+		{"S3", func() report.Scenario { return scenario.S3(ctx, env) }},
 	}
 	failed := false
 	for _, s := range steps {
@@ -188,7 +200,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		section := "bench-" + *mode
+		section := *section
+		if section == "" {
+			section = "bench-" + *mode
+		}
 		if err := os.WriteFile(p, []byte(report.ReplaceSection(string(doc), section, md)), 0o644); err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@
 package chatload
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -79,6 +80,20 @@ type Config struct {
 	RunID string
 	// Logf receives progress lines (default: discarded).
 	Logf func(format string, args ...any)
+	// Centrifugo, when set, makes the session speak Centrifugo's JSON
+	// protocol instead of Cobra Space's, so that both systems are measured
+	// by the same generator in the same shape (the side-by-side scenarios).
+	Centrifugo *Centrifugo
+}
+
+// Centrifugo describes a Centrifugo server as the target of a Session.
+// Gateways[0] is its base URL and each account's Token is a Centrifugo
+// connection JWT. A room is a channel of Namespace, which must keep history
+// (so that each publication carries an offset, the counterpart of our seq)
+// and allow subscribers to publish: members send over their own sockets,
+// as in Cobra Space.
+type Centrifugo struct {
+	Namespace string
 }
 
 // RunOptions describe one load phase.
@@ -128,8 +143,16 @@ type Result struct {
 
 	// Delivered counts receipts of messages whose intended send time is in
 	// the measured window, at every member.
-	Delivered      int64           `json:"delivered"`
-	DeliveredPerS  float64         `json:"delivered_per_s"`
+	Delivered     int64   `json:"delivered"`
+	DeliveredPerS float64 `json:"delivered_per_s"`
+	// ReceivedInWindow counts receipts that arrived during the measured
+	// window, whenever they were sent: the work done while CPU is sampled
+	// over that window, so the count to divide by it (when the system falls
+	// behind, deliveries of the window's sends spill past its end).
+	ReceivedInWindow int64 `json:"received_in_window"`
+	// FramesInWindow counts the WebSocket frames read during the window
+	// (of any type): Centrifugo packs several messages into one frame.
+	FramesInWindow int64           `json:"frames_in_window"`
 	Latency        latency.Summary `json:"latency"`
 	LatencyBefore  latency.Summary `json:"latency_before_split"`
 	LatencyAfter   latency.Summary `json:"latency_after_split"`
@@ -193,6 +216,8 @@ type window struct {
 	after             *latency.Sharded
 	delivered         atomic.Int64
 	receipts          atomic.Int64 // every new in-room message receipt
+	inWindow          atomic.Int64 // receipts that arrived within [start, end)
+	framesIn          atomic.Int64 // frames read within [start, end)
 	expected          atomic.Int64 // receipts owed for acked messages
 	sent, acked       atomic.Int64
 	failed, overflow  atomic.Int64
@@ -231,6 +256,13 @@ type socket struct {
 	mu        sync.Mutex
 	conn      *websocket.Conn
 	closeCode int
+
+	// wmu serialises writes to conn: the writer goroutine's sends and, for
+	// Centrifugo, the reader's answers to the server's pings.
+	wmu sync.Mutex
+	// cmdID numbers Centrifugo commands (writer goroutine only; 1 and 2 are
+	// connect and subscribe).
+	cmdID int64
 }
 
 type outMsg struct {
@@ -250,6 +282,9 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 	total := cfg.Rooms*cfg.Members + len(cfg.SlowAccounts)
 	if total > MaxSockets {
 		return nil, fmt.Errorf("chatload: %d sockets > %d per process (open-file limit 20,000): use more processes", total, MaxSockets)
+	}
+	if cfg.Centrifugo != nil && (cfg.Reconnect || len(cfg.SlowAccounts) > 0) {
+		return nil, errors.New("chatload: reconnects and slow members are only implemented for Cobra Space")
 	}
 	if cfg.MaxPerUserPerGateway <= 0 {
 		cfg.MaxPerUserPerGateway = 20
@@ -309,7 +344,7 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 			s.senders = append(s.senders, sk)
 		}
 		k := [2]int64{sk.acct.ID, int64(sk.gw)}
-		if perUser[k]++; perUser[k] > cfg.MaxPerUserPerGateway {
+		if perUser[k]++; perUser[k] > cfg.MaxPerUserPerGateway && cfg.Centrifugo == nil {
 			return nil, fmt.Errorf("chatload: %d sockets with %d accounts puts more than %d sockets of one user on one gateway (its limit): use more accounts",
 				len(s.sockets), len(cfg.Accounts), cfg.MaxPerUserPerGateway)
 		}
@@ -364,6 +399,15 @@ func Open(ctx context.Context, cfg Config) (*Session, error) {
 func (s *Session) createRooms(ctx context.Context) error {
 	if len(s.cfg.RoomIDs) > 0 {
 		s.rooms = append([]int64(nil), s.cfg.RoomIDs...)
+		return nil
+	}
+	if s.cfg.Centrifugo != nil {
+		// A Centrifugo channel exists as soon as someone subscribes; the
+		// run id in its name (channel) keeps runs apart.
+		s.rooms = make([]int64, s.cfg.Rooms)
+		for r := range s.rooms {
+			s.rooms[r] = int64(r + 1)
+		}
 		return nil
 	}
 	c := api.New(s.cfg.Gateways[0])
@@ -424,6 +468,9 @@ func (sk *socket) connect(ctx context.Context, afterSeq int64, resume bool) erro
 	s := sk.s
 	s.dialSem <- struct{}{}
 	defer func() { <-s.dialSem }()
+	if s.cfg.Centrifugo != nil {
+		return sk.connectCentrifugo(ctx)
+	}
 	hdr := http.Header{"Authorization": {"Bearer " + sk.acct.Token}}
 	d := s.dialer
 	if sk.slow {
@@ -453,6 +500,111 @@ func (sk *socket) connect(ctx context.Context, afterSeq int64, resume bool) erro
 	sk.conn = c
 	sk.mu.Unlock()
 	return nil
+}
+
+// channel is the Centrifugo channel of room.
+func (s *Session) channel(room int64) string {
+	return s.cfg.Centrifugo.Namespace + ":" + s.run + "-" + strconv.FormatInt(room, 10)
+}
+
+// connectCentrifugo dials Centrifugo's WebSocket endpoint and sends the
+// connect command (with the JWT) and the subscribe command in one frame;
+// the socket is ready when the subscribe reply arrives.
+func (sk *socket) connectCentrifugo(ctx context.Context) error {
+	s := sk.s
+	u, err := url.Parse(s.cfg.Gateways[0])
+	if err != nil {
+		return err
+	}
+	u.Scheme = strings.Replace(u.Scheme, "http", "ws", 1)
+	u.Path = "/connection/websocket"
+	c, resp, err := s.dialer.DialContext(ctx, u.String(), nil) //nolint:bodyclose // gorilla/websocket: the handshake response's body needs no Close
+	if err != nil {
+		if resp != nil {
+			return &dialError{status: resp.StatusCode, err: fmt.Errorf("chatload: dialing %s: %w (HTTP %d)", u.Redacted(), err, resp.StatusCode)}
+		}
+		return &dialError{err: fmt.Errorf("chatload: dialing %s: %w", u.Redacted(), err)}
+	}
+	c.SetReadLimit(1 << 20)
+	hello := `{"id":1,"connect":{"token":"` + sk.acct.Token + `"}}` + "\n" +
+		`{"id":2,"subscribe":{"channel":"` + s.channel(sk.room) + `"}}`
+	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := c.WriteMessage(websocket.TextMessage, []byte(hello)); err != nil {
+		_ = c.Close()
+		return fmt.Errorf("chatload: Centrifugo connect: %w", err)
+	}
+	sk.cmdID = 2
+	sk.mu.Lock()
+	sk.conn = c
+	sk.mu.Unlock()
+	return nil
+}
+
+// handleCentrifugo handles one frame of Centrifugo's JSON protocol (one or
+// more messages separated by newlines).
+func (sk *socket) handleCentrifugo(c *websocket.Conn, data []byte) {
+	s := sk.s
+	now := time.Now()
+	w := s.window()
+	if !now.Before(w.start) && now.Before(w.end) {
+		w.framesIn.Add(1)
+	}
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		m, err := frame.ParseCentrifugo(line)
+		switch {
+		case err != nil:
+			sk.countError("unparseable")
+		case m.Ping:
+			// Centrifugo disconnects a client that does not answer its
+			// application-level ping.
+			sk.wmu.Lock()
+			_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			_ = c.WriteMessage(websocket.TextMessage, []byte("{}"))
+			sk.wmu.Unlock()
+		case m.ErrorCode != 0:
+			kind := "centrifugo_error_" + strconv.FormatInt(m.ErrorCode, 10)
+			sk.countError(kind)
+			if m.ID <= 2 {
+				// Connect or subscribe refused: the socket is useless, and
+				// Open says so instead of waiting for its deadline.
+				s.logf("chatload: Centrifugo refused command %d: %s", m.ID, line)
+				_ = c.Close()
+			}
+		case m.ID == 2:
+			sk.once.Do(func() { close(sk.ready) })
+		case m.Pub:
+			if !sk.recv.Observe(m.Offset) {
+				continue
+			}
+			w.receipts.Add(1)
+			if !now.Before(w.start) && now.Before(w.end) {
+				w.inWindow.Add(1)
+			}
+			if at, _, err := frame.ParseText(m.Message); err == nil {
+				if !at.Before(w.start) && at.Before(w.end) {
+					w.all.Record(sk.idx, now.Sub(at))
+					w.delivered.Add(1)
+				}
+			}
+			// As with Cobra Space, a send counts as acknowledged when the
+			// sender sees its own message come back with its place in the
+			// channel (the publish reply carries no offset).
+			if n, ok := s.parseClientMsgID(m.ClientMsgID); ok && s.senderOf(n) == sk {
+				s.ledger.Ack(sk.room, m.Offset)
+				w.acked.Add(1)
+				w.expected.Add(int64(s.cfg.Members))
+			}
+		}
+	}
 }
 
 // dialError keeps the HTTP status of a refused handshake, to count
@@ -502,6 +654,10 @@ func (sk *socket) readLoop() {
 				continue
 			}
 			return
+		}
+		if s.cfg.Centrifugo != nil {
+			sk.handleCentrifugo(c, data)
+			continue
 		}
 		sk.handle(data)
 	}
@@ -598,6 +754,9 @@ func (sk *socket) handle(data []byte) {
 		return
 	}
 	w := s.window()
+	if !now.Before(w.start) && now.Before(w.end) && !sk.slow {
+		w.framesIn.Add(1)
+	}
 	if f.ErrorType != "" {
 		sk.countError(f.ErrorType)
 		return
@@ -612,6 +771,9 @@ func (sk *socket) handle(data []byte) {
 			return
 		}
 		w.receipts.Add(1)
+		if !now.Before(w.start) && now.Before(w.end) && !sk.slow {
+			w.inWindow.Add(1)
+		}
 		// A slow member's latency is the point of its test, not a figure:
 		// only the others' deliveries are measured.
 		if at, _, err := frame.ParseText(f.Message); err == nil && !sk.slow {
@@ -683,13 +845,28 @@ func (sk *socket) writeLoop() {
 			continue
 		}
 		buf = buf[:0]
-		buf = append(buf, `{"type":"chat.message","message":"`...)
+		if s.cfg.Centrifugo != nil {
+			sk.cmdID++
+			buf = append(buf, `{"id":`...)
+			buf = strconv.AppendInt(buf, sk.cmdID, 10)
+			buf = append(buf, `,"publish":{"channel":"`...)
+			buf = append(buf, s.channel(sk.room)...)
+			buf = append(buf, `","data":{"message":"`...)
+		} else {
+			buf = append(buf, `{"type":"chat.message","message":"`...)
+		}
 		buf = frame.AppendText(buf, m.intended, m.n, w.pad)
 		buf = append(buf, `","client_msg_id":"`...)
 		buf = append(buf, s.clientMsgID(m.n)...)
 		buf = append(buf, `"}`...)
+		if s.cfg.Centrifugo != nil {
+			buf = append(buf, `}}`...)
+		}
+		sk.wmu.Lock()
 		_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-		if err := c.WriteMessage(websocket.TextMessage, buf); err != nil {
+		err := c.WriteMessage(websocket.TextMessage, buf)
+		sk.wmu.Unlock()
+		if err != nil {
 			w.failed.Add(1)
 		}
 	}
@@ -790,7 +967,7 @@ func (s *Session) result(o RunOptions, w *window) Result {
 		Sockets: len(s.sockets), Rooms: len(s.rooms), Members: s.cfg.Members,
 		Gateways: len(s.cfg.Gateways), TargetRate: o.Rate, DurationS: o.Duration.Seconds(),
 		Sent: w.sent.Load(), Acked: w.acked.Load(), Failed: w.failed.Load(), Overflow: w.overflow.Load(),
-		Delivered:   w.delivered.Load(),
+		Delivered: w.delivered.Load(), ReceivedInWindow: w.inWindow.Load(), FramesInWindow: w.framesIn.Load(),
 		Latency:     w.all.Snapshot().Summary(),
 		Disconnects: w.disconnects.Load(), Reconnects: w.reconnects.Load(),
 		ResumeFailures: w.resumeFail.Load(),

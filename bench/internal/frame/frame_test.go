@@ -90,3 +90,38 @@ func TestTextRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestParseCentrifugo(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		in      string
+		want    Centrifugo
+		wantErr bool
+	}{
+		{name: "ping", in: `{}`, want: Centrifugo{Ping: true}},
+		{name: "connect reply", in: `{"id":1,"connect":{"client":"c1","version":"6.9.1","ping":25,"pong":true}}`, want: Centrifugo{ID: 1}},
+		{name: "subscribe reply", in: `{"id":2,"subscribe":{}}`, want: Centrifugo{ID: 2}},
+		{name: "publish refused", in: `{"id":7,"error":{"code":103,"message":"permission denied"}}`, want: Centrifugo{ID: 7, ErrorCode: 103}},
+		{
+			name: "publication",
+			in:   `{"push":{"channel":"chat:r-1","pub":{"data":{"message":"t=5 n=1","client_msg_id":"r-1"},"info":{"user":"3","client":"c"},"offset":42}}}`,
+			want: Centrifugo{Pub: true, Offset: 42, Message: "t=5 n=1", ClientMsgID: "r-1"},
+		},
+		{name: "other push", in: `{"push":{"channel":"chat:r-1","join":{"info":{"user":"3"}}}}`, want: Centrifugo{}},
+		{name: "publication without offset", in: `{"push":{"channel":"c","pub":{"data":{"message":"x"}}}}`, wantErr: true},
+		{name: "not an object", in: `hello`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := ParseCentrifugo([]byte(tt.in))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err: got %v, want error %v", err, tt.wantErr)
+			}
+			if !tt.wantErr && got != tt.want {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}

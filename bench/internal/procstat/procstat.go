@@ -117,11 +117,105 @@ func FindByName(root, name string) []int {
 }
 
 // Group is a named set of processes measured together, e.g. "gateway-a"
-// (one pid) or "postgres" (every backend, found by name at each reading).
+// (one pid) or "postgres" (the server and every backend, found at each
+// reading).
 type Group struct {
 	Label string
 	PIDs  []int  // fixed pids; or
-	Comm  string // a command name looked up at each reading
+	Comm  string // a command name looked up at each reading; or
+	Tree  int    // a process and its children, looked up at each reading (a server whose workers come and go)
+	// Match, with Tree, keeps only the children whose command line (the
+	// title a PostgreSQL backend shows: user, database, client) contains it.
+	Match string
+}
+
+// cmdlineContains reports whether the command line of pid contains s.
+func cmdlineContains(root string, pid int, s string) bool {
+	b, err := os.ReadFile(filepath.Join(root, strconv.Itoa(pid), "cmdline"))
+	return err == nil && bytes.Contains(b, []byte(s))
+}
+
+// ChildrenOf returns the pids under root whose parent is ppid, in
+// increasing order.
+func ChildrenOf(root string, ppid int) []int {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(root, e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Field 4 (ppid) is the second after the name's closing ')'.
+		rp := bytes.LastIndexByte(b, ')')
+		if rp < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[rp+1:]))
+		if len(f) > 1 && f[1] == strconv.Itoa(ppid) {
+			pids = append(pids, pid)
+		}
+	}
+	sort.Ints(pids)
+	return pids
+}
+
+// ListenerPID returns the pid of the process listening on TCP port of the
+// loopback or any address (from /proc/net/tcp{,6} and the processes' open
+// sockets), or 0. It tells the machine's PostgreSQL, Redis or NATS apart
+// from other processes of the same name on the box (e.g. a test's own
+// server), whose CPU is not the system under test's.
+func ListenerPID(root string, port int) int {
+	inodes := map[string]bool{}
+	for _, f := range []string{"net/tcp", "net/tcp6"} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fs := strings.Fields(line)
+			// local_address is "HEXIP:HEXPORT"; state 0A is LISTEN.
+			if len(fs) < 10 || fs[3] != "0A" {
+				continue
+			}
+			i := strings.LastIndexByte(fs[1], ':')
+			p, err := strconv.ParseInt(fs[1][i+1:], 16, 32)
+			if err == nil && int(p) == port {
+				inodes[fs[9]] = true
+			}
+		}
+	}
+	if len(inodes) == 0 {
+		return 0
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fdDir := filepath.Join(root, e.Name(), "fd")
+		fds, err := os.ReadDir(fdDir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			l, err := os.Readlink(filepath.Join(fdDir, fd.Name()))
+			if err == nil && strings.HasPrefix(l, "socket:[") && inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] {
+				return pid
+			}
+		}
+	}
+	return 0
 }
 
 // Reading is the state of every group at one moment.
@@ -132,8 +226,18 @@ func Take(root string, groups []Group) Reading {
 	r := Reading{}
 	for _, g := range groups {
 		pids := g.PIDs
-		if g.Comm != "" {
+		switch {
+		case g.Comm != "":
 			pids = FindByName(root, g.Comm)
+		case g.Tree != 0 && g.Match != "":
+			pids = nil
+			for _, c := range ChildrenOf(root, g.Tree) {
+				if cmdlineContains(root, c, g.Match) {
+					pids = append(pids, c)
+				}
+			}
+		case g.Tree != 0:
+			pids = append([]int{g.Tree}, ChildrenOf(root, g.Tree)...)
 		}
 		m := map[int]Sample{}
 		for _, pid := range pids {

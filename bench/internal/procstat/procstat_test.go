@@ -2,7 +2,10 @@ package procstat
 
 import (
 	"math"
+	"net"
 	"os"
+	"os/exec"
+	"slices"
 	"testing"
 )
 
@@ -106,5 +109,44 @@ func TestReadSelf(t *testing.T) {
 	}
 	if s.RSSKB <= 0 {
 		t.Errorf("own RSS: got %d KiB, want > 0", s.RSSKB)
+	}
+}
+
+// TestListenerAndChildren finds this test process by the port it listens on
+// and a child it started by its parent pid, from the real /proc.
+func TestListenerAndChildren(t *testing.T) {
+	if _, err := os.Stat("/proc/net/tcp"); err != nil {
+		t.Skipf("no /proc here: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if got := ListenerPID("/proc", port); got != os.Getpid() {
+		t.Errorf("ListenerPID(%d): got %d, want this process %d", port, got, os.Getpid())
+	}
+	l.Close()
+	if got := ListenerPID("/proc", port); got != 0 {
+		t.Errorf("ListenerPID after close: got %d, want 0", got)
+	}
+
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skipf("cannot start a child: %v", err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if !slices.Contains(ChildrenOf("/proc", os.Getpid()), cmd.Process.Pid) {
+		t.Errorf("ChildrenOf(%d) = %v, want it to hold the child %d", os.Getpid(), ChildrenOf("/proc", os.Getpid()), cmd.Process.Pid)
+	}
+	r := Take("/proc", []Group{{Label: "tree", Tree: os.Getpid()}, {Label: "sleepers", Tree: os.Getpid(), Match: "sleep\x0030"}, {Label: "none", Tree: os.Getpid(), Match: "sleep\x0031"}})
+	if _, ok := r["tree"][cmd.Process.Pid]; !ok || len(r["tree"]) < 2 {
+		t.Errorf("Take of a tree: got pids %v, want this process and the child %d", r["tree"], cmd.Process.Pid)
+	}
+	if _, ok := r["sleepers"][cmd.Process.Pid]; !ok || len(r["sleepers"]) != 1 {
+		t.Errorf("Take of matching children: got pids %v, want only the child %d", r["sleepers"], cmd.Process.Pid)
+	}
+	if len(r["none"]) != 0 {
+		t.Errorf("Take of a tree with a match no child has: got pids %v, want none", r["none"])
 	}
 }

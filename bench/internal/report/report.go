@@ -108,8 +108,45 @@ type Scenario struct {
 	Processes []procstat.Usage `json:"processes,omitempty"` // over the measured window of one representative run
 	WindowS   float64          `json:"window_s,omitempty"`  // length of that window
 	Runs      []any            `json:"runs,omitempty"`      // raw results of every run
-	Notes     []string         `json:"notes,omitempty"`
-	Error     string           `json:"error,omitempty"`
+	// Compare holds the side-by-side figures of S1–S3: each quantity for
+	// both systems and their ratio, rendered as one table.
+	Compare []Comparison `json:"compare,omitempty"`
+	Notes   []string     `json:"notes,omitempty"`
+	Error   string       `json:"error,omitempty"`
+}
+
+// Comparison is one quantity measured on Cobra Space and on the comparison
+// system in the same runs; Ratio holds Cobra Space / other per run (paired,
+// so that drift between runs cancels), with the goal as its target.
+type Comparison struct {
+	Name  string `json:"name"`
+	Unit  string `json:"unit"`
+	Cobra Figure `json:"cobra"`
+	Other Figure `json:"other"`
+	Ratio Figure `json:"ratio"`
+}
+
+// NewComparison pairs cobra[i] with other[i] (values of the same run) into
+// a Comparison whose ratio figure has target. A run with a negative value
+// (a cost measured as a difference that noise took below zero) has no
+// ratio: it would meet any "at most" goal.
+func NewComparison(scenario, name, unit string, cobra, other []float64, target *Target, command string) Comparison {
+	ratios := make([]float64, 0, len(cobra))
+	for i, c := range cobra {
+		if i >= len(other) {
+			break
+		}
+		r := math.NaN()
+		if o := other[i]; o > 0 && c >= 0 {
+			r = c / o
+		}
+		ratios = append(ratios, r)
+	}
+	return Comparison{Name: name, Unit: unit,
+		Cobra: NewFigure(scenario, name, unit, cobra, nil, command),
+		Other: NewFigure(scenario, name, unit, other, nil, command),
+		Ratio: NewFigure(scenario, name+", Cobra Space / Centrifugo", "x", ratios, target, command),
+	}
 }
 
 // Report is one `make bench` run.
@@ -220,6 +257,17 @@ func (r Report) Markdown() string {
 		if len(s.Notes) > 0 {
 			b.WriteString("\n")
 		}
+		if len(s.Compare) > 0 {
+			b.WriteString("| figure | Cobra Space | Centrifugo | Cobra Space / Centrifugo | goal | met |\n|---|---|---|---|---|---|\n")
+			for _, c := range s.Compare {
+				met := ""
+				if c.Ratio.Met != nil {
+					met = map[bool]string{true: "yes", false: "**no**"}[*c.Ratio.Met]
+				}
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", mdEscape(c.Name), withSpread(c.Cobra), withSpread(c.Other), withSpread(c.Ratio), c.Ratio.Target.String(), met)
+			}
+			b.WriteString("\n")
+		}
 		if len(s.Processes) > 0 {
 			fmt.Fprintf(&b, "Processes over a %.1f s measured window:\n\n| process | CPU s | CPU (cores) | RSS start | RSS end |\n|---|---|---|---|---|\n", s.WindowS)
 			for _, u := range s.Processes {
@@ -251,6 +299,19 @@ func (r Report) fileName() string {
 
 // FileName is the results file of r under bench/results.
 func (r Report) FileName() string { return r.fileName() }
+
+// withSpread renders a figure's median and unit, with its min–max when it
+// has several runs, e.g. "21.3 ms (19.0–25.1)".
+func withSpread(f Figure) string {
+	if len(f.Values) == 0 {
+		return "–"
+	}
+	out := Num(f.Median) + " " + f.Unit
+	if len(f.Values) > 1 {
+		out += " (" + Num(f.Min) + "–" + Num(f.Max) + ")"
+	}
+	return out
+}
 
 func commandOf(s Scenario) string {
 	for _, f := range s.Figures {

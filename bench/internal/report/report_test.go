@@ -92,3 +92,35 @@ func TestReplaceSection(t *testing.T) {
 		t.Errorf("replace: got %q", doc)
 	}
 }
+
+// TestComparison pairs the runs of both systems into per-run ratios and
+// renders the side-by-side table.
+func TestComparison(t *testing.T) {
+	t.Parallel()
+	c := NewComparison("S1", "latency p99", "ms", []float64{30, 60, 45}, []float64{20, 30, 50}, AtMost(1.5), "make bench")
+	// Per-run ratios 1.5, 2, 0.9: median 1.5, which meets ≤ 1.5; the
+	// ratio of the medians (45/30) would hide the spread.
+	if c.Ratio.Median != 1.5 || c.Ratio.Min != 0.9 || c.Ratio.Max != 2 || c.Ratio.Met == nil || !*c.Ratio.Met {
+		t.Errorf("ratio: got %+v", c.Ratio)
+	}
+	if c.Cobra.Median != 45 || c.Other.Median != 30 {
+		t.Errorf("medians: got %v and %v, want 45 and 30", c.Cobra.Median, c.Other.Median)
+	}
+	// A negative cost (below its baseline: noise) gives no ratio rather
+	// than one that meets any "at most" goal.
+	n := NewComparison("S3", "CPU per idle socket", "µs/s", []float64{-2, 4}, []float64{6, 8}, AtMost(0.2), "")
+	if len(n.Ratio.Values) != 1 || n.Ratio.Median != 0.5 || *n.Ratio.Met {
+		t.Errorf("negative run: got ratio %+v, want only the second run's 0.5, not met", n.Ratio)
+	}
+	r := Report{Date: "2026-12-03T14:00Z", Mode: "full", Scenarios: []Scenario{{ID: "S1", Title: "busy rooms", Compare: []Comparison{c}, Figures: []Figure{c.Ratio}}}}
+	md := r.Markdown()
+	for _, want := range []string{
+		"| figure | Cobra Space | Centrifugo | Cobra Space / Centrifugo | goal | met |",
+		"| latency p99 | 45.0 ms (30.0–60.0) | 30.0 ms (20.0–50.0) | 1.50 x (0.9–2.00) | ≤ 1.50 | yes |",
+		"| S1 | latency p99, Cobra Space / Centrifugo | 1.50 x |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md)
+		}
+	}
+}

@@ -63,6 +63,16 @@ type Sizes struct {
 	M7Slow    time.Duration // when the member stops reading
 
 	M8Restarts int
+
+	// S1–S3: side by side with Centrifugo (each run measures both).
+	S1Rooms, S1Members int
+	S1Rate             float64 // sends/s in total
+	S2Members          int     // one room
+	S2Rate             float64
+	SWarmup, SWindow   time.Duration // S1 and S2
+	S3Sockets, S3Rooms int
+	S3Baseline         time.Duration // serving side measured before any socket
+	S3Idle             time.Duration
 }
 
 // Quick is `make bench-quick`: every scenario at small sizes, once.
@@ -77,6 +87,10 @@ var Quick = Sizes{
 	M6Posts: 5000, M6APIPosts: 200, M6SeedTimeout: 60 * time.Second, M6Window: 3 * time.Second,
 	M7Members: 50, M7Rate: 300, M7Pad: 1500, M7Window: 8 * time.Second, M7Slow: 2 * time.Second,
 	M8Restarts: 1,
+	// side by side (S1–S3)
+	S1Rooms: 4, S1Members: 50, S1Rate: 200, S2Members: 100, S2Rate: 100,
+	SWarmup: time.Second, SWindow: 5 * time.Second,
+	S3Sockets: 1000, S3Rooms: 4, S3Baseline: 5 * time.Second, S3Idle: 10 * time.Second,
 }
 
 // Full is `make bench`: the sizes of BENCHMARKS.md that fit one
@@ -92,6 +106,10 @@ var Full = Sizes{
 	M6Posts: 100000, M6APIPosts: 1000, M6SeedTimeout: 3 * time.Minute, M6Window: 5 * time.Second,
 	M7Members: 50, M7Rate: 400, M7Pad: 1500, M7Window: 15 * time.Second, M7Slow: 4 * time.Second,
 	M8Restarts: 3,
+	// side by side (S1–S3)
+	S1Rooms: 4, S1Members: 50, S1Rate: 1000, S2Members: 1000, S2Rate: 100,
+	SWarmup: 3 * time.Second, SWindow: 20 * time.Second,
+	S3Sockets: 5000, S3Rooms: 4, S3Baseline: 10 * time.Second, S3Idle: 30 * time.Second,
 }
 
 // Env is what every scenario runs against.
@@ -108,6 +126,10 @@ type Env struct {
 	// Scenario names the scenario running now, for profile file names.
 	Scenario string
 	windows  int
+	// Centrifugo is the Centrifugo binary the side-by-side scenarios
+	// compare against; WorkDir holds its configuration and logs.
+	Centrifugo string
+	WorkDir    string
 }
 
 // profileWindow starts CPU profiles of every stack process for d and returns
@@ -134,7 +156,12 @@ func (e *Env) command() string {
 // measured runs one load phase and samples every process over exactly the
 // measured window.
 func (e *Env) measured(ctx context.Context, s *chatload.Session, o chatload.RunOptions) (chatload.Result, []procstat.Usage, float64) {
-	groups := e.Stack.Groups()
+	return e.measuredOn(ctx, s, o, e.Stack.Groups(), true)
+}
+
+// measuredOn is measured over the given process groups; profile takes CPU
+// profiles of the stack's processes over the window.
+func (e *Env) measuredOn(ctx context.Context, s *chatload.Session, o chatload.RunOptions, groups []procstat.Group, profile bool) (chatload.Result, []procstat.Usage, float64) {
 	var mu sync.Mutex
 	var before, after procstat.Reading
 	var t0, t1 time.Time
@@ -142,7 +169,10 @@ func (e *Env) measured(ctx context.Context, s *chatload.Session, o chatload.RunO
 	defer func() { waitProfiles() }()
 	o.At = append(o.At,
 		chatload.Hook{After: 0, Do: func() {
-			w := e.profileWindow(ctx, "window", o.Duration)
+			w := func() {}
+			if profile {
+				w = e.profileWindow(ctx, "window", o.Duration)
+			}
 			r := procstat.Take("/proc", groups)
 			mu.Lock()
 			before, t0, waitProfiles = r, time.Now(), w

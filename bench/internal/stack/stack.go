@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,6 +177,9 @@ type Stack struct {
 	Databases map[string]string // service → database URL
 	Signer    *accesstoken.Signer
 	Prefix    string
+	// shared are the pids of the PostgreSQL server (postmaster), NATS and
+	// Redis the stack uses, found by their listening ports (0: unknown).
+	shared map[string]int
 }
 
 // Start creates the databases and key pair and starts every process in
@@ -216,6 +220,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	s.Signer = accesstoken.NewSigner(key)
+	s.shared = map[string]int{
+		"postgres":     procstat.ListenerPID("/proc", urlPort(o.PGAdminURL, 5432)),
+		"nats-server":  procstat.ListenerPID("/proc", urlPort(o.NATSURL, 4222)),
+		"redis-server": procstat.ListenerPID("/proc", urlPort(o.RedisURL, 6379)),
+	}
 
 	for _, svc := range []string{"user", "post", "chat"} {
 		name := "bench_" + o.RunID + "_" + svc
@@ -300,8 +309,11 @@ func (s *Stack) GatewayURLs() []string {
 }
 
 // Groups are the process groups to sample: each process of the stack, and
-// the shared PostgreSQL, NATS and Redis servers (every process of that name,
-// so they include other users of the machine — stated with the figures).
+// the shared PostgreSQL (the server and all its backends), NATS and Redis
+// servers the stack uses — found by their listening ports, so that other
+// servers of the same name on the box (a test's own NATS) are left out; they
+// still include other users of these servers, which is stated with the
+// figures. A server whose pid could not be found is sampled by name.
 func (s *Stack) Groups() []procstat.Group {
 	var gs []procstat.Group
 	for _, p := range s.All() {
@@ -309,13 +321,40 @@ func (s *Stack) Groups() []procstat.Group {
 			gs = append(gs, procstat.Group{Label: p.Name, PIDs: []int{pid}})
 		}
 	}
-	gs = append(gs,
-		procstat.Group{Label: "postgres", Comm: "postgres"},
-		procstat.Group{Label: "nats-server", Comm: "nats-server"},
-		procstat.Group{Label: "redis-server", Comm: "redis-server"},
-		procstat.Group{Label: "load-generator", PIDs: []int{os.Getpid()}},
-	)
-	return gs
+	for _, name := range []string{"postgres", "nats-server", "redis-server"} {
+		g := procstat.Group{Label: name, Comm: name}
+		if pid := s.shared[name]; pid != 0 {
+			g.Comm = ""
+			if name == "postgres" {
+				g.Tree = pid
+			} else {
+				g.PIDs = []int{pid}
+			}
+		}
+		gs = append(gs, g)
+	}
+	return append(gs, procstat.Group{Label: "load-generator", PIDs: []int{os.Getpid()}})
+}
+
+// RunBackends is the group of the PostgreSQL backends serving this stack's
+// own databases (their process titles name the database), leaving out the
+// server's other clients; ok is false when the server's pid is unknown.
+func (s *Stack) RunBackends(label string) (procstat.Group, bool) {
+	pid := s.shared["postgres"]
+	return procstat.Group{Label: label, Tree: pid, Match: " bench_" + s.opts.RunID + "_"}, pid != 0
+}
+
+// urlPort is the port of a server URL, or def when it names none.
+func urlPort(raw string, def int) int {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return def
+	}
+	p, err := strconv.Atoi(u.Port())
+	if err != nil {
+		return def
+	}
+	return p
 }
 
 // Stop stops every process, drops the databases and deletes the Redis keys
