@@ -46,6 +46,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	profDir := fs.String("profile", "", "directory for CPU profiles of every stack process over each measured window (empty: none)")
 	mdPath := fs.String("markdown", "BENCHMARKS.md", "Markdown file whose bench section is replaced (relative to -root; empty: none)")
 	section := fs.String("section", "", "name of the Markdown section to replace (default bench-<mode>)")
+	chatReplicas := fs.Int("chat-replicas", 1, "chat service processes (gateways route each room's sends to one of them)")
+	extraEnv := envFlag{}
+	fs.Var(extraEnv, "env", "KIND:KEY=VALUE, added to the environment of every process of KIND (user, chat, post, gateway); repeatable, e.g. -env gateway:CHAT_SEND_BATCH_WAIT=2ms")
 	centrifugoBin := fs.String("centrifugo", "bench/.cache/bin/centrifugo", "Centrifugo "+centrifugo.Version+" binary for S1–S3 (relative to -root; scripts/bench.sh builds it)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -80,6 +83,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *only != fs.Lookup("scenarios").DefValue {
 		rep.Command += " (scenarios " + *only + ")"
 	}
+	if *chatReplicas != 1 {
+		rep.Command += fmt.Sprintf(", %d chat replicas", *chatReplicas)
+	}
+	if len(extraEnv) > 0 {
+		rep.Command += ", env " + extraEnv.String()
+	}
 
 	work := filepath.Join(absRoot, "bench", ".work")
 	runID := api.RunID()
@@ -109,7 +118,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	logs := filepath.Join(work, "run-"+runID)
-	st, err := stack.Start(ctx, stack.Options{Root: absRoot, BinDir: bin, WorkDir: logs, Gateways: 2, RunID: runID, Logf: logf})
+	st, err := stack.Start(ctx, stack.Options{Root: absRoot, BinDir: bin, WorkDir: logs, Gateways: 2, RunID: runID, Logf: logf,
+		ChatReplicas: *chatReplicas, Env: extraEnv})
 	if err != nil {
 		return err
 	}
@@ -264,4 +274,23 @@ func loadavg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// envFlag collects -env KIND:KEY=VALUE settings by process kind.
+type envFlag map[string][]string
+
+func (e envFlag) String() string { return fmt.Sprint(map[string][]string(e)) }
+
+func (e envFlag) Set(v string) error {
+	kind, kv, ok := strings.Cut(v, ":")
+	if !ok || !strings.Contains(kv, "=") {
+		return fmt.Errorf("want KIND:KEY=VALUE, got %q", v)
+	}
+	switch kind {
+	case "user", "chat", "post", "gateway":
+	default:
+		return fmt.Errorf("unknown process kind %q (user, chat, post, gateway)", kind)
+	}
+	e[kind] = append(e[kind], kv)
+	return nil
 }

@@ -41,6 +41,12 @@ type Options struct {
 	LogLevel   string // services' LOG_LEVEL (default warn: per-request logs would be measured too)
 	RunID      string // names the databases and the Redis/NATS prefix
 	Logf       func(format string, args ...any)
+	// ChatReplicas is the number of chat service processes (default 1);
+	// gateways and post get every address (CHAT_SERVICE_ADDR list).
+	ChatReplicas int
+	// Env adds KEY=VALUE settings per process kind ("user", "chat", "post",
+	// "gateway"), after the stack's own (bench -env).
+	Env map[string][]string
 }
 
 // Build compiles the service binaries into binDir.
@@ -173,6 +179,7 @@ type Stack struct {
 	User      *Proc
 	Post      *Proc
 	Chat      *Proc
+	Chats     []*Proc // chat replicas beyond the first (Options.ChatReplicas)
 	Gateways  []*Proc
 	Databases map[string]string // service → database URL
 	Signer    *accesstoken.Signer
@@ -235,7 +242,10 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		s.Databases[svc] = dbURL(o.PGAdminURL, name)
 	}
 
-	ports, err := freePorts(8 + 2*o.Gateways)
+	if o.ChatReplicas <= 0 {
+		o.ChatReplicas = 1
+	}
+	ports, err := freePorts(8 + 2*o.Gateways + 2*(o.ChatReplicas-1))
 	if err != nil {
 		s.Stop()
 		return nil, err
@@ -248,7 +258,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		"JWT_PUBLIC_KEY_FILE=" + pub, "SERVICE_KEY_FILE=" + serviceKey, "LOG_LEVEL=" + o.LogLevel,
 	}
 	proc := func(name, bin, grpc, admin string, extra ...string) *Proc {
-		env := append(append([]string{}, common...), extra...)
+		env := append(append(append([]string{}, common...), extra...), o.Env[bin]...)
 		env = append(env, "ADMIN_ADDR="+admin)
 		if grpc != "" {
 			env = append(env, "GRPC_ADDR="+grpc)
@@ -262,8 +272,15 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		"DATABASE_URL="+s.Databases["user"], "JWT_PRIVATE_KEY_FILE="+priv)
 	s.Chat = proc("chat", "chat", addr(2), addr(3),
 		"DATABASE_URL="+s.Databases["chat"], "USER_SERVICE_ADDR="+addr(0))
+	chatAddrs := addr(2)
+	for i := 1; i < o.ChatReplicas; i++ {
+		grpc, admin := addr(8+2*o.Gateways+2*(i-1)), addr(9+2*o.Gateways+2*(i-1))
+		s.Chats = append(s.Chats, proc("chat-"+strconv.Itoa(i), "chat", grpc, admin,
+			"DATABASE_URL="+s.Databases["chat"], "USER_SERVICE_ADDR="+addr(0)))
+		chatAddrs += "," + grpc
+	}
 	s.Post = proc("post", "post", addr(4), addr(5),
-		"DATABASE_URL="+s.Databases["post"], "CHAT_SERVICE_ADDR="+addr(2), "USER_SERVICE_ADDR="+addr(0))
+		"DATABASE_URL="+s.Databases["post"], "CHAT_SERVICE_ADDR="+chatAddrs, "USER_SERVICE_ADDR="+addr(0))
 	var origins []string
 	for g := range o.Gateways {
 		origins = append(origins, "http://"+addr(8+2*g))
@@ -272,7 +289,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 		name := "gateway-" + string(rune('a'+g))
 		p := proc(name, "gateway", "", addr(9+2*g),
 			"HTTP_ADDR="+addr(8+2*g), "USER_SERVICE_ADDR="+addr(0), "POST_SERVICE_ADDR="+addr(4),
-			"CHAT_SERVICE_ADDR="+addr(2), "ALLOWED_ORIGINS="+strings.Join(origins, ","), "GATEWAY_ID=bench-"+name,
+			"CHAT_SERVICE_ADDR="+chatAddrs, "ALLOWED_ORIGINS="+strings.Join(origins, ","), "GATEWAY_ID=bench-"+name,
 			// Every load-generator socket comes from 127.0.0.1.
 			"MAX_SOCKETS_PER_IP=0")
 		p.Addr = addr(8 + 2*g)
@@ -296,6 +313,7 @@ func (s *Stack) All() []*Proc {
 			out = append(out, p)
 		}
 	}
+	out = append(out, s.Chats...)
 	return append(out, s.Gateways...)
 }
 
