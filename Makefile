@@ -64,7 +64,7 @@ bench:
 bench-quick:
 	./scripts/bench.sh quick
 
-## bench-side: only S1–S3, Cobra Space vs Centrifugo at full size, 3 runs (~20 min); the bench-side section of BENCHMARKS.md
+## bench-side: only S1–S3, Cobra Space vs Centrifugo at full size, 3 runs (~15 min); the bench-side section of BENCHMARKS.md
 .PHONY: bench-side bench-side-quick
 bench-side:
 	./scripts/bench.sh side
