@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -73,8 +74,10 @@ type client struct {
 	expiry     *time.Timer
 
 	// Writer goroutine only (one at a time: c.writing).
-	backlogAt  time.Time // last kernel backlog sample
-	stallSince time.Time // backlog above the limit since (zero: below)
+	backlogAt     time.Time   // last kernel backlog sample
+	deadlineSetAt time.Time   // when the writer last moved the write deadline (extendWriteDeadline)
+	deadlineMoved atomic.Bool // a pong moved the write deadline since (answerPing)
+	stallSince    time.Time   // backlog above the limit since (zero: below)
 
 	// Reader goroutine only.
 	floodStart  time.Time
@@ -525,6 +528,7 @@ func (c *client) readLoop() {
 	// SetReadDeadline fails only on a closed connection, which the next
 	// ReadMessage reports; its errors here are ignored for that reason.
 	_ = c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
+	c.ws.SetPingHandler(c.answerPing)
 	c.ws.SetPongHandler(func(string) error {
 		if !c.isClosed() {
 			_ = c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))

@@ -749,3 +749,31 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestChatClientPingsKeepTheSocketWriting: a client's pings are answered
+// with pongs written under a one-second deadline; the socket's own writes
+// set their deadline again afterwards, so messages sent long after a ping
+// (while the writer's deadline would otherwise not have moved) arrive.
+func TestChatClientPingsKeepTheSocketWriting(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	c := mustDial(t, r, 1, dialOpts{user: 1})
+	c.nextOf("chat.presence")
+	var pongs atomic.Int32
+	c.ws.SetPongHandler(func(string) error { pongs.Add(1); return nil })
+	for i := range 3 {
+		if err := c.ws.WriteControl(websocket.PingMessage, []byte("p"), time.Now().Add(time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		c.send(map[string]any{"type": "chat.message", "message": fmt.Sprint("after ping ", i)})
+		if f := c.nextOf("chat.message"); f.Seq != int64(i+1) {
+			t.Fatalf("message %d: got seq %d", i, f.Seq)
+		}
+		time.Sleep(1200 * time.Millisecond) // past the pong's deadline
+	}
+	if pongs.Load() != 3 {
+		t.Errorf("got %d pongs for 3 pings", pongs.Load())
+	}
+}
