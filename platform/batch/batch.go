@@ -30,8 +30,10 @@ type Flush[Req, Res any] func(ctx context.Context, reqs []Req) ([]Res, error)
 type Config struct {
 	// MaxSize is the most requests per batch (default 256).
 	MaxSize int
-	// MaxWait is how long a batch may wait for more requests once it has one.
-	// Zero flushes whatever is queued at once, the lowest latency.
+	// MaxWait is how long a batch may wait for more requests once it has
+	// one, when requests are arriving closer together than that (a request
+	// after a quiet spell is flushed at once: waiting would only delay
+	// it). Zero flushes whatever is queued at once, the lowest latency.
 	MaxWait time.Duration
 	// FlushTimeout bounds one flush [DefaultFlushTimeout].
 	FlushTimeout time.Duration
@@ -180,21 +182,28 @@ func (b *Batcher[Req, Res]) Close() {
 func (b *Batcher[Req, Res]) loop() {
 	defer close(b.done)
 	calls := make([]call[Req, Res], 0, b.cfg.MaxSize)
+	var lastArrival time.Time // of the previous batch's last request
 	for {
 		first, ok := <-b.in
 		if !ok {
 			return
 		}
-		calls = b.gather(append(calls[:0], first))
+		now := time.Now()
+		busy := now.Sub(lastArrival) < b.cfg.MaxWait
+		calls = b.gather(append(calls[:0], first), busy)
+		lastArrival = now
+		if len(calls) > 1 {
+			lastArrival = time.Now()
+		}
 		b.run(calls)
 	}
 }
 
 // gather adds queued calls to calls until MaxSize, or until the queue is
-// empty and MaxWait has passed.
-func (b *Batcher[Req, Res]) gather(calls []call[Req, Res]) []call[Req, Res] {
+// empty (and, when wait is set, MaxWait has passed).
+func (b *Batcher[Req, Res]) gather(calls []call[Req, Res], wait bool) []call[Req, Res] {
 	var deadline <-chan time.Time
-	if b.cfg.MaxWait > 0 {
+	if wait && b.cfg.MaxWait > 0 {
 		t := time.NewTimer(b.cfg.MaxWait)
 		defer t.Stop()
 		deadline = t.C

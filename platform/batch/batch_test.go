@@ -342,3 +342,49 @@ func TestBatcherDoAllAnswersEachRequest(t *testing.T) {
 		t.Errorf("DoAll after Close: %v, want ErrClosed", errs[0])
 	}
 }
+
+// MaxWait applies only while requests arrive closer together than it: a
+// request after a quiet spell is flushed at once, a steady stream is
+// gathered into batches.
+func TestBatcherWaitsOnlyWhenBusy(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var sizes []int
+	b := New(Config{MaxSize: 64, MaxWait: 100 * time.Millisecond}, func(_ context.Context, reqs []int) ([]int, error) {
+		mu.Lock()
+		sizes = append(sizes, len(reqs))
+		mu.Unlock()
+		return reqs, nil
+	})
+	defer b.Close()
+
+	start := time.Now()
+	if _, err := b.Do(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 50*time.Millisecond {
+		t.Errorf("a lone request took %v, want it flushed without waiting 100 ms", took)
+	}
+
+	// A stream, one request every 10 ms: each batch waits for the next ones.
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() { _, _ = b.Do(context.Background(), i) })
+		time.Sleep(10 * time.Millisecond)
+	}
+	wg.Wait()
+	mu.Lock()
+	if len(sizes) > 10 {
+		t.Errorf("20 requests 10 ms apart made %d batches (%v), want them gathered", len(sizes)-1, sizes[1:])
+	}
+	mu.Unlock()
+
+	time.Sleep(150 * time.Millisecond) // quiet again
+	start = time.Now()
+	if _, err := b.Do(context.Background(), 2); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 50*time.Millisecond {
+		t.Errorf("a request after a quiet spell took %v, want no wait", took)
+	}
+}

@@ -112,7 +112,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		pingInterval:      env.Duration("PING_INTERVAL", 25*time.Second),
 		pongTimeout:       env.Duration("PONG_TIMEOUT", 60*time.Second),
 		kernelSendBuf:     env.Int("SOCKET_KERNEL_SEND_BUFFER", 0),
-		sendBatchWait:     env.Duration("CHAT_SEND_BATCH_WAIT", 0),
+		sendBatchWait:     env.Duration("CHAT_SEND_BATCH_WAIT", 3*time.Millisecond),
 		readTimeout:       env.Duration("HTTP_READ_TIMEOUT", 30*time.Second),
 		writeTimeout:      env.Duration("HTTP_WRITE_TIMEOUT", 30*time.Second),
 		idleTime:          env.Duration("HTTP_IDLE_TIMEOUT", 120*time.Second),

@@ -76,11 +76,12 @@ type Config struct {
 	// tolerates smaller bursts from healthy readers.
 	KernelSendBuffer int
 	// SendBatchWait is how long a batch of socket sends may wait for more
-	// before it goes to the chat service [0: at once; a batch still
-	// gathers every send made while the previous call is in flight]. A
-	// few milliseconds make batches, and so commits and socket writes,
-	// fewer and larger in busy rooms, at that cost in latency
-	// (BENCHMARKS.md).
+	// before it goes to the chat service, while sends arrive closer
+	// together than that (a send after a quiet spell goes at once) [0: at
+	// once; a batch still gathers every send made while the previous call
+	// is in flight; the gateway's CHAT_SEND_BATCH_WAIT defaults to 3 ms].
+	// In busy rooms it makes batches, and so commits and socket writes,
+	// fewer and larger (BENCHMARKS.md, S1).
 	SendBatchWait time.Duration
 	// Route picks the chat pod of a room's sends (chatroute.Router.Pick)
 	// [nil: every send through the hub's chat client]. Call the hub's
