@@ -116,9 +116,10 @@ func (g *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				"seq": seq, "room": id, "client_msg_id": in.ClientMsgID,
 			})
 			room.history = append(room.history, out)
-			members := append([]*fakeConn(nil), room.members...)
-			g.mu.Unlock()
-			for i, m := range members {
+			// Fan out before the next seq is handed out, as the real hub
+			// delivers in seq order: sending after unlocking let two
+			// senders' messages reach members in swapped order on a busy box.
+			for i, m := range room.members {
 				if i == 0 && g.dropEvery > 0 && seq%g.dropEvery == 0 {
 					continue
 				}
@@ -127,6 +128,7 @@ func (g *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					m.send(out)
 				}
 			}
+			g.mu.Unlock()
 		}
 	default:
 		http.NotFound(w, r)
