@@ -180,3 +180,25 @@ func Extract(ctx context.Context, headers map[string][]string) context.Context {
 	}
 	return otel.GetTextMapPropagator().Extract(ctx, HeaderCarrier(headers))
 }
+
+// Traceparent is ctx's trace context as one W3C traceparent value, for a
+// message that carries it in a field of its own rather than in headers
+// (a SendMessages entry, a RoomMessages entry); "" unless ctx carries a
+// sampled span.
+func Traceparent(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsSampled() {
+		return ""
+	}
+	h := map[string][]string{}
+	Inject(ctx, h)
+	return HeaderCarrier(h).Get(TraceparentHeader)
+}
+
+// WithTraceparent returns ctx with the remote span context of a
+// traceparent value (Traceparent's), or ctx itself for "".
+func WithTraceparent(ctx context.Context, traceparent string) context.Context {
+	if traceparent == "" {
+		return ctx
+	}
+	return Extract(ctx, map[string][]string{TraceparentHeader: {traceparent}})
+}

@@ -195,6 +195,25 @@ func TestNATSHeadersRoundTrip(t *testing.T) {
 	}
 }
 
+// TestTraceparentRoundTrip: a sampled span survives as one traceparent
+// value (a protobuf field); none gives "" and "" gives no span.
+func TestTraceparentRoundTrip(t *testing.T) {
+	recordSpans(t)
+	ctx, span := otel.Tracer("test").Start(context.Background(), "send")
+	defer span.End()
+	tp := tracing.Traceparent(ctx)
+	remote := trace.SpanContextFromContext(tracing.WithTraceparent(context.Background(), tp))
+	if remote.TraceID() != span.SpanContext().TraceID() || remote.SpanID() != span.SpanContext().SpanID() || !remote.IsSampled() {
+		t.Errorf("traceparent %q came back as %+v, want the span's context", tp, remote)
+	}
+	if got := tracing.Traceparent(context.Background()); got != "" {
+		t.Errorf("no span: traceparent %q, want empty", got)
+	}
+	if trace.SpanContextFromContext(tracing.WithTraceparent(context.Background(), "")).IsValid() {
+		t.Error("an empty traceparent gave a span context")
+	}
+}
+
 // TestInjectWithoutSpan: with no span in the context (tracing disabled)
 // nothing is written and nothing allocated, so publishing costs the same
 // as before tracing existed; an unsampled span writes nothing either.

@@ -169,8 +169,8 @@ type Presence interface {
 // Publisher announces committed changes to gateways (NATS).
 type Publisher interface {
 	// Publish announces one change that is not a new message (edit,
-	// delete, presence, room deleted); seq is 0 for those.
-	Publish(ctx context.Context, roomID int64, event string, seq int64, frame []byte) error
+	// delete, presence, room deleted).
+	Publish(ctx context.Context, roomID int64, event string, frame []byte) error
 	// PublishMessages announces the new messages of one room from one
 	// group commit, in seq order, as one event.
 	PublishMessages(ctx context.Context, roomID int64, msgs []Published) error

@@ -15,6 +15,12 @@ const (
 	MsgUnstorable = "This message cannot be stored."
 )
 
+// ErrBadParent is the error of a reply whose parent_chat is not a live
+// message of its room.
+func ErrBadParent() *apperr.Error {
+	return apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
+}
+
 // ReasonMessageTooLong is the ErrorInfo reason of an over-long message.
 const ReasonMessageTooLong = "message_too_long"
 

@@ -219,7 +219,7 @@ func (s *Service) removeRoom(ctx context.Context, id int64) error {
 	if err := s.presence.ClearRoom(ctx, id); err != nil {
 		s.presenceFailed(ctx, "clear_room", err) // expiry cleans up within the TTL
 	}
-	s.publish(ctx, id, subjects.EventRoomDeleted, 0, RoomDeletedFrame(id))
+	s.publish(ctx, id, subjects.EventRoomDeleted, RoomDeletedFrame(id))
 	return nil
 }
 
@@ -330,7 +330,7 @@ func checkNewMessage(m NewMessage) error {
 		return apperr.FieldError("client_msg_id", err.Error())
 	}
 	if m.ParentID < 0 {
-		return apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
+		return ErrBadParent()
 	}
 	return nil
 }
@@ -415,7 +415,7 @@ func (s *Service) Edit(ctx context.Context, c Caller, roomID, id int64, text str
 	if err != nil {
 		return Message{}, err
 	}
-	s.publish(ctx, m.RoomID, subjects.EventEdit, 0, EditFrame(m))
+	s.publish(ctx, m.RoomID, subjects.EventEdit, EditFrame(m))
 	if m.Sender, err = s.user(ctx, c); err != nil {
 		m.Sender = User{ID: c.ID, Email: c.Email} // the edit is committed; answer anyway
 	}
@@ -434,7 +434,7 @@ func (s *Service) Delete(ctx context.Context, c Caller, roomID, id int64) (Messa
 	if err != nil {
 		return Message{}, err
 	}
-	s.publish(ctx, m.RoomID, subjects.EventDelete, 0, DeleteFrame(m))
+	s.publish(ctx, m.RoomID, subjects.EventDelete, DeleteFrame(m))
 	return m, nil
 }
 
@@ -511,7 +511,7 @@ func (s *Service) Join(ctx context.Context, c Caller, ref ConnRef) (room Room, o
 		return room, []User{me}, me, nil
 	}
 	if first {
-		s.publish(ctx, ref.RoomID, subjects.EventJoin, 0, JoinFrame(me))
+		s.publish(ctx, ref.RoomID, subjects.EventJoin, JoinFrame(me))
 	}
 	ids, err := s.presence.Online(ctx, ref.RoomID)
 	if err != nil {
@@ -570,7 +570,7 @@ func (s *Service) Typing(ctx context.Context, c Caller, roomID int64) error {
 	if err != nil {
 		return err
 	}
-	s.publish(ctx, roomID, subjects.EventTyping, 0, TypingFrame(me))
+	s.publish(ctx, roomID, subjects.EventTyping, TypingFrame(me))
 	return nil
 }
 
@@ -612,7 +612,7 @@ func (s *Service) announceLeave(ctx context.Context, d Departure) {
 	} else if found, ok := users[d.UserID]; ok {
 		u = found
 	}
-	s.publish(ctx, d.RoomID, subjects.EventLeave, 0, LeaveFrame(u))
+	s.publish(ctx, d.RoomID, subjects.EventLeave, LeaveFrame(u))
 }
 
 // ---- helpers ----
@@ -636,9 +636,9 @@ func (s *Service) user(ctx context.Context, c Caller) (User, error) {
 // publish announces a committed change. A failure is logged and counted
 // but never fails the call: PostgreSQL is the truth, and gateways repair
 // gaps from history.
-func (s *Service) publish(ctx context.Context, roomID int64, event string, seq int64, frame []byte) {
-	if err := s.pub.Publish(ctx, roomID, event, seq, frame); err != nil {
-		s.log.WarnContext(ctx, "publish failed", "room_id", roomID, "event", event, "seq", seq, "err", err)
+func (s *Service) publish(ctx context.Context, roomID int64, event string, frame []byte) {
+	if err := s.pub.Publish(ctx, roomID, event, frame); err != nil {
+		s.log.WarnContext(ctx, "publish failed", "room_id", roomID, "event", event, "err", err)
 		if s.hooks.PublishFailed != nil {
 			s.hooks.PublishFailed(event)
 		}

@@ -44,7 +44,7 @@ type tracePublisher struct {
 	spans map[int64]trace.SpanContext // by seq
 }
 
-func (p *tracePublisher) Publish(context.Context, int64, string, int64, []byte) error { return nil }
+func (p *tracePublisher) Publish(context.Context, int64, string, []byte) error { return nil }
 
 func (p *tracePublisher) PublishMessages(_ context.Context, _ int64, msgs []Published) error {
 	p.mu.Lock()

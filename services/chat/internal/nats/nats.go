@@ -1,14 +1,13 @@
 // Package nats publishes the chat service's room events on NATS: one
 // subject per room (platform/subjects), the event kind in a header; the
-// client frame as data (and the seq in a header), or for new messages a
-// protobuf chatv1.RoomMessages with every message of one commit; the trace
-// context (platform/tracing) when the call is traced.
+// client frame as data, or for new messages a protobuf chatv1.RoomMessages
+// with every message of one commit; the trace context (platform/tracing)
+// when the call is traced.
 package nats
 
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -32,10 +31,10 @@ type Publisher struct {
 	msgs sync.Pool
 }
 
-// pooledMsg is a message and the backing arrays of its two headers.
+// pooledMsg is a message and the backing array of its event header.
 type pooledMsg struct {
 	nats.Msg
-	event, seq [1]string
+	event [1]string
 }
 
 // NewPublisher returns a Publisher on nc with subjects under prefix.
@@ -53,22 +52,8 @@ var _ chat.Publisher = (*Publisher)(nil)
 //
 // When ctx carries a sampled span (platform/tracing), its trace context
 // travels in the headers so the gateways' delivery continues the trace.
-func (p *Publisher) Publish(ctx context.Context, roomID int64, event string, seq int64, frame []byte) error {
-	m := p.msgs.Get().(*pooledMsg)
-	defer func() {
-		m.Data = nil // the frame is not ours to keep
-		clear(m.Header)
-		p.msgs.Put(m)
-	}()
-	m.Subject, m.Data = p.subjects.Room(roomID), frame
-	m.event[0] = event
-	m.Header[subjects.HeaderEvent] = m.event[:]
-	if seq > 0 {
-		m.seq[0] = strconv.FormatInt(seq, 10)
-		m.Header[subjects.HeaderSeq] = m.seq[:]
-	}
-	tracing.Inject(ctx, m.Header)
-	if err := p.nc.PublishMsg(&m.Msg); err != nil {
+func (p *Publisher) Publish(ctx context.Context, roomID int64, event string, frame []byte) error {
+	if err := p.send(ctx, roomID, event, frame); err != nil {
 		return fmt.Errorf("publish %s of room %d: %w", event, roomID, err)
 	}
 	return nil
@@ -80,30 +65,32 @@ func (p *Publisher) Publish(ctx context.Context, roomID int64, event string, seq
 func (p *Publisher) PublishMessages(_ context.Context, roomID int64, msgs []chat.Published) error {
 	batch := &chatv1.RoomMessages{Messages: make([]*chatv1.RoomMessage, len(msgs))}
 	for i, m := range msgs {
-		batch.Messages[i] = &chatv1.RoomMessage{Seq: m.Seq, Frame: m.Frame, CreatedUnixNano: m.CreatedAt.UnixNano()}
-		if m.Span.IsSampled() {
-			h := map[string][]string{}
-			tracing.Inject(trace.ContextWithSpanContext(context.Background(), m.Span), h)
-			if v := h[tracing.TraceparentHeader]; len(v) > 0 {
-				batch.Messages[i].Traceparent = v[0]
-			}
-		}
+		batch.Messages[i] = &chatv1.RoomMessage{Seq: m.Seq, Frame: m.Frame, CreatedUnixNano: m.CreatedAt.UnixNano(),
+			Traceparent: tracing.Traceparent(trace.ContextWithSpanContext(context.Background(), m.Span))}
 	}
 	data, err := proto.Marshal(batch)
 	if err != nil {
 		return fmt.Errorf("encode messages of room %d: %w", roomID, err)
 	}
+	// The traces travel per message inside the data, not in the headers.
+	if err := p.send(context.Background(), roomID, subjects.EventMessages, data); err != nil {
+		return fmt.Errorf("publish %d messages of room %d: %w", len(msgs), roomID, err)
+	}
+	return nil
+}
+
+// send queues data on the room's subject with the event header (and ctx's
+// trace context, when sampled), through a pooled message.
+func (p *Publisher) send(ctx context.Context, roomID int64, event string, data []byte) error {
 	m := p.msgs.Get().(*pooledMsg)
 	defer func() {
-		m.Data = nil
+		m.Data = nil // the data is not ours to keep
 		clear(m.Header)
 		p.msgs.Put(m)
 	}()
 	m.Subject, m.Data = p.subjects.Room(roomID), data
-	m.event[0] = subjects.EventMessages
+	m.event[0] = event
 	m.Header[subjects.HeaderEvent] = m.event[:]
-	if err := p.nc.PublishMsg(&m.Msg); err != nil {
-		return fmt.Errorf("publish %d messages of room %d: %w", len(msgs), roomID, err)
-	}
-	return nil
+	tracing.Inject(ctx, m.Header)
+	return p.nc.PublishMsg(&m.Msg)
 }

@@ -49,7 +49,7 @@ type publications struct {
 	seqs []int64
 }
 
-func (p *publications) Publish(context.Context, int64, string, int64, []byte) error { return nil }
+func (p *publications) Publish(context.Context, int64, string, []byte) error { return nil }
 
 func (p *publications) PublishMessages(_ context.Context, _ int64, msgs []chat.Published) error {
 	p.mu.Lock()

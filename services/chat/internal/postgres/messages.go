@@ -132,7 +132,7 @@ func insertBatch(ctx context.Context, q querier, msgs []chat.NewMessage) ([]chat
 		case id == 0:
 			found[room] = true
 		default: // -(position in the arrays, from 1) of a reply refused for its parent
-			out[order[-id-1]].Err = errBadParent()
+			out[order[-id-1]].Err = chat.ErrBadParent()
 		}
 		return nil
 	})
@@ -192,12 +192,6 @@ func firstOccurrences(msgs []chat.NewMessage) (order []int, copyOf map[int]int) 
 		order = append(order, i)
 	}
 	return order, copyOf
-}
-
-// errBadParent is the error of a reply whose parent is not a live message
-// of its room.
-func errBadParent() error {
-	return apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
 }
 
 // isDataError reports whether PostgreSQL refused a statement for the data

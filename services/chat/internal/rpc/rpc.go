@@ -170,20 +170,15 @@ func (s *Server) SendMessages(ctx context.Context, req *chatv1.SendMessagesReque
 	}
 	out := make([]chat.Outgoing, len(entries))
 	for i, e := range entries {
+		if e.GetSenderId() <= 0 {
+			return nil, status.Errorf(codes.InvalidArgument, "Entry %d has no sender.", i)
+		}
 		m := e.GetMessage()
 		out[i] = chat.Outgoing{
 			Sender: chat.Caller{ID: e.GetSenderId(), Email: e.GetSenderEmail()},
 			Msg: chat.NewMessage{RoomID: m.GetRoomId(), Text: m.GetText(), ParentID: m.GetParentId(),
 				ClientMsgID: m.GetClientMsgId()},
-		}
-		if tp := e.GetTraceparent(); tp != "" {
-			out[i].Span = trace.SpanContextFromContext(
-				tracing.Extract(context.Background(), map[string][]string{tracing.TraceparentHeader: {tp}}))
-		}
-	}
-	for i, o := range out {
-		if o.Sender.ID <= 0 {
-			return nil, status.Errorf(codes.InvalidArgument, "Entry %d has no sender.", i)
+			Span: trace.SpanContextFromContext(tracing.WithTraceparent(context.Background(), e.GetTraceparent())),
 		}
 	}
 	msgs, errs := s.svc.SendMany(ctx, out)

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strings"
@@ -56,7 +57,12 @@ type Router struct {
 	closes map[string]func()
 }
 
-type entry struct{ host, port string }
+// entry is one configured host:port; last holds what its host resolved to
+// the last time a lookup succeeded (Refresh's goroutine only).
+type entry struct {
+	host, port string
+	last       []string
+}
 
 // New parses addrs (comma-separated host:port), resolves them once and
 // dials every pod. Until some pod is found (the chat service may start
@@ -141,71 +147,52 @@ func (r *Router) Pods() []string {
 }
 
 // Refresh resolves the entries again, dials new pods and drops gone ones.
-// A failed lookup keeps that entry's current pods (DNS hiccups must not
-// empty the set); an empty result for every entry is an error and changes
-// nothing.
+// A failed lookup keeps the pods that entry resolved to last time (DNS
+// hiccups must not empty the set); an empty result for every entry is an
+// error and changes nothing.
 func (r *Router) Refresh(ctx context.Context) error {
+	found := r.resolve(ctx)
+	if len(found) == 0 {
+		return fmt.Errorf("no chat service address found in %v", r.entries)
+	}
+
 	r.mu.RLock()
 	known := make(map[string]Endpoint, len(r.pods))
 	for _, p := range r.pods {
 		known[p.Addr] = p
 	}
 	r.mu.RUnlock()
-
-	found := map[string]string{} // addr -> authority
-	for _, e := range r.entries {
-		ips := []string{e.host}
-		if net.ParseIP(e.host) == nil {
-			var err error
-			if ips, err = r.lookup(ctx, e.host); err != nil {
-				r.log.Warn("chat address lookup failed; keeping its pods", "host", e.host, "err", err)
-				for addr, p := range known {
-					if h, port, _ := net.SplitHostPort(addr); port == e.port && h != "" {
-						found[p.Addr] = e.host
-					}
-				}
-				continue
-			}
-		}
-		for _, ip := range ips {
-			found[net.JoinHostPort(ip, e.port)] = e.host
-		}
-	}
-	if len(found) == 0 {
-		return fmt.Errorf("no chat service address found in %v", r.entries)
-	}
-
-	var pods []Endpoint
-	newCloses := map[string]func(){}
+	pods := make([]Endpoint, 0, len(found))
+	dialed := map[string]func(){}
 	for addr, authority := range found {
 		if p, ok := known[addr]; ok {
 			pods = append(pods, p)
 			continue
 		}
-		c, closeFn, err := r.dial(addr, authority)
+		c, closeConn, err := r.dial(addr, authority)
 		if err != nil {
+			for _, fn := range dialed {
+				fn()
+			}
 			return fmt.Errorf("chat pod %s: %w", addr, err)
 		}
 		pods = append(pods, Endpoint{Addr: addr, Client: c})
-		newCloses[addr] = closeFn
+		dialed[addr] = closeConn
 	}
 	slices.SortFunc(pods, func(a, b Endpoint) int { return strings.Compare(a.Addr, b.Addr) })
 
 	r.mu.Lock()
 	r.pods = pods
-	maps := r.closes
 	var gone []string
 	var closing []func()
-	for addr, fn := range maps {
+	for addr, fn := range r.closes {
 		if _, ok := found[addr]; !ok {
 			gone = append(gone, addr)
 			closing = append(closing, fn)
-			delete(maps, addr)
+			delete(r.closes, addr)
 		}
 	}
-	for addr, fn := range newCloses {
-		maps[addr] = fn
-	}
+	maps.Copy(r.closes, dialed)
 	r.mu.Unlock()
 
 	if len(gone) > 0 {
@@ -218,6 +205,27 @@ func (r *Router) Refresh(ctx context.Context) error {
 		fn()
 	}
 	return nil
+}
+
+// resolve returns every pod address ("ip:port") the entries name now, each
+// with the host name it was found under.
+func (r *Router) resolve(ctx context.Context) map[string]string {
+	found := map[string]string{}
+	for i, e := range r.entries {
+		ips := []string{e.host}
+		if net.ParseIP(e.host) == nil {
+			var err error
+			if ips, err = r.lookup(ctx, e.host); err != nil {
+				r.log.Warn("chat address lookup failed; keeping its pods", "host", e.host, "err", err)
+				ips = e.last
+			}
+		}
+		r.entries[i].last = ips
+		for _, ip := range ips {
+			found[net.JoinHostPort(ip, e.port)] = e.host
+		}
+	}
+	return found
 }
 
 // Run refreshes every interval until ctx ends.

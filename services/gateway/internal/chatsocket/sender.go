@@ -57,14 +57,10 @@ func (s *sender) batcher(pod chatroute.Endpoint) (*batch.Batcher[*chatv1.SenderM
 	}
 	chat := pod.Client
 	flush := func(ctx context.Context, msgs []*chatv1.SenderMessage) ([]*chatv1.SendOutcome, error) {
+		// The batcher fails the whole batch if the outcomes do not match
+		// the messages one to one.
 		resp, err := chat.SendMessages(ctx, &chatv1.SendMessagesRequest{Messages: msgs})
-		if err != nil {
-			return nil, err
-		}
-		if n := len(resp.GetOutcomes()); n != len(msgs) {
-			return nil, status.Errorf(codes.Internal, "chat answered %d outcomes for %d messages", n, len(msgs))
-		}
-		return resp.GetOutcomes(), nil
+		return resp.GetOutcomes(), err
 	}
 	b := batch.New(batch.Config{MaxSize: maxSendBatch, MaxWait: s.wait, FlushTimeout: s.timeout, Observe: s.observe}, flush)
 	s.batches[pod.Addr] = b
@@ -78,10 +74,8 @@ func (s *sender) send(ctx context.Context, user Principal, req *chatv1.SendMessa
 	if err != nil {
 		return nil, status.Error(codes.Unavailable, "The gateway is shutting down.")
 	}
-	entry := &chatv1.SenderMessage{SenderId: user.UserID, SenderEmail: user.Email, Message: req}
-	if tc := traceparent(ctx); tc != "" {
-		entry.Traceparent = tc
-	}
+	entry := &chatv1.SenderMessage{SenderId: user.UserID, SenderEmail: user.Email, Message: req,
+		Traceparent: tracing.Traceparent(ctx)}
 	out, err := b.Do(ctx, entry)
 	if err != nil {
 		return nil, err
@@ -120,16 +114,6 @@ func (s *sender) close() {
 	for _, b := range all {
 		b.Close()
 	}
-}
-
-// traceparent is ctx's W3C trace context when its span is sampled, "" otherwise.
-func traceparent(ctx context.Context) string {
-	h := map[string][]string{}
-	tracing.Inject(ctx, h)
-	if v := h[tracing.TraceparentHeader]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
 }
 
 // statusOf turns one entry's error back into the status SendMessage

@@ -111,8 +111,7 @@ func (b *Bridge) deliverMessages(roomID int64, data []byte, fn func(chatsocket.E
 	for i, m := range batch.GetMessages() {
 		ev.Messages[i] = chatsocket.Event{Kind: subjects.EventMessage, Seq: m.GetSeq(), Data: m.GetFrame()}
 		if tp := m.GetTraceparent(); tp != "" {
-			ctx := tracing.Extract(context.Background(), map[string][]string{tracing.TraceparentHeader: {tp}})
-			_, span := b.startDeliver(ctx, roomID, subjects.EventMessage)
+			_, span := b.startDeliver(tracing.WithTraceparent(context.Background(), tp), roomID, subjects.EventMessage)
 			defer span.End()
 		}
 	}
