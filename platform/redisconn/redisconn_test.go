@@ -227,9 +227,15 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("client talks to a %v, want the primary", role)
 	}
 
-	if err := sentinel.Failover(ctx, "cobra").Err(); err != nil {
-		t.Fatal(err)
-	}
+	// A Sentinel that has just learnt of the replica may not yet count it
+	// as promotable (it answers NOGOODSLAVE until its next look at it).
+	waitUntil(t, "the Sentinel to start a failover", func() bool {
+		err := sentinel.Failover(ctx, "cobra").Err()
+		if err != nil && !strings.Contains(err.Error(), "NOGOODSLAVE") {
+			t.Fatal(err)
+		}
+		return err == nil
+	})
 	waitUntil(t, "the replica promoted", func() bool {
 		return strings.Contains(replica.Info(ctx, "replication").Val(), "role:master")
 	})
