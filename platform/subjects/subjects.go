@@ -50,3 +50,21 @@ func (s Subjects) UserRevoked(userID int64) string {
 
 // AllUsersRevoked matches UserRevoked for every user.
 func (s Subjects) AllUsersRevoked() string { return s.prefix + "user.revoked.*" }
+
+// UserBlocks is the subject announcing that userID blocked or unblocked
+// someone (conversations: blocks). Gateways update the hidden sets of that
+// user's sockets and the chat service drops its cached answers. The data is
+// JSON {"user":<userID>,"other":<id>,"blocking":true|false}.
+func (s Subjects) UserBlocks(userID int64) string {
+	return s.prefix + "user.blocks." + strconv.FormatInt(userID, 10)
+}
+
+// AllUserBlocks matches UserBlocks for every user.
+func (s Subjects) AllUserBlocks() string { return s.prefix + "user.blocks.*" }
+
+// BlockChange is the data of UserBlocks.
+type BlockChange struct {
+	User     int64 `json:"user"`
+	Other    int64 `json:"other"`
+	Blocking bool  `json:"blocking"`
+}

@@ -1780,6 +1780,529 @@ func (x *GetUsersResponse) GetUsers() []*UserSummary {
 	return nil
 }
 
+// BlockUserRequest names the user to block.
+type BlockUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the user to block.
+	UserId        int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockUserRequest) Reset() {
+	*x = BlockUserRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockUserRequest) ProtoMessage() {}
+
+func (x *BlockUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockUserRequest.ProtoReflect.Descriptor instead.
+func (*BlockUserRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *BlockUserRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// BlockUserResponse is the user now blocked.
+type BlockUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The blocked user.
+	User *UserSummary `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// True when this call added the block (false: it existed already).
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockUserResponse) Reset() {
+	*x = BlockUserResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockUserResponse) ProtoMessage() {}
+
+func (x *BlockUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockUserResponse.ProtoReflect.Descriptor instead.
+func (*BlockUserResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *BlockUserResponse) GetUser() *UserSummary {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *BlockUserResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// UnblockUserRequest names the user to unblock.
+type UnblockUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the user to unblock.
+	UserId        int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnblockUserRequest) Reset() {
+	*x = UnblockUserRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnblockUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnblockUserRequest) ProtoMessage() {}
+
+func (x *UnblockUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnblockUserRequest.ProtoReflect.Descriptor instead.
+func (*UnblockUserRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *UnblockUserRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// UnblockUserResponse is empty: the user is not blocked any more.
+type UnblockUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnblockUserResponse) Reset() {
+	*x = UnblockUserResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnblockUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnblockUserResponse) ProtoMessage() {}
+
+func (x *UnblockUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnblockUserResponse.ProtoReflect.Descriptor instead.
+func (*UnblockUserResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{31}
+}
+
+// ListBlocksRequest asks for one page of the caller's blocks.
+type ListBlocksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page size: 20 when 0, at most 100.
+	Limit int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Empty for the first page, else a next_cursor of a previous page.
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBlocksRequest) Reset() {
+	*x = ListBlocksRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBlocksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBlocksRequest) ProtoMessage() {}
+
+func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBlocksRequest.ProtoReflect.Descriptor instead.
+func (*ListBlocksRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListBlocksRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListBlocksRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// ListBlocksResponse is one page of the caller's blocks.
+type ListBlocksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The blocked users, latest block first.
+	Users []*UserSummary `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// Empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBlocksResponse) Reset() {
+	*x = ListBlocksResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBlocksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBlocksResponse) ProtoMessage() {}
+
+func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBlocksResponse.ProtoReflect.Descriptor instead.
+func (*ListBlocksResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListBlocksResponse) GetUsers() []*UserSummary {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *ListBlocksResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+// GetRelationRequest names two users.
+type GetRelationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user asking (e.g. the sender of a DM).
+	UserId int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The other user; 0 asks only about user_id (is_staff).
+	OtherId       int64 `protobuf:"varint,2,opt,name=other_id,json=otherId,proto3" json:"other_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRelationRequest) Reset() {
+	*x = GetRelationRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRelationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRelationRequest) ProtoMessage() {}
+
+func (x *GetRelationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRelationRequest.ProtoReflect.Descriptor instead.
+func (*GetRelationRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *GetRelationRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *GetRelationRequest) GetOtherId() int64 {
+	if x != nil {
+		return x.OtherId
+	}
+	return 0
+}
+
+// GetRelationResponse is how user_id and other_id stand.
+type GetRelationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// user_id blocks other_id.
+	Blocks bool `protobuf:"varint,1,opt,name=blocks,proto3" json:"blocks,omitempty"`
+	// other_id blocks user_id.
+	BlockedBy bool `protobuf:"varint,2,opt,name=blocked_by,json=blockedBy,proto3" json:"blocked_by,omitempty"`
+	// other_id's profile is private.
+	OtherPrivate bool `protobuf:"varint,3,opt,name=other_private,json=otherPrivate,proto3" json:"other_private,omitempty"`
+	// other_id added user_id to their friends.
+	OtherAddedUser bool `protobuf:"varint,4,opt,name=other_added_user,json=otherAddedUser,proto3" json:"other_added_user,omitempty"`
+	// user_id has the staff role (set only by an operator command).
+	IsStaff       bool `protobuf:"varint,5,opt,name=is_staff,json=isStaff,proto3" json:"is_staff,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRelationResponse) Reset() {
+	*x = GetRelationResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRelationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRelationResponse) ProtoMessage() {}
+
+func (x *GetRelationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRelationResponse.ProtoReflect.Descriptor instead.
+func (*GetRelationResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetRelationResponse) GetBlocks() bool {
+	if x != nil {
+		return x.Blocks
+	}
+	return false
+}
+
+func (x *GetRelationResponse) GetBlockedBy() bool {
+	if x != nil {
+		return x.BlockedBy
+	}
+	return false
+}
+
+func (x *GetRelationResponse) GetOtherPrivate() bool {
+	if x != nil {
+		return x.OtherPrivate
+	}
+	return false
+}
+
+func (x *GetRelationResponse) GetOtherAddedUser() bool {
+	if x != nil {
+		return x.OtherAddedUser
+	}
+	return false
+}
+
+func (x *GetRelationResponse) GetIsStaff() bool {
+	if x != nil {
+		return x.IsStaff
+	}
+	return false
+}
+
+// GetBlockedIdsRequest names the blocking user.
+type GetBlockedIdsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user whose blocks to list.
+	UserId        int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlockedIdsRequest) Reset() {
+	*x = GetBlockedIdsRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlockedIdsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlockedIdsRequest) ProtoMessage() {}
+
+func (x *GetBlockedIdsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlockedIdsRequest.ProtoReflect.Descriptor instead.
+func (*GetBlockedIdsRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *GetBlockedIdsRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// GetBlockedIdsResponse lists whom the user blocks.
+type GetBlockedIdsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ids of the blocked users, in no particular order.
+	UserIds       []int64 `protobuf:"varint,1,rep,packed,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlockedIdsResponse) Reset() {
+	*x = GetBlockedIdsResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlockedIdsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlockedIdsResponse) ProtoMessage() {}
+
+func (x *GetBlockedIdsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlockedIdsResponse.ProtoReflect.Descriptor instead.
+func (*GetBlockedIdsResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *GetBlockedIdsResponse) GetUserIds() []int64 {
+	if x != nil {
+		return x.UserIds
+	}
+	return nil
+}
+
 var File_cobraspace_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_cobraspace_user_v1_user_proto_rawDesc = "" +
@@ -1886,13 +2409,41 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x0fGetUsersRequest\x12\x19\n" +
 	"\buser_ids\x18\x01 \x03(\x03R\auserIds\"I\n" +
 	"\x10GetUsersResponse\x125\n" +
-	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users*X\n" +
+	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\"+\n" +
+	"\x10BlockUserRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\"b\n" +
+	"\x11BlockUserResponse\x123\n" +
+	"\x04user\x18\x01 \x01(\v2\x1f.cobraspace.user.v1.UserSummaryR\x04user\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"-\n" +
+	"\x12UnblockUserRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\"\x15\n" +
+	"\x13UnblockUserResponse\"A\n" +
+	"\x11ListBlocksRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"l\n" +
+	"\x12ListBlocksResponse\x125\n" +
+	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"H\n" +
+	"\x12GetRelationRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x19\n" +
+	"\bother_id\x18\x02 \x01(\x03R\aotherId\"\xb6\x01\n" +
+	"\x13GetRelationResponse\x12\x16\n" +
+	"\x06blocks\x18\x01 \x01(\bR\x06blocks\x12\x1d\n" +
+	"\n" +
+	"blocked_by\x18\x02 \x01(\bR\tblockedBy\x12#\n" +
+	"\rother_private\x18\x03 \x01(\bR\fotherPrivate\x12(\n" +
+	"\x10other_added_user\x18\x04 \x01(\bR\x0eotherAddedUser\x12\x19\n" +
+	"\bis_staff\x18\x05 \x01(\bR\aisStaff\"/\n" +
+	"\x14GetBlockedIdsRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\"2\n" +
+	"\x15GetBlockedIdsResponse\x12\x19\n" +
+	"\buser_ids\x18\x01 \x03(\x03R\auserIds*X\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_AVAILABLE\x10\x01\x12\x0f\n" +
 	"\vSTATUS_AWAY\x10\x02\x12\x0f\n" +
-	"\vSTATUS_BUSY\x10\x032\xc3\n" +
-	"\n" +
+	"\vSTATUS_BUSY\x10\x032\xa0\x0e\n" +
 	"\vUserService\x12U\n" +
 	"\bRegister\x12#.cobraspace.user.v1.RegisterRequest\x1a$.cobraspace.user.v1.RegisterResponse\x12L\n" +
 	"\x05Login\x12 .cobraspace.user.v1.LoginRequest\x1a!.cobraspace.user.v1.LoginResponse\x12V\n" +
@@ -1909,7 +2460,13 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\fDeleteFriend\x12'.cobraspace.user.v1.DeleteFriendRequest\x1a(.cobraspace.user.v1.DeleteFriendResponse\x12\\\n" +
 	"\x10GetFriendProfile\x12+.cobraspace.user.v1.GetFriendProfileRequest\x1a\x1b.cobraspace.user.v1.Profile\x12^\n" +
 	"\vSearchUsers\x12&.cobraspace.user.v1.SearchUsersRequest\x1a'.cobraspace.user.v1.SearchUsersResponse\x12U\n" +
-	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/user/v1;userv1b\x06proto3"
+	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponse\x12X\n" +
+	"\tBlockUser\x12$.cobraspace.user.v1.BlockUserRequest\x1a%.cobraspace.user.v1.BlockUserResponse\x12^\n" +
+	"\vUnblockUser\x12&.cobraspace.user.v1.UnblockUserRequest\x1a'.cobraspace.user.v1.UnblockUserResponse\x12[\n" +
+	"\n" +
+	"ListBlocks\x12%.cobraspace.user.v1.ListBlocksRequest\x1a&.cobraspace.user.v1.ListBlocksResponse\x12^\n" +
+	"\vGetRelation\x12&.cobraspace.user.v1.GetRelationRequest\x1a'.cobraspace.user.v1.GetRelationResponse\x12d\n" +
+	"\rGetBlockedIds\x12(.cobraspace.user.v1.GetBlockedIdsRequest\x1a).cobraspace.user.v1.GetBlockedIdsResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/user/v1;userv1b\x06proto3"
 
 var (
 	file_cobraspace_user_v1_user_proto_rawDescOnce sync.Once
@@ -1924,7 +2481,7 @@ func file_cobraspace_user_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_cobraspace_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(Status)(0),                      // 0: cobraspace.user.v1.Status
 	(*Profile)(nil),                  // 1: cobraspace.user.v1.Profile
@@ -1955,14 +2512,24 @@ var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(*SearchUsersResponse)(nil),      // 26: cobraspace.user.v1.SearchUsersResponse
 	(*GetUsersRequest)(nil),          // 27: cobraspace.user.v1.GetUsersRequest
 	(*GetUsersResponse)(nil),         // 28: cobraspace.user.v1.GetUsersResponse
-	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
+	(*BlockUserRequest)(nil),         // 29: cobraspace.user.v1.BlockUserRequest
+	(*BlockUserResponse)(nil),        // 30: cobraspace.user.v1.BlockUserResponse
+	(*UnblockUserRequest)(nil),       // 31: cobraspace.user.v1.UnblockUserRequest
+	(*UnblockUserResponse)(nil),      // 32: cobraspace.user.v1.UnblockUserResponse
+	(*ListBlocksRequest)(nil),        // 33: cobraspace.user.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),       // 34: cobraspace.user.v1.ListBlocksResponse
+	(*GetRelationRequest)(nil),       // 35: cobraspace.user.v1.GetRelationRequest
+	(*GetRelationResponse)(nil),      // 36: cobraspace.user.v1.GetRelationResponse
+	(*GetBlockedIdsRequest)(nil),     // 37: cobraspace.user.v1.GetBlockedIdsRequest
+	(*GetBlockedIdsResponse)(nil),    // 38: cobraspace.user.v1.GetBlockedIdsResponse
+	(*timestamppb.Timestamp)(nil),    // 39: google.protobuf.Timestamp
 }
 var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	0,  // 0: cobraspace.user.v1.Profile.status:type_name -> cobraspace.user.v1.Status
-	29, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
+	39, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: cobraspace.user.v1.UserSummary.status:type_name -> cobraspace.user.v1.Status
-	29, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
-	29, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	39, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
+	39, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: cobraspace.user.v1.RegisterResponse.profile:type_name -> cobraspace.user.v1.Profile
 	1,  // 6: cobraspace.user.v1.LoginResponse.profile:type_name -> cobraspace.user.v1.Profile
 	3,  // 7: cobraspace.user.v1.LoginResponse.tokens:type_name -> cobraspace.user.v1.TokenPair
@@ -1971,41 +2538,53 @@ var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	2,  // 10: cobraspace.user.v1.ListFriendsResponse.friends:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 11: cobraspace.user.v1.SearchUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 12: cobraspace.user.v1.GetUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
-	4,  // 13: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
-	6,  // 14: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
-	8,  // 15: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
-	9,  // 16: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
-	11, // 17: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
-	12, // 18: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
-	13, // 19: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
-	16, // 20: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
-	14, // 21: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
-	18, // 22: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
-	20, // 23: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
-	22, // 24: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
-	24, // 25: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
-	25, // 26: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
-	27, // 27: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
-	5,  // 28: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
-	7,  // 29: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
-	3,  // 30: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
-	10, // 31: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
-	1,  // 32: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 33: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 34: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
-	17, // 35: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
-	15, // 36: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
-	19, // 37: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
-	21, // 38: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
-	23, // 39: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
-	1,  // 40: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
-	26, // 41: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
-	28, // 42: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
-	28, // [28:43] is the sub-list for method output_type
-	13, // [13:28] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	2,  // 13: cobraspace.user.v1.BlockUserResponse.user:type_name -> cobraspace.user.v1.UserSummary
+	2,  // 14: cobraspace.user.v1.ListBlocksResponse.users:type_name -> cobraspace.user.v1.UserSummary
+	4,  // 15: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
+	6,  // 16: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
+	8,  // 17: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
+	9,  // 18: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
+	11, // 19: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
+	12, // 20: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
+	13, // 21: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
+	16, // 22: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
+	14, // 23: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
+	18, // 24: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
+	20, // 25: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
+	22, // 26: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
+	24, // 27: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
+	25, // 28: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
+	27, // 29: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
+	29, // 30: cobraspace.user.v1.UserService.BlockUser:input_type -> cobraspace.user.v1.BlockUserRequest
+	31, // 31: cobraspace.user.v1.UserService.UnblockUser:input_type -> cobraspace.user.v1.UnblockUserRequest
+	33, // 32: cobraspace.user.v1.UserService.ListBlocks:input_type -> cobraspace.user.v1.ListBlocksRequest
+	35, // 33: cobraspace.user.v1.UserService.GetRelation:input_type -> cobraspace.user.v1.GetRelationRequest
+	37, // 34: cobraspace.user.v1.UserService.GetBlockedIds:input_type -> cobraspace.user.v1.GetBlockedIdsRequest
+	5,  // 35: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
+	7,  // 36: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
+	3,  // 37: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
+	10, // 38: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
+	1,  // 39: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 40: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 41: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
+	17, // 42: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
+	15, // 43: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
+	19, // 44: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
+	21, // 45: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
+	23, // 46: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
+	1,  // 47: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
+	26, // 48: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
+	28, // 49: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
+	30, // 50: cobraspace.user.v1.UserService.BlockUser:output_type -> cobraspace.user.v1.BlockUserResponse
+	32, // 51: cobraspace.user.v1.UserService.UnblockUser:output_type -> cobraspace.user.v1.UnblockUserResponse
+	34, // 52: cobraspace.user.v1.UserService.ListBlocks:output_type -> cobraspace.user.v1.ListBlocksResponse
+	36, // 53: cobraspace.user.v1.UserService.GetRelation:output_type -> cobraspace.user.v1.GetRelationResponse
+	38, // 54: cobraspace.user.v1.UserService.GetBlockedIds:output_type -> cobraspace.user.v1.GetBlockedIdsResponse
+	35, // [35:55] is the sub-list for method output_type
+	15, // [15:35] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_user_v1_user_proto_init() }
@@ -2019,7 +2598,7 @@ func file_cobraspace_user_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_user_v1_user_proto_rawDesc), len(file_cobraspace_user_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
