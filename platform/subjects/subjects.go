@@ -68,3 +68,8 @@ type BlockChange struct {
 	Other    int64 `json:"other"`
 	Blocking bool  `json:"blocking"`
 }
+
+// RoomMutes is the subject announcing that a room's mutes changed
+// (conversations: moderation): every chat replica drops its cached mutes of
+// that room. The data is the room id in decimal.
+func (s Subjects) RoomMutes() string { return s.prefix + "chat.mutes" }

@@ -77,7 +77,12 @@ type Room struct {
 	// When the room was created.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Highest seq assigned in this room so far (0 when empty).
-	LastSeq       int64 `protobuf:"varint,7,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	LastSeq int64 `protobuf:"varint,7,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// "post" (a post's room, or a room without a post) or "dm" (the private
+	// room of two users; owner_id 0). Conversations: direct messages.
+	Kind string `protobuf:"bytes,40,opt,name=kind,proto3" json:"kind,omitempty"`
+	// For a "dm" room: its two users, lower id first.
+	DmUserIds     []int64 `protobuf:"varint,41,rep,packed,name=dm_user_ids,json=dmUserIds,proto3" json:"dm_user_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -159,6 +164,20 @@ func (x *Room) GetLastSeq() int64 {
 		return x.LastSeq
 	}
 	return 0
+}
+
+func (x *Room) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Room) GetDmUserIds() []int64 {
+	if x != nil {
+		return x.DmUserIds
+	}
+	return nil
 }
 
 // Message is one chat message, with its sender's public details.
@@ -1911,11 +1930,660 @@ func (*TypingResponse) Descriptor() ([]byte, []int) {
 	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{29}
 }
 
+// MuteMemberRequest mutes (or unmutes) a member of a room.
+type MuteMemberRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room; NOT_FOUND when unknown or not readable by the caller.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// The member to mute; INVALID_ARGUMENT field "user" for the caller.
+	UserId int64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// 1 to 10,080; 0 lifts the mute.
+	Minutes       int32 `protobuf:"varint,3,opt,name=minutes,proto3" json:"minutes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MuteMemberRequest) Reset() {
+	*x = MuteMemberRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MuteMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MuteMemberRequest) ProtoMessage() {}
+
+func (x *MuteMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MuteMemberRequest.ProtoReflect.Descriptor instead.
+func (*MuteMemberRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *MuteMemberRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *MuteMemberRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *MuteMemberRequest) GetMinutes() int32 {
+	if x != nil {
+		return x.Minutes
+	}
+	return 0
+}
+
+// MuteMemberResponse says until when the member is muted.
+type MuteMemberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unset when the mute was lifted.
+	Until         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=until,proto3" json:"until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MuteMemberResponse) Reset() {
+	*x = MuteMemberResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MuteMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MuteMemberResponse) ProtoMessage() {}
+
+func (x *MuteMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MuteMemberResponse.ProtoReflect.Descriptor instead.
+func (*MuteMemberResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *MuteMemberResponse) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+// ReportMessageRequest reports a message.
+type ReportMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message; NOT_FOUND when unknown, deleted or not readable.
+	MessageId int64 `protobuf:"varint,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Why, 1 to 500 characters.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportMessageRequest) Reset() {
+	*x = ReportMessageRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportMessageRequest) ProtoMessage() {}
+
+func (x *ReportMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportMessageRequest.ProtoReflect.Descriptor instead.
+func (*ReportMessageRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ReportMessageRequest) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *ReportMessageRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ReportMessageResponse is the stored report.
+type ReportMessageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The report (the earlier one when the caller had reported it before).
+	Report *Report `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	// False when the caller had already reported this message.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportMessageResponse) Reset() {
+	*x = ReportMessageResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportMessageResponse) ProtoMessage() {}
+
+func (x *ReportMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportMessageResponse.ProtoReflect.Descriptor instead.
+func (*ReportMessageResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ReportMessageResponse) GetReport() *Report {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+func (x *ReportMessageResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// Report is one user's report of one message.
+type Report struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	MessageId int64                  `protobuf:"varint,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	RoomId    int64                  `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Sender and text of the message when it was reported.
+	SenderId      int64                  `protobuf:"varint,4,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	MessageText   string                 `protobuf:"bytes,5,opt,name=message_text,json=messageText,proto3" json:"message_text,omitempty"`
+	ReporterId    int64                  `protobuf:"varint,6,opt,name=reporter_id,json=reporterId,proto3" json:"reporter_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Report) Reset() {
+	*x = Report{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Report) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Report) ProtoMessage() {}
+
+func (x *Report) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Report.ProtoReflect.Descriptor instead.
+func (*Report) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *Report) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Report) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *Report) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *Report) GetSenderId() int64 {
+	if x != nil {
+		return x.SenderId
+	}
+	return 0
+}
+
+func (x *Report) GetMessageText() string {
+	if x != nil {
+		return x.MessageText
+	}
+	return ""
+}
+
+func (x *Report) GetReporterId() int64 {
+	if x != nil {
+		return x.ReporterId
+	}
+	return 0
+}
+
+func (x *Report) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Report) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// ListReportsRequest asks for one page of reports.
+type ListReportsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Default 20, at most 100.
+	Limit int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Empty for the first page, else a next_cursor.
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReportsRequest) Reset() {
+	*x = ListReportsRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReportsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReportsRequest) ProtoMessage() {}
+
+func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
+func (*ListReportsRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListReportsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListReportsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// ListReportsResponse is one page of reports, newest first.
+type ListReportsResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Reports []*Report              `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	// Empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReportsResponse) Reset() {
+	*x = ListReportsResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReportsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReportsResponse) ProtoMessage() {}
+
+func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
+func (*ListReportsResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListReportsResponse) GetReports() []*Report {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+func (x *ListReportsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+// SearchMessagesRequest searches one room.
+type SearchMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room; NOT_FOUND when unknown or not readable by the caller.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Literal text (%, _ and \ are text), 1 to 200 characters, no NUL.
+	Query string `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	// Only messages with seq < before_seq; 0 for the newest.
+	BeforeSeq int64 `protobuf:"varint,3,opt,name=before_seq,json=beforeSeq,proto3" json:"before_seq,omitempty"`
+	// Default 50, at most 200.
+	Limit         int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchMessagesRequest) Reset() {
+	*x = SearchMessagesRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchMessagesRequest) ProtoMessage() {}
+
+func (x *SearchMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchMessagesRequest.ProtoReflect.Descriptor instead.
+func (*SearchMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *SearchMessagesRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *SearchMessagesRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchMessagesRequest) GetBeforeSeq() int64 {
+	if x != nil {
+		return x.BeforeSeq
+	}
+	return 0
+}
+
+func (x *SearchMessagesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// SearchMessagesResponse is one page of matches.
+type SearchMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Messages      []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchMessagesResponse) Reset() {
+	*x = SearchMessagesResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchMessagesResponse) ProtoMessage() {}
+
+func (x *SearchMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchMessagesResponse.ProtoReflect.Descriptor instead.
+func (*SearchMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *SearchMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+// OpenDirectRoomRequest names the other user.
+type OpenDirectRoomRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenDirectRoomRequest) Reset() {
+	*x = OpenDirectRoomRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenDirectRoomRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenDirectRoomRequest) ProtoMessage() {}
+
+func (x *OpenDirectRoomRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenDirectRoomRequest.ProtoReflect.Descriptor instead.
+func (*OpenDirectRoomRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *OpenDirectRoomRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// OpenDirectRoomResponse is the private room of the caller and user_id.
+type OpenDirectRoomResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Room  *Room                  `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// True when this call created it.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenDirectRoomResponse) Reset() {
+	*x = OpenDirectRoomResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenDirectRoomResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenDirectRoomResponse) ProtoMessage() {}
+
+func (x *OpenDirectRoomResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenDirectRoomResponse.ProtoReflect.Descriptor instead.
+func (*OpenDirectRoomResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *OpenDirectRoomResponse) GetRoom() *Room {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
+func (x *OpenDirectRoomResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
 var File_cobraspace_chat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcobraspace/chat/v1/chat.proto\x12\x12cobraspace.chat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x01\n" +
+	"\x1dcobraspace/chat/v1/chat.proto\x12\x12cobraspace.chat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x02\n" +
 	"\x04Room\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x19\n" +
@@ -1924,7 +2592,9 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\fonline_count\x18\x05 \x01(\x05R\vonlineCount\x129\n" +
 	"\n" +
 	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x19\n" +
-	"\blast_seq\x18\a \x01(\x03R\alastSeq\"\x99\x03\n" +
+	"\blast_seq\x18\a \x01(\x03R\alastSeq\x12\x12\n" +
+	"\x04kind\x18( \x01(\tR\x04kind\x12\x1e\n" +
+	"\vdm_user_ids\x18) \x03(\x03R\tdmUserIds\"\x99\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x17\n" +
@@ -2031,7 +2701,52 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\aunknown\x18\x01 \x03(\v2!.cobraspace.chat.v1.ConnectionRefR\aunknown\"(\n" +
 	"\rTypingRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\"\x10\n" +
-	"\x0eTypingResponse2\xc3\t\n" +
+	"\x0eTypingResponse\"_\n" +
+	"\x11MuteMemberRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\x03R\x06userId\x12\x18\n" +
+	"\aminutes\x18\x03 \x01(\x05R\aminutes\"F\n" +
+	"\x12MuteMemberResponse\x120\n" +
+	"\x05until\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"M\n" +
+	"\x14ReportMessageRequest\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\x03R\tmessageId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"e\n" +
+	"\x15ReportMessageResponse\x122\n" +
+	"\x06report\x18\x01 \x01(\v2\x1a.cobraspace.chat.v1.ReportR\x06report\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\x84\x02\n" +
+	"\x06Report\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\x03R\tmessageId\x12\x17\n" +
+	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\x12\x1b\n" +
+	"\tsender_id\x18\x04 \x01(\x03R\bsenderId\x12!\n" +
+	"\fmessage_text\x18\x05 \x01(\tR\vmessageText\x12\x1f\n" +
+	"\vreporter_id\x18\x06 \x01(\x03R\n" +
+	"reporterId\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x129\n" +
+	"\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"B\n" +
+	"\x12ListReportsRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"l\n" +
+	"\x13ListReportsResponse\x124\n" +
+	"\areports\x18\x01 \x03(\v2\x1a.cobraspace.chat.v1.ReportR\areports\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"{\n" +
+	"\x15SearchMessagesRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x14\n" +
+	"\x05query\x18\x02 \x01(\tR\x05query\x12\x1d\n" +
+	"\n" +
+	"before_seq\x18\x03 \x01(\x03R\tbeforeSeq\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\x05R\x05limit\"Q\n" +
+	"\x16SearchMessagesResponse\x127\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1b.cobraspace.chat.v1.MessageR\bmessages\"0\n" +
+	"\x15OpenDirectRoomRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\"`\n" +
+	"\x16OpenDirectRoomResponse\x12,\n" +
+	"\x04room\x18\x01 \x01(\v2\x18.cobraspace.chat.v1.RoomR\x04room\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated2\xb8\r\n" +
 	"\vChatService\x12M\n" +
 	"\n" +
 	"CreateRoom\x12%.cobraspace.chat.v1.CreateRoomRequest\x1a\x18.cobraspace.chat.v1.Room\x12G\n" +
@@ -2049,7 +2764,13 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\x04Join\x12\x1f.cobraspace.chat.v1.JoinRequest\x1a .cobraspace.chat.v1.JoinResponse\x12L\n" +
 	"\x05Leave\x12 .cobraspace.chat.v1.LeaveRequest\x1a!.cobraspace.chat.v1.LeaveResponse\x12X\n" +
 	"\tHeartbeat\x12$.cobraspace.chat.v1.HeartbeatRequest\x1a%.cobraspace.chat.v1.HeartbeatResponse\x12O\n" +
-	"\x06Typing\x12!.cobraspace.chat.v1.TypingRequest\x1a\".cobraspace.chat.v1.TypingResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1;chatv1b\x06proto3"
+	"\x06Typing\x12!.cobraspace.chat.v1.TypingRequest\x1a\".cobraspace.chat.v1.TypingResponse\x12[\n" +
+	"\n" +
+	"MuteMember\x12%.cobraspace.chat.v1.MuteMemberRequest\x1a&.cobraspace.chat.v1.MuteMemberResponse\x12d\n" +
+	"\rReportMessage\x12(.cobraspace.chat.v1.ReportMessageRequest\x1a).cobraspace.chat.v1.ReportMessageResponse\x12^\n" +
+	"\vListReports\x12&.cobraspace.chat.v1.ListReportsRequest\x1a'.cobraspace.chat.v1.ListReportsResponse\x12g\n" +
+	"\x0eSearchMessages\x12).cobraspace.chat.v1.SearchMessagesRequest\x1a*.cobraspace.chat.v1.SearchMessagesResponse\x12g\n" +
+	"\x0eOpenDirectRoom\x12).cobraspace.chat.v1.OpenDirectRoomRequest\x1a*.cobraspace.chat.v1.OpenDirectRoomResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1;chatv1b\x06proto3"
 
 var (
 	file_cobraspace_chat_v1_chat_proto_rawDescOnce sync.Once
@@ -2063,44 +2784,55 @@ func file_cobraspace_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_cobraspace_chat_v1_chat_proto_rawDescData
 }
 
-var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_cobraspace_chat_v1_chat_proto_goTypes = []any{
-	(*Room)(nil),                  // 0: cobraspace.chat.v1.Room
-	(*Message)(nil),               // 1: cobraspace.chat.v1.Message
-	(*OnlineUser)(nil),            // 2: cobraspace.chat.v1.OnlineUser
-	(*CreateRoomRequest)(nil),     // 3: cobraspace.chat.v1.CreateRoomRequest
-	(*GetRoomRequest)(nil),        // 4: cobraspace.chat.v1.GetRoomRequest
-	(*ListRoomsRequest)(nil),      // 5: cobraspace.chat.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 6: cobraspace.chat.v1.ListRoomsResponse
-	(*UpdateRoomRequest)(nil),     // 7: cobraspace.chat.v1.UpdateRoomRequest
-	(*DeleteRoomRequest)(nil),     // 8: cobraspace.chat.v1.DeleteRoomRequest
-	(*DeleteRoomResponse)(nil),    // 9: cobraspace.chat.v1.DeleteRoomResponse
-	(*SendMessageRequest)(nil),    // 10: cobraspace.chat.v1.SendMessageRequest
-	(*SendMessagesRequest)(nil),   // 11: cobraspace.chat.v1.SendMessagesRequest
-	(*SenderMessage)(nil),         // 12: cobraspace.chat.v1.SenderMessage
-	(*SendMessagesResponse)(nil),  // 13: cobraspace.chat.v1.SendMessagesResponse
-	(*SendOutcome)(nil),           // 14: cobraspace.chat.v1.SendOutcome
-	(*SendError)(nil),             // 15: cobraspace.chat.v1.SendError
-	(*EditMessageRequest)(nil),    // 16: cobraspace.chat.v1.EditMessageRequest
-	(*DeleteMessageRequest)(nil),  // 17: cobraspace.chat.v1.DeleteMessageRequest
-	(*DeleteMessageResponse)(nil), // 18: cobraspace.chat.v1.DeleteMessageResponse
-	(*ListMessagesRequest)(nil),   // 19: cobraspace.chat.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 20: cobraspace.chat.v1.ListMessagesResponse
-	(*JoinRequest)(nil),           // 21: cobraspace.chat.v1.JoinRequest
-	(*JoinResponse)(nil),          // 22: cobraspace.chat.v1.JoinResponse
-	(*LeaveRequest)(nil),          // 23: cobraspace.chat.v1.LeaveRequest
-	(*LeaveResponse)(nil),         // 24: cobraspace.chat.v1.LeaveResponse
-	(*HeartbeatRequest)(nil),      // 25: cobraspace.chat.v1.HeartbeatRequest
-	(*ConnectionRef)(nil),         // 26: cobraspace.chat.v1.ConnectionRef
-	(*HeartbeatResponse)(nil),     // 27: cobraspace.chat.v1.HeartbeatResponse
-	(*TypingRequest)(nil),         // 28: cobraspace.chat.v1.TypingRequest
-	(*TypingResponse)(nil),        // 29: cobraspace.chat.v1.TypingResponse
-	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
+	(*Room)(nil),                   // 0: cobraspace.chat.v1.Room
+	(*Message)(nil),                // 1: cobraspace.chat.v1.Message
+	(*OnlineUser)(nil),             // 2: cobraspace.chat.v1.OnlineUser
+	(*CreateRoomRequest)(nil),      // 3: cobraspace.chat.v1.CreateRoomRequest
+	(*GetRoomRequest)(nil),         // 4: cobraspace.chat.v1.GetRoomRequest
+	(*ListRoomsRequest)(nil),       // 5: cobraspace.chat.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),      // 6: cobraspace.chat.v1.ListRoomsResponse
+	(*UpdateRoomRequest)(nil),      // 7: cobraspace.chat.v1.UpdateRoomRequest
+	(*DeleteRoomRequest)(nil),      // 8: cobraspace.chat.v1.DeleteRoomRequest
+	(*DeleteRoomResponse)(nil),     // 9: cobraspace.chat.v1.DeleteRoomResponse
+	(*SendMessageRequest)(nil),     // 10: cobraspace.chat.v1.SendMessageRequest
+	(*SendMessagesRequest)(nil),    // 11: cobraspace.chat.v1.SendMessagesRequest
+	(*SenderMessage)(nil),          // 12: cobraspace.chat.v1.SenderMessage
+	(*SendMessagesResponse)(nil),   // 13: cobraspace.chat.v1.SendMessagesResponse
+	(*SendOutcome)(nil),            // 14: cobraspace.chat.v1.SendOutcome
+	(*SendError)(nil),              // 15: cobraspace.chat.v1.SendError
+	(*EditMessageRequest)(nil),     // 16: cobraspace.chat.v1.EditMessageRequest
+	(*DeleteMessageRequest)(nil),   // 17: cobraspace.chat.v1.DeleteMessageRequest
+	(*DeleteMessageResponse)(nil),  // 18: cobraspace.chat.v1.DeleteMessageResponse
+	(*ListMessagesRequest)(nil),    // 19: cobraspace.chat.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),   // 20: cobraspace.chat.v1.ListMessagesResponse
+	(*JoinRequest)(nil),            // 21: cobraspace.chat.v1.JoinRequest
+	(*JoinResponse)(nil),           // 22: cobraspace.chat.v1.JoinResponse
+	(*LeaveRequest)(nil),           // 23: cobraspace.chat.v1.LeaveRequest
+	(*LeaveResponse)(nil),          // 24: cobraspace.chat.v1.LeaveResponse
+	(*HeartbeatRequest)(nil),       // 25: cobraspace.chat.v1.HeartbeatRequest
+	(*ConnectionRef)(nil),          // 26: cobraspace.chat.v1.ConnectionRef
+	(*HeartbeatResponse)(nil),      // 27: cobraspace.chat.v1.HeartbeatResponse
+	(*TypingRequest)(nil),          // 28: cobraspace.chat.v1.TypingRequest
+	(*TypingResponse)(nil),         // 29: cobraspace.chat.v1.TypingResponse
+	(*MuteMemberRequest)(nil),      // 30: cobraspace.chat.v1.MuteMemberRequest
+	(*MuteMemberResponse)(nil),     // 31: cobraspace.chat.v1.MuteMemberResponse
+	(*ReportMessageRequest)(nil),   // 32: cobraspace.chat.v1.ReportMessageRequest
+	(*ReportMessageResponse)(nil),  // 33: cobraspace.chat.v1.ReportMessageResponse
+	(*Report)(nil),                 // 34: cobraspace.chat.v1.Report
+	(*ListReportsRequest)(nil),     // 35: cobraspace.chat.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),    // 36: cobraspace.chat.v1.ListReportsResponse
+	(*SearchMessagesRequest)(nil),  // 37: cobraspace.chat.v1.SearchMessagesRequest
+	(*SearchMessagesResponse)(nil), // 38: cobraspace.chat.v1.SearchMessagesResponse
+	(*OpenDirectRoomRequest)(nil),  // 39: cobraspace.chat.v1.OpenDirectRoomRequest
+	(*OpenDirectRoomResponse)(nil), // 40: cobraspace.chat.v1.OpenDirectRoomResponse
+	(*timestamppb.Timestamp)(nil),  // 41: google.protobuf.Timestamp
 }
 var file_cobraspace_chat_v1_chat_proto_depIdxs = []int32{
-	30, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
-	30, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	30, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
+	41, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
+	41, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	41, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: cobraspace.chat.v1.ListRoomsResponse.rooms:type_name -> cobraspace.chat.v1.Room
 	12, // 4: cobraspace.chat.v1.SendMessagesRequest.messages:type_name -> cobraspace.chat.v1.SenderMessage
 	10, // 5: cobraspace.chat.v1.SenderMessage.message:type_name -> cobraspace.chat.v1.SendMessageRequest
@@ -2113,39 +2845,55 @@ var file_cobraspace_chat_v1_chat_proto_depIdxs = []int32{
 	2,  // 12: cobraspace.chat.v1.JoinResponse.me:type_name -> cobraspace.chat.v1.OnlineUser
 	26, // 13: cobraspace.chat.v1.HeartbeatRequest.connections:type_name -> cobraspace.chat.v1.ConnectionRef
 	26, // 14: cobraspace.chat.v1.HeartbeatResponse.unknown:type_name -> cobraspace.chat.v1.ConnectionRef
-	3,  // 15: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
-	4,  // 16: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
-	5,  // 17: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
-	7,  // 18: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
-	8,  // 19: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
-	10, // 20: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
-	11, // 21: cobraspace.chat.v1.ChatService.SendMessages:input_type -> cobraspace.chat.v1.SendMessagesRequest
-	16, // 22: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
-	17, // 23: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
-	19, // 24: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
-	21, // 25: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
-	23, // 26: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
-	25, // 27: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
-	28, // 28: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
-	0,  // 29: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
-	0,  // 30: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
-	6,  // 31: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
-	0,  // 32: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
-	9,  // 33: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
-	1,  // 34: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
-	13, // 35: cobraspace.chat.v1.ChatService.SendMessages:output_type -> cobraspace.chat.v1.SendMessagesResponse
-	1,  // 36: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
-	18, // 37: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
-	20, // 38: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
-	22, // 39: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
-	24, // 40: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
-	27, // 41: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
-	29, // 42: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
-	29, // [29:43] is the sub-list for method output_type
-	15, // [15:29] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	41, // 15: cobraspace.chat.v1.MuteMemberResponse.until:type_name -> google.protobuf.Timestamp
+	34, // 16: cobraspace.chat.v1.ReportMessageResponse.report:type_name -> cobraspace.chat.v1.Report
+	41, // 17: cobraspace.chat.v1.Report.created_at:type_name -> google.protobuf.Timestamp
+	34, // 18: cobraspace.chat.v1.ListReportsResponse.reports:type_name -> cobraspace.chat.v1.Report
+	1,  // 19: cobraspace.chat.v1.SearchMessagesResponse.messages:type_name -> cobraspace.chat.v1.Message
+	0,  // 20: cobraspace.chat.v1.OpenDirectRoomResponse.room:type_name -> cobraspace.chat.v1.Room
+	3,  // 21: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
+	4,  // 22: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
+	5,  // 23: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
+	7,  // 24: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
+	8,  // 25: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
+	10, // 26: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
+	11, // 27: cobraspace.chat.v1.ChatService.SendMessages:input_type -> cobraspace.chat.v1.SendMessagesRequest
+	16, // 28: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
+	17, // 29: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
+	19, // 30: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
+	21, // 31: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
+	23, // 32: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
+	25, // 33: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
+	28, // 34: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
+	30, // 35: cobraspace.chat.v1.ChatService.MuteMember:input_type -> cobraspace.chat.v1.MuteMemberRequest
+	32, // 36: cobraspace.chat.v1.ChatService.ReportMessage:input_type -> cobraspace.chat.v1.ReportMessageRequest
+	35, // 37: cobraspace.chat.v1.ChatService.ListReports:input_type -> cobraspace.chat.v1.ListReportsRequest
+	37, // 38: cobraspace.chat.v1.ChatService.SearchMessages:input_type -> cobraspace.chat.v1.SearchMessagesRequest
+	39, // 39: cobraspace.chat.v1.ChatService.OpenDirectRoom:input_type -> cobraspace.chat.v1.OpenDirectRoomRequest
+	0,  // 40: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
+	0,  // 41: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
+	6,  // 42: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
+	0,  // 43: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
+	9,  // 44: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
+	1,  // 45: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
+	13, // 46: cobraspace.chat.v1.ChatService.SendMessages:output_type -> cobraspace.chat.v1.SendMessagesResponse
+	1,  // 47: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
+	18, // 48: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
+	20, // 49: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
+	22, // 50: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
+	24, // 51: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
+	27, // 52: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
+	29, // 53: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
+	31, // 54: cobraspace.chat.v1.ChatService.MuteMember:output_type -> cobraspace.chat.v1.MuteMemberResponse
+	33, // 55: cobraspace.chat.v1.ChatService.ReportMessage:output_type -> cobraspace.chat.v1.ReportMessageResponse
+	36, // 56: cobraspace.chat.v1.ChatService.ListReports:output_type -> cobraspace.chat.v1.ListReportsResponse
+	38, // 57: cobraspace.chat.v1.ChatService.SearchMessages:output_type -> cobraspace.chat.v1.SearchMessagesResponse
+	40, // 58: cobraspace.chat.v1.ChatService.OpenDirectRoom:output_type -> cobraspace.chat.v1.OpenDirectRoomResponse
+	40, // [40:59] is the sub-list for method output_type
+	21, // [21:40] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_chat_v1_chat_proto_init() }
@@ -2163,7 +2911,7 @@ func file_cobraspace_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_chat_v1_chat_proto_rawDesc), len(file_cobraspace_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

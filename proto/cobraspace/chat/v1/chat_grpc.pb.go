@@ -55,20 +55,25 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ChatService_CreateRoom_FullMethodName    = "/cobraspace.chat.v1.ChatService/CreateRoom"
-	ChatService_GetRoom_FullMethodName       = "/cobraspace.chat.v1.ChatService/GetRoom"
-	ChatService_ListRooms_FullMethodName     = "/cobraspace.chat.v1.ChatService/ListRooms"
-	ChatService_UpdateRoom_FullMethodName    = "/cobraspace.chat.v1.ChatService/UpdateRoom"
-	ChatService_DeleteRoom_FullMethodName    = "/cobraspace.chat.v1.ChatService/DeleteRoom"
-	ChatService_SendMessage_FullMethodName   = "/cobraspace.chat.v1.ChatService/SendMessage"
-	ChatService_SendMessages_FullMethodName  = "/cobraspace.chat.v1.ChatService/SendMessages"
-	ChatService_EditMessage_FullMethodName   = "/cobraspace.chat.v1.ChatService/EditMessage"
-	ChatService_DeleteMessage_FullMethodName = "/cobraspace.chat.v1.ChatService/DeleteMessage"
-	ChatService_ListMessages_FullMethodName  = "/cobraspace.chat.v1.ChatService/ListMessages"
-	ChatService_Join_FullMethodName          = "/cobraspace.chat.v1.ChatService/Join"
-	ChatService_Leave_FullMethodName         = "/cobraspace.chat.v1.ChatService/Leave"
-	ChatService_Heartbeat_FullMethodName     = "/cobraspace.chat.v1.ChatService/Heartbeat"
-	ChatService_Typing_FullMethodName        = "/cobraspace.chat.v1.ChatService/Typing"
+	ChatService_CreateRoom_FullMethodName     = "/cobraspace.chat.v1.ChatService/CreateRoom"
+	ChatService_GetRoom_FullMethodName        = "/cobraspace.chat.v1.ChatService/GetRoom"
+	ChatService_ListRooms_FullMethodName      = "/cobraspace.chat.v1.ChatService/ListRooms"
+	ChatService_UpdateRoom_FullMethodName     = "/cobraspace.chat.v1.ChatService/UpdateRoom"
+	ChatService_DeleteRoom_FullMethodName     = "/cobraspace.chat.v1.ChatService/DeleteRoom"
+	ChatService_SendMessage_FullMethodName    = "/cobraspace.chat.v1.ChatService/SendMessage"
+	ChatService_SendMessages_FullMethodName   = "/cobraspace.chat.v1.ChatService/SendMessages"
+	ChatService_EditMessage_FullMethodName    = "/cobraspace.chat.v1.ChatService/EditMessage"
+	ChatService_DeleteMessage_FullMethodName  = "/cobraspace.chat.v1.ChatService/DeleteMessage"
+	ChatService_ListMessages_FullMethodName   = "/cobraspace.chat.v1.ChatService/ListMessages"
+	ChatService_Join_FullMethodName           = "/cobraspace.chat.v1.ChatService/Join"
+	ChatService_Leave_FullMethodName          = "/cobraspace.chat.v1.ChatService/Leave"
+	ChatService_Heartbeat_FullMethodName      = "/cobraspace.chat.v1.ChatService/Heartbeat"
+	ChatService_Typing_FullMethodName         = "/cobraspace.chat.v1.ChatService/Typing"
+	ChatService_MuteMember_FullMethodName     = "/cobraspace.chat.v1.ChatService/MuteMember"
+	ChatService_ReportMessage_FullMethodName  = "/cobraspace.chat.v1.ChatService/ReportMessage"
+	ChatService_ListReports_FullMethodName    = "/cobraspace.chat.v1.ChatService/ListReports"
+	ChatService_SearchMessages_FullMethodName = "/cobraspace.chat.v1.ChatService/SearchMessages"
+	ChatService_OpenDirectRoom_FullMethodName = "/cobraspace.chat.v1.ChatService/OpenDirectRoom"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -155,6 +160,26 @@ type ChatServiceClient interface {
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	// Typing publishes a typing event for the caller in a room.
 	Typing(ctx context.Context, in *TypingRequest, opts ...grpc.CallOption) (*TypingResponse, error)
+	// MuteMember mutes a member of a room for 1 to 10,080 minutes (0 lifts
+	// the mute): their sends get PERMISSION_DENIED with ErrorInfo reason
+	// "muted" until it ends. The room's owner and staff only
+	// (PERMISSION_DENIED); INVALID_ARGUMENT field "minutes" or "user".
+	MuteMember(ctx context.Context, in *MuteMemberRequest, opts ...grpc.CallOption) (*MuteMemberResponse, error)
+	// ReportMessage reports a message the caller may read; once per user
+	// per message (a second report changes nothing). INVALID_ARGUMENT field
+	// "reason" (1 to 500 characters).
+	ReportMessage(ctx context.Context, in *ReportMessageRequest, opts ...grpc.CallOption) (*ReportMessageResponse, error)
+	// ListReports lists reports, newest first; staff only (PERMISSION_DENIED).
+	ListReports(ctx context.Context, in *ListReportsRequest, opts ...grpc.CallOption) (*ListReportsResponse, error)
+	// SearchMessages finds the room's messages containing a text (literal,
+	// case-insensitive), newest first. INVALID_ARGUMENT field "search".
+	SearchMessages(ctx context.Context, in *SearchMessagesRequest, opts ...grpc.CallOption) (*SearchMessagesResponse, error)
+	// OpenDirectRoom returns the caller's private room with another user,
+	// creating it the first time (the same room whoever asks).
+	// PERMISSION_DENIED unless the other's profile is public or they added
+	// the caller as a friend, and neither blocks the other; INVALID_ARGUMENT
+	// field "user" for the caller; NOT_FOUND for an unknown user.
+	OpenDirectRoom(ctx context.Context, in *OpenDirectRoomRequest, opts ...grpc.CallOption) (*OpenDirectRoomResponse, error)
 }
 
 type chatServiceClient struct {
@@ -305,6 +330,56 @@ func (c *chatServiceClient) Typing(ctx context.Context, in *TypingRequest, opts 
 	return out, nil
 }
 
+func (c *chatServiceClient) MuteMember(ctx context.Context, in *MuteMemberRequest, opts ...grpc.CallOption) (*MuteMemberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MuteMemberResponse)
+	err := c.cc.Invoke(ctx, ChatService_MuteMember_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ReportMessage(ctx context.Context, in *ReportMessageRequest, opts ...grpc.CallOption) (*ReportMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportMessageResponse)
+	err := c.cc.Invoke(ctx, ChatService_ReportMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ListReports(ctx context.Context, in *ListReportsRequest, opts ...grpc.CallOption) (*ListReportsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReportsResponse)
+	err := c.cc.Invoke(ctx, ChatService_ListReports_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) SearchMessages(ctx context.Context, in *SearchMessagesRequest, opts ...grpc.CallOption) (*SearchMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchMessagesResponse)
+	err := c.cc.Invoke(ctx, ChatService_SearchMessages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) OpenDirectRoom(ctx context.Context, in *OpenDirectRoomRequest, opts ...grpc.CallOption) (*OpenDirectRoomResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OpenDirectRoomResponse)
+	err := c.cc.Invoke(ctx, ChatService_OpenDirectRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -389,6 +464,26 @@ type ChatServiceServer interface {
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	// Typing publishes a typing event for the caller in a room.
 	Typing(context.Context, *TypingRequest) (*TypingResponse, error)
+	// MuteMember mutes a member of a room for 1 to 10,080 minutes (0 lifts
+	// the mute): their sends get PERMISSION_DENIED with ErrorInfo reason
+	// "muted" until it ends. The room's owner and staff only
+	// (PERMISSION_DENIED); INVALID_ARGUMENT field "minutes" or "user".
+	MuteMember(context.Context, *MuteMemberRequest) (*MuteMemberResponse, error)
+	// ReportMessage reports a message the caller may read; once per user
+	// per message (a second report changes nothing). INVALID_ARGUMENT field
+	// "reason" (1 to 500 characters).
+	ReportMessage(context.Context, *ReportMessageRequest) (*ReportMessageResponse, error)
+	// ListReports lists reports, newest first; staff only (PERMISSION_DENIED).
+	ListReports(context.Context, *ListReportsRequest) (*ListReportsResponse, error)
+	// SearchMessages finds the room's messages containing a text (literal,
+	// case-insensitive), newest first. INVALID_ARGUMENT field "search".
+	SearchMessages(context.Context, *SearchMessagesRequest) (*SearchMessagesResponse, error)
+	// OpenDirectRoom returns the caller's private room with another user,
+	// creating it the first time (the same room whoever asks).
+	// PERMISSION_DENIED unless the other's profile is public or they added
+	// the caller as a friend, and neither blocks the other; INVALID_ARGUMENT
+	// field "user" for the caller; NOT_FOUND for an unknown user.
+	OpenDirectRoom(context.Context, *OpenDirectRoomRequest) (*OpenDirectRoomResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -440,6 +535,21 @@ func (UnimplementedChatServiceServer) Heartbeat(context.Context, *HeartbeatReque
 }
 func (UnimplementedChatServiceServer) Typing(context.Context, *TypingRequest) (*TypingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Typing not implemented")
+}
+func (UnimplementedChatServiceServer) MuteMember(context.Context, *MuteMemberRequest) (*MuteMemberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MuteMember not implemented")
+}
+func (UnimplementedChatServiceServer) ReportMessage(context.Context, *ReportMessageRequest) (*ReportMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportMessage not implemented")
+}
+func (UnimplementedChatServiceServer) ListReports(context.Context, *ListReportsRequest) (*ListReportsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReports not implemented")
+}
+func (UnimplementedChatServiceServer) SearchMessages(context.Context, *SearchMessagesRequest) (*SearchMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchMessages not implemented")
+}
+func (UnimplementedChatServiceServer) OpenDirectRoom(context.Context, *OpenDirectRoomRequest) (*OpenDirectRoomResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OpenDirectRoom not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -714,6 +824,96 @@ func _ChatService_Typing_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatService_MuteMember_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MuteMemberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).MuteMember(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_MuteMember_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).MuteMember(ctx, req.(*MuteMemberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ReportMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ReportMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ReportMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ReportMessage(ctx, req.(*ReportMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ListReports_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReportsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ListReports(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ListReports_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ListReports(ctx, req.(*ListReportsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_SearchMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).SearchMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_SearchMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).SearchMessages(ctx, req.(*SearchMessagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_OpenDirectRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OpenDirectRoomRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).OpenDirectRoom(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_OpenDirectRoom_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).OpenDirectRoom(ctx, req.(*OpenDirectRoomRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -776,6 +976,26 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Typing",
 			Handler:    _ChatService_Typing_Handler,
+		},
+		{
+			MethodName: "MuteMember",
+			Handler:    _ChatService_MuteMember_Handler,
+		},
+		{
+			MethodName: "ReportMessage",
+			Handler:    _ChatService_ReportMessage_Handler,
+		},
+		{
+			MethodName: "ListReports",
+			Handler:    _ChatService_ListReports_Handler,
+		},
+		{
+			MethodName: "SearchMessages",
+			Handler:    _ChatService_SearchMessages_Handler,
+		},
+		{
+			MethodName: "OpenDirectRoom",
+			Handler:    _ChatService_OpenDirectRoom_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -36,6 +36,10 @@ type Room struct {
 	LastSeq     int64
 	OnlineCount int
 	CreatedAt   time.Time
+	// Kind is KindPost or KindDM; DMUsers are a DM room's two users, lower
+	// id first (zero for other rooms).
+	Kind    string
+	DMUsers [2]int64
 }
 
 // Message is one stored chat message. Sender holds the sender's public
@@ -101,7 +105,8 @@ type Store interface {
 	// already there, it returns that room and created=false.
 	CreateRoom(ctx context.Context, name string, ownerID, postID int64) (room Room, created bool, err error)
 	Room(ctx context.Context, id int64) (Room, error)
-	// Rooms lists rooms with id < beforeID (0: from the newest), newest first.
+	// Rooms lists rooms with id < beforeID (0: from the newest), newest first;
+	// DM rooms are private and never listed.
 	Rooms(ctx context.Context, beforeID int64, limit int) ([]Room, error)
 	RenameRoom(ctx context.Context, id int64, name string) (Room, error)
 	// DeleteRoom deletes a room and, by cascade, its messages.

@@ -50,6 +50,13 @@ type Config struct {
 	// Batch tunes the group commit of SendMessage.
 	Batch batch.Config
 	Hooks Hooks
+
+	// Conversations: Relations answers blocks and staff (user service),
+	// Moderation keeps mutes, reports and the audit, MutePublisher
+	// announces mute changes to the other replicas.
+	Relations     Relations
+	Conversations ConversationStore
+	MutePublisher MutePublisher
 }
 
 // Service implements the chat rules on top of its adapters.
@@ -62,6 +69,12 @@ type Service struct {
 	ttl      time.Duration
 	hooks    Hooks
 	batcher  *batch.Batcher[pending, Stored]
+
+	relations Relations
+	conv      ConversationStore
+	mutePub   MutePublisher
+	mutes     muteCache
+	access    accessCache
 }
 
 // pending is one SendMessage waiting for its group commit; the sender's
@@ -84,6 +97,7 @@ func NewService(cfg Config) *Service {
 	s := &Service{
 		store: cfg.Store, presence: cfg.Presence, pub: cfg.Publisher, users: cfg.Users,
 		log: cfg.Logger, ttl: cfg.PresenceTTL, hooks: cfg.Hooks,
+		relations: cfg.Relations, conv: cfg.Conversations, mutePub: cfg.MutePublisher,
 	}
 	bc := cfg.Batch
 	bc.Observe = cfg.Hooks.Batch
@@ -137,11 +151,15 @@ func (s *Service) CreateRoom(ctx context.Context, c Caller, name string, postID 
 	return room, nil
 }
 
-// Room returns a room with its online count; apperr.CodeNotFound when unknown.
-func (s *Service) Room(ctx context.Context, id int64) (Room, error) {
+// Room returns a room with its online count; apperr.CodeNotFound when
+// unknown or not readable by viewerID (0: a service without a user).
+func (s *Service) Room(ctx context.Context, viewerID, id int64) (Room, error) {
 	room, err := s.store.Room(ctx, id)
 	if err != nil {
 		return Room{}, err
+	}
+	if !room.Readable(viewerID) {
+		return Room{}, errRoomNotFound()
 	}
 	room.OnlineCount = s.count(ctx, id)
 	return room, nil
@@ -228,6 +246,9 @@ func (s *Service) ownRoom(ctx context.Context, c Caller, id int64) (Room, error)
 	if err != nil {
 		return Room{}, err
 	}
+	if !room.Readable(c.ID) {
+		return Room{}, errRoomNotFound()
+	}
 	if room.OwnerID != c.ID {
 		return Room{}, &apperr.Error{Code: apperr.CodePermissionDenied, Message: MsgNotRoomOwner}
 	}
@@ -255,6 +276,9 @@ func (s *Service) count(ctx context.Context, roomID int64) int {
 func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, error) {
 	m.SenderID = c.ID
 	if err := checkNewMessage(m); err != nil {
+		return Message{}, err
+	}
+	if err := s.checkSend(ctx, m); err != nil {
 		return Message{}, err
 	}
 	sender, err := s.user(ctx, c)
@@ -285,6 +309,9 @@ func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []er
 	for i := range out {
 		out[i].Msg.SenderID = out[i].Sender.ID
 		if errs[i] = checkNewMessage(out[i].Msg); errs[i] == nil {
+			errs[i] = s.checkSend(ctx, out[i].Msg)
+		}
+		if errs[i] == nil {
 			ids = append(ids, out[i].Sender.ID)
 		}
 	}
@@ -333,6 +360,23 @@ func checkNewMessage(m NewMessage) error {
 		return ErrBadParent()
 	}
 	return nil
+}
+
+// checkSend applies the rules of a message that need lookups, all served
+// from caches on the hot path: the sender may read the room (a DM room is
+// NOT_FOUND to anyone else), neither user of a DM blocks the other, and
+// the sender is not muted in the room.
+func (s *Service) checkSend(ctx context.Context, m NewMessage) error {
+	room, err := s.CheckReader(ctx, m.SenderID, m.RoomID)
+	if err != nil {
+		return err
+	}
+	if room.Kind == KindDM {
+		if err := s.checkDMSend(ctx, room, m.SenderID); err != nil {
+			return err
+		}
+	}
+	return s.checkNotMuted(ctx, m.RoomID, m.SenderID)
 }
 
 // sendOutcome turns a group commit's answer for one message into Send's
@@ -422,13 +466,16 @@ func (s *Service) Edit(ctx context.Context, c Caller, roomID, id int64, text str
 	return m, nil
 }
 
-// Delete deletes the caller's message and announces it; roomID as for
-// Edit. apperr.CodeNotFound,
-// apperr.CodePermissionDenied.
+// Delete deletes the caller's message, or as the room's owner or staff any
+// message of the room (audited), and announces it; roomID as for Edit.
+// apperr.CodeNotFound, apperr.CodePermissionDenied.
 func (s *Service) Delete(ctx context.Context, c Caller, roomID, id int64) (Message, error) {
-	old, err := s.ownMessage(ctx, c, roomID, id)
+	old, moderated, err := s.deletableMessage(ctx, c, roomID, id)
 	if err != nil {
 		return Message{}, err
+	}
+	if moderated {
+		return s.deleteAudited(ctx, c, old)
 	}
 	m, err := s.store.DeleteMessage(ctx, old.RoomID, id)
 	if err != nil {
@@ -445,6 +492,9 @@ func (s *Service) ownMessage(ctx context.Context, c Caller, roomID, id int64) (M
 	if err != nil {
 		return Message{}, err
 	}
+	if _, err := s.CheckReader(ctx, c.ID, m.RoomID); err != nil {
+		return Message{}, apperr.New(apperr.CodeNotFound, MsgMessageNotFound)
+	}
 	if m.SenderID != c.ID {
 		return Message{}, &apperr.Error{Code: apperr.CodePermissionDenied, Message: MsgNotSender}
 	}
@@ -454,8 +504,10 @@ func (s *Service) ownMessage(ctx context.Context, c Caller, roomID, id int64) (M
 // History returns a page of a room's messages with their senders' details,
 // in seq order (see Page): with AfterSeq or OldestFirst the oldest ones
 // after AfterSeq, otherwise the newest ones before BeforeSeq (or the newest
-// of all). A Limit of 0 means DefaultHistory. apperr.CodeNotFound, apperr.CodeUnavailable.
-func (s *Service) History(ctx context.Context, roomID int64, p Page) ([]Message, error) {
+// of all). A Limit of 0 means DefaultHistory. apperr.CodeNotFound (also
+// when viewerID may not read the room; 0: a service without a user),
+// apperr.CodeUnavailable.
+func (s *Service) History(ctx context.Context, viewerID, roomID int64, p Page) ([]Message, error) {
 	if p.Limit <= 0 {
 		p.Limit = DefaultHistory
 	}
@@ -466,6 +518,9 @@ func (s *Service) History(ctx context.Context, roomID int64, p Page) ([]Message,
 	room, err := s.store.Room(ctx, roomID)
 	if err != nil {
 		return nil, err
+	}
+	if !room.Readable(viewerID) {
+		return nil, errRoomNotFound()
 	}
 	p.KnownSeq = room.LastSeq
 	msgs, err := s.store.Messages(ctx, roomID, p)
@@ -500,6 +555,9 @@ func (s *Service) Join(ctx context.Context, c Caller, ref ConnRef) (room Room, o
 	}
 	if room, err = s.store.Room(ctx, ref.RoomID); err != nil {
 		return Room{}, nil, User{}, err
+	}
+	if !room.Readable(c.ID) {
+		return Room{}, nil, User{}, errRoomNotFound()
 	}
 	if me, err = s.user(ctx, c); err != nil {
 		return Room{}, nil, User{}, err
@@ -563,7 +621,7 @@ func (s *Service) Heartbeat(ctx context.Context, refs []ConnRef) ([]ConnRef, err
 
 // Typing announces that the caller is typing in a room. apperr.CodeNotFound.
 func (s *Service) Typing(ctx context.Context, c Caller, roomID int64) error {
-	if _, err := s.store.Room(ctx, roomID); err != nil {
+	if _, err := s.CheckReader(ctx, c.ID, roomID); err != nil {
 		return err
 	}
 	me, err := s.user(ctx, c)

@@ -39,11 +39,13 @@ func (s *Store) WithReadPool(read *pgxpool.Pool) *Store { return &Store{pool: s.
 
 var _ chat.Store = (*Store)(nil)
 
-const roomColumns = `id, name, owner_id, coalesce(post_id, 0), last_seq, created_at`
+const roomColumns = `id, name, owner_id, coalesce(post_id, 0), last_seq, created_at,
+	kind, coalesce(dm_low, 0), coalesce(dm_high, 0)`
 
 func scanRoom(row pgx.Row) (chat.Room, error) {
 	var r chat.Room
-	err := row.Scan(&r.ID, &r.Name, &r.OwnerID, &r.PostID, &r.LastSeq, &r.CreatedAt)
+	err := row.Scan(&r.ID, &r.Name, &r.OwnerID, &r.PostID, &r.LastSeq, &r.CreatedAt,
+		&r.Kind, &r.DMUsers[0], &r.DMUsers[1])
 	return r, err
 }
 
@@ -94,7 +96,7 @@ func (s *Store) Rooms(ctx context.Context, beforeID int64, limit int) ([]chat.Ro
 		beforeID = math.MaxInt64
 	}
 	list := func(q *pgxpool.Pool) ([]chat.Room, error) {
-		rows, err := q.Query(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
+		rows, err := q.Query(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id < $1 AND kind = 'post' ORDER BY id DESC LIMIT $2`, beforeID, limit)
 		if err != nil {
 			return nil, err
 		}

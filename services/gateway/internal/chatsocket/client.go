@@ -674,6 +674,10 @@ func (c *client) sendErr(err error) {
 		}
 		c.send(chatjson.ErrorFrame(chatjson.ErrInvalidRequest, invalidFormatMsg))
 	case codes.PermissionDenied:
+		if hasReason(st, chatjson.ErrMuted) {
+			c.send(chatjson.ErrorFrame(chatjson.ErrMuted, st.Message()))
+			return
+		}
 		c.send(chatjson.ErrorFrame(chatjson.ErrForbidden, st.Message()))
 	case codes.NotFound:
 		c.send(chatjson.ErrorFrame(chatjson.ErrNotFound, st.Message()))
@@ -688,9 +692,12 @@ func (c *client) sendErr(err error) {
 }
 
 // isTooLong reports the chat service's "message_too_long" ErrorInfo reason.
-func isTooLong(st *status.Status) bool {
+func isTooLong(st *status.Status) bool { return hasReason(st, chatjson.ErrMessageTooLong) }
+
+// hasReason reports whether st carries the chat service's ErrorInfo reason.
+func hasReason(st *status.Status, reason string) bool {
 	for _, d := range st.Details() {
-		if r, ok := d.(interface{ GetReason() string }); ok && r.GetReason() == chatjson.ErrMessageTooLong {
+		if r, ok := d.(interface{ GetReason() string }); ok && r.GetReason() == reason {
 			return true
 		}
 	}

@@ -128,6 +128,11 @@ type Hub struct {
 
 	mu       sync.Mutex
 	rooms    map[int64]*room
+	// dmRooms are the DM rooms this replica has seen (GetRoom answered
+	// kind "dm"): hasRoom never vouches for them, so every socket of a DM
+	// room asks the chat service, whose reader check keeps it to its two
+	// users. Guarded by mu.
+	dmRooms map[int64]struct{}
 	users    map[int64]map[*client]struct{} // open sockets per user
 	perUser  map[int64]int                  // sockets + handshakes in progress
 	perIP    map[string]int                 // the same by client IP (only with MaxSocketsPerIP)
@@ -204,12 +209,28 @@ func (r *room) onEvent(ev Event) {
 	}
 }
 
-// hasRoom reports whether the room has sockets on this replica.
+// hasRoom reports whether the room has sockets on this replica and is
+// readable by anyone (not a DM room).
 func (h *Hub) hasRoom(roomID int64) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.rooms[roomID]
-	return r != nil && r.refs > 0
+	_, dm := h.dmRooms[roomID]
+	return r != nil && r.refs > 0 && !dm
+}
+
+// maxDMRooms bounds dmRooms (ids of DM rooms whose socket was refused
+// stay until the map is reset; forgetting them only costs a GetRoom).
+const maxDMRooms = 100_000
+
+// markDM remembers that roomID is a DM room (see dmRooms).
+func (h *Hub) markDM(roomID int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.dmRooms == nil || len(h.dmRooms) >= maxDMRooms {
+		h.dmRooms = map[int64]struct{}{}
+	}
+	h.dmRooms[roomID] = struct{}{}
 }
 
 // refusal is why reserve refused a socket ("" when it did not).
@@ -326,6 +347,7 @@ func (h *Hub) detach(c *client) {
 			last = true
 			if h.rooms[r.id] == r {
 				delete(h.rooms, r.id)
+				delete(h.dmRooms, r.id)
 			}
 		}
 	}

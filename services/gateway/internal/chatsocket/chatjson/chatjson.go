@@ -5,6 +5,7 @@
 package chatjson
 
 import (
+	"cmp"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -33,6 +34,8 @@ const (
 	ErrForbidden      = "forbidden"
 	ErrNotFound       = "not_found"
 	ErrInternal       = "internal"
+	// ErrMuted answers a muted member's send (conversations: moderation).
+	ErrMuted = "muted"
 )
 
 // ChatURL is the socket path of a room.
@@ -49,6 +52,9 @@ type Room struct {
 	Post        *int64    `json:"post"`
 	OnlineCount int32     `json:"online_count"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Kind is "post" or "dm"; a DM room lists its two users in DMUsers.
+	Kind    string  `json:"kind"`
+	DMUsers []int64 `json:"dm_users,omitempty"`
 }
 
 // NewRoom converts a proto room; post is null for rooms without a post.
@@ -61,6 +67,8 @@ func NewRoom(r *chatv1.Room) Room {
 		Post:        optionalID(r.GetPostId()),
 		OnlineCount: r.GetOnlineCount(),
 		CreatedAt:   timeOf(r.GetCreatedAt()),
+		Kind:        cmp.Or(r.GetKind(), "post"),
+		DMUsers:     r.GetDmUserIds(),
 	}
 }
 

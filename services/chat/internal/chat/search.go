@@ -1,0 +1,58 @@
+package chat
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
+)
+
+// Search limits.
+const (
+	MaxSearchRunes = 200
+	DefaultSearch  = 50
+	MaxSearch      = 200
+)
+
+// Search returns the messages of a room the caller may read whose text
+// contains query (literal: % _ and \ are text; case-insensitive, any
+// script), newest first, with seq < beforeSeq (0: from the newest).
+// apperr.CodeInvalid (field "search"), CodeNotFound.
+func (s *Service) Search(ctx context.Context, c Caller, roomID int64, query string, beforeSeq int64, limit int) ([]Message, error) {
+	switch {
+	case strings.TrimSpace(query) == "":
+		return nil, apperr.FieldError("search", "This field may not be blank.")
+	case !utf8.ValidString(query):
+		return nil, apperr.FieldError("search", "Invalid text.")
+	case strings.ContainsRune(query, 0):
+		return nil, apperr.FieldError("search", "Null characters are not allowed.")
+	case utf8.RuneCountInString(query) > MaxSearchRunes:
+		return nil, apperr.FieldError("search", "Ensure this field has no more than 200 characters.")
+	}
+	if _, err := s.CheckReader(ctx, c.ID, roomID); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = DefaultSearch
+	}
+	msgs, err := s.conv.SearchMessages(ctx, roomID, query, max(beforeSeq, 0), min(limit, MaxSearch))
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(msgs))
+	for _, m := range msgs {
+		ids = append(ids, m.SenderID)
+	}
+	slices.Sort(ids)
+	users, err := s.users.Users(ctx, slices.Compact(ids))
+	if err != nil {
+		return nil, Unavailable(err)
+	}
+	for i := range msgs {
+		msgs[i].Sender = users[msgs[i].SenderID]
+		msgs[i].Sender.ID = msgs[i].SenderID
+	}
+	return msgs, nil
+}
