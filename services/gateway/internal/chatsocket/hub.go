@@ -126,13 +126,13 @@ type Hub struct {
 	log     *slog.Logger
 	metrics *Metrics
 
-	mu       sync.Mutex
-	rooms    map[int64]*room
+	mu    sync.Mutex
+	rooms map[int64]*room
 	// dmRooms are the DM rooms this replica has seen (GetRoom answered
 	// kind "dm"): hasRoom never vouches for them, so every socket of a DM
 	// room asks the chat service, whose reader check keeps it to its two
 	// users. Guarded by mu.
-	dmRooms map[int64]struct{}
+	dmRooms  map[int64]struct{}
 	users    map[int64]map[*client]struct{} // open sockets per user
 	perUser  map[int64]int                  // sockets + handshakes in progress
 	perIP    map[string]int                 // the same by client IP (only with MaxSocketsPerIP)
