@@ -51,6 +51,15 @@ func (f *fakeUsers) GetUsers(_ context.Context, req *userv1.GetUsersRequest) (*u
 	return resp, nil
 }
 
+// GetRelation answers that nobody blocks anybody, every profile is public
+// and nobody is staff; unknown other users are NOT_FOUND.
+func (f *fakeUsers) GetRelation(_ context.Context, req *userv1.GetRelationRequest) (*userv1.GetRelationResponse, error) {
+	if id := req.GetOtherId(); id != 0 && f.users[id] == nil {
+		return nil, status.Error(codes.NotFound, "User not found.")
+	}
+	return &userv1.GetRelationResponse{}, nil
+}
+
 // harness is one chat service started with run on port 0.
 type harness struct {
 	client chatv1.ChatServiceClient
