@@ -173,18 +173,21 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	// Blocks and staff: 10 s bounds how late a staff change (no event) or
 	// a block change whose event was lost takes effect here.
 	relations := userclient.NewRelations(userv1.NewUserServiceClient(userConn), 10*time.Second, 100000)
+	users := userclient.New(userv1.NewUserServiceClient(userConn), 30*time.Second, 10000)
 	svc := chat.NewService(chat.Config{
 		Store:       store,
 		Presence:    redis.NewPresence(base.Redis, cfg.RedisPrefix),
 		Publisher:   publisher,
-		Users:       userclient.New(userv1.NewUserServiceClient(userConn), 30*time.Second, 10000),
+		Users:       users,
+		Nicknames:   users,
+		UserEvents:  chatnats.NewUserPublisher(nc, cfg.natsPrefix),
 		Logger:      logger,
 		PresenceTTL: cfg.presenceTTL,
 		Batch:       batch.Config{MaxSize: cfg.batchMaxSize, MaxWait: cfg.batchMaxWait},
 		Hooks:       m.hooks(),
 
 		Relations:     relations,
-		Conversations: store,
+		Moderation:    store,
 		MutePublisher: publisher,
 	})
 	if err := chatnats.SubscribeInvalidations(nc, cfg.natsPrefix, logger, svc.ForgetMutes, relations.Forget); err != nil {

@@ -1780,6 +1780,107 @@ func (x *GetUsersResponse) GetUsers() []*UserSummary {
 	return nil
 }
 
+// FindByNicknamesRequest names the nicknames to resolve.
+type FindByNicknamesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 20 nicknames, matched case-insensitively; duplicates ignored.
+	Nicknames []string `protobuf:"bytes,1,rep,name=nicknames,proto3" json:"nicknames,omitempty"`
+	// Users per nickname: 20 when 0, at most 20.
+	MaxPerNickname int32 `protobuf:"varint,2,opt,name=max_per_nickname,json=maxPerNickname,proto3" json:"max_per_nickname,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FindByNicknamesRequest) Reset() {
+	*x = FindByNicknamesRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindByNicknamesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindByNicknamesRequest) ProtoMessage() {}
+
+func (x *FindByNicknamesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindByNicknamesRequest.ProtoReflect.Descriptor instead.
+func (*FindByNicknamesRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *FindByNicknamesRequest) GetNicknames() []string {
+	if x != nil {
+		return x.Nicknames
+	}
+	return nil
+}
+
+func (x *FindByNicknamesRequest) GetMaxPerNickname() int32 {
+	if x != nil {
+		return x.MaxPerNickname
+	}
+	return 0
+}
+
+// FindByNicknamesResponse holds the matching users.
+type FindByNicknamesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every match, by nickname, each user once.
+	Users         []*UserSummary `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindByNicknamesResponse) Reset() {
+	*x = FindByNicknamesResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindByNicknamesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindByNicknamesResponse) ProtoMessage() {}
+
+func (x *FindByNicknamesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindByNicknamesResponse.ProtoReflect.Descriptor instead.
+func (*FindByNicknamesResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *FindByNicknamesResponse) GetUsers() []*UserSummary {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 // BlockUserRequest names the user to block.
 type BlockUserRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1791,7 +1892,7 @@ type BlockUserRequest struct {
 
 func (x *BlockUserRequest) Reset() {
 	*x = BlockUserRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1803,7 +1904,7 @@ func (x *BlockUserRequest) String() string {
 func (*BlockUserRequest) ProtoMessage() {}
 
 func (x *BlockUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1816,7 +1917,7 @@ func (x *BlockUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockUserRequest.ProtoReflect.Descriptor instead.
 func (*BlockUserRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{28}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *BlockUserRequest) GetUserId() int64 {
@@ -1839,7 +1940,7 @@ type BlockUserResponse struct {
 
 func (x *BlockUserResponse) Reset() {
 	*x = BlockUserResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1851,7 +1952,7 @@ func (x *BlockUserResponse) String() string {
 func (*BlockUserResponse) ProtoMessage() {}
 
 func (x *BlockUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1864,7 +1965,7 @@ func (x *BlockUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlockUserResponse.ProtoReflect.Descriptor instead.
 func (*BlockUserResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{29}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *BlockUserResponse) GetUser() *UserSummary {
@@ -1892,7 +1993,7 @@ type UnblockUserRequest struct {
 
 func (x *UnblockUserRequest) Reset() {
 	*x = UnblockUserRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1904,7 +2005,7 @@ func (x *UnblockUserRequest) String() string {
 func (*UnblockUserRequest) ProtoMessage() {}
 
 func (x *UnblockUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1917,7 +2018,7 @@ func (x *UnblockUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnblockUserRequest.ProtoReflect.Descriptor instead.
 func (*UnblockUserRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{30}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *UnblockUserRequest) GetUserId() int64 {
@@ -1936,7 +2037,7 @@ type UnblockUserResponse struct {
 
 func (x *UnblockUserResponse) Reset() {
 	*x = UnblockUserResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1948,7 +2049,7 @@ func (x *UnblockUserResponse) String() string {
 func (*UnblockUserResponse) ProtoMessage() {}
 
 func (x *UnblockUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1961,7 +2062,7 @@ func (x *UnblockUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnblockUserResponse.ProtoReflect.Descriptor instead.
 func (*UnblockUserResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{31}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{33}
 }
 
 // ListBlocksRequest asks for one page of the caller's blocks.
@@ -1977,7 +2078,7 @@ type ListBlocksRequest struct {
 
 func (x *ListBlocksRequest) Reset() {
 	*x = ListBlocksRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1989,7 +2090,7 @@ func (x *ListBlocksRequest) String() string {
 func (*ListBlocksRequest) ProtoMessage() {}
 
 func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2002,7 +2103,7 @@ func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksRequest.ProtoReflect.Descriptor instead.
 func (*ListBlocksRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{32}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListBlocksRequest) GetLimit() int32 {
@@ -2032,7 +2133,7 @@ type ListBlocksResponse struct {
 
 func (x *ListBlocksResponse) Reset() {
 	*x = ListBlocksResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2145,7 @@ func (x *ListBlocksResponse) String() string {
 func (*ListBlocksResponse) ProtoMessage() {}
 
 func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2158,7 @@ func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListBlocksResponse.ProtoReflect.Descriptor instead.
 func (*ListBlocksResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{33}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListBlocksResponse) GetUsers() []*UserSummary {
@@ -2087,7 +2188,7 @@ type GetRelationRequest struct {
 
 func (x *GetRelationRequest) Reset() {
 	*x = GetRelationRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2099,7 +2200,7 @@ func (x *GetRelationRequest) String() string {
 func (*GetRelationRequest) ProtoMessage() {}
 
 func (x *GetRelationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2112,7 +2213,7 @@ func (x *GetRelationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRelationRequest.ProtoReflect.Descriptor instead.
 func (*GetRelationRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{34}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetRelationRequest) GetUserId() int64 {
@@ -2148,7 +2249,7 @@ type GetRelationResponse struct {
 
 func (x *GetRelationResponse) Reset() {
 	*x = GetRelationResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2160,7 +2261,7 @@ func (x *GetRelationResponse) String() string {
 func (*GetRelationResponse) ProtoMessage() {}
 
 func (x *GetRelationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2173,7 +2274,7 @@ func (x *GetRelationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRelationResponse.ProtoReflect.Descriptor instead.
 func (*GetRelationResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{35}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GetRelationResponse) GetBlocks() bool {
@@ -2222,7 +2323,7 @@ type GetBlockedIdsRequest struct {
 
 func (x *GetBlockedIdsRequest) Reset() {
 	*x = GetBlockedIdsRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2234,7 +2335,7 @@ func (x *GetBlockedIdsRequest) String() string {
 func (*GetBlockedIdsRequest) ProtoMessage() {}
 
 func (x *GetBlockedIdsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2247,7 +2348,7 @@ func (x *GetBlockedIdsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockedIdsRequest.ProtoReflect.Descriptor instead.
 func (*GetBlockedIdsRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{36}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetBlockedIdsRequest) GetUserId() int64 {
@@ -2268,7 +2369,7 @@ type GetBlockedIdsResponse struct {
 
 func (x *GetBlockedIdsResponse) Reset() {
 	*x = GetBlockedIdsResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2280,7 +2381,7 @@ func (x *GetBlockedIdsResponse) String() string {
 func (*GetBlockedIdsResponse) ProtoMessage() {}
 
 func (x *GetBlockedIdsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2293,7 +2394,7 @@ func (x *GetBlockedIdsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetBlockedIdsResponse.ProtoReflect.Descriptor instead.
 func (*GetBlockedIdsResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{37}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetBlockedIdsResponse) GetUserIds() []int64 {
@@ -2409,6 +2510,11 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x0fGetUsersRequest\x12\x19\n" +
 	"\buser_ids\x18\x01 \x03(\x03R\auserIds\"I\n" +
 	"\x10GetUsersResponse\x125\n" +
+	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\"`\n" +
+	"\x16FindByNicknamesRequest\x12\x1c\n" +
+	"\tnicknames\x18\x01 \x03(\tR\tnicknames\x12(\n" +
+	"\x10max_per_nickname\x18\x02 \x01(\x05R\x0emaxPerNickname\"P\n" +
+	"\x17FindByNicknamesResponse\x125\n" +
 	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\"+\n" +
 	"\x10BlockUserRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x03R\x06userId\"b\n" +
@@ -2443,7 +2549,7 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_AVAILABLE\x10\x01\x12\x0f\n" +
 	"\vSTATUS_AWAY\x10\x02\x12\x0f\n" +
-	"\vSTATUS_BUSY\x10\x032\xa0\x0e\n" +
+	"\vSTATUS_BUSY\x10\x032\x8c\x0f\n" +
 	"\vUserService\x12U\n" +
 	"\bRegister\x12#.cobraspace.user.v1.RegisterRequest\x1a$.cobraspace.user.v1.RegisterResponse\x12L\n" +
 	"\x05Login\x12 .cobraspace.user.v1.LoginRequest\x1a!.cobraspace.user.v1.LoginResponse\x12V\n" +
@@ -2460,7 +2566,8 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\fDeleteFriend\x12'.cobraspace.user.v1.DeleteFriendRequest\x1a(.cobraspace.user.v1.DeleteFriendResponse\x12\\\n" +
 	"\x10GetFriendProfile\x12+.cobraspace.user.v1.GetFriendProfileRequest\x1a\x1b.cobraspace.user.v1.Profile\x12^\n" +
 	"\vSearchUsers\x12&.cobraspace.user.v1.SearchUsersRequest\x1a'.cobraspace.user.v1.SearchUsersResponse\x12U\n" +
-	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponse\x12X\n" +
+	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponse\x12j\n" +
+	"\x0fFindByNicknames\x12*.cobraspace.user.v1.FindByNicknamesRequest\x1a+.cobraspace.user.v1.FindByNicknamesResponse\x12X\n" +
 	"\tBlockUser\x12$.cobraspace.user.v1.BlockUserRequest\x1a%.cobraspace.user.v1.BlockUserResponse\x12^\n" +
 	"\vUnblockUser\x12&.cobraspace.user.v1.UnblockUserRequest\x1a'.cobraspace.user.v1.UnblockUserResponse\x12[\n" +
 	"\n" +
@@ -2481,7 +2588,7 @@ func file_cobraspace_user_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_cobraspace_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(Status)(0),                      // 0: cobraspace.user.v1.Status
 	(*Profile)(nil),                  // 1: cobraspace.user.v1.Profile
@@ -2512,24 +2619,26 @@ var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(*SearchUsersResponse)(nil),      // 26: cobraspace.user.v1.SearchUsersResponse
 	(*GetUsersRequest)(nil),          // 27: cobraspace.user.v1.GetUsersRequest
 	(*GetUsersResponse)(nil),         // 28: cobraspace.user.v1.GetUsersResponse
-	(*BlockUserRequest)(nil),         // 29: cobraspace.user.v1.BlockUserRequest
-	(*BlockUserResponse)(nil),        // 30: cobraspace.user.v1.BlockUserResponse
-	(*UnblockUserRequest)(nil),       // 31: cobraspace.user.v1.UnblockUserRequest
-	(*UnblockUserResponse)(nil),      // 32: cobraspace.user.v1.UnblockUserResponse
-	(*ListBlocksRequest)(nil),        // 33: cobraspace.user.v1.ListBlocksRequest
-	(*ListBlocksResponse)(nil),       // 34: cobraspace.user.v1.ListBlocksResponse
-	(*GetRelationRequest)(nil),       // 35: cobraspace.user.v1.GetRelationRequest
-	(*GetRelationResponse)(nil),      // 36: cobraspace.user.v1.GetRelationResponse
-	(*GetBlockedIdsRequest)(nil),     // 37: cobraspace.user.v1.GetBlockedIdsRequest
-	(*GetBlockedIdsResponse)(nil),    // 38: cobraspace.user.v1.GetBlockedIdsResponse
-	(*timestamppb.Timestamp)(nil),    // 39: google.protobuf.Timestamp
+	(*FindByNicknamesRequest)(nil),   // 29: cobraspace.user.v1.FindByNicknamesRequest
+	(*FindByNicknamesResponse)(nil),  // 30: cobraspace.user.v1.FindByNicknamesResponse
+	(*BlockUserRequest)(nil),         // 31: cobraspace.user.v1.BlockUserRequest
+	(*BlockUserResponse)(nil),        // 32: cobraspace.user.v1.BlockUserResponse
+	(*UnblockUserRequest)(nil),       // 33: cobraspace.user.v1.UnblockUserRequest
+	(*UnblockUserResponse)(nil),      // 34: cobraspace.user.v1.UnblockUserResponse
+	(*ListBlocksRequest)(nil),        // 35: cobraspace.user.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),       // 36: cobraspace.user.v1.ListBlocksResponse
+	(*GetRelationRequest)(nil),       // 37: cobraspace.user.v1.GetRelationRequest
+	(*GetRelationResponse)(nil),      // 38: cobraspace.user.v1.GetRelationResponse
+	(*GetBlockedIdsRequest)(nil),     // 39: cobraspace.user.v1.GetBlockedIdsRequest
+	(*GetBlockedIdsResponse)(nil),    // 40: cobraspace.user.v1.GetBlockedIdsResponse
+	(*timestamppb.Timestamp)(nil),    // 41: google.protobuf.Timestamp
 }
 var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	0,  // 0: cobraspace.user.v1.Profile.status:type_name -> cobraspace.user.v1.Status
-	39, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
+	41, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: cobraspace.user.v1.UserSummary.status:type_name -> cobraspace.user.v1.Status
-	39, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
-	39, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	41, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
+	41, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: cobraspace.user.v1.RegisterResponse.profile:type_name -> cobraspace.user.v1.Profile
 	1,  // 6: cobraspace.user.v1.LoginResponse.profile:type_name -> cobraspace.user.v1.Profile
 	3,  // 7: cobraspace.user.v1.LoginResponse.tokens:type_name -> cobraspace.user.v1.TokenPair
@@ -2538,53 +2647,56 @@ var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	2,  // 10: cobraspace.user.v1.ListFriendsResponse.friends:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 11: cobraspace.user.v1.SearchUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 12: cobraspace.user.v1.GetUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
-	2,  // 13: cobraspace.user.v1.BlockUserResponse.user:type_name -> cobraspace.user.v1.UserSummary
-	2,  // 14: cobraspace.user.v1.ListBlocksResponse.users:type_name -> cobraspace.user.v1.UserSummary
-	4,  // 15: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
-	6,  // 16: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
-	8,  // 17: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
-	9,  // 18: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
-	11, // 19: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
-	12, // 20: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
-	13, // 21: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
-	16, // 22: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
-	14, // 23: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
-	18, // 24: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
-	20, // 25: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
-	22, // 26: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
-	24, // 27: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
-	25, // 28: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
-	27, // 29: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
-	29, // 30: cobraspace.user.v1.UserService.BlockUser:input_type -> cobraspace.user.v1.BlockUserRequest
-	31, // 31: cobraspace.user.v1.UserService.UnblockUser:input_type -> cobraspace.user.v1.UnblockUserRequest
-	33, // 32: cobraspace.user.v1.UserService.ListBlocks:input_type -> cobraspace.user.v1.ListBlocksRequest
-	35, // 33: cobraspace.user.v1.UserService.GetRelation:input_type -> cobraspace.user.v1.GetRelationRequest
-	37, // 34: cobraspace.user.v1.UserService.GetBlockedIds:input_type -> cobraspace.user.v1.GetBlockedIdsRequest
-	5,  // 35: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
-	7,  // 36: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
-	3,  // 37: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
-	10, // 38: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
-	1,  // 39: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 40: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 41: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
-	17, // 42: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
-	15, // 43: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
-	19, // 44: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
-	21, // 45: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
-	23, // 46: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
-	1,  // 47: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
-	26, // 48: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
-	28, // 49: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
-	30, // 50: cobraspace.user.v1.UserService.BlockUser:output_type -> cobraspace.user.v1.BlockUserResponse
-	32, // 51: cobraspace.user.v1.UserService.UnblockUser:output_type -> cobraspace.user.v1.UnblockUserResponse
-	34, // 52: cobraspace.user.v1.UserService.ListBlocks:output_type -> cobraspace.user.v1.ListBlocksResponse
-	36, // 53: cobraspace.user.v1.UserService.GetRelation:output_type -> cobraspace.user.v1.GetRelationResponse
-	38, // 54: cobraspace.user.v1.UserService.GetBlockedIds:output_type -> cobraspace.user.v1.GetBlockedIdsResponse
-	35, // [35:55] is the sub-list for method output_type
-	15, // [15:35] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	2,  // 13: cobraspace.user.v1.FindByNicknamesResponse.users:type_name -> cobraspace.user.v1.UserSummary
+	2,  // 14: cobraspace.user.v1.BlockUserResponse.user:type_name -> cobraspace.user.v1.UserSummary
+	2,  // 15: cobraspace.user.v1.ListBlocksResponse.users:type_name -> cobraspace.user.v1.UserSummary
+	4,  // 16: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
+	6,  // 17: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
+	8,  // 18: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
+	9,  // 19: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
+	11, // 20: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
+	12, // 21: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
+	13, // 22: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
+	16, // 23: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
+	14, // 24: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
+	18, // 25: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
+	20, // 26: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
+	22, // 27: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
+	24, // 28: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
+	25, // 29: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
+	27, // 30: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
+	29, // 31: cobraspace.user.v1.UserService.FindByNicknames:input_type -> cobraspace.user.v1.FindByNicknamesRequest
+	31, // 32: cobraspace.user.v1.UserService.BlockUser:input_type -> cobraspace.user.v1.BlockUserRequest
+	33, // 33: cobraspace.user.v1.UserService.UnblockUser:input_type -> cobraspace.user.v1.UnblockUserRequest
+	35, // 34: cobraspace.user.v1.UserService.ListBlocks:input_type -> cobraspace.user.v1.ListBlocksRequest
+	37, // 35: cobraspace.user.v1.UserService.GetRelation:input_type -> cobraspace.user.v1.GetRelationRequest
+	39, // 36: cobraspace.user.v1.UserService.GetBlockedIds:input_type -> cobraspace.user.v1.GetBlockedIdsRequest
+	5,  // 37: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
+	7,  // 38: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
+	3,  // 39: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
+	10, // 40: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
+	1,  // 41: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 42: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 43: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
+	17, // 44: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
+	15, // 45: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
+	19, // 46: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
+	21, // 47: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
+	23, // 48: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
+	1,  // 49: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
+	26, // 50: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
+	28, // 51: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
+	30, // 52: cobraspace.user.v1.UserService.FindByNicknames:output_type -> cobraspace.user.v1.FindByNicknamesResponse
+	32, // 53: cobraspace.user.v1.UserService.BlockUser:output_type -> cobraspace.user.v1.BlockUserResponse
+	34, // 54: cobraspace.user.v1.UserService.UnblockUser:output_type -> cobraspace.user.v1.UnblockUserResponse
+	36, // 55: cobraspace.user.v1.UserService.ListBlocks:output_type -> cobraspace.user.v1.ListBlocksResponse
+	38, // 56: cobraspace.user.v1.UserService.GetRelation:output_type -> cobraspace.user.v1.GetRelationResponse
+	40, // 57: cobraspace.user.v1.UserService.GetBlockedIds:output_type -> cobraspace.user.v1.GetBlockedIdsResponse
+	37, // [37:58] is the sub-list for method output_type
+	16, // [16:37] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_user_v1_user_proto_init() }
@@ -2598,7 +2710,7 @@ func file_cobraspace_user_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_user_v1_user_proto_rawDesc), len(file_cobraspace_user_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   38,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

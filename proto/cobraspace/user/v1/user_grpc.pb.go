@@ -56,6 +56,7 @@ const (
 	UserService_GetFriendProfile_FullMethodName  = "/cobraspace.user.v1.UserService/GetFriendProfile"
 	UserService_SearchUsers_FullMethodName       = "/cobraspace.user.v1.UserService/SearchUsers"
 	UserService_GetUsers_FullMethodName          = "/cobraspace.user.v1.UserService/GetUsers"
+	UserService_FindByNicknames_FullMethodName   = "/cobraspace.user.v1.UserService/FindByNicknames"
 	UserService_BlockUser_FullMethodName         = "/cobraspace.user.v1.UserService/BlockUser"
 	UserService_UnblockUser_FullMethodName       = "/cobraspace.user.v1.UserService/UnblockUser"
 	UserService_ListBlocks_FullMethodName        = "/cobraspace.user.v1.UserService/ListBlocks"
@@ -164,6 +165,14 @@ type UserServiceClient interface {
 	// are left out. At most 500 ids. A calling service gets every id; a user
 	// (token, no service identity) gets only their own summary.
 	GetUsers(ctx context.Context, in *GetUsersRequest, opts ...grpc.CallOption) (*GetUsersResponse, error)
+	// --- Conversations: mentions (issue #12) ---
+	// FindByNicknames returns the users whose nickname equals one of the
+	// given nicknames case-insensitively (nicknames are not unique: every
+	// such user), for the chat service resolving @mentions. Calling services
+	// only (PERMISSION_DENIED for a user). At most 20 nicknames
+	// (INVALID_ARGUMENT field "nicknames") and at most max_per_nickname users
+	// each (1 to 20; 20 when 0), lowest ids first.
+	FindByNicknames(ctx context.Context, in *FindByNicknamesRequest, opts ...grpc.CallOption) (*FindByNicknamesResponse, error)
 	// BlockUser adds a user to the caller's blocks (twice changes nothing).
 	// INVALID_ARGUMENT field "user" for the caller itself or when the caller
 	// already blocks 1,000 users; NOT_FOUND when unknown.
@@ -341,6 +350,16 @@ func (c *userServiceClient) GetUsers(ctx context.Context, in *GetUsersRequest, o
 	return out, nil
 }
 
+func (c *userServiceClient) FindByNicknames(ctx context.Context, in *FindByNicknamesRequest, opts ...grpc.CallOption) (*FindByNicknamesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FindByNicknamesResponse)
+	err := c.cc.Invoke(ctx, UserService_FindByNicknames_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *userServiceClient) BlockUser(ctx context.Context, in *BlockUserRequest, opts ...grpc.CallOption) (*BlockUserResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(BlockUserResponse)
@@ -492,6 +511,14 @@ type UserServiceServer interface {
 	// are left out. At most 500 ids. A calling service gets every id; a user
 	// (token, no service identity) gets only their own summary.
 	GetUsers(context.Context, *GetUsersRequest) (*GetUsersResponse, error)
+	// --- Conversations: mentions (issue #12) ---
+	// FindByNicknames returns the users whose nickname equals one of the
+	// given nicknames case-insensitively (nicknames are not unique: every
+	// such user), for the chat service resolving @mentions. Calling services
+	// only (PERMISSION_DENIED for a user). At most 20 nicknames
+	// (INVALID_ARGUMENT field "nicknames") and at most max_per_nickname users
+	// each (1 to 20; 20 when 0), lowest ids first.
+	FindByNicknames(context.Context, *FindByNicknamesRequest) (*FindByNicknamesResponse, error)
 	// BlockUser adds a user to the caller's blocks (twice changes nothing).
 	// INVALID_ARGUMENT field "user" for the caller itself or when the caller
 	// already blocks 1,000 users; NOT_FOUND when unknown.
@@ -563,6 +590,9 @@ func (UnimplementedUserServiceServer) SearchUsers(context.Context, *SearchUsersR
 }
 func (UnimplementedUserServiceServer) GetUsers(context.Context, *GetUsersRequest) (*GetUsersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUsers not implemented")
+}
+func (UnimplementedUserServiceServer) FindByNicknames(context.Context, *FindByNicknamesRequest) (*FindByNicknamesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FindByNicknames not implemented")
 }
 func (UnimplementedUserServiceServer) BlockUser(context.Context, *BlockUserRequest) (*BlockUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BlockUser not implemented")
@@ -870,6 +900,24 @@ func _UserService_GetUsers_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UserService_FindByNicknames_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FindByNicknamesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).FindByNicknames(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_FindByNicknames_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).FindByNicknames(ctx, req.(*FindByNicknamesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _UserService_BlockUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BlockUserRequest)
 	if err := dec(in); err != nil {
@@ -1026,6 +1074,10 @@ var UserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetUsers",
 			Handler:    _UserService_GetUsers_Handler,
+		},
+		{
+			MethodName: "FindByNicknames",
+			Handler:    _UserService_FindByNicknames_Handler,
 		},
 		{
 			MethodName: "BlockUser",

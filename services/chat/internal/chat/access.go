@@ -9,15 +9,15 @@ import (
 
 // Room kinds.
 const (
-	KindPost = "post" // a post's room, or a room created without a post
-	KindDM   = "dm"   // the private room of two users
+	RoomKindPost = "post" // a post's room, or a room created without a post
+	RoomKindDM   = "dm"   // the private room of two users
 )
 
 // Readable reports whether userID may read room r: anyone for a post room,
 // only its two users for a DM room (userID 0, a service without a user,
 // reads no DM room).
 func (r Room) Readable(userID int64) bool {
-	return r.Kind != KindDM || (userID != 0 && (r.DMUsers[0] == userID || r.DMUsers[1] == userID))
+	return r.Kind != RoomKindDM || (userID != 0 && (r.DMUsers[0] == userID || r.DMUsers[1] == userID))
 }
 
 // errRoomNotFound is what a room the caller may not read looks like: the
@@ -30,10 +30,20 @@ func errRoomNotFound() error { return apperr.New(apperr.CodeNotFound, MsgRoomNot
 // round trip for a room seen before: a room's kind and users never change,
 // so they are cached for the life of the process (bounded).
 func (s *Service) CheckReader(ctx context.Context, userID, roomID int64) (Room, error) {
+	room, err := s.roomAccess(ctx, roomID)
+	if err != nil {
+		return Room{}, err
+	}
+	if !room.Readable(userID) {
+		return Room{}, errRoomNotFound()
+	}
+	return room, nil
+}
+
+// roomAccess returns a room's id, owner, kind and DM users, from the cache
+// or the store.
+func (s *Service) roomAccess(ctx context.Context, roomID int64) (Room, error) {
 	if a, ok := s.access.get(roomID); ok {
-		if !a.Readable(userID) {
-			return Room{}, errRoomNotFound()
-		}
 		return a, nil
 	}
 	room, err := s.store.Room(ctx, roomID)
@@ -41,9 +51,6 @@ func (s *Service) CheckReader(ctx context.Context, userID, roomID int64) (Room, 
 		return Room{}, err
 	}
 	s.access.put(room)
-	if !room.Readable(userID) {
-		return Room{}, errRoomNotFound()
-	}
 	return room, nil
 }
 

@@ -34,11 +34,15 @@ func (s *Service) OpenDirectRoom(ctx context.Context, c Caller, otherID int64) (
 		return Room{}, false, &apperr.Error{Code: apperr.CodePermissionDenied, Message: MsgDMDenied}
 	}
 	low, high := min(c.ID, otherID), max(c.ID, otherID)
-	room, created, err := s.conv.OpenDMRoom(ctx, low, high)
+	room, created, err := s.mod.OpenDMRoom(ctx, low, high)
 	if err != nil {
 		return Room{}, false, err
 	}
 	s.access.put(room)
+	// Both users are members from the start, so the room is in both
+	// "my rooms" lists before anyone writes (joinMembership announces it).
+	s.joinMembership(ctx, low, room.ID)
+	s.joinMembership(ctx, high, room.ID)
 	room.OnlineCount = s.count(ctx, room.ID)
 	return room, created, nil
 }
@@ -58,4 +62,18 @@ func (s *Service) checkDMSend(ctx context.Context, room Room, senderID int64) er
 		return &apperr.Error{Code: apperr.CodePermissionDenied, Message: MsgDMDenied}
 	}
 	return nil
+}
+
+// dmRecipient is the user a message notifies as a DM: the other user of
+// its room when that is a DM room (known from CheckReader's cache, which
+// checkSend filled), else 0.
+func (s *Service) dmRecipient(m *NewMessage) int64 {
+	r, ok := s.access.get(m.RoomID)
+	if !ok || r.Kind != RoomKindDM {
+		return 0
+	}
+	if r.DMUsers[0] == m.SenderID {
+		return r.DMUsers[1]
+	}
+	return r.DMUsers[0]
 }

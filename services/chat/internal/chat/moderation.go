@@ -61,10 +61,10 @@ type Report struct {
 	CreatedAt                                   time.Time
 }
 
-// ConversationStore keeps what the conversations features add to rooms
+// ModerationStore keeps what the conversations features add to rooms
 // and messages (PostgreSQL): mutes, reports, the moderation audit, search
 // and DM rooms.
-type ConversationStore interface {
+type ModerationStore interface {
 	// SearchMessages returns up to limit live messages of a room with
 	// seq < beforeSeq (0: no bound) whose text contains query (literal,
 	// case-insensitive), newest first.
@@ -162,7 +162,7 @@ func (s *Service) Mute(ctx context.Context, c Caller, roomID, userID int64, minu
 		until = time.Now().Add(time.Duration(minutes) * time.Minute).Truncate(time.Microsecond)
 		a.Action, a.Detail = AuditMute, "minutes="+strconv.Itoa(minutes)
 	}
-	if err := s.conv.SetMute(ctx, roomID, userID, c.ID, until, a); err != nil {
+	if err := s.mod.SetMute(ctx, roomID, userID, c.ID, until, a); err != nil {
 		return time.Time{}, err
 	}
 	s.mutes.forget(roomID)
@@ -181,7 +181,7 @@ func (s *Service) checkNotMuted(ctx context.Context, roomID, userID int64) error
 	mutes, ok := s.mutes.get(roomID)
 	if !ok {
 		var err error
-		if mutes, err = s.conv.ActiveMutes(ctx, roomID); err != nil {
+		if mutes, err = s.mod.ActiveMutes(ctx, roomID); err != nil {
 			return Unavailable(err)
 		}
 		s.mutes.put(roomID, mutes)
@@ -260,7 +260,7 @@ func (s *Service) ReportMessage(ctx context.Context, c Caller, messageID int64, 
 	if _, err := s.CheckReader(ctx, c.ID, m.RoomID); err != nil {
 		return Report{}, false, apperr.New(apperr.CodeNotFound, MsgMessageNotFound)
 	}
-	return s.conv.AddReport(ctx, Report{MessageID: m.ID, RoomID: m.RoomID, SenderID: m.SenderID,
+	return s.mod.AddReport(ctx, Report{MessageID: m.ID, RoomID: m.RoomID, SenderID: m.SenderID,
 		MessageText: m.Text, ReporterID: c.ID, Reason: reason})
 }
 
@@ -285,7 +285,7 @@ func (s *Service) Reports(ctx context.Context, c Caller, limit int, cursor strin
 			return nil, "", apperr.FieldError("cursor", "Invalid cursor.")
 		}
 	}
-	reports, err := s.conv.Reports(ctx, before, limit+1)
+	reports, err := s.mod.Reports(ctx, before, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
@@ -300,7 +300,7 @@ func (s *Service) Reports(ctx context.Context, c Caller, limit int, cursor strin
 // deleteAudited deletes a message a moderator (not its sender) removes,
 // with its audit record, and announces it like any deletion.
 func (s *Service) deleteAudited(ctx context.Context, c Caller, old Message) (Message, error) {
-	m, err := s.conv.DeleteMessageAudited(ctx, old.RoomID, old.ID, Audit{ActorID: c.ID, Action: AuditDelete,
+	m, err := s.mod.DeleteMessageAudited(ctx, old.RoomID, old.ID, Audit{ActorID: c.ID, Action: AuditDelete,
 		TargetUserID: old.SenderID, RoomID: old.RoomID, MessageID: old.ID})
 	if err != nil {
 		return Message{}, err

@@ -37,7 +37,7 @@ func (s *Service) Search(ctx context.Context, c Caller, roomID int64, query stri
 	if limit <= 0 {
 		limit = DefaultSearch
 	}
-	msgs, err := s.conv.SearchMessages(ctx, roomID, query, max(beforeSeq, 0), min(limit, MaxSearch))
+	msgs, err := s.mod.SearchMessages(ctx, roomID, query, max(beforeSeq, 0), min(limit, MaxSearch))
 	if err != nil {
 		return nil, err
 	}

@@ -20,7 +20,7 @@ type traceStore struct {
 }
 
 func (st *traceStore) Room(_ context.Context, id int64) (Room, error) {
-	return Room{ID: id, Kind: KindPost}, nil
+	return Room{ID: id, Kind: RoomKindPost}, nil
 }
 
 func (st *traceStore) StoreMessages(_ context.Context, msgs []NewMessage) ([]Stored, error) {
@@ -67,7 +67,7 @@ func TestSendPublishesUnderRequestSpan(t *testing.T) {
 	t.Parallel()
 	pub := &tracePublisher{spans: map[int64]trace.SpanContext{}}
 	s := NewService(Config{
-		Store: &traceStore{}, Users: traceUsers{}, Publisher: pub, Conversations: noMutes{},
+		Store: &traceStore{}, Users: traceUsers{}, Publisher: pub, Moderation: noMutes{},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	defer s.Close()
@@ -99,8 +99,8 @@ func TestSendPublishesUnderRequestSpan(t *testing.T) {
 	}
 }
 
-// noMutes is a ConversationStore in which nobody is muted; sends ask it
+// noMutes is a ModerationStore in which nobody is muted; sends ask it
 // nothing else.
-type noMutes struct{ ConversationStore }
+type noMutes struct{ ModerationStore }
 
 func (noMutes) ActiveMutes(context.Context, int64) (map[int64]time.Time, error) { return nil, nil }

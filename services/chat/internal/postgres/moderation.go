@@ -14,9 +14,9 @@ import (
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 
-var _ chat.ConversationStore = (*Store)(nil)
+var _ chat.ModerationStore = (*Store)(nil)
 
-// ActiveMutes implements chat.ConversationStore.
+// ActiveMutes implements chat.ModerationStore.
 func (s *Store) ActiveMutes(ctx context.Context, roomID int64) (map[int64]time.Time, error) {
 	rows, err := s.pool.Query(ctx, `SELECT user_id, until FROM room_mutes WHERE room_id = $1 AND until > now()`, roomID)
 	if err != nil {
@@ -32,7 +32,7 @@ func (s *Store) ActiveMutes(ctx context.Context, roomID int64) (map[int64]time.T
 	return out, dbErr("active mutes", err)
 }
 
-// SetMute implements chat.ConversationStore.
+// SetMute implements chat.ModerationStore.
 func (s *Store) SetMute(ctx context.Context, roomID, userID, by int64, until time.Time, a chat.Audit) error {
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
@@ -61,7 +61,7 @@ func insertAudit(ctx context.Context, tx pgx.Tx, a chat.Audit) error {
 	return err
 }
 
-// DeleteMessageAudited implements chat.ConversationStore.
+// DeleteMessageAudited implements chat.ModerationStore.
 func (s *Store) DeleteMessageAudited(ctx context.Context, roomID, id int64, a chat.Audit) (chat.Message, error) {
 	var m chat.Message
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -84,7 +84,7 @@ func scanReport(row pgx.Row) (chat.Report, error) {
 	return r, err
 }
 
-// AddReport implements chat.ConversationStore.
+// AddReport implements chat.ModerationStore.
 func (s *Store) AddReport(ctx context.Context, r chat.Report) (chat.Report, bool, error) {
 	stored, err := scanReport(s.pool.QueryRow(ctx, `INSERT INTO message_reports
 			(message_id, room_id, sender_id, message_text, reporter_id, reason) VALUES ($1, $2, $3, $4, $5, $6)
@@ -101,7 +101,7 @@ func (s *Store) AddReport(ctx context.Context, r chat.Report) (chat.Report, bool
 	return stored, false, dbErr("load report", err)
 }
 
-// Reports implements chat.ConversationStore.
+// Reports implements chat.ModerationStore.
 func (s *Store) Reports(ctx context.Context, beforeID int64, limit int) ([]chat.Report, error) {
 	if beforeID <= 0 {
 		beforeID = math.MaxInt64
@@ -119,7 +119,7 @@ func (s *Store) Reports(ctx context.Context, beforeID int64, limit int) ([]chat.
 // the backslash first, then the wildcards.
 var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 
-// SearchMessages implements chat.ConversationStore. ILIKE '%text%' is
+// SearchMessages implements chat.ModerationStore. ILIKE '%text%' is
 // served by the trigram GIN index (migrations/00005) when the text has a
 // trigram; the planner may instead walk the room's (room_id, seq) index
 // newest first and filter, which is the faster plan when matches are
@@ -142,7 +142,7 @@ func (s *Store) SearchMessages(ctx context.Context, roomID int64, query string, 
 // dmRoomName names every DM room: clients show the other user instead.
 const dmRoomName = "Direct message"
 
-// OpenDMRoom implements chat.ConversationStore. The unique (dm_low,
+// OpenDMRoom implements chat.ModerationStore. The unique (dm_low,
 // dm_high) makes a concurrent second insert wait for the first and do
 // nothing; the select then sees the committed room.
 func (s *Store) OpenDMRoom(ctx context.Context, low, high int64) (chat.Room, bool, error) {

@@ -320,7 +320,7 @@ func roomPB(r chat.Room) *chatv1.Room {
 		OnlineCount: int32(r.OnlineCount), //nolint:gosec // G115: sockets in one room, far below 2^31
 		Kind:        r.Kind,
 	}
-	if r.Kind == chat.KindDM {
+	if r.Kind == chat.RoomKindDM {
 		pb.DmUserIds = r.DMUsers[:]
 	}
 	return pb
