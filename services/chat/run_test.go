@@ -60,6 +60,11 @@ func (f *fakeUsers) GetRelation(_ context.Context, req *userv1.GetRelationReques
 	return &userv1.GetRelationResponse{}, nil
 }
 
+// GetBlockedIds answers that nobody blocks anybody.
+func (f *fakeUsers) GetBlockedIds(context.Context, *userv1.GetBlockedIdsRequest) (*userv1.GetBlockedIdsResponse, error) {
+	return &userv1.GetBlockedIdsResponse{}, nil
+}
+
 // harness is one chat service started with run on port 0.
 type harness struct {
 	client chatv1.ChatServiceClient

@@ -206,7 +206,10 @@ type Message struct {
 	// When the message was stored.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Unset unless the message was edited.
-	EditedAt      *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=edited_at,json=editedAt,proto3" json:"edited_at,omitempty"`
+	EditedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=edited_at,json=editedAt,proto3" json:"edited_at,omitempty"`
+	// True when the viewer blocks the sender (conversations: blocks): text
+	// is then empty.
+	Hidden        bool `protobuf:"varint,42,opt,name=hidden,proto3" json:"hidden,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -323,6 +326,13 @@ func (x *Message) GetEditedAt() *timestamppb.Timestamp {
 		return x.EditedAt
 	}
 	return nil
+}
+
+func (x *Message) GetHidden() bool {
+	if x != nil {
+		return x.Hidden
+	}
+	return false
 }
 
 // OnlineUser is one user present in a room.
@@ -3659,7 +3669,7 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x19\n" +
 	"\blast_seq\x18\a \x01(\x03R\alastSeq\x12\x12\n" +
 	"\x04kind\x18( \x01(\tR\x04kind\x12\x1e\n" +
-	"\vdm_user_ids\x18) \x03(\x03R\tdmUserIds\"\x99\x03\n" +
+	"\vdm_user_ids\x18) \x03(\x03R\tdmUserIds\"\xb1\x03\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x17\n" +
@@ -3674,7 +3684,8 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	" \x01(\tR\vclientMsgId\x129\n" +
 	"\n" +
 	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x127\n" +
-	"\tedited_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\beditedAt\"\x87\x01\n" +
+	"\tedited_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\beditedAt\x12\x16\n" +
+	"\x06hidden\x18* \x01(\bR\x06hidden\"\x87\x01\n" +
 	"\n" +
 	"OnlineUser\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x14\n" +

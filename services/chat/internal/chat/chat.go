@@ -56,6 +56,8 @@ type Message struct {
 	// EditedAt is zero unless the message was edited.
 	EditedAt time.Time
 	Sender   User
+	// Hidden is set for a viewer who blocks the sender; Text is then empty.
+	Hidden bool
 }
 
 // NewMessage is a message to store; the store assigns ID, Seq and CreatedAt.
@@ -200,6 +202,9 @@ type Published struct {
 	CreatedAt time.Time
 	// Span is the send's place in its trace (invalid when not traced).
 	Span trace.SpanContext
+	// SenderID lets gateways hide the message from users who block its
+	// sender without parsing Frame.
+	SenderID int64
 }
 
 // UserDirectory looks up users' public details (the user service). Unknown

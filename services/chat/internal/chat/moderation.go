@@ -46,6 +46,9 @@ type Relations interface {
 	// decisions that depend on what has no change event (privacy,
 	// friendship), such as opening a DM room.
 	FreshRelation(ctx context.Context, userID, otherID int64) (Relation, error)
+	// BlockedIDs returns the users userID blocks, from the cache when
+	// fresh enough.
+	BlockedIDs(ctx context.Context, userID int64) (map[int64]bool, error)
 }
 
 // Audit is one moderation action.

@@ -54,5 +54,24 @@ func (s *Service) Search(ctx context.Context, c Caller, roomID int64, query stri
 		msgs[i].Sender = users[msgs[i].SenderID]
 		msgs[i].Sender.ID = msgs[i].SenderID
 	}
+	return s.hideBlocked(ctx, c.ID, msgs)
+}
+
+// hideBlocked marks, for viewerID (0: a service, which blocks nobody), the
+// messages of users the viewer blocks as hidden and drops their text. The
+// viewer's blocks come from a cache that block events clear at once.
+func (s *Service) hideBlocked(ctx context.Context, viewerID int64, msgs []Message) ([]Message, error) {
+	if viewerID == 0 || len(msgs) == 0 || s.relations == nil {
+		return msgs, nil
+	}
+	blocked, err := s.relations.BlockedIDs(ctx, viewerID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range msgs {
+		if blocked[msgs[i].SenderID] {
+			msgs[i].Hidden, msgs[i].Text = true, ""
+		}
+	}
 	return msgs, nil
 }

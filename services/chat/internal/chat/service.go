@@ -441,7 +441,7 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 			rooms = append(rooms, m.RoomID)
 		}
 		byRoom[m.RoomID] = append(byRoom[m.RoomID], Published{Seq: m.Seq, Frame: MessageFrame(m),
-			CreatedAt: m.CreatedAt, Span: reqs[i].span})
+			CreatedAt: m.CreatedAt, Span: reqs[i].span, SenderID: m.SenderID})
 	}
 	for _, r := range rooms {
 		if err := s.pub.PublishMessages(ctx, r, byRoom[r]); err != nil {
@@ -554,7 +554,7 @@ func (s *Service) History(ctx context.Context, viewerID, roomID int64, p Page) (
 		msgs[i].Sender = users[msgs[i].SenderID]
 		msgs[i].Sender.ID = msgs[i].SenderID
 	}
-	return msgs, nil
+	return s.hideBlocked(ctx, viewerID, msgs)
 }
 
 // ---- presence ----

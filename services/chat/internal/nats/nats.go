@@ -67,7 +67,7 @@ func (p *Publisher) PublishMessages(_ context.Context, roomID int64, msgs []chat
 	batch := &chatv1.RoomMessages{Messages: make([]*chatv1.RoomMessage, len(msgs))}
 	for i, m := range msgs {
 		batch.Messages[i] = &chatv1.RoomMessage{Seq: m.Seq, Frame: m.Frame, CreatedUnixNano: m.CreatedAt.UnixNano(),
-			Traceparent: tracing.Traceparent(trace.ContextWithSpanContext(context.Background(), m.Span))}
+			Traceparent: tracing.Traceparent(trace.ContextWithSpanContext(context.Background(), m.Span)), SenderId: m.SenderID}
 	}
 	data, err := proto.Marshal(batch)
 	if err != nil {

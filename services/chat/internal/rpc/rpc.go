@@ -331,6 +331,7 @@ func messagePB(m chat.Message) *chatv1.Message {
 		Id: m.ID, Seq: m.Seq, RoomId: m.RoomID, Text: m.Text, SenderId: m.SenderID,
 		SenderEmail: m.Sender.Email, Nickname: m.Sender.Nickname, ProfilePictureUrl: m.Sender.ProfilePictureURL,
 		ParentId: m.ParentID, ClientMsgId: m.ClientMsgID, CreatedAt: timestamppb.New(m.CreatedAt),
+		Hidden: m.Hidden,
 	}
 	if !m.EditedAt.IsZero() {
 		pb.EditedAt = timestamppb.New(m.EditedAt)

@@ -25,8 +25,14 @@ type Relations struct {
 	ttl     time.Duration
 	maxSize int
 
-	mu    sync.Mutex
-	cache map[[2]int64]relEntry
+	mu      sync.Mutex
+	cache   map[[2]int64]relEntry
+	blocked map[int64]blockedEntry
+}
+
+type blockedEntry struct {
+	ids     map[int64]bool
+	fetched time.Time
 }
 
 type relEntry struct {
@@ -36,7 +42,7 @@ type relEntry struct {
 
 // NewRelations returns Relations caching up to maxSize pairs for ttl.
 func NewRelations(client userv1.UserServiceClient, ttl time.Duration, maxSize int) *Relations {
-	return &Relations{client: client, ttl: ttl, maxSize: maxSize, cache: map[[2]int64]relEntry{}}
+	return &Relations{client: client, ttl: ttl, maxSize: maxSize, cache: map[[2]int64]relEntry{}, blocked: map[int64]blockedEntry{}}
 }
 
 var _ chat.Relations = (*Relations)(nil)
@@ -75,11 +81,38 @@ func (r *Relations) FreshRelation(ctx context.Context, userID, otherID int64) (c
 	return rel, nil
 }
 
+// BlockedIDs implements chat.Relations.
+func (r *Relations) BlockedIDs(ctx context.Context, userID int64) (map[int64]bool, error) {
+	r.mu.Lock()
+	e, ok := r.blocked[userID]
+	r.mu.Unlock()
+	if ok && time.Since(e.fetched) < r.ttl {
+		return e.ids, nil
+	}
+	resp, err := r.client.GetBlockedIds(ctx, &userv1.GetBlockedIdsRequest{UserId: userID})
+	if err != nil {
+		return nil, chat.Unavailable(err)
+	}
+	ids := make(map[int64]bool, len(resp.GetUserIds()))
+	for _, id := range resp.GetUserIds() {
+		ids[id] = true
+	}
+	r.mu.Lock()
+	if len(r.blocked) >= r.maxSize {
+		r.blocked = map[int64]blockedEntry{}
+	}
+	r.blocked[userID] = blockedEntry{ids: ids, fetched: time.Now()}
+	r.mu.Unlock()
+	return ids, nil
+}
+
 // Forget drops every cached answer involving either user (a block between
 // them changed).
 func (r *Relations) Forget(a, b int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	delete(r.blocked, a)
+	delete(r.blocked, b)
 	for k := range r.cache {
 		if k[0] == a || k[1] == a || k[0] == b || k[1] == b {
 			delete(r.cache, k)

@@ -74,10 +74,11 @@ type client struct {
 	expiry     *time.Timer
 
 	// Writer goroutine only (one at a time: c.writing).
-	backlogAt     time.Time   // last kernel backlog sample
-	deadlineSetAt time.Time   // when the writer last moved the write deadline (extendWriteDeadline)
-	deadlineMoved atomic.Bool // a pong moved the write deadline since (answerPing)
-	stallSince    time.Time   // backlog above the limit since (zero: below)
+	backlogAt     time.Time          // last kernel backlog sample
+	deadlineSetAt time.Time          // when the writer last moved the write deadline (extendWriteDeadline)
+	deadlineMoved atomic.Bool        // a pong moved the write deadline since (answerPing)
+	stallSince    time.Time          // backlog above the limit since (zero: below)
+	hidden        map[int64]struct{} // users the socket's user blocks (blocks.go)
 
 	// Reader goroutine only.
 	floodStart  time.Time
@@ -167,7 +168,7 @@ func (c *client) deliverMessages(msgs []Event) {
 			c.bufferLocked(m)
 			continue
 		}
-		c.orderLocked(m.Seq, m.Data)
+		c.orderLocked(m.Seq, c.viewLocked(m))
 	}
 }
 
@@ -251,7 +252,7 @@ func (c *client) repairGap() {
 	after, upto := c.lastSeq, c.pending[0].seq-1
 	c.mu.Unlock()
 
-	frames, err := c.room.history(c.user.Token, after, upto)
+	frames, err := c.room.history(c.user.Token, c.user.UserID, after, upto)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -326,7 +327,7 @@ func (c *client) finishSync(lastSeq int64) {
 	c.lastSeq = max(c.lastSeq, lastSeq)
 	for _, ev := range c.syncBuf {
 		if ev.Kind == "message" && ev.Seq > 0 {
-			c.orderLocked(ev.Seq, ev.Data)
+			c.orderLocked(ev.Seq, c.viewLocked(ev))
 		} else {
 			c.pushLocked(ev.Data)
 		}

@@ -263,6 +263,9 @@ func (c *client) cleanup(joined bool) {
 // merge by seq drops what history already covered.
 func (c *client) sync(afterSeq int64) (joined bool, err error) {
 	hub := c.hub
+	if err := c.rpc(c.loadHidden); err != nil {
+		return false, err
+	}
 	var jr *chatv1.JoinResponse
 	err = c.rpc(func(ctx context.Context) (err error) {
 		jr, err = hub.chat.Join(ctx, &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: hub.cfg.GatewayID})

@@ -45,6 +45,9 @@ type Event struct {
 	// Messages holds the message events of one commit, in seq order, for
 	// Kind subjects.EventMessages (Data is then empty).
 	Messages []Event
+	// SenderID is a message event's sender (0 when unknown: a chat service
+	// older than blocks), for hiding it from users who block the sender.
+	SenderID int64
 }
 
 // Broker delivers room events. fn is called from one goroutine per
@@ -91,6 +94,9 @@ type Config struct {
 	// against, shared with REST sends and (through Redis) with the other
 	// replicas [nil: this replica's own, without Redis].
 	SendLimit *ratelimit.Users
+	// BlockedIDs lists the users a user blocks (the user service), so a
+	// socket hides their live messages (blocks.go); nil: nobody is hidden.
+	BlockedIDs func(ctx context.Context, userID int64) ([]int64, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -181,7 +187,9 @@ type room struct {
 	unsub func()
 
 	fetchMu sync.Mutex
-	fetches map[[2]int64]*fetch // in-flight history reads by (after, upto)
+	// In-flight history reads by (after, upto, user): per user, because
+	// the chat service hides blocked senders' messages for the reader.
+	fetches map[[3]int64]*fetch
 }
 
 // onEvent fans one event out to the room's local sockets.
@@ -298,7 +306,7 @@ func (h *Hub) attach(c *client) error {
 	r := h.rooms[c.roomID]
 	creator := r == nil
 	if creator {
-		r = &room{id: c.roomID, hub: h, ready: make(chan struct{}), fetches: make(map[[2]int64]*fetch)}
+		r = &room{id: c.roomID, hub: h, ready: make(chan struct{}), fetches: make(map[[3]int64]*fetch)}
 		r.members.Store(&[]*client{})
 		h.rooms[c.roomID] = r
 	}
@@ -502,8 +510,8 @@ type seqFrame struct {
 
 // history returns the message frames with after < seq ≤ upto, in order
 // (deleted messages are absent), reading ListMessages in pages of 1,000.
-func (r *room) history(token string, after, upto int64) ([]seqFrame, error) {
-	key := [2]int64{after, upto}
+func (r *room) history(token string, userID, after, upto int64) ([]seqFrame, error) {
+	key := [3]int64{after, upto, userID}
 	r.fetchMu.Lock()
 	f := r.fetches[key]
 	if f == nil {

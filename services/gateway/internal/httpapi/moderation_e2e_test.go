@@ -45,6 +45,10 @@ func TestBlocksModerationSearchDM(t *testing.T) {
 		t.Parallel()
 		testMessageSearch(t, gw0, gw1)
 	})
+	t.Run("hidden messages", func(t *testing.T) {
+		t.Parallel()
+		testHiddenMessages(t, gw0, gw1)
+	})
 	t.Run("direct messages", func(t *testing.T) {
 		t.Parallel()
 		testDirectMessages(t, gw0, gw1)
@@ -397,4 +401,84 @@ func testDirectMessages(t *testing.T, gw0, gw1 string) {
 	wantStatus(t, "blocked send", do(t, gw0, req{method: "POST", path: "/api/chat/message/", token: a.access, json: map[string]any{"room": roomID, "message": "hello?"}}), http.StatusForbidden)
 	wantStatus(t, "b unblocks a", do(t, gw1, req{method: "DELETE", path: fmt.Sprintf("/api/user/block/%d/", a.id), token: b.access}), http.StatusNoContent)
 	post(t, gw0, a, roomID, "back again")
+}
+
+// testHiddenMessages: a blocks b; b's messages reach a as hidden without
+// text in history, search and live frames on both replicas, while c sees
+// them; an unblock shows them again.
+func testHiddenMessages(t *testing.T, gw0, gw1 string) {
+	a, b, c := register(t, gw0, "hida"), register(t, gw1, "hidb"), register(t, gw0, "hidc")
+	roomID := room(t, gw0, c)
+	before := post(t, gw1, b, roomID, "before the block")
+
+	aLive := dial(t, gw0, a, roomID) // open before the block: the event updates it
+	readUntil(t, aLive, "presence", func(f map[string]any) bool { return f["type"] == "chat.presence" })
+	cLive := dial(t, gw0, c, roomID)
+	readUntil(t, cLive, "presence", func(f map[string]any) bool { return f["type"] == "chat.presence" })
+
+	wantStatus(t, "a blocks b", do(t, gw1, req{method: "POST", path: "/api/user/block/", token: a.access, json: map[string]any{"user": b.id}}), http.StatusCreated)
+	aLater := dial(t, gw1, a, roomID) // opened after: loads the block, history hidden
+	f := readUntil(t, aLater, "history", func(f map[string]any) bool { return f["type"] == "chat.history" })
+	hist := f["messages"].([]any)
+	if m := hist[len(hist)-1].(map[string]any); m["hidden"] != true || m["message"] != "" || m["id"] != before["id"] {
+		t.Fatalf("history for the blocker ends with %v, want b's message hidden", m)
+	}
+
+	// The block event reaches aLive's replica asynchronously: send until a
+	// frame arrives hidden (at most a few).
+	deadline := time.Now().Add(5 * time.Second)
+	var live map[string]any
+	for time.Now().Before(deadline) {
+		sent := post(t, gw1, b, roomID, "after the block")
+		live = readUntil(t, aLive, "b's message", func(f map[string]any) bool { return f["type"] == "chat.message" && f["id"] == sent["id"] })
+		if live["hidden"] == true {
+			break
+		}
+	}
+	if live["hidden"] != true || live["message"] != "" {
+		t.Fatalf("live frame for the blocker = %v, want hidden without text", live)
+	}
+	f = readUntil(t, aLater, "b's message", func(f map[string]any) bool { return f["type"] == "chat.message" && f["id"] == live["id"] })
+	if f["hidden"] != true || f["message"] != "" {
+		t.Fatalf("live frame on the other replica = %v, want hidden", f)
+	}
+	f = readUntil(t, cLive, "b's message", func(f map[string]any) bool { return f["type"] == "chat.message" && f["id"] == live["id"] })
+	if f["hidden"] != nil || f["message"] != "after the block" {
+		t.Fatalf("live frame for a bystander = %v, want the text", f)
+	}
+
+	var msgs []map[string]any
+	for _, path := range []string{fmt.Sprintf("/api/chat/room/%d/messages/", roomID), fmt.Sprintf("/api/chat/room/%d/messages/?search=block", roomID)} {
+		do(t, gw0, req{method: "GET", path: path, token: a.access}).decode(t, &msgs)
+		for _, m := range msgs {
+			if m["hidden"] != true || m["message"] != "" {
+				t.Fatalf("%s for the blocker has %v, want hidden", path, m)
+			}
+		}
+		msgs = nil // decoding into the old maps would keep a's "hidden" keys
+		do(t, gw1, req{method: "GET", path: path, token: c.access}).decode(t, &msgs)
+		for _, m := range msgs {
+			if m["hidden"] != nil || m["message"] == "" {
+				t.Fatalf("%s for a bystander has %v, want the text", path, m)
+			}
+		}
+	}
+
+	wantStatus(t, "a unblocks b", do(t, gw0, req{method: "DELETE", path: fmt.Sprintf("/api/user/block/%d/", b.id), token: a.access}), http.StatusNoContent)
+	deadline = time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		sent := post(t, gw1, b, roomID, "unblocked")
+		live = readUntil(t, aLive, "b's message", func(f map[string]any) bool { return f["type"] == "chat.message" && f["id"] == sent["id"] })
+		if live["hidden"] == nil {
+			break
+		}
+	}
+	if live["hidden"] != nil || live["message"] != "unblocked" {
+		t.Fatalf("live frame after the unblock = %v, want the text", live)
+	}
+	msgs = nil
+	do(t, gw0, req{method: "GET", path: fmt.Sprintf("/api/chat/room/%d/messages/", roomID), token: a.access}).decode(t, &msgs)
+	if msgs[0]["message"] != "before the block" || msgs[0]["hidden"] != nil {
+		t.Fatalf("history after the unblock starts with %v", msgs[0])
+	}
 }

@@ -87,6 +87,9 @@ type Message struct {
 	ClientMsgID       string     `json:"client_msg_id"`
 	CreatedAt         time.Time  `json:"created_at"`
 	EditedAt          *time.Time `json:"edited_at"`
+	// Hidden is true, and Message empty, when the viewer blocks the
+	// sender (conversations: blocks).
+	Hidden bool `json:"hidden,omitempty"`
 }
 
 // NewMessage converts a proto message to the message object (no type).
@@ -102,6 +105,10 @@ func NewMessage(m *chatv1.Message) Message {
 		ParentChat:        optionalID(m.GetParentId()),
 		ClientMsgID:       m.GetClientMsgId(),
 		CreatedAt:         timeOf(m.GetCreatedAt()),
+		Hidden:            m.GetHidden(),
+	}
+	if out.Hidden {
+		out.Message = ""
 	}
 	if m.GetEditedAt() != nil {
 		t := timeOf(m.GetEditedAt())
