@@ -9,6 +9,13 @@ import (
 	"github.com/cobraspace/cobraspace/platform/apperr"
 )
 
+// ErrSearchTooBroad answers a search the database gave up on (its time
+// bound): in practice a text of one or two characters that matches
+// little in a very big room, which no index serves.
+func ErrSearchTooBroad() *apperr.Error {
+	return apperr.FieldError("search", "This search takes too long. Search for at least 3 characters.")
+}
+
 // Search limits.
 const (
 	MaxSearchRunes = 200

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,20 +125,37 @@ var likeEscaper = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
 // trigram; the planner may instead walk the room's (room_id, seq) index
 // newest first and filter, which is the faster plan when matches are
 // frequent, and the only one for texts shorter than three characters.
-// Either way the answer is the same.
+// Either way the answer is the same. A text without a trigram that
+// matches little in a big room reads the whole room (about 1.5 s for a
+// million messages, BENCHMARKS.md), so each search may run searchTimeout
+// at most and then answers chat.ErrSearchTooBroad.
 func (s *Store) SearchMessages(ctx context.Context, roomID int64, query string, beforeSeq int64, limit int) ([]chat.Message, error) {
 	if beforeSeq <= 0 {
 		beforeSeq = math.MaxInt64
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+messageColumns+` FROM messages
-		WHERE room_id = $1 AND seq < $2 AND deleted_at IS NULL AND text ILIKE $3 ESCAPE '\'
-		ORDER BY seq DESC LIMIT $4`, roomID, beforeSeq, "%"+likeEscaper.Replace(query)+"%", limit)
-	if err != nil {
-		return nil, dbErr("search messages", err)
+	var msgs []chat.Message
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = `+strconv.Itoa(int(searchTimeout.Milliseconds()))); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+messageColumns+` FROM messages
+			WHERE room_id = $1 AND seq < $2 AND deleted_at IS NULL AND text ILIKE $3 ESCAPE '\'
+			ORDER BY seq DESC LIMIT $4`, roomID, beforeSeq, "%"+likeEscaper.Replace(query)+"%", limit)
+		if err != nil {
+			return err
+		}
+		msgs, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanMessage(r) })
+		return err
+	})
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "57014" && ctx.Err() == nil { // query_canceled by our timeout
+		return nil, chat.ErrSearchTooBroad()
 	}
-	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanMessage(r) })
 	return msgs, dbErr("search messages", err)
 }
+
+// searchTimeout bounds one search's work in the database.
+const searchTimeout = 2 * time.Second
 
 // dmRoomName names every DM room: clients show the other user instead.
 const dmRoomName = "Direct message"
