@@ -9,6 +9,9 @@ import "strconv"
 const (
 	HeaderEvent = "Cobra-Event"
 	HeaderSeq   = "Cobra-Seq"
+	// HeaderSender is the sender's user id on edit events, so gateways
+	// hide an edit from users who block its sender (conversations: blocks).
+	HeaderSender = "Cobra-Sender"
 )
 
 // Room event kinds, the values of HeaderEvent.

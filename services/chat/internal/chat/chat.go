@@ -188,7 +188,8 @@ type Presence interface {
 // Publisher announces committed changes to gateways (NATS).
 type Publisher interface {
 	// Publish announces one change that is not a new message (edit,
-	// delete, presence, room deleted).
+	// delete, presence, room deleted). An edit's ctx names its sender
+	// (SenderFrom).
 	Publish(ctx context.Context, roomID int64, event string, frame []byte) error
 	// PublishMessages announces the new messages of one room from one
 	// group commit, in seq order, as one event.

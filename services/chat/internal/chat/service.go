@@ -473,7 +473,7 @@ func (s *Service) Edit(ctx context.Context, c Caller, roomID, id int64, text str
 	if err != nil {
 		return Message{}, err
 	}
-	s.publish(ctx, m.RoomID, subjects.EventEdit, EditFrame(m))
+	s.publish(WithSender(ctx, m.SenderID), m.RoomID, subjects.EventEdit, EditFrame(m))
 	if m.Sender, err = s.user(ctx, c); err != nil {
 		m.Sender = User{ID: c.ID, Email: c.Email} // the edit is committed; answer anyway
 	}

@@ -8,6 +8,7 @@ package nats
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -93,6 +94,9 @@ func (p *Publisher) send(ctx context.Context, roomID int64, event string, data [
 	m.event[0] = event
 	m.Header[subjects.HeaderEvent] = m.event[:]
 	tracing.Inject(ctx, m.Header)
+	if id := chat.SenderFrom(ctx); id != 0 {
+		m.Header[subjects.HeaderSender] = []string{strconv.FormatInt(id, 10)}
+	}
 	return p.nc.PublishMsg(&m.Msg)
 }
 

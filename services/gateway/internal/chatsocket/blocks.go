@@ -41,8 +41,9 @@ func (c *client) setHiddenLocked(userID int64, hidden bool) {
 	}
 }
 
-// viewLocked is the frame of message event ev as this socket's user may
-// see it.
+// viewLocked is the frame of event ev as this socket's user may see it:
+// a message or an edit (the events that carry a sender and text) of a
+// user they block comes without its text.
 func (c *client) viewLocked(ev Event) []byte {
 	if _, ok := c.hidden[ev.SenderID]; !ok || ev.SenderID == 0 {
 		return ev.Data

@@ -184,7 +184,7 @@ func (c *client) deliverEvent(ev Event) {
 		c.bufferLocked(ev)
 		return
 	}
-	c.pushLocked(ev.Data)
+	c.pushLocked(c.viewLocked(ev))
 }
 
 func (c *client) bufferLocked(ev Event) {
@@ -329,7 +329,7 @@ func (c *client) finishSync(lastSeq int64) {
 		if ev.Kind == "message" && ev.Seq > 0 {
 			c.orderLocked(ev.Seq, c.viewLocked(ev))
 		} else {
-			c.pushLocked(ev.Data)
+			c.pushLocked(c.viewLocked(ev))
 		}
 	}
 	c.syncBuf = nil

@@ -446,6 +446,17 @@ func testHiddenMessages(t *testing.T, gw0, gw1 string) {
 	if f["hidden"] != nil || f["message"] != "after the block" {
 		t.Fatalf("live frame for a bystander = %v, want the text", f)
 	}
+	// An edit of b's message: hidden for a, shown to c.
+	wantStatus(t, "b edits", do(t, gw1, req{method: "PATCH", path: fmt.Sprintf("/api/chat/message/%d/", int64(live["id"].(float64))),
+		token: b.access, json: map[string]any{"message": "edited secret"}}), http.StatusOK)
+	f = readUntil(t, aLive, "b's edit", func(f map[string]any) bool { return f["type"] == "chat.message.edit" })
+	if f["hidden"] != true || f["message"] != "" {
+		t.Fatalf("edit frame for the blocker = %v, want hidden without text", f)
+	}
+	f = readUntil(t, cLive, "b's edit", func(f map[string]any) bool { return f["type"] == "chat.message.edit" })
+	if f["hidden"] != nil || f["message"] != "edited secret" {
+		t.Fatalf("edit frame for a bystander = %v, want the text", f)
+	}
 
 	var msgs []map[string]any
 	for _, path := range []string{fmt.Sprintf("/api/chat/room/%d/messages/", roomID), fmt.Sprintf("/api/chat/room/%d/messages/?search=block", roomID)} {

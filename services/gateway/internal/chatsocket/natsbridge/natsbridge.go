@@ -73,6 +73,9 @@ func (b *Bridge) SubscribeRoom(roomID int64, fn func(chatsocket.Event)) (func(),
 		if s := m.Header.Get(subjects.HeaderSeq); s != "" {
 			ev.Seq, _ = strconv.ParseInt(s, 10, 64)
 		}
+		if s := m.Header.Get(subjects.HeaderSender); s != "" {
+			ev.SenderID, _ = strconv.ParseInt(s, 10, 64)
+		}
 		// Only events the chat service traced (sampled) carry the
 		// header, so untraced delivery stays span-free.
 		if len(m.Header[tracing.TraceparentHeader]) > 0 {
