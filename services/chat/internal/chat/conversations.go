@@ -197,6 +197,24 @@ func (s *Service) MyRooms(ctx context.Context, c Caller, limit int, cursor strin
 				m.Sender.ID = m.SenderID
 			}
 		}
+		// A last message from a user the caller blocks shows hidden.
+		last := make([]Message, 0, len(ids))
+		for _, r := range rooms {
+			if r.LastMessage != nil {
+				last = append(last, *r.LastMessage)
+			}
+		}
+		last, err = s.hideBlocked(ctx, c.ID, last)
+		if err != nil {
+			return nil, "", err
+		}
+		k := 0
+		for _, r := range rooms {
+			if r.LastMessage != nil {
+				*r.LastMessage = last[k]
+				k++
+			}
+		}
 	}
 	return rooms, next, nil
 }

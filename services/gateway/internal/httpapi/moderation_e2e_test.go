@@ -388,6 +388,23 @@ func testDirectMessages(t *testing.T, gw0, gw1 string) {
 			t.Fatalf("outsider socket on %s: err %v, resp %v, want 404", gw, err, resp)
 		}
 	}
+	// Both are members (the room is in their rooms), and b got a "dm"
+	// notification from a.
+	notes := notifications(t, gw1, b)
+	if len(notes) == 0 || notes[0]["kind"] != "dm" || notes[0]["room"] != float64(roomID) {
+		t.Fatalf("b's notifications = %v, want a dm from a first", notes)
+	}
+	for _, who := range []*account{a, b} {
+		var mine []map[string]any
+		do(t, gw0, req{method: "GET", path: "/api/chat/rooms/mine/", token: who.access}).decode(t, &mine)
+		found := false
+		for _, r := range mine {
+			found = found || (r["id"] == float64(roomID) && r["kind"] == "dm")
+		}
+		if !found {
+			t.Fatalf("user %d's rooms %v lack the DM room", who.id, mine)
+		}
+	}
 	// The members read it.
 	var hist []map[string]any
 	do(t, gw1, req{method: "GET", path: fmt.Sprintf("/api/chat/room/%d/messages/", roomID), token: b.access}).decode(t, &hist)
@@ -475,6 +492,23 @@ func testHiddenMessages(t *testing.T, gw0, gw1 string) {
 		}
 	}
 
+	// A mention by a blocked user notifies nobody; c's own mention of a does.
+	nick := fmt.Sprintf("hid%d", a.id) // registration's default has a "." that ends a mention
+	wantStatus(t, "a's nickname", do(t, gw0, req{method: "PATCH", path: "/api/user/profile/", token: a.access, json: map[string]any{"nickname": nick}}), http.StatusOK)
+	post(t, gw1, b, roomID, "hey @"+nick+" from b")
+	post(t, gw0, c, roomID, "hey @"+nick+" from c")
+	deadline = time.Now().Add(5 * time.Second)
+	var notes []map[string]any
+	for time.Now().Before(deadline) {
+		if notes = notifications(t, gw0, a); len(notes) > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(notes) != 1 || notes[0]["kind"] != "mention" || notes[0]["actor"].(map[string]any)["id"] != float64(c.id) {
+		t.Fatalf("a's notifications = %v, want only c's mention", notes)
+	}
+
 	wantStatus(t, "a unblocks b", do(t, gw0, req{method: "DELETE", path: fmt.Sprintf("/api/user/block/%d/", b.id), token: a.access}), http.StatusNoContent)
 	deadline = time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -492,4 +526,14 @@ func testHiddenMessages(t *testing.T, gw0, gw1 string) {
 	if msgs[0]["message"] != "before the block" || msgs[0]["hidden"] != nil {
 		t.Fatalf("history after the unblock starts with %v", msgs[0])
 	}
+}
+
+// notifications lists a's notifications through gw, newest first.
+func notifications(t *testing.T, gw string, a *account) []map[string]any {
+	t.Helper()
+	r := do(t, gw, req{method: "GET", path: "/api/notifications/", token: a.access})
+	wantStatus(t, "notifications", r, http.StatusOK)
+	var out []map[string]any
+	r.decode(t, &out)
+	return out
 }

@@ -5,7 +5,6 @@
 package chatjson
 
 import (
-	"cmp"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -67,7 +66,7 @@ func NewRoom(r *chatv1.Room) Room {
 		Post:        optionalID(r.GetPostId()),
 		OnlineCount: r.GetOnlineCount(),
 		CreatedAt:   timeOf(r.GetCreatedAt()),
-		Kind:        cmp.Or(r.GetKind(), "post"),
+		Kind:        RoomKind(r),
 		DMUsers:     r.GetDmUserIds(),
 	}
 }
