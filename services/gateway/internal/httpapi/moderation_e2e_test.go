@@ -39,7 +39,7 @@ func TestBlocksModerationSearchDM(t *testing.T) {
 	})
 	t.Run("moderation", func(t *testing.T) {
 		t.Parallel()
-		testModeration(t, gw0, gw1, setStaff)
+		testModeration(t, gw0, gw1, setStaff, s.Env.DatabaseURLs[stack.Chat])
 	})
 	t.Run("search", func(t *testing.T) {
 		t.Parallel()
@@ -105,7 +105,7 @@ func readUntil(t *testing.T, conn *websocket.Conn, what string, ok func(map[stri
 	}
 }
 
-func testModeration(t *testing.T, gw0, gw1 string, setStaff func(*testing.T, *account)) {
+func testModeration(t *testing.T, gw0, gw1 string, setStaff func(*testing.T, *account), chatDB string) {
 	owner, member, other, staff := register(t, gw0, "modo"), register(t, gw1, "modm"), register(t, gw0, "modx"), register(t, gw1, "mods")
 	setStaff(t, staff)
 	roomID := room(t, gw0, owner)
@@ -190,6 +190,37 @@ func testModeration(t *testing.T, gw0, gw1 string, setStaff func(*testing.T, *ac
 	}
 	if mine != 2 {
 		t.Fatalf("staff see %d reports of m2, want 2: %v", mine, reports)
+	}
+
+	// The audit: both moderated deletes, the mute and the unmute; not the
+	// refused attempts, nor anything a sender did to their own message.
+	conn, err := pgx.Connect(context.Background(), chatDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), `SELECT actor_id, action, target_user_id, coalesce(message_id, 0), detail
+		FROM moderation_audit WHERE room_id = $1 ORDER BY id`, roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var actor, target, msg int64
+		var action, detail string
+		if err := rows.Scan(&actor, &action, &target, &msg, &detail); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d %s %d %d %s", actor, action, target, msg, detail))
+	}
+	want := []string{
+		fmt.Sprintf("%d delete %d %d ", owner.id, member.id, int64(m1["id"].(float64))),
+		fmt.Sprintf("%d delete %d %d ", staff.id, other.id, int64(m3["id"].(float64))),
+		fmt.Sprintf("%d mute %d 0 minutes=5", owner.id, member.id),
+		fmt.Sprintf("%d unmute %d 0 ", staff.id, member.id),
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("audit = %q, want %q", got, want)
 	}
 }
 
