@@ -121,6 +121,20 @@ func testModeration(t *testing.T, gw0, gw1 string, setStaff func(*testing.T, *ac
 	wantStatus(t, "owner deletes member's", do(t, gw1, req{method: "DELETE", path: msgPath(m1, ""), token: owner.access}), http.StatusNoContent)
 	wantStatus(t, "staff deletes other's", do(t, gw0, req{method: "DELETE", path: msgPath(m3, ""), token: staff.access}), http.StatusNoContent)
 	wantStatus(t, "deleted twice", do(t, gw0, req{method: "DELETE", path: msgPath(m1, ""), token: owner.access}), http.StatusNotFound)
+	// Over the socket too: the owner deletes m4 from a socket on gw0, the
+	// member's socket on gw1 sees it go.
+	m4 := post(t, gw1, member, roomID, "fourth from member")
+	ownerSock, memberSock := dial(t, gw0, owner, roomID), dial(t, gw1, member, roomID)
+	for _, c := range []*websocket.Conn{ownerSock, memberSock} {
+		readUntil(t, c, "presence", func(f map[string]any) bool { return f["type"] == "chat.presence" })
+	}
+	if err := ownerSock.WriteJSON(map[string]any{"type": "chat.message.delete", "id": m4["id"]}); err != nil {
+		t.Fatal(err)
+	}
+	f := readUntil(t, memberSock, "the delete", func(f map[string]any) bool { return f["type"] == "chat.message.delete" || f["error_type"] != nil })
+	if f["id"] != m4["id"] {
+		t.Fatalf("member's socket got %v, want the delete of m4", f)
+	}
 	// ... and editing stays the sender's.
 	wantStatus(t, "owner edits member's", do(t, gw0, req{method: "PATCH", path: msgPath(m2, ""), token: owner.access, json: map[string]any{"message": "x"}}), http.StatusForbidden)
 	var hist []map[string]any
@@ -153,7 +167,7 @@ func testModeration(t *testing.T, gw0, gw1 string, setStaff func(*testing.T, *ac
 	if err := sock.WriteJSON(map[string]any{"type": "chat.message", "message": "still here?"}); err != nil {
 		t.Fatal(err)
 	}
-	f := readUntil(t, sock, "muted error", func(f map[string]any) bool { return f["error_type"] != nil || f["type"] == "chat.message" })
+	f = readUntil(t, sock, "muted error", func(f map[string]any) bool { return f["error_type"] != nil || f["type"] == "chat.message" })
 	if f["error_type"] != "muted" {
 		t.Fatalf("muted socket send got %v, want error_type muted", f)
 	}
@@ -216,6 +230,7 @@ func testModeration(t *testing.T, gw0, gw1 string, setStaff func(*testing.T, *ac
 	want := []string{
 		fmt.Sprintf("%d delete %d %d ", owner.id, member.id, int64(m1["id"].(float64))),
 		fmt.Sprintf("%d delete %d %d ", staff.id, other.id, int64(m3["id"].(float64))),
+		fmt.Sprintf("%d delete %d %d ", owner.id, member.id, int64(m4["id"].(float64))),
 		fmt.Sprintf("%d mute %d 0 minutes=5", owner.id, member.id),
 		fmt.Sprintf("%d unmute %d 0 ", staff.id, member.id),
 	}
