@@ -1780,6 +1780,107 @@ func (x *GetUsersResponse) GetUsers() []*UserSummary {
 	return nil
 }
 
+// FindByNicknamesRequest names the nicknames to resolve.
+type FindByNicknamesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 20 nicknames, matched case-insensitively; duplicates ignored.
+	Nicknames []string `protobuf:"bytes,1,rep,name=nicknames,proto3" json:"nicknames,omitempty"`
+	// Users per nickname: 20 when 0, at most 20.
+	MaxPerNickname int32 `protobuf:"varint,2,opt,name=max_per_nickname,json=maxPerNickname,proto3" json:"max_per_nickname,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FindByNicknamesRequest) Reset() {
+	*x = FindByNicknamesRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindByNicknamesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindByNicknamesRequest) ProtoMessage() {}
+
+func (x *FindByNicknamesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindByNicknamesRequest.ProtoReflect.Descriptor instead.
+func (*FindByNicknamesRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *FindByNicknamesRequest) GetNicknames() []string {
+	if x != nil {
+		return x.Nicknames
+	}
+	return nil
+}
+
+func (x *FindByNicknamesRequest) GetMaxPerNickname() int32 {
+	if x != nil {
+		return x.MaxPerNickname
+	}
+	return 0
+}
+
+// FindByNicknamesResponse holds the matching users.
+type FindByNicknamesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every match, by nickname, each user once.
+	Users         []*UserSummary `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindByNicknamesResponse) Reset() {
+	*x = FindByNicknamesResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindByNicknamesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindByNicknamesResponse) ProtoMessage() {}
+
+func (x *FindByNicknamesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindByNicknamesResponse.ProtoReflect.Descriptor instead.
+func (*FindByNicknamesResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *FindByNicknamesResponse) GetUsers() []*UserSummary {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 var File_cobraspace_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_cobraspace_user_v1_user_proto_rawDesc = "" +
@@ -1886,13 +1987,17 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x0fGetUsersRequest\x12\x19\n" +
 	"\buser_ids\x18\x01 \x03(\x03R\auserIds\"I\n" +
 	"\x10GetUsersResponse\x125\n" +
+	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\"`\n" +
+	"\x16FindByNicknamesRequest\x12\x1c\n" +
+	"\tnicknames\x18\x01 \x03(\tR\tnicknames\x12(\n" +
+	"\x10max_per_nickname\x18\x02 \x01(\x05R\x0emaxPerNickname\"P\n" +
+	"\x17FindByNicknamesResponse\x125\n" +
 	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users*X\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_AVAILABLE\x10\x01\x12\x0f\n" +
 	"\vSTATUS_AWAY\x10\x02\x12\x0f\n" +
-	"\vSTATUS_BUSY\x10\x032\xc3\n" +
-	"\n" +
+	"\vSTATUS_BUSY\x10\x032\xaf\v\n" +
 	"\vUserService\x12U\n" +
 	"\bRegister\x12#.cobraspace.user.v1.RegisterRequest\x1a$.cobraspace.user.v1.RegisterResponse\x12L\n" +
 	"\x05Login\x12 .cobraspace.user.v1.LoginRequest\x1a!.cobraspace.user.v1.LoginResponse\x12V\n" +
@@ -1909,7 +2014,8 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\fDeleteFriend\x12'.cobraspace.user.v1.DeleteFriendRequest\x1a(.cobraspace.user.v1.DeleteFriendResponse\x12\\\n" +
 	"\x10GetFriendProfile\x12+.cobraspace.user.v1.GetFriendProfileRequest\x1a\x1b.cobraspace.user.v1.Profile\x12^\n" +
 	"\vSearchUsers\x12&.cobraspace.user.v1.SearchUsersRequest\x1a'.cobraspace.user.v1.SearchUsersResponse\x12U\n" +
-	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/user/v1;userv1b\x06proto3"
+	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponse\x12j\n" +
+	"\x0fFindByNicknames\x12*.cobraspace.user.v1.FindByNicknamesRequest\x1a+.cobraspace.user.v1.FindByNicknamesResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/user/v1;userv1b\x06proto3"
 
 var (
 	file_cobraspace_user_v1_user_proto_rawDescOnce sync.Once
@@ -1924,7 +2030,7 @@ func file_cobraspace_user_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_cobraspace_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(Status)(0),                      // 0: cobraspace.user.v1.Status
 	(*Profile)(nil),                  // 1: cobraspace.user.v1.Profile
@@ -1955,14 +2061,16 @@ var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(*SearchUsersResponse)(nil),      // 26: cobraspace.user.v1.SearchUsersResponse
 	(*GetUsersRequest)(nil),          // 27: cobraspace.user.v1.GetUsersRequest
 	(*GetUsersResponse)(nil),         // 28: cobraspace.user.v1.GetUsersResponse
-	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
+	(*FindByNicknamesRequest)(nil),   // 29: cobraspace.user.v1.FindByNicknamesRequest
+	(*FindByNicknamesResponse)(nil),  // 30: cobraspace.user.v1.FindByNicknamesResponse
+	(*timestamppb.Timestamp)(nil),    // 31: google.protobuf.Timestamp
 }
 var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	0,  // 0: cobraspace.user.v1.Profile.status:type_name -> cobraspace.user.v1.Status
-	29, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
+	31, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: cobraspace.user.v1.UserSummary.status:type_name -> cobraspace.user.v1.Status
-	29, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
-	29, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	31, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
+	31, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: cobraspace.user.v1.RegisterResponse.profile:type_name -> cobraspace.user.v1.Profile
 	1,  // 6: cobraspace.user.v1.LoginResponse.profile:type_name -> cobraspace.user.v1.Profile
 	3,  // 7: cobraspace.user.v1.LoginResponse.tokens:type_name -> cobraspace.user.v1.TokenPair
@@ -1971,41 +2079,44 @@ var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	2,  // 10: cobraspace.user.v1.ListFriendsResponse.friends:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 11: cobraspace.user.v1.SearchUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 12: cobraspace.user.v1.GetUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
-	4,  // 13: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
-	6,  // 14: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
-	8,  // 15: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
-	9,  // 16: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
-	11, // 17: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
-	12, // 18: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
-	13, // 19: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
-	16, // 20: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
-	14, // 21: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
-	18, // 22: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
-	20, // 23: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
-	22, // 24: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
-	24, // 25: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
-	25, // 26: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
-	27, // 27: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
-	5,  // 28: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
-	7,  // 29: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
-	3,  // 30: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
-	10, // 31: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
-	1,  // 32: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 33: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 34: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
-	17, // 35: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
-	15, // 36: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
-	19, // 37: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
-	21, // 38: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
-	23, // 39: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
-	1,  // 40: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
-	26, // 41: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
-	28, // 42: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
-	28, // [28:43] is the sub-list for method output_type
-	13, // [13:28] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	2,  // 13: cobraspace.user.v1.FindByNicknamesResponse.users:type_name -> cobraspace.user.v1.UserSummary
+	4,  // 14: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
+	6,  // 15: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
+	8,  // 16: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
+	9,  // 17: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
+	11, // 18: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
+	12, // 19: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
+	13, // 20: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
+	16, // 21: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
+	14, // 22: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
+	18, // 23: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
+	20, // 24: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
+	22, // 25: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
+	24, // 26: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
+	25, // 27: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
+	27, // 28: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
+	29, // 29: cobraspace.user.v1.UserService.FindByNicknames:input_type -> cobraspace.user.v1.FindByNicknamesRequest
+	5,  // 30: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
+	7,  // 31: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
+	3,  // 32: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
+	10, // 33: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
+	1,  // 34: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 35: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 36: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
+	17, // 37: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
+	15, // 38: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
+	19, // 39: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
+	21, // 40: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
+	23, // 41: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
+	1,  // 42: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
+	26, // 43: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
+	28, // 44: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
+	30, // 45: cobraspace.user.v1.UserService.FindByNicknames:output_type -> cobraspace.user.v1.FindByNicknamesResponse
+	30, // [30:46] is the sub-list for method output_type
+	14, // [14:30] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_user_v1_user_proto_init() }
@@ -2019,7 +2130,7 @@ func file_cobraspace_user_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_user_v1_user_proto_rawDesc), len(file_cobraspace_user_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
