@@ -305,7 +305,12 @@ func TestMessagesOverRPC(t *testing.T) {
 		"profile_picture_url": "/media/avatars/1.webp", "id": float64(sent.GetId()), "seq": float64(1),
 		"room": float64(room.GetId()), "client_msg_id": "c1", "parent_chat": nil, "edited_at": nil, "_seq_header": "1",
 		"created_at": sent.GetCreatedAt().AsTime().UTC().Format(time.RFC3339Nano),
+		"reply_count": float64(0), "parent": nil,
 	}
+	if r, ok := frame["reactions"].([]any); !ok || len(r) != 0 {
+		t.Errorf("frame reactions: got %v, want []", frame["reactions"])
+	}
+	delete(frame, "reactions")
 	if len(frame) != len(want) {
 		t.Errorf("frame keys: got %v, want %v", frame, want)
 	}
@@ -332,6 +337,18 @@ func TestMessagesOverRPC(t *testing.T) {
 	frame = next(t, events, subjects.EventMessage, 5*time.Second)
 	if frame["seq"] != float64(2) || frame["parent_chat"] != float64(sent.GetId()) || frame["nickname"] != "<b>bob</b>" {
 		t.Errorf("reply frame: got %v", frame)
+	}
+	// The reply names its parent, whose new reply count follows.
+	if p, _ := frame["parent"].(map[string]any); p["id"] != float64(sent.GetId()) || p["seq"] != float64(1) ||
+		p["sender"] != "alice@example.com" || p["nickname"] != "alice" || p["excerpt"] != "Hello, World!" || p["deleted"] != false {
+		t.Errorf("reply frame parent: got %v", frame["parent"])
+	}
+	if p := reply.GetParent(); p.GetId() != sent.GetId() || p.GetSenderEmail() != "alice@example.com" {
+		t.Errorf("reply answer parent: got %v", p)
+	}
+	frame = next(t, events, subjects.EventReplies, 5*time.Second)
+	if frame["type"] != "chat.message.replies" || frame["id"] != float64(sent.GetId()) || frame["reply_count"] != float64(1) {
+		t.Errorf("replies frame: got %v", frame)
 	}
 
 	// Validation and unknown rooms.
@@ -830,10 +847,11 @@ func TestReadURLServesHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	// pg_stat_activity keeps an idle connection's last statement.
+	// pg_stat_activity keeps an idle connection's last statement (its
+	// first 1,024 bytes: the page's columns and joins come first).
 	var pages int
 	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-		WHERE application_name = $1 AND query LIKE '%FROM messages%ORDER BY seq%'`, appName).Scan(&pages); err != nil {
+		WHERE application_name = $1 AND query LIKE 'SELECT m.id, m.room_id, m.seq%FROM messages m%'`, appName).Scan(&pages); err != nil {
 		t.Fatal(err)
 	}
 	if pages == 0 {

@@ -55,20 +55,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ChatService_CreateRoom_FullMethodName    = "/cobraspace.chat.v1.ChatService/CreateRoom"
-	ChatService_GetRoom_FullMethodName       = "/cobraspace.chat.v1.ChatService/GetRoom"
-	ChatService_ListRooms_FullMethodName     = "/cobraspace.chat.v1.ChatService/ListRooms"
-	ChatService_UpdateRoom_FullMethodName    = "/cobraspace.chat.v1.ChatService/UpdateRoom"
-	ChatService_DeleteRoom_FullMethodName    = "/cobraspace.chat.v1.ChatService/DeleteRoom"
-	ChatService_SendMessage_FullMethodName   = "/cobraspace.chat.v1.ChatService/SendMessage"
-	ChatService_SendMessages_FullMethodName  = "/cobraspace.chat.v1.ChatService/SendMessages"
-	ChatService_EditMessage_FullMethodName   = "/cobraspace.chat.v1.ChatService/EditMessage"
-	ChatService_DeleteMessage_FullMethodName = "/cobraspace.chat.v1.ChatService/DeleteMessage"
-	ChatService_ListMessages_FullMethodName  = "/cobraspace.chat.v1.ChatService/ListMessages"
-	ChatService_Join_FullMethodName          = "/cobraspace.chat.v1.ChatService/Join"
-	ChatService_Leave_FullMethodName         = "/cobraspace.chat.v1.ChatService/Leave"
-	ChatService_Heartbeat_FullMethodName     = "/cobraspace.chat.v1.ChatService/Heartbeat"
-	ChatService_Typing_FullMethodName        = "/cobraspace.chat.v1.ChatService/Typing"
+	ChatService_CreateRoom_FullMethodName     = "/cobraspace.chat.v1.ChatService/CreateRoom"
+	ChatService_GetRoom_FullMethodName        = "/cobraspace.chat.v1.ChatService/GetRoom"
+	ChatService_ListRooms_FullMethodName      = "/cobraspace.chat.v1.ChatService/ListRooms"
+	ChatService_UpdateRoom_FullMethodName     = "/cobraspace.chat.v1.ChatService/UpdateRoom"
+	ChatService_DeleteRoom_FullMethodName     = "/cobraspace.chat.v1.ChatService/DeleteRoom"
+	ChatService_SendMessage_FullMethodName    = "/cobraspace.chat.v1.ChatService/SendMessage"
+	ChatService_SendMessages_FullMethodName   = "/cobraspace.chat.v1.ChatService/SendMessages"
+	ChatService_EditMessage_FullMethodName    = "/cobraspace.chat.v1.ChatService/EditMessage"
+	ChatService_DeleteMessage_FullMethodName  = "/cobraspace.chat.v1.ChatService/DeleteMessage"
+	ChatService_ListMessages_FullMethodName   = "/cobraspace.chat.v1.ChatService/ListMessages"
+	ChatService_Join_FullMethodName           = "/cobraspace.chat.v1.ChatService/Join"
+	ChatService_Leave_FullMethodName          = "/cobraspace.chat.v1.ChatService/Leave"
+	ChatService_Heartbeat_FullMethodName      = "/cobraspace.chat.v1.ChatService/Heartbeat"
+	ChatService_Typing_FullMethodName         = "/cobraspace.chat.v1.ChatService/Typing"
+	ChatService_ListReplies_FullMethodName    = "/cobraspace.chat.v1.ChatService/ListReplies"
+	ChatService_ToggleReaction_FullMethodName = "/cobraspace.chat.v1.ChatService/ToggleReaction"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -155,6 +157,18 @@ type ChatServiceClient interface {
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	// Typing publishes a typing event for the caller in a room.
 	Typing(ctx context.Context, in *TypingRequest, opts ...grpc.CallOption) (*TypingResponse, error)
+	// Replies and reactions.
+	// ListReplies pages over the live replies of a message in seq order.
+	// NOT_FOUND when the message is unknown or deleted.
+	ListReplies(ctx context.Context, in *ListRepliesRequest, opts ...grpc.CallOption) (*ListRepliesResponse, error)
+	// ToggleReaction adds the caller's reaction with an emoji to a message, or
+	// removes it when the caller already reacted with that emoji, and
+	// publishes a "reaction" event with the message's new counts.
+	// INVALID_ARGUMENT field "emoji" for anything but one emoji grapheme of at
+	// most 16 bytes; FAILED_PRECONDITION when the message already has the
+	// maximum number of distinct emoji; NOT_FOUND for an unknown or deleted
+	// message.
+	ToggleReaction(ctx context.Context, in *ToggleReactionRequest, opts ...grpc.CallOption) (*ToggleReactionResponse, error)
 }
 
 type chatServiceClient struct {
@@ -305,6 +319,26 @@ func (c *chatServiceClient) Typing(ctx context.Context, in *TypingRequest, opts 
 	return out, nil
 }
 
+func (c *chatServiceClient) ListReplies(ctx context.Context, in *ListRepliesRequest, opts ...grpc.CallOption) (*ListRepliesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRepliesResponse)
+	err := c.cc.Invoke(ctx, ChatService_ListReplies_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ToggleReaction(ctx context.Context, in *ToggleReactionRequest, opts ...grpc.CallOption) (*ToggleReactionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ToggleReactionResponse)
+	err := c.cc.Invoke(ctx, ChatService_ToggleReaction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -389,6 +423,18 @@ type ChatServiceServer interface {
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	// Typing publishes a typing event for the caller in a room.
 	Typing(context.Context, *TypingRequest) (*TypingResponse, error)
+	// Replies and reactions.
+	// ListReplies pages over the live replies of a message in seq order.
+	// NOT_FOUND when the message is unknown or deleted.
+	ListReplies(context.Context, *ListRepliesRequest) (*ListRepliesResponse, error)
+	// ToggleReaction adds the caller's reaction with an emoji to a message, or
+	// removes it when the caller already reacted with that emoji, and
+	// publishes a "reaction" event with the message's new counts.
+	// INVALID_ARGUMENT field "emoji" for anything but one emoji grapheme of at
+	// most 16 bytes; FAILED_PRECONDITION when the message already has the
+	// maximum number of distinct emoji; NOT_FOUND for an unknown or deleted
+	// message.
+	ToggleReaction(context.Context, *ToggleReactionRequest) (*ToggleReactionResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -440,6 +486,12 @@ func (UnimplementedChatServiceServer) Heartbeat(context.Context, *HeartbeatReque
 }
 func (UnimplementedChatServiceServer) Typing(context.Context, *TypingRequest) (*TypingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Typing not implemented")
+}
+func (UnimplementedChatServiceServer) ListReplies(context.Context, *ListRepliesRequest) (*ListRepliesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReplies not implemented")
+}
+func (UnimplementedChatServiceServer) ToggleReaction(context.Context, *ToggleReactionRequest) (*ToggleReactionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ToggleReaction not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -714,6 +766,42 @@ func _ChatService_Typing_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatService_ListReplies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRepliesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ListReplies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ListReplies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ListReplies(ctx, req.(*ListRepliesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ToggleReaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ToggleReactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ToggleReaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ToggleReaction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ToggleReaction(ctx, req.(*ToggleReactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -776,6 +864,14 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Typing",
 			Handler:    _ChatService_Typing_Handler,
+		},
+		{
+			MethodName: "ListReplies",
+			Handler:    _ChatService_ListReplies_Handler,
+		},
+		{
+			MethodName: "ToggleReaction",
+			Handler:    _ChatService_ToggleReaction_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -93,6 +93,52 @@ SELECT id, room_id, seq, created_at FROM ins
 UNION ALL SELECT 0, id, 0, now() FROM bump
 UNION ALL SELECT -i, r, 0, now() FROM v WHERE NOT ok`
 
+// insertRepliesSQL is insertBatchSQL for a batch with at least one reply
+// (a separate statement, so that batches without replies, the common
+// case, keep insertBatchSQL's plan and cost). A parent must be a live
+// message of the reply's room that is not itself a reply; its seq,
+// sender and excerpt come back for the reply's frame. replied raises each
+// parent's reply_count by its replies stored in this batch (every writer
+// of a room holds the room's row lock, so counts of one room's parents do
+// not race). Result rows are insertBatchSQL's, plus columns psender,
+// excerpt and replies, and the row -i of every reply: seq 0 when its
+// parent was refused, else the parent's seq.
+var insertRepliesSQL = `
+WITH v AS (
+	SELECT v.*, pm.seq AS pseq, pm.sender_id AS psender, pm.excerpt, (v.p = 0 OR pm.seq IS NOT NULL) AS ok
+	FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])
+		WITH ORDINALITY AS v(r, u, t, p, c, i)
+	LEFT JOIN LATERAL (
+		SELECT pm.seq, pm.sender_id, left(pm.text, ` + excerptRunes + `) AS excerpt FROM messages pm
+		WHERE v.p <> 0 AND pm.id = v.p AND pm.room_id = v.r AND pm.deleted_at IS NULL AND pm.parent_id IS NULL
+	) pm ON true
+), locked AS (
+	SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE
+), counts AS (
+	SELECT locked.id, count(v.i) AS n FROM locked LEFT JOIN v ON v.r = locked.id AND v.ok GROUP BY locked.id
+), bump AS (
+	UPDATE rooms SET last_seq = rooms.last_seq + counts.n
+	FROM counts WHERE rooms.id = counts.id
+	RETURNING rooms.id, rooms.last_seq - counts.n AS base
+), ins AS (
+	INSERT INTO messages (room_id, seq, sender_id, text, parent_id, client_msg_id)
+	SELECT v.r, bump.base + row_number() OVER (PARTITION BY v.r ORDER BY v.i), v.u, v.t, nullif(v.p, 0), v.c
+	FROM v JOIN bump ON bump.id = v.r
+	WHERE v.ok
+	ORDER BY 1, 2
+	RETURNING id, room_id, seq, created_at
+), replied AS (
+	UPDATE messages pm SET reply_count = pm.reply_count + n.n
+	FROM (SELECT v.r, v.p, count(*) AS n FROM v JOIN bump ON bump.id = v.r WHERE v.ok AND v.p <> 0 GROUP BY v.r, v.p) n
+	WHERE pm.room_id = n.r AND pm.id = n.p
+	RETURNING pm.id, pm.reply_count
+)
+SELECT id, room_id, seq, created_at, 0::bigint, ''::text, 0::bigint FROM ins
+UNION ALL SELECT 0, id, 0, now(), 0, '', 0 FROM bump
+UNION ALL SELECT -v.i, v.r, coalesce(v.pseq, 0), now(), coalesce(v.psender, 0), coalesce(v.excerpt, ''),
+	coalesce(replied.reply_count, 0)
+FROM v LEFT JOIN replied ON replied.id = v.p WHERE v.p <> 0`
+
 // querier is a pool or a transaction.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -117,22 +163,39 @@ func insertBatch(ctx context.Context, q querier, msgs []chat.NewMessage) ([]chat
 		m := msgs[i]
 		rooms[k], senders[k], texts[k], parents[k], cmids[k] = m.RoomID, m.SenderID, m.Text, m.ParentID, m.ClientMsgID
 	}
-	rows, err := q.Query(ctx, insertBatchSQL, rooms, senders, texts, parents, cmids)
+	sql, replies := insertBatchSQL, false
+	for _, p := range parents {
+		if p != 0 {
+			sql, replies = insertRepliesSQL, true
+			break
+		}
+	}
+	rows, err := q.Query(ctx, sql, rooms, senders, texts, parents, cmids)
 	if err != nil {
 		return nil, err
 	}
 	found := make(map[int64]bool, 4)
 	inserted := make(map[int64][]chat.Message, 4) // per room
-	var id, room, seq int64
+	parentOf := map[int]*chat.Parent{}            // by index in msgs
+	var id, room, seq, psender, preplies int64
+	var excerpt string
 	var created time.Time
-	_, err = pgx.ForEachRow(rows, []any{&id, &room, &seq, &created}, func() error {
+	dest := []any{&id, &room, &seq, &created}
+	if replies {
+		dest = append(dest, &psender, &excerpt, &preplies)
+	}
+	_, err = pgx.ForEachRow(rows, dest, func() error {
 		switch {
 		case id > 0:
 			inserted[room] = append(inserted[room], chat.Message{ID: id, Seq: seq, CreatedAt: created})
 		case id == 0:
 			found[room] = true
-		default: // -(position in the arrays, from 1) of a reply refused for its parent
+		case seq == 0: // -(position in the arrays, from 1) of a reply refused for its parent
 			out[order[-id-1]].Err = chat.ErrBadParent()
+		default: // a reply's accepted parent
+			i := order[-id-1]
+			parentOf[i] = &chat.Parent{ID: msgs[i].ParentID, Seq: seq, SenderID: psender, Excerpt: excerpt,
+				ReplyCount: preplies}
 		}
 		return nil
 	})
@@ -160,7 +223,7 @@ func insertBatch(ctx context.Context, q querier, msgs []chat.NewMessage) ([]chat
 			next[m.RoomID] = k + 1
 			g := inserted[m.RoomID][k]
 			out[i].Message = chat.Message{ID: g.ID, RoomID: m.RoomID, Seq: g.Seq, SenderID: m.SenderID, Text: m.Text,
-				ParentID: m.ParentID, ClientMsgID: m.ClientMsgID, CreatedAt: g.CreatedAt}
+				ParentID: m.ParentID, ClientMsgID: m.ClientMsgID, CreatedAt: g.CreatedAt, Parent: parentOf[i]}
 		}
 	}
 	for i, j := range copyOf {
