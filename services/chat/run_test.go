@@ -304,7 +304,7 @@ func TestMessagesOverRPC(t *testing.T) {
 		"type": "chat.message", "message": "Hello, World!", "sender": "alice@example.com", "nickname": "alice",
 		"profile_picture_url": "/media/avatars/1.webp", "id": float64(sent.GetId()), "seq": float64(1),
 		"room": float64(room.GetId()), "client_msg_id": "c1", "parent_chat": nil, "edited_at": nil, "_seq_header": "1",
-		"created_at": sent.GetCreatedAt().AsTime().UTC().Format(time.RFC3339Nano),
+		"created_at":  sent.GetCreatedAt().AsTime().UTC().Format(time.RFC3339Nano),
 		"reply_count": float64(0), "parent": nil,
 	}
 	if r, ok := frame["reactions"].([]any); !ok || len(r) != 0 {
