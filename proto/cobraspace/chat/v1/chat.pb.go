@@ -27,7 +27,7 @@
 // Live events: after a change is committed the service publishes on the NATS
 // subject "<prefix>chat.room.<room_id>" (see platform/subjects). Each NATS
 // message carries the header "Cobra-Event" (messages, edit, delete, join,
-// leave, typing, room_deleted). A "messages" event's data is a RoomMessages
+// leave, typing, room_deleted, reaction, replies). A "messages" event's data is a RoomMessages
 // (events.proto): the room's new messages of one group commit, each as the
 // exact JSON frame clients receive; every other event's data is that frame
 // itself (docs/api.md), so gateways forward frames without decoding them.

@@ -27,7 +27,7 @@
 // Live events: after a change is committed the service publishes on the NATS
 // subject "<prefix>chat.room.<room_id>" (see platform/subjects). Each NATS
 // message carries the header "Cobra-Event" (messages, edit, delete, join,
-// leave, typing, room_deleted). A "messages" event's data is a RoomMessages
+// leave, typing, room_deleted, reaction, replies). A "messages" event's data is a RoomMessages
 // (events.proto): the room's new messages of one group commit, each as the
 // exact JSON frame clients receive; every other event's data is that frame
 // itself (docs/api.md), so gateways forward frames without decoding them.
@@ -165,9 +165,10 @@ type ChatServiceClient interface {
 	// removes it when the caller already reacted with that emoji, and
 	// publishes a "reaction" event with the message's new counts.
 	// INVALID_ARGUMENT field "emoji" for anything but one emoji grapheme of at
-	// most 16 bytes; FAILED_PRECONDITION when the message already has the
-	// maximum number of distinct emoji; NOT_FOUND for an unknown or deleted
-	// message.
+	// most 16 bytes; ALREADY_EXISTS (without field details; HTTP 409) when
+	// the caller would add an emoji the message does not have yet and it
+	// already has the maximum number of distinct emoji (20); NOT_FOUND for
+	// an unknown or deleted message.
 	ToggleReaction(ctx context.Context, in *ToggleReactionRequest, opts ...grpc.CallOption) (*ToggleReactionResponse, error)
 }
 
@@ -431,9 +432,10 @@ type ChatServiceServer interface {
 	// removes it when the caller already reacted with that emoji, and
 	// publishes a "reaction" event with the message's new counts.
 	// INVALID_ARGUMENT field "emoji" for anything but one emoji grapheme of at
-	// most 16 bytes; FAILED_PRECONDITION when the message already has the
-	// maximum number of distinct emoji; NOT_FOUND for an unknown or deleted
-	// message.
+	// most 16 bytes; ALREADY_EXISTS (without field details; HTTP 409) when
+	// the caller would add an emoji the message does not have yet and it
+	// already has the maximum number of distinct emoji (20); NOT_FOUND for
+	// an unknown or deleted message.
 	ToggleReaction(context.Context, *ToggleReactionRequest) (*ToggleReactionResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
