@@ -419,6 +419,17 @@ func TestMessagesOverRPC(t *testing.T) {
 		frame["message"] != "Hello again" || frame["edited_at"] == "" || frame["_seq_header"] != "" {
 		t.Errorf("edit frame: got %v", frame)
 	}
+	// Editing a reply answers it with its parent and reply count, as
+	// history shows it.
+	er, err := h.client.EditMessage(h.as(2), &chatv1.EditMessageRequest{Id: reply.GetId(), Text: "hi, edited", RoomId: room.GetId()})
+	if err != nil || er.GetParent().GetId() != sent.GetId() || er.GetParent().GetExcerpt() != "Hello again" || er.GetText() != "hi, edited" {
+		t.Fatalf("edit of a reply: got %v %v", er, err)
+	}
+	if er, err := h.client.EditMessage(h.as(1), &chatv1.EditMessageRequest{Id: sent.GetId(), Text: "Hello again", RoomId: room.GetId()}); err != nil || er.GetReplyCount() != 1 {
+		t.Fatalf("edit of the parent: got %v %v, want reply_count 1", er, err)
+	}
+	next(t, events, subjects.EventEdit, 5*time.Second)
+	next(t, events, subjects.EventEdit, 5*time.Second)
 	del, err := h.client.DeleteMessage(h.as(1), &chatv1.DeleteMessageRequest{Id: sent.GetId()})
 	if err != nil || del.GetSeq() != 1 || del.GetRoomId() != room.GetId() {
 		t.Fatalf("delete: got %v %v", del, err)

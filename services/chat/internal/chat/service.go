@@ -469,10 +469,28 @@ func (s *Service) Edit(ctx context.Context, c Caller, roomID, id int64, text str
 		return Message{}, err
 	}
 	s.publish(ctx, m.RoomID, subjects.EventEdit, EditFrame(m))
+	s.withThreadAndReactions(ctx, c, &m)
 	if m.Sender, err = s.user(ctx, c); err != nil {
 		m.Sender = User{ID: c.ID, Email: c.Email} // the edit is committed; answer anyway
 	}
 	return m, nil
+}
+
+// withThreadAndReactions gives an edited message, for the answer, the
+// parent summary and reactions a history page would show (one more read:
+// edits are rare). The text and edit time stay the ones just written, in
+// case the page came from a replica that has not replayed the edit yet.
+// On failure the answer goes without them: the edit is committed.
+func (s *Service) withThreadAndReactions(ctx context.Context, c Caller, m *Message) {
+	page, err := s.store.Messages(ctx, m.RoomID, Page{AfterSeq: m.Seq - 1, BeforeSeq: m.Seq + 1, Limit: 1,
+		KnownSeq: m.Seq, Viewer: c.ID})
+	if err != nil || len(page) != 1 || page[0].ID != m.ID {
+		return
+	}
+	if err := s.fillSenders(ctx, page); err != nil {
+		return
+	}
+	m.ReplyCount, m.Parent, m.Reactions = page[0].ReplyCount, page[0].Parent, page[0].Reactions
 }
 
 // Delete deletes the caller's message and announces it; roomID as for
