@@ -48,7 +48,11 @@ func TestRepliesReactionsFormatting(t *testing.T) {
 
 	t.Run("reactions", func(t *testing.T) {
 		a, b := alice.in(t), bob.in(t)
-		b.do("pick 👍", chromedp.Evaluate[chromedp.Void](`(() => { const m = `+msg("hello thread")+`; m.querySelector('.react-add').click(); m.querySelector('.react-pick').click(); })()`))
+		// No reactions yet: no row; the bubble menu opens the picker.
+		if n := eval[int](b, msg("hello thread")+`.querySelectorAll('.reactions:not([hidden])').length`); n != 0 {
+			t.Errorf("a message without reactions shows %d reaction rows", n)
+		}
+		b.do("pick 👍", chromedp.Evaluate[chromedp.Void](`(() => { const m = `+msg("hello thread")+`; m.querySelector('.msg-more').click(); m.querySelector('.msg-react').click(); m.querySelector('.react-pick').click(); })()`))
 		b.waitJS("bob's own chip", msg("hello thread")+`.querySelector('.react-chip.me .react-count')?.textContent === '1'`)
 		a.waitJS("bob's reaction on alice's screen", `(() => { const c = `+msg("hello thread")+`.querySelector('.react-chip'); return c && c.dataset.emoji === '👍' && c.querySelector('.react-count').textContent === '1' && !c.classList.contains('me'); })()`)
 		// Alice adds hers through the chip: 2, hers marked.
@@ -59,8 +63,8 @@ func TestRepliesReactionsFormatting(t *testing.T) {
 		b.do("bob toggles off", chromedp.Evaluate[chromedp.Void](msg("hello thread")+`.querySelector('.react-chip').click()`))
 		a.waitJS("count 1 on alice's screen", msg("hello thread")+`.querySelector('.react-chip .react-count')?.textContent === '1'`)
 		a.do("alice toggles off", chromedp.Evaluate[chromedp.Void](msg("hello thread")+`.querySelector('.react-chip').click()`))
-		b.waitJS("no chip on bob's screen", msg("hello thread")+`.querySelector('.react-chip') === null`)
-		a.waitJS("no chip on alice's screen", msg("hello thread")+`.querySelector('.react-chip') === null`)
+		b.waitJS("no chip on bob's screen", msg("hello thread")+`.querySelector('.react-chip') === null && `+msg("hello thread")+`.querySelector('.reactions').hidden`)
+		a.waitJS("no chip on alice's screen", msg("hello thread")+`.querySelector('.react-chip') === null && `+msg("hello thread")+`.querySelector('.reactions').hidden`)
 	})
 
 	t.Run("reply and thread", func(t *testing.T) {

@@ -413,11 +413,11 @@ export class ChatPanel {
       this.thread.decorate(li, m);
       li.querySelector('.bubble-wrap').append(this.reactions.bar(m));
     }
-    const reply = this.thread.menuItem(m, () => this.closeMenus());
-    if ((mine || reply) && m.id !== undefined) {
+    if (m.id !== undefined) {
       // A visible "more" button on the bubble opens its actions: nothing
       // depends on hover, and nothing destructive sits where a tap may land.
-      const menu = h('div', { class: 'msg-menu', hidden: true, attrs: { role: 'menu' } }, reply,
+      const menu = h('div', { class: 'msg-menu', hidden: true, attrs: { role: 'menu' } },
+        this.thread.menuItem(m, () => this.closeMenus()), this.reactions.menuItem(m, () => this.closeMenus()),
         mine ? h('button', { type: 'button', class: 'menu-item msg-edit', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.startEdit(li, m.id); } }, t('chat.edit')) : null,
         mine ? h('button', { type: 'button', class: 'menu-item msg-delete', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.confirmDelete(m.id); } }, t('chat.delete')) : null);
       const more = h('button', {

@@ -20,14 +20,18 @@ export class Reactions {
     this.mine = new Map(); // message id → Set of emoji
     this.counts = new Map(); // message id → [{emoji, count}]
     this.rev = new Map(); // message id → highest rev applied
-    this.bars = new Map(); // message id → chips container
+    this.rows = new Map(); // message id → {row, chips, picker}
     this.onDocClick = (e) => { if (!e.target.closest('.react-add, .react-picker')) this.closePickers(); };
     document.addEventListener('click', this.onDocClick);
   }
 
   destroy() { document.removeEventListener('click', this.onDocClick); }
 
-  /** bar returns the reaction row of message m (chips and the add button). */
+  /**
+   * bar returns the reaction row of message m: its chips and a "+" that
+   * opens the picker. A message without reactions shows no row at all; the
+   * bubble menu's item (menuItem) opens the picker there.
+   */
   bar(m) {
     const id = m.id;
     const chips = h('div', { class: 'react-chips' });
@@ -41,7 +45,7 @@ export class Reactions {
       onclick: () => { const open = picker.hidden; this.closePickers(); picker.hidden = !open; },
     }, '+');
     const row = h('div', { class: 'reactions', dataset: { id } }, chips, h('div', { class: 'react-more' }, add, picker));
-    this.bars.set(id, chips);
+    this.rows.set(id, { row, chips, picker });
     if (Array.isArray(m.reactions)) {
       const mine = new Set(m.reactions.filter((r) => r.me === true).map((r) => r.emoji));
       // A frame (no "me") never forgets what history or a toggle said.
@@ -52,11 +56,36 @@ export class Reactions {
     return row;
   }
 
-  closePickers() { for (const p of document.querySelectorAll('.react-picker:not([hidden])')) p.hidden = true; }
+  /** menuItem is the bubble menu's "add reaction", opening the picker under the message. */
+  menuItem(m, closeMenus) {
+    if (m.id === undefined) return null;
+    return h('button', {
+      type: 'button', class: 'menu-item msg-react', attrs: { role: 'menuitem' },
+      onclick: (e) => { e.stopPropagation(); closeMenus(); this.openPicker(m.id); },
+    }, ct('react'));
+  }
+
+  openPicker(id) {
+    const r = this.rows.get(id);
+    if (!r) return;
+    this.closePickers();
+    r.row.hidden = false;
+    r.picker.hidden = false;
+    r.picker.querySelector('.react-pick')?.focus();
+  }
+
+  closePickers() {
+    for (const [id, r] of this.rows) {
+      if (r.picker.hidden) continue;
+      r.picker.hidden = true;
+      this.render(id);
+    }
+  }
 
   render(id) {
-    const chips = this.bars.get(id);
-    if (!chips) return;
+    const row = this.rows.get(id);
+    if (!row) return;
+    const { chips } = row;
     const mine = this.mine.get(id) || new Set();
     clear(chips);
     for (const r of this.counts.get(id) || []) {
@@ -66,6 +95,7 @@ export class Reactions {
         onclick: () => this.toggle(id, r.emoji),
       }, h('span', { class: 'react-emoji' }, r.emoji), h('span', { class: 'react-count' }, String(r.count))));
     }
+    row.row.hidden = !chips.firstChild && row.picker.hidden;
   }
 
   /** applyFrame applies a chat.message.reaction frame (counts for the room). */
