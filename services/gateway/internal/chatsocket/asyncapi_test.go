@@ -387,8 +387,17 @@ func TestAsyncAPIFrames(t *testing.T) {
 	a.awaitType("chat.typing")
 	b.send(p, fmt.Sprintf(`{"type":"chat.message","message":"reply","client_msg_id":"m2","parent_chat":%d}`, firstID))
 	reply := a.await("bob's reply", func(f map[string]any) bool { return f["type"] == "chat.message" && f["client_msg_id"] == "m2" })
+	if f := a.awaitType("chat.message.replies"); number(t, f, "reply_count") != 1 {
+		t.Fatalf("replies frame %v, want reply_count 1", f)
+	}
 	a.send(p, fmt.Sprintf(`{"type":"chat.message.edit","id":%d,"message":"first, edited"}`, firstID))
 	b.awaitType("chat.message.edit")
+	// A reaction (REST) reaches every socket of the room.
+	if code, body := e2eRequest(t, "POST", fmt.Sprintf("%s/api/chat/message/%d/reactions/", base, firstID), bob.token,
+		map[string]string{"emoji": "👍"}); code != 200 {
+		t.Fatalf("reaction: %d %s", code, body)
+	}
+	a.awaitType("chat.message.reaction")
 
 	// A resume from 0 replays both messages (the edited one with its
 	// edited_at); a caught-up resume sends chat.resume alone.

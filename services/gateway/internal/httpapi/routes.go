@@ -36,6 +36,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.route(mux, "GET /ws/chat/{room_id}/chat/", s.handleChatSocket())
 	// Other areas are registered below, one line each.
 	s.chatRoutes(mux)
+	s.replyRoutes(mux)
 	s.postRoutes(mux)
 	s.conversationRoutes(mux)
 
