@@ -1780,6 +1780,437 @@ func (x *GetUsersResponse) GetUsers() []*UserSummary {
 	return nil
 }
 
+// GetPushKeyRequest asks for the VAPID public key.
+type GetPushKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPushKeyRequest) Reset() {
+	*x = GetPushKeyRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPushKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPushKeyRequest) ProtoMessage() {}
+
+func (x *GetPushKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPushKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetPushKeyRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{28}
+}
+
+// GetPushKeyResponse carries the VAPID public key.
+type GetPushKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The uncompressed P-256 point, base64url without padding: the
+	// applicationServerKey of PushManager.subscribe.
+	PublicKey     string `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPushKeyResponse) Reset() {
+	*x = GetPushKeyResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPushKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPushKeyResponse) ProtoMessage() {}
+
+func (x *GetPushKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPushKeyResponse.ProtoReflect.Descriptor instead.
+func (*GetPushKeyResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *GetPushKeyResponse) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
+// PushSubscription is one browser's (device's) push subscription.
+type PushSubscription struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The push service URL the server posts to (https).
+	Endpoint string `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// The browser's P-256 ECDH public key: 65 bytes, base64url.
+	P256Dh string `protobuf:"bytes,2,opt,name=p256dh,proto3" json:"p256dh,omitempty"`
+	// The browser's 16-byte authentication secret, base64url.
+	Auth string `protobuf:"bytes,3,opt,name=auth,proto3" json:"auth,omitempty"`
+	// What the browser said it was (its User-Agent), at most 200 characters;
+	// lets a user tell devices apart.
+	UserAgent string `protobuf:"bytes,4,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	// Output only.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Output only: the last push the push service accepted; unset before one.
+	LastSuccessAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_success_at,json=lastSuccessAt,proto3" json:"last_success_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushSubscription) Reset() {
+	*x = PushSubscription{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushSubscription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushSubscription) ProtoMessage() {}
+
+func (x *PushSubscription) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushSubscription.ProtoReflect.Descriptor instead.
+func (*PushSubscription) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PushSubscription) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetP256Dh() string {
+	if x != nil {
+		return x.P256Dh
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetAuth() string {
+	if x != nil {
+		return x.Auth
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetUserAgent() string {
+	if x != nil {
+		return x.UserAgent
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *PushSubscription) GetLastSuccessAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessAt
+	}
+	return nil
+}
+
+// SubscribePushRequest registers a subscription (endpoint, p256dh, auth and
+// user_agent of PushSubscription; the timestamps are ignored).
+type SubscribePushRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscription  *PushSubscription      `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribePushRequest) Reset() {
+	*x = SubscribePushRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribePushRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribePushRequest) ProtoMessage() {}
+
+func (x *SubscribePushRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribePushRequest.ProtoReflect.Descriptor instead.
+func (*SubscribePushRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *SubscribePushRequest) GetSubscription() *PushSubscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+// SubscribePushResponse is the stored subscription.
+type SubscribePushResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscription  *PushSubscription      `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribePushResponse) Reset() {
+	*x = SubscribePushResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribePushResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribePushResponse) ProtoMessage() {}
+
+func (x *SubscribePushResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribePushResponse.ProtoReflect.Descriptor instead.
+func (*SubscribePushResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SubscribePushResponse) GetSubscription() *PushSubscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+// UnsubscribePushRequest names the subscription to delete.
+type UnsubscribePushRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Endpoint      string                 `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribePushRequest) Reset() {
+	*x = UnsubscribePushRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribePushRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribePushRequest) ProtoMessage() {}
+
+func (x *UnsubscribePushRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribePushRequest.ProtoReflect.Descriptor instead.
+func (*UnsubscribePushRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *UnsubscribePushRequest) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+// UnsubscribePushResponse is empty.
+type UnsubscribePushResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribePushResponse) Reset() {
+	*x = UnsubscribePushResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribePushResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribePushResponse) ProtoMessage() {}
+
+func (x *UnsubscribePushResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribePushResponse.ProtoReflect.Descriptor instead.
+func (*UnsubscribePushResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{34}
+}
+
+// ListPushSubscriptionsRequest lists the caller's subscriptions.
+type ListPushSubscriptionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPushSubscriptionsRequest) Reset() {
+	*x = ListPushSubscriptionsRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPushSubscriptionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPushSubscriptionsRequest) ProtoMessage() {}
+
+func (x *ListPushSubscriptionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPushSubscriptionsRequest.ProtoReflect.Descriptor instead.
+func (*ListPushSubscriptionsRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{35}
+}
+
+// ListPushSubscriptionsResponse holds them (at most the device cap).
+type ListPushSubscriptionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subscriptions []*PushSubscription    `protobuf:"bytes,1,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPushSubscriptionsResponse) Reset() {
+	*x = ListPushSubscriptionsResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPushSubscriptionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPushSubscriptionsResponse) ProtoMessage() {}
+
+func (x *ListPushSubscriptionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPushSubscriptionsResponse.ProtoReflect.Descriptor instead.
+func (*ListPushSubscriptionsResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListPushSubscriptionsResponse) GetSubscriptions() []*PushSubscription {
+	if x != nil {
+		return x.Subscriptions
+	}
+	return nil
+}
+
 var File_cobraspace_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_cobraspace_user_v1_user_proto_rawDesc = "" +
@@ -1886,13 +2317,35 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x0fGetUsersRequest\x12\x19\n" +
 	"\buser_ids\x18\x01 \x03(\x03R\auserIds\"I\n" +
 	"\x10GetUsersResponse\x125\n" +
-	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users*X\n" +
+	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\"\x13\n" +
+	"\x11GetPushKeyRequest\"3\n" +
+	"\x12GetPushKeyResponse\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x01 \x01(\tR\tpublicKey\"\xf8\x01\n" +
+	"\x10PushSubscription\x12\x1a\n" +
+	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12\x16\n" +
+	"\x06p256dh\x18\x02 \x01(\tR\x06p256dh\x12\x12\n" +
+	"\x04auth\x18\x03 \x01(\tR\x04auth\x12\x1d\n" +
+	"\n" +
+	"user_agent\x18\x04 \x01(\tR\tuserAgent\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12B\n" +
+	"\x0flast_success_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rlastSuccessAt\"`\n" +
+	"\x14SubscribePushRequest\x12H\n" +
+	"\fsubscription\x18\x01 \x01(\v2$.cobraspace.user.v1.PushSubscriptionR\fsubscription\"a\n" +
+	"\x15SubscribePushResponse\x12H\n" +
+	"\fsubscription\x18\x01 \x01(\v2$.cobraspace.user.v1.PushSubscriptionR\fsubscription\"4\n" +
+	"\x16UnsubscribePushRequest\x12\x1a\n" +
+	"\bendpoint\x18\x01 \x01(\tR\bendpoint\"\x19\n" +
+	"\x17UnsubscribePushResponse\"\x1e\n" +
+	"\x1cListPushSubscriptionsRequest\"k\n" +
+	"\x1dListPushSubscriptionsResponse\x12J\n" +
+	"\rsubscriptions\x18\x01 \x03(\v2$.cobraspace.user.v1.PushSubscriptionR\rsubscriptions*X\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_AVAILABLE\x10\x01\x12\x0f\n" +
 	"\vSTATUS_AWAY\x10\x02\x12\x0f\n" +
-	"\vSTATUS_BUSY\x10\x032\xc3\n" +
-	"\n" +
+	"\vSTATUS_BUSY\x10\x032\xf0\r\n" +
 	"\vUserService\x12U\n" +
 	"\bRegister\x12#.cobraspace.user.v1.RegisterRequest\x1a$.cobraspace.user.v1.RegisterResponse\x12L\n" +
 	"\x05Login\x12 .cobraspace.user.v1.LoginRequest\x1a!.cobraspace.user.v1.LoginResponse\x12V\n" +
@@ -1909,7 +2362,12 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\fDeleteFriend\x12'.cobraspace.user.v1.DeleteFriendRequest\x1a(.cobraspace.user.v1.DeleteFriendResponse\x12\\\n" +
 	"\x10GetFriendProfile\x12+.cobraspace.user.v1.GetFriendProfileRequest\x1a\x1b.cobraspace.user.v1.Profile\x12^\n" +
 	"\vSearchUsers\x12&.cobraspace.user.v1.SearchUsersRequest\x1a'.cobraspace.user.v1.SearchUsersResponse\x12U\n" +
-	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/user/v1;userv1b\x06proto3"
+	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponse\x12[\n" +
+	"\n" +
+	"GetPushKey\x12%.cobraspace.user.v1.GetPushKeyRequest\x1a&.cobraspace.user.v1.GetPushKeyResponse\x12d\n" +
+	"\rSubscribePush\x12(.cobraspace.user.v1.SubscribePushRequest\x1a).cobraspace.user.v1.SubscribePushResponse\x12j\n" +
+	"\x0fUnsubscribePush\x12*.cobraspace.user.v1.UnsubscribePushRequest\x1a+.cobraspace.user.v1.UnsubscribePushResponse\x12|\n" +
+	"\x15ListPushSubscriptions\x120.cobraspace.user.v1.ListPushSubscriptionsRequest\x1a1.cobraspace.user.v1.ListPushSubscriptionsResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/user/v1;userv1b\x06proto3"
 
 var (
 	file_cobraspace_user_v1_user_proto_rawDescOnce sync.Once
@@ -1924,45 +2382,54 @@ func file_cobraspace_user_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_cobraspace_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_cobraspace_user_v1_user_proto_goTypes = []any{
-	(Status)(0),                      // 0: cobraspace.user.v1.Status
-	(*Profile)(nil),                  // 1: cobraspace.user.v1.Profile
-	(*UserSummary)(nil),              // 2: cobraspace.user.v1.UserSummary
-	(*TokenPair)(nil),                // 3: cobraspace.user.v1.TokenPair
-	(*RegisterRequest)(nil),          // 4: cobraspace.user.v1.RegisterRequest
-	(*RegisterResponse)(nil),         // 5: cobraspace.user.v1.RegisterResponse
-	(*LoginRequest)(nil),             // 6: cobraspace.user.v1.LoginRequest
-	(*LoginResponse)(nil),            // 7: cobraspace.user.v1.LoginResponse
-	(*RefreshTokenRequest)(nil),      // 8: cobraspace.user.v1.RefreshTokenRequest
-	(*LogoutRequest)(nil),            // 9: cobraspace.user.v1.LogoutRequest
-	(*LogoutResponse)(nil),           // 10: cobraspace.user.v1.LogoutResponse
-	(*GetProfileRequest)(nil),        // 11: cobraspace.user.v1.GetProfileRequest
-	(*UpdateProfileRequest)(nil),     // 12: cobraspace.user.v1.UpdateProfileRequest
-	(*SetProfilePictureRequest)(nil), // 13: cobraspace.user.v1.SetProfilePictureRequest
-	(*UploadImageRequest)(nil),       // 14: cobraspace.user.v1.UploadImageRequest
-	(*UploadImageResponse)(nil),      // 15: cobraspace.user.v1.UploadImageResponse
-	(*GetMediaRequest)(nil),          // 16: cobraspace.user.v1.GetMediaRequest
-	(*Media)(nil),                    // 17: cobraspace.user.v1.Media
-	(*AddFriendRequest)(nil),         // 18: cobraspace.user.v1.AddFriendRequest
-	(*AddFriendResponse)(nil),        // 19: cobraspace.user.v1.AddFriendResponse
-	(*ListFriendsRequest)(nil),       // 20: cobraspace.user.v1.ListFriendsRequest
-	(*ListFriendsResponse)(nil),      // 21: cobraspace.user.v1.ListFriendsResponse
-	(*DeleteFriendRequest)(nil),      // 22: cobraspace.user.v1.DeleteFriendRequest
-	(*DeleteFriendResponse)(nil),     // 23: cobraspace.user.v1.DeleteFriendResponse
-	(*GetFriendProfileRequest)(nil),  // 24: cobraspace.user.v1.GetFriendProfileRequest
-	(*SearchUsersRequest)(nil),       // 25: cobraspace.user.v1.SearchUsersRequest
-	(*SearchUsersResponse)(nil),      // 26: cobraspace.user.v1.SearchUsersResponse
-	(*GetUsersRequest)(nil),          // 27: cobraspace.user.v1.GetUsersRequest
-	(*GetUsersResponse)(nil),         // 28: cobraspace.user.v1.GetUsersResponse
-	(*timestamppb.Timestamp)(nil),    // 29: google.protobuf.Timestamp
+	(Status)(0),                           // 0: cobraspace.user.v1.Status
+	(*Profile)(nil),                       // 1: cobraspace.user.v1.Profile
+	(*UserSummary)(nil),                   // 2: cobraspace.user.v1.UserSummary
+	(*TokenPair)(nil),                     // 3: cobraspace.user.v1.TokenPair
+	(*RegisterRequest)(nil),               // 4: cobraspace.user.v1.RegisterRequest
+	(*RegisterResponse)(nil),              // 5: cobraspace.user.v1.RegisterResponse
+	(*LoginRequest)(nil),                  // 6: cobraspace.user.v1.LoginRequest
+	(*LoginResponse)(nil),                 // 7: cobraspace.user.v1.LoginResponse
+	(*RefreshTokenRequest)(nil),           // 8: cobraspace.user.v1.RefreshTokenRequest
+	(*LogoutRequest)(nil),                 // 9: cobraspace.user.v1.LogoutRequest
+	(*LogoutResponse)(nil),                // 10: cobraspace.user.v1.LogoutResponse
+	(*GetProfileRequest)(nil),             // 11: cobraspace.user.v1.GetProfileRequest
+	(*UpdateProfileRequest)(nil),          // 12: cobraspace.user.v1.UpdateProfileRequest
+	(*SetProfilePictureRequest)(nil),      // 13: cobraspace.user.v1.SetProfilePictureRequest
+	(*UploadImageRequest)(nil),            // 14: cobraspace.user.v1.UploadImageRequest
+	(*UploadImageResponse)(nil),           // 15: cobraspace.user.v1.UploadImageResponse
+	(*GetMediaRequest)(nil),               // 16: cobraspace.user.v1.GetMediaRequest
+	(*Media)(nil),                         // 17: cobraspace.user.v1.Media
+	(*AddFriendRequest)(nil),              // 18: cobraspace.user.v1.AddFriendRequest
+	(*AddFriendResponse)(nil),             // 19: cobraspace.user.v1.AddFriendResponse
+	(*ListFriendsRequest)(nil),            // 20: cobraspace.user.v1.ListFriendsRequest
+	(*ListFriendsResponse)(nil),           // 21: cobraspace.user.v1.ListFriendsResponse
+	(*DeleteFriendRequest)(nil),           // 22: cobraspace.user.v1.DeleteFriendRequest
+	(*DeleteFriendResponse)(nil),          // 23: cobraspace.user.v1.DeleteFriendResponse
+	(*GetFriendProfileRequest)(nil),       // 24: cobraspace.user.v1.GetFriendProfileRequest
+	(*SearchUsersRequest)(nil),            // 25: cobraspace.user.v1.SearchUsersRequest
+	(*SearchUsersResponse)(nil),           // 26: cobraspace.user.v1.SearchUsersResponse
+	(*GetUsersRequest)(nil),               // 27: cobraspace.user.v1.GetUsersRequest
+	(*GetUsersResponse)(nil),              // 28: cobraspace.user.v1.GetUsersResponse
+	(*GetPushKeyRequest)(nil),             // 29: cobraspace.user.v1.GetPushKeyRequest
+	(*GetPushKeyResponse)(nil),            // 30: cobraspace.user.v1.GetPushKeyResponse
+	(*PushSubscription)(nil),              // 31: cobraspace.user.v1.PushSubscription
+	(*SubscribePushRequest)(nil),          // 32: cobraspace.user.v1.SubscribePushRequest
+	(*SubscribePushResponse)(nil),         // 33: cobraspace.user.v1.SubscribePushResponse
+	(*UnsubscribePushRequest)(nil),        // 34: cobraspace.user.v1.UnsubscribePushRequest
+	(*UnsubscribePushResponse)(nil),       // 35: cobraspace.user.v1.UnsubscribePushResponse
+	(*ListPushSubscriptionsRequest)(nil),  // 36: cobraspace.user.v1.ListPushSubscriptionsRequest
+	(*ListPushSubscriptionsResponse)(nil), // 37: cobraspace.user.v1.ListPushSubscriptionsResponse
+	(*timestamppb.Timestamp)(nil),         // 38: google.protobuf.Timestamp
 }
 var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	0,  // 0: cobraspace.user.v1.Profile.status:type_name -> cobraspace.user.v1.Status
-	29, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
+	38, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: cobraspace.user.v1.UserSummary.status:type_name -> cobraspace.user.v1.Status
-	29, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
-	29, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	38, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
+	38, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: cobraspace.user.v1.RegisterResponse.profile:type_name -> cobraspace.user.v1.Profile
 	1,  // 6: cobraspace.user.v1.LoginResponse.profile:type_name -> cobraspace.user.v1.Profile
 	3,  // 7: cobraspace.user.v1.LoginResponse.tokens:type_name -> cobraspace.user.v1.TokenPair
@@ -1971,41 +2438,54 @@ var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	2,  // 10: cobraspace.user.v1.ListFriendsResponse.friends:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 11: cobraspace.user.v1.SearchUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 12: cobraspace.user.v1.GetUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
-	4,  // 13: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
-	6,  // 14: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
-	8,  // 15: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
-	9,  // 16: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
-	11, // 17: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
-	12, // 18: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
-	13, // 19: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
-	16, // 20: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
-	14, // 21: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
-	18, // 22: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
-	20, // 23: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
-	22, // 24: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
-	24, // 25: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
-	25, // 26: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
-	27, // 27: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
-	5,  // 28: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
-	7,  // 29: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
-	3,  // 30: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
-	10, // 31: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
-	1,  // 32: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 33: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 34: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
-	17, // 35: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
-	15, // 36: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
-	19, // 37: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
-	21, // 38: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
-	23, // 39: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
-	1,  // 40: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
-	26, // 41: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
-	28, // 42: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
-	28, // [28:43] is the sub-list for method output_type
-	13, // [13:28] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	38, // 13: cobraspace.user.v1.PushSubscription.created_at:type_name -> google.protobuf.Timestamp
+	38, // 14: cobraspace.user.v1.PushSubscription.last_success_at:type_name -> google.protobuf.Timestamp
+	31, // 15: cobraspace.user.v1.SubscribePushRequest.subscription:type_name -> cobraspace.user.v1.PushSubscription
+	31, // 16: cobraspace.user.v1.SubscribePushResponse.subscription:type_name -> cobraspace.user.v1.PushSubscription
+	31, // 17: cobraspace.user.v1.ListPushSubscriptionsResponse.subscriptions:type_name -> cobraspace.user.v1.PushSubscription
+	4,  // 18: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
+	6,  // 19: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
+	8,  // 20: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
+	9,  // 21: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
+	11, // 22: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
+	12, // 23: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
+	13, // 24: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
+	16, // 25: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
+	14, // 26: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
+	18, // 27: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
+	20, // 28: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
+	22, // 29: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
+	24, // 30: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
+	25, // 31: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
+	27, // 32: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
+	29, // 33: cobraspace.user.v1.UserService.GetPushKey:input_type -> cobraspace.user.v1.GetPushKeyRequest
+	32, // 34: cobraspace.user.v1.UserService.SubscribePush:input_type -> cobraspace.user.v1.SubscribePushRequest
+	34, // 35: cobraspace.user.v1.UserService.UnsubscribePush:input_type -> cobraspace.user.v1.UnsubscribePushRequest
+	36, // 36: cobraspace.user.v1.UserService.ListPushSubscriptions:input_type -> cobraspace.user.v1.ListPushSubscriptionsRequest
+	5,  // 37: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
+	7,  // 38: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
+	3,  // 39: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
+	10, // 40: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
+	1,  // 41: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 42: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 43: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
+	17, // 44: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
+	15, // 45: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
+	19, // 46: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
+	21, // 47: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
+	23, // 48: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
+	1,  // 49: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
+	26, // 50: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
+	28, // 51: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
+	30, // 52: cobraspace.user.v1.UserService.GetPushKey:output_type -> cobraspace.user.v1.GetPushKeyResponse
+	33, // 53: cobraspace.user.v1.UserService.SubscribePush:output_type -> cobraspace.user.v1.SubscribePushResponse
+	35, // 54: cobraspace.user.v1.UserService.UnsubscribePush:output_type -> cobraspace.user.v1.UnsubscribePushResponse
+	37, // 55: cobraspace.user.v1.UserService.ListPushSubscriptions:output_type -> cobraspace.user.v1.ListPushSubscriptionsResponse
+	37, // [37:56] is the sub-list for method output_type
+	18, // [18:37] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_user_v1_user_proto_init() }
@@ -2019,7 +2499,7 @@ func file_cobraspace_user_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_user_v1_user_proto_rawDesc), len(file_cobraspace_user_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
