@@ -50,3 +50,14 @@ func (s Subjects) UserRevoked(userID int64) string {
 
 // AllUsersRevoked matches UserRevoked for every user.
 func (s Subjects) AllUsersRevoked() string { return s.prefix + "user.revoked.*" }
+
+// UserEvents is the subject of one user's live events (notifications, read
+// markers, new memberships): protobuf cobraspace.chat.v1.UserEvent as data.
+// One subject per user lets a gateway subscribe only the users whose
+// /ws/user/ sockets it holds.
+func (s Subjects) UserEvents(userID int64) string {
+	return s.prefix + "user.events." + strconv.FormatInt(userID, 10)
+}
+
+// AllUserEvents matches UserEvents for every user.
+func (s Subjects) AllUserEvents() string { return s.prefix + "user.events.*" }

@@ -1911,6 +1911,1060 @@ func (*TypingResponse) Descriptor() ([]byte, []int) {
 	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{29}
 }
 
+// MyRoom is one room of the caller with their reading state.
+type MyRoom struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room (online_count is not filled in).
+	Room *Room `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// Messages after the caller's marker not sent by the caller.
+	UnreadCount int64 `protobuf:"varint,2,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
+	// The caller's read marker: highest seq they read (0: none).
+	LastReadSeq int64 `protobuf:"varint,3,opt,name=last_read_seq,json=lastReadSeq,proto3" json:"last_read_seq,omitempty"`
+	// The room's newest live message; unset when it has none.
+	LastMessage   *Message `protobuf:"bytes,4,opt,name=last_message,json=lastMessage,proto3" json:"last_message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MyRoom) Reset() {
+	*x = MyRoom{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MyRoom) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MyRoom) ProtoMessage() {}
+
+func (x *MyRoom) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MyRoom.ProtoReflect.Descriptor instead.
+func (*MyRoom) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *MyRoom) GetRoom() *Room {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
+func (x *MyRoom) GetUnreadCount() int64 {
+	if x != nil {
+		return x.UnreadCount
+	}
+	return 0
+}
+
+func (x *MyRoom) GetLastReadSeq() int64 {
+	if x != nil {
+		return x.LastReadSeq
+	}
+	return 0
+}
+
+func (x *MyRoom) GetLastMessage() *Message {
+	if x != nil {
+		return x.LastMessage
+	}
+	return nil
+}
+
+// ListMyRoomsRequest asks for one page of the caller's rooms.
+type ListMyRoomsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page size: 20 when 0, at most 100.
+	Limit int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Empty for the first page, else a next_cursor of a previous page
+	// (INVALID_ARGUMENT field "cursor" otherwise).
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyRoomsRequest) Reset() {
+	*x = ListMyRoomsRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyRoomsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyRoomsRequest) ProtoMessage() {}
+
+func (x *ListMyRoomsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyRoomsRequest.ProtoReflect.Descriptor instead.
+func (*ListMyRoomsRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListMyRoomsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListMyRoomsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// ListMyRoomsResponse is one page of the caller's rooms.
+type ListMyRoomsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest activity (last message, else joining) first.
+	Rooms []*MyRoom `protobuf:"bytes,1,rep,name=rooms,proto3" json:"rooms,omitempty"`
+	// Empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMyRoomsResponse) Reset() {
+	*x = ListMyRoomsResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMyRoomsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMyRoomsResponse) ProtoMessage() {}
+
+func (x *ListMyRoomsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMyRoomsResponse.ProtoReflect.Descriptor instead.
+func (*ListMyRoomsResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListMyRoomsResponse) GetRooms() []*MyRoom {
+	if x != nil {
+		return x.Rooms
+	}
+	return nil
+}
+
+func (x *ListMyRoomsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+// MarkReadRequest moves the caller's marker in one room.
+type MarkReadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room; NOT_FOUND when unknown or the caller is no member.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// 0 to the room's last_seq (INVALID_ARGUMENT field "seq" otherwise).
+	Seq           int64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkReadRequest) Reset() {
+	*x = MarkReadRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkReadRequest) ProtoMessage() {}
+
+func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkReadRequest.ProtoReflect.Descriptor instead.
+func (*MarkReadRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *MarkReadRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *MarkReadRequest) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// MarkReadResponse is the caller's marker after the call.
+type MarkReadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The marker (never lower than before the call).
+	Marker        *ReadMarker `protobuf:"bytes,1,opt,name=marker,proto3" json:"marker,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkReadResponse) Reset() {
+	*x = MarkReadResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkReadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkReadResponse) ProtoMessage() {}
+
+func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkReadResponse.ProtoReflect.Descriptor instead.
+func (*MarkReadResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *MarkReadResponse) GetMarker() *ReadMarker {
+	if x != nil {
+		return x.Marker
+	}
+	return nil
+}
+
+// NotificationActor is the public face of who caused a notification.
+type NotificationActor struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's id.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Their nickname (empty when the user service no longer knows them).
+	Nickname string `protobuf:"bytes,2,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	// URL path of their picture.
+	ProfilePictureUrl string `protobuf:"bytes,3,opt,name=profile_picture_url,json=profilePictureUrl,proto3" json:"profile_picture_url,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *NotificationActor) Reset() {
+	*x = NotificationActor{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotificationActor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotificationActor) ProtoMessage() {}
+
+func (x *NotificationActor) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotificationActor.ProtoReflect.Descriptor instead.
+func (*NotificationActor) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *NotificationActor) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *NotificationActor) GetNickname() string {
+	if x != nil {
+		return x.Nickname
+	}
+	return ""
+}
+
+func (x *NotificationActor) GetProfilePictureUrl() string {
+	if x != nil {
+		return x.ProfilePictureUrl
+	}
+	return ""
+}
+
+// Notification is one notification of a user.
+type Notification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Per user: 1, 2, 3, ... without gaps, in commit-independent order.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// "mention", "reply", "dm" or "friend".
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The room of the message; 0 for "friend".
+	RoomId int64 `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// The message; 0 for "friend".
+	MessageId int64 `protobuf:"varint,4,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// The message's seq in its room; 0 for "friend".
+	Seq int64 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Who caused it.
+	Actor *NotificationActor `protobuf:"bytes,6,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The start of the message (at most 100 characters); empty for "friend".
+	Excerpt string `protobuf:"bytes,7,opt,name=excerpt,proto3" json:"excerpt,omitempty"`
+	// When it was created.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Whether the user marked it read.
+	Read bool `protobuf:"varint,9,opt,name=read,proto3" json:"read,omitempty"`
+	// The user notified.
+	UserId        int64 `protobuf:"varint,10,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Notification) Reset() {
+	*x = Notification{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Notification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Notification) ProtoMessage() {}
+
+func (x *Notification) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Notification.ProtoReflect.Descriptor instead.
+func (*Notification) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *Notification) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Notification) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Notification) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *Notification) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *Notification) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Notification) GetActor() *NotificationActor {
+	if x != nil {
+		return x.Actor
+	}
+	return nil
+}
+
+func (x *Notification) GetExcerpt() string {
+	if x != nil {
+		return x.Excerpt
+	}
+	return ""
+}
+
+func (x *Notification) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Notification) GetRead() bool {
+	if x != nil {
+		return x.Read
+	}
+	return false
+}
+
+func (x *Notification) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// ListNotificationsRequest asks for a page of the caller's notifications.
+type ListNotificationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page size: 20 when 0, at most 100.
+	Limit int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Newest-first paging: empty for the first page, else a next_cursor.
+	Cursor string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// Only unread ones (newest-first paging only).
+	UnreadOnly bool `protobuf:"varint,3,opt,name=unread_only,json=unreadOnly,proto3" json:"unread_only,omitempty"`
+	// When > 0: the notifications with id > after_id, oldest first (cursor
+	// and unread_only are ignored).
+	AfterId       int64 `protobuf:"varint,4,opt,name=after_id,json=afterId,proto3" json:"after_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotificationsRequest) Reset() {
+	*x = ListNotificationsRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotificationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotificationsRequest) ProtoMessage() {}
+
+func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotificationsRequest.ProtoReflect.Descriptor instead.
+func (*ListNotificationsRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListNotificationsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListNotificationsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *ListNotificationsRequest) GetUnreadOnly() bool {
+	if x != nil {
+		return x.UnreadOnly
+	}
+	return false
+}
+
+func (x *ListNotificationsRequest) GetAfterId() int64 {
+	if x != nil {
+		return x.AfterId
+	}
+	return 0
+}
+
+// ListNotificationsResponse is one page of notifications.
+type ListNotificationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first, or oldest first with after_id.
+	Notifications []*Notification `protobuf:"bytes,1,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	// Empty on the last page.
+	NextCursor string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	// The caller's unread notifications in all.
+	UnreadCount   int64 `protobuf:"varint,3,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotificationsResponse) Reset() {
+	*x = ListNotificationsResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotificationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotificationsResponse) ProtoMessage() {}
+
+func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotificationsResponse.ProtoReflect.Descriptor instead.
+func (*ListNotificationsResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListNotificationsResponse) GetNotifications() []*Notification {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+func (x *ListNotificationsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+func (x *ListNotificationsResponse) GetUnreadCount() int64 {
+	if x != nil {
+		return x.UnreadCount
+	}
+	return 0
+}
+
+// MarkNotificationsReadRequest names what to mark read.
+type MarkNotificationsReadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 100 ids of the caller's notifications; others are ignored.
+	Ids []int64 `protobuf:"varint,1,rep,packed,name=ids,proto3" json:"ids,omitempty"`
+	// Every notification of the caller.
+	All           bool `protobuf:"varint,2,opt,name=all,proto3" json:"all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkNotificationsReadRequest) Reset() {
+	*x = MarkNotificationsReadRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkNotificationsReadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkNotificationsReadRequest) ProtoMessage() {}
+
+func (x *MarkNotificationsReadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkNotificationsReadRequest.ProtoReflect.Descriptor instead.
+func (*MarkNotificationsReadRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *MarkNotificationsReadRequest) GetIds() []int64 {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *MarkNotificationsReadRequest) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
+// MarkNotificationsReadResponse is the count left.
+type MarkNotificationsReadResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The caller's notifications still unread.
+	Unread        int64 `protobuf:"varint,1,opt,name=unread,proto3" json:"unread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MarkNotificationsReadResponse) Reset() {
+	*x = MarkNotificationsReadResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MarkNotificationsReadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MarkNotificationsReadResponse) ProtoMessage() {}
+
+func (x *MarkNotificationsReadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MarkNotificationsReadResponse.ProtoReflect.Descriptor instead.
+func (*MarkNotificationsReadResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *MarkNotificationsReadResponse) GetUnread() int64 {
+	if x != nil {
+		return x.Unread
+	}
+	return 0
+}
+
+// CreateFriendNotificationRequest: actor_id added user_id as a friend.
+type CreateFriendNotificationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who added.
+	ActorId int64 `protobuf:"varint,1,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
+	// Who was added and is notified.
+	UserId        int64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateFriendNotificationRequest) Reset() {
+	*x = CreateFriendNotificationRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateFriendNotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateFriendNotificationRequest) ProtoMessage() {}
+
+func (x *CreateFriendNotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateFriendNotificationRequest.ProtoReflect.Descriptor instead.
+func (*CreateFriendNotificationRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *CreateFriendNotificationRequest) GetActorId() int64 {
+	if x != nil {
+		return x.ActorId
+	}
+	return 0
+}
+
+func (x *CreateFriendNotificationRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// CreateFriendNotificationResponse holds the stored notification.
+type CreateFriendNotificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unset when nothing was created (e.g. actor and user are the same).
+	Notification  *Notification `protobuf:"bytes,1,opt,name=notification,proto3" json:"notification,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateFriendNotificationResponse) Reset() {
+	*x = CreateFriendNotificationResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateFriendNotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateFriendNotificationResponse) ProtoMessage() {}
+
+func (x *CreateFriendNotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateFriendNotificationResponse.ProtoReflect.Descriptor instead.
+func (*CreateFriendNotificationResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *CreateFriendNotificationResponse) GetNotification() *Notification {
+	if x != nil {
+		return x.Notification
+	}
+	return nil
+}
+
+// UnreadCountRequest names a member and a room.
+type UnreadCountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room; NOT_FOUND when unknown or the user is no member.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// The member; 0 for the calling user.
+	UserId        int64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnreadCountRequest) Reset() {
+	*x = UnreadCountRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnreadCountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnreadCountRequest) ProtoMessage() {}
+
+func (x *UnreadCountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnreadCountRequest.ProtoReflect.Descriptor instead.
+func (*UnreadCountRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *UnreadCountRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *UnreadCountRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// UnreadCountResponse is the member's state in the room.
+type UnreadCountResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unread count, marker, and the room's last_seq now.
+	Membership    *Membership `protobuf:"bytes,1,opt,name=membership,proto3" json:"membership,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnreadCountResponse) Reset() {
+	*x = UnreadCountResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnreadCountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnreadCountResponse) ProtoMessage() {}
+
+func (x *UnreadCountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnreadCountResponse.ProtoReflect.Descriptor instead.
+func (*UnreadCountResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *UnreadCountResponse) GetMembership() *Membership {
+	if x != nil {
+		return x.Membership
+	}
+	return nil
+}
+
+// ReadMarker is a user's reading state in one room.
+type ReadMarker struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Highest seq the user read.
+	LastReadSeq int64 `protobuf:"varint,2,opt,name=last_read_seq,json=lastReadSeq,proto3" json:"last_read_seq,omitempty"`
+	// Messages after it not sent by the user.
+	UnreadCount   int64 `protobuf:"varint,3,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReadMarker) Reset() {
+	*x = ReadMarker{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReadMarker) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReadMarker) ProtoMessage() {}
+
+func (x *ReadMarker) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReadMarker.ProtoReflect.Descriptor instead.
+func (*ReadMarker) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ReadMarker) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *ReadMarker) GetLastReadSeq() int64 {
+	if x != nil {
+		return x.LastReadSeq
+	}
+	return 0
+}
+
+func (x *ReadMarker) GetUnreadCount() int64 {
+	if x != nil {
+		return x.UnreadCount
+	}
+	return 0
+}
+
+// Membership is a user's state in a room they are a member of.
+type Membership struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Highest seq the user read.
+	LastReadSeq int64 `protobuf:"varint,2,opt,name=last_read_seq,json=lastReadSeq,proto3" json:"last_read_seq,omitempty"`
+	// Messages after it not sent by the user.
+	UnreadCount int64 `protobuf:"varint,3,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
+	// The room's last seq when this was read.
+	LastSeq       int64 `protobuf:"varint,4,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Membership) Reset() {
+	*x = Membership{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Membership) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Membership) ProtoMessage() {}
+
+func (x *Membership) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Membership.ProtoReflect.Descriptor instead.
+func (*Membership) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *Membership) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *Membership) GetLastReadSeq() int64 {
+	if x != nil {
+		return x.LastReadSeq
+	}
+	return 0
+}
+
+func (x *Membership) GetUnreadCount() int64 {
+	if x != nil {
+		return x.UnreadCount
+	}
+	return 0
+}
+
+func (x *Membership) GetLastSeq() int64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
 var File_cobraspace_chat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
@@ -2031,7 +3085,81 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\aunknown\x18\x01 \x03(\v2!.cobraspace.chat.v1.ConnectionRefR\aunknown\"(\n" +
 	"\rTypingRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\"\x10\n" +
-	"\x0eTypingResponse2\xc3\t\n" +
+	"\x0eTypingResponse\"\xbd\x01\n" +
+	"\x06MyRoom\x12,\n" +
+	"\x04room\x18\x01 \x01(\v2\x18.cobraspace.chat.v1.RoomR\x04room\x12!\n" +
+	"\funread_count\x18\x02 \x01(\x03R\vunreadCount\x12\"\n" +
+	"\rlast_read_seq\x18\x03 \x01(\x03R\vlastReadSeq\x12>\n" +
+	"\flast_message\x18\x04 \x01(\v2\x1b.cobraspace.chat.v1.MessageR\vlastMessage\"B\n" +
+	"\x12ListMyRoomsRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"h\n" +
+	"\x13ListMyRoomsResponse\x120\n" +
+	"\x05rooms\x18\x01 \x03(\v2\x1a.cobraspace.chat.v1.MyRoomR\x05rooms\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"<\n" +
+	"\x0fMarkReadRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\"J\n" +
+	"\x10MarkReadResponse\x126\n" +
+	"\x06marker\x18\x01 \x01(\v2\x1e.cobraspace.chat.v1.ReadMarkerR\x06marker\"o\n" +
+	"\x11NotificationActor\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1a\n" +
+	"\bnickname\x18\x02 \x01(\tR\bnickname\x12.\n" +
+	"\x13profile_picture_url\x18\x03 \x01(\tR\x11profilePictureUrl\"\xbb\x02\n" +
+	"\fNotification\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x17\n" +
+	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x04 \x01(\x03R\tmessageId\x12\x10\n" +
+	"\x03seq\x18\x05 \x01(\x03R\x03seq\x12;\n" +
+	"\x05actor\x18\x06 \x01(\v2%.cobraspace.chat.v1.NotificationActorR\x05actor\x12\x18\n" +
+	"\aexcerpt\x18\a \x01(\tR\aexcerpt\x129\n" +
+	"\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x12\n" +
+	"\x04read\x18\t \x01(\bR\x04read\x12\x17\n" +
+	"\auser_id\x18\n" +
+	" \x01(\x03R\x06userId\"\x84\x01\n" +
+	"\x18ListNotificationsRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12\x1f\n" +
+	"\vunread_only\x18\x03 \x01(\bR\n" +
+	"unreadOnly\x12\x19\n" +
+	"\bafter_id\x18\x04 \x01(\x03R\aafterId\"\xa7\x01\n" +
+	"\x19ListNotificationsResponse\x12F\n" +
+	"\rnotifications\x18\x01 \x03(\v2 .cobraspace.chat.v1.NotificationR\rnotifications\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\x12!\n" +
+	"\funread_count\x18\x03 \x01(\x03R\vunreadCount\"B\n" +
+	"\x1cMarkNotificationsReadRequest\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\x03R\x03ids\x12\x10\n" +
+	"\x03all\x18\x02 \x01(\bR\x03all\"7\n" +
+	"\x1dMarkNotificationsReadResponse\x12\x16\n" +
+	"\x06unread\x18\x01 \x01(\x03R\x06unread\"U\n" +
+	"\x1fCreateFriendNotificationRequest\x12\x19\n" +
+	"\bactor_id\x18\x01 \x01(\x03R\aactorId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\x03R\x06userId\"h\n" +
+	" CreateFriendNotificationResponse\x12D\n" +
+	"\fnotification\x18\x01 \x01(\v2 .cobraspace.chat.v1.NotificationR\fnotification\"F\n" +
+	"\x12UnreadCountRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\x03R\x06userId\"U\n" +
+	"\x13UnreadCountResponse\x12>\n" +
+	"\n" +
+	"membership\x18\x01 \x01(\v2\x1e.cobraspace.chat.v1.MembershipR\n" +
+	"membership\"l\n" +
+	"\n" +
+	"ReadMarker\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\"\n" +
+	"\rlast_read_seq\x18\x02 \x01(\x03R\vlastReadSeq\x12!\n" +
+	"\funread_count\x18\x03 \x01(\x03R\vunreadCount\"\x87\x01\n" +
+	"\n" +
+	"Membership\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\"\n" +
+	"\rlast_read_seq\x18\x02 \x01(\x03R\vlastReadSeq\x12!\n" +
+	"\funread_count\x18\x03 \x01(\x03R\vunreadCount\x12\x19\n" +
+	"\blast_seq\x18\x04 \x01(\x03R\alastSeq2\xd2\x0e\n" +
 	"\vChatService\x12M\n" +
 	"\n" +
 	"CreateRoom\x12%.cobraspace.chat.v1.CreateRoomRequest\x1a\x18.cobraspace.chat.v1.Room\x12G\n" +
@@ -2049,7 +3177,13 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\x04Join\x12\x1f.cobraspace.chat.v1.JoinRequest\x1a .cobraspace.chat.v1.JoinResponse\x12L\n" +
 	"\x05Leave\x12 .cobraspace.chat.v1.LeaveRequest\x1a!.cobraspace.chat.v1.LeaveResponse\x12X\n" +
 	"\tHeartbeat\x12$.cobraspace.chat.v1.HeartbeatRequest\x1a%.cobraspace.chat.v1.HeartbeatResponse\x12O\n" +
-	"\x06Typing\x12!.cobraspace.chat.v1.TypingRequest\x1a\".cobraspace.chat.v1.TypingResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1;chatv1b\x06proto3"
+	"\x06Typing\x12!.cobraspace.chat.v1.TypingRequest\x1a\".cobraspace.chat.v1.TypingResponse\x12^\n" +
+	"\vListMyRooms\x12&.cobraspace.chat.v1.ListMyRoomsRequest\x1a'.cobraspace.chat.v1.ListMyRoomsResponse\x12U\n" +
+	"\bMarkRead\x12#.cobraspace.chat.v1.MarkReadRequest\x1a$.cobraspace.chat.v1.MarkReadResponse\x12p\n" +
+	"\x11ListNotifications\x12,.cobraspace.chat.v1.ListNotificationsRequest\x1a-.cobraspace.chat.v1.ListNotificationsResponse\x12|\n" +
+	"\x15MarkNotificationsRead\x120.cobraspace.chat.v1.MarkNotificationsReadRequest\x1a1.cobraspace.chat.v1.MarkNotificationsReadResponse\x12\x85\x01\n" +
+	"\x18CreateFriendNotification\x123.cobraspace.chat.v1.CreateFriendNotificationRequest\x1a4.cobraspace.chat.v1.CreateFriendNotificationResponse\x12^\n" +
+	"\vUnreadCount\x12&.cobraspace.chat.v1.UnreadCountRequest\x1a'.cobraspace.chat.v1.UnreadCountResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1;chatv1b\x06proto3"
 
 var (
 	file_cobraspace_chat_v1_chat_proto_rawDescOnce sync.Once
@@ -2063,44 +3197,61 @@ func file_cobraspace_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_cobraspace_chat_v1_chat_proto_rawDescData
 }
 
-var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_cobraspace_chat_v1_chat_proto_goTypes = []any{
-	(*Room)(nil),                  // 0: cobraspace.chat.v1.Room
-	(*Message)(nil),               // 1: cobraspace.chat.v1.Message
-	(*OnlineUser)(nil),            // 2: cobraspace.chat.v1.OnlineUser
-	(*CreateRoomRequest)(nil),     // 3: cobraspace.chat.v1.CreateRoomRequest
-	(*GetRoomRequest)(nil),        // 4: cobraspace.chat.v1.GetRoomRequest
-	(*ListRoomsRequest)(nil),      // 5: cobraspace.chat.v1.ListRoomsRequest
-	(*ListRoomsResponse)(nil),     // 6: cobraspace.chat.v1.ListRoomsResponse
-	(*UpdateRoomRequest)(nil),     // 7: cobraspace.chat.v1.UpdateRoomRequest
-	(*DeleteRoomRequest)(nil),     // 8: cobraspace.chat.v1.DeleteRoomRequest
-	(*DeleteRoomResponse)(nil),    // 9: cobraspace.chat.v1.DeleteRoomResponse
-	(*SendMessageRequest)(nil),    // 10: cobraspace.chat.v1.SendMessageRequest
-	(*SendMessagesRequest)(nil),   // 11: cobraspace.chat.v1.SendMessagesRequest
-	(*SenderMessage)(nil),         // 12: cobraspace.chat.v1.SenderMessage
-	(*SendMessagesResponse)(nil),  // 13: cobraspace.chat.v1.SendMessagesResponse
-	(*SendOutcome)(nil),           // 14: cobraspace.chat.v1.SendOutcome
-	(*SendError)(nil),             // 15: cobraspace.chat.v1.SendError
-	(*EditMessageRequest)(nil),    // 16: cobraspace.chat.v1.EditMessageRequest
-	(*DeleteMessageRequest)(nil),  // 17: cobraspace.chat.v1.DeleteMessageRequest
-	(*DeleteMessageResponse)(nil), // 18: cobraspace.chat.v1.DeleteMessageResponse
-	(*ListMessagesRequest)(nil),   // 19: cobraspace.chat.v1.ListMessagesRequest
-	(*ListMessagesResponse)(nil),  // 20: cobraspace.chat.v1.ListMessagesResponse
-	(*JoinRequest)(nil),           // 21: cobraspace.chat.v1.JoinRequest
-	(*JoinResponse)(nil),          // 22: cobraspace.chat.v1.JoinResponse
-	(*LeaveRequest)(nil),          // 23: cobraspace.chat.v1.LeaveRequest
-	(*LeaveResponse)(nil),         // 24: cobraspace.chat.v1.LeaveResponse
-	(*HeartbeatRequest)(nil),      // 25: cobraspace.chat.v1.HeartbeatRequest
-	(*ConnectionRef)(nil),         // 26: cobraspace.chat.v1.ConnectionRef
-	(*HeartbeatResponse)(nil),     // 27: cobraspace.chat.v1.HeartbeatResponse
-	(*TypingRequest)(nil),         // 28: cobraspace.chat.v1.TypingRequest
-	(*TypingResponse)(nil),        // 29: cobraspace.chat.v1.TypingResponse
-	(*timestamppb.Timestamp)(nil), // 30: google.protobuf.Timestamp
+	(*Room)(nil),                             // 0: cobraspace.chat.v1.Room
+	(*Message)(nil),                          // 1: cobraspace.chat.v1.Message
+	(*OnlineUser)(nil),                       // 2: cobraspace.chat.v1.OnlineUser
+	(*CreateRoomRequest)(nil),                // 3: cobraspace.chat.v1.CreateRoomRequest
+	(*GetRoomRequest)(nil),                   // 4: cobraspace.chat.v1.GetRoomRequest
+	(*ListRoomsRequest)(nil),                 // 5: cobraspace.chat.v1.ListRoomsRequest
+	(*ListRoomsResponse)(nil),                // 6: cobraspace.chat.v1.ListRoomsResponse
+	(*UpdateRoomRequest)(nil),                // 7: cobraspace.chat.v1.UpdateRoomRequest
+	(*DeleteRoomRequest)(nil),                // 8: cobraspace.chat.v1.DeleteRoomRequest
+	(*DeleteRoomResponse)(nil),               // 9: cobraspace.chat.v1.DeleteRoomResponse
+	(*SendMessageRequest)(nil),               // 10: cobraspace.chat.v1.SendMessageRequest
+	(*SendMessagesRequest)(nil),              // 11: cobraspace.chat.v1.SendMessagesRequest
+	(*SenderMessage)(nil),                    // 12: cobraspace.chat.v1.SenderMessage
+	(*SendMessagesResponse)(nil),             // 13: cobraspace.chat.v1.SendMessagesResponse
+	(*SendOutcome)(nil),                      // 14: cobraspace.chat.v1.SendOutcome
+	(*SendError)(nil),                        // 15: cobraspace.chat.v1.SendError
+	(*EditMessageRequest)(nil),               // 16: cobraspace.chat.v1.EditMessageRequest
+	(*DeleteMessageRequest)(nil),             // 17: cobraspace.chat.v1.DeleteMessageRequest
+	(*DeleteMessageResponse)(nil),            // 18: cobraspace.chat.v1.DeleteMessageResponse
+	(*ListMessagesRequest)(nil),              // 19: cobraspace.chat.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),             // 20: cobraspace.chat.v1.ListMessagesResponse
+	(*JoinRequest)(nil),                      // 21: cobraspace.chat.v1.JoinRequest
+	(*JoinResponse)(nil),                     // 22: cobraspace.chat.v1.JoinResponse
+	(*LeaveRequest)(nil),                     // 23: cobraspace.chat.v1.LeaveRequest
+	(*LeaveResponse)(nil),                    // 24: cobraspace.chat.v1.LeaveResponse
+	(*HeartbeatRequest)(nil),                 // 25: cobraspace.chat.v1.HeartbeatRequest
+	(*ConnectionRef)(nil),                    // 26: cobraspace.chat.v1.ConnectionRef
+	(*HeartbeatResponse)(nil),                // 27: cobraspace.chat.v1.HeartbeatResponse
+	(*TypingRequest)(nil),                    // 28: cobraspace.chat.v1.TypingRequest
+	(*TypingResponse)(nil),                   // 29: cobraspace.chat.v1.TypingResponse
+	(*MyRoom)(nil),                           // 30: cobraspace.chat.v1.MyRoom
+	(*ListMyRoomsRequest)(nil),               // 31: cobraspace.chat.v1.ListMyRoomsRequest
+	(*ListMyRoomsResponse)(nil),              // 32: cobraspace.chat.v1.ListMyRoomsResponse
+	(*MarkReadRequest)(nil),                  // 33: cobraspace.chat.v1.MarkReadRequest
+	(*MarkReadResponse)(nil),                 // 34: cobraspace.chat.v1.MarkReadResponse
+	(*NotificationActor)(nil),                // 35: cobraspace.chat.v1.NotificationActor
+	(*Notification)(nil),                     // 36: cobraspace.chat.v1.Notification
+	(*ListNotificationsRequest)(nil),         // 37: cobraspace.chat.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),        // 38: cobraspace.chat.v1.ListNotificationsResponse
+	(*MarkNotificationsReadRequest)(nil),     // 39: cobraspace.chat.v1.MarkNotificationsReadRequest
+	(*MarkNotificationsReadResponse)(nil),    // 40: cobraspace.chat.v1.MarkNotificationsReadResponse
+	(*CreateFriendNotificationRequest)(nil),  // 41: cobraspace.chat.v1.CreateFriendNotificationRequest
+	(*CreateFriendNotificationResponse)(nil), // 42: cobraspace.chat.v1.CreateFriendNotificationResponse
+	(*UnreadCountRequest)(nil),               // 43: cobraspace.chat.v1.UnreadCountRequest
+	(*UnreadCountResponse)(nil),              // 44: cobraspace.chat.v1.UnreadCountResponse
+	(*ReadMarker)(nil),                       // 45: cobraspace.chat.v1.ReadMarker
+	(*Membership)(nil),                       // 46: cobraspace.chat.v1.Membership
+	(*timestamppb.Timestamp)(nil),            // 47: google.protobuf.Timestamp
 }
 var file_cobraspace_chat_v1_chat_proto_depIdxs = []int32{
-	30, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
-	30, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	30, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
+	47, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
+	47, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	47, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
 	0,  // 3: cobraspace.chat.v1.ListRoomsResponse.rooms:type_name -> cobraspace.chat.v1.Room
 	12, // 4: cobraspace.chat.v1.SendMessagesRequest.messages:type_name -> cobraspace.chat.v1.SenderMessage
 	10, // 5: cobraspace.chat.v1.SenderMessage.message:type_name -> cobraspace.chat.v1.SendMessageRequest
@@ -2113,39 +3264,60 @@ var file_cobraspace_chat_v1_chat_proto_depIdxs = []int32{
 	2,  // 12: cobraspace.chat.v1.JoinResponse.me:type_name -> cobraspace.chat.v1.OnlineUser
 	26, // 13: cobraspace.chat.v1.HeartbeatRequest.connections:type_name -> cobraspace.chat.v1.ConnectionRef
 	26, // 14: cobraspace.chat.v1.HeartbeatResponse.unknown:type_name -> cobraspace.chat.v1.ConnectionRef
-	3,  // 15: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
-	4,  // 16: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
-	5,  // 17: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
-	7,  // 18: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
-	8,  // 19: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
-	10, // 20: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
-	11, // 21: cobraspace.chat.v1.ChatService.SendMessages:input_type -> cobraspace.chat.v1.SendMessagesRequest
-	16, // 22: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
-	17, // 23: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
-	19, // 24: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
-	21, // 25: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
-	23, // 26: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
-	25, // 27: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
-	28, // 28: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
-	0,  // 29: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
-	0,  // 30: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
-	6,  // 31: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
-	0,  // 32: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
-	9,  // 33: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
-	1,  // 34: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
-	13, // 35: cobraspace.chat.v1.ChatService.SendMessages:output_type -> cobraspace.chat.v1.SendMessagesResponse
-	1,  // 36: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
-	18, // 37: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
-	20, // 38: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
-	22, // 39: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
-	24, // 40: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
-	27, // 41: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
-	29, // 42: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
-	29, // [29:43] is the sub-list for method output_type
-	15, // [15:29] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	0,  // 15: cobraspace.chat.v1.MyRoom.room:type_name -> cobraspace.chat.v1.Room
+	1,  // 16: cobraspace.chat.v1.MyRoom.last_message:type_name -> cobraspace.chat.v1.Message
+	30, // 17: cobraspace.chat.v1.ListMyRoomsResponse.rooms:type_name -> cobraspace.chat.v1.MyRoom
+	45, // 18: cobraspace.chat.v1.MarkReadResponse.marker:type_name -> cobraspace.chat.v1.ReadMarker
+	35, // 19: cobraspace.chat.v1.Notification.actor:type_name -> cobraspace.chat.v1.NotificationActor
+	47, // 20: cobraspace.chat.v1.Notification.created_at:type_name -> google.protobuf.Timestamp
+	36, // 21: cobraspace.chat.v1.ListNotificationsResponse.notifications:type_name -> cobraspace.chat.v1.Notification
+	36, // 22: cobraspace.chat.v1.CreateFriendNotificationResponse.notification:type_name -> cobraspace.chat.v1.Notification
+	46, // 23: cobraspace.chat.v1.UnreadCountResponse.membership:type_name -> cobraspace.chat.v1.Membership
+	3,  // 24: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
+	4,  // 25: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
+	5,  // 26: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
+	7,  // 27: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
+	8,  // 28: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
+	10, // 29: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
+	11, // 30: cobraspace.chat.v1.ChatService.SendMessages:input_type -> cobraspace.chat.v1.SendMessagesRequest
+	16, // 31: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
+	17, // 32: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
+	19, // 33: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
+	21, // 34: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
+	23, // 35: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
+	25, // 36: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
+	28, // 37: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
+	31, // 38: cobraspace.chat.v1.ChatService.ListMyRooms:input_type -> cobraspace.chat.v1.ListMyRoomsRequest
+	33, // 39: cobraspace.chat.v1.ChatService.MarkRead:input_type -> cobraspace.chat.v1.MarkReadRequest
+	37, // 40: cobraspace.chat.v1.ChatService.ListNotifications:input_type -> cobraspace.chat.v1.ListNotificationsRequest
+	39, // 41: cobraspace.chat.v1.ChatService.MarkNotificationsRead:input_type -> cobraspace.chat.v1.MarkNotificationsReadRequest
+	41, // 42: cobraspace.chat.v1.ChatService.CreateFriendNotification:input_type -> cobraspace.chat.v1.CreateFriendNotificationRequest
+	43, // 43: cobraspace.chat.v1.ChatService.UnreadCount:input_type -> cobraspace.chat.v1.UnreadCountRequest
+	0,  // 44: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
+	0,  // 45: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
+	6,  // 46: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
+	0,  // 47: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
+	9,  // 48: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
+	1,  // 49: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
+	13, // 50: cobraspace.chat.v1.ChatService.SendMessages:output_type -> cobraspace.chat.v1.SendMessagesResponse
+	1,  // 51: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
+	18, // 52: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
+	20, // 53: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
+	22, // 54: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
+	24, // 55: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
+	27, // 56: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
+	29, // 57: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
+	32, // 58: cobraspace.chat.v1.ChatService.ListMyRooms:output_type -> cobraspace.chat.v1.ListMyRoomsResponse
+	34, // 59: cobraspace.chat.v1.ChatService.MarkRead:output_type -> cobraspace.chat.v1.MarkReadResponse
+	38, // 60: cobraspace.chat.v1.ChatService.ListNotifications:output_type -> cobraspace.chat.v1.ListNotificationsResponse
+	40, // 61: cobraspace.chat.v1.ChatService.MarkNotificationsRead:output_type -> cobraspace.chat.v1.MarkNotificationsReadResponse
+	42, // 62: cobraspace.chat.v1.ChatService.CreateFriendNotification:output_type -> cobraspace.chat.v1.CreateFriendNotificationResponse
+	44, // 63: cobraspace.chat.v1.ChatService.UnreadCount:output_type -> cobraspace.chat.v1.UnreadCountResponse
+	44, // [44:64] is the sub-list for method output_type
+	24, // [24:44] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_chat_v1_chat_proto_init() }
@@ -2163,7 +3335,7 @@ func file_cobraspace_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_chat_v1_chat_proto_rawDesc), len(file_cobraspace_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

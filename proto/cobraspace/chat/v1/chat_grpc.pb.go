@@ -55,20 +55,26 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ChatService_CreateRoom_FullMethodName    = "/cobraspace.chat.v1.ChatService/CreateRoom"
-	ChatService_GetRoom_FullMethodName       = "/cobraspace.chat.v1.ChatService/GetRoom"
-	ChatService_ListRooms_FullMethodName     = "/cobraspace.chat.v1.ChatService/ListRooms"
-	ChatService_UpdateRoom_FullMethodName    = "/cobraspace.chat.v1.ChatService/UpdateRoom"
-	ChatService_DeleteRoom_FullMethodName    = "/cobraspace.chat.v1.ChatService/DeleteRoom"
-	ChatService_SendMessage_FullMethodName   = "/cobraspace.chat.v1.ChatService/SendMessage"
-	ChatService_SendMessages_FullMethodName  = "/cobraspace.chat.v1.ChatService/SendMessages"
-	ChatService_EditMessage_FullMethodName   = "/cobraspace.chat.v1.ChatService/EditMessage"
-	ChatService_DeleteMessage_FullMethodName = "/cobraspace.chat.v1.ChatService/DeleteMessage"
-	ChatService_ListMessages_FullMethodName  = "/cobraspace.chat.v1.ChatService/ListMessages"
-	ChatService_Join_FullMethodName          = "/cobraspace.chat.v1.ChatService/Join"
-	ChatService_Leave_FullMethodName         = "/cobraspace.chat.v1.ChatService/Leave"
-	ChatService_Heartbeat_FullMethodName     = "/cobraspace.chat.v1.ChatService/Heartbeat"
-	ChatService_Typing_FullMethodName        = "/cobraspace.chat.v1.ChatService/Typing"
+	ChatService_CreateRoom_FullMethodName               = "/cobraspace.chat.v1.ChatService/CreateRoom"
+	ChatService_GetRoom_FullMethodName                  = "/cobraspace.chat.v1.ChatService/GetRoom"
+	ChatService_ListRooms_FullMethodName                = "/cobraspace.chat.v1.ChatService/ListRooms"
+	ChatService_UpdateRoom_FullMethodName               = "/cobraspace.chat.v1.ChatService/UpdateRoom"
+	ChatService_DeleteRoom_FullMethodName               = "/cobraspace.chat.v1.ChatService/DeleteRoom"
+	ChatService_SendMessage_FullMethodName              = "/cobraspace.chat.v1.ChatService/SendMessage"
+	ChatService_SendMessages_FullMethodName             = "/cobraspace.chat.v1.ChatService/SendMessages"
+	ChatService_EditMessage_FullMethodName              = "/cobraspace.chat.v1.ChatService/EditMessage"
+	ChatService_DeleteMessage_FullMethodName            = "/cobraspace.chat.v1.ChatService/DeleteMessage"
+	ChatService_ListMessages_FullMethodName             = "/cobraspace.chat.v1.ChatService/ListMessages"
+	ChatService_Join_FullMethodName                     = "/cobraspace.chat.v1.ChatService/Join"
+	ChatService_Leave_FullMethodName                    = "/cobraspace.chat.v1.ChatService/Leave"
+	ChatService_Heartbeat_FullMethodName                = "/cobraspace.chat.v1.ChatService/Heartbeat"
+	ChatService_Typing_FullMethodName                   = "/cobraspace.chat.v1.ChatService/Typing"
+	ChatService_ListMyRooms_FullMethodName              = "/cobraspace.chat.v1.ChatService/ListMyRooms"
+	ChatService_MarkRead_FullMethodName                 = "/cobraspace.chat.v1.ChatService/MarkRead"
+	ChatService_ListNotifications_FullMethodName        = "/cobraspace.chat.v1.ChatService/ListNotifications"
+	ChatService_MarkNotificationsRead_FullMethodName    = "/cobraspace.chat.v1.ChatService/MarkNotificationsRead"
+	ChatService_CreateFriendNotification_FullMethodName = "/cobraspace.chat.v1.ChatService/CreateFriendNotification"
+	ChatService_UnreadCount_FullMethodName              = "/cobraspace.chat.v1.ChatService/UnreadCount"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -155,6 +161,30 @@ type ChatServiceClient interface {
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
 	// Typing publishes a typing event for the caller in a room.
 	Typing(ctx context.Context, in *TypingRequest, opts ...grpc.CallOption) (*TypingResponse, error)
+	// ListMyRooms pages over the caller's rooms, newest activity first, each
+	// with its unread count, read marker and last message.
+	ListMyRooms(ctx context.Context, in *ListMyRoomsRequest, opts ...grpc.CallOption) (*ListMyRoomsResponse, error)
+	// MarkRead moves the caller's read marker of a room forward to seq (a
+	// lower seq changes nothing; seq above the room's last_seq is
+	// INVALID_ARGUMENT field "seq"; NOT_FOUND for an unknown room or one the
+	// caller is no member of). After commit it publishes UserEvent.read on
+	// the caller's user subject.
+	MarkRead(ctx context.Context, in *MarkReadRequest, opts ...grpc.CallOption) (*MarkReadResponse, error)
+	// ListNotifications pages over the caller's notifications: with after_id
+	// the ones with a larger id, oldest first (resuming a live stream);
+	// otherwise newest first from cursor, optionally only unread ones.
+	ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error)
+	// MarkNotificationsRead marks the caller's notifications read (by id, or
+	// all) and answers how many stay unread.
+	MarkNotificationsRead(ctx context.Context, in *MarkNotificationsReadRequest, opts ...grpc.CallOption) (*MarkNotificationsReadResponse, error)
+	// CreateFriendNotification notifies user_id that actor_id added them as a
+	// friend. Gateway only (service identity): the gateway calls it after
+	// the user service stored the friendship. Publishes UserEvent.notification.
+	CreateFriendNotification(ctx context.Context, in *CreateFriendNotificationRequest, opts ...grpc.CallOption) (*CreateFriendNotificationResponse, error)
+	// UnreadCount answers a member's unread count and marker in one room,
+	// e.g. for a gateway that saw a seq gap. A user gets their own (user_id 0
+	// or theirs); the gateway (service identity) names any user_id.
+	UnreadCount(ctx context.Context, in *UnreadCountRequest, opts ...grpc.CallOption) (*UnreadCountResponse, error)
 }
 
 type chatServiceClient struct {
@@ -305,6 +335,66 @@ func (c *chatServiceClient) Typing(ctx context.Context, in *TypingRequest, opts 
 	return out, nil
 }
 
+func (c *chatServiceClient) ListMyRooms(ctx context.Context, in *ListMyRoomsRequest, opts ...grpc.CallOption) (*ListMyRoomsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMyRoomsResponse)
+	err := c.cc.Invoke(ctx, ChatService_ListMyRooms_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) MarkRead(ctx context.Context, in *MarkReadRequest, opts ...grpc.CallOption) (*MarkReadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MarkReadResponse)
+	err := c.cc.Invoke(ctx, ChatService_MarkRead_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNotificationsResponse)
+	err := c.cc.Invoke(ctx, ChatService_ListNotifications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) MarkNotificationsRead(ctx context.Context, in *MarkNotificationsReadRequest, opts ...grpc.CallOption) (*MarkNotificationsReadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MarkNotificationsReadResponse)
+	err := c.cc.Invoke(ctx, ChatService_MarkNotificationsRead_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) CreateFriendNotification(ctx context.Context, in *CreateFriendNotificationRequest, opts ...grpc.CallOption) (*CreateFriendNotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateFriendNotificationResponse)
+	err := c.cc.Invoke(ctx, ChatService_CreateFriendNotification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) UnreadCount(ctx context.Context, in *UnreadCountRequest, opts ...grpc.CallOption) (*UnreadCountResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnreadCountResponse)
+	err := c.cc.Invoke(ctx, ChatService_UnreadCount_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -389,6 +479,30 @@ type ChatServiceServer interface {
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
 	// Typing publishes a typing event for the caller in a room.
 	Typing(context.Context, *TypingRequest) (*TypingResponse, error)
+	// ListMyRooms pages over the caller's rooms, newest activity first, each
+	// with its unread count, read marker and last message.
+	ListMyRooms(context.Context, *ListMyRoomsRequest) (*ListMyRoomsResponse, error)
+	// MarkRead moves the caller's read marker of a room forward to seq (a
+	// lower seq changes nothing; seq above the room's last_seq is
+	// INVALID_ARGUMENT field "seq"; NOT_FOUND for an unknown room or one the
+	// caller is no member of). After commit it publishes UserEvent.read on
+	// the caller's user subject.
+	MarkRead(context.Context, *MarkReadRequest) (*MarkReadResponse, error)
+	// ListNotifications pages over the caller's notifications: with after_id
+	// the ones with a larger id, oldest first (resuming a live stream);
+	// otherwise newest first from cursor, optionally only unread ones.
+	ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error)
+	// MarkNotificationsRead marks the caller's notifications read (by id, or
+	// all) and answers how many stay unread.
+	MarkNotificationsRead(context.Context, *MarkNotificationsReadRequest) (*MarkNotificationsReadResponse, error)
+	// CreateFriendNotification notifies user_id that actor_id added them as a
+	// friend. Gateway only (service identity): the gateway calls it after
+	// the user service stored the friendship. Publishes UserEvent.notification.
+	CreateFriendNotification(context.Context, *CreateFriendNotificationRequest) (*CreateFriendNotificationResponse, error)
+	// UnreadCount answers a member's unread count and marker in one room,
+	// e.g. for a gateway that saw a seq gap. A user gets their own (user_id 0
+	// or theirs); the gateway (service identity) names any user_id.
+	UnreadCount(context.Context, *UnreadCountRequest) (*UnreadCountResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -440,6 +554,24 @@ func (UnimplementedChatServiceServer) Heartbeat(context.Context, *HeartbeatReque
 }
 func (UnimplementedChatServiceServer) Typing(context.Context, *TypingRequest) (*TypingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Typing not implemented")
+}
+func (UnimplementedChatServiceServer) ListMyRooms(context.Context, *ListMyRoomsRequest) (*ListMyRoomsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMyRooms not implemented")
+}
+func (UnimplementedChatServiceServer) MarkRead(context.Context, *MarkReadRequest) (*MarkReadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MarkRead not implemented")
+}
+func (UnimplementedChatServiceServer) ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNotifications not implemented")
+}
+func (UnimplementedChatServiceServer) MarkNotificationsRead(context.Context, *MarkNotificationsReadRequest) (*MarkNotificationsReadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MarkNotificationsRead not implemented")
+}
+func (UnimplementedChatServiceServer) CreateFriendNotification(context.Context, *CreateFriendNotificationRequest) (*CreateFriendNotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateFriendNotification not implemented")
+}
+func (UnimplementedChatServiceServer) UnreadCount(context.Context, *UnreadCountRequest) (*UnreadCountResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnreadCount not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -714,6 +846,114 @@ func _ChatService_Typing_Handler(srv interface{}, ctx context.Context, dec func(
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatService_ListMyRooms_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMyRoomsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ListMyRooms(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ListMyRooms_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ListMyRooms(ctx, req.(*ListMyRoomsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_MarkRead_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MarkReadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).MarkRead(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_MarkRead_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).MarkRead(ctx, req.(*MarkReadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ListNotifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNotificationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ListNotifications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ListNotifications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ListNotifications(ctx, req.(*ListNotificationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_MarkNotificationsRead_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MarkNotificationsReadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).MarkNotificationsRead(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_MarkNotificationsRead_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).MarkNotificationsRead(ctx, req.(*MarkNotificationsReadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_CreateFriendNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateFriendNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).CreateFriendNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_CreateFriendNotification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).CreateFriendNotification(ctx, req.(*CreateFriendNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_UnreadCount_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnreadCountRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).UnreadCount(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_UnreadCount_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).UnreadCount(ctx, req.(*UnreadCountRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -776,6 +1016,30 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Typing",
 			Handler:    _ChatService_Typing_Handler,
+		},
+		{
+			MethodName: "ListMyRooms",
+			Handler:    _ChatService_ListMyRooms_Handler,
+		},
+		{
+			MethodName: "MarkRead",
+			Handler:    _ChatService_MarkRead_Handler,
+		},
+		{
+			MethodName: "ListNotifications",
+			Handler:    _ChatService_ListNotifications_Handler,
+		},
+		{
+			MethodName: "MarkNotificationsRead",
+			Handler:    _ChatService_MarkNotificationsRead_Handler,
+		},
+		{
+			MethodName: "CreateFriendNotification",
+			Handler:    _ChatService_CreateFriendNotification_Handler,
+		},
+		{
+			MethodName: "UnreadCount",
+			Handler:    _ChatService_UnreadCount_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -148,18 +148,129 @@ func (x *RoomMessage) GetTraceparent() string {
 	return ""
 }
 
+// UserEvent (ReadMarker, Membership and Notification are in chat.proto) is the data of a message on a user's subject
+// "<prefix>user.events.<user_id>" (platform/subjects.UserEvents): one
+// event for that user, published after its commit.
+type UserEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exactly one is set.
+	//
+	// Types that are valid to be assigned to Event:
+	//
+	//	*UserEvent_Notification
+	//	*UserEvent_Read
+	//	*UserEvent_Joined
+	Event         isUserEvent_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserEvent) Reset() {
+	*x = UserEvent{}
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserEvent) ProtoMessage() {}
+
+func (x *UserEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserEvent.ProtoReflect.Descriptor instead.
+func (*UserEvent) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *UserEvent) GetEvent() isUserEvent_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *UserEvent) GetNotification() *Notification {
+	if x != nil {
+		if x, ok := x.Event.(*UserEvent_Notification); ok {
+			return x.Notification
+		}
+	}
+	return nil
+}
+
+func (x *UserEvent) GetRead() *ReadMarker {
+	if x != nil {
+		if x, ok := x.Event.(*UserEvent_Read); ok {
+			return x.Read
+		}
+	}
+	return nil
+}
+
+func (x *UserEvent) GetJoined() *Membership {
+	if x != nil {
+		if x, ok := x.Event.(*UserEvent_Joined); ok {
+			return x.Joined
+		}
+	}
+	return nil
+}
+
+type isUserEvent_Event interface {
+	isUserEvent_Event()
+}
+
+type UserEvent_Notification struct {
+	// A new notification (stored; replayable by id).
+	Notification *Notification `protobuf:"bytes,1,opt,name=notification,proto3,oneof"`
+}
+
+type UserEvent_Read struct {
+	// The user's read marker in a room moved.
+	Read *ReadMarker `protobuf:"bytes,2,opt,name=read,proto3,oneof"`
+}
+
+type UserEvent_Joined struct {
+	// The user became a member of a room.
+	Joined *Membership `protobuf:"bytes,3,opt,name=joined,proto3,oneof"`
+}
+
+func (*UserEvent_Notification) isUserEvent_Event() {}
+
+func (*UserEvent_Read) isUserEvent_Event() {}
+
+func (*UserEvent_Joined) isUserEvent_Event() {}
+
 var File_cobraspace_chat_v1_events_proto protoreflect.FileDescriptor
 
 const file_cobraspace_chat_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcobraspace/chat/v1/events.proto\x12\x12cobraspace.chat.v1\"K\n" +
+	"\x1fcobraspace/chat/v1/events.proto\x12\x12cobraspace.chat.v1\x1a\x1dcobraspace/chat/v1/chat.proto\"K\n" +
 	"\fRoomMessages\x12;\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1f.cobraspace.chat.v1.RoomMessageR\bmessages\"\x83\x01\n" +
 	"\vRoomMessage\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x14\n" +
 	"\x05frame\x18\x02 \x01(\fR\x05frame\x12*\n" +
 	"\x11created_unix_nano\x18\x03 \x01(\x03R\x0fcreatedUnixNano\x12 \n" +
-	"\vtraceparent\x18\x04 \x01(\tR\vtraceparentBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1;chatv1b\x06proto3"
+	"\vtraceparent\x18\x04 \x01(\tR\vtraceparent\"\xcc\x01\n" +
+	"\tUserEvent\x12F\n" +
+	"\fnotification\x18\x01 \x01(\v2 .cobraspace.chat.v1.NotificationH\x00R\fnotification\x124\n" +
+	"\x04read\x18\x02 \x01(\v2\x1e.cobraspace.chat.v1.ReadMarkerH\x00R\x04read\x128\n" +
+	"\x06joined\x18\x03 \x01(\v2\x1e.cobraspace.chat.v1.MembershipH\x00R\x06joinedB\a\n" +
+	"\x05eventBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1;chatv1b\x06proto3"
 
 var (
 	file_cobraspace_chat_v1_events_proto_rawDescOnce sync.Once
@@ -173,18 +284,25 @@ func file_cobraspace_chat_v1_events_proto_rawDescGZIP() []byte {
 	return file_cobraspace_chat_v1_events_proto_rawDescData
 }
 
-var file_cobraspace_chat_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_cobraspace_chat_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_cobraspace_chat_v1_events_proto_goTypes = []any{
 	(*RoomMessages)(nil), // 0: cobraspace.chat.v1.RoomMessages
 	(*RoomMessage)(nil),  // 1: cobraspace.chat.v1.RoomMessage
+	(*UserEvent)(nil),    // 2: cobraspace.chat.v1.UserEvent
+	(*Notification)(nil), // 3: cobraspace.chat.v1.Notification
+	(*ReadMarker)(nil),   // 4: cobraspace.chat.v1.ReadMarker
+	(*Membership)(nil),   // 5: cobraspace.chat.v1.Membership
 }
 var file_cobraspace_chat_v1_events_proto_depIdxs = []int32{
 	1, // 0: cobraspace.chat.v1.RoomMessages.messages:type_name -> cobraspace.chat.v1.RoomMessage
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	3, // 1: cobraspace.chat.v1.UserEvent.notification:type_name -> cobraspace.chat.v1.Notification
+	4, // 2: cobraspace.chat.v1.UserEvent.read:type_name -> cobraspace.chat.v1.ReadMarker
+	5, // 3: cobraspace.chat.v1.UserEvent.joined:type_name -> cobraspace.chat.v1.Membership
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_chat_v1_events_proto_init() }
@@ -192,13 +310,19 @@ func file_cobraspace_chat_v1_events_proto_init() {
 	if File_cobraspace_chat_v1_events_proto != nil {
 		return
 	}
+	file_cobraspace_chat_v1_chat_proto_init()
+	file_cobraspace_chat_v1_events_proto_msgTypes[2].OneofWrappers = []any{
+		(*UserEvent_Notification)(nil),
+		(*UserEvent_Read)(nil),
+		(*UserEvent_Joined)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_chat_v1_events_proto_rawDesc), len(file_cobraspace_chat_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

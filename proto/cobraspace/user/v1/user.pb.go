@@ -1780,6 +1780,107 @@ func (x *GetUsersResponse) GetUsers() []*UserSummary {
 	return nil
 }
 
+// FindByNicknamesRequest names the nicknames to resolve.
+type FindByNicknamesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 20 nicknames, matched case-insensitively; duplicates ignored.
+	Nicknames []string `protobuf:"bytes,1,rep,name=nicknames,proto3" json:"nicknames,omitempty"`
+	// Users per nickname: 20 when 0, at most 20.
+	MaxPerNickname int32 `protobuf:"varint,2,opt,name=max_per_nickname,json=maxPerNickname,proto3" json:"max_per_nickname,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FindByNicknamesRequest) Reset() {
+	*x = FindByNicknamesRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindByNicknamesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindByNicknamesRequest) ProtoMessage() {}
+
+func (x *FindByNicknamesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindByNicknamesRequest.ProtoReflect.Descriptor instead.
+func (*FindByNicknamesRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *FindByNicknamesRequest) GetNicknames() []string {
+	if x != nil {
+		return x.Nicknames
+	}
+	return nil
+}
+
+func (x *FindByNicknamesRequest) GetMaxPerNickname() int32 {
+	if x != nil {
+		return x.MaxPerNickname
+	}
+	return 0
+}
+
+// FindByNicknamesResponse holds the matching users.
+type FindByNicknamesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every match, by nickname, each user once.
+	Users         []*UserSummary `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FindByNicknamesResponse) Reset() {
+	*x = FindByNicknamesResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FindByNicknamesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FindByNicknamesResponse) ProtoMessage() {}
+
+func (x *FindByNicknamesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FindByNicknamesResponse.ProtoReflect.Descriptor instead.
+func (*FindByNicknamesResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *FindByNicknamesResponse) GetUsers() []*UserSummary {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
 // GetPushKeyRequest asks for the VAPID public key.
 type GetPushKeyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1789,7 +1890,7 @@ type GetPushKeyRequest struct {
 
 func (x *GetPushKeyRequest) Reset() {
 	*x = GetPushKeyRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +1902,7 @@ func (x *GetPushKeyRequest) String() string {
 func (*GetPushKeyRequest) ProtoMessage() {}
 
 func (x *GetPushKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[28]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +1915,7 @@ func (x *GetPushKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPushKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetPushKeyRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{28}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{30}
 }
 
 // GetPushKeyResponse carries the VAPID public key.
@@ -1829,7 +1930,7 @@ type GetPushKeyResponse struct {
 
 func (x *GetPushKeyResponse) Reset() {
 	*x = GetPushKeyResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +1942,7 @@ func (x *GetPushKeyResponse) String() string {
 func (*GetPushKeyResponse) ProtoMessage() {}
 
 func (x *GetPushKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[29]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +1955,7 @@ func (x *GetPushKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPushKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetPushKeyResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{29}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetPushKeyResponse) GetPublicKey() string {
@@ -1886,7 +1987,7 @@ type PushSubscription struct {
 
 func (x *PushSubscription) Reset() {
 	*x = PushSubscription{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1898,7 +1999,7 @@ func (x *PushSubscription) String() string {
 func (*PushSubscription) ProtoMessage() {}
 
 func (x *PushSubscription) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1911,7 +2012,7 @@ func (x *PushSubscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushSubscription.ProtoReflect.Descriptor instead.
 func (*PushSubscription) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{30}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *PushSubscription) GetEndpoint() string {
@@ -1967,7 +2068,7 @@ type SubscribePushRequest struct {
 
 func (x *SubscribePushRequest) Reset() {
 	*x = SubscribePushRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1979,7 +2080,7 @@ func (x *SubscribePushRequest) String() string {
 func (*SubscribePushRequest) ProtoMessage() {}
 
 func (x *SubscribePushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1992,7 +2093,7 @@ func (x *SubscribePushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribePushRequest.ProtoReflect.Descriptor instead.
 func (*SubscribePushRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{31}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SubscribePushRequest) GetSubscription() *PushSubscription {
@@ -2012,7 +2113,7 @@ type SubscribePushResponse struct {
 
 func (x *SubscribePushResponse) Reset() {
 	*x = SubscribePushResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2125,7 @@ func (x *SubscribePushResponse) String() string {
 func (*SubscribePushResponse) ProtoMessage() {}
 
 func (x *SubscribePushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2138,7 @@ func (x *SubscribePushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribePushResponse.ProtoReflect.Descriptor instead.
 func (*SubscribePushResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{32}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SubscribePushResponse) GetSubscription() *PushSubscription {
@@ -2057,7 +2158,7 @@ type UnsubscribePushRequest struct {
 
 func (x *UnsubscribePushRequest) Reset() {
 	*x = UnsubscribePushRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2170,7 @@ func (x *UnsubscribePushRequest) String() string {
 func (*UnsubscribePushRequest) ProtoMessage() {}
 
 func (x *UnsubscribePushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2183,7 @@ func (x *UnsubscribePushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribePushRequest.ProtoReflect.Descriptor instead.
 func (*UnsubscribePushRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{33}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *UnsubscribePushRequest) GetEndpoint() string {
@@ -2101,7 +2202,7 @@ type UnsubscribePushResponse struct {
 
 func (x *UnsubscribePushResponse) Reset() {
 	*x = UnsubscribePushResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2113,7 +2214,7 @@ func (x *UnsubscribePushResponse) String() string {
 func (*UnsubscribePushResponse) ProtoMessage() {}
 
 func (x *UnsubscribePushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2126,7 +2227,7 @@ func (x *UnsubscribePushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribePushResponse.ProtoReflect.Descriptor instead.
 func (*UnsubscribePushResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{34}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{36}
 }
 
 // ListPushSubscriptionsRequest lists the caller's subscriptions.
@@ -2138,7 +2239,7 @@ type ListPushSubscriptionsRequest struct {
 
 func (x *ListPushSubscriptionsRequest) Reset() {
 	*x = ListPushSubscriptionsRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2251,7 @@ func (x *ListPushSubscriptionsRequest) String() string {
 func (*ListPushSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListPushSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2264,7 @@ func (x *ListPushSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPushSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListPushSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{35}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{37}
 }
 
 // ListPushSubscriptionsResponse holds them (at most the device cap).
@@ -2176,7 +2277,7 @@ type ListPushSubscriptionsResponse struct {
 
 func (x *ListPushSubscriptionsResponse) Reset() {
 	*x = ListPushSubscriptionsResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2188,7 +2289,7 @@ func (x *ListPushSubscriptionsResponse) String() string {
 func (*ListPushSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListPushSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2201,7 +2302,7 @@ func (x *ListPushSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPushSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListPushSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{36}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListPushSubscriptionsResponse) GetSubscriptions() []*PushSubscription {
@@ -2317,6 +2418,11 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x0fGetUsersRequest\x12\x19\n" +
 	"\buser_ids\x18\x01 \x03(\x03R\auserIds\"I\n" +
 	"\x10GetUsersResponse\x125\n" +
+	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\"`\n" +
+	"\x16FindByNicknamesRequest\x12\x1c\n" +
+	"\tnicknames\x18\x01 \x03(\tR\tnicknames\x12(\n" +
+	"\x10max_per_nickname\x18\x02 \x01(\x05R\x0emaxPerNickname\"P\n" +
+	"\x17FindByNicknamesResponse\x125\n" +
 	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\"\x13\n" +
 	"\x11GetPushKeyRequest\"3\n" +
 	"\x12GetPushKeyResponse\x12\x1d\n" +
@@ -2345,7 +2451,7 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_AVAILABLE\x10\x01\x12\x0f\n" +
 	"\vSTATUS_AWAY\x10\x02\x12\x0f\n" +
-	"\vSTATUS_BUSY\x10\x032\xf0\r\n" +
+	"\vSTATUS_BUSY\x10\x032\xdc\x0e\n" +
 	"\vUserService\x12U\n" +
 	"\bRegister\x12#.cobraspace.user.v1.RegisterRequest\x1a$.cobraspace.user.v1.RegisterResponse\x12L\n" +
 	"\x05Login\x12 .cobraspace.user.v1.LoginRequest\x1a!.cobraspace.user.v1.LoginResponse\x12V\n" +
@@ -2362,7 +2468,8 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\fDeleteFriend\x12'.cobraspace.user.v1.DeleteFriendRequest\x1a(.cobraspace.user.v1.DeleteFriendResponse\x12\\\n" +
 	"\x10GetFriendProfile\x12+.cobraspace.user.v1.GetFriendProfileRequest\x1a\x1b.cobraspace.user.v1.Profile\x12^\n" +
 	"\vSearchUsers\x12&.cobraspace.user.v1.SearchUsersRequest\x1a'.cobraspace.user.v1.SearchUsersResponse\x12U\n" +
-	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponse\x12[\n" +
+	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponse\x12j\n" +
+	"\x0fFindByNicknames\x12*.cobraspace.user.v1.FindByNicknamesRequest\x1a+.cobraspace.user.v1.FindByNicknamesResponse\x12[\n" +
 	"\n" +
 	"GetPushKey\x12%.cobraspace.user.v1.GetPushKeyRequest\x1a&.cobraspace.user.v1.GetPushKeyResponse\x12d\n" +
 	"\rSubscribePush\x12(.cobraspace.user.v1.SubscribePushRequest\x1a).cobraspace.user.v1.SubscribePushResponse\x12j\n" +
@@ -2382,7 +2489,7 @@ func file_cobraspace_user_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_cobraspace_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(Status)(0),                           // 0: cobraspace.user.v1.Status
 	(*Profile)(nil),                       // 1: cobraspace.user.v1.Profile
@@ -2413,23 +2520,25 @@ var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(*SearchUsersResponse)(nil),           // 26: cobraspace.user.v1.SearchUsersResponse
 	(*GetUsersRequest)(nil),               // 27: cobraspace.user.v1.GetUsersRequest
 	(*GetUsersResponse)(nil),              // 28: cobraspace.user.v1.GetUsersResponse
-	(*GetPushKeyRequest)(nil),             // 29: cobraspace.user.v1.GetPushKeyRequest
-	(*GetPushKeyResponse)(nil),            // 30: cobraspace.user.v1.GetPushKeyResponse
-	(*PushSubscription)(nil),              // 31: cobraspace.user.v1.PushSubscription
-	(*SubscribePushRequest)(nil),          // 32: cobraspace.user.v1.SubscribePushRequest
-	(*SubscribePushResponse)(nil),         // 33: cobraspace.user.v1.SubscribePushResponse
-	(*UnsubscribePushRequest)(nil),        // 34: cobraspace.user.v1.UnsubscribePushRequest
-	(*UnsubscribePushResponse)(nil),       // 35: cobraspace.user.v1.UnsubscribePushResponse
-	(*ListPushSubscriptionsRequest)(nil),  // 36: cobraspace.user.v1.ListPushSubscriptionsRequest
-	(*ListPushSubscriptionsResponse)(nil), // 37: cobraspace.user.v1.ListPushSubscriptionsResponse
-	(*timestamppb.Timestamp)(nil),         // 38: google.protobuf.Timestamp
+	(*FindByNicknamesRequest)(nil),        // 29: cobraspace.user.v1.FindByNicknamesRequest
+	(*FindByNicknamesResponse)(nil),       // 30: cobraspace.user.v1.FindByNicknamesResponse
+	(*GetPushKeyRequest)(nil),             // 31: cobraspace.user.v1.GetPushKeyRequest
+	(*GetPushKeyResponse)(nil),            // 32: cobraspace.user.v1.GetPushKeyResponse
+	(*PushSubscription)(nil),              // 33: cobraspace.user.v1.PushSubscription
+	(*SubscribePushRequest)(nil),          // 34: cobraspace.user.v1.SubscribePushRequest
+	(*SubscribePushResponse)(nil),         // 35: cobraspace.user.v1.SubscribePushResponse
+	(*UnsubscribePushRequest)(nil),        // 36: cobraspace.user.v1.UnsubscribePushRequest
+	(*UnsubscribePushResponse)(nil),       // 37: cobraspace.user.v1.UnsubscribePushResponse
+	(*ListPushSubscriptionsRequest)(nil),  // 38: cobraspace.user.v1.ListPushSubscriptionsRequest
+	(*ListPushSubscriptionsResponse)(nil), // 39: cobraspace.user.v1.ListPushSubscriptionsResponse
+	(*timestamppb.Timestamp)(nil),         // 40: google.protobuf.Timestamp
 }
 var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	0,  // 0: cobraspace.user.v1.Profile.status:type_name -> cobraspace.user.v1.Status
-	38, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
+	40, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: cobraspace.user.v1.UserSummary.status:type_name -> cobraspace.user.v1.Status
-	38, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
-	38, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	40, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
+	40, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: cobraspace.user.v1.RegisterResponse.profile:type_name -> cobraspace.user.v1.Profile
 	1,  // 6: cobraspace.user.v1.LoginResponse.profile:type_name -> cobraspace.user.v1.Profile
 	3,  // 7: cobraspace.user.v1.LoginResponse.tokens:type_name -> cobraspace.user.v1.TokenPair
@@ -2438,54 +2547,57 @@ var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	2,  // 10: cobraspace.user.v1.ListFriendsResponse.friends:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 11: cobraspace.user.v1.SearchUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 12: cobraspace.user.v1.GetUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
-	38, // 13: cobraspace.user.v1.PushSubscription.created_at:type_name -> google.protobuf.Timestamp
-	38, // 14: cobraspace.user.v1.PushSubscription.last_success_at:type_name -> google.protobuf.Timestamp
-	31, // 15: cobraspace.user.v1.SubscribePushRequest.subscription:type_name -> cobraspace.user.v1.PushSubscription
-	31, // 16: cobraspace.user.v1.SubscribePushResponse.subscription:type_name -> cobraspace.user.v1.PushSubscription
-	31, // 17: cobraspace.user.v1.ListPushSubscriptionsResponse.subscriptions:type_name -> cobraspace.user.v1.PushSubscription
-	4,  // 18: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
-	6,  // 19: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
-	8,  // 20: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
-	9,  // 21: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
-	11, // 22: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
-	12, // 23: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
-	13, // 24: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
-	16, // 25: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
-	14, // 26: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
-	18, // 27: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
-	20, // 28: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
-	22, // 29: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
-	24, // 30: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
-	25, // 31: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
-	27, // 32: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
-	29, // 33: cobraspace.user.v1.UserService.GetPushKey:input_type -> cobraspace.user.v1.GetPushKeyRequest
-	32, // 34: cobraspace.user.v1.UserService.SubscribePush:input_type -> cobraspace.user.v1.SubscribePushRequest
-	34, // 35: cobraspace.user.v1.UserService.UnsubscribePush:input_type -> cobraspace.user.v1.UnsubscribePushRequest
-	36, // 36: cobraspace.user.v1.UserService.ListPushSubscriptions:input_type -> cobraspace.user.v1.ListPushSubscriptionsRequest
-	5,  // 37: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
-	7,  // 38: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
-	3,  // 39: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
-	10, // 40: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
-	1,  // 41: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 42: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 43: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
-	17, // 44: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
-	15, // 45: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
-	19, // 46: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
-	21, // 47: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
-	23, // 48: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
-	1,  // 49: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
-	26, // 50: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
-	28, // 51: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
-	30, // 52: cobraspace.user.v1.UserService.GetPushKey:output_type -> cobraspace.user.v1.GetPushKeyResponse
-	33, // 53: cobraspace.user.v1.UserService.SubscribePush:output_type -> cobraspace.user.v1.SubscribePushResponse
-	35, // 54: cobraspace.user.v1.UserService.UnsubscribePush:output_type -> cobraspace.user.v1.UnsubscribePushResponse
-	37, // 55: cobraspace.user.v1.UserService.ListPushSubscriptions:output_type -> cobraspace.user.v1.ListPushSubscriptionsResponse
-	37, // [37:56] is the sub-list for method output_type
-	18, // [18:37] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	2,  // 13: cobraspace.user.v1.FindByNicknamesResponse.users:type_name -> cobraspace.user.v1.UserSummary
+	40, // 14: cobraspace.user.v1.PushSubscription.created_at:type_name -> google.protobuf.Timestamp
+	40, // 15: cobraspace.user.v1.PushSubscription.last_success_at:type_name -> google.protobuf.Timestamp
+	33, // 16: cobraspace.user.v1.SubscribePushRequest.subscription:type_name -> cobraspace.user.v1.PushSubscription
+	33, // 17: cobraspace.user.v1.SubscribePushResponse.subscription:type_name -> cobraspace.user.v1.PushSubscription
+	33, // 18: cobraspace.user.v1.ListPushSubscriptionsResponse.subscriptions:type_name -> cobraspace.user.v1.PushSubscription
+	4,  // 19: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
+	6,  // 20: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
+	8,  // 21: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
+	9,  // 22: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
+	11, // 23: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
+	12, // 24: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
+	13, // 25: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
+	16, // 26: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
+	14, // 27: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
+	18, // 28: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
+	20, // 29: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
+	22, // 30: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
+	24, // 31: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
+	25, // 32: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
+	27, // 33: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
+	29, // 34: cobraspace.user.v1.UserService.FindByNicknames:input_type -> cobraspace.user.v1.FindByNicknamesRequest
+	31, // 35: cobraspace.user.v1.UserService.GetPushKey:input_type -> cobraspace.user.v1.GetPushKeyRequest
+	34, // 36: cobraspace.user.v1.UserService.SubscribePush:input_type -> cobraspace.user.v1.SubscribePushRequest
+	36, // 37: cobraspace.user.v1.UserService.UnsubscribePush:input_type -> cobraspace.user.v1.UnsubscribePushRequest
+	38, // 38: cobraspace.user.v1.UserService.ListPushSubscriptions:input_type -> cobraspace.user.v1.ListPushSubscriptionsRequest
+	5,  // 39: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
+	7,  // 40: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
+	3,  // 41: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
+	10, // 42: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
+	1,  // 43: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 44: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 45: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
+	17, // 46: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
+	15, // 47: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
+	19, // 48: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
+	21, // 49: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
+	23, // 50: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
+	1,  // 51: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
+	26, // 52: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
+	28, // 53: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
+	30, // 54: cobraspace.user.v1.UserService.FindByNicknames:output_type -> cobraspace.user.v1.FindByNicknamesResponse
+	32, // 55: cobraspace.user.v1.UserService.GetPushKey:output_type -> cobraspace.user.v1.GetPushKeyResponse
+	35, // 56: cobraspace.user.v1.UserService.SubscribePush:output_type -> cobraspace.user.v1.SubscribePushResponse
+	37, // 57: cobraspace.user.v1.UserService.UnsubscribePush:output_type -> cobraspace.user.v1.UnsubscribePushResponse
+	39, // 58: cobraspace.user.v1.UserService.ListPushSubscriptions:output_type -> cobraspace.user.v1.ListPushSubscriptionsResponse
+	39, // [39:59] is the sub-list for method output_type
+	19, // [19:39] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_user_v1_user_proto_init() }
@@ -2499,7 +2611,7 @@ func file_cobraspace_user_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_user_v1_user_proto_rawDesc), len(file_cobraspace_user_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   37,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

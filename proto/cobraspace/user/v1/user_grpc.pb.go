@@ -56,6 +56,7 @@ const (
 	UserService_GetFriendProfile_FullMethodName      = "/cobraspace.user.v1.UserService/GetFriendProfile"
 	UserService_SearchUsers_FullMethodName           = "/cobraspace.user.v1.UserService/SearchUsers"
 	UserService_GetUsers_FullMethodName              = "/cobraspace.user.v1.UserService/GetUsers"
+	UserService_FindByNicknames_FullMethodName       = "/cobraspace.user.v1.UserService/FindByNicknames"
 	UserService_GetPushKey_FullMethodName            = "/cobraspace.user.v1.UserService/GetPushKey"
 	UserService_SubscribePush_FullMethodName         = "/cobraspace.user.v1.UserService/SubscribePush"
 	UserService_UnsubscribePush_FullMethodName       = "/cobraspace.user.v1.UserService/UnsubscribePush"
@@ -163,6 +164,14 @@ type UserServiceClient interface {
 	// are left out. At most 500 ids. A calling service gets every id; a user
 	// (token, no service identity) gets only their own summary.
 	GetUsers(ctx context.Context, in *GetUsersRequest, opts ...grpc.CallOption) (*GetUsersResponse, error)
+	// --- Conversations: mentions (issue #12) ---
+	// FindByNicknames returns the users whose nickname equals one of the
+	// given nicknames case-insensitively (nicknames are not unique: every
+	// such user), for the chat service resolving @mentions. Calling services
+	// only (PERMISSION_DENIED for a user). At most 20 nicknames
+	// (INVALID_ARGUMENT field "nicknames") and at most max_per_nickname users
+	// each (1 to 20; 20 when 0), lowest ids first.
+	FindByNicknames(ctx context.Context, in *FindByNicknamesRequest, opts ...grpc.CallOption) (*FindByNicknamesResponse, error)
 	// GetPushKey returns the VAPID public key browsers subscribe with.
 	GetPushKey(ctx context.Context, in *GetPushKeyRequest, opts ...grpc.CallOption) (*GetPushKeyResponse, error)
 	// SubscribePush stores a browser's push subscription for the caller.
@@ -337,6 +346,16 @@ func (c *userServiceClient) GetUsers(ctx context.Context, in *GetUsersRequest, o
 	return out, nil
 }
 
+func (c *userServiceClient) FindByNicknames(ctx context.Context, in *FindByNicknamesRequest, opts ...grpc.CallOption) (*FindByNicknamesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FindByNicknamesResponse)
+	err := c.cc.Invoke(ctx, UserService_FindByNicknames_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *userServiceClient) GetPushKey(ctx context.Context, in *GetPushKeyRequest, opts ...grpc.CallOption) (*GetPushKeyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetPushKeyResponse)
@@ -478,6 +497,14 @@ type UserServiceServer interface {
 	// are left out. At most 500 ids. A calling service gets every id; a user
 	// (token, no service identity) gets only their own summary.
 	GetUsers(context.Context, *GetUsersRequest) (*GetUsersResponse, error)
+	// --- Conversations: mentions (issue #12) ---
+	// FindByNicknames returns the users whose nickname equals one of the
+	// given nicknames case-insensitively (nicknames are not unique: every
+	// such user), for the chat service resolving @mentions. Calling services
+	// only (PERMISSION_DENIED for a user). At most 20 nicknames
+	// (INVALID_ARGUMENT field "nicknames") and at most max_per_nickname users
+	// each (1 to 20; 20 when 0), lowest ids first.
+	FindByNicknames(context.Context, *FindByNicknamesRequest) (*FindByNicknamesResponse, error)
 	// GetPushKey returns the VAPID public key browsers subscribe with.
 	GetPushKey(context.Context, *GetPushKeyRequest) (*GetPushKeyResponse, error)
 	// SubscribePush stores a browser's push subscription for the caller.
@@ -546,6 +573,9 @@ func (UnimplementedUserServiceServer) SearchUsers(context.Context, *SearchUsersR
 }
 func (UnimplementedUserServiceServer) GetUsers(context.Context, *GetUsersRequest) (*GetUsersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUsers not implemented")
+}
+func (UnimplementedUserServiceServer) FindByNicknames(context.Context, *FindByNicknamesRequest) (*FindByNicknamesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FindByNicknames not implemented")
 }
 func (UnimplementedUserServiceServer) GetPushKey(context.Context, *GetPushKeyRequest) (*GetPushKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPushKey not implemented")
@@ -850,6 +880,24 @@ func _UserService_GetUsers_Handler(srv interface{}, ctx context.Context, dec fun
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UserService_FindByNicknames_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FindByNicknamesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).FindByNicknames(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_FindByNicknames_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).FindByNicknames(ctx, req.(*FindByNicknamesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _UserService_GetPushKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetPushKeyRequest)
 	if err := dec(in); err != nil {
@@ -988,6 +1036,10 @@ var UserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetUsers",
 			Handler:    _UserService_GetUsers_Handler,
+		},
+		{
+			MethodName: "FindByNicknames",
+			Handler:    _UserService_FindByNicknames_Handler,
 		},
 		{
 			MethodName: "GetPushKey",
