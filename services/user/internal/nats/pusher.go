@@ -52,6 +52,11 @@ func SubscribePush(nc *natsgo.Conn, subj subjects.Subjects, q Enqueuer, logger *
 	if err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", subj.AllUserEvents(), err)
 	}
+	// When connected, make sure the server has the subscription before the
+	// replica reports ready; when not, it is sent on (re)connecting.
+	if nc.IsConnected() {
+		_ = nc.FlushTimeout(2 * time.Second) //nolint:errcheck // see above
+	}
 	return sub, nil
 }
 
