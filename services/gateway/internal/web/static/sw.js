@@ -12,8 +12,11 @@ const texts = {
     friend: '{actor} added you as a friend', other: 'New notification' },
 };
 
+// The page registers /sw.js?lang=<its language> (js/push.js): a worker
+// cannot read the page's choice, and the browser's own language may differ.
+const lang = new URL(self.location.href).searchParams.get('lang') === 'en' ? 'en' : 'ko';
+
 function title(n) {
-  const lang = (self.navigator.language || 'ko').toLowerCase().startsWith('ko') ? 'ko' : 'en';
   const s = texts[lang][n.kind] || texts[lang].other;
   return s.replace('{actor}', n.actor || '?');
 }

@@ -30,6 +30,9 @@ function keyBytes(b64) {
 
 const sameKey = (a, b) => !!a && a.byteLength === b.byteLength && new Uint8Array(a).every((x, i) => x === b[i]);
 
+/** register (re-)registers the service worker with the page's language. */
+const register = () => navigator.serviceWorker.register(`/sw.js?lang=${getLang()}`, { scope: '/' });
+
 async function currentSubscription() {
   if (!supported()) return null;
   const reg = await navigator.serviceWorker.getRegistration('/');
@@ -42,7 +45,7 @@ export async function enable() {
   const permission = await Notification.requestPermission();
   if (permission !== 'granted') throw new Error('denied');
   const { public_key: key } = await api('/api/notifications/push/key/');
-  const reg = await navigator.serviceWorker.register('/sw.js', { scope: '/' });
+  const reg = await register();
   await navigator.serviceWorker.ready;
   let sub = await reg.pushManager.getSubscription();
   // A subscription made with another server key (rotated) cannot receive.
@@ -87,6 +90,7 @@ export function pushSection() {
     const sub = await currentSubscription();
     // Re-registering is idempotent and repairs a server that dropped it.
     if (sub && Notification.permission === 'granted') {
+      await register(); // picks up a language switched since
       await api('/api/notifications/push/', { method: 'POST', body: sub.toJSON() });
       show(true);
     }
