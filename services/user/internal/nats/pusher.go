@@ -55,7 +55,7 @@ func SubscribePush(nc *natsgo.Conn, subj subjects.Subjects, q Enqueuer, logger *
 	// When connected, make sure the server has the subscription before the
 	// replica reports ready; when not, it is sent on (re)connecting.
 	if nc.IsConnected() {
-		_ = nc.FlushTimeout(2 * time.Second) //nolint:errcheck // see above
+		_ = nc.FlushTimeout(2 * time.Second)
 	}
 	return sub, nil
 }

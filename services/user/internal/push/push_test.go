@@ -245,8 +245,8 @@ func TestDeliverEncryptsAndSigns(t *testing.T) {
 		t.Errorf("oversized payload: delivered %d, requests %d", n, srv.Requests())
 	}
 	// The largest payload does fit.
-	max := push.Message{Payload: []byte(strings.Repeat("x", push.MaxPayload)), TTL: time.Hour}
-	if n := e.dispatcher(3, time.Second).Deliver(context.Background(), uid, max); n != 1 {
+	largest := push.Message{Payload: []byte(strings.Repeat("x", push.MaxPayload)), TTL: time.Hour}
+	if n := e.dispatcher(3, time.Second).Deliver(context.Background(), uid, largest); n != 1 {
 		_, errs := srv.Pushes()
 		t.Errorf("largest payload: delivered %d, errors %v", n, errs)
 	}
@@ -346,7 +346,8 @@ func TestDispatcherQueueIsBounded(t *testing.T) {
 	e := setup(t)
 	d := push.NewDispatcher(push.DispatcherConfig{Store: e.store, Sender: push.NewWebPush(e.vapid, true), Queue: 2, Workers: 1})
 	// No workers run yet: the third waits for nobody and is dropped.
-	if !d.Enqueue(1, push.Message{}) || !d.Enqueue(1, push.Message{}) || d.Enqueue(1, push.Message{}) {
+	first, second, third := d.Enqueue(1, push.Message{}), d.Enqueue(1, push.Message{}), d.Enqueue(1, push.Message{})
+	if !first || !second || third {
 		t.Error("queue of 2 took a third message")
 	}
 	uid := e.newUser(t)

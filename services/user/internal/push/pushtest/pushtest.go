@@ -46,7 +46,7 @@ func NewDevice() *Device {
 		panic(err)
 	}
 	auth := make([]byte, 16)
-	rand.Read(auth) //nolint:errcheck // crypto/rand.Read never fails
+	rand.Read(auth) // never fails (crypto/rand)
 	return &Device{key: key, auth: auth}
 }
 
@@ -70,7 +70,7 @@ func (d *Device) Decrypt(body []byte) ([]byte, error) {
 		return nil, fmt.Errorf("key id of %d bytes; want the sender's 65-byte public key", idlen)
 	}
 	senderPub, ciphertext := body[21:21+idlen], body[21+idlen:]
-	if rs < 18 || uint32(len(ciphertext)) > rs {
+	if rs < 18 || len(ciphertext) > int(rs) {
 		return nil, fmt.Errorf("ciphertext of %d bytes in records of %d: more than one record", len(ciphertext), rs)
 	}
 	asKey, err := ecdh.P256().NewPublicKey(senderPub)
@@ -156,12 +156,12 @@ func NewServer(vapidPublic string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, y := elliptic.Unmarshal(elliptic.P256(), raw) //nolint:staticcheck // SA1019: crypto/ecdsa needs the big.Int form
-	if x == nil {
-		return nil, errors.New("VAPID public key is not a P-256 point")
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), raw)
+	if err != nil {
+		return nil, fmt.Errorf("VAPID public key: %w", err)
 	}
 	s := &Server{
-		Device: NewDevice(), vapidKey: &ecdsa.PublicKey{Curve: elliptic.P256(), X: x, Y: y},
+		Device: NewDevice(), vapidKey: pub,
 		vapidText: b64(raw), arrived: make(chan struct{}, 1000),
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -273,7 +273,7 @@ func (s *Server) check(r *http.Request) (Push, error) {
 func (s *Server) checkVAPID(h string) (string, error) {
 	rest, ok := strings.CutPrefix(h, "vapid ")
 	if !ok {
-		return "", fmt.Errorf("Authorization %q is not vapid", h)
+		return "", fmt.Errorf("authorization %q is not vapid", h)
 	}
 	var token, key string
 	for part := range strings.SplitSeq(rest, ",") {
@@ -294,7 +294,7 @@ func (s *Server) checkVAPID(h string) (string, error) {
 	}
 	var hdr struct{ Alg, Typ string }
 	if err := decodeSegment(parts[0], &hdr); err != nil || hdr.Alg != "ES256" {
-		return "", fmt.Errorf("JWT header %+v: %v", hdr, err)
+		return "", fmt.Errorf("JWT header %+v: %w", hdr, err)
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
 	if err != nil || len(sig) != 64 {
