@@ -2060,8 +2060,9 @@ func (x *PushSubscription) GetLastSuccessAt() *timestamppb.Timestamp {
 // SubscribePushRequest registers a subscription (endpoint, p256dh, auth and
 // user_agent of PushSubscription; the timestamps are ignored).
 type SubscribePushRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Subscription  *PushSubscription      `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The browser's subscription (INVALID_ARGUMENT when missing or invalid).
+	Subscription  *PushSubscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2105,8 +2106,9 @@ func (x *SubscribePushRequest) GetSubscription() *PushSubscription {
 
 // SubscribePushResponse is the stored subscription.
 type SubscribePushResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Subscription  *PushSubscription      `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As stored, with its timestamps.
+	Subscription  *PushSubscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2150,8 +2152,9 @@ func (x *SubscribePushResponse) GetSubscription() *PushSubscription {
 
 // UnsubscribePushRequest names the subscription to delete.
 type UnsubscribePushRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Endpoint      string                 `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription's endpoint (INVALID_ARGUMENT field "endpoint" when empty).
+	Endpoint      string `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2269,8 +2272,9 @@ func (*ListPushSubscriptionsRequest) Descriptor() ([]byte, []int) {
 
 // ListPushSubscriptionsResponse holds them (at most the device cap).
 type ListPushSubscriptionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Subscriptions []*PushSubscription    `protobuf:"bytes,1,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Subscriptions []*PushSubscription `protobuf:"bytes,1,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
