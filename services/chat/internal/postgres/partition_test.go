@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"reflect"
 	"regexp"
 	"strings"
@@ -97,8 +98,31 @@ func TestPartitionMigrationKeepsData(t *testing.T) {
 	step("up again", true, func() error { _, err := p.UpTo(ctx, partitionVersion); return err })
 }
 
+// conversationsVersion is the migration adding memberships and
+// notifications, which the group commit writes.
+const conversationsVersion = 4
+
+// applyConversationTables runs the Up part of the conversations migration
+// on a database at an older version, outside goose's bookkeeping: those
+// tables do not depend on how messages are partitioned, so the store works
+// across migration 3's Up and Down.
+func applyConversationTables(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	src, err := fs.ReadFile(migrations.FS, "00004_members_notifications.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, up, _ := strings.Cut(string(src), "-- +goose Up")
+	up, _, _ = strings.Cut(up, "-- +goose Down")
+	if _, err := pool.Exec(context.Background(), up); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // migratedTo returns a pool on a fresh database migrated up to version,
-// and the goose provider to move it further.
+// and the goose provider to move it further (up to version 3 at most when
+// version is below conversationsVersion: the conversation tables are
+// there already, see applyConversationTables).
 func migratedTo(tb testing.TB, version int64) (*pgxpool.Pool, *goose.Provider) {
 	tb.Helper()
 	ctx := context.Background()
@@ -115,6 +139,9 @@ func migratedTo(tb testing.TB, version int64) (*pgxpool.Pool, *goose.Provider) {
 	}
 	if _, err := p.UpTo(ctx, version); err != nil {
 		tb.Fatal(err)
+	}
+	if version < conversationsVersion {
+		applyConversationTables(tb, pool)
 	}
 	return pool, p
 }
@@ -219,7 +246,8 @@ func TestLookupsPrune(t *testing.T) {
 
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		n, plan := partitionsRead(t, tx, insertBatchSQL,
-			[]int64{r.ID}, []int64{1}, []string{"reply"}, []int64{m.ID}, []string{""})
+			[]int64{r.ID}, []int64{1}, []string{"reply"}, []int64{m.ID}, []string{""},
+			[]int64{1}, []int64{2}, []string{chat.KindReply})
 		// One partition for the parent check; the insert itself routes
 		// its row and is not a scan.
 		if n != 1 {
