@@ -16,7 +16,7 @@ import (
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
 	"github.com/cobraspace/cobraspace/services/user/internal/push"
-	"github.com/cobraspace/cobraspace/services/user/internal/push/pushtest"
+	"github.com/cobraspace/cobraspace/platform/pushtest"
 )
 
 // TestPushEndToEnd: two replicas share a database and NATS prefix; a

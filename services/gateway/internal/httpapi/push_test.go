@@ -4,9 +4,14 @@ import (
 	"crypto/ecdh"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/cobraspace/cobraspace/platform/pushtest"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/stack"
 )
 
@@ -99,4 +104,71 @@ func TestPushOff(t *testing.T) {
 	a := register(t, s.Gateways[0], "pushoff")
 	wantJSON(t, "key with push off", do(t, s.Gateways[0], req{method: "GET", path: "/api/notifications/push/key/", token: a.access}),
 		http.StatusNotFound, `{"detail":"Push notifications are not enabled on this server."}`)
+}
+
+// TestPushOfMention: the whole path. Bob mentions Alice in a room; the chat
+// service stores the notification and publishes it on Alice's events
+// subject; the user service pushes it to the device Alice subscribed
+// through the gateway, where the local push service decrypts it.
+func TestPushOfMention(t *testing.T) {
+	s := stack.Start(t, stack.Options{Gateways: 2, LogLevel: "warn"})
+	gw0, gw1 := s.Gateways[0], s.Gateways[1]
+	nick := fmt.Sprintf("al%d", time.Now().UnixNano()%1e9)
+	alice := &account{email: uniqueEmail("pushal"), password: goodPassword}
+	wantStatus(t, "register alice", do(t, gw0, req{method: "POST", path: "/api/user/registration/",
+		json: map[string]string{"email": alice.email, "password": alice.password, "nickname": nick}}), http.StatusCreated)
+	login(t, gw0, alice)
+	bob := register(t, gw1, "pushbob")
+
+	device, err := pushtest.NewServer(s.Env.VAPIDPublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer device.Close()
+	wantStatus(t, "subscribe", do(t, gw0, req{method: "POST", path: "/api/notifications/push/", token: alice.access,
+		json: map[string]any{"endpoint": device.URL(), "keys": map[string]string{"p256dh": device.P256dh(), "auth": device.Auth()}}}), http.StatusCreated)
+
+	r := do(t, gw1, req{method: "POST", path: "/api/chat/room/", token: bob.access, json: map[string]string{"name": "push room"}})
+	wantStatus(t, "create room", r, http.StatusCreated)
+	var room struct{ ID int64 }
+	r.decode(t, &room)
+	wantStatus(t, "mention", do(t, gw1, req{method: "POST", path: "/api/chat/message/", token: bob.access,
+		json: map[string]any{"room": room.ID, "message": "hello @" + nick + " look"}}), http.StatusCreated)
+
+	if !device.Wait(1, 15*time.Second) {
+		t.Fatalf("no push within 15 s; logs:\n%s", s.Logs())
+	}
+	time.Sleep(300 * time.Millisecond) // a duplicate would arrive by now
+	pushes, errs := device.Pushes()
+	if len(errs) > 0 || len(pushes) != 1 {
+		t.Fatalf("pushes %d, errors %v", len(pushes), errs)
+	}
+	var got struct {
+		ID               int64
+		Kind, Actor, URL string
+		Excerpt          string
+		Room, Seq        int64
+	}
+	if err := json.Unmarshal(pushes[0].Payload, &got); err != nil {
+		t.Fatalf("payload %q: %v", pushes[0].Payload, err)
+	}
+	if got.Kind != "mention" || got.Actor != bob.nickname || got.Room != room.ID || got.Seq != 1 || got.ID < 1 ||
+		!strings.Contains(got.Excerpt, "@"+nick) || got.URL != fmt.Sprintf("/rooms/%d/?seq=1", room.ID) {
+		t.Errorf("push payload %s", pushes[0].Payload)
+	}
+	// The device list shows the accepted push.
+	var list []struct {
+		LastSuccessAt *string `json:"last_success_at"`
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		do(t, gw1, req{method: "GET", path: "/api/notifications/push/", token: alice.access}).decode(t, &list)
+		if len(list) == 1 && list[0].LastSuccessAt != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("devices after a push: %+v", list)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

@@ -20,7 +20,7 @@ import (
 	"github.com/cobraspace/cobraspace/services/user/internal/postgres"
 	"github.com/cobraspace/cobraspace/services/user/internal/postgres/migrations"
 	"github.com/cobraspace/cobraspace/services/user/internal/push"
-	"github.com/cobraspace/cobraspace/services/user/internal/push/pushtest"
+	"github.com/cobraspace/cobraspace/platform/pushtest"
 	"github.com/cobraspace/cobraspace/services/user/internal/user"
 )
 

@@ -1,10 +1,10 @@
-// Package pushtest is a push service for tests: an HTTP endpoint that
-// plays a browser's push subscription. It checks every request the way a
-// push service and a browser would (the VAPID signature and claims, RFC
-// 8292; the Web Push headers, RFC 8030) and decrypts the payload with the
-// subscription's private key and auth secret (RFC 8291, aes128gcm of RFC
-// 8188), independently of the sender's library, so a test sees exactly what
-// a device would show.
+// Package pushtest is a push service for tests (of the user service and the
+// gateway): an HTTP endpoint that plays a browser's push subscription. It
+// checks every request the way a push service and a browser would (the
+// VAPID signature and claims, RFC 8292; the Web Push headers, RFC 8030) and
+// decrypts the payload with the subscription's private key and auth secret
+// (RFC 8291, aes128gcm of RFC 8188), independently of the sender's library,
+// so a test sees exactly what a device would show.
 package pushtest
 
 import (
