@@ -16,11 +16,11 @@ import (
 
 	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
+	"github.com/cobraspace/cobraspace/platform/pushtest"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	"github.com/cobraspace/cobraspace/services/user/internal/postgres"
 	"github.com/cobraspace/cobraspace/services/user/internal/postgres/migrations"
 	"github.com/cobraspace/cobraspace/services/user/internal/push"
-	"github.com/cobraspace/cobraspace/platform/pushtest"
 	"github.com/cobraspace/cobraspace/services/user/internal/user"
 )
 
