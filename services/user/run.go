@@ -197,6 +197,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	if cfg.push.enabled() {
 		d := cfg.push.dispatch
 		d.Store, d.Sender, d.Logger = pushStore, push.NewWebPush(cfg.push.vapid, cfg.push.allowLoopback), logger
+		if d.Outcomes, err = push.NewOutcomes(base.Metrics); err != nil {
+			return err
+		}
 		dispatcher := push.NewDispatcher(d)
 		sub, err := nats.SubscribePush(nc, subjects.New(cfg.natsPrefix), dispatcher, logger)
 		if err != nil {

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DispatcherConfig configures a Dispatcher; zero values take the defaults.
@@ -32,6 +34,40 @@ type DispatcherConfig struct {
 	MaxDelay time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Outcomes counts sends by outcome (NewOutcomes); nil counts nothing.
+	Outcomes *prometheus.CounterVec
+}
+
+// Send outcomes, the label of cobra_user_push_sends_total.
+const (
+	OutcomeAccepted = "accepted" // the push service took it
+	OutcomeRetried  = "retried"  // failed, and will be sent again
+	OutcomeGone     = "gone"     // 404/410: the subscription was deleted
+	OutcomeFailed   = "failed"   // given up (final error, attempts used up, wait too long)
+	OutcomeDropped  = "dropped"  // never sent: the queue was full
+)
+
+// NewOutcomes registers cobra_user_push_sends_total on reg (nil: unregistered).
+func NewOutcomes(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cobra_user_push_sends_total",
+		Help: "Push sends to devices by outcome (accepted, retried, gone, failed; dropped: a user's delivery never started, queue full).",
+	}, []string{"outcome"})
+	for _, o := range []string{OutcomeAccepted, OutcomeRetried, OutcomeGone, OutcomeFailed, OutcomeDropped} {
+		c.WithLabelValues(o) // present from the start, so rates work before the first of each
+	}
+	if reg != nil {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (d *Dispatcher) count(outcome string) {
+	if d.cfg.Outcomes != nil {
+		d.cfg.Outcomes.WithLabelValues(outcome).Inc()
+	}
 }
 
 // Dispatcher delivers messages to every subscription of a user, on a
@@ -80,6 +116,7 @@ func (d *Dispatcher) Enqueue(userID int64, msg Message) bool {
 	case d.queue <- job{userID, msg}:
 		return true
 	default:
+		d.count(OutcomeDropped)
 		d.cfg.Logger.Warn("push queue full: message dropped", "user_id", userID)
 		return false
 	}
@@ -125,12 +162,14 @@ func (d *Dispatcher) deliverOne(ctx context.Context, sub Subscription, msg Messa
 	for attempt := 1; ; attempt++ {
 		err := d.cfg.Sender.Send(ctx, sub, msg)
 		if err == nil {
+			d.count(OutcomeAccepted)
 			if err := d.cfg.Store.MarkSuccess(ctx, sub.ID, d.cfg.Now()); err != nil {
 				log.Warn("push: recording success failed", "err", err)
 			}
 			return true
 		}
 		if errors.Is(err, ErrGone) {
+			d.count(OutcomeGone)
 			log.Info("push: subscription gone, deleting it")
 			if err := d.cfg.Store.Remove(ctx, sub); err != nil {
 				log.Warn("push: deleting a gone subscription failed", "err", err)
@@ -139,6 +178,7 @@ func (d *Dispatcher) deliverOne(ctx context.Context, sub Subscription, msg Messa
 		}
 		var retry *RetryError
 		if !errors.As(err, &retry) || attempt >= d.cfg.MaxAttempts || ctx.Err() != nil {
+			d.count(OutcomeFailed)
 			log.Warn("push: delivery failed", "attempt", attempt, "err", err)
 			return false
 		}
@@ -147,9 +187,11 @@ func (d *Dispatcher) deliverOne(ctx context.Context, sub Subscription, msg Messa
 			wait = retry.After
 		}
 		if wait > d.cfg.MaxDelay {
+			d.count(OutcomeFailed)
 			log.Warn("push: push service asks to wait too long; dropped", "retry_after", retry.After)
 			return false
 		}
+		d.count(OutcomeRetried)
 		log.Debug("push: retrying", "attempt", attempt, "wait", wait, "err", err)
 		t := time.NewTimer(wait)
 		select {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/cobraspace/cobraspace/platform/apperr"
 	"github.com/cobraspace/cobraspace/platform/pgdb"
@@ -211,10 +213,24 @@ func endpoints(t *testing.T, e env, uid int64) string {
 }
 
 func (e env) dispatcher(maxAttempts int, maxDelay time.Duration) *push.Dispatcher {
+	return e.dispatcherCounting(maxAttempts, maxDelay, nil)
+}
+
+func (e env) dispatcherCounting(maxAttempts int, maxDelay time.Duration, outcomes *prometheus.CounterVec) *push.Dispatcher {
 	return push.NewDispatcher(push.DispatcherConfig{
 		Store: e.store, Sender: push.NewWebPush(e.vapid, true),
-		MaxAttempts: maxAttempts, BaseDelay: 20 * time.Millisecond, MaxDelay: maxDelay,
+		MaxAttempts: maxAttempts, BaseDelay: 20 * time.Millisecond, MaxDelay: maxDelay, Outcomes: outcomes,
 	})
+}
+
+// wantOutcomes checks the counters of c (accepted, retried, gone, failed).
+func wantOutcomes(t *testing.T, c *prometheus.CounterVec, want ...float64) {
+	t.Helper()
+	for i, o := range []string{push.OutcomeAccepted, push.OutcomeRetried, push.OutcomeGone, push.OutcomeFailed} {
+		if got := testutil.ToFloat64(c.WithLabelValues(o)); got != want[i] {
+			t.Errorf("%s sends = %v, want %v", o, got, want[i])
+		}
+	}
 }
 
 func TestDeliverEncryptsAndSigns(t *testing.T) {
@@ -259,8 +275,12 @@ func TestDeliverRetriesWithBackoff(t *testing.T) {
 	srv := e.pushServer(t, uid)
 	srv.Respond(pushtest.Response{Status: 500}, pushtest.Response{Status: 503},
 		pushtest.Response{Status: http.StatusTooManyRequests, RetryAfter: "1"})
+	outcomes, err := push.NewOutcomes(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
-	if n := e.dispatcher(4, 5*time.Second).Deliver(context.Background(), uid, push.Message{Payload: []byte("hi"), TTL: time.Minute}); n != 1 {
+	if n := e.dispatcherCounting(4, 5*time.Second, outcomes).Deliver(context.Background(), uid, push.Message{Payload: []byte("hi"), TTL: time.Minute}); n != 1 {
 		t.Fatalf("Deliver = %d", n)
 	}
 	pushes, errs := srv.Pushes()
@@ -271,10 +291,11 @@ func TestDeliverRetriesWithBackoff(t *testing.T) {
 	if took := time.Since(start); took < time.Second+30*time.Millisecond {
 		t.Errorf("took %v: Retry-After not respected", took)
 	}
+	wantOutcomes(t, outcomes, 1, 3, 0, 0)
 
 	// Bounded: after MaxAttempts 5xx it gives up, and keeps the subscription.
 	srv.Respond(pushtest.Response{Status: 502}, pushtest.Response{Status: 502}, pushtest.Response{Status: 502})
-	if n := e.dispatcher(3, time.Second).Deliver(context.Background(), uid, push.Message{Payload: []byte("x")}); n != 0 || srv.Requests() != 7 {
+	if n := e.dispatcherCounting(3, time.Second, outcomes).Deliver(context.Background(), uid, push.Message{Payload: []byte("x")}); n != 0 || srv.Requests() != 7 {
 		t.Errorf("after 3 failures: delivered %d, requests %d", n, srv.Requests())
 	}
 	// A Retry-After beyond MaxDelay is not waited for.
@@ -290,6 +311,7 @@ func TestDeliverRetriesWithBackoff(t *testing.T) {
 	if got := endpoints(t, e, uid); got == "" {
 		t.Error("a failing subscription was deleted")
 	}
+	wantOutcomes(t, outcomes, 1, 5, 0, 1)
 }
 
 func TestGoneSubscriptionsAreDeleted(t *testing.T) {
