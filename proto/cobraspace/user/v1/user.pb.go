@@ -1881,6 +1881,441 @@ func (x *FindByNicknamesResponse) GetUsers() []*UserSummary {
 	return nil
 }
 
+// GetPushKeyRequest asks for the VAPID public key.
+type GetPushKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPushKeyRequest) Reset() {
+	*x = GetPushKeyRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPushKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPushKeyRequest) ProtoMessage() {}
+
+func (x *GetPushKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPushKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetPushKeyRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{30}
+}
+
+// GetPushKeyResponse carries the VAPID public key.
+type GetPushKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The uncompressed P-256 point, base64url without padding: the
+	// applicationServerKey of PushManager.subscribe.
+	PublicKey     string `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPushKeyResponse) Reset() {
+	*x = GetPushKeyResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPushKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPushKeyResponse) ProtoMessage() {}
+
+func (x *GetPushKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPushKeyResponse.ProtoReflect.Descriptor instead.
+func (*GetPushKeyResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetPushKeyResponse) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
+// PushSubscription is one browser's (device's) push subscription.
+type PushSubscription struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The push service URL the server posts to (https).
+	Endpoint string `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// The browser's P-256 ECDH public key: 65 bytes, base64url.
+	P256Dh string `protobuf:"bytes,2,opt,name=p256dh,proto3" json:"p256dh,omitempty"`
+	// The browser's 16-byte authentication secret, base64url.
+	Auth string `protobuf:"bytes,3,opt,name=auth,proto3" json:"auth,omitempty"`
+	// What the browser said it was (its User-Agent), at most 200 characters;
+	// lets a user tell devices apart.
+	UserAgent string `protobuf:"bytes,4,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	// Output only.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Output only: the last push the push service accepted; unset before one.
+	LastSuccessAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_success_at,json=lastSuccessAt,proto3" json:"last_success_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushSubscription) Reset() {
+	*x = PushSubscription{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushSubscription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushSubscription) ProtoMessage() {}
+
+func (x *PushSubscription) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushSubscription.ProtoReflect.Descriptor instead.
+func (*PushSubscription) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *PushSubscription) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetP256Dh() string {
+	if x != nil {
+		return x.P256Dh
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetAuth() string {
+	if x != nil {
+		return x.Auth
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetUserAgent() string {
+	if x != nil {
+		return x.UserAgent
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *PushSubscription) GetLastSuccessAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessAt
+	}
+	return nil
+}
+
+// SubscribePushRequest registers a subscription (endpoint, p256dh, auth and
+// user_agent of PushSubscription; the timestamps are ignored).
+type SubscribePushRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The browser's subscription (INVALID_ARGUMENT when missing or invalid).
+	Subscription  *PushSubscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribePushRequest) Reset() {
+	*x = SubscribePushRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribePushRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribePushRequest) ProtoMessage() {}
+
+func (x *SubscribePushRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribePushRequest.ProtoReflect.Descriptor instead.
+func (*SubscribePushRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SubscribePushRequest) GetSubscription() *PushSubscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+// SubscribePushResponse is the stored subscription.
+type SubscribePushResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As stored, with its timestamps.
+	Subscription  *PushSubscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribePushResponse) Reset() {
+	*x = SubscribePushResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribePushResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribePushResponse) ProtoMessage() {}
+
+func (x *SubscribePushResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribePushResponse.ProtoReflect.Descriptor instead.
+func (*SubscribePushResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *SubscribePushResponse) GetSubscription() *PushSubscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+// UnsubscribePushRequest names the subscription to delete.
+type UnsubscribePushRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription's endpoint (INVALID_ARGUMENT field "endpoint" when empty).
+	Endpoint      string `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribePushRequest) Reset() {
+	*x = UnsubscribePushRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribePushRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribePushRequest) ProtoMessage() {}
+
+func (x *UnsubscribePushRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribePushRequest.ProtoReflect.Descriptor instead.
+func (*UnsubscribePushRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *UnsubscribePushRequest) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+// UnsubscribePushResponse is empty.
+type UnsubscribePushResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribePushResponse) Reset() {
+	*x = UnsubscribePushResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribePushResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribePushResponse) ProtoMessage() {}
+
+func (x *UnsubscribePushResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribePushResponse.ProtoReflect.Descriptor instead.
+func (*UnsubscribePushResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{36}
+}
+
+// ListPushSubscriptionsRequest lists the caller's subscriptions.
+type ListPushSubscriptionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPushSubscriptionsRequest) Reset() {
+	*x = ListPushSubscriptionsRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPushSubscriptionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPushSubscriptionsRequest) ProtoMessage() {}
+
+func (x *ListPushSubscriptionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPushSubscriptionsRequest.ProtoReflect.Descriptor instead.
+func (*ListPushSubscriptionsRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{37}
+}
+
+// ListPushSubscriptionsResponse holds them (at most the device cap).
+type ListPushSubscriptionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Subscriptions []*PushSubscription `protobuf:"bytes,1,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPushSubscriptionsResponse) Reset() {
+	*x = ListPushSubscriptionsResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPushSubscriptionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPushSubscriptionsResponse) ProtoMessage() {}
+
+func (x *ListPushSubscriptionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPushSubscriptionsResponse.ProtoReflect.Descriptor instead.
+func (*ListPushSubscriptionsResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListPushSubscriptionsResponse) GetSubscriptions() []*PushSubscription {
+	if x != nil {
+		return x.Subscriptions
+	}
+	return nil
+}
+
 var File_cobraspace_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_cobraspace_user_v1_user_proto_rawDesc = "" +
@@ -1992,12 +2427,35 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\tnicknames\x18\x01 \x03(\tR\tnicknames\x12(\n" +
 	"\x10max_per_nickname\x18\x02 \x01(\x05R\x0emaxPerNickname\"P\n" +
 	"\x17FindByNicknamesResponse\x125\n" +
-	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users*X\n" +
+	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\"\x13\n" +
+	"\x11GetPushKeyRequest\"3\n" +
+	"\x12GetPushKeyResponse\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x01 \x01(\tR\tpublicKey\"\xf8\x01\n" +
+	"\x10PushSubscription\x12\x1a\n" +
+	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12\x16\n" +
+	"\x06p256dh\x18\x02 \x01(\tR\x06p256dh\x12\x12\n" +
+	"\x04auth\x18\x03 \x01(\tR\x04auth\x12\x1d\n" +
+	"\n" +
+	"user_agent\x18\x04 \x01(\tR\tuserAgent\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12B\n" +
+	"\x0flast_success_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rlastSuccessAt\"`\n" +
+	"\x14SubscribePushRequest\x12H\n" +
+	"\fsubscription\x18\x01 \x01(\v2$.cobraspace.user.v1.PushSubscriptionR\fsubscription\"a\n" +
+	"\x15SubscribePushResponse\x12H\n" +
+	"\fsubscription\x18\x01 \x01(\v2$.cobraspace.user.v1.PushSubscriptionR\fsubscription\"4\n" +
+	"\x16UnsubscribePushRequest\x12\x1a\n" +
+	"\bendpoint\x18\x01 \x01(\tR\bendpoint\"\x19\n" +
+	"\x17UnsubscribePushResponse\"\x1e\n" +
+	"\x1cListPushSubscriptionsRequest\"k\n" +
+	"\x1dListPushSubscriptionsResponse\x12J\n" +
+	"\rsubscriptions\x18\x01 \x03(\v2$.cobraspace.user.v1.PushSubscriptionR\rsubscriptions*X\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_AVAILABLE\x10\x01\x12\x0f\n" +
 	"\vSTATUS_AWAY\x10\x02\x12\x0f\n" +
-	"\vSTATUS_BUSY\x10\x032\xaf\v\n" +
+	"\vSTATUS_BUSY\x10\x032\xdc\x0e\n" +
 	"\vUserService\x12U\n" +
 	"\bRegister\x12#.cobraspace.user.v1.RegisterRequest\x1a$.cobraspace.user.v1.RegisterResponse\x12L\n" +
 	"\x05Login\x12 .cobraspace.user.v1.LoginRequest\x1a!.cobraspace.user.v1.LoginResponse\x12V\n" +
@@ -2015,7 +2473,12 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x10GetFriendProfile\x12+.cobraspace.user.v1.GetFriendProfileRequest\x1a\x1b.cobraspace.user.v1.Profile\x12^\n" +
 	"\vSearchUsers\x12&.cobraspace.user.v1.SearchUsersRequest\x1a'.cobraspace.user.v1.SearchUsersResponse\x12U\n" +
 	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponse\x12j\n" +
-	"\x0fFindByNicknames\x12*.cobraspace.user.v1.FindByNicknamesRequest\x1a+.cobraspace.user.v1.FindByNicknamesResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/user/v1;userv1b\x06proto3"
+	"\x0fFindByNicknames\x12*.cobraspace.user.v1.FindByNicknamesRequest\x1a+.cobraspace.user.v1.FindByNicknamesResponse\x12[\n" +
+	"\n" +
+	"GetPushKey\x12%.cobraspace.user.v1.GetPushKeyRequest\x1a&.cobraspace.user.v1.GetPushKeyResponse\x12d\n" +
+	"\rSubscribePush\x12(.cobraspace.user.v1.SubscribePushRequest\x1a).cobraspace.user.v1.SubscribePushResponse\x12j\n" +
+	"\x0fUnsubscribePush\x12*.cobraspace.user.v1.UnsubscribePushRequest\x1a+.cobraspace.user.v1.UnsubscribePushResponse\x12|\n" +
+	"\x15ListPushSubscriptions\x120.cobraspace.user.v1.ListPushSubscriptionsRequest\x1a1.cobraspace.user.v1.ListPushSubscriptionsResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/user/v1;userv1b\x06proto3"
 
 var (
 	file_cobraspace_user_v1_user_proto_rawDescOnce sync.Once
@@ -2030,47 +2493,56 @@ func file_cobraspace_user_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_cobraspace_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
 var file_cobraspace_user_v1_user_proto_goTypes = []any{
-	(Status)(0),                      // 0: cobraspace.user.v1.Status
-	(*Profile)(nil),                  // 1: cobraspace.user.v1.Profile
-	(*UserSummary)(nil),              // 2: cobraspace.user.v1.UserSummary
-	(*TokenPair)(nil),                // 3: cobraspace.user.v1.TokenPair
-	(*RegisterRequest)(nil),          // 4: cobraspace.user.v1.RegisterRequest
-	(*RegisterResponse)(nil),         // 5: cobraspace.user.v1.RegisterResponse
-	(*LoginRequest)(nil),             // 6: cobraspace.user.v1.LoginRequest
-	(*LoginResponse)(nil),            // 7: cobraspace.user.v1.LoginResponse
-	(*RefreshTokenRequest)(nil),      // 8: cobraspace.user.v1.RefreshTokenRequest
-	(*LogoutRequest)(nil),            // 9: cobraspace.user.v1.LogoutRequest
-	(*LogoutResponse)(nil),           // 10: cobraspace.user.v1.LogoutResponse
-	(*GetProfileRequest)(nil),        // 11: cobraspace.user.v1.GetProfileRequest
-	(*UpdateProfileRequest)(nil),     // 12: cobraspace.user.v1.UpdateProfileRequest
-	(*SetProfilePictureRequest)(nil), // 13: cobraspace.user.v1.SetProfilePictureRequest
-	(*UploadImageRequest)(nil),       // 14: cobraspace.user.v1.UploadImageRequest
-	(*UploadImageResponse)(nil),      // 15: cobraspace.user.v1.UploadImageResponse
-	(*GetMediaRequest)(nil),          // 16: cobraspace.user.v1.GetMediaRequest
-	(*Media)(nil),                    // 17: cobraspace.user.v1.Media
-	(*AddFriendRequest)(nil),         // 18: cobraspace.user.v1.AddFriendRequest
-	(*AddFriendResponse)(nil),        // 19: cobraspace.user.v1.AddFriendResponse
-	(*ListFriendsRequest)(nil),       // 20: cobraspace.user.v1.ListFriendsRequest
-	(*ListFriendsResponse)(nil),      // 21: cobraspace.user.v1.ListFriendsResponse
-	(*DeleteFriendRequest)(nil),      // 22: cobraspace.user.v1.DeleteFriendRequest
-	(*DeleteFriendResponse)(nil),     // 23: cobraspace.user.v1.DeleteFriendResponse
-	(*GetFriendProfileRequest)(nil),  // 24: cobraspace.user.v1.GetFriendProfileRequest
-	(*SearchUsersRequest)(nil),       // 25: cobraspace.user.v1.SearchUsersRequest
-	(*SearchUsersResponse)(nil),      // 26: cobraspace.user.v1.SearchUsersResponse
-	(*GetUsersRequest)(nil),          // 27: cobraspace.user.v1.GetUsersRequest
-	(*GetUsersResponse)(nil),         // 28: cobraspace.user.v1.GetUsersResponse
-	(*FindByNicknamesRequest)(nil),   // 29: cobraspace.user.v1.FindByNicknamesRequest
-	(*FindByNicknamesResponse)(nil),  // 30: cobraspace.user.v1.FindByNicknamesResponse
-	(*timestamppb.Timestamp)(nil),    // 31: google.protobuf.Timestamp
+	(Status)(0),                           // 0: cobraspace.user.v1.Status
+	(*Profile)(nil),                       // 1: cobraspace.user.v1.Profile
+	(*UserSummary)(nil),                   // 2: cobraspace.user.v1.UserSummary
+	(*TokenPair)(nil),                     // 3: cobraspace.user.v1.TokenPair
+	(*RegisterRequest)(nil),               // 4: cobraspace.user.v1.RegisterRequest
+	(*RegisterResponse)(nil),              // 5: cobraspace.user.v1.RegisterResponse
+	(*LoginRequest)(nil),                  // 6: cobraspace.user.v1.LoginRequest
+	(*LoginResponse)(nil),                 // 7: cobraspace.user.v1.LoginResponse
+	(*RefreshTokenRequest)(nil),           // 8: cobraspace.user.v1.RefreshTokenRequest
+	(*LogoutRequest)(nil),                 // 9: cobraspace.user.v1.LogoutRequest
+	(*LogoutResponse)(nil),                // 10: cobraspace.user.v1.LogoutResponse
+	(*GetProfileRequest)(nil),             // 11: cobraspace.user.v1.GetProfileRequest
+	(*UpdateProfileRequest)(nil),          // 12: cobraspace.user.v1.UpdateProfileRequest
+	(*SetProfilePictureRequest)(nil),      // 13: cobraspace.user.v1.SetProfilePictureRequest
+	(*UploadImageRequest)(nil),            // 14: cobraspace.user.v1.UploadImageRequest
+	(*UploadImageResponse)(nil),           // 15: cobraspace.user.v1.UploadImageResponse
+	(*GetMediaRequest)(nil),               // 16: cobraspace.user.v1.GetMediaRequest
+	(*Media)(nil),                         // 17: cobraspace.user.v1.Media
+	(*AddFriendRequest)(nil),              // 18: cobraspace.user.v1.AddFriendRequest
+	(*AddFriendResponse)(nil),             // 19: cobraspace.user.v1.AddFriendResponse
+	(*ListFriendsRequest)(nil),            // 20: cobraspace.user.v1.ListFriendsRequest
+	(*ListFriendsResponse)(nil),           // 21: cobraspace.user.v1.ListFriendsResponse
+	(*DeleteFriendRequest)(nil),           // 22: cobraspace.user.v1.DeleteFriendRequest
+	(*DeleteFriendResponse)(nil),          // 23: cobraspace.user.v1.DeleteFriendResponse
+	(*GetFriendProfileRequest)(nil),       // 24: cobraspace.user.v1.GetFriendProfileRequest
+	(*SearchUsersRequest)(nil),            // 25: cobraspace.user.v1.SearchUsersRequest
+	(*SearchUsersResponse)(nil),           // 26: cobraspace.user.v1.SearchUsersResponse
+	(*GetUsersRequest)(nil),               // 27: cobraspace.user.v1.GetUsersRequest
+	(*GetUsersResponse)(nil),              // 28: cobraspace.user.v1.GetUsersResponse
+	(*FindByNicknamesRequest)(nil),        // 29: cobraspace.user.v1.FindByNicknamesRequest
+	(*FindByNicknamesResponse)(nil),       // 30: cobraspace.user.v1.FindByNicknamesResponse
+	(*GetPushKeyRequest)(nil),             // 31: cobraspace.user.v1.GetPushKeyRequest
+	(*GetPushKeyResponse)(nil),            // 32: cobraspace.user.v1.GetPushKeyResponse
+	(*PushSubscription)(nil),              // 33: cobraspace.user.v1.PushSubscription
+	(*SubscribePushRequest)(nil),          // 34: cobraspace.user.v1.SubscribePushRequest
+	(*SubscribePushResponse)(nil),         // 35: cobraspace.user.v1.SubscribePushResponse
+	(*UnsubscribePushRequest)(nil),        // 36: cobraspace.user.v1.UnsubscribePushRequest
+	(*UnsubscribePushResponse)(nil),       // 37: cobraspace.user.v1.UnsubscribePushResponse
+	(*ListPushSubscriptionsRequest)(nil),  // 38: cobraspace.user.v1.ListPushSubscriptionsRequest
+	(*ListPushSubscriptionsResponse)(nil), // 39: cobraspace.user.v1.ListPushSubscriptionsResponse
+	(*timestamppb.Timestamp)(nil),         // 40: google.protobuf.Timestamp
 }
 var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	0,  // 0: cobraspace.user.v1.Profile.status:type_name -> cobraspace.user.v1.Status
-	31, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
+	40, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: cobraspace.user.v1.UserSummary.status:type_name -> cobraspace.user.v1.Status
-	31, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
-	31, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	40, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
+	40, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: cobraspace.user.v1.RegisterResponse.profile:type_name -> cobraspace.user.v1.Profile
 	1,  // 6: cobraspace.user.v1.LoginResponse.profile:type_name -> cobraspace.user.v1.Profile
 	3,  // 7: cobraspace.user.v1.LoginResponse.tokens:type_name -> cobraspace.user.v1.TokenPair
@@ -2080,43 +2552,56 @@ var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	2,  // 11: cobraspace.user.v1.SearchUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 12: cobraspace.user.v1.GetUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 13: cobraspace.user.v1.FindByNicknamesResponse.users:type_name -> cobraspace.user.v1.UserSummary
-	4,  // 14: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
-	6,  // 15: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
-	8,  // 16: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
-	9,  // 17: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
-	11, // 18: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
-	12, // 19: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
-	13, // 20: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
-	16, // 21: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
-	14, // 22: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
-	18, // 23: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
-	20, // 24: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
-	22, // 25: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
-	24, // 26: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
-	25, // 27: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
-	27, // 28: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
-	29, // 29: cobraspace.user.v1.UserService.FindByNicknames:input_type -> cobraspace.user.v1.FindByNicknamesRequest
-	5,  // 30: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
-	7,  // 31: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
-	3,  // 32: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
-	10, // 33: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
-	1,  // 34: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 35: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 36: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
-	17, // 37: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
-	15, // 38: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
-	19, // 39: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
-	21, // 40: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
-	23, // 41: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
-	1,  // 42: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
-	26, // 43: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
-	28, // 44: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
-	30, // 45: cobraspace.user.v1.UserService.FindByNicknames:output_type -> cobraspace.user.v1.FindByNicknamesResponse
-	30, // [30:46] is the sub-list for method output_type
-	14, // [14:30] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	40, // 14: cobraspace.user.v1.PushSubscription.created_at:type_name -> google.protobuf.Timestamp
+	40, // 15: cobraspace.user.v1.PushSubscription.last_success_at:type_name -> google.protobuf.Timestamp
+	33, // 16: cobraspace.user.v1.SubscribePushRequest.subscription:type_name -> cobraspace.user.v1.PushSubscription
+	33, // 17: cobraspace.user.v1.SubscribePushResponse.subscription:type_name -> cobraspace.user.v1.PushSubscription
+	33, // 18: cobraspace.user.v1.ListPushSubscriptionsResponse.subscriptions:type_name -> cobraspace.user.v1.PushSubscription
+	4,  // 19: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
+	6,  // 20: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
+	8,  // 21: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
+	9,  // 22: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
+	11, // 23: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
+	12, // 24: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
+	13, // 25: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
+	16, // 26: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
+	14, // 27: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
+	18, // 28: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
+	20, // 29: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
+	22, // 30: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
+	24, // 31: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
+	25, // 32: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
+	27, // 33: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
+	29, // 34: cobraspace.user.v1.UserService.FindByNicknames:input_type -> cobraspace.user.v1.FindByNicknamesRequest
+	31, // 35: cobraspace.user.v1.UserService.GetPushKey:input_type -> cobraspace.user.v1.GetPushKeyRequest
+	34, // 36: cobraspace.user.v1.UserService.SubscribePush:input_type -> cobraspace.user.v1.SubscribePushRequest
+	36, // 37: cobraspace.user.v1.UserService.UnsubscribePush:input_type -> cobraspace.user.v1.UnsubscribePushRequest
+	38, // 38: cobraspace.user.v1.UserService.ListPushSubscriptions:input_type -> cobraspace.user.v1.ListPushSubscriptionsRequest
+	5,  // 39: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
+	7,  // 40: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
+	3,  // 41: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
+	10, // 42: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
+	1,  // 43: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 44: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 45: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
+	17, // 46: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
+	15, // 47: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
+	19, // 48: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
+	21, // 49: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
+	23, // 50: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
+	1,  // 51: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
+	26, // 52: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
+	28, // 53: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
+	30, // 54: cobraspace.user.v1.UserService.FindByNicknames:output_type -> cobraspace.user.v1.FindByNicknamesResponse
+	32, // 55: cobraspace.user.v1.UserService.GetPushKey:output_type -> cobraspace.user.v1.GetPushKeyResponse
+	35, // 56: cobraspace.user.v1.UserService.SubscribePush:output_type -> cobraspace.user.v1.SubscribePushResponse
+	37, // 57: cobraspace.user.v1.UserService.UnsubscribePush:output_type -> cobraspace.user.v1.UnsubscribePushResponse
+	39, // 58: cobraspace.user.v1.UserService.ListPushSubscriptions:output_type -> cobraspace.user.v1.ListPushSubscriptionsResponse
+	39, // [39:59] is the sub-list for method output_type
+	19, // [19:39] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_user_v1_user_proto_init() }
@@ -2130,7 +2615,7 @@ func file_cobraspace_user_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_user_v1_user_proto_rawDesc), len(file_cobraspace_user_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   39,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,6 +39,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.replyRoutes(mux)
 	s.postRoutes(mux)
 	s.conversationRoutes(mux)
+	s.pushRoutes(mux)
 
 	// Everything else: the web client, or a JSON 404/405 for API paths.
 	mux.Handle("/", s.handleFallback())

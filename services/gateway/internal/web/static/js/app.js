@@ -11,6 +11,7 @@ import { writePage } from './pages/write.js';
 import { loginPage, signupPage } from './pages/auth.js';
 import { profilePage, profileEditPage, userPage } from './pages/profile.js';
 import { friendsPage } from './pages/friends.js';
+import { roomPage } from './pages/room.js';
 
 const routes = [
   [/^\/$/, boardPage],
@@ -23,6 +24,7 @@ const routes = [
   [/^\/profile\/edit\/?$/, profileEditPage],
   [/^\/users\/(\d+)\/?$/, userPage],
   [/^\/friends\/?$/, friendsPage],
+  [/^\/rooms\/(\d+)\/?$/, roomPage],
 ];
 
 const main = document.getElementById('main');
