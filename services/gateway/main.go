@@ -318,7 +318,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	var hooks shutdownHooks
 	hooks.Add(hub.Shutdown)
 
-	socket := chatsocket.NewHandler(hub, chatsocket.Handshake{
+	handshake := chatsocket.Handshake{
 		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
 			id, err := authn.Authenticate(r)
 			if err != nil {
@@ -329,7 +329,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		OriginAllowed: origins.RequestAllowed,
 		Error:         httpapi.WriteError,
 		ClientIP:      func(r *http.Request) string { return httpapi.ClientIP(cfg.trustedProxies, r) },
-	})
+	}
+	socket := chatsocket.NewHandler(hub, handshake)
+	userSocket := chatsocket.NewUserHandler(hub, handshake)
 	webHandler, err := web.Handler()
 	if err != nil {
 		return err
@@ -344,6 +346,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		CookieSecure:   cfg.cookieSecure,
 		TrustedProxies: cfg.trustedProxies,
 		ChatSocket:     socket,
+		UserSocket:     userSocket,
 		Web:            webHandler,
 		Metrics:        reg,
 		SendLimit:      sendLimit,
