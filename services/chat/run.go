@@ -169,11 +169,14 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	}
 
 	m := newMetrics(base.Metrics)
+	users := userclient.New(userv1.NewUserServiceClient(userConn), 30*time.Second, 10000)
 	svc := chat.NewService(chat.Config{
 		Store:       store,
 		Presence:    redis.NewPresence(base.Redis, cfg.RedisPrefix),
 		Publisher:   chatnats.NewPublisher(nc, cfg.natsPrefix),
-		Users:       userclient.New(userv1.NewUserServiceClient(userConn), 30*time.Second, 10000),
+		Users:       users,
+		Nicknames:   users,
+		UserEvents:  chatnats.NewUserPublisher(nc, cfg.natsPrefix),
 		Logger:      logger,
 		PresenceTTL: cfg.presenceTTL,
 		Batch:       batch.Config{MaxSize: cfg.batchMaxSize, MaxWait: cfg.batchMaxWait},

@@ -61,6 +61,10 @@ type NewMessage struct {
 	Text        string
 	ParentID    int64
 	ClientMsgID string
+	// Notify are the users this message notifies (mentions, the replied-to
+	// sender), already filtered (Service.recipients); the store writes
+	// their notifications in the message's own transaction.
+	Notify []Recipient
 }
 
 // Stored is the outcome of storing one NewMessage within a batch.
@@ -72,6 +76,12 @@ type Stored struct {
 	// Err is this message's own failure (unknown room, bad parent); the rest
 	// of the batch is unaffected.
 	Err error
+	// Joined is set when this message made its sender a member of the room
+	// (their first message there): the membership as created.
+	Joined *Membership
+	// Notifications are those the message created, in Notify's order
+	// (Actor holds only the sender's id).
+	Notifications []Notification
 }
 
 // User is the public face of a user, from the user service.
@@ -124,6 +134,8 @@ type Store interface {
 	// read from a replica, but only one that has every message up to
 	// p.KnownSeq.
 	Messages(ctx context.Context, roomID int64, p Page) ([]Message, error)
+
+	ConversationStore
 }
 
 // Page selects up to Limit messages with AfterSeq < seq < BeforeSeq (a zero

@@ -44,7 +44,11 @@ type Config struct {
 	Presence  Presence
 	Publisher Publisher
 	Users     UserDirectory
-	Logger    *slog.Logger
+	// Nicknames resolves @mentions; nil: mentions notify nobody.
+	Nicknames NicknameDirectory
+	// UserEvents announces per-user events; nil: none are published.
+	UserEvents UserPublisher
+	Logger     *slog.Logger
 	// PresenceTTL is how long a connection stays without a heartbeat (30 s).
 	PresenceTTL time.Duration
 	// Batch tunes the group commit of SendMessage.
@@ -54,14 +58,16 @@ type Config struct {
 
 // Service implements the chat rules on top of its adapters.
 type Service struct {
-	store    Store
-	presence Presence
-	pub      Publisher
-	users    UserDirectory
-	log      *slog.Logger
-	ttl      time.Duration
-	hooks    Hooks
-	batcher  *batch.Batcher[pending, Stored]
+	store     Store
+	presence  Presence
+	pub       Publisher
+	users     UserDirectory
+	nicknames NicknameDirectory
+	userPub   UserPublisher
+	log       *slog.Logger
+	ttl       time.Duration
+	hooks     Hooks
+	batcher   *batch.Batcher[pending, Stored]
 }
 
 // pending is one SendMessage waiting for its group commit; the sender's
@@ -83,6 +89,7 @@ func NewService(cfg Config) *Service {
 	}
 	s := &Service{
 		store: cfg.Store, presence: cfg.Presence, pub: cfg.Publisher, users: cfg.Users,
+		nicknames: cfg.Nicknames, userPub: cfg.UserEvents,
 		log: cfg.Logger, ttl: cfg.PresenceTTL, hooks: cfg.Hooks,
 	}
 	bc := cfg.Batch
@@ -261,6 +268,7 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 	if err != nil {
 		return Message{}, err
 	}
+	s.recipients(ctx, []*NewMessage{&m})
 	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
 	return sendOutcome(st, err)
 }
@@ -311,6 +319,11 @@ func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []er
 		reqs = append(reqs, pending{msg: o.Msg, sender: u, span: o.Span})
 		at = append(at, i)
 	}
+	ptrs := make([]*NewMessage, len(reqs))
+	for k := range reqs {
+		ptrs[k] = &reqs[k].msg
+	}
+	s.recipients(ctx, ptrs)
 	stored, serrs := s.batcher.DoAll(ctx, reqs)
 	for k, i := range at {
 		msgs[i], errs[i] = sendOutcome(stored[k], serrs[k])
@@ -377,6 +390,7 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 		if stored[i].Duplicate {
 			continue
 		}
+		s.publishUserEvents(ctx, &stored[i], reqs[i].sender)
 		persisted++
 		m := stored[i].Message
 		if _, ok := byRoom[m.RoomID]; !ok {
@@ -504,6 +518,7 @@ func (s *Service) Join(ctx context.Context, c Caller, ref ConnRef) (room Room, o
 	if me, err = s.user(ctx, c); err != nil {
 		return Room{}, nil, User{}, err
 	}
+	s.joinMembership(ctx, c.ID, ref.RoomID)
 	first, err := s.presence.Join(ctx, ref, c.ID, time.Now().Add(s.ttl))
 	if err != nil {
 		s.presenceFailed(ctx, "join", err)

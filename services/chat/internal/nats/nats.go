@@ -18,6 +18,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/tracing"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+	"github.com/cobraspace/cobraspace/services/chat/internal/chatpb"
 )
 
 // Publisher implements chat.Publisher.
@@ -93,4 +94,33 @@ func (p *Publisher) send(ctx context.Context, roomID int64, event string, data [
 	m.Header[subjects.HeaderEvent] = m.event[:]
 	tracing.Inject(ctx, m.Header)
 	return p.nc.PublishMsg(&m.Msg)
+}
+
+// UserPublisher implements chat.UserPublisher: each event is a protobuf
+// chatv1.UserEvent on the user's subject (subjects.UserEvents), queued
+// like Publish's.
+type UserPublisher struct {
+	nc       *nats.Conn
+	subjects subjects.Subjects
+}
+
+// NewUserPublisher returns a UserPublisher on nc with subjects under prefix.
+func NewUserPublisher(nc *nats.Conn, prefix string) *UserPublisher {
+	return &UserPublisher{nc: nc, subjects: subjects.New(prefix)}
+}
+
+var _ chat.UserPublisher = (*UserPublisher)(nil)
+
+// PublishUser implements chat.UserPublisher.
+func (p *UserPublisher) PublishUser(ctx context.Context, userID int64, ev chat.UserEvent) error {
+	data, err := proto.Marshal(chatpb.UserEvent(ev))
+	if err != nil {
+		return fmt.Errorf("encode user event: %w", err)
+	}
+	m := &nats.Msg{Subject: p.subjects.UserEvents(userID), Data: data, Header: nats.Header{}}
+	tracing.Inject(ctx, m.Header)
+	if err := p.nc.PublishMsg(m); err != nil {
+		return fmt.Errorf("publish user event of user %d: %w", userID, err)
+	}
+	return nil
 }

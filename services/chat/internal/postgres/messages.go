@@ -63,10 +63,23 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 // a live message of its room; locked holds the batch's rooms, locked in id
 // order so that concurrent batches (other chat replicas) cannot deadlock,
 // without the rooms deleted meanwhile; bump gives each room its block of
-// seqs (base+1 .. base+n); ins numbers each room's accepted messages in
-// batch order. The result has a row per inserted message (id > 0), a row
-// with id 0 per room found, and a row with id -i per message refused for
-// its parent, so the caller can tell an unknown room from a bad parent.
+// seqs (base+1 .. top) and its activity time; numbered gives each accepted
+// message its seq, in batch order per room; ins inserts them.
+//
+// In the same statement (so in the messages' transaction, at no extra
+// round trip): mem makes each sender a member of the room (a new member
+// has read up to top, their own messages included) or adds their new
+// messages to own_total (see migrations/00004: unread counts are seq
+// arithmetic); nn are the notifications the caller worked out ($6..$8:
+// position in the batch, user, kind), nc takes each notified user's next
+// ids under their counter row's lock (rows in user order, so concurrent
+// batches cannot deadlock on them) and nins writes them.
+//
+// The result has a row per inserted message (tag 0: id, room, seq, time),
+// per room found (tag 1: room), per message refused for its parent (tag
+// 2: position), per membership created (tag 3: user, room, marker) and per
+// notification (tag 4: id, user, position in $6..$8), so the caller can
+// tell an unknown room from a bad parent.
 const insertBatchSQL = `
 WITH v AS (
 	SELECT v.*, (v.p = 0 OR EXISTS (
@@ -78,20 +91,45 @@ WITH v AS (
 ), counts AS (
 	SELECT locked.id, count(v.i) AS n FROM locked LEFT JOIN v ON v.r = locked.id AND v.ok GROUP BY locked.id
 ), bump AS (
-	UPDATE rooms SET last_seq = rooms.last_seq + counts.n
+	UPDATE rooms SET last_seq = rooms.last_seq + counts.n,
+		last_message_at = CASE WHEN counts.n > 0 THEN clock_timestamp() ELSE rooms.last_message_at END
 	FROM counts WHERE rooms.id = counts.id
-	RETURNING rooms.id, rooms.last_seq - counts.n AS base -- RETURNING sees the new last_seq
-), ins AS (
-	INSERT INTO messages (room_id, seq, sender_id, text, parent_id, client_msg_id)
-	SELECT v.r, bump.base + row_number() OVER (PARTITION BY v.r ORDER BY v.i), v.u, v.t, nullif(v.p, 0), v.c
+	RETURNING rooms.id, rooms.last_seq - counts.n AS base, rooms.last_seq AS top -- RETURNING sees the new last_seq
+), numbered AS (
+	SELECT v.i, v.r, v.u, v.t, v.p, v.c, bump.top, bump.base + row_number() OVER (PARTITION BY v.r ORDER BY v.i) AS seq
 	FROM v JOIN bump ON bump.id = v.r
 	WHERE v.ok
+), ins AS (
+	INSERT INTO messages (room_id, seq, sender_id, text, parent_id, client_msg_id)
+	SELECT r, seq, u, t, nullif(p, 0), c FROM numbered
 	ORDER BY 1, 2
 	RETURNING id, room_id, seq, created_at
+), mem AS (
+	INSERT INTO room_members AS m (user_id, room_id, last_read_seq, own_total, own_read)
+	SELECT u, r, top, count(*), count(*) FROM numbered GROUP BY u, r, top ORDER BY u, r
+	ON CONFLICT (user_id, room_id) DO UPDATE SET own_total = m.own_total + excluded.own_total
+	RETURNING m.user_id, m.room_id, m.last_read_seq, (m.xmax = 0) AS created
+), nn AS (
+	SELECT k.k, k.u, k.kind, numbered.r, numbered.seq, numbered.u AS actor, left(numbered.t, 100) AS excerpt,
+		count(*) OVER (PARTITION BY k.u) AS n, row_number() OVER (PARTITION BY k.u ORDER BY k.k) AS nth
+	FROM unnest($6::bigint[], $7::bigint[], $8::text[]) WITH ORDINALITY AS k(i, u, kind, k)
+	JOIN numbered ON numbered.i = k.i
+), nc AS (
+	INSERT INTO notification_counters AS c (user_id, last_id, unread)
+	SELECT u, count(*), count(*) FROM nn GROUP BY u ORDER BY u
+	ON CONFLICT (user_id) DO UPDATE SET last_id = c.last_id + excluded.last_id, unread = c.unread + excluded.unread
+	RETURNING c.user_id, c.last_id
+), nins AS (
+	INSERT INTO notifications (user_id, id, kind, actor_id, room_id, message_id, seq, excerpt, created_at)
+	SELECT nn.u, nc.last_id - nn.n + nn.nth, nn.kind, nn.actor, nn.r, ins.id, nn.seq, nn.excerpt, ins.created_at
+	FROM nn JOIN nc ON nc.user_id = nn.u JOIN ins ON ins.room_id = nn.r AND ins.seq = nn.seq
+	RETURNING id, user_id, room_id, seq
 )
-SELECT id, room_id, seq, created_at FROM ins
-UNION ALL SELECT 0, id, 0, now() FROM bump
-UNION ALL SELECT -i, r, 0, now() FROM v WHERE NOT ok`
+SELECT 0, id, room_id, seq, created_at FROM ins
+UNION ALL SELECT 1, 0, id, 0, now() FROM bump
+UNION ALL SELECT 2, i, r, 0, now() FROM v WHERE NOT ok
+UNION ALL SELECT 3, user_id, room_id, last_read_seq, now() FROM mem WHERE created
+UNION ALL SELECT 4, nins.id, nins.user_id, nn.k, now() FROM nins JOIN nn ON nn.u = nins.user_id AND nn.r = nins.room_id AND nn.seq = nins.seq`
 
 // querier is a pool or a transaction.
 type querier interface {
@@ -117,22 +155,40 @@ func insertBatch(ctx context.Context, q querier, msgs []chat.NewMessage) ([]chat
 		m := msgs[i]
 		rooms[k], senders[k], texts[k], parents[k], cmids[k] = m.RoomID, m.SenderID, m.Text, m.ParentID, m.ClientMsgID
 	}
-	rows, err := q.Query(ctx, insertBatchSQL, rooms, senders, texts, parents, cmids)
+	// The notifications to write: position in the arrays (from 1), user, kind.
+	var nPos, nUser []int64
+	var nKind []string
+	var nOf []int // index in msgs of each
+	for k, i := range order {
+		for _, r := range msgs[i].Notify {
+			nPos, nUser, nKind, nOf = append(nPos, int64(k+1)), append(nUser, r.UserID), append(nKind, r.Kind), append(nOf, i)
+		}
+	}
+	rows, err := q.Query(ctx, insertBatchSQL, rooms, senders, texts, parents, cmids, nPos, nUser, nKind)
 	if err != nil {
 		return nil, err
 	}
 	found := make(map[int64]bool, 4)
 	inserted := make(map[int64][]chat.Message, 4) // per room
-	var id, room, seq int64
+	type memberKey struct{ user, room int64 }
+	joined := map[memberKey]int64{} // new memberships: their marker
+	type notif struct{ id, user, k int64 }
+	var notifs []notif
+	var tag int
+	var a, b, c int64
 	var created time.Time
-	_, err = pgx.ForEachRow(rows, []any{&id, &room, &seq, &created}, func() error {
-		switch {
-		case id > 0:
-			inserted[room] = append(inserted[room], chat.Message{ID: id, Seq: seq, CreatedAt: created})
-		case id == 0:
-			found[room] = true
-		default: // -(position in the arrays, from 1) of a reply refused for its parent
-			out[order[-id-1]].Err = chat.ErrBadParent()
+	_, err = pgx.ForEachRow(rows, []any{&tag, &a, &b, &c, &created}, func() error {
+		switch tag {
+		case 0:
+			inserted[b] = append(inserted[b], chat.Message{ID: a, Seq: c, CreatedAt: created})
+		case 1:
+			found[b] = true
+		case 2: // the position in the arrays (from 1) of a reply refused for its parent
+			out[order[a-1]].Err = chat.ErrBadParent()
+		case 3:
+			joined[memberKey{a, b}] = c
+		case 4:
+			notifs = append(notifs, notif{a, b, c})
 		}
 		return nil
 	})
@@ -162,6 +218,21 @@ func insertBatch(ctx context.Context, q querier, msgs []chat.NewMessage) ([]chat
 			out[i].Message = chat.Message{ID: g.ID, RoomID: m.RoomID, Seq: g.Seq, SenderID: m.SenderID, Text: m.Text,
 				ParentID: m.ParentID, ClientMsgID: m.ClientMsgID, CreatedAt: g.CreatedAt}
 		}
+	}
+	for _, i := range order {
+		m := msgs[i]
+		if mark, ok := joined[memberKey{m.SenderID, m.RoomID}]; ok && out[i].Err == nil {
+			out[i].Joined = &chat.Membership{RoomID: m.RoomID, UserID: m.SenderID, LastReadSeq: mark, LastSeq: mark}
+			delete(joined, memberKey{m.SenderID, m.RoomID}) // the sender's first message there carries it
+		}
+	}
+	for _, n := range notifs {
+		i := nOf[n.k-1]
+		m := &out[i].Message
+		out[i].Notifications = append(out[i].Notifications, chat.Notification{
+			ID: n.id, UserID: n.user, Kind: nKind[n.k-1], RoomID: m.RoomID, MessageID: m.ID, Seq: m.Seq,
+			Actor: chat.User{ID: m.SenderID}, Excerpt: chat.Excerpt(m.Text), CreatedAt: m.CreatedAt,
+		})
 	}
 	for i, j := range copyOf {
 		if out[j].Err != nil {

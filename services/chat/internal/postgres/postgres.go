@@ -127,7 +127,12 @@ func (s *Store) DeleteRoom(ctx context.Context, id int64) error {
 		if tag.RowsAffected() == 0 {
 			return apperr.New(apperr.CodeNotFound, chat.MsgRoomNotFound)
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM messages WHERE room_id = $1`, id)
+		if _, err = tx.Exec(ctx, `DELETE FROM messages WHERE room_id = $1`, id); err != nil {
+			return err
+		}
+		// Its members go too (their notifications stay: they name the room
+		// and message, which now answer 404).
+		_, err = tx.Exec(ctx, `DELETE FROM room_members WHERE room_id = $1`, id)
 		return err
 	})
 	return dbErr("delete room", err)

@@ -133,3 +133,22 @@ func (d *Directory) fetch(ctx context.Context, ids []int64) (map[int64]chat.User
 	}
 	return out, nil
 }
+
+var _ chat.NicknameDirectory = (*Directory)(nil)
+
+// FindByNicknames implements chat.NicknameDirectory with one uncached
+// FindByNicknames call: only messages with "@" ask, and a nickname just
+// taken must be mentionable at once.
+func (d *Directory) FindByNicknames(ctx context.Context, names []string, perName int) ([]int64, error) {
+	resp, err := d.client.FindByNicknames(ctx, &userv1.FindByNicknamesRequest{
+		Nicknames: names, MaxPerNickname: int32(perName), //nolint:gosec // G115: at most 20
+	})
+	if err != nil {
+		return nil, fmt.Errorf("user service FindByNicknames: %w", err)
+	}
+	ids := make([]int64, len(resp.GetUsers()))
+	for i, u := range resp.GetUsers() {
+		ids[i] = u.GetUserId()
+	}
+	return ids, nil
+}

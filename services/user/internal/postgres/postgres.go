@@ -315,6 +315,27 @@ func (s *UserStore) Users(ctx context.Context, ids []int64) ([]user.Summary, err
 	return users, nil
 }
 
+// FindByNicknames implements user.Store. Without an index on
+// lower(nickname) this reads every profile once per call (see README:
+// the index comes with a user migration).
+func (s *UserStore) FindByNicknames(ctx context.Context, names []string, perName int) ([]user.Summary, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+summaryColumns+` FROM users u JOIN profiles p ON p.user_id = u.id
+		WHERE u.id IN (
+			SELECT m.user_id FROM unnest($1::text[]) AS n(name) CROSS JOIN LATERAL (
+				SELECT user_id FROM profiles WHERE lower(nickname) = n.name ORDER BY user_id LIMIT $2
+			) AS m
+		)
+		ORDER BY u.id`, names, perName)
+	if err != nil {
+		return nil, dbErr("find by nicknames", err)
+	}
+	users, err := pgx.CollectRows(rows, scanSummary)
+	if err != nil {
+		return nil, dbErr("find by nicknames", err)
+	}
+	return users, nil
+}
+
 // TokenStore implements user.TokenStore.
 type TokenStore struct {
 	pool *pgxpool.Pool

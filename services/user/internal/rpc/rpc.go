@@ -374,3 +374,17 @@ func peerHost(ctx context.Context) string {
 	}
 	return host
 }
+
+// FindByNicknames implements userv1.UserServiceServer: calling services
+// only (the chat service resolving @mentions), so a token cannot be used
+// to probe who carries which nickname in bulk.
+func (s *Server) FindByNicknames(ctx context.Context, req *userv1.FindByNicknamesRequest) (*userv1.FindByNicknamesResponse, error) {
+	if servicetrust.Caller(ctx) == "" {
+		return nil, status.Error(codes.PermissionDenied, "You do not have permission to perform this action.")
+	}
+	users, err := s.svc.FindByNicknames(ctx, req.GetNicknames(), int(req.GetMaxPerNickname()))
+	if err != nil {
+		return nil, s.errs.Status(ctx, err)
+	}
+	return &userv1.FindByNicknamesResponse{Users: summariesToProto(users)}, nil
+}

@@ -610,3 +610,32 @@ func (s *Service) Users(ctx context.Context, ids []int64) ([]Summary, error) {
 func (s *Service) PruneTokens(ctx context.Context) (int64, error) {
 	return s.cfg.Tokens.DeleteExpired(ctx, s.now().Add(-24*time.Hour))
 }
+
+// Limits of FindByNicknames (conversations: one message's @mentions).
+const (
+	MaxNicknamesPerCall = 20
+	MaxUsersPerNickname = 20
+)
+
+// FindByNicknames returns the users whose nickname equals one of names
+// case-insensitively (nicknames are not unique: every such user, at most
+// perName per name, 20 when 0). apperr.CodeInvalid (field "nicknames")
+// for more than MaxNicknamesPerCall names.
+func (s *Service) FindByNicknames(ctx context.Context, names []string, perName int) ([]Summary, error) {
+	if len(names) > MaxNicknamesPerCall {
+		return nil, apperr.FieldError("nicknames", "Ensure this field has no more than 20 elements.")
+	}
+	if perName <= 0 || perName > MaxUsersPerNickname {
+		perName = MaxUsersPerNickname
+	}
+	lower := make([]string, 0, len(names))
+	for _, n := range names {
+		if n = strings.ToLower(strings.TrimSpace(n)); n != "" && !slices.Contains(lower, n) {
+			lower = append(lower, n)
+		}
+	}
+	if len(lower) == 0 {
+		return nil, nil
+	}
+	return s.cfg.Store.FindByNicknames(ctx, lower, perName)
+}

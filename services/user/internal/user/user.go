@@ -178,6 +178,10 @@ type Store interface {
 	SearchUsers(ctx context.Context, viewerID int64, keyword string, afterID int64, limit int) ([]Summary, error)
 	// Users returns the summaries of the known ids, in any order.
 	Users(ctx context.Context, ids []int64) ([]Summary, error)
+	// FindByNicknames returns the users whose nickname equals one of the
+	// lower-cased names case-insensitively, at most perName per name,
+	// lowest ids first (conversations: @mentions).
+	FindByNicknames(ctx context.Context, names []string, perName int) ([]Summary, error)
 }
 
 // TokenStore keeps refresh-token families and the refresh tokens issued in

@@ -1,0 +1,425 @@
+package chat
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cobraspace/cobraspace/platform/apperr"
+)
+
+// Conversations (issue #12): room membership with read markers and exact
+// unread counts, and notifications (mentions, replies, friends).
+
+// Notification kinds.
+const (
+	KindMention = "mention"
+	KindReply   = "reply"
+	KindDM      = "dm"
+	KindFriend  = "friend"
+)
+
+// Limits of the conversation listings.
+const (
+	DefaultMyRooms       = 20
+	MaxMyRooms           = 100
+	DefaultNotifications = 20
+	MaxNotifications     = 100
+	// MaxMarkIDs bounds MarkNotificationsRead's ids.
+	MaxMarkIDs = 100
+)
+
+// Messages of conversation errors.
+const (
+	MsgNotMember = "You are not a member of this room."
+	MsgBadSeq    = "Ensure this value is between 0 and the room's last seq."
+)
+
+// Recipient is a user a message notifies, and why.
+type Recipient struct {
+	UserID int64
+	Kind   string
+}
+
+// Notification is one notification of UserID.
+type Notification struct {
+	ID        int64
+	UserID    int64
+	Kind      string
+	RoomID    int64
+	MessageID int64
+	Seq       int64
+	Actor     User
+	Excerpt   string
+	CreatedAt time.Time
+	Read      bool
+}
+
+// Membership is a user's reading state in one room.
+type Membership struct {
+	RoomID      int64
+	UserID      int64
+	LastReadSeq int64
+	UnreadCount int64
+	// LastSeq is the room's last seq when the state was read.
+	LastSeq int64
+}
+
+// MyRoom is one room of a member's list.
+type MyRoom struct {
+	Room        Room
+	LastReadSeq int64
+	UnreadCount int64
+	// LastMessage is nil when the room has no live message.
+	LastMessage *Message
+	// Activity orders the list: the newest message, or when the user
+	// joined if later.
+	Activity time.Time
+}
+
+// MyRoomsCursor is where a page of MyRooms starts: after (older than)
+// this activity and room.
+type MyRoomsCursor struct {
+	Activity time.Time
+	RoomID   int64
+}
+
+// NotificationPage selects notifications: AfterID > 0 pages oldest first
+// after it; otherwise newest first below BeforeID (0: from the newest).
+type NotificationPage struct {
+	AfterID, BeforeID int64
+	UnreadOnly        bool
+	Limit             int
+}
+
+// ConversationStore keeps memberships and notifications (PostgreSQL).
+type ConversationStore interface {
+	// JoinRoom makes userID a member of roomID with its marker at the
+	// room's last seq; created is false when they already were.
+	// apperr.CodeNotFound for an unknown room.
+	JoinRoom(ctx context.Context, userID, roomID int64) (m Membership, created bool, err error)
+	// MarkRead moves the marker forward to seq (never back).
+	// apperr.CodeNotFound (room), CodePermissionDenied (not a member),
+	// CodeInvalid field "seq" (above the room's last seq).
+	MarkRead(ctx context.Context, userID, roomID, seq int64) (Membership, error)
+	// Membership reads one member's state; errors as MarkRead.
+	Membership(ctx context.Context, userID, roomID int64) (Membership, error)
+	// MyRooms lists userID's rooms, newest activity first, after cur
+	// (nil: from the newest), each with its last live message.
+	MyRooms(ctx context.Context, userID int64, cur *MyRoomsCursor, limit int) ([]MyRoom, error)
+	// ParentSenders returns the sender of each live message (room, id) of
+	// keys that exists.
+	ParentSenders(ctx context.Context, keys []MessageRef) (map[int64]int64, error)
+	// Notifications lists a page of userID's notifications and the number
+	// unread (Actor holds only the id).
+	Notifications(ctx context.Context, userID int64, p NotificationPage) ([]Notification, int64, error)
+	// MarkNotificationsRead marks ids (or all) read and returns the unread
+	// count left.
+	MarkNotificationsRead(ctx context.Context, userID int64, ids []int64, all bool) (int64, error)
+	// CreateNotification stores n (without a message) under userID's next id.
+	CreateNotification(ctx context.Context, n Notification) (Notification, error)
+}
+
+// MessageRef names a message by room and id.
+type MessageRef struct {
+	RoomID, ID int64
+}
+
+// NicknameDirectory resolves @mentions (the user service).
+type NicknameDirectory interface {
+	// FindByNicknames returns the ids of the users whose nickname equals
+	// one of the (lower-cased) names case-insensitively, at most perName
+	// per name.
+	FindByNicknames(ctx context.Context, names []string, perName int) ([]int64, error)
+}
+
+// UserEvent is one live event of a user (exactly one field set).
+type UserEvent struct {
+	Notification *Notification
+	Read         *Membership
+	Joined       *Membership
+}
+
+// UserPublisher announces committed per-user events (NATS subject
+// user.events.<id>).
+type UserPublisher interface {
+	PublishUser(ctx context.Context, userID int64, ev UserEvent) error
+}
+
+// ---- membership and read markers ----
+
+// MyRooms pages over the caller's rooms, newest activity first. The cursor
+// is opaque ("<unix micro>_<room id>"); next is "" on the last page.
+func (s *Service) MyRooms(ctx context.Context, c Caller, limit int, cursor string) ([]MyRoom, string, error) {
+	if limit <= 0 {
+		limit = DefaultMyRooms
+	}
+	limit = min(limit, MaxMyRooms)
+	var cur *MyRoomsCursor
+	if cursor != "" {
+		at, id, ok := strings.Cut(cursor, "_")
+		micros, err1 := strconv.ParseInt(at, 10, 64)
+		roomID, err2 := strconv.ParseInt(id, 10, 64)
+		if !ok || err1 != nil || err2 != nil || roomID <= 0 {
+			return nil, "", apperr.FieldError("cursor", "Invalid cursor.")
+		}
+		cur = &MyRoomsCursor{Activity: time.UnixMicro(micros), RoomID: roomID}
+	}
+	rooms, err := s.store.MyRooms(ctx, c.ID, cur, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(rooms) > limit {
+		rooms = rooms[:limit]
+		last := rooms[limit-1]
+		next = strconv.FormatInt(last.Activity.UnixMicro(), 10) + "_" + strconv.FormatInt(last.Room.ID, 10)
+	}
+	var ids []int64
+	for _, r := range rooms {
+		if r.LastMessage != nil {
+			ids = append(ids, r.LastMessage.SenderID)
+		}
+	}
+	if len(ids) > 0 {
+		slices.Sort(ids)
+		users, err := s.users.Users(ctx, slices.Compact(ids))
+		if err != nil {
+			return nil, "", Unavailable(err)
+		}
+		for _, r := range rooms {
+			if m := r.LastMessage; m != nil {
+				m.Sender = users[m.SenderID]
+				m.Sender.ID = m.SenderID
+			}
+		}
+	}
+	return rooms, next, nil
+}
+
+// MarkRead moves the caller's read marker of a room forward to seq and
+// announces the marker on the caller's user subject (every socket of the
+// caller, on any gateway, learns it). A lower seq changes nothing and is
+// still answered (and announced: a client that lost the race learns the
+// real marker).
+func (s *Service) MarkRead(ctx context.Context, c Caller, roomID, seq int64) (Membership, error) {
+	if seq < 0 {
+		return Membership{}, apperr.FieldError("seq", MsgBadSeq)
+	}
+	m, err := s.store.MarkRead(ctx, c.ID, roomID, seq)
+	if err != nil {
+		return Membership{}, err
+	}
+	s.publishUser(ctx, c.ID, UserEvent{Read: &m})
+	return m, nil
+}
+
+// UnreadCount answers one member's state in a room (a gateway repairing a
+// gap in its unread counts).
+func (s *Service) UnreadCount(ctx context.Context, userID, roomID int64) (Membership, error) {
+	return s.store.Membership(ctx, userID, roomID)
+}
+
+// joinMembership makes the caller a member of a room whose socket they
+// opened, announcing a new membership. A failure is logged, not returned:
+// the socket works without it, and the next Join retries.
+func (s *Service) joinMembership(ctx context.Context, userID, roomID int64) {
+	m, created, err := s.store.JoinRoom(ctx, userID, roomID)
+	if err != nil {
+		s.log.WarnContext(ctx, "membership on join failed", "room_id", roomID, "user_id", userID, "err", err)
+		return
+	}
+	if created {
+		s.publishUser(ctx, userID, UserEvent{Joined: &m})
+	}
+}
+
+// ---- notifications ----
+
+// MayRead reports, for each user of ids, whether they may read room: the
+// single place deciding who a mention may notify. Every user may read a
+// post's room; DM rooms (readable by their two members only) extend it.
+func (s *Service) MayRead(_ context.Context, _ Room, ids []int64) []int64 {
+	return ids
+}
+
+// dropBlocked removes the users who block actor from ids: the single
+// place where blocks filter notifications (the user service owns blocks;
+// until it has them, nobody is blocked).
+func (s *Service) dropBlocked(_ context.Context, _ int64, ids []int64) []int64 {
+	return ids
+}
+
+// recipients works out whom each message notifies before it joins a group
+// commit: mentioned users who may read its room and the sender of the
+// message it replies to, never the sender themself nor users who block
+// them. Only messages with "@" or a parent cost anything (a nickname
+// lookup, a parent lookup). A failure drops that message's notifications
+// rather than the message (logged): the message matters more.
+func (s *Service) recipients(ctx context.Context, msgs []*NewMessage) {
+	var parents []MessageRef
+	for _, m := range msgs {
+		if m.ParentID > 0 {
+			parents = append(parents, MessageRef{RoomID: m.RoomID, ID: m.ParentID})
+		}
+	}
+	var parentSender map[int64]int64
+	if len(parents) > 0 {
+		var err error
+		if parentSender, err = s.store.ParentSenders(ctx, parents); err != nil {
+			s.log.WarnContext(ctx, "reply notifications dropped: parent lookup failed", "err", err)
+		}
+	}
+	for _, m := range msgs {
+		var out []Recipient
+		if ps, ok := parentSender[m.ParentID]; ok && m.ParentID > 0 && ps != m.SenderID {
+			out = append(out, Recipient{UserID: ps, Kind: KindReply})
+		}
+		if names := Mentions(m.Text); len(names) > 0 && s.nicknames != nil {
+			ids, err := s.nicknames.FindByNicknames(ctx, names, MaxUsersPerMention)
+			if err != nil {
+				s.log.WarnContext(ctx, "mention notifications dropped: nickname lookup failed", "err", err)
+			}
+			slices.Sort(ids)
+			ids = slices.DeleteFunc(slices.Compact(ids), func(id int64) bool {
+				return id == m.SenderID || slices.ContainsFunc(out, func(r Recipient) bool { return r.UserID == id })
+			})
+			if len(ids) > MaxMentionRecipients {
+				ids = ids[:MaxMentionRecipients]
+			}
+			if len(ids) > 0 {
+				ids = s.MayRead(ctx, Room{ID: m.RoomID}, ids)
+			}
+			for _, id := range ids {
+				out = append(out, Recipient{UserID: id, Kind: KindMention})
+			}
+		}
+		if len(out) == 0 {
+			continue
+		}
+		ids := make([]int64, len(out))
+		for i, r := range out {
+			ids[i] = r.UserID
+		}
+		keep := s.dropBlocked(ctx, m.SenderID, ids)
+		m.Notify = slices.DeleteFunc(out, func(r Recipient) bool { return !slices.Contains(keep, r.UserID) })
+	}
+}
+
+// Notifications pages over the caller's notifications (see
+// NotificationPage; the cursor is the last id of the previous page) and
+// returns the caller's unread count.
+func (s *Service) Notifications(ctx context.Context, c Caller, limit int, cursor string, unreadOnly bool,
+	afterID int64) ([]Notification, string, int64, error) {
+	if limit <= 0 {
+		limit = DefaultNotifications
+	}
+	limit = min(limit, MaxNotifications)
+	p := NotificationPage{AfterID: max(afterID, 0), UnreadOnly: unreadOnly && afterID <= 0, Limit: limit + 1}
+	if cursor != "" && afterID <= 0 {
+		before, err := strconv.ParseInt(cursor, 10, 64)
+		if err != nil || before <= 0 {
+			return nil, "", 0, apperr.FieldError("cursor", "Invalid cursor.")
+		}
+		p.BeforeID = before
+	}
+	list, unread, err := s.store.Notifications(ctx, c.ID, p)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	next := ""
+	if len(list) > limit {
+		list = list[:limit]
+		next = strconv.FormatInt(list[limit-1].ID, 10)
+	}
+	if err := s.fillActors(ctx, list); err != nil {
+		return nil, "", 0, err
+	}
+	return list, next, unread, nil
+}
+
+// fillActors sets each notification's actor details from the directory.
+func (s *Service) fillActors(ctx context.Context, list []Notification) error {
+	if len(list) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(list))
+	for i, n := range list {
+		ids[i] = n.Actor.ID
+	}
+	slices.Sort(ids)
+	users, err := s.users.Users(ctx, slices.Compact(ids))
+	if err != nil {
+		return Unavailable(err)
+	}
+	for i := range list {
+		id := list[i].Actor.ID
+		list[i].Actor = users[id]
+		list[i].Actor.ID = id
+	}
+	return nil
+}
+
+// MarkNotificationsRead marks the caller's notifications ids (or all)
+// read and returns how many stay unread. apperr.CodeInvalid field "ids"
+// for more than MaxMarkIDs or an id below 1.
+func (s *Service) MarkNotificationsRead(ctx context.Context, c Caller, ids []int64, all bool) (int64, error) {
+	if len(ids) > MaxMarkIDs {
+		return 0, apperr.FieldError("ids", "Ensure this field has no more than 100 elements.")
+	}
+	if slices.ContainsFunc(ids, func(id int64) bool { return id < 1 }) {
+		return 0, apperr.FieldError("ids", "A valid integer is required.")
+	}
+	return s.store.MarkNotificationsRead(ctx, c.ID, ids, all)
+}
+
+// CreateFriendNotification notifies userID that actorID added them as a
+// friend; nothing for oneself (ok false).
+func (s *Service) CreateFriendNotification(ctx context.Context, actorID, userID int64) (Notification, bool, error) {
+	if actorID <= 0 || userID <= 0 {
+		return Notification{}, false, apperr.FieldError("user", "Invalid pk - object does not exist.")
+	}
+	if actorID == userID || len(s.dropBlocked(ctx, actorID, []int64{userID})) == 0 {
+		return Notification{}, false, nil
+	}
+	n, err := s.store.CreateNotification(ctx, Notification{UserID: userID, Kind: KindFriend, Actor: User{ID: actorID}})
+	if err != nil {
+		return Notification{}, false, err
+	}
+	if actor, err := s.users.Users(ctx, []int64{actorID}); err == nil {
+		n.Actor = actor[actorID]
+		n.Actor.ID = actorID
+	}
+	s.publishUser(ctx, userID, UserEvent{Notification: &n})
+	return n, true, nil
+}
+
+// publishUserEvents announces what a group commit's messages caused:
+// new memberships of their senders and notifications (after the commit).
+func (s *Service) publishUserEvents(ctx context.Context, st *Stored, sender User) {
+	if st.Joined != nil {
+		s.publishUser(ctx, st.Joined.UserID, UserEvent{Joined: st.Joined})
+	}
+	for i := range st.Notifications {
+		n := &st.Notifications[i]
+		n.Actor = sender
+		s.publishUser(ctx, n.UserID, UserEvent{Notification: n})
+	}
+}
+
+// publishUser announces a committed per-user event; failures are logged
+// and counted, never returned (the database is the truth: streams replay
+// notifications by id, unread counts are refetched).
+func (s *Service) publishUser(ctx context.Context, userID int64, ev UserEvent) {
+	if s.userPub == nil {
+		return
+	}
+	if err := s.userPub.PublishUser(ctx, userID, ev); err != nil {
+		s.log.WarnContext(ctx, "publish failed", "user_id", userID, "event", "user", "err", err)
+		if s.hooks.PublishFailed != nil {
+			s.hooks.PublishFailed("user")
+		}
+	}
+}
