@@ -2398,7 +2398,11 @@ type ListNotificationsRequest struct {
 	UnreadOnly bool `protobuf:"varint,3,opt,name=unread_only,json=unreadOnly,proto3" json:"unread_only,omitempty"`
 	// When > 0: the notifications with id > after_id, oldest first (cursor
 	// and unread_only are ignored).
-	AfterId       int64 `protobuf:"varint,4,opt,name=after_id,json=afterId,proto3" json:"after_id,omitempty"`
+	AfterId int64 `protobuf:"varint,4,opt,name=after_id,json=afterId,proto3" json:"after_id,omitempty"`
+	// With after_id 0: page from the first notification, oldest first (a
+	// stream resuming with nothing seen yet), since proto3 cannot tell
+	// after_id 0 from "not given".
+	OldestFirst   bool `protobuf:"varint,5,opt,name=oldest_first,json=oldestFirst,proto3" json:"oldest_first,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2459,6 +2463,13 @@ func (x *ListNotificationsRequest) GetAfterId() int64 {
 		return x.AfterId
 	}
 	return 0
+}
+
+func (x *ListNotificationsRequest) GetOldestFirst() bool {
+	if x != nil {
+		return x.OldestFirst
+	}
+	return false
 }
 
 // ListNotificationsResponse is one page of notifications.
@@ -3120,13 +3131,14 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x12\n" +
 	"\x04read\x18\t \x01(\bR\x04read\x12\x17\n" +
 	"\auser_id\x18\n" +
-	" \x01(\x03R\x06userId\"\x84\x01\n" +
+	" \x01(\x03R\x06userId\"\xa7\x01\n" +
 	"\x18ListNotificationsRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x16\n" +
 	"\x06cursor\x18\x02 \x01(\tR\x06cursor\x12\x1f\n" +
 	"\vunread_only\x18\x03 \x01(\bR\n" +
 	"unreadOnly\x12\x19\n" +
-	"\bafter_id\x18\x04 \x01(\x03R\aafterId\"\xa7\x01\n" +
+	"\bafter_id\x18\x04 \x01(\x03R\aafterId\x12!\n" +
+	"\foldest_first\x18\x05 \x01(\bR\voldestFirst\"\xa7\x01\n" +
 	"\x19ListNotificationsResponse\x12F\n" +
 	"\rnotifications\x18\x01 \x03(\v2 .cobraspace.chat.v1.NotificationR\rnotifications\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +

@@ -86,10 +86,12 @@ type MyRoomsCursor struct {
 	RoomID   int64
 }
 
-// NotificationPage selects notifications: AfterID > 0 pages oldest first
-// after it; otherwise newest first below BeforeID (0: from the newest).
+// NotificationPage selects notifications: AfterID > 0 or OldestFirst
+// pages oldest first after AfterID; otherwise newest first below BeforeID
+// (0: from the newest), only unread ones with UnreadOnly.
 type NotificationPage struct {
 	AfterID, BeforeID int64
+	OldestFirst       bool
 	UnreadOnly        bool
 	Limit             int
 }
@@ -312,13 +314,14 @@ func (s *Service) recipients(ctx context.Context, msgs []*NewMessage) {
 // NotificationPage; the cursor is the last id of the previous page) and
 // returns the caller's unread count.
 func (s *Service) Notifications(ctx context.Context, c Caller, limit int, cursor string, unreadOnly bool,
-	afterID int64) ([]Notification, string, int64, error) {
+	afterID int64, oldestFirst bool) ([]Notification, string, int64, error) {
 	if limit <= 0 {
 		limit = DefaultNotifications
 	}
 	limit = min(limit, MaxNotifications)
-	p := NotificationPage{AfterID: max(afterID, 0), UnreadOnly: unreadOnly && afterID <= 0, Limit: limit + 1}
-	if cursor != "" && afterID <= 0 {
+	ascending := afterID > 0 || oldestFirst
+	p := NotificationPage{AfterID: max(afterID, 0), OldestFirst: ascending, UnreadOnly: unreadOnly && !ascending, Limit: limit + 1}
+	if cursor != "" && !ascending {
 		before, err := strconv.ParseInt(cursor, 10, 64)
 		if err != nil || before <= 0 {
 			return nil, "", 0, apperr.FieldError("cursor", "Invalid cursor.")

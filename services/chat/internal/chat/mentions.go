@@ -28,7 +28,9 @@ const (
 // start of the text or after a character that is not a letter, digit or
 // "_" (so "a@b.com" mentions nobody), followed by the nickname, which ends
 // at white space, punctuation or a symbol (the contract's rule; a
-// nickname containing those cannot be mentioned past them).
+// nickname containing those cannot be mentioned past them), except "_",
+// which joins words in nicknames as in identifiers and never ends a
+// sentence.
 func Mentions(text string) []string {
 	if strings.IndexByte(text, '@') < 0 {
 		return nil // the common case costs one byte scan
@@ -47,7 +49,7 @@ func Mentions(text string) []string {
 		n := 0
 		for j < len(text) {
 			c, cs := utf8.DecodeRuneInString(text[j:])
-			if unicode.IsSpace(c) || unicode.IsPunct(c) || unicode.IsSymbol(c) || c == '@' {
+			if c != '_' && (unicode.IsSpace(c) || unicode.IsPunct(c) || unicode.IsSymbol(c)) || c == '@' {
 				break
 			}
 			j += cs

@@ -204,7 +204,7 @@ func (s *Store) Notifications(ctx context.Context, userID int64, p chat.Notifica
 	var q string
 	var args []any
 	switch {
-	case p.AfterID > 0:
+	case p.AfterID > 0 || p.OldestFirst:
 		q = `SELECT ` + notificationColumns + ` FROM notifications WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3`
 		args = []any{userID, p.AfterID, p.Limit}
 	default:

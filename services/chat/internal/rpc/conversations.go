@@ -52,7 +52,8 @@ func (s *Server) ListNotifications(ctx context.Context, req *chatv1.ListNotifica
 	if err != nil {
 		return nil, err
 	}
-	list, next, unread, err := s.svc.Notifications(ctx, c, int(req.GetLimit()), req.GetCursor(), req.GetUnreadOnly(), req.GetAfterId())
+	list, next, unread, err := s.svc.Notifications(ctx, c, int(req.GetLimit()), req.GetCursor(), req.GetUnreadOnly(), req.GetAfterId(),
+		req.GetOldestFirst())
 	if err != nil {
 		return nil, s.errs.Status(ctx, err)
 	}
