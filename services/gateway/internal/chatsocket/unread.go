@@ -186,14 +186,14 @@ func (s *userStream) onMessages(w *roomWatch, msgs []watchedMsg) {
 func (s *userStream) onRead(m *chatv1.ReadMarker) {
 	s.mu.Lock()
 	w := s.rooms[m.GetRoomId()]
-	frame := chatjson.ReadFrame(m.GetRoomId(), m.GetLastReadSeq(), m.GetUnreadCount())
+	frame := chatjson.ReadFrame(m)
 	switch {
 	case w == nil || w.gone:
 	case w.syncing:
 		w.pendingRead = max(w.pendingRead, m.GetLastReadSeq())
 	case w.read(m.GetLastReadSeq()):
 		w.sent = w.count()
-		frame = chatjson.ReadFrame(w.id, w.lastRead, w.sent)
+		frame = chatjson.ReadFrame(&chatv1.ReadMarker{RoomId: w.id, LastReadSeq: w.lastRead, UnreadCount: w.sent})
 	default:
 		w.pendingRead = m.GetLastReadSeq()
 		s.syncLocked(w, 0)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -231,35 +230,19 @@ func (c *client) syncNotifications(after int64) error {
 // knows there are more). ctx carries the user's token.
 func notificationsAfter(ctx context.Context, chat chatv1.ChatServiceClient, after int64, limit int) ([]*chatv1.Notification, error) {
 	var out []*chatv1.Notification
-	if after > 0 {
-		for len(out) <= limit {
-			resp, err := chat.ListNotifications(ctx, &chatv1.ListNotificationsRequest{AfterId: after, Limit: notificationPage})
-			if err != nil {
-				return nil, err
-			}
-			ns := resp.GetNotifications()
-			out = append(out, ns...)
-			if len(ns) < notificationPage {
-				break
-			}
-			after = ns[len(ns)-1].GetId()
-		}
-		return out, nil
-	}
-	// after_id 0 means "no resume" to the chat service: page newest first
-	// and turn the result around (ids start at 1, so all of them count).
-	cursor := ""
 	for len(out) <= limit {
-		resp, err := chat.ListNotifications(ctx, &chatv1.ListNotificationsRequest{Cursor: cursor, Limit: notificationPage})
+		// OldestFirst: after_id 0 would otherwise mean "newest first".
+		resp, err := chat.ListNotifications(ctx, &chatv1.ListNotificationsRequest{AfterId: after, OldestFirst: true, Limit: notificationPage})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, resp.GetNotifications()...)
-		if cursor = resp.GetNextCursor(); cursor == "" {
+		ns := resp.GetNotifications()
+		out = append(out, ns...)
+		if len(ns) < notificationPage {
 			break
 		}
+		after = ns[len(ns)-1].GetId()
 	}
-	slices.Reverse(out)
 	return out, nil
 }
 
