@@ -41,6 +41,8 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"PATCH", "/api/chat/room/3/"},
 	{"POST", "/api/chat/message/"},
 	{"PATCH", "/api/chat/message/3/"},
+	{"POST", "/api/chat/room/3/read/"},
+	{"POST", "/api/notifications/read/"},
 }
 
 // fuzzConn answers every RPC of every service: with INVALID_ARGUMENT

@@ -38,6 +38,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// Other areas are registered below, one line each.
 	s.chatRoutes(mux)
 	s.postRoutes(mux)
+	s.conversationRoutes(mux)
 
 	// Everything else: the web client, or a JSON 404/405 for API paths.
 	mux.Handle("/", s.handleFallback())

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cobraspace/cobraspace/platform/safetext"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/auth"
 )
@@ -588,6 +589,7 @@ func (s *Server) handleAddFriend() authedHandler {
 		if e := resp.GetFriend().GetEmail(); e != "" {
 			email = e
 		}
+		s.notifyFriend(r, id, resp.GetFriend().GetUserId())
 		encode(w, http.StatusOK, map[string]string{"message": email + "님을 친구로 추가했습니다."})
 	}
 }
@@ -640,5 +642,20 @@ func (s *Server) handleFriendProfile() authedHandler {
 			return
 		}
 		respond(s, w, r, http.StatusOK, p, err, newProfile)
+	}
+}
+
+// notifyFriend asks the chat service to notify the added user (kind
+// "friend") once the friendship is stored. It is best effort: a failure is
+// logged and the friend is still added; if the gateway dies between the
+// two calls, that one notification is not created.
+func (s *Server) notifyFriend(r *http.Request, id auth.Identity, friendID int64) {
+	if friendID <= 0 {
+		return
+	}
+	if _, err := s.chat.CreateFriendNotification(rpcContext(r, id), &chatv1.CreateFriendNotificationRequest{
+		ActorId: id.UserID, UserId: friendID,
+	}); err != nil {
+		s.log.WarnContext(r.Context(), "friend notification not created", "user_id", friendID, "err", err)
 	}
 }
