@@ -100,9 +100,12 @@ func TestConversations(t *testing.T) {
 
 			// @ autocomplete of the room's nicknames.
 			openRoom(alice)
+			alice.waitJS("history and presence in", `document.querySelectorAll('#chat-messages .msg.theirs').length >= 3 && document.querySelectorAll('#chat-online li').length >= 2`)
 			alice.do("type @", chromedp.Focus(chromedp.CSS("#chat-input")), setValue("#chat-input", "@"+bn[:4]))
 			alice.waitJS("suggestion", `!document.querySelector('#mention-suggest').hidden && [...document.querySelectorAll('#mention-suggest .mention-option')].some(e => e.textContent === '@`+bn+`')`)
-			alice.do("pick", chromedp.KeyEvent("\r"))
+			// Enter as the keydown a keyboard makes (CDP's synthetic key
+			// events insert the character whatever the page does).
+			alice.do("pick", chromedp.Evaluate[chromedp.Void](`document.querySelector('#chat-input').dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true, cancelable: true}))`))
 			if got := eval[string](alice, `document.querySelector('#chat-input').value`); got != "@"+bn+" " {
 				t.Errorf("after picking: input %q", got)
 			}
