@@ -86,6 +86,9 @@ func openUserSock(t *testing.T, name, base, token, query string) *userSock {
 				close(s.frames)
 				return
 			}
+			if _, err := userSpec.server.validate(data); err != nil {
+				t.Errorf("%s: frame %s does not match docs/asyncapi.yaml: %v", name, data, err)
+			}
 			var f userFrame
 			if json.Unmarshal(data, &f) != nil {
 				t.Errorf("%s: frame %q is not JSON", name, data)
@@ -226,7 +229,12 @@ func restUnread(t *testing.T, base string, u streamUser, room int64) int64 {
 	return 0
 }
 
+// userSpec holds the frame schemas of docs/asyncapi.yaml: every frame a
+// user socket reads is checked against them.
+var userSpec protocol
+
 func TestUserStream(t *testing.T) {
+	userSpec = loadAsyncAPI(t)
 	s := stack.Start(t, stack.Options{Gateways: 2})
 	gw0, gw1 := s.Gateways[0], s.Gateways[1]
 
