@@ -78,8 +78,11 @@ func TestConversations(t *testing.T) {
 
 			// The bell's list: open it, open the mention: it is read, and the
 			// room opens with the unread line above Bob's first new message.
+			shot := map[bool]string{true: "", false: "-phone"}[v == desktop]
+			alice.screenshot("my-rooms" + shot)
 			alice.do("open bell", chromedp.Click(chromedp.CSS("#bell-btn")))
 			alice.waitJS("mention listed", `document.querySelector('#bell-list .bell-item.unread[data-kind="mention"]') !== null`)
+			alice.screenshot("notifications" + shot)
 			if v == phone {
 				// The panel fits the phone's screen.
 				if ok := eval[bool](alice, `(() => { const r = document.querySelector('#bell-panel').getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth; })()`); !ok {

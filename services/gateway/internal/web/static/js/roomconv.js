@@ -60,7 +60,9 @@ export function attachConversation(panel) {
   panel.onMessage = (li, m, { history, older }) => {
     if (m.nickname) names.set(m.nickname.toLowerCase(), m.nickname);
     highlight(li);
-    if (!history && !older) { placeLine(); maybeRead(); }
+    // The line marks where I left off before opening the room: messages
+    // arriving while I am here do not move or make it.
+    if (!history && !older) maybeRead();
   };
   panel.log.addEventListener('scroll', () => { updateJump(); maybeRead(); });
   const onVisible = () => maybeRead();
