@@ -86,8 +86,10 @@ func openUserSock(t *testing.T, name, base, token, query string) *userSock {
 				close(s.frames)
 				return
 			}
-			if _, err := userSpec.server.validate(data); err != nil {
+			if f, err := userSpec.server.validate(data); err != nil {
 				t.Errorf("%s: frame %s does not match docs/asyncapi.yaml: %v", name, data, err)
+			} else {
+				userSeen.add(f)
 			}
 			var f userFrame
 			if json.Unmarshal(data, &f) != nil {
@@ -231,10 +233,23 @@ func restUnread(t *testing.T, base string, u streamUser, room int64) int64 {
 
 // userSpec holds the frame schemas of docs/asyncapi.yaml: every frame a
 // user socket reads is checked against them.
-var userSpec protocol
+var (
+	userSpec protocol
+	userSeen = &seen{names: map[string]int{}, errorTypes: map[string]int{}}
+)
 
 func TestUserStream(t *testing.T) {
 	userSpec = loadAsyncAPI(t)
+	t.Cleanup(func() {
+		// Every frame of the user channel was seen (and valid).
+		userSeen.mu.Lock()
+		defer userSeen.mu.Unlock()
+		for name, ch := range userSpec.channel {
+			if ch == "user" && userSeen.names[name] == 0 {
+				t.Errorf("no %q frame was received on /ws/user/", name)
+			}
+		}
+	})
 	s := stack.Start(t, stack.Options{Gateways: 2})
 	gw0, gw1 := s.Gateways[0], s.Gateways[1]
 
