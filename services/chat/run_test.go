@@ -51,6 +51,21 @@ func (f *fakeUsers) GetUsers(_ context.Context, req *userv1.GetUsersRequest) (*u
 	return resp, nil
 }
 
+// FindByNicknames matches nicknames case-insensitively, like the user
+// service; it needs the caller's service identity there, which the fake
+// does not check (trust is tested in the user service).
+func (f *fakeUsers) FindByNicknames(_ context.Context, req *userv1.FindByNicknamesRequest) (*userv1.FindByNicknamesResponse, error) {
+	resp := &userv1.FindByNicknamesResponse{}
+	for _, u := range f.users {
+		for _, n := range req.GetNicknames() {
+			if strings.EqualFold(u.GetNickname(), n) {
+				resp.Users = append(resp.Users, u)
+			}
+		}
+	}
+	return resp, nil
+}
+
 // harness is one chat service started with run on port 0.
 type harness struct {
 	client chatv1.ChatServiceClient

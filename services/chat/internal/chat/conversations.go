@@ -254,59 +254,67 @@ func (s *Service) dropBlocked(_ context.Context, _ int64, ids []int64) []int64 {
 	return ids
 }
 
-// recipients works out whom each message notifies before it joins a group
-// commit: mentioned users who may read its room and the sender of the
-// message it replies to, never the sender themself nor users who block
-// them. Only messages with "@" or a parent cost anything (a nickname
-// lookup, a parent lookup). A failure drops that message's notifications
-// rather than the message (logged): the message matters more.
-func (s *Service) recipients(ctx context.Context, msgs []*NewMessage) {
+// mentionRecipients works out whom a message's @mentions notify before
+// it joins a group commit: users of those nicknames who may read its room,
+// never the sender themself nor users who block them. Only messages with
+// "@" cost anything (one nickname lookup). A failed lookup drops the
+// message's mention notifications rather than the message (logged): the
+// message matters more.
+func (s *Service) mentionRecipients(ctx context.Context, m *NewMessage) {
+	names := Mentions(m.Text)
+	if len(names) == 0 || s.nicknames == nil {
+		return
+	}
+	ids, err := s.nicknames.FindByNicknames(ctx, names, MaxUsersPerMention)
+	if err != nil {
+		s.log.WarnContext(ctx, "mention notifications dropped: nickname lookup failed", "err", err)
+		return
+	}
+	slices.Sort(ids)
+	ids = slices.DeleteFunc(slices.Compact(ids), func(id int64) bool { return id == m.SenderID })
+	if len(ids) > MaxMentionRecipients {
+		ids = ids[:MaxMentionRecipients]
+	}
+	if len(ids) == 0 {
+		return
+	}
+	ids = s.dropBlocked(ctx, m.SenderID, s.MayRead(ctx, Room{ID: m.RoomID}, ids))
+	for _, id := range ids {
+		m.Notify = append(m.Notify, Recipient{UserID: id, Kind: KindMention})
+	}
+}
+
+// withReplyRecipients returns msgs with the sender of each reply's parent
+// added to its Notify (kind reply, replacing a mention of the same user;
+// never the replier themself nor someone who blocks them). The group
+// commit calls it with its batch: one lookup of every parent per batch
+// with replies, none otherwise. The parent's sender may always read the
+// room (they wrote in it). Notify slices are copied, never changed in
+// place, since a batch that is split and retried comes here again. A
+// failed lookup drops the reply notifications (logged), not the batch.
+func (s *Service) withReplyRecipients(ctx context.Context, msgs []NewMessage) {
 	var parents []MessageRef
 	for _, m := range msgs {
 		if m.ParentID > 0 {
 			parents = append(parents, MessageRef{RoomID: m.RoomID, ID: m.ParentID})
 		}
 	}
-	var parentSender map[int64]int64
-	if len(parents) > 0 {
-		var err error
-		if parentSender, err = s.store.ParentSenders(ctx, parents); err != nil {
-			s.log.WarnContext(ctx, "reply notifications dropped: parent lookup failed", "err", err)
-		}
+	if len(parents) == 0 {
+		return
 	}
-	for _, m := range msgs {
-		var out []Recipient
-		if ps, ok := parentSender[m.ParentID]; ok && m.ParentID > 0 && ps != m.SenderID {
-			out = append(out, Recipient{UserID: ps, Kind: KindReply})
-		}
-		if names := Mentions(m.Text); len(names) > 0 && s.nicknames != nil {
-			ids, err := s.nicknames.FindByNicknames(ctx, names, MaxUsersPerMention)
-			if err != nil {
-				s.log.WarnContext(ctx, "mention notifications dropped: nickname lookup failed", "err", err)
-			}
-			slices.Sort(ids)
-			ids = slices.DeleteFunc(slices.Compact(ids), func(id int64) bool {
-				return id == m.SenderID || slices.ContainsFunc(out, func(r Recipient) bool { return r.UserID == id })
-			})
-			if len(ids) > MaxMentionRecipients {
-				ids = ids[:MaxMentionRecipients]
-			}
-			if len(ids) > 0 {
-				ids = s.MayRead(ctx, Room{ID: m.RoomID}, ids)
-			}
-			for _, id := range ids {
-				out = append(out, Recipient{UserID: id, Kind: KindMention})
-			}
-		}
-		if len(out) == 0 {
+	senders, err := s.store.ParentSenders(ctx, parents)
+	if err != nil {
+		s.log.WarnContext(ctx, "reply notifications dropped: parent lookup failed", "err", err)
+		return
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		ps, ok := senders[m.ParentID]
+		if !ok || m.ParentID <= 0 || ps == m.SenderID || len(s.dropBlocked(ctx, m.SenderID, []int64{ps})) == 0 {
 			continue
 		}
-		ids := make([]int64, len(out))
-		for i, r := range out {
-			ids[i] = r.UserID
-		}
-		keep := s.dropBlocked(ctx, m.SenderID, ids)
-		m.Notify = slices.DeleteFunc(out, func(r Recipient) bool { return !slices.Contains(keep, r.UserID) })
+		m.Notify = slices.DeleteFunc(slices.Clone(m.Notify), func(r Recipient) bool { return r.UserID == ps })
+		m.Notify = append(m.Notify, Recipient{UserID: ps, Kind: KindReply})
 	}
 }
 

@@ -268,7 +268,7 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 	if err != nil {
 		return Message{}, err
 	}
-	s.recipients(ctx, []*NewMessage{&m})
+	s.mentionRecipients(ctx, &m)
 	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
 	return sendOutcome(st, err)
 }
@@ -319,11 +319,9 @@ func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []er
 		reqs = append(reqs, pending{msg: o.Msg, sender: u, span: o.Span})
 		at = append(at, i)
 	}
-	ptrs := make([]*NewMessage, len(reqs))
 	for k := range reqs {
-		ptrs[k] = &reqs[k].msg
+		s.mentionRecipients(ctx, &reqs[k].msg)
 	}
-	s.recipients(ctx, ptrs)
 	stored, serrs := s.batcher.DoAll(ctx, reqs)
 	for k, i := range at {
 		msgs[i], errs[i] = sendOutcome(stored[k], serrs[k])
@@ -372,6 +370,7 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 	for i, r := range reqs {
 		msgs[i] = r.msg
 	}
+	s.withReplyRecipients(ctx, msgs)
 	stored, err := s.store.StoreMessages(ctx, msgs)
 	if err != nil {
 		s.log.WarnContext(ctx, "group commit failed", "size", len(reqs), "err", err)

@@ -33,7 +33,6 @@ func TestPartitionMigrationKeepsData(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool, p := migratedTo(t, partitionVersion-1)
-	applyConversationTables(t, pool)
 	s := New(pool)
 
 	// Rooms enough to land in several partitions, with replies, retries'
@@ -99,12 +98,15 @@ func TestPartitionMigrationKeepsData(t *testing.T) {
 	step("up again", true, func() error { _, err := p.UpTo(ctx, partitionVersion); return err })
 }
 
+// conversationsVersion is the migration adding memberships and
+// notifications, which the group commit writes.
+const conversationsVersion = 4
+
 // applyConversationTables runs the Up part of the conversations migration
-// (00004: memberships, notifications) on a database at an older version,
-// outside goose's bookkeeping: the group commit writes those tables, and
-// they do not depend on how messages are partitioned, so the store can
-// work across migration 3's Up and Down.
-func applyConversationTables(t *testing.T, pool *pgxpool.Pool) {
+// on a database at an older version, outside goose's bookkeeping: those
+// tables do not depend on how messages are partitioned, so the store works
+// across migration 3's Up and Down.
+func applyConversationTables(t testing.TB, pool *pgxpool.Pool) {
 	t.Helper()
 	src, err := fs.ReadFile(migrations.FS, "00004_members_notifications.sql")
 	if err != nil {
@@ -118,7 +120,9 @@ func applyConversationTables(t *testing.T, pool *pgxpool.Pool) {
 }
 
 // migratedTo returns a pool on a fresh database migrated up to version,
-// and the goose provider to move it further.
+// and the goose provider to move it further (up to version 3 at most when
+// version is below conversationsVersion: the conversation tables are
+// there already, see applyConversationTables).
 func migratedTo(tb testing.TB, version int64) (*pgxpool.Pool, *goose.Provider) {
 	tb.Helper()
 	ctx := context.Background()
@@ -135,6 +139,9 @@ func migratedTo(tb testing.TB, version int64) (*pgxpool.Pool, *goose.Provider) {
 	}
 	if _, err := p.UpTo(ctx, version); err != nil {
 		tb.Fatal(err)
+	}
+	if version < conversationsVersion {
+		applyConversationTables(tb, pool)
 	}
 	return pool, p
 }
