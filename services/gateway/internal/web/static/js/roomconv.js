@@ -11,9 +11,10 @@ import { h, clear } from './dom.js';
 import { t } from './i18n.js';
 import * as myrooms from './myrooms.js';
 
-// A nickname after @ runs until whitespace or punctuation (as the server
-// reads mentions); _ and - belong to it.
-const mentionRe = /@([\p{L}\p{N}_-]+)/gu;
+// As the server reads mentions: a nickname after @ runs until white space
+// or punctuation other than _, and an @ right after a letter or digit (an
+// email) is no mention.
+const mentionRe = /(?<![\p{L}\p{N}])@([\p{L}\p{N}_]+)/gu;
 const maxSuggestions = 6;
 
 /** attachConversation adds unread line, read markers, mentions and autocomplete to panel. */
@@ -106,7 +107,7 @@ export function attachConversation(panel) {
   function suggest() {
     const input = panel.input;
     const caret = input.selectionStart ?? input.value.length;
-    const m = input.value.slice(0, caret).match(/(^|\s)@([\p{L}\p{N}_-]*)$/u);
+    const m = input.value.slice(0, caret).match(/(^|\s)@([\p{L}\p{N}_]*)$/u);
     if (!m) { close(); return; }
     choices = candidates(m[2].toLowerCase());
     if (!choices.length) { close(); return; }
