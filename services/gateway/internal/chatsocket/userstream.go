@@ -114,16 +114,40 @@ func (u *UserHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusServiceUnavailable, "Live updates are unavailable.")
 		return
 	}
+	// Without after= the stream starts at the newest notification as read
+	// now, before the upgrade: whatever is committed once the client sees
+	// the socket open is delivered, even if it beats the subscription (it
+	// is then replayed like a resume, without notification.resume).
+	announce := after >= 0
+	if !announce {
+		ctx, cancel := context.WithTimeout(grpcauth.WithToken(r.Context(), user.Token), h.hub.cfg.RPCTimeout)
+		resp, err := h.hub.chat.ListNotifications(ctx, &chatv1.ListNotificationsRequest{Limit: 1})
+		cancel()
+		switch status.Code(err) {
+		case codes.OK:
+		case codes.Unauthenticated:
+			fail(http.StatusUnauthorized, "Given token not valid.")
+			return
+		default:
+			h.hub.log.Error("chat ListNotifications failed", "user", user.UserID, "err", err)
+			fail(http.StatusServiceUnavailable, "Chat is temporarily unavailable.")
+			return
+		}
+		after = 0
+		if ns := resp.GetNotifications(); len(ns) > 0 {
+			after = ns[0].GetId()
+		}
+	}
 	ws, ip, ok := h.upgrade(w, r, user, fail)
 	if !ok {
 		return
 	}
-	go h.serveUser(ws, user, ip, after)
+	go h.serveUser(ws, user, ip, after, announce)
 }
 
 // serveUser runs one /ws/user/ socket: attach to the user's stream, the
 // notification replay, then the read loop.
-func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after int64) {
+func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after int64, announce bool) {
 	hub := h.hub
 	hub.metrics.socketsOpen.Inc()
 	c := newClient(hub, ws, 0, user, ip, newConnID())
@@ -138,7 +162,7 @@ func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after
 		c.cleanup(false)
 		return
 	}
-	if err := c.syncNotifications(after); err != nil {
+	if err := c.syncNotifications(after, announce); err != nil {
 		code, reason := websocket.CloseInternalServerErr, "internal error"
 		switch status.Code(err) {
 		case codes.Unauthenticated:
@@ -167,29 +191,13 @@ func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after
 	}()
 }
 
-// syncNotifications sends the replay of ?after= (or nothing without it)
-// and then the live notifications that arrived meanwhile. The user's
-// subject is subscribed before anything is read, so a notification
-// committed meanwhile arrives live; the merge by id drops what the replay
-// already sent.
-func (c *client) syncNotifications(after int64) error {
-	if after < 0 {
-		// Live only: position the socket at the newest notification, so
-		// that a later gap is still noticed and filled.
-		var newest int64
-		err := c.rpc(func(ctx context.Context) error {
-			resp, err := c.hub.chat.ListNotifications(ctx, &chatv1.ListNotificationsRequest{Limit: 1})
-			if ns := resp.GetNotifications(); len(ns) > 0 {
-				newest = ns[0].GetId()
-			}
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		c.finishSync(newest)
-		return nil
-	}
+// syncNotifications sends the notifications with an id above after (then
+// notification.resume when announce: the client asked with ?after=), and
+// then the live ones that arrived meanwhile. The user's subject is
+// subscribed before anything is read, so a notification committed
+// meanwhile arrives live; the merge by id drops what the replay already
+// sent.
+func (c *client) syncNotifications(after int64, announce bool) error {
 	var ns []*chatv1.Notification
 	err := c.rpc(func(ctx context.Context) (err error) {
 		ns, err = notificationsAfter(ctx, c.hub.chat, after, maxReplay)
@@ -213,13 +221,17 @@ func (c *client) syncNotifications(after int64) error {
 		if err != nil {
 			return err
 		}
-		c.pushWait(chatjson.NotificationResumeFrame(false))
+		if announce {
+			c.pushWait(chatjson.NotificationResumeFrame(false))
+		}
 	} else {
 		for _, n := range ns {
 			c.pushWait(chatjson.NotificationFrame(n))
 			last = max(last, n.GetId())
 		}
-		c.pushWait(chatjson.NotificationResumeFrame(true))
+		if announce {
+			c.pushWait(chatjson.NotificationResumeFrame(true))
+		}
 	}
 	c.finishSync(last)
 	return nil

@@ -26,6 +26,7 @@ export async function start(profile, navigate) {
   if (me && me.email === profile.email) return;
   me = profile;
   await reload();
+  if (me !== profile) return; // logged out (or in as someone else) meanwhile
   myrooms.load().catch(() => {});
   stream.start(items.reduce((m, n) => Math.max(m, n.id), 0));
 }
