@@ -1,6 +1,10 @@
 package chatsocket
 
 import (
+	"context"
+	"io"
+	"log/slog"
+	"slices"
 	"testing"
 
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
@@ -96,5 +100,47 @@ func TestMessageObject(t *testing.T) {
 	}
 	if got := string(chatjson.UnreadFrame(3, 4, nil)); got != `{"type":"chat.unread","room":3,"unread_count":4,"last_message":null}` {
 		t.Errorf("UnreadFrame: %s", got)
+	}
+}
+
+// nopBroker accepts room subscriptions and delivers nothing.
+type nopBroker struct{}
+
+func (nopBroker) SubscribeRoom(int64, func(Event)) (func(), error) { return func() {}, nil }
+
+// TestUserStreamRoomCap: a stream follows at most Config.UserRooms rooms,
+// dropping the least recently active one, and lets go of its room
+// subscription.
+func TestUserStreamRoomCap(t *testing.T) {
+	m, err := NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewHub(Config{UserRooms: 3}, nil, nopBroker{}, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := &userStream{hub: h, userID: 1, email: "a@example.com", ctx: ctx, cancel: cancel, rooms: map[int64]*roomWatch{}}
+	w1 := s.watch(1)
+	s.watch(2)
+	s.watch(3)
+	if s.watch(3) != nil {
+		t.Error("a room watched twice")
+	}
+	s.onMessages(w1, []watchedMsg{{seq: 1, sender: "b@example.com"}}) // room 1 is active again
+	s.watch(4)
+	got := []int64{}
+	for id := range s.rooms {
+		got = append(got, id)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, []int64{1, 3, 4}) {
+		t.Errorf("watched rooms %v, want [1 3 4] (room 2 the least recently active)", got)
+	}
+	h.mu.Lock()
+	_, held := h.rooms[2]
+	n := len(h.rooms)
+	h.mu.Unlock()
+	if held || n != 3 {
+		t.Errorf("hub holds %d rooms (room 2: %v), want 3 without room 2", n, held)
 	}
 }
