@@ -1914,7 +1914,7 @@ func (*TypingResponse) Descriptor() ([]byte, []int) {
 // MyRoom is one room of the caller with their reading state.
 type MyRoom struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The room (online_count is not filled in).
+	// The room, with its online count.
 	Room *Room `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
 	// Messages after the caller's marker not sent by the caller.
 	UnreadCount int64 `protobuf:"varint,2,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cobraspace/cobraspace/platform/apperr"
@@ -131,10 +132,10 @@ type MessageRef struct {
 
 // NicknameDirectory resolves @mentions (the user service).
 type NicknameDirectory interface {
-	// FindByNicknames returns the ids of the users whose nickname equals
-	// one of the (lower-cased) names case-insensitively, at most perName
-	// per name.
-	FindByNicknames(ctx context.Context, names []string, perName int) ([]int64, error)
+	// FindByNicknames returns, by lower-cased nickname, the ids of the
+	// users whose nickname equals one of the (lower-cased, at most
+	// MaxMentionNames) names case-insensitively, at most perName per name.
+	FindByNicknames(ctx context.Context, names []string, perName int) (map[string][]int64, error)
 }
 
 // UserEvent is one live event of a user (exactly one field set).
@@ -179,11 +180,20 @@ func (s *Service) MyRooms(ctx context.Context, c Caller, limit int, cursor strin
 		last := rooms[limit-1]
 		next = strconv.FormatInt(last.Activity.UnixMicro(), 10) + "_" + strconv.FormatInt(last.Room.ID, 10)
 	}
+	roomIDs := make([]int64, len(rooms))
 	var ids []int64
-	for _, r := range rooms {
+	for i, r := range rooms {
+		roomIDs[i] = r.Room.ID
 		if r.LastMessage != nil {
 			ids = append(ids, r.LastMessage.SenderID)
 		}
+	}
+	counts, err := s.presence.Counts(ctx, roomIDs)
+	if err != nil {
+		s.presenceFailed(ctx, "counts", err) // 0 online, as in Rooms
+	}
+	for i := range rooms {
+		rooms[i].Room.OnlineCount = counts[rooms[i].Room.ID]
 	}
 	if len(ids) > 0 {
 		slices.Sort(ids)
@@ -254,34 +264,81 @@ func (s *Service) dropBlocked(_ context.Context, _ int64, ids []int64) []int64 {
 	return ids
 }
 
-// mentionRecipients works out whom a message's @mentions notify before
-// it joins a group commit: users of those nicknames who may read its room,
-// never the sender themself nor users who block them. Only messages with
-// "@" cost anything (one nickname lookup). A failed lookup drops the
-// message's mention notifications rather than the message (logged): the
-// message matters more.
-func (s *Service) mentionRecipients(ctx context.Context, m *NewMessage) {
-	names := Mentions(m.Text)
-	if len(names) == 0 || s.nicknames == nil {
+// maxNicknameCalls bounds the concurrent FindByNicknames calls of one
+// batch of sends.
+const maxNicknameCalls = 4
+
+// mentionRecipients works out whom the @mentions of msgs notify before
+// they join a group commit: users of those nicknames who may read the
+// room, never the sender themself nor users who block them. Only messages
+// with "@" cost anything: the distinct nicknames of all of msgs are looked
+// up together, MaxMentionNames per call (one call for most batches, a few
+// in parallel otherwise). A failed lookup drops those mention
+// notifications rather than the messages (logged): the messages matter
+// more.
+func (s *Service) mentionRecipients(ctx context.Context, msgs []*NewMessage) {
+	if s.nicknames == nil {
 		return
 	}
-	ids, err := s.nicknames.FindByNicknames(ctx, names, MaxUsersPerMention)
-	if err != nil {
-		s.log.WarnContext(ctx, "mention notifications dropped: nickname lookup failed", "err", err)
+	names := make([][]string, len(msgs))
+	var all []string
+	for i, m := range msgs {
+		names[i] = Mentions(m.Text)
+		for _, n := range names[i] {
+			if !slices.Contains(all, n) {
+				all = append(all, n)
+			}
+		}
+	}
+	if len(all) == 0 {
 		return
 	}
-	slices.Sort(ids)
-	ids = slices.DeleteFunc(slices.Compact(ids), func(id int64) bool { return id == m.SenderID })
-	if len(ids) > MaxMentionRecipients {
-		ids = ids[:MaxMentionRecipients]
+	found := s.findNicknames(ctx, all)
+	for i, m := range msgs {
+		var ids []int64
+		for _, n := range names[i] {
+			ids = append(ids, found[n]...)
+		}
+		slices.Sort(ids)
+		ids = slices.DeleteFunc(slices.Compact(ids), func(id int64) bool { return id == m.SenderID })
+		if len(ids) > MaxMentionRecipients {
+			ids = ids[:MaxMentionRecipients]
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		ids = s.dropBlocked(ctx, m.SenderID, s.MayRead(ctx, Room{ID: m.RoomID}, ids))
+		for _, id := range ids {
+			m.Notify = append(m.Notify, Recipient{UserID: id, Kind: KindMention})
+		}
 	}
-	if len(ids) == 0 {
-		return
+}
+
+// findNicknames looks names up in chunks of MaxMentionNames, at most
+// maxNicknameCalls at a time; chunks whose call fails are left out.
+func (s *Service) findNicknames(ctx context.Context, names []string) map[string][]int64 {
+	out := make(map[string][]int64, len(names))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxNicknameCalls)
+	for chunk := range slices.Chunk(names, MaxMentionNames) {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			found, err := s.nicknames.FindByNicknames(ctx, chunk, MaxUsersPerMention)
+			if err != nil {
+				s.log.WarnContext(ctx, "mention notifications dropped: nickname lookup failed", "err", err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for n, ids := range found {
+				out[n] = ids
+			}
+		})
 	}
-	ids = s.dropBlocked(ctx, m.SenderID, s.MayRead(ctx, Room{ID: m.RoomID}, ids))
-	for _, id := range ids {
-		m.Notify = append(m.Notify, Recipient{UserID: id, Kind: KindMention})
-	}
+	wg.Wait()
+	return out
 }
 
 // withReplyRecipients returns msgs with the sender of each reply's parent

@@ -268,7 +268,7 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 	if err != nil {
 		return Message{}, err
 	}
-	s.mentionRecipients(ctx, &m)
+	s.mentionRecipients(ctx, []*NewMessage{&m})
 	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
 	return sendOutcome(st, err)
 }
@@ -319,9 +319,11 @@ func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []er
 		reqs = append(reqs, pending{msg: o.Msg, sender: u, span: o.Span})
 		at = append(at, i)
 	}
+	ptrs := make([]*NewMessage, len(reqs))
 	for k := range reqs {
-		s.mentionRecipients(ctx, &reqs[k].msg)
+		ptrs[k] = &reqs[k].msg
 	}
+	s.mentionRecipients(ctx, ptrs)
 	stored, serrs := s.batcher.DoAll(ctx, reqs)
 	for k, i := range at {
 		msgs[i], errs[i] = sendOutcome(stored[k], serrs[k])

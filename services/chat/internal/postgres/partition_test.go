@@ -125,6 +125,16 @@ func applyConversationTables(t testing.TB, pool *pgxpool.Pool) {
 // there already, see applyConversationTables).
 func migratedTo(tb testing.TB, version int64) (*pgxpool.Pool, *goose.Provider) {
 	tb.Helper()
+	pool, p := migratedToBare(tb, version)
+	if version < conversationsVersion {
+		applyConversationTables(tb, pool)
+	}
+	return pool, p
+}
+
+// migratedToBare is migratedTo without the conversation tables.
+func migratedToBare(tb testing.TB, version int64) (*pgxpool.Pool, *goose.Provider) {
+	tb.Helper()
 	ctx := context.Background()
 	pool, err := pgdb.Open(ctx, testenv.Database(tb)+"&pool_max_conns=24")
 	if err != nil {
@@ -139,9 +149,6 @@ func migratedTo(tb testing.TB, version int64) (*pgxpool.Pool, *goose.Provider) {
 	}
 	if _, err := p.UpTo(ctx, version); err != nil {
 		tb.Fatal(err)
-	}
-	if version < conversationsVersion {
-		applyConversationTables(tb, pool)
 	}
 	return pool, p
 }
