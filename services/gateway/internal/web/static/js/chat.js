@@ -201,6 +201,7 @@ export class ChatPanel {
         this.fillHoles();
         if (!this.bySeq.size) this.showEmpty();
         this.scrollToBottom();
+        this.onHistory?.(); // roomconv.js
         break;
       case 'chat.message': this.addMessage(f); this.thread.onMessage(f); break;
       case 'chat.message.reaction': this.reactions.applyFrame(f); break;
@@ -338,6 +339,7 @@ export class ChatPanel {
     this.group(li);
     if (li.nextElementSibling) this.group(li.nextElementSibling);
     if (m.edited_at && !m.deleted) li.querySelector('.edited').hidden = false;
+    this.onMessage?.(li, m, { history, older, mine }); // roomconv.js
     if (acked) this.pump();
     if (older || history) return;
     // Live messages arrive in seq order with gaps filled by the server, so a
