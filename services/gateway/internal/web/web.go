@@ -40,7 +40,7 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // the handler is a 404 (still rendered by the app, with a 404 status).
 var clientRoutes = []*regexp.Regexp{
 	regexp.MustCompile(`^/$`),
-	regexp.MustCompile(`^/(login|signup|write|profile|profile/edit|friends)/?$`),
+	regexp.MustCompile(`^/(login|signup|write|profile|profile/edit|friends|rooms)/?$`),
 	regexp.MustCompile(`^/posts/[0-9]+/?$`),
 	regexp.MustCompile(`^/posts/[0-9]+/edit/?$`),
 	regexp.MustCompile(`^/users/[0-9]+/?$`),
