@@ -355,7 +355,7 @@ func TestMessagesOverRPC(t *testing.T) {
 	}
 	// The reply names its parent, whose new reply count follows.
 	if p, _ := frame["parent"].(map[string]any); p["id"] != float64(sent.GetId()) || p["seq"] != float64(1) ||
-		p["sender"] != "alice@example.com" || p["nickname"] != "alice" || p["excerpt"] != "Hello, World!" || p["deleted"] != false {
+		p["sender"] != "alice@example.com" || p["nickname"] != "alice" || p["excerpt"] != "Hello, World!" || p["deleted"] != any(false) {
 		t.Errorf("reply frame parent: got %v", frame["parent"])
 	}
 	if p := reply.GetParent(); p.GetId() != sent.GetId() || p.GetSenderEmail() != "alice@example.com" {

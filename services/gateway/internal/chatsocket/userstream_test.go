@@ -249,7 +249,10 @@ func TestUserStreamUnreadGap(t *testing.T) {
 	// A marker within the seqs counted live is applied without a call.
 	send(8, "four")
 	send(8, "five")
-	for f := readUserFrame(t, ws); *f.UnreadCount != 3; f = readUserFrame(t, ws) {
+	// Frames until the count reaches 3 (the gap repair's answer).
+	f := readUserFrame(t, ws)
+	for *f.UnreadCount != 3 {
+		f = readUserFrame(t, ws)
 	}
 	chat.mu.Lock()
 	before := chat.snapshot
