@@ -40,6 +40,15 @@ if [ ! -f "$state/service.key" ]; then
   bin/keygen -service-key "$state/service.key"
 fi
 
+if [ -z "${VAPID_PRIVATE_KEY:-}" ] && [ ! -f "$state/vapid.env" ]; then
+  say "generating a development Web Push (VAPID) key pair in .run/ (set VAPID_PUBLIC_KEY/VAPID_PRIVATE_KEY to use your own)"
+  bin/keygen -vapid "$state/vapid.env"
+fi
+if [ -z "${VAPID_PRIVATE_KEY:-}" ]; then
+  # shellcheck disable=SC1091 # written just above
+  . "$state/vapid.env"
+fi
+
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -60,7 +69,8 @@ start() {
 
 common=(REDIS_URL=redis://127.0.0.1:6379/0 NATS_URL=nats://127.0.0.1:4222 JWT_PUBLIC_KEY_FILE="$state/jwt.pub" SERVICE_KEY_FILE="$state/service.key" LOG_LEVEL=${LOG_LEVEL:-info})
 start user user "${common[@]}" GRPC_ADDR=127.0.0.1:9001 ADMIN_ADDR=127.0.0.1:9101 \
-  DATABASE_URL="$PG_BASE/cobra_user?sslmode=disable" JWT_PRIVATE_KEY_FILE="$state/jwt.key"
+  DATABASE_URL="$PG_BASE/cobra_user?sslmode=disable" JWT_PRIVATE_KEY_FILE="$state/jwt.key" \
+  VAPID_PUBLIC_KEY="${VAPID_PUBLIC_KEY:-}" VAPID_PRIVATE_KEY="${VAPID_PRIVATE_KEY:-}" VAPID_SUBJECT="${VAPID_SUBJECT:-mailto:dev@localhost}"
 start chat chat "${common[@]}" GRPC_ADDR=127.0.0.1:9003 ADMIN_ADDR=127.0.0.1:9103 \
   DATABASE_URL="$PG_BASE/cobra_chat?sslmode=disable" USER_SERVICE_ADDR=127.0.0.1:9001
 start post post "${common[@]}" GRPC_ADDR=127.0.0.1:9002 ADMIN_ADDR=127.0.0.1:9102 \

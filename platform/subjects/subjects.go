@@ -29,6 +29,16 @@ const (
 	EventRoomDeleted = "room_deleted"
 )
 
+// Room event kinds of replies and reactions; like edit and delete, the
+// data is the client frame itself.
+const (
+	// EventReaction is a message's new reaction counts
+	// (chat.message.reaction).
+	EventReaction = "reaction"
+	// EventReplies is a message's new reply count (chat.message.replies).
+	EventReplies = "replies"
+)
+
 // Subjects builds subject names under one prefix.
 type Subjects struct {
 	prefix string

@@ -65,6 +65,21 @@ func (f *fakeUsers) GetBlockedIds(context.Context, *userv1.GetBlockedIdsRequest)
 	return &userv1.GetBlockedIdsResponse{}, nil
 }
 
+// FindByNicknames matches nicknames case-insensitively, like the user
+// service; it needs the caller's service identity there, which the fake
+// does not check (trust is tested in the user service).
+func (f *fakeUsers) FindByNicknames(_ context.Context, req *userv1.FindByNicknamesRequest) (*userv1.FindByNicknamesResponse, error) {
+	resp := &userv1.FindByNicknamesResponse{}
+	for _, u := range f.users {
+		for _, n := range req.GetNicknames() {
+			if strings.EqualFold(u.GetNickname(), n) {
+				resp.Users = append(resp.Users, u)
+			}
+		}
+	}
+	return resp, nil
+}
+
 // harness is one chat service started with run on port 0.
 type harness struct {
 	client chatv1.ChatServiceClient
@@ -318,8 +333,13 @@ func TestMessagesOverRPC(t *testing.T) {
 		"type": "chat.message", "message": "Hello, World!", "sender": "alice@example.com", "nickname": "alice",
 		"profile_picture_url": "/media/avatars/1.webp", "id": float64(sent.GetId()), "seq": float64(1),
 		"room": float64(room.GetId()), "client_msg_id": "c1", "parent_chat": nil, "edited_at": nil, "_seq_header": "1",
-		"created_at": sent.GetCreatedAt().AsTime().UTC().Format(time.RFC3339Nano),
+		"created_at":  sent.GetCreatedAt().AsTime().UTC().Format(time.RFC3339Nano),
+		"reply_count": float64(0), "parent": nil,
 	}
+	if r, ok := frame["reactions"].([]any); !ok || len(r) != 0 {
+		t.Errorf("frame reactions: got %v, want []", frame["reactions"])
+	}
+	delete(frame, "reactions")
 	if len(frame) != len(want) {
 		t.Errorf("frame keys: got %v, want %v", frame, want)
 	}
@@ -346,6 +366,18 @@ func TestMessagesOverRPC(t *testing.T) {
 	frame = next(t, events, subjects.EventMessage, 5*time.Second)
 	if frame["seq"] != float64(2) || frame["parent_chat"] != float64(sent.GetId()) || frame["nickname"] != "<b>bob</b>" {
 		t.Errorf("reply frame: got %v", frame)
+	}
+	// The reply names its parent, whose new reply count follows.
+	if p, _ := frame["parent"].(map[string]any); p["id"] != float64(sent.GetId()) || p["seq"] != float64(1) ||
+		p["sender"] != "alice@example.com" || p["nickname"] != "alice" || p["excerpt"] != "Hello, World!" || p["deleted"] != any(false) {
+		t.Errorf("reply frame parent: got %v", frame["parent"])
+	}
+	if p := reply.GetParent(); p.GetId() != sent.GetId() || p.GetSenderEmail() != "alice@example.com" {
+		t.Errorf("reply answer parent: got %v", p)
+	}
+	frame = next(t, events, subjects.EventReplies, 5*time.Second)
+	if frame["type"] != "chat.message.replies" || frame["id"] != float64(sent.GetId()) || frame["reply_count"] != float64(1) {
+		t.Errorf("replies frame: got %v", frame)
 	}
 
 	// Validation and unknown rooms.
@@ -416,6 +448,17 @@ func TestMessagesOverRPC(t *testing.T) {
 		frame["message"] != "Hello again" || frame["edited_at"] == "" || frame["_seq_header"] != "" {
 		t.Errorf("edit frame: got %v", frame)
 	}
+	// Editing a reply answers it with its parent and reply count, as
+	// history shows it.
+	er, err := h.client.EditMessage(h.as(2), &chatv1.EditMessageRequest{Id: reply.GetId(), Text: "hi, edited", RoomId: room.GetId()})
+	if err != nil || er.GetParent().GetId() != sent.GetId() || er.GetParent().GetExcerpt() != "Hello again" || er.GetText() != "hi, edited" {
+		t.Fatalf("edit of a reply: got %v %v", er, err)
+	}
+	if er, err := h.client.EditMessage(h.as(1), &chatv1.EditMessageRequest{Id: sent.GetId(), Text: "Hello again", RoomId: room.GetId()}); err != nil || er.GetReplyCount() != 1 {
+		t.Fatalf("edit of the parent: got %v %v, want reply_count 1", er, err)
+	}
+	next(t, events, subjects.EventEdit, 5*time.Second)
+	next(t, events, subjects.EventEdit, 5*time.Second)
 	del, err := h.client.DeleteMessage(h.as(1), &chatv1.DeleteMessageRequest{Id: sent.GetId()})
 	if err != nil || del.GetSeq() != 1 || del.GetRoomId() != room.GetId() {
 		t.Fatalf("delete: got %v %v", del, err)
@@ -844,10 +887,11 @@ func TestReadURLServesHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	// pg_stat_activity keeps an idle connection's last statement.
+	// pg_stat_activity keeps an idle connection's last statement (its
+	// first 1,024 bytes: the page's columns and joins come first).
 	var pages int
 	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
-		WHERE application_name = $1 AND query LIKE '%FROM messages%ORDER BY seq%'`, appName).Scan(&pages); err != nil {
+		WHERE application_name = $1 AND query LIKE 'SELECT m.id, m.room_id, m.seq%FROM messages m%'`, appName).Scan(&pages); err != nil {
 		t.Fatal(err)
 	}
 	if pages == 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
@@ -181,5 +182,78 @@ func TestSendMessagesBatch(t *testing.T) {
 		if f := next(t, events, "message", 5*time.Second); f["_seq_header"] != seq {
 			t.Errorf("published %v, want seq %s", f, seq)
 		}
+	}
+}
+
+// TestConversationRPCsTrust: CreateFriendNotification names its actor, so
+// only the gateway may call it; UnreadCount answers a user for themself
+// and the gateway for anyone; FindByNicknames reaches the user service
+// with this service's identity (a mention notifies).
+func TestConversationRPCsTrust(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	friend := &chatv1.CreateFriendNotificationRequest{ActorId: 1, UserId: 2}
+	_, err := h.client.CreateFriendNotification(h.as(1), friend)
+	wantCode(t, err, codes.PermissionDenied, "")
+	_, err = h.post.CreateFriendNotification(context.Background(), friend)
+	wantCode(t, err, codes.PermissionDenied, "")
+	resp, err := h.gateway.CreateFriendNotification(context.Background(), friend)
+	if err != nil || resp.GetNotification().GetId() != 1 || resp.GetNotification().GetKind() != "friend" {
+		t.Fatalf("gateway CreateFriendNotification: %v, %v", resp, err)
+	}
+	self, err := h.gateway.CreateFriendNotification(context.Background(), &chatv1.CreateFriendNotificationRequest{ActorId: 2, UserId: 2})
+	if err != nil || self.GetNotification() != nil {
+		t.Fatalf("friend notification to oneself: %v, %v; want none", self, err)
+	}
+	list, err := h.client.ListNotifications(h.as(2), &chatv1.ListNotificationsRequest{})
+	if err != nil || len(list.GetNotifications()) != 1 || list.GetUnreadCount() != 1 || list.GetNotifications()[0].GetActor().GetId() != 1 {
+		t.Fatalf("user 2's notifications: %v, %v", list, err)
+	}
+
+	room, err := h.client.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.SendMessage(h.as(1), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.client.SendMessage(h.as(2), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.client.UnreadCount(h.as(2), &chatv1.UnreadCountRequest{RoomId: room.GetId(), UserId: 1})
+	wantCode(t, err, codes.PermissionDenied, "")
+	mine, err := h.client.UnreadCount(h.as(1), &chatv1.UnreadCountRequest{RoomId: room.GetId()})
+	if err != nil || mine.GetMembership().GetUnreadCount() != 1 || mine.GetMembership().GetLastSeq() != 2 {
+		t.Fatalf("user 1's own unread: %v, %v; want 1 of last seq 2", mine, err)
+	}
+	other, err := h.gateway.UnreadCount(context.Background(), &chatv1.UnreadCountRequest{RoomId: room.GetId(), UserId: 1})
+	if err != nil || other.GetMembership().GetUnreadCount() != 1 {
+		t.Fatalf("gateway asking for user 1: %v, %v", other, err)
+	}
+	_, err = h.gateway.UnreadCount(context.Background(), &chatv1.UnreadCountRequest{RoomId: room.GetId(), UserId: 4})
+	wantCode(t, err, codes.PermissionDenied, "")
+
+	// A mention reaches the mentioned user's subject after commit.
+	sub, err := h.nc.SubscribeSync(h.subjects.UserEvents(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := h.client.SendMessage(h.as(2), &chatv1.SendMessageRequest{RoomId: room.GetId(), Text: "hi @ALICE."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("no event on user 1's subject: %v", err)
+	}
+	var ev chatv1.UserEvent
+	if err := proto.Unmarshal(msg.Data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if n := ev.GetNotification(); n.GetKind() != "mention" || n.GetMessageId() != m.GetId() || n.GetUserId() != 1 || n.GetActor().GetId() != 2 {
+		t.Fatalf("event %v, want user 1's mention in message %d", &ev, m.GetId())
 	}
 }

@@ -83,6 +83,7 @@ type config struct {
 	logLevel                            slog.Level
 	maxSocketsPerUser, socketSendQueue  int
 	maxSocketsPerIP                     int
+	userStreamRooms                     int
 	pingInterval, pongTimeout           time.Duration
 	kernelSendBuf                       int
 	sendBatchWait                       time.Duration
@@ -108,6 +109,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		drainDelay:        env.Duration("DRAIN_DELAY", 2*time.Second),
 		maxSocketsPerUser: env.Int("MAX_SOCKETS_PER_USER", 20),
 		maxSocketsPerIP:   env.Int("MAX_SOCKETS_PER_IP", 500),
+		userStreamRooms:   env.Int("USER_STREAM_ROOMS", 100),
 		socketSendQueue:   env.Int("SOCKET_SEND_QUEUE", 1024),
 		pingInterval:      env.Duration("PING_INTERVAL", 25*time.Second),
 		pongTimeout:       env.Duration("PONG_TIMEOUT", 60*time.Second),
@@ -312,6 +314,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 			resp, err := userClient.GetBlockedIds(ctx, &userv1.GetBlockedIdsRequest{UserId: userID})
 			return resp.GetUserIds(), err
 		},
+		UserRooms:         cfg.userStreamRooms,
 	}, chatClient, bridge, log, socketMetrics)
 	unsubBlocks, err := bridge.SubscribeBlocks(hub.BlockChanged)
 	if err != nil {
@@ -328,7 +331,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	var hooks shutdownHooks
 	hooks.Add(hub.Shutdown)
 
-	socket := chatsocket.NewHandler(hub, chatsocket.Handshake{
+	handshake := chatsocket.Handshake{
 		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
 			id, err := authn.Authenticate(r)
 			if err != nil {
@@ -339,7 +342,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		OriginAllowed: origins.RequestAllowed,
 		Error:         httpapi.WriteError,
 		ClientIP:      func(r *http.Request) string { return httpapi.ClientIP(cfg.trustedProxies, r) },
-	})
+	}
+	socket := chatsocket.NewHandler(hub, handshake)
+	userSocket := chatsocket.NewUserHandler(hub, handshake)
 	webHandler, err := web.Handler()
 	if err != nil {
 		return err
@@ -354,6 +359,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		CookieSecure:   cfg.cookieSecure,
 		TrustedProxies: cfg.trustedProxies,
 		ChatSocket:     socket,
+		UserSocket:     userSocket,
 		Web:            webHandler,
 		Metrics:        reg,
 		SendLimit:      sendLimit,

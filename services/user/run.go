@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -22,6 +23,7 @@ import (
 	"github.com/cobraspace/cobraspace/services/user/internal/nats"
 	"github.com/cobraspace/cobraspace/services/user/internal/postgres"
 	"github.com/cobraspace/cobraspace/services/user/internal/postgres/migrations"
+	"github.com/cobraspace/cobraspace/services/user/internal/push"
 	"github.com/cobraspace/cobraspace/services/user/internal/redis"
 	"github.com/cobraspace/cobraspace/services/user/internal/rpc"
 	"github.com/cobraspace/cobraspace/services/user/internal/user"
@@ -35,7 +37,48 @@ type config struct {
 	privateKey            string
 	accessTTL, refreshTTL time.Duration
 	loginLimits           redis.LoginLimits
+	push                  pushConfig
 }
+
+// pushConfig is the Web Push part of config; push is off without VAPID keys.
+type pushConfig struct {
+	vapid         push.VAPID
+	maxDevices    int
+	allowLoopback bool
+	dispatch      push.DispatcherConfig
+}
+
+func loadPushConfig(env *envconfig.Reader) (pushConfig, error) {
+	c := pushConfig{
+		vapid: push.VAPID{
+			PublicKey:  env.String("VAPID_PUBLIC_KEY", ""),
+			PrivateKey: env.String("VAPID_PRIVATE_KEY", ""),
+			Subject:    env.String("VAPID_SUBJECT", ""),
+		},
+		maxDevices:    env.Int("PUSH_MAX_DEVICES", 10),
+		allowLoopback: env.Bool("PUSH_ALLOW_LOOPBACK", false),
+		dispatch: push.DispatcherConfig{
+			Workers:     env.Int("PUSH_WORKERS", 16),
+			Queue:       env.Int("PUSH_QUEUE", 1024),
+			MaxAttempts: env.Int("PUSH_MAX_ATTEMPTS", 4),
+			BaseDelay:   env.Duration("PUSH_RETRY_BASE", time.Second),
+			MaxDelay:    env.Duration("PUSH_RETRY_MAX", time.Minute),
+		},
+	}
+	if c.maxDevices < 1 || c.dispatch.Workers < 1 || c.dispatch.Queue < 1 || c.dispatch.MaxAttempts < 1 ||
+		c.dispatch.BaseDelay <= 0 || c.dispatch.MaxDelay < c.dispatch.BaseDelay {
+		return pushConfig{}, errors.New("configuration: PUSH_MAX_DEVICES, PUSH_WORKERS, PUSH_QUEUE, PUSH_MAX_ATTEMPTS must be ≥ 1 and 0 < PUSH_RETRY_BASE ≤ PUSH_RETRY_MAX")
+	}
+	if c.vapid == (push.VAPID{Subject: c.vapid.Subject}) {
+		return c, nil // push off
+	}
+	if err := c.vapid.Validate(); err != nil {
+		return pushConfig{}, fmt.Errorf("configuration: %w", err)
+	}
+	return c, nil
+}
+
+func (c pushConfig) enabled() bool { return c.vapid.PublicKey != "" }
 
 func loadConfig(getenv func(string) string) (config, error) {
 	env := envconfig.New(getenv)
@@ -66,6 +109,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if err := c.loginLimits.Validate(); err != nil {
 		return config{}, fmt.Errorf("configuration: %w", err)
+	}
+	if c.push, err = loadPushConfig(env); err != nil {
+		return config{}, err
 	}
 	return c, nil
 }
@@ -138,20 +184,38 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		BlockAnnouncer: announcer,
 	})
 
-	gs := base.NewServer(verifier, rpc.AnonymousMethods())
-	userv1.RegisterUserServiceServer(gs, rpc.New(svc, logger))
+	pushStore := postgres.NewPushStore(base.Pool)
+	var publicKey string
+	if cfg.push.enabled() {
+		publicKey = cfg.push.vapid.PublicKey
+	}
+	registry := push.NewRegistry(pushStore, publicKey, cfg.push.maxDevices, cfg.push.allowLoopback)
 
-	// Refresh-token pruning stops with the servers.
+	gs := base.NewServer(verifier, rpc.AnonymousMethods())
+	userv1.RegisterUserServiceServer(gs, rpc.New(svc, registry, logger))
+
+	// Refresh-token pruning and push delivery stop with the servers.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pruned := make(chan struct{})
-	go func() {
-		defer close(pruned)
-		pruneTokens(ctx, svc, logger)
-	}()
+	var bg sync.WaitGroup
+	if cfg.push.enabled() {
+		d := cfg.push.dispatch
+		d.Store, d.Sender, d.Logger = pushStore, push.NewWebPush(cfg.push.vapid, cfg.push.allowLoopback), logger
+		if d.Outcomes, err = push.NewOutcomes(base.Metrics); err != nil {
+			return err
+		}
+		dispatcher := push.NewDispatcher(d)
+		sub, err := nats.SubscribePush(nc, subjects.New(cfg.natsPrefix), dispatcher, logger)
+		if err != nil {
+			return err
+		}
+		defer sub.Unsubscribe() //nolint:errcheck // the connection closes next anyway
+		bg.Go(func() { dispatcher.Run(ctx) })
+	}
+	bg.Go(func() { pruneTokens(ctx, svc, logger) })
 	err = base.Serve(ctx, gs, base.PingDatabase)
 	cancel()
-	<-pruned
+	bg.Wait()
 	return err
 }
 

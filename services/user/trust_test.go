@@ -59,6 +59,32 @@ func TestGetUsersNeedsUserOrService(t *testing.T) {
 	wantCode(t, "wrong service key", err, codes.Unauthenticated, "")
 }
 
+// TestFindByNicknamesNeedsService: resolving @mentions is for calling
+// services only; a user token cannot probe who carries which nickname.
+func TestFindByNicknamesNeedsService(t *testing.T) {
+	t.Parallel()
+	s := start(t, nil)
+	reg, err := s.client.Register(s.ctx, &userv1.RegisterRequest{Email: "Kim.Lee@example.com", Password: "a fine passphrase"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.client.Login(s.ctx, &userv1.LoginRequest{Email: "Kim.Lee@example.com", Password: "a fine passphrase"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &userv1.FindByNicknamesRequest{Nicknames: []string{"KIM.LEE"}}
+	_, err = s.client.FindByNicknames(s.ctx, req)
+	wantCode(t, "no credentials", err, codes.Unauthenticated, "")
+	_, err = s.client.FindByNicknames(s.authed(res.GetTokens().GetAccess()), req)
+	wantCode(t, "a user token", err, codes.PermissionDenied, "")
+	got, err := s.gateway.FindByNicknames(s.ctx, req)
+	if err != nil || len(got.GetUsers()) != 1 || got.GetUsers()[0].GetUserId() != reg.GetProfile().GetUserId() {
+		t.Errorf("service identity: got %v, %v; want the user of nickname kim.lee", got, err)
+	}
+	_, err = s.gateway.FindByNicknames(s.ctx, &userv1.FindByNicknamesRequest{Nicknames: make([]string, 21)})
+	wantCode(t, "21 nicknames", err, codes.InvalidArgument, "")
+}
+
 // TestLoginClientIPOnlyFromGateway: the per-IP login limit counts the
 // client_ip the gateway reports, but a caller without the gateway's
 // identity is counted by its own address however many addresses it claims.

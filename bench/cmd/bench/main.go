@@ -41,7 +41,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	mode := fs.String("mode", "quick", "quick (about a minute) or full")
 	root := fs.String("root", ".", "repository root")
-	only := fs.String("scenarios", "M1,M2,M3,M4,M5,M6,M7,M8,S1,S2,S3", "comma-separated scenarios to run")
+	only := fs.String("scenarios", "M1,M2,M3,M4,M5,M6,M7,M8,S1,S1N,S2,S3", "comma-separated scenarios to run")
 	tree := fs.Bool("working-tree", false, "build the services from the working tree instead of a clean export of HEAD")
 	profDir := fs.String("profile", "", "directory for CPU profiles of every stack process over each measured window (empty: none)")
 	mdPath := fs.String("markdown", "BENCHMARKS.md", "Markdown file whose bench section is replaced (relative to -root; empty: none)")
@@ -167,6 +167,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		{"M6", func() report.Scenario { return scenario.M6(ctx, env) }},
 		{"M8", func() report.Scenario { return scenario.M8(ctx, env, firstStart) }},
 		{"S1", func() report.Scenario { return scenario.S1(ctx, env) }},
+		{"S1N", func() report.Scenario { return scenario.S1N(ctx, env) }},
 		{"S2", func() report.Scenario { return scenario.S2(ctx, env) }},
 		{"S3", func() report.Scenario { return scenario.S3(ctx, env) }},
 	}

@@ -49,6 +49,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	slow := fs.Int("slow", 0, "extra members of the first room that stop reading at -slow-after")
 	slowAfter := fs.Duration("slow-after", 2*time.Second, "when the slow members stop reading (from the window start)")
 	pad := fs.Int("pad", 0, "filler bytes added to each message text")
+	suffix := fs.String("suffix", "", "text appended to each message (e.g. \"@nickname\" to mention a user in every message)")
 	procs := fs.String("procs", "", "command names of processes to sample from /proc (e.g. gateway,chat,postgres)")
 	pids := fs.String("pids", "", "label=pid pairs to sample (e.g. gw-a=123,gw-b=456)")
 	jsonOut := fs.String("json", "", "also write the result as JSON to this file")
@@ -94,7 +95,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var before, after procstat.Reading
 	var w0, w1 time.Time
 	res := s.Run(ctx, chatload.RunOptions{
-		Rate: *rate, Warmup: *warmup, Duration: *duration, Drain: *drain, SlowAfter: *slowAfter, Pad: *pad,
+		Rate: *rate, Warmup: *warmup, Duration: *duration, Drain: *drain, SlowAfter: *slowAfter, Pad: *pad, Suffix: *suffix,
 		At: []chatload.Hook{
 			{After: 0, Do: func() { before, w0 = procstat.Take("/proc", groups), time.Now() }},
 			{After: *duration, Do: func() { after, w1 = procstat.Take("/proc", groups), time.Now() }},

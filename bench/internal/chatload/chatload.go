@@ -118,6 +118,10 @@ type RunOptions struct {
 	// Pad adds this many filler bytes to each message text (e.g. to push
 	// bytes at a slow reader faster).
 	Pad int
+	// Suffix is appended to each message text after a space, e.g.
+	// "@nickname" to make every message a mention (plain ASCII without
+	// quotes or backslashes: it is written into the JSON frame as is).
+	Suffix string
 }
 
 // Hook is an action at a moment of a Run.
@@ -212,6 +216,7 @@ type Session struct {
 type window struct {
 	start, end, split time.Time
 	pad               int
+	suffix            string
 	all, before       *latency.Sharded
 	after             *latency.Sharded
 	delivered         atomic.Int64
@@ -856,6 +861,10 @@ func (sk *socket) writeLoop() {
 			buf = append(buf, `{"type":"chat.message","message":"`...)
 		}
 		buf = frame.AppendText(buf, m.intended, m.n, w.pad)
+		if w.suffix != "" {
+			buf = append(buf, ' ')
+			buf = append(buf, w.suffix...)
+		}
 		buf = append(buf, `","client_msg_id":"`...)
 		buf = append(buf, s.clientMsgID(m.n)...)
 		buf = append(buf, `"}`...)
@@ -880,6 +889,7 @@ func (s *Session) Run(ctx context.Context, o RunOptions) Result {
 	}
 	w := s.newWindow()
 	w.pad = o.Pad
+	w.suffix = o.Suffix
 	begin := time.Now().Add(20 * time.Millisecond)
 	w.start = begin.Add(o.Warmup)
 	w.end = w.start.Add(o.Duration)

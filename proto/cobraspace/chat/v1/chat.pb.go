@@ -27,7 +27,7 @@
 // Live events: after a change is committed the service publishes on the NATS
 // subject "<prefix>chat.room.<room_id>" (see platform/subjects). Each NATS
 // message carries the header "Cobra-Event" (messages, edit, delete, join,
-// leave, typing, room_deleted). A "messages" event's data is a RoomMessages
+// leave, typing, room_deleted, reaction, replies). A "messages" event's data is a RoomMessages
 // (events.proto): the room's new messages of one group commit, each as the
 // exact JSON frame clients receive; every other event's data is that frame
 // itself (docs/api.md), so gateways forward frames without decoding them.
@@ -209,7 +209,16 @@ type Message struct {
 	EditedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=edited_at,json=editedAt,proto3" json:"edited_at,omitempty"`
 	// True when the viewer blocks the sender (conversations: blocks): text
 	// is then empty.
-	Hidden        bool `protobuf:"varint,42,opt,name=hidden,proto3" json:"hidden,omitempty"`
+	Hidden bool `protobuf:"varint,42,opt,name=hidden,proto3" json:"hidden,omitempty"`
+	// Replies and reactions (field numbers 50-59).
+	// Live (not deleted) replies to this message, kept by the service as
+	// replies are stored and deleted.
+	ReplyCount int64 `protobuf:"varint,50,opt,name=reply_count,json=replyCount,proto3" json:"reply_count,omitempty"`
+	// The message replied to, when parent_id is set.
+	Parent *MessageParent `protobuf:"bytes,51,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Reactions in the order each emoji was first used on the message;
+	// "me" is set for the calling user (false without a user).
+	Reactions     []*Reaction `protobuf:"bytes,52,rep,name=reactions,proto3" json:"reactions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -333,6 +342,27 @@ func (x *Message) GetHidden() bool {
 		return x.Hidden
 	}
 	return false
+}
+
+func (x *Message) GetReplyCount() int64 {
+	if x != nil {
+		return x.ReplyCount
+	}
+	return 0
+}
+
+func (x *Message) GetParent() *MessageParent {
+	if x != nil {
+		return x.Parent
+	}
+	return nil
+}
+
+func (x *Message) GetReactions() []*Reaction {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
 }
 
 // OnlineUser is one user present in a room.
@@ -3654,6 +3684,438 @@ func (x *OpenDirectRoomResponse) GetCreated() bool {
 	return false
 }
 
+// MessageParent summarises the message a reply answers.
+type MessageParent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The parent's id.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The parent's seq in the room.
+	Seq int64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// User id of the parent's sender (0 when the parent is deleted).
+	SenderId int64 `protobuf:"varint,3,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	// The parent's sender's email ("" when deleted).
+	SenderEmail string `protobuf:"bytes,4,opt,name=sender_email,json=senderEmail,proto3" json:"sender_email,omitempty"`
+	// The parent's sender's nickname ("" when deleted).
+	Nickname string `protobuf:"bytes,5,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	// The start of the parent's text (at most 100 characters; "" when
+	// deleted).
+	Excerpt string `protobuf:"bytes,6,opt,name=excerpt,proto3" json:"excerpt,omitempty"`
+	// The parent was deleted after the reply was sent.
+	Deleted       bool `protobuf:"varint,7,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageParent) Reset() {
+	*x = MessageParent{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageParent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageParent) ProtoMessage() {}
+
+func (x *MessageParent) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageParent.ProtoReflect.Descriptor instead.
+func (*MessageParent) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *MessageParent) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *MessageParent) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *MessageParent) GetSenderId() int64 {
+	if x != nil {
+		return x.SenderId
+	}
+	return 0
+}
+
+func (x *MessageParent) GetSenderEmail() string {
+	if x != nil {
+		return x.SenderEmail
+	}
+	return ""
+}
+
+func (x *MessageParent) GetNickname() string {
+	if x != nil {
+		return x.Nickname
+	}
+	return ""
+}
+
+func (x *MessageParent) GetExcerpt() string {
+	if x != nil {
+		return x.Excerpt
+	}
+	return ""
+}
+
+func (x *MessageParent) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+// Reaction is the count of one emoji on a message.
+type Reaction struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One emoji grapheme cluster.
+	Emoji string `protobuf:"bytes,1,opt,name=emoji,proto3" json:"emoji,omitempty"`
+	// How many users reacted with it (at least 1).
+	Count int64 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	// Whether the calling user is one of them.
+	Me            bool `protobuf:"varint,3,opt,name=me,proto3" json:"me,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reaction) Reset() {
+	*x = Reaction{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reaction) ProtoMessage() {}
+
+func (x *Reaction) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reaction.ProtoReflect.Descriptor instead.
+func (*Reaction) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *Reaction) GetEmoji() string {
+	if x != nil {
+		return x.Emoji
+	}
+	return ""
+}
+
+func (x *Reaction) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *Reaction) GetMe() bool {
+	if x != nil {
+		return x.Me
+	}
+	return false
+}
+
+// ListRepliesRequest selects a page of a message's replies.
+type ListRepliesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The parent message; NOT_FOUND when unknown or deleted.
+	MessageId int64 `protobuf:"varint,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Page size: 20 when 0, at most 100.
+	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Empty for the first page, else a next_cursor of a previous page
+	// (INVALID_ARGUMENT field "cursor" otherwise).
+	Cursor        string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRepliesRequest) Reset() {
+	*x = ListRepliesRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRepliesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRepliesRequest) ProtoMessage() {}
+
+func (x *ListRepliesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRepliesRequest.ProtoReflect.Descriptor instead.
+func (*ListRepliesRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *ListRepliesRequest) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *ListRepliesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListRepliesRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// ListRepliesResponse is one page of replies.
+type ListRepliesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In seq order, oldest first.
+	Messages []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRepliesResponse) Reset() {
+	*x = ListRepliesResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRepliesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRepliesResponse) ProtoMessage() {}
+
+func (x *ListRepliesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRepliesResponse.ProtoReflect.Descriptor instead.
+func (*ListRepliesResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *ListRepliesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ListRepliesResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+// ToggleReactionRequest toggles the caller's reaction.
+type ToggleReactionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message; NOT_FOUND when unknown or deleted.
+	MessageId int64 `protobuf:"varint,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// One emoji grapheme cluster of at most 16 bytes.
+	Emoji         string `protobuf:"bytes,2,opt,name=emoji,proto3" json:"emoji,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToggleReactionRequest) Reset() {
+	*x = ToggleReactionRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToggleReactionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToggleReactionRequest) ProtoMessage() {}
+
+func (x *ToggleReactionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToggleReactionRequest.ProtoReflect.Descriptor instead.
+func (*ToggleReactionRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *ToggleReactionRequest) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *ToggleReactionRequest) GetEmoji() string {
+	if x != nil {
+		return x.Emoji
+	}
+	return ""
+}
+
+// ToggleReactionResponse is the message's reactions after the toggle.
+type ToggleReactionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message's id.
+	MessageId int64 `protobuf:"varint,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Its seq.
+	Seq int64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Its room.
+	RoomId int64 `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Every emoji on the message, "me" for the caller.
+	Reactions []*Reaction `protobuf:"bytes,4,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	// Whether the toggle added the caller's reaction (false: removed it).
+	Added bool `protobuf:"varint,5,opt,name=added,proto3" json:"added,omitempty"`
+	// Increases with every change of the message's reactions; the
+	// chat.message.reaction frame carries it as "rev".
+	Rev           int64 `protobuf:"varint,6,opt,name=rev,proto3" json:"rev,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToggleReactionResponse) Reset() {
+	*x = ToggleReactionResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToggleReactionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToggleReactionResponse) ProtoMessage() {}
+
+func (x *ToggleReactionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToggleReactionResponse.ProtoReflect.Descriptor instead.
+func (*ToggleReactionResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ToggleReactionResponse) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *ToggleReactionResponse) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ToggleReactionResponse) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *ToggleReactionResponse) GetReactions() []*Reaction {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
+func (x *ToggleReactionResponse) GetAdded() bool {
+	if x != nil {
+		return x.Added
+	}
+	return false
+}
+
+func (x *ToggleReactionResponse) GetRev() int64 {
+	if x != nil {
+		return x.Rev
+	}
+	return 0
+}
+
 var File_cobraspace_chat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
@@ -3669,7 +4131,7 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x19\n" +
 	"\blast_seq\x18\a \x01(\x03R\alastSeq\x12\x12\n" +
 	"\x04kind\x18( \x01(\tR\x04kind\x12\x1e\n" +
-	"\vdm_user_ids\x18) \x03(\x03R\tdmUserIds\"\xb1\x03\n" +
+	"\vdm_user_ids\x18) \x03(\x03R\tdmUserIds\"\xc9\x04\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x17\n" +
@@ -3685,7 +4147,11 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x127\n" +
 	"\tedited_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\beditedAt\x12\x16\n" +
-	"\x06hidden\x18* \x01(\bR\x06hidden\"\x87\x01\n" +
+	"\x06hidden\x18* \x01(\bR\x06hidden\x12\x1f\n" +
+	"\vreply_count\x182 \x01(\x03R\n" +
+	"replyCount\x129\n" +
+	"\x06parent\x183 \x01(\v2!.cobraspace.chat.v1.MessageParentR\x06parent\x12:\n" +
+	"\treactions\x184 \x03(\v2\x1c.cobraspace.chat.v1.ReactionR\treactions\"\x87\x01\n" +
 	"\n" +
 	"OnlineUser\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x14\n" +
@@ -3897,7 +4363,40 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\auser_id\x18\x01 \x01(\x03R\x06userId\"`\n" +
 	"\x16OpenDirectRoomResponse\x12,\n" +
 	"\x04room\x18\x01 \x01(\v2\x18.cobraspace.chat.v1.RoomR\x04room\x12\x18\n" +
-	"\acreated\x18\x02 \x01(\bR\acreated2\xc7\x12\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\xc1\x01\n" +
+	"\rMessageParent\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x1b\n" +
+	"\tsender_id\x18\x03 \x01(\x03R\bsenderId\x12!\n" +
+	"\fsender_email\x18\x04 \x01(\tR\vsenderEmail\x12\x1a\n" +
+	"\bnickname\x18\x05 \x01(\tR\bnickname\x12\x18\n" +
+	"\aexcerpt\x18\x06 \x01(\tR\aexcerpt\x12\x18\n" +
+	"\adeleted\x18\a \x01(\bR\adeleted\"F\n" +
+	"\bReaction\x12\x14\n" +
+	"\x05emoji\x18\x01 \x01(\tR\x05emoji\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x0e\n" +
+	"\x02me\x18\x03 \x01(\bR\x02me\"a\n" +
+	"\x12ListRepliesRequest\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\x03R\tmessageId\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"o\n" +
+	"\x13ListRepliesResponse\x127\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1b.cobraspace.chat.v1.MessageR\bmessages\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"L\n" +
+	"\x15ToggleReactionRequest\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\x03R\tmessageId\x12\x14\n" +
+	"\x05emoji\x18\x02 \x01(\tR\x05emoji\"\xc6\x01\n" +
+	"\x16ToggleReactionResponse\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\x03R\tmessageId\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x17\n" +
+	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\x12:\n" +
+	"\treactions\x18\x04 \x03(\v2\x1c.cobraspace.chat.v1.ReactionR\treactions\x12\x14\n" +
+	"\x05added\x18\x05 \x01(\bR\x05added\x12\x10\n" +
+	"\x03rev\x18\x06 \x01(\x03R\x03rev2\x90\x14\n" +
 	"\vChatService\x12M\n" +
 	"\n" +
 	"CreateRoom\x12%.cobraspace.chat.v1.CreateRoomRequest\x1a\x18.cobraspace.chat.v1.Room\x12G\n" +
@@ -3927,7 +4426,9 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\rReportMessage\x12(.cobraspace.chat.v1.ReportMessageRequest\x1a).cobraspace.chat.v1.ReportMessageResponse\x12^\n" +
 	"\vListReports\x12&.cobraspace.chat.v1.ListReportsRequest\x1a'.cobraspace.chat.v1.ListReportsResponse\x12g\n" +
 	"\x0eSearchMessages\x12).cobraspace.chat.v1.SearchMessagesRequest\x1a*.cobraspace.chat.v1.SearchMessagesResponse\x12g\n" +
-	"\x0eOpenDirectRoom\x12).cobraspace.chat.v1.OpenDirectRoomRequest\x1a*.cobraspace.chat.v1.OpenDirectRoomResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1;chatv1b\x06proto3"
+	"\x0eOpenDirectRoom\x12).cobraspace.chat.v1.OpenDirectRoomRequest\x1a*.cobraspace.chat.v1.OpenDirectRoomResponse\x12^\n" +
+	"\vListReplies\x12&.cobraspace.chat.v1.ListRepliesRequest\x1a'.cobraspace.chat.v1.ListRepliesResponse\x12g\n" +
+	"\x0eToggleReaction\x12).cobraspace.chat.v1.ToggleReactionRequest\x1a*.cobraspace.chat.v1.ToggleReactionResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1;chatv1b\x06proto3"
 
 var (
 	file_cobraspace_chat_v1_chat_proto_rawDescOnce sync.Once
@@ -3941,7 +4442,7 @@ func file_cobraspace_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_cobraspace_chat_v1_chat_proto_rawDescData
 }
 
-var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
+var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_cobraspace_chat_v1_chat_proto_goTypes = []any{
 	(*Room)(nil),                             // 0: cobraspace.chat.v1.Room
 	(*Message)(nil),                          // 1: cobraspace.chat.v1.Message
@@ -4001,94 +4502,108 @@ var file_cobraspace_chat_v1_chat_proto_goTypes = []any{
 	(*SearchMessagesResponse)(nil),           // 55: cobraspace.chat.v1.SearchMessagesResponse
 	(*OpenDirectRoomRequest)(nil),            // 56: cobraspace.chat.v1.OpenDirectRoomRequest
 	(*OpenDirectRoomResponse)(nil),           // 57: cobraspace.chat.v1.OpenDirectRoomResponse
-	(*timestamppb.Timestamp)(nil),            // 58: google.protobuf.Timestamp
+	(*MessageParent)(nil),                    // 58: cobraspace.chat.v1.MessageParent
+	(*Reaction)(nil),                         // 59: cobraspace.chat.v1.Reaction
+	(*ListRepliesRequest)(nil),               // 60: cobraspace.chat.v1.ListRepliesRequest
+	(*ListRepliesResponse)(nil),              // 61: cobraspace.chat.v1.ListRepliesResponse
+	(*ToggleReactionRequest)(nil),            // 62: cobraspace.chat.v1.ToggleReactionRequest
+	(*ToggleReactionResponse)(nil),           // 63: cobraspace.chat.v1.ToggleReactionResponse
+	(*timestamppb.Timestamp)(nil),            // 64: google.protobuf.Timestamp
 }
 var file_cobraspace_chat_v1_chat_proto_depIdxs = []int32{
-	58, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
-	58, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	58, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
-	0,  // 3: cobraspace.chat.v1.ListRoomsResponse.rooms:type_name -> cobraspace.chat.v1.Room
-	12, // 4: cobraspace.chat.v1.SendMessagesRequest.messages:type_name -> cobraspace.chat.v1.SenderMessage
-	10, // 5: cobraspace.chat.v1.SenderMessage.message:type_name -> cobraspace.chat.v1.SendMessageRequest
-	14, // 6: cobraspace.chat.v1.SendMessagesResponse.outcomes:type_name -> cobraspace.chat.v1.SendOutcome
-	1,  // 7: cobraspace.chat.v1.SendOutcome.message:type_name -> cobraspace.chat.v1.Message
-	15, // 8: cobraspace.chat.v1.SendOutcome.error:type_name -> cobraspace.chat.v1.SendError
-	1,  // 9: cobraspace.chat.v1.ListMessagesResponse.messages:type_name -> cobraspace.chat.v1.Message
-	0,  // 10: cobraspace.chat.v1.JoinResponse.room:type_name -> cobraspace.chat.v1.Room
-	2,  // 11: cobraspace.chat.v1.JoinResponse.online:type_name -> cobraspace.chat.v1.OnlineUser
-	2,  // 12: cobraspace.chat.v1.JoinResponse.me:type_name -> cobraspace.chat.v1.OnlineUser
-	26, // 13: cobraspace.chat.v1.HeartbeatRequest.connections:type_name -> cobraspace.chat.v1.ConnectionRef
-	26, // 14: cobraspace.chat.v1.HeartbeatResponse.unknown:type_name -> cobraspace.chat.v1.ConnectionRef
-	0,  // 15: cobraspace.chat.v1.MyRoom.room:type_name -> cobraspace.chat.v1.Room
-	1,  // 16: cobraspace.chat.v1.MyRoom.last_message:type_name -> cobraspace.chat.v1.Message
-	30, // 17: cobraspace.chat.v1.ListMyRoomsResponse.rooms:type_name -> cobraspace.chat.v1.MyRoom
-	45, // 18: cobraspace.chat.v1.MarkReadResponse.marker:type_name -> cobraspace.chat.v1.ReadMarker
-	35, // 19: cobraspace.chat.v1.Notification.actor:type_name -> cobraspace.chat.v1.NotificationActor
-	58, // 20: cobraspace.chat.v1.Notification.created_at:type_name -> google.protobuf.Timestamp
-	36, // 21: cobraspace.chat.v1.ListNotificationsResponse.notifications:type_name -> cobraspace.chat.v1.Notification
-	36, // 22: cobraspace.chat.v1.CreateFriendNotificationResponse.notification:type_name -> cobraspace.chat.v1.Notification
-	46, // 23: cobraspace.chat.v1.UnreadCountResponse.membership:type_name -> cobraspace.chat.v1.Membership
-	58, // 24: cobraspace.chat.v1.MuteMemberResponse.until:type_name -> google.protobuf.Timestamp
-	51, // 25: cobraspace.chat.v1.ReportMessageResponse.report:type_name -> cobraspace.chat.v1.Report
-	58, // 26: cobraspace.chat.v1.Report.created_at:type_name -> google.protobuf.Timestamp
-	51, // 27: cobraspace.chat.v1.ListReportsResponse.reports:type_name -> cobraspace.chat.v1.Report
-	1,  // 28: cobraspace.chat.v1.SearchMessagesResponse.messages:type_name -> cobraspace.chat.v1.Message
-	0,  // 29: cobraspace.chat.v1.OpenDirectRoomResponse.room:type_name -> cobraspace.chat.v1.Room
-	3,  // 30: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
-	4,  // 31: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
-	5,  // 32: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
-	7,  // 33: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
-	8,  // 34: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
-	10, // 35: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
-	11, // 36: cobraspace.chat.v1.ChatService.SendMessages:input_type -> cobraspace.chat.v1.SendMessagesRequest
-	16, // 37: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
-	17, // 38: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
-	19, // 39: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
-	21, // 40: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
-	23, // 41: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
-	25, // 42: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
-	28, // 43: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
-	31, // 44: cobraspace.chat.v1.ChatService.ListMyRooms:input_type -> cobraspace.chat.v1.ListMyRoomsRequest
-	33, // 45: cobraspace.chat.v1.ChatService.MarkRead:input_type -> cobraspace.chat.v1.MarkReadRequest
-	37, // 46: cobraspace.chat.v1.ChatService.ListNotifications:input_type -> cobraspace.chat.v1.ListNotificationsRequest
-	39, // 47: cobraspace.chat.v1.ChatService.MarkNotificationsRead:input_type -> cobraspace.chat.v1.MarkNotificationsReadRequest
-	41, // 48: cobraspace.chat.v1.ChatService.CreateFriendNotification:input_type -> cobraspace.chat.v1.CreateFriendNotificationRequest
-	43, // 49: cobraspace.chat.v1.ChatService.UnreadCount:input_type -> cobraspace.chat.v1.UnreadCountRequest
-	47, // 50: cobraspace.chat.v1.ChatService.MuteMember:input_type -> cobraspace.chat.v1.MuteMemberRequest
-	49, // 51: cobraspace.chat.v1.ChatService.ReportMessage:input_type -> cobraspace.chat.v1.ReportMessageRequest
-	52, // 52: cobraspace.chat.v1.ChatService.ListReports:input_type -> cobraspace.chat.v1.ListReportsRequest
-	54, // 53: cobraspace.chat.v1.ChatService.SearchMessages:input_type -> cobraspace.chat.v1.SearchMessagesRequest
-	56, // 54: cobraspace.chat.v1.ChatService.OpenDirectRoom:input_type -> cobraspace.chat.v1.OpenDirectRoomRequest
-	0,  // 55: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
-	0,  // 56: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
-	6,  // 57: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
-	0,  // 58: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
-	9,  // 59: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
-	1,  // 60: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
-	13, // 61: cobraspace.chat.v1.ChatService.SendMessages:output_type -> cobraspace.chat.v1.SendMessagesResponse
-	1,  // 62: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
-	18, // 63: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
-	20, // 64: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
-	22, // 65: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
-	24, // 66: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
-	27, // 67: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
-	29, // 68: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
-	32, // 69: cobraspace.chat.v1.ChatService.ListMyRooms:output_type -> cobraspace.chat.v1.ListMyRoomsResponse
-	34, // 70: cobraspace.chat.v1.ChatService.MarkRead:output_type -> cobraspace.chat.v1.MarkReadResponse
-	38, // 71: cobraspace.chat.v1.ChatService.ListNotifications:output_type -> cobraspace.chat.v1.ListNotificationsResponse
-	40, // 72: cobraspace.chat.v1.ChatService.MarkNotificationsRead:output_type -> cobraspace.chat.v1.MarkNotificationsReadResponse
-	42, // 73: cobraspace.chat.v1.ChatService.CreateFriendNotification:output_type -> cobraspace.chat.v1.CreateFriendNotificationResponse
-	44, // 74: cobraspace.chat.v1.ChatService.UnreadCount:output_type -> cobraspace.chat.v1.UnreadCountResponse
-	48, // 75: cobraspace.chat.v1.ChatService.MuteMember:output_type -> cobraspace.chat.v1.MuteMemberResponse
-	50, // 76: cobraspace.chat.v1.ChatService.ReportMessage:output_type -> cobraspace.chat.v1.ReportMessageResponse
-	53, // 77: cobraspace.chat.v1.ChatService.ListReports:output_type -> cobraspace.chat.v1.ListReportsResponse
-	55, // 78: cobraspace.chat.v1.ChatService.SearchMessages:output_type -> cobraspace.chat.v1.SearchMessagesResponse
-	57, // 79: cobraspace.chat.v1.ChatService.OpenDirectRoom:output_type -> cobraspace.chat.v1.OpenDirectRoomResponse
-	55, // [55:80] is the sub-list for method output_type
-	30, // [30:55] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	64, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
+	64, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	64, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
+	58, // 3: cobraspace.chat.v1.Message.parent:type_name -> cobraspace.chat.v1.MessageParent
+	59, // 4: cobraspace.chat.v1.Message.reactions:type_name -> cobraspace.chat.v1.Reaction
+	0,  // 5: cobraspace.chat.v1.ListRoomsResponse.rooms:type_name -> cobraspace.chat.v1.Room
+	12, // 6: cobraspace.chat.v1.SendMessagesRequest.messages:type_name -> cobraspace.chat.v1.SenderMessage
+	10, // 7: cobraspace.chat.v1.SenderMessage.message:type_name -> cobraspace.chat.v1.SendMessageRequest
+	14, // 8: cobraspace.chat.v1.SendMessagesResponse.outcomes:type_name -> cobraspace.chat.v1.SendOutcome
+	1,  // 9: cobraspace.chat.v1.SendOutcome.message:type_name -> cobraspace.chat.v1.Message
+	15, // 10: cobraspace.chat.v1.SendOutcome.error:type_name -> cobraspace.chat.v1.SendError
+	1,  // 11: cobraspace.chat.v1.ListMessagesResponse.messages:type_name -> cobraspace.chat.v1.Message
+	0,  // 12: cobraspace.chat.v1.JoinResponse.room:type_name -> cobraspace.chat.v1.Room
+	2,  // 13: cobraspace.chat.v1.JoinResponse.online:type_name -> cobraspace.chat.v1.OnlineUser
+	2,  // 14: cobraspace.chat.v1.JoinResponse.me:type_name -> cobraspace.chat.v1.OnlineUser
+	26, // 15: cobraspace.chat.v1.HeartbeatRequest.connections:type_name -> cobraspace.chat.v1.ConnectionRef
+	26, // 16: cobraspace.chat.v1.HeartbeatResponse.unknown:type_name -> cobraspace.chat.v1.ConnectionRef
+	0,  // 17: cobraspace.chat.v1.MyRoom.room:type_name -> cobraspace.chat.v1.Room
+	1,  // 18: cobraspace.chat.v1.MyRoom.last_message:type_name -> cobraspace.chat.v1.Message
+	30, // 19: cobraspace.chat.v1.ListMyRoomsResponse.rooms:type_name -> cobraspace.chat.v1.MyRoom
+	45, // 20: cobraspace.chat.v1.MarkReadResponse.marker:type_name -> cobraspace.chat.v1.ReadMarker
+	35, // 21: cobraspace.chat.v1.Notification.actor:type_name -> cobraspace.chat.v1.NotificationActor
+	64, // 22: cobraspace.chat.v1.Notification.created_at:type_name -> google.protobuf.Timestamp
+	36, // 23: cobraspace.chat.v1.ListNotificationsResponse.notifications:type_name -> cobraspace.chat.v1.Notification
+	36, // 24: cobraspace.chat.v1.CreateFriendNotificationResponse.notification:type_name -> cobraspace.chat.v1.Notification
+	46, // 25: cobraspace.chat.v1.UnreadCountResponse.membership:type_name -> cobraspace.chat.v1.Membership
+	64, // 26: cobraspace.chat.v1.MuteMemberResponse.until:type_name -> google.protobuf.Timestamp
+	51, // 27: cobraspace.chat.v1.ReportMessageResponse.report:type_name -> cobraspace.chat.v1.Report
+	64, // 28: cobraspace.chat.v1.Report.created_at:type_name -> google.protobuf.Timestamp
+	51, // 29: cobraspace.chat.v1.ListReportsResponse.reports:type_name -> cobraspace.chat.v1.Report
+	1,  // 30: cobraspace.chat.v1.SearchMessagesResponse.messages:type_name -> cobraspace.chat.v1.Message
+	0,  // 31: cobraspace.chat.v1.OpenDirectRoomResponse.room:type_name -> cobraspace.chat.v1.Room
+	1,  // 32: cobraspace.chat.v1.ListRepliesResponse.messages:type_name -> cobraspace.chat.v1.Message
+	59, // 33: cobraspace.chat.v1.ToggleReactionResponse.reactions:type_name -> cobraspace.chat.v1.Reaction
+	3,  // 34: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
+	4,  // 35: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
+	5,  // 36: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
+	7,  // 37: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
+	8,  // 38: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
+	10, // 39: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
+	11, // 40: cobraspace.chat.v1.ChatService.SendMessages:input_type -> cobraspace.chat.v1.SendMessagesRequest
+	16, // 41: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
+	17, // 42: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
+	19, // 43: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
+	21, // 44: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
+	23, // 45: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
+	25, // 46: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
+	28, // 47: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
+	31, // 48: cobraspace.chat.v1.ChatService.ListMyRooms:input_type -> cobraspace.chat.v1.ListMyRoomsRequest
+	33, // 49: cobraspace.chat.v1.ChatService.MarkRead:input_type -> cobraspace.chat.v1.MarkReadRequest
+	37, // 50: cobraspace.chat.v1.ChatService.ListNotifications:input_type -> cobraspace.chat.v1.ListNotificationsRequest
+	39, // 51: cobraspace.chat.v1.ChatService.MarkNotificationsRead:input_type -> cobraspace.chat.v1.MarkNotificationsReadRequest
+	41, // 52: cobraspace.chat.v1.ChatService.CreateFriendNotification:input_type -> cobraspace.chat.v1.CreateFriendNotificationRequest
+	43, // 53: cobraspace.chat.v1.ChatService.UnreadCount:input_type -> cobraspace.chat.v1.UnreadCountRequest
+	47, // 54: cobraspace.chat.v1.ChatService.MuteMember:input_type -> cobraspace.chat.v1.MuteMemberRequest
+	49, // 55: cobraspace.chat.v1.ChatService.ReportMessage:input_type -> cobraspace.chat.v1.ReportMessageRequest
+	52, // 56: cobraspace.chat.v1.ChatService.ListReports:input_type -> cobraspace.chat.v1.ListReportsRequest
+	54, // 57: cobraspace.chat.v1.ChatService.SearchMessages:input_type -> cobraspace.chat.v1.SearchMessagesRequest
+	56, // 58: cobraspace.chat.v1.ChatService.OpenDirectRoom:input_type -> cobraspace.chat.v1.OpenDirectRoomRequest
+	60, // 59: cobraspace.chat.v1.ChatService.ListReplies:input_type -> cobraspace.chat.v1.ListRepliesRequest
+	62, // 60: cobraspace.chat.v1.ChatService.ToggleReaction:input_type -> cobraspace.chat.v1.ToggleReactionRequest
+	0,  // 61: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
+	0,  // 62: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
+	6,  // 63: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
+	0,  // 64: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
+	9,  // 65: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
+	1,  // 66: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
+	13, // 67: cobraspace.chat.v1.ChatService.SendMessages:output_type -> cobraspace.chat.v1.SendMessagesResponse
+	1,  // 68: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
+	18, // 69: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
+	20, // 70: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
+	22, // 71: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
+	24, // 72: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
+	27, // 73: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
+	29, // 74: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
+	32, // 75: cobraspace.chat.v1.ChatService.ListMyRooms:output_type -> cobraspace.chat.v1.ListMyRoomsResponse
+	34, // 76: cobraspace.chat.v1.ChatService.MarkRead:output_type -> cobraspace.chat.v1.MarkReadResponse
+	38, // 77: cobraspace.chat.v1.ChatService.ListNotifications:output_type -> cobraspace.chat.v1.ListNotificationsResponse
+	40, // 78: cobraspace.chat.v1.ChatService.MarkNotificationsRead:output_type -> cobraspace.chat.v1.MarkNotificationsReadResponse
+	42, // 79: cobraspace.chat.v1.ChatService.CreateFriendNotification:output_type -> cobraspace.chat.v1.CreateFriendNotificationResponse
+	44, // 80: cobraspace.chat.v1.ChatService.UnreadCount:output_type -> cobraspace.chat.v1.UnreadCountResponse
+	48, // 81: cobraspace.chat.v1.ChatService.MuteMember:output_type -> cobraspace.chat.v1.MuteMemberResponse
+	50, // 82: cobraspace.chat.v1.ChatService.ReportMessage:output_type -> cobraspace.chat.v1.ReportMessageResponse
+	53, // 83: cobraspace.chat.v1.ChatService.ListReports:output_type -> cobraspace.chat.v1.ListReportsResponse
+	55, // 84: cobraspace.chat.v1.ChatService.SearchMessages:output_type -> cobraspace.chat.v1.SearchMessagesResponse
+	57, // 85: cobraspace.chat.v1.ChatService.OpenDirectRoom:output_type -> cobraspace.chat.v1.OpenDirectRoomResponse
+	61, // 86: cobraspace.chat.v1.ChatService.ListReplies:output_type -> cobraspace.chat.v1.ListRepliesResponse
+	63, // 87: cobraspace.chat.v1.ChatService.ToggleReaction:output_type -> cobraspace.chat.v1.ToggleReactionResponse
+	61, // [61:88] is the sub-list for method output_type
+	34, // [34:61] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_chat_v1_chat_proto_init() }
@@ -4106,7 +4621,7 @@ func file_cobraspace_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_chat_v1_chat_proto_rawDesc), len(file_cobraspace_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   58,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,7 +27,7 @@
 // Live events: after a change is committed the service publishes on the NATS
 // subject "<prefix>chat.room.<room_id>" (see platform/subjects). Each NATS
 // message carries the header "Cobra-Event" (messages, edit, delete, join,
-// leave, typing, room_deleted). A "messages" event's data is a RoomMessages
+// leave, typing, room_deleted, reaction, replies). A "messages" event's data is a RoomMessages
 // (events.proto): the room's new messages of one group commit, each as the
 // exact JSON frame clients receive; every other event's data is that frame
 // itself (docs/api.md), so gateways forward frames without decoding them.
@@ -80,6 +80,8 @@ const (
 	ChatService_ListReports_FullMethodName              = "/cobraspace.chat.v1.ChatService/ListReports"
 	ChatService_SearchMessages_FullMethodName           = "/cobraspace.chat.v1.ChatService/SearchMessages"
 	ChatService_OpenDirectRoom_FullMethodName           = "/cobraspace.chat.v1.ChatService/OpenDirectRoom"
+	ChatService_ListReplies_FullMethodName              = "/cobraspace.chat.v1.ChatService/ListReplies"
+	ChatService_ToggleReaction_FullMethodName           = "/cobraspace.chat.v1.ChatService/ToggleReaction"
 )
 
 // ChatServiceClient is the client API for ChatService service.
@@ -210,6 +212,19 @@ type ChatServiceClient interface {
 	// the caller as a friend, and neither blocks the other; INVALID_ARGUMENT
 	// field "user" for the caller; NOT_FOUND for an unknown user.
 	OpenDirectRoom(ctx context.Context, in *OpenDirectRoomRequest, opts ...grpc.CallOption) (*OpenDirectRoomResponse, error)
+	// Replies and reactions.
+	// ListReplies pages over the live replies of a message in seq order.
+	// NOT_FOUND when the message is unknown or deleted.
+	ListReplies(ctx context.Context, in *ListRepliesRequest, opts ...grpc.CallOption) (*ListRepliesResponse, error)
+	// ToggleReaction adds the caller's reaction with an emoji to a message, or
+	// removes it when the caller already reacted with that emoji, and
+	// publishes a "reaction" event with the message's new counts.
+	// INVALID_ARGUMENT field "emoji" for anything but one emoji grapheme of at
+	// most 16 bytes; ALREADY_EXISTS (without field details; HTTP 409) when
+	// the caller would add an emoji the message does not have yet and it
+	// already has the maximum number of distinct emoji (20); NOT_FOUND for
+	// an unknown or deleted message.
+	ToggleReaction(ctx context.Context, in *ToggleReactionRequest, opts ...grpc.CallOption) (*ToggleReactionResponse, error)
 }
 
 type chatServiceClient struct {
@@ -470,6 +485,26 @@ func (c *chatServiceClient) OpenDirectRoom(ctx context.Context, in *OpenDirectRo
 	return out, nil
 }
 
+func (c *chatServiceClient) ListReplies(ctx context.Context, in *ListRepliesRequest, opts ...grpc.CallOption) (*ListRepliesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRepliesResponse)
+	err := c.cc.Invoke(ctx, ChatService_ListReplies_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ToggleReaction(ctx context.Context, in *ToggleReactionRequest, opts ...grpc.CallOption) (*ToggleReactionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ToggleReactionResponse)
+	err := c.cc.Invoke(ctx, ChatService_ToggleReaction_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ChatServiceServer is the server API for ChatService service.
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility.
@@ -598,6 +633,19 @@ type ChatServiceServer interface {
 	// the caller as a friend, and neither blocks the other; INVALID_ARGUMENT
 	// field "user" for the caller; NOT_FOUND for an unknown user.
 	OpenDirectRoom(context.Context, *OpenDirectRoomRequest) (*OpenDirectRoomResponse, error)
+	// Replies and reactions.
+	// ListReplies pages over the live replies of a message in seq order.
+	// NOT_FOUND when the message is unknown or deleted.
+	ListReplies(context.Context, *ListRepliesRequest) (*ListRepliesResponse, error)
+	// ToggleReaction adds the caller's reaction with an emoji to a message, or
+	// removes it when the caller already reacted with that emoji, and
+	// publishes a "reaction" event with the message's new counts.
+	// INVALID_ARGUMENT field "emoji" for anything but one emoji grapheme of at
+	// most 16 bytes; ALREADY_EXISTS (without field details; HTTP 409) when
+	// the caller would add an emoji the message does not have yet and it
+	// already has the maximum number of distinct emoji (20); NOT_FOUND for
+	// an unknown or deleted message.
+	ToggleReaction(context.Context, *ToggleReactionRequest) (*ToggleReactionResponse, error)
 	mustEmbedUnimplementedChatServiceServer()
 }
 
@@ -682,6 +730,12 @@ func (UnimplementedChatServiceServer) SearchMessages(context.Context, *SearchMes
 }
 func (UnimplementedChatServiceServer) OpenDirectRoom(context.Context, *OpenDirectRoomRequest) (*OpenDirectRoomResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method OpenDirectRoom not implemented")
+}
+func (UnimplementedChatServiceServer) ListReplies(context.Context, *ListRepliesRequest) (*ListRepliesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReplies not implemented")
+}
+func (UnimplementedChatServiceServer) ToggleReaction(context.Context, *ToggleReactionRequest) (*ToggleReactionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ToggleReaction not implemented")
 }
 func (UnimplementedChatServiceServer) mustEmbedUnimplementedChatServiceServer() {}
 func (UnimplementedChatServiceServer) testEmbeddedByValue()                     {}
@@ -1154,6 +1208,42 @@ func _ChatService_OpenDirectRoom_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatService_ListReplies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRepliesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ListReplies(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ListReplies_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ListReplies(ctx, req.(*ListRepliesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ToggleReaction_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ToggleReactionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ToggleReaction(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ToggleReaction_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ToggleReaction(ctx, req.(*ToggleReactionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ChatService_ServiceDesc is the grpc.ServiceDesc for ChatService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1260,6 +1350,14 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "OpenDirectRoom",
 			Handler:    _ChatService_OpenDirectRoom_Handler,
+		},
+		{
+			MethodName: "ListReplies",
+			Handler:    _ChatService_ListReplies_Handler,
+		},
+		{
+			MethodName: "ToggleReaction",
+			Handler:    _ChatService_ToggleReaction_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

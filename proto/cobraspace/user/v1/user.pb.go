@@ -2404,6 +2404,441 @@ func (x *GetBlockedIdsResponse) GetUserIds() []int64 {
 	return nil
 }
 
+// GetPushKeyRequest asks for the VAPID public key.
+type GetPushKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPushKeyRequest) Reset() {
+	*x = GetPushKeyRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPushKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPushKeyRequest) ProtoMessage() {}
+
+func (x *GetPushKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPushKeyRequest.ProtoReflect.Descriptor instead.
+func (*GetPushKeyRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{40}
+}
+
+// GetPushKeyResponse carries the VAPID public key.
+type GetPushKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The uncompressed P-256 point, base64url without padding: the
+	// applicationServerKey of PushManager.subscribe.
+	PublicKey     string `protobuf:"bytes,1,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPushKeyResponse) Reset() {
+	*x = GetPushKeyResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPushKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPushKeyResponse) ProtoMessage() {}
+
+func (x *GetPushKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPushKeyResponse.ProtoReflect.Descriptor instead.
+func (*GetPushKeyResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *GetPushKeyResponse) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
+// PushSubscription is one browser's (device's) push subscription.
+type PushSubscription struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The push service URL the server posts to (https).
+	Endpoint string `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	// The browser's P-256 ECDH public key: 65 bytes, base64url.
+	P256Dh string `protobuf:"bytes,2,opt,name=p256dh,proto3" json:"p256dh,omitempty"`
+	// The browser's 16-byte authentication secret, base64url.
+	Auth string `protobuf:"bytes,3,opt,name=auth,proto3" json:"auth,omitempty"`
+	// What the browser said it was (its User-Agent), at most 200 characters;
+	// lets a user tell devices apart.
+	UserAgent string `protobuf:"bytes,4,opt,name=user_agent,json=userAgent,proto3" json:"user_agent,omitempty"`
+	// Output only.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// Output only: the last push the push service accepted; unset before one.
+	LastSuccessAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_success_at,json=lastSuccessAt,proto3" json:"last_success_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PushSubscription) Reset() {
+	*x = PushSubscription{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushSubscription) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushSubscription) ProtoMessage() {}
+
+func (x *PushSubscription) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushSubscription.ProtoReflect.Descriptor instead.
+func (*PushSubscription) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *PushSubscription) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetP256Dh() string {
+	if x != nil {
+		return x.P256Dh
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetAuth() string {
+	if x != nil {
+		return x.Auth
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetUserAgent() string {
+	if x != nil {
+		return x.UserAgent
+	}
+	return ""
+}
+
+func (x *PushSubscription) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *PushSubscription) GetLastSuccessAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessAt
+	}
+	return nil
+}
+
+// SubscribePushRequest registers a subscription (endpoint, p256dh, auth and
+// user_agent of PushSubscription; the timestamps are ignored).
+type SubscribePushRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The browser's subscription (INVALID_ARGUMENT when missing or invalid).
+	Subscription  *PushSubscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribePushRequest) Reset() {
+	*x = SubscribePushRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribePushRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribePushRequest) ProtoMessage() {}
+
+func (x *SubscribePushRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribePushRequest.ProtoReflect.Descriptor instead.
+func (*SubscribePushRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *SubscribePushRequest) GetSubscription() *PushSubscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+// SubscribePushResponse is the stored subscription.
+type SubscribePushResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// As stored, with its timestamps.
+	Subscription  *PushSubscription `protobuf:"bytes,1,opt,name=subscription,proto3" json:"subscription,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubscribePushResponse) Reset() {
+	*x = SubscribePushResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubscribePushResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubscribePushResponse) ProtoMessage() {}
+
+func (x *SubscribePushResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubscribePushResponse.ProtoReflect.Descriptor instead.
+func (*SubscribePushResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SubscribePushResponse) GetSubscription() *PushSubscription {
+	if x != nil {
+		return x.Subscription
+	}
+	return nil
+}
+
+// UnsubscribePushRequest names the subscription to delete.
+type UnsubscribePushRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The subscription's endpoint (INVALID_ARGUMENT field "endpoint" when empty).
+	Endpoint      string `protobuf:"bytes,1,opt,name=endpoint,proto3" json:"endpoint,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribePushRequest) Reset() {
+	*x = UnsubscribePushRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribePushRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribePushRequest) ProtoMessage() {}
+
+func (x *UnsubscribePushRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribePushRequest.ProtoReflect.Descriptor instead.
+func (*UnsubscribePushRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *UnsubscribePushRequest) GetEndpoint() string {
+	if x != nil {
+		return x.Endpoint
+	}
+	return ""
+}
+
+// UnsubscribePushResponse is empty.
+type UnsubscribePushResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnsubscribePushResponse) Reset() {
+	*x = UnsubscribePushResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnsubscribePushResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnsubscribePushResponse) ProtoMessage() {}
+
+func (x *UnsubscribePushResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnsubscribePushResponse.ProtoReflect.Descriptor instead.
+func (*UnsubscribePushResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{46}
+}
+
+// ListPushSubscriptionsRequest lists the caller's subscriptions.
+type ListPushSubscriptionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPushSubscriptionsRequest) Reset() {
+	*x = ListPushSubscriptionsRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPushSubscriptionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPushSubscriptionsRequest) ProtoMessage() {}
+
+func (x *ListPushSubscriptionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPushSubscriptionsRequest.ProtoReflect.Descriptor instead.
+func (*ListPushSubscriptionsRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{47}
+}
+
+// ListPushSubscriptionsResponse holds them (at most the device cap).
+type ListPushSubscriptionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Subscriptions []*PushSubscription `protobuf:"bytes,1,rep,name=subscriptions,proto3" json:"subscriptions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPushSubscriptionsResponse) Reset() {
+	*x = ListPushSubscriptionsResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPushSubscriptionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPushSubscriptionsResponse) ProtoMessage() {}
+
+func (x *ListPushSubscriptionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPushSubscriptionsResponse.ProtoReflect.Descriptor instead.
+func (*ListPushSubscriptionsResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *ListPushSubscriptionsResponse) GetSubscriptions() []*PushSubscription {
+	if x != nil {
+		return x.Subscriptions
+	}
+	return nil
+}
+
 var File_cobraspace_user_v1_user_proto protoreflect.FileDescriptor
 
 const file_cobraspace_user_v1_user_proto_rawDesc = "" +
@@ -2544,12 +2979,35 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x14GetBlockedIdsRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\x03R\x06userId\"2\n" +
 	"\x15GetBlockedIdsResponse\x12\x19\n" +
-	"\buser_ids\x18\x01 \x03(\x03R\auserIds*X\n" +
+	"\buser_ids\x18\x01 \x03(\x03R\auserIds\"\x13\n" +
+	"\x11GetPushKeyRequest\"3\n" +
+	"\x12GetPushKeyResponse\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x01 \x01(\tR\tpublicKey\"\xf8\x01\n" +
+	"\x10PushSubscription\x12\x1a\n" +
+	"\bendpoint\x18\x01 \x01(\tR\bendpoint\x12\x16\n" +
+	"\x06p256dh\x18\x02 \x01(\tR\x06p256dh\x12\x12\n" +
+	"\x04auth\x18\x03 \x01(\tR\x04auth\x12\x1d\n" +
+	"\n" +
+	"user_agent\x18\x04 \x01(\tR\tuserAgent\x129\n" +
+	"\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12B\n" +
+	"\x0flast_success_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rlastSuccessAt\"`\n" +
+	"\x14SubscribePushRequest\x12H\n" +
+	"\fsubscription\x18\x01 \x01(\v2$.cobraspace.user.v1.PushSubscriptionR\fsubscription\"a\n" +
+	"\x15SubscribePushResponse\x12H\n" +
+	"\fsubscription\x18\x01 \x01(\v2$.cobraspace.user.v1.PushSubscriptionR\fsubscription\"4\n" +
+	"\x16UnsubscribePushRequest\x12\x1a\n" +
+	"\bendpoint\x18\x01 \x01(\tR\bendpoint\"\x19\n" +
+	"\x17UnsubscribePushResponse\"\x1e\n" +
+	"\x1cListPushSubscriptionsRequest\"k\n" +
+	"\x1dListPushSubscriptionsResponse\x12J\n" +
+	"\rsubscriptions\x18\x01 \x03(\v2$.cobraspace.user.v1.PushSubscriptionR\rsubscriptions*X\n" +
 	"\x06Status\x12\x16\n" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_AVAILABLE\x10\x01\x12\x0f\n" +
 	"\vSTATUS_AWAY\x10\x02\x12\x0f\n" +
-	"\vSTATUS_BUSY\x10\x032\x8c\x0f\n" +
+	"\vSTATUS_BUSY\x10\x032\xb9\x12\n" +
 	"\vUserService\x12U\n" +
 	"\bRegister\x12#.cobraspace.user.v1.RegisterRequest\x1a$.cobraspace.user.v1.RegisterResponse\x12L\n" +
 	"\x05Login\x12 .cobraspace.user.v1.LoginRequest\x1a!.cobraspace.user.v1.LoginResponse\x12V\n" +
@@ -2573,7 +3031,12 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\n" +
 	"ListBlocks\x12%.cobraspace.user.v1.ListBlocksRequest\x1a&.cobraspace.user.v1.ListBlocksResponse\x12^\n" +
 	"\vGetRelation\x12&.cobraspace.user.v1.GetRelationRequest\x1a'.cobraspace.user.v1.GetRelationResponse\x12d\n" +
-	"\rGetBlockedIds\x12(.cobraspace.user.v1.GetBlockedIdsRequest\x1a).cobraspace.user.v1.GetBlockedIdsResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/user/v1;userv1b\x06proto3"
+	"\rGetBlockedIds\x12(.cobraspace.user.v1.GetBlockedIdsRequest\x1a).cobraspace.user.v1.GetBlockedIdsResponse\x12[\n" +
+	"\n" +
+	"GetPushKey\x12%.cobraspace.user.v1.GetPushKeyRequest\x1a&.cobraspace.user.v1.GetPushKeyResponse\x12d\n" +
+	"\rSubscribePush\x12(.cobraspace.user.v1.SubscribePushRequest\x1a).cobraspace.user.v1.SubscribePushResponse\x12j\n" +
+	"\x0fUnsubscribePush\x12*.cobraspace.user.v1.UnsubscribePushRequest\x1a+.cobraspace.user.v1.UnsubscribePushResponse\x12|\n" +
+	"\x15ListPushSubscriptions\x120.cobraspace.user.v1.ListPushSubscriptionsRequest\x1a1.cobraspace.user.v1.ListPushSubscriptionsResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/user/v1;userv1b\x06proto3"
 
 var (
 	file_cobraspace_user_v1_user_proto_rawDescOnce sync.Once
@@ -2588,57 +3051,66 @@ func file_cobraspace_user_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_cobraspace_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_cobraspace_user_v1_user_proto_goTypes = []any{
-	(Status)(0),                      // 0: cobraspace.user.v1.Status
-	(*Profile)(nil),                  // 1: cobraspace.user.v1.Profile
-	(*UserSummary)(nil),              // 2: cobraspace.user.v1.UserSummary
-	(*TokenPair)(nil),                // 3: cobraspace.user.v1.TokenPair
-	(*RegisterRequest)(nil),          // 4: cobraspace.user.v1.RegisterRequest
-	(*RegisterResponse)(nil),         // 5: cobraspace.user.v1.RegisterResponse
-	(*LoginRequest)(nil),             // 6: cobraspace.user.v1.LoginRequest
-	(*LoginResponse)(nil),            // 7: cobraspace.user.v1.LoginResponse
-	(*RefreshTokenRequest)(nil),      // 8: cobraspace.user.v1.RefreshTokenRequest
-	(*LogoutRequest)(nil),            // 9: cobraspace.user.v1.LogoutRequest
-	(*LogoutResponse)(nil),           // 10: cobraspace.user.v1.LogoutResponse
-	(*GetProfileRequest)(nil),        // 11: cobraspace.user.v1.GetProfileRequest
-	(*UpdateProfileRequest)(nil),     // 12: cobraspace.user.v1.UpdateProfileRequest
-	(*SetProfilePictureRequest)(nil), // 13: cobraspace.user.v1.SetProfilePictureRequest
-	(*UploadImageRequest)(nil),       // 14: cobraspace.user.v1.UploadImageRequest
-	(*UploadImageResponse)(nil),      // 15: cobraspace.user.v1.UploadImageResponse
-	(*GetMediaRequest)(nil),          // 16: cobraspace.user.v1.GetMediaRequest
-	(*Media)(nil),                    // 17: cobraspace.user.v1.Media
-	(*AddFriendRequest)(nil),         // 18: cobraspace.user.v1.AddFriendRequest
-	(*AddFriendResponse)(nil),        // 19: cobraspace.user.v1.AddFriendResponse
-	(*ListFriendsRequest)(nil),       // 20: cobraspace.user.v1.ListFriendsRequest
-	(*ListFriendsResponse)(nil),      // 21: cobraspace.user.v1.ListFriendsResponse
-	(*DeleteFriendRequest)(nil),      // 22: cobraspace.user.v1.DeleteFriendRequest
-	(*DeleteFriendResponse)(nil),     // 23: cobraspace.user.v1.DeleteFriendResponse
-	(*GetFriendProfileRequest)(nil),  // 24: cobraspace.user.v1.GetFriendProfileRequest
-	(*SearchUsersRequest)(nil),       // 25: cobraspace.user.v1.SearchUsersRequest
-	(*SearchUsersResponse)(nil),      // 26: cobraspace.user.v1.SearchUsersResponse
-	(*GetUsersRequest)(nil),          // 27: cobraspace.user.v1.GetUsersRequest
-	(*GetUsersResponse)(nil),         // 28: cobraspace.user.v1.GetUsersResponse
-	(*FindByNicknamesRequest)(nil),   // 29: cobraspace.user.v1.FindByNicknamesRequest
-	(*FindByNicknamesResponse)(nil),  // 30: cobraspace.user.v1.FindByNicknamesResponse
-	(*BlockUserRequest)(nil),         // 31: cobraspace.user.v1.BlockUserRequest
-	(*BlockUserResponse)(nil),        // 32: cobraspace.user.v1.BlockUserResponse
-	(*UnblockUserRequest)(nil),       // 33: cobraspace.user.v1.UnblockUserRequest
-	(*UnblockUserResponse)(nil),      // 34: cobraspace.user.v1.UnblockUserResponse
-	(*ListBlocksRequest)(nil),        // 35: cobraspace.user.v1.ListBlocksRequest
-	(*ListBlocksResponse)(nil),       // 36: cobraspace.user.v1.ListBlocksResponse
-	(*GetRelationRequest)(nil),       // 37: cobraspace.user.v1.GetRelationRequest
-	(*GetRelationResponse)(nil),      // 38: cobraspace.user.v1.GetRelationResponse
-	(*GetBlockedIdsRequest)(nil),     // 39: cobraspace.user.v1.GetBlockedIdsRequest
-	(*GetBlockedIdsResponse)(nil),    // 40: cobraspace.user.v1.GetBlockedIdsResponse
-	(*timestamppb.Timestamp)(nil),    // 41: google.protobuf.Timestamp
+	(Status)(0),                           // 0: cobraspace.user.v1.Status
+	(*Profile)(nil),                       // 1: cobraspace.user.v1.Profile
+	(*UserSummary)(nil),                   // 2: cobraspace.user.v1.UserSummary
+	(*TokenPair)(nil),                     // 3: cobraspace.user.v1.TokenPair
+	(*RegisterRequest)(nil),               // 4: cobraspace.user.v1.RegisterRequest
+	(*RegisterResponse)(nil),              // 5: cobraspace.user.v1.RegisterResponse
+	(*LoginRequest)(nil),                  // 6: cobraspace.user.v1.LoginRequest
+	(*LoginResponse)(nil),                 // 7: cobraspace.user.v1.LoginResponse
+	(*RefreshTokenRequest)(nil),           // 8: cobraspace.user.v1.RefreshTokenRequest
+	(*LogoutRequest)(nil),                 // 9: cobraspace.user.v1.LogoutRequest
+	(*LogoutResponse)(nil),                // 10: cobraspace.user.v1.LogoutResponse
+	(*GetProfileRequest)(nil),             // 11: cobraspace.user.v1.GetProfileRequest
+	(*UpdateProfileRequest)(nil),          // 12: cobraspace.user.v1.UpdateProfileRequest
+	(*SetProfilePictureRequest)(nil),      // 13: cobraspace.user.v1.SetProfilePictureRequest
+	(*UploadImageRequest)(nil),            // 14: cobraspace.user.v1.UploadImageRequest
+	(*UploadImageResponse)(nil),           // 15: cobraspace.user.v1.UploadImageResponse
+	(*GetMediaRequest)(nil),               // 16: cobraspace.user.v1.GetMediaRequest
+	(*Media)(nil),                         // 17: cobraspace.user.v1.Media
+	(*AddFriendRequest)(nil),              // 18: cobraspace.user.v1.AddFriendRequest
+	(*AddFriendResponse)(nil),             // 19: cobraspace.user.v1.AddFriendResponse
+	(*ListFriendsRequest)(nil),            // 20: cobraspace.user.v1.ListFriendsRequest
+	(*ListFriendsResponse)(nil),           // 21: cobraspace.user.v1.ListFriendsResponse
+	(*DeleteFriendRequest)(nil),           // 22: cobraspace.user.v1.DeleteFriendRequest
+	(*DeleteFriendResponse)(nil),          // 23: cobraspace.user.v1.DeleteFriendResponse
+	(*GetFriendProfileRequest)(nil),       // 24: cobraspace.user.v1.GetFriendProfileRequest
+	(*SearchUsersRequest)(nil),            // 25: cobraspace.user.v1.SearchUsersRequest
+	(*SearchUsersResponse)(nil),           // 26: cobraspace.user.v1.SearchUsersResponse
+	(*GetUsersRequest)(nil),               // 27: cobraspace.user.v1.GetUsersRequest
+	(*GetUsersResponse)(nil),              // 28: cobraspace.user.v1.GetUsersResponse
+	(*FindByNicknamesRequest)(nil),        // 29: cobraspace.user.v1.FindByNicknamesRequest
+	(*FindByNicknamesResponse)(nil),       // 30: cobraspace.user.v1.FindByNicknamesResponse
+	(*BlockUserRequest)(nil),              // 31: cobraspace.user.v1.BlockUserRequest
+	(*BlockUserResponse)(nil),             // 32: cobraspace.user.v1.BlockUserResponse
+	(*UnblockUserRequest)(nil),            // 33: cobraspace.user.v1.UnblockUserRequest
+	(*UnblockUserResponse)(nil),           // 34: cobraspace.user.v1.UnblockUserResponse
+	(*ListBlocksRequest)(nil),             // 35: cobraspace.user.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),            // 36: cobraspace.user.v1.ListBlocksResponse
+	(*GetRelationRequest)(nil),            // 37: cobraspace.user.v1.GetRelationRequest
+	(*GetRelationResponse)(nil),           // 38: cobraspace.user.v1.GetRelationResponse
+	(*GetBlockedIdsRequest)(nil),          // 39: cobraspace.user.v1.GetBlockedIdsRequest
+	(*GetBlockedIdsResponse)(nil),         // 40: cobraspace.user.v1.GetBlockedIdsResponse
+	(*GetPushKeyRequest)(nil),             // 41: cobraspace.user.v1.GetPushKeyRequest
+	(*GetPushKeyResponse)(nil),            // 42: cobraspace.user.v1.GetPushKeyResponse
+	(*PushSubscription)(nil),              // 43: cobraspace.user.v1.PushSubscription
+	(*SubscribePushRequest)(nil),          // 44: cobraspace.user.v1.SubscribePushRequest
+	(*SubscribePushResponse)(nil),         // 45: cobraspace.user.v1.SubscribePushResponse
+	(*UnsubscribePushRequest)(nil),        // 46: cobraspace.user.v1.UnsubscribePushRequest
+	(*UnsubscribePushResponse)(nil),       // 47: cobraspace.user.v1.UnsubscribePushResponse
+	(*ListPushSubscriptionsRequest)(nil),  // 48: cobraspace.user.v1.ListPushSubscriptionsRequest
+	(*ListPushSubscriptionsResponse)(nil), // 49: cobraspace.user.v1.ListPushSubscriptionsResponse
+	(*timestamppb.Timestamp)(nil),         // 50: google.protobuf.Timestamp
 }
 var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	0,  // 0: cobraspace.user.v1.Profile.status:type_name -> cobraspace.user.v1.Status
-	41, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
+	50, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: cobraspace.user.v1.UserSummary.status:type_name -> cobraspace.user.v1.Status
-	41, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
-	41, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	50, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
+	50, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: cobraspace.user.v1.RegisterResponse.profile:type_name -> cobraspace.user.v1.Profile
 	1,  // 6: cobraspace.user.v1.LoginResponse.profile:type_name -> cobraspace.user.v1.Profile
 	3,  // 7: cobraspace.user.v1.LoginResponse.tokens:type_name -> cobraspace.user.v1.TokenPair
@@ -2650,53 +3122,66 @@ var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	2,  // 13: cobraspace.user.v1.FindByNicknamesResponse.users:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 14: cobraspace.user.v1.BlockUserResponse.user:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 15: cobraspace.user.v1.ListBlocksResponse.users:type_name -> cobraspace.user.v1.UserSummary
-	4,  // 16: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
-	6,  // 17: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
-	8,  // 18: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
-	9,  // 19: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
-	11, // 20: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
-	12, // 21: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
-	13, // 22: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
-	16, // 23: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
-	14, // 24: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
-	18, // 25: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
-	20, // 26: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
-	22, // 27: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
-	24, // 28: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
-	25, // 29: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
-	27, // 30: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
-	29, // 31: cobraspace.user.v1.UserService.FindByNicknames:input_type -> cobraspace.user.v1.FindByNicknamesRequest
-	31, // 32: cobraspace.user.v1.UserService.BlockUser:input_type -> cobraspace.user.v1.BlockUserRequest
-	33, // 33: cobraspace.user.v1.UserService.UnblockUser:input_type -> cobraspace.user.v1.UnblockUserRequest
-	35, // 34: cobraspace.user.v1.UserService.ListBlocks:input_type -> cobraspace.user.v1.ListBlocksRequest
-	37, // 35: cobraspace.user.v1.UserService.GetRelation:input_type -> cobraspace.user.v1.GetRelationRequest
-	39, // 36: cobraspace.user.v1.UserService.GetBlockedIds:input_type -> cobraspace.user.v1.GetBlockedIdsRequest
-	5,  // 37: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
-	7,  // 38: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
-	3,  // 39: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
-	10, // 40: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
-	1,  // 41: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 42: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 43: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
-	17, // 44: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
-	15, // 45: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
-	19, // 46: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
-	21, // 47: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
-	23, // 48: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
-	1,  // 49: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
-	26, // 50: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
-	28, // 51: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
-	30, // 52: cobraspace.user.v1.UserService.FindByNicknames:output_type -> cobraspace.user.v1.FindByNicknamesResponse
-	32, // 53: cobraspace.user.v1.UserService.BlockUser:output_type -> cobraspace.user.v1.BlockUserResponse
-	34, // 54: cobraspace.user.v1.UserService.UnblockUser:output_type -> cobraspace.user.v1.UnblockUserResponse
-	36, // 55: cobraspace.user.v1.UserService.ListBlocks:output_type -> cobraspace.user.v1.ListBlocksResponse
-	38, // 56: cobraspace.user.v1.UserService.GetRelation:output_type -> cobraspace.user.v1.GetRelationResponse
-	40, // 57: cobraspace.user.v1.UserService.GetBlockedIds:output_type -> cobraspace.user.v1.GetBlockedIdsResponse
-	37, // [37:58] is the sub-list for method output_type
-	16, // [16:37] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	50, // 16: cobraspace.user.v1.PushSubscription.created_at:type_name -> google.protobuf.Timestamp
+	50, // 17: cobraspace.user.v1.PushSubscription.last_success_at:type_name -> google.protobuf.Timestamp
+	43, // 18: cobraspace.user.v1.SubscribePushRequest.subscription:type_name -> cobraspace.user.v1.PushSubscription
+	43, // 19: cobraspace.user.v1.SubscribePushResponse.subscription:type_name -> cobraspace.user.v1.PushSubscription
+	43, // 20: cobraspace.user.v1.ListPushSubscriptionsResponse.subscriptions:type_name -> cobraspace.user.v1.PushSubscription
+	4,  // 21: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
+	6,  // 22: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
+	8,  // 23: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
+	9,  // 24: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
+	11, // 25: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
+	12, // 26: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
+	13, // 27: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
+	16, // 28: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
+	14, // 29: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
+	18, // 30: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
+	20, // 31: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
+	22, // 32: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
+	24, // 33: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
+	25, // 34: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
+	27, // 35: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
+	29, // 36: cobraspace.user.v1.UserService.FindByNicknames:input_type -> cobraspace.user.v1.FindByNicknamesRequest
+	31, // 37: cobraspace.user.v1.UserService.BlockUser:input_type -> cobraspace.user.v1.BlockUserRequest
+	33, // 38: cobraspace.user.v1.UserService.UnblockUser:input_type -> cobraspace.user.v1.UnblockUserRequest
+	35, // 39: cobraspace.user.v1.UserService.ListBlocks:input_type -> cobraspace.user.v1.ListBlocksRequest
+	37, // 40: cobraspace.user.v1.UserService.GetRelation:input_type -> cobraspace.user.v1.GetRelationRequest
+	39, // 41: cobraspace.user.v1.UserService.GetBlockedIds:input_type -> cobraspace.user.v1.GetBlockedIdsRequest
+	41, // 42: cobraspace.user.v1.UserService.GetPushKey:input_type -> cobraspace.user.v1.GetPushKeyRequest
+	44, // 43: cobraspace.user.v1.UserService.SubscribePush:input_type -> cobraspace.user.v1.SubscribePushRequest
+	46, // 44: cobraspace.user.v1.UserService.UnsubscribePush:input_type -> cobraspace.user.v1.UnsubscribePushRequest
+	48, // 45: cobraspace.user.v1.UserService.ListPushSubscriptions:input_type -> cobraspace.user.v1.ListPushSubscriptionsRequest
+	5,  // 46: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
+	7,  // 47: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
+	3,  // 48: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
+	10, // 49: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
+	1,  // 50: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 51: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 52: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
+	17, // 53: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
+	15, // 54: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
+	19, // 55: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
+	21, // 56: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
+	23, // 57: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
+	1,  // 58: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
+	26, // 59: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
+	28, // 60: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
+	30, // 61: cobraspace.user.v1.UserService.FindByNicknames:output_type -> cobraspace.user.v1.FindByNicknamesResponse
+	32, // 62: cobraspace.user.v1.UserService.BlockUser:output_type -> cobraspace.user.v1.BlockUserResponse
+	34, // 63: cobraspace.user.v1.UserService.UnblockUser:output_type -> cobraspace.user.v1.UnblockUserResponse
+	36, // 64: cobraspace.user.v1.UserService.ListBlocks:output_type -> cobraspace.user.v1.ListBlocksResponse
+	38, // 65: cobraspace.user.v1.UserService.GetRelation:output_type -> cobraspace.user.v1.GetRelationResponse
+	40, // 66: cobraspace.user.v1.UserService.GetBlockedIds:output_type -> cobraspace.user.v1.GetBlockedIdsResponse
+	42, // 67: cobraspace.user.v1.UserService.GetPushKey:output_type -> cobraspace.user.v1.GetPushKeyResponse
+	45, // 68: cobraspace.user.v1.UserService.SubscribePush:output_type -> cobraspace.user.v1.SubscribePushResponse
+	47, // 69: cobraspace.user.v1.UserService.UnsubscribePush:output_type -> cobraspace.user.v1.UnsubscribePushResponse
+	49, // 70: cobraspace.user.v1.UserService.ListPushSubscriptions:output_type -> cobraspace.user.v1.ListPushSubscriptionsResponse
+	46, // [46:71] is the sub-list for method output_type
+	21, // [21:46] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_user_v1_user_proto_init() }
@@ -2710,7 +3195,7 @@ func file_cobraspace_user_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_user_v1_user_proto_rawDesc), len(file_cobraspace_user_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   40,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

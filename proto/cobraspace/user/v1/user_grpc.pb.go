@@ -41,27 +41,31 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	UserService_Register_FullMethodName          = "/cobraspace.user.v1.UserService/Register"
-	UserService_Login_FullMethodName             = "/cobraspace.user.v1.UserService/Login"
-	UserService_RefreshToken_FullMethodName      = "/cobraspace.user.v1.UserService/RefreshToken"
-	UserService_Logout_FullMethodName            = "/cobraspace.user.v1.UserService/Logout"
-	UserService_GetProfile_FullMethodName        = "/cobraspace.user.v1.UserService/GetProfile"
-	UserService_UpdateProfile_FullMethodName     = "/cobraspace.user.v1.UserService/UpdateProfile"
-	UserService_SetProfilePicture_FullMethodName = "/cobraspace.user.v1.UserService/SetProfilePicture"
-	UserService_GetMedia_FullMethodName          = "/cobraspace.user.v1.UserService/GetMedia"
-	UserService_UploadImage_FullMethodName       = "/cobraspace.user.v1.UserService/UploadImage"
-	UserService_AddFriend_FullMethodName         = "/cobraspace.user.v1.UserService/AddFriend"
-	UserService_ListFriends_FullMethodName       = "/cobraspace.user.v1.UserService/ListFriends"
-	UserService_DeleteFriend_FullMethodName      = "/cobraspace.user.v1.UserService/DeleteFriend"
-	UserService_GetFriendProfile_FullMethodName  = "/cobraspace.user.v1.UserService/GetFriendProfile"
-	UserService_SearchUsers_FullMethodName       = "/cobraspace.user.v1.UserService/SearchUsers"
-	UserService_GetUsers_FullMethodName          = "/cobraspace.user.v1.UserService/GetUsers"
-	UserService_FindByNicknames_FullMethodName   = "/cobraspace.user.v1.UserService/FindByNicknames"
-	UserService_BlockUser_FullMethodName         = "/cobraspace.user.v1.UserService/BlockUser"
-	UserService_UnblockUser_FullMethodName       = "/cobraspace.user.v1.UserService/UnblockUser"
-	UserService_ListBlocks_FullMethodName        = "/cobraspace.user.v1.UserService/ListBlocks"
-	UserService_GetRelation_FullMethodName       = "/cobraspace.user.v1.UserService/GetRelation"
-	UserService_GetBlockedIds_FullMethodName     = "/cobraspace.user.v1.UserService/GetBlockedIds"
+	UserService_Register_FullMethodName              = "/cobraspace.user.v1.UserService/Register"
+	UserService_Login_FullMethodName                 = "/cobraspace.user.v1.UserService/Login"
+	UserService_RefreshToken_FullMethodName          = "/cobraspace.user.v1.UserService/RefreshToken"
+	UserService_Logout_FullMethodName                = "/cobraspace.user.v1.UserService/Logout"
+	UserService_GetProfile_FullMethodName            = "/cobraspace.user.v1.UserService/GetProfile"
+	UserService_UpdateProfile_FullMethodName         = "/cobraspace.user.v1.UserService/UpdateProfile"
+	UserService_SetProfilePicture_FullMethodName     = "/cobraspace.user.v1.UserService/SetProfilePicture"
+	UserService_GetMedia_FullMethodName              = "/cobraspace.user.v1.UserService/GetMedia"
+	UserService_UploadImage_FullMethodName           = "/cobraspace.user.v1.UserService/UploadImage"
+	UserService_AddFriend_FullMethodName             = "/cobraspace.user.v1.UserService/AddFriend"
+	UserService_ListFriends_FullMethodName           = "/cobraspace.user.v1.UserService/ListFriends"
+	UserService_DeleteFriend_FullMethodName          = "/cobraspace.user.v1.UserService/DeleteFriend"
+	UserService_GetFriendProfile_FullMethodName      = "/cobraspace.user.v1.UserService/GetFriendProfile"
+	UserService_SearchUsers_FullMethodName           = "/cobraspace.user.v1.UserService/SearchUsers"
+	UserService_GetUsers_FullMethodName              = "/cobraspace.user.v1.UserService/GetUsers"
+	UserService_FindByNicknames_FullMethodName       = "/cobraspace.user.v1.UserService/FindByNicknames"
+	UserService_BlockUser_FullMethodName             = "/cobraspace.user.v1.UserService/BlockUser"
+	UserService_UnblockUser_FullMethodName           = "/cobraspace.user.v1.UserService/UnblockUser"
+	UserService_ListBlocks_FullMethodName            = "/cobraspace.user.v1.UserService/ListBlocks"
+	UserService_GetRelation_FullMethodName           = "/cobraspace.user.v1.UserService/GetRelation"
+	UserService_GetBlockedIds_FullMethodName         = "/cobraspace.user.v1.UserService/GetBlockedIds"
+	UserService_GetPushKey_FullMethodName            = "/cobraspace.user.v1.UserService/GetPushKey"
+	UserService_SubscribePush_FullMethodName         = "/cobraspace.user.v1.UserService/SubscribePush"
+	UserService_UnsubscribePush_FullMethodName       = "/cobraspace.user.v1.UserService/UnsubscribePush"
+	UserService_ListPushSubscriptions_FullMethodName = "/cobraspace.user.v1.UserService/ListPushSubscriptions"
 )
 
 // UserServiceClient is the client API for UserService service.
@@ -190,6 +194,20 @@ type UserServiceClient interface {
 	// GetBlockedIds lists every user id user_id blocks (at most 1,000), for
 	// services only: gateways hide those users' messages from user_id.
 	GetBlockedIds(ctx context.Context, in *GetBlockedIdsRequest, opts ...grpc.CallOption) (*GetBlockedIdsResponse, error)
+	// GetPushKey returns the VAPID public key browsers subscribe with.
+	GetPushKey(ctx context.Context, in *GetPushKeyRequest, opts ...grpc.CallOption) (*GetPushKeyResponse, error)
+	// SubscribePush stores a browser's push subscription for the caller.
+	// Idempotent per endpoint: the same endpoint again updates its keys (and
+	// moves it to the caller if another user had it: one browser profile, one
+	// owner). A user keeps at most a configured number of devices (10 by
+	// default); subscribing one more drops the least recently used.
+	// INVALID_ARGUMENT fields "endpoint", "keys.p256dh", "keys.auth".
+	SubscribePush(ctx context.Context, in *SubscribePushRequest, opts ...grpc.CallOption) (*SubscribePushResponse, error)
+	// UnsubscribePush deletes the caller's subscription with that endpoint;
+	// an unknown endpoint (or another user's) is not an error.
+	UnsubscribePush(ctx context.Context, in *UnsubscribePushRequest, opts ...grpc.CallOption) (*UnsubscribePushResponse, error)
+	// ListPushSubscriptions lists the caller's subscriptions, newest first.
+	ListPushSubscriptions(ctx context.Context, in *ListPushSubscriptionsRequest, opts ...grpc.CallOption) (*ListPushSubscriptionsResponse, error)
 }
 
 type userServiceClient struct {
@@ -410,6 +428,46 @@ func (c *userServiceClient) GetBlockedIds(ctx context.Context, in *GetBlockedIds
 	return out, nil
 }
 
+func (c *userServiceClient) GetPushKey(ctx context.Context, in *GetPushKeyRequest, opts ...grpc.CallOption) (*GetPushKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPushKeyResponse)
+	err := c.cc.Invoke(ctx, UserService_GetPushKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) SubscribePush(ctx context.Context, in *SubscribePushRequest, opts ...grpc.CallOption) (*SubscribePushResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubscribePushResponse)
+	err := c.cc.Invoke(ctx, UserService_SubscribePush_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) UnsubscribePush(ctx context.Context, in *UnsubscribePushRequest, opts ...grpc.CallOption) (*UnsubscribePushResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnsubscribePushResponse)
+	err := c.cc.Invoke(ctx, UserService_UnsubscribePush_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) ListPushSubscriptions(ctx context.Context, in *ListPushSubscriptionsRequest, opts ...grpc.CallOption) (*ListPushSubscriptionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPushSubscriptionsResponse)
+	err := c.cc.Invoke(ctx, UserService_ListPushSubscriptions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UserServiceServer is the server API for UserService service.
 // All implementations must embed UnimplementedUserServiceServer
 // for forward compatibility.
@@ -536,6 +594,20 @@ type UserServiceServer interface {
 	// GetBlockedIds lists every user id user_id blocks (at most 1,000), for
 	// services only: gateways hide those users' messages from user_id.
 	GetBlockedIds(context.Context, *GetBlockedIdsRequest) (*GetBlockedIdsResponse, error)
+	// GetPushKey returns the VAPID public key browsers subscribe with.
+	GetPushKey(context.Context, *GetPushKeyRequest) (*GetPushKeyResponse, error)
+	// SubscribePush stores a browser's push subscription for the caller.
+	// Idempotent per endpoint: the same endpoint again updates its keys (and
+	// moves it to the caller if another user had it: one browser profile, one
+	// owner). A user keeps at most a configured number of devices (10 by
+	// default); subscribing one more drops the least recently used.
+	// INVALID_ARGUMENT fields "endpoint", "keys.p256dh", "keys.auth".
+	SubscribePush(context.Context, *SubscribePushRequest) (*SubscribePushResponse, error)
+	// UnsubscribePush deletes the caller's subscription with that endpoint;
+	// an unknown endpoint (or another user's) is not an error.
+	UnsubscribePush(context.Context, *UnsubscribePushRequest) (*UnsubscribePushResponse, error)
+	// ListPushSubscriptions lists the caller's subscriptions, newest first.
+	ListPushSubscriptions(context.Context, *ListPushSubscriptionsRequest) (*ListPushSubscriptionsResponse, error)
 	mustEmbedUnimplementedUserServiceServer()
 }
 
@@ -608,6 +680,18 @@ func (UnimplementedUserServiceServer) GetRelation(context.Context, *GetRelationR
 }
 func (UnimplementedUserServiceServer) GetBlockedIds(context.Context, *GetBlockedIdsRequest) (*GetBlockedIdsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetBlockedIds not implemented")
+}
+func (UnimplementedUserServiceServer) GetPushKey(context.Context, *GetPushKeyRequest) (*GetPushKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPushKey not implemented")
+}
+func (UnimplementedUserServiceServer) SubscribePush(context.Context, *SubscribePushRequest) (*SubscribePushResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubscribePush not implemented")
+}
+func (UnimplementedUserServiceServer) UnsubscribePush(context.Context, *UnsubscribePushRequest) (*UnsubscribePushResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnsubscribePush not implemented")
+}
+func (UnimplementedUserServiceServer) ListPushSubscriptions(context.Context, *ListPushSubscriptionsRequest) (*ListPushSubscriptionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListPushSubscriptions not implemented")
 }
 func (UnimplementedUserServiceServer) mustEmbedUnimplementedUserServiceServer() {}
 func (UnimplementedUserServiceServer) testEmbeddedByValue()                     {}
@@ -1008,6 +1092,78 @@ func _UserService_GetBlockedIds_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UserService_GetPushKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPushKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).GetPushKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_GetPushKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).GetPushKey(ctx, req.(*GetPushKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_SubscribePush_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubscribePushRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).SubscribePush(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_SubscribePush_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).SubscribePush(ctx, req.(*SubscribePushRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_UnsubscribePush_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnsubscribePushRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).UnsubscribePush(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_UnsubscribePush_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).UnsubscribePush(ctx, req.(*UnsubscribePushRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_ListPushSubscriptions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPushSubscriptionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).ListPushSubscriptions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_ListPushSubscriptions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).ListPushSubscriptions(ctx, req.(*ListPushSubscriptionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // UserService_ServiceDesc is the grpc.ServiceDesc for UserService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1098,6 +1254,22 @@ var UserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetBlockedIds",
 			Handler:    _UserService_GetBlockedIds_Handler,
+		},
+		{
+			MethodName: "GetPushKey",
+			Handler:    _UserService_GetPushKey_Handler,
+		},
+		{
+			MethodName: "SubscribePush",
+			Handler:    _UserService_SubscribePush_Handler,
+		},
+		{
+			MethodName: "UnsubscribePush",
+			Handler:    _UserService_UnsubscribePush_Handler,
+		},
+		{
+			MethodName: "ListPushSubscriptions",
+			Handler:    _UserService_ListPushSubscriptions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

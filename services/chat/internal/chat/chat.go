@@ -24,6 +24,16 @@ const (
 	// DefaultRooms and MaxRooms bound ListRooms.
 	DefaultRooms = 20
 	MaxRooms     = 100
+	// DefaultReplies and MaxReplies bound Replies.
+	DefaultReplies = 20
+	MaxReplies     = 100
+	// ExcerptRunes is the length of an excerpt: a reply's parent, a
+	// notification.
+	ExcerptRunes = 100
+	// MaxEmojiBytes bounds one reaction's emoji; MaxDistinctReactions is
+	// how many different emoji one message may carry.
+	MaxEmojiBytes        = 16
+	MaxDistinctReactions = 20
 )
 
 // Room is one chat room.
@@ -58,6 +68,51 @@ type Message struct {
 	Sender   User
 	// Hidden is set for a viewer who blocks the sender; Text is then empty.
 	Hidden bool
+	// ReplyCount is the number of live replies to the message.
+	ReplyCount int64
+	// Parent summarises the message replied to; nil unless ParentID is
+	// set and the store read it (history pages, replies, new replies,
+	// deleted replies).
+	Parent *Parent
+	// Reactions are the message's emoji counts in the order each emoji was
+	// first used; Me is for the viewer of the read (Page.Viewer).
+	Reactions []Reaction
+}
+
+// Parent is the summary of the message a reply answers.
+type Parent struct {
+	ID       int64
+	Seq      int64
+	SenderID int64
+	// Excerpt is the start of the parent's text (ExcerptRunes at most);
+	// empty when Deleted.
+	Excerpt string
+	// Deleted is true when the parent was deleted after the reply was
+	// sent; SenderID and Sender are then left empty.
+	Deleted bool
+	Sender  User
+	// ReplyCount is the parent's reply count after a write that changed
+	// it (a reply stored or deleted); stores leave it 0 on reads.
+	ReplyCount int64
+}
+
+// Reaction is one emoji on a message.
+type Reaction struct {
+	Emoji string
+	Count int64
+	// Me is true when the viewer reacted with Emoji.
+	Me bool
+}
+
+// ReactionChange is the outcome of a toggle: the message's reactions
+// after it, for the user who toggled.
+type ReactionChange struct {
+	MessageID, RoomID, Seq int64
+	Reactions              []Reaction
+	// Added is true when the toggle added the user's reaction.
+	Added bool
+	// Rev increases with every change of the message's reactions.
+	Rev int64
 }
 
 // NewMessage is a message to store; the store assigns ID, Seq and CreatedAt.
@@ -137,10 +192,20 @@ type Store interface {
 	Message(ctx context.Context, roomID, id int64) (Message, error)
 	EditMessage(ctx context.Context, roomID, id int64, text string) (Message, error)
 	DeleteMessage(ctx context.Context, roomID, id int64) (Message, error)
-	// Messages returns the page p of a room's non-deleted messages. It may
+	// Messages returns the page p of a room's non-deleted messages, each
+	// with its parent summary and reactions (Me for p.Viewer). It may
 	// read from a replica, but only one that has every message up to
 	// p.KnownSeq.
 	Messages(ctx context.Context, roomID int64, p Page) ([]Message, error)
+	// Replies returns up to limit live replies to message parentID of
+	// room roomID with seq > afterSeq, in seq order, like Messages.
+	Replies(ctx context.Context, roomID, parentID, afterSeq int64, limit int, viewer int64) ([]Message, error)
+	// ToggleReaction adds userID's reaction emoji to live message id, or
+	// removes it when it is there. Toggles of one message are serialised.
+	// Adding an emoji the message does not carry yet when it carries
+	// maxDistinct already fails with ErrTooManyReactions and changes
+	// nothing.
+	ToggleReaction(ctx context.Context, id, userID int64, emoji string, maxDistinct int) (ReactionChange, error)
 
 	ConversationStore
 }
@@ -160,6 +225,9 @@ type Page struct {
 	// a message whose seq the caller may already have seen (in an event, or
 	// in its own send's answer).
 	KnownSeq int64
+	// Viewer is the user whose own reactions the page marks (Me); 0 for
+	// none.
+	Viewer int64
 }
 
 // Presence tracks which connections of which users are in which rooms

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cobraspace/cobraspace/platform/apperr"
@@ -131,10 +132,10 @@ type MessageRef struct {
 
 // NicknameDirectory resolves @mentions (the user service).
 type NicknameDirectory interface {
-	// FindByNicknames returns the ids of the users whose nickname equals
-	// one of the (lower-cased) names case-insensitively, at most perName
-	// per name.
-	FindByNicknames(ctx context.Context, names []string, perName int) ([]int64, error)
+	// FindByNicknames returns, by lower-cased nickname, the ids of the
+	// users whose nickname equals one of the (lower-cased, at most
+	// MaxMentionNames) names case-insensitively, at most perName per name.
+	FindByNicknames(ctx context.Context, names []string, perName int) (map[string][]int64, error)
 }
 
 // UserEvent is one live event of a user (exactly one field set).
@@ -179,11 +180,20 @@ func (s *Service) MyRooms(ctx context.Context, c Caller, limit int, cursor strin
 		last := rooms[limit-1]
 		next = strconv.FormatInt(last.Activity.UnixMicro(), 10) + "_" + strconv.FormatInt(last.Room.ID, 10)
 	}
+	roomIDs := make([]int64, len(rooms))
 	var ids []int64
-	for _, r := range rooms {
+	for i, r := range rooms {
+		roomIDs[i] = r.Room.ID
 		if r.LastMessage != nil {
 			ids = append(ids, r.LastMessage.SenderID)
 		}
+	}
+	counts, err := s.presence.Counts(ctx, roomIDs)
+	if err != nil {
+		s.presenceFailed(ctx, "counts", err) // 0 online, as in Rooms
+	}
+	for i := range rooms {
+		rooms[i].Room.OnlineCount = counts[rooms[i].Room.ID]
 	}
 	if len(ids) > 0 {
 		slices.Sort(ids)
@@ -285,62 +295,114 @@ func (s *Service) dropBlocked(ctx context.Context, actor int64, ids []int64) []i
 	})
 }
 
-// recipients works out whom each message notifies before it joins a group
-// commit: mentioned users who may read its room and the sender of the
-// message it replies to, never the sender themself nor users who block
-// them. Only messages with "@" or a parent cost anything (a nickname
-// lookup, a parent lookup). A failure drops that message's notifications
-// rather than the message (logged): the message matters more.
-func (s *Service) recipients(ctx context.Context, msgs []*NewMessage) {
+// maxNicknameCalls bounds the concurrent FindByNicknames calls of one
+// batch of sends.
+const maxNicknameCalls = 4
+
+// mentionRecipients works out whom the @mentions of msgs notify before
+// they join a group commit: users of those nicknames who may read the
+// room, never the sender themself nor users who block them. Only messages
+// with "@" cost anything: the distinct nicknames of all of msgs are looked
+// up together, MaxMentionNames per call (one call for most batches, a few
+// in parallel otherwise). A failed lookup drops those mention
+// notifications rather than the messages (logged): the messages matter
+// more.
+func (s *Service) mentionRecipients(ctx context.Context, msgs []*NewMessage) {
+	if s.nicknames == nil {
+		return
+	}
+	names := make([][]string, len(msgs))
+	var all []string
+	for i, m := range msgs {
+		names[i] = Mentions(m.Text)
+		for _, n := range names[i] {
+			if !slices.Contains(all, n) {
+				all = append(all, n)
+			}
+		}
+	}
+	if len(all) == 0 {
+		return
+	}
+	found := s.findNicknames(ctx, all)
+	for i, m := range msgs {
+		var ids []int64
+		for _, n := range names[i] {
+			ids = append(ids, found[n]...)
+		}
+		slices.Sort(ids)
+		ids = slices.DeleteFunc(slices.Compact(ids), func(id int64) bool { return id == m.SenderID })
+		if len(ids) > MaxMentionRecipients {
+			ids = ids[:MaxMentionRecipients]
+		}
+		if len(ids) == 0 {
+			continue
+		}
+		ids = s.dropBlocked(ctx, m.SenderID, s.MayRead(ctx, Room{ID: m.RoomID}, ids))
+		for _, id := range ids {
+			m.Notify = append(m.Notify, Recipient{UserID: id, Kind: KindMention})
+		}
+	}
+}
+
+// findNicknames looks names up in chunks of MaxMentionNames, at most
+// maxNicknameCalls at a time; chunks whose call fails are left out.
+func (s *Service) findNicknames(ctx context.Context, names []string) map[string][]int64 {
+	out := make(map[string][]int64, len(names))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, maxNicknameCalls)
+	for chunk := range slices.Chunk(names, MaxMentionNames) {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			found, err := s.nicknames.FindByNicknames(ctx, chunk, MaxUsersPerMention)
+			if err != nil {
+				s.log.WarnContext(ctx, "mention notifications dropped: nickname lookup failed", "err", err)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for n, ids := range found {
+				out[n] = ids
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// withReplyRecipients returns msgs with the sender of each reply's parent
+// added to its Notify (kind reply, replacing a mention of the same user;
+// never the replier themself nor someone who blocks them). The group
+// commit calls it with its batch: one lookup of every parent per batch
+// with replies, none otherwise. The parent's sender may always read the
+// room (they wrote in it). Notify slices are copied, never changed in
+// place, since a batch that is split and retried comes here again. A
+// failed lookup drops the reply notifications (logged), not the batch.
+func (s *Service) withReplyRecipients(ctx context.Context, msgs []NewMessage) {
 	var parents []MessageRef
 	for _, m := range msgs {
 		if m.ParentID > 0 {
 			parents = append(parents, MessageRef{RoomID: m.RoomID, ID: m.ParentID})
 		}
 	}
-	var parentSender map[int64]int64
-	if len(parents) > 0 {
-		var err error
-		if parentSender, err = s.store.ParentSenders(ctx, parents); err != nil {
-			s.log.WarnContext(ctx, "reply notifications dropped: parent lookup failed", "err", err)
-		}
+	if len(parents) == 0 {
+		return
 	}
-	for _, m := range msgs {
-		var out []Recipient
-		if ps, ok := parentSender[m.ParentID]; ok && m.ParentID > 0 && ps != m.SenderID {
-			out = append(out, Recipient{UserID: ps, Kind: KindReply})
-		}
-		if names := Mentions(m.Text); len(names) > 0 && s.nicknames != nil {
-			ids, err := s.nicknames.FindByNicknames(ctx, names, MaxUsersPerMention)
-			if err != nil {
-				s.log.WarnContext(ctx, "mention notifications dropped: nickname lookup failed", "err", err)
-			}
-			slices.Sort(ids)
-			ids = slices.DeleteFunc(slices.Compact(ids), func(id int64) bool {
-				return id == m.SenderID || slices.ContainsFunc(out, func(r Recipient) bool { return r.UserID == id })
-			})
-			if len(ids) > MaxMentionRecipients {
-				ids = ids[:MaxMentionRecipients]
-			}
-			if len(ids) > 0 {
-				ids = s.MayRead(ctx, Room{ID: m.RoomID}, ids)
-			}
-			for _, id := range ids {
-				out = append(out, Recipient{UserID: id, Kind: KindMention})
-			}
-		}
-		if other := s.dmRecipient(m); other != 0 && !slices.ContainsFunc(out, func(r Recipient) bool { return r.UserID == other }) {
-			out = append(out, Recipient{UserID: other, Kind: KindDM})
-		}
-		if len(out) == 0 {
+	senders, err := s.store.ParentSenders(ctx, parents)
+	if err != nil {
+		s.log.WarnContext(ctx, "reply notifications dropped: parent lookup failed", "err", err)
+		return
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		ps, ok := senders[m.ParentID]
+		if !ok || m.ParentID <= 0 || ps == m.SenderID || len(s.dropBlocked(ctx, m.SenderID, []int64{ps})) == 0 {
 			continue
 		}
-		ids := make([]int64, len(out))
-		for i, r := range out {
-			ids[i] = r.UserID
-		}
-		keep := s.dropBlocked(ctx, m.SenderID, ids)
-		m.Notify = slices.DeleteFunc(out, func(r Recipient) bool { return !slices.Contains(keep, r.UserID) })
+		m.Notify = slices.DeleteFunc(slices.Clone(m.Notify), func(r Recipient) bool { return r.UserID == ps })
+		m.Notify = append(m.Notify, Recipient{UserID: ps, Kind: KindReply})
 	}
 }
 

@@ -16,9 +16,16 @@ const (
 )
 
 // ErrBadParent is the error of a reply whose parent_chat is not a live
-// message of its room.
+// message of its room, or is itself a reply (threads are one level deep).
 func ErrBadParent() *apperr.Error {
-	return apperr.FieldError("parent_chat", "The replied-to message is not in this room.")
+	return apperr.FieldError("parent_chat",
+		"The replied-to message must be a message of this room that is not deleted and not itself a reply.")
+}
+
+// ErrTooManyReactions refuses a new emoji on a message that carries
+// MaxDistinctReactions already (409).
+func ErrTooManyReactions() *apperr.Error {
+	return apperr.New(apperr.CodeAlreadyExists, "This message already has the maximum of 20 different reactions.")
 }
 
 // ReasonMessageTooLong is the ErrorInfo reason of an over-long message.

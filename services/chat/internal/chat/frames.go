@@ -26,6 +26,45 @@ type messageFrame struct {
 	// the live frame has the same keys as the message object the gateway
 	// builds from history.
 	EditedAt *string `json:"edited_at"`
+	// A new message has no replies and no reactions yet; the keys are
+	// there for the same reason as edited_at.
+	ReplyCount int64           `json:"reply_count"`
+	Reactions  []reactionFrame `json:"reactions"`
+	Parent     *parentFrame    `json:"parent"`
+}
+
+// parentFrame is the "parent" of a reply (null for other messages).
+type parentFrame struct {
+	ID       int64  `json:"id"`
+	Seq      int64  `json:"seq"`
+	Sender   string `json:"sender"`
+	Nickname string `json:"nickname"`
+	Excerpt  string `json:"excerpt"`
+	Deleted  bool   `json:"deleted"`
+}
+
+// reactionFrame is one emoji count as every viewer sees it: frames go to
+// the whole room, so they carry no per-viewer "me".
+type reactionFrame struct {
+	Emoji string `json:"emoji"`
+	Count int64  `json:"count"`
+}
+
+type reactionsFrame struct {
+	Type      string          `json:"type"`
+	ID        int64           `json:"id"`
+	Seq       int64           `json:"seq"`
+	Room      int64           `json:"room"`
+	Reactions []reactionFrame `json:"reactions"`
+	Rev       int64           `json:"rev"`
+}
+
+type repliesFrame struct {
+	Type       string `json:"type"`
+	ID         int64  `json:"id"`
+	Seq        int64  `json:"seq"`
+	Room       int64  `json:"room"`
+	ReplyCount int64  `json:"reply_count"`
 }
 
 type editFrame struct {
@@ -66,12 +105,39 @@ func MessageFrame(m Message) []byte {
 		Type: "chat.message", Message: m.Text, Sender: m.Sender.Email, Nickname: m.Sender.Nickname,
 		ProfilePictureURL: m.Sender.ProfilePictureURL, ID: m.ID, Seq: m.Seq, Room: m.RoomID,
 		CreatedAt: FormatTime(m.CreatedAt), ClientMsgID: m.ClientMsgID,
+		ReplyCount: m.ReplyCount, Reactions: reactionFrames(m.Reactions),
 	}
 	if m.ParentID != 0 {
 		p := m.ParentID
 		f.ParentChat = &p
 	}
+	if p := m.Parent; p != nil {
+		f.Parent = &parentFrame{ID: p.ID, Seq: p.Seq, Sender: p.Sender.Email, Nickname: p.Sender.Nickname,
+			Excerpt: p.Excerpt, Deleted: p.Deleted}
+	}
 	return mustJSON(f)
+}
+
+func reactionFrames(rs []Reaction) []reactionFrame {
+	out := make([]reactionFrame, len(rs))
+	for i, r := range rs {
+		out[i] = reactionFrame{Emoji: r.Emoji, Count: r.Count}
+	}
+	return out
+}
+
+// ReactionFrame is the chat.message.reaction frame of a toggle: the
+// message's counts after it, and its reaction revision, so a client can
+// drop a frame that arrives after a newer one.
+func ReactionFrame(c ReactionChange) []byte {
+	return mustJSON(reactionsFrame{Type: "chat.message.reaction", ID: c.MessageID, Seq: c.Seq, Room: c.RoomID,
+		Reactions: reactionFrames(c.Reactions), Rev: c.Rev})
+}
+
+// RepliesFrame is the chat.message.replies frame: the reply count of
+// message p after a reply to it was stored or deleted.
+func RepliesFrame(roomID int64, p Parent) []byte {
+	return mustJSON(repliesFrame{Type: "chat.message.replies", ID: p.ID, Seq: p.Seq, Room: roomID, ReplyCount: p.ReplyCount})
 }
 
 // EditFrame is the chat.message.edit frame of an edited message.

@@ -16,6 +16,7 @@ func TestFrames(t *testing.T) {
 	msg := Message{ID: 10, RoomID: 3, Seq: 7, SenderID: 1, Text: "hi \"there\"", ClientMsgID: "c1", CreatedAt: at, Sender: alice}
 	reply := msg
 	reply.ParentID = 9
+	reply.Parent = &Parent{ID: 9, Seq: 6, SenderID: 2, Excerpt: "hello", Sender: User{ID: 2, Email: "bob@example.com", Nickname: "bob"}}
 	edited := msg
 	edited.EditedAt = at.Add(time.Second)
 
@@ -24,8 +25,12 @@ func TestFrames(t *testing.T) {
 		got  []byte
 		want string
 	}{
-		{"message", MessageFrame(msg), `{"type":"chat.message","message":"hi \"there\"","sender":"alice@example.com","nickname":"\u003calice\u003e","profile_picture_url":"/media/a.webp","id":10,"seq":7,"room":3,"created_at":"2026-11-26T00:00:00.123456Z","client_msg_id":"c1","parent_chat":null,"edited_at":null}`},
-		{"reply", MessageFrame(reply), `"parent_chat":9,"edited_at":null}`},
+		{"message", MessageFrame(msg), `{"type":"chat.message","message":"hi \"there\"","sender":"alice@example.com","nickname":"\u003calice\u003e","profile_picture_url":"/media/a.webp","id":10,"seq":7,"room":3,"created_at":"2026-11-26T00:00:00.123456Z","client_msg_id":"c1","parent_chat":null,"edited_at":null,"reply_count":0,"reactions":[],"parent":null}`},
+		{"reply", MessageFrame(reply), `"parent_chat":9,"edited_at":null,"reply_count":0,"reactions":[],"parent":{"id":9,"seq":6,"sender":"bob@example.com","nickname":"bob","excerpt":"hello","deleted":false}}`},
+		{"reaction", ReactionFrame(ReactionChange{MessageID: 10, RoomID: 3, Seq: 7, Rev: 4, Added: true,
+			Reactions: []Reaction{{Emoji: "👍", Count: 2, Me: true}}}),
+			`{"type":"chat.message.reaction","id":10,"seq":7,"room":3,"reactions":[{"emoji":"👍","count":2}],"rev":4}`},
+		{"replies", RepliesFrame(3, Parent{ID: 9, Seq: 6, ReplyCount: 5}), `{"type":"chat.message.replies","id":9,"seq":6,"room":3,"reply_count":5}`},
 		{"edit", EditFrame(edited), `{"type":"chat.message.edit","id":10,"seq":7,"room":3,"message":"hi \"there\"","edited_at":"2026-11-26T00:00:01.123456Z"}`},
 		{"delete", DeleteFrame(msg), `{"type":"chat.message.delete","id":10,"seq":7,"room":3}`},
 		{"join", JoinFrame(alice), `{"type":"chat.user.join","username":"\u003calice\u003e","email":"alice@example.com","profile_picture_url":"/media/a.webp"}`},
@@ -71,5 +76,23 @@ func TestCheckText(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestCheckEmoji(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"👍", "❤️", "👍🏽", "👩‍💻", "🇰🇷", "1️⃣", "#⃣", "☕", "🏴‍☠️", "🫠", "©️"} {
+		if err := CheckEmoji(ok); err != nil {
+			t.Errorf("CheckEmoji(%q) = %v, want ok", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "a", "가", "1", "!", "👍👍", "🇰🇷🇯🇵", "ab", " 👍", "👍 ", "\x00",
+		"👨‍👩‍👧‍👦", // one grapheme, but 25 bytes
+		string([]byte{0xff}), "e\u0301"} {
+		err := CheckEmoji(bad)
+		var e *apperr.Error
+		if !errors.As(err, &e) || e.Code != apperr.CodeInvalid || len(e.Fields["emoji"]) != 1 {
+			t.Errorf("CheckEmoji(%q) = %v, want a field error on emoji", bad, err)
+		}
 	}
 }

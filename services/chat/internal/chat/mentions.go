@@ -74,9 +74,6 @@ func Mentions(text string) []string {
 	return out
 }
 
-// ExcerptRunes is the length of a notification's excerpt.
-const ExcerptRunes = 100
-
 // Excerpt is the start of a message as notifications show it: its first
 // ExcerptRunes characters (the store cuts the same way, with left()).
 func Excerpt(text string) string {

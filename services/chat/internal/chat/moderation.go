@@ -309,5 +309,8 @@ func (s *Service) deleteAudited(ctx context.Context, c Caller, old Message) (Mes
 		return Message{}, err
 	}
 	s.publish(ctx, m.RoomID, subjects.EventDelete, DeleteFrame(m))
+	if m.Parent != nil { // a reply: its parent's count went down
+		s.publish(ctx, m.RoomID, subjects.EventReplies, RepliesFrame(m.RoomID, *m.Parent))
+	}
 	return m, nil
 }

@@ -79,6 +79,9 @@ func (s *Service) hideBlocked(ctx context.Context, viewerID int64, msgs []Messag
 		if blocked[msgs[i].SenderID] {
 			msgs[i].Hidden, msgs[i].Text = true, ""
 		}
+		if p := msgs[i].Parent; p != nil && blocked[p.SenderID] {
+			p.Excerpt = "" // a reply quotes no text of a blocked user either
+		}
 	}
 	return msgs, nil
 }

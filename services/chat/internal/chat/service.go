@@ -292,7 +292,7 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 	if err != nil {
 		return Message{}, err
 	}
-	s.recipients(ctx, []*NewMessage{&m})
+	s.mentionRecipients(ctx, []*NewMessage{&m})
 	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
 	return sendOutcome(st, err)
 }
@@ -350,7 +350,7 @@ func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []er
 	for k := range reqs {
 		ptrs[k] = &reqs[k].msg
 	}
-	s.recipients(ctx, ptrs)
+	s.mentionRecipients(ctx, ptrs)
 	stored, serrs := s.batcher.DoAll(ctx, reqs)
 	for k, i := range at {
 		msgs[i], errs[i] = sendOutcome(stored[k], serrs[k])
@@ -416,11 +416,13 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 	for i, r := range reqs {
 		msgs[i] = r.msg
 	}
+	s.withReplyRecipients(ctx, msgs)
 	stored, err := s.store.StoreMessages(ctx, msgs)
 	if err != nil {
 		s.log.WarnContext(ctx, "group commit failed", "size", len(reqs), "err", err)
 		return nil, err
 	}
+	s.fillParents(ctx, stored)
 	// One "messages" event per room: its new messages, in seq order (the
 	// store assigned seqs in batch order within each room).
 	var rooms []int64
@@ -451,10 +453,62 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 			}
 		}
 	}
+	s.announceReplyCounts(ctx, stored)
 	if s.hooks.Persisted != nil {
 		s.hooks.Persisted(persisted)
 	}
 	return stored, nil
+}
+
+// fillParents gives the parents of the new replies of a commit their
+// senders' details, in one directory lookup; a batch without replies
+// costs nothing. A directory failure leaves the details empty: the
+// messages are committed and must be answered.
+func (s *Service) fillParents(ctx context.Context, stored []Stored) {
+	var ids []int64
+	for _, st := range stored {
+		if p := st.Message.Parent; st.Err == nil && p != nil && p.SenderID != 0 {
+			ids = append(ids, p.SenderID)
+		}
+	}
+	if len(ids) == 0 {
+		return
+	}
+	slices.Sort(ids)
+	users, err := s.users.Users(ctx, slices.Compact(ids))
+	if err != nil {
+		s.log.WarnContext(ctx, "user directory failed; reply parents without sender details", "err", err)
+		return
+	}
+	for _, st := range stored {
+		if p := st.Message.Parent; st.Err == nil && p != nil {
+			p.Sender = users[p.SenderID]
+			p.Sender.ID = p.SenderID
+		}
+	}
+}
+
+// announceReplyCounts publishes the new reply count of every parent that
+// got replies in a commit, once per parent, after the messages themselves
+// (the last reply of a parent in the batch carries its final count).
+func (s *Service) announceReplyCounts(ctx context.Context, stored []Stored) {
+	type key struct{ room, id int64 }
+	latest := map[key]Parent{}
+	var order []key
+	for _, st := range stored {
+		p := st.Message.Parent
+		if st.Err != nil || st.Duplicate || p == nil {
+			continue
+		}
+		k := key{st.Message.RoomID, p.ID}
+		if _, ok := latest[k]; !ok {
+			order = append(order, k)
+		}
+		latest[k] = *p
+	}
+	for _, k := range order {
+		s.publish(ctx, k.room, subjects.EventReplies, RepliesFrame(k.room, latest[k]))
+	}
 }
 
 // Edit changes the text of the caller's message and announces it. roomID
@@ -474,10 +528,28 @@ func (s *Service) Edit(ctx context.Context, c Caller, roomID, id int64, text str
 		return Message{}, err
 	}
 	s.publish(WithSender(ctx, m.SenderID), m.RoomID, subjects.EventEdit, EditFrame(m))
+	s.withThreadAndReactions(ctx, c, &m)
 	if m.Sender, err = s.user(ctx, c); err != nil {
 		m.Sender = User{ID: c.ID, Email: c.Email} // the edit is committed; answer anyway
 	}
 	return m, nil
+}
+
+// withThreadAndReactions gives an edited message, for the answer, the
+// parent summary and reactions a history page would show (one more read:
+// edits are rare). The text and edit time stay the ones just written, in
+// case the page came from a replica that has not replayed the edit yet.
+// On failure the answer goes without them: the edit is committed.
+func (s *Service) withThreadAndReactions(ctx context.Context, c Caller, m *Message) {
+	page, err := s.store.Messages(ctx, m.RoomID, Page{AfterSeq: m.Seq - 1, BeforeSeq: m.Seq + 1, Limit: 1,
+		KnownSeq: m.Seq, Viewer: c.ID})
+	if err != nil || len(page) != 1 || page[0].ID != m.ID {
+		return
+	}
+	if err := s.fillSenders(ctx, page); err != nil {
+		return
+	}
+	m.ReplyCount, m.Parent, m.Reactions = page[0].ReplyCount, page[0].Parent, page[0].Reactions
 }
 
 // Delete deletes the caller's message, or as the room's owner or staff any
@@ -496,6 +568,9 @@ func (s *Service) Delete(ctx context.Context, c Caller, roomID, id int64) (Messa
 		return Message{}, err
 	}
 	s.publish(ctx, m.RoomID, subjects.EventDelete, DeleteFrame(m))
+	if m.Parent != nil { // a reply: its parent's count went down
+		s.publish(ctx, m.RoomID, subjects.EventReplies, RepliesFrame(m.RoomID, *m.Parent))
+	}
 	return m, nil
 }
 
@@ -541,20 +616,36 @@ func (s *Service) History(ctx context.Context, viewerID, roomID int64, p Page) (
 	if err != nil {
 		return nil, err
 	}
+	if err := s.fillSenders(ctx, msgs); err != nil {
+		return nil, err
+	}
+	return s.hideBlocked(ctx, viewerID, msgs)
+}
+
+// fillSenders gives messages read from the store their senders' (and
+// their parents' senders') details, in one directory lookup.
+func (s *Service) fillSenders(ctx context.Context, msgs []Message) error {
 	var ids []int64
 	for _, m := range msgs {
 		ids = append(ids, m.SenderID)
+		if m.Parent != nil && m.Parent.SenderID != 0 {
+			ids = append(ids, m.Parent.SenderID)
+		}
 	}
 	slices.Sort(ids)
 	users, err := s.users.Users(ctx, slices.Compact(ids))
 	if err != nil {
-		return nil, Unavailable(err)
+		return Unavailable(err)
 	}
 	for i := range msgs {
 		msgs[i].Sender = users[msgs[i].SenderID]
 		msgs[i].Sender.ID = msgs[i].SenderID
+		if p := msgs[i].Parent; p != nil && p.SenderID != 0 {
+			p.Sender = users[p.SenderID]
+			p.Sender.ID = p.SenderID
+		}
 	}
-	return s.hideBlocked(ctx, viewerID, msgs)
+	return nil
 }
 
 // ---- presence ----

@@ -169,16 +169,19 @@ func (s *Store) MyRooms(ctx context.Context, userID int64, cur *chat.MyRoomsCurs
 }
 
 // ParentSenders implements chat.Store: one statement for every reply of a
-// batch, each probing one partition.
+// batch. The lateral lookup makes each key an index probe of its room's
+// partition (run-time pruning on the correlated room_id); a plain join of
+// the keys with messages was planned as a scan of every partition.
 func (s *Store) ParentSenders(ctx context.Context, keys []chat.MessageRef) (map[int64]int64, error) {
 	rooms, ids := make([]int64, len(keys)), make([]int64, len(keys))
 	for i, k := range keys {
 		rooms[i], ids[i] = k.RoomID, k.ID
 	}
 	rows, err := s.pool.Query(ctx, `
-		SELECT m.id, m.sender_id FROM unnest($1::bigint[], $2::bigint[]) AS k(room_id, id)
-		JOIN messages m ON m.room_id = k.room_id AND m.id = k.id
-		WHERE m.deleted_at IS NULL`, rooms, ids)
+		SELECT k.id, m.sender_id FROM unnest($1::bigint[], $2::bigint[]) AS k(room_id, id)
+		CROSS JOIN LATERAL (
+			SELECT sender_id FROM messages m WHERE m.room_id = k.room_id AND m.id = k.id AND m.deleted_at IS NULL
+		) m`, rooms, ids)
 	if err != nil {
 		return nil, dbErr("find parents", err)
 	}

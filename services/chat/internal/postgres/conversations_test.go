@@ -385,11 +385,15 @@ func TestNotificationIDsGapFreeAndCounts(t *testing.T) {
 // nicknames resolves every "@name" to the users listed for it.
 type nicknames map[string][]int64
 
-func (n nicknames) FindByNicknames(_ context.Context, names []string, perName int) ([]int64, error) {
-	var out []int64
+func (n nicknames) FindByNicknames(_ context.Context, names []string, perName int) (map[string][]int64, error) {
+	if len(names) > chat.MaxMentionNames {
+		return nil, fmt.Errorf("%d names in one call", len(names))
+	}
+	out := map[string][]int64{}
 	for _, name := range names {
-		ids := n[name]
-		out = append(out, ids[:min(len(ids), perName)]...)
+		if ids := n[name]; len(ids) > 0 {
+			out[name] = ids[:min(len(ids), perName)]
+		}
 	}
 	return out, nil
 }
@@ -452,16 +456,21 @@ func TestSendNotifies(t *testing.T) {
 			t.Fatalf("user %d events %+v, want one mention of message %d", u, got, m1.ID)
 		}
 	}
-	// Kim (10) replies to herself and mentions me: I get a mention; then I
-	// reply to Kim's message and mention her: she gets one reply.
-	k, err := svc.Send(ctx, chat.Caller{ID: 10}, chat.NewMessage{RoomID: room.ID, Text: "@me ok", ParentID: m1.ID})
+	// Kim (10) replies to my message and mentions me: I get one reply
+	// notification; her reply to a message of her own notifies nobody.
+	_, err = svc.Send(ctx, chat.Caller{ID: 10}, chat.NewMessage{RoomID: room.ID, Text: "@me ok", ParentID: m1.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := ev.of(1); len(got) != 2 || got[1].Notification == nil || got[1].Notification.Kind != chat.KindReply {
 		t.Fatalf("my events %+v, want a reply notification (reply wins over mention)", got)
 	}
-	if _, err := svc.Send(ctx, chat.Caller{ID: 10}, chat.NewMessage{RoomID: room.ID, Text: "self", ParentID: k.ID}); err != nil {
+	// Threads are one level deep: Kim replies to a message of her own.
+	own, err := svc.Send(ctx, chat.Caller{ID: 10}, chat.NewMessage{RoomID: room.ID, Text: "mine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Send(ctx, chat.Caller{ID: 10}, chat.NewMessage{RoomID: room.ID, Text: "self", ParentID: own.ID}); err != nil {
 		t.Fatal(err)
 	}
 	if got := ev.of(10); len(got) != 2 { // mention + joined
@@ -482,9 +491,68 @@ func TestSendNotifies(t *testing.T) {
 	if n != chat.MaxMentionNames || n > chat.MaxMentionRecipients {
 		t.Fatalf("a 200-mention storm wrote %d notifications, want %d", n, chat.MaxMentionNames)
 	}
+	// A gateway's batch: its messages' nicknames are looked up together,
+	// 20 per call (the fake refuses more), each message notifying its own.
+	var out []chat.Outgoing
+	for k := range 3 {
+		text := ""
+		for i := range 20 {
+			text += fmt.Sprintf("@u%d ", 100+k*20+i)
+		}
+		out = append(out, chat.Outgoing{Sender: chat.Caller{ID: 2}, Msg: chat.NewMessage{RoomID: room.ID, Text: text}})
+	}
+	msgs, errs := svc.SendMany(ctx, out)
+	for k := range out {
+		if errs[k] != nil {
+			t.Fatal(errs[k])
+		}
+		var got []int64
+		if err := s.pool.QueryRow(ctx, `SELECT array_agg(user_id ORDER BY user_id) FROM notifications WHERE message_id = $1`,
+			msgs[k].ID).Scan(&got); err != nil || len(got) != 20 || got[0] != int64(1100+k*20) {
+			t.Fatalf("batch message %d notified %v, %v; want users %d..%d", k, got, err, 1100+k*20, 1119+k*20)
+		}
+	}
 	// Listing fills in the actor.
 	list, _, unread, err := svc.Notifications(ctx, chat.Caller{ID: 1}, 10, "", false, 0, false)
 	if err != nil || len(list) != 1 || unread != 1 || list[0].Actor.Email == "" || list[0].Excerpt != "@me ok" {
 		t.Fatalf("my notifications %+v (unread %d), %v", list, unread, err)
+	}
+}
+
+// The conversations migration makes every earlier sender a member with
+// everything read, and gives each room the time of its newest message.
+func TestConversationsMigrationBackfills(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, p := migratedToBare(t, conversationsVersion-1)
+	var room, empty int64
+	if err := pool.QueryRow(ctx, `INSERT INTO rooms (name, owner_id, last_seq) VALUES ('r', 1, 3) RETURNING id`).Scan(&room); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `INSERT INTO rooms (name, owner_id) VALUES ('empty', 1) RETURNING id`).Scan(&empty); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO messages (room_id, seq, sender_id, text, created_at) VALUES
+		($1, 1, 5, 'a', '2026-01-01T00:00:01Z'), ($1, 2, 6, 'b', '2026-01-01T00:00:02Z'), ($1, 3, 5, 'c', '2026-01-01T00:00:03Z')`, room); err != nil {
+		t.Fatal(err)
+	}
+	// Up to the latest schema, which the store needs.
+	if _, err := p.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s := New(pool)
+	for _, u := range []int64{5, 6} {
+		if m, err := s.Membership(ctx, u, room); err != nil || m.LastReadSeq != 3 || m.UnreadCount != 0 {
+			t.Errorf("user %d after the migration: %+v, %v; want read up to 3, nothing unread", u, m, err)
+		}
+	}
+	var last, none *time.Time
+	if err := pool.QueryRow(ctx, `SELECT (SELECT last_message_at FROM rooms WHERE id = $1), (SELECT last_message_at FROM rooms WHERE id = $2)`,
+		room, empty).Scan(&last, &none); err != nil || last == nil || !last.Equal(time.Date(2026, 1, 1, 0, 0, 3, 0, time.UTC)) || none != nil {
+		t.Fatalf("last_message_at: %v, %v, %v; want the newest message's time, and none for the empty room", last, none, err)
+	}
+	send(t, s, chat.NewMessage{RoomID: room, SenderID: 6, Text: "new"})
+	if n, err := s.UnreadOf(ctx, 5, room); err != nil || n != 1 {
+		t.Errorf("user 5 after a new message: unread %d, %v", n, err)
 	}
 }

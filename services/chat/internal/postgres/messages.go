@@ -75,17 +75,29 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 // ids under their counter row's lock (rows in user order, so concurrent
 // batches cannot deadlock on them) and nins writes them.
 //
+// A parent must be a live message of the reply's room that is not itself
+// a reply (threads are one level deep); v carries its seq, sender and
+// excerpt for the reply's frame, and replied raises each parent's
+// reply_count by its replies stored here (every writer of a room holds the
+// room's row lock, so counts of one room's parents do not race). For a
+// batch without replies these parts find no rows and cost next to nothing.
+//
 // The result has a row per inserted message (tag 0: id, room, seq, time),
 // per room found (tag 1: room), per message refused for its parent (tag
-// 2: position), per membership created (tag 3: user, room, marker) and per
-// notification (tag 4: id, user, position in $6..$8), so the caller can
-// tell an unknown room from a bad parent.
-const insertBatchSQL = `
+// 2: position), per membership created (tag 3: user, room, marker), per
+// notification (tag 4: id, user, position in $6..$8) and per accepted
+// reply (tag 5: position, parent seq, parent sender, parent's reply count
+// after this batch, parent excerpt), so the caller can tell an unknown
+// room from a bad parent.
+var insertBatchSQL = `
 WITH v AS (
-	SELECT v.*, (v.p = 0 OR EXISTS (
-		SELECT 1 FROM messages pm WHERE pm.id = v.p AND pm.room_id = v.r AND pm.deleted_at IS NULL)) AS ok
+	SELECT v.*, pm.seq AS pseq, pm.sender_id AS psender, pm.excerpt, (v.p = 0 OR pm.seq IS NOT NULL) AS ok
 	FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])
 		WITH ORDINALITY AS v(r, u, t, p, c, i)
+	LEFT JOIN LATERAL (
+		SELECT pm.seq, pm.sender_id, left(pm.text, ` + excerptRunes + `) AS excerpt FROM messages pm
+		WHERE v.p <> 0 AND pm.id = v.p AND pm.room_id = v.r AND pm.deleted_at IS NULL AND pm.parent_id IS NULL
+	) pm ON true
 ), locked AS (
 	SELECT id FROM rooms WHERE id = ANY($1) ORDER BY id FOR UPDATE
 ), counts AS (
@@ -124,12 +136,18 @@ WITH v AS (
 	SELECT nn.u, nc.last_id - nn.n + nn.nth, nn.kind, nn.actor, nn.r, ins.id, nn.seq, nn.excerpt, ins.created_at
 	FROM nn JOIN nc ON nc.user_id = nn.u JOIN ins ON ins.room_id = nn.r AND ins.seq = nn.seq
 	RETURNING id, user_id, room_id, seq
+), replied AS (
+	UPDATE messages pm SET reply_count = pm.reply_count + n.n
+	FROM (SELECT r, p, count(*) AS n FROM numbered WHERE p <> 0 GROUP BY r, p) n
+	WHERE pm.room_id = n.r AND pm.id = n.p
+	RETURNING pm.id, pm.reply_count
 )
-SELECT 0, id, room_id, seq, created_at FROM ins
-UNION ALL SELECT 1, 0, id, 0, now() FROM bump
-UNION ALL SELECT 2, i, r, 0, now() FROM v WHERE NOT ok
-UNION ALL SELECT 3, user_id, room_id, last_read_seq, now() FROM mem WHERE created
-UNION ALL SELECT 4, nins.id, nins.user_id, nn.k, now() FROM nins JOIN nn ON nn.u = nins.user_id AND nn.r = nins.room_id AND nn.seq = nins.seq`
+SELECT 0, id, room_id, seq, created_at, 0::bigint, ''::text FROM ins
+UNION ALL SELECT 1, 0, id, 0, now(), 0, '' FROM bump
+UNION ALL SELECT 2, i, r, 0, now(), 0, '' FROM v WHERE NOT ok
+UNION ALL SELECT 3, user_id, room_id, last_read_seq, now(), 0, '' FROM mem WHERE created
+UNION ALL SELECT 4, nins.id, nins.user_id, nn.k, now(), 0, '' FROM nins JOIN nn ON nn.u = nins.user_id AND nn.r = nins.room_id AND nn.seq = nins.seq
+UNION ALL SELECT 5, v.i, v.pseq, v.psender, now(), replied.reply_count, v.excerpt FROM v JOIN replied ON replied.id = v.p WHERE v.ok`
 
 // querier is a pool or a transaction.
 type querier interface {
@@ -174,10 +192,12 @@ func insertBatch(ctx context.Context, q querier, msgs []chat.NewMessage) ([]chat
 	joined := map[memberKey]int64{} // new memberships: their marker
 	type notif struct{ id, user, k int64 }
 	var notifs []notif
+	parentOf := map[int]*chat.Parent{} // by index in msgs
 	var tag int
-	var a, b, c int64
+	var a, b, c, d int64
 	var created time.Time
-	_, err = pgx.ForEachRow(rows, []any{&tag, &a, &b, &c, &created}, func() error {
+	var excerpt string
+	_, err = pgx.ForEachRow(rows, []any{&tag, &a, &b, &c, &created, &d, &excerpt}, func() error {
 		switch tag {
 		case 0:
 			inserted[b] = append(inserted[b], chat.Message{ID: a, Seq: c, CreatedAt: created})
@@ -189,6 +209,9 @@ func insertBatch(ctx context.Context, q querier, msgs []chat.NewMessage) ([]chat
 			joined[memberKey{a, b}] = c
 		case 4:
 			notifs = append(notifs, notif{a, b, c})
+		case 5: // a reply's accepted parent
+			i := order[a-1]
+			parentOf[i] = &chat.Parent{ID: msgs[i].ParentID, Seq: b, SenderID: c, Excerpt: excerpt, ReplyCount: d}
 		}
 		return nil
 	})
@@ -216,7 +239,7 @@ func insertBatch(ctx context.Context, q querier, msgs []chat.NewMessage) ([]chat
 			next[m.RoomID] = k + 1
 			g := inserted[m.RoomID][k]
 			out[i].Message = chat.Message{ID: g.ID, RoomID: m.RoomID, Seq: g.Seq, SenderID: m.SenderID, Text: m.Text,
-				ParentID: m.ParentID, ClientMsgID: m.ClientMsgID, CreatedAt: g.CreatedAt}
+				ParentID: m.ParentID, ClientMsgID: m.ClientMsgID, CreatedAt: g.CreatedAt, Parent: parentOf[i]}
 		}
 	}
 	for _, i := range order {

@@ -67,8 +67,7 @@ func (s *Store) DeleteMessageAudited(ctx context.Context, roomID, id int64, a ch
 	var m chat.Message
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		m, err = scanMessage(tx.QueryRow(ctx, `UPDATE messages SET deleted_at = clock_timestamp()
-			WHERE room_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING `+messageColumns, roomID, id))
+		m, err = deleteMessage(ctx, tx, roomID, id)
 		if err != nil {
 			return err
 		}

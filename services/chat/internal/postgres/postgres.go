@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,12 +50,13 @@ func scanRoom(row pgx.Row) (chat.Room, error) {
 	return r, err
 }
 
-const messageColumns = `id, room_id, seq, sender_id, text, coalesce(parent_id, 0), client_msg_id, created_at, edited_at`
+const messageColumns = `id, room_id, seq, sender_id, text, coalesce(parent_id, 0), client_msg_id, created_at, edited_at, reply_count`
 
 func scanMessage(row pgx.Row) (chat.Message, error) {
 	var m chat.Message
 	var edited *time.Time
-	err := row.Scan(&m.ID, &m.RoomID, &m.Seq, &m.SenderID, &m.Text, &m.ParentID, &m.ClientMsgID, &m.CreatedAt, &edited)
+	err := row.Scan(&m.ID, &m.RoomID, &m.Seq, &m.SenderID, &m.Text, &m.ParentID, &m.ClientMsgID, &m.CreatedAt, &edited,
+		&m.ReplyCount)
 	if edited != nil {
 		m.EditedAt = *edited
 	}
@@ -132,6 +134,12 @@ func (s *Store) DeleteRoom(ctx context.Context, id int64) error {
 		if _, err = tx.Exec(ctx, `DELETE FROM messages WHERE room_id = $1`, id); err != nil {
 			return err
 		}
+		if _, err = tx.Exec(ctx, `DELETE FROM message_reactions WHERE room_id = $1`, id); err != nil {
+			return err
+		}
+		if _, err = tx.Exec(ctx, `DELETE FROM message_reaction_counts WHERE room_id = $1`, id); err != nil {
+			return err
+		}
 		// Its members go too (their notifications stay: they name the room
 		// and message, which now answer 404).
 		_, err = tx.Exec(ctx, `DELETE FROM room_members WHERE room_id = $1`, id)
@@ -171,13 +179,47 @@ func (s *Store) EditMessage(ctx context.Context, roomID, id int64, text string) 
 	return m, notFound("edit message", err, chat.MsgMessageNotFound)
 }
 
-// DeleteMessage implements chat.Store.
+// DeleteMessage implements chat.Store. Deleting a reply lowers its
+// parent's reply_count in the same statement; the returned message's
+// Parent then holds the parent's id, seq and new count.
 func (s *Store) DeleteMessage(ctx context.Context, roomID, id int64) (chat.Message, error) {
-	cond, args := whereID(roomID, id)
-	m, err := scanMessage(s.pool.QueryRow(ctx, `
-		UPDATE messages SET deleted_at = clock_timestamp()
-		WHERE `+cond+` RETURNING `+messageColumns, args...))
+	m, err := deleteMessage(ctx, s.pool, roomID, id)
 	return m, notFound("delete message", err, chat.MsgMessageNotFound)
+}
+
+// rowQuerier is a pool or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// deleteMessage marks a message deleted and, for a reply, lowers its
+// parent's reply_count in the same statement (Parent carries the new
+// count); the sender's delete and a moderator's audited one share it.
+func deleteMessage(ctx context.Context, q rowQuerier, roomID, id int64) (chat.Message, error) {
+	cond, args := whereID(roomID, id)
+	var pid, pseq, pcount int64
+	var m chat.Message
+	var edited *time.Time
+	err := q.QueryRow(ctx, `
+		WITH d AS (
+			UPDATE messages SET deleted_at = clock_timestamp()
+			WHERE `+cond+` RETURNING `+messageColumns+`, parent_id AS pid
+		), p AS (
+			UPDATE messages pm SET reply_count = greatest(pm.reply_count - 1, 0)
+			FROM d WHERE pm.room_id = d.room_id AND pm.id = d.pid
+			RETURNING pm.id AS p_id, pm.seq AS p_seq, pm.reply_count AS p_count
+		)
+		SELECT d.*, coalesce(p.p_id, 0), coalesce(p.p_seq, 0), coalesce(p.p_count, 0)
+		FROM d LEFT JOIN p ON true`,
+		args...).Scan(&m.ID, &m.RoomID, &m.Seq, &m.SenderID, &m.Text, &m.ParentID, &m.ClientMsgID, &m.CreatedAt, &edited,
+		&m.ReplyCount, new(*int64), &pid, &pseq, &pcount)
+	if edited != nil {
+		m.EditedAt = *edited
+	}
+	if pid != 0 {
+		m.Parent = &chat.Parent{ID: pid, Seq: pseq, ReplyCount: pcount}
+	}
+	return m, err
 }
 
 // Messages implements chat.Store. With a read pool (WithReadPool) it reads
@@ -206,6 +248,20 @@ func (s *Store) Messages(ctx context.Context, roomID int64, p chat.Page) ([]chat
 	return collectPage(rows, p)
 }
 
+// Replies implements chat.Store. The partial index messages_replies
+// serves it (migrations/00006). Replies are read from the primary: a
+// thread is opened right after its replies were announced.
+func (s *Store) Replies(ctx context.Context, roomID, parentID, afterSeq int64, limit int, viewer int64) ([]chat.Message, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+pageColumns+` FROM messages m `+pageJoins+`
+		WHERE m.room_id = $1 AND m.parent_id = $2 AND m.seq > $3 AND m.deleted_at IS NULL
+		ORDER BY m.seq LIMIT $4`, roomID, parentID, afterSeq, limit, viewer)
+	if err != nil {
+		return nil, dbErr("list replies", err)
+	}
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanPageRow(r) })
+	return msgs, dbErr("list replies", err)
+}
+
 // replicaPage reads page p from the read pool; fresh is false when the
 // replica is behind p.KnownSeq for the room (the page's rows are then
 // discarded).
@@ -231,6 +287,71 @@ func (s *Store) replicaPage(ctx context.Context, roomID int64, p chat.Page) (msg
 	return msgs, fresh, err
 }
 
+// pageColumns are a message of a page (alias m) with its parent summary
+// and reactions, from pageJoins; $5 is the viewer whose reactions are
+// marked. The joins are lateral and run below the LIMIT, so only for the
+// rows returned: the parent is one index probe in the room's own
+// partition, the reactions one probe of message_reaction_counts (one row
+// per emoji, however many users reacted) and one per emoji for the
+// viewer's own.
+const pageColumns = `m.id, m.room_id, m.seq, m.sender_id, m.text, coalesce(m.parent_id, 0), m.client_msg_id,
+	m.created_at, m.edited_at, m.reply_count,
+	coalesce(pm.seq, 0), coalesce(pm.sender_id, 0), coalesce(pm.excerpt, ''), coalesce(pm.deleted, true),
+	rc.emoji, rc.counts, rc.mine`
+
+var pageJoins = `
+	LEFT JOIN LATERAL (
+		SELECT p.seq, CASE WHEN p.deleted_at IS NULL THEN p.sender_id END AS sender_id,
+			CASE WHEN p.deleted_at IS NULL THEN left(p.text, ` + excerptRunes + `) END AS excerpt,
+			p.deleted_at IS NOT NULL AS deleted
+		FROM messages p WHERE m.parent_id IS NOT NULL AND p.room_id = m.room_id AND p.id = m.parent_id
+	) pm ON true
+	LEFT JOIN LATERAL (
+		SELECT array_agg(c.emoji ORDER BY c.first_at, c.emoji) AS emoji,
+			array_agg(c.count ORDER BY c.first_at, c.emoji) AS counts,
+			array_agg($5::bigint <> 0 AND EXISTS (SELECT 1 FROM message_reactions r
+				WHERE r.message_id = c.message_id AND r.user_id = $5 AND r.emoji = c.emoji) ORDER BY c.first_at, c.emoji) AS mine
+		FROM message_reaction_counts c WHERE c.message_id = m.id
+	) rc ON true`
+
+// excerptRunes is chat.ExcerptRunes in SQL.
+var excerptRunes = strconv.Itoa(chat.ExcerptRunes)
+
+// scanPageRow reads a row of pageColumns.
+func scanPageRow(row pgx.Row) (chat.Message, error) {
+	var m chat.Message
+	var edited *time.Time
+	var p chat.Parent
+	var emoji []string
+	var counts []int64
+	var mine []bool
+	err := row.Scan(&m.ID, &m.RoomID, &m.Seq, &m.SenderID, &m.Text, &m.ParentID, &m.ClientMsgID, &m.CreatedAt, &edited,
+		&m.ReplyCount, &p.Seq, &p.SenderID, &p.Excerpt, &p.Deleted, &emoji, &counts, &mine)
+	if err != nil {
+		return m, err
+	}
+	if edited != nil {
+		m.EditedAt = *edited
+	}
+	if m.ParentID != 0 {
+		p.ID = m.ParentID
+		m.Parent = &p
+	}
+	m.Reactions = reactionsOf(emoji, counts, mine)
+	return m, nil
+}
+
+// reactionsOf zips the aggregated arrays of a message's reactions.
+func reactionsOf(emoji []string, counts []int64, mine []bool) []chat.Reaction {
+	out := make([]chat.Reaction, 0, len(emoji))
+	for i := range emoji {
+		if i < len(counts) && i < len(mine) {
+			out = append(out, chat.Reaction{Emoji: emoji[i], Count: counts[i], Me: mine[i]})
+		}
+	}
+	return out
+}
+
 // pageSQL selects page p of room $1 (pageArgs), newest first unless p
 // asks for the oldest.
 func pageSQL(p chat.Page) string {
@@ -238,9 +359,9 @@ func pageSQL(p chat.Page) string {
 	if p.AfterSeq > 0 || p.OldestFirst {
 		order = "ASC"
 	}
-	return `SELECT ` + messageColumns + ` FROM messages
-		WHERE room_id = $1 AND seq > $2 AND seq < $3 AND deleted_at IS NULL
-		ORDER BY seq ` + order + ` LIMIT $4`
+	return `SELECT ` + pageColumns + ` FROM messages m ` + pageJoins + `
+		WHERE m.room_id = $1 AND m.seq > $2 AND m.seq < $3 AND m.deleted_at IS NULL
+		ORDER BY m.seq ` + order + ` LIMIT $4`
 }
 
 func pageArgs(roomID int64, p chat.Page) []any {
@@ -248,12 +369,12 @@ func pageArgs(roomID int64, p chat.Page) []any {
 	if beforeSeq <= 0 {
 		beforeSeq = math.MaxInt64
 	}
-	return []any{roomID, p.AfterSeq, beforeSeq, p.Limit}
+	return []any{roomID, p.AfterSeq, beforeSeq, p.Limit, p.Viewer}
 }
 
 // collectPage reads pageSQL's rows into ascending seq order.
 func collectPage(rows pgx.Rows, p chat.Page) ([]chat.Message, error) {
-	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanMessage(r) })
+	msgs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (chat.Message, error) { return scanPageRow(r) })
 	if err != nil {
 		return nil, dbErr("list messages", err)
 	}

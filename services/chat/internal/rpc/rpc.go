@@ -242,6 +242,7 @@ func (s *Server) ListMessages(ctx context.Context, req *chatv1.ListMessagesReque
 	msgs, err := s.svc.History(ctx, grpcauth.UserID(ctx), req.GetRoomId(), chat.Page{
 		AfterSeq: req.GetAfterSeq(), BeforeSeq: req.GetBeforeSeq(),
 		OldestFirst: req.GetOldestFirst(), Limit: int(req.GetLimit()),
+		Viewer: viewer(ctx),
 	})
 	if err != nil {
 		return nil, s.errs.Status(ctx, err)
@@ -336,7 +337,61 @@ func messagePB(m chat.Message) *chatv1.Message {
 	if !m.EditedAt.IsZero() {
 		pb.EditedAt = timestamppb.New(m.EditedAt)
 	}
+	pb.ReplyCount = m.ReplyCount
+	if p := m.Parent; p != nil {
+		pb.Parent = &chatv1.MessageParent{Id: p.ID, Seq: p.Seq, SenderId: p.SenderID, SenderEmail: p.Sender.Email,
+			Nickname: p.Sender.Nickname, Excerpt: p.Excerpt, Deleted: p.Deleted}
+	}
+	pb.Reactions = reactionsPB(m.Reactions)
 	return pb
+}
+
+func reactionsPB(rs []chat.Reaction) []*chatv1.Reaction {
+	out := make([]*chatv1.Reaction, len(rs))
+	for i, r := range rs {
+		out[i] = &chatv1.Reaction{Emoji: r.Emoji, Count: r.Count, Me: r.Me}
+	}
+	return out
+}
+
+// viewer is the user a read is for (whose own reactions it marks), 0 for
+// a calling service without a user token.
+func viewer(ctx context.Context) int64 {
+	if c, ok := grpcauth.Claims(ctx); ok {
+		return c.UserID
+	}
+	return 0
+}
+
+// ListReplies implements chatv1.ChatServiceServer.
+func (s *Server) ListReplies(ctx context.Context, req *chatv1.ListRepliesRequest) (*chatv1.ListRepliesResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	msgs, next, err := s.svc.Replies(ctx, c.ID, req.GetMessageId(), int(req.GetLimit()), req.GetCursor())
+	if err != nil {
+		return nil, s.errs.Status(ctx, err)
+	}
+	resp := &chatv1.ListRepliesResponse{Messages: make([]*chatv1.Message, len(msgs)), NextCursor: next}
+	for i, m := range msgs {
+		resp.Messages[i] = messagePB(m)
+	}
+	return resp, nil
+}
+
+// ToggleReaction implements chatv1.ChatServiceServer.
+func (s *Server) ToggleReaction(ctx context.Context, req *chatv1.ToggleReactionRequest) (*chatv1.ToggleReactionResponse, error) {
+	c, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := s.svc.ToggleReaction(ctx, c, req.GetMessageId(), req.GetEmoji())
+	if err != nil {
+		return nil, s.errs.Status(ctx, err)
+	}
+	return &chatv1.ToggleReactionResponse{MessageId: ch.MessageID, Seq: ch.Seq, RoomId: ch.RoomID,
+		Reactions: reactionsPB(ch.Reactions), Added: ch.Added, Rev: ch.Rev}, nil
 }
 
 func userPB(u chat.User) *chatv1.OnlineUser {

@@ -6,6 +6,7 @@ package userclient
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,8 @@ type Directory struct {
 
 	mu    sync.Mutex
 	cache map[int64]entry
+	// nicks caches FindByNicknames by lower-cased nickname (NicknameTTL).
+	nicks map[string]nickEntry
 }
 
 type entry struct {
@@ -37,7 +40,8 @@ type entry struct {
 
 // New returns a Directory that keeps up to maxSize users for ttl.
 func New(client userv1.UserServiceClient, ttl time.Duration, maxSize int) *Directory {
-	return &Directory{client: client, ttl: ttl, maxSize: maxSize, now: time.Now, cache: map[int64]entry{}}
+	return &Directory{client: client, ttl: ttl, maxSize: maxSize, now: time.Now, cache: map[int64]entry{},
+		nicks: map[string]nickEntry{}}
 }
 
 var _ chat.UserDirectory = (*Directory)(nil)
@@ -136,19 +140,60 @@ func (d *Directory) fetch(ctx context.Context, ids []int64) (map[int64]chat.User
 
 var _ chat.NicknameDirectory = (*Directory)(nil)
 
-// FindByNicknames implements chat.NicknameDirectory with one uncached
-// FindByNicknames call: only messages with "@" ask, and a nickname just
-// taken must be mentionable at once.
-func (d *Directory) FindByNicknames(ctx context.Context, names []string, perName int) ([]int64, error) {
+// NicknameTTL is how long a nickname's users are remembered: long enough
+// that a busy room's repeated mentions of the same people do not each cost
+// a user-service call, short enough that a nickname just taken (or
+// dropped) is mentionable (or not) within seconds.
+const NicknameTTL = 3 * time.Second
+
+// nickEntry is the users of one nickname as last fetched.
+type nickEntry struct {
+	ids     []int64
+	fetched time.Time
+}
+
+// FindByNicknames implements chat.NicknameDirectory: names fetched within
+// NicknameTTL come from the cache, the others from one FindByNicknames
+// call (only messages with "@" ask). A failed call fails the lookup.
+func (d *Directory) FindByNicknames(ctx context.Context, names []string, perName int) (map[string][]int64, error) {
+	out := make(map[string][]int64, len(names))
+	now := d.now()
+	var missing []string
+	d.mu.Lock()
+	for _, n := range names {
+		if e, ok := d.nicks[n]; ok && now.Sub(e.fetched) < NicknameTTL && len(e.ids) <= perName {
+			if len(e.ids) > 0 {
+				out[n] = e.ids
+			}
+			continue
+		}
+		missing = append(missing, n)
+	}
+	d.mu.Unlock()
+	if len(missing) == 0 {
+		return out, nil
+	}
 	resp, err := d.client.FindByNicknames(ctx, &userv1.FindByNicknamesRequest{
-		Nicknames: names, MaxPerNickname: int32(perName), //nolint:gosec // G115: at most 20
+		Nicknames: missing, MaxPerNickname: int32(perName), //nolint:gosec // G115: at most 20
 	})
 	if err != nil {
 		return nil, fmt.Errorf("user service FindByNicknames: %w", err)
 	}
-	ids := make([]int64, len(resp.GetUsers()))
-	for i, u := range resp.GetUsers() {
-		ids[i] = u.GetUserId()
+	for _, u := range resp.GetUsers() {
+		n := strings.ToLower(u.GetNickname())
+		out[n] = append(out[n], u.GetUserId())
 	}
-	return ids, nil
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.nicks)+len(missing) > d.maxSize {
+		for n, e := range d.nicks { // expired first, then arbitrary ones
+			if now.Sub(e.fetched) >= NicknameTTL || len(d.nicks)+len(missing) > d.maxSize {
+				delete(d.nicks, n)
+			}
+		}
+	}
+	for _, n := range missing {
+		d.nicks[n] = nickEntry{ids: out[n], fetched: now} // none found is remembered too
+	}
+	return out, nil
 }

@@ -41,7 +41,8 @@ type client struct {
 	hub    *Hub
 	ws     *websocket.Conn
 	roomID int64
-	room   *room
+	room   *room       // a room socket's room (nil for /ws/user/)
+	stream *userStream // a /ws/user/ socket's stream (nil for a room socket)
 	user   Principal
 	ip     string // client IP, for the per-IP socket limit
 	connID string
@@ -252,7 +253,7 @@ func (c *client) repairGap() {
 	after, upto := c.lastSeq, c.pending[0].seq-1
 	c.mu.Unlock()
 
-	frames, err := c.room.history(c.user.Token, c.user.UserID, after, upto)
+	frames, err := c.missing(after, upto)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -326,7 +327,7 @@ func (c *client) finishSync(lastSeq int64) {
 	defer c.mu.Unlock()
 	c.lastSeq = max(c.lastSeq, lastSeq)
 	for _, ev := range c.syncBuf {
-		if ev.Kind == "message" && ev.Seq > 0 {
+		if ev.ordered() {
 			c.orderLocked(ev.Seq, c.viewLocked(ev))
 		} else {
 			c.pushLocked(c.viewLocked(ev))
@@ -579,6 +580,9 @@ func (c *client) handle(mt int, data []byte) {
 		return
 	}
 	f, err := DecodeFrame(data)
+	if c.stream != nil {
+		err = errInvalid // /ws/user/ takes no client frames
+	}
 	if err != nil {
 		var fe *FrameError
 		if errors.As(err, &fe) && fe.Type == chatjson.ErrInvalidRequest {

@@ -307,7 +307,7 @@ func newReplica(t *testing.T, nc *nats.Conn, prefix string, chat chatv1.ChatServ
 	if err := nc.Flush(); err != nil { // subscribed before the test publishes
 		t.Fatal(err)
 	}
-	h := chatsocket.NewHandler(hub, chatsocket.Handshake{
+	hs := chatsocket.Handshake{
 		Authenticate: func(r *http.Request) (chatsocket.Principal, error) {
 			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			if !ok {
@@ -330,9 +330,10 @@ func newReplica(t *testing.T, nc *nats.Conn, prefix string, chat chatv1.ChatServ
 			w.WriteHeader(code)
 			_ = json.NewEncoder(w).Encode(map[string]string{"detail": msg})
 		},
-	})
+	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /ws/chat/{room_id}/chat/", h)
+	mux.Handle("GET /ws/chat/{room_id}/chat/", chatsocket.NewHandler(hub, hs))
+	mux.Handle("GET /ws/user/", chatsocket.NewUserHandler(hub, hs))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

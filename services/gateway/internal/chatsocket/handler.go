@@ -80,17 +80,9 @@ func NewHandler(hub *Hub, hs Handshake) *Handler {
 // upgrade), upgrades and hands the socket to its own goroutines, which join
 // the room and serve it until it closes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	fail := func(code int, msg string) {
-		h.hub.metrics.handshakes.WithLabelValues(strconv.Itoa(code)).Inc()
-		h.hs.Error(w, r, code, msg)
-	}
-	user, err := h.hs.Authenticate(r)
-	if err != nil {
-		fail(http.StatusUnauthorized, "Authentication credentials were not provided or are invalid.")
-		return
-	}
-	if r.Header.Get("Origin") != "" && !h.hs.OriginAllowed(r) {
-		fail(http.StatusForbidden, "Origin not allowed.")
+	fail := h.failer(w, r)
+	user, ok := h.authorize(r, fail)
+	if !ok {
 		return
 	}
 	roomID, ok := roomIDOf(r)
@@ -116,6 +108,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// GetRoom call: a reconnect storm needs one fewer RPC per socket. A
 	// room deleted meanwhile still ends in 4000 (Join answers NOT_FOUND).
 	// DM rooms always pay: GetRoom is their reader check (404, no upgrade).
+	var err error
 	if !h.hub.hasRoom(roomID) {
 		ctx, cancel := context.WithTimeout(grpcauth.WithToken(r.Context(), user.Token), h.hub.cfg.RPCTimeout)
 		var room *chatv1.Room
@@ -138,35 +131,71 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusServiceUnavailable, "Chat is temporarily unavailable.")
 		return
 	}
-	ip := h.clientIP(r)
-	switch h.hub.reserve(user.UserID, ip) {
-	case "":
-	case refusedDraining:
-		fail(http.StatusServiceUnavailable, "Server is restarting; reconnect.")
+	ws, ip, ok := h.upgrade(w, r, user, fail)
+	if !ok {
 		return
-	case refusedIP:
-		fail(http.StatusTooManyRequests, "Too many open chat sockets from this address.")
-		return
-	default:
-		fail(http.StatusTooManyRequests, "Too many open chat sockets.")
-		return
-	}
-	ws, err := h.upgrader.Upgrade(w, r, nil)
-	if err != nil {
-		// Upgrade already answered the client.
-		h.hub.release(user.UserID, ip)
-		h.hub.done()
-		return
-	}
-	h.hub.metrics.handshakes.WithLabelValues("101").Inc()
-	if tc, ok := ws.NetConn().(*net.TCPConn); ok && h.hub.cfg.KernelSendBuffer > 0 {
-		_ = tc.SetWriteBuffer(h.hub.cfg.KernelSendBuffer)
 	}
 	// Serve the socket on a fresh goroutine and return: net/http then
 	// frees the connection's request state and its 4 KiB read and write
 	// buffers, which would otherwise live as long as the socket
 	// (BENCHMARKS.md M3).
 	go h.serve(ws, roomID, user, ip, afterSeq)
+}
+
+// The handshake steps every socket endpoint shares (/ws/chat/ and
+// /ws/user/): the same 401, 403, 429 and 503 answers, the same limits.
+
+// failer answers a refused handshake and counts it.
+func (h *Handler) failer(w http.ResponseWriter, r *http.Request) func(code int, msg string) {
+	return func(code int, msg string) {
+		h.hub.metrics.handshakes.WithLabelValues(strconv.Itoa(code)).Inc()
+		h.hs.Error(w, r, code, msg)
+	}
+}
+
+// authorize identifies the caller (401) and checks a present Origin (403).
+func (h *Handler) authorize(r *http.Request, fail func(int, string)) (Principal, bool) {
+	user, err := h.hs.Authenticate(r)
+	if err != nil {
+		fail(http.StatusUnauthorized, "Authentication credentials were not provided or are invalid.")
+		return Principal{}, false
+	}
+	if r.Header.Get("Origin") != "" && !h.hs.OriginAllowed(r) {
+		fail(http.StatusForbidden, "Origin not allowed.")
+		return Principal{}, false
+	}
+	return user, true
+}
+
+// upgrade counts the socket against the user's and the client IP's limits
+// (429; 503 while draining) and upgrades the connection. On success the
+// caller owns the reservation: its cleanup releases it and calls done.
+func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request, user Principal, fail func(int, string)) (*websocket.Conn, string, bool) {
+	ip := h.clientIP(r)
+	switch h.hub.reserve(user.UserID, ip) {
+	case "":
+	case refusedDraining:
+		fail(http.StatusServiceUnavailable, "Server is restarting; reconnect.")
+		return nil, "", false
+	case refusedIP:
+		fail(http.StatusTooManyRequests, "Too many open chat sockets from this address.")
+		return nil, "", false
+	default:
+		fail(http.StatusTooManyRequests, "Too many open chat sockets.")
+		return nil, "", false
+	}
+	ws, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		// Upgrade already answered the client.
+		h.hub.release(user.UserID, ip)
+		h.hub.done()
+		return nil, "", false
+	}
+	h.hub.metrics.handshakes.WithLabelValues("101").Inc()
+	if tc, ok := ws.NetConn().(*net.TCPConn); ok && h.hub.cfg.KernelSendBuffer > 0 {
+		_ = tc.SetWriteBuffer(h.hub.cfg.KernelSendBuffer)
+	}
+	return ws, ip, true
 }
 
 // clientIP is the client IP of r by Handshake.ClientIP, else its TCP peer.
@@ -242,12 +271,15 @@ func (c *client) cleanup(joined bool) {
 	defer hub.metrics.socketsOpen.Dec()
 	c.close(0, "")
 	<-c.writerDone
-	if c.room != nil {
+	switch {
+	case c.room != nil:
 		hub.detach(c)
-	} else {
+	case c.stream != nil:
+		hub.detachUser(c)
+	default:
 		hub.release(c.user.UserID, c.ip)
 	}
-	if !joined {
+	if !joined || c.room == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

@@ -50,6 +50,13 @@ type Event struct {
 	SenderID int64
 }
 
+// ordered reports whether ev carries a sequence number the socket
+// delivers in order, once: a message's seq in its room, a notification's
+// id for its user.
+func (ev Event) ordered() bool {
+	return ev.Seq > 0 && (ev.Kind == subjects.EventMessage || ev.Kind == eventNotification)
+}
+
 // Broker delivers room events. fn is called from one goroutine per
 // subscription, in the order the broker received the events.
 // SubscribeRoom returns once the subscription is active on the server, so
@@ -90,6 +97,10 @@ type Config struct {
 	// [nil: every send through the hub's chat client]. Call the hub's
 	// ForgetChatPods when pods go away.
 	Route func(roomID int64) chatroute.Endpoint
+	// UserRooms is how many of a user's rooms their /ws/user/ stream
+	// follows live on one replica (chat.unread): the most recently active
+	// ones [100]. The others' counts come from GET /api/chat/rooms/mine/.
+	UserRooms int
 	// SendLimit is the per-user send limit every client frame counts
 	// against, shared with REST sends and (through Redis) with the other
 	// replicas [nil: this replica's own, without Redis].
@@ -110,6 +121,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSocketsPerUser <= 0 {
 		c.MaxSocketsPerUser = 20
+	}
+	if c.UserRooms <= 0 {
+		c.UserRooms = 100
 	}
 	def(&c.PingInterval, 25*time.Second)
 	def(&c.PongTimeout, 60*time.Second)
@@ -143,7 +157,10 @@ type Hub struct {
 	perUser  map[int64]int                  // sockets + handshakes in progress
 	perIP    map[string]int                 // the same by client IP (only with MaxSocketsPerIP)
 	conns    map[string]*client             // by connection id
+	streams  map[int64]*userStream          // /ws/user/ state per user with a socket here
 	draining bool
+
+	userBroker UserBroker // nil: /ws/user/ answers 503
 
 	live sync.WaitGroup // one per reserved socket until its cleanup ends
 
@@ -159,19 +176,22 @@ func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.
 		only := chatroute.Endpoint{Client: chat}
 		route = func(int64) chatroute.Endpoint { return only }
 	}
+	ub, _ := broker.(UserBroker)
 	return &Hub{
-		cfg:     cfg,
-		chat:    chat,
-		broker:  broker,
-		log:     log,
-		metrics: m,
-		rooms:   make(map[int64]*room),
-		users:   make(map[int64]map[*client]struct{}),
-		perUser: make(map[int64]int),
-		perIP:   make(map[string]int),
-		conns:   make(map[string]*client),
-		buffers: newBufferPool(),
-		sends:   newSender(route, cfg.RPCTimeout, cfg.SendBatchWait, m.observeSendBatch),
+		userBroker: ub,
+		streams:    make(map[int64]*userStream),
+		cfg:        cfg,
+		chat:       chat,
+		broker:     broker,
+		log:        log,
+		metrics:    m,
+		rooms:      make(map[int64]*room),
+		users:      make(map[int64]map[*client]struct{}),
+		perUser:    make(map[int64]int),
+		perIP:      make(map[string]int),
+		conns:      make(map[string]*client),
+		buffers:    newBufferPool(),
+		sends:      newSender(route, cfg.RPCTimeout, cfg.SendBatchWait, m.observeSendBatch),
 	}
 }
 
@@ -180,16 +200,18 @@ type room struct {
 	id      int64
 	hub     *Hub
 	members atomic.Pointer[[]*client]
-	refs    int // guarded by hub.mu
+	// watchers are the unread counters of users with a /ws/user/ socket
+	// here who are members of the room (userstream.go).
+	watchers atomic.Pointer[[]*roomWatch]
+	refs     int // local sockets + watchers; guarded by hub.mu
 
 	ready chan struct{} // closed once the subscription attempt ended
 	err   error         // set before ready is closed
 	unsub func()
 
-	fetchMu sync.Mutex
 	// In-flight history reads by (after, upto, user): per user, because
 	// the chat service hides blocked senders' messages for the reader.
-	fetches map[[3]int64]*fetch
+	fetches fetchGroup
 }
 
 // onEvent fans one event out to the room's local sockets.
@@ -200,16 +222,19 @@ func (r *room) onEvent(ev Event) {
 		for _, c := range members {
 			c.close(CloseRoomDeleted, "room deleted")
 		}
+		r.watch(ev)
 	case ev.Kind == subjects.EventMessages:
 		for _, c := range members {
 			c.deliverMessages(ev.Messages)
 		}
+		r.watch(ev)
 	case ev.Kind == subjects.EventMessage && ev.Seq > 0:
 		// A single message: what a chat service before batched publishes
 		// sent (during a rolling update), and this socket's own acks.
 		for _, c := range members {
 			c.deliverMessages([]Event{ev})
 		}
+		r.watch(Event{Kind: subjects.EventMessages, Messages: []Event{ev}})
 	default:
 		for _, c := range members {
 			c.deliverEvent(ev)
@@ -303,27 +328,36 @@ func (h *Hub) attach(c *client) error {
 		h.mu.Unlock()
 		return errDraining
 	}
-	r := h.rooms[c.roomID]
-	creator := r == nil
-	if creator {
-		r = &room{id: c.roomID, hub: h, ready: make(chan struct{}), fetches: make(map[[3]int64]*fetch)}
-		r.members.Store(&[]*client{})
-		h.rooms[c.roomID] = r
-	}
-	r.refs++
+	r, creator := h.roomLocked(c.roomID)
 	old := *r.members.Load()
 	next := make([]*client, len(old), len(old)+1)
 	copy(next, old)
 	next = append(next, c)
 	r.members.Store(&next)
 	c.room = r
-	if h.users[c.user.UserID] == nil {
-		h.users[c.user.UserID] = make(map[*client]struct{})
-	}
-	h.users[c.user.UserID][c] = struct{}{}
-	h.conns[c.connID] = c
+	h.addSocketLocked(c)
 	h.mu.Unlock()
+	return h.subscribed(r, creator)
+}
 
+// roomLocked returns the room's entry, made (creator) when the room had no
+// local socket or watcher, with one more reference. h.mu held.
+func (h *Hub) roomLocked(id int64) (r *room, creator bool) {
+	r = h.rooms[id]
+	if r == nil {
+		creator = true
+		r = &room{id: id, hub: h, ready: make(chan struct{})}
+		r.members.Store(&[]*client{})
+		r.watchers.Store(&[]*roomWatch{})
+		h.rooms[id] = r
+	}
+	r.refs++
+	return r, creator
+}
+
+// subscribed subscribes r when creator, else waits for its creator's
+// attempt; it returns once the subscription is active (or failed).
+func (h *Hub) subscribed(r *room, creator bool) error {
 	if creator {
 		unsub, err := h.broker.SubscribeRoom(r.id, r.onEvent)
 		r.unsub, r.err = unsub, err
@@ -334,6 +368,51 @@ func (h *Hub) attach(c *client) error {
 	}
 	<-r.ready
 	return r.err
+}
+
+// addSocketLocked registers c among its user's sockets (logout closes
+// them) and by connection id. h.mu held.
+func (h *Hub) addSocketLocked(c *client) {
+	if h.users[c.user.UserID] == nil {
+		h.users[c.user.UserID] = make(map[*client]struct{})
+	}
+	h.users[c.user.UserID][c] = struct{}{}
+	h.conns[c.connID] = c
+}
+
+// removeSocketLocked undoes addSocketLocked and releases c's reservation.
+// h.mu held.
+func (h *Hub) removeSocketLocked(c *client) {
+	if set := h.users[c.user.UserID]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(h.users, c.user.UserID)
+		}
+	}
+	delete(h.conns, c.connID)
+	h.releaseLocked(c.user.UserID, c.ip)
+}
+
+// unrefLocked drops one reference of r and reports whether it was the
+// last (the caller then calls unsubscribe after releasing h.mu). h.mu held.
+func (h *Hub) unrefLocked(r *room) bool {
+	if r.refs--; r.refs > 0 {
+		return false
+	}
+	if h.rooms[r.id] == r {
+		delete(h.rooms, r.id)
+		delete(h.dmRooms, r.id)
+	}
+	return true
+}
+
+// unsubscribe ends the subscription of a room without references.
+func (h *Hub) unsubscribe(r *room) {
+	<-r.ready
+	if r.unsub != nil {
+		r.unsub()
+		h.metrics.natsSubscriptions.Dec()
+	}
 }
 
 // detach removes c from its room, unsubscribing when it was the last local
@@ -351,30 +430,13 @@ func (h *Hub) detach(c *client) {
 			}
 		}
 		r.members.Store(&next)
-		if r.refs--; r.refs == 0 {
-			last = true
-			if h.rooms[r.id] == r {
-				delete(h.rooms, r.id)
-				delete(h.dmRooms, r.id)
-			}
-		}
+		last = h.unrefLocked(r)
 	}
-	if set := h.users[c.user.UserID]; set != nil {
-		delete(set, c)
-		if len(set) == 0 {
-			delete(h.users, c.user.UserID)
-		}
-	}
-	delete(h.conns, c.connID)
-	h.releaseLocked(c.user.UserID, c.ip)
+	h.removeSocketLocked(c)
 	h.mu.Unlock()
 
 	if last {
-		<-r.ready
-		if r.unsub != nil {
-			r.unsub()
-			h.metrics.natsSubscriptions.Dec()
-		}
+		h.unsubscribe(r)
 	}
 }
 
@@ -428,6 +490,9 @@ func (h *Hub) heartbeat(ctx context.Context) {
 	h.mu.Lock()
 	refs := make([]*chatv1.ConnectionRef, 0, len(h.conns))
 	for id, c := range h.conns {
+		if c.room == nil {
+			continue // a /ws/user/ socket: no presence
+		}
 		refs = append(refs, &chatv1.ConnectionRef{RoomId: c.roomID, ConnectionId: id})
 	}
 	h.mu.Unlock()
@@ -511,20 +576,33 @@ type seqFrame struct {
 // history returns the message frames with after < seq ≤ upto, in order
 // (deleted messages are absent), reading ListMessages in pages of 1,000.
 func (r *room) history(token string, userID, after, upto int64) ([]seqFrame, error) {
-	key := [3]int64{after, upto, userID}
-	r.fetchMu.Lock()
-	f := r.fetches[key]
+	return r.fetches.do([3]int64{after, upto, userID}, func() ([]seqFrame, error) { return r.read(token, after, upto) })
+}
+
+// fetchGroup shares reads of the same range (and reader) among the
+// sockets that ask for it at the same time.
+type fetchGroup struct {
+	mu sync.Mutex
+	m  map[[3]int64]*fetch
+}
+
+func (g *fetchGroup) do(key [3]int64, read func() ([]seqFrame, error)) ([]seqFrame, error) {
+	g.mu.Lock()
+	f := g.m[key]
 	if f == nil {
 		f = &fetch{done: make(chan struct{})}
-		r.fetches[key] = f
-		r.fetchMu.Unlock()
-		f.frames, f.err = r.read(token, after, upto)
-		r.fetchMu.Lock()
-		delete(r.fetches, key)
-		r.fetchMu.Unlock()
+		if g.m == nil {
+			g.m = make(map[[3]int64]*fetch)
+		}
+		g.m[key] = f
+		g.mu.Unlock()
+		f.frames, f.err = read()
+		g.mu.Lock()
+		delete(g.m, key)
+		g.mu.Unlock()
 		close(f.done)
 	} else {
-		r.fetchMu.Unlock()
+		g.mu.Unlock()
 		<-f.done
 	}
 	return f.frames, f.err

@@ -16,6 +16,7 @@ type Metrics struct {
 	gapRepairs        prometheus.Counter
 	sendBatch         prometheus.Histogram
 	handshakes        *prometheus.CounterVec
+	userStreams       prometheus.Gauge
 }
 
 // NewMetrics registers the chat socket metrics on reg (nil: unregistered,
@@ -39,10 +40,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(1, 2, 9)}), // 1 .. 256
 		handshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cobra_gateway_chat_handshakes_total", Help: "Chat socket handshakes by HTTP outcome."}, []string{"status"}),
+		userStreams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "cobra_gateway_user_streams", Help: "Users with a /ws/user/ socket on this replica (one NATS subscription each)."}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.socketsOpen, m.framesSent, m.slowCloses,
-			m.natsSubscriptions, m.deliveryErrors, m.gapRepairs, m.sendBatch, m.handshakes} {
+			m.natsSubscriptions, m.deliveryErrors, m.gapRepairs, m.sendBatch, m.handshakes, m.userStreams} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go"
 	"google.golang.org/protobuf/proto"
 
@@ -267,6 +268,29 @@ func TestConversations(t *testing.T) {
 	bob1.want(http.StatusOK, "GET", next, nil, &page)
 	if len(page) != 1 || page[0].ID != room.ID {
 		t.Fatalf("second page %+v, want room %d", page, room.ID)
+	}
+
+	// Opening the room's socket makes carol a member, with everything so
+	// far read; a later message of bob's is unread for her.
+	wsURL := "ws" + strings.TrimPrefix(s.Gateways[1], "http") + fmt.Sprintf("/ws/chat/%d/chat/", room.ID)
+	ws, _, err := websocket.DefaultDialer.Dial(wsURL, http.Header{"Authorization": {"Bearer " + carolAcc.access}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if _, _, err := ws.ReadMessage(); err != nil { // the first frame comes after the join
+		t.Fatal(err)
+	}
+	if r := mine(carol); r.UnreadCount != 0 || r.LastReadSeq != 15 {
+		t.Fatalf("carol's room after opening its socket: %+v, want read up to 15", r)
+	}
+	send(bob0, "one more", 0)
+	if r := mine(carol); r.UnreadCount != 1 {
+		t.Fatalf("carol's room after bob's message: %+v, want unread 1", r)
+	}
+	carol.want(http.StatusOK, "POST", path, map[string]any{"seq": 16}, &marker)
+	if marker.UnreadCount != 0 {
+		t.Fatalf("carol's marker %+v", marker)
 	}
 }
 

@@ -33,27 +33,30 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.userRoutes(mux)
 	s.mediaRoutes(mux)
 	s.route(mux, "GET /api/openapi.yaml/", s.handleOpenAPI())
-	s.route(mux, "GET /ws/chat/{room_id}/chat/", s.handleChatSocket())
+	s.route(mux, "GET /ws/chat/{room_id}/chat/", s.handleSocket(s.chatSocket))
+	s.route(mux, "GET /ws/user/", s.handleSocket(s.userSocket))
 	// Other areas are registered below, one line each.
 	s.chatRoutes(mux)
+	s.replyRoutes(mux)
 	s.postRoutes(mux)
 	s.blockRoutes(mux)
 	s.moderationRoutes(mux)
 	s.conversationRoutes(mux)
+	s.pushRoutes(mux)
 
 	// Everything else: the web client, or a JSON 404/405 for API paths.
 	mux.Handle("/", s.handleFallback())
 }
 
-// handleChatSocket serves the chat WebSocket endpoint when the gateway has
-// one (Config.ChatSocket).
-func (s *Server) handleChatSocket() http.Handler {
+// handleSocket serves a WebSocket endpoint when the gateway has it
+// (Config.ChatSocket, Config.UserSocket); 404 otherwise.
+func (s *Server) handleSocket(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.chatSocket == nil {
+		if h == nil {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
-		s.chatSocket.ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 	})
 }
 

@@ -42,6 +42,9 @@ type Config struct {
 	// ChatSocket serves GET /ws/chat/{room_id}/chat/ (the chatsocket
 	// handler); nil answers 404.
 	ChatSocket http.Handler
+	// UserSocket serves GET /ws/user/ (the caller's live stream of
+	// notifications and unread counts); nil answers 404.
+	UserSocket http.Handler
 	// Web serves every path outside /api/, /ws/ and /media/ (the browser
 	// client); nil answers a JSON 404.
 	Web http.Handler
@@ -65,6 +68,7 @@ type Server struct {
 	cookieSecure   bool
 	trustedProxies []netip.Prefix
 	chatSocket     http.Handler
+	userSocket     http.Handler
 	web            http.Handler
 	metrics        *httpMetrics
 	// sendLimit bounds chat sends per user, across replicas, with the
@@ -100,6 +104,7 @@ func NewServer(cfg Config) (*Server, error) {
 		cookieSecure:   cfg.CookieSecure,
 		trustedProxies: cfg.TrustedProxies,
 		chatSocket:     cfg.ChatSocket,
+		userSocket:     cfg.UserSocket,
 		web:            cfg.Web,
 		metrics:        m,
 		sendLimit:      cfg.SendLimit,

@@ -16,6 +16,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,6 +78,10 @@ type Env struct {
 	PublicKeyFile  string            // JWT_PUBLIC_KEY_FILE
 	ServiceKeyFile string            // SERVICE_KEY_FILE (platform/servicetrust)
 	DatabaseURLs   map[string]string // DATABASE_URL per service
+	// VAPID is the user service's Web Push identity (VAPID_PUBLIC_KEY,
+	// VAPID_PRIVATE_KEY, base64url); it may push to http://127.0.0.1
+	// (PUSH_ALLOW_LOOPBACK), where tests run their push endpoints.
+	VAPIDPublicKey, VAPIDPrivateKey string
 }
 
 // Stack is a running set of processes.
@@ -135,6 +142,7 @@ func Start(t testing.TB, opts Options) *Stack {
 			DatabaseURLs:   map[string]string{},
 		},
 	}
+	s.Env.VAPIDPrivateKey, s.Env.VAPIDPublicKey = vapidKeys(t)
 	t.Cleanup(s.stopAll)
 	want := map[string]bool{}
 	for _, n := range opts.Services {
@@ -186,6 +194,16 @@ func Start(t testing.TB, opts Options) *Stack {
 	return s
 }
 
+// vapidKeys returns a fresh P-256 key pair as VAPID wants it: the private
+// scalar and the uncompressed public point, base64url without padding.
+func vapidKeys(t testing.TB) (priv, pub string) {
+	key, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatalf("stack: VAPID key: %v", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(key.Bytes()), base64.RawURLEncoding.EncodeToString(key.PublicKey().Bytes())
+}
+
 func (s *Stack) common() map[string]string {
 	return map[string]string{
 		"REDIS_URL":           s.Env.RedisURL,
@@ -207,6 +225,10 @@ func (s *Stack) serviceEnv(name string) map[string]string {
 	switch name {
 	case User:
 		env["JWT_PRIVATE_KEY_FILE"] = s.Env.PrivateKeyFile
+		env["VAPID_PUBLIC_KEY"] = s.Env.VAPIDPublicKey
+		env["VAPID_PRIVATE_KEY"] = s.Env.VAPIDPrivateKey
+		env["VAPID_SUBJECT"] = "mailto:tests@example.com"
+		env["PUSH_ALLOW_LOOPBACK"] = "true"
 	case Chat:
 		env["USER_SERVICE_ADDR"] = s.UserAddr
 	case Post:

@@ -40,10 +40,11 @@ const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 // the handler is a 404 (still rendered by the app, with a 404 status).
 var clientRoutes = []*regexp.Regexp{
 	regexp.MustCompile(`^/$`),
-	regexp.MustCompile(`^/(login|signup|write|profile|profile/edit|friends)/?$`),
+	regexp.MustCompile(`^/(login|signup|write|profile|profile/edit|friends|rooms)/?$`),
 	regexp.MustCompile(`^/posts/[0-9]+/?$`),
 	regexp.MustCompile(`^/posts/[0-9]+/edit/?$`),
 	regexp.MustCompile(`^/users/[0-9]+/?$`),
+	regexp.MustCompile(`^/rooms/[0-9]+/?$`),
 }
 
 type asset struct {
@@ -97,6 +98,9 @@ func load(fsys fs.FS) (*site, error) {
 		fmt.Fprintf(h, "%s\x00%s\x00", n, s.assets[n].etag)
 	}
 	s.version = hex.EncodeToString(h.Sum(nil))[:12]
+	if _, ok := s.assets["sw.js"]; !ok {
+		return nil, fmt.Errorf("web: static/sw.js is missing")
+	}
 	idx, ok := s.assets["index.html"]
 	if !ok {
 		return nil, fmt.Errorf("web: static/index.html is missing")
@@ -143,6 +147,10 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAsset(w, r, rest)
 		return
 	}
+	if r.URL.Path == serviceWorkerPath {
+		s.serveServiceWorker(w, r)
+		return
+	}
 	status := http.StatusNotFound
 	for _, re := range clientRoutes {
 		if re.MatchString(r.URL.Path) {
@@ -181,6 +189,26 @@ func (s *site) serveAsset(w http.ResponseWriter, r *http.Request, rest string) {
 	} else {
 		hdr.Set("Cache-Control", "no-cache")
 	}
+	hdr.Set("ETag", a.etag)
+	hdr.Set("Content-Type", a.contentType)
+	if etagMatch(r, a.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+}
+
+// serviceWorkerPath is where the push service worker (static/sw.js) is
+// served: at the root, so its scope covers every page without a
+// Service-Worker-Allowed header.
+const serviceWorkerPath = "/sw.js"
+
+// serveServiceWorker serves static/sw.js unversioned and revalidated on
+// every check (browsers look for updates of a service worker by its URL).
+func (s *site) serveServiceWorker(w http.ResponseWriter, r *http.Request) {
+	a := s.assets["sw.js"]
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("ETag", a.etag)
 	hdr.Set("Content-Type", a.contentType)
 	if etagMatch(r, a.etag) {

@@ -40,7 +40,7 @@ func TestHandler(t *testing.T) {
 		"img-src 'self' data:; connect-src 'self'; object-src 'none'; " +
 		"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 	t.Run("client routes serve index.html with CSP", func(t *testing.T) {
-		for _, path := range []string{"/", "/login", "/signup/", "/posts/12", "/posts/12/edit", "/write", "/profile", "/profile/edit", "/friends", "/users/3"} {
+		for _, path := range []string{"/", "/login", "/signup/", "/posts/12", "/posts/12/edit", "/write", "/profile", "/profile/edit", "/friends", "/users/3", "/rooms", "/rooms/5"} {
 			res, body := get(t, path, nil)
 			if res.StatusCode != http.StatusOK {
 				t.Errorf("GET %s: got status %d, want 200", path, res.StatusCode)

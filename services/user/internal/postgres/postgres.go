@@ -315,15 +315,17 @@ func (s *UserStore) Users(ctx context.Context, ids []int64) ([]user.Summary, err
 	return users, nil
 }
 
-// FindByNicknames implements user.Store. Without an index on
-// lower(nickname) this reads every profile once per call (see README:
-// the index comes with a user migration).
+// FindByNicknames implements user.Store: one pass over the matching
+// profiles for all names, at most perName per name. Without an index on
+// lower(nickname) that pass reads every profile once per call (see
+// README: the index comes with a user migration).
 func (s *UserStore) FindByNicknames(ctx context.Context, names []string, perName int) ([]user.Summary, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+summaryColumns+` FROM users u JOIN profiles p ON p.user_id = u.id
 		WHERE u.id IN (
-			SELECT m.user_id FROM unnest($1::text[]) AS n(name) CROSS JOIN LATERAL (
-				SELECT user_id FROM profiles WHERE lower(nickname) = n.name ORDER BY user_id LIMIT $2
-			) AS m
+			SELECT user_id FROM (
+				SELECT user_id, row_number() OVER (PARTITION BY lower(nickname) ORDER BY user_id) AS nth
+				FROM profiles WHERE lower(nickname) = ANY($1)
+			) AS m WHERE nth <= $2
 		)
 		ORDER BY u.id`, names, perName)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	"github.com/cobraspace/cobraspace/platform/servicetrust"
 	userv1 "github.com/cobraspace/cobraspace/proto/cobraspace/user/v1"
+	"github.com/cobraspace/cobraspace/services/user/internal/push"
 	"github.com/cobraspace/cobraspace/services/user/internal/user"
 )
 
@@ -44,12 +45,13 @@ const gateway = "gateway"
 type Server struct {
 	userv1.UnimplementedUserServiceServer
 	svc  *user.Service
+	push *push.Registry
 	errs apperr.Translator
 }
 
-// New returns a Server for svc.
-func New(svc *user.Service, logger *slog.Logger) *Server {
-	return &Server{svc: svc, errs: apperr.Translator{Domain: "user.cobraspace", Logger: logger}}
+// New returns a Server for svc and the push subscriptions of reg.
+func New(svc *user.Service, reg *push.Registry, logger *slog.Logger) *Server {
+	return &Server{svc: svc, push: reg, errs: apperr.Translator{Domain: "user.cobraspace", Logger: logger}}
 }
 
 // caller returns the verified claims of the calling user (the server's

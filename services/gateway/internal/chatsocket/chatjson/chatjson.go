@@ -23,6 +23,10 @@ const (
 	TypeHistory  = "chat.history"
 	TypeResume   = "chat.resume"
 	TypePresence = "chat.presence"
+	// Replies and reactions: frames the chat service publishes, forwarded
+	// as they are.
+	TypeReaction = "chat.message.reaction"
+	TypeReplies  = "chat.message.replies"
 )
 
 // Error types of error frames.
@@ -89,6 +93,42 @@ type Message struct {
 	// Hidden is true, and Message empty, when the viewer blocks the
 	// sender (conversations: blocks).
 	Hidden bool `json:"hidden,omitempty"`
+	ReplyCount        int64      `json:"reply_count"`
+	Reactions         []Reaction `json:"reactions"`
+	// Parent is null unless the message is a reply.
+	Parent *Parent `json:"parent"`
+}
+
+// Reaction is one emoji's count on a message. Me (whether the viewer
+// reacted with it) is in the message objects of REST answers and of
+// chat.history, which are read for one viewer; chat.message frames go to
+// the whole room, so they leave it out.
+type Reaction struct {
+	Emoji string `json:"emoji"`
+	Count int64  `json:"count"`
+	Me    *bool  `json:"me,omitempty"`
+}
+
+// Parent summarises the message a reply answers. A parent deleted after
+// the reply was sent keeps its id and seq, with deleted true and empty
+// sender, nickname and excerpt.
+type Parent struct {
+	ID       int64  `json:"id"`
+	Seq      int64  `json:"seq"`
+	Sender   string `json:"sender"`
+	Nickname string `json:"nickname"`
+	Excerpt  string `json:"excerpt"`
+	Deleted  bool   `json:"deleted"`
+}
+
+// NewReactions converts proto reactions, with "me".
+func NewReactions(rs []*chatv1.Reaction) []Reaction {
+	out := make([]Reaction, 0, len(rs))
+	for _, r := range rs {
+		me := r.GetMe()
+		out = append(out, Reaction{Emoji: r.GetEmoji(), Count: r.GetCount(), Me: &me})
+	}
+	return out
 }
 
 // NewMessage converts a proto message to the message object (no type).
@@ -113,6 +153,12 @@ func NewMessage(m *chatv1.Message) Message {
 		t := timeOf(m.GetEditedAt())
 		out.EditedAt = &t
 	}
+	out.ReplyCount = m.GetReplyCount()
+	out.Reactions = NewReactions(m.GetReactions())
+	if p := m.GetParent(); p != nil {
+		out.Parent = &Parent{ID: p.GetId(), Seq: p.GetSeq(), Sender: p.GetSenderEmail(), Nickname: p.GetNickname(),
+			Excerpt: p.GetExcerpt(), Deleted: p.GetDeleted()}
+	}
 	return out
 }
 
@@ -132,6 +178,9 @@ func NewMessages(ms []*chatv1.Message) []Message {
 func MessageFrame(m *chatv1.Message) []byte {
 	msg := NewMessage(m)
 	msg.Type = TypeMessage
+	for i := range msg.Reactions {
+		msg.Reactions[i].Me = nil // the frame may be shared by every socket of the room
+	}
 	return mustMarshal(msg)
 }
 

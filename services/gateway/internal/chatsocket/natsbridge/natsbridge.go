@@ -1,6 +1,7 @@
 // Package natsbridge is the hub's NATS adapter: room event subscriptions
 // (one per room per replica, held only while a local socket needs it, as in
-// centrifugo's natsbroker) and the user revocation subject.
+// centrifugo's natsbroker), the per-user event subjects of /ws/user/ (one per
+// user with a local stream) and the user revocation subject.
 package natsbridge
 
 import (
@@ -167,6 +168,30 @@ func (b *Bridge) SubscribeBlocks(fn func(userID, otherID int64, blocking bool)) 
 		}
 	})
 	if err != nil {
+		return nil, err
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
+}
+
+// SubscribeUser delivers the user's live events (notifications, read
+// markers, new memberships; chatv1.UserEvent on subjects.UserEvents) to fn,
+// in order, from one goroutine. Like SubscribeRoom it returns once the
+// subscription is active. An undecodable event is dropped: a lost
+// notification shows up as an id gap that the hub repairs from the
+// database.
+func (b *Bridge) SubscribeUser(userID int64, fn func(*chatv1.UserEvent)) (func(), error) {
+	sub, err := b.nc.Subscribe(b.subj.UserEvents(userID), func(m *nats.Msg) {
+		var ev chatv1.UserEvent
+		if proto.Unmarshal(m.Data, &ev) != nil {
+			return
+		}
+		fn(&ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := b.nc.Flush(); err != nil && b.nc.Status() != nats.RECONNECTING {
+		_ = sub.Unsubscribe()
 		return nil, err
 	}
 	return func() { _ = sub.Unsubscribe() }, nil

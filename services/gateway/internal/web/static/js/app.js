@@ -11,6 +11,9 @@ import { writePage } from './pages/write.js';
 import { loginPage, signupPage } from './pages/auth.js';
 import { profilePage, profileEditPage, userPage } from './pages/profile.js';
 import { friendsPage } from './pages/friends.js';
+import { roomPage } from './pages/room.js';
+import { myRoomsPage } from './myrooms.js';
+import * as notifications from './notifications.js';
 
 const routes = [
   [/^\/$/, boardPage],
@@ -23,6 +26,8 @@ const routes = [
   [/^\/profile\/edit\/?$/, profileEditPage],
   [/^\/users\/(\d+)\/?$/, userPage],
   [/^\/friends\/?$/, friendsPage],
+  [/^\/rooms\/(\d+)\/?$/, roomPage],
+  [/^\/rooms\/?$/, myRoomsPage],
 ];
 
 const main = document.getElementById('main');
@@ -166,6 +171,7 @@ function renderHeader(me) {
     item(t('board.write'), { href: '/write' }),
     item(t('menu.profile'), { href: '/profile' }),
     item(t('menu.friends'), { href: '/friends' }),
+    item(t('rooms.title'), { href: '/rooms' }),
     item(t('auth.logout'), { type: 'button', id: 'logout-btn', onclick: doLogout }));
   btn.addEventListener('click', () => {
     menuOpen = !menuOpen;
@@ -180,7 +186,7 @@ function renderHeader(me) {
     if (e.key === 'ArrowUp') { e.preventDefault(); items[(i - 1 + items.length) % items.length].focus(); }
     if (e.key === 'Escape') { closeMenu(); btn.focus(); }
   });
-  actions.append(h('a', { href: '/write', class: 'btn btn-primary btn-write', attrs: { 'data-link': '' } }, t('board.write')), h('div', { class: 'account' }, btn, menu));
+  actions.append(h('a', { href: '/write', class: 'btn btn-primary btn-write', attrs: { 'data-link': '' } }, t('board.write')), notifications.bell(), h('div', { class: 'account' }, btn, menu));
 }
 
 document.addEventListener('click', (e) => { if (menuOpen && !e.target.closest('.account')) closeMenu(); });
@@ -195,7 +201,10 @@ async function doLogout() {
   navigate('/login', { replace: true });
 }
 
-session.onChange((me) => renderHeader(me));
+session.onChange((me) => {
+  renderHeader(me);
+  if (me) notifications.start(me, navigate); else notifications.stop();
+});
 
 async function start() {
   applyStatic();

@@ -20,6 +20,9 @@ import { h, clear, avatar, fmtTime, fmtDay, sameDay, toast, icon, confirmDialog 
 import { t } from './i18n.js';
 import { api, refresh } from './api.js';
 import { shownText } from './blocks.js';
+import { formatMessage } from './format.js';
+import { Reactions } from './reactions.js';
+import { Thread } from './thread.js';
 
 const maxBackoff = 15000;
 const baseBackoff = 500;
@@ -51,6 +54,8 @@ export class ChatPanel {
     this.hasOlder = true;
     this.loadingOlder = false;
     this.timer = null;
+    this.reactions = new Reactions();
+    this.thread = new Thread(this);
     this.build();
   }
 
@@ -73,8 +78,8 @@ export class ChatPanel {
     this.el = h('section', { class: 'chat card', id: 'chat' },
       h('header', { class: 'chat-head' }, h('h2', {}, t('chat.title')), this.status),
       h('div', { class: 'chat-presence' }, this.count, this.onlineList),
-      h('div', { class: 'chat-body' }, this.log, this.newBtn),
-      this.banner, this.typing, this.form);
+      h('div', { class: 'chat-body' }, this.log, this.newBtn, this.thread.el),
+      this.banner, this.typing, this.thread.chip, this.form);
 
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
     this.input.addEventListener('keydown', (e) => {
@@ -104,6 +109,7 @@ export class ChatPanel {
     window.removeEventListener('online', this.onOnline);
     window.removeEventListener('pagehide', this.onPageHide);
     document.removeEventListener('click', this.onDocClick);
+    this.reactions.destroy();
     for (const x of this.typers.values()) clearTimeout(x.timer);
     for (const timer of this.leaving.values()) clearTimeout(timer);
     if (this.ws) { const ws = this.ws; this.ws = null; ws.close(1000, 'bye'); }
@@ -196,8 +202,11 @@ export class ChatPanel {
         this.fillHoles();
         if (!this.bySeq.size) this.showEmpty();
         this.scrollToBottom();
+        this.onHistory?.(); // roomconv.js
         break;
-      case 'chat.message': this.addMessage(f); break;
+      case 'chat.message': this.addMessage(f); this.thread.onMessage(f); break;
+      case 'chat.message.reaction': this.reactions.applyFrame(f); break;
+      case 'chat.message.replies': this.thread.applyReplies(f); break;
       case 'chat.resume': if (f.recovered === false) this.catchUp(); break;
       case 'chat.presence':
         for (const timer of this.leaving.values()) clearTimeout(timer);
@@ -331,6 +340,7 @@ export class ChatPanel {
     this.group(li);
     if (li.nextElementSibling) this.group(li.nextElementSibling);
     if (m.edited_at && !m.deleted) li.querySelector('.edited').hidden = false;
+    this.onMessage?.(li, m, { history, older, mine }); // roomconv.js
     if (acked) this.pump();
     if (older || history) return;
     // Live messages arrive in seq order with gaps filled by the server, so a
@@ -393,7 +403,11 @@ export class ChatPanel {
 
   messageEl(m, mine) {
     const name = m.nickname || m.sender || '';
-    const text = h('p', { class: m.hidden ? 'text hidden-msg' : 'text' }, shownText(m));
+    // Shown formatted (links, code); the raw text is kept for editing. A
+    // blocked sender's message shows a fixed line instead (blocks.js).
+    const text = m.hidden
+      ? h('p', { class: 'text hidden-msg' }, shownText(m))
+      : h('div', { class: 'text', dataset: { raw: m.message } }, formatMessage(m.message));
     const meta = h('div', { class: 'meta' }, mine ? null : h('span', { class: 'nick' }, name),
       h('time', { dateTime: m.created_at || '', title: m.created_at ? fmtDay(m.created_at) : '' }, m.created_at ? fmtTime(m.created_at) : ''),
       h('span', { class: 'edited', hidden: true }, t('chat.edited')));
@@ -401,12 +415,17 @@ export class ChatPanel {
     const li = h('li', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { seq: m.seq ?? '', id: m.id ?? '', sender: m.sender || '', at: m.created_at || '' } },
       mine ? null : avatar(m.profile_picture_url, name, 'sm'),
       h('div', { class: 'bubble-wrap' }, meta, h('div', { class: 'bubble-row' }, bubble)));
-    if (mine && m.id !== undefined) {
+    if (m.id !== undefined) {
+      this.thread.decorate(li, m);
+      li.querySelector('.bubble-wrap').append(this.reactions.bar(m));
+    }
+    if (m.id !== undefined) {
       // A visible "more" button on the bubble opens its actions: nothing
       // depends on hover, and nothing destructive sits where a tap may land.
       const menu = h('div', { class: 'msg-menu', hidden: true, attrs: { role: 'menu' } },
-        h('button', { type: 'button', class: 'menu-item msg-edit', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.startEdit(li, m.id); } }, t('chat.edit')),
-        h('button', { type: 'button', class: 'menu-item msg-delete', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.confirmDelete(m.id); } }, t('chat.delete')));
+        this.thread.menuItem(m, () => this.closeMenus()), this.reactions.menuItem(m, () => this.closeMenus()),
+        mine ? h('button', { type: 'button', class: 'menu-item msg-edit', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.startEdit(li, m.id); } }, t('chat.edit')) : null,
+        mine ? h('button', { type: 'button', class: 'menu-item msg-delete', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.confirmDelete(m.id); } }, t('chat.delete')) : null);
       const more = h('button', {
         type: 'button', class: 'msg-more', attrs: { 'aria-label': t('chat.actions'), 'aria-haspopup': 'menu', 'aria-expanded': 'false' },
         onclick: () => {
@@ -437,7 +456,8 @@ export class ChatPanel {
   startEdit(li, id) {
     if (li.querySelector('.msg-edit-form')) return;
     const text = li.querySelector('.text');
-    const input = h('input', { class: 'input msg-edit-input', value: text.textContent, maxLength: 2000, attrs: { 'aria-label': t('chat.edit') } });
+    const raw = text.dataset.raw ?? text.textContent;
+    const input = h('input', { class: 'input msg-edit-input', value: raw, maxLength: 2000, attrs: { 'aria-label': t('chat.edit') } });
     const form = h('form', { class: 'msg-edit-form' }, input,
       h('button', { type: 'submit', class: 'btn btn-primary btn-sm' }, t('chat.save')),
       h('button', { type: 'button', class: 'btn btn-ghost btn-sm', onclick: () => done() }, t('chat.cancel')));
@@ -445,7 +465,7 @@ export class ChatPanel {
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       const v = input.value.trim();
-      if (v && v !== text.textContent) this.sendFrame({ type: 'chat.message.edit', id, message: v });
+      if (v && v !== raw) this.sendFrame({ type: 'chat.message.edit', id, message: v });
       done();
     });
     input.addEventListener('keydown', (e) => { if (e.key === 'Escape') done(); });
@@ -457,7 +477,13 @@ export class ChatPanel {
   applyEdit(f) {
     const li = this.bySeq.get(Number(f.seq)) || this.bySeq.get(this.byID.get(f.id));
     if (!li) return;
-    li.querySelector('.text').textContent = shownText(f);
+    const text = li.querySelector('.text');
+    if (f.hidden) {
+      text.textContent = shownText(f);
+    } else {
+      text.replaceChildren(formatMessage(f.message));
+      text.dataset.raw = f.message;
+    }
     li.querySelector('.edited').hidden = false;
   }
 
@@ -468,6 +494,7 @@ export class ChatPanel {
     text.textContent = t('chat.deletedmsg');
     li.classList.add('deleted');
     li.querySelector('.msg-actions')?.remove();
+    li.querySelector('.reactions')?.remove();
     li.querySelector('.edited').hidden = true;
   }
 
@@ -565,7 +592,7 @@ export class ChatPanel {
     li.dataset.clientMsgId = id;
     this.list.querySelector('.chat-empty')?.remove();
     this.list.append(li);
-    this.pending.set(id, { id, text, li, state: 'queued' });
+    this.pending.set(id, { id, text, li, state: 'queued', parent: this.thread.takeTarget() });
     this.input.value = '';
     this.input.focus(); // keep typing (on a phone the keyboard stays up)
     this.lastTypingSent = 0;
@@ -589,7 +616,7 @@ export class ChatPanel {
       if (this.typingWanted) { this.typingWanted = false; this.sendTyping(); }
       return;
     }
-    if (this.sendFrame({ type: 'chat.message', message: p.text, client_msg_id: p.id })) {
+    if (this.sendFrame({ type: 'chat.message', message: p.text, client_msg_id: p.id, ...(p.parent ? { parent_chat: p.parent } : {}) })) {
       p.state = 'inflight';
       this.inflight = p.id;
     }

@@ -69,6 +69,14 @@ const dict = {
     'common.loading': '불러오는 중…', 'common.error': '문제가 발생했습니다. 잠시 후 다시 시도하세요.',
     'common.loginrequired': '로그인이 필요합니다.', 'common.notfound': '페이지를 찾을 수 없습니다.', 'common.home': '홈으로',
     'common.save': '저장', 'common.cancel': '취소', 'common.yes': '삭제', 'common.no': '취소', 'common.tooLarge': '파일이 너무 큽니다 (최대 5MB).',
+    // Conversations (#12): my rooms, notifications, unread, mentions.
+    'rooms.title': '내 채팅방', 'rooms.empty': '아직 참여한 채팅방이 없습니다. 글의 채팅에 참여해 보세요.',
+    'rooms.unread': '읽지 않은 메시지 {n}개', 'rooms.nomessages': '아직 메시지가 없습니다.',
+    'notif.title': '알림', 'notif.titlecount': '알림 (읽지 않음 {n}개)', 'notif.enable': '브라우저 알림 켜기',
+    'notif.readall': '모두 읽음', 'notif.empty': '새 알림이 없습니다.',
+    'notif.mention': '{name}님이 회원님을 언급했습니다', 'notif.reply': '{name}님이 회원님의 메시지에 답장했습니다',
+    'notif.dm': '{name}님이 메시지를 보냈습니다', 'notif.friend': '{name}님이 회원님을 친구로 추가했습니다', 'notif.other': '{name}님의 새 소식',
+    'chat.unreadline': '여기부터 읽지 않은 메시지', 'chat.jumpunread': '↑ 첫 번째 안 읽은 메시지', 'chat.mentionlist': '언급할 사람',
   },
   en: {
     'skip': 'Skip to content',
@@ -136,6 +144,14 @@ const dict = {
     'common.loading': 'Loading…', 'common.error': 'Something went wrong. Please try again.',
     'common.loginrequired': 'Please log in first.', 'common.notfound': 'Page not found.', 'common.home': 'Home',
     'common.save': 'Save', 'common.cancel': 'Cancel', 'common.yes': 'Delete', 'common.no': 'Cancel', 'common.tooLarge': 'The file is too large (5 MB max).',
+    // Conversations (#12): my rooms, notifications, unread, mentions.
+    'rooms.title': 'My rooms', 'rooms.empty': 'You have not joined a room yet. Join the chat of a post.',
+    'rooms.unread': '{n} unread messages', 'rooms.nomessages': 'No messages yet.',
+    'notif.title': 'Notifications', 'notif.titlecount': 'Notifications ({n} unread)', 'notif.enable': 'Turn on browser notifications',
+    'notif.readall': 'Mark all read', 'notif.empty': 'No new notifications.',
+    'notif.mention': '{name} mentioned you', 'notif.reply': '{name} replied to your message',
+    'notif.dm': '{name} sent you a message', 'notif.friend': '{name} added you as a friend', 'notif.other': 'News from {name}',
+    'chat.unreadline': 'Unread messages from here', 'chat.jumpunread': '↑ First unread message', 'chat.mentionlist': 'People to mention',
   },
 };
 

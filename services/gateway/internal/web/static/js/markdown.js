@@ -30,7 +30,15 @@ const purifyConfig = {
 
 /** render returns a sanitised DocumentFragment for Markdown source, with code highlighted. */
 export function render(source) {
-  const html = marked.parse(String(source || ''));
+  return sanitize(marked.parse(String(source || '')));
+}
+
+/**
+ * sanitize returns HTML as a DocumentFragment after the posts' sanitiser
+ * (DOMPurify with the link hook above), with code blocks highlighted: chat
+ * messages (format.js) go through it too.
+ */
+export function sanitize(html) {
   const frag = DOMPurify.sanitize(html, purifyConfig);
   for (const code of frag.querySelectorAll('pre code')) {
     const lang = [...code.classList].find((c) => c.startsWith('language-'))?.slice(9);

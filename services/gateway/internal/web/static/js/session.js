@@ -2,6 +2,7 @@
 // read, so the profile endpoint is the source of truth; a localStorage hint
 // only avoids a needless 401 round trip for visitors who never logged in.
 import { api, ApiError } from './api.js';
+import { forgetDevice } from './push.js';
 
 const hintKey = 'cobra.session';
 let me = null;
@@ -43,6 +44,7 @@ export async function login(email, password) {
 
 /** logout revokes the session server-side (which also closes its sockets). */
 export async function logout() {
+  await forgetDevice();
   try { await api('/api/user/logout/', { method: 'POST' }); } catch { /* the session is gone either way */ }
   set(null);
 }

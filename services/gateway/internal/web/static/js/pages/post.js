@@ -9,6 +9,7 @@ import { render } from '../markdown.js';
 import * as session from '../session.js';
 import { categories, categoryName, tagList, writerOf, loginHref } from './common.js';
 import { ChatPanel } from '../chat.js';
+import { attachConversation } from '../roomconv.js';
 
 /** postPage renders /posts/<id>. */
 export async function postPage({ main, params, navigate, isCurrent }) {
@@ -83,6 +84,7 @@ export async function postPage({ main, params, navigate, isCurrent }) {
   // Once the chat is on screen the button would only cover it.
   const seen = new IntersectionObserver(([e]) => { jump.hidden = e.isIntersecting; }, { threshold: 0.3 });
   seen.observe(side);
+  const detachConv = attachConversation(chat);
   chat.start();
-  return () => { seen.disconnect(); chat.destroy(); };
+  return () => { seen.disconnect(); detachConv(); chat.destroy(); };
 }

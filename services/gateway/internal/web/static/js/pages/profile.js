@@ -6,6 +6,7 @@ import { errorText } from '../errors.js';
 import * as session from '../session.js';
 import { field, clearErrors, showErrors, formError, busy } from '../form.js';
 import { loginHref } from './common.js';
+import { pushSection } from '../push.js';
 
 const statuses = ['available', 'away', 'busy'];
 
@@ -43,7 +44,7 @@ export async function profilePage({ main, navigate, isCurrent }) {
   const p = await api('/api/user/profile/');
   if (!isCurrent()) return;
   session.set(p);
-  main.append(h('div', { class: 'narrow' }, profileCard(p, { own: true })));
+  main.append(h('div', { class: 'narrow' }, profileCard(p, { own: true }), pushSection()));
 }
 
 /** userPage renders /users/<id>: someone's profile, or the contract's private message. */
