@@ -238,6 +238,11 @@ func (s *Service) MarkRead(ctx context.Context, c Caller, roomID, seq int64) (Me
 	if seq < 0 {
 		return Membership{}, apperr.FieldError("seq", MsgBadSeq)
 	}
+	// Another pair's DM room does not exist for the caller (404, not the
+	// store's 403 for a non-member).
+	if _, err := s.CheckReader(ctx, c.ID, roomID); err != nil {
+		return Membership{}, err
+	}
 	m, err := s.store.MarkRead(ctx, c.ID, roomID, seq)
 	if err != nil {
 		return Membership{}, err
@@ -249,6 +254,9 @@ func (s *Service) MarkRead(ctx context.Context, c Caller, roomID, seq int64) (Me
 // UnreadCount answers one member's state in a room (a gateway repairing a
 // gap in its unread counts).
 func (s *Service) UnreadCount(ctx context.Context, userID, roomID int64) (Membership, error) {
+	if _, err := s.CheckReader(ctx, userID, roomID); err != nil {
+		return Membership{}, err
+	}
 	return s.store.Membership(ctx, userID, roomID)
 }
 
@@ -293,6 +301,17 @@ func (s *Service) dropBlocked(ctx context.Context, actor int64, ids []int64) []i
 		rel, err := s.relations.Relation(ctx, id, actor)
 		return err != nil || rel.Blocks
 	})
+}
+
+// dmRecipients makes each message to a DM room notify the room's other
+// user (kind dm), unless they block the sender. It runs before
+// mentionRecipients, which then does not mention that user again.
+func (s *Service) dmRecipients(ctx context.Context, msgs []*NewMessage) {
+	for _, m := range msgs {
+		if other := s.dmRecipient(m); other != 0 && len(s.dropBlocked(ctx, m.SenderID, []int64{other})) > 0 {
+			m.Notify = append(m.Notify, Recipient{UserID: other, Kind: KindDM})
+		}
+	}
 }
 
 // maxNicknameCalls bounds the concurrent FindByNicknames calls of one
@@ -340,7 +359,9 @@ func (s *Service) mentionRecipients(ctx context.Context, msgs []*NewMessage) {
 		}
 		ids = s.dropBlocked(ctx, m.SenderID, s.MayRead(ctx, Room{ID: m.RoomID}, ids))
 		for _, id := range ids {
-			m.Notify = append(m.Notify, Recipient{UserID: id, Kind: KindMention})
+			if !slices.ContainsFunc(m.Notify, func(r Recipient) bool { return r.UserID == id }) { // a DM's recipient
+				m.Notify = append(m.Notify, Recipient{UserID: id, Kind: KindMention})
+			}
 		}
 	}
 }

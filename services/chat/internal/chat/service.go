@@ -292,6 +292,7 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 	if err != nil {
 		return Message{}, err
 	}
+	s.dmRecipients(ctx, []*NewMessage{&m})
 	s.mentionRecipients(ctx, []*NewMessage{&m})
 	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
 	return sendOutcome(st, err)
@@ -350,6 +351,7 @@ func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []er
 	for k := range reqs {
 		ptrs[k] = &reqs[k].msg
 	}
+	s.dmRecipients(ctx, ptrs)
 	s.mentionRecipients(ctx, ptrs)
 	stored, serrs := s.batcher.DoAll(ctx, reqs)
 	for k, i := range at {

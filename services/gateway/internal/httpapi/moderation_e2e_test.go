@@ -409,6 +409,9 @@ func testDirectMessages(t *testing.T, gw0, gw1 string) {
 		{"DELETE", fmt.Sprintf("/api/chat/message/%d/", msgID), nil},
 		{"POST", fmt.Sprintf("/api/chat/message/%d/report/", msgID), map[string]any{"reason": "x"}},
 		{"POST", fmt.Sprintf("/api/chat/room/%d/mute/", roomID), map[string]any{"user": a.id, "minutes": 5}},
+		{"POST", fmt.Sprintf("/api/chat/room/%d/read/", roomID), map[string]any{"seq": 1}},
+		{"GET", fmt.Sprintf("/api/chat/message/%d/replies/", msgID), nil},
+		{"POST", fmt.Sprintf("/api/chat/message/%d/reactions/", msgID), map[string]any{"emoji": "👍"}},
 	} {
 		for _, gw := range []string{gw0, gw1} {
 			r := do(t, gw, req{method: rt.method, path: rt.path, token: c.access, json: rt.body})
