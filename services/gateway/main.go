@@ -314,7 +314,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 			resp, err := userClient.GetBlockedIds(ctx, &userv1.GetBlockedIdsRequest{UserId: userID})
 			return resp.GetUserIds(), err
 		},
-		UserRooms:         cfg.userStreamRooms,
+		UserRooms: cfg.userStreamRooms,
 	}, chatClient, bridge, log, socketMetrics)
 	unsubBlocks, err := bridge.SubscribeBlocks(hub.BlockChanged)
 	if err != nil {

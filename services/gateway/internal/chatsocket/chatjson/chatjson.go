@@ -92,9 +92,9 @@ type Message struct {
 	EditedAt          *time.Time `json:"edited_at"`
 	// Hidden is true, and Message empty, when the viewer blocks the
 	// sender (conversations: blocks).
-	Hidden bool `json:"hidden,omitempty"`
-	ReplyCount        int64      `json:"reply_count"`
-	Reactions         []Reaction `json:"reactions"`
+	Hidden     bool       `json:"hidden,omitempty"`
+	ReplyCount int64      `json:"reply_count"`
+	Reactions  []Reaction `json:"reactions"`
 	// Parent is null unless the message is a reply.
 	Parent *Parent `json:"parent"`
 }
