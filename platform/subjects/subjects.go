@@ -9,6 +9,9 @@ import "strconv"
 const (
 	HeaderEvent = "Cobra-Event"
 	HeaderSeq   = "Cobra-Seq"
+	// HeaderSender is the sender's user id on edit events, so gateways
+	// hide an edit from users who block its sender (conversations: blocks).
+	HeaderSender = "Cobra-Sender"
 )
 
 // Room event kinds, the values of HeaderEvent.
@@ -60,6 +63,29 @@ func (s Subjects) UserRevoked(userID int64) string {
 
 // AllUsersRevoked matches UserRevoked for every user.
 func (s Subjects) AllUsersRevoked() string { return s.prefix + "user.revoked.*" }
+
+// UserBlocks is the subject announcing that userID blocked or unblocked
+// someone (conversations: blocks). Gateways update the hidden sets of that
+// user's sockets and the chat service drops its cached answers. The data is
+// JSON {"user":<userID>,"other":<id>,"blocking":true|false}.
+func (s Subjects) UserBlocks(userID int64) string {
+	return s.prefix + "user.blocks." + strconv.FormatInt(userID, 10)
+}
+
+// AllUserBlocks matches UserBlocks for every user.
+func (s Subjects) AllUserBlocks() string { return s.prefix + "user.blocks.*" }
+
+// BlockChange is the data of UserBlocks.
+type BlockChange struct {
+	User     int64 `json:"user"`
+	Other    int64 `json:"other"`
+	Blocking bool  `json:"blocking"`
+}
+
+// RoomMutes is the subject announcing that a room's mutes changed
+// (conversations: moderation): every chat replica drops its cached mutes of
+// that room. The data is the room id in decimal.
+func (s Subjects) RoomMutes() string { return s.prefix + "chat.mutes" }
 
 // UserEvents is the subject of one user's live events (notifications, read
 // markers, new memberships): protobuf cobraspace.chat.v1.UserEvent as data.

@@ -51,6 +51,20 @@ func (f *fakeUsers) GetUsers(_ context.Context, req *userv1.GetUsersRequest) (*u
 	return resp, nil
 }
 
+// GetRelation answers that nobody blocks anybody, every profile is public
+// and nobody is staff; unknown other users are NOT_FOUND.
+func (f *fakeUsers) GetRelation(_ context.Context, req *userv1.GetRelationRequest) (*userv1.GetRelationResponse, error) {
+	if id := req.GetOtherId(); id != 0 && f.users[id] == nil {
+		return nil, status.Error(codes.NotFound, "User not found.")
+	}
+	return &userv1.GetRelationResponse{}, nil
+}
+
+// GetBlockedIds answers that nobody blocks anybody.
+func (f *fakeUsers) GetBlockedIds(context.Context, *userv1.GetBlockedIdsRequest) (*userv1.GetBlockedIdsResponse, error) {
+	return &userv1.GetBlockedIdsResponse{}, nil
+}
+
 // FindByNicknames matches nicknames case-insensitively, like the user
 // service; it needs the caller's service identity there, which the fake
 // does not check (trust is tested in the user service).

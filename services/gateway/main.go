@@ -295,6 +295,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	bridge := natsbridge.New(nc, cfg.natsPrefix)
+	userClient := userv1.NewUserServiceClient(userConn)
 	if err := bridge.RegisterMetrics(reg); err != nil {
 		return err
 	}
@@ -309,8 +310,17 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		SendBatchWait:     cfg.sendBatchWait,
 		Route:             chatPods.Pick,
 		SendLimit:         sendLimit,
-		UserRooms:         cfg.userStreamRooms,
+		BlockedIDs: func(ctx context.Context, userID int64) ([]int64, error) {
+			resp, err := userClient.GetBlockedIds(ctx, &userv1.GetBlockedIdsRequest{UserId: userID})
+			return resp.GetUserIds(), err
+		},
+		UserRooms: cfg.userStreamRooms,
 	}, chatClient, bridge, log, socketMetrics)
+	unsubBlocks, err := bridge.SubscribeBlocks(hub.BlockChanged)
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	defer unsubBlocks()
 	authn.OnRevoked(func(userID int64, sessionIDs []string) { hub.CloseSessions(userID, sessionIDs, "logged out") })
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHub()
@@ -343,7 +353,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		Logger:         log,
 		Auth:           authn,
 		Origins:        origins,
-		Users:          userv1.NewUserServiceClient(userConn),
+		Users:          userClient,
 		Posts:          postv1.NewPostServiceClient(postConn),
 		Chat:           chatClient,
 		CookieSecure:   cfg.cookieSecure,

@@ -164,13 +164,14 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		return err
 	}
 	verifier := accesstoken.NewVerifier(pub)
+	announcer := nats.NewAnnouncer(nc, subjects.New(cfg.natsPrefix))
 	svc := user.NewService(user.Config{
 		Store:      postgres.NewUserStore(base.Pool),
 		Tokens:     postgres.NewTokenStore(base.Pool),
 		Media:      postgres.NewMediaStore(base.Pool),
 		Limiter:    redis.NewLoginLimiter(base.Redis, cfg.RedisPrefix, cfg.loginLimits),
 		Denylist:   base.Denylist,
-		Announcer:  nats.NewAnnouncer(nc, subjects.New(cfg.natsPrefix)),
+		Announcer:  announcer,
 		Hasher:     hasher,
 		Passwords:  user.NewPasswordPolicy(),
 		Signer:     accesstoken.NewSigner(priv),
@@ -178,6 +179,9 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		AccessTTL:  cfg.accessTTL,
 		RefreshTTL: cfg.refreshTTL,
 		Logger:     logger,
+
+		Blocks:         postgres.NewBlockStore(base.Pool),
+		BlockAnnouncer: announcer,
 	})
 
 	pushStore := postgres.NewPushStore(base.Pool)

@@ -77,7 +77,12 @@ type Room struct {
 	// When the room was created.
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Highest seq assigned in this room so far (0 when empty).
-	LastSeq       int64 `protobuf:"varint,7,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	LastSeq int64 `protobuf:"varint,7,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	// "post" (a post's room, or a room without a post) or "dm" (the private
+	// room of two users; owner_id 0). Conversations: direct messages.
+	Kind string `protobuf:"bytes,40,opt,name=kind,proto3" json:"kind,omitempty"`
+	// For a "dm" room: its two users, lower id first.
+	DmUserIds     []int64 `protobuf:"varint,41,rep,packed,name=dm_user_ids,json=dmUserIds,proto3" json:"dm_user_ids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +166,20 @@ func (x *Room) GetLastSeq() int64 {
 	return 0
 }
 
+func (x *Room) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Room) GetDmUserIds() []int64 {
+	if x != nil {
+		return x.DmUserIds
+	}
+	return nil
+}
+
 // Message is one chat message, with its sender's public details.
 type Message struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -188,6 +207,9 @@ type Message struct {
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Unset unless the message was edited.
 	EditedAt *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=edited_at,json=editedAt,proto3" json:"edited_at,omitempty"`
+	// True when the viewer blocks the sender (conversations: blocks): text
+	// is then empty.
+	Hidden bool `protobuf:"varint,42,opt,name=hidden,proto3" json:"hidden,omitempty"`
 	// Replies and reactions (field numbers 50-59).
 	// Live (not deleted) replies to this message, kept by the service as
 	// replies are stored and deleted.
@@ -313,6 +335,13 @@ func (x *Message) GetEditedAt() *timestamppb.Timestamp {
 		return x.EditedAt
 	}
 	return nil
+}
+
+func (x *Message) GetHidden() bool {
+	if x != nil {
+		return x.Hidden
+	}
+	return false
 }
 
 func (x *Message) GetReplyCount() int64 {
@@ -1944,7 +1973,7 @@ func (*TypingResponse) Descriptor() ([]byte, []int) {
 // MyRoom is one room of the caller with their reading state.
 type MyRoom struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The room, with its online count.
+	// The room (online_count is not filled in).
 	Room *Room `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
 	// Messages after the caller's marker not sent by the caller.
 	UnreadCount int64 `protobuf:"varint,2,opt,name=unread_count,json=unreadCount,proto3" json:"unread_count,omitempty"`
@@ -3006,6 +3035,655 @@ func (x *Membership) GetLastSeq() int64 {
 	return 0
 }
 
+// MuteMemberRequest mutes (or unmutes) a member of a room.
+type MuteMemberRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room; NOT_FOUND when unknown or not readable by the caller.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// The member to mute; INVALID_ARGUMENT field "user" for the caller.
+	UserId int64 `protobuf:"varint,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// 1 to 10,080; 0 lifts the mute.
+	Minutes       int32 `protobuf:"varint,3,opt,name=minutes,proto3" json:"minutes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MuteMemberRequest) Reset() {
+	*x = MuteMemberRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MuteMemberRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MuteMemberRequest) ProtoMessage() {}
+
+func (x *MuteMemberRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MuteMemberRequest.ProtoReflect.Descriptor instead.
+func (*MuteMemberRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *MuteMemberRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *MuteMemberRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *MuteMemberRequest) GetMinutes() int32 {
+	if x != nil {
+		return x.Minutes
+	}
+	return 0
+}
+
+// MuteMemberResponse says until when the member is muted.
+type MuteMemberResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unset when the mute was lifted.
+	Until         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=until,proto3" json:"until,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MuteMemberResponse) Reset() {
+	*x = MuteMemberResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MuteMemberResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MuteMemberResponse) ProtoMessage() {}
+
+func (x *MuteMemberResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MuteMemberResponse.ProtoReflect.Descriptor instead.
+func (*MuteMemberResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *MuteMemberResponse) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+// ReportMessageRequest reports a message.
+type ReportMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message; NOT_FOUND when unknown, deleted or not readable.
+	MessageId int64 `protobuf:"varint,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// Why, 1 to 500 characters.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportMessageRequest) Reset() {
+	*x = ReportMessageRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportMessageRequest) ProtoMessage() {}
+
+func (x *ReportMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportMessageRequest.ProtoReflect.Descriptor instead.
+func (*ReportMessageRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ReportMessageRequest) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *ReportMessageRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// ReportMessageResponse is the stored report.
+type ReportMessageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The report (the earlier one when the caller had reported it before).
+	Report *Report `protobuf:"bytes,1,opt,name=report,proto3" json:"report,omitempty"`
+	// False when the caller had already reported this message.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportMessageResponse) Reset() {
+	*x = ReportMessageResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportMessageResponse) ProtoMessage() {}
+
+func (x *ReportMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportMessageResponse.ProtoReflect.Descriptor instead.
+func (*ReportMessageResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ReportMessageResponse) GetReport() *Report {
+	if x != nil {
+		return x.Report
+	}
+	return nil
+}
+
+func (x *ReportMessageResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// Report is one user's report of one message.
+type Report struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	MessageId int64                  `protobuf:"varint,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	RoomId    int64                  `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Sender and text of the message when it was reported.
+	SenderId      int64                  `protobuf:"varint,4,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	MessageText   string                 `protobuf:"bytes,5,opt,name=message_text,json=messageText,proto3" json:"message_text,omitempty"`
+	ReporterId    int64                  `protobuf:"varint,6,opt,name=reporter_id,json=reporterId,proto3" json:"reporter_id,omitempty"`
+	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Report) Reset() {
+	*x = Report{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Report) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Report) ProtoMessage() {}
+
+func (x *Report) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Report.ProtoReflect.Descriptor instead.
+func (*Report) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *Report) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *Report) GetMessageId() int64 {
+	if x != nil {
+		return x.MessageId
+	}
+	return 0
+}
+
+func (x *Report) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *Report) GetSenderId() int64 {
+	if x != nil {
+		return x.SenderId
+	}
+	return 0
+}
+
+func (x *Report) GetMessageText() string {
+	if x != nil {
+		return x.MessageText
+	}
+	return ""
+}
+
+func (x *Report) GetReporterId() int64 {
+	if x != nil {
+		return x.ReporterId
+	}
+	return 0
+}
+
+func (x *Report) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Report) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// ListReportsRequest asks for one page of reports.
+type ListReportsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Default 20, at most 100.
+	Limit int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Empty for the first page, else a next_cursor.
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReportsRequest) Reset() {
+	*x = ListReportsRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReportsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReportsRequest) ProtoMessage() {}
+
+func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
+func (*ListReportsRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ListReportsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListReportsRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// ListReportsResponse is one page of reports, newest first.
+type ListReportsResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Reports []*Report              `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	// Empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReportsResponse) Reset() {
+	*x = ListReportsResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReportsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReportsResponse) ProtoMessage() {}
+
+func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
+func (*ListReportsResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *ListReportsResponse) GetReports() []*Report {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
+func (x *ListReportsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+// SearchMessagesRequest searches one room.
+type SearchMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room; NOT_FOUND when unknown or not readable by the caller.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Literal text (%, _ and \ are text), 1 to 200 characters, no NUL.
+	Query string `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	// Only messages with seq < before_seq; 0 for the newest.
+	BeforeSeq int64 `protobuf:"varint,3,opt,name=before_seq,json=beforeSeq,proto3" json:"before_seq,omitempty"`
+	// Default 50, at most 200.
+	Limit         int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchMessagesRequest) Reset() {
+	*x = SearchMessagesRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchMessagesRequest) ProtoMessage() {}
+
+func (x *SearchMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchMessagesRequest.ProtoReflect.Descriptor instead.
+func (*SearchMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *SearchMessagesRequest) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *SearchMessagesRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *SearchMessagesRequest) GetBeforeSeq() int64 {
+	if x != nil {
+		return x.BeforeSeq
+	}
+	return 0
+}
+
+func (x *SearchMessagesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// SearchMessagesResponse is one page of matches.
+type SearchMessagesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Messages      []*Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchMessagesResponse) Reset() {
+	*x = SearchMessagesResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchMessagesResponse) ProtoMessage() {}
+
+func (x *SearchMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchMessagesResponse.ProtoReflect.Descriptor instead.
+func (*SearchMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *SearchMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+// OpenDirectRoomRequest names the other user.
+type OpenDirectRoomRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenDirectRoomRequest) Reset() {
+	*x = OpenDirectRoomRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenDirectRoomRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenDirectRoomRequest) ProtoMessage() {}
+
+func (x *OpenDirectRoomRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenDirectRoomRequest.ProtoReflect.Descriptor instead.
+func (*OpenDirectRoomRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *OpenDirectRoomRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// OpenDirectRoomResponse is the private room of the caller and user_id.
+type OpenDirectRoomResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Room  *Room                  `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// True when this call created it.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OpenDirectRoomResponse) Reset() {
+	*x = OpenDirectRoomResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OpenDirectRoomResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OpenDirectRoomResponse) ProtoMessage() {}
+
+func (x *OpenDirectRoomResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OpenDirectRoomResponse.ProtoReflect.Descriptor instead.
+func (*OpenDirectRoomResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *OpenDirectRoomResponse) GetRoom() *Room {
+	if x != nil {
+		return x.Room
+	}
+	return nil
+}
+
+func (x *OpenDirectRoomResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
 // MessageParent summarises the message a reply answers.
 type MessageParent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3030,7 +3708,7 @@ type MessageParent struct {
 
 func (x *MessageParent) Reset() {
 	*x = MessageParent{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[47]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3042,7 +3720,7 @@ func (x *MessageParent) String() string {
 func (*MessageParent) ProtoMessage() {}
 
 func (x *MessageParent) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[47]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3055,7 +3733,7 @@ func (x *MessageParent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageParent.ProtoReflect.Descriptor instead.
 func (*MessageParent) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{47}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *MessageParent) GetId() int64 {
@@ -3122,7 +3800,7 @@ type Reaction struct {
 
 func (x *Reaction) Reset() {
 	*x = Reaction{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[48]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3134,7 +3812,7 @@ func (x *Reaction) String() string {
 func (*Reaction) ProtoMessage() {}
 
 func (x *Reaction) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[48]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3147,7 +3825,7 @@ func (x *Reaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reaction.ProtoReflect.Descriptor instead.
 func (*Reaction) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{48}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *Reaction) GetEmoji() string {
@@ -3187,7 +3865,7 @@ type ListRepliesRequest struct {
 
 func (x *ListRepliesRequest) Reset() {
 	*x = ListRepliesRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[49]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3199,7 +3877,7 @@ func (x *ListRepliesRequest) String() string {
 func (*ListRepliesRequest) ProtoMessage() {}
 
 func (x *ListRepliesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[49]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3212,7 +3890,7 @@ func (x *ListRepliesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRepliesRequest.ProtoReflect.Descriptor instead.
 func (*ListRepliesRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{49}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ListRepliesRequest) GetMessageId() int64 {
@@ -3249,7 +3927,7 @@ type ListRepliesResponse struct {
 
 func (x *ListRepliesResponse) Reset() {
 	*x = ListRepliesResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[50]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3261,7 +3939,7 @@ func (x *ListRepliesResponse) String() string {
 func (*ListRepliesResponse) ProtoMessage() {}
 
 func (x *ListRepliesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[50]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3274,7 +3952,7 @@ func (x *ListRepliesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRepliesResponse.ProtoReflect.Descriptor instead.
 func (*ListRepliesResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{50}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListRepliesResponse) GetMessages() []*Message {
@@ -3304,7 +3982,7 @@ type ToggleReactionRequest struct {
 
 func (x *ToggleReactionRequest) Reset() {
 	*x = ToggleReactionRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[51]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3316,7 +3994,7 @@ func (x *ToggleReactionRequest) String() string {
 func (*ToggleReactionRequest) ProtoMessage() {}
 
 func (x *ToggleReactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[51]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3329,7 +4007,7 @@ func (x *ToggleReactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToggleReactionRequest.ProtoReflect.Descriptor instead.
 func (*ToggleReactionRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{51}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ToggleReactionRequest) GetMessageId() int64 {
@@ -3368,7 +4046,7 @@ type ToggleReactionResponse struct {
 
 func (x *ToggleReactionResponse) Reset() {
 	*x = ToggleReactionResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[52]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3380,7 +4058,7 @@ func (x *ToggleReactionResponse) String() string {
 func (*ToggleReactionResponse) ProtoMessage() {}
 
 func (x *ToggleReactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[52]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3393,7 +4071,7 @@ func (x *ToggleReactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToggleReactionResponse.ProtoReflect.Descriptor instead.
 func (*ToggleReactionResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{52}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ToggleReactionResponse) GetMessageId() int64 {
@@ -3442,7 +4120,7 @@ var File_cobraspace_chat_v1_chat_proto protoreflect.FileDescriptor
 
 const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcobraspace/chat/v1/chat.proto\x12\x12cobraspace.chat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x01\n" +
+	"\x1dcobraspace/chat/v1/chat.proto\x12\x12cobraspace.chat.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x02\n" +
 	"\x04Room\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x19\n" +
@@ -3451,7 +4129,9 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\fonline_count\x18\x05 \x01(\x05R\vonlineCount\x129\n" +
 	"\n" +
 	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x19\n" +
-	"\blast_seq\x18\a \x01(\x03R\alastSeq\"\xb1\x04\n" +
+	"\blast_seq\x18\a \x01(\x03R\alastSeq\x12\x12\n" +
+	"\x04kind\x18( \x01(\tR\x04kind\x12\x1e\n" +
+	"\vdm_user_ids\x18) \x03(\x03R\tdmUserIds\"\xc9\x04\n" +
 	"\aMessage\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x17\n" +
@@ -3466,7 +4146,8 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	" \x01(\tR\vclientMsgId\x129\n" +
 	"\n" +
 	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x127\n" +
-	"\tedited_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\beditedAt\x12\x1f\n" +
+	"\tedited_at\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\beditedAt\x12\x16\n" +
+	"\x06hidden\x18* \x01(\bR\x06hidden\x12\x1f\n" +
 	"\vreply_count\x182 \x01(\x03R\n" +
 	"replyCount\x129\n" +
 	"\x06parent\x183 \x01(\v2!.cobraspace.chat.v1.MessageParentR\x06parent\x12:\n" +
@@ -3637,7 +4318,52 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\"\n" +
 	"\rlast_read_seq\x18\x02 \x01(\x03R\vlastReadSeq\x12!\n" +
 	"\funread_count\x18\x03 \x01(\x03R\vunreadCount\x12\x19\n" +
-	"\blast_seq\x18\x04 \x01(\x03R\alastSeq\"\xc1\x01\n" +
+	"\blast_seq\x18\x04 \x01(\x03R\alastSeq\"_\n" +
+	"\x11MuteMemberRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\x03R\x06userId\x12\x18\n" +
+	"\aminutes\x18\x03 \x01(\x05R\aminutes\"F\n" +
+	"\x12MuteMemberResponse\x120\n" +
+	"\x05until\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"M\n" +
+	"\x14ReportMessageRequest\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\x03R\tmessageId\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"e\n" +
+	"\x15ReportMessageResponse\x122\n" +
+	"\x06report\x18\x01 \x01(\v2\x1a.cobraspace.chat.v1.ReportR\x06report\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\x84\x02\n" +
+	"\x06Report\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\x03R\tmessageId\x12\x17\n" +
+	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\x12\x1b\n" +
+	"\tsender_id\x18\x04 \x01(\x03R\bsenderId\x12!\n" +
+	"\fmessage_text\x18\x05 \x01(\tR\vmessageText\x12\x1f\n" +
+	"\vreporter_id\x18\x06 \x01(\x03R\n" +
+	"reporterId\x12\x16\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x129\n" +
+	"\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"B\n" +
+	"\x12ListReportsRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"l\n" +
+	"\x13ListReportsResponse\x124\n" +
+	"\areports\x18\x01 \x03(\v2\x1a.cobraspace.chat.v1.ReportR\areports\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"{\n" +
+	"\x15SearchMessagesRequest\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x14\n" +
+	"\x05query\x18\x02 \x01(\tR\x05query\x12\x1d\n" +
+	"\n" +
+	"before_seq\x18\x03 \x01(\x03R\tbeforeSeq\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\x05R\x05limit\"Q\n" +
+	"\x16SearchMessagesResponse\x127\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1b.cobraspace.chat.v1.MessageR\bmessages\"0\n" +
+	"\x15OpenDirectRoomRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\"`\n" +
+	"\x16OpenDirectRoomResponse\x12,\n" +
+	"\x04room\x18\x01 \x01(\v2\x18.cobraspace.chat.v1.RoomR\x04room\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"\xc1\x01\n" +
 	"\rMessageParent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x1b\n" +
@@ -3670,7 +4396,7 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\x12:\n" +
 	"\treactions\x18\x04 \x03(\v2\x1c.cobraspace.chat.v1.ReactionR\treactions\x12\x14\n" +
 	"\x05added\x18\x05 \x01(\bR\x05added\x12\x10\n" +
-	"\x03rev\x18\x06 \x01(\x03R\x03rev2\x9b\x10\n" +
+	"\x03rev\x18\x06 \x01(\x03R\x03rev2\x90\x14\n" +
 	"\vChatService\x12M\n" +
 	"\n" +
 	"CreateRoom\x12%.cobraspace.chat.v1.CreateRoomRequest\x1a\x18.cobraspace.chat.v1.Room\x12G\n" +
@@ -3694,7 +4420,13 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\x11ListNotifications\x12,.cobraspace.chat.v1.ListNotificationsRequest\x1a-.cobraspace.chat.v1.ListNotificationsResponse\x12|\n" +
 	"\x15MarkNotificationsRead\x120.cobraspace.chat.v1.MarkNotificationsReadRequest\x1a1.cobraspace.chat.v1.MarkNotificationsReadResponse\x12\x85\x01\n" +
 	"\x18CreateFriendNotification\x123.cobraspace.chat.v1.CreateFriendNotificationRequest\x1a4.cobraspace.chat.v1.CreateFriendNotificationResponse\x12^\n" +
-	"\vUnreadCount\x12&.cobraspace.chat.v1.UnreadCountRequest\x1a'.cobraspace.chat.v1.UnreadCountResponse\x12^\n" +
+	"\vUnreadCount\x12&.cobraspace.chat.v1.UnreadCountRequest\x1a'.cobraspace.chat.v1.UnreadCountResponse\x12[\n" +
+	"\n" +
+	"MuteMember\x12%.cobraspace.chat.v1.MuteMemberRequest\x1a&.cobraspace.chat.v1.MuteMemberResponse\x12d\n" +
+	"\rReportMessage\x12(.cobraspace.chat.v1.ReportMessageRequest\x1a).cobraspace.chat.v1.ReportMessageResponse\x12^\n" +
+	"\vListReports\x12&.cobraspace.chat.v1.ListReportsRequest\x1a'.cobraspace.chat.v1.ListReportsResponse\x12g\n" +
+	"\x0eSearchMessages\x12).cobraspace.chat.v1.SearchMessagesRequest\x1a*.cobraspace.chat.v1.SearchMessagesResponse\x12g\n" +
+	"\x0eOpenDirectRoom\x12).cobraspace.chat.v1.OpenDirectRoomRequest\x1a*.cobraspace.chat.v1.OpenDirectRoomResponse\x12^\n" +
 	"\vListReplies\x12&.cobraspace.chat.v1.ListRepliesRequest\x1a'.cobraspace.chat.v1.ListRepliesResponse\x12g\n" +
 	"\x0eToggleReaction\x12).cobraspace.chat.v1.ToggleReactionRequest\x1a*.cobraspace.chat.v1.ToggleReactionResponseBBZ@github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1;chatv1b\x06proto3"
 
@@ -3710,7 +4442,7 @@ func file_cobraspace_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_cobraspace_chat_v1_chat_proto_rawDescData
 }
 
-var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_cobraspace_chat_v1_chat_proto_goTypes = []any{
 	(*Room)(nil),                             // 0: cobraspace.chat.v1.Room
 	(*Message)(nil),                          // 1: cobraspace.chat.v1.Message
@@ -3759,20 +4491,31 @@ var file_cobraspace_chat_v1_chat_proto_goTypes = []any{
 	(*UnreadCountResponse)(nil),              // 44: cobraspace.chat.v1.UnreadCountResponse
 	(*ReadMarker)(nil),                       // 45: cobraspace.chat.v1.ReadMarker
 	(*Membership)(nil),                       // 46: cobraspace.chat.v1.Membership
-	(*MessageParent)(nil),                    // 47: cobraspace.chat.v1.MessageParent
-	(*Reaction)(nil),                         // 48: cobraspace.chat.v1.Reaction
-	(*ListRepliesRequest)(nil),               // 49: cobraspace.chat.v1.ListRepliesRequest
-	(*ListRepliesResponse)(nil),              // 50: cobraspace.chat.v1.ListRepliesResponse
-	(*ToggleReactionRequest)(nil),            // 51: cobraspace.chat.v1.ToggleReactionRequest
-	(*ToggleReactionResponse)(nil),           // 52: cobraspace.chat.v1.ToggleReactionResponse
-	(*timestamppb.Timestamp)(nil),            // 53: google.protobuf.Timestamp
+	(*MuteMemberRequest)(nil),                // 47: cobraspace.chat.v1.MuteMemberRequest
+	(*MuteMemberResponse)(nil),               // 48: cobraspace.chat.v1.MuteMemberResponse
+	(*ReportMessageRequest)(nil),             // 49: cobraspace.chat.v1.ReportMessageRequest
+	(*ReportMessageResponse)(nil),            // 50: cobraspace.chat.v1.ReportMessageResponse
+	(*Report)(nil),                           // 51: cobraspace.chat.v1.Report
+	(*ListReportsRequest)(nil),               // 52: cobraspace.chat.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),              // 53: cobraspace.chat.v1.ListReportsResponse
+	(*SearchMessagesRequest)(nil),            // 54: cobraspace.chat.v1.SearchMessagesRequest
+	(*SearchMessagesResponse)(nil),           // 55: cobraspace.chat.v1.SearchMessagesResponse
+	(*OpenDirectRoomRequest)(nil),            // 56: cobraspace.chat.v1.OpenDirectRoomRequest
+	(*OpenDirectRoomResponse)(nil),           // 57: cobraspace.chat.v1.OpenDirectRoomResponse
+	(*MessageParent)(nil),                    // 58: cobraspace.chat.v1.MessageParent
+	(*Reaction)(nil),                         // 59: cobraspace.chat.v1.Reaction
+	(*ListRepliesRequest)(nil),               // 60: cobraspace.chat.v1.ListRepliesRequest
+	(*ListRepliesResponse)(nil),              // 61: cobraspace.chat.v1.ListRepliesResponse
+	(*ToggleReactionRequest)(nil),            // 62: cobraspace.chat.v1.ToggleReactionRequest
+	(*ToggleReactionResponse)(nil),           // 63: cobraspace.chat.v1.ToggleReactionResponse
+	(*timestamppb.Timestamp)(nil),            // 64: google.protobuf.Timestamp
 }
 var file_cobraspace_chat_v1_chat_proto_depIdxs = []int32{
-	53, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
-	53, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	53, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
-	47, // 3: cobraspace.chat.v1.Message.parent:type_name -> cobraspace.chat.v1.MessageParent
-	48, // 4: cobraspace.chat.v1.Message.reactions:type_name -> cobraspace.chat.v1.Reaction
+	64, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
+	64, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	64, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
+	58, // 3: cobraspace.chat.v1.Message.parent:type_name -> cobraspace.chat.v1.MessageParent
+	59, // 4: cobraspace.chat.v1.Message.reactions:type_name -> cobraspace.chat.v1.Reaction
 	0,  // 5: cobraspace.chat.v1.ListRoomsResponse.rooms:type_name -> cobraspace.chat.v1.Room
 	12, // 6: cobraspace.chat.v1.SendMessagesRequest.messages:type_name -> cobraspace.chat.v1.SenderMessage
 	10, // 7: cobraspace.chat.v1.SenderMessage.message:type_name -> cobraspace.chat.v1.SendMessageRequest
@@ -3790,61 +4533,77 @@ var file_cobraspace_chat_v1_chat_proto_depIdxs = []int32{
 	30, // 19: cobraspace.chat.v1.ListMyRoomsResponse.rooms:type_name -> cobraspace.chat.v1.MyRoom
 	45, // 20: cobraspace.chat.v1.MarkReadResponse.marker:type_name -> cobraspace.chat.v1.ReadMarker
 	35, // 21: cobraspace.chat.v1.Notification.actor:type_name -> cobraspace.chat.v1.NotificationActor
-	53, // 22: cobraspace.chat.v1.Notification.created_at:type_name -> google.protobuf.Timestamp
+	64, // 22: cobraspace.chat.v1.Notification.created_at:type_name -> google.protobuf.Timestamp
 	36, // 23: cobraspace.chat.v1.ListNotificationsResponse.notifications:type_name -> cobraspace.chat.v1.Notification
 	36, // 24: cobraspace.chat.v1.CreateFriendNotificationResponse.notification:type_name -> cobraspace.chat.v1.Notification
 	46, // 25: cobraspace.chat.v1.UnreadCountResponse.membership:type_name -> cobraspace.chat.v1.Membership
-	1,  // 26: cobraspace.chat.v1.ListRepliesResponse.messages:type_name -> cobraspace.chat.v1.Message
-	48, // 27: cobraspace.chat.v1.ToggleReactionResponse.reactions:type_name -> cobraspace.chat.v1.Reaction
-	3,  // 28: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
-	4,  // 29: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
-	5,  // 30: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
-	7,  // 31: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
-	8,  // 32: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
-	10, // 33: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
-	11, // 34: cobraspace.chat.v1.ChatService.SendMessages:input_type -> cobraspace.chat.v1.SendMessagesRequest
-	16, // 35: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
-	17, // 36: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
-	19, // 37: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
-	21, // 38: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
-	23, // 39: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
-	25, // 40: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
-	28, // 41: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
-	31, // 42: cobraspace.chat.v1.ChatService.ListMyRooms:input_type -> cobraspace.chat.v1.ListMyRoomsRequest
-	33, // 43: cobraspace.chat.v1.ChatService.MarkRead:input_type -> cobraspace.chat.v1.MarkReadRequest
-	37, // 44: cobraspace.chat.v1.ChatService.ListNotifications:input_type -> cobraspace.chat.v1.ListNotificationsRequest
-	39, // 45: cobraspace.chat.v1.ChatService.MarkNotificationsRead:input_type -> cobraspace.chat.v1.MarkNotificationsReadRequest
-	41, // 46: cobraspace.chat.v1.ChatService.CreateFriendNotification:input_type -> cobraspace.chat.v1.CreateFriendNotificationRequest
-	43, // 47: cobraspace.chat.v1.ChatService.UnreadCount:input_type -> cobraspace.chat.v1.UnreadCountRequest
-	49, // 48: cobraspace.chat.v1.ChatService.ListReplies:input_type -> cobraspace.chat.v1.ListRepliesRequest
-	51, // 49: cobraspace.chat.v1.ChatService.ToggleReaction:input_type -> cobraspace.chat.v1.ToggleReactionRequest
-	0,  // 50: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
-	0,  // 51: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
-	6,  // 52: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
-	0,  // 53: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
-	9,  // 54: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
-	1,  // 55: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
-	13, // 56: cobraspace.chat.v1.ChatService.SendMessages:output_type -> cobraspace.chat.v1.SendMessagesResponse
-	1,  // 57: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
-	18, // 58: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
-	20, // 59: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
-	22, // 60: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
-	24, // 61: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
-	27, // 62: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
-	29, // 63: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
-	32, // 64: cobraspace.chat.v1.ChatService.ListMyRooms:output_type -> cobraspace.chat.v1.ListMyRoomsResponse
-	34, // 65: cobraspace.chat.v1.ChatService.MarkRead:output_type -> cobraspace.chat.v1.MarkReadResponse
-	38, // 66: cobraspace.chat.v1.ChatService.ListNotifications:output_type -> cobraspace.chat.v1.ListNotificationsResponse
-	40, // 67: cobraspace.chat.v1.ChatService.MarkNotificationsRead:output_type -> cobraspace.chat.v1.MarkNotificationsReadResponse
-	42, // 68: cobraspace.chat.v1.ChatService.CreateFriendNotification:output_type -> cobraspace.chat.v1.CreateFriendNotificationResponse
-	44, // 69: cobraspace.chat.v1.ChatService.UnreadCount:output_type -> cobraspace.chat.v1.UnreadCountResponse
-	50, // 70: cobraspace.chat.v1.ChatService.ListReplies:output_type -> cobraspace.chat.v1.ListRepliesResponse
-	52, // 71: cobraspace.chat.v1.ChatService.ToggleReaction:output_type -> cobraspace.chat.v1.ToggleReactionResponse
-	50, // [50:72] is the sub-list for method output_type
-	28, // [28:50] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	64, // 26: cobraspace.chat.v1.MuteMemberResponse.until:type_name -> google.protobuf.Timestamp
+	51, // 27: cobraspace.chat.v1.ReportMessageResponse.report:type_name -> cobraspace.chat.v1.Report
+	64, // 28: cobraspace.chat.v1.Report.created_at:type_name -> google.protobuf.Timestamp
+	51, // 29: cobraspace.chat.v1.ListReportsResponse.reports:type_name -> cobraspace.chat.v1.Report
+	1,  // 30: cobraspace.chat.v1.SearchMessagesResponse.messages:type_name -> cobraspace.chat.v1.Message
+	0,  // 31: cobraspace.chat.v1.OpenDirectRoomResponse.room:type_name -> cobraspace.chat.v1.Room
+	1,  // 32: cobraspace.chat.v1.ListRepliesResponse.messages:type_name -> cobraspace.chat.v1.Message
+	59, // 33: cobraspace.chat.v1.ToggleReactionResponse.reactions:type_name -> cobraspace.chat.v1.Reaction
+	3,  // 34: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
+	4,  // 35: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
+	5,  // 36: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
+	7,  // 37: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
+	8,  // 38: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
+	10, // 39: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
+	11, // 40: cobraspace.chat.v1.ChatService.SendMessages:input_type -> cobraspace.chat.v1.SendMessagesRequest
+	16, // 41: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
+	17, // 42: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
+	19, // 43: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
+	21, // 44: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
+	23, // 45: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
+	25, // 46: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
+	28, // 47: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
+	31, // 48: cobraspace.chat.v1.ChatService.ListMyRooms:input_type -> cobraspace.chat.v1.ListMyRoomsRequest
+	33, // 49: cobraspace.chat.v1.ChatService.MarkRead:input_type -> cobraspace.chat.v1.MarkReadRequest
+	37, // 50: cobraspace.chat.v1.ChatService.ListNotifications:input_type -> cobraspace.chat.v1.ListNotificationsRequest
+	39, // 51: cobraspace.chat.v1.ChatService.MarkNotificationsRead:input_type -> cobraspace.chat.v1.MarkNotificationsReadRequest
+	41, // 52: cobraspace.chat.v1.ChatService.CreateFriendNotification:input_type -> cobraspace.chat.v1.CreateFriendNotificationRequest
+	43, // 53: cobraspace.chat.v1.ChatService.UnreadCount:input_type -> cobraspace.chat.v1.UnreadCountRequest
+	47, // 54: cobraspace.chat.v1.ChatService.MuteMember:input_type -> cobraspace.chat.v1.MuteMemberRequest
+	49, // 55: cobraspace.chat.v1.ChatService.ReportMessage:input_type -> cobraspace.chat.v1.ReportMessageRequest
+	52, // 56: cobraspace.chat.v1.ChatService.ListReports:input_type -> cobraspace.chat.v1.ListReportsRequest
+	54, // 57: cobraspace.chat.v1.ChatService.SearchMessages:input_type -> cobraspace.chat.v1.SearchMessagesRequest
+	56, // 58: cobraspace.chat.v1.ChatService.OpenDirectRoom:input_type -> cobraspace.chat.v1.OpenDirectRoomRequest
+	60, // 59: cobraspace.chat.v1.ChatService.ListReplies:input_type -> cobraspace.chat.v1.ListRepliesRequest
+	62, // 60: cobraspace.chat.v1.ChatService.ToggleReaction:input_type -> cobraspace.chat.v1.ToggleReactionRequest
+	0,  // 61: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
+	0,  // 62: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
+	6,  // 63: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
+	0,  // 64: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
+	9,  // 65: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
+	1,  // 66: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
+	13, // 67: cobraspace.chat.v1.ChatService.SendMessages:output_type -> cobraspace.chat.v1.SendMessagesResponse
+	1,  // 68: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
+	18, // 69: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
+	20, // 70: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
+	22, // 71: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
+	24, // 72: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
+	27, // 73: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
+	29, // 74: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
+	32, // 75: cobraspace.chat.v1.ChatService.ListMyRooms:output_type -> cobraspace.chat.v1.ListMyRoomsResponse
+	34, // 76: cobraspace.chat.v1.ChatService.MarkRead:output_type -> cobraspace.chat.v1.MarkReadResponse
+	38, // 77: cobraspace.chat.v1.ChatService.ListNotifications:output_type -> cobraspace.chat.v1.ListNotificationsResponse
+	40, // 78: cobraspace.chat.v1.ChatService.MarkNotificationsRead:output_type -> cobraspace.chat.v1.MarkNotificationsReadResponse
+	42, // 79: cobraspace.chat.v1.ChatService.CreateFriendNotification:output_type -> cobraspace.chat.v1.CreateFriendNotificationResponse
+	44, // 80: cobraspace.chat.v1.ChatService.UnreadCount:output_type -> cobraspace.chat.v1.UnreadCountResponse
+	48, // 81: cobraspace.chat.v1.ChatService.MuteMember:output_type -> cobraspace.chat.v1.MuteMemberResponse
+	50, // 82: cobraspace.chat.v1.ChatService.ReportMessage:output_type -> cobraspace.chat.v1.ReportMessageResponse
+	53, // 83: cobraspace.chat.v1.ChatService.ListReports:output_type -> cobraspace.chat.v1.ListReportsResponse
+	55, // 84: cobraspace.chat.v1.ChatService.SearchMessages:output_type -> cobraspace.chat.v1.SearchMessagesResponse
+	57, // 85: cobraspace.chat.v1.ChatService.OpenDirectRoom:output_type -> cobraspace.chat.v1.OpenDirectRoomResponse
+	61, // 86: cobraspace.chat.v1.ChatService.ListReplies:output_type -> cobraspace.chat.v1.ListRepliesResponse
+	63, // 87: cobraspace.chat.v1.ChatService.ToggleReaction:output_type -> cobraspace.chat.v1.ToggleReactionResponse
+	61, // [61:88] is the sub-list for method output_type
+	34, // [34:61] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_chat_v1_chat_proto_init() }
@@ -3862,7 +4621,7 @@ func file_cobraspace_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_chat_v1_chat_proto_rawDesc), len(file_cobraspace_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   53,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

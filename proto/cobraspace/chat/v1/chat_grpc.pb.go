@@ -75,6 +75,11 @@ const (
 	ChatService_MarkNotificationsRead_FullMethodName    = "/cobraspace.chat.v1.ChatService/MarkNotificationsRead"
 	ChatService_CreateFriendNotification_FullMethodName = "/cobraspace.chat.v1.ChatService/CreateFriendNotification"
 	ChatService_UnreadCount_FullMethodName              = "/cobraspace.chat.v1.ChatService/UnreadCount"
+	ChatService_MuteMember_FullMethodName               = "/cobraspace.chat.v1.ChatService/MuteMember"
+	ChatService_ReportMessage_FullMethodName            = "/cobraspace.chat.v1.ChatService/ReportMessage"
+	ChatService_ListReports_FullMethodName              = "/cobraspace.chat.v1.ChatService/ListReports"
+	ChatService_SearchMessages_FullMethodName           = "/cobraspace.chat.v1.ChatService/SearchMessages"
+	ChatService_OpenDirectRoom_FullMethodName           = "/cobraspace.chat.v1.ChatService/OpenDirectRoom"
 	ChatService_ListReplies_FullMethodName              = "/cobraspace.chat.v1.ChatService/ListReplies"
 	ChatService_ToggleReaction_FullMethodName           = "/cobraspace.chat.v1.ChatService/ToggleReaction"
 )
@@ -187,6 +192,26 @@ type ChatServiceClient interface {
 	// e.g. for a gateway that saw a seq gap. A user gets their own (user_id 0
 	// or theirs); the gateway (service identity) names any user_id.
 	UnreadCount(ctx context.Context, in *UnreadCountRequest, opts ...grpc.CallOption) (*UnreadCountResponse, error)
+	// MuteMember mutes a member of a room for 1 to 10,080 minutes (0 lifts
+	// the mute): their sends get PERMISSION_DENIED with ErrorInfo reason
+	// "muted" until it ends. The room's owner and staff only
+	// (PERMISSION_DENIED); INVALID_ARGUMENT field "minutes" or "user".
+	MuteMember(ctx context.Context, in *MuteMemberRequest, opts ...grpc.CallOption) (*MuteMemberResponse, error)
+	// ReportMessage reports a message the caller may read; once per user
+	// per message (a second report changes nothing). INVALID_ARGUMENT field
+	// "reason" (1 to 500 characters).
+	ReportMessage(ctx context.Context, in *ReportMessageRequest, opts ...grpc.CallOption) (*ReportMessageResponse, error)
+	// ListReports lists reports, newest first; staff only (PERMISSION_DENIED).
+	ListReports(ctx context.Context, in *ListReportsRequest, opts ...grpc.CallOption) (*ListReportsResponse, error)
+	// SearchMessages finds the room's messages containing a text (literal,
+	// case-insensitive), newest first. INVALID_ARGUMENT field "search".
+	SearchMessages(ctx context.Context, in *SearchMessagesRequest, opts ...grpc.CallOption) (*SearchMessagesResponse, error)
+	// OpenDirectRoom returns the caller's private room with another user,
+	// creating it the first time (the same room whoever asks).
+	// PERMISSION_DENIED unless the other's profile is public or they added
+	// the caller as a friend, and neither blocks the other; INVALID_ARGUMENT
+	// field "user" for the caller; NOT_FOUND for an unknown user.
+	OpenDirectRoom(ctx context.Context, in *OpenDirectRoomRequest, opts ...grpc.CallOption) (*OpenDirectRoomResponse, error)
 	// Replies and reactions.
 	// ListReplies pages over the live replies of a message in seq order.
 	// NOT_FOUND when the message is unknown or deleted.
@@ -410,6 +435,56 @@ func (c *chatServiceClient) UnreadCount(ctx context.Context, in *UnreadCountRequ
 	return out, nil
 }
 
+func (c *chatServiceClient) MuteMember(ctx context.Context, in *MuteMemberRequest, opts ...grpc.CallOption) (*MuteMemberResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MuteMemberResponse)
+	err := c.cc.Invoke(ctx, ChatService_MuteMember_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ReportMessage(ctx context.Context, in *ReportMessageRequest, opts ...grpc.CallOption) (*ReportMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportMessageResponse)
+	err := c.cc.Invoke(ctx, ChatService_ReportMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ListReports(ctx context.Context, in *ListReportsRequest, opts ...grpc.CallOption) (*ListReportsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReportsResponse)
+	err := c.cc.Invoke(ctx, ChatService_ListReports_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) SearchMessages(ctx context.Context, in *SearchMessagesRequest, opts ...grpc.CallOption) (*SearchMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchMessagesResponse)
+	err := c.cc.Invoke(ctx, ChatService_SearchMessages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) OpenDirectRoom(ctx context.Context, in *OpenDirectRoomRequest, opts ...grpc.CallOption) (*OpenDirectRoomResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(OpenDirectRoomResponse)
+	err := c.cc.Invoke(ctx, ChatService_OpenDirectRoom_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *chatServiceClient) ListReplies(ctx context.Context, in *ListRepliesRequest, opts ...grpc.CallOption) (*ListRepliesResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ListRepliesResponse)
@@ -538,6 +613,26 @@ type ChatServiceServer interface {
 	// e.g. for a gateway that saw a seq gap. A user gets their own (user_id 0
 	// or theirs); the gateway (service identity) names any user_id.
 	UnreadCount(context.Context, *UnreadCountRequest) (*UnreadCountResponse, error)
+	// MuteMember mutes a member of a room for 1 to 10,080 minutes (0 lifts
+	// the mute): their sends get PERMISSION_DENIED with ErrorInfo reason
+	// "muted" until it ends. The room's owner and staff only
+	// (PERMISSION_DENIED); INVALID_ARGUMENT field "minutes" or "user".
+	MuteMember(context.Context, *MuteMemberRequest) (*MuteMemberResponse, error)
+	// ReportMessage reports a message the caller may read; once per user
+	// per message (a second report changes nothing). INVALID_ARGUMENT field
+	// "reason" (1 to 500 characters).
+	ReportMessage(context.Context, *ReportMessageRequest) (*ReportMessageResponse, error)
+	// ListReports lists reports, newest first; staff only (PERMISSION_DENIED).
+	ListReports(context.Context, *ListReportsRequest) (*ListReportsResponse, error)
+	// SearchMessages finds the room's messages containing a text (literal,
+	// case-insensitive), newest first. INVALID_ARGUMENT field "search".
+	SearchMessages(context.Context, *SearchMessagesRequest) (*SearchMessagesResponse, error)
+	// OpenDirectRoom returns the caller's private room with another user,
+	// creating it the first time (the same room whoever asks).
+	// PERMISSION_DENIED unless the other's profile is public or they added
+	// the caller as a friend, and neither blocks the other; INVALID_ARGUMENT
+	// field "user" for the caller; NOT_FOUND for an unknown user.
+	OpenDirectRoom(context.Context, *OpenDirectRoomRequest) (*OpenDirectRoomResponse, error)
 	// Replies and reactions.
 	// ListReplies pages over the live replies of a message in seq order.
 	// NOT_FOUND when the message is unknown or deleted.
@@ -620,6 +715,21 @@ func (UnimplementedChatServiceServer) CreateFriendNotification(context.Context, 
 }
 func (UnimplementedChatServiceServer) UnreadCount(context.Context, *UnreadCountRequest) (*UnreadCountResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UnreadCount not implemented")
+}
+func (UnimplementedChatServiceServer) MuteMember(context.Context, *MuteMemberRequest) (*MuteMemberResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MuteMember not implemented")
+}
+func (UnimplementedChatServiceServer) ReportMessage(context.Context, *ReportMessageRequest) (*ReportMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportMessage not implemented")
+}
+func (UnimplementedChatServiceServer) ListReports(context.Context, *ListReportsRequest) (*ListReportsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReports not implemented")
+}
+func (UnimplementedChatServiceServer) SearchMessages(context.Context, *SearchMessagesRequest) (*SearchMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchMessages not implemented")
+}
+func (UnimplementedChatServiceServer) OpenDirectRoom(context.Context, *OpenDirectRoomRequest) (*OpenDirectRoomResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method OpenDirectRoom not implemented")
 }
 func (UnimplementedChatServiceServer) ListReplies(context.Context, *ListRepliesRequest) (*ListRepliesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListReplies not implemented")
@@ -1008,6 +1118,96 @@ func _ChatService_UnreadCount_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ChatService_MuteMember_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MuteMemberRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).MuteMember(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_MuteMember_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).MuteMember(ctx, req.(*MuteMemberRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ReportMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ReportMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ReportMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ReportMessage(ctx, req.(*ReportMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ListReports_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReportsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ListReports(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ListReports_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ListReports(ctx, req.(*ListReportsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_SearchMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).SearchMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_SearchMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).SearchMessages(ctx, req.(*SearchMessagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_OpenDirectRoom_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(OpenDirectRoomRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).OpenDirectRoom(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_OpenDirectRoom_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).OpenDirectRoom(ctx, req.(*OpenDirectRoomRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ChatService_ListReplies_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ListRepliesRequest)
 	if err := dec(in); err != nil {
@@ -1130,6 +1330,26 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UnreadCount",
 			Handler:    _ChatService_UnreadCount_Handler,
+		},
+		{
+			MethodName: "MuteMember",
+			Handler:    _ChatService_MuteMember_Handler,
+		},
+		{
+			MethodName: "ReportMessage",
+			Handler:    _ChatService_ReportMessage_Handler,
+		},
+		{
+			MethodName: "ListReports",
+			Handler:    _ChatService_ListReports_Handler,
+		},
+		{
+			MethodName: "SearchMessages",
+			Handler:    _ChatService_SearchMessages_Handler,
+		},
+		{
+			MethodName: "OpenDirectRoom",
+			Handler:    _ChatService_OpenDirectRoom_Handler,
 		},
 		{
 			MethodName: "ListReplies",

@@ -85,7 +85,11 @@ type RoomMessage struct {
 	// frame.
 	CreatedUnixNano int64 `protobuf:"varint,3,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
 	// W3C traceparent when the send was traced (sampled); empty otherwise.
-	Traceparent   string `protobuf:"bytes,4,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	Traceparent string `protobuf:"bytes,4,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	// The sender's user id, so that a gateway hides the message from the
+	// sockets of users who block the sender without parsing the frame
+	// (conversations: blocks).
+	SenderId      int64 `protobuf:"varint,40,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -146,6 +150,13 @@ func (x *RoomMessage) GetTraceparent() string {
 		return x.Traceparent
 	}
 	return ""
+}
+
+func (x *RoomMessage) GetSenderId() int64 {
+	if x != nil {
+		return x.SenderId
+	}
+	return 0
 }
 
 // UserEvent (ReadMarker, Membership and Notification are in chat.proto) is the data of a message on a user's subject
@@ -260,12 +271,13 @@ const file_cobraspace_chat_v1_events_proto_rawDesc = "" +
 	"\n" +
 	"\x1fcobraspace/chat/v1/events.proto\x12\x12cobraspace.chat.v1\x1a\x1dcobraspace/chat/v1/chat.proto\"K\n" +
 	"\fRoomMessages\x12;\n" +
-	"\bmessages\x18\x01 \x03(\v2\x1f.cobraspace.chat.v1.RoomMessageR\bmessages\"\x83\x01\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1f.cobraspace.chat.v1.RoomMessageR\bmessages\"\xa0\x01\n" +
 	"\vRoomMessage\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x14\n" +
 	"\x05frame\x18\x02 \x01(\fR\x05frame\x12*\n" +
 	"\x11created_unix_nano\x18\x03 \x01(\x03R\x0fcreatedUnixNano\x12 \n" +
-	"\vtraceparent\x18\x04 \x01(\tR\vtraceparent\"\xcc\x01\n" +
+	"\vtraceparent\x18\x04 \x01(\tR\vtraceparent\x12\x1b\n" +
+	"\tsender_id\x18( \x01(\x03R\bsenderId\"\xcc\x01\n" +
 	"\tUserEvent\x12F\n" +
 	"\fnotification\x18\x01 \x01(\v2 .cobraspace.chat.v1.NotificationH\x00R\fnotification\x124\n" +
 	"\x04read\x18\x02 \x01(\v2\x1e.cobraspace.chat.v1.ReadMarkerH\x00R\x04read\x128\n" +

@@ -1881,6 +1881,529 @@ func (x *FindByNicknamesResponse) GetUsers() []*UserSummary {
 	return nil
 }
 
+// BlockUserRequest names the user to block.
+type BlockUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the user to block.
+	UserId        int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockUserRequest) Reset() {
+	*x = BlockUserRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockUserRequest) ProtoMessage() {}
+
+func (x *BlockUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockUserRequest.ProtoReflect.Descriptor instead.
+func (*BlockUserRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *BlockUserRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// BlockUserResponse is the user now blocked.
+type BlockUserResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The blocked user.
+	User *UserSummary `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// True when this call added the block (false: it existed already).
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlockUserResponse) Reset() {
+	*x = BlockUserResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlockUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlockUserResponse) ProtoMessage() {}
+
+func (x *BlockUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlockUserResponse.ProtoReflect.Descriptor instead.
+func (*BlockUserResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *BlockUserResponse) GetUser() *UserSummary {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *BlockUserResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// UnblockUserRequest names the user to unblock.
+type UnblockUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the user to unblock.
+	UserId        int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnblockUserRequest) Reset() {
+	*x = UnblockUserRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnblockUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnblockUserRequest) ProtoMessage() {}
+
+func (x *UnblockUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnblockUserRequest.ProtoReflect.Descriptor instead.
+func (*UnblockUserRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *UnblockUserRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// UnblockUserResponse is empty: the user is not blocked any more.
+type UnblockUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnblockUserResponse) Reset() {
+	*x = UnblockUserResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnblockUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnblockUserResponse) ProtoMessage() {}
+
+func (x *UnblockUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnblockUserResponse.ProtoReflect.Descriptor instead.
+func (*UnblockUserResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{33}
+}
+
+// ListBlocksRequest asks for one page of the caller's blocks.
+type ListBlocksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Page size: 20 when 0, at most 100.
+	Limit int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Empty for the first page, else a next_cursor of a previous page.
+	Cursor        string `protobuf:"bytes,2,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBlocksRequest) Reset() {
+	*x = ListBlocksRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBlocksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBlocksRequest) ProtoMessage() {}
+
+func (x *ListBlocksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBlocksRequest.ProtoReflect.Descriptor instead.
+func (*ListBlocksRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListBlocksRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListBlocksRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+// ListBlocksResponse is one page of the caller's blocks.
+type ListBlocksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The blocked users, latest block first.
+	Users []*UserSummary `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	// Empty on the last page.
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBlocksResponse) Reset() {
+	*x = ListBlocksResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBlocksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBlocksResponse) ProtoMessage() {}
+
+func (x *ListBlocksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBlocksResponse.ProtoReflect.Descriptor instead.
+func (*ListBlocksResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListBlocksResponse) GetUsers() []*UserSummary {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *ListBlocksResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+// GetRelationRequest names two users.
+type GetRelationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user asking (e.g. the sender of a DM).
+	UserId int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The other user; 0 asks only about user_id (is_staff).
+	OtherId       int64 `protobuf:"varint,2,opt,name=other_id,json=otherId,proto3" json:"other_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRelationRequest) Reset() {
+	*x = GetRelationRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRelationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRelationRequest) ProtoMessage() {}
+
+func (x *GetRelationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRelationRequest.ProtoReflect.Descriptor instead.
+func (*GetRelationRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *GetRelationRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *GetRelationRequest) GetOtherId() int64 {
+	if x != nil {
+		return x.OtherId
+	}
+	return 0
+}
+
+// GetRelationResponse is how user_id and other_id stand.
+type GetRelationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// user_id blocks other_id.
+	Blocks bool `protobuf:"varint,1,opt,name=blocks,proto3" json:"blocks,omitempty"`
+	// other_id blocks user_id.
+	BlockedBy bool `protobuf:"varint,2,opt,name=blocked_by,json=blockedBy,proto3" json:"blocked_by,omitempty"`
+	// other_id's profile is private.
+	OtherPrivate bool `protobuf:"varint,3,opt,name=other_private,json=otherPrivate,proto3" json:"other_private,omitempty"`
+	// other_id added user_id to their friends.
+	OtherAddedUser bool `protobuf:"varint,4,opt,name=other_added_user,json=otherAddedUser,proto3" json:"other_added_user,omitempty"`
+	// user_id has the staff role (set only by an operator command).
+	IsStaff       bool `protobuf:"varint,5,opt,name=is_staff,json=isStaff,proto3" json:"is_staff,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRelationResponse) Reset() {
+	*x = GetRelationResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRelationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRelationResponse) ProtoMessage() {}
+
+func (x *GetRelationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRelationResponse.ProtoReflect.Descriptor instead.
+func (*GetRelationResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *GetRelationResponse) GetBlocks() bool {
+	if x != nil {
+		return x.Blocks
+	}
+	return false
+}
+
+func (x *GetRelationResponse) GetBlockedBy() bool {
+	if x != nil {
+		return x.BlockedBy
+	}
+	return false
+}
+
+func (x *GetRelationResponse) GetOtherPrivate() bool {
+	if x != nil {
+		return x.OtherPrivate
+	}
+	return false
+}
+
+func (x *GetRelationResponse) GetOtherAddedUser() bool {
+	if x != nil {
+		return x.OtherAddedUser
+	}
+	return false
+}
+
+func (x *GetRelationResponse) GetIsStaff() bool {
+	if x != nil {
+		return x.IsStaff
+	}
+	return false
+}
+
+// GetBlockedIdsRequest names the blocking user.
+type GetBlockedIdsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user whose blocks to list.
+	UserId        int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlockedIdsRequest) Reset() {
+	*x = GetBlockedIdsRequest{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlockedIdsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlockedIdsRequest) ProtoMessage() {}
+
+func (x *GetBlockedIdsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlockedIdsRequest.ProtoReflect.Descriptor instead.
+func (*GetBlockedIdsRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetBlockedIdsRequest) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+// GetBlockedIdsResponse lists whom the user blocks.
+type GetBlockedIdsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Ids of the blocked users, in no particular order.
+	UserIds       []int64 `protobuf:"varint,1,rep,packed,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBlockedIdsResponse) Reset() {
+	*x = GetBlockedIdsResponse{}
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBlockedIdsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBlockedIdsResponse) ProtoMessage() {}
+
+func (x *GetBlockedIdsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBlockedIdsResponse.ProtoReflect.Descriptor instead.
+func (*GetBlockedIdsResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *GetBlockedIdsResponse) GetUserIds() []int64 {
+	if x != nil {
+		return x.UserIds
+	}
+	return nil
+}
+
 // GetPushKeyRequest asks for the VAPID public key.
 type GetPushKeyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1890,7 +2413,7 @@ type GetPushKeyRequest struct {
 
 func (x *GetPushKeyRequest) Reset() {
 	*x = GetPushKeyRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +2425,7 @@ func (x *GetPushKeyRequest) String() string {
 func (*GetPushKeyRequest) ProtoMessage() {}
 
 func (x *GetPushKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[30]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,7 +2438,7 @@ func (x *GetPushKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPushKeyRequest.ProtoReflect.Descriptor instead.
 func (*GetPushKeyRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{30}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{40}
 }
 
 // GetPushKeyResponse carries the VAPID public key.
@@ -1930,7 +2453,7 @@ type GetPushKeyResponse struct {
 
 func (x *GetPushKeyResponse) Reset() {
 	*x = GetPushKeyResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1942,7 +2465,7 @@ func (x *GetPushKeyResponse) String() string {
 func (*GetPushKeyResponse) ProtoMessage() {}
 
 func (x *GetPushKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[31]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1955,7 +2478,7 @@ func (x *GetPushKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPushKeyResponse.ProtoReflect.Descriptor instead.
 func (*GetPushKeyResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{31}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetPushKeyResponse) GetPublicKey() string {
@@ -1987,7 +2510,7 @@ type PushSubscription struct {
 
 func (x *PushSubscription) Reset() {
 	*x = PushSubscription{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2522,7 @@ func (x *PushSubscription) String() string {
 func (*PushSubscription) ProtoMessage() {}
 
 func (x *PushSubscription) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[32]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2535,7 @@ func (x *PushSubscription) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushSubscription.ProtoReflect.Descriptor instead.
 func (*PushSubscription) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{32}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *PushSubscription) GetEndpoint() string {
@@ -2069,7 +2592,7 @@ type SubscribePushRequest struct {
 
 func (x *SubscribePushRequest) Reset() {
 	*x = SubscribePushRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2081,7 +2604,7 @@ func (x *SubscribePushRequest) String() string {
 func (*SubscribePushRequest) ProtoMessage() {}
 
 func (x *SubscribePushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[33]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2094,7 +2617,7 @@ func (x *SubscribePushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribePushRequest.ProtoReflect.Descriptor instead.
 func (*SubscribePushRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{33}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *SubscribePushRequest) GetSubscription() *PushSubscription {
@@ -2115,7 +2638,7 @@ type SubscribePushResponse struct {
 
 func (x *SubscribePushResponse) Reset() {
 	*x = SubscribePushResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2127,7 +2650,7 @@ func (x *SubscribePushResponse) String() string {
 func (*SubscribePushResponse) ProtoMessage() {}
 
 func (x *SubscribePushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[34]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2140,7 +2663,7 @@ func (x *SubscribePushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribePushResponse.ProtoReflect.Descriptor instead.
 func (*SubscribePushResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{34}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SubscribePushResponse) GetSubscription() *PushSubscription {
@@ -2161,7 +2684,7 @@ type UnsubscribePushRequest struct {
 
 func (x *UnsubscribePushRequest) Reset() {
 	*x = UnsubscribePushRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2173,7 +2696,7 @@ func (x *UnsubscribePushRequest) String() string {
 func (*UnsubscribePushRequest) ProtoMessage() {}
 
 func (x *UnsubscribePushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[35]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2186,7 +2709,7 @@ func (x *UnsubscribePushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribePushRequest.ProtoReflect.Descriptor instead.
 func (*UnsubscribePushRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{35}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *UnsubscribePushRequest) GetEndpoint() string {
@@ -2205,7 +2728,7 @@ type UnsubscribePushResponse struct {
 
 func (x *UnsubscribePushResponse) Reset() {
 	*x = UnsubscribePushResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2217,7 +2740,7 @@ func (x *UnsubscribePushResponse) String() string {
 func (*UnsubscribePushResponse) ProtoMessage() {}
 
 func (x *UnsubscribePushResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[36]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2230,7 +2753,7 @@ func (x *UnsubscribePushResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribePushResponse.ProtoReflect.Descriptor instead.
 func (*UnsubscribePushResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{36}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{46}
 }
 
 // ListPushSubscriptionsRequest lists the caller's subscriptions.
@@ -2242,7 +2765,7 @@ type ListPushSubscriptionsRequest struct {
 
 func (x *ListPushSubscriptionsRequest) Reset() {
 	*x = ListPushSubscriptionsRequest{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2254,7 +2777,7 @@ func (x *ListPushSubscriptionsRequest) String() string {
 func (*ListPushSubscriptionsRequest) ProtoMessage() {}
 
 func (x *ListPushSubscriptionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[37]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2267,7 +2790,7 @@ func (x *ListPushSubscriptionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPushSubscriptionsRequest.ProtoReflect.Descriptor instead.
 func (*ListPushSubscriptionsRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{37}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{47}
 }
 
 // ListPushSubscriptionsResponse holds them (at most the device cap).
@@ -2281,7 +2804,7 @@ type ListPushSubscriptionsResponse struct {
 
 func (x *ListPushSubscriptionsResponse) Reset() {
 	*x = ListPushSubscriptionsResponse{}
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[38]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2293,7 +2816,7 @@ func (x *ListPushSubscriptionsResponse) String() string {
 func (*ListPushSubscriptionsResponse) ProtoMessage() {}
 
 func (x *ListPushSubscriptionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_user_v1_user_proto_msgTypes[38]
+	mi := &file_cobraspace_user_v1_user_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2306,7 +2829,7 @@ func (x *ListPushSubscriptionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPushSubscriptionsResponse.ProtoReflect.Descriptor instead.
 func (*ListPushSubscriptionsResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{38}
+	return file_cobraspace_user_v1_user_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListPushSubscriptionsResponse) GetSubscriptions() []*PushSubscription {
@@ -2427,7 +2950,36 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\tnicknames\x18\x01 \x03(\tR\tnicknames\x12(\n" +
 	"\x10max_per_nickname\x18\x02 \x01(\x05R\x0emaxPerNickname\"P\n" +
 	"\x17FindByNicknamesResponse\x125\n" +
-	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\"\x13\n" +
+	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\"+\n" +
+	"\x10BlockUserRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\"b\n" +
+	"\x11BlockUserResponse\x123\n" +
+	"\x04user\x18\x01 \x01(\v2\x1f.cobraspace.user.v1.UserSummaryR\x04user\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"-\n" +
+	"\x12UnblockUserRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\"\x15\n" +
+	"\x13UnblockUserResponse\"A\n" +
+	"\x11ListBlocksRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x02 \x01(\tR\x06cursor\"l\n" +
+	"\x12ListBlocksResponse\x125\n" +
+	"\x05users\x18\x01 \x03(\v2\x1f.cobraspace.user.v1.UserSummaryR\x05users\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"H\n" +
+	"\x12GetRelationRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x19\n" +
+	"\bother_id\x18\x02 \x01(\x03R\aotherId\"\xb6\x01\n" +
+	"\x13GetRelationResponse\x12\x16\n" +
+	"\x06blocks\x18\x01 \x01(\bR\x06blocks\x12\x1d\n" +
+	"\n" +
+	"blocked_by\x18\x02 \x01(\bR\tblockedBy\x12#\n" +
+	"\rother_private\x18\x03 \x01(\bR\fotherPrivate\x12(\n" +
+	"\x10other_added_user\x18\x04 \x01(\bR\x0eotherAddedUser\x12\x19\n" +
+	"\bis_staff\x18\x05 \x01(\bR\aisStaff\"/\n" +
+	"\x14GetBlockedIdsRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\"2\n" +
+	"\x15GetBlockedIdsResponse\x12\x19\n" +
+	"\buser_ids\x18\x01 \x03(\x03R\auserIds\"\x13\n" +
 	"\x11GetPushKeyRequest\"3\n" +
 	"\x12GetPushKeyResponse\x12\x1d\n" +
 	"\n" +
@@ -2455,7 +3007,7 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x12STATUS_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10STATUS_AVAILABLE\x10\x01\x12\x0f\n" +
 	"\vSTATUS_AWAY\x10\x02\x12\x0f\n" +
-	"\vSTATUS_BUSY\x10\x032\xdc\x0e\n" +
+	"\vSTATUS_BUSY\x10\x032\xb9\x12\n" +
 	"\vUserService\x12U\n" +
 	"\bRegister\x12#.cobraspace.user.v1.RegisterRequest\x1a$.cobraspace.user.v1.RegisterResponse\x12L\n" +
 	"\x05Login\x12 .cobraspace.user.v1.LoginRequest\x1a!.cobraspace.user.v1.LoginResponse\x12V\n" +
@@ -2473,7 +3025,13 @@ const file_cobraspace_user_v1_user_proto_rawDesc = "" +
 	"\x10GetFriendProfile\x12+.cobraspace.user.v1.GetFriendProfileRequest\x1a\x1b.cobraspace.user.v1.Profile\x12^\n" +
 	"\vSearchUsers\x12&.cobraspace.user.v1.SearchUsersRequest\x1a'.cobraspace.user.v1.SearchUsersResponse\x12U\n" +
 	"\bGetUsers\x12#.cobraspace.user.v1.GetUsersRequest\x1a$.cobraspace.user.v1.GetUsersResponse\x12j\n" +
-	"\x0fFindByNicknames\x12*.cobraspace.user.v1.FindByNicknamesRequest\x1a+.cobraspace.user.v1.FindByNicknamesResponse\x12[\n" +
+	"\x0fFindByNicknames\x12*.cobraspace.user.v1.FindByNicknamesRequest\x1a+.cobraspace.user.v1.FindByNicknamesResponse\x12X\n" +
+	"\tBlockUser\x12$.cobraspace.user.v1.BlockUserRequest\x1a%.cobraspace.user.v1.BlockUserResponse\x12^\n" +
+	"\vUnblockUser\x12&.cobraspace.user.v1.UnblockUserRequest\x1a'.cobraspace.user.v1.UnblockUserResponse\x12[\n" +
+	"\n" +
+	"ListBlocks\x12%.cobraspace.user.v1.ListBlocksRequest\x1a&.cobraspace.user.v1.ListBlocksResponse\x12^\n" +
+	"\vGetRelation\x12&.cobraspace.user.v1.GetRelationRequest\x1a'.cobraspace.user.v1.GetRelationResponse\x12d\n" +
+	"\rGetBlockedIds\x12(.cobraspace.user.v1.GetBlockedIdsRequest\x1a).cobraspace.user.v1.GetBlockedIdsResponse\x12[\n" +
 	"\n" +
 	"GetPushKey\x12%.cobraspace.user.v1.GetPushKeyRequest\x1a&.cobraspace.user.v1.GetPushKeyResponse\x12d\n" +
 	"\rSubscribePush\x12(.cobraspace.user.v1.SubscribePushRequest\x1a).cobraspace.user.v1.SubscribePushResponse\x12j\n" +
@@ -2493,7 +3051,7 @@ func file_cobraspace_user_v1_user_proto_rawDescGZIP() []byte {
 }
 
 var file_cobraspace_user_v1_user_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 39)
+var file_cobraspace_user_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(Status)(0),                           // 0: cobraspace.user.v1.Status
 	(*Profile)(nil),                       // 1: cobraspace.user.v1.Profile
@@ -2526,23 +3084,33 @@ var file_cobraspace_user_v1_user_proto_goTypes = []any{
 	(*GetUsersResponse)(nil),              // 28: cobraspace.user.v1.GetUsersResponse
 	(*FindByNicknamesRequest)(nil),        // 29: cobraspace.user.v1.FindByNicknamesRequest
 	(*FindByNicknamesResponse)(nil),       // 30: cobraspace.user.v1.FindByNicknamesResponse
-	(*GetPushKeyRequest)(nil),             // 31: cobraspace.user.v1.GetPushKeyRequest
-	(*GetPushKeyResponse)(nil),            // 32: cobraspace.user.v1.GetPushKeyResponse
-	(*PushSubscription)(nil),              // 33: cobraspace.user.v1.PushSubscription
-	(*SubscribePushRequest)(nil),          // 34: cobraspace.user.v1.SubscribePushRequest
-	(*SubscribePushResponse)(nil),         // 35: cobraspace.user.v1.SubscribePushResponse
-	(*UnsubscribePushRequest)(nil),        // 36: cobraspace.user.v1.UnsubscribePushRequest
-	(*UnsubscribePushResponse)(nil),       // 37: cobraspace.user.v1.UnsubscribePushResponse
-	(*ListPushSubscriptionsRequest)(nil),  // 38: cobraspace.user.v1.ListPushSubscriptionsRequest
-	(*ListPushSubscriptionsResponse)(nil), // 39: cobraspace.user.v1.ListPushSubscriptionsResponse
-	(*timestamppb.Timestamp)(nil),         // 40: google.protobuf.Timestamp
+	(*BlockUserRequest)(nil),              // 31: cobraspace.user.v1.BlockUserRequest
+	(*BlockUserResponse)(nil),             // 32: cobraspace.user.v1.BlockUserResponse
+	(*UnblockUserRequest)(nil),            // 33: cobraspace.user.v1.UnblockUserRequest
+	(*UnblockUserResponse)(nil),           // 34: cobraspace.user.v1.UnblockUserResponse
+	(*ListBlocksRequest)(nil),             // 35: cobraspace.user.v1.ListBlocksRequest
+	(*ListBlocksResponse)(nil),            // 36: cobraspace.user.v1.ListBlocksResponse
+	(*GetRelationRequest)(nil),            // 37: cobraspace.user.v1.GetRelationRequest
+	(*GetRelationResponse)(nil),           // 38: cobraspace.user.v1.GetRelationResponse
+	(*GetBlockedIdsRequest)(nil),          // 39: cobraspace.user.v1.GetBlockedIdsRequest
+	(*GetBlockedIdsResponse)(nil),         // 40: cobraspace.user.v1.GetBlockedIdsResponse
+	(*GetPushKeyRequest)(nil),             // 41: cobraspace.user.v1.GetPushKeyRequest
+	(*GetPushKeyResponse)(nil),            // 42: cobraspace.user.v1.GetPushKeyResponse
+	(*PushSubscription)(nil),              // 43: cobraspace.user.v1.PushSubscription
+	(*SubscribePushRequest)(nil),          // 44: cobraspace.user.v1.SubscribePushRequest
+	(*SubscribePushResponse)(nil),         // 45: cobraspace.user.v1.SubscribePushResponse
+	(*UnsubscribePushRequest)(nil),        // 46: cobraspace.user.v1.UnsubscribePushRequest
+	(*UnsubscribePushResponse)(nil),       // 47: cobraspace.user.v1.UnsubscribePushResponse
+	(*ListPushSubscriptionsRequest)(nil),  // 48: cobraspace.user.v1.ListPushSubscriptionsRequest
+	(*ListPushSubscriptionsResponse)(nil), // 49: cobraspace.user.v1.ListPushSubscriptionsResponse
+	(*timestamppb.Timestamp)(nil),         // 50: google.protobuf.Timestamp
 }
 var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	0,  // 0: cobraspace.user.v1.Profile.status:type_name -> cobraspace.user.v1.Status
-	40, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
+	50, // 1: cobraspace.user.v1.Profile.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: cobraspace.user.v1.UserSummary.status:type_name -> cobraspace.user.v1.Status
-	40, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
-	40, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
+	50, // 3: cobraspace.user.v1.TokenPair.access_expires_at:type_name -> google.protobuf.Timestamp
+	50, // 4: cobraspace.user.v1.TokenPair.refresh_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: cobraspace.user.v1.RegisterResponse.profile:type_name -> cobraspace.user.v1.Profile
 	1,  // 6: cobraspace.user.v1.LoginResponse.profile:type_name -> cobraspace.user.v1.Profile
 	3,  // 7: cobraspace.user.v1.LoginResponse.tokens:type_name -> cobraspace.user.v1.TokenPair
@@ -2552,56 +3120,68 @@ var file_cobraspace_user_v1_user_proto_depIdxs = []int32{
 	2,  // 11: cobraspace.user.v1.SearchUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 12: cobraspace.user.v1.GetUsersResponse.users:type_name -> cobraspace.user.v1.UserSummary
 	2,  // 13: cobraspace.user.v1.FindByNicknamesResponse.users:type_name -> cobraspace.user.v1.UserSummary
-	40, // 14: cobraspace.user.v1.PushSubscription.created_at:type_name -> google.protobuf.Timestamp
-	40, // 15: cobraspace.user.v1.PushSubscription.last_success_at:type_name -> google.protobuf.Timestamp
-	33, // 16: cobraspace.user.v1.SubscribePushRequest.subscription:type_name -> cobraspace.user.v1.PushSubscription
-	33, // 17: cobraspace.user.v1.SubscribePushResponse.subscription:type_name -> cobraspace.user.v1.PushSubscription
-	33, // 18: cobraspace.user.v1.ListPushSubscriptionsResponse.subscriptions:type_name -> cobraspace.user.v1.PushSubscription
-	4,  // 19: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
-	6,  // 20: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
-	8,  // 21: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
-	9,  // 22: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
-	11, // 23: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
-	12, // 24: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
-	13, // 25: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
-	16, // 26: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
-	14, // 27: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
-	18, // 28: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
-	20, // 29: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
-	22, // 30: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
-	24, // 31: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
-	25, // 32: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
-	27, // 33: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
-	29, // 34: cobraspace.user.v1.UserService.FindByNicknames:input_type -> cobraspace.user.v1.FindByNicknamesRequest
-	31, // 35: cobraspace.user.v1.UserService.GetPushKey:input_type -> cobraspace.user.v1.GetPushKeyRequest
-	34, // 36: cobraspace.user.v1.UserService.SubscribePush:input_type -> cobraspace.user.v1.SubscribePushRequest
-	36, // 37: cobraspace.user.v1.UserService.UnsubscribePush:input_type -> cobraspace.user.v1.UnsubscribePushRequest
-	38, // 38: cobraspace.user.v1.UserService.ListPushSubscriptions:input_type -> cobraspace.user.v1.ListPushSubscriptionsRequest
-	5,  // 39: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
-	7,  // 40: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
-	3,  // 41: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
-	10, // 42: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
-	1,  // 43: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 44: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
-	1,  // 45: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
-	17, // 46: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
-	15, // 47: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
-	19, // 48: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
-	21, // 49: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
-	23, // 50: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
-	1,  // 51: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
-	26, // 52: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
-	28, // 53: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
-	30, // 54: cobraspace.user.v1.UserService.FindByNicknames:output_type -> cobraspace.user.v1.FindByNicknamesResponse
-	32, // 55: cobraspace.user.v1.UserService.GetPushKey:output_type -> cobraspace.user.v1.GetPushKeyResponse
-	35, // 56: cobraspace.user.v1.UserService.SubscribePush:output_type -> cobraspace.user.v1.SubscribePushResponse
-	37, // 57: cobraspace.user.v1.UserService.UnsubscribePush:output_type -> cobraspace.user.v1.UnsubscribePushResponse
-	39, // 58: cobraspace.user.v1.UserService.ListPushSubscriptions:output_type -> cobraspace.user.v1.ListPushSubscriptionsResponse
-	39, // [39:59] is the sub-list for method output_type
-	19, // [19:39] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	2,  // 14: cobraspace.user.v1.BlockUserResponse.user:type_name -> cobraspace.user.v1.UserSummary
+	2,  // 15: cobraspace.user.v1.ListBlocksResponse.users:type_name -> cobraspace.user.v1.UserSummary
+	50, // 16: cobraspace.user.v1.PushSubscription.created_at:type_name -> google.protobuf.Timestamp
+	50, // 17: cobraspace.user.v1.PushSubscription.last_success_at:type_name -> google.protobuf.Timestamp
+	43, // 18: cobraspace.user.v1.SubscribePushRequest.subscription:type_name -> cobraspace.user.v1.PushSubscription
+	43, // 19: cobraspace.user.v1.SubscribePushResponse.subscription:type_name -> cobraspace.user.v1.PushSubscription
+	43, // 20: cobraspace.user.v1.ListPushSubscriptionsResponse.subscriptions:type_name -> cobraspace.user.v1.PushSubscription
+	4,  // 21: cobraspace.user.v1.UserService.Register:input_type -> cobraspace.user.v1.RegisterRequest
+	6,  // 22: cobraspace.user.v1.UserService.Login:input_type -> cobraspace.user.v1.LoginRequest
+	8,  // 23: cobraspace.user.v1.UserService.RefreshToken:input_type -> cobraspace.user.v1.RefreshTokenRequest
+	9,  // 24: cobraspace.user.v1.UserService.Logout:input_type -> cobraspace.user.v1.LogoutRequest
+	11, // 25: cobraspace.user.v1.UserService.GetProfile:input_type -> cobraspace.user.v1.GetProfileRequest
+	12, // 26: cobraspace.user.v1.UserService.UpdateProfile:input_type -> cobraspace.user.v1.UpdateProfileRequest
+	13, // 27: cobraspace.user.v1.UserService.SetProfilePicture:input_type -> cobraspace.user.v1.SetProfilePictureRequest
+	16, // 28: cobraspace.user.v1.UserService.GetMedia:input_type -> cobraspace.user.v1.GetMediaRequest
+	14, // 29: cobraspace.user.v1.UserService.UploadImage:input_type -> cobraspace.user.v1.UploadImageRequest
+	18, // 30: cobraspace.user.v1.UserService.AddFriend:input_type -> cobraspace.user.v1.AddFriendRequest
+	20, // 31: cobraspace.user.v1.UserService.ListFriends:input_type -> cobraspace.user.v1.ListFriendsRequest
+	22, // 32: cobraspace.user.v1.UserService.DeleteFriend:input_type -> cobraspace.user.v1.DeleteFriendRequest
+	24, // 33: cobraspace.user.v1.UserService.GetFriendProfile:input_type -> cobraspace.user.v1.GetFriendProfileRequest
+	25, // 34: cobraspace.user.v1.UserService.SearchUsers:input_type -> cobraspace.user.v1.SearchUsersRequest
+	27, // 35: cobraspace.user.v1.UserService.GetUsers:input_type -> cobraspace.user.v1.GetUsersRequest
+	29, // 36: cobraspace.user.v1.UserService.FindByNicknames:input_type -> cobraspace.user.v1.FindByNicknamesRequest
+	31, // 37: cobraspace.user.v1.UserService.BlockUser:input_type -> cobraspace.user.v1.BlockUserRequest
+	33, // 38: cobraspace.user.v1.UserService.UnblockUser:input_type -> cobraspace.user.v1.UnblockUserRequest
+	35, // 39: cobraspace.user.v1.UserService.ListBlocks:input_type -> cobraspace.user.v1.ListBlocksRequest
+	37, // 40: cobraspace.user.v1.UserService.GetRelation:input_type -> cobraspace.user.v1.GetRelationRequest
+	39, // 41: cobraspace.user.v1.UserService.GetBlockedIds:input_type -> cobraspace.user.v1.GetBlockedIdsRequest
+	41, // 42: cobraspace.user.v1.UserService.GetPushKey:input_type -> cobraspace.user.v1.GetPushKeyRequest
+	44, // 43: cobraspace.user.v1.UserService.SubscribePush:input_type -> cobraspace.user.v1.SubscribePushRequest
+	46, // 44: cobraspace.user.v1.UserService.UnsubscribePush:input_type -> cobraspace.user.v1.UnsubscribePushRequest
+	48, // 45: cobraspace.user.v1.UserService.ListPushSubscriptions:input_type -> cobraspace.user.v1.ListPushSubscriptionsRequest
+	5,  // 46: cobraspace.user.v1.UserService.Register:output_type -> cobraspace.user.v1.RegisterResponse
+	7,  // 47: cobraspace.user.v1.UserService.Login:output_type -> cobraspace.user.v1.LoginResponse
+	3,  // 48: cobraspace.user.v1.UserService.RefreshToken:output_type -> cobraspace.user.v1.TokenPair
+	10, // 49: cobraspace.user.v1.UserService.Logout:output_type -> cobraspace.user.v1.LogoutResponse
+	1,  // 50: cobraspace.user.v1.UserService.GetProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 51: cobraspace.user.v1.UserService.UpdateProfile:output_type -> cobraspace.user.v1.Profile
+	1,  // 52: cobraspace.user.v1.UserService.SetProfilePicture:output_type -> cobraspace.user.v1.Profile
+	17, // 53: cobraspace.user.v1.UserService.GetMedia:output_type -> cobraspace.user.v1.Media
+	15, // 54: cobraspace.user.v1.UserService.UploadImage:output_type -> cobraspace.user.v1.UploadImageResponse
+	19, // 55: cobraspace.user.v1.UserService.AddFriend:output_type -> cobraspace.user.v1.AddFriendResponse
+	21, // 56: cobraspace.user.v1.UserService.ListFriends:output_type -> cobraspace.user.v1.ListFriendsResponse
+	23, // 57: cobraspace.user.v1.UserService.DeleteFriend:output_type -> cobraspace.user.v1.DeleteFriendResponse
+	1,  // 58: cobraspace.user.v1.UserService.GetFriendProfile:output_type -> cobraspace.user.v1.Profile
+	26, // 59: cobraspace.user.v1.UserService.SearchUsers:output_type -> cobraspace.user.v1.SearchUsersResponse
+	28, // 60: cobraspace.user.v1.UserService.GetUsers:output_type -> cobraspace.user.v1.GetUsersResponse
+	30, // 61: cobraspace.user.v1.UserService.FindByNicknames:output_type -> cobraspace.user.v1.FindByNicknamesResponse
+	32, // 62: cobraspace.user.v1.UserService.BlockUser:output_type -> cobraspace.user.v1.BlockUserResponse
+	34, // 63: cobraspace.user.v1.UserService.UnblockUser:output_type -> cobraspace.user.v1.UnblockUserResponse
+	36, // 64: cobraspace.user.v1.UserService.ListBlocks:output_type -> cobraspace.user.v1.ListBlocksResponse
+	38, // 65: cobraspace.user.v1.UserService.GetRelation:output_type -> cobraspace.user.v1.GetRelationResponse
+	40, // 66: cobraspace.user.v1.UserService.GetBlockedIds:output_type -> cobraspace.user.v1.GetBlockedIdsResponse
+	42, // 67: cobraspace.user.v1.UserService.GetPushKey:output_type -> cobraspace.user.v1.GetPushKeyResponse
+	45, // 68: cobraspace.user.v1.UserService.SubscribePush:output_type -> cobraspace.user.v1.SubscribePushResponse
+	47, // 69: cobraspace.user.v1.UserService.UnsubscribePush:output_type -> cobraspace.user.v1.UnsubscribePushResponse
+	49, // 70: cobraspace.user.v1.UserService.ListPushSubscriptions:output_type -> cobraspace.user.v1.ListPushSubscriptionsResponse
+	46, // [46:71] is the sub-list for method output_type
+	21, // [21:46] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_user_v1_user_proto_init() }
@@ -2615,7 +3195,7 @@ func file_cobraspace_user_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_user_v1_user_proto_rawDesc), len(file_cobraspace_user_v1_user_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   39,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

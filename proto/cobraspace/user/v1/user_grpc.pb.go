@@ -57,6 +57,11 @@ const (
 	UserService_SearchUsers_FullMethodName           = "/cobraspace.user.v1.UserService/SearchUsers"
 	UserService_GetUsers_FullMethodName              = "/cobraspace.user.v1.UserService/GetUsers"
 	UserService_FindByNicknames_FullMethodName       = "/cobraspace.user.v1.UserService/FindByNicknames"
+	UserService_BlockUser_FullMethodName             = "/cobraspace.user.v1.UserService/BlockUser"
+	UserService_UnblockUser_FullMethodName           = "/cobraspace.user.v1.UserService/UnblockUser"
+	UserService_ListBlocks_FullMethodName            = "/cobraspace.user.v1.UserService/ListBlocks"
+	UserService_GetRelation_FullMethodName           = "/cobraspace.user.v1.UserService/GetRelation"
+	UserService_GetBlockedIds_FullMethodName         = "/cobraspace.user.v1.UserService/GetBlockedIds"
 	UserService_GetPushKey_FullMethodName            = "/cobraspace.user.v1.UserService/GetPushKey"
 	UserService_SubscribePush_FullMethodName         = "/cobraspace.user.v1.UserService/SubscribePush"
 	UserService_UnsubscribePush_FullMethodName       = "/cobraspace.user.v1.UserService/UnsubscribePush"
@@ -172,6 +177,23 @@ type UserServiceClient interface {
 	// (INVALID_ARGUMENT field "nicknames") and at most max_per_nickname users
 	// each (1 to 20; 20 when 0), lowest ids first.
 	FindByNicknames(ctx context.Context, in *FindByNicknamesRequest, opts ...grpc.CallOption) (*FindByNicknamesResponse, error)
+	// BlockUser adds a user to the caller's blocks (twice changes nothing).
+	// INVALID_ARGUMENT field "user" for the caller itself or when the caller
+	// already blocks 1,000 users; NOT_FOUND when unknown.
+	BlockUser(ctx context.Context, in *BlockUserRequest, opts ...grpc.CallOption) (*BlockUserResponse, error)
+	// UnblockUser removes a user from the caller's blocks; unblocking a user
+	// who is not blocked succeeds. NOT_FOUND when the user is unknown.
+	UnblockUser(ctx context.Context, in *UnblockUserRequest, opts ...grpc.CallOption) (*UnblockUserResponse, error)
+	// ListBlocks lists the users the caller blocks, latest block first.
+	ListBlocks(ctx context.Context, in *ListBlocksRequest, opts ...grpc.CallOption) (*ListBlocksResponse, error)
+	// GetRelation answers, for services only (PERMISSION_DENIED for a user
+	// token), how two users stand: blocks both ways, the other's privacy and
+	// friendship, and whether user_id is staff. NOT_FOUND when other_id is
+	// set and unknown.
+	GetRelation(ctx context.Context, in *GetRelationRequest, opts ...grpc.CallOption) (*GetRelationResponse, error)
+	// GetBlockedIds lists every user id user_id blocks (at most 1,000), for
+	// services only: gateways hide those users' messages from user_id.
+	GetBlockedIds(ctx context.Context, in *GetBlockedIdsRequest, opts ...grpc.CallOption) (*GetBlockedIdsResponse, error)
 	// GetPushKey returns the VAPID public key browsers subscribe with.
 	GetPushKey(ctx context.Context, in *GetPushKeyRequest, opts ...grpc.CallOption) (*GetPushKeyResponse, error)
 	// SubscribePush stores a browser's push subscription for the caller.
@@ -356,6 +378,56 @@ func (c *userServiceClient) FindByNicknames(ctx context.Context, in *FindByNickn
 	return out, nil
 }
 
+func (c *userServiceClient) BlockUser(ctx context.Context, in *BlockUserRequest, opts ...grpc.CallOption) (*BlockUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BlockUserResponse)
+	err := c.cc.Invoke(ctx, UserService_BlockUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) UnblockUser(ctx context.Context, in *UnblockUserRequest, opts ...grpc.CallOption) (*UnblockUserResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnblockUserResponse)
+	err := c.cc.Invoke(ctx, UserService_UnblockUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) ListBlocks(ctx context.Context, in *ListBlocksRequest, opts ...grpc.CallOption) (*ListBlocksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBlocksResponse)
+	err := c.cc.Invoke(ctx, UserService_ListBlocks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) GetRelation(ctx context.Context, in *GetRelationRequest, opts ...grpc.CallOption) (*GetRelationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetRelationResponse)
+	err := c.cc.Invoke(ctx, UserService_GetRelation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *userServiceClient) GetBlockedIds(ctx context.Context, in *GetBlockedIdsRequest, opts ...grpc.CallOption) (*GetBlockedIdsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBlockedIdsResponse)
+	err := c.cc.Invoke(ctx, UserService_GetBlockedIds_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *userServiceClient) GetPushKey(ctx context.Context, in *GetPushKeyRequest, opts ...grpc.CallOption) (*GetPushKeyResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetPushKeyResponse)
@@ -505,6 +577,23 @@ type UserServiceServer interface {
 	// (INVALID_ARGUMENT field "nicknames") and at most max_per_nickname users
 	// each (1 to 20; 20 when 0), lowest ids first.
 	FindByNicknames(context.Context, *FindByNicknamesRequest) (*FindByNicknamesResponse, error)
+	// BlockUser adds a user to the caller's blocks (twice changes nothing).
+	// INVALID_ARGUMENT field "user" for the caller itself or when the caller
+	// already blocks 1,000 users; NOT_FOUND when unknown.
+	BlockUser(context.Context, *BlockUserRequest) (*BlockUserResponse, error)
+	// UnblockUser removes a user from the caller's blocks; unblocking a user
+	// who is not blocked succeeds. NOT_FOUND when the user is unknown.
+	UnblockUser(context.Context, *UnblockUserRequest) (*UnblockUserResponse, error)
+	// ListBlocks lists the users the caller blocks, latest block first.
+	ListBlocks(context.Context, *ListBlocksRequest) (*ListBlocksResponse, error)
+	// GetRelation answers, for services only (PERMISSION_DENIED for a user
+	// token), how two users stand: blocks both ways, the other's privacy and
+	// friendship, and whether user_id is staff. NOT_FOUND when other_id is
+	// set and unknown.
+	GetRelation(context.Context, *GetRelationRequest) (*GetRelationResponse, error)
+	// GetBlockedIds lists every user id user_id blocks (at most 1,000), for
+	// services only: gateways hide those users' messages from user_id.
+	GetBlockedIds(context.Context, *GetBlockedIdsRequest) (*GetBlockedIdsResponse, error)
 	// GetPushKey returns the VAPID public key browsers subscribe with.
 	GetPushKey(context.Context, *GetPushKeyRequest) (*GetPushKeyResponse, error)
 	// SubscribePush stores a browser's push subscription for the caller.
@@ -576,6 +665,21 @@ func (UnimplementedUserServiceServer) GetUsers(context.Context, *GetUsersRequest
 }
 func (UnimplementedUserServiceServer) FindByNicknames(context.Context, *FindByNicknamesRequest) (*FindByNicknamesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FindByNicknames not implemented")
+}
+func (UnimplementedUserServiceServer) BlockUser(context.Context, *BlockUserRequest) (*BlockUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BlockUser not implemented")
+}
+func (UnimplementedUserServiceServer) UnblockUser(context.Context, *UnblockUserRequest) (*UnblockUserResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UnblockUser not implemented")
+}
+func (UnimplementedUserServiceServer) ListBlocks(context.Context, *ListBlocksRequest) (*ListBlocksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBlocks not implemented")
+}
+func (UnimplementedUserServiceServer) GetRelation(context.Context, *GetRelationRequest) (*GetRelationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRelation not implemented")
+}
+func (UnimplementedUserServiceServer) GetBlockedIds(context.Context, *GetBlockedIdsRequest) (*GetBlockedIdsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBlockedIds not implemented")
 }
 func (UnimplementedUserServiceServer) GetPushKey(context.Context, *GetPushKeyRequest) (*GetPushKeyResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPushKey not implemented")
@@ -898,6 +1002,96 @@ func _UserService_FindByNicknames_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UserService_BlockUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BlockUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).BlockUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_BlockUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).BlockUser(ctx, req.(*BlockUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_UnblockUser_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnblockUserRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).UnblockUser(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_UnblockUser_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).UnblockUser(ctx, req.(*UnblockUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_ListBlocks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBlocksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).ListBlocks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_ListBlocks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).ListBlocks(ctx, req.(*ListBlocksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_GetRelation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRelationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).GetRelation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_GetRelation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).GetRelation(ctx, req.(*GetRelationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UserService_GetBlockedIds_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBlockedIdsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UserServiceServer).GetBlockedIds(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UserService_GetBlockedIds_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UserServiceServer).GetBlockedIds(ctx, req.(*GetBlockedIdsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _UserService_GetPushKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetPushKeyRequest)
 	if err := dec(in); err != nil {
@@ -1040,6 +1234,26 @@ var UserService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FindByNicknames",
 			Handler:    _UserService_FindByNicknames_Handler,
+		},
+		{
+			MethodName: "BlockUser",
+			Handler:    _UserService_BlockUser_Handler,
+		},
+		{
+			MethodName: "UnblockUser",
+			Handler:    _UserService_UnblockUser_Handler,
+		},
+		{
+			MethodName: "ListBlocks",
+			Handler:    _UserService_ListBlocks_Handler,
+		},
+		{
+			MethodName: "GetRelation",
+			Handler:    _UserService_GetRelation_Handler,
+		},
+		{
+			MethodName: "GetBlockedIds",
+			Handler:    _UserService_GetBlockedIds_Handler,
 		},
 		{
 			MethodName: "GetPushKey",

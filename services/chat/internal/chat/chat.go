@@ -46,6 +46,10 @@ type Room struct {
 	LastSeq     int64
 	OnlineCount int
 	CreatedAt   time.Time
+	// Kind is RoomKindPost or RoomKindDM; DMUsers are a DM room's two users, lower
+	// id first (zero for other rooms).
+	Kind    string
+	DMUsers [2]int64
 }
 
 // Message is one stored chat message. Sender holds the sender's public
@@ -62,6 +66,8 @@ type Message struct {
 	// EditedAt is zero unless the message was edited.
 	EditedAt time.Time
 	Sender   User
+	// Hidden is set for a viewer who blocks the sender; Text is then empty.
+	Hidden bool
 	// ReplyCount is the number of live replies to the message.
 	ReplyCount int64
 	// Parent summarises the message replied to; nil unless ParentID is
@@ -166,7 +172,8 @@ type Store interface {
 	// already there, it returns that room and created=false.
 	CreateRoom(ctx context.Context, name string, ownerID, postID int64) (room Room, created bool, err error)
 	Room(ctx context.Context, id int64) (Room, error)
-	// Rooms lists rooms with id < beforeID (0: from the newest), newest first.
+	// Rooms lists rooms with id < beforeID (0: from the newest), newest first;
+	// DM rooms are private and never listed.
 	Rooms(ctx context.Context, beforeID int64, limit int) ([]Room, error)
 	RenameRoom(ctx context.Context, id int64, name string) (Room, error)
 	// DeleteRoom deletes a room and, by cascade, its messages.
@@ -249,7 +256,8 @@ type Presence interface {
 // Publisher announces committed changes to gateways (NATS).
 type Publisher interface {
 	// Publish announces one change that is not a new message (edit,
-	// delete, presence, room deleted).
+	// delete, presence, room deleted). An edit's ctx names its sender
+	// (SenderFrom).
 	Publish(ctx context.Context, roomID int64, event string, frame []byte) error
 	// PublishMessages announces the new messages of one room from one
 	// group commit, in seq order, as one event.
@@ -263,6 +271,9 @@ type Published struct {
 	CreatedAt time.Time
 	// Span is the send's place in its trace (invalid when not traced).
 	Span trace.SpanContext
+	// SenderID lets gateways hide the message from users who block its
+	// sender without parsing Frame.
+	SenderID int64
 }
 
 // UserDirectory looks up users' public details (the user service). Unknown

@@ -207,6 +207,24 @@ func (s *Service) MyRooms(ctx context.Context, c Caller, limit int, cursor strin
 				m.Sender.ID = m.SenderID
 			}
 		}
+		// A last message from a user the caller blocks shows hidden.
+		last := make([]Message, 0, len(ids))
+		for _, r := range rooms {
+			if r.LastMessage != nil {
+				last = append(last, *r.LastMessage)
+			}
+		}
+		last, err = s.hideBlocked(ctx, c.ID, last)
+		if err != nil {
+			return nil, "", err
+		}
+		k := 0
+		for _, r := range rooms {
+			if r.LastMessage != nil {
+				*r.LastMessage = last[k]
+				k++
+			}
+		}
 	}
 	return rooms, next, nil
 }
@@ -220,6 +238,11 @@ func (s *Service) MarkRead(ctx context.Context, c Caller, roomID, seq int64) (Me
 	if seq < 0 {
 		return Membership{}, apperr.FieldError("seq", MsgBadSeq)
 	}
+	// Another pair's DM room does not exist for the caller (404, not the
+	// store's 403 for a non-member).
+	if _, err := s.CheckReader(ctx, c.ID, roomID); err != nil {
+		return Membership{}, err
+	}
 	m, err := s.store.MarkRead(ctx, c.ID, roomID, seq)
 	if err != nil {
 		return Membership{}, err
@@ -231,6 +254,9 @@ func (s *Service) MarkRead(ctx context.Context, c Caller, roomID, seq int64) (Me
 // UnreadCount answers one member's state in a room (a gateway repairing a
 // gap in its unread counts).
 func (s *Service) UnreadCount(ctx context.Context, userID, roomID int64) (Membership, error) {
+	if _, err := s.CheckReader(ctx, userID, roomID); err != nil {
+		return Membership{}, err
+	}
 	return s.store.Membership(ctx, userID, roomID)
 }
 
@@ -252,16 +278,40 @@ func (s *Service) joinMembership(ctx context.Context, userID, roomID int64) {
 
 // MayRead reports, for each user of ids, whether they may read room: the
 // single place deciding who a mention may notify. Every user may read a
-// post's room; DM rooms (readable by their two members only) extend it.
-func (s *Service) MayRead(_ context.Context, _ Room, ids []int64) []int64 {
-	return ids
+// post's room; a DM room only its two users (CheckReader's rule, from the
+// same cache). When the room cannot be looked up nobody is notified.
+func (s *Service) MayRead(ctx context.Context, room Room, ids []int64) []int64 {
+	r, err := s.roomAccess(ctx, room.ID)
+	if err != nil {
+		return nil
+	}
+	return slices.DeleteFunc(ids, func(id int64) bool { return !r.Readable(id) })
 }
 
 // dropBlocked removes the users who block actor from ids: the single
-// place where blocks filter notifications (the user service owns blocks;
-// until it has them, nobody is blocked).
-func (s *Service) dropBlocked(_ context.Context, _ int64, ids []int64) []int64 {
-	return ids
+// place where blocks filter notifications. The user service owns blocks;
+// Relations caches its answers (dropped at once by block events). A user
+// whose answer cannot be had is dropped too: a missed notification is
+// better than one from someone the user blocked.
+func (s *Service) dropBlocked(ctx context.Context, actor int64, ids []int64) []int64 {
+	if s.relations == nil {
+		return ids
+	}
+	return slices.DeleteFunc(ids, func(id int64) bool {
+		rel, err := s.relations.Relation(ctx, id, actor)
+		return err != nil || rel.Blocks
+	})
+}
+
+// dmRecipients makes each message to a DM room notify the room's other
+// user (kind dm), unless they block the sender. It runs before
+// mentionRecipients, which then does not mention that user again.
+func (s *Service) dmRecipients(ctx context.Context, msgs []*NewMessage) {
+	for _, m := range msgs {
+		if other := s.dmRecipient(m); other != 0 && len(s.dropBlocked(ctx, m.SenderID, []int64{other})) > 0 {
+			m.Notify = append(m.Notify, Recipient{UserID: other, Kind: KindDM})
+		}
+	}
 }
 
 // maxNicknameCalls bounds the concurrent FindByNicknames calls of one
@@ -309,7 +359,9 @@ func (s *Service) mentionRecipients(ctx context.Context, msgs []*NewMessage) {
 		}
 		ids = s.dropBlocked(ctx, m.SenderID, s.MayRead(ctx, Room{ID: m.RoomID}, ids))
 		for _, id := range ids {
-			m.Notify = append(m.Notify, Recipient{UserID: id, Kind: KindMention})
+			if !slices.ContainsFunc(m.Notify, func(r Recipient) bool { return r.UserID == id }) { // a DM's recipient
+				m.Notify = append(m.Notify, Recipient{UserID: id, Kind: KindMention})
+			}
 		}
 	}
 }

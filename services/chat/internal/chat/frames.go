@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"context"
 	"encoding/json"
 	"time"
 )
@@ -179,4 +180,18 @@ func mustJSON(v any) []byte {
 		return []byte(`{"type":"error"}`)
 	}
 	return b
+}
+
+type senderKey struct{}
+
+// WithSender names the sender of the event published with ctx (an edit),
+// for Publisher implementations (SenderFrom).
+func WithSender(ctx context.Context, userID int64) context.Context {
+	return context.WithValue(ctx, senderKey{}, userID)
+}
+
+// SenderFrom is the sender WithSender put in ctx (0: none).
+func SenderFrom(ctx context.Context) int64 {
+	id, _ := ctx.Value(senderKey{}).(int64)
+	return id
 }

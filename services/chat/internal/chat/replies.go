@@ -33,6 +33,11 @@ func (s *Service) Replies(ctx context.Context, viewer, id int64, limit int, curs
 	if err != nil {
 		return nil, "", err
 	}
+	// A message of a room the viewer may not read (another pair's DM)
+	// does not exist for them.
+	if _, err := s.CheckReader(ctx, viewer, parent.RoomID); err != nil {
+		return nil, "", apperr.New(apperr.CodeNotFound, MsgMessageNotFound)
+	}
 	msgs, err = s.store.Replies(ctx, parent.RoomID, parent.ID, after, limit+1, viewer)
 	if err != nil {
 		return nil, "", err
@@ -41,7 +46,11 @@ func (s *Service) Replies(ctx context.Context, viewer, id int64, limit int, curs
 		msgs = msgs[:limit]
 		next = strconv.FormatInt(msgs[limit-1].Seq, 10)
 	}
-	return msgs, next, s.fillSenders(ctx, msgs)
+	if err := s.fillSenders(ctx, msgs); err != nil {
+		return nil, "", err
+	}
+	msgs, err = s.hideBlocked(ctx, viewer, msgs)
+	return msgs, next, err
 }
 
 // ToggleReaction adds the caller's reaction emoji to message id, or
@@ -51,6 +60,13 @@ func (s *Service) Replies(ctx context.Context, viewer, id int64, limit int, curs
 func (s *Service) ToggleReaction(ctx context.Context, c Caller, id int64, emoji string) (ReactionChange, error) {
 	if err := CheckEmoji(emoji); err != nil {
 		return ReactionChange{}, err
+	}
+	m, err := s.store.Message(ctx, 0, id)
+	if err != nil {
+		return ReactionChange{}, err
+	}
+	if _, err := s.CheckReader(ctx, c.ID, m.RoomID); err != nil {
+		return ReactionChange{}, apperr.New(apperr.CodeNotFound, MsgMessageNotFound)
 	}
 	ch, err := s.store.ToggleReaction(ctx, id, c.ID, emoji, MaxDistinctReactions)
 	if err != nil {

@@ -54,6 +54,13 @@ type Config struct {
 	// Batch tunes the group commit of SendMessage.
 	Batch batch.Config
 	Hooks Hooks
+
+	// Conversations: Relations answers blocks and staff (user service),
+	// Moderation keeps mutes, reports and the audit, MutePublisher
+	// announces mute changes to the other replicas.
+	Relations     Relations
+	Moderation    ModerationStore
+	MutePublisher MutePublisher
 }
 
 // Service implements the chat rules on top of its adapters.
@@ -68,6 +75,12 @@ type Service struct {
 	ttl       time.Duration
 	hooks     Hooks
 	batcher   *batch.Batcher[pending, Stored]
+
+	relations Relations
+	mod       ModerationStore
+	mutePub   MutePublisher
+	mutes     muteCache
+	access    accessCache
 }
 
 // pending is one SendMessage waiting for its group commit; the sender's
@@ -91,6 +104,7 @@ func NewService(cfg Config) *Service {
 		store: cfg.Store, presence: cfg.Presence, pub: cfg.Publisher, users: cfg.Users,
 		nicknames: cfg.Nicknames, userPub: cfg.UserEvents,
 		log: cfg.Logger, ttl: cfg.PresenceTTL, hooks: cfg.Hooks,
+		relations: cfg.Relations, mod: cfg.Moderation, mutePub: cfg.MutePublisher,
 	}
 	bc := cfg.Batch
 	bc.Observe = cfg.Hooks.Batch
@@ -144,11 +158,15 @@ func (s *Service) CreateRoom(ctx context.Context, c Caller, name string, postID 
 	return room, nil
 }
 
-// Room returns a room with its online count; apperr.CodeNotFound when unknown.
-func (s *Service) Room(ctx context.Context, id int64) (Room, error) {
+// Room returns a room with its online count; apperr.CodeNotFound when
+// unknown or not readable by viewerID (0: a service without a user).
+func (s *Service) Room(ctx context.Context, viewerID, id int64) (Room, error) {
 	room, err := s.store.Room(ctx, id)
 	if err != nil {
 		return Room{}, err
+	}
+	if !room.Readable(viewerID) {
+		return Room{}, errRoomNotFound()
 	}
 	room.OnlineCount = s.count(ctx, id)
 	return room, nil
@@ -235,6 +253,9 @@ func (s *Service) ownRoom(ctx context.Context, c Caller, id int64) (Room, error)
 	if err != nil {
 		return Room{}, err
 	}
+	if !room.Readable(c.ID) {
+		return Room{}, errRoomNotFound()
+	}
 	if room.OwnerID != c.ID {
 		return Room{}, &apperr.Error{Code: apperr.CodePermissionDenied, Message: MsgNotRoomOwner}
 	}
@@ -264,10 +285,14 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 	if err := checkNewMessage(m); err != nil {
 		return Message{}, err
 	}
+	if err := s.checkSend(ctx, m); err != nil {
+		return Message{}, err
+	}
 	sender, err := s.user(ctx, c)
 	if err != nil {
 		return Message{}, err
 	}
+	s.dmRecipients(ctx, []*NewMessage{&m})
 	s.mentionRecipients(ctx, []*NewMessage{&m})
 	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
 	return sendOutcome(st, err)
@@ -293,6 +318,9 @@ func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []er
 	for i := range out {
 		out[i].Msg.SenderID = out[i].Sender.ID
 		if errs[i] = checkNewMessage(out[i].Msg); errs[i] == nil {
+			errs[i] = s.checkSend(ctx, out[i].Msg)
+		}
+		if errs[i] == nil {
 			ids = append(ids, out[i].Sender.ID)
 		}
 	}
@@ -323,6 +351,7 @@ func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []er
 	for k := range reqs {
 		ptrs[k] = &reqs[k].msg
 	}
+	s.dmRecipients(ctx, ptrs)
 	s.mentionRecipients(ctx, ptrs)
 	stored, serrs := s.batcher.DoAll(ctx, reqs)
 	for k, i := range at {
@@ -346,6 +375,23 @@ func checkNewMessage(m NewMessage) error {
 		return ErrBadParent()
 	}
 	return nil
+}
+
+// checkSend applies the rules of a message that need lookups, all served
+// from caches on the hot path: the sender may read the room (a DM room is
+// NOT_FOUND to anyone else), neither user of a DM blocks the other, and
+// the sender is not muted in the room.
+func (s *Service) checkSend(ctx context.Context, m NewMessage) error {
+	room, err := s.CheckReader(ctx, m.SenderID, m.RoomID)
+	if err != nil {
+		return err
+	}
+	if room.Kind == RoomKindDM {
+		if err := s.checkDMSend(ctx, room, m.SenderID); err != nil {
+			return err
+		}
+	}
+	return s.checkNotMuted(ctx, m.RoomID, m.SenderID)
 }
 
 // sendOutcome turns a group commit's answer for one message into Send's
@@ -399,7 +445,7 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 			rooms = append(rooms, m.RoomID)
 		}
 		byRoom[m.RoomID] = append(byRoom[m.RoomID], Published{Seq: m.Seq, Frame: MessageFrame(m),
-			CreatedAt: m.CreatedAt, Span: reqs[i].span})
+			CreatedAt: m.CreatedAt, Span: reqs[i].span, SenderID: m.SenderID})
 	}
 	for _, r := range rooms {
 		if err := s.pub.PublishMessages(ctx, r, byRoom[r]); err != nil {
@@ -483,7 +529,7 @@ func (s *Service) Edit(ctx context.Context, c Caller, roomID, id int64, text str
 	if err != nil {
 		return Message{}, err
 	}
-	s.publish(ctx, m.RoomID, subjects.EventEdit, EditFrame(m))
+	s.publish(WithSender(ctx, m.SenderID), m.RoomID, subjects.EventEdit, EditFrame(m))
 	s.withThreadAndReactions(ctx, c, &m)
 	if m.Sender, err = s.user(ctx, c); err != nil {
 		m.Sender = User{ID: c.ID, Email: c.Email} // the edit is committed; answer anyway
@@ -508,13 +554,16 @@ func (s *Service) withThreadAndReactions(ctx context.Context, c Caller, m *Messa
 	m.ReplyCount, m.Parent, m.Reactions = page[0].ReplyCount, page[0].Parent, page[0].Reactions
 }
 
-// Delete deletes the caller's message and announces it; roomID as for
-// Edit. apperr.CodeNotFound,
-// apperr.CodePermissionDenied.
+// Delete deletes the caller's message, or as the room's owner or staff any
+// message of the room (audited), and announces it; roomID as for Edit.
+// apperr.CodeNotFound, apperr.CodePermissionDenied.
 func (s *Service) Delete(ctx context.Context, c Caller, roomID, id int64) (Message, error) {
-	old, err := s.ownMessage(ctx, c, roomID, id)
+	old, moderated, err := s.deletableMessage(ctx, c, roomID, id)
 	if err != nil {
 		return Message{}, err
+	}
+	if moderated {
+		return s.deleteAudited(ctx, c, old)
 	}
 	m, err := s.store.DeleteMessage(ctx, old.RoomID, id)
 	if err != nil {
@@ -534,6 +583,9 @@ func (s *Service) ownMessage(ctx context.Context, c Caller, roomID, id int64) (M
 	if err != nil {
 		return Message{}, err
 	}
+	if _, err := s.CheckReader(ctx, c.ID, m.RoomID); err != nil {
+		return Message{}, apperr.New(apperr.CodeNotFound, MsgMessageNotFound)
+	}
 	if m.SenderID != c.ID {
 		return Message{}, &apperr.Error{Code: apperr.CodePermissionDenied, Message: MsgNotSender}
 	}
@@ -543,8 +595,10 @@ func (s *Service) ownMessage(ctx context.Context, c Caller, roomID, id int64) (M
 // History returns a page of a room's messages with their senders' details,
 // in seq order (see Page): with AfterSeq or OldestFirst the oldest ones
 // after AfterSeq, otherwise the newest ones before BeforeSeq (or the newest
-// of all). A Limit of 0 means DefaultHistory. apperr.CodeNotFound, apperr.CodeUnavailable.
-func (s *Service) History(ctx context.Context, roomID int64, p Page) ([]Message, error) {
+// of all). A Limit of 0 means DefaultHistory. apperr.CodeNotFound (also
+// when viewerID may not read the room; 0: a service without a user),
+// apperr.CodeUnavailable.
+func (s *Service) History(ctx context.Context, viewerID, roomID int64, p Page) ([]Message, error) {
 	if p.Limit <= 0 {
 		p.Limit = DefaultHistory
 	}
@@ -556,12 +610,18 @@ func (s *Service) History(ctx context.Context, roomID int64, p Page) ([]Message,
 	if err != nil {
 		return nil, err
 	}
+	if !room.Readable(viewerID) {
+		return nil, errRoomNotFound()
+	}
 	p.KnownSeq = room.LastSeq
 	msgs, err := s.store.Messages(ctx, roomID, p)
 	if err != nil {
 		return nil, err
 	}
-	return msgs, s.fillSenders(ctx, msgs)
+	if err := s.fillSenders(ctx, msgs); err != nil {
+		return nil, err
+	}
+	return s.hideBlocked(ctx, viewerID, msgs)
 }
 
 // fillSenders gives messages read from the store their senders' (and
@@ -602,6 +662,9 @@ func (s *Service) Join(ctx context.Context, c Caller, ref ConnRef) (room Room, o
 	}
 	if room, err = s.store.Room(ctx, ref.RoomID); err != nil {
 		return Room{}, nil, User{}, err
+	}
+	if !room.Readable(c.ID) {
+		return Room{}, nil, User{}, errRoomNotFound()
 	}
 	if me, err = s.user(ctx, c); err != nil {
 		return Room{}, nil, User{}, err
@@ -666,7 +729,7 @@ func (s *Service) Heartbeat(ctx context.Context, refs []ConnRef) ([]ConnRef, err
 
 // Typing announces that the caller is typing in a room. apperr.CodeNotFound.
 func (s *Service) Typing(ctx context.Context, c Caller, roomID int64) error {
-	if _, err := s.store.Room(ctx, roomID); err != nil {
+	if _, err := s.CheckReader(ctx, c.ID, roomID); err != nil {
 		return err
 	}
 	me, err := s.user(ctx, c)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 )
@@ -16,6 +17,10 @@ type traceStore struct {
 	Store
 	mu  sync.Mutex
 	seq int64
+}
+
+func (st *traceStore) Room(_ context.Context, id int64) (Room, error) {
+	return Room{ID: id, Kind: RoomKindPost}, nil
 }
 
 func (st *traceStore) StoreMessages(_ context.Context, msgs []NewMessage) ([]Stored, error) {
@@ -62,7 +67,7 @@ func TestSendPublishesUnderRequestSpan(t *testing.T) {
 	t.Parallel()
 	pub := &tracePublisher{spans: map[int64]trace.SpanContext{}}
 	s := NewService(Config{
-		Store: &traceStore{}, Users: traceUsers{}, Publisher: pub,
+		Store: &traceStore{}, Users: traceUsers{}, Publisher: pub, Moderation: noMutes{},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	defer s.Close()
@@ -93,3 +98,9 @@ func TestSendPublishesUnderRequestSpan(t *testing.T) {
 		}
 	}
 }
+
+// noMutes is a ModerationStore in which nobody is muted; sends ask it
+// nothing else.
+type noMutes struct{ ModerationStore }
+
+func (noMutes) ActiveMutes(context.Context, int64) (map[int64]time.Time, error) { return nil, nil }

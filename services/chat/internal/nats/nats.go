@@ -8,6 +8,7 @@ package nats
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -67,7 +68,7 @@ func (p *Publisher) PublishMessages(_ context.Context, roomID int64, msgs []chat
 	batch := &chatv1.RoomMessages{Messages: make([]*chatv1.RoomMessage, len(msgs))}
 	for i, m := range msgs {
 		batch.Messages[i] = &chatv1.RoomMessage{Seq: m.Seq, Frame: m.Frame, CreatedUnixNano: m.CreatedAt.UnixNano(),
-			Traceparent: tracing.Traceparent(trace.ContextWithSpanContext(context.Background(), m.Span))}
+			Traceparent: tracing.Traceparent(trace.ContextWithSpanContext(context.Background(), m.Span)), SenderId: m.SenderID}
 	}
 	data, err := proto.Marshal(batch)
 	if err != nil {
@@ -93,6 +94,9 @@ func (p *Publisher) send(ctx context.Context, roomID int64, event string, data [
 	m.event[0] = event
 	m.Header[subjects.HeaderEvent] = m.event[:]
 	tracing.Inject(ctx, m.Header)
+	if id := chat.SenderFrom(ctx); id != 0 {
+		m.Header[subjects.HeaderSender] = []string{strconv.FormatInt(id, 10)}
+	}
 	return p.nc.PublishMsg(&m.Msg)
 }
 

@@ -126,6 +126,7 @@ func (s *Store) MyRooms(ctx context.Context, userID int64, cur *chat.MyRoomsCurs
 	rows, err := s.pool.Query(ctx, `
 		WITH page AS (
 			SELECT r.id, r.name, r.owner_id, coalesce(r.post_id, 0) AS post_id, r.last_seq, r.created_at,
+				r.kind, coalesce(r.dm_low, 0) AS dm_low, coalesce(r.dm_high, 0) AS dm_high,
 				m.last_read_seq, `+unreadExpr+` AS unread,
 				greatest(coalesce(r.last_message_at, r.created_at), m.joined_at) AS act
 			FROM room_members m JOIN rooms r ON r.id = m.room_id
@@ -151,7 +152,7 @@ func (s *Store) MyRooms(ctx context.Context, userID int64, cur *chat.MyRoomsCurs
 		mAt, mEdited             *time.Time
 	)
 	_, err = pgx.ForEachRow(rows, []any{&r.Room.ID, &r.Room.Name, &r.Room.OwnerID, &r.Room.PostID, &r.Room.LastSeq,
-		&r.Room.CreatedAt, &r.LastReadSeq, &r.UnreadCount, &r.Activity,
+		&r.Room.CreatedAt, &r.Room.Kind, &r.Room.DMUsers[0], &r.Room.DMUsers[1], &r.LastReadSeq, &r.UnreadCount, &r.Activity,
 		&mID, &mSeq, &mSender, &mText, &mPar, &mCMID, &mAt, &mEdited}, func() error {
 		x := r
 		if mID != nil {

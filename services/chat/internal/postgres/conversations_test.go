@@ -436,7 +436,7 @@ func TestSendNotifies(t *testing.T) {
 	}
 	ev := &userEvents{}
 	svc := chat.NewService(chat.Config{
-		Store: s, Publisher: &publications{}, Users: directory{}, Nicknames: dir, UserEvents: ev,
+		Store: s, Publisher: &publications{}, Users: directory{}, Nicknames: dir, UserEvents: ev, Moderation: s,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Batch:  batch.Config{MaxSize: 64},
 	})

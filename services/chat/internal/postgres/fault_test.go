@@ -69,12 +69,17 @@ func TestRetriesAfterLostConnectionsNeitherLoseNorDuplicate(t *testing.T) {
 				sent[i]++
 				m := chat.NewMessage{RoomID: rooms[(i+j)%2], SenderID: int64(i + 1), Text: "x",
 					ClientMsgID: fmt.Sprintf("%d-%d", i, j)}
-				for attempt := 0; ; attempt++ {
+				// Retry for as long as a patient client would: with a kill
+				// every 10 ms on a loaded box, a batch may lose its connection
+				// many times in a row. What matters is that no message is lost
+				// or stored twice, not how soon it gets through.
+				giveUp := time.Now().Add(60 * time.Second)
+				for {
 					st, err := b.Do(ctx, m)
 					if err == nil && st.Err == nil {
 						break
 					}
-					if apperr.ErrorCode(err) != apperr.CodeUnavailable || attempt > 100 {
+					if apperr.ErrorCode(err) != apperr.CodeUnavailable || time.Now().After(giveUp) {
 						t.Errorf("send %s: got %v / %v, want success or UNAVAILABLE", m.ClientMsgID, err, st.Err)
 						return
 					}

@@ -74,7 +74,7 @@ func TestGroupCommitFailsOnlyTheMessageTheDatabaseRefuses(t *testing.T) {
 	var mu sync.Mutex
 	var failedBatches []int // sizes of flushes that failed
 	svc := chat.NewService(chat.Config{
-		Store: poisoningStore{s}, Publisher: pub, Users: directory{},
+		Store: poisoningStore{s}, Publisher: pub, Users: directory{}, Moderation: s,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		// Everything sent within 50 ms shares one group commit.
 		Batch: batch.Config{MaxSize: 256, MaxWait: 50 * time.Millisecond},

@@ -40,11 +40,13 @@ func (s *Store) WithReadPool(read *pgxpool.Pool) *Store { return &Store{pool: s.
 
 var _ chat.Store = (*Store)(nil)
 
-const roomColumns = `id, name, owner_id, coalesce(post_id, 0), last_seq, created_at`
+const roomColumns = `id, name, owner_id, coalesce(post_id, 0), last_seq, created_at,
+	kind, coalesce(dm_low, 0), coalesce(dm_high, 0)`
 
 func scanRoom(row pgx.Row) (chat.Room, error) {
 	var r chat.Room
-	err := row.Scan(&r.ID, &r.Name, &r.OwnerID, &r.PostID, &r.LastSeq, &r.CreatedAt)
+	err := row.Scan(&r.ID, &r.Name, &r.OwnerID, &r.PostID, &r.LastSeq, &r.CreatedAt,
+		&r.Kind, &r.DMUsers[0], &r.DMUsers[1])
 	return r, err
 }
 
@@ -96,7 +98,7 @@ func (s *Store) Rooms(ctx context.Context, beforeID int64, limit int) ([]chat.Ro
 		beforeID = math.MaxInt64
 	}
 	list := func(q *pgxpool.Pool) ([]chat.Room, error) {
-		rows, err := q.Query(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id < $1 ORDER BY id DESC LIMIT $2`, beforeID, limit)
+		rows, err := q.Query(ctx, `SELECT `+roomColumns+` FROM rooms WHERE id < $1 AND kind = 'post' ORDER BY id DESC LIMIT $2`, beforeID, limit)
 		if err != nil {
 			return nil, err
 		}
@@ -181,11 +183,24 @@ func (s *Store) EditMessage(ctx context.Context, roomID, id int64, text string) 
 // parent's reply_count in the same statement; the returned message's
 // Parent then holds the parent's id, seq and new count.
 func (s *Store) DeleteMessage(ctx context.Context, roomID, id int64) (chat.Message, error) {
+	m, err := deleteMessage(ctx, s.pool, roomID, id)
+	return m, notFound("delete message", err, chat.MsgMessageNotFound)
+}
+
+// rowQuerier is a pool or a transaction.
+type rowQuerier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// deleteMessage marks a message deleted and, for a reply, lowers its
+// parent's reply_count in the same statement (Parent carries the new
+// count); the sender's delete and a moderator's audited one share it.
+func deleteMessage(ctx context.Context, q rowQuerier, roomID, id int64) (chat.Message, error) {
 	cond, args := whereID(roomID, id)
 	var pid, pseq, pcount int64
 	var m chat.Message
 	var edited *time.Time
-	err := s.pool.QueryRow(ctx, `
+	err := q.QueryRow(ctx, `
 		WITH d AS (
 			UPDATE messages SET deleted_at = clock_timestamp()
 			WHERE `+cond+` RETURNING `+messageColumns+`, parent_id AS pid
@@ -204,7 +219,7 @@ func (s *Store) DeleteMessage(ctx context.Context, roomID, id int64) (chat.Messa
 	if pid != 0 {
 		m.Parent = &chat.Parent{ID: pid, Seq: pseq, ReplyCount: pcount}
 	}
-	return m, notFound("delete message", err, chat.MsgMessageNotFound)
+	return m, err
 }
 
 // Messages implements chat.Store. With a read pool (WithReadPool) it reads

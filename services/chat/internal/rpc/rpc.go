@@ -94,7 +94,7 @@ func (s *Server) CreateRoom(ctx context.Context, req *chatv1.CreateRoomRequest) 
 
 // GetRoom implements chatv1.ChatServiceServer.
 func (s *Server) GetRoom(ctx context.Context, req *chatv1.GetRoomRequest) (*chatv1.Room, error) {
-	r, err := s.svc.Room(ctx, req.GetId())
+	r, err := s.svc.Room(ctx, grpcauth.UserID(ctx), req.GetId())
 	if err != nil {
 		return nil, s.errs.Status(ctx, err)
 	}
@@ -239,7 +239,7 @@ func (s *Server) DeleteMessage(ctx context.Context, req *chatv1.DeleteMessageReq
 
 // ListMessages implements chatv1.ChatServiceServer.
 func (s *Server) ListMessages(ctx context.Context, req *chatv1.ListMessagesRequest) (*chatv1.ListMessagesResponse, error) {
-	msgs, err := s.svc.History(ctx, req.GetRoomId(), chat.Page{
+	msgs, err := s.svc.History(ctx, grpcauth.UserID(ctx), req.GetRoomId(), chat.Page{
 		AfterSeq: req.GetAfterSeq(), BeforeSeq: req.GetBeforeSeq(),
 		OldestFirst: req.GetOldestFirst(), Limit: int(req.GetLimit()),
 		Viewer: viewer(ctx),
@@ -315,11 +315,16 @@ func (s *Server) Typing(ctx context.Context, req *chatv1.TypingRequest) (*chatv1
 }
 
 func roomPB(r chat.Room) *chatv1.Room {
-	return &chatv1.Room{
+	pb := &chatv1.Room{
 		Id: r.ID, Name: r.Name, OwnerId: r.OwnerID, PostId: r.PostID,
 		CreatedAt: timestamppb.New(r.CreatedAt), LastSeq: r.LastSeq,
 		OnlineCount: int32(r.OnlineCount), //nolint:gosec // G115: sockets in one room, far below 2^31
+		Kind:        r.Kind,
 	}
+	if r.Kind == chat.RoomKindDM {
+		pb.DmUserIds = r.DMUsers[:]
+	}
+	return pb
 }
 
 func messagePB(m chat.Message) *chatv1.Message {
@@ -327,6 +332,7 @@ func messagePB(m chat.Message) *chatv1.Message {
 		Id: m.ID, Seq: m.Seq, RoomId: m.RoomID, Text: m.Text, SenderId: m.SenderID,
 		SenderEmail: m.Sender.Email, Nickname: m.Sender.Nickname, ProfilePictureUrl: m.Sender.ProfilePictureURL,
 		ParentId: m.ParentID, ClientMsgId: m.ClientMsgID, CreatedAt: timestamppb.New(m.CreatedAt),
+		Hidden: m.Hidden,
 	}
 	if !m.EditedAt.IsZero() {
 		pb.EditedAt = timestamppb.New(m.EditedAt)

@@ -75,10 +75,11 @@ type client struct {
 	expiry     *time.Timer
 
 	// Writer goroutine only (one at a time: c.writing).
-	backlogAt     time.Time   // last kernel backlog sample
-	deadlineSetAt time.Time   // when the writer last moved the write deadline (extendWriteDeadline)
-	deadlineMoved atomic.Bool // a pong moved the write deadline since (answerPing)
-	stallSince    time.Time   // backlog above the limit since (zero: below)
+	backlogAt     time.Time          // last kernel backlog sample
+	deadlineSetAt time.Time          // when the writer last moved the write deadline (extendWriteDeadline)
+	deadlineMoved atomic.Bool        // a pong moved the write deadline since (answerPing)
+	stallSince    time.Time          // backlog above the limit since (zero: below)
+	hidden        map[int64]struct{} // users the socket's user blocks (blocks.go)
 
 	// Reader goroutine only.
 	floodStart  time.Time
@@ -168,7 +169,7 @@ func (c *client) deliverMessages(msgs []Event) {
 			c.bufferLocked(m)
 			continue
 		}
-		c.orderLocked(m.Seq, m.Data)
+		c.orderLocked(m.Seq, c.viewLocked(m))
 	}
 }
 
@@ -184,7 +185,7 @@ func (c *client) deliverEvent(ev Event) {
 		c.bufferLocked(ev)
 		return
 	}
-	c.pushLocked(ev.Data)
+	c.pushLocked(c.viewLocked(ev))
 }
 
 func (c *client) bufferLocked(ev Event) {
@@ -327,9 +328,9 @@ func (c *client) finishSync(lastSeq int64) {
 	c.lastSeq = max(c.lastSeq, lastSeq)
 	for _, ev := range c.syncBuf {
 		if ev.ordered() {
-			c.orderLocked(ev.Seq, ev.Data)
+			c.orderLocked(ev.Seq, c.viewLocked(ev))
 		} else {
-			c.pushLocked(ev.Data)
+			c.pushLocked(c.viewLocked(ev))
 		}
 	}
 	c.syncBuf = nil
@@ -678,6 +679,10 @@ func (c *client) sendErr(err error) {
 		}
 		c.send(chatjson.ErrorFrame(chatjson.ErrInvalidRequest, invalidFormatMsg))
 	case codes.PermissionDenied:
+		if hasReason(st, chatjson.ErrMuted) {
+			c.send(chatjson.ErrorFrame(chatjson.ErrMuted, st.Message()))
+			return
+		}
 		c.send(chatjson.ErrorFrame(chatjson.ErrForbidden, st.Message()))
 	case codes.NotFound:
 		c.send(chatjson.ErrorFrame(chatjson.ErrNotFound, st.Message()))
@@ -692,9 +697,12 @@ func (c *client) sendErr(err error) {
 }
 
 // isTooLong reports the chat service's "message_too_long" ErrorInfo reason.
-func isTooLong(st *status.Status) bool {
+func isTooLong(st *status.Status) bool { return hasReason(st, chatjson.ErrMessageTooLong) }
+
+// hasReason reports whether st carries the chat service's ErrorInfo reason.
+func hasReason(st *status.Status, reason string) bool {
 	for _, d := range st.Details() {
-		if r, ok := d.(interface{ GetReason() string }); ok && r.GetReason() == chatjson.ErrMessageTooLong {
+		if r, ok := d.(interface{ GetReason() string }); ok && r.GetReason() == reason {
 			return true
 		}
 	}

@@ -107,11 +107,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// closed them), so only the first local socket of a room pays for the
 	// GetRoom call: a reconnect storm needs one fewer RPC per socket. A
 	// room deleted meanwhile still ends in 4000 (Join answers NOT_FOUND).
+	// DM rooms always pay: GetRoom is their reader check (404, no upgrade).
 	var err error
 	if !h.hub.hasRoom(roomID) {
 		ctx, cancel := context.WithTimeout(grpcauth.WithToken(r.Context(), user.Token), h.hub.cfg.RPCTimeout)
-		_, err = h.hub.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: roomID})
+		var room *chatv1.Room
+		room, err = h.hub.chat.GetRoom(ctx, &chatv1.GetRoomRequest{Id: roomID})
 		cancel()
+		if room.GetKind() == "dm" {
+			h.hub.markDM(roomID)
+		}
 	}
 	switch status.Code(err) {
 	case codes.OK:
@@ -290,6 +295,9 @@ func (c *client) cleanup(joined bool) {
 // merge by seq drops what history already covered.
 func (c *client) sync(afterSeq int64) (joined bool, err error) {
 	hub := c.hub
+	if err := c.rpc(c.loadHidden); err != nil {
+		return false, err
+	}
 	var jr *chatv1.JoinResponse
 	err = c.rpc(func(ctx context.Context) (err error) {
 		jr, err = hub.chat.Join(ctx, &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: hub.cfg.GatewayID})

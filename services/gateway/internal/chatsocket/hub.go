@@ -45,6 +45,9 @@ type Event struct {
 	// Messages holds the message events of one commit, in seq order, for
 	// Kind subjects.EventMessages (Data is then empty).
 	Messages []Event
+	// SenderID is a message event's sender (0 when unknown: a chat service
+	// older than blocks), for hiding it from users who block the sender.
+	SenderID int64
 }
 
 // ordered reports whether ev carries a sequence number the socket
@@ -102,6 +105,9 @@ type Config struct {
 	// against, shared with REST sends and (through Redis) with the other
 	// replicas [nil: this replica's own, without Redis].
 	SendLimit *ratelimit.Users
+	// BlockedIDs lists the users a user blocks (the user service), so a
+	// socket hides their live messages (blocks.go); nil: nobody is hidden.
+	BlockedIDs func(ctx context.Context, userID int64) ([]int64, error)
 }
 
 func (c Config) withDefaults() Config {
@@ -140,8 +146,13 @@ type Hub struct {
 	log     *slog.Logger
 	metrics *Metrics
 
-	mu       sync.Mutex
-	rooms    map[int64]*room
+	mu    sync.Mutex
+	rooms map[int64]*room
+	// dmRooms are the DM rooms this replica has seen (GetRoom answered
+	// kind "dm"): hasRoom never vouches for them, so every socket of a DM
+	// room asks the chat service, whose reader check keeps it to its two
+	// users. Guarded by mu.
+	dmRooms  map[int64]struct{}
 	users    map[int64]map[*client]struct{} // open sockets per user
 	perUser  map[int64]int                  // sockets + handshakes in progress
 	perIP    map[string]int                 // the same by client IP (only with MaxSocketsPerIP)
@@ -198,7 +209,9 @@ type room struct {
 	err   error         // set before ready is closed
 	unsub func()
 
-	fetches fetchGroup // in-flight history reads by (after, upto)
+	// In-flight history reads by (after, upto, user): per user, because
+	// the chat service hides blocked senders' messages for the reader.
+	fetches fetchGroup
 }
 
 // onEvent fans one event out to the room's local sockets.
@@ -229,12 +242,28 @@ func (r *room) onEvent(ev Event) {
 	}
 }
 
-// hasRoom reports whether the room has sockets on this replica.
+// hasRoom reports whether the room has sockets on this replica and is
+// readable by anyone (not a DM room).
 func (h *Hub) hasRoom(roomID int64) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	r := h.rooms[roomID]
-	return r != nil && r.refs > 0
+	_, dm := h.dmRooms[roomID]
+	return r != nil && r.refs > 0 && !dm
+}
+
+// maxDMRooms bounds dmRooms (ids of DM rooms whose socket was refused
+// stay until the map is reset; forgetting them only costs a GetRoom).
+const maxDMRooms = 100_000
+
+// markDM remembers that roomID is a DM room (see dmRooms).
+func (h *Hub) markDM(roomID int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.dmRooms == nil || len(h.dmRooms) >= maxDMRooms {
+		h.dmRooms = map[int64]struct{}{}
+	}
+	h.dmRooms[roomID] = struct{}{}
 }
 
 // refusal is why reserve refused a socket ("" when it did not).
@@ -372,6 +401,7 @@ func (h *Hub) unrefLocked(r *room) bool {
 	}
 	if h.rooms[r.id] == r {
 		delete(h.rooms, r.id)
+		delete(h.dmRooms, r.id)
 	}
 	return true
 }
@@ -545,24 +575,24 @@ type seqFrame struct {
 
 // history returns the message frames with after < seq ≤ upto, in order
 // (deleted messages are absent), reading ListMessages in pages of 1,000.
-func (r *room) history(token string, after, upto int64) ([]seqFrame, error) {
-	return r.fetches.do([2]int64{after, upto}, func() ([]seqFrame, error) { return r.read(token, after, upto) })
+func (r *room) history(token string, userID, after, upto int64) ([]seqFrame, error) {
+	return r.fetches.do([3]int64{after, upto, userID}, func() ([]seqFrame, error) { return r.read(token, after, upto) })
 }
 
-// fetchGroup shares reads of the same range among the sockets that ask for
-// it at the same time.
+// fetchGroup shares reads of the same range (and reader) among the
+// sockets that ask for it at the same time.
 type fetchGroup struct {
 	mu sync.Mutex
-	m  map[[2]int64]*fetch
+	m  map[[3]int64]*fetch
 }
 
-func (g *fetchGroup) do(key [2]int64, read func() ([]seqFrame, error)) ([]seqFrame, error) {
+func (g *fetchGroup) do(key [3]int64, read func() ([]seqFrame, error)) ([]seqFrame, error) {
 	g.mu.Lock()
 	f := g.m[key]
 	if f == nil {
 		f = &fetch{done: make(chan struct{})}
 		if g.m == nil {
-			g.m = make(map[[2]int64]*fetch)
+			g.m = make(map[[3]int64]*fetch)
 		}
 		g.m[key] = f
 		g.mu.Unlock()

@@ -262,7 +262,7 @@ func notificationsAfter(ctx context.Context, chat chatv1.ChatServiceClient, afte
 // messages for a room socket, notifications for a user socket.
 func (c *client) missing(after, upto int64) ([]seqFrame, error) {
 	if c.stream == nil {
-		return c.room.history(c.user.Token, after, upto)
+		return c.room.history(c.user.Token, c.user.UserID, after, upto)
 	}
 	return c.stream.history(c.user.Token, after, upto)
 }
@@ -270,7 +270,7 @@ func (c *client) missing(after, upto int64) ([]seqFrame, error) {
 // history returns the notification frames with after < id ≤ upto, shared
 // by the user's sockets that saw the same gap.
 func (s *userStream) history(token string, after, upto int64) ([]seqFrame, error) {
-	return s.fetches.do([2]int64{after, upto}, func() ([]seqFrame, error) {
+	return s.fetches.do([3]int64{after, upto, 0}, func() ([]seqFrame, error) {
 		s.hub.metrics.gapRepairs.Inc()
 		ctx, cancel := context.WithTimeout(grpcauth.WithToken(context.Background(), token), s.hub.cfg.RPCTimeout)
 		defer cancel()

@@ -166,6 +166,10 @@ func (s *Server) handleListMessages() authedHandler {
 			errorJSON(w, http.StatusNotFound, msgNotFound)
 			return
 		}
+		if r.URL.Query().Has("search") {
+			s.searchMessages(w, r, id, roomID)
+			return
+		}
 		p, err := readPageMax(r, maxMessagesLimit)
 		if err != nil {
 			rpcError(w, r, s.log, err)

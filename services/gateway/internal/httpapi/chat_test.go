@@ -219,7 +219,7 @@ func TestChatREST(t *testing.T) {
 	t.Parallel()
 	fake := &chatFake{}
 	srv, token := newChatAPI(t, fake)
-	const room3 = `{"id":3,"name":"general","chat_url":"/ws/chat/3/chat/","owner":7,"post":null,"online_count":2,"created_at":"2026-01-02T03:04:05Z"}`
+	const room3 = `{"id":3,"name":"general","chat_url":"/ws/chat/3/chat/","owner":7,"post":null,"online_count":2,"created_at":"2026-01-02T03:04:05Z","kind":"post"}`
 	const msg4 = `{"id":1,"seq":4,"room":3,"message":"hi <b>","sender":"a@example.com","nickname":"a","profile_picture_url":"/media/a.png","parent_chat":null,"client_msg_id":"c1","created_at":"2026-01-02T03:04:05Z","edited_at":null,"reply_count":0,"reactions":[],"parent":null}`
 	tests := []struct {
 		name, method, path, body string

@@ -39,6 +39,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.chatRoutes(mux)
 	s.replyRoutes(mux)
 	s.postRoutes(mux)
+	s.blockRoutes(mux)
+	s.moderationRoutes(mux)
 	s.conversationRoutes(mux)
 	s.pushRoutes(mux)
 

@@ -54,6 +54,11 @@ type Config struct {
 	Logger     *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// Blocks keeps blocks and the staff role; BlockAnnouncer (optional)
+	// announces block changes.
+	Blocks         BlockStore
+	BlockAnnouncer BlockAnnouncer
 }
 
 // Service implements the user service's use cases. Its methods return

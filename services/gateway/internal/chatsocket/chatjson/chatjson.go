@@ -37,6 +37,8 @@ const (
 	ErrForbidden      = "forbidden"
 	ErrNotFound       = "not_found"
 	ErrInternal       = "internal"
+	// ErrMuted answers a muted member's send (conversations: moderation).
+	ErrMuted = "muted"
 )
 
 // ChatURL is the socket path of a room.
@@ -53,6 +55,9 @@ type Room struct {
 	Post        *int64    `json:"post"`
 	OnlineCount int32     `json:"online_count"`
 	CreatedAt   time.Time `json:"created_at"`
+	// Kind is "post" or "dm"; a DM room lists its two users in DMUsers.
+	Kind    string  `json:"kind"`
+	DMUsers []int64 `json:"dm_users,omitempty"`
 }
 
 // NewRoom converts a proto room; post is null for rooms without a post.
@@ -65,6 +70,8 @@ func NewRoom(r *chatv1.Room) Room {
 		Post:        optionalID(r.GetPostId()),
 		OnlineCount: r.GetOnlineCount(),
 		CreatedAt:   timeOf(r.GetCreatedAt()),
+		Kind:        RoomKind(r),
+		DMUsers:     r.GetDmUserIds(),
 	}
 }
 
@@ -83,8 +90,11 @@ type Message struct {
 	ClientMsgID       string     `json:"client_msg_id"`
 	CreatedAt         time.Time  `json:"created_at"`
 	EditedAt          *time.Time `json:"edited_at"`
-	ReplyCount        int64      `json:"reply_count"`
-	Reactions         []Reaction `json:"reactions"`
+	// Hidden is true, and Message empty, when the viewer blocks the
+	// sender (conversations: blocks).
+	Hidden     bool       `json:"hidden,omitempty"`
+	ReplyCount int64      `json:"reply_count"`
+	Reactions  []Reaction `json:"reactions"`
 	// Parent is null unless the message is a reply.
 	Parent *Parent `json:"parent"`
 }
@@ -134,6 +144,10 @@ func NewMessage(m *chatv1.Message) Message {
 		ParentChat:        optionalID(m.GetParentId()),
 		ClientMsgID:       m.GetClientMsgId(),
 		CreatedAt:         timeOf(m.GetCreatedAt()),
+		Hidden:            m.GetHidden(),
+	}
+	if out.Hidden {
+		out.Message = ""
 	}
 	if m.GetEditedAt() != nil {
 		t := timeOf(m.GetEditedAt())

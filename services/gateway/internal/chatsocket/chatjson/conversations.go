@@ -1,6 +1,7 @@
 package chatjson
 
 import (
+	"cmp"
 	"time"
 
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
@@ -100,6 +101,6 @@ func NewMyRoom(r *chatv1.MyRoom) MyRoom {
 	return out
 }
 
-// RoomKind is a room's "kind": "post" for every room until direct
-// messages add "dm" rooms (the one place to switch on it).
-func RoomKind(*chatv1.Room) string { return "post" }
+// RoomKind is a room's "kind": "dm" for a direct-message room, "post" for
+// every other (also from a chat service older than direct messages).
+func RoomKind(r *chatv1.Room) string { return cmp.Or(r.GetKind(), "post") }

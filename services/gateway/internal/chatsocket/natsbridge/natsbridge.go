@@ -7,6 +7,7 @@ package natsbridge
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strconv"
 	"time"
 
@@ -73,6 +74,9 @@ func (b *Bridge) SubscribeRoom(roomID int64, fn func(chatsocket.Event)) (func(),
 		if s := m.Header.Get(subjects.HeaderSeq); s != "" {
 			ev.Seq, _ = strconv.ParseInt(s, 10, 64)
 		}
+		if s := m.Header.Get(subjects.HeaderSender); s != "" {
+			ev.SenderID, _ = strconv.ParseInt(s, 10, 64)
+		}
 		// Only events the chat service traced (sampled) carry the
 		// header, so untraced delivery stays span-free.
 		if len(m.Header[tracing.TraceparentHeader]) > 0 {
@@ -110,7 +114,7 @@ func (b *Bridge) deliverMessages(roomID int64, data []byte, fn func(chatsocket.E
 	}
 	ev := chatsocket.Event{Kind: subjects.EventMessages, Messages: make([]chatsocket.Event, len(batch.GetMessages()))}
 	for i, m := range batch.GetMessages() {
-		ev.Messages[i] = chatsocket.Event{Kind: subjects.EventMessage, Seq: m.GetSeq(), Data: m.GetFrame()}
+		ev.Messages[i] = chatsocket.Event{Kind: subjects.EventMessage, Seq: m.GetSeq(), Data: m.GetFrame(), SenderID: m.GetSenderId()}
 		if tp := m.GetTraceparent(); tp != "" {
 			_, span := b.startDeliver(tracing.WithTraceparent(context.Background(), tp), roomID, subjects.EventMessage)
 			defer span.End()
@@ -151,6 +155,22 @@ func createdAt(frame []byte) (time.Time, bool) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, string(rest[:end]))
 	return t, err == nil
+}
+
+// SubscribeBlocks calls fn for every block change announced by the user
+// service (subjects.UserBlocks), so sockets update their hidden sets at
+// once (conversations: blocks). Malformed events are ignored.
+func (b *Bridge) SubscribeBlocks(fn func(userID, otherID int64, blocking bool)) (func(), error) {
+	sub, err := b.nc.Subscribe(b.subj.AllUserBlocks(), func(m *nats.Msg) {
+		var c subjects.BlockChange
+		if json.Unmarshal(m.Data, &c) == nil && c.User > 0 && c.Other > 0 {
+			fn(c.User, c.Other, c.Blocking)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
 }
 
 // SubscribeUser delivers the user's live events (notifications, read

@@ -19,6 +19,7 @@
 import { h, clear, avatar, fmtTime, fmtDay, sameDay, toast, icon, confirmDialog } from './dom.js';
 import { t } from './i18n.js';
 import { api, refresh } from './api.js';
+import { shownText } from './blocks.js';
 import { formatMessage } from './format.js';
 import { Reactions } from './reactions.js';
 import { Thread } from './thread.js';
@@ -402,8 +403,11 @@ export class ChatPanel {
 
   messageEl(m, mine) {
     const name = m.nickname || m.sender || '';
-    // Shown formatted (links, code); the raw text is kept for editing.
-    const text = h('div', { class: 'text', dataset: { raw: m.message } }, formatMessage(m.message));
+    // Shown formatted (links, code); the raw text is kept for editing. A
+    // blocked sender's message shows a fixed line instead (blocks.js).
+    const text = m.hidden
+      ? h('p', { class: 'text hidden-msg' }, shownText(m))
+      : h('div', { class: 'text', dataset: { raw: m.message } }, formatMessage(m.message));
     const meta = h('div', { class: 'meta' }, mine ? null : h('span', { class: 'nick' }, name),
       h('time', { dateTime: m.created_at || '', title: m.created_at ? fmtDay(m.created_at) : '' }, m.created_at ? fmtTime(m.created_at) : ''),
       h('span', { class: 'edited', hidden: true }, t('chat.edited')));
@@ -474,8 +478,12 @@ export class ChatPanel {
     const li = this.bySeq.get(Number(f.seq)) || this.bySeq.get(this.byID.get(f.id));
     if (!li) return;
     const text = li.querySelector('.text');
-    text.replaceChildren(formatMessage(f.message));
-    text.dataset.raw = f.message;
+    if (f.hidden) {
+      text.textContent = shownText(f);
+    } else {
+      text.replaceChildren(formatMessage(f.message));
+      text.dataset.raw = f.message;
+    }
     li.querySelector('.edited').hidden = false;
   }
 
