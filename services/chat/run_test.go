@@ -61,6 +61,8 @@ func (f *fakeUsers) GetRelation(_ context.Context, req *userv1.GetRelationReques
 }
 
 // GetBlockedIds answers that nobody blocks anybody.
+//
+//nolint:revive // var-naming: the name is the proto RPC's (GetBlockedIds)
 func (f *fakeUsers) GetBlockedIds(context.Context, *userv1.GetBlockedIdsRequest) (*userv1.GetBlockedIdsResponse, error) {
 	return &userv1.GetBlockedIdsResponse{}, nil
 }

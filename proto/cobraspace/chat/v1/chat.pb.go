@@ -3257,15 +3257,23 @@ func (x *ReportMessageResponse) GetCreated() bool {
 
 // Report is one user's report of one message.
 type Report struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Id        int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	MessageId int64                  `protobuf:"varint,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
-	RoomId    int64                  `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	// Sender and text of the message when it was reported.
-	SenderId      int64                  `protobuf:"varint,4,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
-	MessageText   string                 `protobuf:"bytes,5,opt,name=message_text,json=messageText,proto3" json:"message_text,omitempty"`
-	ReporterId    int64                  `protobuf:"varint,6,opt,name=reporter_id,json=reporterId,proto3" json:"reporter_id,omitempty"`
-	Reason        string                 `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Assigned by the service; newer reports have larger ids.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The reported message.
+	MessageId int64 `protobuf:"varint,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	// The room of the reported message.
+	RoomId int64 `protobuf:"varint,3,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// Sender of the message when it was reported.
+	SenderId int64 `protobuf:"varint,4,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	// Text of the message when it was reported (kept if it is later
+	// edited or deleted).
+	MessageText string `protobuf:"bytes,5,opt,name=message_text,json=messageText,proto3" json:"message_text,omitempty"`
+	// The user who reported it.
+	ReporterId int64 `protobuf:"varint,6,opt,name=reporter_id,json=reporterId,proto3" json:"reporter_id,omitempty"`
+	// 1 to 500 characters, as the reporter wrote them.
+	Reason string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// When the report was made.
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3414,8 +3422,9 @@ func (x *ListReportsRequest) GetCursor() string {
 
 // ListReportsResponse is one page of reports, newest first.
 type ListReportsResponse struct {
-	state   protoimpl.MessageState `protogen:"open.v1"`
-	Reports []*Report              `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Reports []*Report `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
 	// Empty on the last page.
 	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -3587,8 +3596,9 @@ func (x *SearchMessagesResponse) GetMessages() []*Message {
 
 // OpenDirectRoomRequest names the other user.
 type OpenDirectRoomRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	UserId        int64                  `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The other user; not the caller.
+	UserId        int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3633,7 +3643,8 @@ func (x *OpenDirectRoomRequest) GetUserId() int64 {
 // OpenDirectRoomResponse is the private room of the caller and user_id.
 type OpenDirectRoomResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Room  *Room                  `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
+	// The room, kind "dm".
+	Room *Room `protobuf:"bytes,1,opt,name=room,proto3" json:"room,omitempty"`
 	// True when this call created it.
 	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
 	unknownFields protoimpl.UnknownFields

@@ -36,6 +36,7 @@ func (f *relClient) GetRelation(_ context.Context, req *userv1.GetRelationReques
 	return &userv1.GetRelationResponse{Blocks: f.blocks[[2]int64{u, o}], BlockedBy: f.blocks[[2]int64{o, u}]}, nil
 }
 
+//nolint:revive // var-naming: the name is the proto RPC's (GetBlockedIds)
 func (f *relClient) GetBlockedIds(_ context.Context, req *userv1.GetBlockedIdsRequest, _ ...grpc.CallOption) (*userv1.GetBlockedIdsResponse, error) {
 	f.ids++
 	if f.down {

@@ -14,7 +14,7 @@ func TestHiddenFrame(t *testing.T) {
 	if err := json.Unmarshal(hiddenFrame(in), &got); err != nil {
 		t.Fatal(err)
 	}
-	if got["message"] != "" || got["hidden"] != true || got["id"] != float64(7) || got["seq"] != float64(3) ||
+	if got["message"] != "" || got["hidden"] != any(true) || got["id"] != float64(7) || got["seq"] != float64(3) ||
 		got["type"] != "chat.message" || got["sender"] != "b@example.com" {
 		t.Fatalf("hidden frame = %v", got)
 	}

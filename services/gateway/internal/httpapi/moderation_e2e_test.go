@@ -375,7 +375,7 @@ func testDirectMessages(t *testing.T, gw0, gw1 string) {
 	<-done
 	<-done
 	codes := []int{first[0].status, first[1].status}
-	if !(codes[0] == 201 && codes[1] == 200 || codes[0] == 200 && codes[1] == 201) {
+	if (codes[0] != 201 || codes[1] != 200) && (codes[0] != 200 || codes[1] != 201) {
 		t.Fatalf("concurrent DMs answered %v, want one 201 and one 200", codes)
 	}
 	roomA, roomB := first[0].object(t), first[1].object(t)
@@ -486,7 +486,7 @@ func testHiddenMessages(t *testing.T, gw0, gw1 string) {
 	aLater := dial(t, gw1, a, roomID) // opened after: loads the block, history hidden
 	f := readUntil(t, aLater, "history", func(f map[string]any) bool { return f["type"] == "chat.history" })
 	hist := f["messages"].([]any)
-	if m := hist[len(hist)-1].(map[string]any); m["hidden"] != true || m["message"] != "" || m["id"] != before["id"] {
+	if m := hist[len(hist)-1].(map[string]any); m["hidden"] != any(true) || m["message"] != "" || m["id"] != before["id"] {
 		t.Fatalf("history for the blocker ends with %v, want b's message hidden", m)
 	}
 
@@ -497,15 +497,15 @@ func testHiddenMessages(t *testing.T, gw0, gw1 string) {
 	for time.Now().Before(deadline) {
 		sent := post(t, gw1, b, roomID, "after the block")
 		live = readUntil(t, aLive, "b's message", func(f map[string]any) bool { return f["type"] == "chat.message" && f["id"] == sent["id"] })
-		if live["hidden"] == true {
+		if live["hidden"] == any(true) {
 			break
 		}
 	}
-	if live["hidden"] != true || live["message"] != "" {
+	if live["hidden"] != any(true) || live["message"] != "" {
 		t.Fatalf("live frame for the blocker = %v, want hidden without text", live)
 	}
 	f = readUntil(t, aLater, "b's message", func(f map[string]any) bool { return f["type"] == "chat.message" && f["id"] == live["id"] })
-	if f["hidden"] != true || f["message"] != "" {
+	if f["hidden"] != any(true) || f["message"] != "" {
 		t.Fatalf("live frame on the other replica = %v, want hidden", f)
 	}
 	f = readUntil(t, cLive, "b's message", func(f map[string]any) bool { return f["type"] == "chat.message" && f["id"] == live["id"] })
@@ -516,7 +516,7 @@ func testHiddenMessages(t *testing.T, gw0, gw1 string) {
 	wantStatus(t, "b edits", do(t, gw1, req{method: "PATCH", path: fmt.Sprintf("/api/chat/message/%d/", int64(live["id"].(float64))),
 		token: b.access, json: map[string]any{"message": "edited secret"}}), http.StatusOK)
 	f = readUntil(t, aLive, "b's edit", func(f map[string]any) bool { return f["type"] == "chat.message.edit" })
-	if f["hidden"] != true || f["message"] != "" {
+	if f["hidden"] != any(true) || f["message"] != "" {
 		t.Fatalf("edit frame for the blocker = %v, want hidden without text", f)
 	}
 	f = readUntil(t, cLive, "b's edit", func(f map[string]any) bool { return f["type"] == "chat.message.edit" })
@@ -528,7 +528,7 @@ func testHiddenMessages(t *testing.T, gw0, gw1 string) {
 	for _, path := range []string{fmt.Sprintf("/api/chat/room/%d/messages/", roomID), fmt.Sprintf("/api/chat/room/%d/messages/?search=block", roomID)} {
 		do(t, gw0, req{method: "GET", path: path, token: a.access}).decode(t, &msgs)
 		for _, m := range msgs {
-			if m["hidden"] != true || m["message"] != "" {
+			if m["hidden"] != any(true) || m["message"] != "" {
 				t.Fatalf("%s for the blocker has %v, want hidden", path, m)
 			}
 		}

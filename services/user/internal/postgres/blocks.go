@@ -31,7 +31,7 @@ const viewedSummary = `u.id,
 
 // Block implements user.BlockStore. The user's row is locked first so that
 // concurrent blocks by one user cannot pass the cap together.
-func (s *BlockStore) Block(ctx context.Context, userID, blockedID int64, max int) (user.Summary, bool, error) {
+func (s *BlockStore) Block(ctx context.Context, userID, blockedID int64, limit int) (user.Summary, bool, error) {
 	var created bool
 	var sum user.Summary
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -49,7 +49,7 @@ func (s *BlockStore) Block(ctx context.Context, userID, blockedID int64, max int
 			return err
 		case !known:
 			return user.ErrNotFound
-		case !exists && count >= max:
+		case !exists && count >= limit:
 			return user.ErrTooManyBlocks
 		case !exists:
 			tag, err := tx.Exec(ctx, `INSERT INTO blocks (user_id, blocked_id) VALUES ($1, $2)

@@ -74,6 +74,8 @@ func (s *Server) GetRelation(ctx context.Context, req *userv1.GetRelationRequest
 }
 
 // GetBlockedIds implements userv1.UserServiceServer.
+//
+//nolint:revive // var-naming: the name is the proto RPC's (GetBlockedIds)
 func (s *Server) GetBlockedIds(ctx context.Context, req *userv1.GetBlockedIdsRequest) (*userv1.GetBlockedIdsResponse, error) {
 	if err := serviceOnly(ctx); err != nil {
 		return nil, err

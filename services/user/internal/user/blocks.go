@@ -40,7 +40,7 @@ type Relation struct {
 	Blocks, BlockedBy, OtherPrivate, OtherAddedUser, IsStaff bool
 }
 
-// ErrTooManyBlocks: the user already blocks MaxBlocks users.
+// ErrTooManyBlocks is returned when the user already blocks MaxBlocks users.
 var ErrTooManyBlocks = errors.New("too many blocks")
 
 // BlockStore keeps blocks and the staff role.
@@ -49,7 +49,7 @@ type BlockStore interface {
 	// userID may see them (a private user's email blank unless they added
 	// userID); created is false when it was already recorded. ErrNotFound
 	// when blockedID is unknown, ErrTooManyBlocks past MaxBlocks.
-	Block(ctx context.Context, userID, blockedID int64, max int) (blocked Summary, created bool, err error)
+	Block(ctx context.Context, userID, blockedID int64, limit int) (blocked Summary, created bool, err error)
 	// Unblock removes the block; removed is false when there was none.
 	Unblock(ctx context.Context, userID, blockedID int64) (removed bool, err error)
 	// ListBlocks returns blocks of userID after the cursor, latest first,
