@@ -60,8 +60,15 @@ func hiddenFrame(frame []byte) []byte {
 		// The chat service encodes its frames; never pass an unreadable one on.
 		return []byte(`{"type":"chat.message","message":"","hidden":true}`)
 	}
-	f["message"] = json.RawMessage(`""`)
-	f["hidden"] = json.RawMessage(`true`)
+	if string(f["type"]) == `"chat.unread"` {
+		// A user stream's unread count: its last_message is the message.
+		if string(f["last_message"]) != "null" {
+			f["last_message"] = hiddenFrame(f["last_message"])
+		}
+	} else {
+		f["message"] = json.RawMessage(`""`)
+		f["hidden"] = json.RawMessage(`true`)
+	}
 	out, _ := json.Marshal(f) // raw messages from a decoded object always encode
 	return out
 }

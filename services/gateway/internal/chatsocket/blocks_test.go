@@ -21,4 +21,22 @@ func TestHiddenFrame(t *testing.T) {
 	if out := string(hiddenFrame([]byte(`{"message":"secret"`))); out != `{"type":"chat.message","message":"","hidden":true}` {
 		t.Fatalf("unreadable frame became %s", out)
 	}
+	// A user stream's chat.unread hides the text of its last message.
+	unread := []byte(`{"type":"chat.unread","room":1,"unread_count":2,"last_message":{"id":7,"message":"secret","sender":"b@example.com"}}`)
+	var u struct {
+		Type        string         `json:"type"`
+		UnreadCount int            `json:"unread_count"`
+		Last        map[string]any `json:"last_message"`
+	}
+	if err := json.Unmarshal(hiddenFrame(unread), &u); err != nil {
+		t.Fatal(err)
+	}
+	if u.Type != "chat.unread" || u.UnreadCount != 2 || u.Last["message"] != "" || u.Last["hidden"] != any(true) ||
+		u.Last["id"] != float64(7) {
+		t.Fatalf("hidden chat.unread = %+v", u)
+	}
+	if out := string(hiddenFrame([]byte(`{"type":"chat.unread","room":1,"unread_count":0,"last_message":null}`))); out !=
+		`{"last_message":null,"room":1,"type":"chat.unread","unread_count":0}` {
+		t.Fatalf("chat.unread without a message became %s", out)
+	}
 }

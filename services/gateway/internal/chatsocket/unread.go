@@ -56,14 +56,16 @@ type roomWatch struct {
 	overflow    bool          // buf overflowed: take another snapshot
 	pendingRead int64         // highest marker received while syncing
 	held        []byte        // newest message object seen while syncing or at a gap
+	heldSender  int64         // its sender's id
 	retry       time.Duration // backoff of failed snapshots
 }
 
 // watchedMsg is one new message of a watched room.
 type watchedMsg struct {
-	seq    int64
-	sender string // email
-	obj    []byte // the message object (last_message)
+	seq      int64
+	sender   string // email
+	senderID int64  // 0 when unknown (a chat service older than blocks)
+	obj      []byte // the message object (last_message)
 }
 
 func (w *roomWatch) count() int64 { return w.base + int64(len(w.seqs)) }
@@ -124,7 +126,7 @@ func (r *room) watch(ev Event) {
 		}
 		// An unreadable frame still counts (as someone else's message).
 		obj, sender, _ := chatjson.MessageObject(m.Data)
-		msgs = append(msgs, watchedMsg{seq: m.Seq, sender: sender, obj: obj})
+		msgs = append(msgs, watchedMsg{seq: m.Seq, sender: sender, senderID: m.SenderID, obj: obj})
 	}
 	if len(msgs) == 0 {
 		return
@@ -150,11 +152,12 @@ func (s *userStream) onMessages(w *roomWatch, msgs []watchedMsg) {
 		} else {
 			w.buf = append(w.buf, msgs...)
 		}
-		w.held = msgs[len(msgs)-1].obj
+		w.held, w.heldSender = msgs[len(msgs)-1].obj, msgs[len(msgs)-1].senderID
 		s.mu.Unlock()
 		return
 	}
 	var last []byte
+	var lastSender int64
 	fresh, gap := false, false
 	for _, m := range msgs {
 		if m.seq <= w.lastSeq {
@@ -164,7 +167,7 @@ func (s *userStream) onMessages(w *roomWatch, msgs []watchedMsg) {
 			gap = true
 		}
 		w.add(m.seq, s.own(m.sender))
-		last, fresh = m.obj, true
+		last, lastSender, fresh = m.obj, m.senderID, true
 	}
 	if !fresh {
 		s.mu.Unlock()
@@ -175,11 +178,11 @@ func (s *userStream) onMessages(w *roomWatch, msgs []watchedMsg) {
 	if gap {
 		// Messages were lost (or are late): count them from a snapshot
 		// once the stragglers had time to arrive.
-		w.held = last
+		w.held, w.heldSender = last, lastSender
 		s.syncLocked(w, s.hub.cfg.GapWait)
 	}
 	s.mu.Unlock()
-	s.broadcast(chatjson.UnreadFrame(w.id, n, last))
+	s.broadcast(chatjson.UnreadFrame(w.id, n, last), lastSender)
 }
 
 // onRead applies a read marker and sends chat.read.
@@ -199,7 +202,7 @@ func (s *userStream) onRead(m *chatv1.ReadMarker) {
 		s.syncLocked(w, 0)
 	}
 	s.mu.Unlock()
-	s.broadcast(frame)
+	s.broadcast(frame, 0)
 }
 
 // onJoined starts watching a room the user just became a member of.
@@ -270,7 +273,7 @@ func (s *userStream) rebase(w *roomWatch, lastRead, unread, lastSeq int64, quiet
 	if quiet {
 		w.sent = unread
 	}
-	last := w.held
+	last, lastSender := w.held, w.heldSender
 	gap := false
 	for _, m := range w.buf {
 		if m.seq <= w.lastSeq {
@@ -278,10 +281,10 @@ func (s *userStream) rebase(w *roomWatch, lastRead, unread, lastSeq int64, quiet
 		}
 		gap = gap || m.seq > w.lastSeq+1
 		w.add(m.seq, s.own(m.sender))
-		last = m.obj
+		last, lastSender = m.obj, m.senderID
 	}
 	changed := len(w.buf) > 0 && last != nil
-	w.buf, w.held, w.syncing, w.pendingRead = nil, nil, false, 0
+	w.buf, w.held, w.heldSender, w.syncing, w.pendingRead = nil, nil, 0, false, 0
 	n := w.count()
 	var frame []byte
 	if n != w.sent || changed {
@@ -293,7 +296,7 @@ func (s *userStream) rebase(w *roomWatch, lastRead, unread, lastSeq int64, quiet
 	}
 	s.mu.Unlock()
 	if frame != nil {
-		s.broadcast(frame)
+		s.broadcast(frame, lastSender)
 	}
 }
 

@@ -198,6 +198,11 @@ func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after
 // meanwhile arrives live; the merge by id drops what the replay already
 // sent.
 func (c *client) syncNotifications(after int64, announce bool) error {
+	// chat.unread carries the newest message: hidden, like in a room, when
+	// the user blocks its sender.
+	if err := c.rpc(c.loadHidden); err != nil {
+		return err
+	}
 	var ns []*chatv1.Notification
 	err := c.rpc(func(ctx context.Context) (err error) {
 		ns, err = notificationsAfter(ctx, c.hub.chat, after, maxReplay)
@@ -400,8 +405,8 @@ func (s *userStream) onEvent(ev *chatv1.UserEvent) {
 }
 
 // broadcast queues a frame without seq on every socket of the user here.
-func (s *userStream) broadcast(data []byte) {
-	ev := Event{Kind: "user", Data: data}
+func (s *userStream) broadcast(data []byte, senderID int64) {
+	ev := Event{Kind: "user", Data: data, SenderID: senderID}
 	for _, c := range *s.sockets.Load() {
 		c.deliverEvent(ev)
 	}
