@@ -11,6 +11,8 @@ import { writePage } from './pages/write.js';
 import { loginPage, signupPage } from './pages/auth.js';
 import { profilePage, profileEditPage, userPage } from './pages/profile.js';
 import { friendsPage } from './pages/friends.js';
+import { dmPage } from './dm.js';
+import { reportsPage } from './pages/reports.js';
 
 const routes = [
   [/^\/$/, boardPage],
@@ -23,6 +25,8 @@ const routes = [
   [/^\/profile\/edit\/?$/, profileEditPage],
   [/^\/users\/(\d+)\/?$/, userPage],
   [/^\/friends\/?$/, friendsPage],
+  [/^\/dm\/(\d+)\/?$/, dmPage],
+  [/^\/reports\/?$/, reportsPage],
 ];
 
 const main = document.getElementById('main');
@@ -166,6 +170,7 @@ function renderHeader(me) {
     item(t('board.write'), { href: '/write' }),
     item(t('menu.profile'), { href: '/profile' }),
     item(t('menu.friends'), { href: '/friends' }),
+    me.is_staff ? item(t('reports.title'), { href: '/reports' }) : null,
     item(t('auth.logout'), { type: 'button', id: 'logout-btn', onclick: doLogout }));
   btn.addEventListener('click', () => {
     menuOpen = !menuOpen;

@@ -239,7 +239,7 @@ export class ChatPanel {
     // Only texts of our own are shown; the server's text is for logs and tools.
     toast(t(key) === key ? t('common.error') : t(key), 'error');
     // forbidden and not_found only answer edits and deletes.
-    if (this.inflight && ['message_too_long', 'invalid_request', 'rate_limited', 'internal'].includes(f.error_type)) {
+    if (this.inflight && ['message_too_long', 'invalid_request', 'rate_limited', 'internal', 'muted'].includes(f.error_type)) {
       // Messages go out one at a time, so the refusal is the one in flight's;
       // what was queued behind it waits too, in order, for the user's choice.
       this.inflight = null;
@@ -400,12 +400,15 @@ export class ChatPanel {
     const li = h('li', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { seq: m.seq ?? '', id: m.id ?? '', sender: m.sender || '', at: m.created_at || '' } },
       mine ? null : avatar(m.profile_picture_url, name, 'sm'),
       h('div', { class: 'bubble-wrap' }, meta, h('div', { class: 'bubble-row' }, bubble)));
-    if (mine && m.id !== undefined) {
+    // Others' messages get what moderation.js offers (report; delete and mute for moderators).
+    const extra = !mine && m.id !== undefined ? (this.menuItemsFor?.(m) || []) : [];
+    if (m.id !== undefined && (mine || extra.length)) {
       // A visible "more" button on the bubble opens its actions: nothing
       // depends on hover, and nothing destructive sits where a tap may land.
       const menu = h('div', { class: 'msg-menu', hidden: true, attrs: { role: 'menu' } },
-        h('button', { type: 'button', class: 'menu-item msg-edit', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.startEdit(li, m.id); } }, t('chat.edit')),
-        h('button', { type: 'button', class: 'menu-item msg-delete', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.confirmDelete(m.id); } }, t('chat.delete')));
+        mine ? h('button', { type: 'button', class: 'menu-item msg-edit', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.startEdit(li, m.id); } }, t('chat.edit')) : null,
+        mine ? h('button', { type: 'button', class: 'menu-item msg-delete', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.confirmDelete(m.id); } }, t('chat.delete')) : null,
+        extra);
       const more = h('button', {
         type: 'button', class: 'msg-more', attrs: { 'aria-label': t('chat.actions'), 'aria-haspopup': 'menu', 'aria-expanded': 'false' },
         onclick: () => {
@@ -417,7 +420,8 @@ export class ChatPanel {
         },
       }, icon('more'));
       menu.addEventListener('keydown', (e) => { if (e.key === 'Escape') { this.closeMenus(); more.focus(); } });
-      li.querySelector('.bubble-row').prepend(h('div', { class: 'msg-actions' }, more, menu));
+      const actions = h('div', { class: 'msg-actions' }, more, menu);
+      if (mine) li.querySelector('.bubble-row').prepend(actions); else li.querySelector('.bubble-row').append(actions);
     }
     return li;
   }

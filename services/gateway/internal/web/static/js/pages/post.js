@@ -9,6 +9,8 @@ import { render } from '../markdown.js';
 import * as session from '../session.js';
 import { categories, categoryName, tagList, writerOf, loginHref } from './common.js';
 import { ChatPanel } from '../chat.js';
+import { attachModeration } from '../moderation.js';
+import { attachSearch } from '../search.js';
 
 /** postPage renders /posts/<id>. */
 export async function postPage({ main, params, navigate, isCurrent }) {
@@ -74,6 +76,8 @@ export async function postPage({ main, params, navigate, isCurrent }) {
   }
   const chat = new ChatPanel({ roomID, me: session.current(), onAuthLost: () => toast(t('chat.sessionexpired'), 'error') });
   side.append(chat.el);
+  const detachMod = attachModeration(chat, { id: roomID, owner: post.room_data?.owner ?? w.id, kind: 'post' });
+  const detachSearch = attachSearch(chat);
   // On a phone the chat sits below the post: a button jumps to it.
   const jump = h('button', {
     type: 'button', class: 'btn btn-primary jump-chat', id: 'jump-chat',
@@ -84,5 +88,5 @@ export async function postPage({ main, params, navigate, isCurrent }) {
   const seen = new IntersectionObserver(([e]) => { jump.hidden = e.isIntersecting; }, { threshold: 0.3 });
   seen.observe(side);
   chat.start();
-  return () => { seen.disconnect(); chat.destroy(); };
+  return () => { seen.disconnect(); detachSearch(); detachMod(); chat.destroy(); };
 }
