@@ -19,6 +19,7 @@
 import { h, clear, avatar, fmtTime, fmtDay, sameDay, toast, icon, confirmDialog } from './dom.js';
 import { t } from './i18n.js';
 import { api, refresh } from './api.js';
+import { shownText } from './blocks.js';
 
 const maxBackoff = 15000;
 const baseBackoff = 500;
@@ -392,7 +393,7 @@ export class ChatPanel {
 
   messageEl(m, mine) {
     const name = m.nickname || m.sender || '';
-    const text = h('p', { class: 'text' }, m.message);
+    const text = h('p', { class: m.hidden ? 'text hidden-msg' : 'text' }, shownText(m));
     const meta = h('div', { class: 'meta' }, mine ? null : h('span', { class: 'nick' }, name),
       h('time', { dateTime: m.created_at || '', title: m.created_at ? fmtDay(m.created_at) : '' }, m.created_at ? fmtTime(m.created_at) : ''),
       h('span', { class: 'edited', hidden: true }, t('chat.edited')));
@@ -460,7 +461,7 @@ export class ChatPanel {
   applyEdit(f) {
     const li = this.bySeq.get(Number(f.seq)) || this.bySeq.get(this.byID.get(f.id));
     if (!li) return;
-    li.querySelector('.text').textContent = f.message;
+    li.querySelector('.text').textContent = shownText(f);
     li.querySelector('.edited').hidden = false;
   }
 
