@@ -111,6 +111,19 @@ func TestBrowserConversations(t *testing.T) {
 			t.Errorf("the DM page scrolls sideways on a phone")
 		}
 		b.screenshot("dm-phone")
+		// Alice blocks bob: his next send in the open room is refused, said
+		// as a block (not as "only your own messages"), and kept as failed.
+		if !eval[bool](a, fmt.Sprintf(`fetch('/api/user/block/', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"user": %d}'}).then(r => r.ok)`, bobID)) {
+			t.Fatal("alice could not block bob")
+		}
+		send(b, "차단 뒤의 말")
+		toastShown(b, "차단 때문에")
+		b.waitJS("the refused message marked", `[...document.querySelectorAll('#chat-messages .msg.failed .text')].some(e => e.textContent === '차단 뒤의 말')`)
+		send(b, "그 다음 말")
+		b.waitJS("queued behind it, failed too", `[...document.querySelectorAll('#chat-messages .msg.failed .text')].some(e => e.textContent === '그 다음 말')`)
+		if !eval[bool](a, fmt.Sprintf(`fetch('/api/user/block/%d/', {method: 'DELETE'}).then(r => r.ok)`, bobID)) {
+			t.Fatal("alice could not unblock bob")
+		}
 		// Carol is not one of the two: the room does not exist for her.
 		c.open(dmPath)
 		c.waitJS("not found", `!!document.querySelector('#dm-missing')`)

@@ -236,11 +236,14 @@ export class ChatPanel {
   }
 
   onError(f) {
-    const key = `chat.err.${f.error_type}`;
+    // A page may name an error its own way (errorTexts: error_type → i18n key; dm.js does).
+    const key = this.errorTexts?.[f.error_type] || `chat.err.${f.error_type}`;
     // Only texts of our own are shown; the server's text is for logs and tools.
     toast(t(key) === key ? t('common.error') : t(key), 'error');
-    // forbidden and not_found only answer edits and deletes.
-    if (this.inflight && ['message_too_long', 'invalid_request', 'rate_limited', 'internal', 'muted'].includes(f.error_type)) {
+    // not_found only answers edits and deletes; forbidden too, except for a
+    // send into a DM closed by a block (the UI edits and deletes over the
+    // socket only one's own messages, which is never forbidden elsewhere).
+    if (this.inflight && ['message_too_long', 'invalid_request', 'rate_limited', 'internal', 'muted', 'forbidden'].includes(f.error_type)) {
       // Messages go out one at a time, so the refusal is the one in flight's;
       // what was queued behind it waits too, in order, for the user's choice.
       this.inflight = null;

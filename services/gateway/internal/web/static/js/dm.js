@@ -27,6 +27,18 @@ export function otherUser(room, me = session.current()) {
   return ids.find((id) => id !== me?.user) ?? null;
 }
 
+// The other users' profiles, by user id, read once per page load: every DM
+// room has the same name ("Direct message"), the other user names it.
+const profiles = new Map();
+
+/** otherProfile is the other user's profile, or null when it cannot be read (private, gone). */
+export function otherProfile(room, me = session.current()) {
+  const id = otherUser(room, me);
+  if (!id) return Promise.resolve(null);
+  if (!profiles.has(id)) profiles.set(id, api(`/api/user/friend-profile/${id}/`).catch(() => null));
+  return profiles.get(id);
+}
+
 /**
  * dmButton is the "메시지 보내기" button for the user with id userID. A
  * refusal (403: a private profile that has not added me, or a block) is
@@ -71,8 +83,7 @@ export async function dmPage({ main, params, navigate, isCurrent }) {
   const otherID = otherUser(room, me);
   // The other user's profile names the conversation; a private one that
   // has not added me cannot be read, and then the room shows a neutral name.
-  let other = null;
-  try { other = otherID ? await api(`/api/user/friend-profile/${otherID}/`) : null; } catch { other = null; }
+  const other = await otherProfile(room, me);
   if (!isCurrent()) return undefined;
   const name = other?.nickname || other?.email || t('dm.someone');
   document.title = `${t('dm.title', { name })} · Cobra Space`;
@@ -80,6 +91,8 @@ export async function dmPage({ main, params, navigate, isCurrent }) {
   const chat = new ChatPanel({ roomID: room.id, me, onAuthLost: () => toast(t('chat.sessionexpired'), 'error') });
   chat.el.querySelector('.chat-head h2').textContent = t('dm.title', { name });
   chat.el.classList.add('chat-dm');
+  // Here a refused send means that one of us blocks the other.
+  chat.errorTexts = { forbidden: 'dm.closed' };
   const head = h('header', { class: 'dm-head card', id: 'dm-head' },
     avatar(other?.profile_picture_url, name, 'md'),
     h('div', { class: 'dm-who' },

@@ -72,7 +72,7 @@ const dict = {
     // direct messages, moderation, message search (dm.js, moderation.js, search.js, pages/reports.js)
     'dm.send': '메시지 보내기', 'dm.title': '{name}님과의 대화', 'dm.badge': '1:1 메시지', 'dm.someone': '상대방',
     'dm.refused': '이 사용자에게는 메시지를 보낼 수 없습니다. 비공개 계정이거나(상대가 나를 친구로 추가해야 합니다) 차단된 사용자입니다.',
-    'dm.notfound': '대화를 찾을 수 없습니다.',
+    'dm.notfound': '대화를 찾을 수 없습니다.', 'dm.closed': '차단 때문에 이 대화에서는 메시지를 보낼 수 없습니다.',
     'mod.report': '신고', 'mod.report.title': '메시지 신고', 'mod.reason': '신고 사유', 'mod.reason.hint': '무엇이 문제인지 적어 주세요 (500자까지)',
     'mod.reason.long': '신고 사유는 500자까지 쓸 수 있습니다.', 'mod.reported': '신고했습니다. 운영진이 확인합니다.', 'mod.reportedbefore': '이미 신고한 메시지입니다.',
     'mod.confirmdelete': '{name}님의 메시지를 삭제할까요?', 'mod.deleted': '메시지를 삭제했습니다.',
@@ -155,7 +155,7 @@ const dict = {
     // direct messages, moderation, message search (dm.js, moderation.js, search.js, pages/reports.js)
     'dm.send': 'Send a message', 'dm.title': 'Conversation with {name}', 'dm.badge': 'Direct message', 'dm.someone': 'Someone',
     'dm.refused': 'You cannot send messages to this user: the account is private (they have to add you as a friend) or blocked.',
-    'dm.notfound': 'Conversation not found.',
+    'dm.notfound': 'Conversation not found.', 'dm.closed': 'Messages cannot be sent in this conversation because of a block.',
     'mod.report': 'Report', 'mod.report.title': 'Report a message', 'mod.reason': 'Reason', 'mod.reason.hint': 'What is wrong with it? (up to 500 characters)',
     'mod.reason.long': 'The reason can be up to 500 characters.', 'mod.reported': 'Reported. The staff will look at it.', 'mod.reportedbefore': 'You already reported this message.',
     'mod.confirmdelete': "Delete {name}'s message?", 'mod.deleted': 'Message deleted.',
