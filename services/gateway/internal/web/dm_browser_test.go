@@ -212,8 +212,16 @@ func TestBrowserConversations(t *testing.T) {
 		// Only staff see the reports page (and its menu entry).
 		a.open("/reports")
 		a.waitJS("forbidden", `!!document.querySelector('#reports-forbidden')`)
+		// Logged in through the login page, the staff member gets the menu
+		// entry without a reload (the login answer's profile lacks is_staff).
 		st.open("/")
-		st.waitJS("staff menu entry", `!!document.querySelector('#account-menu a[href="/reports"]')`)
+		st.do("log out", chromedp.Evaluate[chromedp.Void](`document.querySelector('#logout-btn').click()`))
+		st.waitJS("the login page", `location.pathname === '/login' && !!document.querySelector('#login-form')`)
+		st.do("log in", setValue("#f-email", email("staff")), setValue("#f-password", pass),
+			chromedp.Click(chromedp.CSS("#login-form button[type=submit]")))
+		st.waitJS("staff menu entry", `!!document.querySelector('#account-btn') && !!document.querySelector('#account-menu a[href="/reports"]')`)
+		st.do("to the reports", chromedp.Evaluate[chromedp.Void](`document.querySelector('#account-menu a[href="/reports"]').click()`))
+		st.waitJS("the reports page", `location.pathname === '/reports' && document.querySelector('#main').dataset.ready === '/reports'`)
 		st.open("/reports")
 		st.waitJS("the report", `[...document.querySelectorAll('#reports .report')].some(r => r.textContent.includes('신고될 메시지') && r.textContent.includes('욕설이 있어요 100%'))`)
 		st.screenshot("reports")
