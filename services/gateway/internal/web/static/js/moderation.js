@@ -9,12 +9,12 @@ import { t } from './i18n.js';
 import { api, list, request, qs } from './api.js';
 import { errorText } from './errors.js';
 
-export const reasonMax = 500;
+const reasonMax = 500;
 // The mute lengths offered, in minutes (the API takes 1 to 10080).
-export const muteChoices = [10, 60, 1440, 10080];
+const muteChoices = [10, 60, 1440, 10080];
 
 /** canModerate tells whether me may delete others' messages and mute in room (owner or staff; nobody in a DM). */
-export function canModerate(room, me) {
+function canModerate(room, me) {
   if (!room || !me || room.kind === 'dm') return false;
   return !!me.is_staff || (!!room.owner && room.owner === me.user);
 }
@@ -97,7 +97,7 @@ async function reportMessage(m) {
  * message object names its sender by email): the user search matches an
  * exact email even for a private profile. At most three pages are read.
  */
-export async function userIDByEmail(email) {
+async function userIDByEmail(email) {
   const want = String(email).toLowerCase();
   let url = `/api/user/search-friends/${qs({ keyword: email, limit: 100 })}`;
   for (let i = 0; url && i < 3; i++) {

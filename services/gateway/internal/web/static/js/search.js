@@ -9,6 +9,7 @@ import { h, clear, avatar, fmtDate, icon, toast } from './dom.js';
 import { t } from './i18n.js';
 import { list, qs, ApiError } from './api.js';
 import { errorText } from './errors.js';
+import { shownText } from './blocks.js';
 
 const pageSize = 20;
 const maxLen = 200; // the API's limit for the search text
@@ -92,7 +93,8 @@ export function attachSearch(panel) {
       h('button', { type: 'button', class: 'chat-search-jump', onclick: () => jumpTo(Number(m.seq)) },
         avatar(m.profile_picture_url, name, 'xs'),
         h('span', { class: 'chat-search-meta' }, h('strong', {}, name), ' ', h('time', { class: 'muted small', dateTime: m.created_at }, fmtDate(m.created_at))),
-        h('span', { class: 'chat-search-text' }, marked(m.message || '', q))));
+        // A blocked user's message comes hidden, without text: the chat's fixed line.
+        h('span', { class: 'chat-search-text' }, m.hidden ? shownText(m) : marked(m.message || '', q))));
   }
 
   // jumpTo loads older pages until the message with seq is in the log,
@@ -116,10 +118,13 @@ export function attachSearch(panel) {
 }
 
 /** marked splits text into text nodes with each case-insensitive occurrence of q in <mark> (never HTML). */
-export function marked(text, q) {
+function marked(text, q) {
   const out = [];
   const lower = text.toLowerCase();
   const needle = q.toLowerCase();
+  // Indexes of the lower-cased text only fit the text when lower-casing
+  // kept its length (it does not for a few letters, e.g. "İ"): else no marks.
+  if (lower.length !== text.length) return [text];
   let at = 0;
   for (let i = needle ? lower.indexOf(needle) : -1; i >= 0 && out.length < 40; i = lower.indexOf(needle, at)) {
     if (i > at) out.push(text.slice(at, i));
