@@ -225,6 +225,8 @@ func TestBrowserConversations(t *testing.T) {
 		st.open("/reports")
 		st.waitJS("the report", `[...document.querySelectorAll('#reports .report')].some(r => r.textContent.includes('신고될 메시지') && r.textContent.includes('욕설이 있어요 100%'))`)
 		st.screenshot("reports")
+		st.do("open the room", chromedp.Evaluate[chromedp.Void](`document.querySelector('#reports .report-room').click()`))
+		st.waitJS("the post of the room", `location.pathname === '/posts/`+postID+`'`)
 		// Staff moderate any room: the menu offers delete and mute.
 		st.open("/posts/" + postID)
 		connected(st)
