@@ -108,6 +108,26 @@ func readUntil(t *testing.T, conn *websocket.Conn, what string, ok func(map[stri
 func testModeration(t *testing.T, gw0, gw1 string, setStaff func(*testing.T, *account), chatDB string) {
 	owner, member, other, staff := register(t, gw0, "modo"), register(t, gw1, "modm"), register(t, gw0, "modx"), register(t, gw1, "mods")
 	setStaff(t, staff)
+	// The own profile tells the client who may moderate everywhere; the
+	// update takes the field back and ignores it.
+	for _, c := range []struct {
+		a    *account
+		want bool
+	}{{staff, true}, {owner, false}} {
+		p := do(t, gw1, req{method: "GET", path: "/api/user/profile/", token: c.a.access})
+		wantStatus(t, "own profile", p, http.StatusOK)
+		if got := p.object(t)["is_staff"]; got != c.want {
+			t.Fatalf("%s: is_staff = %v, want %v", c.a.email, got, c.want)
+		}
+	}
+	back := do(t, gw0, req{method: "PATCH", path: "/api/user/profile/", token: owner.access, json: map[string]any{"is_staff": true, "bio": "x"}})
+	wantStatus(t, "profile update with is_staff", back, http.StatusOK)
+	if p := do(t, gw0, req{method: "GET", path: "/api/user/profile/", token: owner.access}).object(t); p["is_staff"] != false || p["bio"] != "x" {
+		t.Fatalf("after sending is_staff back: %v", p)
+	}
+	if p := do(t, gw0, req{method: "GET", path: fmt.Sprintf("/api/user/friend-profile/%d/", staff.id), token: owner.access}).object(t); p["is_staff"] != nil {
+		t.Fatalf("another's profile tells is_staff: %v", p)
+	}
 	roomID := room(t, gw0, owner)
 	m1 := post(t, gw1, member, roomID, "first from member")
 	m2 := post(t, gw1, member, roomID, "second from member")

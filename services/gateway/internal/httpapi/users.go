@@ -357,10 +357,31 @@ func (s *Server) clearTokenCookies(w http.ResponseWriter) {
 
 // --- profile ---
 
+// ownProfileJSON is the caller's own profile: the profile object plus
+// is_staff, so a client knows to offer moderation (deleting others'
+// messages, mutes, the report list) in every room. Only the owner sees it:
+// other users' profiles never say who is staff.
+type ownProfileJSON struct {
+	profileJSON
+	IsStaff bool `json:"is_staff"`
+}
+
 func (s *Server) handleGetProfile() authedHandler {
 	return func(w http.ResponseWriter, r *http.Request, id auth.Identity) {
 		p, err := s.users.GetProfile(rpcContext(r, id), &userv1.GetProfileRequest{})
-		respond(s, w, r, http.StatusOK, p, err, newProfile)
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		// The role is only told to services (GetRelation answers a user
+		// token PERMISSION_DENIED): asked with the gateway's own identity,
+		// about the profile just read, never about a user from the request.
+		rel, err := s.users.GetRelation(r.Context(), &userv1.GetRelationRequest{UserId: p.GetUserId()})
+		if err != nil {
+			rpcError(w, r, s.log, err)
+			return
+		}
+		encode(w, http.StatusOK, ownProfileJSON{profileJSON: newProfile(p), IsStaff: rel.GetIsStaff()})
 	}
 }
 
@@ -384,6 +405,7 @@ type profileUpdate struct {
 	ProfilePictureURL any `json:"profile_picture_url"`
 	FriendsEmails     any `json:"friends_emails"`
 	CreatedAt         any `json:"created_at"`
+	IsStaff           any `json:"is_staff"`
 }
 
 // request builds the UpdateProfile call; nil when nothing changes.

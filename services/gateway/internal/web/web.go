@@ -45,6 +45,8 @@ var clientRoutes = []*regexp.Regexp{
 	regexp.MustCompile(`^/posts/[0-9]+/edit/?$`),
 	regexp.MustCompile(`^/users/[0-9]+/?$`),
 	regexp.MustCompile(`^/rooms/[0-9]+/?$`),
+	regexp.MustCompile(`^/dm/[0-9]+/?$`), // a direct-message room (dm.js)
+	regexp.MustCompile(`^/reports/?$`),   // reported messages, for staff
 }
 
 type asset struct {

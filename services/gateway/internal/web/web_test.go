@@ -40,7 +40,7 @@ func TestHandler(t *testing.T) {
 		"img-src 'self' data:; connect-src 'self'; object-src 'none'; " +
 		"base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 	t.Run("client routes serve index.html with CSP", func(t *testing.T) {
-		for _, path := range []string{"/", "/login", "/signup/", "/posts/12", "/posts/12/edit", "/write", "/profile", "/profile/edit", "/friends", "/users/3", "/rooms", "/rooms/5"} {
+		for _, path := range []string{"/", "/login", "/signup/", "/posts/12", "/posts/12/edit", "/write", "/profile", "/profile/edit", "/friends", "/users/3", "/rooms", "/rooms/5", "/dm/5", "/dm/5/", "/reports"} {
 			res, body := get(t, path, nil)
 			if res.StatusCode != http.StatusOK {
 				t.Errorf("GET %s: got status %d, want 200", path, res.StatusCode)
@@ -61,6 +61,11 @@ func TestHandler(t *testing.T) {
 		res, body := get(t, "/nope/deeper", nil)
 		if res.StatusCode != http.StatusNotFound {
 			t.Errorf("got status %d, want 404", res.StatusCode)
+		}
+		for _, path := range []string{"/dm/", "/dm/x", "/reports/1"} {
+			if res, _ := get(t, path, nil); res.StatusCode != http.StatusNotFound {
+				t.Errorf("GET %s: status %d, want 404", path, res.StatusCode)
+			}
 		}
 		if !strings.Contains(body, `<main id="main"`) {
 			t.Errorf("404 body is not the app")

@@ -14,6 +14,8 @@ import { friendsPage } from './pages/friends.js';
 import { roomPage } from './pages/room.js';
 import { myRoomsPage } from './myrooms.js';
 import * as notifications from './notifications.js';
+import { dmPage } from './dm.js';
+import { reportsPage } from './pages/reports.js';
 
 const routes = [
   [/^\/$/, boardPage],
@@ -28,6 +30,8 @@ const routes = [
   [/^\/friends\/?$/, friendsPage],
   [/^\/rooms\/(\d+)\/?$/, roomPage],
   [/^\/rooms\/?$/, myRoomsPage],
+  [/^\/dm\/(\d+)\/?$/, dmPage],
+  [/^\/reports\/?$/, reportsPage],
 ];
 
 const main = document.getElementById('main');
@@ -172,6 +176,7 @@ function renderHeader(me) {
     item(t('menu.profile'), { href: '/profile' }),
     item(t('menu.friends'), { href: '/friends' }),
     item(t('rooms.title'), { href: '/rooms' }),
+    me.is_staff ? item(t('reports.title'), { href: '/reports' }) : null,
     item(t('auth.logout'), { type: 'button', id: 'logout-btn', onclick: doLogout }));
   btn.addEventListener('click', () => {
     menuOpen = !menuOpen;

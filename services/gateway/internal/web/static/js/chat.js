@@ -245,11 +245,14 @@ export class ChatPanel {
   }
 
   onError(f) {
-    const key = `chat.err.${f.error_type}`;
+    // A page may name an error its own way (errorTexts: error_type → i18n key; dm.js does).
+    const key = this.errorTexts?.[f.error_type] || `chat.err.${f.error_type}`;
     // Only texts of our own are shown; the server's text is for logs and tools.
     toast(t(key) === key ? t('common.error') : t(key), 'error');
-    // forbidden and not_found only answer edits and deletes.
-    if (this.inflight && ['message_too_long', 'invalid_request', 'rate_limited', 'internal'].includes(f.error_type)) {
+    // not_found only answers edits and deletes; forbidden too, except for a
+    // send into a DM closed by a block (the UI edits and deletes over the
+    // socket only one's own messages, which is never forbidden elsewhere).
+    if (this.inflight && ['message_too_long', 'invalid_request', 'rate_limited', 'internal', 'muted', 'forbidden'].includes(f.error_type)) {
       // Messages go out one at a time, so the refusal is the one in flight's;
       // what was queued behind it waits too, in order, for the user's choice.
       this.inflight = null;
@@ -419,13 +422,16 @@ export class ChatPanel {
       this.thread.decorate(li, m);
       li.querySelector('.bubble-wrap').append(this.reactions.bar(m));
     }
+    // Others' messages also get what moderation.js offers (report; delete and mute for moderators).
+    const extra = !mine && m.id !== undefined ? (this.menuItemsFor?.(m) || []) : [];
     if (m.id !== undefined) {
       // A visible "more" button on the bubble opens its actions: nothing
       // depends on hover, and nothing destructive sits where a tap may land.
       const menu = h('div', { class: 'msg-menu', hidden: true, attrs: { role: 'menu' } },
         this.thread.menuItem(m, () => this.closeMenus()), this.reactions.menuItem(m, () => this.closeMenus()),
         mine ? h('button', { type: 'button', class: 'menu-item msg-edit', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.startEdit(li, m.id); } }, t('chat.edit')) : null,
-        mine ? h('button', { type: 'button', class: 'menu-item msg-delete', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.confirmDelete(m.id); } }, t('chat.delete')) : null);
+        mine ? h('button', { type: 'button', class: 'menu-item msg-delete', attrs: { role: 'menuitem' }, onclick: () => { this.closeMenus(); this.confirmDelete(m.id); } }, t('chat.delete')) : null,
+        extra);
       const more = h('button', {
         type: 'button', class: 'msg-more', attrs: { 'aria-label': t('chat.actions'), 'aria-haspopup': 'menu', 'aria-expanded': 'false' },
         onclick: () => {
@@ -437,7 +443,8 @@ export class ChatPanel {
         },
       }, icon('more'));
       menu.addEventListener('keydown', (e) => { if (e.key === 'Escape') { this.closeMenus(); more.focus(); } });
-      li.querySelector('.bubble-row').prepend(h('div', { class: 'msg-actions' }, more, menu));
+      const actions = h('div', { class: 'msg-actions' }, more, menu);
+      if (mine) li.querySelector('.bubble-row').prepend(actions); else li.querySelector('.bubble-row').append(actions);
     }
     return li;
   }

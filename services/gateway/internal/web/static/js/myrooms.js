@@ -83,8 +83,11 @@ export function markRead(roomID, seq) {
   }, 300);
 }
 
-/** roomHref is where a room is read: its post's page (null when it has no page). */
-export function roomHref(r) { return r && r.post ? `/posts/${r.post}` : null; }
+/** roomHref is where a room is read: /dm/<id> for a direct message, else its post's page (null without one). */
+export function roomHref(r) {
+  if (r?.kind === 'dm') return `/dm/${r.id}`;
+  return r && r.post ? `/posts/${r.post}` : null;
+}
 
 /** myRoomsPage renders /rooms. */
 export async function myRoomsPage({ main, isCurrent }) {
@@ -103,7 +106,7 @@ export async function myRoomsPage({ main, isCurrent }) {
         ? h('span', { class: 'badge unread-badge', attrs: { 'aria-label': t('rooms.unread', { n: r.unread_count }) } }, r.unread_count > 99 ? '99+' : String(r.unread_count))
         : null;
       const body = [
-        h('div', { class: 'myroom-head' }, h('strong', { class: 'myroom-name' }, r.name), badge),
+        h('div', { class: 'myroom-head' }, h('strong', { class: 'myroom-name' }, r.kind === 'dm' ? t('dm.badge') : r.name), badge),
         m ? h('p', { class: 'myroom-last muted small' }, `${m.nickname || m.sender}: ${m.message}`) : h('p', { class: 'myroom-last muted small' }, t('rooms.nomessages')),
         m ? h('time', { class: 'muted small', dateTime: m.created_at }, fmtDate(m.created_at)) : null,
       ];

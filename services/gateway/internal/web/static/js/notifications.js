@@ -180,6 +180,7 @@ async function openNotification(n) {
     markRead({ ids: [n.id] });
   }
   if (n.kind === 'friend') { navigateTo?.(`/users/${n.actor.id}`); return; }
+  if (n.kind === 'dm') { navigateTo?.(`/dm/${n.room}`); return; }
   let post = roomPosts.get(n.room);
   if (post === undefined) {
     try { post = (await api(`/api/chat/room/${n.room}/`)).post ?? null; } catch { post = null; }

@@ -16,6 +16,9 @@ export function onChange(fn) { listeners.add(fn); return () => listeners.delete(
 
 /** set replaces the session's profile and notifies listeners. */
 export function set(profile) {
+  // Only GET profile/ tells is_staff: another answer carrying the same
+  // user's profile (a profile update) keeps what it said.
+  if (profile && me && profile.user === me.user && profile.is_staff === undefined) profile = { ...profile, is_staff: me.is_staff };
   me = profile || null;
   try { if (me) localStorage.setItem(hintKey, '1'); else localStorage.removeItem(hintKey); } catch { /* ignore */ }
   for (const fn of listeners) fn(me);
@@ -38,7 +41,8 @@ export async function load() {
 /** login posts credentials; the API sets the cookies. Throws ApiError. */
 export async function login(email, password) {
   const data = await api('/api/user/login/', { method: 'POST', body: { email, password } });
-  set(data.profile || await api('/api/user/profile/'));
+  // The login answer's profile lacks is_staff (GET profile/ has it).
+  set(await api('/api/user/profile/').catch(() => data.profile));
   return data;
 }
 

@@ -10,6 +10,8 @@ import * as session from '../session.js';
 import { categories, categoryName, tagList, writerOf, loginHref } from './common.js';
 import { ChatPanel } from '../chat.js';
 import { attachConversation } from '../roomconv.js';
+import { attachModeration } from '../moderation.js';
+import { attachSearch } from '../search.js';
 
 /** postPage renders /posts/<id>. */
 export async function postPage({ main, params, navigate, isCurrent }) {
@@ -75,6 +77,8 @@ export async function postPage({ main, params, navigate, isCurrent }) {
   }
   const chat = new ChatPanel({ roomID, me: session.current(), onAuthLost: () => toast(t('chat.sessionexpired'), 'error') });
   side.append(chat.el);
+  const detachMod = attachModeration(chat, { id: roomID, owner: post.room_data?.owner ?? w.id, kind: 'post' });
+  const detachSearch = attachSearch(chat);
   // On a phone the chat sits below the post: a button jumps to it.
   const jump = h('button', {
     type: 'button', class: 'btn btn-primary jump-chat', id: 'jump-chat',
@@ -86,5 +90,5 @@ export async function postPage({ main, params, navigate, isCurrent }) {
   seen.observe(side);
   const detachConv = attachConversation(chat);
   chat.start();
-  return () => { seen.disconnect(); detachConv(); chat.destroy(); };
+  return () => { seen.disconnect(); detachConv(); detachSearch(); detachMod(); chat.destroy(); };
 }

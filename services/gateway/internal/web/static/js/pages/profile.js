@@ -7,6 +7,7 @@ import * as session from '../session.js';
 import { field, clearErrors, showErrors, formError, busy } from '../form.js';
 import { loginHref } from './common.js';
 import { pushSection } from '../push.js';
+import { dmButton } from '../dm.js';
 
 const statuses = ['available', 'away', 'busy'];
 
@@ -55,13 +56,16 @@ export async function userPage({ main, params, navigate, isCurrent }) {
     const p = await api(`/api/user/friend-profile/${params[0]}/`);
     if (!isCurrent()) return;
     document.title = `${p.nickname || p.email} · Cobra Space`;
-    main.append(h('div', { class: 'narrow' }, profileCard(p, { own: false })));
+    const card = profileCard(p, { own: false });
+    card.querySelector('.profile-head').append(dmButton(p.id ?? params[0], navigate));
+    main.append(h('div', { class: 'narrow' }, card));
   } catch (err) {
     if (!isCurrent()) return;
     if (!(err instanceof ApiError) || ![403, 404].includes(err.status)) throw err;
     main.append(h('div', { class: 'narrow' }, h('div', { class: 'empty-state card', id: 'profile-private' },
       h('div', { class: 'big-icon', attrs: { 'aria-hidden': 'true' } }, icon(err.status === 403 ? 'lock' : 'question')),
       h('p', {}, err.message),
+      err.status === 403 ? dmButton(params[0], navigate) : null,
       h('a', { href: '/friends', class: 'btn btn-ghost', attrs: { 'data-link': '' } }, t('menu.friends')))));
   }
 }

@@ -9,5 +9,8 @@ export async function roomPage({ params, navigate, isCurrent }) {
   if (!session.current()) { navigate(loginHref(), { replace: true }); return; }
   const room = await api(`/api/chat/room/${params[0]}/`);
   if (!isCurrent()) return;
-  navigate(room.post ? `/posts/${room.post}` : '/', { replace: true });
+  let to = '/';
+  if (room.kind === 'dm') to = `/dm/${room.id}`;
+  else if (room.post) to = `/posts/${room.post}`;
+  navigate(to, { replace: true });
 }
