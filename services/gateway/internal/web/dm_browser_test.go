@@ -159,13 +159,13 @@ func TestBrowserConversations(t *testing.T) {
 		shows(b, "방장의 메시지")
 
 		// The writer moderates others' messages; a reader may only report.
-		if got := menuItems(a, "지워질 메시지"); strings.Join(got, ",") != "msg-report,msg-mod-delete,msg-mute" {
+		if got := menuItems(a, "지워질 메시지"); strings.Join(got, ",") != "msg-reply,msg-react,msg-report,msg-mod-delete,msg-mute" {
 			t.Errorf("owner's menu on bob's message = %v", got)
 		}
-		if got := menuItems(b, "방장의 메시지"); strings.Join(got, ",") != "msg-report" {
+		if got := menuItems(b, "방장의 메시지"); strings.Join(got, ",") != "msg-reply,msg-react,msg-report" {
 			t.Errorf("reader's menu on alice's message = %v", got)
 		}
-		if got := menuItems(a, "방장의 메시지"); strings.Join(got, ",") != "msg-edit,msg-delete" {
+		if got := menuItems(a, "방장의 메시지"); strings.Join(got, ",") != "msg-reply,msg-react,msg-edit,msg-delete" {
 			t.Errorf("own menu = %v", got)
 		}
 
@@ -231,7 +231,7 @@ func TestBrowserConversations(t *testing.T) {
 		st.open("/posts/" + postID)
 		connected(st)
 		shows(st, "방장의 메시지")
-		if got := menuItems(st, "방장의 메시지"); strings.Join(got, ",") != "msg-report,msg-mod-delete,msg-mute" {
+		if got := menuItems(st, "방장의 메시지"); strings.Join(got, ",") != "msg-reply,msg-react,msg-report,msg-mod-delete,msg-mute" {
 			t.Errorf("staff menu = %v", got)
 		}
 	})
