@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cobraspace/cobraspace/services/user/internal/user"
@@ -45,5 +46,45 @@ func TestFindByNicknames(t *testing.T) {
 	}
 	if got := find([]string{"이영희", "lee", "nobody"}, 20); !slices.Equal(got, []int64{ids["이영희"][0], ids["lee"][0]}) && !slices.Equal(got, []int64{ids["lee"][0], ids["이영희"][0]}) {
 		t.Errorf("이영희, lee: %v", got)
+	}
+}
+
+// TestFindByNicknamesUsesTheIndex: with many profiles, a lookup reads the
+// nickname index instead of every profile (mentions resolve on the chat
+// send path).
+func TestFindByNicknamesUsesTheIndex(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	if _, err := s.users.pool.Exec(ctx, `
+		WITH u AS (
+			INSERT INTO users (email, password_hash)
+			SELECT 'bulk' || i || '@example.com', 'hash' FROM generate_series(1, 20000) AS i
+			RETURNING id
+		)
+		INSERT INTO profiles (user_id, nickname) SELECT id, 'nick' || id FROM u`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.users.pool.Exec(ctx, `ANALYZE users, profiles`); err != nil {
+		t.Fatal(err)
+	}
+	var plan string
+	rows, err := s.users.pool.Query(ctx, `EXPLAIN SELECT user_id FROM profiles WHERE lower(nickname) = ANY($1)`,
+		[]string{"nick5", "nick77"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan += line + "\n"
+	}
+	if !strings.Contains(plan, "profiles_nickname_lower_idx") {
+		t.Fatalf("the nickname lookup does not use the index:\n%s", plan)
+	}
+	if got, err := s.users.FindByNicknames(ctx, []string{"nick5"}, 20); err != nil || len(got) != 1 {
+		t.Fatalf("nick5: %v, %v", got, err)
 	}
 }

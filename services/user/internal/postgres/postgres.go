@@ -315,10 +315,9 @@ func (s *UserStore) Users(ctx context.Context, ids []int64) ([]user.Summary, err
 	return users, nil
 }
 
-// FindByNicknames implements user.Store: one pass over the matching
-// profiles for all names, at most perName per name. Without an index on
-// lower(nickname) that pass reads every profile once per call (see
-// README: the index comes with a user migration).
+// FindByNicknames implements user.Store: one statement for all names, at
+// most perName per name, read from the (lower(nickname), user_id) index
+// (migration 00004), so a lookup costs the matches, not the user count.
 func (s *UserStore) FindByNicknames(ctx context.Context, names []string, perName int) ([]user.Summary, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+summaryColumns+` FROM users u JOIN profiles p ON p.user_id = u.id
 		WHERE u.id IN (
