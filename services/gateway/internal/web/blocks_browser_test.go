@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 )
 
-// TestBrowserHiddenMessages: alice blocks bob; in alice's chat (gateway 1)
+// TestBrowserHiddenMessages: alice blocks bob from his profile; in alice's chat (gateway 1)
 // bob's messages (gateway 2) show the "blocked user" line instead of their
 // text, in history and live, and no text of his reaches the page.
 func TestBrowserHiddenMessages(t *testing.T) {
@@ -41,7 +43,14 @@ func TestBrowserHiddenMessages(t *testing.T) {
 		eval[float64](bob, `(async () => { `+post+` return (await post('/api/chat/message/', {room: `+fmt.Sprint(p["room"])+`, message: `+jsString(text)+`})).id; })()`)
 	}
 	say("bob before the block")
-	eval[float64](alice, `(async () => { `+post+` return (await post('/api/user/block/', {user: `+fmt.Sprint(bobID)+`})).id; })()`)
+	// Alice blocks Bob from his profile; the toggle then offers the unblock,
+	// also after a reload (read back from her blocks).
+	alice.open(fmt.Sprintf("/users/%d", int64(bobID)))
+	alice.waitJS("the block toggle", `(() => { const b = document.querySelector('#block-toggle'); return !!b && !b.disabled && b.textContent === '차단하기'; })()`)
+	alice.do("block", chromedp.Click(chromedp.CSS("#block-toggle")))
+	alice.waitJS("blocked", `document.querySelector('#block-toggle').textContent === '차단 해제'`)
+	alice.open(fmt.Sprintf("/users/%d", int64(bobID)))
+	alice.waitJS("still blocked after a reload", `(() => { const b = document.querySelector('#block-toggle'); return !!b && !b.disabled && b.textContent === '차단 해제'; })()`)
 	say("bob secret after the block")
 
 	alice.open(fmt.Sprintf("/posts/%d", int64(p["id"])))

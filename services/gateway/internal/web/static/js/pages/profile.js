@@ -8,6 +8,7 @@ import { field, clearErrors, showErrors, formError, busy } from '../form.js';
 import { loginHref } from './common.js';
 import { pushSection } from '../push.js';
 import { dmButton } from '../dm.js';
+import { blockButton } from '../blocks.js';
 
 const statuses = ['available', 'away', 'busy'];
 
@@ -57,7 +58,7 @@ export async function userPage({ main, params, navigate, isCurrent }) {
     if (!isCurrent()) return;
     document.title = `${p.nickname || p.email} · Cobra Space`;
     const card = profileCard(p, { own: false });
-    card.querySelector('.profile-head').append(dmButton(p.id ?? params[0], navigate));
+    card.querySelector('.profile-head').append(dmButton(p.id ?? params[0], navigate), blockButton(p.id ?? params[0]));
     main.append(h('div', { class: 'narrow' }, card));
   } catch (err) {
     if (!isCurrent()) return;
@@ -66,6 +67,7 @@ export async function userPage({ main, params, navigate, isCurrent }) {
       h('div', { class: 'big-icon', attrs: { 'aria-hidden': 'true' } }, icon(err.status === 403 ? 'lock' : 'question')),
       h('p', {}, err.message),
       err.status === 403 ? dmButton(params[0], navigate) : null,
+      err.status === 403 ? blockButton(params[0]) : null,
       h('a', { href: '/friends', class: 'btn btn-ghost', attrs: { 'data-link': '' } }, t('menu.friends')))));
   }
 }
