@@ -532,6 +532,43 @@ func testHiddenMessages(t *testing.T, gw0, gw1 string) {
 	if f["hidden"] != nil || f["message"] != "after the block" {
 		t.Fatalf("live frame for a bystander = %v, want the text", f)
 	}
+	// a's user stream: the newest message of the room's chat.unread is b's,
+	// and comes without its text. The stream follows the room once its
+	// snapshot is read, so b sends until a frame for the room arrives.
+	aStream, resp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(gw1, "http")+"/ws/user/",
+		http.Header{"Authorization": {"Bearer " + a.access}})
+	if err != nil {
+		t.Fatalf("user stream: %v (%v)", err, resp)
+	}
+	t.Cleanup(func() { aStream.Close() })
+	var unread map[string]any
+	for deadline := time.Now().Add(10 * time.Second); unread == nil && time.Now().Before(deadline); {
+		post(t, gw0, b, roomID, "unread secret")
+		_ = aStream.SetReadDeadline(time.Now().Add(time.Second))
+		for {
+			var f map[string]any
+			if aStream.ReadJSON(&f) != nil {
+				break // none within a second: send again
+			}
+			if f["type"] == "chat.unread" && f["room"] == float64(roomID) && f["last_message"] != nil {
+				unread = f
+				break
+			}
+		}
+		if unread == nil { // a read timeout leaves the connection unusable: dial again
+			aStream.Close()
+			if aStream, _, err = websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(gw1, "http")+"/ws/user/",
+				http.Header{"Authorization": {"Bearer " + a.access}}); err != nil {
+				t.Fatalf("user stream: %v", err)
+			}
+		}
+	}
+	if unread == nil {
+		t.Fatal("no chat.unread for the room on the blocker's user stream")
+	}
+	if lm := unread["last_message"].(map[string]any); lm["hidden"] != any(true) || lm["message"] != "" {
+		t.Fatalf("chat.unread for the blocker = %v, want its last message hidden", unread)
+	}
 	// An edit of b's message: hidden for a, shown to c.
 	wantStatus(t, "b edits", do(t, gw1, req{method: "PATCH", path: fmt.Sprintf("/api/chat/message/%d/", int64(live["id"].(float64))),
 		token: b.access, json: map[string]any{"message": "edited secret"}}), http.StatusOK)
