@@ -1,6 +1,7 @@
 package chatsocket_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/cobraspace/cobraspace/services/gateway/internal/stack"
 )
@@ -440,6 +442,58 @@ func TestUserStream(t *testing.T) {
 			}
 		}
 		all.next("notification.resume", 5*time.Second)
+	})
+
+	t.Run("more than 1,000 missed notifications are not replayed: the client pages", func(t *testing.T) {
+		alice, bob := streamSignup(t, gw0), streamSignup(t, gw1)
+		// 1,001 notifications stored as the chat service stores them (ids
+		// 1..1001 under the user's counter), without sending 1,001 messages
+		// through the send rate limit.
+		ctx := context.Background()
+		db, err := pgx.Connect(ctx, s.Env.DatabaseURLs[stack.Chat])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close(ctx)
+		if _, err := db.Exec(ctx, `INSERT INTO notification_counters (user_id, last_id, unread) VALUES ($1, 1001, 1001)`, alice.id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, `INSERT INTO notifications (user_id, id, kind, actor_id)
+			SELECT $1, i, 'friend', $2 FROM generate_series(1, 1001) AS i`, alice.id, bob.id); err != nil {
+			t.Fatal(err)
+		}
+		first := func(u *userSock) userFrame {
+			t.Helper()
+			select {
+			case f := <-u.frames:
+				return f
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%s: no frame", u.name)
+			}
+			return userFrame{}
+		}
+		// after=0: 1,001 missed, nothing replayed, recovered false.
+		far := openUserSock(t, "alice 1,001 behind", gw1, alice.token, "?after=0")
+		if f := first(far); f.Type != "notification.resume" || f.Recovered == nil || *f.Recovered {
+			t.Fatalf("1,001 behind: first frame %s, want notification.resume recovered:false", f.raw)
+		}
+		// after=1: exactly 1,000 missed, all replayed in order, recovered.
+		near := openUserSock(t, "alice 1,000 behind", gw0, alice.token, "?after=1")
+		for want := int64(2); want <= 1001; want++ {
+			if f := first(near); f.Type != "notification.new" || f.ID != want {
+				t.Fatalf("1,000 behind: got %s, want notification.new %d", f.raw, want)
+			}
+		}
+		if f := first(near); f.Type != "notification.resume" || f.Recovered == nil || !*f.Recovered {
+			t.Fatalf("1,000 behind: after the replay %s, want recovered:true", f.raw)
+		}
+		// The far socket goes on live from the newest: the next one arrives.
+		if code, body := e2eRequest(t, "POST", gw1+"/api/user/add-friend/", bob.token, map[string]string{"email": alice.email}); code != http.StatusOK {
+			t.Fatalf("add friend: %d %s", code, body)
+		}
+		if f := far.next("notification.new", 10*time.Second); f.ID != 1002 || f.Kind != "friend" {
+			t.Fatalf("live after the gap: %s, want friend notification 1002", f.raw)
+		}
 	})
 
 	t.Run("handshake rules and limits are the room sockets'", func(t *testing.T) {
