@@ -74,7 +74,11 @@ DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
         -- On a partitioned table this creates one index per partition.
-        CREATE INDEX messages_text_trgm ON messages USING gin (text gin_trgm_ops);
+        -- fastupdate off: with GIN's pending list, the insert that finds
+        -- the list full merges it into the index inside its own commit, a
+        -- stall of tens of milliseconds for every message of that batch
+        -- (busy-room p99 27-45 ms against 10 ms without; BENCHMARKS.md).
+        CREATE INDEX messages_text_trgm ON messages USING gin (text gin_trgm_ops) WITH (fastupdate = off);
     END IF;
 END
 $$;
