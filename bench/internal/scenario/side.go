@@ -361,9 +361,14 @@ func (e *Env) idle(ctx context.Context, system string, rep int) idlePhase {
 	}
 	defer s.Close()
 	sleep(5 * time.Second) // joins, presence and history settle
+	waitProfiles := func() {}
+	if system == "cobra" {
+		waitProfiles = e.profileWindow(ctx, "idle", z.S3Idle)
+	}
 	r2, t2 := procstat.Take("/proc", groups), time.Now()
 	sleep(z.S3Idle)
 	r3 := procstat.Take("/proc", groups)
+	waitProfiles()
 	ph.WindowS = time.Since(t2).Seconds()
 	ph.Idle = procstat.Diff(groups, r2, r3)
 	ph.HoldersAfterKB, ph.OwnAfterKB = rssOf(r3, holdsSockets), rssOf(r3, ownProcess)

@@ -67,9 +67,9 @@ type client struct {
 	// another writer.
 	lingering bool
 	wake      chan struct{} // capacity 1; made by the first writer that lingers
-	pingDue   bool          // the ping timer fired; the writer sends a ping
+	pingDue   bool          // the pinger left this socket's ping to the writer (pinger.go)
+	pingSlot  int           // the socket's slot in the hub's ping wheel; guarded by hub.mu
 
-	ping       *time.Timer // every PingInterval; replaces a ticker and its goroutine
 	readerDone chan struct{}
 	writerDone chan struct{} // closed once the connection is closed after close
 	expiry     *time.Timer
@@ -107,28 +107,7 @@ func newClient(h *Hub, ws *websocket.Conn, roomID int64, user Principal, ip, con
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
-	c.ping = time.AfterFunc(h.cfg.PingInterval, c.pingTime)
 	return c
-}
-
-// pingTime asks for a ping, writing it from this (timer) goroutine unless
-// a writer already runs.
-func (c *client) pingTime() {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.pingDue = true
-	if c.writing {
-		c.wakeWriterLocked() // a lingering writer sends it
-		c.mu.Unlock()
-		return
-	}
-	c.writing = true
-	c.mu.Unlock()
-	// On the timer's goroutine: write the ping and return at once.
-	c.writeLoop(false)
 }
 
 // writerLinger is how long a writer with nothing to write waits for more
@@ -359,7 +338,6 @@ func (c *client) closeLocked(code int, reason string) bool {
 	if c.expiry != nil {
 		c.expiry.Stop()
 	}
-	c.ping.Stop()
 	if c.space != nil {
 		c.space.Broadcast()
 	}
@@ -490,11 +468,6 @@ func (c *client) writeLoop(linger bool) {
 				c.finish()
 				return
 			}
-			c.mu.Lock()
-			if !c.closed {
-				c.ping.Reset(c.hub.cfg.PingInterval)
-			}
-			c.mu.Unlock()
 		}
 	}
 }

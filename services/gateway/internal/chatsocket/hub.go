@@ -158,6 +158,7 @@ type Hub struct {
 	perIP    map[string]int                 // the same by client IP (only with MaxSocketsPerIP)
 	conns    map[string]*client             // by connection id
 	streams  map[int64]*userStream          // /ws/user/ state per user with a socket here
+	pings    pingWheel                      // every open socket, by when it is pinged next
 	draining bool
 
 	userBroker UserBroker // nil: /ws/user/ answers 503
@@ -378,6 +379,9 @@ func (h *Hub) addSocketLocked(c *client) {
 	}
 	h.users[c.user.UserID][c] = struct{}{}
 	h.conns[c.connID] = c
+	if h.pings.addLocked(c) {
+		go h.pingLoop()
+	}
 }
 
 // removeSocketLocked undoes addSocketLocked and releases c's reservation.
@@ -390,6 +394,7 @@ func (h *Hub) removeSocketLocked(c *client) {
 		}
 	}
 	delete(h.conns, c.connID)
+	h.pings.removeLocked(c)
 	h.releaseLocked(c.user.UserID, c.ip)
 }
 

@@ -687,8 +687,8 @@ func TestChatStoppedReaderCutOff(t *testing.T) {
 	}
 }
 
-// TestChatPings: an idle socket gets a ping every PingInterval (from its
-// timer; no writer runs in between) and stays open while it answers them;
+// TestChatPings: an idle socket gets a ping every PingInterval (from the
+// replica's pinger; no writer runs in between) and stays open while it answers them;
 // one that stops answering is dropped after PongTimeout.
 func TestChatPings(t *testing.T) {
 	t.Parallel()
@@ -715,14 +715,15 @@ func TestChatPings(t *testing.T) {
 }
 
 // TestChatPingsAfterWriterExit: pings keep coming when the interval is
-// longer than the writer's linger, i.e. from the timer's own goroutine
-// once the socket's writer has exited.
+// longer than the writer's linger, i.e. from the pinger's goroutine
+// once the socket's writer has exited, and longer than the write timeout
+// (the deadline the last write left has passed by the time of the ping).
 func TestChatPingsAfterWriterExit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.chat.addRoom(1)
 	interval := chatsocket.WriterLinger + 300*time.Millisecond
-	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{PingInterval: interval, PongTimeout: 3 * interval})
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{PingInterval: interval, PongTimeout: 3 * interval, WriteTimeout: interval / 2})
 	c := mustDial(t, r, 1, dialOpts{user: 1})
 	c.nextOf("chat.presence")
 	pings := countPings(c)
