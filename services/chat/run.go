@@ -39,6 +39,7 @@ type config struct {
 	presenceTTL     time.Duration
 	batchMaxSize    int
 	batchMaxWait    time.Duration
+	commitLanes     int
 	// databaseReadURL, when set, is a read-only replica of DATABASE_URL's
 	// database that serves history pages and room listings (README).
 	databaseReadURL string
@@ -52,6 +53,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		presenceTTL:     env.Duration("PRESENCE_TTL", 30*time.Second),
 		batchMaxSize:    env.Int("BATCH_MAX_SIZE", 256),
 		batchMaxWait:    env.Duration("BATCH_MAX_WAIT", 0),
+		commitLanes:     env.Int("COMMIT_LANES", 1),
 		databaseReadURL: env.String("DATABASE_READ_URL", ""),
 	}
 	var err error
@@ -66,6 +68,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.batchMaxSize < 1 || c.batchMaxSize > 5000 {
 		return c, errors.New("configuration: BATCH_MAX_SIZE must be between 1 and 5000")
+	}
+	if c.commitLanes < 1 || c.commitLanes > 64 {
+		return c, errors.New("configuration: COMMIT_LANES must be between 1 and 64")
 	}
 	return c, nil
 }
@@ -184,6 +189,7 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 		Logger:      logger,
 		PresenceTTL: cfg.presenceTTL,
 		Batch:       batch.Config{MaxSize: cfg.batchMaxSize, MaxWait: cfg.batchMaxWait},
+		CommitLanes: cfg.commitLanes,
 		Hooks:       m.hooks(),
 
 		Relations:     relations,

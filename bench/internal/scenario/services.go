@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/bench/internal/api"
@@ -27,9 +28,12 @@ import (
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 )
 
-// M5 calls the chat service's SendMessage directly from many concurrent
-// senders (closed loop: each waits for its ack, which comes after commit)
-// and reports persisted messages per second.
+// M5 calls the chat service directly and reports persisted messages per
+// second, acknowledged after commit, in two ways: SendMessage from many
+// concurrent senders (closed loop: each waits for its ack), one call per
+// message; and SendMessages as the gateways call it, m5Gateways callers
+// each with a batch of m5Batch messages of many users in flight (the same
+// number of messages in flight as senders in the first way).
 func M5(ctx context.Context, e *Env) report.Scenario {
 	z := e.Sizes
 	sc := report.Scenario{ID: "M5", Title: "chat service alone: persisted messages/s (ack after commit)",
@@ -55,60 +59,62 @@ func M5(ctx context.Context, e *Env) report.Scenario {
 		}
 		rooms[i] = r.GetId()
 	}
-	groups := e.Stack.Groups()
+	asGateway, err := servicetrust.FromKeyFile("gateway", e.Stack.ServiceKeyFile())
+	if err != nil {
+		sc.Error = err.Error()
+		return sc
+	}
+	gwConn, err := grpcclient.Dial(e.Stack.Chat.Addr, asGateway)
+	if err != nil {
+		sc.Error = err.Error()
+		return sc
+	}
+	defer gwConn.Close()
+	gwChat := chatv1.NewChatServiceClient(gwConn)
 	var rates, p50s, p99s, chatCPU []float64
+	var bRates, bP50s, bP99s, bChatCPU []float64
 	var totalOK int64
 	for rep := range z.Reps {
-		var ok, failed atomic.Int64
-		errs := map[string]int{}
-		var errMu sync.Mutex
-		hist := latency.NewSharded(z.M5Concurrency)
-		waitProfiles := e.profileWindow(ctx, "send", z.M5Window)
-		before := procstat.Take("/proc", groups)
-		start := time.Now()
-		end := start.Add(z.M5Window)
-		var wg sync.WaitGroup
-		for w := range z.M5Concurrency {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				a := e.Accounts[w%len(e.Accounts)]
-				cctx := grpcauth.WithToken(ctx, a.Token)
-				for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
-					t0 := time.Now()
-					_, err := chat.SendMessage(cctx, &chatv1.SendMessageRequest{
-						RoomId: rooms[(w+i)%len(rooms)], Text: "m5 message " + strconv.Itoa(i),
-						ClientMsgId: fmt.Sprintf("%sm5r%dw%di%d", e.RunID, rep, w, i),
-					})
-					if err != nil {
-						failed.Add(1)
-						errMu.Lock()
-						errs[status.Code(err).String()]++
-						errMu.Unlock()
-						continue
-					}
-					hist.Record(w, time.Since(t0))
-					ok.Add(1)
+		// One message per call: each sender waits for its ack.
+		r := e.m5Window(ctx, "send", z.M5Concurrency, func(w int, end time.Time, t *m5Tally) {
+			a := e.Accounts[w%len(e.Accounts)]
+			cctx := grpcauth.WithToken(ctx, a.Token)
+			for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
+				t0 := time.Now()
+				_, err := chat.SendMessage(cctx, &chatv1.SendMessageRequest{
+					RoomId: rooms[(w+i)%len(rooms)], Text: "m5 message " + strconv.Itoa(i),
+					ClientMsgId: fmt.Sprintf("%sm5r%dw%di%d", e.RunID, rep, w, i),
+				})
+				if err != nil {
+					t.fail(status.Code(err), 1)
+					continue
 				}
-			}(w)
-		}
-		wg.Wait()
-		win := time.Since(start).Seconds()
-		after := procstat.Take("/proc", groups)
-		waitProfiles()
-		us := procstat.Diff(groups, before, after)
-		l := hist.Snapshot().Summary()
-		rate := float64(ok.Load()) / win
-		totalOK += ok.Load()
-		e.Logf("M5 run %d: %.0f persisted msgs/s, p50 %.2f ms p99 %.2f ms, %d errors %v", rep+1, rate, l.P50Ms, l.P99Ms, failed.Load(), errs)
-		sc.Runs = append(sc.Runs, map[string]any{"ok": ok.Load(), "failed": failed.Load(), "errors": errs, "latency": l, "processes": us, "window_s": win})
-		rates, p50s, p99s = append(rates, rate), append(p50s, l.P50Ms), append(p99s, l.P99Ms)
-		chatCPU = append(chatCPU, ratio(cpuOf(us, "chat"), win))
-		if failed.Load() > 0 {
-			sc.Notes = append(sc.Notes, fmt.Sprintf("run %d: %d SendMessage errors %v", rep+1, failed.Load(), errs))
+				t.hist.Record(w, time.Since(t0))
+				t.ok.Add(1)
+			}
+		})
+		totalOK += r.ok
+		e.Logf("M5 run %d: %.0f persisted msgs/s, p50 %.2f ms p99 %.2f ms, %d errors %v", rep+1, r.rate, r.lat.P50Ms, r.lat.P99Ms, r.failed, r.errs)
+		sc.Runs = append(sc.Runs, map[string]any{"ok": r.ok, "failed": r.failed, "errors": r.errs, "latency": r.lat, "processes": r.usage, "window_s": r.window})
+		rates, p50s, p99s = append(rates, r.rate), append(p50s, r.lat.P50Ms), append(p99s, r.lat.P99Ms)
+		chatCPU = append(chatCPU, r.chatCores)
+		if r.failed > 0 {
+			sc.Notes = append(sc.Notes, fmt.Sprintf("run %d: %d SendMessage errors %v", rep+1, r.failed, r.errs))
 		}
 		if rep == z.Reps/2 {
-			sc.Processes, sc.WindowS = us, win
+			sc.Processes, sc.WindowS = r.usage, r.window
+		}
+
+		b := e.m5Batched(ctx, gwChat, rooms, rep)
+		totalOK += b.ok
+		e.Logf("M5 run %d, SendMessages: %.0f persisted msgs/s, batch of %d p50 %.2f ms p99 %.2f ms, chat %.2f cores, %d errors %v",
+			rep+1, b.rate, m5Batch, b.lat.P50Ms, b.lat.P99Ms, b.chatCores, b.failed, b.errs)
+		sc.Runs = append(sc.Runs, map[string]any{"rpc": "SendMessages", "batch": m5Batch, "callers": m5Gateways, "ok": b.ok,
+			"failed": b.failed, "errors": b.errs, "latency": b.lat, "processes": b.usage, "window_s": b.window})
+		bRates, bP50s, bP99s = append(bRates, b.rate), append(bP50s, b.lat.P50Ms), append(bP99s, b.lat.P99Ms)
+		bChatCPU = append(bChatCPU, b.chatCores)
+		if b.failed > 0 {
+			sc.Notes = append(sc.Notes, fmt.Sprintf("run %d: %d SendMessages entries failed %v", rep+1, b.failed, b.errs))
 		}
 	}
 	// Every acknowledged message must be stored: the rooms' last seqs add
@@ -126,14 +132,110 @@ func M5(ctx context.Context, e *Env) report.Scenario {
 	if stored >= 0 {
 		sc.Notes = append(sc.Notes, fmt.Sprintf("acknowledged %d, rooms' last seq sum %d (must be equal)", totalOK, stored))
 	}
+	bCmd := fmt.Sprintf("%s (gRPC SendMessages as a gateway, %d callers with a batch of %d in flight each, over %d rooms, %v)", e.command(), m5Gateways, m5Batch, z.M5Rooms, z.M5Window)
 	sc.Figures = []report.Figure{
-		report.NewFigure("M5", "persisted messages/s", "msg/s", rates, report.AtLeast(20000), cmd),
+		report.NewFigure("M5", "persisted messages/s, one SendMessage per message", "msg/s", rates, nil, cmd),
 		report.NewFigure("M5", "SendMessage latency p50", "ms", p50s, nil, cmd),
 		report.NewFigure("M5", "SendMessage latency p99", "ms", p99s, nil, cmd),
-		report.NewFigure("M5", "chat service CPU", "cores", chatCPU, nil, cmd),
+		report.NewFigure("M5", "chat service CPU, SendMessage", "cores", chatCPU, nil, cmd),
+		// The gateways' path: the bar applies here.
+		report.NewFigure("M5", "persisted messages/s, SendMessages batches (the gateways' path)", "msg/s", bRates, report.AtLeast(20000), bCmd),
+		report.NewFigure("M5", "SendMessages batch latency p50", "ms", bP50s, nil, bCmd),
+		report.NewFigure("M5", "SendMessages batch latency p99", "ms", bP99s, nil, bCmd),
+		report.NewFigure("M5", "chat service CPU, SendMessages", "cores", bChatCPU, nil, bCmd),
 	}
 	sc.Notes = append(sc.Notes, sharedNote)
 	return sc
+}
+
+// The batched half of M5: as many messages in flight as M5's senders,
+// carried by two callers as two gateway replicas would carry them.
+const (
+	m5Gateways = 2
+	m5Batch    = 128
+)
+
+// m5Result is one M5 window.
+type m5Result struct {
+	ok, failed int64
+	errs       map[string]int
+	lat        latency.Summary
+	rate       float64
+	chatCores  float64
+	usage      []procstat.Usage
+	window     float64
+}
+
+// m5Tally is what one M5 window's workers count.
+type m5Tally struct {
+	ok, failed atomic.Int64
+	hist       *latency.Sharded
+	mu         sync.Mutex
+	errs       map[string]int
+}
+
+// fail counts n messages that failed with code.
+func (t *m5Tally) fail(code codes.Code, n int) {
+	t.failed.Add(int64(n))
+	t.mu.Lock()
+	t.errs[code.String()] += n
+	t.mu.Unlock()
+}
+
+// m5Window runs work on workers goroutines (each records into the tally's
+// histogram under its own index) until the window ends, sampling every
+// process and profiling them over it.
+func (e *Env) m5Window(ctx context.Context, what string, workers int, work func(w int, end time.Time, t *m5Tally)) m5Result {
+	t := &m5Tally{hist: latency.NewSharded(workers), errs: map[string]int{}}
+	groups := e.Stack.Groups()
+	waitProfiles := e.profileWindow(ctx, what, e.Sizes.M5Window)
+	before := procstat.Take("/proc", groups)
+	start := time.Now()
+	end := start.Add(e.Sizes.M5Window)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() { work(w, end, t) })
+	}
+	wg.Wait()
+	win := time.Since(start).Seconds()
+	after := procstat.Take("/proc", groups)
+	waitProfiles()
+	us := procstat.Diff(groups, before, after)
+	return m5Result{ok: t.ok.Load(), failed: t.failed.Load(), errs: t.errs, lat: t.hist.Snapshot().Summary(),
+		rate: float64(t.ok.Load()) / win, chatCores: ratio(cpuOf(us, "chat"), win), usage: us, window: win}
+}
+
+// m5Batched runs one M5 window through SendMessages: each caller sends a
+// batch of m5Batch messages from rotating users over the rooms, waits for
+// the outcomes (after commit) and sends the next.
+func (e *Env) m5Batched(ctx context.Context, chat chatv1.ChatServiceClient, rooms []int64, rep int) m5Result {
+	return e.m5Window(ctx, "send-batched", m5Gateways, func(g int, end time.Time, t *m5Tally) {
+		msgs := make([]*chatv1.SenderMessage, m5Batch)
+		for i := 0; time.Now().Before(end) && ctx.Err() == nil; i++ {
+			for j := range msgs {
+				n := i*m5Batch + j
+				a := e.Accounts[(g*m5Batch+j)%len(e.Accounts)]
+				msgs[j] = &chatv1.SenderMessage{SenderId: a.ID, SenderEmail: a.Email, Message: &chatv1.SendMessageRequest{
+					RoomId: rooms[(g+n)%len(rooms)], Text: "m5 batched message " + strconv.Itoa(n),
+					ClientMsgId: fmt.Sprintf("%sm5br%dg%dn%d", e.RunID, rep, g, n),
+				}}
+			}
+			t0 := time.Now()
+			resp, err := chat.SendMessages(ctx, &chatv1.SendMessagesRequest{Messages: msgs})
+			if err != nil {
+				t.fail(status.Code(err), len(msgs))
+				continue
+			}
+			t.hist.Record(g, time.Since(t0))
+			for _, o := range resp.GetOutcomes() {
+				if se := o.GetError(); se != nil {
+					t.fail(codes.Code(se.GetCode()), 1) //nolint:gosec // G115: gRPC codes are 0..16
+					continue
+				}
+				t.ok.Add(1)
+			}
+		}
+	})
 }
 
 func syncCommit(ctx context.Context, url string) (string, error) {

@@ -305,6 +305,11 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	return s, nil
 }
 
+// ServiceKeyFile is the pre-shared service key the stack's processes
+// prove their identity with (a caller presenting it as "gateway" may use
+// the gateway-only RPCs, e.g. SendMessages).
+func (s *Stack) ServiceKeyFile() string { return filepath.Join(s.opts.WorkDir, "service.key") }
+
 // All is every process in start order.
 func (s *Stack) All() []*Proc {
 	var out []*Proc

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -53,7 +54,14 @@ type Config struct {
 	PresenceTTL time.Duration
 	// Batch tunes the group commit of SendMessage.
 	Batch batch.Config
-	Hooks Hooks
+	// CommitLanes is how many group commits may run at once [1]. Each room
+	// belongs to one lane (room id modulo lanes), so a room's messages are
+	// still stored and published in order; lanes lock disjoint rooms, as
+	// two chat replicas' batches do. More lanes let a saturated service
+	// use more than one PostgreSQL backend (BENCHMARKS.md M5), at the cost
+	// of smaller batches, so more commits per message, below saturation.
+	CommitLanes int
+	Hooks       Hooks
 
 	// Conversations: Relations answers blocks and staff (user service),
 	// Moderation keeps mutes, reports and the audit, MutePublisher
@@ -74,7 +82,7 @@ type Service struct {
 	log       *slog.Logger
 	ttl       time.Duration
 	hooks     Hooks
-	batcher   *batch.Batcher[pending, Stored]
+	lanes     []*batch.Batcher[pending, Stored] // group commits, by room (CommitLanes)
 
 	relations Relations
 	mod       ModerationStore
@@ -112,13 +120,25 @@ func NewService(cfg Config) *Service {
 	// that message fails alone: one user's bad text never fails the
 	// other messages sharing its group commit.
 	bc.Isolate = func(err error) bool { return apperr.ErrorCode(err) == apperr.CodeInvalid }
-	s.batcher = batch.New(bc, s.flush)
+	s.lanes = make([]*batch.Batcher[pending, Stored], max(cfg.CommitLanes, 1))
+	for i := range s.lanes {
+		s.lanes[i] = batch.New(bc, s.flush)
+	}
 	return s
 }
 
+// lane is the group commit of a room's messages.
+func (s *Service) lane(roomID int64) int {
+	return int(uint64(roomID) % uint64(len(s.lanes))) //nolint:gosec // G115: the modulus is a small positive int
+}
+
 // Close waits for queued sends to be committed (and published), then stops
-// the group-commit worker. Call it after the gRPC server has stopped.
-func (s *Service) Close() { s.batcher.Close() }
+// the group-commit workers. Call it after the gRPC server has stopped.
+func (s *Service) Close() {
+	for _, b := range s.lanes {
+		b.Close()
+	}
+}
 
 // ---- rooms ----
 
@@ -294,7 +314,7 @@ func (s *Service) Send(ctx context.Context, c Caller, m NewMessage) (Message, er
 	}
 	s.dmRecipients(ctx, []*NewMessage{&m})
 	s.mentionRecipients(ctx, []*NewMessage{&m})
-	st, err := s.batcher.Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
+	st, err := s.lanes[s.lane(m.RoomID)].Do(ctx, pending{msg: m, sender: sender, span: trace.SpanContextFromContext(ctx)})
 	return sendOutcome(st, err)
 }
 
@@ -353,11 +373,43 @@ func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []er
 	}
 	s.dmRecipients(ctx, ptrs)
 	s.mentionRecipients(ctx, ptrs)
-	stored, serrs := s.batcher.DoAll(ctx, reqs)
+	stored, serrs := s.commitAll(ctx, reqs)
 	for k, i := range at {
 		msgs[i], errs[i] = sendOutcome(stored[k], serrs[k])
 	}
 	return msgs, errs
+}
+
+// commitAll runs reqs through their rooms' group commits, the lanes at
+// once, and answers in reqs' order.
+func (s *Service) commitAll(ctx context.Context, reqs []pending) ([]Stored, []error) {
+	if len(s.lanes) == 1 {
+		return s.lanes[0].DoAll(ctx, reqs)
+	}
+	byLane := make([][]int, len(s.lanes)) // indexes in reqs
+	for i, r := range reqs {
+		l := s.lane(r.msg.RoomID)
+		byLane[l] = append(byLane[l], i)
+	}
+	stored, errs := make([]Stored, len(reqs)), make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for l, idx := range byLane {
+		if len(idx) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			part := make([]pending, len(idx))
+			for k, i := range idx {
+				part[k] = reqs[i]
+			}
+			st, es := s.lanes[l].DoAll(ctx, part)
+			for k, i := range idx {
+				stored[i], errs[i] = st[k], es[k]
+			}
+		})
+	}
+	wg.Wait()
+	return stored, errs
 }
 
 // checkNewMessage applies the rules of a message that need no lookup.
