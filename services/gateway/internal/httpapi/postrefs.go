@@ -4,7 +4,6 @@ import (
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
 // postRef is what a post detail needs before it can ask the user and chat
@@ -36,6 +35,36 @@ const (
 	recentMax = 10_000
 )
 
-func newRecent[V any]() *expirable.LRU[int64, V] {
-	return expirable.NewLRU[int64, V](recentMax, nil, recentTTL)
+// recent is an LRU of values that count as absent once recentTTL old.
+// Entries expire when read rather than by a sweeper: the library's
+// expiring LRU runs a goroutine per cache that wakes every TTL/100 (10 ms
+// here), which was most of an idle gateway's CPU.
+type recent[V any] struct {
+	c *lru.Cache[int64, recentEntry[V]]
 }
+
+type recentEntry[V any] struct {
+	v  V
+	at time.Time
+}
+
+func newRecent[V any]() recent[V] {
+	c, err := lru.New[int64, recentEntry[V]](recentMax)
+	if err != nil {
+		panic(err) // only for a size <= 0
+	}
+	return recent[V]{c: c}
+}
+
+// Get returns the value of key unless it is missing or too old.
+func (r recent[V]) Get(key int64) (V, bool) {
+	e, ok := r.c.Get(key)
+	if !ok || time.Since(e.at) > recentTTL {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
+}
+
+// Add remembers v for key as of now.
+func (r recent[V]) Add(key int64, v V) { r.c.Add(key, recentEntry[V]{v: v, at: time.Now()}) }

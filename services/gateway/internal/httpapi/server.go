@@ -12,7 +12,6 @@ import (
 	"net/netip"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/prometheus/client_golang/prometheus"
 
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
@@ -79,8 +78,8 @@ type Server struct {
 	// postRefs are the writers and rooms of posts seen; summaries and
 	// rooms what anonymous post details may reuse (postrefs.go).
 	postRefs  *lru.Cache[int64, postRef]
-	summaries *expirable.LRU[int64, *userv1.UserSummary]
-	rooms     *expirable.LRU[int64, *chatv1.Room]
+	summaries recent[*userv1.UserSummary]
+	rooms     recent[*chatv1.Room]
 
 	mux     *http.ServeMux
 	handler http.Handler
