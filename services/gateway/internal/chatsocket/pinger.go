@@ -58,7 +58,7 @@ func (w *pingWheel) removeLocked(c *client) {
 // empty (the next socket starts another), so a replica or test without
 // sockets runs no pinger.
 func (h *Hub) pingLoop() {
-	t := time.NewTicker(h.cfg.PingInterval / pingSlots)
+	t := time.NewTicker(max(h.cfg.PingInterval/pingSlots, time.Millisecond))
 	defer t.Stop()
 	var due []*client
 	for range t.C {
