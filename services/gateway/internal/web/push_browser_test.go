@@ -100,27 +100,45 @@ func TestBrowserPush(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	payload := `{"id":5,"kind":"mention","room":` + room + `,"seq":3,"actor":"밥","excerpt":"@앨리스 <b>hi</b>","url":"/rooms/` + room + `/?seq=3"}`
-	if _, err := chromedp.Call(alice.ctx, serviceworker.DeliverPushMessage, serviceworker.DeliverPushMessageParams{
-		Origin: origin, RegistrationID: regID, Data: payload,
-	}); err != nil {
-		t.Fatalf("deliver push: %v", err)
-	}
 	const shown = `(async () => (await (await navigator.serviceWorker.ready).getNotifications()).map((n) => [n.title, n.body, n.tag, n.data.url]))()`
-	alice.waitJS("the notification", `(async () => (await (await navigator.serviceWorker.ready).getNotifications()).length === 1)()`)
+	deliverUntil(t, alice, origin, regID, payload, "the notification", `(async () => (await (await navigator.serviceWorker.ready).getNotifications()).length === 1)()`)
 	got := eval[[][]string](alice, shown)
 	want := []string{"밥님이 회원님을 언급했습니다", "@앨리스 <b>hi</b>", "room-" + room, origin + "/rooms/" + room + "/?seq=3"}
 	if len(got) != 1 || strings.Join(got[0], "|") != strings.Join(want, "|") {
 		t.Errorf("notifications = %q, want %q", got, want)
 	}
 	// A second push for the room replaces it; a url elsewhere is not followed.
-	if _, err := chromedp.Call(alice.ctx, serviceworker.DeliverPushMessage, serviceworker.DeliverPushMessageParams{
-		Origin: origin, RegistrationID: regID, Data: `{"id":6,"kind":"reply","room":` + room + `,"actor":"밥","url":"https://evil.example/x"}`,
-	}); err != nil {
-		t.Fatalf("deliver push: %v", err)
-	}
-	alice.waitJS("the replacement", `(async () => { const n = await (await navigator.serviceWorker.ready).getNotifications(); return n.length === 1 && n[0].title === '밥님이 답장했습니다'; })()`)
+	deliverUntil(t, alice, origin, regID, `{"id":6,"kind":"reply","room":`+room+`,"actor":"밥","url":"https://evil.example/x"}`,
+		"the replacement", `(async () => { const n = await (await navigator.serviceWorker.ready).getNotifications(); return n.length === 1 && n[0].title === '밥님이 답장했습니다'; })()`)
 	if got := eval[[][]string](alice, shown); len(got) != 1 || got[0][3] != origin+"/" {
 		t.Errorf("after the second push: %q", got)
 	}
 	alice.checkClean()
+}
+
+// deliverUntil pushes data to the registration through DevTools until the
+// page sees what expr checks (a notification shown), at most three times
+// a few seconds apart, then waits for it once more. Under load Chromium
+// has dropped a DevTools push now and then (the worker showed nothing, no
+// error anywhere); a real push service delivers again too. What is
+// checked is the notification the worker shows, not how often it was
+// pushed: a repeated push of one room replaces it (same tag).
+func deliverUntil(t *testing.T, tb *tab, origin string, regID serviceworker.RegistrationID, data, what, expr string) {
+	t.Helper()
+	for range 3 {
+		if _, err := chromedp.Call(tb.ctx, serviceworker.DeliverPushMessage, serviceworker.DeliverPushMessageParams{
+			Origin: origin, RegistrationID: regID, Data: data,
+		}); err != nil {
+			t.Fatalf("deliver push: %v", err)
+		}
+		deadline := time.Now().Add(4 * time.Second)
+		for time.Now().Before(deadline) {
+			if eval[bool](tb, expr) {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("%s: not shown 4 s after a push; pushing again", what)
+	}
+	tb.waitJS(what, expr)
 }
