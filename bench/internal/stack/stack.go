@@ -218,7 +218,7 @@ func Start(ctx context.Context, o Options) (*Stack, error) {
 	if err := accesstoken.WriteKeyFiles(priv, pub); err != nil {
 		return nil, err
 	}
-	serviceKey := filepath.Join(o.WorkDir, "service.key")
+	serviceKey := s.ServiceKeyFile()
 	if err := servicetrust.WriteKeyFile(serviceKey); err != nil {
 		return nil, err
 	}

@@ -381,10 +381,15 @@ func (s *Service) SendMany(ctx context.Context, out []Outgoing) ([]Message, []er
 }
 
 // commitAll runs reqs through their rooms' group commits, the lanes at
-// once, and answers in reqs' order.
+// once, and answers in reqs' order. A batch whose rooms share one lane
+// (always, with one lane) goes in as it is.
 func (s *Service) commitAll(ctx context.Context, reqs []pending) ([]Stored, []error) {
-	if len(s.lanes) == 1 {
-		return s.lanes[0].DoAll(ctx, reqs)
+	first := 0
+	if len(reqs) > 0 {
+		first = s.lane(reqs[0].msg.RoomID)
+	}
+	if !slices.ContainsFunc(reqs, func(r pending) bool { return s.lane(r.msg.RoomID) != first }) {
+		return s.lanes[first].DoAll(ctx, reqs)
 	}
 	byLane := make([][]int, len(s.lanes)) // indexes in reqs
 	for i, r := range reqs {

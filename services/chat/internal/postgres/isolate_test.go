@@ -43,19 +43,25 @@ func (directory) Users(_ context.Context, ids []int64) (map[int64]chat.User, err
 	return out, nil
 }
 
-// publications records what the service announces.
+// publications records what the service announces: every seq in order,
+// and per room.
 type publications struct {
-	mu   sync.Mutex
-	seqs []int64
+	mu     sync.Mutex
+	seqs   []int64
+	byRoom map[int64][]int64
 }
 
 func (p *publications) Publish(context.Context, int64, string, []byte) error { return nil }
 
-func (p *publications) PublishMessages(_ context.Context, _ int64, msgs []chat.Published) error {
+func (p *publications) PublishMessages(_ context.Context, room int64, msgs []chat.Published) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.byRoom == nil {
+		p.byRoom = map[int64][]int64{}
+	}
 	for _, m := range msgs {
 		p.seqs = append(p.seqs, m.Seq)
+		p.byRoom[room] = append(p.byRoom[room], m.Seq)
 	}
 	return nil
 }

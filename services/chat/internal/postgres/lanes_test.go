@@ -13,23 +13,6 @@ import (
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 
-// roomPublications records what the service announces, per room.
-type roomPublications struct {
-	mu   sync.Mutex
-	seqs map[int64][]int64
-}
-
-func (p *roomPublications) Publish(context.Context, int64, string, []byte) error { return nil }
-
-func (p *roomPublications) PublishMessages(_ context.Context, room int64, msgs []chat.Published) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, m := range msgs {
-		p.seqs[room] = append(p.seqs[room], m.Seq)
-	}
-	return nil
-}
-
 // TestCommitLanes: with three group commits running at once on a real
 // database, concurrent batches of sends over many rooms (as gateways call
 // SendMessages) are each acknowledged with the seq they were stored at;
@@ -43,7 +26,7 @@ func TestCommitLanes(t *testing.T) {
 	for i := range rooms {
 		rooms[i] = mustRoom(t, s, 1).ID
 	}
-	pub := &roomPublications{seqs: map[int64][]int64{}}
+	pub := &publications{}
 	var mu sync.Mutex
 	sizes := map[int]int{}
 	svc := chat.NewService(chat.Config{
@@ -121,7 +104,7 @@ func TestCommitLanes(t *testing.T) {
 				t.Fatalf("room %d: %s stored at seq %d, acknowledged at %d", room, m.ClientMsgID, m.Seq, acked[m.ClientMsgID])
 			}
 		}
-		got := pub.seqs[room]
+		got := pub.byRoom[room]
 		if len(got) != len(hist) {
 			t.Fatalf("room %d: published %d messages, stored %d", room, len(got), len(hist))
 		}
