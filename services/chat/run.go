@@ -40,6 +40,7 @@ type config struct {
 	batchMaxSize    int
 	batchMaxWait    time.Duration
 	commitLanes     int
+	searchMerge     time.Duration
 	// databaseReadURL, when set, is a read-only replica of DATABASE_URL's
 	// database that serves history pages and room listings (README).
 	databaseReadURL string
@@ -54,6 +55,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		batchMaxSize:    env.Int("BATCH_MAX_SIZE", 256),
 		batchMaxWait:    env.Duration("BATCH_MAX_WAIT", 0),
 		commitLanes:     env.Int("COMMIT_LANES", 1),
+		searchMerge:     env.Duration("SEARCH_MERGE_INTERVAL", time.Second),
 		databaseReadURL: env.String("DATABASE_READ_URL", ""),
 	}
 	var err error
@@ -72,6 +74,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.commitLanes < 1 || c.commitLanes > 64 {
 		return c, errors.New("configuration: COMMIT_LANES must be between 1 and 64")
 	}
+	if c.searchMerge < 10*time.Millisecond {
+		return c, errors.New("configuration: SEARCH_MERGE_INTERVAL must be at least 10ms")
+	}
 	return c, nil
 }
 
@@ -84,6 +89,7 @@ type metrics struct {
 	batchFailures  prometheus.Counter
 	publishFailed  *prometheus.CounterVec
 	presenceFailed *prometheus.CounterVec
+	searchMerged   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -102,8 +108,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "chat_publish_failures_total", Help: "NATS publishes that failed, by event."}, []string{"event"}),
 		presenceFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chat_presence_failures_total", Help: "Redis presence calls that failed, by operation."}, []string{"op"}),
+		searchMerged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chat_search_index_merged_pages_total", Help: "Pending-list pages of the message search index merged into it."}),
 	}
-	reg.MustRegister(m.persisted, m.batchSize, m.batchDuration, m.batchFailures, m.publishFailed, m.presenceFailed)
+	reg.MustRegister(m.persisted, m.batchSize, m.batchDuration, m.batchFailures, m.publishFailed, m.presenceFailed,
+		m.searchMerged)
 	return m
 }
 
@@ -203,19 +212,25 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	srv := base.NewServer(accesstoken.NewVerifier(pub).WithCache(100000), nil)
 	chatv1.RegisterChatServiceServer(srv, rpc.New(svc, logger))
 
-	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	bgCtx, stopBackground := context.WithCancel(context.Background())
 	sweepDone := make(chan struct{})
 	go func() {
 		defer close(sweepDone)
-		svc.RunSweeper(sweepCtx, sweepInterval(cfg.presenceTTL))
+		svc.RunSweeper(bgCtx, sweepInterval(cfg.presenceTTL))
+	}()
+	mergeDone := make(chan struct{})
+	go func() {
+		defer close(mergeDone)
+		store.RunSearchIndexMerger(bgCtx, cfg.searchMerge, logger, func(pages int64) { m.searchMerged.Add(float64(pages)) })
 	}()
 
 	// Serve until ctx ends; it drains in-flight calls (which wait for their
 	// group commit) before returning.
 	serveErr := base.Serve(ctx, srv, func(context.Context) error { return nil })
 	svc.Close() // commits and publishes anything still queued
-	stopSweep()
+	stopBackground()
 	<-sweepDone
+	<-mergeDone
 	if !nc.IsConnected() {
 		logger.Warn("nats not connected at shutdown; receivers repair gaps from history")
 	} else if err := nc.FlushTimeout(2 * time.Second); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cobraspace/cobraspace/platform/batch"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
@@ -194,3 +197,93 @@ func backendCPU(pid int) (time.Duration, error) {
 
 // clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on Linux.
 const clockTicks = 100
+
+// BenchmarkSearchIndexCPU measures PostgreSQL's CPU per stored message
+// (backend CPU from /proc, as BenchmarkGroupCommitCPU) with the trigram
+// index taking each message's trigrams inside the send's commit
+// (migration 6: fastupdate off) and through the pending list merged
+// about once per 1,000 messages by another connection, as the service's
+// merger does every second at 1,000 messages/s (migration 7; the merging
+// backend's CPU is included). Texts are 6-13 words from a small mixed
+// Korean and English vocabulary plus a number, so trigrams repeat across
+// messages as in chat; batches go to 4 rooms like the busy-rooms
+// benchmark's.
+//
+//	go test -run '^$' -bench SearchIndexCPU -benchtime 2000x ./internal/postgres/
+func BenchmarkSearchIndexCPU(b *testing.B) {
+	vocab := strings.Fields(`golang rust python kubernetes docker postgres redis grpc websocket latency
+		goroutine channel mutex deadlock 개발자 서울 코드 리뷰 배포 테스트 서버 hello thanks question
+		error panic stack trace compile build deploy merge rebase commit branch`)
+	for _, version := range []int64{6, 7} {
+		for _, size := range []int{4, 32} {
+			b.Run(fmt.Sprintf("migration=%d/batch=%d", version, size), func(b *testing.B) {
+				pool, _ := migratedTo(b, version)
+				s := New(pool)
+				ctx := context.Background()
+				var rooms []int64
+				for range 4 {
+					rooms = append(rooms, mustRoom(b, s, 1).ID)
+				}
+				var pids [2]int
+				conns := make([]*pgxpool.Conn, 2) // sender, merger
+				for i := range conns {
+					c, err := pool.Acquire(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer c.Release()
+					if err := c.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pids[i]); err != nil {
+						b.Fatal(err)
+					}
+					conns[i] = c
+				}
+				if _, err := backendCPU(pids[0]); err != nil {
+					b.Skipf("PostgreSQL backend not visible in /proc (not on this machine?): %v", err)
+				}
+				rng := rand.New(rand.NewPCG(1, 2))
+				next := 0
+				store := func() {
+					msgs := make([]chat.NewMessage, size)
+					for i := range msgs {
+						words := make([]string, 6+rng.IntN(8))
+						for w := range words {
+							words[w] = vocab[rng.IntN(len(vocab))]
+						}
+						next++
+						msgs[i] = chat.NewMessage{RoomID: rooms[i%len(rooms)], SenderID: int64(i + 1),
+							Text: strings.Join(words, " ") + " #" + strconv.Itoa(next), ClientMsgID: "m" + strconv.Itoa(next)}
+					}
+					if _, err := insertBatch(ctx, conns[0], msgs); err != nil {
+						b.Fatal(err)
+					}
+					if version >= 7 && next%1000 < size {
+						if _, err := conns[1].Exec(ctx, `SELECT gin_clean_pending_list(inhrelid::regclass)
+							FROM pg_inherits WHERE inhparent = to_regclass('messages_text_trgm')`); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				for range 100 { // warm up: plans cached, pages in memory
+					store()
+				}
+				cpu := func() (total time.Duration) {
+					for _, pid := range pids {
+						d, err := backendCPU(pid)
+						if err != nil {
+							b.Fatal(err)
+						}
+						total += d
+					}
+					return total
+				}
+				before := cpu()
+				b.ResetTimer()
+				for range b.N {
+					store()
+				}
+				b.StopTimer()
+				b.ReportMetric(float64((cpu()-before).Microseconds())/float64(b.N*size), "pg-cpu-µs/msg")
+			})
+		}
+	}
+}
