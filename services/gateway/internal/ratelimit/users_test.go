@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,13 +84,67 @@ func TestUsersRedisDown(t *testing.T) {
 	if want := MessageBurst - 1; got < want || got > want+refill {
 		t.Fatalf("without Redis: %d of %d sends allowed, want the local burst (%d left)", got, 2*MessageBurst, want)
 	}
-	if n := testutil.ToFloat64(u.localOnly); n != float64(got) {
-		t.Errorf("local-only metric: got %v, want %d (every allowed send)", n, got)
+	// The first send took a lease of leaseSize shared tokens, and the
+	// sends after the stop used its leaseSize-1 others before asking Redis.
+	if n, want := testutil.ToFloat64(u.localOnly), got-(leaseSize-1); n != float64(want) {
+		t.Errorf("local-only metric: got %v, want %d (every allowed send past the lease)", n, want)
+	}
+}
+
+// callCounter counts the script calls (EVALSHA, EVAL) a Redis client sends.
+type callCounter struct{ n atomic.Int64 }
+
+func (c *callCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (c *callCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); name == "evalsha" || name == "eval" {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (c *callCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// A replica takes shared tokens leaseSize at a time: a user's steady sends
+// cost one Redis call per lease, and an unused lease lapses after leaseTTL.
+func TestUsersLeases(t *testing.T) {
+	opt, err := redis.ParseURL(testenv.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	var calls callCounter
+	rdb.AddHook(&calls)
+	u := NewUsers(rdb, testenv.Prefix(t), nil)
+	ctx := context.Background()
+
+	if got := sends(t, 1, 2*leaseSize, u); got != 2*leaseSize {
+		t.Fatalf("%d of %d sends allowed, want all (within the burst)", got, 2*leaseSize)
+	}
+	// One call per lease; a first EVALSHA of a script Redis has not seen
+	// yet is answered NOSCRIPT and retried as EVAL (one more call).
+	if n := calls.n.Load(); n < 2 || n > 3 {
+		t.Fatalf("%d sends made %d Redis calls, want 2 (one per lease of %d)", 2*leaseSize, n, leaseSize)
+	}
+	before := calls.n.Load()
+	if ok, _ := u.Allow(ctx, 1); !ok {
+		t.Fatal("a send past two leases: refused, want allowed (burst left)")
+	}
+	time.Sleep(leaseTTL + 50*time.Millisecond)
+	if ok, _ := u.Allow(ctx, 1); !ok {
+		t.Fatal("a send after the lease lapsed: refused, want allowed")
+	}
+	if n := calls.n.Load() - before; n != 2 {
+		t.Fatalf("a send, then one after leaseTTL: %d Redis calls, want 2 (the lease lapsed)", n)
 	}
 }
 
 // BenchmarkUsersAllow measures what the limit adds to one send: the local
-// bucket alone, and with the Redis check of every allowed send.
+// bucket alone, and with the shared bucket in Redis for users who send 5
+// times each (one lease).
 func BenchmarkUsersAllow(b *testing.B) {
 	for _, tc := range []struct {
 		name string
@@ -101,9 +156,10 @@ func BenchmarkUsersAllow(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			u := NewUsers(tc.rdb, testenv.Prefix(b), nil)
 			ctx := context.Background()
-			var user int64
+			var n int64
 			for b.Loop() {
-				user++ // a fresh user per send: every send is allowed and reaches Redis
+				n++
+				user := n / leaseSize // a fresh user every leaseSize sends: all allowed, one lease each
 				if ok, _ := u.Allow(ctx, user); !ok {
 					b.Fatal("refused")
 				}
