@@ -83,10 +83,12 @@ func (c *convChat) ListNotifications(ctx context.Context, in *chatv1.ListNotific
 
 // state is a member's unread count in a room, from the stored messages.
 func (c *convChat) state(uid, roomID int64) *chatv1.Membership {
+	c.mu.Lock() // members are c's, rooms the fakeChat's
+	read := c.members[uid][roomID]
+	c.mu.Unlock()
 	c.fakeChat.mu.Lock()
 	defer c.fakeChat.mu.Unlock()
 	r := c.rooms[roomID]
-	read := c.members[uid][roomID]
 	m := &chatv1.Membership{RoomId: roomID, LastReadSeq: read, LastSeq: r.lastSeq}
 	for _, msg := range r.msgs {
 		if msg.Seq > read && msg.SenderId != uid {
