@@ -90,21 +90,46 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 // after this batch, parent excerpt), so the caller can tell an unknown
 // room from a bad parent.
 var (
-	insertBatchSQL   = batchSQL(false)
-	insertRepliesSQL = batchSQL(true)
+	insertBatchSQL         = batchSQL(false, false)
+	insertRepliesSQL       = batchSQL(true, false)
+	insertNotifyingSQL     = batchSQL(false, true)
+	insertRepliesNotifySQL = batchSQL(true, true)
 )
 
-// batchSQL builds insertBatchSQL, or with replies insertRepliesSQL: the
-// parent lookup and the reply_count update are only in the statement for
-// batches that carry a reply, because the planner cannot tell that their
-// inputs are empty and an UPDATE of messages joined with an empty set
-// still plans a scan of every partition (measured: ~7x the PostgreSQL CPU
-// per message of the plain statement).
-func batchSQL(replies bool) string {
+// batchSQL builds the statement for a batch with or without replies, and
+// with or without notifications. The parent lookup and the reply_count
+// update are only in the statement for batches that carry a reply,
+// because the planner cannot tell that their inputs are empty and an
+// UPDATE of messages joined with an empty set still plans a scan of every
+// partition (measured: ~7x the PostgreSQL CPU per message of the plain
+// statement). The notification CTEs are only in the statement for batches
+// that notify someone (mentions, replies, DMs): most batches do not, and
+// the executor still sets up and runs every CTE of a statement.
+func batchSQL(replies, notify bool) string {
 	v := `SELECT v.*, 0::bigint AS pseq, 0::bigint AS psender, ''::text AS excerpt, true AS ok
 	FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])
 		WITH ORDINALITY AS v(r, u, t, p, c, i)`
-	replied, parentRows := "", ""
+	replied, parentRows, notifying, notifyRows := "", "", "", ""
+	if notify {
+		notifying = `, nn AS (
+	SELECT k.k, k.u, k.kind, numbered.r, numbered.seq, numbered.u AS actor, left(numbered.t, 100) AS excerpt,
+		count(*) OVER (PARTITION BY k.u) AS n, row_number() OVER (PARTITION BY k.u ORDER BY k.k) AS nth
+	FROM unnest($6::bigint[], $7::bigint[], $8::text[]) WITH ORDINALITY AS k(i, u, kind, k)
+	JOIN numbered ON numbered.i = k.i
+), nc AS (
+	INSERT INTO notification_counters AS c (user_id, last_id, unread)
+	SELECT u, count(*), count(*) FROM nn GROUP BY u ORDER BY u
+	ON CONFLICT (user_id) DO UPDATE SET last_id = c.last_id + excluded.last_id, unread = c.unread + excluded.unread
+	RETURNING c.user_id, c.last_id
+), nins AS (
+	INSERT INTO notifications (user_id, id, kind, actor_id, room_id, message_id, seq, excerpt, created_at)
+	SELECT nn.u, nc.last_id - nn.n + nn.nth, nn.kind, nn.actor, nn.r, ins.id, nn.seq, nn.excerpt, ins.created_at
+	FROM nn JOIN nc ON nc.user_id = nn.u JOIN ins ON ins.room_id = nn.r AND ins.seq = nn.seq
+	RETURNING id, user_id, room_id, seq
+)`
+		notifyRows = `
+UNION ALL SELECT 4, nins.id, nins.user_id, nn.k, now(), 0, '' FROM nins JOIN nn ON nn.u = nins.user_id AND nn.r = nins.room_id AND nn.seq = nins.seq`
+	}
 	if replies {
 		v = `SELECT v.*, pm.seq AS pseq, pm.sender_id AS psender, pm.excerpt, (v.p = 0 OR pm.seq IS NOT NULL) AS ok
 	FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])
@@ -148,28 +173,12 @@ WITH v AS (
 	SELECT u, r, top, count(*), count(*) FROM numbered GROUP BY u, r, top ORDER BY u, r
 	ON CONFLICT (user_id, room_id) DO UPDATE SET own_total = m.own_total + excluded.own_total
 	RETURNING m.user_id, m.room_id, m.last_read_seq, (m.xmax = 0) AS created
-), nn AS (
-	SELECT k.k, k.u, k.kind, numbered.r, numbered.seq, numbered.u AS actor, left(numbered.t, 100) AS excerpt,
-		count(*) OVER (PARTITION BY k.u) AS n, row_number() OVER (PARTITION BY k.u ORDER BY k.k) AS nth
-	FROM unnest($6::bigint[], $7::bigint[], $8::text[]) WITH ORDINALITY AS k(i, u, kind, k)
-	JOIN numbered ON numbered.i = k.i
-), nc AS (
-	INSERT INTO notification_counters AS c (user_id, last_id, unread)
-	SELECT u, count(*), count(*) FROM nn GROUP BY u ORDER BY u
-	ON CONFLICT (user_id) DO UPDATE SET last_id = c.last_id + excluded.last_id, unread = c.unread + excluded.unread
-	RETURNING c.user_id, c.last_id
-), nins AS (
-	INSERT INTO notifications (user_id, id, kind, actor_id, room_id, message_id, seq, excerpt, created_at)
-	SELECT nn.u, nc.last_id - nn.n + nn.nth, nn.kind, nn.actor, nn.r, ins.id, nn.seq, nn.excerpt, ins.created_at
-	FROM nn JOIN nc ON nc.user_id = nn.u JOIN ins ON ins.room_id = nn.r AND ins.seq = nn.seq
-	RETURNING id, user_id, room_id, seq
-)` + replied + `
+)` + notifying + replied + `
 SELECT 0, id, room_id, seq, created_at, 0::bigint, ''::text FROM ins
 UNION ALL SELECT 1, 0, id, 0, now(), 0, '' FROM bump
 UNION ALL SELECT 2, i, r, 0, now(), 0, '' FROM v WHERE NOT ok
-UNION ALL SELECT 3, user_id, room_id, last_read_seq, now(), 0, '' FROM mem WHERE created
-UNION ALL SELECT 4, nins.id, nins.user_id, nn.k, now(), 0, '' FROM nins JOIN nn ON nn.u = nins.user_id AND nn.r = nins.room_id AND nn.seq = nins.seq` +
-		parentRows
+UNION ALL SELECT 3, user_id, room_id, last_read_seq, now(), 0, '' FROM mem WHERE created` +
+		notifyRows + parentRows
 }
 
 // querier is a pool or a transaction.
@@ -205,11 +214,20 @@ func insertBatch(ctx context.Context, q querier, msgs []chat.NewMessage) ([]chat
 			nPos, nUser, nKind, nOf = append(nPos, int64(k+1)), append(nUser, r.UserID), append(nKind, r.Kind), append(nOf, i)
 		}
 	}
-	sql := insertBatchSQL
-	if slices.ContainsFunc(parents, func(p int64) bool { return p != 0 }) {
+	replies := slices.ContainsFunc(parents, func(p int64) bool { return p != 0 })
+	args := []any{rooms, senders, texts, parents, cmids}
+	var sql string
+	switch {
+	case len(nPos) > 0 && replies:
+		sql, args = insertRepliesNotifySQL, append(args, nPos, nUser, nKind)
+	case len(nPos) > 0:
+		sql, args = insertNotifyingSQL, append(args, nPos, nUser, nKind)
+	case replies:
 		sql = insertRepliesSQL
+	default:
+		sql = insertBatchSQL
 	}
-	rows, err := q.Query(ctx, sql, rooms, senders, texts, parents, cmids, nPos, nUser, nKind)
+	rows, err := q.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, err
 	}
