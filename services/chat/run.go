@@ -55,7 +55,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		batchMaxSize:    env.Int("BATCH_MAX_SIZE", 256),
 		batchMaxWait:    env.Duration("BATCH_MAX_WAIT", 0),
 		commitLanes:     env.Int("COMMIT_LANES", 1),
-		searchMerge:     env.Duration("SEARCH_MERGE_INTERVAL", time.Second),
+		searchMerge:     env.Duration("SEARCH_MERGE_INTERVAL", 200*time.Millisecond),
 		databaseReadURL: env.String("DATABASE_READ_URL", ""),
 	}
 	var err error

@@ -202,9 +202,9 @@ const clockTicks = 100
 // (backend CPU from /proc, as BenchmarkGroupCommitCPU) with the trigram
 // index taking each message's trigrams inside the send's commit
 // (migration 6: fastupdate off) and through the pending list merged
-// about once per 1,000 messages by another connection, as the service's
-// merger does every second at 1,000 messages/s (migration 7; the merging
-// backend's CPU is included). Texts are 6-13 words from a small mixed
+// about once per 1,000 messages by another connection (migration 7; the
+// merging backend's CPU is included; the service merges every
+// SEARCH_MERGE_INTERVAL, every ~200 messages at 1,000 messages/s). Texts are 6-13 words from a small mixed
 // Korean and English vocabulary plus a number, so trigrams repeat across
 // messages as in chat; batches go to 4 rooms like the busy-rooms
 // benchmark's.

@@ -13,9 +13,9 @@
 --
 -- fastupdate was off because the insert that found the list over its
 -- limit merged it inside its own commit, stalling that batch. The merge
--- now runs outside any send, and the limit (32 MB, ~40 s of a busy
--- room's messages at 1,000/s) is only reached if merges stop; autovacuum
--- merges the list too.
+-- now runs outside any send, and the limit (32 MB, tens of seconds of
+-- messages at 1,000/s) is only reached if merges stop; autovacuum merges
+-- the list too.
 --
 -- PostgreSQL 15 cannot change the options of a partitioned index, only of
 -- its partitions' indexes, so this sets them on every partition. A
