@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
 
@@ -55,17 +57,13 @@ func trigramCount(t *testing.T, s *Store, text string) int {
 	if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off`); err != nil {
 		t.Fatal(err)
 	}
-	var plan []string
 	rows, err := tx.Query(ctx, `EXPLAIN SELECT count(*) FROM messages WHERE text ILIKE $1`, "%"+text+"%")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan = append(plan, line)
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
 	}
 	if !slices.ContainsFunc(plan, func(l string) bool { return strings.Contains(l, "text_idx") }) {
 		t.Fatalf("the count does not use the trigram index:\n%v", plan)
