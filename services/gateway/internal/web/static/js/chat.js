@@ -90,7 +90,13 @@ export class ChatPanel {
       if (this.atBottom()) this.newBtn.hidden = true;
       if (this.log.scrollTop < 80) this.loadOlder();
     });
-    this.onOnline = () => { if (!this.ws && !this.stopped) this.connect(); };
+    // The network is back: reconnect now rather than after the backoff. A
+    // socket still connecting gets its next retry soon instead (attempt 0).
+    this.onOnline = () => {
+      if (this.stopped) return;
+      if (this.ws) { this.attempt = 0; return; }
+      this.connect();
+    };
     window.addEventListener('online', this.onOnline);
     // Leaving the page closes the socket at once, so others see "left" now
     // rather than when the server notices a dead connection.
@@ -162,7 +168,9 @@ export class ChatPanel {
       // Possibly an expired or revoked access token (a failed handshake shows
       // up as 1006 without open): refresh once, then retry with backoff.
       const ok = await refresh();
-      if (this.stopped) return;
+      // Stopped, or reconnected meanwhile (an "online" event): that socket
+      // is the one to keep.
+      if (this.stopped || this.ws) return;
       if (!ok && (code === 4001 || code === 1008 || this.attempt >= 2)) {
         this.setState('closed');
         this.showBanner(t('chat.sessionexpired'));
