@@ -316,6 +316,24 @@ func (c *client) finishSync(lastSeq int64) {
 	c.syncing = false
 }
 
+// closeUnauthenticated closes a socket whose opening the chat service
+// refused as unauthenticated: 4001, so the client refreshes its token. A
+// token refused before its expiry was most likely revoked (a logout), and
+// the revocation event that closes the user's sockets with 1008 ("logged
+// out", docs/api.md) may still be on its way; it gets revocationGrace to
+// win, since the first close wins.
+func (c *client) closeUnauthenticated() {
+	if c.user.ExpiresAt.IsZero() || !time.Now().Before(c.user.ExpiresAt) {
+		c.close(CloseTokenExpired, "token expired")
+		return
+	}
+	time.AfterFunc(revocationGrace, func() { c.close(CloseTokenExpired, "token expired") })
+}
+
+// revocationGrace is how long a socket refused with a token still within
+// its lifetime waits for a revocation before closing with 4001.
+const revocationGrace = time.Second
+
 // close asks the writer to send a close frame with code (0: none) and end
 // the connection. The first call wins and reports true.
 func (c *client) close(code int, reason string) bool {

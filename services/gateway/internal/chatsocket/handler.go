@@ -233,7 +233,7 @@ func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, ip str
 		code, reason := websocket.CloseInternalServerErr, "internal error"
 		switch status.Code(err) {
 		case codes.Unauthenticated:
-			code, reason = CloseTokenExpired, "token expired"
+			code = 0 // closeUnauthenticated below
 		case codes.NotFound:
 			code, reason = CloseRoomDeleted, "room deleted"
 		case codes.Unavailable, codes.DeadlineExceeded:
@@ -242,7 +242,11 @@ func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, ip str
 		if c.ctx.Err() == nil {
 			hub.log.Warn("chat socket sync failed", "room", roomID, "err", err)
 		}
-		c.close(code, reason)
+		if code == 0 {
+			c.closeUnauthenticated()
+		} else {
+			c.close(code, reason)
+		}
 		c.readLoop()
 		c.cleanup(joined)
 		return

@@ -166,14 +166,18 @@ func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after
 		code, reason := websocket.CloseInternalServerErr, "internal error"
 		switch status.Code(err) {
 		case codes.Unauthenticated:
-			code, reason = CloseTokenExpired, "token expired"
+			code = 0 // closeUnauthenticated below
 		case codes.Unavailable, codes.DeadlineExceeded:
 			code, reason = websocket.CloseTryAgainLater, "try again later"
 		}
 		if c.ctx.Err() == nil {
 			hub.log.Warn("user stream sync failed", "user", user.UserID, "err", err)
 		}
-		c.close(code, reason)
+		if code == 0 {
+			c.closeUnauthenticated()
+		} else {
+			c.close(code, reason)
+		}
 		c.readLoop()
 		c.cleanup(false)
 		return
