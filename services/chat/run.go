@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -212,25 +213,20 @@ func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.
 	srv := base.NewServer(accesstoken.NewVerifier(pub).WithCache(100000), nil)
 	chatv1.RegisterChatServiceServer(srv, rpc.New(svc, logger))
 
+	// Background jobs: the presence sweeper and the search index merger.
 	bgCtx, stopBackground := context.WithCancel(context.Background())
-	sweepDone := make(chan struct{})
-	go func() {
-		defer close(sweepDone)
-		svc.RunSweeper(bgCtx, sweepInterval(cfg.presenceTTL))
-	}()
-	mergeDone := make(chan struct{})
-	go func() {
-		defer close(mergeDone)
+	var bg sync.WaitGroup
+	bg.Go(func() { svc.RunSweeper(bgCtx, sweepInterval(cfg.presenceTTL)) })
+	bg.Go(func() {
 		store.RunSearchIndexMerger(bgCtx, cfg.searchMerge, logger, func(pages int64) { m.searchMerged.Add(float64(pages)) })
-	}()
+	})
 
 	// Serve until ctx ends; it drains in-flight calls (which wait for their
 	// group commit) before returning.
 	serveErr := base.Serve(ctx, srv, func(context.Context) error { return nil })
 	svc.Close() // commits and publishes anything still queued
 	stopBackground()
-	<-sweepDone
-	<-mergeDone
+	bg.Wait()
 	if !nc.IsConnected() {
 		logger.Warn("nats not connected at shutdown; receivers repair gaps from history")
 	} else if err := nc.FlushTimeout(2 * time.Second); err != nil {

@@ -58,7 +58,7 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 	return out, nil
 }
 
-// insertBatchSQL stores a batch in one statement. v is the batch in order
+// insertSQL stores a batch in one statement. v is the batch in order
 // (i is its position, from 1), with ok telling whether a reply's parent is
 // a live message of its room; locked holds the batch's rooms, locked in id
 // order so that concurrent batches (other chat replicas) cannot deadlock,
@@ -75,7 +75,7 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 // ids under their counter row's lock (rows in user order, so concurrent
 // batches cannot deadlock on them) and nins writes them.
 //
-// In insertRepliesSQL (batches with a reply), a parent must be a live
+// In the statements for batches with a reply, a parent must be a live
 // message of the reply's room that is not itself a reply (threads are one
 // level deep); v carries its seq, sender and excerpt for the reply's
 // frame, and replied raises each parent's reply_count by its replies
@@ -89,12 +89,16 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 // reply (tag 5: position, parent seq, parent sender, parent's reply count
 // after this batch, parent excerpt), so the caller can tell an unknown
 // room from a bad parent.
-var (
-	insertBatchSQL         = batchSQL(false, false)
-	insertRepliesSQL       = batchSQL(true, false)
-	insertNotifyingSQL     = batchSQL(false, true)
-	insertRepliesNotifySQL = batchSQL(true, true)
-)
+var insertSQL = map[batchShape]string{
+	{replies: false, notify: false}: batchSQL(false, false),
+	{replies: true, notify: false}:  batchSQL(true, false),
+	{replies: false, notify: true}:  batchSQL(false, true),
+	{replies: true, notify: true}:   batchSQL(true, true),
+}
+
+// batchShape is what a batch's statement handles beyond plain messages:
+// replies (parents to check and count) and notifications to write.
+type batchShape struct{ replies, notify bool }
 
 // batchSQL builds the statement for a batch with or without replies, and
 // with or without notifications. The parent lookup and the reply_count
@@ -186,7 +190,7 @@ type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
-// insertBatch is StoreMessages' one-round-trip path (insertBatchSQL). A
+// insertBatch is StoreMessages' one-round-trip path (insertSQL). A
 // client_msg_id repeated within the batch is stored once; its copies are
 // duplicates of the first. One stored before makes the statement fail with
 // the unique index's violation (isDedupConflict), having written nothing.
@@ -214,20 +218,12 @@ func insertBatch(ctx context.Context, q querier, msgs []chat.NewMessage) ([]chat
 			nPos, nUser, nKind, nOf = append(nPos, int64(k+1)), append(nUser, r.UserID), append(nKind, r.Kind), append(nOf, i)
 		}
 	}
-	replies := slices.ContainsFunc(parents, func(p int64) bool { return p != 0 })
+	shape := batchShape{replies: slices.ContainsFunc(parents, func(p int64) bool { return p != 0 }), notify: len(nPos) > 0}
 	args := []any{rooms, senders, texts, parents, cmids}
-	var sql string
-	switch {
-	case len(nPos) > 0 && replies:
-		sql, args = insertRepliesNotifySQL, append(args, nPos, nUser, nKind)
-	case len(nPos) > 0:
-		sql, args = insertNotifyingSQL, append(args, nPos, nUser, nKind)
-	case replies:
-		sql = insertRepliesSQL
-	default:
-		sql = insertBatchSQL
+	if shape.notify {
+		args = append(args, nPos, nUser, nKind)
 	}
-	rows, err := q.Query(ctx, sql, args...)
+	rows, err := q.Query(ctx, insertSQL[shape], args...)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +365,7 @@ func isDedupConflict(err error) bool {
 // before: in one transaction it locks the batch's rooms (in id order), so
 // that every earlier writer of them has committed, marks the messages
 // already stored as duplicates of what was stored, and inserts the others
-// with insertBatchSQL.
+// with insertSQL.
 func (s *Store) storeWithLookup(ctx context.Context, msgs []chat.NewMessage) (out []chat.Stored, err error) {
 	roomIDs := make([]int64, len(msgs))
 	for i, m := range msgs {

@@ -289,7 +289,7 @@ func TestLookupsPrune(t *testing.T) {
 	}
 
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		n, plan := partitionsRead(t, tx, insertRepliesNotifySQL,
+		n, plan := partitionsRead(t, tx, insertSQL[batchShape{replies: true, notify: true}],
 			[]int64{r.ID}, []int64{1}, []string{"reply"}, []int64{m.ID}, []string{""},
 			[]int64{1}, []int64{2}, []string{chat.KindReply})
 		// One partition for the parent check and its reply_count update;

@@ -316,6 +316,23 @@ func (c *client) finishSync(lastSeq int64) {
 	c.syncing = false
 }
 
+// closeSyncFailed closes a socket whose opening sync (history, or a user
+// stream's notifications) failed with err: 4001 for a refused token
+// (closeUnauthenticated), 4000 for a room socket's room gone, 1013 when the
+// chat service is unavailable or slow, 1011 otherwise.
+func (c *client) closeSyncFailed(err error) {
+	switch code := status.Code(err); {
+	case code == codes.Unauthenticated:
+		c.closeUnauthenticated()
+	case code == codes.NotFound && c.stream == nil:
+		c.close(CloseRoomDeleted, "room deleted")
+	case code == codes.Unavailable || code == codes.DeadlineExceeded:
+		c.close(websocket.CloseTryAgainLater, "try again later")
+	default:
+		c.close(websocket.CloseInternalServerErr, "internal error")
+	}
+}
+
 // closeUnauthenticated closes a socket whose opening the chat service
 // refused as unauthenticated: 4001, so the client refreshes its token. A
 // token refused before its expiry was most likely revoked (a logout), and

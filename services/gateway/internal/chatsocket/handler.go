@@ -230,23 +230,10 @@ func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, ip str
 	}
 	joined, err := c.sync(afterSeq)
 	if err != nil {
-		code, reason := websocket.CloseInternalServerErr, "internal error"
-		switch status.Code(err) {
-		case codes.Unauthenticated:
-			code = 0 // closeUnauthenticated below
-		case codes.NotFound:
-			code, reason = CloseRoomDeleted, "room deleted"
-		case codes.Unavailable, codes.DeadlineExceeded:
-			code, reason = websocket.CloseTryAgainLater, "try again later"
-		}
 		if c.ctx.Err() == nil {
 			hub.log.Warn("chat socket sync failed", "room", roomID, "err", err)
 		}
-		if code == 0 {
-			c.closeUnauthenticated()
-		} else {
-			c.close(code, reason)
-		}
+		c.closeSyncFailed(err)
 		c.readLoop()
 		c.cleanup(joined)
 		return

@@ -163,21 +163,10 @@ func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after
 		return
 	}
 	if err := c.syncNotifications(after, announce); err != nil {
-		code, reason := websocket.CloseInternalServerErr, "internal error"
-		switch status.Code(err) {
-		case codes.Unauthenticated:
-			code = 0 // closeUnauthenticated below
-		case codes.Unavailable, codes.DeadlineExceeded:
-			code, reason = websocket.CloseTryAgainLater, "try again later"
-		}
 		if c.ctx.Err() == nil {
 			hub.log.Warn("user stream sync failed", "user", user.UserID, "err", err)
 		}
-		if code == 0 {
-			c.closeUnauthenticated()
-		} else {
-			c.close(code, reason)
-		}
+		c.closeSyncFailed(err)
 		c.readLoop()
 		c.cleanup(false)
 		return
