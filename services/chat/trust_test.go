@@ -257,3 +257,37 @@ func TestConversationRPCsTrust(t *testing.T) {
 		t.Fatalf("event %v, want user 1's mention in message %d", &ev, m.GetId())
 	}
 }
+
+// TestRoomStreamReads: the gateway service calling without a user (a
+// gateway replica's room stream) reads any room's last seq and messages,
+// a DM room's too; no other caller without a user reads a DM room.
+func TestRoomStreamReads(t *testing.T) {
+	t.Parallel()
+	h := start(t)
+	dm, err := h.client.OpenDirectRoom(h.as(1), &chatv1.OpenDirectRoomRequest{UserId: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := dm.GetRoom().GetId()
+	if _, err := h.client.SendMessage(h.as(2), &chatv1.SendMessageRequest{RoomId: id, Text: "hi alice"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	room, err := h.gateway.GetRoom(ctx, &chatv1.GetRoomRequest{Id: id})
+	if err != nil || room.GetLastSeq() != 1 {
+		t.Fatalf("gateway GetRoom of a DM room: %v, %v; want last seq 1", room, err)
+	}
+	page, err := h.gateway.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: id, OldestFirst: true})
+	if err != nil || len(page.GetMessages()) != 1 || page.GetMessages()[0].GetText() != "hi alice" {
+		t.Fatalf("gateway ListMessages of a DM room: %v, %v; want its message", page, err)
+	}
+	// Another service without a user reads it as nobody: not found, as
+	// an unknown room.
+	_, err = h.post.GetRoom(ctx, &chatv1.GetRoomRequest{Id: id})
+	wantCode(t, err, codes.NotFound, "")
+	_, err = h.post.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: id})
+	wantCode(t, err, codes.NotFound, "")
+	// Without any credentials nothing is read at all.
+	_, err = h.client.ListMessages(ctx, &chatv1.ListMessagesRequest{RoomId: id})
+	wantCode(t, err, codes.Unauthenticated, "")
+}

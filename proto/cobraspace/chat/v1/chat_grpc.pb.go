@@ -100,7 +100,9 @@ type ChatServiceClient interface {
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	CreateRoom(ctx context.Context, in *CreateRoomRequest, opts ...grpc.CallOption) (*Room, error)
-	// GetRoom returns one room with its current online count.
+	// GetRoom returns one room with its current online count. A DM room
+	// answers its two users, and the gateway service calling without a user
+	// (a replica's room stream); anyone else gets NOT_FOUND.
 	//
 	// Answers the shared Room rather than a GetRoomResponse: renaming would
 	// change the generated Go API, so it waits for v2 (proto/README.md).
@@ -154,7 +156,9 @@ type ChatServiceClient interface {
 	// ListMessages pages over a room's messages in seq order: after_seq (or
 	// oldest_first) gives the oldest messages with seq > after_seq; before_seq
 	// (or neither) gives the newest messages with seq < before_seq. Deleted
-	// messages are left out.
+	// messages are left out. Who reads a DM room as for GetRoom; the gateway
+	// service without a user gets no message hidden (each socket hides for
+	// its own user).
 	ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error)
 	// Join records one connection of the caller in a room and returns who is
 	// online. The caller's first connection in the room (on any gateway)
@@ -521,7 +525,9 @@ type ChatServiceServer interface {
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	CreateRoom(context.Context, *CreateRoomRequest) (*Room, error)
-	// GetRoom returns one room with its current online count.
+	// GetRoom returns one room with its current online count. A DM room
+	// answers its two users, and the gateway service calling without a user
+	// (a replica's room stream); anyone else gets NOT_FOUND.
 	//
 	// Answers the shared Room rather than a GetRoomResponse: renaming would
 	// change the generated Go API, so it waits for v2 (proto/README.md).
@@ -575,7 +581,9 @@ type ChatServiceServer interface {
 	// ListMessages pages over a room's messages in seq order: after_seq (or
 	// oldest_first) gives the oldest messages with seq > after_seq; before_seq
 	// (or neither) gives the newest messages with seq < before_seq. Deleted
-	// messages are left out.
+	// messages are left out. Who reads a DM room as for GetRoom; the gateway
+	// service without a user gets no message hidden (each socket hides for
+	// its own user).
 	ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error)
 	// Join records one connection of the caller in a room and returns who is
 	// online. The caller's first connection in the room (on any gateway)

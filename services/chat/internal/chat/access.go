@@ -15,10 +15,20 @@ const (
 
 // Readable reports whether userID may read room r: anyone for a post room,
 // only its two users for a DM room (userID 0, a service without a user,
-// reads no DM room).
+// reads no DM room), and every room for RoomStream.
 func (r Room) Readable(userID int64) bool {
-	return r.Kind != RoomKindDM || (userID != 0 && (r.DMUsers[0] == userID || r.DMUsers[1] == userID))
+	return r.Kind != RoomKindDM || userID == RoomStream ||
+		(userID != 0 && (r.DMUsers[0] == userID || r.DMUsers[1] == userID))
 }
+
+// RoomStream is the reader id of a gateway replica reading for its room
+// stream rather than for one user: the room's last seq when it starts to
+// follow a room, and the messages NATS lost, once for all of the replica's
+// sockets of the room (which the chat service admitted one by one, each
+// with its Join). It reads every room, and its messages come unhidden: each
+// socket hides the senders its own user blocks. Only the gateway service,
+// calling without a user, reads as RoomStream (rpc.reader).
+const RoomStream int64 = -1
 
 // errRoomNotFound is what a room the caller may not read looks like: the
 // same answer as an unknown room, so that DM rooms cannot be probed.

@@ -68,7 +68,7 @@ func (s *Service) Search(ctx context.Context, c Caller, roomID int64, query stri
 // messages of users the viewer blocks as hidden and drops their text. The
 // viewer's blocks come from a cache that block events clear at once.
 func (s *Service) hideBlocked(ctx context.Context, viewerID int64, msgs []Message) ([]Message, error) {
-	if viewerID == 0 || len(msgs) == 0 || s.relations == nil {
+	if viewerID <= 0 || len(msgs) == 0 || s.relations == nil { // no user (0, RoomStream): nothing hidden
 		return msgs, nil
 	}
 	blocked, err := s.relations.BlockedIDs(ctx, viewerID)

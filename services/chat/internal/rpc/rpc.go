@@ -94,7 +94,7 @@ func (s *Server) CreateRoom(ctx context.Context, req *chatv1.CreateRoomRequest) 
 
 // GetRoom implements chatv1.ChatServiceServer.
 func (s *Server) GetRoom(ctx context.Context, req *chatv1.GetRoomRequest) (*chatv1.Room, error) {
-	r, err := s.svc.Room(ctx, grpcauth.UserID(ctx), req.GetId())
+	r, err := s.svc.Room(ctx, reader(ctx), req.GetId())
 	if err != nil {
 		return nil, s.errs.Status(ctx, err)
 	}
@@ -239,7 +239,7 @@ func (s *Server) DeleteMessage(ctx context.Context, req *chatv1.DeleteMessageReq
 
 // ListMessages implements chatv1.ChatServiceServer.
 func (s *Server) ListMessages(ctx context.Context, req *chatv1.ListMessagesRequest) (*chatv1.ListMessagesResponse, error) {
-	msgs, err := s.svc.History(ctx, grpcauth.UserID(ctx), req.GetRoomId(), chat.Page{
+	msgs, err := s.svc.History(ctx, reader(ctx), req.GetRoomId(), chat.Page{
 		AfterSeq: req.GetAfterSeq(), BeforeSeq: req.GetBeforeSeq(),
 		OldestFirst: req.GetOldestFirst(), Limit: int(req.GetLimit()),
 		Viewer: viewer(ctx),
@@ -352,6 +352,16 @@ func reactionsPB(rs []chat.Reaction) []*chatv1.Reaction {
 		out[i] = &chatv1.Reaction{Emoji: r.Emoji, Count: r.Count, Me: r.Me}
 	}
 	return out
+}
+
+// reader is who reads a room or its messages: the caller's user, or
+// chat.RoomStream for the gateway service calling without one (its room
+// streams), or 0 for anyone else without a user.
+func reader(ctx context.Context) int64 {
+	if id := grpcauth.UserID(ctx); id != 0 || !servicetrust.Is(ctx, gatewayService) {
+		return id
+	}
+	return chat.RoomStream
 }
 
 // viewer is the user a read is for (whose own reactions it marks), 0 for

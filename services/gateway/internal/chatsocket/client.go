@@ -3,7 +3,6 @@ package chatsocket
 import (
 	"context"
 	"errors"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,17 +48,23 @@ type client struct {
 	ctx    context.Context // ends when the socket closes; carries the token
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	space    *sync.Cond // queue space freed; made by the first pushWait that waits
-	queue    [][]byte
-	spare    [][]byte
-	closed   bool
-	code     int // close code to send; 0: none (connection already broken)
-	reason   string
-	syncing  bool    // history is loading: live events wait in syncBuf
-	syncBuf  []Event // live events received while syncing, in arrival order
-	lastSeq  int64   // highest seq delivered to this socket
-	pending  []seqFrame
+	mu      sync.Mutex
+	space   *sync.Cond // queue space freed; made by the first pushWait that waits
+	queue   [][]byte
+	spare   [][]byte
+	closed  bool
+	code    int // close code to send; 0: none (connection already broken)
+	reason  string
+	syncing bool    // history is loading: live events wait in syncBuf
+	syncBuf []Event // live events received while syncing, in arrival order
+	// synced is the newest seq the opening sync sent or found: a room
+	// socket takes the room stream's messages after it (the stream may
+	// still fill an older gap that history already covered).
+	synced int64
+	// A /ws/user/ socket's notifications in id order, and the repair of
+	// a gap in them (a room socket gets its messages from the room's
+	// stream, already in order).
+	notes    seqOrder
 	gapTimer *time.Timer
 	writing  bool // a writer goroutine runs (after the close: ran or runs the last one)
 	// lingering: the writer has nothing to do and waits up to writerLinger
@@ -132,23 +137,23 @@ func (c *client) wakeWriterLocked() {
 	}
 }
 
-// deliverMessages queues chat.message frames in seq order, all under one
-// lock, so the writer takes them together (one system call): a seq already
-// delivered is a duplicate (e.g. the NATS copy of this socket's own ack)
-// and dropped; a seq beyond the next one waits for the missing ones, which
-// history fills if they do not arrive within GapWait.
+// deliverMessages queues message frames (in seq order, from the room's
+// stream) or notifications (ordered here), all under one lock, so the
+// writer takes them together (one system call).
 func (c *client) deliverMessages(msgs []Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, m := range msgs {
-		if c.closed {
+		switch {
+		case c.closed:
 			return
-		}
-		if c.syncing {
+		case c.syncing:
 			c.bufferLocked(m)
-			continue
+		case c.stream != nil:
+			c.orderLocked(m)
+		case m.Seq > c.synced:
+			c.pushLocked(c.viewLocked(m))
 		}
-		c.orderLocked(m.Seq, c.viewLocked(m))
 	}
 }
 
@@ -175,64 +180,42 @@ func (c *client) bufferLocked(ev Event) {
 	c.syncBuf = append(c.syncBuf, ev)
 }
 
-func (c *client) orderLocked(seq int64, data []byte) {
-	switch {
-	case seq <= c.lastSeq:
-		return
-	case seq == c.lastSeq+1:
-		c.lastSeq = seq
-		c.pushLocked(data)
-		c.drainPendingLocked()
-	default:
-		i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].seq >= seq })
-		if i < len(c.pending) && c.pending[i].seq == seq {
-			return
-		}
-		if len(c.pending) >= c.hub.cfg.SendQueue {
-			c.slowLocked()
-			return
-		}
-		c.pending = append(c.pending, seqFrame{})
-		copy(c.pending[i+1:], c.pending[i:])
-		c.pending[i] = seqFrame{seq: seq, data: data}
-		if c.gapTimer == nil {
-			c.gapTimer = time.AfterFunc(c.hub.cfg.GapWait, c.repairGap)
-		}
+// orderLocked queues the notifications ev releases, in id order; a gap
+// before it is filled from the database if still open after GapWait.
+func (c *client) orderLocked(ev Event) {
+	for _, n := range c.notes.add(ev, nil) {
+		c.pushLocked(c.viewLocked(n))
 	}
+	c.armRepairLocked()
 }
 
-// drainPendingLocked delivers held messages that became next in order.
-func (c *client) drainPendingLocked() {
-	n := 0
-	for n < len(c.pending) && c.pending[n].seq <= c.lastSeq+1 {
-		if p := c.pending[n]; p.seq == c.lastSeq+1 {
-			c.lastSeq = p.seq
-			c.pushLocked(p.data)
-		}
-		n++
-	}
-	if n > 0 {
-		c.pending = append(c.pending[:0], c.pending[n:]...)
-	}
-	if len(c.pending) == 0 && c.gapTimer != nil {
+// armRepairLocked starts the notification gap repair while a gap is open
+// and stops it once closed; too many held notifications mean a reader that
+// cannot catch up (4008).
+func (c *client) armRepairLocked() {
+	switch held := len(c.notes.held); {
+	case held > c.hub.cfg.SendQueue:
+		c.slowLocked()
+	case held == 0 && c.gapTimer != nil:
 		c.gapTimer.Stop()
 		c.gapTimer = nil
+	case held > 0 && c.gapTimer == nil:
+		c.gapTimer = time.AfterFunc(c.hub.cfg.GapWait, c.repairGap)
 	}
 }
 
-// repairGap reads the messages missing before the first held one from
-// history (shared per room) and delivers them.
+// repairGap reads the notifications missing before the first held one
+// (shared by the user's sockets) and delivers them.
 func (c *client) repairGap() {
 	c.mu.Lock()
 	c.gapTimer = nil
-	if c.closed || len(c.pending) == 0 {
-		c.mu.Unlock()
+	after, upto, ok := c.notes.gap()
+	c.mu.Unlock()
+	if !ok || c.isClosed() {
 		return
 	}
-	after, upto := c.lastSeq, c.pending[0].seq-1
-	c.mu.Unlock()
 
-	frames, err := c.missing(after, upto)
+	evs, err := c.stream.history(c.user.Token, after, upto)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -240,26 +223,16 @@ func (c *client) repairGap() {
 		return
 	}
 	if err != nil {
-		c.hub.log.Warn("chat gap repair failed", "room", c.roomID, "err", err)
-		if c.gapTimer == nil && len(c.pending) > 0 {
+		c.hub.log.Warn("notification gap repair failed", "user", c.user.UserID, "err", err)
+		if c.gapTimer == nil && len(c.notes.held) > 0 {
 			c.gapTimer = time.AfterFunc(time.Second, c.repairGap)
 		}
 		return
 	}
-	for _, f := range frames {
-		if f.seq > c.lastSeq && f.seq <= upto {
-			c.lastSeq = f.seq
-			c.pushLocked(f.data)
-		}
+	for _, n := range c.notes.fill(evs, upto, nil) {
+		c.pushLocked(c.viewLocked(n))
 	}
-	// Seqs history did not return up to upto were deleted.
-	if c.lastSeq < upto {
-		c.lastSeq = upto
-	}
-	c.drainPendingLocked()
-	if len(c.pending) > 0 && c.gapTimer == nil {
-		c.gapTimer = time.AfterFunc(c.hub.cfg.GapWait, c.repairGap)
-	}
+	c.armRepairLocked()
 }
 
 // pushLocked appends a frame to the send queue; a full queue closes the
@@ -299,16 +272,26 @@ func (c *client) pushWait(data []byte) {
 	c.pushLocked(data)
 }
 
-// finishSync sets the socket's position after history and delivers the
-// live events that arrived meanwhile, merged by seq.
-func (c *client) finishSync(lastSeq int64) {
+// finishSync ends the opening sync at position last (the newest seq, or
+// notification id, the sync sent or found) and delivers the live events
+// that arrived meanwhile: those history already covered are dropped.
+func (c *client) finishSync(last int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lastSeq = max(c.lastSeq, lastSeq)
+	if c.stream != nil {
+		c.notes.last = max(c.notes.last, last)
+	} else {
+		c.synced = last
+	}
 	for _, ev := range c.syncBuf {
-		if ev.ordered() {
-			c.orderLocked(ev.Seq, c.viewLocked(ev))
-		} else {
+		switch {
+		case !ev.ordered():
+			c.pushLocked(c.viewLocked(ev))
+		case c.stream != nil:
+			c.orderLocked(ev)
+		case ev.Seq > last:
+			// The room's stream sends every message after those the
+			// socket's history could have missed, in order (stream.go).
 			c.pushLocked(c.viewLocked(ev))
 		}
 	}
@@ -365,7 +348,7 @@ func (c *client) closeLocked(code int, reason string) bool {
 	}
 	c.closed = true
 	c.code, c.reason = code, reason
-	c.queue, c.spare, c.pending, c.syncBuf = nil, nil, nil, nil
+	c.queue, c.spare, c.notes.held, c.syncBuf = nil, nil, nil, nil
 	if c.gapTimer != nil {
 		c.gapTimer.Stop()
 		c.gapTimer = nil
@@ -629,10 +612,9 @@ func (c *client) handle(mt int, data []byte) {
 }
 
 // sendMessage stores the message (batched with this replica's other
-// sends, see sender) and queues its ack: the committed message as a
-// chat.message frame, ordered by seq like every other message (the NATS
-// copy that follows is then a duplicate and dropped). The ack does not
-// depend on NATS.
+// sends, see sender) and offers the committed message to the room's
+// stream, which sends it to this socket and the room's others unless its
+// NATS copy came first: the ack does not depend on NATS.
 func (c *client) sendMessage(f ClientFrame) {
 	if !c.user.ExpiresAt.IsZero() && time.Now().After(c.user.ExpiresAt) {
 		// The batch carries no token for the chat service to refuse: the
@@ -649,8 +631,16 @@ func (c *client) sendMessage(f ClientFrame) {
 		c.sendErr(err)
 		return
 	}
-	c.deliverMessages([]Event{{Kind: subjects.EventMessage, Seq: m.GetSeq(), Data: chatjson.MessageFrame(m)}})
+	c.room.offer([]Event{messageEvent(m)})
 }
+
+// messageEvent is the chat.message event of a message read from the chat
+// service (an ack, or history filling a gap).
+func messageEvent(m *chatv1.Message) Event {
+	return Event{Kind: subjects.EventMessage, Seq: m.GetSeq(), Data: chatjson.MessageFrame(m), SenderID: m.GetSenderId()}
+}
+
+func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
 
 func (c *client) call(fn func(ctx context.Context) error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)

@@ -3,11 +3,13 @@
 // room events the chat service publishes on NATS.
 //
 // One Hub per gateway replica keeps rooms → local sockets. A room holds ONE
-// broker subscription while at least one local socket is in it; each event's
-// bytes (already the client frame) are appended to every member's bounded
-// send queue without decoding or re-encoding. Fan-out takes no global lock:
-// members are a copy-on-write slice read atomically; the hub mutex is only
-// taken to join and leave.
+// broker subscription while at least one local socket is in it, and one
+// stream that puts the room's messages in seq order, drops copies and fills
+// gaps once for all of them (stream.go); each event's bytes (already the
+// client frame) are appended to every member's bounded send queue without
+// decoding or re-encoding. Fan-out takes no global lock: members are a
+// copy-on-write slice read atomically; the hub mutex is only taken to join
+// and leave.
 package chatsocket
 
 import (
@@ -22,11 +24,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/cobraspace/cobraspace/platform/grpcauth"
 	"github.com/cobraspace/cobraspace/platform/subjects"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatroute"
-	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/ratelimit"
 )
 
@@ -210,34 +210,32 @@ type room struct {
 	err   error         // set before ready is closed
 	unsub func()
 
-	// In-flight history reads by (after, upto, user): per user, because
-	// the chat service hides blocked senders' messages for the reader.
-	fetches fetchGroup
+	// The room's message stream (stream.go).
+	smu        sync.Mutex
+	order      seqOrder
+	positioned bool        // order starts at the room's last seq (position)
+	early      []Event     // messages that arrived before position
+	gapTimer   *time.Timer // repair of the gap before order's first held seq
+	stopped    bool        // the room has no local socket or watcher left
 }
 
-// onEvent fans one event out to the room's local sockets.
+// onEvent fans one event out to the room's local sockets: messages
+// through the room's stream (stream.go), everything else as it comes.
 func (r *room) onEvent(ev Event) {
-	members := *r.members.Load()
 	switch {
 	case ev.Kind == subjects.EventRoomDeleted:
-		for _, c := range members {
+		for _, c := range *r.members.Load() {
 			c.close(CloseRoomDeleted, "room deleted")
 		}
 		r.watch(ev)
 	case ev.Kind == subjects.EventMessages:
-		for _, c := range members {
-			c.deliverMessages(ev.Messages)
-		}
-		r.watch(ev)
+		r.offer(ev.Messages)
 	case ev.Kind == subjects.EventMessage && ev.Seq > 0:
 		// A single message: what a chat service before batched publishes
-		// sent (during a rolling update), and this socket's own acks.
-		for _, c := range members {
-			c.deliverMessages([]Event{ev})
-		}
-		r.watch(Event{Kind: subjects.EventMessages, Messages: []Event{ev}})
+		// sent (during a rolling update).
+		r.offer([]Event{ev})
 	default:
-		for _, c := range members {
+		for _, c := range *r.members.Load() {
 			c.deliverEvent(ev)
 		}
 	}
@@ -361,6 +359,12 @@ func (h *Hub) roomLocked(id int64) (r *room, creator bool) {
 func (h *Hub) subscribed(r *room, creator bool) error {
 	if creator {
 		unsub, err := h.broker.SubscribeRoom(r.id, r.onEvent)
+		if err == nil {
+			if err = r.position(); err != nil {
+				unsub()
+				unsub = nil
+			}
+		}
 		r.unsub, r.err = unsub, err
 		if err == nil {
 			h.metrics.natsSubscriptions.Inc()
@@ -414,6 +418,7 @@ func (h *Hub) unrefLocked(r *room) bool {
 // unsubscribe ends the subscription of a room without references.
 func (h *Hub) unsubscribe(r *room) {
 	<-r.ready
+	r.stop()
 	if r.unsub != nil {
 		r.unsub()
 		h.metrics.natsSubscriptions.Dec()
@@ -563,81 +568,3 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 }
 
 var errDraining = errors.New("chatsocket: hub is draining")
-
-// fetch is one history read shared by every socket of a room that saw the
-// same gap, so a lost NATS message costs one ListMessages per room, not one
-// per socket.
-type fetch struct {
-	done   chan struct{}
-	frames []seqFrame
-	err    error
-}
-
-type seqFrame struct {
-	seq  int64
-	data []byte
-}
-
-// history returns the message frames with after < seq ≤ upto, in order
-// (deleted messages are absent), reading ListMessages in pages of 1,000.
-func (r *room) history(token string, userID, after, upto int64) ([]seqFrame, error) {
-	return r.fetches.do([3]int64{after, upto, userID}, func() ([]seqFrame, error) { return r.read(token, after, upto) })
-}
-
-// fetchGroup shares reads of the same range (and reader) among the
-// sockets that ask for it at the same time.
-type fetchGroup struct {
-	mu sync.Mutex
-	m  map[[3]int64]*fetch
-}
-
-func (g *fetchGroup) do(key [3]int64, read func() ([]seqFrame, error)) ([]seqFrame, error) {
-	g.mu.Lock()
-	f := g.m[key]
-	if f == nil {
-		f = &fetch{done: make(chan struct{})}
-		if g.m == nil {
-			g.m = make(map[[3]int64]*fetch)
-		}
-		g.m[key] = f
-		g.mu.Unlock()
-		f.frames, f.err = read()
-		g.mu.Lock()
-		delete(g.m, key)
-		g.mu.Unlock()
-		close(f.done)
-	} else {
-		g.mu.Unlock()
-		<-f.done
-	}
-	return f.frames, f.err
-}
-
-func (r *room) read(token string, after, upto int64) ([]seqFrame, error) {
-	r.hub.metrics.gapRepairs.Inc()
-	var out []seqFrame
-	for after < upto {
-		limit := int32(min(upto-after, 1000)) //nolint:gosec // G115: at most 1000
-		ctx, cancel := context.WithTimeout(grpcauth.WithToken(context.Background(), token), r.hub.cfg.RPCTimeout)
-		// OldestFirst: a socket that joined an empty room repairs from 0.
-		resp, err := r.hub.chat.ListMessages(ctx, &chatv1.ListMessagesRequest{
-			RoomId: r.id, AfterSeq: after, OldestFirst: true, Limit: limit,
-		})
-		cancel()
-		if err != nil {
-			return nil, err
-		}
-		msgs := resp.GetMessages()
-		for _, m := range msgs {
-			if m.GetSeq() > upto {
-				break
-			}
-			out = append(out, seqFrame{seq: m.GetSeq(), data: chatjson.MessageFrame(m)})
-		}
-		if len(msgs) < int(limit) || msgs[len(msgs)-1].GetSeq() >= upto {
-			break
-		}
-		after = msgs[len(msgs)-1].GetSeq()
-	}
-	return out, nil
-}

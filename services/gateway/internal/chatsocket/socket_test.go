@@ -1,6 +1,7 @@
 package chatsocket_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -313,12 +314,49 @@ func TestChatGapRepairAndDedup(t *testing.T) {
 			t.Fatalf("got seq %d after duplicate, want 6", f.Seq)
 		}
 	}
-	// Three sockets on replica b shared one history read for the gap.
+	// The room's stream on replica b read the gap once for its three
+	// sockets; replica a had the sender's acks and read nothing.
 	e.chat.mu.Lock()
 	calls := e.chat.history
 	e.chat.mu.Unlock()
-	if most := 4 + 3; calls > most { // 4 initial histories + a few repairs
-		t.Fatalf("got %d ListMessages calls, want at most %d", calls, most)
+	if want := 4 + 1; calls != want { // 4 opening histories + 1 repair
+		t.Fatalf("got %d ListMessages calls, want %d", calls, want)
+	}
+}
+
+// TestChatGapRepairHidesPerSocket: the room stream reads a gap once, as
+// the gateway service (unhidden); each socket still hides the senders its
+// own user blocks.
+func TestChatGapRepairHidesPerSocket(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	e.chat.drop[2] = true // NATS loses seq 2
+	a := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	blocks := func(_ context.Context, userID int64) ([]int64, error) {
+		if userID == 10 {
+			return []int64{1}, nil // user 10 blocks the sender
+		}
+		return nil, nil
+	}
+	b := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{GapWait: 50 * time.Millisecond, BlockedIDs: blocks})
+	sender := mustDial(t, a, 1, dialOpts{user: 1})
+	sender.nextOf("chat.presence")
+	blocker := mustDial(t, b, 1, dialOpts{user: 10})
+	blocker.nextOf("chat.presence")
+	other := mustDial(t, b, 1, dialOpts{user: 11})
+	other.nextOf("chat.presence")
+	for i := 1; i <= 3; i++ {
+		sender.send(map[string]any{"type": "chat.message", "message": "x" + strconv.Itoa(i)})
+		sender.nextOf("chat.message")
+	}
+	for want := int64(1); want <= 3; want++ {
+		if f := other.nextOf("chat.message"); f.Seq != want || f.Hidden || f.Message != "x"+strconv.Itoa(int(want)) {
+			t.Fatalf("other reader: got %+v, want seq %d with its text", f, want)
+		}
+		if f := blocker.nextOf("chat.message"); f.Seq != want || !f.Hidden || f.Message != "" {
+			t.Fatalf("blocker: got %+v, want seq %d hidden", f, want)
+		}
 	}
 }
 

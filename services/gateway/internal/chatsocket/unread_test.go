@@ -7,6 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"google.golang.org/grpc"
+
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 )
 
@@ -108,6 +111,14 @@ type nopBroker struct{}
 
 func (nopBroker) SubscribeRoom(int64, func(Event)) (func(), error) { return func() {}, nil }
 
+// emptyRooms answers GetRoom (a room stream's start) with an empty room;
+// the hubs of these tests call nothing else.
+type emptyRooms struct{ chatv1.ChatServiceClient }
+
+func (emptyRooms) GetRoom(_ context.Context, in *chatv1.GetRoomRequest, _ ...grpc.CallOption) (*chatv1.Room, error) {
+	return &chatv1.Room{Id: in.GetId()}, nil
+}
+
 // TestUserStreamRoomCap: a stream follows at most Config.UserRooms rooms,
 // dropping the least recently active one, and lets go of its room
 // subscription.
@@ -116,7 +127,7 @@ func TestUserStreamRoomCap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewHub(Config{UserRooms: 3}, nil, nopBroker{}, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
+	h := NewHub(Config{UserRooms: 3}, emptyRooms{}, nopBroker{}, slog.New(slog.NewTextHandler(io.Discard, nil)), m)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := &userStream{hub: h, userID: 1, email: "a@example.com", ctx: ctx, cancel: cancel, rooms: map[int64]*roomWatch{}}

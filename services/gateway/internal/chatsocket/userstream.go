@@ -32,10 +32,12 @@ import (
 //     use, so a room costs this replica one subscription whatever mix of
 //     room sockets and streams follows it.
 //
-// Notifications are ordered per socket like room messages: their ids are
-// a gap-free sequence per user, so a socket drops an id it already sent
-// (resume overlapping live) and fills a gap from the database after
-// GapWait, exactly as a room socket does with seqs.
+// Notifications are ordered per socket, with the seqOrder a room's stream
+// uses for its messages (stream.go): their ids are a gap-free sequence per
+// user, so a socket drops an id it already sent (resume overlapping live)
+// and fills a gap from the database after GapWait. Unlike a room's
+// messages they are ordered per socket rather than once per stream: a
+// user has few sockets and few notifications, so that costs little.
 
 // eventNotification is the Event kind of a notification on a user socket
 // (Seq: the notification id).
@@ -256,19 +258,10 @@ func notificationsAfter(ctx context.Context, chat chatv1.ChatServiceClient, afte
 	return out, nil
 }
 
-// missing returns the frames a socket lacks between after and upto: room
-// messages for a room socket, notifications for a user socket.
-func (c *client) missing(after, upto int64) ([]seqFrame, error) {
-	if c.stream == nil {
-		return c.room.history(c.user.Token, c.user.UserID, after, upto)
-	}
-	return c.stream.history(c.user.Token, after, upto)
-}
-
-// history returns the notification frames with after < id ≤ upto, shared
-// by the user's sockets that saw the same gap.
-func (s *userStream) history(token string, after, upto int64) ([]seqFrame, error) {
-	return s.fetches.do([3]int64{after, upto, 0}, func() ([]seqFrame, error) {
+// history returns the notifications with after < id ≤ upto, shared by
+// the user's sockets that saw the same gap.
+func (s *userStream) history(token string, after, upto int64) ([]Event, error) {
+	return s.fetches.do([2]int64{after, upto}, func() ([]Event, error) {
 		s.hub.metrics.gapRepairs.Inc()
 		ctx, cancel := context.WithTimeout(grpcauth.WithToken(context.Background(), token), s.hub.cfg.RPCTimeout)
 		defer cancel()
@@ -276,14 +269,55 @@ func (s *userStream) history(token string, after, upto int64) ([]seqFrame, error
 		if err != nil {
 			return nil, err
 		}
-		var out []seqFrame
+		var out []Event
 		for _, n := range ns {
 			if n.GetId() > after && n.GetId() <= upto {
-				out = append(out, seqFrame{seq: n.GetId(), data: chatjson.NotificationFrame(n)})
+				out = append(out, notificationEvent(n))
 			}
 		}
 		return out, nil
 	})
+}
+
+func notificationEvent(n *chatv1.Notification) Event {
+	return Event{Kind: eventNotification, Seq: n.GetId(), Data: chatjson.NotificationFrame(n)}
+}
+
+// fetch is one notification read shared by every socket of the user that
+// saw the same gap.
+type fetch struct {
+	done chan struct{}
+	evs  []Event
+	err  error
+}
+
+// fetchGroup shares reads of the same range among the sockets that ask
+// for it at the same time.
+type fetchGroup struct {
+	mu sync.Mutex
+	m  map[[2]int64]*fetch
+}
+
+func (g *fetchGroup) do(key [2]int64, read func() ([]Event, error)) ([]Event, error) {
+	g.mu.Lock()
+	f := g.m[key]
+	if f == nil {
+		f = &fetch{done: make(chan struct{})}
+		if g.m == nil {
+			g.m = make(map[[2]int64]*fetch)
+		}
+		g.m[key] = f
+		g.mu.Unlock()
+		f.evs, f.err = read()
+		g.mu.Lock()
+		delete(g.m, key)
+		g.mu.Unlock()
+		close(f.done)
+	} else {
+		g.mu.Unlock()
+		<-f.done
+	}
+	return f.evs, f.err
 }
 
 // attachUser adds c to its user's stream, subscribing the user's subject
@@ -386,7 +420,7 @@ func (s *userStream) onEvent(ev *chatv1.UserEvent) {
 		if e.Notification.GetId() <= 0 {
 			return
 		}
-		frame := Event{Kind: eventNotification, Seq: e.Notification.GetId(), Data: chatjson.NotificationFrame(e.Notification)}
+		frame := notificationEvent(e.Notification)
 		for _, c := range *s.sockets.Load() {
 			c.deliverMessages([]Event{frame})
 		}

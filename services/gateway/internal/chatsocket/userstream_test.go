@@ -3,6 +3,7 @@ package chatsocket_test
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,8 +25,10 @@ import (
 // What the real stack cannot easily show: a user event or a room message
 // lost on NATS. Here the fake chat service stores notifications and
 // memberships and publishes what the test says, so the stream must fill a
-// notification gap from ListNotifications and re-count a room from
-// UnreadCount after a seq gap.
+// notification gap from ListNotifications, a room's stream must fill a
+// message gap from history, and the unread counter must re-count a room
+// from UnreadCount after a seq gap history could not fill (a deleted
+// message).
 
 // convChat adds the conversation RPCs to fakeChat.
 type convChat struct {
@@ -216,57 +219,65 @@ func TestUserStreamUnreadGap(t *testing.T) {
 	if f := readUserFrame(t, ws); *f.UnreadCount != 1 || !strings.Contains(string(f.LastMessage), `"mine"`) {
 		t.Fatalf("own message: %s", f.raw)
 	}
+	snapshots := func() int {
+		chat.mu.Lock()
+		defer chat.mu.Unlock()
+		return chat.snapshot
+	}
+	// untilCount reads frames until the unread count is n.
+	untilCount := func(n int64) {
+		t.Helper()
+		for {
+			f := readUserFrame(t, ws)
+			if f.Type != "chat.unread" {
+				t.Fatalf("got %s, want chat.unread", f.raw)
+			}
+			if *f.UnreadCount == n {
+				return
+			}
+		}
+	}
 	e.chat.mu.Lock()
 	e.chat.drop[3] = true // "two" is lost on NATS
 	e.chat.mu.Unlock()
+	before := snapshots()
 	send(8, "two")
 	send(8, "three")
-	// The gap is noticed at "three" and the count re-read: 3 in the end.
-	var last int64
-	for last != 3 {
-		f := readUserFrame(t, ws)
-		if f.Type != "chat.unread" {
-			t.Fatalf("got %s", f.raw)
-		}
-		last = *f.UnreadCount
+	// The room's stream reads "two" from history: the counter never sees
+	// the gap and needs no re-count.
+	untilCount(3)
+	if n := snapshots() - before; n != 0 {
+		t.Errorf("%d UnreadCount calls for a message the room's stream repaired", n)
 	}
-	chat.mu.Lock()
-	snaps := chat.snapshot
-	chat.mu.Unlock()
-	if snaps == 0 {
-		t.Error("the gap was not re-counted with UnreadCount")
-	}
-	// A marker inside the re-read part: chat.read at once (the marker's
-	// own count), then the count read again.
+	// A marker within the seqs counted live is applied without a call.
 	chat.mu.Lock()
 	chat.members[7][5] = 3
 	chat.mu.Unlock()
 	chat.publishUser(7, &chatv1.UserEvent{Event: &chatv1.UserEvent_Read{Read: &chatv1.ReadMarker{RoomId: 5, LastReadSeq: 3, UnreadCount: 1}}})
 	if f := readUserFrame(t, ws); f.Type != "chat.read" || f.LastReadSeq != 3 || *f.UnreadCount != 1 {
-		t.Fatalf("read marker: %s", f.raw)
-	}
-	if f := readUserFrame(t, ws); f.Type != "chat.unread" || *f.UnreadCount != 1 {
-		t.Fatalf("after the marker: %s", f.raw)
-	}
-	// A marker within the seqs counted live is applied without a call.
-	send(8, "four")
-	send(8, "five")
-	// Frames until the count reaches 3 (the gap repair's answer).
-	f := readUserFrame(t, ws)
-	for *f.UnreadCount != 3 {
-		f = readUserFrame(t, ws)
-	}
-	chat.mu.Lock()
-	before := chat.snapshot
-	chat.mu.Unlock()
-	chat.publishUser(7, &chatv1.UserEvent{Event: &chatv1.UserEvent_Read{Read: &chatv1.ReadMarker{RoomId: 5, LastReadSeq: 5, UnreadCount: 1}}})
-	if f := readUserFrame(t, ws); f.Type != "chat.read" || f.LastReadSeq != 5 || *f.UnreadCount != 1 {
 		t.Fatalf("read marker within the known seqs: %s", f.raw)
 	}
-	chat.mu.Lock()
-	after := chat.snapshot
-	chat.mu.Unlock()
-	if after != before {
-		t.Errorf("%d UnreadCount calls for a marker within the known seqs", after-before)
+	if n := snapshots() - before; n != 0 {
+		t.Errorf("%d UnreadCount calls for a marker within the known seqs", n)
+	}
+	// "four" is lost on NATS and deleted before the repair: the stream
+	// skips its seq, the counter sees a gap and re-counts with
+	// UnreadCount.
+	e.chat.mu.Lock()
+	e.chat.drop[5] = true
+	e.chat.mu.Unlock()
+	send(8, "four")
+	e.chat.mu.Lock()
+	msgs := e.chat.rooms[5].msgs
+	e.chat.rooms[5].msgs = slices.DeleteFunc(msgs, func(m *chatv1.Message) bool { return m.Seq == 5 })
+	e.chat.mu.Unlock()
+	send(8, "five")
+	untilCount(2) // "three" and "five"
+	deadline = time.Now().Add(5 * time.Second)
+	for snapshots() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("the gap of a deleted message was not re-counted with UnreadCount")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
