@@ -631,7 +631,7 @@ func (c *client) sendMessage(f ClientFrame) {
 		c.sendErr(err)
 		return
 	}
-	c.room.offer([]Event{messageEvent(m)})
+	c.room.offerAck(m)
 }
 
 // messageEvent is the chat.message event of a message read from the chat

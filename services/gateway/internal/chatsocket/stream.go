@@ -48,11 +48,21 @@ func (o *seqOrder) add(ev Event, out []Event) []Event {
 		o.last = ev.Seq
 		return o.releaseHeld(append(out, ev))
 	}
-	i, found := slices.BinarySearchFunc(o.held, ev.Seq, func(e Event, seq int64) int { return cmp.Compare(e.Seq, seq) })
-	if !found {
+	if i, found := o.find(ev.Seq); !found {
 		o.held = slices.Insert(o.held, i, ev)
 	}
 	return out
+}
+
+// has reports whether seq was released or is held.
+func (o *seqOrder) has(seq int64) bool {
+	_, held := o.find(seq)
+	return seq <= o.last || held
+}
+
+// find is where seq is, or belongs, in held.
+func (o *seqOrder) find(seq int64) (int, bool) {
+	return slices.BinarySearchFunc(o.held, seq, func(e Event, seq int64) int { return cmp.Compare(e.Seq, seq) })
 }
 
 // gap is the range after < seq ≤ upto missing before the first held seq.
@@ -134,6 +144,20 @@ func (r *room) offer(msgs []Event) {
 		out = r.order.add(m, out)
 	}
 	r.releaseLocked(out)
+}
+
+// offerAck offers a message this replica's sender got acknowledged. Its
+// NATS copy has usually been released by then (the chat service publishes
+// before it answers), so the frame is only encoded when the stream still
+// needs it. (A socket sends only once its opening sync ended, so its room
+// is positioned by then.)
+func (r *room) offerAck(m *chatv1.Message) {
+	r.smu.Lock()
+	defer r.smu.Unlock()
+	if r.stopped || r.order.has(m.GetSeq()) {
+		return
+	}
+	r.releaseLocked(r.order.add(messageEvent(m), nil))
 }
 
 // releaseLocked fans released messages out to the room's sockets and

@@ -28,6 +28,11 @@ func TestSeqOrder(t *testing.T) {
 	if got := seqsOf(o.held); !slices.Equal(got, []int64{6, 7, 9}) {
 		t.Fatalf("held %v, want [6 7 9]", got)
 	}
+	for seq, want := range map[int64]bool{3: true, 4: true, 5: false, 7: true, 8: false, 9: true, 10: false} {
+		if o.has(seq) != want {
+			t.Errorf("has(%d) = %v, want %v", seq, !want, want)
+		}
+	}
 	after, upto, ok := o.gap()
 	if !ok || after != 4 || upto != 5 {
 		t.Fatalf("gap (%d, %d] %v, want (4, 5]", after, upto, ok)
