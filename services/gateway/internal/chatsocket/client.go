@@ -31,8 +31,10 @@ const (
 	maxSyncBuffered = 4096        // live events buffered while history loads
 )
 
-// client is one socket. Frames reach it from the room's broker goroutine,
-// from its own reader (acks) and from gap repairs; c.mu orders them. A
+// client is one socket. Frames reach it from its stream (the room's
+// messages or the user's notifications, released in order by stream.go),
+// from the room's other events and from its own reader (answers and
+// errors); c.mu orders them. A
 // writer goroutine drains the queue, several frames per system call; it
 // runs only while there is something to write (frames, a ping, the close),
 // so an idle socket costs one goroutine, its reader (BENCHMARKS.md M3).
@@ -57,16 +59,12 @@ type client struct {
 	reason  string
 	syncing bool    // history is loading: live events wait in syncBuf
 	syncBuf []Event // live events received while syncing, in arrival order
-	// synced is the newest seq the opening sync sent or found: a room
-	// socket takes the room stream's messages after it (the stream may
-	// still fill an older gap that history already covered).
-	synced int64
-	// A /ws/user/ socket's notifications in id order, and the repair of
-	// a gap in them (a room socket gets its messages from the room's
-	// stream, already in order).
-	notes    seqOrder
-	gapTimer *time.Timer
-	writing  bool // a writer goroutine runs (after the close: ran or runs the last one)
+	// synced is the newest seq (a user socket: notification id) the
+	// opening sync sent or found: the socket takes its stream's events
+	// after it (the stream may still fill an older gap the sync covered).
+	synced  int64
+	hidden  map[int64]struct{} // users the socket's user blocks (blocks.go)
+	writing bool               // a writer goroutine runs (after the close: ran or runs the last one)
 	// lingering: the writer has nothing to do and waits up to writerLinger
 	// on wake before it exits; producers signal wake instead of starting
 	// another writer.
@@ -80,11 +78,10 @@ type client struct {
 	expiry     *time.Timer
 
 	// Writer goroutine only (one at a time: c.writing).
-	backlogAt     time.Time          // last kernel backlog sample
-	deadlineSetAt time.Time          // when the writer last moved the write deadline (extendWriteDeadline)
-	deadlineMoved atomic.Bool        // a pong moved the write deadline since (answerPing)
-	stallSince    time.Time          // backlog above the limit since (zero: below)
-	hidden        map[int64]struct{} // users the socket's user blocks (blocks.go)
+	backlogAt     time.Time   // last kernel backlog sample
+	deadlineSetAt time.Time   // when the writer last moved the write deadline (extendWriteDeadline)
+	deadlineMoved atomic.Bool // a pong moved the write deadline since (answerPing)
+	stallSince    time.Time   // backlog above the limit since (zero: below)
 
 	// Reader goroutine only.
 	floodStart  time.Time
@@ -137,9 +134,9 @@ func (c *client) wakeWriterLocked() {
 	}
 }
 
-// deliverMessages queues message frames (in seq order, from the room's
-// stream) or notifications (ordered here), all under one lock, so the
-// writer takes them together (one system call).
+// deliverMessages queues the frames of messages (or notifications) its
+// stream released in order, all under one lock, so the writer takes them
+// together (one system call).
 func (c *client) deliverMessages(msgs []Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -149,8 +146,6 @@ func (c *client) deliverMessages(msgs []Event) {
 			return
 		case c.syncing:
 			c.bufferLocked(m)
-		case c.stream != nil:
-			c.orderLocked(m)
 		case m.Seq > c.synced:
 			c.pushLocked(c.viewLocked(m))
 		}
@@ -178,61 +173,6 @@ func (c *client) bufferLocked(ev Event) {
 		return
 	}
 	c.syncBuf = append(c.syncBuf, ev)
-}
-
-// orderLocked queues the notifications ev releases, in id order; a gap
-// before it is filled from the database if still open after GapWait.
-func (c *client) orderLocked(ev Event) {
-	for _, n := range c.notes.add(ev, nil) {
-		c.pushLocked(c.viewLocked(n))
-	}
-	c.armRepairLocked()
-}
-
-// armRepairLocked starts the notification gap repair while a gap is open
-// and stops it once closed; too many held notifications mean a reader that
-// cannot catch up (4008).
-func (c *client) armRepairLocked() {
-	switch held := len(c.notes.held); {
-	case held > c.hub.cfg.SendQueue:
-		c.slowLocked()
-	case held == 0 && c.gapTimer != nil:
-		c.gapTimer.Stop()
-		c.gapTimer = nil
-	case held > 0 && c.gapTimer == nil:
-		c.gapTimer = time.AfterFunc(c.hub.cfg.GapWait, c.repairGap)
-	}
-}
-
-// repairGap reads the notifications missing before the first held one
-// (shared by the user's sockets) and delivers them.
-func (c *client) repairGap() {
-	c.mu.Lock()
-	c.gapTimer = nil
-	after, upto, ok := c.notes.gap()
-	c.mu.Unlock()
-	if !ok || c.isClosed() {
-		return
-	}
-
-	evs, err := c.stream.history(c.user.Token, after, upto)
-
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	if err != nil {
-		c.hub.log.Warn("notification gap repair failed", "user", c.user.UserID, "err", err)
-		if c.gapTimer == nil && len(c.notes.held) > 0 {
-			c.gapTimer = time.AfterFunc(time.Second, c.repairGap)
-		}
-		return
-	}
-	for _, n := range c.notes.fill(evs, upto, nil) {
-		c.pushLocked(c.viewLocked(n))
-	}
-	c.armRepairLocked()
 }
 
 // pushLocked appends a frame to the send queue; a full queue closes the
@@ -274,24 +214,15 @@ func (c *client) pushWait(data []byte) {
 
 // finishSync ends the opening sync at position last (the newest seq, or
 // notification id, the sync sent or found) and delivers the live events
-// that arrived meanwhile: those history already covered are dropped.
+// that arrived meanwhile: those the sync already covered are dropped. The
+// stream sends every event after those the sync could have missed, in
+// order (stream.go), so nothing is missing in between.
 func (c *client) finishSync(last int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.stream != nil {
-		c.notes.last = max(c.notes.last, last)
-	} else {
-		c.synced = last
-	}
+	c.synced = last
 	for _, ev := range c.syncBuf {
-		switch {
-		case !ev.ordered():
-			c.pushLocked(c.viewLocked(ev))
-		case c.stream != nil:
-			c.orderLocked(ev)
-		case ev.Seq > last:
-			// The room's stream sends every message after those the
-			// socket's history could have missed, in order (stream.go).
+		if !ev.ordered() || ev.Seq > last {
 			c.pushLocked(c.viewLocked(ev))
 		}
 	}
@@ -348,11 +279,7 @@ func (c *client) closeLocked(code int, reason string) bool {
 	}
 	c.closed = true
 	c.code, c.reason = code, reason
-	c.queue, c.spare, c.notes.held, c.syncBuf = nil, nil, nil, nil
-	if c.gapTimer != nil {
-		c.gapTimer.Stop()
-		c.gapTimer = nil
-	}
+	c.queue, c.spare, c.syncBuf = nil, nil, nil
 	if c.expiry != nil {
 		c.expiry.Stop()
 	}

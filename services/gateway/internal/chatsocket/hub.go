@@ -210,13 +210,7 @@ type room struct {
 	err   error         // set before ready is closed
 	unsub func()
 
-	// The room's message stream (stream.go).
-	smu        sync.Mutex
-	order      seqOrder
-	positioned bool        // order starts at the room's last seq (position)
-	early      []Event     // messages that arrived before position
-	gapTimer   *time.Timer // repair of the gap before order's first held seq
-	stopped    bool        // the room has no local socket or watcher left
+	stream *seqStream // the room's messages in order (stream.go)
 }
 
 // onEvent fans one event out to the room's local sockets: messages
@@ -229,11 +223,11 @@ func (r *room) onEvent(ev Event) {
 		}
 		r.watch(ev)
 	case ev.Kind == subjects.EventMessages:
-		r.offer(ev.Messages)
+		r.stream.offer(ev.Messages)
 	case ev.Kind == subjects.EventMessage && ev.Seq > 0:
 		// A single message: what a chat service before batched publishes
 		// sent (during a rolling update).
-		r.offer([]Event{ev})
+		r.stream.offer([]Event{ev})
 	default:
 		for _, c := range *r.members.Load() {
 			c.deliverEvent(ev)
@@ -346,6 +340,7 @@ func (h *Hub) roomLocked(id int64) (r *room, creator bool) {
 	if r == nil {
 		creator = true
 		r = &room{id: id, hub: h, ready: make(chan struct{})}
+		r.stream = newRoomStream(r)
 		r.members.Store(&[]*client{})
 		r.watchers.Store(&[]*roomWatch{})
 		h.rooms[id] = r
@@ -418,7 +413,7 @@ func (h *Hub) unrefLocked(r *room) bool {
 // unsubscribe ends the subscription of a room without references.
 func (h *Hub) unsubscribe(r *room) {
 	<-r.ready
-	r.stop()
+	r.stream.stop()
 	if r.unsub != nil {
 		r.unsub()
 		h.metrics.natsSubscriptions.Dec()

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -13,7 +14,8 @@ import (
 
 // The room stream: a replica puts each room's messages in seq order once,
 // for all of its sockets and unread watchers of the room, instead of once
-// per socket. Messages reach it from the room's NATS subscription and from
+// per socket. (A user's notifications get the same treatment, once per
+// user stream: userstream.go.) Messages reach it from the room's NATS subscription and from
 // the acks of the replica's own senders (the chat service publishes before
 // it acknowledges, so an ack is usually a copy the stream already has and
 // drops; when NATS is slow or lost the message, the ack delivers it). A
@@ -102,10 +104,161 @@ func (o *seqOrder) releaseHeld(out []Event) []Event {
 	return out
 }
 
+// seqStream is one ordered stream of numbered events on a replica,
+// followed by any number of sockets: it releases each seq once and in
+// order, and fills a gap that lasts GapWait with one read.
+type seqStream struct {
+	gapWait time.Duration
+	maxHeld int
+	// release fans released events out, under mu (so every socket gets
+	// them in order).
+	release func([]Event)
+	// read returns the events with after < seq ≤ upto that history has.
+	read func(after, upto int64) ([]Event, error)
+	// overflow gives up on a gap with more than maxHeld events behind it
+	// (history unreachable for long), under mu: the stream's sockets close
+	// with 1013 and resume from history when they reconnect; the stream
+	// goes on after the held events.
+	overflow func()
+	log      func(msg string, args ...any)
+
+	mu         sync.Mutex
+	order      seqOrder
+	positioned bool        // order starts at the position (start)
+	early      []Event     // events that arrived before start
+	gapTimer   *time.Timer // repair of the gap before order's first held seq
+	stopped    bool        // nobody follows the stream any more
+}
+
+// start sets the stream's position, the last seq every socket's own
+// opening read covers, and releases the events that came before if newer.
+func (s *seqStream) start(last int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.order.last = last
+	s.positioned = true
+	var out []Event
+	for _, ev := range s.early {
+		out = s.order.add(ev, out)
+	}
+	s.early = nil
+	s.releaseLocked(out)
+}
+
+// offer puts events (one commit's, in seq order) into the order and fans
+// out what they release.
+func (s *seqStream) offer(evs []Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.stopped:
+	case !s.positioned:
+		s.early = append(s.early, evs...)
+	default:
+		var out []Event
+		for _, ev := range evs {
+			out = s.order.add(ev, out)
+		}
+		s.releaseLocked(out)
+	}
+}
+
+// offerNew offers the event of seq made by ev, unless the stream already
+// has that seq: ev is only called (its frame encoded) when needed. For
+// events that come after start (a socket's ack).
+func (s *seqStream) offerNew(seq int64, ev func() Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || !s.positioned || s.order.has(seq) {
+		return
+	}
+	s.releaseLocked(s.order.add(ev(), nil))
+}
+
+func (s *seqStream) releaseLocked(out []Event) {
+	if len(out) > 0 {
+		s.release(out)
+	}
+	switch held := len(s.order.held); {
+	case held > s.maxHeld:
+		s.log("live stream gave up on a gap", "after", s.order.last, "held", held)
+		s.overflow()
+		s.order.last = s.order.held[held-1].Seq
+		s.order.held = nil
+		s.stopTimerLocked()
+	case held == 0:
+		s.stopTimerLocked()
+	case s.gapTimer == nil:
+		s.gapTimer = time.AfterFunc(s.gapWait, s.repair)
+	}
+}
+
+func (s *seqStream) stopTimerLocked() {
+	if s.gapTimer != nil {
+		s.gapTimer.Stop()
+		s.gapTimer = nil
+	}
+}
+
+// repair reads the events missing before the first held one and releases
+// them; a failed read is tried again a second later.
+func (s *seqStream) repair() {
+	s.mu.Lock()
+	s.gapTimer = nil
+	after, upto, ok := s.order.gap()
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	evs, err := s.read(after, upto)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	if err != nil {
+		s.log("live stream gap repair failed", "err", err)
+		if s.gapTimer == nil && len(s.order.held) > 0 {
+			s.gapTimer = time.AfterFunc(time.Second, s.repair)
+		}
+		return
+	}
+	s.releaseLocked(s.order.fill(evs, upto, nil))
+}
+
+// stop ends the stream once nobody follows it.
+func (s *seqStream) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopped = true
+	s.stopTimerLocked()
+}
+
+// newRoomStream is the message stream of r.
+func newRoomStream(r *room) *seqStream {
+	h := r.hub
+	return &seqStream{
+		gapWait: h.cfg.GapWait,
+		maxHeld: h.cfg.SendQueue,
+		release: func(out []Event) {
+			for _, c := range *r.members.Load() {
+				c.deliverMessages(out)
+			}
+			r.watch(Event{Messages: out})
+		},
+		read: r.read,
+		overflow: func() {
+			for _, c := range *r.members.Load() {
+				c.close(websocket.CloseTryAgainLater, "try again later")
+			}
+		},
+		log: func(msg string, args ...any) { h.log.Warn(msg, append(args, "room", r.id)...) },
+	}
+}
+
 // position starts the room's stream at its last seq, read as the gateway
-// service once the subscription is active; messages that arrived before
-// are released if newer. An unknown room starts at 0 (its sockets' Join
-// fails anyway).
+// service once the subscription is active. An unknown room starts at 0
+// (its sockets' Join fails anyway).
 func (r *room) position() error {
 	ctx, cancel := context.WithTimeout(context.Background(), r.hub.cfg.RPCTimeout)
 	defer cancel()
@@ -113,126 +266,16 @@ func (r *room) position() error {
 	if err != nil && !isNotFound(err) {
 		return err
 	}
-	r.smu.Lock()
-	defer r.smu.Unlock()
-	r.order.last = room.GetLastSeq()
-	r.positioned = true
-	early := r.early
-	r.early = nil
-	var out []Event
-	for _, ev := range early {
-		out = r.order.add(ev, out)
-	}
-	r.releaseLocked(out)
+	r.stream.start(room.GetLastSeq())
 	return nil
-}
-
-// offer puts message events (one commit's, in seq order, or an ack) into
-// the room's order and fans out what they release.
-func (r *room) offer(msgs []Event) {
-	r.smu.Lock()
-	defer r.smu.Unlock()
-	if r.stopped {
-		return
-	}
-	if !r.positioned {
-		r.early = append(r.early, msgs...)
-		return
-	}
-	var out []Event
-	for _, m := range msgs {
-		out = r.order.add(m, out)
-	}
-	r.releaseLocked(out)
 }
 
 // offerAck offers a message this replica's sender got acknowledged. Its
 // NATS copy has usually been released by then (the chat service publishes
 // before it answers), so the frame is only encoded when the stream still
-// needs it. (A socket sends only once its opening sync ended, so its room
-// is positioned by then.)
+// needs it.
 func (r *room) offerAck(m *chatv1.Message) {
-	r.smu.Lock()
-	defer r.smu.Unlock()
-	if r.stopped || r.order.has(m.GetSeq()) {
-		return
-	}
-	r.releaseLocked(r.order.add(messageEvent(m), nil))
-}
-
-// releaseLocked fans released messages out to the room's sockets and
-// watchers, then arms (or stops) the gap repair. r.smu held, so messages
-// reach every socket in the order they were released.
-func (r *room) releaseLocked(out []Event) {
-	if len(out) > 0 {
-		for _, c := range *r.members.Load() {
-			c.deliverMessages(out)
-		}
-		r.watch(Event{Messages: out})
-	}
-	switch {
-	case len(r.order.held) > r.hub.cfg.SendQueue:
-		r.overflowLocked()
-	case len(r.order.held) == 0 && r.gapTimer != nil:
-		r.gapTimer.Stop()
-		r.gapTimer = nil
-	case len(r.order.held) > 0 && r.gapTimer == nil:
-		r.gapTimer = time.AfterFunc(r.hub.cfg.GapWait, r.repair)
-	}
-}
-
-// overflowLocked gives up on a gap that history could not fill while more
-// than SendQueue later messages piled up (the chat service unreachable for
-// long): the room's sockets close with 1013 and resume from history when
-// they reconnect, and the stream goes on after the held messages.
-func (r *room) overflowLocked() {
-	r.hub.log.Warn("chat room stream gave up on a gap", "room", r.id, "after", r.order.last, "held", len(r.order.held))
-	for _, c := range *r.members.Load() {
-		c.close(websocket.CloseTryAgainLater, "try again later")
-	}
-	r.order.last = r.order.held[len(r.order.held)-1].Seq
-	r.order.held = nil
-	if r.gapTimer != nil {
-		r.gapTimer.Stop()
-		r.gapTimer = nil
-	}
-}
-
-// repair reads the messages missing before the first held one and
-// releases them; a failed read is tried again a second later.
-func (r *room) repair() {
-	r.smu.Lock()
-	r.gapTimer = nil
-	after, upto, ok := r.order.gap()
-	r.smu.Unlock()
-	if !ok {
-		return
-	}
-	evs, err := r.read(after, upto)
-	r.smu.Lock()
-	defer r.smu.Unlock()
-	if r.stopped {
-		return
-	}
-	if err != nil {
-		r.hub.log.Warn("chat gap repair failed", "room", r.id, "err", err)
-		if r.gapTimer == nil && len(r.order.held) > 0 {
-			r.gapTimer = time.AfterFunc(time.Second, r.repair)
-		}
-		return
-	}
-	r.releaseLocked(r.order.fill(evs, upto, nil))
-}
-
-// stop ends the stream of a room without local sockets or watchers.
-func (r *room) stop() {
-	r.smu.Lock()
-	defer r.smu.Unlock()
-	r.stopped = true
-	if r.gapTimer != nil {
-		r.gapTimer.Stop()
-		r.gapTimer = nil
-	}
+	r.stream.offerNew(m.GetSeq(), func() Event { return messageEvent(m) })
 }
 
 // read returns the messages with after < seq ≤ upto, in order (deleted

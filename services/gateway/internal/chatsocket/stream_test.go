@@ -1,8 +1,10 @@
 package chatsocket
 
 import (
+	"errors"
 	"slices"
 	"testing"
+	"time"
 )
 
 func seqsOf(evs []Event) []int64 {
@@ -55,5 +57,37 @@ func TestSeqOrder(t *testing.T) {
 	// A late copy of a repaired seq is dropped.
 	if got := o.add(Event{Seq: 8}, nil); len(got) != 0 {
 		t.Fatalf("a late copy released %v", seqsOf(got))
+	}
+}
+
+// TestSeqStreamOverflow: a gap history cannot fill while more than
+// maxHeld events pile up behind it is given up: overflow is called (the
+// stream's sockets close and resume from history), and the stream goes on
+// after the held events.
+func TestSeqStreamOverflow(t *testing.T) {
+	var released []int64
+	overflows := 0
+	s := &seqStream{
+		gapWait:  time.Hour, // no repair within the test
+		maxHeld:  2,
+		release:  func(out []Event) { released = append(released, seqsOf(out)...) },
+		read:     func(int64, int64) ([]Event, error) { return nil, errors.New("history unreachable") },
+		overflow: func() { overflows++ },
+		log:      func(string, ...any) {},
+	}
+	defer s.stop()
+	s.offer([]Event{{Seq: 2}}) // before start: kept, then released by it
+	s.start(1)
+	s.offer([]Event{{Seq: 4}, {Seq: 5}})
+	if overflows != 0 || !slices.Equal(released, []int64{2}) {
+		t.Fatalf("after 2 held: %d overflows, released %v", overflows, released)
+	}
+	s.offer([]Event{{Seq: 6}})
+	if overflows != 1 {
+		t.Fatalf("%d overflows with 3 held, want 1", overflows)
+	}
+	s.offer([]Event{{Seq: 3}, {Seq: 7}})
+	if !slices.Equal(released, []int64{2, 7}) {
+		t.Fatalf("released %v, want [2 7]: the stream goes on after the held events", released)
 	}
 }

@@ -32,12 +32,12 @@ import (
 //     use, so a room costs this replica one subscription whatever mix of
 //     room sockets and streams follows it.
 //
-// Notifications are ordered per socket, with the seqOrder a room's stream
-// uses for its messages (stream.go): their ids are a gap-free sequence per
-// user, so a socket drops an id it already sent (resume overlapping live)
-// and fills a gap from the database after GapWait. Unlike a room's
-// messages they are ordered per socket rather than once per stream: a
-// user has few sockets and few notifications, so that costs little.
+// Notifications are ordered once per user stream, as a room's messages
+// are once per room (stream.go): their ids are a gap-free sequence per
+// user, so the stream drops an id it already has and fills a gap from the
+// database after GapWait; it starts at the user's newest notification,
+// read once the subscription is active, and each socket drops what its
+// own replay (?after=) already sent.
 
 // eventNotification is the Event kind of a notification on a user socket
 // (Seq: the notification id).
@@ -78,7 +78,7 @@ type userStream struct {
 	rooms  map[int64]*roomWatch
 	tick   int64 // activity clock of rooms: the least recently active is evicted first
 
-	fetches fetchGroup // notification gap repairs
+	notes *seqStream // the user's notifications in id order (stream.go)
 }
 
 // UserHandler serves GET /ws/user/.
@@ -154,9 +154,13 @@ func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after
 	hub.metrics.socketsOpen.Inc()
 	c := newClient(hub, ws, 0, user, ip, newConnID())
 	if err := hub.attachUser(c); err != nil {
-		if errors.Is(err, errDraining) {
+		switch {
+		case errors.Is(err, errDraining):
 			c.close(websocket.CloseServiceRestart, "service restart")
-		} else {
+		case status.Code(err) == codes.Unauthenticated:
+			// The stream's first read (its position) refused the token.
+			c.closeUnauthenticated()
+		default:
 			hub.log.Error("user stream subscribe failed", "user", user.UserID, "err", err)
 			c.close(websocket.CloseTryAgainLater, "try again later")
 		}
@@ -258,66 +262,66 @@ func notificationsAfter(ctx context.Context, chat chatv1.ChatServiceClient, afte
 	return out, nil
 }
 
-// history returns the notifications with after < id ≤ upto, shared by
-// the user's sockets that saw the same gap.
-func (s *userStream) history(token string, after, upto int64) ([]Event, error) {
-	return s.fetches.do([2]int64{after, upto}, func() ([]Event, error) {
-		s.hub.metrics.gapRepairs.Inc()
-		ctx, cancel := context.WithTimeout(grpcauth.WithToken(context.Background(), token), s.hub.cfg.RPCTimeout)
-		defer cancel()
-		ns, err := notificationsAfter(ctx, s.hub.chat, after, int(min(upto-after, maxReplay)))
-		if err != nil {
-			return nil, err
-		}
-		var out []Event
-		for _, n := range ns {
-			if n.GetId() > after && n.GetId() <= upto {
-				out = append(out, notificationEvent(n))
+// newNotificationStream is the notification stream of s: ordered once
+// for all of the user's sockets here, its gaps filled with the user's
+// token.
+func newNotificationStream(s *userStream) *seqStream {
+	h := s.hub
+	return &seqStream{
+		gapWait: h.cfg.GapWait,
+		maxHeld: h.cfg.SendQueue,
+		release: func(out []Event) {
+			for _, c := range *s.sockets.Load() {
+				c.deliverMessages(out)
 			}
+		},
+		read: s.history,
+		overflow: func() {
+			for _, c := range *s.sockets.Load() {
+				c.close(websocket.CloseTryAgainLater, "try again later")
+			}
+		},
+		log: func(msg string, args ...any) { h.log.Warn(msg, append(args, "user", s.userID)...) },
+	}
+}
+
+// position starts the notification stream at the user's newest
+// notification, read once the subscription is active.
+func (s *userStream) position() error {
+	ctx, cancel := s.rpcCtx()
+	defer cancel()
+	resp, err := s.hub.chat.ListNotifications(ctx, &chatv1.ListNotificationsRequest{Limit: 1})
+	if err != nil {
+		return err
+	}
+	var last int64
+	if ns := resp.GetNotifications(); len(ns) > 0 {
+		last = ns[0].GetId()
+	}
+	s.notes.start(last)
+	return nil
+}
+
+// history returns the notifications with after < id ≤ upto.
+func (s *userStream) history(after, upto int64) ([]Event, error) {
+	s.hub.metrics.gapRepairs.Inc()
+	ctx, cancel := s.rpcCtx()
+	defer cancel()
+	ns, err := notificationsAfter(ctx, s.hub.chat, after, int(min(upto-after, maxReplay)))
+	if err != nil {
+		return nil, err
+	}
+	var out []Event
+	for _, n := range ns {
+		if n.GetId() > after && n.GetId() <= upto {
+			out = append(out, notificationEvent(n))
 		}
-		return out, nil
-	})
+	}
+	return out, nil
 }
 
 func notificationEvent(n *chatv1.Notification) Event {
 	return Event{Kind: eventNotification, Seq: n.GetId(), Data: chatjson.NotificationFrame(n)}
-}
-
-// fetch is one notification read shared by every socket of the user that
-// saw the same gap.
-type fetch struct {
-	done chan struct{}
-	evs  []Event
-	err  error
-}
-
-// fetchGroup shares reads of the same range among the sockets that ask
-// for it at the same time.
-type fetchGroup struct {
-	mu sync.Mutex
-	m  map[[2]int64]*fetch
-}
-
-func (g *fetchGroup) do(key [2]int64, read func() ([]Event, error)) ([]Event, error) {
-	g.mu.Lock()
-	f := g.m[key]
-	if f == nil {
-		f = &fetch{done: make(chan struct{})}
-		if g.m == nil {
-			g.m = make(map[[2]int64]*fetch)
-		}
-		g.m[key] = f
-		g.mu.Unlock()
-		f.evs, f.err = read()
-		g.mu.Lock()
-		delete(g.m, key)
-		g.mu.Unlock()
-		close(f.done)
-	} else {
-		g.mu.Unlock()
-		<-f.done
-	}
-	return f.evs, f.err
 }
 
 // attachUser adds c to its user's stream, subscribing the user's subject
@@ -334,6 +338,7 @@ func (h *Hub) attachUser(c *client) error {
 		ctx, cancel := context.WithCancel(context.Background())
 		s = &userStream{hub: h, userID: c.user.UserID, email: c.user.Email, ready: make(chan struct{}),
 			ctx: ctx, cancel: cancel, rooms: make(map[int64]*roomWatch)}
+		s.notes = newNotificationStream(s)
 		s.sockets.Store(&[]*client{})
 		h.streams[c.user.UserID] = s
 		h.metrics.userStreams.Inc()
@@ -353,6 +358,12 @@ func (h *Hub) attachUser(c *client) error {
 	s.mu.Unlock()
 	if creator {
 		unsub, err := h.userBroker.SubscribeUser(s.userID, s.onEvent)
+		if err == nil {
+			if err = s.position(); err != nil {
+				unsub()
+				unsub = nil
+			}
+		}
 		s.unsub, s.err = unsub, err
 		close(s.ready)
 		if err == nil {
@@ -388,6 +399,7 @@ func (h *Hub) detachUser(c *client) {
 		return
 	}
 	<-s.ready
+	s.notes.stop()
 	if s.unsub != nil {
 		s.unsub()
 	}
@@ -420,10 +432,7 @@ func (s *userStream) onEvent(ev *chatv1.UserEvent) {
 		if e.Notification.GetId() <= 0 {
 			return
 		}
-		frame := notificationEvent(e.Notification)
-		for _, c := range *s.sockets.Load() {
-			c.deliverMessages([]Event{frame})
-		}
+		s.notes.offer([]Event{notificationEvent(e.Notification)})
 	case *chatv1.UserEvent_Read:
 		s.onRead(e.Read)
 	case *chatv1.UserEvent_Joined:

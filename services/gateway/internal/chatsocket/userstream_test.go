@@ -37,6 +37,7 @@ type convChat struct {
 	notes    map[int64][]*chatv1.Notification // by user, id order
 	members  map[int64]map[int64]int64        // user → room → last read seq
 	snapshot int                              // UnreadCount calls
+	replays  int                              // ListNotifications calls after an id (replays, gap repairs)
 }
 
 func newConvChat(f *fakeChat) *convChat {
@@ -71,6 +72,7 @@ func (c *convChat) ListNotifications(ctx context.Context, in *chatv1.ListNotific
 	all := c.notes[uid]
 	var out []*chatv1.Notification
 	if in.GetAfterId() > 0 || in.GetOldestFirst() {
+		c.replays++
 		for _, n := range all {
 			if n.Id > in.GetAfterId() && len(out) < int(in.GetLimit()) {
 				out = append(out, n)
@@ -168,13 +170,33 @@ func TestUserStreamNotificationGap(t *testing.T) {
 	chat := newConvChat(e.chat)
 	r := newReplica(t, e.nc, e.prefix, chat, chatsocket.Config{GapWait: 100 * time.Millisecond})
 	ws := dialUserFake(t, r, 7)
+	ws2 := dialUserFake(t, r, 7) // the user's second device
+	// Both sockets' replays are done once each has a frame of its own
+	// (the stream is subscribed before either replays).
 	chat.notify(7, false)
+	for _, c := range []*websocket.Conn{ws, ws2} {
+		if f := readUserFrame(t, c); f.ID != 1 {
+			t.Fatalf("first frame: %s", f.raw)
+		}
+	}
+	chat.mu.Lock()
+	replays := chat.replays
+	chat.mu.Unlock()
 	chat.notify(7, true) // lost on NATS
 	chat.notify(7, false)
-	for want := int64(1); want <= 3; want++ {
-		if f := readUserFrame(t, ws); f.Type != "notification.new" || f.ID != want {
-			t.Fatalf("frame %d: %s", want, f.raw)
+	for _, c := range []*websocket.Conn{ws, ws2} {
+		for want := int64(2); want <= 3; want++ {
+			if f := readUserFrame(t, c); f.Type != "notification.new" || f.ID != want {
+				t.Fatalf("frame %d: %s", want, f.raw)
+			}
 		}
+	}
+	// The user's stream on the replica read the gap once for both sockets.
+	chat.mu.Lock()
+	repairs := chat.replays - replays
+	chat.mu.Unlock()
+	if repairs != 1 {
+		t.Errorf("%d ListNotifications reads for one gap on two sockets, want 1", repairs)
 	}
 	// A notification published twice (a replay overlapping live) is sent once.
 	chat.notify(7, false)

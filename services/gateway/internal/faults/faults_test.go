@@ -351,8 +351,9 @@ func TestF3NATSDown(t *testing.T) {
 	if d := time.Since(downAt); d < 2*time.Second {
 		time.Sleep(2*time.Second - d)
 	}
-	// The fault took effect: without NATS, members saw at most their own
-	// acks, not everything that was acknowledged.
+	// The fault took effect: without NATS, members saw at most the acks
+	// of their own gateway's senders (each replica's room stream takes
+	// them), not everything that was acknowledged.
 	top := c.h.maxAcked()
 	behind := 0
 	for _, p := range c.ps {

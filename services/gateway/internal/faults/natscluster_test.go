@@ -142,18 +142,24 @@ func TestF7NATSNodeKilled(t *testing.T) {
 		}
 		l.mu.Unlock()
 	}
-	// Both gateways lost events with a node: gateway 0 its subscription's
-	// (first kill), both the chat service's publishes (second kill). Their
-	// sockets got them from history.
+	// Events were lost with the nodes: gateway 0's subscription's (first
+	// kill) and the chat service's publishes (second kill). A gateway's
+	// room stream gets its own senders' messages from their acks, so only
+	// the others' are missing there and read from history: a gateway whose
+	// senders sent every message lost with a node repairs nothing, but the
+	// messages the chat service's node took with it were sent through one
+	// gateway and missing at the other.
+	var total float64
 	for gw, admin := range s.GatewayAdmin {
 		repairs, err := metric(admin, "cobra_gateway_chat_gap_repairs_total")
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("gateway %d: %v gap repairs", gw, repairs)
-		if repairs < 1 {
-			t.Errorf("gateway %d made no gap repair, want at least 1 (events were lost with the killed nodes)", gw)
-		}
+		total += repairs
+	}
+	if total < 1 {
+		t.Error("no gateway made a gap repair, want at least 1 (events were lost with the killed nodes)")
 	}
 	c.wantAllAcked(t)
 	// Every member, the listeners included, must end with every message
