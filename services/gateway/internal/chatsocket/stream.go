@@ -12,26 +12,29 @@ import (
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 )
 
-// The room stream: a replica puts each room's messages in seq order once,
+// Live streams: a replica puts each room's messages in seq order once,
 // for all of its sockets and unread watchers of the room, instead of once
-// per socket. (A user's notifications get the same treatment, once per
-// user stream: userstream.go.) Messages reach it from the room's NATS subscription and from
-// the acks of the replica's own senders (the chat service publishes before
-// it acknowledges, so an ack is usually a copy the stream already has and
-// drops; when NATS is slow or lost the message, the ack delivers it). A
-// seq beyond the next one is held; if the missing ones do not arrive within
-// GapWait, the stream reads them from history, once per room, as the
-// gateway service: the read is for every local socket, so its messages
-// come unhidden and each socket hides the senders its user blocks
-// (blocks.go).
+// per socket; a user's notifications get the same treatment once per user
+// stream (userstream.go). Messages reach a room's stream from its NATS
+// subscription and from the acks of the replica's own senders (the chat
+// service publishes before it acknowledges, so an ack is usually a copy
+// the stream already has and drops; when NATS is slow or lost the message,
+// the ack delivers it). A seq beyond the next one is held; if the missing
+// ones do not arrive within GapWait, the stream reads them from history,
+// once per room, as the gateway service: the read is for every local
+// socket, so its messages come unhidden and each socket hides the senders
+// its user blocks (blocks.go).
 //
-// Where the stream starts: the room's last seq, read right after the
-// subscription became active and before any socket of the room reads its
-// history (sockets wait for the room to be ready). Everything after it
-// arrives on the subscription; everything up to it is in every socket's
-// own history, which that socket reads after joining the stream. So a
-// socket that buffered the stream while it loaded history drops what its
-// history covered and misses nothing (client.finishSync).
+// Where a stream starts: the room's last seq (the user's newest
+// notification), read right after the subscription became active and
+// before any socket of the stream reads its own history (sockets wait for
+// the stream to be ready). Everything after it arrives on the
+// subscription; everything up to it is in every socket's own history,
+// read after the socket joined the stream. So a socket that buffered the
+// stream while it loaded history drops what its history covered and
+// misses nothing (client.finishSync); it also drops an older seq the
+// stream releases later, when it fills a gap the socket's history had
+// already covered.
 
 // seqOrder releases numbered events in order, once each.
 type seqOrder struct {
@@ -175,6 +178,8 @@ func (s *seqStream) offerNew(seq int64, ev func() Event) {
 	s.releaseLocked(s.order.add(ev(), nil))
 }
 
+// releaseLocked fans released events out, then arms or stops the gap
+// repair, or gives up on a gap with too much behind it. s.mu held.
 func (s *seqStream) releaseLocked(out []Event) {
 	if len(out) > 0 {
 		s.release(out)
@@ -234,26 +239,37 @@ func (s *seqStream) stop() {
 	s.stopTimerLocked()
 }
 
-// newRoomStream is the message stream of r.
-func newRoomStream(r *room) *seqStream {
-	h := r.hub
+// newSeqStream is a stream of hub h that releases events to the sockets
+// sockets returns (and to also, when not nil), fills gaps with read, and
+// logs with logArgs.
+func newSeqStream(h *Hub, sockets func() []*client, also func([]Event),
+	read func(after, upto int64) ([]Event, error), logArgs ...any) *seqStream {
 	return &seqStream{
 		gapWait: h.cfg.GapWait,
 		maxHeld: h.cfg.SendQueue,
 		release: func(out []Event) {
-			for _, c := range *r.members.Load() {
+			for _, c := range sockets() {
 				c.deliverMessages(out)
 			}
-			r.watch(Event{Messages: out})
+			if also != nil {
+				also(out)
+			}
 		},
-		read: r.read,
+		read: read,
 		overflow: func() {
-			for _, c := range *r.members.Load() {
+			for _, c := range sockets() {
 				c.close(websocket.CloseTryAgainLater, "try again later")
 			}
 		},
-		log: func(msg string, args ...any) { h.log.Warn(msg, append(args, "room", r.id)...) },
+		log: func(msg string, args ...any) { h.log.Warn(msg, append(args, logArgs...)...) },
 	}
+}
+
+// newRoomStream is the message stream of r: its sockets, then its unread
+// watchers.
+func newRoomStream(r *room) *seqStream {
+	return newSeqStream(r.hub, func() []*client { return *r.members.Load() },
+		func(out []Event) { r.watch(Event{Messages: out}) }, r.read, "room", r.id)
 }
 
 // position starts the room's stream at its last seq, read as the gateway

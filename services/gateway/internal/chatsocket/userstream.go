@@ -266,23 +266,7 @@ func notificationsAfter(ctx context.Context, chat chatv1.ChatServiceClient, afte
 // for all of the user's sockets here, its gaps filled with the user's
 // token.
 func newNotificationStream(s *userStream) *seqStream {
-	h := s.hub
-	return &seqStream{
-		gapWait: h.cfg.GapWait,
-		maxHeld: h.cfg.SendQueue,
-		release: func(out []Event) {
-			for _, c := range *s.sockets.Load() {
-				c.deliverMessages(out)
-			}
-		},
-		read: s.history,
-		overflow: func() {
-			for _, c := range *s.sockets.Load() {
-				c.close(websocket.CloseTryAgainLater, "try again later")
-			}
-		},
-		log: func(msg string, args ...any) { h.log.Warn(msg, append(args, "user", s.userID)...) },
-	}
+	return newSeqStream(s.hub, func() []*client { return *s.sockets.Load() }, nil, s.history, "user", s.userID)
 }
 
 // position starts the notification stream at the user's newest
