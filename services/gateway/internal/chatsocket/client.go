@@ -34,10 +34,10 @@ const (
 // client is one socket. Frames reach it from its stream (the room's
 // messages or the user's notifications, released in order by stream.go),
 // from the room's other events and from its own reader (answers and
-// errors); c.mu orders them. A
-// writer goroutine drains the queue, several frames per system call; it
-// runs only while there is something to write (frames, a ping, the close),
-// so an idle socket costs one goroutine, its reader (BENCHMARKS.md M3).
+// errors); c.mu orders them. A writer goroutine drains the queue, several
+// frames per system call; it runs only while there is something to write
+// (frames, a ping, the close), so an idle socket costs one goroutine, its
+// reader (BENCHMARKS.md M3).
 type client struct {
 	hub    *Hub
 	ws     *websocket.Conn
