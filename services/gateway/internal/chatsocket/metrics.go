@@ -14,6 +14,7 @@ type Metrics struct {
 	natsSubscriptions prometheus.Gauge
 	deliveryErrors    prometheus.Counter
 	gapRepairs        prometheus.Counter
+	ackReleases       prometheus.Counter
 	sendBatch         prometheus.Histogram
 	handshakes        *prometheus.CounterVec
 	userStreams       prometheus.Gauge
@@ -35,6 +36,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "cobra_gateway_chat_delivery_errors_total", Help: "Socket writes that failed (the socket is then closed)."}),
 		gapRepairs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cobra_gateway_chat_gap_repairs_total", Help: "History reads made to fill a seq gap in the live stream."}),
+		ackReleases: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cobra_gateway_chat_ack_releases_total", Help: "Messages a room's stream took from a local sender's ack because NATS had not delivered them yet."}),
 		sendBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "cobra_gateway_chat_send_batch_size", Help: "Messages per SendMessages call to the chat service.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 9)}), // 1 .. 256
@@ -45,7 +48,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.socketsOpen, m.framesSent, m.slowCloses,
-			m.natsSubscriptions, m.deliveryErrors, m.gapRepairs, m.sendBatch, m.handshakes, m.userStreams} {
+			m.natsSubscriptions, m.deliveryErrors, m.gapRepairs, m.ackReleases, m.sendBatch, m.handshakes, m.userStreams} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

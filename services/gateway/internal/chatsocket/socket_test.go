@@ -314,6 +314,11 @@ func TestChatGapRepairAndDedup(t *testing.T) {
 			t.Fatalf("got seq %d after duplicate, want 6", f.Seq)
 		}
 	}
+	// Replica a's room stream took the two messages NATS lost from the
+	// sender's acks (and perhaps others the ack beat NATS to).
+	if n := chatsocket.AckReleasesForTest(a.hub); n < 2 {
+		t.Errorf("replica a released %v messages from acks, want at least the 2 NATS lost", n)
+	}
 	// The room's stream on replica b read the gap once for its three
 	// sockets; replica a had the sender's acks and read nothing.
 	e.chat.mu.Lock()

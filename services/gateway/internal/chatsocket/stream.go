@@ -16,14 +16,15 @@ import (
 // for all of its sockets and unread watchers of the room, instead of once
 // per socket; a user's notifications get the same treatment once per user
 // stream (userstream.go). Messages reach a room's stream from its NATS
-// subscription and from the acks of the replica's own senders (the chat
-// service publishes before it acknowledges, so an ack is usually a copy
-// the stream already has and drops; when NATS is slow or lost the message,
-// the ack delivers it). A seq beyond the next one is held; if the missing
-// ones do not arrive within GapWait, the stream reads them from history,
-// once per room, as the gateway service: the read is for every local
-// socket, so its messages come unhidden and each socket hides the senders
-// its user blocks (blocks.go).
+// subscription and from the acks of the replica's own senders. The chat
+// service publishes before it acknowledges, so with one NATS server an ack
+// is usually a copy the stream already has and drops; when NATS is slower
+// (a route between cluster nodes) or lost the message, the ack delivers it
+// to the replica's other sockets of the room too. A seq beyond the next
+// one is held; if the missing ones do not arrive within GapWait, the
+// stream reads them from history, once per room, as the gateway service:
+// the read is for every local socket, so its messages come unhidden and
+// each socket hides the senders its user blocks (blocks.go).
 //
 // Where a stream starts: the room's last seq (the user's newest
 // notification), read right after the subscription became active and
@@ -167,15 +168,17 @@ func (s *seqStream) offer(evs []Event) {
 }
 
 // offerNew offers the event of seq made by ev, unless the stream already
-// has that seq: ev is only called (its frame encoded) when needed. For
-// events that come after start (a socket's ack).
-func (s *seqStream) offerNew(seq int64, ev func() Event) {
+// has that seq: ev is only called (its frame encoded) when needed, and
+// offerNew reports whether it was. For events that come after start (a
+// socket's ack).
+func (s *seqStream) offerNew(seq int64, ev func() Event) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.stopped || !s.positioned || s.order.has(seq) {
-		return
+		return false
 	}
 	s.releaseLocked(s.order.add(ev(), nil))
+	return true
 }
 
 // releaseLocked fans released events out, then arms or stops the gap
@@ -286,12 +289,15 @@ func (r *room) position() error {
 	return nil
 }
 
-// offerAck offers a message this replica's sender got acknowledged. Its
-// NATS copy has usually been released by then (the chat service publishes
-// before it answers), so the frame is only encoded when the stream still
-// needs it.
+// offerAck offers a message this replica's sender got acknowledged. With
+// one NATS server its copy has usually been released by then (the chat
+// service publishes before it answers), so the frame is only encoded when
+// the stream still needs it; those it needs are counted (ackReleases: NATS
+// late or lost).
 func (r *room) offerAck(m *chatv1.Message) {
-	r.stream.offerNew(m.GetSeq(), func() Event { return messageEvent(m) })
+	if r.stream.offerNew(m.GetSeq(), func() Event { return messageEvent(m) }) {
+		r.hub.metrics.ackReleases.Inc()
+	}
 }
 
 // read returns the messages with after < seq ≤ upto, in order (deleted
