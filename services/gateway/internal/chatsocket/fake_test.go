@@ -50,6 +50,9 @@ type fakeChat struct {
 	history int     // ListMessages calls
 	joins   int     // Join calls
 	forget  bool    // Heartbeat answers every connection as unknown
+	// streamDown makes the gateway service's own reads (a room stream's
+	// start and repairs) fail as UNAVAILABLE; users' reads still work.
+	streamDown bool
 	beats   int     // Heartbeat calls
 	changed []int64 // room_id of each EditMessage and DeleteMessage call
 }
@@ -93,11 +96,15 @@ func (f *fakeChat) addRoom(id int64) {
 }
 
 func (f *fakeChat) GetRoom(ctx context.Context, in *chatv1.GetRoomRequest, _ ...grpc.CallOption) (*chatv1.Room, error) {
-	if _, err := readerOf(ctx); err != nil {
+	uid, err := readerOf(ctx)
+	if err != nil {
 		return nil, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if uid == 0 && f.streamDown {
+		return nil, status.Error(codes.Unavailable, "chat unavailable")
+	}
 	r := f.rooms[in.Id]
 	if r == nil {
 		return nil, status.Error(codes.NotFound, "Not found.")

@@ -387,6 +387,39 @@ func TestChatGapRepairFromEmptyRoom(t *testing.T) {
 	}
 }
 
+// TestChatRoomStreamStartFails: when the room's stream cannot read where
+// to start (the chat service unavailable to the gateway), the socket closes
+// with 1013 and the room is let go, so the next socket tries again.
+func TestChatRoomStreamStartFails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{})
+	e.chat.mu.Lock()
+	e.chat.streamDown = true
+	e.chat.mu.Unlock()
+	c := mustDial(t, r, 1, dialOpts{user: 1})
+	if code := c.closeCode(5 * time.Second); code != websocket.CloseTryAgainLater {
+		t.Fatalf("close code %d, want 1013", code)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for chatsocket.RoomsForTest(r.hub) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the room was kept after its stream failed to start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e.chat.mu.Lock()
+	e.chat.streamDown = false
+	e.chat.mu.Unlock()
+	c = mustDial(t, r, 1, dialOpts{user: 1})
+	c.nextOf("chat.presence")
+	c.send(map[string]any{"type": "chat.message", "message": "back"})
+	if f := c.nextOf("chat.message"); f.Seq != 1 {
+		t.Fatalf("after the chat service came back: seq %d, want 1", f.Seq)
+	}
+}
+
 func TestChatCloseCodes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
