@@ -47,14 +47,14 @@ type fakeChat struct {
 	drop    map[int64]bool // seqs whose publish is skipped (a lost NATS message)
 	online  map[int64]map[string]int64
 	leaves  []string
-	history int     // ListMessages calls
-	joins   int     // Join calls
-	forget  bool    // Heartbeat answers every connection as unknown
+	history int  // ListMessages calls
+	joins   int  // Join calls
+	forget  bool // Heartbeat answers every connection as unknown
 	// streamDown makes the gateway service's own reads (a room stream's
 	// start and repairs) fail as UNAVAILABLE; users' reads still work.
 	streamDown bool
-	beats   int     // Heartbeat calls
-	changed []int64 // room_id of each EditMessage and DeleteMessage call
+	beats      int     // Heartbeat calls
+	changed    []int64 // room_id of each EditMessage and DeleteMessage call
 }
 
 type fakeRoom struct {
