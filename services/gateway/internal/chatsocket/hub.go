@@ -50,9 +50,9 @@ type Event struct {
 	SenderID int64
 }
 
-// ordered reports whether ev carries a sequence number the socket
-// delivers in order, once: a message's seq in its room, a notification's
-// id for its user.
+// ordered reports whether ev carries a sequence number its stream
+// releases in order, once: a message's seq in its room, a notification's
+// id for its user (stream.go).
 func (ev Event) ordered() bool {
 	return ev.Seq > 0 && (ev.Kind == subjects.EventMessage || ev.Kind == eventNotification)
 }
