@@ -349,19 +349,13 @@ func (h *Hub) roomLocked(id int64) (r *room, creator bool) {
 	return r, creator
 }
 
-// subscribed subscribes r when creator, else waits for its creator's
-// attempt; it returns once the subscription is active (or failed).
+// subscribed subscribes r and starts its stream when creator, else waits
+// for its creator's attempt; it returns once the subscription is active
+// and the stream started (or either failed).
 func (h *Hub) subscribed(r *room, creator bool) error {
 	if creator {
-		unsub, err := h.broker.SubscribeRoom(r.id, r.onEvent)
-		if err == nil {
-			if err = r.position(); err != nil {
-				unsub()
-				unsub = nil
-			}
-		}
-		r.unsub, r.err = unsub, err
-		if err == nil {
+		r.unsub, r.err = follow(func() (func(), error) { return h.broker.SubscribeRoom(r.id, r.onEvent) }, r.position)
+		if r.err == nil {
 			h.metrics.natsSubscriptions.Inc()
 		}
 		close(r.ready)

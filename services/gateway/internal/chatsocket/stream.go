@@ -3,6 +3,7 @@ package chatsocket
 import (
 	"cmp"
 	"context"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -124,7 +125,7 @@ type seqStream struct {
 	// with 1013 and resume from history when they reconnect; the stream
 	// goes on after the held events.
 	overflow func()
-	log      func(msg string, args ...any)
+	log      *slog.Logger
 
 	mu         sync.Mutex
 	order      seqOrder
@@ -189,7 +190,7 @@ func (s *seqStream) releaseLocked(out []Event) {
 	}
 	switch held := len(s.order.held); {
 	case held > s.maxHeld:
-		s.log("live stream gave up on a gap", "after", s.order.last, "held", held)
+		s.log.Warn("live stream gave up on a gap", "after", s.order.last, "held", held)
 		s.overflow()
 		s.order.last = s.order.held[held-1].Seq
 		s.order.held = nil
@@ -225,7 +226,7 @@ func (s *seqStream) repair() {
 		return
 	}
 	if err != nil {
-		s.log("live stream gap repair failed", "err", err)
+		s.log.Warn("live stream gap repair failed", "err", err)
 		if s.gapTimer == nil && len(s.order.held) > 0 {
 			s.gapTimer = time.AfterFunc(time.Second, s.repair)
 		}
@@ -240,6 +241,21 @@ func (s *seqStream) stop() {
 	defer s.mu.Unlock()
 	s.stopped = true
 	s.stopTimerLocked()
+}
+
+// follow subscribes a stream's events (subscribe) and then starts it
+// (start, which reads where it starts); a failed start undoes the
+// subscription.
+func follow(subscribe func() (unsubscribe func(), err error), start func() error) (func(), error) {
+	unsubscribe, err := subscribe()
+	if err != nil {
+		return nil, err
+	}
+	if err := start(); err != nil {
+		unsubscribe()
+		return nil, err
+	}
+	return unsubscribe, nil
 }
 
 // newSeqStream is a stream of hub h that releases events to the sockets
@@ -264,7 +280,7 @@ func newSeqStream(h *Hub, sockets func() []*client, also func([]Event),
 				c.close(websocket.CloseTryAgainLater, "try again later")
 			}
 		},
-		log: func(msg string, args ...any) { h.log.Warn(msg, append(args, logArgs...)...) },
+		log: h.log.With(logArgs...),
 	}
 }
 

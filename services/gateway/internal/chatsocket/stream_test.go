@@ -2,6 +2,7 @@ package chatsocket
 
 import (
 	"errors"
+	"log/slog"
 	"slices"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func TestSeqStreamOverflow(t *testing.T) {
 		release:  func(out []Event) { released = append(released, seqsOf(out)...) },
 		read:     func(int64, int64) ([]Event, error) { return nil, errors.New("history unreachable") },
 		overflow: func() { overflows++ },
-		log:      func(string, ...any) {},
+		log:      slog.New(slog.DiscardHandler),
 	}
 	defer s.stop()
 	s.offer([]Event{{Seq: 2}}) // before start: kept, then released by it

@@ -123,7 +123,7 @@ func (u *UserHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	announce := after >= 0
 	if !announce {
 		ctx, cancel := context.WithTimeout(grpcauth.WithToken(r.Context(), user.Token), h.hub.cfg.RPCTimeout)
-		resp, err := h.hub.chat.ListNotifications(ctx, &chatv1.ListNotificationsRequest{Limit: 1})
+		newest, err := newestNotification(ctx, h.hub.chat)
 		cancel()
 		switch status.Code(err) {
 		case codes.OK:
@@ -135,10 +135,7 @@ func (u *UserHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fail(http.StatusServiceUnavailable, "Chat is temporarily unavailable.")
 			return
 		}
-		after = 0
-		if ns := resp.GetNotifications(); len(ns) > 0 {
-			after = ns[0].GetId()
-		}
+		after = newest
 	}
 	ws, ip, ok := h.upgrade(w, r, user, fail)
 	if !ok {
@@ -216,10 +213,8 @@ func (c *client) syncNotifications(after int64, announce bool) error {
 		// goes on from the newest notification.
 		last = ns[len(ns)-1].GetId()
 		err := c.rpc(func(ctx context.Context) error {
-			resp, err := c.hub.chat.ListNotifications(ctx, &chatv1.ListNotificationsRequest{Limit: 1})
-			if n := resp.GetNotifications(); len(n) > 0 {
-				last = max(last, n[0].GetId())
-			}
+			newest, err := newestNotification(ctx, c.hub.chat)
+			last = max(last, newest)
 			return err
 		})
 		if err != nil {
@@ -239,6 +234,16 @@ func (c *client) syncNotifications(after int64, announce bool) error {
 	}
 	c.finishSync(last)
 	return nil
+}
+
+// newestNotification returns the id of the caller's newest notification
+// (0: none yet). ctx carries the user's token.
+func newestNotification(ctx context.Context, chat chatv1.ChatServiceClient) (int64, error) {
+	resp, err := chat.ListNotifications(ctx, &chatv1.ListNotificationsRequest{Limit: 1})
+	if ns := resp.GetNotifications(); len(ns) > 0 {
+		return ns[0].GetId(), err
+	}
+	return 0, err
 }
 
 // notificationsAfter returns the caller's notifications with id > after,
@@ -274,15 +279,11 @@ func newNotificationStream(s *userStream) *seqStream {
 func (s *userStream) position() error {
 	ctx, cancel := s.rpcCtx()
 	defer cancel()
-	resp, err := s.hub.chat.ListNotifications(ctx, &chatv1.ListNotificationsRequest{Limit: 1})
+	newest, err := newestNotification(ctx, s.hub.chat)
 	if err != nil {
 		return err
 	}
-	var last int64
-	if ns := resp.GetNotifications(); len(ns) > 0 {
-		last = ns[0].GetId()
-	}
-	s.notes.start(last)
+	s.notes.start(newest)
 	return nil
 }
 
@@ -341,16 +342,9 @@ func (h *Hub) attachUser(c *client) error {
 	s.token = c.user.Token
 	s.mu.Unlock()
 	if creator {
-		unsub, err := h.userBroker.SubscribeUser(s.userID, s.onEvent)
-		if err == nil {
-			if err = s.position(); err != nil {
-				unsub()
-				unsub = nil
-			}
-		}
-		s.unsub, s.err = unsub, err
+		s.unsub, s.err = follow(func() (func(), error) { return h.userBroker.SubscribeUser(s.userID, s.onEvent) }, s.position)
 		close(s.ready)
-		if err == nil {
+		if s.err == nil {
 			go s.seed()
 		}
 	}
