@@ -34,10 +34,12 @@ const (
 // client is one socket. Frames reach it from its stream (the room's
 // messages or the user's notifications, released in order by stream.go),
 // from the room's other events and from its own reader (answers and
-// errors); c.mu orders them. A writer goroutine drains the queue, several
-// frames per system call; it runs only while there is something to write
-// (frames, a ping, the close), so an idle socket costs one goroutine, its
-// reader (BENCHMARKS.md M3).
+// errors); c.mu orders them. Live frames are written by the goroutine that
+// released them when the kernel takes them at once (directwrite.go);
+// otherwise a writer goroutine drains the queue, several frames per system
+// call, and runs only while there is something to write (frames, a ping,
+// the close), so an idle socket costs one goroutine, its reader
+// (BENCHMARKS.md M3).
 type client struct {
 	hub    *Hub
 	ws     *websocket.Conn
@@ -62,22 +64,18 @@ type client struct {
 	// synced is the newest seq (a user socket: notification id) the
 	// opening sync sent or found: the socket takes its stream's events
 	// after it (the stream may still fill an older gap the sync covered).
-	synced  int64
-	hidden  map[int64]struct{} // users the socket's user blocks (blocks.go)
-	writing bool               // a writer goroutine runs (after the close: ran or runs the last one)
-	// lingering: the writer has nothing to do and waits up to writerLinger
-	// on wake before it exits; producers signal wake instead of starting
-	// another writer.
-	lingering bool
-	wake      chan struct{} // capacity 1; made by the first writer that lingers
-	pingDue   bool          // the pinger left this socket's ping to the writer (pinger.go)
-	pingSlot  int           // the socket's slot in the hub's ping wheel; guarded by hub.mu
+	synced   int64
+	hidden   map[int64]struct{} // users the socket's user blocks (blocks.go)
+	writing  bool               // a writer runs (after the close: ran or runs the last one)
+	pingDue  bool               // the pinger left this socket's ping to the writer (pinger.go)
+	pingSlot int                // the socket's slot in the hub's ping wheel; guarded by hub.mu
 
 	readerDone chan struct{}
 	writerDone chan struct{} // closed once the connection is closed after close
 	expiry     *time.Timer
 
-	// Writer goroutine only (one at a time: c.writing).
+	// Writer only (one at a time: c.writing).
+	rest          []byte      // bytes of a batch the kernel took only in part (directwrite.go); written first
 	backlogAt     time.Time   // last kernel backlog sample
 	deadlineSetAt time.Time   // when the writer last moved the write deadline (extendWriteDeadline)
 	deadlineMoved atomic.Bool // a pong moved the write deadline since (answerPing)
@@ -112,31 +110,18 @@ func newClient(h *Hub, ws *websocket.Conn, roomID int64, user Principal, ip, con
 	return c
 }
 
-// writerLinger is how long a writer with nothing to write waits for more
-// before its goroutine exits. An idle socket then holds no writer goroutine
-// (its stack is a third of an idle socket's memory, BENCHMARKS.md M3), while
-// a socket in a busy room keeps one instead of starting and ending a
-// goroutine per message (~10 % of the gateway's CPU in rooms of 1,000, M2).
-const writerLinger = time.Second
-
-// wakeWriterLocked starts a writer unless one runs, and wakes it if it
-// lingers.
+// wakeWriterLocked starts a writer goroutine unless a writer runs (which
+// takes what is queued before it stops).
 func (c *client) wakeWriterLocked() {
-	switch {
-	case !c.writing:
+	if !c.writing {
 		c.writing = true
-		go c.writeLoop(true)
-	case c.lingering:
-		select {
-		case c.wake <- struct{}{}:
-		default: // a wake-up is already pending
-		}
+		go c.writeLoop()
 	}
 }
 
 // deliverMessages queues the frames of messages (or notifications) its
-// stream released in order, all under one lock, so the writer takes them
-// together (one system call).
+// stream released in order, all under one lock, so they are written
+// together (one system call) by the caller's flush or a running writer.
 func (c *client) deliverMessages(msgs []Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -147,13 +132,13 @@ func (c *client) deliverMessages(msgs []Event) {
 		case c.syncing:
 			c.bufferLocked(m)
 		case m.Seq > c.synced:
-			c.pushLocked(c.viewLocked(m))
+			c.queueLocked(c.viewLocked(m))
 		}
 	}
 }
 
 // deliverEvent queues a frame that has no seq (join, leave, typing, edit,
-// delete) as it comes.
+// delete) as it comes, for the caller's flush or a running writer.
 func (c *client) deliverEvent(ev Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -164,7 +149,7 @@ func (c *client) deliverEvent(ev Event) {
 		c.bufferLocked(ev)
 		return
 	}
-	c.pushLocked(c.viewLocked(ev))
+	c.queueLocked(c.viewLocked(ev))
 }
 
 func (c *client) bufferLocked(ev Event) {
@@ -175,18 +160,26 @@ func (c *client) bufferLocked(ev Event) {
 	c.syncBuf = append(c.syncBuf, ev)
 }
 
-// pushLocked appends a frame to the send queue; a full queue closes the
-// socket with 4008 so that one slow reader never slows its room.
+// pushLocked queues a frame and makes sure a writer goroutine takes it.
 func (c *client) pushLocked(data []byte) {
+	if c.queueLocked(data) {
+		c.wakeWriterLocked()
+	}
+}
+
+// queueLocked appends a frame to the send queue for a running writer or,
+// with none, the caller's flush. A full queue closes the socket with 4008
+// so that one slow reader never slows its room.
+func (c *client) queueLocked(data []byte) bool {
 	if c.closed {
-		return
+		return false
 	}
 	if len(c.queue) >= c.hub.cfg.SendQueue {
 		c.slowLocked()
-		return
+		return false
 	}
 	c.queue = append(c.queue, data)
-	c.wakeWriterLocked()
+	return true
 }
 
 func (c *client) slowLocked() {
@@ -313,80 +306,69 @@ func (c *client) isClosed() bool {
 
 // next returns what the writer has to do: the queued frames, whether a
 // ping is due, whether the socket is closed (with the frames to write
-// before the close frame, see closeAfterQueued). With nothing to do it either
-// marks the writer lingering (linger: it will wait on c.wake) or stopped
-// (idle reports true), under the same lock that producers use to wake or
-// start one, so no frame is ever left unwritten.
-func (c *client) next(linger bool) (q [][]byte, ping, closed, idle bool) {
+// before the close frame, see closeAfterQueued). With nothing to do it
+// marks the writer stopped (idle reports true), under the same lock that
+// producers queue under, so no frame is ever left unwritten.
+func (c *client) next() (q [][]byte, ping, closed, idle bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lingering = false
 	if c.closed {
 		q, c.queue = c.queue, nil
 		return q, false, true, false
 	}
 	q, ping = c.queue, c.pingDue
 	if len(q) == 0 && !ping {
-		if linger {
-			if c.wake == nil {
-				c.wake = make(chan struct{}, 1)
-			}
-			c.lingering = true
-		} else {
-			c.writing = false
-		}
+		c.writing = false
 		return nil, false, false, true
 	}
 	if len(q) > 0 {
-		c.queue = c.spare[:0]
-		c.spare = nil
-		if c.syncing && c.space != nil {
-			c.space.Broadcast()
-		}
+		c.takeQueueLocked()
 	}
 	c.pingDue = false
 	return q, ping, false, false
 }
 
-// giveBack returns the written batch's slice for reuse; large ones are
-// dropped so an idle socket does not pin a burst's memory.
-func (c *client) giveBack(q [][]byte) {
-	if cap(q) > 16 {
+// takeQueueLocked returns the queued frames for the writer, leaving an
+// empty queue, and wakes a sync waiting for queue space.
+func (c *client) takeQueueLocked() [][]byte {
+	q := c.queue
+	c.queue = c.spare[:0]
+	c.spare = nil
+	if c.syncing && c.space != nil {
+		c.space.Broadcast()
+	}
+	return q
+}
+
+// giveBackLocked returns the written batch's slice for reuse; large ones
+// are dropped so an idle socket does not pin a burst's memory.
+func (c *client) giveBackLocked(q [][]byte) {
+	if q == nil || cap(q) > 16 {
 		return
 	}
 	clear(q)
-	c.mu.Lock()
 	if !c.closed && c.spare == nil {
 		c.spare = q[:0]
 	}
-	c.mu.Unlock()
 }
 
-// writeLoop is the socket's only writer of data frames, pings and the
-// close frame; it returns when nothing is left to write (after lingering
-// up to writerLinger if linger), or after closing the connection.
-func (c *client) writeLoop(linger bool) {
-	var lingerTimer *time.Timer
-	for {
-		q, ping, closed, idle := c.next(linger)
-		switch {
-		case idle && !linger:
+// writeLoop is the socket's writer goroutine for data frames, pings and
+// the close frame, for as long as there is something to write: it first
+// finishes a batch a direct write left half written (writeDirect), and
+// returns when nothing is left to write, or after closing the connection.
+func (c *client) writeLoop() {
+	if c.rest != nil {
+		if err := c.writeRest(); err != nil {
+			c.close(0, "")
+			c.finish()
 			return
+		}
+	}
+	for {
+		q, ping, closed, idle := c.next()
+		switch {
 		case idle:
-			if lingerTimer == nil {
-				lingerTimer = time.NewTimer(writerLinger)
-				defer lingerTimer.Stop()
-			} else {
-				lingerTimer.Reset(writerLinger)
-			}
-			select {
-			case <-c.wake:
-			case <-lingerTimer.C:
-				// Nothing came: one last look, then stop lingering so
-				// that the next frame starts a new writer.
-				linger = false
-			}
-			continue
+			return
 		case closed:
 			// Frames kept for the close (closeAfterQueued); if they fail,
 			// the close frame below fails too and the connection ends.
@@ -402,7 +384,9 @@ func (c *client) writeLoop(linger bool) {
 				return
 			}
 			c.hub.metrics.framesSent.Add(float64(len(q)))
-			c.giveBack(q)
+			c.mu.Lock()
+			c.giveBackLocked(q)
+			c.mu.Unlock()
 			if c.stalled(time.Now()) && c.close(CloseSlow, "slow") {
 				c.hub.metrics.slowCloses.Inc()
 			}

@@ -9,10 +9,10 @@ func RoomsForTest(h *Hub) int {
 	return len(h.rooms)
 }
 
-// WriterLinger is how long an idle socket's writer goroutine outlives its
-// last frame.
-const WriterLinger = writerLinger
-
 // AckReleasesForTest is how many messages h's room streams took from acks
 // before NATS delivered them.
 func AckReleasesForTest(h *Hub) float64 { return testutil.ToFloat64(h.metrics.ackReleases) }
+
+// HandoffsForTest is how many direct writes on h were left half done for a
+// writer goroutine.
+func HandoffsForTest(h *Hub) float64 { return testutil.ToFloat64(h.metrics.handoffs) }

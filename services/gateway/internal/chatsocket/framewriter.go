@@ -10,8 +10,8 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// Data frames are written by the socket's writer goroutine straight to the
-// TCP connection, several per system call, instead of through gorilla's
+// Data frames are written by the socket's writer (directwrite.go) straight
+// to the TCP connection, several per system call, instead of through gorilla's
 // NextWriter: that costs one write(2), one deadline update and one
 // allocation per frame, the floor of delivery cost (BENCHMARKS.md M2).
 // This is safe because the writer is the only one that writes data frames;
@@ -48,6 +48,23 @@ func appendTextFrame(b, payload []byte) []byte {
 	return append(b, payload...)
 }
 
+// appendTextFrames appends each of q as appendTextFrame does.
+func appendTextFrames(b []byte, q [][]byte) []byte {
+	for _, f := range q {
+		b = appendTextFrame(b, f)
+	}
+	return b
+}
+
+// putBuffer returns buf, taken from pool as bp, unless one burst made it
+// big enough that keeping it would pin the memory.
+func putBuffer(pool *sync.Pool, bp *[]byte, buf []byte) {
+	if cap(buf) <= 2*flushAt {
+		*bp = buf[:0]
+		pool.Put(bp)
+	}
+}
+
 // pingFrame is a ping without payload (RFC 6455 §5.5.2). Written directly,
 // like data frames, it costs an idle socket one system call and no
 // allocation every PingInterval (gorilla's WriteControl allocates a buffer
@@ -56,7 +73,7 @@ func appendTextFrame(b, payload []byte) []byte {
 var pingFrame = []byte{0x89, 0x00}
 
 func (c *client) writePing() error {
-	nc := c.ws.NetConn()
+	nc := c.conn()
 	if err := c.extendWriteDeadline(nc); err != nil {
 		return err
 	}
@@ -104,18 +121,13 @@ func (c *client) writeBatch(q [][]byte) error {
 	if len(q) == 0 {
 		return nil
 	}
-	nc := c.ws.NetConn()
+	nc := c.conn()
 	if err := c.extendWriteDeadline(nc); err != nil {
 		return err
 	}
 	bp := c.hub.buffers.Get().(*[]byte)
 	buf := (*bp)[:0]
-	defer func() {
-		if cap(buf) <= 2*flushAt { // don't let one burst pin a big buffer
-			*bp = buf[:0]
-			c.hub.buffers.Put(bp)
-		}
-	}()
+	defer func() { putBuffer(c.hub.buffers, bp, buf) }()
 	for _, f := range q {
 		buf = appendTextFrame(buf, f)
 		if len(buf) >= flushAt {

@@ -184,7 +184,8 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request, user Principal
 		fail(http.StatusTooManyRequests, "Too many open chat sockets.")
 		return nil, "", false
 	}
-	ws, err := h.upgrader.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w}
+	ws, err := h.upgrader.Upgrade(hj, r, nil)
 	if err != nil {
 		// Upgrade already answered the client.
 		h.hub.release(user.UserID, ip)
@@ -192,7 +193,7 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request, user Principal
 		return nil, "", false
 	}
 	h.hub.metrics.handshakes.WithLabelValues("101").Inc()
-	if tc, ok := ws.NetConn().(*net.TCPConn); ok && h.hub.cfg.KernelSendBuffer > 0 {
+	if tc, ok := hj.wire.Conn.(*net.TCPConn); ok && h.hub.cfg.KernelSendBuffer > 0 {
 		_ = tc.SetWriteBuffer(h.hub.cfg.KernelSendBuffer)
 	}
 	return ws, ip, true

@@ -229,9 +229,11 @@ func (r *room) onEvent(ev Event) {
 		// sent (during a rolling update).
 		r.stream.offer([]Event{ev})
 	default:
-		for _, c := range *r.members.Load() {
+		socks := *r.members.Load()
+		for _, c := range socks {
 			c.deliverEvent(ev)
 		}
+		flushAll(socks)
 	}
 }
 

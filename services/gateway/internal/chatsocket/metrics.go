@@ -15,6 +15,7 @@ type Metrics struct {
 	deliveryErrors    prometheus.Counter
 	gapRepairs        prometheus.Counter
 	ackReleases       prometheus.Counter
+	handoffs          prometheus.Counter
 	sendBatch         prometheus.Histogram
 	handshakes        *prometheus.CounterVec
 	userStreams       prometheus.Gauge
@@ -38,6 +39,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "cobra_gateway_chat_gap_repairs_total", Help: "History reads made to fill a seq gap in the live stream."}),
 		ackReleases: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cobra_gateway_chat_ack_releases_total", Help: "Messages a room's stream took from a local sender's ack because NATS had not delivered them yet."}),
+		handoffs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cobra_gateway_chat_write_handoffs_total", Help: "Direct writes the kernel took only in part, finished by a writer goroutine (peers reading slowly)."}),
 		sendBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "cobra_gateway_chat_send_batch_size", Help: "Messages per SendMessages call to the chat service.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 9)}), // 1 .. 256
@@ -48,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.socketsOpen, m.framesSent, m.slowCloses,
-			m.natsSubscriptions, m.deliveryErrors, m.gapRepairs, m.ackReleases, m.sendBatch, m.handshakes, m.userStreams} {
+			m.natsSubscriptions, m.deliveryErrors, m.gapRepairs, m.ackReleases, m.handoffs, m.sendBatch, m.handshakes, m.userStreams} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

@@ -82,9 +82,10 @@ func (h *Hub) pingLoop() {
 	}
 }
 
-// ping sends the socket's ping: written here when no writer runs and the
-// kernel has room for it at once, else left to a writer goroutine (pingDue),
-// so a socket whose peer stopped reading never holds up the others' pings.
+// ping sends the socket's ping: written here when no writer runs (what
+// the kernel has no room for now goes to a writer goroutine, see
+// writeDirect), else left to the running writer (pingDue), so a socket
+// whose peer stopped reading never holds up the others' pings.
 func (c *client) ping() {
 	c.mu.Lock()
 	if c.closed {
@@ -92,40 +93,15 @@ func (c *client) ping() {
 		return
 	}
 	if c.writing {
-		c.pingDue = true
-		c.wakeWriterLocked()
+		c.pingDue = true // the running writer sends it
 		c.mu.Unlock()
 		return
 	}
 	c.writing = true // this goroutine is the writer for one frame
 	c.mu.Unlock()
-
-	// As the writer, it keeps the write deadline current: a deadline left
-	// in the past by the last write would fail this one at once.
-	nc := c.ws.NetConn()
-	err := c.extendWriteDeadline(nc)
-	if err == nil {
-		err = writeNow(nc, pingFrame)
-	}
-	c.mu.Lock()
-	switch {
-	case err == nil:
-	case errors.Is(err, errWouldBlock):
-		c.pingDue = true
-	default:
-		c.closeLocked(0, "")
-	}
-	if !c.closed && !c.pingDue && len(c.queue) == 0 {
-		c.writing = false
-		c.mu.Unlock()
-		return
-	}
-	c.mu.Unlock()
-	// Frames queued meanwhile, the close, or a ping that has to wait for
-	// room: a writer goroutine takes over (c.writing stays true for it).
-	go c.writeLoop(true)
+	c.writeDirect(nil, true)
 }
 
-// errWouldBlock is writeNow's answer when the frame cannot be written
-// without waiting.
+// errWouldBlock is writeSome's answer when the kernel did not take all it
+// was given without waiting.
 var errWouldBlock = errors.New("chatsocket: write would block")

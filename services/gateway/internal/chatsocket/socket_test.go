@@ -574,6 +574,12 @@ func TestChatSlowConsumer(t *testing.T) {
 	if code := slow.closeCode(10 * time.Second); code != chatsocket.CloseSlow {
 		t.Fatalf("got close %d, want 4008", code)
 	}
+	// The slow member's frames went the way of a peer that reads slowly:
+	// a direct write the kernel took in part, finished by a writer
+	// goroutine; closeCode read them all, whole, up to the close.
+	if chatsocket.HandoffsForTest(r.hub) == 0 {
+		t.Error("no direct write was left to a writer goroutine")
+	}
 }
 
 func TestChatRoomDeletedRevokedExpiredShutdown(t *testing.T) {
@@ -790,15 +796,15 @@ func TestChatPings(t *testing.T) {
 	waitFor(t, "the silent socket dropped", func() bool { return r.hub.Sockets() == 0 })
 }
 
-// TestChatPingsAfterWriterExit: pings keep coming when the interval is
-// longer than the writer's linger, i.e. from the pinger's goroutine
-// once the socket's writer has exited, and longer than the write timeout
-// (the deadline the last write left has passed by the time of the ping).
+// TestChatPingsAfterWriterExit: pings keep coming from the pinger's
+// goroutine once the socket's writer has exited, with an interval longer
+// than the write timeout (the deadline the last write left has passed by
+// the time of the ping).
 func TestChatPingsAfterWriterExit(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.chat.addRoom(1)
-	interval := chatsocket.WriterLinger + 300*time.Millisecond
+	interval := 1300 * time.Millisecond
 	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{PingInterval: interval, PongTimeout: 3 * interval, WriteTimeout: interval / 2})
 	c := mustDial(t, r, 1, dialOpts{user: 1})
 	c.nextOf("chat.presence")

@@ -267,9 +267,11 @@ func newSeqStream(h *Hub, sockets func() []*client, also func([]Event),
 		gapWait: h.cfg.GapWait,
 		maxHeld: h.cfg.SendQueue,
 		release: func(out []Event) {
-			for _, c := range sockets() {
+			socks := sockets()
+			for _, c := range socks {
 				c.deliverMessages(out)
 			}
+			flushAll(socks)
 			if also != nil {
 				also(out)
 			}

@@ -421,9 +421,11 @@ func (s *userStream) onEvent(ev *chatv1.UserEvent) {
 // broadcast queues a frame without seq on every socket of the user here.
 func (s *userStream) broadcast(data []byte, senderID int64) {
 	ev := Event{Kind: "user", Data: data, SenderID: senderID}
-	for _, c := range *s.sockets.Load() {
+	socks := *s.sockets.Load()
+	for _, c := range socks {
 		c.deliverEvent(ev)
 	}
+	flushAll(socks)
 }
 
 // rpcCtx is a context for one of the stream's own chat calls, made with

@@ -1,0 +1,194 @@
+package chatsocket
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Live frames are written by the goroutine that releases them (a room's
+// stream, a room's event, a user's stream, the pinger) rather than by a
+// writer goroutine per socket, whenever the socket has no writer running
+// and the kernel takes the bytes without waiting, which is nearly always.
+// Waking a socket's writer for every event (a channel send, a scheduler
+// wake-up, a park and a timer reset per socket) cost ~8 % of a gateway's
+// CPU in a room of 1,000, where the write system call itself is two thirds
+// (BENCHMARKS.md, "Direct writes"). What the kernel has no room for now (a slow
+// peer) goes to a writer goroutine, which waits for room within the write
+// deadline, so one slow socket never holds up the goroutine that serves
+// the others.
+//
+// Order is kept by the same rule as before: at most one writer per socket
+// at a time (c.writing). A producer that finds a writer running only
+// queues; the writer takes the queue when it is done. And no frame is ever
+// split by another: gorilla writes its own control frames (the pong to a
+// client's ping, close frames) through wireConn, which waits while a batch
+// is half written; a direct write, for its part, never waits for one of
+// gorilla's (a peer that pings and reads nothing could hold it up to its
+// deadline) and leaves that socket's frames to a writer goroutine instead.
+
+// wireConn is the socket's TCP connection as gorilla sees it (Upgrade
+// hijacks it through hijacker). The writer writes to the connection
+// beneath (client.conn); gorilla's writes go through Write below. Whole
+// writes never interleave on one connection, but a direct write the kernel
+// took only in part leaves the rest of its batch for a writer goroutine,
+// and a control frame written in between would land inside a frame.
+type wireConn struct {
+	net.Conn
+	// partial is held while gorilla writes, and from a direct write that
+	// left bytes in client.rest until the writer goroutine has written
+	// them (it unlocks it).
+	partial sync.Mutex
+}
+
+func (w *wireConn) Write(b []byte) (int, error) {
+	w.partial.Lock()
+	defer w.partial.Unlock()
+	return w.Conn.Write(b)
+}
+
+// hijacker hands gorilla's Upgrade the connection wrapped in a wireConn.
+type hijacker struct {
+	http.ResponseWriter
+	wire *wireConn
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	h.wire = &wireConn{Conn: conn}
+	return h.wire, brw, nil
+}
+
+// wire is c's wireConn; conn the connection beneath, which the writer
+// writes to.
+func (c *client) wire() *wireConn { return c.ws.NetConn().(*wireConn) }
+func (c *client) conn() net.Conn  { return c.wire().Conn }
+
+// minFlushChunk is the fewest sockets per goroutine when flushAll spreads a
+// big room's writes over the cores: starting a goroutine costs about a few
+// writes.
+const minFlushChunk = 64
+
+// flushAll flushes socks (frames already queued, in order, by the caller),
+// on up to GOMAXPROCS goroutines for big rooms so a fan-out uses every core,
+// the calling goroutine taking one share.
+func flushAll(socks []*client) {
+	if len(socks) <= minFlushChunk {
+		flushEach(socks)
+		return
+	}
+	procs := runtime.GOMAXPROCS(0)
+	per := max(minFlushChunk, (len(socks)+procs-1)/procs)
+	for len(socks) > per {
+		go flushEach(socks[len(socks)-per:])
+		socks = socks[:len(socks)-per]
+	}
+	flushEach(socks)
+}
+
+func flushEach(socks []*client) {
+	for _, c := range socks {
+		c.flush()
+	}
+}
+
+// flush writes c's queued frames from the calling goroutine when no writer
+// runs (writeDirect); a running writer takes them itself.
+func (c *client) flush() {
+	c.mu.Lock()
+	if c.writing || c.closed || len(c.queue) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.writing = true // this goroutine is the writer for one batch
+	q := c.takeQueueLocked()
+	c.mu.Unlock()
+	c.writeDirect(q, false)
+}
+
+// writeDirect writes q's frames (and a ping, if ping) as c's writer, in
+// one system call that never waits, and never waits for the connection
+// either: while gorilla writes a control frame (which may wait for room up
+// to its deadline) the connection is left alone. What it could not write
+// goes to a writer goroutine started here: the frames back to the head of
+// the queue (and the ping to pingDue) when nothing was written, else the
+// rest of the batch in c.rest, which that goroutine finishes before
+// anything else. The caller set c.writing; this clears it, or hands it to
+// that goroutine when there is more to do (frames queued meanwhile, the
+// close).
+func (c *client) writeDirect(q [][]byte, ping bool) {
+	wire := c.wire()
+	written := false
+	// As the writer, it keeps the write deadline current: a deadline left
+	// in the past by the last write would fail this one at once.
+	err := c.extendWriteDeadline(wire.Conn)
+	if err == nil && wire.partial.TryLock() {
+		bp := c.hub.buffers.Get().(*[]byte)
+		buf := appendTextFrames((*bp)[:0], q)
+		if ping {
+			buf = append(buf, pingFrame...)
+		}
+		var n int
+		n, err = writeSome(wire.Conn, buf)
+		switch {
+		case errors.Is(err, errWouldBlock) && n > 0:
+			// wire.partial stays locked for the writer goroutine.
+			c.rest, err, written = bytes.Clone(buf[n:]), nil, true
+			c.hub.metrics.handoffs.Inc()
+		case errors.Is(err, errWouldBlock):
+			err = nil
+			wire.partial.Unlock()
+		default:
+			written = err == nil
+			wire.partial.Unlock()
+		}
+		putBuffer(c.hub.buffers, bp, buf)
+	}
+	switch {
+	case err != nil:
+		if len(q) > 0 {
+			c.hub.metrics.deliveryErrors.Inc()
+		}
+		c.close(0, "")
+	case !written:
+		c.hub.metrics.handoffs.Inc()
+	case len(q) > 0:
+		c.hub.metrics.framesSent.Add(float64(len(q)))
+		if c.rest == nil && c.stalled(time.Now()) && c.close(CloseSlow, "slow") {
+			c.hub.metrics.slowCloses.Inc()
+		}
+	}
+	c.mu.Lock()
+	if err == nil && !written {
+		c.queue = append(q, c.queue...)
+		c.pingDue = c.pingDue || ping
+	} else {
+		c.giveBackLocked(q)
+	}
+	if !c.closed && c.rest == nil && !c.pingDue && len(c.queue) == 0 {
+		c.writing = false
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	go c.writeLoop()
+}
+
+// writeRest writes what a direct write left in c.rest, waiting for room
+// within the write deadline that write set, and lets gorilla write again
+// (that write kept wire.partial locked). Writer goroutine.
+func (c *client) writeRest() error {
+	wire := c.wire()
+	defer wire.partial.Unlock()
+	_, err := wire.Conn.Write(c.rest)
+	c.rest = nil
+	return err
+}
