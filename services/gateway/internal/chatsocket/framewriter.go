@@ -16,8 +16,9 @@ import (
 // allocation per frame, the floor of delivery cost (BENCHMARKS.md M2).
 // This is safe because the writer is the only one that writes data frames;
 // gorilla still writes the other control frames (pong, close) with
-// WriteControl, each as a single Write, and a TCP connection never
-// interleaves two Write calls.
+// WriteControl, each as a single Write, a TCP connection never interleaves
+// two Write calls, and gorilla's wait while a direct write's batch is half
+// written (wireConn, directwrite.go).
 
 // flushAt is the batch size at which the writer flushes mid-batch, so a
 // burst of large frames does not build a huge buffer.
