@@ -23,8 +23,10 @@ let refreshing = null;
 /** refresh rotates the token pair from the refresh cookie; resolves true when it worked. */
 export function refresh() {
   if (!refreshing) {
+    // Bounded: a refresh that never answers must not hold up every caller
+    // (a socket's reconnect waits on it).
     refreshing = fetch('/api/user/token/refresh/', {
-      method: 'POST', credentials: 'same-origin',
+      method: 'POST', credentials: 'same-origin', signal: AbortSignal.timeout(10000),
       headers: { 'Content-Type': 'application/json', Accept: 'application/json' }, body: '{}',
     }).then((r) => r.ok, () => false).finally(() => { setTimeout(() => { refreshing = null; }, 0); });
   }

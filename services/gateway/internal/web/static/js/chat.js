@@ -90,11 +90,15 @@ export class ChatPanel {
       if (this.atBottom()) this.newBtn.hidden = true;
       if (this.log.scrollTop < 80) this.loadOlder();
     });
-    // The network is back: reconnect now rather than after the backoff. A
-    // socket still connecting gets its next retry soon instead (attempt 0).
+    // The network is back: reconnect now rather than after the backoff. Only
+    // an open socket stays: one still connecting was started while the
+    // network was down and can hang until the browser gives up on it, and
+    // one whose close is still being handled may be waiting on a token
+    // refresh (onClose); a fresh socket replaces either.
     this.onOnline = () => {
-      if (this.stopped) return;
-      if (this.ws) { this.attempt = 0; return; }
+      if (this.stopped || this.ws?.readyState === WebSocket.OPEN) return;
+      if (this.ws) { const stale = this.ws; this.ws = null; stale.close(); }
+      this.attempt = 0;
       this.connect();
     };
     window.addEventListener('online', this.onOnline);
