@@ -121,7 +121,7 @@ func (c *client) wakeWriterLocked() {
 
 // deliverMessages queues the frames of messages (or notifications) its
 // stream released in order, all under one lock, so they are written
-// together (one system call) by the caller's flush or a running writer.
+// together (one system call) by fanOut or a running writer.
 func (c *client) deliverMessages(msgs []Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -138,7 +138,7 @@ func (c *client) deliverMessages(msgs []Event) {
 }
 
 // deliverEvent queues a frame that has no seq (join, leave, typing, edit,
-// delete) as it comes, for the caller's flush or a running writer.
+// delete) as it comes, for fanOut or a running writer.
 func (c *client) deliverEvent(ev Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -168,7 +168,7 @@ func (c *client) pushLocked(data []byte) {
 }
 
 // queueLocked appends a frame to the send queue for a running writer or,
-// with none, the caller's flush. A full queue closes the socket with 4008
+// with none, fanOut's flush. A full queue closes the socket with 4008
 // so that one slow reader never slows its room.
 func (c *client) queueLocked(data []byte) bool {
 	if c.closed {

@@ -77,6 +77,16 @@ func (c *client) conn() net.Conn  { return c.wire().Conn }
 // writes.
 const minFlushChunk = 64
 
+// fanOut queues frames on every socket of socks (queue, which must not
+// start a writer: deliverMessages, deliverEvent) and then writes them: the
+// queueing in order, by the caller, the writes by flushAll.
+func fanOut(socks []*client, queue func(*client)) {
+	for _, c := range socks {
+		queue(c)
+	}
+	flushAll(socks)
+}
+
 // flushAll flushes socks (frames already queued, in order, by the caller),
 // on up to GOMAXPROCS goroutines for big rooms so a fan-out uses every core,
 // the calling goroutine taking one share.

@@ -229,11 +229,7 @@ func (r *room) onEvent(ev Event) {
 		// sent (during a rolling update).
 		r.stream.offer([]Event{ev})
 	default:
-		socks := *r.members.Load()
-		for _, c := range socks {
-			c.deliverEvent(ev)
-		}
-		flushAll(socks)
+		fanOut(*r.members.Load(), func(c *client) { c.deliverEvent(ev) })
 	}
 }
 

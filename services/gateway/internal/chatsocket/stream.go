@@ -267,11 +267,7 @@ func newSeqStream(h *Hub, sockets func() []*client, also func([]Event),
 		gapWait: h.cfg.GapWait,
 		maxHeld: h.cfg.SendQueue,
 		release: func(out []Event) {
-			socks := sockets()
-			for _, c := range socks {
-				c.deliverMessages(out)
-			}
-			flushAll(socks)
+			fanOut(sockets(), func(c *client) { c.deliverMessages(out) })
 			if also != nil {
 				also(out)
 			}

@@ -296,11 +296,10 @@ func (s *userStream) history(after, upto int64) ([]Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []Event
-	for _, n := range ns {
-		if n.GetId() > after && n.GetId() <= upto {
-			out = append(out, notificationEvent(n))
-		}
+	// The stream's fill keeps only ids up to upto.
+	out := make([]Event, len(ns))
+	for i, n := range ns {
+		out[i] = notificationEvent(n)
 	}
 	return out, nil
 }
@@ -421,11 +420,7 @@ func (s *userStream) onEvent(ev *chatv1.UserEvent) {
 // broadcast queues a frame without seq on every socket of the user here.
 func (s *userStream) broadcast(data []byte, senderID int64) {
 	ev := Event{Kind: "user", Data: data, SenderID: senderID}
-	socks := *s.sockets.Load()
-	for _, c := range socks {
-		c.deliverEvent(ev)
-	}
-	flushAll(socks)
+	fanOut(*s.sockets.Load(), func(c *client) { c.deliverEvent(ev) })
 }
 
 // rpcCtx is a context for one of the stream's own chat calls, made with
