@@ -22,7 +22,7 @@ func (c *client) stalled(now time.Time) bool {
 		return false
 	}
 	c.backlogAt = now
-	if unsentBytes(c.conn()) < backlogLimit {
+	if unsentBytes(c.nc) < backlogLimit {
 		c.stallSince = time.Time{}
 		return false
 	}

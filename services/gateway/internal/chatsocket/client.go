@@ -3,12 +3,14 @@ package chatsocket
 import (
 	"context"
 	"errors"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
+	"github.com/gobwas/ws"
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -38,11 +40,11 @@ const (
 // released them when the kernel takes them at once (directwrite.go);
 // otherwise a writer goroutine drains the queue, several frames per system
 // call, and runs only while there is something to write (frames, a ping,
-// the close), so an idle socket costs one goroutine, its reader
-// (BENCHMARKS.md M3).
+// the close). Its reader, too, runs only while there is something to read
+// (reader.go), so an idle socket holds no goroutine (BENCHMARKS.md, S3).
 type client struct {
 	hub    *Hub
-	ws     *websocket.Conn
+	nc     net.Conn // the upgraded connection
 	roomID int64
 	room   *room       // a room socket's room (nil for /ws/user/)
 	stream *userStream // a /ws/user/ socket's stream (nil for a room socket)
@@ -68,27 +70,44 @@ type client struct {
 	hidden   map[int64]struct{} // users the socket's user blocks (blocks.go)
 	writing  bool               // a writer runs (after the close: ran or runs the last one)
 	pingDue  bool               // the pinger left this socket's ping to the writer (pinger.go)
+	pong     []byte             // the pong frame answering the client's last ping, for the writer
 	pingSlot int                // the socket's slot in the hub's ping wheel; guarded by hub.mu
+	// readStarted: the socket's opening is over and its frames are read
+	// (startReading); reading: a reader runs (reader.go); readEnded: the
+	// connection ended for it.
+	readStarted, reading, readEnded bool
+	// joined: the chat service knows the socket (its cleanup leaves);
+	// set with readStarted.
+	joined bool
 
 	readerDone chan struct{}
 	writerDone chan struct{} // closed once the connection is closed after close
 	expiry     *time.Timer
 
 	// Writer only (one at a time: c.writing).
-	rest          []byte      // bytes of a batch the kernel took only in part (directwrite.go); written first
-	backlogAt     time.Time   // last kernel backlog sample
-	deadlineSetAt time.Time   // when the writer last moved the write deadline (extendWriteDeadline)
-	deadlineMoved atomic.Bool // a pong moved the write deadline since (answerPing)
-	stallSince    time.Time   // backlog above the limit since (zero: below)
+	rest          []byte    // bytes of a batch the kernel took only in part (directwrite.go); written first
+	backlogAt     time.Time // last kernel backlog sample
+	deadlineSetAt time.Time // when the writer last moved the write deadline (extendWriteDeadline)
+	stallSince    time.Time // backlog above the limit since (zero: below)
 
-	// Reader goroutine only.
+	// lastRead is when the reader last took a whole frame (Unix ns): the
+	// pinger drops a socket silent for PongTimeout.
+	lastRead atomic.Int64
+	// The poller's registration of the socket (poller_linux.go); guarded
+	// by the poller's lock.
+	pollGen int32 // 0: not watched
+	pollFD  int32
+
+	// Reader only (one at a time: c.reading).
+	fragments   []byte    // a message's fragments so far
+	fragmentOp  ws.OpCode // the fragmented message's type
 	floodStart  time.Time
 	floodCount  int
 	invalidRun  int
 	typingAfter time.Time
 }
 
-func newClient(h *Hub, ws *websocket.Conn, roomID int64, user Principal, ip, connID string) *client {
+func newClient(h *Hub, nc net.Conn, roomID int64, user Principal, ip, connID string) *client {
 	tokenCtx := grpcauth.WithToken(context.Background(), user.Token)
 	// One copy of the token per socket (~0.5 KB, BENCHMARKS.md M3): the
 	// socket's Token points into the bearer value of its gRPC metadata
@@ -101,12 +120,13 @@ func newClient(h *Hub, ws *websocket.Conn, roomID int64, user Principal, ip, con
 	}
 	ctx, cancel := context.WithCancel(tokenCtx)
 	c := &client{
-		hub: h, ws: ws, roomID: roomID, user: user, ip: ip, connID: connID,
+		hub: h, nc: nc, roomID: roomID, user: user, ip: ip, connID: connID,
 		ctx: ctx, cancel: cancel,
 		syncing:    true,
 		readerDone: make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
+	c.lastRead.Store(time.Now().UnixNano())
 	return c
 }
 
@@ -305,27 +325,27 @@ func (c *client) isClosed() bool {
 }
 
 // next returns what the writer has to do: the queued frames, whether a
-// ping is due, whether the socket is closed (with the frames to write
-// before the close frame, see closeAfterQueued). With nothing to do it
-// marks the writer stopped (idle reports true), under the same lock that
-// producers queue under, so no frame is ever left unwritten.
-func (c *client) next() (q [][]byte, ping, closed, idle bool) {
+// ping is due, the pong to send, whether the socket is closed (with the
+// frames to write before the close frame, see closeAfterQueued). With
+// nothing to do it marks the writer stopped (idle reports true), under the
+// same lock that producers queue under, so no frame is ever left unwritten.
+func (c *client) next() (q [][]byte, ping bool, pong []byte, closed, idle bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		q, c.queue = c.queue, nil
-		return q, false, true, false
+		return q, false, nil, true, false
 	}
-	q, ping = c.queue, c.pingDue
-	if len(q) == 0 && !ping {
+	q, ping, pong = c.queue, c.pingDue, c.pong
+	if len(q) == 0 && !ping && pong == nil {
 		c.writing = false
-		return nil, false, false, true
+		return nil, false, nil, false, true
 	}
 	if len(q) > 0 {
 		c.takeQueueLocked()
 	}
-	c.pingDue = false
-	return q, ping, false, false
+	c.pingDue, c.pong = false, nil
+	return q, ping, pong, false, false
 }
 
 // takeQueueLocked returns the queued frames for the writer, leaving an
@@ -365,7 +385,7 @@ func (c *client) writeLoop() {
 		}
 	}
 	for {
-		q, ping, closed, idle := c.next()
+		q, ping, pong, closed, idle := c.next()
 		switch {
 		case idle:
 			return
@@ -391,12 +411,10 @@ func (c *client) writeLoop() {
 				c.hub.metrics.slowCloses.Inc()
 			}
 		}
-		if ping {
-			if err := c.writePing(); err != nil {
-				c.close(0, "")
-				c.finish()
-				return
-			}
+		if err := c.writeControl(ping, pong); err != nil {
+			c.close(0, "")
+			c.finish()
+			return
 		}
 	}
 }
@@ -409,59 +427,48 @@ func (c *client) finish() {
 	code, reason := c.code, c.reason
 	c.mu.Unlock()
 	if code != 0 {
-		msg := websocket.FormatCloseMessage(code, reason)
-		if c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(closeGrace)) == nil {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(closeGrace))
+		if _, err := c.nc.Write(closeFrame(code, reason)); err == nil {
 			// Let the reader take the peer's close reply, so the
 			// peer sees a clean close rather than a reset.
-			_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
 			select {
 			case <-c.readerDone:
 			case <-time.After(closeGrace):
 			}
 		}
 	}
-	c.ws.NetConn().Close()
+	c.closeConn()
+	// A reader that was not running sees the end and cleans up; before
+	// startReading, the opening goroutine still owns the socket and
+	// startReading does it.
+	c.mu.Lock()
+	started := c.readStarted
+	c.mu.Unlock()
+	if started {
+		c.startReader()
+	}
 }
 
-// readLoop reads client frames until the connection ends. After the socket
-// was closed by the server it keeps reading (and discarding) until the
-// peer's close reply, so the close frame is not lost to a TCP reset.
-func (c *client) readLoop() {
-	defer close(c.readerDone)
-	c.ws.SetReadLimit(readLimit)
-	// SetReadDeadline fails only on a closed connection, which the next
-	// ReadMessage reports; its errors here are ignored for that reason.
-	_ = c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
-	c.ws.SetPingHandler(c.answerPing)
-	c.ws.SetPongHandler(func(string) error {
-		if !c.isClosed() {
-			_ = c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
-		}
-		return nil
-	})
-	for {
-		mt, data, err := c.ws.ReadMessage()
-		if err != nil {
-			// The peer is gone, silent past the pong timeout, answered
-			// our close, or sent an oversized frame (gorilla already
-			// answered 1009). Drop the connection now: a writer blocked on
-			// a dead peer (or a slow one, 4008) must not delay the leave
-			// until its write timeout.
-			c.close(0, "")
-			c.ws.NetConn().Close()
-			return
-		}
-		if c.isClosed() {
-			continue
-		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(c.hub.cfg.PongTimeout))
-		c.handle(mt, data)
+// closeConn closes the connection, after the poller stops watching it.
+func (c *client) closeConn() {
+	c.hub.poller.forget(c)
+	c.nc.Close()
+}
+
+// startReading has the socket's frames read from now on (reader.go);
+// joined tells whether its cleanup leaves the chat service's presence.
+func (c *client) startReading(joined bool) {
+	c.mu.Lock()
+	c.readStarted, c.joined = true, joined
+	c.mu.Unlock()
+	if c.hub.poller.watch(c) != nil {
+		c.startReader() // the connection closed already: clean up
 	}
 }
 
 // handle applies the frame rules of docs/api.md to one client frame.
-func (c *client) handle(mt int, data []byte) {
-	if mt != websocket.TextMessage {
+func (c *client) handle(op ws.OpCode, data []byte) {
+	if op != ws.OpText {
 		c.close(websocket.CloseUnsupportedData, "binary frames are not supported")
 		return
 	}

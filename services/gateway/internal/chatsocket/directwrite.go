@@ -1,13 +1,9 @@
 package chatsocket
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
-	"net"
-	"net/http"
 	"runtime"
-	"sync"
 	"time"
 )
 
@@ -25,52 +21,9 @@ import (
 //
 // Order is kept by the same rule as before: at most one writer per socket
 // at a time (c.writing). A producer that finds a writer running only
-// queues; the writer takes the queue when it is done. And no frame is ever
-// split by another: gorilla writes its own control frames (the pong to a
-// client's ping, close frames) through wireConn, which waits while a batch
-// is half written; a direct write, for its part, never waits for one of
-// gorilla's (a peer that pings and reads nothing could hold it up to its
-// deadline) and leaves that socket's frames to a writer goroutine instead.
-
-// wireConn is the socket's TCP connection as gorilla sees it (Upgrade
-// hijacks it through hijacker). The writer writes to the connection
-// beneath (client.conn); gorilla's writes go through Write below. Whole
-// writes never interleave on one connection, but a direct write the kernel
-// took only in part leaves the rest of its batch for a writer goroutine,
-// and a control frame written in between would land inside a frame.
-type wireConn struct {
-	net.Conn
-	// partial is held while gorilla writes, and from a direct write that
-	// left bytes in client.rest until the writer goroutine has written
-	// them (it unlocks it).
-	partial sync.Mutex
-}
-
-func (w *wireConn) Write(b []byte) (int, error) {
-	w.partial.Lock()
-	defer w.partial.Unlock()
-	return w.Conn.Write(b)
-}
-
-// hijacker hands gorilla's Upgrade the connection wrapped in a wireConn.
-type hijacker struct {
-	http.ResponseWriter
-	wire *wireConn
-}
-
-func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	if err != nil {
-		return nil, nil, err
-	}
-	h.wire = &wireConn{Conn: conn}
-	return h.wire, brw, nil
-}
-
-// wire is c's wireConn; conn the connection beneath, which the writer
-// writes to.
-func (c *client) wire() *wireConn { return c.ws.NetConn().(*wireConn) }
-func (c *client) conn() net.Conn  { return c.wire().Conn }
+// queues; the writer takes the queue when it is done. Control frames (a
+// ping, the pong to a client's ping, the close) go through the same writer,
+// so none lands inside a data frame the kernel took only in part.
 
 // minFlushChunk is the fewest sockets per goroutine when flushAll spreads a
 // big room's writes over the cores: starting a goroutine costs about a few
@@ -121,44 +74,35 @@ func (c *client) flush() {
 	c.writing = true // this goroutine is the writer for one batch
 	q := c.takeQueueLocked()
 	c.mu.Unlock()
-	c.writeDirect(q, false)
+	c.writeDirect(q, false, nil)
 }
 
-// writeDirect writes q's frames (and a ping, if ping) as c's writer, in
-// one system call that never waits, and never waits for the connection
-// either: while gorilla writes a control frame (which may wait for room up
-// to its deadline) the connection is left alone. What it could not write
-// goes to a writer goroutine started here: the frames back to the head of
-// the queue (and the ping to pingDue) when nothing was written, else the
-// rest of the batch in c.rest, which that goroutine finishes before
-// anything else. The caller set c.writing; this clears it, or hands it to
-// that goroutine when there is more to do (frames queued meanwhile, the
-// close).
-func (c *client) writeDirect(q [][]byte, ping bool) {
-	wire := c.wire()
+// writeDirect writes q's frames (then a ping, if ping, and the pong pong)
+// as c's writer, in one system call that never waits. What it could not
+// write goes to a writer goroutine started here: the frames back to the
+// head of the queue (the ping to pingDue, the pong to c.pong) when nothing
+// was written, else the rest of the batch in c.rest, which that goroutine
+// finishes before anything else. The caller set c.writing; this clears it,
+// or hands it to that goroutine when there is more to do (frames queued
+// meanwhile, the close).
+func (c *client) writeDirect(q [][]byte, ping bool, pong []byte) {
 	written := false
 	// As the writer, it keeps the write deadline current: a deadline left
 	// in the past by the last write would fail this one at once.
-	err := c.extendWriteDeadline(wire.Conn)
-	if err == nil && wire.partial.TryLock() {
+	err := c.extendWriteDeadline()
+	if err == nil {
 		bp := c.hub.buffers.Get().(*[]byte)
-		buf := appendTextFrames((*bp)[:0], q)
-		if ping {
-			buf = append(buf, pingFrame...)
-		}
+		buf := controlFrames(appendTextFrames((*bp)[:0], q), ping, pong)
 		var n int
-		n, err = writeSome(wire.Conn, buf)
+		n, err = writeSome(c.nc, buf)
 		switch {
 		case errors.Is(err, errWouldBlock) && n > 0:
-			// wire.partial stays locked for the writer goroutine.
 			c.rest, err, written = bytes.Clone(buf[n:]), nil, true
 			c.hub.metrics.handoffs.Inc()
 		case errors.Is(err, errWouldBlock):
 			err = nil
-			wire.partial.Unlock()
 		default:
 			written = err == nil
-			wire.partial.Unlock()
 		}
 		putBuffer(c.hub.buffers, bp, buf)
 	}
@@ -180,10 +124,13 @@ func (c *client) writeDirect(q [][]byte, ping bool) {
 	if err == nil && !written {
 		c.queue = append(q, c.queue...)
 		c.pingDue = c.pingDue || ping
+		if c.pong == nil {
+			c.pong = pong
+		}
 	} else {
 		c.giveBackLocked(q)
 	}
-	if !c.closed && c.rest == nil && !c.pingDue && len(c.queue) == 0 {
+	if !c.closed && c.rest == nil && !c.pingDue && c.pong == nil && len(c.queue) == 0 {
 		c.writing = false
 		c.mu.Unlock()
 		return
@@ -193,12 +140,9 @@ func (c *client) writeDirect(q [][]byte, ping bool) {
 }
 
 // writeRest writes what a direct write left in c.rest, waiting for room
-// within the write deadline that write set, and lets gorilla write again
-// (that write kept wire.partial locked). Writer goroutine.
+// within the write deadline that write set. Writer goroutine.
 func (c *client) writeRest() error {
-	wire := c.wire()
-	defer wire.partial.Unlock()
-	_, err := wire.Conn.Write(c.rest)
+	_, err := c.nc.Write(c.rest)
 	c.rest = nil
 	return err
 }

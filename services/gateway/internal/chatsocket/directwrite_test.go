@@ -1,6 +1,7 @@
 package chatsocket
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -8,22 +9,21 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// upgradedPair is a server socket upgraded through hijacker, as the
-// handlers do, and its peer.
-func upgradedPair(t *testing.T) (ws *websocket.Conn, wire *wireConn, peer *websocket.Conn) {
+// upgradedPair is a server connection upgraded as the handlers do (gorilla
+// for the handshake, then the bare connection), and its peer.
+func upgradedPair(t *testing.T) (nc net.Conn, peer *websocket.Conn) {
 	t.Helper()
-	upgraded := make(chan *websocket.Conn, 1)
+	upgraded := make(chan net.Conn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := (&websocket.Upgrader{}).Upgrade(&hijacker{ResponseWriter: w}, r, nil)
+		ws, err := (&websocket.Upgrader{}).Upgrade(w, r, nil)
 		if err != nil {
 			t.Errorf("upgrade: %v", err)
 			close(upgraded)
 			return
 		}
-		upgraded <- ws
+		upgraded <- ws.NetConn()
 	}))
 	t.Cleanup(srv.Close)
 	peer, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
@@ -31,45 +31,37 @@ func upgradedPair(t *testing.T) (ws *websocket.Conn, wire *wireConn, peer *webso
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { peer.Close() })
-	ws = <-upgraded
-	if ws == nil {
+	nc = <-upgraded
+	if nc == nil {
 		t.FailNow()
 	}
-	t.Cleanup(func() { ws.Close() })
-	wire, ok := ws.NetConn().(*wireConn)
-	if !ok {
-		t.Fatalf("gorilla writes to a %T, want *wireConn", ws.NetConn())
-	}
-	return ws, wire, peer
+	t.Cleanup(func() { nc.Close() })
+	return nc, peer
 }
 
-// TestWireConnWaitsForHalfWrittenBatch: while a direct write's batch is
-// half written (wireConn.partial held, the rest not yet written), a
-// control frame gorilla writes (here the pong answering a client's ping)
-// waits, and lands after the frame instead of inside it.
-func TestWireConnWaitsForHalfWrittenBatch(t *testing.T) {
+// TestPongWaitsForHalfWrittenBatch: while a direct write's batch is half
+// written (the rest in c.rest, for the writer goroutine), the pong that
+// answers a client's ping waits for the writer, and lands after the frame
+// instead of inside it.
+func TestPongWaitsForHalfWrittenBatch(t *testing.T) {
 	t.Parallel()
-	ws, wire, peer := upgradedPair(t)
+	nc, peer := upgradedPair(t)
+	metrics, err := NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{hub: &Hub{cfg: Config{WriteTimeout: 5 * time.Second}, metrics: metrics, buffers: newBufferPool()}, nc: nc}
 
 	frame := appendTextFrame(nil, []byte(`{"type":"chat.typing","username":"`+strings.Repeat("x", 1000)+`"}`))
-	wire.partial.Lock() // a direct write left the rest of its batch
-	if _, err := wire.Conn.Write(frame[:100]); err != nil {
+	if _, err := nc.Write(frame[:100]); err != nil {
 		t.Fatal(err)
 	}
-	ponged := make(chan error, 1)
-	go func() { ponged <- ws.WriteControl(websocket.PongMessage, []byte("p"), time.Now().Add(5*time.Second)) }()
-	select {
-	case err := <-ponged:
-		t.Fatalf("the pong was written inside a half-written frame (err %v)", err)
-	case <-time.After(100 * time.Millisecond):
+	c.writing, c.rest = true, frame[100:] // as writeDirect leaves a partial write
+	c.sendPong([]byte("p"))
+	if c.pong == nil {
+		t.Fatal("the pong was not left to the writer")
 	}
-	if _, err := wire.Conn.Write(frame[100:]); err != nil { // the writer goroutine's writeRest
-		t.Fatal(err)
-	}
-	wire.partial.Unlock()
-	if err := <-ponged; err != nil {
-		t.Fatalf("pong: %v", err)
-	}
+	go c.writeLoop()
 
 	pong := make(chan string, 1)
 	peer.SetPongHandler(func(data string) error { pong <- data; return nil })
@@ -86,44 +78,5 @@ func TestWireConnWaitsForHalfWrittenBatch(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no pong after the frame")
-	}
-}
-
-// TestDirectWriteLeavesABusyConnection: a direct write never waits for a
-// control frame gorilla is writing (which can wait for room up to its
-// deadline when the peer reads nothing, holding the connection): it hands
-// the frames to a writer goroutine and returns, so the goroutine serving a
-// room is not held up by one socket's pong.
-func TestDirectWriteLeavesABusyConnection(t *testing.T) {
-	t.Parallel()
-	ws, wire, peer := upgradedPair(t)
-	metrics, err := NewMetrics(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &client{hub: &Hub{cfg: Config{WriteTimeout: 5 * time.Second}, metrics: metrics, buffers: newBufferPool()}, ws: ws}
-
-	wire.partial.Lock() // gorilla is writing a control frame
-	c.mu.Lock()
-	c.writing = true // as flush does
-	c.mu.Unlock()
-	returned := make(chan struct{})
-	go func() {
-		c.writeDirect([][]byte{[]byte(`{"type":"chat.typing"}`)}, false)
-		close(returned)
-	}()
-	select {
-	case <-returned:
-	case <-time.After(2 * time.Second):
-		t.Fatal("the direct write waited for gorilla's write")
-	}
-	if n := testutil.ToFloat64(metrics.handoffs); n != 1 {
-		t.Errorf("%v handoffs, want 1", n)
-	}
-	wire.partial.Unlock()
-	// The writer goroutine delivers the frame.
-	_ = peer.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, data, err := peer.ReadMessage(); err != nil || string(data) != `{"type":"chat.typing"}` {
-		t.Fatalf("got %q, %v; want the frame", data, err)
 	}
 }

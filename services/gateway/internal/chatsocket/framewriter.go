@@ -2,23 +2,20 @@ package chatsocket
 
 import (
 	"encoding/binary"
-	"errors"
-	"net"
 	"sync"
 	"time"
 
+	"github.com/gobwas/ws"
 	"github.com/gorilla/websocket"
 )
 
-// Data frames are written by the socket's writer (directwrite.go) straight
-// to the TCP connection, several per system call, instead of through gorilla's
-// NextWriter: that costs one write(2), one deadline update and one
-// allocation per frame, the floor of delivery cost (BENCHMARKS.md M2).
-// This is safe because the writer is the only one that writes data frames;
-// gorilla still writes the other control frames (pong, close) with
-// WriteControl, each as a single Write, a TCP connection never interleaves
-// two Write calls, and gorilla's wait while a direct write's batch is half
-// written (wireConn, directwrite.go).
+// Every frame the server sends is written by the socket's writer
+// (directwrite.go) straight to the TCP connection, several per system
+// call, instead of through gorilla's NextWriter: that costs one write(2),
+// one deadline update and one allocation per frame, the floor of delivery
+// cost (BENCHMARKS.md M2). Control frames too (pings, the pongs that answer
+// a client's pings, the close), so one writer at a time is all it takes
+// for no frame to land inside another.
 
 // flushAt is the batch size at which the writer flushes mid-batch, so a
 // burst of large frames does not build a huge buffer.
@@ -33,20 +30,29 @@ func newBufferPool() *sync.Pool {
 
 // appendTextFrame appends payload as one unmasked, final text frame
 // (RFC 6455 §5.2; servers never mask).
-func appendTextFrame(b, payload []byte) []byte {
-	const finText = 0x81
+func appendTextFrame(b, payload []byte) []byte { return appendFrame(b, ws.OpText, payload) }
+
+// appendFrame appends payload as one unmasked, final frame of type op.
+func appendFrame(b []byte, op ws.OpCode, payload []byte) []byte {
+	fin := 0x80 | byte(op)
 	n := len(payload)
 	switch {
 	case n < 126:
-		b = append(b, finText, byte(n))
+		b = append(b, fin, byte(n))
 	case n <= 0xFFFF:
-		b = append(b, finText, 126)
+		b = append(b, fin, 126)
 		b = binary.BigEndian.AppendUint16(b, uint16(n))
 	default:
-		b = append(b, finText, 127)
+		b = append(b, fin, 127)
 		b = binary.BigEndian.AppendUint64(b, uint64(n))
 	}
 	return append(b, payload...)
+}
+
+// closeFrame is the close frame for code and reason (code 1005, "no
+// status": an empty one).
+func closeFrame(code int, reason string) []byte {
+	return appendFrame(nil, ws.OpClose, websocket.FormatCloseMessage(code, reason))
 }
 
 // appendTextFrames appends each of q as appendTextFrame does.
@@ -73,12 +79,24 @@ func putBuffer(pool *sync.Pool, bp *[]byte, buf []byte) {
 // work (BENCHMARKS.md M3).
 var pingFrame = []byte{0x89, 0x00}
 
-func (c *client) writePing() error {
-	nc := c.conn()
-	if err := c.extendWriteDeadline(nc); err != nil {
+// controlFrames is a ping (if ping) and the pong pong (if any), as the
+// writer sends them after a batch.
+func controlFrames(b []byte, ping bool, pong []byte) []byte {
+	if ping {
+		b = append(b, pingFrame...)
+	}
+	return append(b, pong...)
+}
+
+// writeControl writes a ping and a pong (see controlFrames). Writer only.
+func (c *client) writeControl(ping bool, pong []byte) error {
+	if !ping && pong == nil {
+		return nil
+	}
+	if err := c.extendWriteDeadline(); err != nil {
 		return err
 	}
-	_, err := nc.Write(pingFrame)
+	_, err := c.nc.Write(controlFrames(nil, ping, pong))
 	return err
 }
 
@@ -91,30 +109,16 @@ const deadlineSlack = time.Second
 // Setting the deadline is a runtime timer update; once per write it was
 // ~7% of a gateway's CPU in a busy room (S2 profile), so a busy socket
 // moves it at most once per deadlineSlack. Writer only.
-func (c *client) extendWriteDeadline(nc net.Conn) error {
+func (c *client) extendWriteDeadline() error {
 	now := time.Now()
-	if now.Sub(c.deadlineSetAt) < deadlineSlack && !c.deadlineMoved.Swap(false) {
+	if now.Sub(c.deadlineSetAt) < deadlineSlack {
 		return nil
 	}
-	if err := nc.SetWriteDeadline(now.Add(c.hub.cfg.WriteTimeout)); err != nil {
+	if err := c.nc.SetWriteDeadline(now.Add(c.hub.cfg.WriteTimeout)); err != nil {
 		return err
 	}
 	c.deadlineSetAt = now
 	return nil
-}
-
-// answerPing is the socket's ping handler: gorilla's own answer (a pong
-// written with a one-second deadline), then a note that the connection's
-// write deadline moved, so the writer sets its own again before its next
-// write instead of inheriting that short one. Reader goroutine.
-func (c *client) answerPing(data string) error {
-	err := c.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
-	c.deadlineMoved.Store(true)
-	var ne net.Error
-	if errors.Is(err, websocket.ErrCloseSent) || (errors.As(err, &ne) && ne.Timeout()) {
-		return nil // as gorilla's default handler: the reader goes on
-	}
-	return err
 }
 
 // writeBatch writes queued frames with as few system calls as it can.
@@ -122,8 +126,7 @@ func (c *client) writeBatch(q [][]byte) error {
 	if len(q) == 0 {
 		return nil
 	}
-	nc := c.conn()
-	if err := c.extendWriteDeadline(nc); err != nil {
+	if err := c.extendWriteDeadline(); err != nil {
 		return err
 	}
 	bp := c.hub.buffers.Get().(*[]byte)
@@ -132,7 +135,7 @@ func (c *client) writeBatch(q [][]byte) error {
 	for _, f := range q {
 		buf = appendTextFrame(buf, f)
 		if len(buf) >= flushAt {
-			if _, err := nc.Write(buf); err != nil {
+			if _, err := c.nc.Write(buf); err != nil {
 				return err
 			}
 			buf = buf[:0]
@@ -141,6 +144,6 @@ func (c *client) writeBatch(q [][]byte) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	_, err := nc.Write(buf)
+	_, err := c.nc.Write(buf)
 	return err
 }

@@ -61,14 +61,12 @@ func NewHandler(hub *Hub, hs Handshake) *Handler {
 		hs:  hs,
 		upgrader: websocket.Upgrader{
 			HandshakeTimeout: 10 * time.Second,
-			// A small read buffer and a shared write pool keep idle
-			// sockets cheap (BENCHMARKS.md M3). Data frames bypass
-			// gorilla's writer (framewriter.go), so no socket ever holds
-			// a write buffer. Client frames are small (a chat message's
-			// JSON): 512 bytes hold most whole, and larger payloads are
-			// read straight into the message buffer, not through this one.
-			ReadBufferSize:  512,
-			WriteBufferSize: 1024,
+			// Gorilla does the handshake only: frames are read by
+			// reader.go and written by framewriter.go, and the
+			// connection gorilla makes is dropped at once, so its
+			// buffers are kept small and shared.
+			ReadBufferSize:  128,
+			WriteBufferSize: 128,
 			WriteBufferPool: &sync.Pool{},
 			// The Origin was checked before the upgrade (403 in JSON).
 			CheckOrigin: func(*http.Request) bool { return true },
@@ -131,7 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusServiceUnavailable, "Chat is temporarily unavailable.")
 		return
 	}
-	ws, ip, ok := h.upgrade(w, r, user, fail)
+	nc, ip, ok := h.upgrade(w, r, user, fail)
 	if !ok {
 		return
 	}
@@ -139,7 +137,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// frees the connection's request state and its 4 KiB read and write
 	// buffers, which would otherwise live as long as the socket
 	// (BENCHMARKS.md M3).
-	go h.serve(ws, roomID, user, ip, afterSeq)
+	go h.serve(nc, roomID, user, ip, afterSeq)
 }
 
 // The handshake steps every socket endpoint shares (/ws/chat/ and
@@ -170,7 +168,7 @@ func (h *Handler) authorize(r *http.Request, fail func(int, string)) (Principal,
 // upgrade counts the socket against the user's and the client IP's limits
 // (429; 503 while draining) and upgrades the connection. On success the
 // caller owns the reservation: its cleanup releases it and calls done.
-func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request, user Principal, fail func(int, string)) (*websocket.Conn, string, bool) {
+func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request, user Principal, fail func(int, string)) (net.Conn, string, bool) {
 	ip := h.clientIP(r)
 	switch h.hub.reserve(user.UserID, ip) {
 	case "":
@@ -184,8 +182,7 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request, user Principal
 		fail(http.StatusTooManyRequests, "Too many open chat sockets.")
 		return nil, "", false
 	}
-	hj := &hijacker{ResponseWriter: w}
-	ws, err := h.upgrader.Upgrade(hj, r, nil)
+	ws, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		// Upgrade already answered the client.
 		h.hub.release(user.UserID, ip)
@@ -193,10 +190,11 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request, user Principal
 		return nil, "", false
 	}
 	h.hub.metrics.handshakes.WithLabelValues("101").Inc()
-	if tc, ok := hj.wire.Conn.(*net.TCPConn); ok && h.hub.cfg.KernelSendBuffer > 0 {
+	nc := ws.NetConn()
+	if tc, ok := nc.(*net.TCPConn); ok && h.hub.cfg.KernelSendBuffer > 0 {
 		_ = tc.SetWriteBuffer(h.hub.cfg.KernelSendBuffer)
 	}
-	return ws, ip, true
+	return nc, ip, true
 }
 
 // clientIP is the client IP of r by Handshake.ClientIP, else its TCP peer.
@@ -211,12 +209,13 @@ func (h *Handler) clientIP(r *http.Request) string {
 	return host
 }
 
-// serve runs one socket: join, initial frames, then the read loop in this
-// goroutine and the write loop in another; cleanup leaves the room.
-func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, ip string, afterSeq int64) {
+// serve opens one socket: join, initial frames, then its frames are read
+// as they come (reader.go) until the connection ends, and cleanup leaves
+// the room.
+func (h *Handler) serve(nc net.Conn, roomID int64, user Principal, ip string, afterSeq int64) {
 	hub := h.hub
 	hub.metrics.socketsOpen.Inc()
-	c := newClient(hub, ws, roomID, user, ip, newConnID())
+	c := newClient(hub, nc, roomID, user, ip, newConnID())
 
 	if err := hub.attach(c); err != nil {
 		if errors.Is(err, errDraining) {
@@ -225,8 +224,7 @@ func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, ip str
 			hub.log.Error("chat subscribe failed", "room", roomID, "err", err)
 			c.close(websocket.CloseTryAgainLater, "try again later")
 		}
-		c.readLoop() // reads the peer's close reply
-		c.cleanup(false)
+		c.startReading(false) // reads the peer's close reply
 		return
 	}
 	joined, err := c.sync(afterSeq)
@@ -235,8 +233,7 @@ func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, ip str
 			hub.log.Warn("chat socket sync failed", "room", roomID, "err", err)
 		}
 		c.closeSyncFailed(err)
-		c.readLoop()
-		c.cleanup(joined)
+		c.startReading(joined)
 		return
 	}
 	if !user.ExpiresAt.IsZero() {
@@ -246,15 +243,10 @@ func (h *Handler) serve(ws *websocket.Conn, roomID int64, user Principal, ip str
 		}
 		c.mu.Unlock()
 	}
-	// Read on a fresh goroutine: this one's stack grew during the join and
-	// history calls and would keep that size while the socket idles (M3).
-	go func() {
-		c.readLoop()
-		c.cleanup(true)
-	}()
+	c.startReading(true)
 }
 
-// cleanup runs once the read loop ended: it stops the writer, leaves the
+// cleanup runs once the reading ended: it stops the writer, leaves the
 // room (unsubscribing with the last local socket) and, when the chat
 // service was joined, tells it (best effort: presence expires anyway).
 func (c *client) cleanup(joined bool) {

@@ -167,6 +167,7 @@ type Hub struct {
 
 	buffers *sync.Pool // batch write buffers shared by all sockets
 	sends   *sender    // socket sends, batched into SendMessages calls
+	poller  *poller    // starts the readers of sockets with bytes to read
 }
 
 // NewHub returns a hub using chat for RPCs and broker for room events.
@@ -192,6 +193,7 @@ func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.
 		perIP:      make(map[string]int),
 		conns:      make(map[string]*client),
 		buffers:    newBufferPool(),
+		poller:     newPoller(),
 		sends:      newSender(route, cfg.RPCTimeout, cfg.SendBatchWait, m.observeSendBatch),
 	}
 }

@@ -87,6 +87,13 @@ func (h *Hub) pingLoop() {
 // writeDirect), else left to the running writer (pingDue), so a socket
 // whose peer stopped reading never holds up the others' pings.
 func (c *client) ping() {
+	if time.Since(time.Unix(0, c.lastRead.Load())) > c.hub.cfg.PongTimeout {
+		// Silent past the pong timeout: dropped as a dead peer, which
+		// also ends a reader waiting for the rest of a frame.
+		c.close(0, "")
+		c.closeConn()
+		return
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -99,7 +106,7 @@ func (c *client) ping() {
 	}
 	c.writing = true // this goroutine is the writer for one frame
 	c.mu.Unlock()
-	c.writeDirect(nil, true)
+	c.writeDirect(nil, true, nil)
 }
 
 // errWouldBlock is writeSome's answer when the kernel did not take all it

@@ -3,6 +3,7 @@ package chatsocket
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -137,19 +138,19 @@ func (u *UserHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		after = newest
 	}
-	ws, ip, ok := h.upgrade(w, r, user, fail)
+	nc, ip, ok := h.upgrade(w, r, user, fail)
 	if !ok {
 		return
 	}
-	go h.serveUser(ws, user, ip, after, announce)
+	go h.serveUser(nc, user, ip, after, announce)
 }
 
 // serveUser runs one /ws/user/ socket: attach to the user's stream, the
-// notification replay, then the read loop.
-func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after int64, announce bool) {
+// notification replay, then its frames are read as they come.
+func (h *Handler) serveUser(nc net.Conn, user Principal, ip string, after int64, announce bool) {
 	hub := h.hub
 	hub.metrics.socketsOpen.Inc()
-	c := newClient(hub, ws, 0, user, ip, newConnID())
+	c := newClient(hub, nc, 0, user, ip, newConnID())
 	if err := hub.attachUser(c); err != nil {
 		switch {
 		case errors.Is(err, errDraining):
@@ -161,8 +162,7 @@ func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after
 			hub.log.Error("user stream subscribe failed", "user", user.UserID, "err", err)
 			c.close(websocket.CloseTryAgainLater, "try again later")
 		}
-		c.readLoop()
-		c.cleanup(false)
+		c.startReading(false)
 		return
 	}
 	if err := c.syncNotifications(after, announce); err != nil {
@@ -170,8 +170,7 @@ func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after
 			hub.log.Warn("user stream sync failed", "user", user.UserID, "err", err)
 		}
 		c.closeSyncFailed(err)
-		c.readLoop()
-		c.cleanup(false)
+		c.startReading(false)
 		return
 	}
 	if !user.ExpiresAt.IsZero() {
@@ -181,10 +180,7 @@ func (h *Handler) serveUser(ws *websocket.Conn, user Principal, ip string, after
 		}
 		c.mu.Unlock()
 	}
-	go func() {
-		c.readLoop()
-		c.cleanup(false)
-	}()
+	c.startReading(false)
 }
 
 // syncNotifications sends the notifications with an id above after (then

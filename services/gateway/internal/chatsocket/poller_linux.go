@@ -1,0 +1,151 @@
+//go:build linux
+
+package chatsocket
+
+import (
+	"errors"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// readsOnReadiness: a reader returns once it has read what came, and the
+// poller starts the next (reader.go).
+const readsOnReadiness = true
+
+// poller watches a replica's idle sockets for bytes to read with an epoll
+// instance of its own, beside the Go runtime's: each socket is watched
+// once (EPOLLONESHOT) until its reader has run and watches it again, so at
+// most one event per socket is ever pending. One goroutine waits on it
+// while sockets are watched and ends, closing the instance, once none have
+// been for pollIdle; the next socket starts another.
+type poller struct {
+	mu    sync.Mutex
+	epfd  int               // -1: no instance (no waiter)
+	socks map[int32]*client // watched sockets by file descriptor
+	gen   int32             // last registration number given out
+}
+
+// pollIdleMillis is how long the waiter waits for an event before it
+// checks whether any socket is still watched.
+const pollIdleMillis = 1000
+
+func newPoller() *poller { return &poller{epfd: -1, socks: make(map[int32]*client)} }
+
+// watch has the poller start c's reader when bytes (or the peer's close)
+// arrive. It fails for a connection that is closed. A connection without
+// a file descriptor of its own gets a reader at once, which waits in its
+// read as gorilla's did.
+func (p *poller) watch(c *client) error {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		c.startReader()
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.epfd < 0 {
+		fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			return err
+		}
+		p.epfd = fd
+		go p.wait(fd)
+	}
+	var ctlErr error
+	// Control keeps the descriptor open meanwhile: it cannot be closed and
+	// reused by another connection under the registration.
+	err = rc.Control(func(ufd uintptr) {
+		fd := int32(ufd) //nolint:gosec // G115: a file descriptor, below the open-file limit
+		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLONESHOT, Fd: fd}
+		op := unix.EPOLL_CTL_MOD
+		if c.pollGen == 0 {
+			// The registration number tells an event for this
+			// connection from a stale one for an earlier connection
+			// that had the same descriptor.
+			p.gen++
+			if p.gen <= 0 {
+				p.gen = 1
+			}
+			c.pollGen, c.pollFD = p.gen, fd
+			p.socks[c.pollFD] = c
+			op = unix.EPOLL_CTL_ADD
+		}
+		ev.Pad = c.pollGen
+		ctlErr = unix.EpollCtl(p.epfd, op, int(fd), &ev)
+	})
+	if err == nil {
+		err = ctlErr
+	}
+	if err != nil {
+		p.forgetLocked(c)
+	}
+	return err
+}
+
+// forget stops watching c; the connection is about to close (closeConn).
+func (p *poller) forget(c *client) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c.pollGen == 0 {
+		return
+	}
+	if sc, ok := c.nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			// A descriptor already closed left the instance with it.
+			_ = rc.Control(func(fd uintptr) { _ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
+		}
+	}
+	p.forgetLocked(c)
+}
+
+func (p *poller) forgetLocked(c *client) {
+	if c.pollGen != 0 && p.socks[c.pollFD] == c {
+		delete(p.socks, c.pollFD)
+	}
+	c.pollGen = 0
+}
+
+// wait starts the reader of each socket that has bytes to read.
+func (p *poller) wait(epfd int) {
+	events := make([]unix.EpollEvent, 256)
+	var ready []*client
+	for {
+		n, err := unix.EpollWait(epfd, events, pollIdleMillis)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		p.mu.Lock()
+		if err != nil || (n == 0 && len(p.socks) == 0) {
+			// err: the instance is unusable (it cannot be, short of a
+			// bug); its sockets get readers that see their end.
+			for _, c := range p.socks {
+				ready = append(ready, c)
+				p.forgetLocked(c)
+			}
+			p.epfd = -1
+			p.mu.Unlock()
+			_ = unix.Close(epfd)
+			for _, c := range ready {
+				c.startReader()
+			}
+			return
+		}
+		for _, ev := range events[:max(n, 0)] {
+			if c := p.socks[ev.Fd]; c != nil && c.pollGen == ev.Pad {
+				ready = append(ready, c)
+			}
+		}
+		p.mu.Unlock()
+		for _, c := range ready {
+			c.startReader()
+		}
+		clear(ready)
+		ready = ready[:0]
+	}
+}
