@@ -1,6 +1,7 @@
 // Package profile captures CPU profiles of the stack's processes from their
-// admin ports (/debug/pprof/profile) over a scenario's measured window, so a
-// figure in BENCHMARKS.md can be traced to the code that costs it.
+// admin ports (/debug/pprof/profile) over a scenario's measured window, and
+// their heap at the window's end (/debug/pprof/heap), so a figure in
+// BENCHMARKS.md can be traced to the code that costs it.
 package profile
 
 import (
@@ -29,8 +30,9 @@ type Capturer struct {
 
 // CPU starts a d-long CPU profile of every target in the background and
 // returns at once; wait blocks until they are written to
-// <Dir>/<label>-<target>.cpu.pprof. Failures are logged, never fatal: a
-// profile is an aid, not a figure.
+// <Dir>/<label>-<target>.cpu.pprof, each followed by the target's heap
+// profile at the window's end, <label>-<target>.heap.pprof. Failures are
+// logged, never fatal: a profile is an aid, not a figure.
 func (c *Capturer) CPU(ctx context.Context, label string, d time.Duration, targets []Target) (wait func()) {
 	if c == nil || d < time.Second {
 		return func() {}
@@ -40,6 +42,11 @@ func (c *Capturer) CPU(ctx context.Context, label string, d time.Duration, targe
 		wg.Go(func() {
 			path := filepath.Join(c.Dir, fmt.Sprintf("%s-%s.cpu.pprof", label, t.Name))
 			if err := fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", t.Admin, int(d.Seconds())), path, d); err != nil {
+				c.Logf("profile %s: %v", path, err)
+				return
+			}
+			path = filepath.Join(c.Dir, fmt.Sprintf("%s-%s.heap.pprof", label, t.Name))
+			if err := fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/heap", t.Admin), path, 0); err != nil {
 				c.Logf("profile %s: %v", path, err)
 			}
 		})

@@ -13,11 +13,14 @@ import (
 
 func TestCPUWritesOneFilePerTargetAndLogsFailures(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/debug/pprof/profile" || r.URL.Query().Get("seconds") != "1" {
+		switch {
+		case r.URL.Path == "/debug/pprof/profile" && r.URL.Query().Get("seconds") == "1":
+			_, _ = w.Write([]byte("profile-bytes"))
+		case r.URL.Path == "/debug/pprof/heap":
+			_, _ = w.Write([]byte("heap-bytes"))
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		_, _ = w.Write([]byte("profile-bytes"))
 	}))
 	defer srv.Close()
 	dir := t.TempDir()
@@ -29,6 +32,10 @@ func TestCPUWritesOneFilePerTargetAndLogsFailures(t *testing.T) {
 	got, err := os.ReadFile(filepath.Join(dir, "M1-01-window-gateway-a.cpu.pprof"))
 	if err != nil || string(got) != "profile-bytes" {
 		t.Fatalf("profile file = %q, %v; want the served bytes", got, err)
+	}
+	got, err = os.ReadFile(filepath.Join(dir, "M1-01-window-gateway-a.heap.pprof"))
+	if err != nil || string(got) != "heap-bytes" {
+		t.Fatalf("heap profile file = %q, %v; want the served bytes", got, err)
 	}
 	if len(logged) != 1 {
 		t.Fatalf("logged %d failures, want 1 (the unreachable target)", len(logged))
