@@ -43,7 +43,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	root := fs.String("root", ".", "repository root")
 	only := fs.String("scenarios", "M1,M2,M3,M4,M5,M6,M7,M8,S1,S1N,S2,S3", "comma-separated scenarios to run")
 	tree := fs.Bool("working-tree", false, "build the services from the working tree instead of a clean export of HEAD")
-	profDir := fs.String("profile", "", "directory for CPU profiles of every stack process over each measured window (empty: none)")
+	profDir := fs.String("profile", "", "directory for CPU profiles of every stack process over each measured window, and heap profiles at its end (empty: none)")
 	mdPath := fs.String("markdown", "BENCHMARKS.md", "Markdown file whose bench section is replaced (relative to -root; empty: none)")
 	section := fs.String("section", "", "name of the Markdown section to replace (default bench-<mode>)")
 	chatReplicas := fs.Int("chat-replicas", 1, "chat service processes (gateways route each room's sends to one of them)")
