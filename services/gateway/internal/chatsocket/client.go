@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/cobraspace/cobraspace/platform/grpcauth"
@@ -51,8 +49,6 @@ type client struct {
 	user   Principal
 	ip     string // client IP, for the per-IP socket limit
 	connID string
-	ctx    context.Context // ends when the socket closes; carries the token
-	cancel context.CancelFunc
 
 	mu      sync.Mutex
 	space   *sync.Cond // queue space freed; made by the first pushWait that waits
@@ -82,7 +78,9 @@ type client struct {
 
 	readerDone chan struct{}
 	writerDone chan struct{} // closed once the connection is closed after close
-	expiry     *time.Timer
+	// expiryIndex is the socket's place in the hub's expiry schedule
+	// (expiry.go), -1 when it is not in it; guarded by the schedule.
+	expiryIndex int
 
 	// Writer only (one at a time: c.writing).
 	rest          []byte    // bytes of a batch the kernel took only in part (directwrite.go); written first
@@ -108,23 +106,12 @@ type client struct {
 }
 
 func newClient(h *Hub, nc net.Conn, roomID int64, user Principal, ip, connID string) *client {
-	tokenCtx := grpcauth.WithToken(context.Background(), user.Token)
-	// One copy of the token per socket (~0.5 KB, BENCHMARKS.md M3): the
-	// socket's Token points into the bearer value of its gRPC metadata
-	// instead of into the handshake's Authorization header, which is then
-	// freed.
-	if v := metadata.ValueFromOutgoingContext(tokenCtx, "authorization"); len(v) == 1 {
-		if t, ok := strings.CutPrefix(v[0], "Bearer "); ok && t == user.Token {
-			user.Token = t
-		}
-	}
-	ctx, cancel := context.WithCancel(tokenCtx)
 	c := &client{
 		hub: h, nc: nc, roomID: roomID, user: user, ip: ip, connID: connID,
-		ctx: ctx, cancel: cancel,
-		syncing:    true,
-		readerDone: make(chan struct{}),
-		writerDone: make(chan struct{}),
+		syncing:     true,
+		expiryIndex: -1,
+		readerDone:  make(chan struct{}),
+		writerDone:  make(chan struct{}),
 	}
 	c.lastRead.Store(time.Now().UnixNano())
 	return c
@@ -293,13 +280,9 @@ func (c *client) closeLocked(code int, reason string) bool {
 	c.closed = true
 	c.code, c.reason = code, reason
 	c.queue, c.spare, c.syncBuf = nil, nil, nil
-	if c.expiry != nil {
-		c.expiry.Stop()
-	}
 	if c.space != nil {
 		c.space.Broadcast()
 	}
-	c.cancel()
 	// The writer sends the close frame and closes the connection.
 	c.wakeWriterLocked()
 	return true
@@ -360,10 +343,12 @@ func (c *client) takeQueueLocked() [][]byte {
 	return q
 }
 
-// giveBackLocked returns the written batch's slice for reuse; large ones
-// are dropped so an idle socket does not pin a burst's memory.
+// giveBackLocked returns the written batch's slice for reuse; all but small
+// ones are dropped so an idle socket does not pin a burst's memory. Frames
+// are mostly written as they come, one or two per batch; a slice of 16 kept
+// by every idle socket was ~6 % of its memory (BENCHMARKS.md, S3).
 func (c *client) giveBackLocked(q [][]byte) {
-	if q == nil || cap(q) > 16 {
+	if q == nil || cap(q) > 4 {
 		return
 	}
 	clear(q)
@@ -455,6 +440,16 @@ func (c *client) closeConn() {
 	c.nc.Close()
 }
 
+// open ends the socket's opening: its token's expiry is scheduled (4001
+// then) and its frames are read from now on; joined tells whether its
+// cleanup leaves the chat service's presence.
+func (c *client) open(joined bool) {
+	if !c.user.ExpiresAt.IsZero() {
+		c.hub.expiries.add(c)
+	}
+	c.startReading(joined)
+}
+
 // startReading has the socket's frames read from now on (reader.go);
 // joined tells whether its cleanup leaves the chat service's presence.
 func (c *client) startReading(joined bool) {
@@ -477,7 +472,7 @@ func (c *client) handle(op ws.OpCode, data []byte) {
 		return
 	}
 	now := time.Now()
-	if ok, _ := c.hub.cfg.SendLimit.Allow(c.ctx, c.user.UserID); !ok {
+	if ok, _ := c.hub.cfg.SendLimit.Allow(context.Background(), c.user.UserID); !ok {
 		if now.Sub(c.floodStart) > floodWindow {
 			c.floodStart, c.floodCount = now, 0
 		}
@@ -540,7 +535,7 @@ func (c *client) sendMessage(f ClientFrame) {
 		c.close(CloseTokenExpired, "token expired")
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)
+	ctx, cancel := c.rpcContext()
 	defer cancel()
 	m, err := c.hub.sends.send(ctx, c.user, &chatv1.SendMessageRequest{
 		RoomId: c.roomID, Text: f.Message, ParentId: f.ParentChat, ClientMsgId: f.ClientMsgID,
@@ -552,6 +547,15 @@ func (c *client) sendMessage(f ClientFrame) {
 	c.room.offerAck(m)
 }
 
+// rpcContext is the context of one chat service call made for the socket:
+// its user's token, and RPCTimeout. A call in flight when the socket closes
+// is not cancelled but ends within that timeout: a cancelable context per
+// socket kept a map for its calls' contexts for the socket's life, ~0.5 KB
+// of an idle socket's ~6 KB (BENCHMARKS.md, S3).
+func (c *client) rpcContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(grpcauth.WithToken(context.Background(), c.user.Token), c.hub.cfg.RPCTimeout)
+}
+
 // messageEvent is the chat.message event of a message read from the chat
 // service (an ack, or history filling a gap).
 func messageEvent(m *chatv1.Message) Event {
@@ -561,7 +565,7 @@ func messageEvent(m *chatv1.Message) Event {
 func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
 
 func (c *client) call(fn func(ctx context.Context) error) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)
+	ctx, cancel := c.rpcContext()
 	defer cancel()
 	if err := fn(ctx); err != nil {
 		c.sendErr(err)
@@ -583,7 +587,7 @@ func (c *client) sendErr(err error) {
 		c.send(chatjson.ErrorFrame(fe.Type, fe.Message))
 		return
 	}
-	if c.ctx.Err() != nil {
+	if c.isClosed() {
 		return // the socket is closing
 	}
 	st := status.Convert(err)
@@ -627,7 +631,7 @@ func hasReason(st *status.Status, reason string) bool {
 
 // rejoin registers the connection again after the chat service forgot it.
 func (c *client) rejoin() {
-	ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)
+	ctx, cancel := c.rpcContext()
 	defer cancel()
 	_, err := c.hub.chat.Join(ctx, &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: c.hub.cfg.GatewayID})
 	if status.Code(err) == codes.Unauthenticated {

@@ -229,21 +229,14 @@ func (h *Handler) serve(nc net.Conn, roomID int64, user Principal, ip string, af
 	}
 	joined, err := c.sync(afterSeq)
 	if err != nil {
-		if c.ctx.Err() == nil {
+		if !c.isClosed() {
 			hub.log.Warn("chat socket sync failed", "room", roomID, "err", err)
 		}
 		c.closeSyncFailed(err)
 		c.startReading(joined)
 		return
 	}
-	if !user.ExpiresAt.IsZero() {
-		c.mu.Lock()
-		if !c.closed {
-			c.expiry = time.AfterFunc(time.Until(user.ExpiresAt), func() { c.close(CloseTokenExpired, "token expired") })
-		}
-		c.mu.Unlock()
-	}
-	c.startReading(true)
+	c.open(true)
 }
 
 // cleanup runs once the reading ended: it stops the writer, leaves the
@@ -255,6 +248,7 @@ func (c *client) cleanup(joined bool) {
 	defer hub.metrics.socketsOpen.Dec()
 	c.close(0, "")
 	<-c.writerDone
+	hub.expiries.remove(c)
 	switch {
 	case c.room != nil:
 		hub.detach(c)
@@ -344,12 +338,12 @@ func (c *client) sync(afterSeq int64) (joined bool, err error) {
 func (c *client) rpc(call func(ctx context.Context) error) error {
 	var err error
 	for range 2 {
-		ctx, cancel := context.WithTimeout(c.ctx, c.hub.cfg.RPCTimeout)
+		ctx, cancel := c.rpcContext()
 		err = call(ctx)
 		cancel()
 		switch status.Code(err) {
 		case codes.Unavailable, codes.DeadlineExceeded:
-			if c.ctx.Err() != nil {
+			if c.isClosed() {
 				return err
 			}
 			continue

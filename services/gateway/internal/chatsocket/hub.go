@@ -165,9 +165,10 @@ type Hub struct {
 
 	live sync.WaitGroup // one per reserved socket until its cleanup ends
 
-	buffers *sync.Pool // batch write buffers shared by all sockets
-	sends   *sender    // socket sends, batched into SendMessages calls
-	poller  *poller    // starts the readers of sockets with bytes to read
+	buffers  *sync.Pool     // batch write buffers shared by all sockets
+	sends    *sender        // socket sends, batched into SendMessages calls
+	poller   *poller        // starts the readers of sockets with bytes to read
+	expiries expirySchedule // closes sockets when their token expires
 }
 
 // NewHub returns a hub using chat for RPCs and broker for room events.

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc/codes"
@@ -166,21 +165,14 @@ func (h *Handler) serveUser(nc net.Conn, user Principal, ip string, after int64,
 		return
 	}
 	if err := c.syncNotifications(after, announce); err != nil {
-		if c.ctx.Err() == nil {
+		if !c.isClosed() {
 			hub.log.Warn("user stream sync failed", "user", user.UserID, "err", err)
 		}
 		c.closeSyncFailed(err)
 		c.startReading(false)
 		return
 	}
-	if !user.ExpiresAt.IsZero() {
-		c.mu.Lock()
-		if !c.closed {
-			c.expiry = time.AfterFunc(time.Until(user.ExpiresAt), func() { c.close(CloseTokenExpired, "token expired") })
-		}
-		c.mu.Unlock()
-	}
-	c.startReading(false)
+	c.open(false)
 }
 
 // syncNotifications sends the notifications with an id above after (then
