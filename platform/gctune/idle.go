@@ -19,8 +19,10 @@ const (
 	busyGCPercent = 100
 	idleGCPercent = 25
 	// idleHeapMin: below this live heap the headroom is not worth a
-	// collection.
-	idleHeapMin = 16 << 20
+	// collection. An idle socket keeps ~3-4 KB of live heap (BENCHMARKS.md,
+	// S3), so this is about a thousand sockets; one collection of such a
+	// heap costs a few milliseconds once per idle period.
+	idleHeapMin = 4 << 20
 	// A second in which more than live/idleAllocShare bytes were
 	// allocated is busy; idleAfter busy-free seconds in a row are idle.
 	idleAllocShare = 8
@@ -28,7 +30,7 @@ const (
 )
 
 // LowerWhenIdle samples the heap once a second until ctx ends, setting
-// GOGC to 25 while the process is idle with a live heap of 16 MiB or more
+// GOGC to 25 while the process is idle with a live heap of 4 MiB or more
 // and back to 100 when it is busy. It returns at once when GOGC is set.
 // Run it in its own goroutine.
 func LowerWhenIdle(ctx context.Context, getenv func(string) string) {
