@@ -124,7 +124,7 @@ func (p *poller) forgetLocked(c *client) {
 // with a blocking epoll_wait per event, each send cost the gateway ~50 µs
 // of CPU more than a parked reader did (S1 A/B, BENCHMARKS.md).
 func (p *poller) wait(epfd int) {
-	ep := os.NewFile(uintptr(epfd), "epoll") //nolint:gosec // G115: a descriptor from EpollCreate1
+	ep := os.NewFile(uintptr(epfd), "epoll")
 	rc, err := ep.SyscallConn()
 	events := make([]unix.EpollEvent, 256)
 	var ready []*client
