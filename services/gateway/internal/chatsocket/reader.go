@@ -78,10 +78,10 @@ func (c *client) read() {
 	c.readEnded = true
 	c.mu.Unlock()
 	if !errors.Is(err, errCloseQueued) {
-		// The peer is gone, or was silent mid-frame past the pong
-		// timeout (the pinger closed the connection). Drop
-		// the connection now: a writer blocked on a dead peer (or a slow
-		// one, 4008) must not delay the leave until its write timeout.
+		// The peer is gone, or was silent past the pong timeout (the
+		// pinger closed the connection). Drop the connection now: a
+		// writer blocked on a dead peer (or a slow one, 4008) must not
+		// delay the leave until its write timeout.
 		c.close(0, "")
 		c.closeConn()
 	}
