@@ -457,7 +457,7 @@ func (c *client) startReading(joined bool) {
 	c.readStarted, c.joined = true, joined
 	c.mu.Unlock()
 	if c.hub.poller.watch(c) != nil {
-		c.startReader() // the connection closed already: clean up
+		c.startReader() // closed already: read the close reply, or see the end
 	}
 }
 

@@ -4,6 +4,7 @@ package chatsocket
 
 import (
 	"errors"
+	"net"
 	"os"
 	"sync"
 	"syscall"
@@ -36,7 +37,7 @@ const pollIdle = time.Second
 func newPoller() *poller { return &poller{epfd: -1, socks: make(map[int32]*client)} }
 
 // watch has the poller start c's reader when bytes (or the peer's close)
-// arrive. It fails for a connection that is closed. A connection without
+// arrive. It fails for a socket that is closed. A connection without
 // a file descriptor of its own gets a reader at once, which waits in its
 // read as gorilla's did.
 func (p *poller) watch(c *client) error {
@@ -51,6 +52,11 @@ func (p *poller) watch(c *client) error {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if c.isClosed() {
+		// closeConn (which runs after the close) may already have
+		// forgotten the socket: registered now, it would stay in socks.
+		return net.ErrClosed
+	}
 	if p.epfd < 0 {
 		fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 		if err != nil {

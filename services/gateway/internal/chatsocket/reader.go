@@ -67,8 +67,9 @@ func (c *client) read() {
 		c.reading = false
 		c.mu.Unlock()
 		// Bytes that came after the last read are reported as soon as
-		// the socket is watched again. A socket that cannot be watched
-		// (its connection just closed) gets a reader that sees the end.
+		// the socket is watched again. A closed socket is not watched:
+		// its reader waits in its read for the peer's close reply or
+		// the connection's end (at most closeGrace, see finish).
 		if c.hub.poller.watch(c) != nil {
 			c.startReader()
 		}
