@@ -377,17 +377,19 @@ func (c *client) writeLoop() {
 		case closed:
 			// Frames kept for the close (closeAfterQueued); if they fail,
 			// the close frame below fails too and the connection ends.
-			_ = c.writeBatch(q)
+			_ = c.writeBatch(q, false, nil)
+			c.finish()
+			return
+		}
+		if err := c.writeBatch(q, ping, pong); err != nil {
+			if len(q) > 0 {
+				c.hub.metrics.deliveryErrors.Inc()
+			}
+			c.close(0, "")
 			c.finish()
 			return
 		}
 		if len(q) > 0 {
-			if err := c.writeBatch(q); err != nil {
-				c.hub.metrics.deliveryErrors.Inc()
-				c.close(0, "")
-				c.finish()
-				return
-			}
 			c.hub.metrics.framesSent.Add(float64(len(q)))
 			c.mu.Lock()
 			c.giveBackLocked(q)
@@ -395,11 +397,6 @@ func (c *client) writeLoop() {
 			if c.stalled(time.Now()) && c.close(CloseSlow, "slow") {
 				c.hub.metrics.slowCloses.Inc()
 			}
-		}
-		if err := c.writeControl(ping, pong); err != nil {
-			c.close(0, "")
-			c.finish()
-			return
 		}
 	}
 }

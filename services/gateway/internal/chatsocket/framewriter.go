@@ -79,25 +79,13 @@ func putBuffer(pool *sync.Pool, bp *[]byte, buf []byte) {
 // work (BENCHMARKS.md M3).
 var pingFrame = []byte{0x89, 0x00}
 
-// controlFrames is a ping (if ping) and the pong pong (if any), as the
-// writer sends them after a batch.
+// controlFrames appends a ping (if ping) and the pong pong (if any), as
+// the writer sends them after a batch.
 func controlFrames(b []byte, ping bool, pong []byte) []byte {
 	if ping {
 		b = append(b, pingFrame...)
 	}
 	return append(b, pong...)
-}
-
-// writeControl writes a ping and a pong (see controlFrames). Writer only.
-func (c *client) writeControl(ping bool, pong []byte) error {
-	if !ping && pong == nil {
-		return nil
-	}
-	if err := c.extendWriteDeadline(); err != nil {
-		return err
-	}
-	_, err := c.nc.Write(controlFrames(nil, ping, pong))
-	return err
 }
 
 // deadlineSlack is how much older than WriteTimeout a socket's write
@@ -121,9 +109,10 @@ func (c *client) extendWriteDeadline() error {
 	return nil
 }
 
-// writeBatch writes queued frames with as few system calls as it can.
-func (c *client) writeBatch(q [][]byte) error {
-	if len(q) == 0 {
+// writeBatch writes queued frames, then a ping (if ping) and the pong pong
+// (if any), with as few system calls as it can. Writer only.
+func (c *client) writeBatch(q [][]byte, ping bool, pong []byte) error {
+	if len(q) == 0 && !ping && pong == nil {
 		return nil
 	}
 	if err := c.extendWriteDeadline(); err != nil {
@@ -141,6 +130,7 @@ func (c *client) writeBatch(q [][]byte) error {
 			buf = buf[:0]
 		}
 	}
+	buf = controlFrames(buf, ping, pong)
 	if len(buf) == 0 {
 		return nil
 	}

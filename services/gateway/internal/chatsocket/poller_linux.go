@@ -41,12 +41,11 @@ func newPoller() *poller { return &poller{epfd: -1, socks: make(map[int32]*clien
 // a file descriptor of its own gets a reader at once, which waits in its
 // read as gorilla's did.
 func (p *poller) watch(c *client) error {
-	sc, ok := c.nc.(syscall.Conn)
+	rc, ok, err := rawConn(c)
 	if !ok {
 		c.startReader()
 		return nil
 	}
-	rc, err := sc.SyscallConn()
 	if err != nil {
 		return err
 	}
@@ -107,13 +106,22 @@ func (p *poller) forget(c *client) {
 	if c.pollGen == 0 {
 		return
 	}
-	if sc, ok := c.nc.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			// A descriptor already closed left the instance with it.
-			_ = rc.Control(func(fd uintptr) { _ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
-		}
+	if rc, ok, err := rawConn(c); ok && err == nil {
+		// A descriptor already closed left the instance with it.
+		_ = rc.Control(func(fd uintptr) { _ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
 	}
 	p.forgetLocked(c)
+}
+
+// rawConn is c's connection's descriptor access; ok is false for a
+// connection without a descriptor of its own.
+func rawConn(c *client) (rc syscall.RawConn, ok bool, err error) {
+	sc, ok := c.nc.(syscall.Conn)
+	if !ok {
+		return nil, false, nil
+	}
+	rc, err = sc.SyscallConn()
+	return rc, true, err
 }
 
 func (p *poller) forgetLocked(c *client) {
@@ -152,7 +160,8 @@ func (p *poller) wait(epfd int) {
 		p.mu.Lock()
 		if err != nil || (n == 0 && len(p.socks) == 0) {
 			// err: the instance is unusable (it cannot be, short of a
-			// bug); its sockets get readers that see their end.
+			// bug); each of its sockets gets a reader, which waits in
+			// its read and then watches the socket in a new instance.
 			for _, c := range p.socks {
 				ready = append(ready, c)
 				p.forgetLocked(c)
