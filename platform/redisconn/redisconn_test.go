@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -144,9 +145,13 @@ func TestNewSingleAndCluster(t *testing.T) {
 	if !ok || c.Mode() != "cluster" {
 		t.Fatalf("cluster: got %T, mode %s", crdb, c.Mode())
 	}
-	// From one seed the client learned every master.
+	// From one seed the client learned every master. ForEachMaster calls
+	// its function on all masters at once, hence the lock.
+	var mu sync.Mutex
 	var masters []string
 	err = cc.ForEachMaster(context.Background(), func(_ context.Context, n *redis.Client) error {
+		mu.Lock()
+		defer mu.Unlock()
 		masters = append(masters, n.Options().Addr)
 		return nil
 	})
