@@ -87,9 +87,7 @@ func (c *client) flush() {
 // meanwhile, the close).
 func (c *client) writeDirect(q [][]byte, ping bool, pong []byte) {
 	written := false
-	// As the writer, it keeps the write deadline current: a deadline left
-	// in the past by the last write would fail this one at once.
-	err := c.extendWriteDeadline()
+	err := c.dropStaleWriteDeadline()
 	if err == nil {
 		bp := c.hub.buffers.Get().(*[]byte)
 		buf := controlFrames(appendTextFrames((*bp)[:0], q), ping, pong)
@@ -140,8 +138,12 @@ func (c *client) writeDirect(q [][]byte, ping bool, pong []byte) {
 }
 
 // writeRest writes what a direct write left in c.rest, waiting for room
-// within the write deadline that write set. Writer goroutine.
+// up to the write deadline. Writer goroutine.
 func (c *client) writeRest() error {
+	if err := c.extendWriteDeadline(); err != nil {
+		c.rest = nil
+		return err
+	}
 	_, err := c.nc.Write(c.rest)
 	c.rest = nil
 	return err

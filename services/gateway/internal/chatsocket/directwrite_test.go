@@ -80,3 +80,41 @@ func TestPongWaitsForHalfWrittenBatch(t *testing.T) {
 		t.Fatal("no pong after the frame")
 	}
 }
+
+// A direct write (here a ping) after a writer goroutine's deadline has
+// passed still goes out: it drops the stale deadline rather than failing
+// on it, and sets none of its own.
+func TestDirectWriteAfterWriterDeadline(t *testing.T) {
+	t.Parallel()
+	nc, peer := upgradedPair(t)
+	metrics, err := NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const timeout = deadlineSlack + 200*time.Millisecond
+	c := &client{hub: &Hub{cfg: Config{WriteTimeout: timeout}, metrics: metrics, buffers: newBufferPool()}, nc: nc, writerDone: make(chan struct{})}
+	pings := make(chan struct{}, 3)
+	peer.SetPingHandler(func(string) error { pings <- struct{}{}; return nil })
+	go func() { _, _, _ = peer.ReadMessage() }()
+
+	c.writing, c.rest = true, pingFrame // a writer goroutine's write sets the deadline
+	c.writeLoop()
+	if c.deadlineSetAt.IsZero() {
+		t.Fatal("the writer set no write deadline")
+	}
+	time.Sleep(timeout + 100*time.Millisecond) // the deadline has passed
+	for i := range 2 {
+		c.writing = true
+		c.writeDirect(nil, true, nil)
+		if c.isClosed() || !c.deadlineSetAt.IsZero() {
+			t.Fatalf("direct ping %d: closed %v, deadline set at %v; want open, no deadline", i, c.isClosed(), c.deadlineSetAt)
+		}
+	}
+	for i := range 3 { // the writer's and the two direct pings
+		select {
+		case <-pings:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("ping %d did not arrive", i)
+		}
+	}
+}
