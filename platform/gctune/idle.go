@@ -2,7 +2,6 @@ package gctune
 
 import (
 	"context"
-	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
@@ -47,7 +46,10 @@ func LowerWhenIdle(ctx context.Context, getenv func(string) string) {
 		switch p := t.sample(samples[0].Value.Uint64(), samples[1].Value.Uint64()); p {
 		case idleGCPercent:
 			debug.SetGCPercent(p)
-			shrinkIdle()
+			// A lower GOGC alone collects nothing until the heap grows
+			// to the new goal, and an idle heap hardly grows: collect
+			// now and return the freed memory, once per idle period.
+			debug.FreeOSMemory()
 		case busyGCPercent:
 			debug.SetGCPercent(p)
 		}
@@ -60,18 +62,6 @@ func LowerWhenIdle(ctx context.Context, getenv func(string) string) {
 		case <-tick.C:
 		}
 	}
-}
-
-// shrinkIdle collects and returns the freed memory to the system, once
-// per idle period: a lower GOGC alone collects nothing until the heap
-// grows to the new goal, and an idle heap hardly grows. It collects twice
-// because a sync.Pool keeps what it held through one collection (as its
-// victim cache) and frees it in the next; the buffers pooled by the last
-// burst of work (gRPC's read buffers, above all) were ~40% of an idle
-// gateway's live heap in S3 (BENCHMARKS.md).
-func shrinkIdle() {
-	runtime.GC()
-	debug.FreeOSMemory()
 }
 
 // idleTuner decides GOGC from one sample per second. Not safe for
