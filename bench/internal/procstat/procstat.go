@@ -23,8 +23,13 @@ const ticksPerSecond = 100
 type Sample struct {
 	PID   int
 	Name  string
-	CPU   float64 // user + system CPU seconds since the process started
+	CPU   float64 // user + system CPU seconds since the process started, to USER_HZ ticks
 	RSSKB int64   // resident set size in KiB
+	// Threads is each live thread's time on a CPU in nanoseconds
+	// (/proc/<pid>/task/<tid>/schedstat), nil where the kernel does not
+	// report it. A 10 ms tick is coarse next to what an idle process
+	// spends in a few seconds, so Diff uses these when it can.
+	Threads map[int]int64
 }
 
 // ParseStat extracts the process name and user+system CPU seconds from the
@@ -88,7 +93,64 @@ func Read(root string, pid int) (Sample, error) {
 	if err != nil {
 		return Sample{}, err
 	}
-	return Sample{PID: pid, Name: name, CPU: cpu, RSSKB: rss}, nil
+	return Sample{PID: pid, Name: name, CPU: cpu, RSSKB: rss, Threads: readThreads(dir)}, nil
+}
+
+// readThreads returns the nanoseconds on a CPU of each thread of the
+// process whose /proc directory is dir, or nil if one cannot be read.
+func readThreads(dir string) map[int]int64 {
+	tasks, err := os.ReadDir(filepath.Join(dir, "task"))
+	if err != nil {
+		return nil
+	}
+	threads := make(map[int]int64, len(tasks))
+	for _, e := range tasks {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "task", e.Name(), "schedstat"))
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // the thread exited since the listing
+			}
+			return nil
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return nil
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return nil
+		}
+		threads[tid] = ns
+	}
+	return threads
+}
+
+// cpuBetween is the CPU seconds a process used from before to after: from
+// its threads' nanoseconds when every thread of before is still there, else
+// (a thread exited, taking its time with it) from the ticks, which count
+// exited threads too.
+func cpuBetween(before, after Sample) float64 {
+	if before.Threads == nil || after.Threads == nil {
+		return after.CPU - before.CPU
+	}
+	var ns int64
+	for tid, b := range before.Threads {
+		a, ok := after.Threads[tid]
+		if !ok {
+			return after.CPU - before.CPU
+		}
+		ns += a - b
+	}
+	for tid, a := range after.Threads {
+		if _, ok := before.Threads[tid]; !ok {
+			ns += a // started in between
+		}
+	}
+	return float64(ns) / 1e9
 }
 
 // FindByName returns the pids under root whose command name (comm) is name,
@@ -260,7 +322,8 @@ type Usage struct {
 }
 
 // Diff returns per-group usage between before and after, in the order of
-// groups. A process present only in after (started in between) counts with
+// groups, to the nanosecond where the kernel reports each thread's time
+// (see cpuBetween). A process present only in after (started in between) counts with
 // all its CPU; one that exited in between is lost to the sum (its CPU cannot
 // be read any more), which is why long-lived pools are preferred.
 func Diff(groups []Group, before, after Reading) []Usage {
@@ -272,7 +335,7 @@ func Diff(groups []Group, before, after Reading) []Usage {
 			u.Processes++
 			u.RSSKBEnd += s.RSSKB
 			if p, ok := b[pid]; ok {
-				u.CPUSeconds += s.CPU - p.CPU
+				u.CPUSeconds += cpuBetween(p, s)
 			} else {
 				u.CPUSeconds += s.CPU
 			}

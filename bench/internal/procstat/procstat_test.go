@@ -1,12 +1,15 @@
 package procstat
 
 import (
+	"maps"
 	"math"
 	"net"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestParseStat(t *testing.T) {
@@ -69,6 +72,12 @@ func TestReadAndFindByName(t *testing.T) {
 	if s.Name != "gate way" || s.CPU != 3.0 || s.RSSKB != 12345 {
 		t.Errorf("got %+v, want name %q, 3.0 CPU s, 12345 KiB", s, "gate way")
 	}
+	if want := map[int]int64{42: 2_500_000_000, 45: 499_999_999}; !maps.Equal(s.Threads, want) {
+		t.Errorf("threads: got %v, want %v", s.Threads, want)
+	}
+	if s, err := Read("testdata/proc", 43); err != nil || s.Threads != nil {
+		t.Errorf("a process without task/: got threads %v, %v; want none", s.Threads, err)
+	}
 	if got := FindByName("testdata/proc", "postgres"); len(got) != 2 || got[0] != 43 || got[1] != 44 {
 		t.Errorf("FindByName: got %v, want [43 44]", got)
 	}
@@ -101,6 +110,30 @@ func TestDiff(t *testing.T) {
 	}
 }
 
+// Diff takes a process's CPU from its threads' nanoseconds, unless a
+// thread exited in between: then from the ticks, which still count it.
+func TestDiffByThreads(t *testing.T) {
+	t.Parallel()
+	groups := []Group{{Label: "p", PIDs: []int{1}}}
+	before := Sample{PID: 1, CPU: 1.00, Threads: map[int]int64{1: 900_000_000, 2: 100_000_000}}
+	tests := []struct {
+		name  string
+		after Sample
+		want  float64
+	}{
+		{"same threads", Sample{PID: 1, CPU: 1.01, Threads: map[int]int64{1: 903_000_000, 2: 101_500_000}}, 0.0045},
+		{"a thread started", Sample{PID: 1, CPU: 1.02, Threads: map[int]int64{1: 903_000_000, 2: 100_000_000, 3: 2_000_000}}, 0.005},
+		{"a thread exited", Sample{PID: 1, CPU: 1.03, Threads: map[int]int64{1: 903_000_000}}, 0.03},
+		{"no thread times", Sample{PID: 1, CPU: 1.04}, 0.04},
+	}
+	for _, tt := range tests {
+		got := Diff(groups, Reading{"p": {1: before}}, Reading{"p": {1: tt.after}})[0].CPUSeconds
+		if math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("%s: got %v CPU s, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 func TestReadSelf(t *testing.T) {
 	t.Parallel()
 	s, err := Read("/proc", os.Getpid())
@@ -109,6 +142,27 @@ func TestReadSelf(t *testing.T) {
 	}
 	if s.RSSKB <= 0 {
 		t.Errorf("own RSS: got %d KiB, want > 0", s.RSSKB)
+	}
+	if len(s.Threads) == 0 {
+		t.Skip("the kernel reports no per-thread CPU time (schedstat)")
+	}
+	// Spin until the threads' time shows 20 ms more (a busy machine
+	// gives the spinning thread less than its wall time).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		for start := time.Now(); time.Since(start) < 5*time.Millisecond; {
+		}
+		after, err := Read("/proc", os.Getpid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cpuBetween(s, after) >= 0.02 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s of spinning: threads' CPU went from %v to %v", s.Threads, after.Threads)
+		}
 	}
 }
 

@@ -415,7 +415,7 @@ func M3(ctx context.Context, e *Env) report.Scenario {
 			report.NewFigure("M3", label+"gateway CPU per idle socket", "µs/s", []float64{cpuPerSocket}, report.AtMost(2), cmd),
 		)
 	}
-	sc.Notes = append(sc.Notes, "RSS per socket = (gateway RSS after the idle window − RSS of the fresh gateway before any socket) / sockets; KB = KiB. CPU comes from /proc in 10 ms ticks: the resolution is 10 ms / window / sockets. The process table is the idle window of the last size.")
+	sc.Notes = append(sc.Notes, "RSS per socket = (gateway RSS after the idle window − RSS of the fresh gateway before any socket) / sockets; KB = KiB. CPU comes from each thread's nanoseconds on a CPU in /proc (schedstat), or from 10 ms ticks for a process whose thread exited during the window. The process table is the idle window of the last size.")
 	return sc
 }
 
