@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -639,7 +640,8 @@ func testPresenceOverRPC(t *testing.T, env map[string]string) {
 	events := h.watch(t, room.GetId())
 	join := func(uid int64, conn string) *chatv1.JoinResponse {
 		t.Helper()
-		resp, err := h.client.Join(h.as(uid), &chatv1.JoinRequest{RoomId: room.GetId(), ConnectionId: conn, GatewayId: "gw1"})
+		// A lease per connection, as if each were on its own gateway.
+		resp, err := h.client.Join(h.as(uid), &chatv1.JoinRequest{RoomId: room.GetId(), ConnectionId: conn, GatewayId: "gw1", Lease: "gw-" + conn})
 		if err != nil {
 			t.Fatalf("join %s: %v", conn, err)
 		}
@@ -684,21 +686,37 @@ func testPresenceOverRPC(t *testing.T, env map[string]string) {
 		t.Errorf("leave frame: got %v", frame)
 	}
 
-	// Alice comes back on "d" and keeps it alive with heartbeats; bob's
-	// "c" gets none, so the sweeper makes him leave after the 2 s TTL.
+	// Alice comes back on "d" and keeps it alive with heartbeats of its
+	// lease; bob's "c" gets none, so the sweeper makes him leave after the
+	// 2 s TTL.
 	join(1, "d")
 	next(t, events, subjects.EventJoin, 5*time.Second)
-	stop := time.Now().Add(3500 * time.Millisecond)
-	var bobLeft map[string]any
-	for time.Now().Before(stop) {
-		hb, err := h.gateway.Heartbeat(context.Background(), &chatv1.HeartbeatRequest{GatewayId: "gw1", Connections: []*chatv1.ConnectionRef{
-			{RoomId: room.GetId(), ConnectionId: "d"}, {RoomId: room.GetId(), ConnectionId: "never-joined"},
-		}})
+	heartbeat := func(sockets int32) *chatv1.HeartbeatResponse {
+		t.Helper()
+		hb, err := h.gateway.Heartbeat(context.Background(), &chatv1.HeartbeatRequest{GatewayId: "gw1", Lease: "gw-d",
+			Rooms: []*chatv1.RoomSockets{{RoomId: room.GetId(), Sockets: sockets}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(hb.GetUnknown()) != 1 || hb.GetUnknown()[0].GetConnectionId() != "never-joined" {
-			t.Fatalf("heartbeat unknown: got %v, want [never-joined]", hb.GetUnknown())
+		return hb
+	}
+	// The gateway counts two sockets, one of which never joined: it is
+	// told to reconcile, and to join that one again.
+	hb := heartbeat(2)
+	if !slices.Equal(hb.GetRecount(), []int64{room.GetId()}) || hb.GetAsOfMs() == 0 {
+		t.Fatalf("heartbeat with a socket the service lacks: got %v, want the room to recount", hb)
+	}
+	rec, err := h.gateway.ReconcilePresence(context.Background(), &chatv1.ReconcilePresenceRequest{Lease: "gw-d", AsOfMs: hb.GetAsOfMs(),
+		RoomIds: []int64{room.GetId()}, Connections: []*chatv1.ConnectionRef{
+			{RoomId: room.GetId(), ConnectionId: "d"}, {RoomId: room.GetId(), ConnectionId: "never-joined"}}})
+	if err != nil || len(rec.GetUnknown()) != 1 || rec.GetUnknown()[0].GetConnectionId() != "never-joined" {
+		t.Fatalf("reconcile: got %v %v, want never-joined unknown", rec, err)
+	}
+	stop := time.Now().Add(3500 * time.Millisecond)
+	var bobLeft map[string]any
+	for time.Now().Before(stop) {
+		if hb := heartbeat(1); len(hb.GetRecount()) != 0 {
+			t.Fatalf("heartbeat: got recount %v, want none", hb.GetRecount())
 		}
 		select {
 		case m := <-events:
@@ -772,7 +790,7 @@ func TestDegradedWithoutRedisAndNATS(t *testing.T) {
 	if err != nil || got.GetLastSeq() != 3 || got.GetOnlineCount() != 0 {
 		t.Errorf("GetRoom without Redis: got %v %v, want last_seq 3, online 0", got, err)
 	}
-	_, err = h.gateway.Heartbeat(context.Background(), &chatv1.HeartbeatRequest{Connections: []*chatv1.ConnectionRef{{RoomId: room.GetId(), ConnectionId: "a"}}})
+	_, err = h.gateway.Heartbeat(context.Background(), &chatv1.HeartbeatRequest{Lease: "gw", Rooms: []*chatv1.RoomSockets{{RoomId: room.GetId(), Sockets: 1}}})
 	wantCode(t, err, codes.Unavailable, "")
 }
 

@@ -31,14 +31,18 @@ func TestInternalRPCsNeedTheirService(t *testing.T) {
 		t.Fatal(err)
 	}
 	heartbeat := func(c chatv1.ChatServiceClient, ctx context.Context) error {
-		_, err := c.Heartbeat(ctx, &chatv1.HeartbeatRequest{GatewayId: "gw", Connections: []*chatv1.ConnectionRef{ref}})
+		_, err := c.Heartbeat(ctx, &chatv1.HeartbeatRequest{GatewayId: "gw", Lease: "gw", Rooms: []*chatv1.RoomSockets{{RoomId: ref.RoomId, Sockets: 1}}})
+		return err
+	}
+	reconcile := func(c chatv1.ChatServiceClient, ctx context.Context) error {
+		_, err := c.ReconcilePresence(ctx, &chatv1.ReconcilePresenceRequest{Lease: "gw", RoomIds: []int64{ref.RoomId}})
 		return err
 	}
 	leave := func(c chatv1.ChatServiceClient, ctx context.Context) error {
 		_, err := c.Leave(ctx, &chatv1.LeaveRequest{RoomId: ref.RoomId, ConnectionId: ref.ConnectionId})
 		return err
 	}
-	for name, call := range map[string]func(chatv1.ChatServiceClient, context.Context) error{"Heartbeat": heartbeat, "Leave": leave} {
+	for name, call := range map[string]func(chatv1.ChatServiceClient, context.Context) error{"Heartbeat": heartbeat, "ReconcilePresence": reconcile, "Leave": leave} {
 		wantCode(t, call(h.client, context.Background()), codes.Unauthenticated, "")
 		// Even the connection's own user: presence is the gateway's record.
 		wantCode(t, call(h.client, h.as(1)), codes.PermissionDenied, "")

@@ -150,8 +150,10 @@ func TestReadSelf(t *testing.T) {
 	// gives the spinning thread less than its wall time).
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	spins := 0
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		for start := time.Now(); time.Since(start) < 5*time.Millisecond; {
+			spins++
 		}
 		after, err := Read("/proc", os.Getpid())
 		if err != nil {
@@ -161,7 +163,7 @@ func TestReadSelf(t *testing.T) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("10 s of spinning: threads' CPU went from %v to %v", s.Threads, after.Threads)
+			t.Fatalf("10 s of spinning (%d turns): threads' CPU went from %v to %v", spins, s.Threads, after.Threads)
 		}
 	}
 }

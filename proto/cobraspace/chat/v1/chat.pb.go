@@ -1517,7 +1517,10 @@ type JoinRequest struct {
 	ConnectionId string `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
 	// Identifies the gateway replica (its GATEWAY_ID), for diagnostics; the
 	// service does not act on it.
-	GatewayId     string `protobuf:"bytes,3,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
+	GatewayId string `protobuf:"bytes,3,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
+	// The gateway process's presence lease (HeartbeatRequest.lease), which
+	// keeps the socket present; the gateway_id when empty.
+	Lease         string `protobuf:"bytes,4,opt,name=lease,proto3" json:"lease,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1569,6 +1572,13 @@ func (x *JoinRequest) GetConnectionId() string {
 func (x *JoinRequest) GetGatewayId() string {
 	if x != nil {
 		return x.GatewayId
+	}
+	return ""
+}
+
+func (x *JoinRequest) GetLease() string {
+	if x != nil {
+		return x.Lease
 	}
 	return ""
 }
@@ -1729,14 +1739,19 @@ func (*LeaveResponse) Descriptor() ([]byte, []int) {
 	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{24}
 }
 
-// HeartbeatRequest lists a gateway's live sockets (gateway only).
+// HeartbeatRequest renews a gateway's presence lease (gateway only). One
+// lease per gateway process and room keeps all of its sockets there, so a
+// heartbeat costs the same for one socket as for thousands.
 type HeartbeatRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The gateway replica sending the heartbeat (JoinRequest.gateway_id), for
 	// diagnostics.
 	GatewayId string `protobuf:"bytes,1,opt,name=gateway_id,json=gatewayId,proto3" json:"gateway_id,omitempty"`
-	// Sockets whose presence to extend by the presence TTL.
-	Connections   []*ConnectionRef `protobuf:"bytes,2,rep,name=connections,proto3" json:"connections,omitempty"`
+	// The lease: chosen by the gateway process at start (unique, letters,
+	// digits and "._-"), the one its Joins name.
+	Lease string `protobuf:"bytes,3,opt,name=lease,proto3" json:"lease,omitempty"`
+	// Each room where the gateway has sockets, with how many.
+	Rooms         []*RoomSockets `protobuf:"bytes,4,rep,name=rooms,proto3" json:"rooms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1778,11 +1793,71 @@ func (x *HeartbeatRequest) GetGatewayId() string {
 	return ""
 }
 
-func (x *HeartbeatRequest) GetConnections() []*ConnectionRef {
+func (x *HeartbeatRequest) GetLease() string {
 	if x != nil {
-		return x.Connections
+		return x.Lease
+	}
+	return ""
+}
+
+func (x *HeartbeatRequest) GetRooms() []*RoomSockets {
+	if x != nil {
+		return x.Rooms
 	}
 	return nil
+}
+
+// RoomSockets is a gateway's number of sockets in one room.
+type RoomSockets struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RoomId        int64                  `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	Sockets       int32                  `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomSockets) Reset() {
+	*x = RoomSockets{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomSockets) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomSockets) ProtoMessage() {}
+
+func (x *RoomSockets) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomSockets.ProtoReflect.Descriptor instead.
+func (*RoomSockets) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RoomSockets) GetRoomId() int64 {
+	if x != nil {
+		return x.RoomId
+	}
+	return 0
+}
+
+func (x *RoomSockets) GetSockets() int32 {
+	if x != nil {
+		return x.Sockets
+	}
+	return 0
 }
 
 // ConnectionRef names one socket in one room.
@@ -1798,7 +1873,7 @@ type ConnectionRef struct {
 
 func (x *ConnectionRef) Reset() {
 	*x = ConnectionRef{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[26]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1810,7 +1885,7 @@ func (x *ConnectionRef) String() string {
 func (*ConnectionRef) ProtoMessage() {}
 
 func (x *ConnectionRef) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[26]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1823,7 +1898,7 @@ func (x *ConnectionRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectionRef.ProtoReflect.Descriptor instead.
 func (*ConnectionRef) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{26}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ConnectionRef) GetRoomId() int64 {
@@ -1840,19 +1915,23 @@ func (x *ConnectionRef) GetConnectionId() string {
 	return ""
 }
 
-// HeartbeatResponse tells the gateway which sockets the service forgot.
+// HeartbeatResponse names the rooms to reconcile.
 type HeartbeatResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Connections the service no longer knows (expired); the gateway should
-	// Join them again.
-	Unknown       []*ConnectionRef `protobuf:"bytes,1,rep,name=unknown,proto3" json:"unknown,omitempty"`
+	// Rooms where the service knows another number of the lease's sockets
+	// than the request said: a Join or Leave in flight, or one lost (for
+	// example to a Redis outage). The gateway reconciles them.
+	Recount []int64 `protobuf:"varint,2,rep,packed,name=recount,proto3" json:"recount,omitempty"`
+	// The presence store's clock when it counted (Unix ms), for
+	// ReconcilePresenceRequest.as_of_ms.
+	AsOfMs        int64 `protobuf:"varint,3,opt,name=as_of_ms,json=asOfMs,proto3" json:"as_of_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[27]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +1943,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[27]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,10 +1956,140 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{27}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{28}
 }
 
-func (x *HeartbeatResponse) GetUnknown() []*ConnectionRef {
+func (x *HeartbeatResponse) GetRecount() []int64 {
+	if x != nil {
+		return x.Recount
+	}
+	return nil
+}
+
+func (x *HeartbeatResponse) GetAsOfMs() int64 {
+	if x != nil {
+		return x.AsOfMs
+	}
+	return 0
+}
+
+// ReconcilePresenceRequest lists a lease's sockets in some rooms, as the
+// gateway sees them after the Heartbeat that named the rooms.
+type ReconcilePresenceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The lease (HeartbeatRequest.lease).
+	Lease string `protobuf:"bytes,1,opt,name=lease,proto3" json:"lease,omitempty"`
+	// HeartbeatResponse.as_of_ms. A socket the service knows but the list
+	// lacks is dropped (its user may leave) only when it joined before this:
+	// the list, taken after that moment, holds every socket of the gateway
+	// that joined earlier and is still open.
+	AsOfMs int64 `protobuf:"varint,2,opt,name=as_of_ms,json=asOfMs,proto3" json:"as_of_ms,omitempty"`
+	// The rooms to reconcile.
+	RoomIds []int64 `protobuf:"varint,3,rep,packed,name=room_ids,json=roomIds,proto3" json:"room_ids,omitempty"`
+	// The lease's open sockets in those rooms.
+	Connections   []*ConnectionRef `protobuf:"bytes,4,rep,name=connections,proto3" json:"connections,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcilePresenceRequest) Reset() {
+	*x = ReconcilePresenceRequest{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcilePresenceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcilePresenceRequest) ProtoMessage() {}
+
+func (x *ReconcilePresenceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcilePresenceRequest.ProtoReflect.Descriptor instead.
+func (*ReconcilePresenceRequest) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ReconcilePresenceRequest) GetLease() string {
+	if x != nil {
+		return x.Lease
+	}
+	return ""
+}
+
+func (x *ReconcilePresenceRequest) GetAsOfMs() int64 {
+	if x != nil {
+		return x.AsOfMs
+	}
+	return 0
+}
+
+func (x *ReconcilePresenceRequest) GetRoomIds() []int64 {
+	if x != nil {
+		return x.RoomIds
+	}
+	return nil
+}
+
+func (x *ReconcilePresenceRequest) GetConnections() []*ConnectionRef {
+	if x != nil {
+		return x.Connections
+	}
+	return nil
+}
+
+// ReconcilePresenceResponse names the sockets the service did not know.
+type ReconcilePresenceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gateway joins these again.
+	Unknown       []*ConnectionRef `protobuf:"bytes,1,rep,name=unknown,proto3" json:"unknown,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcilePresenceResponse) Reset() {
+	*x = ReconcilePresenceResponse{}
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcilePresenceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcilePresenceResponse) ProtoMessage() {}
+
+func (x *ReconcilePresenceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcilePresenceResponse.ProtoReflect.Descriptor instead.
+func (*ReconcilePresenceResponse) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ReconcilePresenceResponse) GetUnknown() []*ConnectionRef {
 	if x != nil {
 		return x.Unknown
 	}
@@ -1898,7 +2107,7 @@ type TypingRequest struct {
 
 func (x *TypingRequest) Reset() {
 	*x = TypingRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[28]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1910,7 +2119,7 @@ func (x *TypingRequest) String() string {
 func (*TypingRequest) ProtoMessage() {}
 
 func (x *TypingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[28]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1923,7 +2132,7 @@ func (x *TypingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypingRequest.ProtoReflect.Descriptor instead.
 func (*TypingRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{28}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TypingRequest) GetRoomId() int64 {
@@ -1942,7 +2151,7 @@ type TypingResponse struct {
 
 func (x *TypingResponse) Reset() {
 	*x = TypingResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[29]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1954,7 +2163,7 @@ func (x *TypingResponse) String() string {
 func (*TypingResponse) ProtoMessage() {}
 
 func (x *TypingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[29]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1967,7 +2176,7 @@ func (x *TypingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TypingResponse.ProtoReflect.Descriptor instead.
 func (*TypingResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{29}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{32}
 }
 
 // MyRoom is one room of the caller with their reading state.
@@ -1987,7 +2196,7 @@ type MyRoom struct {
 
 func (x *MyRoom) Reset() {
 	*x = MyRoom{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[30]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1999,7 +2208,7 @@ func (x *MyRoom) String() string {
 func (*MyRoom) ProtoMessage() {}
 
 func (x *MyRoom) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[30]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2012,7 +2221,7 @@ func (x *MyRoom) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MyRoom.ProtoReflect.Descriptor instead.
 func (*MyRoom) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{30}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *MyRoom) GetRoom() *Room {
@@ -2057,7 +2266,7 @@ type ListMyRoomsRequest struct {
 
 func (x *ListMyRoomsRequest) Reset() {
 	*x = ListMyRoomsRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[31]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2278,7 @@ func (x *ListMyRoomsRequest) String() string {
 func (*ListMyRoomsRequest) ProtoMessage() {}
 
 func (x *ListMyRoomsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[31]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2291,7 @@ func (x *ListMyRoomsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyRoomsRequest.ProtoReflect.Descriptor instead.
 func (*ListMyRoomsRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{31}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListMyRoomsRequest) GetLimit() int32 {
@@ -2112,7 +2321,7 @@ type ListMyRoomsResponse struct {
 
 func (x *ListMyRoomsResponse) Reset() {
 	*x = ListMyRoomsResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[32]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2124,7 +2333,7 @@ func (x *ListMyRoomsResponse) String() string {
 func (*ListMyRoomsResponse) ProtoMessage() {}
 
 func (x *ListMyRoomsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[32]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2137,7 +2346,7 @@ func (x *ListMyRoomsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMyRoomsResponse.ProtoReflect.Descriptor instead.
 func (*ListMyRoomsResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{32}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListMyRoomsResponse) GetRooms() []*MyRoom {
@@ -2167,7 +2376,7 @@ type MarkReadRequest struct {
 
 func (x *MarkReadRequest) Reset() {
 	*x = MarkReadRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[33]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2179,7 +2388,7 @@ func (x *MarkReadRequest) String() string {
 func (*MarkReadRequest) ProtoMessage() {}
 
 func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[33]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2192,7 +2401,7 @@ func (x *MarkReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkReadRequest.ProtoReflect.Descriptor instead.
 func (*MarkReadRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{33}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *MarkReadRequest) GetRoomId() int64 {
@@ -2220,7 +2429,7 @@ type MarkReadResponse struct {
 
 func (x *MarkReadResponse) Reset() {
 	*x = MarkReadResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[34]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2232,7 +2441,7 @@ func (x *MarkReadResponse) String() string {
 func (*MarkReadResponse) ProtoMessage() {}
 
 func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[34]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2245,7 +2454,7 @@ func (x *MarkReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkReadResponse.ProtoReflect.Descriptor instead.
 func (*MarkReadResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{34}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *MarkReadResponse) GetMarker() *ReadMarker {
@@ -2270,7 +2479,7 @@ type NotificationActor struct {
 
 func (x *NotificationActor) Reset() {
 	*x = NotificationActor{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[35]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2282,7 +2491,7 @@ func (x *NotificationActor) String() string {
 func (*NotificationActor) ProtoMessage() {}
 
 func (x *NotificationActor) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[35]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2295,7 +2504,7 @@ func (x *NotificationActor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotificationActor.ProtoReflect.Descriptor instead.
 func (*NotificationActor) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{35}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *NotificationActor) GetId() int64 {
@@ -2348,7 +2557,7 @@ type Notification struct {
 
 func (x *Notification) Reset() {
 	*x = Notification{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[36]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2360,7 +2569,7 @@ func (x *Notification) String() string {
 func (*Notification) ProtoMessage() {}
 
 func (x *Notification) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[36]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2373,7 +2582,7 @@ func (x *Notification) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Notification.ProtoReflect.Descriptor instead.
 func (*Notification) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{36}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Notification) GetId() int64 {
@@ -2468,7 +2677,7 @@ type ListNotificationsRequest struct {
 
 func (x *ListNotificationsRequest) Reset() {
 	*x = ListNotificationsRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[37]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2480,7 +2689,7 @@ func (x *ListNotificationsRequest) String() string {
 func (*ListNotificationsRequest) ProtoMessage() {}
 
 func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[37]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2493,7 +2702,7 @@ func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsRequest.ProtoReflect.Descriptor instead.
 func (*ListNotificationsRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{37}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListNotificationsRequest) GetLimit() int32 {
@@ -2546,7 +2755,7 @@ type ListNotificationsResponse struct {
 
 func (x *ListNotificationsResponse) Reset() {
 	*x = ListNotificationsResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[38]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2558,7 +2767,7 @@ func (x *ListNotificationsResponse) String() string {
 func (*ListNotificationsResponse) ProtoMessage() {}
 
 func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[38]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2571,7 +2780,7 @@ func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotificationsResponse.ProtoReflect.Descriptor instead.
 func (*ListNotificationsResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{38}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListNotificationsResponse) GetNotifications() []*Notification {
@@ -2608,7 +2817,7 @@ type MarkNotificationsReadRequest struct {
 
 func (x *MarkNotificationsReadRequest) Reset() {
 	*x = MarkNotificationsReadRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[39]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2620,7 +2829,7 @@ func (x *MarkNotificationsReadRequest) String() string {
 func (*MarkNotificationsReadRequest) ProtoMessage() {}
 
 func (x *MarkNotificationsReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[39]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2633,7 +2842,7 @@ func (x *MarkNotificationsReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkNotificationsReadRequest.ProtoReflect.Descriptor instead.
 func (*MarkNotificationsReadRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{39}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *MarkNotificationsReadRequest) GetIds() []int64 {
@@ -2661,7 +2870,7 @@ type MarkNotificationsReadResponse struct {
 
 func (x *MarkNotificationsReadResponse) Reset() {
 	*x = MarkNotificationsReadResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[40]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2673,7 +2882,7 @@ func (x *MarkNotificationsReadResponse) String() string {
 func (*MarkNotificationsReadResponse) ProtoMessage() {}
 
 func (x *MarkNotificationsReadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[40]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2686,7 +2895,7 @@ func (x *MarkNotificationsReadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MarkNotificationsReadResponse.ProtoReflect.Descriptor instead.
 func (*MarkNotificationsReadResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{40}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *MarkNotificationsReadResponse) GetUnread() int64 {
@@ -2709,7 +2918,7 @@ type CreateFriendNotificationRequest struct {
 
 func (x *CreateFriendNotificationRequest) Reset() {
 	*x = CreateFriendNotificationRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[41]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2721,7 +2930,7 @@ func (x *CreateFriendNotificationRequest) String() string {
 func (*CreateFriendNotificationRequest) ProtoMessage() {}
 
 func (x *CreateFriendNotificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[41]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2734,7 +2943,7 @@ func (x *CreateFriendNotificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFriendNotificationRequest.ProtoReflect.Descriptor instead.
 func (*CreateFriendNotificationRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{41}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreateFriendNotificationRequest) GetActorId() int64 {
@@ -2762,7 +2971,7 @@ type CreateFriendNotificationResponse struct {
 
 func (x *CreateFriendNotificationResponse) Reset() {
 	*x = CreateFriendNotificationResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[42]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2774,7 +2983,7 @@ func (x *CreateFriendNotificationResponse) String() string {
 func (*CreateFriendNotificationResponse) ProtoMessage() {}
 
 func (x *CreateFriendNotificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[42]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2787,7 +2996,7 @@ func (x *CreateFriendNotificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFriendNotificationResponse.ProtoReflect.Descriptor instead.
 func (*CreateFriendNotificationResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{42}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateFriendNotificationResponse) GetNotification() *Notification {
@@ -2810,7 +3019,7 @@ type UnreadCountRequest struct {
 
 func (x *UnreadCountRequest) Reset() {
 	*x = UnreadCountRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[43]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2822,7 +3031,7 @@ func (x *UnreadCountRequest) String() string {
 func (*UnreadCountRequest) ProtoMessage() {}
 
 func (x *UnreadCountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[43]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2835,7 +3044,7 @@ func (x *UnreadCountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnreadCountRequest.ProtoReflect.Descriptor instead.
 func (*UnreadCountRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{43}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *UnreadCountRequest) GetRoomId() int64 {
@@ -2863,7 +3072,7 @@ type UnreadCountResponse struct {
 
 func (x *UnreadCountResponse) Reset() {
 	*x = UnreadCountResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[44]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2875,7 +3084,7 @@ func (x *UnreadCountResponse) String() string {
 func (*UnreadCountResponse) ProtoMessage() {}
 
 func (x *UnreadCountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[44]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2888,7 +3097,7 @@ func (x *UnreadCountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnreadCountResponse.ProtoReflect.Descriptor instead.
 func (*UnreadCountResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{44}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *UnreadCountResponse) GetMembership() *Membership {
@@ -2913,7 +3122,7 @@ type ReadMarker struct {
 
 func (x *ReadMarker) Reset() {
 	*x = ReadMarker{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[45]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2925,7 +3134,7 @@ func (x *ReadMarker) String() string {
 func (*ReadMarker) ProtoMessage() {}
 
 func (x *ReadMarker) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[45]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2938,7 +3147,7 @@ func (x *ReadMarker) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadMarker.ProtoReflect.Descriptor instead.
 func (*ReadMarker) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{45}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ReadMarker) GetRoomId() int64 {
@@ -2979,7 +3188,7 @@ type Membership struct {
 
 func (x *Membership) Reset() {
 	*x = Membership{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[46]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2991,7 +3200,7 @@ func (x *Membership) String() string {
 func (*Membership) ProtoMessage() {}
 
 func (x *Membership) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[46]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3004,7 +3213,7 @@ func (x *Membership) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Membership.ProtoReflect.Descriptor instead.
 func (*Membership) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{46}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Membership) GetRoomId() int64 {
@@ -3050,7 +3259,7 @@ type MuteMemberRequest struct {
 
 func (x *MuteMemberRequest) Reset() {
 	*x = MuteMemberRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[47]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3062,7 +3271,7 @@ func (x *MuteMemberRequest) String() string {
 func (*MuteMemberRequest) ProtoMessage() {}
 
 func (x *MuteMemberRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[47]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3075,7 +3284,7 @@ func (x *MuteMemberRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MuteMemberRequest.ProtoReflect.Descriptor instead.
 func (*MuteMemberRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{47}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *MuteMemberRequest) GetRoomId() int64 {
@@ -3110,7 +3319,7 @@ type MuteMemberResponse struct {
 
 func (x *MuteMemberResponse) Reset() {
 	*x = MuteMemberResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[48]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3122,7 +3331,7 @@ func (x *MuteMemberResponse) String() string {
 func (*MuteMemberResponse) ProtoMessage() {}
 
 func (x *MuteMemberResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[48]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3135,7 +3344,7 @@ func (x *MuteMemberResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MuteMemberResponse.ProtoReflect.Descriptor instead.
 func (*MuteMemberResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{48}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *MuteMemberResponse) GetUntil() *timestamppb.Timestamp {
@@ -3158,7 +3367,7 @@ type ReportMessageRequest struct {
 
 func (x *ReportMessageRequest) Reset() {
 	*x = ReportMessageRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[49]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3379,7 @@ func (x *ReportMessageRequest) String() string {
 func (*ReportMessageRequest) ProtoMessage() {}
 
 func (x *ReportMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[49]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3392,7 @@ func (x *ReportMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportMessageRequest.ProtoReflect.Descriptor instead.
 func (*ReportMessageRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{49}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ReportMessageRequest) GetMessageId() int64 {
@@ -3213,7 +3422,7 @@ type ReportMessageResponse struct {
 
 func (x *ReportMessageResponse) Reset() {
 	*x = ReportMessageResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[50]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3225,7 +3434,7 @@ func (x *ReportMessageResponse) String() string {
 func (*ReportMessageResponse) ProtoMessage() {}
 
 func (x *ReportMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[50]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3238,7 +3447,7 @@ func (x *ReportMessageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReportMessageResponse.ProtoReflect.Descriptor instead.
 func (*ReportMessageResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{50}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ReportMessageResponse) GetReport() *Report {
@@ -3281,7 +3490,7 @@ type Report struct {
 
 func (x *Report) Reset() {
 	*x = Report{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[51]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3293,7 +3502,7 @@ func (x *Report) String() string {
 func (*Report) ProtoMessage() {}
 
 func (x *Report) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[51]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3306,7 +3515,7 @@ func (x *Report) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Report.ProtoReflect.Descriptor instead.
 func (*Report) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{51}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Report) GetId() int64 {
@@ -3378,7 +3587,7 @@ type ListReportsRequest struct {
 
 func (x *ListReportsRequest) Reset() {
 	*x = ListReportsRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[52]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3390,7 +3599,7 @@ func (x *ListReportsRequest) String() string {
 func (*ListReportsRequest) ProtoMessage() {}
 
 func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[52]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3403,7 +3612,7 @@ func (x *ListReportsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsRequest.ProtoReflect.Descriptor instead.
 func (*ListReportsRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{52}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListReportsRequest) GetLimit() int32 {
@@ -3433,7 +3642,7 @@ type ListReportsResponse struct {
 
 func (x *ListReportsResponse) Reset() {
 	*x = ListReportsResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[53]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3445,7 +3654,7 @@ func (x *ListReportsResponse) String() string {
 func (*ListReportsResponse) ProtoMessage() {}
 
 func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[53]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3458,7 +3667,7 @@ func (x *ListReportsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReportsResponse.ProtoReflect.Descriptor instead.
 func (*ListReportsResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{53}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListReportsResponse) GetReports() []*Report {
@@ -3492,7 +3701,7 @@ type SearchMessagesRequest struct {
 
 func (x *SearchMessagesRequest) Reset() {
 	*x = SearchMessagesRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[54]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3504,7 +3713,7 @@ func (x *SearchMessagesRequest) String() string {
 func (*SearchMessagesRequest) ProtoMessage() {}
 
 func (x *SearchMessagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[54]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3517,7 +3726,7 @@ func (x *SearchMessagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchMessagesRequest.ProtoReflect.Descriptor instead.
 func (*SearchMessagesRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{54}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SearchMessagesRequest) GetRoomId() int64 {
@@ -3559,7 +3768,7 @@ type SearchMessagesResponse struct {
 
 func (x *SearchMessagesResponse) Reset() {
 	*x = SearchMessagesResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[55]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3571,7 +3780,7 @@ func (x *SearchMessagesResponse) String() string {
 func (*SearchMessagesResponse) ProtoMessage() {}
 
 func (x *SearchMessagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[55]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3584,7 +3793,7 @@ func (x *SearchMessagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchMessagesResponse.ProtoReflect.Descriptor instead.
 func (*SearchMessagesResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{55}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SearchMessagesResponse) GetMessages() []*Message {
@@ -3605,7 +3814,7 @@ type OpenDirectRoomRequest struct {
 
 func (x *OpenDirectRoomRequest) Reset() {
 	*x = OpenDirectRoomRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[56]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3617,7 +3826,7 @@ func (x *OpenDirectRoomRequest) String() string {
 func (*OpenDirectRoomRequest) ProtoMessage() {}
 
 func (x *OpenDirectRoomRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[56]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3630,7 +3839,7 @@ func (x *OpenDirectRoomRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenDirectRoomRequest.ProtoReflect.Descriptor instead.
 func (*OpenDirectRoomRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{56}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *OpenDirectRoomRequest) GetUserId() int64 {
@@ -3653,7 +3862,7 @@ type OpenDirectRoomResponse struct {
 
 func (x *OpenDirectRoomResponse) Reset() {
 	*x = OpenDirectRoomResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[57]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3665,7 +3874,7 @@ func (x *OpenDirectRoomResponse) String() string {
 func (*OpenDirectRoomResponse) ProtoMessage() {}
 
 func (x *OpenDirectRoomResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[57]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3678,7 +3887,7 @@ func (x *OpenDirectRoomResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenDirectRoomResponse.ProtoReflect.Descriptor instead.
 func (*OpenDirectRoomResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{57}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *OpenDirectRoomResponse) GetRoom() *Room {
@@ -3719,7 +3928,7 @@ type MessageParent struct {
 
 func (x *MessageParent) Reset() {
 	*x = MessageParent{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[58]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3731,7 +3940,7 @@ func (x *MessageParent) String() string {
 func (*MessageParent) ProtoMessage() {}
 
 func (x *MessageParent) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[58]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3744,7 +3953,7 @@ func (x *MessageParent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageParent.ProtoReflect.Descriptor instead.
 func (*MessageParent) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{58}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *MessageParent) GetId() int64 {
@@ -3811,7 +4020,7 @@ type Reaction struct {
 
 func (x *Reaction) Reset() {
 	*x = Reaction{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[59]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3823,7 +4032,7 @@ func (x *Reaction) String() string {
 func (*Reaction) ProtoMessage() {}
 
 func (x *Reaction) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[59]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3836,7 +4045,7 @@ func (x *Reaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Reaction.ProtoReflect.Descriptor instead.
 func (*Reaction) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{59}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *Reaction) GetEmoji() string {
@@ -3876,7 +4085,7 @@ type ListRepliesRequest struct {
 
 func (x *ListRepliesRequest) Reset() {
 	*x = ListRepliesRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[60]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3888,7 +4097,7 @@ func (x *ListRepliesRequest) String() string {
 func (*ListRepliesRequest) ProtoMessage() {}
 
 func (x *ListRepliesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[60]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3901,7 +4110,7 @@ func (x *ListRepliesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRepliesRequest.ProtoReflect.Descriptor instead.
 func (*ListRepliesRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{60}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListRepliesRequest) GetMessageId() int64 {
@@ -3938,7 +4147,7 @@ type ListRepliesResponse struct {
 
 func (x *ListRepliesResponse) Reset() {
 	*x = ListRepliesResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[61]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3950,7 +4159,7 @@ func (x *ListRepliesResponse) String() string {
 func (*ListRepliesResponse) ProtoMessage() {}
 
 func (x *ListRepliesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[61]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3963,7 +4172,7 @@ func (x *ListRepliesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRepliesResponse.ProtoReflect.Descriptor instead.
 func (*ListRepliesResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{61}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListRepliesResponse) GetMessages() []*Message {
@@ -3993,7 +4202,7 @@ type ToggleReactionRequest struct {
 
 func (x *ToggleReactionRequest) Reset() {
 	*x = ToggleReactionRequest{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[62]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4005,7 +4214,7 @@ func (x *ToggleReactionRequest) String() string {
 func (*ToggleReactionRequest) ProtoMessage() {}
 
 func (x *ToggleReactionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[62]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4018,7 +4227,7 @@ func (x *ToggleReactionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToggleReactionRequest.ProtoReflect.Descriptor instead.
 func (*ToggleReactionRequest) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{62}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ToggleReactionRequest) GetMessageId() int64 {
@@ -4057,7 +4266,7 @@ type ToggleReactionResponse struct {
 
 func (x *ToggleReactionResponse) Reset() {
 	*x = ToggleReactionResponse{}
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[63]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4069,7 +4278,7 @@ func (x *ToggleReactionResponse) String() string {
 func (*ToggleReactionResponse) ProtoMessage() {}
 
 func (x *ToggleReactionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[63]
+	mi := &file_cobraspace_chat_v1_chat_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4082,7 +4291,7 @@ func (x *ToggleReactionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToggleReactionResponse.ProtoReflect.Descriptor instead.
 func (*ToggleReactionResponse) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{63}
+	return file_cobraspace_chat_v1_chat_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ToggleReactionResponse) GetMessageId() int64 {
@@ -4229,12 +4438,13 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\x05limit\x18\x04 \x01(\x05R\x05limit\x12!\n" +
 	"\foldest_first\x18\x05 \x01(\bR\voldestFirst\"O\n" +
 	"\x14ListMessagesResponse\x127\n" +
-	"\bmessages\x18\x01 \x03(\v2\x1b.cobraspace.chat.v1.MessageR\bmessages\"j\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1b.cobraspace.chat.v1.MessageR\bmessages\"\x80\x01\n" +
 	"\vJoinRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12#\n" +
 	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\x12\x1d\n" +
 	"\n" +
-	"gateway_id\x18\x03 \x01(\tR\tgatewayId\"\xa4\x01\n" +
+	"gateway_id\x18\x03 \x01(\tR\tgatewayId\x12\x14\n" +
+	"\x05lease\x18\x04 \x01(\tR\x05lease\"\xa4\x01\n" +
 	"\fJoinResponse\x12,\n" +
 	"\x04room\x18\x01 \x01(\v2\x18.cobraspace.chat.v1.RoomR\x04room\x126\n" +
 	"\x06online\x18\x02 \x03(\v2\x1e.cobraspace.chat.v1.OnlineUserR\x06online\x12.\n" +
@@ -4242,15 +4452,27 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\fLeaveRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12#\n" +
 	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\"\x0f\n" +
-	"\rLeaveResponse\"v\n" +
+	"\rLeaveResponse\"\x91\x01\n" +
 	"\x10HeartbeatRequest\x12\x1d\n" +
 	"\n" +
-	"gateway_id\x18\x01 \x01(\tR\tgatewayId\x12C\n" +
-	"\vconnections\x18\x02 \x03(\v2!.cobraspace.chat.v1.ConnectionRefR\vconnections\"M\n" +
+	"gateway_id\x18\x01 \x01(\tR\tgatewayId\x12\x14\n" +
+	"\x05lease\x18\x03 \x01(\tR\x05lease\x125\n" +
+	"\x05rooms\x18\x04 \x03(\v2\x1f.cobraspace.chat.v1.RoomSocketsR\x05roomsJ\x04\b\x02\x10\x03R\vconnections\"@\n" +
+	"\vRoomSockets\x12\x17\n" +
+	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12\x18\n" +
+	"\asockets\x18\x02 \x01(\x05R\asockets\"M\n" +
 	"\rConnectionRef\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\x12#\n" +
-	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\"P\n" +
-	"\x11HeartbeatResponse\x12;\n" +
+	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\"V\n" +
+	"\x11HeartbeatResponse\x12\x18\n" +
+	"\arecount\x18\x02 \x03(\x03R\arecount\x12\x18\n" +
+	"\bas_of_ms\x18\x03 \x01(\x03R\x06asOfMsJ\x04\b\x01\x10\x02R\aunknown\"\xaa\x01\n" +
+	"\x18ReconcilePresenceRequest\x12\x14\n" +
+	"\x05lease\x18\x01 \x01(\tR\x05lease\x12\x18\n" +
+	"\bas_of_ms\x18\x02 \x01(\x03R\x06asOfMs\x12\x19\n" +
+	"\broom_ids\x18\x03 \x03(\x03R\aroomIds\x12C\n" +
+	"\vconnections\x18\x04 \x03(\v2!.cobraspace.chat.v1.ConnectionRefR\vconnections\"X\n" +
+	"\x19ReconcilePresenceResponse\x12;\n" +
 	"\aunknown\x18\x01 \x03(\v2!.cobraspace.chat.v1.ConnectionRefR\aunknown\"(\n" +
 	"\rTypingRequest\x12\x17\n" +
 	"\aroom_id\x18\x01 \x01(\x03R\x06roomId\"\x10\n" +
@@ -4407,7 +4629,7 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\aroom_id\x18\x03 \x01(\x03R\x06roomId\x12:\n" +
 	"\treactions\x18\x04 \x03(\v2\x1c.cobraspace.chat.v1.ReactionR\treactions\x12\x14\n" +
 	"\x05added\x18\x05 \x01(\bR\x05added\x12\x10\n" +
-	"\x03rev\x18\x06 \x01(\x03R\x03rev2\x90\x14\n" +
+	"\x03rev\x18\x06 \x01(\x03R\x03rev2\x82\x15\n" +
 	"\vChatService\x12M\n" +
 	"\n" +
 	"CreateRoom\x12%.cobraspace.chat.v1.CreateRoomRequest\x1a\x18.cobraspace.chat.v1.Room\x12G\n" +
@@ -4424,7 +4646,8 @@ const file_cobraspace_chat_v1_chat_proto_rawDesc = "" +
 	"\fListMessages\x12'.cobraspace.chat.v1.ListMessagesRequest\x1a(.cobraspace.chat.v1.ListMessagesResponse\x12I\n" +
 	"\x04Join\x12\x1f.cobraspace.chat.v1.JoinRequest\x1a .cobraspace.chat.v1.JoinResponse\x12L\n" +
 	"\x05Leave\x12 .cobraspace.chat.v1.LeaveRequest\x1a!.cobraspace.chat.v1.LeaveResponse\x12X\n" +
-	"\tHeartbeat\x12$.cobraspace.chat.v1.HeartbeatRequest\x1a%.cobraspace.chat.v1.HeartbeatResponse\x12O\n" +
+	"\tHeartbeat\x12$.cobraspace.chat.v1.HeartbeatRequest\x1a%.cobraspace.chat.v1.HeartbeatResponse\x12p\n" +
+	"\x11ReconcilePresence\x12,.cobraspace.chat.v1.ReconcilePresenceRequest\x1a-.cobraspace.chat.v1.ReconcilePresenceResponse\x12O\n" +
 	"\x06Typing\x12!.cobraspace.chat.v1.TypingRequest\x1a\".cobraspace.chat.v1.TypingResponse\x12^\n" +
 	"\vListMyRooms\x12&.cobraspace.chat.v1.ListMyRoomsRequest\x1a'.cobraspace.chat.v1.ListMyRoomsResponse\x12U\n" +
 	"\bMarkRead\x12#.cobraspace.chat.v1.MarkReadRequest\x1a$.cobraspace.chat.v1.MarkReadResponse\x12p\n" +
@@ -4453,7 +4676,7 @@ func file_cobraspace_chat_v1_chat_proto_rawDescGZIP() []byte {
 	return file_cobraspace_chat_v1_chat_proto_rawDescData
 }
 
-var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
+var file_cobraspace_chat_v1_chat_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_cobraspace_chat_v1_chat_proto_goTypes = []any{
 	(*Room)(nil),                             // 0: cobraspace.chat.v1.Room
 	(*Message)(nil),                          // 1: cobraspace.chat.v1.Message
@@ -4481,52 +4704,55 @@ var file_cobraspace_chat_v1_chat_proto_goTypes = []any{
 	(*LeaveRequest)(nil),                     // 23: cobraspace.chat.v1.LeaveRequest
 	(*LeaveResponse)(nil),                    // 24: cobraspace.chat.v1.LeaveResponse
 	(*HeartbeatRequest)(nil),                 // 25: cobraspace.chat.v1.HeartbeatRequest
-	(*ConnectionRef)(nil),                    // 26: cobraspace.chat.v1.ConnectionRef
-	(*HeartbeatResponse)(nil),                // 27: cobraspace.chat.v1.HeartbeatResponse
-	(*TypingRequest)(nil),                    // 28: cobraspace.chat.v1.TypingRequest
-	(*TypingResponse)(nil),                   // 29: cobraspace.chat.v1.TypingResponse
-	(*MyRoom)(nil),                           // 30: cobraspace.chat.v1.MyRoom
-	(*ListMyRoomsRequest)(nil),               // 31: cobraspace.chat.v1.ListMyRoomsRequest
-	(*ListMyRoomsResponse)(nil),              // 32: cobraspace.chat.v1.ListMyRoomsResponse
-	(*MarkReadRequest)(nil),                  // 33: cobraspace.chat.v1.MarkReadRequest
-	(*MarkReadResponse)(nil),                 // 34: cobraspace.chat.v1.MarkReadResponse
-	(*NotificationActor)(nil),                // 35: cobraspace.chat.v1.NotificationActor
-	(*Notification)(nil),                     // 36: cobraspace.chat.v1.Notification
-	(*ListNotificationsRequest)(nil),         // 37: cobraspace.chat.v1.ListNotificationsRequest
-	(*ListNotificationsResponse)(nil),        // 38: cobraspace.chat.v1.ListNotificationsResponse
-	(*MarkNotificationsReadRequest)(nil),     // 39: cobraspace.chat.v1.MarkNotificationsReadRequest
-	(*MarkNotificationsReadResponse)(nil),    // 40: cobraspace.chat.v1.MarkNotificationsReadResponse
-	(*CreateFriendNotificationRequest)(nil),  // 41: cobraspace.chat.v1.CreateFriendNotificationRequest
-	(*CreateFriendNotificationResponse)(nil), // 42: cobraspace.chat.v1.CreateFriendNotificationResponse
-	(*UnreadCountRequest)(nil),               // 43: cobraspace.chat.v1.UnreadCountRequest
-	(*UnreadCountResponse)(nil),              // 44: cobraspace.chat.v1.UnreadCountResponse
-	(*ReadMarker)(nil),                       // 45: cobraspace.chat.v1.ReadMarker
-	(*Membership)(nil),                       // 46: cobraspace.chat.v1.Membership
-	(*MuteMemberRequest)(nil),                // 47: cobraspace.chat.v1.MuteMemberRequest
-	(*MuteMemberResponse)(nil),               // 48: cobraspace.chat.v1.MuteMemberResponse
-	(*ReportMessageRequest)(nil),             // 49: cobraspace.chat.v1.ReportMessageRequest
-	(*ReportMessageResponse)(nil),            // 50: cobraspace.chat.v1.ReportMessageResponse
-	(*Report)(nil),                           // 51: cobraspace.chat.v1.Report
-	(*ListReportsRequest)(nil),               // 52: cobraspace.chat.v1.ListReportsRequest
-	(*ListReportsResponse)(nil),              // 53: cobraspace.chat.v1.ListReportsResponse
-	(*SearchMessagesRequest)(nil),            // 54: cobraspace.chat.v1.SearchMessagesRequest
-	(*SearchMessagesResponse)(nil),           // 55: cobraspace.chat.v1.SearchMessagesResponse
-	(*OpenDirectRoomRequest)(nil),            // 56: cobraspace.chat.v1.OpenDirectRoomRequest
-	(*OpenDirectRoomResponse)(nil),           // 57: cobraspace.chat.v1.OpenDirectRoomResponse
-	(*MessageParent)(nil),                    // 58: cobraspace.chat.v1.MessageParent
-	(*Reaction)(nil),                         // 59: cobraspace.chat.v1.Reaction
-	(*ListRepliesRequest)(nil),               // 60: cobraspace.chat.v1.ListRepliesRequest
-	(*ListRepliesResponse)(nil),              // 61: cobraspace.chat.v1.ListRepliesResponse
-	(*ToggleReactionRequest)(nil),            // 62: cobraspace.chat.v1.ToggleReactionRequest
-	(*ToggleReactionResponse)(nil),           // 63: cobraspace.chat.v1.ToggleReactionResponse
-	(*timestamppb.Timestamp)(nil),            // 64: google.protobuf.Timestamp
+	(*RoomSockets)(nil),                      // 26: cobraspace.chat.v1.RoomSockets
+	(*ConnectionRef)(nil),                    // 27: cobraspace.chat.v1.ConnectionRef
+	(*HeartbeatResponse)(nil),                // 28: cobraspace.chat.v1.HeartbeatResponse
+	(*ReconcilePresenceRequest)(nil),         // 29: cobraspace.chat.v1.ReconcilePresenceRequest
+	(*ReconcilePresenceResponse)(nil),        // 30: cobraspace.chat.v1.ReconcilePresenceResponse
+	(*TypingRequest)(nil),                    // 31: cobraspace.chat.v1.TypingRequest
+	(*TypingResponse)(nil),                   // 32: cobraspace.chat.v1.TypingResponse
+	(*MyRoom)(nil),                           // 33: cobraspace.chat.v1.MyRoom
+	(*ListMyRoomsRequest)(nil),               // 34: cobraspace.chat.v1.ListMyRoomsRequest
+	(*ListMyRoomsResponse)(nil),              // 35: cobraspace.chat.v1.ListMyRoomsResponse
+	(*MarkReadRequest)(nil),                  // 36: cobraspace.chat.v1.MarkReadRequest
+	(*MarkReadResponse)(nil),                 // 37: cobraspace.chat.v1.MarkReadResponse
+	(*NotificationActor)(nil),                // 38: cobraspace.chat.v1.NotificationActor
+	(*Notification)(nil),                     // 39: cobraspace.chat.v1.Notification
+	(*ListNotificationsRequest)(nil),         // 40: cobraspace.chat.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),        // 41: cobraspace.chat.v1.ListNotificationsResponse
+	(*MarkNotificationsReadRequest)(nil),     // 42: cobraspace.chat.v1.MarkNotificationsReadRequest
+	(*MarkNotificationsReadResponse)(nil),    // 43: cobraspace.chat.v1.MarkNotificationsReadResponse
+	(*CreateFriendNotificationRequest)(nil),  // 44: cobraspace.chat.v1.CreateFriendNotificationRequest
+	(*CreateFriendNotificationResponse)(nil), // 45: cobraspace.chat.v1.CreateFriendNotificationResponse
+	(*UnreadCountRequest)(nil),               // 46: cobraspace.chat.v1.UnreadCountRequest
+	(*UnreadCountResponse)(nil),              // 47: cobraspace.chat.v1.UnreadCountResponse
+	(*ReadMarker)(nil),                       // 48: cobraspace.chat.v1.ReadMarker
+	(*Membership)(nil),                       // 49: cobraspace.chat.v1.Membership
+	(*MuteMemberRequest)(nil),                // 50: cobraspace.chat.v1.MuteMemberRequest
+	(*MuteMemberResponse)(nil),               // 51: cobraspace.chat.v1.MuteMemberResponse
+	(*ReportMessageRequest)(nil),             // 52: cobraspace.chat.v1.ReportMessageRequest
+	(*ReportMessageResponse)(nil),            // 53: cobraspace.chat.v1.ReportMessageResponse
+	(*Report)(nil),                           // 54: cobraspace.chat.v1.Report
+	(*ListReportsRequest)(nil),               // 55: cobraspace.chat.v1.ListReportsRequest
+	(*ListReportsResponse)(nil),              // 56: cobraspace.chat.v1.ListReportsResponse
+	(*SearchMessagesRequest)(nil),            // 57: cobraspace.chat.v1.SearchMessagesRequest
+	(*SearchMessagesResponse)(nil),           // 58: cobraspace.chat.v1.SearchMessagesResponse
+	(*OpenDirectRoomRequest)(nil),            // 59: cobraspace.chat.v1.OpenDirectRoomRequest
+	(*OpenDirectRoomResponse)(nil),           // 60: cobraspace.chat.v1.OpenDirectRoomResponse
+	(*MessageParent)(nil),                    // 61: cobraspace.chat.v1.MessageParent
+	(*Reaction)(nil),                         // 62: cobraspace.chat.v1.Reaction
+	(*ListRepliesRequest)(nil),               // 63: cobraspace.chat.v1.ListRepliesRequest
+	(*ListRepliesResponse)(nil),              // 64: cobraspace.chat.v1.ListRepliesResponse
+	(*ToggleReactionRequest)(nil),            // 65: cobraspace.chat.v1.ToggleReactionRequest
+	(*ToggleReactionResponse)(nil),           // 66: cobraspace.chat.v1.ToggleReactionResponse
+	(*timestamppb.Timestamp)(nil),            // 67: google.protobuf.Timestamp
 }
 var file_cobraspace_chat_v1_chat_proto_depIdxs = []int32{
-	64, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
-	64, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
-	64, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
-	58, // 3: cobraspace.chat.v1.Message.parent:type_name -> cobraspace.chat.v1.MessageParent
-	59, // 4: cobraspace.chat.v1.Message.reactions:type_name -> cobraspace.chat.v1.Reaction
+	67, // 0: cobraspace.chat.v1.Room.created_at:type_name -> google.protobuf.Timestamp
+	67, // 1: cobraspace.chat.v1.Message.created_at:type_name -> google.protobuf.Timestamp
+	67, // 2: cobraspace.chat.v1.Message.edited_at:type_name -> google.protobuf.Timestamp
+	61, // 3: cobraspace.chat.v1.Message.parent:type_name -> cobraspace.chat.v1.MessageParent
+	62, // 4: cobraspace.chat.v1.Message.reactions:type_name -> cobraspace.chat.v1.Reaction
 	0,  // 5: cobraspace.chat.v1.ListRoomsResponse.rooms:type_name -> cobraspace.chat.v1.Room
 	12, // 6: cobraspace.chat.v1.SendMessagesRequest.messages:type_name -> cobraspace.chat.v1.SenderMessage
 	10, // 7: cobraspace.chat.v1.SenderMessage.message:type_name -> cobraspace.chat.v1.SendMessageRequest
@@ -4537,84 +4763,87 @@ var file_cobraspace_chat_v1_chat_proto_depIdxs = []int32{
 	0,  // 12: cobraspace.chat.v1.JoinResponse.room:type_name -> cobraspace.chat.v1.Room
 	2,  // 13: cobraspace.chat.v1.JoinResponse.online:type_name -> cobraspace.chat.v1.OnlineUser
 	2,  // 14: cobraspace.chat.v1.JoinResponse.me:type_name -> cobraspace.chat.v1.OnlineUser
-	26, // 15: cobraspace.chat.v1.HeartbeatRequest.connections:type_name -> cobraspace.chat.v1.ConnectionRef
-	26, // 16: cobraspace.chat.v1.HeartbeatResponse.unknown:type_name -> cobraspace.chat.v1.ConnectionRef
-	0,  // 17: cobraspace.chat.v1.MyRoom.room:type_name -> cobraspace.chat.v1.Room
-	1,  // 18: cobraspace.chat.v1.MyRoom.last_message:type_name -> cobraspace.chat.v1.Message
-	30, // 19: cobraspace.chat.v1.ListMyRoomsResponse.rooms:type_name -> cobraspace.chat.v1.MyRoom
-	45, // 20: cobraspace.chat.v1.MarkReadResponse.marker:type_name -> cobraspace.chat.v1.ReadMarker
-	35, // 21: cobraspace.chat.v1.Notification.actor:type_name -> cobraspace.chat.v1.NotificationActor
-	64, // 22: cobraspace.chat.v1.Notification.created_at:type_name -> google.protobuf.Timestamp
-	36, // 23: cobraspace.chat.v1.ListNotificationsResponse.notifications:type_name -> cobraspace.chat.v1.Notification
-	36, // 24: cobraspace.chat.v1.CreateFriendNotificationResponse.notification:type_name -> cobraspace.chat.v1.Notification
-	46, // 25: cobraspace.chat.v1.UnreadCountResponse.membership:type_name -> cobraspace.chat.v1.Membership
-	64, // 26: cobraspace.chat.v1.MuteMemberResponse.until:type_name -> google.protobuf.Timestamp
-	51, // 27: cobraspace.chat.v1.ReportMessageResponse.report:type_name -> cobraspace.chat.v1.Report
-	64, // 28: cobraspace.chat.v1.Report.created_at:type_name -> google.protobuf.Timestamp
-	51, // 29: cobraspace.chat.v1.ListReportsResponse.reports:type_name -> cobraspace.chat.v1.Report
-	1,  // 30: cobraspace.chat.v1.SearchMessagesResponse.messages:type_name -> cobraspace.chat.v1.Message
-	0,  // 31: cobraspace.chat.v1.OpenDirectRoomResponse.room:type_name -> cobraspace.chat.v1.Room
-	1,  // 32: cobraspace.chat.v1.ListRepliesResponse.messages:type_name -> cobraspace.chat.v1.Message
-	59, // 33: cobraspace.chat.v1.ToggleReactionResponse.reactions:type_name -> cobraspace.chat.v1.Reaction
-	3,  // 34: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
-	4,  // 35: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
-	5,  // 36: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
-	7,  // 37: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
-	8,  // 38: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
-	10, // 39: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
-	11, // 40: cobraspace.chat.v1.ChatService.SendMessages:input_type -> cobraspace.chat.v1.SendMessagesRequest
-	16, // 41: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
-	17, // 42: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
-	19, // 43: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
-	21, // 44: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
-	23, // 45: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
-	25, // 46: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
-	28, // 47: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
-	31, // 48: cobraspace.chat.v1.ChatService.ListMyRooms:input_type -> cobraspace.chat.v1.ListMyRoomsRequest
-	33, // 49: cobraspace.chat.v1.ChatService.MarkRead:input_type -> cobraspace.chat.v1.MarkReadRequest
-	37, // 50: cobraspace.chat.v1.ChatService.ListNotifications:input_type -> cobraspace.chat.v1.ListNotificationsRequest
-	39, // 51: cobraspace.chat.v1.ChatService.MarkNotificationsRead:input_type -> cobraspace.chat.v1.MarkNotificationsReadRequest
-	41, // 52: cobraspace.chat.v1.ChatService.CreateFriendNotification:input_type -> cobraspace.chat.v1.CreateFriendNotificationRequest
-	43, // 53: cobraspace.chat.v1.ChatService.UnreadCount:input_type -> cobraspace.chat.v1.UnreadCountRequest
-	47, // 54: cobraspace.chat.v1.ChatService.MuteMember:input_type -> cobraspace.chat.v1.MuteMemberRequest
-	49, // 55: cobraspace.chat.v1.ChatService.ReportMessage:input_type -> cobraspace.chat.v1.ReportMessageRequest
-	52, // 56: cobraspace.chat.v1.ChatService.ListReports:input_type -> cobraspace.chat.v1.ListReportsRequest
-	54, // 57: cobraspace.chat.v1.ChatService.SearchMessages:input_type -> cobraspace.chat.v1.SearchMessagesRequest
-	56, // 58: cobraspace.chat.v1.ChatService.OpenDirectRoom:input_type -> cobraspace.chat.v1.OpenDirectRoomRequest
-	60, // 59: cobraspace.chat.v1.ChatService.ListReplies:input_type -> cobraspace.chat.v1.ListRepliesRequest
-	62, // 60: cobraspace.chat.v1.ChatService.ToggleReaction:input_type -> cobraspace.chat.v1.ToggleReactionRequest
-	0,  // 61: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
-	0,  // 62: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
-	6,  // 63: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
-	0,  // 64: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
-	9,  // 65: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
-	1,  // 66: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
-	13, // 67: cobraspace.chat.v1.ChatService.SendMessages:output_type -> cobraspace.chat.v1.SendMessagesResponse
-	1,  // 68: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
-	18, // 69: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
-	20, // 70: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
-	22, // 71: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
-	24, // 72: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
-	27, // 73: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
-	29, // 74: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
-	32, // 75: cobraspace.chat.v1.ChatService.ListMyRooms:output_type -> cobraspace.chat.v1.ListMyRoomsResponse
-	34, // 76: cobraspace.chat.v1.ChatService.MarkRead:output_type -> cobraspace.chat.v1.MarkReadResponse
-	38, // 77: cobraspace.chat.v1.ChatService.ListNotifications:output_type -> cobraspace.chat.v1.ListNotificationsResponse
-	40, // 78: cobraspace.chat.v1.ChatService.MarkNotificationsRead:output_type -> cobraspace.chat.v1.MarkNotificationsReadResponse
-	42, // 79: cobraspace.chat.v1.ChatService.CreateFriendNotification:output_type -> cobraspace.chat.v1.CreateFriendNotificationResponse
-	44, // 80: cobraspace.chat.v1.ChatService.UnreadCount:output_type -> cobraspace.chat.v1.UnreadCountResponse
-	48, // 81: cobraspace.chat.v1.ChatService.MuteMember:output_type -> cobraspace.chat.v1.MuteMemberResponse
-	50, // 82: cobraspace.chat.v1.ChatService.ReportMessage:output_type -> cobraspace.chat.v1.ReportMessageResponse
-	53, // 83: cobraspace.chat.v1.ChatService.ListReports:output_type -> cobraspace.chat.v1.ListReportsResponse
-	55, // 84: cobraspace.chat.v1.ChatService.SearchMessages:output_type -> cobraspace.chat.v1.SearchMessagesResponse
-	57, // 85: cobraspace.chat.v1.ChatService.OpenDirectRoom:output_type -> cobraspace.chat.v1.OpenDirectRoomResponse
-	61, // 86: cobraspace.chat.v1.ChatService.ListReplies:output_type -> cobraspace.chat.v1.ListRepliesResponse
-	63, // 87: cobraspace.chat.v1.ChatService.ToggleReaction:output_type -> cobraspace.chat.v1.ToggleReactionResponse
-	61, // [61:88] is the sub-list for method output_type
-	34, // [34:61] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	26, // 15: cobraspace.chat.v1.HeartbeatRequest.rooms:type_name -> cobraspace.chat.v1.RoomSockets
+	27, // 16: cobraspace.chat.v1.ReconcilePresenceRequest.connections:type_name -> cobraspace.chat.v1.ConnectionRef
+	27, // 17: cobraspace.chat.v1.ReconcilePresenceResponse.unknown:type_name -> cobraspace.chat.v1.ConnectionRef
+	0,  // 18: cobraspace.chat.v1.MyRoom.room:type_name -> cobraspace.chat.v1.Room
+	1,  // 19: cobraspace.chat.v1.MyRoom.last_message:type_name -> cobraspace.chat.v1.Message
+	33, // 20: cobraspace.chat.v1.ListMyRoomsResponse.rooms:type_name -> cobraspace.chat.v1.MyRoom
+	48, // 21: cobraspace.chat.v1.MarkReadResponse.marker:type_name -> cobraspace.chat.v1.ReadMarker
+	38, // 22: cobraspace.chat.v1.Notification.actor:type_name -> cobraspace.chat.v1.NotificationActor
+	67, // 23: cobraspace.chat.v1.Notification.created_at:type_name -> google.protobuf.Timestamp
+	39, // 24: cobraspace.chat.v1.ListNotificationsResponse.notifications:type_name -> cobraspace.chat.v1.Notification
+	39, // 25: cobraspace.chat.v1.CreateFriendNotificationResponse.notification:type_name -> cobraspace.chat.v1.Notification
+	49, // 26: cobraspace.chat.v1.UnreadCountResponse.membership:type_name -> cobraspace.chat.v1.Membership
+	67, // 27: cobraspace.chat.v1.MuteMemberResponse.until:type_name -> google.protobuf.Timestamp
+	54, // 28: cobraspace.chat.v1.ReportMessageResponse.report:type_name -> cobraspace.chat.v1.Report
+	67, // 29: cobraspace.chat.v1.Report.created_at:type_name -> google.protobuf.Timestamp
+	54, // 30: cobraspace.chat.v1.ListReportsResponse.reports:type_name -> cobraspace.chat.v1.Report
+	1,  // 31: cobraspace.chat.v1.SearchMessagesResponse.messages:type_name -> cobraspace.chat.v1.Message
+	0,  // 32: cobraspace.chat.v1.OpenDirectRoomResponse.room:type_name -> cobraspace.chat.v1.Room
+	1,  // 33: cobraspace.chat.v1.ListRepliesResponse.messages:type_name -> cobraspace.chat.v1.Message
+	62, // 34: cobraspace.chat.v1.ToggleReactionResponse.reactions:type_name -> cobraspace.chat.v1.Reaction
+	3,  // 35: cobraspace.chat.v1.ChatService.CreateRoom:input_type -> cobraspace.chat.v1.CreateRoomRequest
+	4,  // 36: cobraspace.chat.v1.ChatService.GetRoom:input_type -> cobraspace.chat.v1.GetRoomRequest
+	5,  // 37: cobraspace.chat.v1.ChatService.ListRooms:input_type -> cobraspace.chat.v1.ListRoomsRequest
+	7,  // 38: cobraspace.chat.v1.ChatService.UpdateRoom:input_type -> cobraspace.chat.v1.UpdateRoomRequest
+	8,  // 39: cobraspace.chat.v1.ChatService.DeleteRoom:input_type -> cobraspace.chat.v1.DeleteRoomRequest
+	10, // 40: cobraspace.chat.v1.ChatService.SendMessage:input_type -> cobraspace.chat.v1.SendMessageRequest
+	11, // 41: cobraspace.chat.v1.ChatService.SendMessages:input_type -> cobraspace.chat.v1.SendMessagesRequest
+	16, // 42: cobraspace.chat.v1.ChatService.EditMessage:input_type -> cobraspace.chat.v1.EditMessageRequest
+	17, // 43: cobraspace.chat.v1.ChatService.DeleteMessage:input_type -> cobraspace.chat.v1.DeleteMessageRequest
+	19, // 44: cobraspace.chat.v1.ChatService.ListMessages:input_type -> cobraspace.chat.v1.ListMessagesRequest
+	21, // 45: cobraspace.chat.v1.ChatService.Join:input_type -> cobraspace.chat.v1.JoinRequest
+	23, // 46: cobraspace.chat.v1.ChatService.Leave:input_type -> cobraspace.chat.v1.LeaveRequest
+	25, // 47: cobraspace.chat.v1.ChatService.Heartbeat:input_type -> cobraspace.chat.v1.HeartbeatRequest
+	29, // 48: cobraspace.chat.v1.ChatService.ReconcilePresence:input_type -> cobraspace.chat.v1.ReconcilePresenceRequest
+	31, // 49: cobraspace.chat.v1.ChatService.Typing:input_type -> cobraspace.chat.v1.TypingRequest
+	34, // 50: cobraspace.chat.v1.ChatService.ListMyRooms:input_type -> cobraspace.chat.v1.ListMyRoomsRequest
+	36, // 51: cobraspace.chat.v1.ChatService.MarkRead:input_type -> cobraspace.chat.v1.MarkReadRequest
+	40, // 52: cobraspace.chat.v1.ChatService.ListNotifications:input_type -> cobraspace.chat.v1.ListNotificationsRequest
+	42, // 53: cobraspace.chat.v1.ChatService.MarkNotificationsRead:input_type -> cobraspace.chat.v1.MarkNotificationsReadRequest
+	44, // 54: cobraspace.chat.v1.ChatService.CreateFriendNotification:input_type -> cobraspace.chat.v1.CreateFriendNotificationRequest
+	46, // 55: cobraspace.chat.v1.ChatService.UnreadCount:input_type -> cobraspace.chat.v1.UnreadCountRequest
+	50, // 56: cobraspace.chat.v1.ChatService.MuteMember:input_type -> cobraspace.chat.v1.MuteMemberRequest
+	52, // 57: cobraspace.chat.v1.ChatService.ReportMessage:input_type -> cobraspace.chat.v1.ReportMessageRequest
+	55, // 58: cobraspace.chat.v1.ChatService.ListReports:input_type -> cobraspace.chat.v1.ListReportsRequest
+	57, // 59: cobraspace.chat.v1.ChatService.SearchMessages:input_type -> cobraspace.chat.v1.SearchMessagesRequest
+	59, // 60: cobraspace.chat.v1.ChatService.OpenDirectRoom:input_type -> cobraspace.chat.v1.OpenDirectRoomRequest
+	63, // 61: cobraspace.chat.v1.ChatService.ListReplies:input_type -> cobraspace.chat.v1.ListRepliesRequest
+	65, // 62: cobraspace.chat.v1.ChatService.ToggleReaction:input_type -> cobraspace.chat.v1.ToggleReactionRequest
+	0,  // 63: cobraspace.chat.v1.ChatService.CreateRoom:output_type -> cobraspace.chat.v1.Room
+	0,  // 64: cobraspace.chat.v1.ChatService.GetRoom:output_type -> cobraspace.chat.v1.Room
+	6,  // 65: cobraspace.chat.v1.ChatService.ListRooms:output_type -> cobraspace.chat.v1.ListRoomsResponse
+	0,  // 66: cobraspace.chat.v1.ChatService.UpdateRoom:output_type -> cobraspace.chat.v1.Room
+	9,  // 67: cobraspace.chat.v1.ChatService.DeleteRoom:output_type -> cobraspace.chat.v1.DeleteRoomResponse
+	1,  // 68: cobraspace.chat.v1.ChatService.SendMessage:output_type -> cobraspace.chat.v1.Message
+	13, // 69: cobraspace.chat.v1.ChatService.SendMessages:output_type -> cobraspace.chat.v1.SendMessagesResponse
+	1,  // 70: cobraspace.chat.v1.ChatService.EditMessage:output_type -> cobraspace.chat.v1.Message
+	18, // 71: cobraspace.chat.v1.ChatService.DeleteMessage:output_type -> cobraspace.chat.v1.DeleteMessageResponse
+	20, // 72: cobraspace.chat.v1.ChatService.ListMessages:output_type -> cobraspace.chat.v1.ListMessagesResponse
+	22, // 73: cobraspace.chat.v1.ChatService.Join:output_type -> cobraspace.chat.v1.JoinResponse
+	24, // 74: cobraspace.chat.v1.ChatService.Leave:output_type -> cobraspace.chat.v1.LeaveResponse
+	28, // 75: cobraspace.chat.v1.ChatService.Heartbeat:output_type -> cobraspace.chat.v1.HeartbeatResponse
+	30, // 76: cobraspace.chat.v1.ChatService.ReconcilePresence:output_type -> cobraspace.chat.v1.ReconcilePresenceResponse
+	32, // 77: cobraspace.chat.v1.ChatService.Typing:output_type -> cobraspace.chat.v1.TypingResponse
+	35, // 78: cobraspace.chat.v1.ChatService.ListMyRooms:output_type -> cobraspace.chat.v1.ListMyRoomsResponse
+	37, // 79: cobraspace.chat.v1.ChatService.MarkRead:output_type -> cobraspace.chat.v1.MarkReadResponse
+	41, // 80: cobraspace.chat.v1.ChatService.ListNotifications:output_type -> cobraspace.chat.v1.ListNotificationsResponse
+	43, // 81: cobraspace.chat.v1.ChatService.MarkNotificationsRead:output_type -> cobraspace.chat.v1.MarkNotificationsReadResponse
+	45, // 82: cobraspace.chat.v1.ChatService.CreateFriendNotification:output_type -> cobraspace.chat.v1.CreateFriendNotificationResponse
+	47, // 83: cobraspace.chat.v1.ChatService.UnreadCount:output_type -> cobraspace.chat.v1.UnreadCountResponse
+	51, // 84: cobraspace.chat.v1.ChatService.MuteMember:output_type -> cobraspace.chat.v1.MuteMemberResponse
+	53, // 85: cobraspace.chat.v1.ChatService.ReportMessage:output_type -> cobraspace.chat.v1.ReportMessageResponse
+	56, // 86: cobraspace.chat.v1.ChatService.ListReports:output_type -> cobraspace.chat.v1.ListReportsResponse
+	58, // 87: cobraspace.chat.v1.ChatService.SearchMessages:output_type -> cobraspace.chat.v1.SearchMessagesResponse
+	60, // 88: cobraspace.chat.v1.ChatService.OpenDirectRoom:output_type -> cobraspace.chat.v1.OpenDirectRoomResponse
+	64, // 89: cobraspace.chat.v1.ChatService.ListReplies:output_type -> cobraspace.chat.v1.ListRepliesResponse
+	66, // 90: cobraspace.chat.v1.ChatService.ToggleReaction:output_type -> cobraspace.chat.v1.ToggleReactionResponse
+	63, // [63:91] is the sub-list for method output_type
+	35, // [35:63] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_chat_v1_chat_proto_init() }
@@ -4632,7 +4861,7 @@ func file_cobraspace_chat_v1_chat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_chat_v1_chat_proto_rawDesc), len(file_cobraspace_chat_v1_chat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   64,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

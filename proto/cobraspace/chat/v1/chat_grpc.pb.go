@@ -68,6 +68,7 @@ const (
 	ChatService_Join_FullMethodName                     = "/cobraspace.chat.v1.ChatService/Join"
 	ChatService_Leave_FullMethodName                    = "/cobraspace.chat.v1.ChatService/Leave"
 	ChatService_Heartbeat_FullMethodName                = "/cobraspace.chat.v1.ChatService/Heartbeat"
+	ChatService_ReconcilePresence_FullMethodName        = "/cobraspace.chat.v1.ChatService/ReconcilePresence"
 	ChatService_Typing_FullMethodName                   = "/cobraspace.chat.v1.ChatService/Typing"
 	ChatService_ListMyRooms_FullMethodName              = "/cobraspace.chat.v1.ChatService/ListMyRooms"
 	ChatService_MarkRead_FullMethodName                 = "/cobraspace.chat.v1.ChatService/MarkRead"
@@ -167,9 +168,14 @@ type ChatServiceClient interface {
 	// Leave forgets a connection. The user's last connection in the room
 	// publishes a leave event.
 	Leave(ctx context.Context, in *LeaveRequest, opts ...grpc.CallOption) (*LeaveResponse, error)
-	// Heartbeat keeps a gateway's connections alive. Connections not refreshed
-	// within the presence TTL (30 s) are dropped and their users leave.
+	// Heartbeat renews a gateway's presence lease in each room where it has
+	// sockets. The sockets of a lease not renewed within the presence TTL
+	// (30 s) are dropped and their users leave. It also names the rooms
+	// whose socket count the service sees differently from the gateway.
 	Heartbeat(ctx context.Context, in *HeartbeatRequest, opts ...grpc.CallOption) (*HeartbeatResponse, error)
+	// ReconcilePresence makes a lease's sockets in some rooms the ones the
+	// gateway lists, after a Heartbeat named the rooms (gateway only).
+	ReconcilePresence(ctx context.Context, in *ReconcilePresenceRequest, opts ...grpc.CallOption) (*ReconcilePresenceResponse, error)
 	// Typing publishes a typing event for the caller in a room.
 	Typing(ctx context.Context, in *TypingRequest, opts ...grpc.CallOption) (*TypingResponse, error)
 	// ListMyRooms pages over the caller's rooms, newest activity first, each
@@ -363,6 +369,16 @@ func (c *chatServiceClient) Heartbeat(ctx context.Context, in *HeartbeatRequest,
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(HeartbeatResponse)
 	err := c.cc.Invoke(ctx, ChatService_Heartbeat_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *chatServiceClient) ReconcilePresence(ctx context.Context, in *ReconcilePresenceRequest, opts ...grpc.CallOption) (*ReconcilePresenceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReconcilePresenceResponse)
+	err := c.cc.Invoke(ctx, ChatService_ReconcilePresence_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -592,9 +608,14 @@ type ChatServiceServer interface {
 	// Leave forgets a connection. The user's last connection in the room
 	// publishes a leave event.
 	Leave(context.Context, *LeaveRequest) (*LeaveResponse, error)
-	// Heartbeat keeps a gateway's connections alive. Connections not refreshed
-	// within the presence TTL (30 s) are dropped and their users leave.
+	// Heartbeat renews a gateway's presence lease in each room where it has
+	// sockets. The sockets of a lease not renewed within the presence TTL
+	// (30 s) are dropped and their users leave. It also names the rooms
+	// whose socket count the service sees differently from the gateway.
 	Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error)
+	// ReconcilePresence makes a lease's sockets in some rooms the ones the
+	// gateway lists, after a Heartbeat named the rooms (gateway only).
+	ReconcilePresence(context.Context, *ReconcilePresenceRequest) (*ReconcilePresenceResponse, error)
 	// Typing publishes a typing event for the caller in a room.
 	Typing(context.Context, *TypingRequest) (*TypingResponse, error)
 	// ListMyRooms pages over the caller's rooms, newest activity first, each
@@ -702,6 +723,9 @@ func (UnimplementedChatServiceServer) Leave(context.Context, *LeaveRequest) (*Le
 }
 func (UnimplementedChatServiceServer) Heartbeat(context.Context, *HeartbeatRequest) (*HeartbeatResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Heartbeat not implemented")
+}
+func (UnimplementedChatServiceServer) ReconcilePresence(context.Context, *ReconcilePresenceRequest) (*ReconcilePresenceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReconcilePresence not implemented")
 }
 func (UnimplementedChatServiceServer) Typing(context.Context, *TypingRequest) (*TypingResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Typing not implemented")
@@ -996,6 +1020,24 @@ func _ChatService_Heartbeat_Handler(srv interface{}, ctx context.Context, dec fu
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ChatServiceServer).Heartbeat(ctx, req.(*HeartbeatRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ChatService_ReconcilePresence_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReconcilePresenceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ChatServiceServer).ReconcilePresence(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ChatService_ReconcilePresence_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ChatServiceServer).ReconcilePresence(ctx, req.(*ReconcilePresenceRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1310,6 +1352,10 @@ var ChatService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Heartbeat",
 			Handler:    _ChatService_Heartbeat_Handler,
+		},
+		{
+			MethodName: "ReconcilePresence",
+			Handler:    _ChatService_ReconcilePresence_Handler,
 		},
 		{
 			MethodName: "Typing",

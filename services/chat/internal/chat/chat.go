@@ -157,6 +157,9 @@ type User struct {
 type ConnRef struct {
 	RoomID       int64
 	ConnectionID string
+	// Lease is the presence lease of the gateway process holding the
+	// socket (Presence.Renew), for Join.
+	Lease string
 }
 
 // Departure is a user whose last connection in a room went away.
@@ -239,9 +242,16 @@ type Presence interface {
 	// Leave forgets a connection; userID is 0 when it was unknown, last is
 	// true when it was the user's last connection in the room.
 	Leave(ctx context.Context, ref ConnRef) (userID int64, last bool, err error)
-	// Refresh extends the expiry of known connections and returns the
-	// unknown ones.
-	Refresh(ctx context.Context, refs []ConnRef, expires time.Time) (unknown []ConnRef, err error)
+	// Renew extends a gateway's lease in each room of sockets (room id ->
+	// the gateway's count) to expires, and returns the rooms where the
+	// lease holds another number of connections, and the store's clock
+	// when it counted (Unix ms).
+	Renew(ctx context.Context, lease string, sockets map[int64]int, expires time.Time) (recount []int64, asOfMs int64, err error)
+	// Reconcile makes the lease's connections in rooms those of refs: it
+	// returns the refs it does not know, and drops the connections refs
+	// lacks that joined before asOfMs, returning the users who thereby
+	// left.
+	Reconcile(ctx context.Context, lease string, asOfMs int64, rooms []int64, refs []ConnRef) (unknown []ConnRef, gone []Departure, err error)
 	// Sweep removes connections that expired before now, each exactly once
 	// across replicas, and returns the users that thereby left.
 	Sweep(ctx context.Context, now time.Time, limit int) ([]Departure, error)

@@ -717,6 +717,9 @@ func (s *Service) Join(ctx context.Context, c Caller, ref ConnRef) (room Room, o
 	if err := checkConnID(ref.ConnectionID); err != nil {
 		return Room{}, nil, User{}, err
 	}
+	if err := CheckLease(ref.Lease); err != nil {
+		return Room{}, nil, User{}, err
+	}
 	if room, err = s.store.Room(ctx, ref.RoomID); err != nil {
 		return Room{}, nil, User{}, err
 	}
@@ -772,14 +775,37 @@ func (s *Service) Leave(ctx context.Context, ref ConnRef) error {
 	return nil
 }
 
-// Heartbeat extends the expiry of a gateway's connections and returns the
-// ones no longer known (the gateway joins them again). apperr.CodeUnavailable
-// when Redis is down.
-func (s *Service) Heartbeat(ctx context.Context, refs []ConnRef) ([]ConnRef, error) {
-	unknown, err := s.presence.Refresh(ctx, refs, time.Now().Add(s.ttl))
+// Heartbeat renews a gateway's lease in the rooms of sockets (room id ->
+// the gateway's count there) for the presence TTL, and returns the rooms
+// whose count differs, to reconcile, and the store's clock when it
+// counted (Unix ms). apperr.CodeUnavailable when Redis is down.
+func (s *Service) Heartbeat(ctx context.Context, lease string, sockets map[int64]int) (recount []int64, asOfMs int64, err error) {
+	if err := CheckLease(lease); err != nil {
+		return nil, 0, err
+	}
+	recount, asOfMs, err = s.presence.Renew(ctx, lease, sockets, time.Now().Add(s.ttl))
 	if err != nil {
 		s.presenceFailed(ctx, "heartbeat", err)
+		return nil, 0, Unavailable(err)
+	}
+	return recount, asOfMs, nil
+}
+
+// ReconcilePresence makes a lease's connections in rooms those of refs (as
+// the gateway saw them after asOfMs): the users of the connections dropped
+// thereby leave, and the refs the store did not know are returned (the
+// gateway joins them again). apperr.CodeUnavailable when Redis is down.
+func (s *Service) ReconcilePresence(ctx context.Context, lease string, asOfMs int64, rooms []int64, refs []ConnRef) ([]ConnRef, error) {
+	if err := CheckLease(lease); err != nil {
+		return nil, err
+	}
+	unknown, gone, err := s.presence.Reconcile(ctx, lease, asOfMs, rooms, refs)
+	if err != nil {
+		s.presenceFailed(ctx, "reconcile", err)
 		return nil, Unavailable(err)
+	}
+	for _, d := range gone {
+		s.announceLeave(ctx, d)
 	}
 	return unknown, nil
 }
@@ -912,6 +938,21 @@ func checkRoomName(name string) (string, error) {
 func checkConnID(id string) error {
 	if id == "" || len(id) > 128 {
 		return apperr.FieldError("connection_id", "A connection id of 1 to 128 bytes is required.")
+	}
+	return nil
+}
+
+// CheckLease checks a presence lease: 1 to 128 letters, digits, '.', '_'
+// or '-' (the presence store separates a lease from a connection id by a
+// space).
+func CheckLease(lease string) error {
+	ok := lease != "" && len(lease) <= 128
+	for i := 0; ok && i < len(lease); i++ {
+		b := lease[i]
+		ok = b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-'
+	}
+	if !ok {
+		return apperr.FieldError("lease", "A lease of 1 to 128 letters, digits, '.', '_' or '-' is required.")
 	}
 	return nil
 }

@@ -1,31 +1,42 @@
 // Package redis keeps chat presence in Redis, shared by every chat
 // replica. Keys (all under the configured prefix; {...} is the hash tag):
 //
-//	{chat:presence:<room>}:expiry  sorted set connection id scored by expiry (Unix ms)
-//	{chat:presence:<room>}:conns   hash connection id -> user id
-//	{chat:presence:<room>}:users   hash user id -> number of connections
-//	{chat:presence:due:<n>}        sorted set room id scored by when to sweep it next
-//	                               (Unix ms), for the rooms with room id mod 16 = n
+//	{chat:online:<room>}:leases   sorted set lease -> expiry (Unix ms)
+//	{chat:online:<room>}:members  sorted set, all scores 0: "<lease> <connection id>"
+//	{chat:online:<room>}:conns    hash connection id -> "<user id> <joined, Unix ms> <lease>"
+//	{chat:online:<room>}:users    hash user id -> number of connections
+//	{chat:online:due:<n>}         sorted set room id scored by when to sweep it next
+//	                              (Unix ms), for the rooms with room id mod 16 = n
 //
-// A room's three keys share one hash tag, so every change to a room is one
-// Lua script on one slot, with every key declared: "first connection of a
-// user in a room" (join) and "last connection" (leave) are decided
-// atomically across gateways and chat replicas, and each expired
-// connection is swept by exactly one sweeper. The same code runs on one
-// node, behind Sentinel and on a Redis Cluster.
+// A connection does not expire by itself: it belongs to a lease, one per
+// gateway process and room, and the gateway's heartbeat renews the lease
+// (one write per room, however many sockets the gateway holds there;
+// renewing each connection cost Redis and the chat service ~2 µs each per
+// heartbeat, ~30% of the CPU 5,000 idle sockets cost in S3). When a
+// gateway dies its leases expire and the sweeper drops their connections.
+// A Join or Leave that was lost (Redis down at that moment) would leave the
+// lease's connections wrong while the gateway lives, so each renewal also
+// counts the lease's connections (members, by lexical range), and the
+// gateway reconciles a room whose count differs from its own.
 //
-// Expiry is kept per room rather than in one global set because a set of
-// every room's connections would have to share a slot with every room's
-// hashes, which a cluster cannot do (a script may only touch keys of one
-// slot). The sweeper finds the rooms worth looking at through the due
-// index: the score of a room there is at most the earliest expiry of its
-// connections (join lowers it; the sweeper raises it to the new earliest
-// expiry after sweeping, or removes an empty room), so a sweep visits only
-// rooms with something to expire, not every room with presence. The index
-// is sharded over 16 hash tags so its load spreads over the cluster's
+// A room's keys share one hash tag, so every change to a room is one Lua
+// script on one slot, with every key declared: "first connection of a user
+// in a room" (join) and "last connection" (leave) are decided atomically
+// across gateways and chat replicas, and each expired lease is swept by
+// exactly one sweeper. The same code runs on one node, behind Sentinel and
+// on a Redis Cluster. The scripts take their clock from Redis (TIME), so a
+// connection's join time and a reconcile's as-of time compare on one
+// clock.
+//
+// The sweeper finds the rooms worth looking at through the due index: the
+// score of a room there is at most the earliest expiry of its leases (join
+// and renewal lower it; the sweeper raises it to the new earliest expiry
+// after sweeping, or removes an empty room), so a sweep visits only rooms
+// with something to expire, not every room with presence. The index is
+// sharded over 16 hash tags so its load spreads over the cluster's
 // masters. It is not updated in the same script as the room (different
 // slots); the order of the two steps keeps it from losing a room (Join and
-// Sweep say how), and every heartbeat re-adds its rooms, so an index write
+// Sweep say how), and every renewal re-adds its rooms, so an index write
 // lost to a Redis failure heals within one heartbeat.
 package redis
 
@@ -47,20 +58,21 @@ const dueShards = 16
 // Presence implements chat.Presence.
 type Presence struct {
 	rdb    goredis.UniversalClient
-	prefix string // prefix + "{chat:presence:"
+	prefix string // prefix + "{chat:online:"
 }
 
 // NewPresence returns a Presence whose keys start with prefix.
 func NewPresence(rdb goredis.UniversalClient, prefix string) *Presence {
-	return &Presence{rdb: rdb, prefix: prefix + "{chat:presence:"}
+	return &Presence{rdb: rdb, prefix: prefix + "{chat:online:"}
 }
 
 var _ chat.Presence = (*Presence)(nil)
 
-// roomKeys are the keys of one room: expiry, conns, users (one hash tag).
+// roomKeys are the keys of one room: leases, members, conns, users (one
+// hash tag).
 func (p *Presence) roomKeys(roomID int64) []string {
 	r := p.prefix + strconv.FormatInt(roomID, 10) + "}:"
-	return []string{r + "expiry", r + "conns", r + "users"}
+	return []string{r + "leases", r + "members", r + "conns", r + "users"}
 }
 
 // dueKey is the due index shard of a room.
@@ -70,75 +82,126 @@ func (p *Presence) dueKey(roomID int64) string {
 
 func (p *Presence) dueShard(n int) string { return p.prefix + "due:" + strconv.Itoa(n) + "}" }
 
-// joinScript: KEYS expiry, conns, users; ARGV conn, uid, expiry.
-// Returns 1 when this is the user's first connection in the room.
-var joinScript = goredis.NewScript(`
-redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 0 then
-  return 0 -- the connection joined before: only its expiry moved
+// luaLib is shared by the scripts: the Redis clock in ms, a lease's
+// members' lexical range, and dropping one connection.
+const luaLib = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-if redis.call('HINCRBY', KEYS[3], ARGV[2], 1) == 1 then
+-- every member of a lease sorts between these ('!' follows ' ')
+local function lease_min(lease) return '[' .. lease .. ' ' end
+local function lease_max(lease) return '(' .. lease .. '!' end
+-- drop removes connection c (KEYS[2..4]: members, conns, users) and
+-- returns its user id when that was the user's last connection, else nil.
+local function drop(c)
+  local v = redis.call('HGET', KEYS[3], c)
+  if not v then
+    return nil
+  end
+  local uid, _, lease = string.match(v, '^(%S+) (%S+) (%S+)$')
+  redis.call('ZREM', KEYS[2], lease .. ' ' .. c)
+  redis.call('HDEL', KEYS[3], c)
+  if redis.call('HINCRBY', KEYS[4], uid, -1) <= 0 then
+    redis.call('HDEL', KEYS[4], uid)
+    return uid
+  end
+  return nil
+end
+`
+
+// joinScript: KEYS leases, members, conns, users; ARGV conn, uid, expiry, lease.
+// Returns 1 when this is the user's first connection in the room.
+var joinScript = goredis.NewScript(luaLib + `
+redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[4])
+if redis.call('HSETNX', KEYS[3], ARGV[1], ARGV[2] .. ' ' .. now_ms() .. ' ' .. ARGV[4]) == 0 then
+  return 0 -- the connection joined before
+end
+redis.call('ZADD', KEYS[2], 0, ARGV[4] .. ' ' .. ARGV[1])
+if redis.call('HINCRBY', KEYS[4], ARGV[2], 1) == 1 then
   return 1
 end
 return 0
 `)
 
-// leaveScript: KEYS expiry, conns, users; ARGV conn.
-// Returns {user id or "", 1 when it was the user's last connection}.
-var leaveScript = goredis.NewScript(`
-redis.call('ZREM', KEYS[1], ARGV[1])
-local uid = redis.call('HGET', KEYS[2], ARGV[1])
-if not uid then
+// leaveScript: KEYS leases, members, conns, users; ARGV conn.
+// Returns {user id or "" when unknown, 1 when it was the user's last
+// connection}.
+var leaveScript = goredis.NewScript(luaLib + `
+local v = redis.call('HGET', KEYS[3], ARGV[1])
+if not v then
   return {'', 0}
 end
-redis.call('HDEL', KEYS[2], ARGV[1])
-if redis.call('HINCRBY', KEYS[3], uid, -1) <= 0 then
-  redis.call('HDEL', KEYS[3], uid)
-  return {uid, 1}
+local gone = drop(ARGV[1])
+if gone then
+  return {gone, 1}
 end
-return {uid, 0}
+return {string.match(v, '^(%S+)'), 0}
 `)
 
-// refreshScript: KEYS expiry; ARGV expiry, conns...
-// Returns the 0-based indexes of unknown connections. One ZMSCORE finds
-// them and one ZADD moves the others' expiry: two commands per chunk
-// rather than two per connection, about a third less Redis CPU per
-// heartbeat (BenchmarkRefresh: 2.1–2.7 → 1.6–1.7 µs per connection).
-var refreshScript = goredis.NewScript(`
-local scores = redis.call('ZMSCORE', KEYS[1], unpack(ARGV, 2))
-local unknown, known = {}, {'XX'}
-for i, s in ipairs(scores) do
-  if s then
-    known[#known + 1] = ARGV[1]
-    known[#known + 1] = ARGV[i + 1]
-  else
-    unknown[#unknown + 1] = i - 1
+// renewScript: KEYS leases, members; ARGV lease, expiry.
+// Renews the lease and returns {its number of connections, now (ms)}.
+var renewScript = goredis.NewScript(luaLib + `
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+return {redis.call('ZLEXCOUNT', KEYS[2], lease_min(ARGV[1]), lease_max(ARGV[1])), now_ms()}
+`)
+
+// reconcileScript: KEYS leases, members, conns, users; ARGV lease, as of
+// (ms), conns.... Returns {0-based indexes of the conns not known, as one
+// space-separated string; then the ids of the users who left}.
+var reconcileScript = goredis.NewScript(luaLib + `
+local listed, unknown = {}, {}
+for i = 3, #ARGV do
+  listed[ARGV[i]] = true
+  if not redis.call('ZSCORE', KEYS[2], ARGV[1] .. ' ' .. ARGV[i]) then
+    unknown[#unknown + 1] = tostring(i - 3)
   end
 end
-if #known > 1 then
-  redis.call('ZADD', KEYS[1], unpack(known))
-end
-return unknown
-`)
-
-// sweepScript: KEYS expiry, conns, users; ARGV now, limit.
-// Sweeps at most limit expired connections of one room and returns the
-// number swept, the room's earliest remaining expiry ("" when none is
-// left), then the ids of the users who left.
-var sweepScript = goredis.NewScript(`
-local conns = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local out = {tostring(#conns), ''}
-for _, c in ipairs(conns) do
-  redis.call('ZREM', KEYS[1], c)
-  local uid = redis.call('HGET', KEYS[2], c)
-  if uid then
-    redis.call('HDEL', KEYS[2], c)
-    if redis.call('HINCRBY', KEYS[3], uid, -1) <= 0 then
-      redis.call('HDEL', KEYS[3], uid)
-      table.insert(out, uid)
+local out = {table.concat(unknown, ' ')}
+local asOf = tonumber(ARGV[2])
+local skip = #ARGV[1] + 2
+for _, m in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], lease_min(ARGV[1]), lease_max(ARGV[1]))) do
+  local c = string.sub(m, skip)
+  if not listed[c] then
+    local v = redis.call('HGET', KEYS[3], c)
+    local joined = v and tonumber(string.match(v, '^%S+ (%S+)')) or 0
+    if not v then
+      redis.call('ZREM', KEYS[2], m) -- a member without its connection
+    elseif joined < asOf then
+      local uid = drop(c)
+      if uid then
+        out[#out + 1] = uid
+      end
     end
   end
 end
+return out
+`)
+
+// sweepScript: KEYS leases, members, conns, users; ARGV now, limit.
+// Drops the connections of at most limit expired leases' connections and
+// returns the number dropped, the room's earliest remaining lease expiry
+// ("" when none is left), then the ids of the users who left.
+var sweepScript = goredis.NewScript(luaLib + `
+local limit = tonumber(ARGV[2])
+local swept, out = 0, {'', ''}
+for _, lease in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, limit)) do
+  local ms = redis.call('ZRANGEBYLEX', KEYS[2], lease_min(lease), lease_max(lease), 'LIMIT', 0, limit - swept)
+  for _, m in ipairs(ms) do
+    local c = string.sub(m, #lease + 2)
+    redis.call('ZREM', KEYS[2], m)
+    local uid = drop(c)
+    if uid then
+      out[#out + 1] = uid
+    end
+  end
+  swept = swept + #ms
+  if swept >= limit then
+    break
+  end
+  redis.call('ZREM', KEYS[1], lease) -- all of its connections are gone
+end
+out[1] = tostring(swept)
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if first[2] then
   out[2] = first[2]
@@ -179,7 +242,7 @@ func runAll(ctx context.Context, rdb goredis.UniversalClient, script *goredis.Sc
 // write comes after the removal; the room is never left out of the index
 // with a connection in it.
 func (p *Presence) Join(ctx context.Context, ref chat.ConnRef, userID int64, expires time.Time) (bool, error) {
-	n, err := joinScript.Run(ctx, p.rdb, p.roomKeys(ref.RoomID), ref.ConnectionID, userID, expires.UnixMilli()).Int()
+	n, err := joinScript.Run(ctx, p.rdb, p.roomKeys(ref.RoomID), ref.ConnectionID, userID, expires.UnixMilli(), ref.Lease).Int()
 	if err != nil {
 		return false, fmt.Errorf("presence join: %w", err)
 	}
@@ -217,59 +280,82 @@ func (p *Presence) Leave(ctx context.Context, ref chat.ConnRef) (int64, bool, er
 	return uid, last == 1, nil
 }
 
-// refreshChunk bounds one refresh script, so a room with many sockets on
-// one gateway does not block Redis for long.
-const refreshChunk = 1000
-
-// Refresh implements chat.Presence: one script per room (and chunk), all
-// in one pipeline, plus each room's due index entry, which heals an entry
-// lost to a failed index write.
-func (p *Presence) Refresh(ctx context.Context, refs []chat.ConnRef, expires time.Time) ([]chat.ConnRef, error) {
-	var (
-		calls  []scriptCall
-		chunks [][]chat.ConnRef
-	)
-	byRoom := map[int64][]chat.ConnRef{}
-	var rooms []int64
-	for _, r := range refs {
-		if _, ok := byRoom[r.RoomID]; !ok {
-			rooms = append(rooms, r.RoomID)
-		}
-		byRoom[r.RoomID] = append(byRoom[r.RoomID], r)
+// Renew implements chat.Presence: one script per room, all in one
+// pipeline, plus each room's due index entry, which heals an entry lost to
+// a failed index write. asOfMs is the earliest of the rooms' clocks (on a
+// cluster, rooms live on several nodes).
+func (p *Presence) Renew(ctx context.Context, lease string, sockets map[int64]int, expires time.Time) (recount []int64, asOfMs int64, err error) {
+	rooms := make([]int64, 0, len(sockets))
+	calls := make([]scriptCall, 0, len(sockets))
+	for room := range sockets {
+		rooms = append(rooms, room)
+		calls = append(calls, scriptCall{keys: p.roomKeys(room)[:2], args: []any{lease, expires.UnixMilli()}})
 	}
-	for _, room := range rooms {
-		all := byRoom[room]
-		for start := 0; start < len(all); start += refreshChunk {
-			chunk := all[start:min(start+refreshChunk, len(all))]
-			args := make([]any, 0, len(chunk)+1)
-			args = append(args, expires.UnixMilli())
-			for _, r := range chunk {
-				args = append(args, r.ConnectionID)
-			}
-			calls = append(calls, scriptCall{keys: p.roomKeys(room)[:1], args: args})
-			chunks = append(chunks, chunk)
-		}
-	}
-	var unknown []chat.ConnRef
-	for i, cmd := range runAll(ctx, p.rdb, refreshScript, calls) {
-		idx, err := cmd.Int64Slice()
+	for i, cmd := range runAll(ctx, p.rdb, renewScript, calls) {
+		res, err := cmd.Int64Slice()
 		if err != nil {
-			return nil, fmt.Errorf("presence refresh: %w", err)
+			return nil, 0, fmt.Errorf("presence renew: %w", err)
 		}
-		for _, j := range idx {
-			unknown = append(unknown, chunks[i][j])
+		if len(res) != 2 {
+			return nil, 0, fmt.Errorf("presence renew: unexpected reply %v", res)
+		}
+		if res[0] != int64(sockets[rooms[i]]) {
+			recount = append(recount, rooms[i])
+		}
+		if asOfMs == 0 || res[1] < asOfMs {
+			asOfMs = res[1]
 		}
 	}
-	_, err := p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
+	_, err = p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
 		for _, room := range rooms {
 			_ = p.markDue(ctx, pipe, room, expires) // queued; Exec reports
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("presence refresh: due index: %w", err)
+		return nil, 0, fmt.Errorf("presence renew: due index: %w", err)
 	}
-	return unknown, nil
+	return recount, asOfMs, nil
+}
+
+// Reconcile implements chat.Presence: one script per room, all in one
+// pipeline.
+func (p *Presence) Reconcile(ctx context.Context, lease string, asOfMs int64, rooms []int64, refs []chat.ConnRef) (unknown []chat.ConnRef, gone []chat.Departure, err error) {
+	byRoom := make(map[int64][]chat.ConnRef, len(rooms))
+	for _, r := range refs {
+		byRoom[r.RoomID] = append(byRoom[r.RoomID], r)
+	}
+	calls := make([]scriptCall, len(rooms))
+	for i, room := range rooms {
+		args := make([]any, 0, len(byRoom[room])+2)
+		args = append(args, lease, asOfMs)
+		for _, r := range byRoom[room] {
+			args = append(args, r.ConnectionID)
+		}
+		calls[i] = scriptCall{keys: p.roomKeys(room), args: args}
+	}
+	cmds := runAll(ctx, p.rdb, reconcileScript, calls)
+	for i, room := range rooms {
+		res, err := cmds[i].StringSlice()
+		if err != nil {
+			return nil, nil, fmt.Errorf("presence reconcile: %w", err)
+		}
+		if len(res) < 1 {
+			return nil, nil, fmt.Errorf("presence reconcile: unexpected reply %v", res)
+		}
+		listed := byRoom[room]
+		for _, f := range strings.Fields(res[0]) {
+			if j, err := strconv.Atoi(f); err == nil && j >= 0 && j < len(listed) {
+				unknown = append(unknown, listed[j])
+			}
+		}
+		for _, u := range res[1:] {
+			if uid, err := strconv.ParseInt(u, 10, 64); err == nil {
+				gone = append(gone, chat.Departure{RoomID: room, UserID: uid})
+			}
+		}
+	}
+	return unknown, gone, nil
 }
 
 // dueRoom is a room the due index says may have expired connections.
@@ -279,12 +365,12 @@ type dueRoom struct {
 }
 
 // Sweep implements chat.Presence. Each round takes up to limit due rooms
-// from every index shard and sweeps up to limit connections of each (one
-// atomic script per room, all in one pipeline), until no room is due, so
-// Redis is never blocked for long even after a big gateway died. A room
-// with connections left gets its earliest expiry as its new index score;
-// an empty room is removed from the index and then looked at once more
-// (see Join for why that order).
+// from every index shard and drops up to limit connections of each one's
+// expired leases (one atomic script per room, all in one pipeline), until
+// no room is due, so Redis is never blocked for long even after a big
+// gateway died. A room with leases left gets its earliest lease expiry as
+// its new index score; a room without is removed from the index and then
+// looked at once more (see Join for why that order).
 func (p *Presence) Sweep(ctx context.Context, now time.Time, limit int) ([]chat.Departure, error) {
 	var gone []chat.Departure
 	nowMs := strconv.FormatInt(now.UnixMilli(), 10)
@@ -408,7 +494,7 @@ func wrapSweep(err error) error {
 
 // Online implements chat.Presence.
 func (p *Presence) Online(ctx context.Context, roomID int64) ([]int64, error) {
-	keys, err := p.rdb.HKeys(ctx, p.roomKeys(roomID)[2]).Result()
+	keys, err := p.rdb.HKeys(ctx, p.roomKeys(roomID)[3]).Result()
 	if err != nil {
 		return nil, fmt.Errorf("presence online: %w", err)
 	}
@@ -430,7 +516,7 @@ func (p *Presence) Counts(ctx context.Context, roomIDs []int64) (map[int64]int, 
 	cmds := make([]*goredis.IntCmd, len(roomIDs))
 	_, err := p.rdb.Pipelined(ctx, func(pipe goredis.Pipeliner) error {
 		for i, id := range roomIDs {
-			cmds[i] = pipe.HLen(ctx, p.roomKeys(id)[2])
+			cmds[i] = pipe.HLen(ctx, p.roomKeys(id)[3])
 		}
 		return nil
 	})

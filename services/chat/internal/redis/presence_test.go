@@ -34,7 +34,7 @@ func TestOneJoinAndOneLeavePerUser(t *testing.T) {
 	eachRedis(t, func(t *testing.T, p *Presence) {
 		ctx := context.Background()
 		exp := time.Now().Add(time.Minute)
-		refs := []chat.ConnRef{{RoomID: 1, ConnectionID: "a"}, {RoomID: 1, ConnectionID: "b"}, {RoomID: 1, ConnectionID: "c"}}
+		refs := []chat.ConnRef{{RoomID: 1, ConnectionID: "a", Lease: "g"}, {RoomID: 1, ConnectionID: "b", Lease: "g"}, {RoomID: 1, ConnectionID: "c", Lease: "g"}}
 
 		var firsts []bool
 		for _, r := range refs {
@@ -52,10 +52,10 @@ func TestOneJoinAndOneLeavePerUser(t *testing.T) {
 			t.Errorf("rejoin: got first=%v err=%v, want false", first, err)
 		}
 		// Another user and another room are independent.
-		if first, _ := p.Join(ctx, chat.ConnRef{RoomID: 1, ConnectionID: "d"}, 8, exp); !first {
+		if first, _ := p.Join(ctx, chat.ConnRef{RoomID: 1, ConnectionID: "d", Lease: "g"}, 8, exp); !first {
 			t.Error("other user: got first=false, want true")
 		}
-		if first, _ := p.Join(ctx, chat.ConnRef{RoomID: 2, ConnectionID: "e"}, 7, exp); !first {
+		if first, _ := p.Join(ctx, chat.ConnRef{RoomID: 2, ConnectionID: "e", Lease: "g"}, 7, exp); !first {
 			t.Error("other room: got first=false, want true")
 		}
 		online, err := p.Online(ctx, 1)
@@ -91,20 +91,20 @@ func TestSweepLeavesOnlyUsersWhoseLastConnectionExpired(t *testing.T) {
 		ctx := context.Background()
 		now := time.Now()
 		soon, later := now.Add(100*time.Millisecond), now.Add(time.Hour)
-		join := func(room int64, conn string, uid int64, exp time.Time) {
-			if _, err := p.Join(ctx, chat.ConnRef{RoomID: room, ConnectionID: conn}, uid, exp); err != nil {
+		join := func(room int64, conn, lease string, uid int64, exp time.Time) {
+			if _, err := p.Join(ctx, chat.ConnRef{RoomID: room, ConnectionID: conn, Lease: lease}, uid, exp); err != nil {
 				t.Fatal(err)
 			}
 		}
-		join(1, "a1", 1, soon)  // user 1: only connection expires -> leaves
-		join(1, "b1", 2, soon)  // user 2: one expires, one lives -> stays
-		join(1, "b2", 2, later) //
-		join(2, "c1", 3, soon)  // user 3 in room 2: refreshed -> stays
-		join(2, "c2", 4, soon)  // user 4 in room 2: expires -> leaves
+		join(1, "a1", "g1", 1, soon)  // user 1: only connection's lease expires -> leaves
+		join(1, "b1", "g1", 2, soon)  // user 2: one expires, one lives -> stays
+		join(1, "b2", "g2", 2, later) //
+		join(2, "c1", "g3", 3, soon)  // user 3 in room 2: lease renewed -> stays
+		join(2, "c2", "g4", 4, soon)  // user 4 in room 2: expires -> leaves
 
-		unknown, err := p.Refresh(ctx, []chat.ConnRef{{RoomID: 2, ConnectionID: "c1"}, {RoomID: 2, ConnectionID: "zz"}}, later)
-		if err != nil || len(unknown) != 1 || unknown[0].ConnectionID != "zz" {
-			t.Fatalf("refresh: got unknown %v %v, want [zz]", unknown, err)
+		recount, asOf, err := p.Renew(ctx, "g3", map[int64]int{2: 1}, later)
+		if err != nil || len(recount) != 0 || asOf < now.UnixMilli()-time.Minute.Milliseconds() {
+			t.Fatalf("renew: got recount %v, as of %d, %v; want none, about now", recount, asOf, err)
 		}
 
 		gone, err := p.Sweep(ctx, now.Add(time.Second), 100)
@@ -122,10 +122,93 @@ func TestSweepLeavesOnlyUsersWhoseLastConnectionExpired(t *testing.T) {
 		if counts[1] != 1 || counts[2] != 1 {
 			t.Errorf("counts after sweep: got %v, want 1:1 2:1", counts)
 		}
-		// An expired connection is unknown to heartbeats, so its gateway rejoins it.
-		unknown, _ = p.Refresh(ctx, []chat.ConnRef{{RoomID: 1, ConnectionID: "a1"}, {RoomID: 1, ConnectionID: "b2"}}, later)
-		if len(unknown) != 1 || unknown[0].ConnectionID != "a1" {
-			t.Errorf("refresh after sweep: got %v, want [a1]", unknown)
+		// A swept lease renewed again holds no connections: its gateway
+		// is told to recount the room, and reconciles (its sockets join
+		// again).
+		if recount, _, _ := p.Renew(ctx, "g1", map[int64]int{1: 2}, later); !slices.Equal(recount, []int64{1}) {
+			t.Errorf("renew after sweep: got recount %v, want [1]", recount)
+		}
+	})
+}
+
+// A lease whose connections in a room differ from its gateway's (a Join or
+// Leave lost) is recounted and reconciled: the connections the gateway
+// lacks that joined before the count leave, those the store lacks are
+// returned to join again, and one that joined after the count stays.
+func TestReconcile(t *testing.T) {
+	t.Parallel()
+	eachRedis(t, func(t *testing.T, p *Presence) {
+		ctx := context.Background()
+		exp := time.Now().Add(time.Minute)
+		join := func(conn, lease string, uid int64) {
+			t.Helper()
+			if _, err := p.Join(ctx, chat.ConnRef{RoomID: 5, ConnectionID: conn, Lease: lease}, uid, exp); err != nil {
+				t.Fatal(err)
+			}
+		}
+		join("a", "gw", 1)
+		join("b", "gw", 2)    // its Leave is lost
+		join("o", "other", 3) // another gateway's, untouched
+
+		// The gateway has a, and n, whose Join was lost.
+		if recount, _, err := p.Renew(ctx, "gw", map[int64]int{5: 2}, exp); err != nil || len(recount) != 0 {
+			t.Fatalf("renew with the same count: got recount %v, %v; want none", recount, err)
+		}
+		recount, asOf, err := p.Renew(ctx, "gw", map[int64]int{5: 3}, exp)
+		if err != nil || !slices.Equal(recount, []int64{5}) {
+			t.Fatalf("renew with another count: got recount %v, %v; want [5]", recount, err)
+		}
+		time.Sleep(5 * time.Millisecond)
+		join("late", "gw", 4) // joined after the count: not in the gateway's list yet
+
+		refs := []chat.ConnRef{{RoomID: 5, ConnectionID: "a"}, {RoomID: 5, ConnectionID: "n"}}
+		unknown, gone, err := p.Reconcile(ctx, "gw", asOf, []int64{5}, refs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(unknown) != 1 || unknown[0].ConnectionID != "n" {
+			t.Errorf("unknown: got %v, want [n]", unknown)
+		}
+		if want := []chat.Departure{{RoomID: 5, UserID: 2}}; !slices.Equal(gone, want) {
+			t.Errorf("gone: got %v, want %v", gone, want)
+		}
+		online, _ := p.Online(ctx, 5)
+		slices.Sort(online)
+		if want := []int64{1, 3, 4}; !slices.Equal(online, want) {
+			t.Errorf("online: got %v, want %v", online, want)
+		}
+	})
+}
+
+// A dead gateway's lease takes all of its connections with it, over
+// several rounds when they are more than one sweep's limit.
+func TestExpiredLeaseDropsItsConnections(t *testing.T) {
+	t.Parallel()
+	eachRedis(t, func(t *testing.T, p *Presence) {
+		ctx := context.Background()
+		now := time.Now()
+		for i := range 7 {
+			ref := chat.ConnRef{RoomID: 9, ConnectionID: fmt.Sprint("d", i), Lease: "dead"}
+			if _, err := p.Join(ctx, ref, int64(i%3+1), now.Add(100*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := p.Join(ctx, chat.ConnRef{RoomID: 9, ConnectionID: "live", Lease: "alive"}, 1, now.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		gone, err := p.Sweep(ctx, now.Add(time.Second), 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(gone, func(a, b chat.Departure) int { return int(a.UserID - b.UserID) })
+		if want := []chat.Departure{{RoomID: 9, UserID: 2}, {RoomID: 9, UserID: 3}}; !slices.Equal(gone, want) {
+			t.Errorf("sweep: got %v, want users 2 and 3 (user 1 has a live connection)", gone)
+		}
+		if leases, _ := p.rdb.ZRange(ctx, p.roomKeys(9)[0], 0, -1).Result(); !slices.Equal(leases, []string{"alive"}) {
+			t.Errorf("leases after the sweep: got %v, want [alive]", leases)
+		}
+		if online, _ := p.Online(ctx, 9); !slices.Equal(online, []int64{1}) {
+			t.Errorf("online: got %v, want [1]", online)
 		}
 	})
 }
@@ -138,7 +221,7 @@ func TestConcurrentSweepersEmitEachLeaveOnce(t *testing.T) {
 		const users = 300
 		for u := range users {
 			for c := range 2 { // two connections each: still one leave per user
-				ref := chat.ConnRef{RoomID: int64(u%5 + 1), ConnectionID: fmt.Sprintf("u%d-c%d", u, c)}
+				ref := chat.ConnRef{RoomID: int64(u%5 + 1), ConnectionID: fmt.Sprintf("u%d-c%d", u, c), Lease: "g"}
 				if _, err := p.Join(ctx, ref, int64(u+1), exp); err != nil {
 					t.Fatal(err)
 				}
@@ -186,7 +269,7 @@ func TestClearRoom(t *testing.T) {
 		ctx := context.Background()
 		exp := time.Now().Add(50 * time.Millisecond)
 		for i, room := range []int64{1, 1, 2} {
-			if _, err := p.Join(ctx, chat.ConnRef{RoomID: room, ConnectionID: fmt.Sprint(i)}, int64(i+1), exp); err != nil {
+			if _, err := p.Join(ctx, chat.ConnRef{RoomID: room, ConnectionID: fmt.Sprint(i), Lease: "g"}, int64(i+1), exp); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -227,7 +310,7 @@ func TestDueIndex(t *testing.T) {
 	eachRedis(t, func(t *testing.T, p *Presence) {
 		ctx := context.Background()
 		now := time.Now()
-		refs := []chat.ConnRef{{RoomID: 3, ConnectionID: "a"}, {RoomID: 19, ConnectionID: "b"}, {RoomID: 4, ConnectionID: "c"}}
+		refs := []chat.ConnRef{{RoomID: 3, ConnectionID: "a", Lease: "g3"}, {RoomID: 19, ConnectionID: "b", Lease: "g19"}, {RoomID: 4, ConnectionID: "c", Lease: "g4"}}
 		for i, r := range refs {
 			if _, err := p.Join(ctx, r, int64(i+1), now.Add(time.Minute)); err != nil {
 				t.Fatal(err)
@@ -244,8 +327,10 @@ func TestDueIndex(t *testing.T) {
 		if err != nil || len(gone) != 1 || gone[0] != (chat.Departure{RoomID: 4, UserID: 3}) {
 			t.Fatalf("sweep without rooms 3 and 19 indexed: got %v %v, want only room 4's user 3", gone, err)
 		}
-		if _, err := p.Refresh(ctx, refs[:2], now.Add(time.Minute)); err != nil {
-			t.Fatal(err)
+		for _, r := range refs[:2] {
+			if _, _, err := p.Renew(ctx, r.Lease, map[int64]int{r.RoomID: 1}, now.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
 		}
 		gone, err = p.Sweep(ctx, now.Add(2*time.Minute), 100)
 		slices.SortFunc(gone, func(a, b chat.Departure) int { return int(a.UserID - b.UserID) })
@@ -300,7 +385,7 @@ func TestJoinsRacingSweepersAreAllSwept(t *testing.T) {
 				for r := j; r < rooms; r += 5 {
 					for c := range 2 {
 						u := 2*r + c
-						ref := chat.ConnRef{RoomID: int64(r), ConnectionID: fmt.Sprint("c", u)}
+						ref := chat.ConnRef{RoomID: int64(r), ConnectionID: fmt.Sprint("c", u), Lease: "g"}
 						if _, err := p.Join(ctx, ref, int64(u+1), time.Now()); err != nil {
 							t.Error(err)
 							return
@@ -344,7 +429,7 @@ func TestJoinsRacingSweepersAreAllSwept(t *testing.T) {
 	})
 }
 
-// The pipelined scripts (heartbeat, sweep) reload themselves on a node
+// The pipelined scripts (renew, sweep) reload themselves on a node
 // that lost its script cache (restart, failover). Only on the private
 // cluster: the shared single node's cache belongs to every test running.
 func TestPipelinedScriptsSurviveScriptFlush(t *testing.T) {
@@ -359,7 +444,7 @@ func TestPipelinedScriptsSurviveScriptFlush(t *testing.T) {
 		now := time.Now()
 		refs := make([]chat.ConnRef, 12) // rooms on every master
 		for i := range refs {
-			refs[i] = chat.ConnRef{RoomID: int64(i), ConnectionID: "c"}
+			refs[i] = chat.ConnRef{RoomID: int64(i), ConnectionID: "c", Lease: "g"}
 			if _, err := p.Join(ctx, refs[i], int64(i+1), now.Add(time.Minute)); err != nil {
 				t.Fatal(err)
 			}
@@ -371,8 +456,12 @@ func TestPipelinedScriptsSurviveScriptFlush(t *testing.T) {
 			}
 		}
 		flush()
-		if unknown, err := p.Refresh(ctx, refs, now.Add(time.Minute)); err != nil || len(unknown) != 0 {
-			t.Fatalf("refresh after SCRIPT FLUSH: got %v %v, want no unknown connections", unknown, err)
+		sockets := map[int64]int{}
+		for _, r := range refs {
+			sockets[r.RoomID] = 1
+		}
+		if recount, _, err := p.Renew(ctx, "g", sockets, now.Add(time.Minute)); err != nil || len(recount) != 0 {
+			t.Fatalf("renew after SCRIPT FLUSH: got recount %v %v, want none", recount, err)
 		}
 		flush()
 		if gone, err := p.Sweep(ctx, now.Add(2*time.Minute), 100); err != nil || len(gone) != len(refs) {

@@ -28,8 +28,9 @@ import (
 // a token nor a service identity gets nothing.
 
 // Calling services (platform/servicetrust) with rights of their own:
-// gateways keep the presence of their sockets (Leave, Heartbeat: a socket
-// outlives its token, and a heartbeat covers many users' sockets); the
+// gateways keep the presence of their sockets (Leave, Heartbeat,
+// ReconcilePresence: a socket outlives its token, and a heartbeat covers
+// many users' sockets); the
 // post service binds a room to a post as part of writing the post, so no
 // one can take a post's room before it exists.
 const (
@@ -260,7 +261,7 @@ func (s *Server) Join(ctx context.Context, req *chatv1.JoinRequest) (*chatv1.Joi
 	if err != nil {
 		return nil, err
 	}
-	room, online, me, err := s.svc.Join(ctx, c, chat.ConnRef{RoomID: req.GetRoomId(), ConnectionID: req.GetConnectionId()})
+	room, online, me, err := s.svc.Join(ctx, c, chat.ConnRef{RoomID: req.GetRoomId(), ConnectionID: req.GetConnectionId(), Lease: leaseOf(req)})
 	if err != nil {
 		return nil, s.errs.Status(ctx, err)
 	}
@@ -282,8 +283,37 @@ func (s *Server) Leave(ctx context.Context, req *chatv1.LeaveRequest) (*chatv1.L
 	return &chatv1.LeaveResponse{}, nil
 }
 
+// leaseOf is the lease a Join names: its lease, else its gateway's id,
+// else "default", a lease no gateway renews, so that such a socket is
+// dropped within the presence TTL as one without heartbeats should be.
+func leaseOf(req *chatv1.JoinRequest) string {
+	switch {
+	case req.GetLease() != "":
+		return req.GetLease()
+	case req.GetGatewayId() != "":
+		return req.GetGatewayId()
+	}
+	return "default"
+}
+
 // Heartbeat implements chatv1.ChatServiceServer.
 func (s *Server) Heartbeat(ctx context.Context, req *chatv1.HeartbeatRequest) (*chatv1.HeartbeatResponse, error) {
+	if err := requireService(ctx, gatewayService); err != nil {
+		return nil, err
+	}
+	sockets := make(map[int64]int, len(req.GetRooms()))
+	for _, r := range req.GetRooms() {
+		sockets[r.GetRoomId()] += int(r.GetSockets())
+	}
+	recount, asOf, err := s.svc.Heartbeat(ctx, req.GetLease(), sockets)
+	if err != nil {
+		return nil, s.errs.Status(ctx, err)
+	}
+	return &chatv1.HeartbeatResponse{Recount: recount, AsOfMs: asOf}, nil
+}
+
+// ReconcilePresence implements chatv1.ChatServiceServer.
+func (s *Server) ReconcilePresence(ctx context.Context, req *chatv1.ReconcilePresenceRequest) (*chatv1.ReconcilePresenceResponse, error) {
 	if err := requireService(ctx, gatewayService); err != nil {
 		return nil, err
 	}
@@ -291,11 +321,11 @@ func (s *Server) Heartbeat(ctx context.Context, req *chatv1.HeartbeatRequest) (*
 	for i, c := range req.GetConnections() {
 		refs[i] = chat.ConnRef{RoomID: c.GetRoomId(), ConnectionID: c.GetConnectionId()}
 	}
-	unknown, err := s.svc.Heartbeat(ctx, refs)
+	unknown, err := s.svc.ReconcilePresence(ctx, req.GetLease(), req.GetAsOfMs(), req.GetRoomIds(), refs)
 	if err != nil {
 		return nil, s.errs.Status(ctx, err)
 	}
-	resp := &chatv1.HeartbeatResponse{Unknown: make([]*chatv1.ConnectionRef, len(unknown))}
+	resp := &chatv1.ReconcilePresenceResponse{Unknown: make([]*chatv1.ConnectionRef, len(unknown))}
 	for i, r := range unknown {
 		resp.Unknown[i] = &chatv1.ConnectionRef{RoomId: r.RoomID, ConnectionId: r.ConnectionID}
 	}

@@ -630,7 +630,7 @@ func hasReason(st *status.Status, reason string) bool {
 func (c *client) rejoin() {
 	ctx, cancel := c.rpcContext()
 	defer cancel()
-	_, err := c.hub.chat.Join(ctx, &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: c.hub.cfg.GatewayID})
+	_, err := c.hub.chat.Join(ctx, &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: c.hub.cfg.GatewayID, Lease: c.hub.lease})
 	if status.Code(err) == codes.Unauthenticated {
 		c.close(CloseTokenExpired, "token expired")
 	}

@@ -47,13 +47,14 @@ type fakeChat struct {
 	drop    map[int64]bool // seqs whose publish is skipped (a lost NATS message)
 	online  map[int64]map[string]int64
 	leaves  []string
-	history int  // ListMessages calls
-	joins   int  // Join calls
-	forget  bool // Heartbeat answers every connection as unknown
+	history int      // ListMessages calls
+	joins   int      // Join calls
+	leases  []string // the lease of each Join
 	// streamDown makes the gateway service's own reads (a room stream's
 	// start and repairs) fail as UNAVAILABLE; users' reads still work.
 	streamDown bool
 	beats      int     // Heartbeat calls
+	reconciles int     // ReconcilePresence calls
 	changed    []int64 // room_id of each EditMessage and DeleteMessage call
 }
 
@@ -120,6 +121,7 @@ func (f *fakeChat) Join(ctx context.Context, in *chatv1.JoinRequest, _ ...grpc.C
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.joins++
+	f.leases = append(f.leases, in.GetLease())
 	r := f.rooms[in.RoomId]
 	if r == nil {
 		return nil, status.Error(codes.NotFound, "Not found.")
@@ -147,14 +149,43 @@ func (f *fakeChat) Leave(_ context.Context, in *chatv1.LeaveRequest, _ ...grpc.C
 	return &chatv1.LeaveResponse{}, nil
 }
 
+// Heartbeat recounts the rooms whose sockets the fake knows in another
+// number (one gateway per test: the lease is not checked).
 func (f *fakeChat) Heartbeat(_ context.Context, in *chatv1.HeartbeatRequest, _ ...grpc.CallOption) (*chatv1.HeartbeatResponse, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.beats++
-	if f.forget {
-		return &chatv1.HeartbeatResponse{Unknown: in.Connections}, nil
+	resp := &chatv1.HeartbeatResponse{AsOfMs: time.Now().UnixMilli()}
+	for _, r := range in.GetRooms() {
+		if len(f.online[r.GetRoomId()]) != int(r.GetSockets()) {
+			resp.Recount = append(resp.Recount, r.GetRoomId())
+		}
 	}
-	return &chatv1.HeartbeatResponse{}, nil
+	return resp, nil
+}
+
+// ReconcilePresence answers the listed sockets the fake does not know and
+// forgets the ones not listed.
+func (f *fakeChat) ReconcilePresence(_ context.Context, in *chatv1.ReconcilePresenceRequest, _ ...grpc.CallOption) (*chatv1.ReconcilePresenceResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reconciles++
+	listed := map[string]bool{}
+	resp := &chatv1.ReconcilePresenceResponse{}
+	for _, c := range in.GetConnections() {
+		listed[c.GetConnectionId()] = true
+		if _, ok := f.online[c.GetRoomId()][c.GetConnectionId()]; !ok {
+			resp.Unknown = append(resp.Unknown, c)
+		}
+	}
+	for _, room := range in.GetRoomIds() {
+		for conn := range f.online[room] {
+			if !listed[conn] {
+				delete(f.online[room], conn)
+			}
+		}
+	}
+	return resp, nil
 }
 
 func (f *fakeChat) Typing(ctx context.Context, in *chatv1.TypingRequest, _ ...grpc.CallOption) (*chatv1.TypingResponse, error) {

@@ -169,6 +169,7 @@ type Hub struct {
 	sends    *sender        // socket sends, batched into SendMessages calls
 	poller   *poller        // starts the readers of sockets with bytes to read
 	expiries expirySchedule // closes sockets when their token expires
+	lease    string         // this process's presence lease (presence.go)
 }
 
 // NewHub returns a hub using chat for RPCs and broker for room events.
@@ -196,6 +197,7 @@ func NewHub(cfg Config, chat chatv1.ChatServiceClient, broker Broker, log *slog.
 		buffers:    newBufferPool(),
 		poller:     newPoller(),
 		sends:      newSender(route, cfg.RPCTimeout, cfg.SendBatchWait, m.observeSendBatch),
+		lease:      newLease(cfg.GatewayID),
 	}
 }
 
@@ -469,7 +471,8 @@ func (h *Hub) Sockets() int {
 	return len(h.conns)
 }
 
-// Run refreshes presence (Heartbeat) until ctx ends.
+// Run renews the replica's presence (heartbeat, presence.go) until ctx
+// ends.
 func (h *Hub) Run(ctx context.Context) {
 	t := time.NewTicker(h.cfg.HeartbeatInterval)
 	defer t.Stop()
@@ -479,41 +482,6 @@ func (h *Hub) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			h.heartbeat(ctx)
-		}
-	}
-}
-
-// heartbeat refreshes every local connection in one batched call (chunks
-// of 5,000) and joins again the ones the chat service forgot (e.g. after a
-// Redis outage).
-func (h *Hub) heartbeat(ctx context.Context) {
-	h.mu.Lock()
-	refs := make([]*chatv1.ConnectionRef, 0, len(h.conns))
-	for id, c := range h.conns {
-		if c.room == nil {
-			continue // a /ws/user/ socket: no presence
-		}
-		refs = append(refs, &chatv1.ConnectionRef{RoomId: c.roomID, ConnectionId: id})
-	}
-	h.mu.Unlock()
-	const chunk = 5000
-	for len(refs) > 0 {
-		n := min(chunk, len(refs))
-		cctx, cancel := context.WithTimeout(ctx, h.cfg.RPCTimeout)
-		resp, err := h.chat.Heartbeat(cctx, &chatv1.HeartbeatRequest{GatewayId: h.cfg.GatewayID, Connections: refs[:n]})
-		cancel()
-		refs = refs[n:]
-		if err != nil {
-			h.log.Warn("chat heartbeat failed", "err", err)
-			continue
-		}
-		for _, u := range resp.GetUnknown() {
-			h.mu.Lock()
-			c := h.conns[u.GetConnectionId()]
-			h.mu.Unlock()
-			if c != nil {
-				go c.rejoin()
-			}
 		}
 	}
 }

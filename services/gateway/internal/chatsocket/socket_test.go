@@ -701,19 +701,28 @@ func TestChatHeartbeatRejoinsForgottenConnections(t *testing.T) {
 	go r.hub.Run(ctx)
 	c := mustDial(t, r, 1, dialOpts{user: 1})
 	c.nextOf("chat.presence")
-	counts := func() (joins, beats int) {
+	counts := func() (joins, beats, reconciles int) {
 		e.chat.mu.Lock()
 		defer e.chat.mu.Unlock()
-		return e.chat.joins, e.chat.beats
+		return e.chat.joins, e.chat.beats, e.chat.reconciles
 	}
-	waitFor(t, "a heartbeat", func() bool { _, b := counts(); return b >= 2 })
-	if j, _ := counts(); j != 1 {
-		t.Fatalf("got %d Join calls while known, want 1", j)
+	waitFor(t, "two heartbeats", func() bool { _, b, _ := counts(); return b >= 2 })
+	if j, _, rc := counts(); j != 1 || rc != 0 {
+		t.Fatalf("got %d Join and %d ReconcilePresence calls while known, want 1 and 0", j, rc)
 	}
 	e.chat.mu.Lock()
-	e.chat.forget = true
+	clear(e.chat.online) // the chat service forgot the room's sockets (a Redis outage)
+	lease := e.chat.leases[0]
 	e.chat.mu.Unlock()
-	waitFor(t, "a re-join", func() bool { j, _ := counts(); return j >= 2 })
+	waitFor(t, "a re-join", func() bool { j, _, _ := counts(); return j >= 2 })
+	e.chat.mu.Lock()
+	defer e.chat.mu.Unlock()
+	if e.chat.reconciles == 0 || len(e.chat.online[1]) != 1 {
+		t.Errorf("after the re-join: %d ReconcilePresence calls, sockets known %v; want a reconcile and the socket", e.chat.reconciles, e.chat.online[1])
+	}
+	if lease == "" || e.chat.leases[1] != lease {
+		t.Errorf("leases of the joins: %q, want one, the same", e.chat.leases)
+	}
 }
 
 func TestChatTypingThrottled(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/jackc/pgx/v5"
 	natsserver "github.com/nats-io/nats-server/v2/server"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/stack"
@@ -608,6 +609,55 @@ func TestF5RedisDown(t *testing.T) {
 		}
 	}
 	must(t, call{method: "POST", url: s.Gateways[0] + "/api/user/logout/", token: signup(t, s.Gateways[0], "bye").Token}, http.StatusOK, nil)
+	c.wantAllAcked(t)
+	c.check(t, s.Gateways[0])
+}
+
+// F5, data lost: Redis restarts empty (no persistence) while members are
+// connected. The next heartbeats find the gateways' leases holding no
+// sockets, the gateways reconcile and join their sockets again, and the
+// room's online count is right again within a heartbeat or two.
+func TestF5RedisLosesPresence(t *testing.T) {
+	t.Parallel()
+	url, _ := testenv.StartRedis(t)
+	env := map[string]string{"REDIS_URL": url}
+	s := stack.Start(t, stack.Options{Gateways: 2, Env: map[string]map[string]string{
+		stack.User: env, stack.Chat: env, stack.Post: env, stack.Gateway: env,
+	}})
+	ctx := contextFor(t)
+	c := newCast(t, ctx, s, 0, 1)
+	c.sendAll(ctx, 2, 100*time.Millisecond)
+	online := func() int {
+		var room struct {
+			OnlineCount int `json:"online_count"`
+		}
+		must(t, call{method: "GET", url: roomURL(s.Gateways[0], c.room), token: c.owner.Token}, http.StatusOK, &room)
+		return room.OnlineCount
+	}
+	if n := online(); n != 2 {
+		t.Fatalf("online_count: got %d, want 2", n)
+	}
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := goredis.NewClient(opts)
+	defer rdb.Close()
+	if err := rdb.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n := online(); n != 0 {
+		t.Fatalf("online_count after the flush: got %d, want 0", n)
+	}
+	// Heartbeats come every 10 s.
+	deadline := time.Now().Add(30 * time.Second)
+	for online() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("online_count 30 s after Redis lost its data: %d, want 2 again", online())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	c.sendAll(ctx, 2, 100*time.Millisecond)
 	c.wantAllAcked(t)
 	c.check(t, s.Gateways[0])
 }

@@ -1,0 +1,100 @@
+package chatsocket
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
+)
+
+// A replica keeps its sockets present in the chat service with one lease
+// per room: each heartbeat renews the lease of every room where the
+// replica has sockets, with their number, so it costs the same for one
+// socket as for thousands (it renewed each socket until 2026-12-06: ~30%
+// of what idle sockets cost, BENCHMARKS.md S3). The chat service answers
+// with the rooms whose count it sees differently, after a Join or Leave
+// that is in flight or was lost (a Redis outage); for those the replica
+// sends the list of its sockets there (reconcile), and joins again the
+// ones the service does not know.
+
+// newLease is a lease unique to this process: the gateway's id (as far as
+// it holds the characters a lease may) and 64 random bits, so two
+// processes with one GATEWAY_ID, or one restarted while its old lease
+// lives, never share a lease.
+func newLease(gatewayID string) string {
+	id := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			return r
+		}
+		return '_'
+	}, gatewayID)
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
+	return id[:min(len(id), 100)] + "-" + hex.EncodeToString(b[:])
+}
+
+// heartbeat renews the replica's lease in every room where it has sockets,
+// and reconciles the rooms the chat service counts differently.
+func (h *Hub) heartbeat(ctx context.Context) {
+	h.mu.Lock()
+	counts := make(map[int64]int32, len(h.rooms))
+	for _, c := range h.conns {
+		if c.room != nil { // a /ws/user/ socket has no presence
+			counts[c.roomID]++
+		}
+	}
+	h.mu.Unlock()
+	if len(counts) == 0 {
+		return
+	}
+	req := &chatv1.HeartbeatRequest{GatewayId: h.cfg.GatewayID, Lease: h.lease, Rooms: make([]*chatv1.RoomSockets, 0, len(counts))}
+	for room, n := range counts {
+		req.Rooms = append(req.Rooms, &chatv1.RoomSockets{RoomId: room, Sockets: n})
+	}
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.RPCTimeout)
+	resp, err := h.chat.Heartbeat(cctx, req)
+	cancel()
+	if err != nil {
+		h.log.Warn("chat heartbeat failed", "err", err)
+		return
+	}
+	if len(resp.GetRecount()) > 0 {
+		h.reconcile(ctx, resp.GetRecount(), resp.GetAsOfMs())
+	}
+}
+
+// reconcile sends the chat service the replica's sockets in rooms, listed
+// after the heartbeat that named the rooms counted (asOfMs), and joins
+// again the ones the service does not know.
+func (h *Hub) reconcile(ctx context.Context, rooms []int64, asOfMs int64) {
+	want := make(map[int64]bool, len(rooms))
+	for _, r := range rooms {
+		want[r] = true
+	}
+	req := &chatv1.ReconcilePresenceRequest{Lease: h.lease, AsOfMs: asOfMs, RoomIds: rooms}
+	h.mu.Lock()
+	for id, c := range h.conns {
+		if c.room != nil && want[c.roomID] {
+			req.Connections = append(req.Connections, &chatv1.ConnectionRef{RoomId: c.roomID, ConnectionId: id})
+		}
+	}
+	h.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, h.cfg.RPCTimeout)
+	resp, err := h.chat.ReconcilePresence(cctx, req)
+	cancel()
+	if err != nil {
+		h.log.Warn("chat presence reconcile failed", "err", err)
+		return
+	}
+	for _, u := range resp.GetUnknown() {
+		h.mu.Lock()
+		c := h.conns[u.GetConnectionId()]
+		h.mu.Unlock()
+		if c != nil && !c.isClosed() {
+			go c.rejoin()
+		}
+	}
+}
