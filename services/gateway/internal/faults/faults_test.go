@@ -556,25 +556,39 @@ func isClosed(ch <-chan struct{}) bool {
 	}
 }
 
+// stackWithOwnRedis starts a stack of two gateways whose services all use
+// a Redis of the test's own, which the test may stop.
+func stackWithOwnRedis(t *testing.T) (s *stack.Stack, redisURL string, stopRedis func()) {
+	t.Helper()
+	redisURL, stopRedis = testenv.StartRedis(t)
+	env := map[string]string{"REDIS_URL": redisURL}
+	s = stack.Start(t, stack.Options{Gateways: 2, Env: map[string]map[string]string{
+		stack.User: env, stack.Chat: env, stack.Post: env, stack.Gateway: env,
+	}})
+	return s, redisURL, stopRedis
+}
+
+// onlineCount is a room's online_count, as a reads it.
+func onlineCount(t *testing.T, s *stack.Stack, room int64, a account) int {
+	t.Helper()
+	var r struct {
+		OnlineCount int `json:"online_count"`
+	}
+	must(t, call{method: "GET", url: roomURL(s.Gateways[0], room), token: a.Token}, http.StatusOK, &r)
+	return r.OnlineCount
+}
+
 // F5: Redis dies during chat. Chat (sockets and REST), login,
 // registration and logout keep working; presence and rate limits degrade
 // as RELIABILITY.md documents.
 func TestF5RedisDown(t *testing.T) {
 	t.Parallel()
-	url, stopRedis := testenv.StartRedis(t)
-	env := map[string]string{"REDIS_URL": url}
-	s := stack.Start(t, stack.Options{Gateways: 2, Env: map[string]map[string]string{
-		stack.User: env, stack.Chat: env, stack.Post: env, stack.Gateway: env,
-	}})
+	s, _, stopRedis := stackWithOwnRedis(t)
 	ctx := contextFor(t)
 	c := newCast(t, ctx, s, 0, 1)
 	c.sendAll(ctx, 5, 100*time.Millisecond)
-	var room struct {
-		OnlineCount int `json:"online_count"`
-	}
-	must(t, call{method: "GET", url: roomURL(s.Gateways[0], c.room), token: c.owner.Token}, http.StatusOK, &room)
-	if room.OnlineCount != 2 {
-		t.Errorf("online_count with Redis: got %d, want 2", room.OnlineCount)
+	if n := onlineCount(t, s, c.room, c.owner); n != 2 {
+		t.Errorf("online_count with Redis: got %d, want 2", n)
 	}
 
 	stopRedis()
@@ -593,9 +607,8 @@ func TestF5RedisDown(t *testing.T) {
 	c.sendAll(ctx, 10, 100*time.Millisecond)
 	// The fault took effect, and presence degrades as documented: the
 	// online count is 0 while three members are connected.
-	must(t, call{method: "GET", url: roomURL(s.Gateways[0], c.room), token: late.Token}, http.StatusOK, &room)
-	if room.OnlineCount != 0 {
-		t.Errorf("online_count without Redis: got %d, want 0 (degraded presence)", room.OnlineCount)
+	if n := onlineCount(t, s, c.room, late); n != 0 {
+		t.Errorf("online_count without Redis: got %d, want 0 (degraded presence)", n)
 	}
 	if o, problems := restSend(ctx, c.bal, late, c.room, "rest without redis", c.h); o != Acked {
 		t.Errorf("REST send without Redis: %v %v", o, problems)
@@ -619,21 +632,11 @@ func TestF5RedisDown(t *testing.T) {
 // room's online count is right again within a heartbeat or two.
 func TestF5RedisLosesPresence(t *testing.T) {
 	t.Parallel()
-	url, _ := testenv.StartRedis(t)
-	env := map[string]string{"REDIS_URL": url}
-	s := stack.Start(t, stack.Options{Gateways: 2, Env: map[string]map[string]string{
-		stack.User: env, stack.Chat: env, stack.Post: env, stack.Gateway: env,
-	}})
+	s, url, _ := stackWithOwnRedis(t)
 	ctx := contextFor(t)
 	c := newCast(t, ctx, s, 0, 1)
 	c.sendAll(ctx, 2, 100*time.Millisecond)
-	online := func() int {
-		var room struct {
-			OnlineCount int `json:"online_count"`
-		}
-		must(t, call{method: "GET", url: roomURL(s.Gateways[0], c.room), token: c.owner.Token}, http.StatusOK, &room)
-		return room.OnlineCount
-	}
+	online := func() int { return onlineCount(t, s, c.room, c.owner) }
 	if n := online(); n != 2 {
 		t.Fatalf("online_count: got %d, want 2", n)
 	}
