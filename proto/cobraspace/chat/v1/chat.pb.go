@@ -1809,9 +1809,11 @@ func (x *HeartbeatRequest) GetRooms() []*RoomSockets {
 
 // RoomSockets is a gateway's number of sockets in one room.
 type RoomSockets struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RoomId        int64                  `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
-	Sockets       int32                  `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The room.
+	RoomId int64 `protobuf:"varint,1,opt,name=room_id,json=roomId,proto3" json:"room_id,omitempty"`
+	// How many of the gateway's sockets are in it.
+	Sockets       int32 `protobuf:"varint,2,opt,name=sockets,proto3" json:"sockets,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
