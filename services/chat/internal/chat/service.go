@@ -717,7 +717,7 @@ func (s *Service) Join(ctx context.Context, c Caller, ref ConnRef) (room Room, o
 	if err := checkConnID(ref.ConnectionID); err != nil {
 		return Room{}, nil, User{}, err
 	}
-	if err := CheckLease(ref.Lease); err != nil {
+	if err := checkLease(ref.Lease); err != nil {
 		return Room{}, nil, User{}, err
 	}
 	if room, err = s.store.Room(ctx, ref.RoomID); err != nil {
@@ -780,7 +780,7 @@ func (s *Service) Leave(ctx context.Context, ref ConnRef) error {
 // whose count differs, to reconcile, and the store's clock when it
 // counted (Unix ms). apperr.CodeUnavailable when Redis is down.
 func (s *Service) Heartbeat(ctx context.Context, lease string, sockets map[int64]int) (recount []int64, asOfMs int64, err error) {
-	if err := CheckLease(lease); err != nil {
+	if err := checkLease(lease); err != nil {
 		return nil, 0, err
 	}
 	recount, asOfMs, err = s.presence.Renew(ctx, lease, sockets, time.Now().Add(s.ttl))
@@ -796,7 +796,7 @@ func (s *Service) Heartbeat(ctx context.Context, lease string, sockets map[int64
 // thereby leave, and the refs the store did not know are returned (the
 // gateway joins them again). apperr.CodeUnavailable when Redis is down.
 func (s *Service) ReconcilePresence(ctx context.Context, lease string, asOfMs int64, rooms []int64, refs []ConnRef) ([]ConnRef, error) {
-	if err := CheckLease(lease); err != nil {
+	if err := checkLease(lease); err != nil {
 		return nil, err
 	}
 	unknown, gone, err := s.presence.Reconcile(ctx, lease, asOfMs, rooms, refs)
@@ -942,10 +942,10 @@ func checkConnID(id string) error {
 	return nil
 }
 
-// CheckLease checks a presence lease: 1 to 128 letters, digits, '.', '_'
+// checkLease checks a presence lease: 1 to 128 letters, digits, '.', '_'
 // or '-' (the presence store separates a lease from a connection id by a
 // space).
-func CheckLease(lease string) error {
+func checkLease(lease string) error {
 	ok := lease != "" && len(lease) <= 128
 	for i := 0; ok && i < len(lease); i++ {
 		b := lease[i]
