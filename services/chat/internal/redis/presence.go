@@ -83,7 +83,7 @@ func (p *Presence) dueKey(roomID int64) string {
 func (p *Presence) dueShard(n int) string { return p.prefix + "due:" + strconv.Itoa(n) + "}" }
 
 // luaLib is shared by the scripts: the Redis clock in ms, a lease's
-// members' lexical range, and dropping one connection.
+// members' lexical range, and forgetting one connection.
 const luaLib = `
 local function now_ms()
   local t = redis.call('TIME')
@@ -92,13 +92,10 @@ end
 -- every member of a lease sorts between these ('!' follows ' ')
 local function lease_min(lease) return '[' .. lease .. ' ' end
 local function lease_max(lease) return '(' .. lease .. '!' end
--- drop removes connection c (KEYS[2..4]: members, conns, users) and
--- returns its user id when that was the user's last connection, else nil.
-local function drop(c)
-  local v = redis.call('HGET', KEYS[3], c)
-  if not v then
-    return nil
-  end
+-- forget removes connection c, whose conns entry is v (KEYS[2..4]:
+-- members, conns, users), and returns its user id when that was the
+-- user's last connection, else nil.
+local function forget(c, v)
   local uid, _, lease = string.match(v, '^(%S+) (%S+) (%S+)$')
   redis.call('ZREM', KEYS[2], lease .. ' ' .. c)
   redis.call('HDEL', KEYS[3], c)
@@ -132,9 +129,8 @@ local v = redis.call('HGET', KEYS[3], ARGV[1])
 if not v then
   return {'', 0}
 end
-local gone = drop(ARGV[1])
-if gone then
-  return {gone, 1}
+if forget(ARGV[1], v) then
+  return {string.match(v, '^(%S+)'), 1}
 end
 return {string.match(v, '^(%S+)'), 0}
 `)
@@ -164,14 +160,10 @@ for _, m in ipairs(redis.call('ZRANGEBYLEX', KEYS[2], lease_min(ARGV[1]), lease_
   local c = string.sub(m, skip)
   if not listed[c] then
     local v = redis.call('HGET', KEYS[3], c)
-    local joined = v and tonumber(string.match(v, '^%S+ (%S+)')) or 0
     if not v then
       redis.call('ZREM', KEYS[2], m) -- a member without its connection
-    elseif joined < asOf then
-      local uid = drop(c)
-      if uid then
-        out[#out + 1] = uid
-      end
+    elseif tonumber(string.match(v, '^%S+ (%S+)')) < asOf then
+      out[#out + 1] = forget(c, v)
     end
   end
 end
@@ -189,10 +181,11 @@ for _, lease in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LI
   local ms = redis.call('ZRANGEBYLEX', KEYS[2], lease_min(lease), lease_max(lease), 'LIMIT', 0, limit - swept)
   for _, m in ipairs(ms) do
     local c = string.sub(m, #lease + 2)
-    redis.call('ZREM', KEYS[2], m)
-    local uid = drop(c)
-    if uid then
-      out[#out + 1] = uid
+    local v = redis.call('HGET', KEYS[3], c)
+    if v then
+      out[#out + 1] = forget(c, v)
+    else
+      redis.call('ZREM', KEYS[2], m) -- a member without its connection
     end
   end
   swept = swept + #ms

@@ -626,11 +626,17 @@ func hasReason(st *status.Status, reason string) bool {
 	return false
 }
 
+// joinRequest records the socket in its room's presence, under the
+// replica's lease (presence.go).
+func (c *client) joinRequest() *chatv1.JoinRequest {
+	return &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: c.hub.cfg.GatewayID, Lease: c.hub.lease}
+}
+
 // rejoin registers the connection again after the chat service forgot it.
 func (c *client) rejoin() {
 	ctx, cancel := c.rpcContext()
 	defer cancel()
-	_, err := c.hub.chat.Join(ctx, &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: c.hub.cfg.GatewayID, Lease: c.hub.lease})
+	_, err := c.hub.chat.Join(ctx, c.joinRequest())
 	if status.Code(err) == codes.Unauthenticated {
 		c.close(CloseTokenExpired, "token expired")
 	}

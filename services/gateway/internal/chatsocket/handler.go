@@ -278,7 +278,7 @@ func (c *client) sync(afterSeq int64) (joined bool, err error) {
 	}
 	var jr *chatv1.JoinResponse
 	err = c.rpc(func(ctx context.Context) (err error) {
-		jr, err = hub.chat.Join(ctx, &chatv1.JoinRequest{RoomId: c.roomID, ConnectionId: c.connID, GatewayId: hub.cfg.GatewayID, Lease: hub.lease})
+		jr, err = hub.chat.Join(ctx, c.joinRequest())
 		return err
 	})
 	if err != nil {

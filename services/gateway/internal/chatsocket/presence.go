@@ -37,22 +37,20 @@ func newLease(gatewayID string) string {
 }
 
 // heartbeat renews the replica's lease in every room where it has sockets,
-// and reconciles the rooms the chat service counts differently.
+// and reconciles the rooms the chat service counts differently. The counts
+// are the rooms' member lists, so it does not walk every socket.
 func (h *Hub) heartbeat(ctx context.Context) {
+	req := &chatv1.HeartbeatRequest{GatewayId: h.cfg.GatewayID, Lease: h.lease}
 	h.mu.Lock()
-	counts := make(map[int64]int32, len(h.rooms))
-	for _, c := range h.conns {
-		if c.room != nil { // a /ws/user/ socket has no presence
-			counts[c.roomID]++
+	for id, r := range h.rooms {
+		// A room held only by /ws/user/ watchers has no members.
+		if n := len(*r.members.Load()); n > 0 {
+			req.Rooms = append(req.Rooms, &chatv1.RoomSockets{RoomId: id, Sockets: int32(n)}) //nolint:gosec // G115: sockets per process are below the open-file limit
 		}
 	}
 	h.mu.Unlock()
-	if len(counts) == 0 {
+	if len(req.Rooms) == 0 {
 		return
-	}
-	req := &chatv1.HeartbeatRequest{GatewayId: h.cfg.GatewayID, Lease: h.lease, Rooms: make([]*chatv1.RoomSockets, 0, len(counts))}
-	for room, n := range counts {
-		req.Rooms = append(req.Rooms, &chatv1.RoomSockets{RoomId: room, Sockets: n})
 	}
 	cctx, cancel := context.WithTimeout(ctx, h.cfg.RPCTimeout)
 	resp, err := h.chat.Heartbeat(cctx, req)
@@ -70,15 +68,13 @@ func (h *Hub) heartbeat(ctx context.Context) {
 // after the heartbeat that named the rooms counted (asOfMs), and joins
 // again the ones the service does not know.
 func (h *Hub) reconcile(ctx context.Context, rooms []int64, asOfMs int64) {
-	want := make(map[int64]bool, len(rooms))
-	for _, r := range rooms {
-		want[r] = true
-	}
 	req := &chatv1.ReconcilePresenceRequest{Lease: h.lease, AsOfMs: asOfMs, RoomIds: rooms}
 	h.mu.Lock()
-	for id, c := range h.conns {
-		if c.room != nil && want[c.roomID] {
-			req.Connections = append(req.Connections, &chatv1.ConnectionRef{RoomId: c.roomID, ConnectionId: id})
+	for _, id := range rooms {
+		if r := h.rooms[id]; r != nil {
+			for _, c := range *r.members.Load() {
+				req.Connections = append(req.Connections, &chatv1.ConnectionRef{RoomId: id, ConnectionId: c.connID})
+			}
 		}
 	}
 	h.mu.Unlock()
