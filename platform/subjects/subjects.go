@@ -8,18 +8,23 @@ import "strconv"
 // Headers of room events (see proto/cobraspace/chat/v1/chat.proto).
 const (
 	HeaderEvent = "Cobra-Event"
-	HeaderSeq   = "Cobra-Seq"
-	// HeaderSender is the sender's user id on edit events, so gateways
-	// hide an edit from users who block its sender (conversations: blocks).
+	// HeaderSender is the sender's user id on the edit events of chat
+	// services older than RoomEvent (whose edits carry their sender).
 	HeaderSender = "Cobra-Sender"
 )
 
-// Room event kinds, the values of HeaderEvent.
+// EventRoom is the HeaderEvent of a typed room event: a protobuf
+// cobraspace.chat.v1.RoomEvent as data.
+const EventRoom = "event"
+
+// Room event kinds: the names services give a room event's kind in logs,
+// metrics and their own code, and the values of HeaderEvent before
+// RoomEvent, when the data was the client frame itself (a RoomMessages
+// for EventMessages). Gateways still accept those.
 const (
-	// EventMessage is one new message (frame as data, seq in HeaderSeq).
+	// EventMessage is one new message.
 	EventMessage = "message"
-	// EventMessages is the new messages of one room from one commit: a
-	// protobuf cobraspace.chat.v1.RoomMessages as data, no HeaderSeq.
+	// EventMessages is the new messages of one room from one commit.
 	EventMessages    = "messages"
 	EventEdit        = "edit"
 	EventDelete      = "delete"
@@ -27,11 +32,6 @@ const (
 	EventLeave       = "leave"
 	EventTyping      = "typing"
 	EventRoomDeleted = "room_deleted"
-)
-
-// Room event kinds of replies and reactions; like edit and delete, the
-// data is the client frame itself.
-const (
 	// EventReaction is a message's new reaction counts
 	// (chat.message.reaction).
 	EventReaction = "reaction"

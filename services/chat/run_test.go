@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -238,30 +237,73 @@ func (h *harness) as(uid int64) context.Context {
 	return grpcauth.WithToken(ctx, h.tokens[uid])
 }
 
-// event is one room event as a gateway sees it: a "messages" event is
-// split into one "message" event per message, with its seq.
+// event is one room event as a gateway sees it: a RoomEvent with new
+// messages is split into one "message" event per message (msg).
 type event struct {
-	kind, seq string
-	data      []byte
+	kind string // subjects.Event*, from the set field of ev
+	ev   *chatv1.RoomEvent
+	msg  *chatv1.RoomMessage
 }
 
-// watch subscribes to a room's events.
+func (e event) String() string {
+	if e.msg != nil {
+		return fmt.Sprintf("%s %v", e.kind, e.msg)
+	}
+	return fmt.Sprintf("%s %v", e.kind, e.ev)
+}
+
+// eventKind names the change ev carries with the subjects.Event* names.
+func eventKind(ev *chatv1.RoomEvent) string {
+	switch ev.GetEvent().(type) {
+	case *chatv1.RoomEvent_Messages:
+		return subjects.EventMessages
+	case *chatv1.RoomEvent_Edited:
+		return subjects.EventEdit
+	case *chatv1.RoomEvent_Deleted:
+		return subjects.EventDelete
+	case *chatv1.RoomEvent_Reactions:
+		return subjects.EventReaction
+	case *chatv1.RoomEvent_Replies:
+		return subjects.EventReplies
+	case *chatv1.RoomEvent_Joined:
+		return subjects.EventJoin
+	case *chatv1.RoomEvent_Left:
+		return subjects.EventLeave
+	case *chatv1.RoomEvent_Typing:
+		return subjects.EventTyping
+	case *chatv1.RoomEvent_RoomDeleted:
+		return subjects.EventRoomDeleted
+	}
+	return "empty event"
+}
+
+// watch subscribes to a room's events. A NATS message that is not exactly
+// a typed event (header Cobra-Event: event and nothing else of ours, a
+// RoomEvent as data) arrives as an event of a kind no test expects.
 func (h *harness) watch(t *testing.T, roomID int64) chan event {
 	t.Helper()
 	ch := make(chan event, 100)
 	sub, err := h.nc.Subscribe(h.subjects.Room(roomID), func(m *nats.Msg) {
-		kind := m.Header.Get(subjects.HeaderEvent)
+		if got := m.Header.Values(subjects.HeaderEvent); len(got) != 1 || got[0] != subjects.EventRoom {
+			ch <- event{kind: fmt.Sprintf("header %s %q", subjects.HeaderEvent, got)}
+			return
+		}
+		if got := m.Header.Get(subjects.HeaderSender); got != "" {
+			ch <- event{kind: fmt.Sprintf("header %s %q", subjects.HeaderSender, got)}
+			return
+		}
+		var ev chatv1.RoomEvent
+		if err := proto.Unmarshal(m.Data, &ev); err != nil {
+			ch <- event{kind: "undecodable event: " + err.Error()}
+			return
+		}
+		kind := eventKind(&ev)
 		if kind != subjects.EventMessages {
-			ch <- event{kind: kind, seq: m.Header.Get(subjects.HeaderSeq), data: m.Data}
+			ch <- event{kind: kind, ev: &ev}
 			return
 		}
-		var batch chatv1.RoomMessages
-		if err := proto.Unmarshal(m.Data, &batch); err != nil {
-			ch <- event{kind: "undecodable messages", data: m.Data}
-			return
-		}
-		for _, bm := range batch.GetMessages() {
-			ch <- event{kind: subjects.EventMessage, seq: strconv.FormatInt(bm.GetSeq(), 10), data: bm.GetFrame()}
+		for _, rm := range ev.GetMessages().GetMessages() {
+			ch <- event{kind: subjects.EventMessage, ev: &ev, msg: rm}
 		}
 	})
 	if err != nil {
@@ -275,22 +317,17 @@ func (h *harness) watch(t *testing.T, roomID int64) chan event {
 }
 
 // next returns the room's next event, which must be of kind event.
-func next(t *testing.T, ch chan event, kind string, within time.Duration) map[string]any {
+func next(t *testing.T, ch chan event, kind string, within time.Duration) event {
 	t.Helper()
 	select {
-	case m := <-ch:
-		if m.kind != kind {
-			t.Fatalf("got event %q (%s), want %q", m.kind, m.data, kind)
+	case e := <-ch:
+		if e.kind != kind {
+			t.Fatalf("got event %s, want %q", e, kind)
 		}
-		var frame map[string]any
-		if err := json.Unmarshal(m.data, &frame); err != nil {
-			t.Fatalf("frame %s: %v", m.data, err)
-		}
-		frame["_seq_header"] = m.seq
-		return frame
+		return e
 	case <-time.After(within):
 		t.Fatalf("no %q event within %v", kind, within)
-		return nil
+		return event{}
 	}
 }
 
@@ -298,8 +335,8 @@ func next(t *testing.T, ch chan event, kind string, within time.Duration) map[st
 func quiet(t *testing.T, ch chan event, d time.Duration) {
 	t.Helper()
 	select {
-	case m := <-ch:
-		t.Fatalf("got unexpected event %s: %s", m.kind, m.data)
+	case e := <-ch:
+		t.Fatalf("got unexpected event %s", e)
 	case <-time.After(d):
 	}
 }
@@ -331,25 +368,20 @@ func TestMessagesOverRPC(t *testing.T) {
 	if sent.GetSeq() != 1 || sent.GetNickname() != "alice" || sent.GetSenderEmail() != "alice@example.com" || sent.GetSenderId() != 1 {
 		t.Errorf("sent: got %v, want seq 1 from alice", sent)
 	}
-	frame := next(t, events, subjects.EventMessage, 5*time.Second)
-	want := map[string]any{
-		"type": "chat.message", "message": "Hello, World!", "sender": "alice@example.com", "nickname": "alice",
-		"profile_picture_url": "/media/avatars/1.webp", "id": float64(sent.GetId()), "seq": float64(1),
-		"room": float64(room.GetId()), "client_msg_id": "c1", "parent_chat": nil, "edited_at": nil, "_seq_header": "1",
-		"created_at":  sent.GetCreatedAt().AsTime().UTC().Format(time.RFC3339Nano),
-		"reply_count": float64(0), "parent": nil,
+	rm := next(t, events, subjects.EventMessage, 5*time.Second).msg
+	if rm.GetSeq() != 1 || rm.GetSenderId() != 1 || rm.GetCreatedUnixNano() != sent.GetCreatedAt().AsTime().UnixNano() ||
+		rm.GetTraceparent() != "" || len(rm.GetFrame()) != 0 {
+		t.Errorf("published message: got %v, want seq 1 from user 1 at %v, untraced, without frame", rm, sent.GetCreatedAt().AsTime())
 	}
-	if r, ok := frame["reactions"].([]any); !ok || len(r) != 0 {
-		t.Errorf("frame reactions: got %v, want []", frame["reactions"])
+	// Exactly the message as stored: no edit time, replies, reactions or
+	// parent yet.
+	want := &chatv1.Message{
+		Id: sent.GetId(), Seq: 1, RoomId: room.GetId(), Text: "Hello, World!", SenderId: 1,
+		SenderEmail: "alice@example.com", Nickname: "alice", ProfilePictureUrl: "/media/avatars/1.webp",
+		ClientMsgId: "c1", CreatedAt: sent.GetCreatedAt(),
 	}
-	delete(frame, "reactions")
-	if len(frame) != len(want) {
-		t.Errorf("frame keys: got %v, want %v", frame, want)
-	}
-	for k, v := range want {
-		if frame[k] != v {
-			t.Errorf("frame[%q]: got %v, want %v", k, frame[k], v)
-		}
+	if !proto.Equal(rm.GetMessage(), want) {
+		t.Errorf("published message:\n got  %v\n want %v", rm.GetMessage(), want)
 	}
 	// Published after commit: history already has it.
 	hist, err := h.client.ListMessages(h.as(2), &chatv1.ListMessagesRequest{RoomId: room.GetId()})
@@ -366,21 +398,22 @@ func TestMessagesOverRPC(t *testing.T) {
 	if err != nil || reply.GetSeq() != 2 || reply.GetParentId() != sent.GetId() {
 		t.Fatalf("reply: got %v %v", reply, err)
 	}
-	frame = next(t, events, subjects.EventMessage, 5*time.Second)
-	if frame["seq"] != float64(2) || frame["parent_chat"] != float64(sent.GetId()) || frame["nickname"] != "<b>bob</b>" {
-		t.Errorf("reply frame: got %v", frame)
+	rm = next(t, events, subjects.EventMessage, 5*time.Second).msg
+	if m := rm.GetMessage(); rm.GetSeq() != 2 || rm.GetSenderId() != 2 || m.GetSeq() != 2 || m.GetParentId() != sent.GetId() ||
+		m.GetNickname() != "<b>bob</b>" || m.GetSenderEmail() != "bob@example.com" || m.GetText() != "hi <b>" {
+		t.Errorf("published reply: got %v", rm)
 	}
 	// The reply names its parent, whose new reply count follows.
-	if p, _ := frame["parent"].(map[string]any); p["id"] != float64(sent.GetId()) || p["seq"] != float64(1) ||
-		p["sender"] != "alice@example.com" || p["nickname"] != "alice" || p["excerpt"] != "Hello, World!" || p["deleted"] != any(false) {
-		t.Errorf("reply frame parent: got %v", frame["parent"])
+	if p := rm.GetMessage().GetParent(); p.GetId() != sent.GetId() || p.GetSeq() != 1 || p.GetSenderEmail() != "alice@example.com" ||
+		p.GetNickname() != "alice" || p.GetExcerpt() != "Hello, World!" || p.GetDeleted() {
+		t.Errorf("published reply's parent: got %v", p)
 	}
 	if p := reply.GetParent(); p.GetId() != sent.GetId() || p.GetSenderEmail() != "alice@example.com" {
 		t.Errorf("reply answer parent: got %v", p)
 	}
-	frame = next(t, events, subjects.EventReplies, 5*time.Second)
-	if frame["type"] != "chat.message.replies" || frame["id"] != float64(sent.GetId()) || frame["reply_count"] != float64(1) {
-		t.Errorf("replies frame: got %v", frame)
+	if r := next(t, events, subjects.EventReplies, 5*time.Second).ev.GetReplies(); r.GetId() != sent.GetId() ||
+		r.GetSeq() != 1 || r.GetReplyCount() != 1 {
+		t.Errorf("replies event: got %v, want message %d (seq 1) with 1 reply", r, sent.GetId())
 	}
 
 	// Validation and unknown rooms.
@@ -446,10 +479,13 @@ func TestMessagesOverRPC(t *testing.T) {
 	if err != nil || edited.GetText() != "Hello again" || edited.GetEditedAt() == nil {
 		t.Fatalf("edit: got %v %v", edited, err)
 	}
-	frame = next(t, events, subjects.EventEdit, 5*time.Second)
-	if frame["type"] != "chat.message.edit" || frame["id"] != float64(sent.GetId()) || frame["seq"] != float64(1) ||
-		frame["message"] != "Hello again" || frame["edited_at"] == "" || frame["_seq_header"] != "" {
-		t.Errorf("edit frame: got %v", frame)
+	// The edit carries its sender (gateways hide it from users who block
+	// them) in the message; watch refuses a Cobra-Sender header.
+	if m := next(t, events, subjects.EventEdit, 5*time.Second).ev.GetEdited(); m.GetId() != sent.GetId() || m.GetSeq() != 1 ||
+		m.GetRoomId() != room.GetId() || m.GetText() != "Hello again" || m.GetSenderId() != 1 ||
+		!m.GetEditedAt().AsTime().Equal(edited.GetEditedAt().AsTime()) {
+		t.Errorf("edit event: got %v, want message %d (seq 1) from user 1, \"Hello again\", edited at %v",
+			m, sent.GetId(), edited.GetEditedAt().AsTime())
 	}
 	// Editing a reply answers it with its parent and reply count, as
 	// history shows it.
@@ -462,13 +498,24 @@ func TestMessagesOverRPC(t *testing.T) {
 	}
 	next(t, events, subjects.EventEdit, 5*time.Second)
 	next(t, events, subjects.EventEdit, 5*time.Second)
+	// A reaction: the toggler's answer marks "me", the room's event,
+	// which every viewer gets, does not.
+	toggled, err := h.client.ToggleReaction(h.as(2), &chatv1.ToggleReactionRequest{MessageId: sent.GetId(), Emoji: "👍"})
+	if err != nil || !toggled.GetAdded() || len(toggled.GetReactions()) != 1 || !toggled.GetReactions()[0].GetMe() {
+		t.Fatalf("toggle: got %v %v, want 👍 added, me", toggled, err)
+	}
+	wantReactions := &chatv1.MessageReactions{Id: sent.GetId(), Seq: 1, Rev: toggled.GetRev(),
+		Reactions: []*chatv1.Reaction{{Emoji: "👍", Count: 1}}}
+	if r := next(t, events, subjects.EventReaction, 5*time.Second).ev.GetReactions(); toggled.GetRev() == 0 || !proto.Equal(r, wantReactions) {
+		t.Errorf("reaction event:\n got  %v\n want %v", r, wantReactions)
+	}
 	del, err := h.client.DeleteMessage(h.as(1), &chatv1.DeleteMessageRequest{Id: sent.GetId()})
 	if err != nil || del.GetSeq() != 1 || del.GetRoomId() != room.GetId() {
 		t.Fatalf("delete: got %v %v", del, err)
 	}
-	frame = next(t, events, subjects.EventDelete, 5*time.Second)
-	if frame["type"] != "chat.message.delete" || frame["id"] != float64(sent.GetId()) || frame["room"] != float64(room.GetId()) {
-		t.Errorf("delete frame: got %v", frame)
+	if m := next(t, events, subjects.EventDelete, 5*time.Second).ev.GetDeleted(); m.GetId() != sent.GetId() ||
+		m.GetSeq() != 1 || m.GetRoomId() != room.GetId() || m.GetText() != "" {
+		t.Errorf("delete event: got %v, want message %d (seq 1) of room %d, without its text", m, sent.GetId(), room.GetId())
 	}
 	_, err = h.client.EditMessage(h.as(1), &chatv1.EditMessageRequest{Id: sent.GetId(), Text: "x"})
 	wantCode(t, err, codes.NotFound, "Message not found.")
@@ -481,9 +528,9 @@ func TestMessagesOverRPC(t *testing.T) {
 	if _, err := h.client.Typing(h.as(2), &chatv1.TypingRequest{RoomId: room.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	frame = next(t, events, subjects.EventTyping, 5*time.Second)
-	if frame["type"] != "chat.typing" || frame["username"] != "<b>bob</b>" || frame["email"] != "bob@example.com" {
-		t.Errorf("typing frame: got %v", frame)
+	if u := next(t, events, subjects.EventTyping, 5*time.Second).ev.GetTyping(); u.GetUserId() != 2 ||
+		u.GetNickname() != "<b>bob</b>" || u.GetEmail() != "bob@example.com" {
+		t.Errorf("typing event: got %v, want bob", u)
 	}
 	_, err = h.client.Typing(h.as(2), &chatv1.TypingRequest{RoomId: 999999})
 	wantCode(t, err, codes.NotFound, "Room not found.")
@@ -585,9 +632,9 @@ func TestRoomsOverRPC(t *testing.T) {
 	if _, err := h.client.DeleteRoom(h.as(1), &chatv1.DeleteRoomRequest{Id: room.GetId()}); err != nil {
 		t.Fatal(err)
 	}
-	frame := next(t, events, subjects.EventRoomDeleted, 5*time.Second)
-	if frame["type"] != "chat.room.deleted" || frame["room"] != float64(room.GetId()) {
-		t.Errorf("room_deleted frame: got %v", frame)
+	// The room is the subject's (watch subscribes to that room only).
+	if next(t, events, subjects.EventRoomDeleted, 5*time.Second).ev.GetRoomDeleted() == nil {
+		t.Error("room_deleted event without room_deleted")
 	}
 	_, err = h.client.GetRoom(h.as(1), &chatv1.GetRoomRequest{Id: room.GetId()})
 	wantCode(t, err, codes.NotFound, "Room not found.")
@@ -659,19 +706,17 @@ func testPresenceOverRPC(t *testing.T, env map[string]string) {
 	if resp.GetMe().GetNickname() != "alice" || len(resp.GetOnline()) != 1 || resp.GetRoom().GetOnlineCount() != 1 {
 		t.Errorf("first join: got %v", resp)
 	}
-	frame := next(t, events, subjects.EventJoin, 5*time.Second)
-	if frame["type"] != "chat.user.join" || frame["username"] != "alice" || frame["email"] != "alice@example.com" ||
-		frame["profile_picture_url"] != "/media/avatars/1.webp" {
-		t.Errorf("join frame: got %v", frame)
+	if u := next(t, events, subjects.EventJoin, 5*time.Second).ev.GetJoined(); u.GetUserId() != 1 || u.GetNickname() != "alice" ||
+		u.GetEmail() != "alice@example.com" || u.GetProfilePictureUrl() != "/media/avatars/1.webp" {
+		t.Errorf("join event: got %v, want alice", u)
 	}
 	join(1, "b") // a second tab: no event
 	resp = join(2, "c")
 	if len(resp.GetOnline()) != 2 || resp.GetRoom().GetOnlineCount() != 2 {
 		t.Errorf("online after bob joined: got %v", resp.GetOnline())
 	}
-	frame = next(t, events, subjects.EventJoin, 5*time.Second)
-	if frame["username"] != "<b>bob</b>" {
-		t.Errorf("join frame: got %v", frame)
+	if u := next(t, events, subjects.EventJoin, 5*time.Second).ev.GetJoined(); u.GetUserId() != 2 || u.GetNickname() != "<b>bob</b>" {
+		t.Errorf("join event: got %v, want bob", u)
 	}
 	got, err := h.client.GetRoom(h.as(1), &chatv1.GetRoomRequest{Id: room.GetId()})
 	if err != nil || got.GetOnlineCount() != 2 {
@@ -681,9 +726,9 @@ func testPresenceOverRPC(t *testing.T, env map[string]string) {
 	leave("a") // alice still has "b": no event
 	quiet(t, events, 100*time.Millisecond)
 	leave("b")
-	frame = next(t, events, subjects.EventLeave, 5*time.Second)
-	if frame["type"] != "chat.user.leave" || frame["username"] != "alice" || frame["email"] != "alice@example.com" {
-		t.Errorf("leave frame: got %v", frame)
+	if u := next(t, events, subjects.EventLeave, 5*time.Second).ev.GetLeft(); u.GetUserId() != 1 || u.GetNickname() != "alice" ||
+		u.GetEmail() != "alice@example.com" {
+		t.Errorf("leave event: got %v, want alice", u)
 	}
 
 	// Alice comes back on "d" and keeps it alive with heartbeats of its
@@ -713,29 +758,28 @@ func testPresenceOverRPC(t *testing.T, env map[string]string) {
 		t.Fatalf("reconcile: got %v %v, want never-joined unknown", rec, err)
 	}
 	stop := time.Now().Add(3500 * time.Millisecond)
-	var bobLeft map[string]any
+	var bobLeft *chatv1.RoomUser
 	for time.Now().Before(stop) {
 		if hb := heartbeat(1); len(hb.GetRecount()) != 0 {
 			t.Fatalf("heartbeat: got recount %v, want none", hb.GetRecount())
 		}
 		select {
-		case m := <-events:
+		case e := <-events:
 			if bobLeft != nil {
-				t.Fatalf("second event %s: %s", m.kind, m.data)
+				t.Fatalf("second event %s", e)
 			}
-			if err := json.Unmarshal(m.data, &bobLeft); err != nil || m.kind != subjects.EventLeave {
-				t.Fatalf("got %s %s, want bob's leave", m.kind, m.data)
+			if bobLeft = e.ev.GetLeft(); e.kind != subjects.EventLeave || bobLeft == nil {
+				t.Fatalf("got %s, want bob's leave", e)
 			}
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	if bobLeft == nil || bobLeft["username"] != "<b>bob</b>" {
+	if bobLeft.GetUserId() != 2 || bobLeft.GetNickname() != "<b>bob</b>" {
 		t.Fatalf("bob's leave after expiry: got %v", bobLeft)
 	}
 	// Without heartbeats alice's "d" expires too.
-	frame = next(t, events, subjects.EventLeave, 5*time.Second)
-	if frame["username"] != "alice" {
-		t.Errorf("alice's leave after expiry: got %v", frame)
+	if u := next(t, events, subjects.EventLeave, 5*time.Second).ev.GetLeft(); u.GetUserId() != 1 || u.GetNickname() != "alice" {
+		t.Errorf("alice's leave after expiry: got %v", u)
 	}
 
 	_, err = h.client.Join(h.as(1), &chatv1.JoinRequest{RoomId: 999999, ConnectionId: "x"})

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cobraspace/cobraspace/platform/subjects"
 	"github.com/cobraspace/cobraspace/platform/testenv"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 )
@@ -104,7 +105,7 @@ func TestSquattedPostRoomIsReplaced(t *testing.T) {
 	if err != nil || room.GetOwnerId() != 1 || room.GetPostId() != 42 || room.GetId() == squatted {
 		t.Fatalf("post service for the writer: %v, %v; want a new room of post 42 owned by user 1", room, err)
 	}
-	next(t, events, "room_deleted", 5*time.Second)
+	next(t, events, subjects.EventRoomDeleted, 5*time.Second)
 	_, err = h.client.GetRoom(h.as(1), &chatv1.GetRoomRequest{Id: squatted})
 	wantCode(t, err, codes.NotFound, "")
 	again, err := h.post.CreateRoom(h.as(1), &chatv1.CreateRoomRequest{Name: "post 42", PostId: 42})
@@ -182,9 +183,10 @@ func TestSendMessagesBatch(t *testing.T) {
 	if m := out[4].GetMessage(); m.GetId() != out[0].GetMessage().GetId() {
 		t.Errorf("entry 4: %v, want the message of entry 0", out[4])
 	}
-	for _, seq := range []string{"1", "2"} {
-		if f := next(t, events, "message", 5*time.Second); f["_seq_header"] != seq {
-			t.Errorf("published %v, want seq %s", f, seq)
+	for i, want := range []*chatv1.Message{out[0].GetMessage(), out[3].GetMessage()} {
+		if m := next(t, events, subjects.EventMessage, 5*time.Second).msg; m.GetSeq() != int64(i+1) ||
+			m.GetSenderId() != want.GetSenderId() || m.GetMessage().GetText() != want.GetText() {
+			t.Errorf("published %v, want seq %d: %v", m, i+1, want)
 		}
 	}
 }

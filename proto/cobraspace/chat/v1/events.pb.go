@@ -23,11 +23,225 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// RoomMessages is the data of a "messages" event (header Cobra-Event:
-// messages) on a room's subject: the messages of that room one group
-// commit stored, in seq order. One NATS message per room per commit,
-// rather than one per message, lets a gateway queue them on each socket
-// at once, so a socket writes them with one system call.
+// RoomEvent is the data of every live event the chat service publishes on
+// a room's subject (header Cobra-Event: event): one committed change of
+// the room, typed. Each gateway replica encodes the client frame of an
+// event once for all of its sockets (docs/api.md has the frames), so the
+// frames' JSON is written in one place, the gateway.
+type RoomEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The change; an event with none set (a kind newer than the gateway) is
+	// ignored.
+	//
+	// Types that are valid to be assigned to Event:
+	//
+	//	*RoomEvent_Messages
+	//	*RoomEvent_Edited
+	//	*RoomEvent_Deleted
+	//	*RoomEvent_Reactions
+	//	*RoomEvent_Replies
+	//	*RoomEvent_Joined
+	//	*RoomEvent_Left
+	//	*RoomEvent_Typing
+	//	*RoomEvent_RoomDeleted
+	Event         isRoomEvent_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomEvent) Reset() {
+	*x = RoomEvent{}
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomEvent) ProtoMessage() {}
+
+func (x *RoomEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomEvent.ProtoReflect.Descriptor instead.
+func (*RoomEvent) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RoomEvent) GetEvent() isRoomEvent_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *RoomEvent) GetMessages() *RoomMessages {
+	if x != nil {
+		if x, ok := x.Event.(*RoomEvent_Messages); ok {
+			return x.Messages
+		}
+	}
+	return nil
+}
+
+func (x *RoomEvent) GetEdited() *Message {
+	if x != nil {
+		if x, ok := x.Event.(*RoomEvent_Edited); ok {
+			return x.Edited
+		}
+	}
+	return nil
+}
+
+func (x *RoomEvent) GetDeleted() *Message {
+	if x != nil {
+		if x, ok := x.Event.(*RoomEvent_Deleted); ok {
+			return x.Deleted
+		}
+	}
+	return nil
+}
+
+func (x *RoomEvent) GetReactions() *MessageReactions {
+	if x != nil {
+		if x, ok := x.Event.(*RoomEvent_Reactions); ok {
+			return x.Reactions
+		}
+	}
+	return nil
+}
+
+func (x *RoomEvent) GetReplies() *MessageReplies {
+	if x != nil {
+		if x, ok := x.Event.(*RoomEvent_Replies); ok {
+			return x.Replies
+		}
+	}
+	return nil
+}
+
+func (x *RoomEvent) GetJoined() *RoomUser {
+	if x != nil {
+		if x, ok := x.Event.(*RoomEvent_Joined); ok {
+			return x.Joined
+		}
+	}
+	return nil
+}
+
+func (x *RoomEvent) GetLeft() *RoomUser {
+	if x != nil {
+		if x, ok := x.Event.(*RoomEvent_Left); ok {
+			return x.Left
+		}
+	}
+	return nil
+}
+
+func (x *RoomEvent) GetTyping() *RoomUser {
+	if x != nil {
+		if x, ok := x.Event.(*RoomEvent_Typing); ok {
+			return x.Typing
+		}
+	}
+	return nil
+}
+
+func (x *RoomEvent) GetRoomDeleted() *RoomDeleted {
+	if x != nil {
+		if x, ok := x.Event.(*RoomEvent_RoomDeleted); ok {
+			return x.RoomDeleted
+		}
+	}
+	return nil
+}
+
+type isRoomEvent_Event interface {
+	isRoomEvent_Event()
+}
+
+type RoomEvent_Messages struct {
+	// New messages of one group commit (chat.message frames).
+	Messages *RoomMessages `protobuf:"bytes,1,opt,name=messages,proto3,oneof"`
+}
+
+type RoomEvent_Edited struct {
+	// A message after an edit (chat.message.edit): the message as stored,
+	// without reply, reaction or parent details.
+	Edited *Message `protobuf:"bytes,2,opt,name=edited,proto3,oneof"`
+}
+
+type RoomEvent_Deleted struct {
+	// A deleted message (chat.message.delete): id, seq and room_id are set.
+	Deleted *Message `protobuf:"bytes,3,opt,name=deleted,proto3,oneof"`
+}
+
+type RoomEvent_Reactions struct {
+	// A message's reaction counts after a toggle (chat.message.reaction).
+	Reactions *MessageReactions `protobuf:"bytes,4,opt,name=reactions,proto3,oneof"`
+}
+
+type RoomEvent_Replies struct {
+	// A message's reply count after a reply to it was stored or deleted
+	// (chat.message.replies).
+	Replies *MessageReplies `protobuf:"bytes,5,opt,name=replies,proto3,oneof"`
+}
+
+type RoomEvent_Joined struct {
+	// A user's first socket in the room (chat.user.join).
+	Joined *RoomUser `protobuf:"bytes,6,opt,name=joined,proto3,oneof"`
+}
+
+type RoomEvent_Left struct {
+	// A user's last socket in the room closed (chat.user.leave).
+	Left *RoomUser `protobuf:"bytes,7,opt,name=left,proto3,oneof"`
+}
+
+type RoomEvent_Typing struct {
+	// A user is typing (chat.typing).
+	Typing *RoomUser `protobuf:"bytes,8,opt,name=typing,proto3,oneof"`
+}
+
+type RoomEvent_RoomDeleted struct {
+	// The room was deleted (chat.room.deleted): gateways close its sockets.
+	RoomDeleted *RoomDeleted `protobuf:"bytes,9,opt,name=room_deleted,json=roomDeleted,proto3,oneof"`
+}
+
+func (*RoomEvent_Messages) isRoomEvent_Event() {}
+
+func (*RoomEvent_Edited) isRoomEvent_Event() {}
+
+func (*RoomEvent_Deleted) isRoomEvent_Event() {}
+
+func (*RoomEvent_Reactions) isRoomEvent_Event() {}
+
+func (*RoomEvent_Replies) isRoomEvent_Event() {}
+
+func (*RoomEvent_Joined) isRoomEvent_Event() {}
+
+func (*RoomEvent_Left) isRoomEvent_Event() {}
+
+func (*RoomEvent_Typing) isRoomEvent_Event() {}
+
+func (*RoomEvent_RoomDeleted) isRoomEvent_Event() {}
+
+// RoomMessages is the room's new messages of one group commit, in seq
+// order. One NATS message per room per commit, rather than one per
+// message, lets a gateway queue them on each socket at once, so a socket
+// writes them with one system call. It is also the data of the older
+// "messages" event (header Cobra-Event: messages), whose messages carry
+// frame instead of message.
 type RoomMessages struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// In increasing seq order, consecutive within one commit.
@@ -38,7 +252,7 @@ type RoomMessages struct {
 
 func (x *RoomMessages) Reset() {
 	*x = RoomMessages{}
-	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[0]
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +264,7 @@ func (x *RoomMessages) String() string {
 func (*RoomMessages) ProtoMessage() {}
 
 func (x *RoomMessages) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[0]
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +277,7 @@ func (x *RoomMessages) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomMessages.ProtoReflect.Descriptor instead.
 func (*RoomMessages) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{0}
+	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *RoomMessages) GetMessages() []*RoomMessage {
@@ -73,30 +287,32 @@ func (x *RoomMessages) GetMessages() []*RoomMessage {
 	return nil
 }
 
-// RoomMessage is one stored message as sockets receive it.
+// RoomMessage is one stored message.
 type RoomMessage struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The message's seq in its room.
 	Seq int64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	// The exact chat.message JSON frame clients receive (docs/api.md).
+	// The chat.message JSON frame, from chat services older than RoomEvent
+	// ("messages" events); empty when message is set.
 	Frame []byte `protobuf:"bytes,2,opt,name=frame,proto3" json:"frame,omitempty"`
 	// When the message was stored (its created_at), in Unix nanoseconds:
-	// the gateways' delivery latency metric reads it without parsing the
-	// frame.
+	// the gateways' delivery latency metric reads it.
 	CreatedUnixNano int64 `protobuf:"varint,3,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
 	// W3C traceparent when the send was traced (sampled); empty otherwise.
 	Traceparent string `protobuf:"bytes,4,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	// The sender's user id, so that a gateway hides the message from the
-	// sockets of users who block the sender without parsing the frame
-	// (conversations: blocks).
-	SenderId      int64 `protobuf:"varint,40,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	// sockets of users who block the sender (conversations: blocks).
+	SenderId int64 `protobuf:"varint,40,opt,name=sender_id,json=senderId,proto3" json:"sender_id,omitempty"`
+	// The message as stored: no reactions or replies yet, hidden false; the
+	// parent's summary when it is a reply.
+	Message       *Message `protobuf:"bytes,41,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RoomMessage) Reset() {
 	*x = RoomMessage{}
-	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[1]
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -108,7 +324,7 @@ func (x *RoomMessage) String() string {
 func (*RoomMessage) ProtoMessage() {}
 
 func (x *RoomMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[1]
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -121,7 +337,7 @@ func (x *RoomMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoomMessage.ProtoReflect.Descriptor instead.
 func (*RoomMessage) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{1}
+	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *RoomMessage) GetSeq() int64 {
@@ -159,6 +375,262 @@ func (x *RoomMessage) GetSenderId() int64 {
 	return 0
 }
 
+func (x *RoomMessage) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+// MessageReactions is a message's reaction counts after a toggle, as every
+// viewer sees them (me is never set).
+type MessageReactions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message's id.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The message's seq in its room.
+	Seq int64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Counts in the order each emoji was first used on the message.
+	Reactions []*Reaction `protobuf:"bytes,3,rep,name=reactions,proto3" json:"reactions,omitempty"`
+	// The message's reaction revision: it increases with every change, so a
+	// client drops a frame older than one it has.
+	Rev           int64 `protobuf:"varint,4,opt,name=rev,proto3" json:"rev,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageReactions) Reset() {
+	*x = MessageReactions{}
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageReactions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageReactions) ProtoMessage() {}
+
+func (x *MessageReactions) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageReactions.ProtoReflect.Descriptor instead.
+func (*MessageReactions) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *MessageReactions) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *MessageReactions) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *MessageReactions) GetReactions() []*Reaction {
+	if x != nil {
+		return x.Reactions
+	}
+	return nil
+}
+
+func (x *MessageReactions) GetRev() int64 {
+	if x != nil {
+		return x.Rev
+	}
+	return 0
+}
+
+// MessageReplies is a message's live reply count.
+type MessageReplies struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The message's id.
+	Id int64 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The message's seq in its room.
+	Seq int64 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Live (not deleted) replies to the message.
+	ReplyCount    int64 `protobuf:"varint,3,opt,name=reply_count,json=replyCount,proto3" json:"reply_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MessageReplies) Reset() {
+	*x = MessageReplies{}
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageReplies) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageReplies) ProtoMessage() {}
+
+func (x *MessageReplies) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageReplies.ProtoReflect.Descriptor instead.
+func (*MessageReplies) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *MessageReplies) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *MessageReplies) GetSeq() int64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *MessageReplies) GetReplyCount() int64 {
+	if x != nil {
+		return x.ReplyCount
+	}
+	return 0
+}
+
+// RoomUser is the user of a join, leave or typing event.
+type RoomUser struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user's id.
+	UserId int64 `protobuf:"varint,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The user's email, from the user service.
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// The user's nickname, from the user service.
+	Nickname string `protobuf:"bytes,3,opt,name=nickname,proto3" json:"nickname,omitempty"`
+	// URL path of the user's picture, from the user service.
+	ProfilePictureUrl string `protobuf:"bytes,4,opt,name=profile_picture_url,json=profilePictureUrl,proto3" json:"profile_picture_url,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *RoomUser) Reset() {
+	*x = RoomUser{}
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomUser) ProtoMessage() {}
+
+func (x *RoomUser) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomUser.ProtoReflect.Descriptor instead.
+func (*RoomUser) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *RoomUser) GetUserId() int64 {
+	if x != nil {
+		return x.UserId
+	}
+	return 0
+}
+
+func (x *RoomUser) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *RoomUser) GetNickname() string {
+	if x != nil {
+		return x.Nickname
+	}
+	return ""
+}
+
+func (x *RoomUser) GetProfilePictureUrl() string {
+	if x != nil {
+		return x.ProfilePictureUrl
+	}
+	return ""
+}
+
+// RoomDeleted is the deletion of the room whose subject carries it.
+type RoomDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoomDeleted) Reset() {
+	*x = RoomDeleted{}
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoomDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoomDeleted) ProtoMessage() {}
+
+func (x *RoomDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoomDeleted.ProtoReflect.Descriptor instead.
+func (*RoomDeleted) Descriptor() ([]byte, []int) {
+	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{6}
+}
+
 // UserEvent (ReadMarker, Membership and Notification are in chat.proto) is the data of a message on a user's subject
 // "<prefix>user.events.<user_id>" (platform/subjects.UserEvents): one
 // event for that user, published after its commit.
@@ -178,7 +650,7 @@ type UserEvent struct {
 
 func (x *UserEvent) Reset() {
 	*x = UserEvent{}
-	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[2]
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -190,7 +662,7 @@ func (x *UserEvent) String() string {
 func (*UserEvent) ProtoMessage() {}
 
 func (x *UserEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[2]
+	mi := &file_cobraspace_chat_v1_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -203,7 +675,7 @@ func (x *UserEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UserEvent.ProtoReflect.Descriptor instead.
 func (*UserEvent) Descriptor() ([]byte, []int) {
-	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{2}
+	return file_cobraspace_chat_v1_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UserEvent) GetEvent() isUserEvent_Event {
@@ -269,15 +741,43 @@ var File_cobraspace_chat_v1_events_proto protoreflect.FileDescriptor
 
 const file_cobraspace_chat_v1_events_proto_rawDesc = "" +
 	"\n" +
-	"\x1fcobraspace/chat/v1/events.proto\x12\x12cobraspace.chat.v1\x1a\x1dcobraspace/chat/v1/chat.proto\"K\n" +
+	"\x1fcobraspace/chat/v1/events.proto\x12\x12cobraspace.chat.v1\x1a\x1dcobraspace/chat/v1/chat.proto\"\xb4\x04\n" +
+	"\tRoomEvent\x12>\n" +
+	"\bmessages\x18\x01 \x01(\v2 .cobraspace.chat.v1.RoomMessagesH\x00R\bmessages\x125\n" +
+	"\x06edited\x18\x02 \x01(\v2\x1b.cobraspace.chat.v1.MessageH\x00R\x06edited\x127\n" +
+	"\adeleted\x18\x03 \x01(\v2\x1b.cobraspace.chat.v1.MessageH\x00R\adeleted\x12D\n" +
+	"\treactions\x18\x04 \x01(\v2$.cobraspace.chat.v1.MessageReactionsH\x00R\treactions\x12>\n" +
+	"\areplies\x18\x05 \x01(\v2\".cobraspace.chat.v1.MessageRepliesH\x00R\areplies\x126\n" +
+	"\x06joined\x18\x06 \x01(\v2\x1c.cobraspace.chat.v1.RoomUserH\x00R\x06joined\x122\n" +
+	"\x04left\x18\a \x01(\v2\x1c.cobraspace.chat.v1.RoomUserH\x00R\x04left\x126\n" +
+	"\x06typing\x18\b \x01(\v2\x1c.cobraspace.chat.v1.RoomUserH\x00R\x06typing\x12D\n" +
+	"\froom_deleted\x18\t \x01(\v2\x1f.cobraspace.chat.v1.RoomDeletedH\x00R\vroomDeletedB\a\n" +
+	"\x05event\"K\n" +
 	"\fRoomMessages\x12;\n" +
-	"\bmessages\x18\x01 \x03(\v2\x1f.cobraspace.chat.v1.RoomMessageR\bmessages\"\xa0\x01\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1f.cobraspace.chat.v1.RoomMessageR\bmessages\"\xd7\x01\n" +
 	"\vRoomMessage\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x03R\x03seq\x12\x14\n" +
 	"\x05frame\x18\x02 \x01(\fR\x05frame\x12*\n" +
 	"\x11created_unix_nano\x18\x03 \x01(\x03R\x0fcreatedUnixNano\x12 \n" +
 	"\vtraceparent\x18\x04 \x01(\tR\vtraceparent\x12\x1b\n" +
-	"\tsender_id\x18( \x01(\x03R\bsenderId\"\xcc\x01\n" +
+	"\tsender_id\x18( \x01(\x03R\bsenderId\x125\n" +
+	"\amessage\x18) \x01(\v2\x1b.cobraspace.chat.v1.MessageR\amessage\"\x82\x01\n" +
+	"\x10MessageReactions\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12:\n" +
+	"\treactions\x18\x03 \x03(\v2\x1c.cobraspace.chat.v1.ReactionR\treactions\x12\x10\n" +
+	"\x03rev\x18\x04 \x01(\x03R\x03rev\"S\n" +
+	"\x0eMessageReplies\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x03R\x03seq\x12\x1f\n" +
+	"\vreply_count\x18\x03 \x01(\x03R\n" +
+	"replyCount\"\x85\x01\n" +
+	"\bRoomUser\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\x03R\x06userId\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x1a\n" +
+	"\bnickname\x18\x03 \x01(\tR\bnickname\x12.\n" +
+	"\x13profile_picture_url\x18\x04 \x01(\tR\x11profilePictureUrl\"\r\n" +
+	"\vRoomDeleted\"\xcc\x01\n" +
 	"\tUserEvent\x12F\n" +
 	"\fnotification\x18\x01 \x01(\v2 .cobraspace.chat.v1.NotificationH\x00R\fnotification\x124\n" +
 	"\x04read\x18\x02 \x01(\v2\x1e.cobraspace.chat.v1.ReadMarkerH\x00R\x04read\x128\n" +
@@ -296,25 +796,43 @@ func file_cobraspace_chat_v1_events_proto_rawDescGZIP() []byte {
 	return file_cobraspace_chat_v1_events_proto_rawDescData
 }
 
-var file_cobraspace_chat_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_cobraspace_chat_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_cobraspace_chat_v1_events_proto_goTypes = []any{
-	(*RoomMessages)(nil), // 0: cobraspace.chat.v1.RoomMessages
-	(*RoomMessage)(nil),  // 1: cobraspace.chat.v1.RoomMessage
-	(*UserEvent)(nil),    // 2: cobraspace.chat.v1.UserEvent
-	(*Notification)(nil), // 3: cobraspace.chat.v1.Notification
-	(*ReadMarker)(nil),   // 4: cobraspace.chat.v1.ReadMarker
-	(*Membership)(nil),   // 5: cobraspace.chat.v1.Membership
+	(*RoomEvent)(nil),        // 0: cobraspace.chat.v1.RoomEvent
+	(*RoomMessages)(nil),     // 1: cobraspace.chat.v1.RoomMessages
+	(*RoomMessage)(nil),      // 2: cobraspace.chat.v1.RoomMessage
+	(*MessageReactions)(nil), // 3: cobraspace.chat.v1.MessageReactions
+	(*MessageReplies)(nil),   // 4: cobraspace.chat.v1.MessageReplies
+	(*RoomUser)(nil),         // 5: cobraspace.chat.v1.RoomUser
+	(*RoomDeleted)(nil),      // 6: cobraspace.chat.v1.RoomDeleted
+	(*UserEvent)(nil),        // 7: cobraspace.chat.v1.UserEvent
+	(*Message)(nil),          // 8: cobraspace.chat.v1.Message
+	(*Reaction)(nil),         // 9: cobraspace.chat.v1.Reaction
+	(*Notification)(nil),     // 10: cobraspace.chat.v1.Notification
+	(*ReadMarker)(nil),       // 11: cobraspace.chat.v1.ReadMarker
+	(*Membership)(nil),       // 12: cobraspace.chat.v1.Membership
 }
 var file_cobraspace_chat_v1_events_proto_depIdxs = []int32{
-	1, // 0: cobraspace.chat.v1.RoomMessages.messages:type_name -> cobraspace.chat.v1.RoomMessage
-	3, // 1: cobraspace.chat.v1.UserEvent.notification:type_name -> cobraspace.chat.v1.Notification
-	4, // 2: cobraspace.chat.v1.UserEvent.read:type_name -> cobraspace.chat.v1.ReadMarker
-	5, // 3: cobraspace.chat.v1.UserEvent.joined:type_name -> cobraspace.chat.v1.Membership
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	1,  // 0: cobraspace.chat.v1.RoomEvent.messages:type_name -> cobraspace.chat.v1.RoomMessages
+	8,  // 1: cobraspace.chat.v1.RoomEvent.edited:type_name -> cobraspace.chat.v1.Message
+	8,  // 2: cobraspace.chat.v1.RoomEvent.deleted:type_name -> cobraspace.chat.v1.Message
+	3,  // 3: cobraspace.chat.v1.RoomEvent.reactions:type_name -> cobraspace.chat.v1.MessageReactions
+	4,  // 4: cobraspace.chat.v1.RoomEvent.replies:type_name -> cobraspace.chat.v1.MessageReplies
+	5,  // 5: cobraspace.chat.v1.RoomEvent.joined:type_name -> cobraspace.chat.v1.RoomUser
+	5,  // 6: cobraspace.chat.v1.RoomEvent.left:type_name -> cobraspace.chat.v1.RoomUser
+	5,  // 7: cobraspace.chat.v1.RoomEvent.typing:type_name -> cobraspace.chat.v1.RoomUser
+	6,  // 8: cobraspace.chat.v1.RoomEvent.room_deleted:type_name -> cobraspace.chat.v1.RoomDeleted
+	2,  // 9: cobraspace.chat.v1.RoomMessages.messages:type_name -> cobraspace.chat.v1.RoomMessage
+	8,  // 10: cobraspace.chat.v1.RoomMessage.message:type_name -> cobraspace.chat.v1.Message
+	9,  // 11: cobraspace.chat.v1.MessageReactions.reactions:type_name -> cobraspace.chat.v1.Reaction
+	10, // 12: cobraspace.chat.v1.UserEvent.notification:type_name -> cobraspace.chat.v1.Notification
+	11, // 13: cobraspace.chat.v1.UserEvent.read:type_name -> cobraspace.chat.v1.ReadMarker
+	12, // 14: cobraspace.chat.v1.UserEvent.joined:type_name -> cobraspace.chat.v1.Membership
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_cobraspace_chat_v1_events_proto_init() }
@@ -323,7 +841,18 @@ func file_cobraspace_chat_v1_events_proto_init() {
 		return
 	}
 	file_cobraspace_chat_v1_chat_proto_init()
-	file_cobraspace_chat_v1_events_proto_msgTypes[2].OneofWrappers = []any{
+	file_cobraspace_chat_v1_events_proto_msgTypes[0].OneofWrappers = []any{
+		(*RoomEvent_Messages)(nil),
+		(*RoomEvent_Edited)(nil),
+		(*RoomEvent_Deleted)(nil),
+		(*RoomEvent_Reactions)(nil),
+		(*RoomEvent_Replies)(nil),
+		(*RoomEvent_Joined)(nil),
+		(*RoomEvent_Left)(nil),
+		(*RoomEvent_Typing)(nil),
+		(*RoomEvent_RoomDeleted)(nil),
+	}
+	file_cobraspace_chat_v1_events_proto_msgTypes[7].OneofWrappers = []any{
 		(*UserEvent_Notification)(nil),
 		(*UserEvent_Read)(nil),
 		(*UserEvent_Joined)(nil),
@@ -334,7 +863,7 @@ func file_cobraspace_chat_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cobraspace_chat_v1_events_proto_rawDesc), len(file_cobraspace_chat_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

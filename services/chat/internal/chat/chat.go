@@ -263,27 +263,46 @@ type Presence interface {
 	ClearRoom(ctx context.Context, roomID int64) error
 }
 
-// Publisher announces committed changes to gateways (NATS).
+// Publisher announces committed changes to gateways (NATS). The events
+// are typed domain values rather than client frames: each gateway encodes
+// the frames itself, so the JSON clients see is written in one place.
 type Publisher interface {
 	// Publish announces one change that is not a new message (edit,
-	// delete, presence, room deleted). An edit's ctx names its sender
-	// (SenderFrom).
-	Publish(ctx context.Context, roomID int64, event string, frame []byte) error
+	// delete, reaction, reply count, presence, room deleted).
+	Publish(ctx context.Context, roomID int64, ev RoomEvent) error
 	// PublishMessages announces the new messages of one room from one
 	// group commit, in seq order, as one event.
 	PublishMessages(ctx context.Context, roomID int64, msgs []Published) error
 }
 
+// RoomEvent is one committed change of a room other than new messages.
+// Kind names it with the subjects.Event* names that logs and metrics use,
+// and says which one of the other fields holds its data; the room deleted
+// (subjects.EventRoomDeleted) needs none.
+type RoomEvent struct {
+	Kind string
+	// Message is the message as stored after an edit (EventEdit), or the
+	// deleted message (EventDelete, of which only ID, Seq and RoomID are
+	// announced).
+	Message Message
+	// Reaction is a toggle's outcome (EventReaction); Me is never
+	// announced, since every viewer of the room gets the event.
+	Reaction ReactionChange
+	// Parent is the message whose reply count changed (EventReplies), with
+	// the new ReplyCount.
+	Parent Parent
+	// User joined, left or is typing (EventJoin, EventLeave, EventTyping).
+	User User
+}
+
 // Published is one new message as PublishMessages announces it.
 type Published struct {
-	Seq       int64
-	Frame     []byte // the chat.message frame
-	CreatedAt time.Time
+	// Message is the message as stored, with its Sender's details and,
+	// for a reply, its Parent summary: gateways build the client frame
+	// from it, and hide it by SenderID from users who block the sender.
+	Message Message
 	// Span is the send's place in its trace (invalid when not traced).
 	Span trace.SpanContext
-	// SenderID lets gateways hide the message from users who block its
-	// sender without parsing Frame.
-	SenderID int64
 }
 
 // UserDirectory looks up users' public details (the user service). Unknown

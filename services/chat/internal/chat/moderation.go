@@ -308,9 +308,9 @@ func (s *Service) deleteAudited(ctx context.Context, c Caller, old Message) (Mes
 	if err != nil {
 		return Message{}, err
 	}
-	s.publish(ctx, m.RoomID, subjects.EventDelete, DeleteFrame(m))
+	s.publish(ctx, m.RoomID, RoomEvent{Kind: subjects.EventDelete, Message: m})
 	if m.Parent != nil { // a reply: its parent's count went down
-		s.publish(ctx, m.RoomID, subjects.EventReplies, RepliesFrame(m.RoomID, *m.Parent))
+		s.publish(ctx, m.RoomID, RoomEvent{Kind: subjects.EventReplies, Parent: *m.Parent})
 	}
 	return m, nil
 }

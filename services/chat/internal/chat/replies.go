@@ -72,7 +72,7 @@ func (s *Service) ToggleReaction(ctx context.Context, c Caller, id int64, emoji 
 	if err != nil {
 		return ReactionChange{}, err
 	}
-	s.publish(ctx, ch.RoomID, subjects.EventReaction, ReactionFrame(ch))
+	s.publish(ctx, ch.RoomID, RoomEvent{Kind: subjects.EventReaction, Reaction: ch})
 	return ch, nil
 }
 

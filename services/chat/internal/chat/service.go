@@ -264,7 +264,7 @@ func (s *Service) removeRoom(ctx context.Context, id int64) error {
 	if err := s.presence.ClearRoom(ctx, id); err != nil {
 		s.presenceFailed(ctx, "clear_room", err) // expiry cleans up within the TTL
 	}
-	s.publish(ctx, id, subjects.EventRoomDeleted, RoomDeletedFrame(id))
+	s.publish(ctx, id, RoomEvent{Kind: subjects.EventRoomDeleted})
 	return nil
 }
 
@@ -501,8 +501,7 @@ func (s *Service) flush(ctx context.Context, reqs []pending) ([]Stored, error) {
 		if _, ok := byRoom[m.RoomID]; !ok {
 			rooms = append(rooms, m.RoomID)
 		}
-		byRoom[m.RoomID] = append(byRoom[m.RoomID], Published{Seq: m.Seq, Frame: MessageFrame(m),
-			CreatedAt: m.CreatedAt, Span: reqs[i].span, SenderID: m.SenderID})
+		byRoom[m.RoomID] = append(byRoom[m.RoomID], Published{Message: m, Span: reqs[i].span})
 	}
 	for _, r := range rooms {
 		if err := s.pub.PublishMessages(ctx, r, byRoom[r]); err != nil {
@@ -566,7 +565,7 @@ func (s *Service) announceReplyCounts(ctx context.Context, stored []Stored) {
 		latest[k] = *p
 	}
 	for _, k := range order {
-		s.publish(ctx, k.room, subjects.EventReplies, RepliesFrame(k.room, latest[k]))
+		s.publish(ctx, k.room, RoomEvent{Kind: subjects.EventReplies, Parent: latest[k]})
 	}
 }
 
@@ -586,7 +585,7 @@ func (s *Service) Edit(ctx context.Context, c Caller, roomID, id int64, text str
 	if err != nil {
 		return Message{}, err
 	}
-	s.publish(WithSender(ctx, m.SenderID), m.RoomID, subjects.EventEdit, EditFrame(m))
+	s.publish(ctx, m.RoomID, RoomEvent{Kind: subjects.EventEdit, Message: m})
 	s.withThreadAndReactions(ctx, c, &m)
 	if m.Sender, err = s.user(ctx, c); err != nil {
 		m.Sender = User{ID: c.ID, Email: c.Email} // the edit is committed; answer anyway
@@ -626,9 +625,9 @@ func (s *Service) Delete(ctx context.Context, c Caller, roomID, id int64) (Messa
 	if err != nil {
 		return Message{}, err
 	}
-	s.publish(ctx, m.RoomID, subjects.EventDelete, DeleteFrame(m))
+	s.publish(ctx, m.RoomID, RoomEvent{Kind: subjects.EventDelete, Message: m})
 	if m.Parent != nil { // a reply: its parent's count went down
-		s.publish(ctx, m.RoomID, subjects.EventReplies, RepliesFrame(m.RoomID, *m.Parent))
+		s.publish(ctx, m.RoomID, RoomEvent{Kind: subjects.EventReplies, Parent: *m.Parent})
 	}
 	return m, nil
 }
@@ -737,7 +736,7 @@ func (s *Service) Join(ctx context.Context, c Caller, ref ConnRef) (room Room, o
 		return room, []User{me}, me, nil
 	}
 	if first {
-		s.publish(ctx, ref.RoomID, subjects.EventJoin, JoinFrame(me))
+		s.publish(ctx, ref.RoomID, RoomEvent{Kind: subjects.EventJoin, User: me})
 	}
 	ids, err := s.presence.Online(ctx, ref.RoomID)
 	if err != nil {
@@ -819,7 +818,7 @@ func (s *Service) Typing(ctx context.Context, c Caller, roomID int64) error {
 	if err != nil {
 		return err
 	}
-	s.publish(ctx, roomID, subjects.EventTyping, TypingFrame(me))
+	s.publish(ctx, roomID, RoomEvent{Kind: subjects.EventTyping, User: me})
 	return nil
 }
 
@@ -860,8 +859,9 @@ func (s *Service) announceLeave(ctx context.Context, d Departure) {
 		s.log.WarnContext(ctx, "user directory failed; leave announced without a name", "user_id", d.UserID, "err", err)
 	} else if found, ok := users[d.UserID]; ok {
 		u = found
+		u.ID = d.UserID
 	}
-	s.publish(ctx, d.RoomID, subjects.EventLeave, LeaveFrame(u))
+	s.publish(ctx, d.RoomID, RoomEvent{Kind: subjects.EventLeave, User: u})
 }
 
 // ---- helpers ----
@@ -885,11 +885,11 @@ func (s *Service) user(ctx context.Context, c Caller) (User, error) {
 // publish announces a committed change. A failure is logged and counted
 // but never fails the call: PostgreSQL is the truth, and gateways repair
 // gaps from history.
-func (s *Service) publish(ctx context.Context, roomID int64, event string, frame []byte) {
-	if err := s.pub.Publish(ctx, roomID, event, frame); err != nil {
-		s.log.WarnContext(ctx, "publish failed", "room_id", roomID, "event", event, "err", err)
+func (s *Service) publish(ctx context.Context, roomID int64, ev RoomEvent) {
+	if err := s.pub.Publish(ctx, roomID, ev); err != nil {
+		s.log.WarnContext(ctx, "publish failed", "room_id", roomID, "event", ev.Kind, "err", err)
 		if s.hooks.PublishFailed != nil {
-			s.hooks.PublishFailed(event)
+			s.hooks.PublishFailed(ev.Kind)
 		}
 	}
 }

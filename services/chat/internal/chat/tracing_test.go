@@ -49,13 +49,13 @@ type tracePublisher struct {
 	spans map[int64]trace.SpanContext // by seq
 }
 
-func (p *tracePublisher) Publish(context.Context, int64, string, []byte) error { return nil }
+func (p *tracePublisher) Publish(context.Context, int64, RoomEvent) error { return nil }
 
 func (p *tracePublisher) PublishMessages(_ context.Context, _ int64, msgs []Published) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, m := range msgs {
-		p.spans[m.Seq] = m.Span
+		p.spans[m.Message.Seq] = m.Span
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
-// Package chatpb converts the conversation types of the chat domain
-// (notifications, memberships) to their protobuf messages, which both the
-// gRPC API (package rpc) and the per-user NATS events (package nats) carry.
+// Package chatpb converts chat domain types (messages, reactions,
+// notifications, memberships) to their protobuf messages, which both the
+// gRPC API (package rpc) and the NATS events (package nats) carry, so the
+// two cannot describe one message differently.
 package chatpb
 
 import (
@@ -9,6 +10,34 @@ import (
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
 )
+
+// Message converts m: its sender's details and parent summary when the
+// caller filled them in, its reactions with Me as read for the viewer.
+func Message(m chat.Message) *chatv1.Message {
+	pb := &chatv1.Message{
+		Id: m.ID, Seq: m.Seq, RoomId: m.RoomID, Text: m.Text, SenderId: m.SenderID,
+		SenderEmail: m.Sender.Email, Nickname: m.Sender.Nickname, ProfilePictureUrl: m.Sender.ProfilePictureURL,
+		ParentId: m.ParentID, ClientMsgId: m.ClientMsgID, CreatedAt: timestamppb.New(m.CreatedAt),
+		Hidden: m.Hidden, ReplyCount: m.ReplyCount, Reactions: Reactions(m.Reactions),
+	}
+	if !m.EditedAt.IsZero() {
+		pb.EditedAt = timestamppb.New(m.EditedAt)
+	}
+	if p := m.Parent; p != nil {
+		pb.Parent = &chatv1.MessageParent{Id: p.ID, Seq: p.Seq, SenderId: p.SenderID, SenderEmail: p.Sender.Email,
+			Nickname: p.Sender.Nickname, Excerpt: p.Excerpt, Deleted: p.Deleted}
+	}
+	return pb
+}
+
+// Reactions converts rs, in their order.
+func Reactions(rs []chat.Reaction) []*chatv1.Reaction {
+	out := make([]*chatv1.Reaction, len(rs))
+	for i, r := range rs {
+		out[i] = &chatv1.Reaction{Emoji: r.Emoji, Count: r.Count, Me: r.Me}
+	}
+	return out
+}
 
 // Notification converts n.
 func Notification(n chat.Notification) *chatv1.Notification {

@@ -51,7 +51,7 @@ type publications struct {
 	byRoom map[int64][]int64
 }
 
-func (p *publications) Publish(context.Context, int64, string, []byte) error { return nil }
+func (p *publications) Publish(context.Context, int64, chat.RoomEvent) error { return nil }
 
 func (p *publications) PublishMessages(_ context.Context, room int64, msgs []chat.Published) error {
 	p.mu.Lock()
@@ -60,8 +60,8 @@ func (p *publications) PublishMessages(_ context.Context, room int64, msgs []cha
 		p.byRoom = map[int64][]int64{}
 	}
 	for _, m := range msgs {
-		p.seqs = append(p.seqs, m.Seq)
-		p.byRoom[room] = append(p.byRoom[room], m.Seq)
+		p.seqs = append(p.seqs, m.Message.Seq)
+		p.byRoom[room] = append(p.byRoom[room], m.Message.Seq)
 	}
 	return nil
 }

@@ -78,7 +78,7 @@ func (s *Store) StoreMessages(ctx context.Context, msgs []chat.NewMessage) ([]ch
 // In the statements for batches with a reply, a parent must be a live
 // message of the reply's room that is not itself a reply (threads are one
 // level deep); v carries its seq, sender and excerpt for the reply's
-// frame, and replied raises each parent's reply_count by its replies
+// parent summary, and replied raises each parent's reply_count by its replies
 // stored here (every writer of a room holds the room's row lock, so counts
 // of one room's parents do not race).
 //

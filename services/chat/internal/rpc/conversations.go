@@ -27,7 +27,7 @@ func (s *Server) ListMyRooms(ctx context.Context, req *chatv1.ListMyRoomsRequest
 	for i, r := range rooms {
 		resp.Rooms[i] = &chatv1.MyRoom{Room: roomPB(r.Room), UnreadCount: r.UnreadCount, LastReadSeq: r.LastReadSeq}
 		if r.LastMessage != nil {
-			resp.Rooms[i].LastMessage = messagePB(*r.LastMessage)
+			resp.Rooms[i].LastMessage = chatpb.Message(*r.LastMessage)
 		}
 	}
 	return resp, nil

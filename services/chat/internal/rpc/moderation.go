@@ -7,6 +7,7 @@ import (
 
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+	"github.com/cobraspace/cobraspace/services/chat/internal/chatpb"
 )
 
 // MuteMember implements chatv1.ChatServiceServer.
@@ -68,7 +69,7 @@ func (s *Server) SearchMessages(ctx context.Context, req *chatv1.SearchMessagesR
 	}
 	resp := &chatv1.SearchMessagesResponse{Messages: make([]*chatv1.Message, len(msgs))}
 	for i, m := range msgs {
-		resp.Messages[i] = messagePB(m)
+		resp.Messages[i] = chatpb.Message(m)
 	}
 	return resp, nil
 }

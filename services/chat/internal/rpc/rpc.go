@@ -19,6 +19,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/tracing"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/chat/internal/chat"
+	"github.com/cobraspace/cobraspace/services/chat/internal/chatpb"
 )
 
 // No method is anonymous. GetRoom and ListMessages need no user, because a
@@ -152,7 +153,7 @@ func (s *Server) SendMessage(ctx context.Context, req *chatv1.SendMessageRequest
 	if err != nil {
 		return nil, s.errs.Status(ctx, err)
 	}
-	return messagePB(m), nil
+	return chatpb.Message(m), nil
 }
 
 // maxBatch bounds SendMessages entries.
@@ -189,7 +190,7 @@ func (s *Server) SendMessages(ctx context.Context, req *chatv1.SendMessagesReque
 			resp.Outcomes[i] = &chatv1.SendOutcome{Outcome: &chatv1.SendOutcome_Error{Error: s.sendError(ctx, errs[i])}}
 			continue
 		}
-		resp.Outcomes[i] = &chatv1.SendOutcome{Outcome: &chatv1.SendOutcome_Message{Message: messagePB(msgs[i])}}
+		resp.Outcomes[i] = &chatv1.SendOutcome{Outcome: &chatv1.SendOutcome_Message{Message: chatpb.Message(msgs[i])}}
 	}
 	return resp, nil
 }
@@ -222,7 +223,7 @@ func (s *Server) EditMessage(ctx context.Context, req *chatv1.EditMessageRequest
 	if err != nil {
 		return nil, s.errs.Status(ctx, err)
 	}
-	return messagePB(m), nil
+	return chatpb.Message(m), nil
 }
 
 // DeleteMessage implements chatv1.ChatServiceServer.
@@ -250,7 +251,7 @@ func (s *Server) ListMessages(ctx context.Context, req *chatv1.ListMessagesReque
 	}
 	resp := &chatv1.ListMessagesResponse{Messages: make([]*chatv1.Message, len(msgs))}
 	for i, m := range msgs {
-		resp.Messages[i] = messagePB(m)
+		resp.Messages[i] = chatpb.Message(m)
 	}
 	return resp, nil
 }
@@ -357,33 +358,6 @@ func roomPB(r chat.Room) *chatv1.Room {
 	return pb
 }
 
-func messagePB(m chat.Message) *chatv1.Message {
-	pb := &chatv1.Message{
-		Id: m.ID, Seq: m.Seq, RoomId: m.RoomID, Text: m.Text, SenderId: m.SenderID,
-		SenderEmail: m.Sender.Email, Nickname: m.Sender.Nickname, ProfilePictureUrl: m.Sender.ProfilePictureURL,
-		ParentId: m.ParentID, ClientMsgId: m.ClientMsgID, CreatedAt: timestamppb.New(m.CreatedAt),
-		Hidden: m.Hidden,
-	}
-	if !m.EditedAt.IsZero() {
-		pb.EditedAt = timestamppb.New(m.EditedAt)
-	}
-	pb.ReplyCount = m.ReplyCount
-	if p := m.Parent; p != nil {
-		pb.Parent = &chatv1.MessageParent{Id: p.ID, Seq: p.Seq, SenderId: p.SenderID, SenderEmail: p.Sender.Email,
-			Nickname: p.Sender.Nickname, Excerpt: p.Excerpt, Deleted: p.Deleted}
-	}
-	pb.Reactions = reactionsPB(m.Reactions)
-	return pb
-}
-
-func reactionsPB(rs []chat.Reaction) []*chatv1.Reaction {
-	out := make([]*chatv1.Reaction, len(rs))
-	for i, r := range rs {
-		out[i] = &chatv1.Reaction{Emoji: r.Emoji, Count: r.Count, Me: r.Me}
-	}
-	return out
-}
-
 // reader is who reads a room or its messages: the caller's user, or
 // chat.RoomStream for the gateway service calling without one (its room
 // streams), or 0 for anyone else without a user.
@@ -415,7 +389,7 @@ func (s *Server) ListReplies(ctx context.Context, req *chatv1.ListRepliesRequest
 	}
 	resp := &chatv1.ListRepliesResponse{Messages: make([]*chatv1.Message, len(msgs)), NextCursor: next}
 	for i, m := range msgs {
-		resp.Messages[i] = messagePB(m)
+		resp.Messages[i] = chatpb.Message(m)
 	}
 	return resp, nil
 }
@@ -431,7 +405,7 @@ func (s *Server) ToggleReaction(ctx context.Context, req *chatv1.ToggleReactionR
 		return nil, s.errs.Status(ctx, err)
 	}
 	return &chatv1.ToggleReactionResponse{MessageId: ch.MessageID, Seq: ch.Seq, RoomId: ch.RoomID,
-		Reactions: reactionsPB(ch.Reactions), Added: ch.Added, Rev: ch.Rev}, nil
+		Reactions: chatpb.Reactions(ch.Reactions), Added: ch.Added, Rev: ch.Rev}, nil
 }
 
 func userPB(u chat.User) *chatv1.OnlineUser {

@@ -3,6 +3,9 @@ package chatsocket
 import (
 	"context"
 	"encoding/json"
+
+	"github.com/cobraspace/cobraspace/platform/subjects"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 )
 
 // Blocks (conversations): a socket's user sees the messages of users they
@@ -48,12 +51,20 @@ func (c *client) viewLocked(ev Event) []byte {
 	if _, ok := c.hidden[ev.SenderID]; !ok || ev.SenderID == 0 {
 		return ev.Data
 	}
-	return hiddenFrame(ev.Data)
+	switch {
+	case ev.Message == nil:
+		return hiddenFrame(ev.Data)
+	case ev.Kind == subjects.EventEdit:
+		return chatjson.EditFrame(ev.Message, true)
+	default:
+		return chatjson.HiddenMessageFrame(ev.Message)
+	}
 }
 
-// hiddenFrame is a chat.message frame with its text removed and
-// "hidden":true; every other field (id, seq, sender, ...) stays, so the
-// client keeps its order and may show "a message from a blocked user".
+// hiddenFrame is a frame encoded elsewhere (a chat.unread, or an event of
+// a chat service older than RoomEvent) with its message's text removed
+// and "hidden":true; every other field (id, seq, sender, ...) stays, so
+// the client keeps its order and may show "a message from a blocked user".
 func hiddenFrame(frame []byte) []byte {
 	var f map[string]json.RawMessage
 	if err := json.Unmarshal(frame, &f); err != nil {

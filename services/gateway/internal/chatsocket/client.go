@@ -556,7 +556,7 @@ func (c *client) rpcContext() (context.Context, context.CancelFunc) {
 // messageEvent is the chat.message event of a message read from the chat
 // service (an ack, or history filling a gap).
 func messageEvent(m *chatv1.Message) Event {
-	return Event{Kind: subjects.EventMessage, Seq: m.GetSeq(), Data: chatjson.MessageFrame(m), SenderID: m.GetSenderId()}
+	return Event{Kind: subjects.EventMessage, Seq: m.GetSeq(), Data: chatjson.MessageFrame(m), SenderID: m.GetSenderId(), Message: m}
 }
 
 func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }

@@ -33,8 +33,7 @@ import (
 )
 
 // fakeChat is a small in-memory chat service that publishes on real NATS
-// exactly like services/chat: the client frame as data, Cobra-Event and
-// Cobra-Seq headers, after "commit".
+// like services/chat: typed RoomEvents, after "commit".
 type fakeChat struct {
 	chatv1.ChatServiceClient // unimplemented methods panic
 
@@ -193,7 +192,8 @@ func (f *fakeChat) Typing(ctx context.Context, in *chatv1.TypingRequest, _ ...gr
 	if err != nil {
 		return nil, err
 	}
-	f.publish(in.RoomId, subjects.EventTyping, 0, []byte(`{"type":"chat.typing","username":"`+nick(uid)+`"}`))
+	f.publishEvent(in.RoomId, &chatv1.RoomEvent{Event: &chatv1.RoomEvent_Typing{
+		Typing: &chatv1.RoomUser{UserId: uid, Email: email(uid), Nickname: nick(uid)}}})
 	return &chatv1.TypingResponse{}, nil
 }
 
@@ -222,7 +222,7 @@ func (f *fakeChat) SendMessage(ctx context.Context, in *chatv1.SendMessageReques
 		return nil, err
 	}
 	if !drop {
-		f.publish(in.RoomId, subjects.EventMessage, m.Seq, chatjson.MessageFrame(m))
+		f.publishMessages(in.RoomId, m)
 	}
 	return m, nil
 }
@@ -233,7 +233,7 @@ func (f *fakeChat) SendMessage(ctx context.Context, in *chatv1.SendMessageReques
 // service's group commit.
 func (f *fakeChat) SendMessages(_ context.Context, in *chatv1.SendMessagesRequest, _ ...grpc.CallOption) (*chatv1.SendMessagesResponse, error) {
 	resp := &chatv1.SendMessagesResponse{}
-	batches := map[int64]*chatv1.RoomMessages{}
+	batches := map[int64][]*chatv1.Message{}
 	var rooms []int64
 	for _, e := range in.GetMessages() {
 		req := e.GetMessage()
@@ -249,18 +249,12 @@ func (f *fakeChat) SendMessages(_ context.Context, in *chatv1.SendMessagesReques
 			continue
 		}
 		if batches[m.RoomId] == nil {
-			batches[m.RoomId] = &chatv1.RoomMessages{}
 			rooms = append(rooms, m.RoomId)
 		}
-		batches[m.RoomId].Messages = append(batches[m.RoomId].Messages, &chatv1.RoomMessage{
-			Seq: m.Seq, Frame: chatjson.MessageFrame(m), CreatedUnixNano: m.CreatedAt.AsTime().UnixNano(), SenderId: m.SenderId})
+		batches[m.RoomId] = append(batches[m.RoomId], m)
 	}
 	for _, r := range rooms {
-		data, err := proto.Marshal(batches[r])
-		if err != nil {
-			return nil, err
-		}
-		f.publish(r, subjects.EventMessages, 0, data)
+		f.publishMessages(r, batches[r]...)
 	}
 	return resp, nil
 }
@@ -280,12 +274,30 @@ func (f *fakeChat) store(roomID, uid int64, text, clientID string) (*chatv1.Mess
 	return m, f.drop[m.Seq], nil
 }
 
-func (f *fakeChat) publish(roomID int64, kind string, seq int64, data []byte) {
+// publishMessages publishes msgs as the new messages of one commit.
+func (f *fakeChat) publishMessages(roomID int64, msgs ...*chatv1.Message) {
+	batch := &chatv1.RoomMessages{}
+	for _, m := range msgs {
+		batch.Messages = append(batch.Messages, &chatv1.RoomMessage{Seq: m.Seq,
+			CreatedUnixNano: m.CreatedAt.AsTime().UnixNano(), SenderId: m.SenderId, Message: m})
+	}
+	f.publishEvent(roomID, &chatv1.RoomEvent{Event: &chatv1.RoomEvent_Messages{Messages: batch}})
+}
+
+// publishEvent publishes a typed room event.
+func (f *fakeChat) publishEvent(roomID int64, ev *chatv1.RoomEvent) {
+	data, err := proto.Marshal(ev)
+	if err != nil {
+		panic(err) // a RoomEvent built by the fake always encodes
+	}
+	f.publish(roomID, subjects.EventRoom, data)
+}
+
+// publish publishes data with Cobra-Event kind: a typed event, or a frame
+// as chat services older than RoomEvent published it.
+func (f *fakeChat) publish(roomID int64, kind string, data []byte) {
 	msg := nats.NewMsg(f.subj.Room(roomID))
 	msg.Header.Set(subjects.HeaderEvent, kind)
-	if seq > 0 {
-		msg.Header.Set(subjects.HeaderSeq, strconv.FormatInt(seq, 10))
-	}
 	msg.Data = data
 	_ = f.nc.PublishMsg(msg)
 }

@@ -45,9 +45,14 @@ type Event struct {
 	// Messages holds the message events of one commit, in seq order, for
 	// Kind subjects.EventMessages (Data is then empty).
 	Messages []Event
-	// SenderID is a message event's sender (0 when unknown: a chat service
-	// older than blocks), for hiding it from users who block the sender.
+	// SenderID is the sender of a message or an edit (0 when unknown: a
+	// chat service older than blocks), for hiding it from users who block
+	// the sender.
 	SenderID int64
+	// Message is the message Data was encoded from (a message or an edit;
+	// nil for frames from a chat service older than RoomEvent), from which
+	// a socket whose user blocks the sender encodes its own view.
+	Message *chatv1.Message
 }
 
 // ordered reports whether ev carries a sequence number its stream
@@ -221,18 +226,14 @@ type room struct {
 // onEvent fans one event out to the room's local sockets: messages
 // through the room's stream (stream.go), everything else as it comes.
 func (r *room) onEvent(ev Event) {
-	switch {
-	case ev.Kind == subjects.EventRoomDeleted:
+	switch ev.Kind {
+	case subjects.EventRoomDeleted:
 		for _, c := range *r.members.Load() {
 			c.close(CloseRoomDeleted, "room deleted")
 		}
 		r.watch(ev)
-	case ev.Kind == subjects.EventMessages:
+	case subjects.EventMessages:
 		r.stream.offer(ev.Messages)
-	case ev.Kind == subjects.EventMessage && ev.Seq > 0:
-		// A single message: what a chat service before batched publishes
-		// sent (during a rolling update).
-		r.stream.offer([]Event{ev})
 	default:
 		fanOut(*r.members.Load(), func(c *client) { c.deliverEvent(ev) })
 	}

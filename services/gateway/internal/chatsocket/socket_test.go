@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/cobraspace/cobraspace/platform/subjects"
+	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
 )
 
@@ -306,8 +308,7 @@ func TestChatGapRepairAndDedup(t *testing.T) {
 	e.chat.mu.Lock()
 	m5 := e.chat.rooms[1].msgs[4]
 	e.chat.mu.Unlock()
-	e.chat.publish(1, subjects.EventMessage, 5, []byte(`{"type":"chat.message","seq":5}`))
-	_ = m5
+	e.chat.publishMessages(1, m5)
 	sender.send(map[string]any{"type": "chat.message", "message": "six"})
 	for _, c := range readers {
 		if f := c.nextOf("chat.message"); f.Seq != 6 {
@@ -362,6 +363,33 @@ func TestChatGapRepairHidesPerSocket(t *testing.T) {
 		if f := blocker.nextOf("chat.message"); f.Seq != want || !f.Hidden || f.Message != "" {
 			t.Fatalf("blocker: got %+v, want seq %d hidden", f, want)
 		}
+	}
+}
+
+// TestChatHidesEditsPerSocket: an edit reaches every socket of the room,
+// and a socket whose user blocks the sender gets it without its text.
+func TestChatHidesEditsPerSocket(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.chat.addRoom(1)
+	blocks := func(_ context.Context, userID int64) ([]int64, error) {
+		if userID == 10 {
+			return []int64{1}, nil // user 10 blocks the sender
+		}
+		return nil, nil
+	}
+	r := newReplica(t, e.nc, e.prefix, e.chat, chatsocket.Config{BlockedIDs: blocks})
+	blocker := mustDial(t, r, 1, dialOpts{user: 10})
+	blocker.nextOf("chat.presence")
+	other := mustDial(t, r, 1, dialOpts{user: 11})
+	other.nextOf("chat.presence")
+	e.chat.publishEvent(1, &chatv1.RoomEvent{Event: &chatv1.RoomEvent_Edited{Edited: &chatv1.Message{
+		Id: 5, Seq: 1, RoomId: 1, Text: "edited", SenderId: 1, EditedAt: timestamppb.Now()}}})
+	if f := other.nextOf("chat.message.edit"); f.Seq != 1 || f.Hidden || f.Message != "edited" {
+		t.Fatalf("other reader: got %+v, want the edit with its text", f)
+	}
+	if f := blocker.nextOf("chat.message.edit"); f.Seq != 1 || !f.Hidden || f.Message != "" {
+		t.Fatalf("blocker: got %+v, want the edit hidden", f)
 	}
 }
 
@@ -565,7 +593,7 @@ func TestChatSlowConsumer(t *testing.T) {
 		got <- n
 	}()
 	for range total {
-		e.chat.publish(1, subjects.EventTyping, 0, big)
+		e.chat.publish(1, subjects.EventTyping, big)
 		time.Sleep(time.Millisecond) // a busy room, not one instant burst
 	}
 	if n := <-got; n != total {
@@ -593,7 +621,7 @@ func TestChatRoomDeletedRevokedExpiredShutdown(t *testing.T) {
 	t.Run("room deleted", func(t *testing.T) {
 		c := mustDial(t, a, 2, dialOpts{user: 1})
 		c.nextOf("chat.presence")
-		e.chat.publish(2, subjects.EventRoomDeleted, 0, []byte(`{"type":"chat.room.deleted","room":2}`))
+		e.chat.publishEvent(2, &chatv1.RoomEvent{Event: &chatv1.RoomEvent_RoomDeleted{RoomDeleted: &chatv1.RoomDeleted{}}})
 		if got := c.closeCode(3 * time.Second); got != chatsocket.CloseRoomDeleted {
 			t.Fatalf("got close %d, want 4000", got)
 		}
@@ -677,7 +705,7 @@ func TestChatFrameLengths(t *testing.T) {
 		return []byte(head + strings.Repeat("y", n-len(head)-len(tail)) + tail)
 	}
 	for _, n := range sizes {
-		e.chat.publish(1, subjects.EventTyping, 0, frameOf(n))
+		e.chat.publish(1, subjects.EventTyping, frameOf(n))
 	}
 	for _, n := range sizes {
 		_ = c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -766,7 +794,7 @@ func TestChatStoppedReaderCutOff(t *testing.T) {
 	start := time.Now()
 	// A busy room: ~600 KB/s for up to 6 s, far below the queue bound.
 	for time.Since(start) < 6*time.Second && r.hub.Sockets() > 0 {
-		e.chat.publish(1, subjects.EventTyping, 0, big)
+		e.chat.publish(1, subjects.EventTyping, big)
 		time.Sleep(100 * time.Millisecond)
 	}
 	if r.hub.Sockets() != 0 {

@@ -106,8 +106,8 @@ func (w *roomWatch) read(seq int64) bool {
 }
 
 // watch hands the room's new messages (Kind EventMessages) or its deletion
-// to the unread counters following it. The frames are parsed once per
-// event, not once per watcher.
+// to the unread counters following it. The message objects are encoded
+// once per event, not once per watcher.
 func (r *room) watch(ev Event) {
 	ws := *r.watchers.Load()
 	if len(ws) == 0 {
@@ -124,8 +124,7 @@ func (r *room) watch(ev Event) {
 		if m.Seq <= 0 {
 			continue
 		}
-		// An unreadable frame still counts (as someone else's message).
-		obj, sender, _ := chatjson.MessageObject(m.Data)
+		obj, sender := messageObject(m)
 		msgs = append(msgs, watchedMsg{seq: m.Seq, sender: sender, senderID: m.SenderID, obj: obj})
 	}
 	if len(msgs) == 0 {
@@ -134,6 +133,18 @@ func (r *room) watch(ev Event) {
 	for _, w := range ws {
 		w.s.onMessages(w, msgs)
 	}
+}
+
+// messageObject is the message object of message event m (chat.unread's
+// last_message) and its sender's email. An event of a chat service older
+// than RoomEvent has only its frame; an unreadable one still counts (as
+// someone else's message).
+func messageObject(m Event) (obj []byte, sender string) {
+	if m.Message != nil {
+		return chatjson.MessageJSON(m.Message), m.Message.GetSenderEmail()
+	}
+	obj, sender, _ = chatjson.MessageObject(m.Data)
+	return obj, sender
 }
 
 // onMessages counts new messages of a watched room and sends one

@@ -1,7 +1,8 @@
 // Package chatjson builds the public JSON shapes of chat (docs/api.md): the room
-// object, the message object and the server → client socket frames. REST
+// object, the message object and the server → client socket frames, live
+// room events included (the chat service publishes them typed). REST
 // handlers and the socket code both use it, so a message looks the same
-// whether it arrives in a REST page, in chat.history or as a live ack.
+// whether it arrives in a REST page, in chat.history or live.
 package chatjson
 
 import (
@@ -23,8 +24,6 @@ const (
 	TypeHistory  = "chat.history"
 	TypeResume   = "chat.resume"
 	TypePresence = "chat.presence"
-	// Replies and reactions: frames the chat service publishes, forwarded
-	// as they are.
 	TypeReaction = "chat.message.reaction"
 	TypeReplies  = "chat.message.replies"
 )
@@ -172,16 +171,37 @@ func NewMessages(ms []*chatv1.Message) []Message {
 	return out
 }
 
-// MessageFrame encodes the live chat.message frame of m: the same frame the
-// chat service publishes on NATS, used as the sender's acknowledgement and
-// for messages recovered from history.
+// MessageFrame encodes the live chat.message frame of m, once for every
+// socket of a room: a message the chat service published, a sender's
+// acknowledgement, or a message recovered from history.
 func MessageFrame(m *chatv1.Message) []byte {
-	msg := NewMessage(m)
-	msg.Type = TypeMessage
-	for i := range msg.Reactions {
-		msg.Reactions[i].Me = nil // the frame may be shared by every socket of the room
-	}
+	return mustMarshal(liveMessage(m, TypeMessage))
+}
+
+// HiddenMessageFrame is MessageFrame for a viewer who blocks the sender:
+// no text and "hidden":true, every other field as it is, so the client
+// keeps its order and may show "a message from a blocked user".
+func HiddenMessageFrame(m *chatv1.Message) []byte {
+	msg := liveMessage(m, TypeMessage)
+	msg.Message, msg.Hidden = "", true
 	return mustMarshal(msg)
+}
+
+// MessageJSON encodes the message object of a live message (no type), as
+// chat.unread's last_message carries it.
+func MessageJSON(m *chatv1.Message) []byte {
+	return mustMarshal(liveMessage(m, ""))
+}
+
+// liveMessage is the message object of m as a whole room sees it: its
+// reactions carry no "me".
+func liveMessage(m *chatv1.Message, frameType string) Message {
+	msg := NewMessage(m)
+	msg.Type = frameType
+	for i := range msg.Reactions {
+		msg.Reactions[i].Me = nil
+	}
+	return msg
 }
 
 // HistoryFrame encodes {"type":"chat.history","messages":[...]}.

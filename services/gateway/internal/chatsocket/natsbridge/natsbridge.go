@@ -5,7 +5,6 @@
 package natsbridge
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 	"github.com/cobraspace/cobraspace/platform/tracing"
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
 	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket"
+	"github.com/cobraspace/cobraspace/services/gateway/internal/chatsocket/chatjson"
 )
 
 // Bridge subscribes to chat subjects on one NATS connection.
@@ -65,29 +65,16 @@ func (b *Bridge) RegisterMetrics(reg prometheus.Registerer) error {
 // from history.
 func (b *Bridge) SubscribeRoom(roomID int64, fn func(chatsocket.Event)) (func(), error) {
 	sub, err := b.nc.Subscribe(b.subj.Room(roomID), func(m *nats.Msg) {
-		kind := m.Header.Get(subjects.HeaderEvent)
-		if kind == subjects.EventMessages {
-			b.deliverMessages(roomID, m.Data, fn)
-			return
-		}
-		ev := chatsocket.Event{Kind: kind, Data: m.Data}
-		if s := m.Header.Get(subjects.HeaderSeq); s != "" {
-			ev.Seq, _ = strconv.ParseInt(s, 10, 64)
-		}
-		if s := m.Header.Get(subjects.HeaderSender); s != "" {
-			ev.SenderID, _ = strconv.ParseInt(s, 10, 64)
-		}
-		// Only events the chat service traced (sampled) carry the
-		// header, so untraced delivery stays span-free.
-		if len(m.Header[tracing.TraceparentHeader]) > 0 {
-			_, span := b.startDeliver(tracing.Extract(context.Background(), m.Header), roomID, ev.Kind)
-			defer span.End()
-		}
-		fn(ev)
-		if b.delivery != nil && ev.Kind == subjects.EventMessage {
-			if at, ok := createdAt(ev.Data); ok {
-				b.delivery.Observe(time.Since(at).Seconds())
+		switch kind := m.Header.Get(subjects.HeaderEvent); kind {
+		case subjects.EventRoom:
+			b.deliverTyped(roomID, m, fn)
+		case subjects.EventMessages:
+			var batch chatv1.RoomMessages
+			if proto.Unmarshal(m.Data, &batch) == nil {
+				b.deliverMessages(roomID, batch.GetMessages(), fn)
 			}
+		default:
+			b.deliverFrame(roomID, kind, m, fn)
 		}
 	})
 	if err != nil {
@@ -102,19 +89,83 @@ func (b *Bridge) SubscribeRoom(roomID int64, fn func(chatsocket.Event)) (func(),
 	return func() { _ = sub.Unsubscribe() }, nil
 }
 
-// deliverMessages hands a "messages" event (chatv1.RoomMessages: one
-// commit's new messages of the room) to fn as ONE event, so that the hub
-// queues them on each socket together and each socket writes them with
-// one system call. An undecodable batch is dropped: the seq gap it leaves
-// is repaired from history like a lost NATS message.
-func (b *Bridge) deliverMessages(roomID int64, data []byte, fn func(chatsocket.Event)) {
-	var batch chatv1.RoomMessages
-	if err := proto.Unmarshal(data, &batch); err != nil || len(batch.GetMessages()) == 0 {
+// deliverTyped encodes the client frame of a typed room event
+// (chatv1.RoomEvent) once for all of this replica's sockets and hands it
+// to fn. An undecodable event, or one of a kind this gateway does not
+// know, is dropped: a lost message leaves a seq gap, repaired from
+// history.
+func (b *Bridge) deliverTyped(roomID int64, m *nats.Msg, fn func(chatsocket.Event)) {
+	var re chatv1.RoomEvent
+	if proto.Unmarshal(m.Data, &re) != nil {
 		return
 	}
-	ev := chatsocket.Event{Kind: subjects.EventMessages, Messages: make([]chatsocket.Event, len(batch.GetMessages()))}
-	for i, m := range batch.GetMessages() {
-		ev.Messages[i] = chatsocket.Event{Kind: subjects.EventMessage, Seq: m.GetSeq(), Data: m.GetFrame(), SenderID: m.GetSenderId()}
+	var ev chatsocket.Event
+	switch e := re.GetEvent().(type) {
+	case *chatv1.RoomEvent_Messages:
+		b.deliverMessages(roomID, e.Messages.GetMessages(), fn)
+		return
+	case *chatv1.RoomEvent_Edited:
+		// The message rides along so that a socket whose user blocks the
+		// sender can encode the edit without its text (blocks.go).
+		ev = chatsocket.Event{Kind: subjects.EventEdit, Data: chatjson.EditFrame(e.Edited, false),
+			SenderID: e.Edited.GetSenderId(), Message: e.Edited}
+	case *chatv1.RoomEvent_Deleted:
+		ev = chatsocket.Event{Kind: subjects.EventDelete, Data: chatjson.DeleteFrame(e.Deleted)}
+	case *chatv1.RoomEvent_Reactions:
+		ev = chatsocket.Event{Kind: subjects.EventReaction, Data: chatjson.ReactionFrame(roomID, e.Reactions)}
+	case *chatv1.RoomEvent_Replies:
+		ev = chatsocket.Event{Kind: subjects.EventReplies, Data: chatjson.RepliesFrame(roomID, e.Replies)}
+	case *chatv1.RoomEvent_Joined:
+		ev = chatsocket.Event{Kind: subjects.EventJoin, Data: chatjson.UserFrame(chatjson.TypeUserJoin, e.Joined)}
+	case *chatv1.RoomEvent_Left:
+		ev = chatsocket.Event{Kind: subjects.EventLeave, Data: chatjson.UserFrame(chatjson.TypeUserLeave, e.Left)}
+	case *chatv1.RoomEvent_Typing:
+		ev = chatsocket.Event{Kind: subjects.EventTyping, Data: chatjson.UserFrame(chatjson.TypeTyping, e.Typing)}
+	case *chatv1.RoomEvent_RoomDeleted:
+		ev = chatsocket.Event{Kind: subjects.EventRoomDeleted, Data: chatjson.RoomDeletedFrame(roomID)}
+	default:
+		return
+	}
+	b.deliverTraced(roomID, m.Header, ev, fn)
+}
+
+// deliverFrame hands on an event of a chat service older than RoomEvent,
+// whose data is the client frame itself, so that gateways can be rolled
+// out before the chat service.
+func (b *Bridge) deliverFrame(roomID int64, kind string, m *nats.Msg, fn func(chatsocket.Event)) {
+	ev := chatsocket.Event{Kind: kind, Data: m.Data}
+	if s := m.Header.Get(subjects.HeaderSender); s != "" {
+		ev.SenderID, _ = strconv.ParseInt(s, 10, 64)
+	}
+	b.deliverTraced(roomID, m.Header, ev, fn)
+}
+
+// deliverTraced calls fn with ev inside a delivery span when the chat
+// service traced the change: only sampled events carry the trace header,
+// so untraced delivery stays span-free.
+func (b *Bridge) deliverTraced(roomID int64, h nats.Header, ev chatsocket.Event, fn func(chatsocket.Event)) {
+	if len(h[tracing.TraceparentHeader]) > 0 {
+		_, span := b.startDeliver(tracing.Extract(context.Background(), h), roomID, ev.Kind)
+		defer span.End()
+	}
+	fn(ev)
+}
+
+// deliverMessages hands the new messages of one commit to fn as ONE event,
+// so that the hub queues them on each socket together and each socket
+// writes them with one system call. Each message's frame is encoded here,
+// once per replica (or taken as it came from an older chat service).
+func (b *Bridge) deliverMessages(roomID int64, msgs []*chatv1.RoomMessage, fn func(chatsocket.Event)) {
+	if len(msgs) == 0 {
+		return
+	}
+	ev := chatsocket.Event{Kind: subjects.EventMessages, Messages: make([]chatsocket.Event, len(msgs))}
+	for i, m := range msgs {
+		e := chatsocket.Event{Kind: subjects.EventMessage, Seq: m.GetSeq(), Data: m.GetFrame(), SenderID: m.GetSenderId()}
+		if msg := m.GetMessage(); msg != nil {
+			e.Data, e.Message = chatjson.MessageFrame(msg), msg
+		}
+		ev.Messages[i] = e
 		if tp := m.GetTraceparent(); tp != "" {
 			_, span := b.startDeliver(tracing.WithTraceparent(context.Background(), tp), roomID, subjects.EventMessage)
 			defer span.End()
@@ -123,7 +174,7 @@ func (b *Bridge) deliverMessages(roomID int64, data []byte, fn func(chatsocket.E
 	fn(ev)
 	if b.delivery != nil {
 		now := time.Now()
-		for _, m := range batch.GetMessages() {
+		for _, m := range msgs {
 			b.delivery.Observe(now.Sub(time.Unix(0, m.GetCreatedUnixNano())).Seconds())
 		}
 	}
@@ -134,27 +185,6 @@ func (b *Bridge) deliverMessages(roomID int64, data []byte, fn func(chatsocket.E
 func (b *Bridge) startDeliver(ctx context.Context, roomID int64, kind string) (context.Context, trace.Span) {
 	return b.tracer.Start(ctx, "chat.room.deliver", trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(attribute.Int64("cobra.room_id", roomID), attribute.String("cobra.event", kind)))
-}
-
-// createdAtKey starts the created_at field of a chat.message frame. Inside
-// the message text a quote is always escaped (\"), so the key cannot match
-// there.
-var createdAtKey = []byte(`"created_at":"`)
-
-// createdAt reads a chat.message frame's created_at (RFC 3339) without
-// decoding the whole frame: this runs once per message per replica.
-func createdAt(frame []byte) (time.Time, bool) {
-	i := bytes.Index(frame, createdAtKey)
-	if i < 0 {
-		return time.Time{}, false
-	}
-	rest := frame[i+len(createdAtKey):]
-	end := bytes.IndexByte(rest, '"')
-	if end < 0 {
-		return time.Time{}, false
-	}
-	t, err := time.Parse(time.RFC3339Nano, string(rest[:end]))
-	return t, err == nil
 }
 
 // SubscribeBlocks calls fn for every block change announced by the user
