@@ -18,17 +18,17 @@ const (
 // stalled reports, after a batch was written, whether the peer has left
 // more than backlogLimit bytes unread for stallLimit. Writer goroutine only.
 func (c *client) stalled(now time.Time) bool {
-	if now.Sub(c.backlogAt) < backlogSample {
+	if now.Sub(c.wr.backlogAt) < backlogSample {
 		return false
 	}
-	c.backlogAt = now
+	c.wr.backlogAt = now
 	if unsentBytes(c.nc) < backlogLimit {
-		c.stallSince = time.Time{}
+		c.wr.stallSince = time.Time{}
 		return false
 	}
-	if c.stallSince.IsZero() {
-		c.stallSince = now
+	if c.wr.stallSince.IsZero() {
+		c.wr.stallSince = now
 		return false
 	}
-	return now.Sub(c.stallSince) >= stallLimit
+	return now.Sub(c.wr.stallSince) >= stallLimit
 }

@@ -82,11 +82,7 @@ type client struct {
 	// (expiry.go), -1 when it is not in it; guarded by the schedule.
 	expiryIndex int
 
-	// Writer only (one at a time: c.writing).
-	rest          []byte    // bytes of a batch the kernel took only in part (directwrite.go); written first
-	backlogAt     time.Time // last kernel backlog sample
-	deadlineSetAt time.Time // when the writer last moved the write deadline (extendWriteDeadline)
-	stallSince    time.Time // backlog above the limit since (zero: below)
+	wr writerState // the writer's own (one at a time: c.writing)
 
 	// lastRead is when the reader last took a whole frame (Unix ns): the
 	// pinger drops a socket silent for PongTimeout.
@@ -96,7 +92,21 @@ type client struct {
 	pollGen int32 // 0: not watched
 	pollFD  int32
 
-	// Reader only (one at a time: c.reading).
+	rd readerState // the reader's own (one at a time: c.reading)
+}
+
+// writerState is what only the socket's writer touches: a direct write
+// (directwrite.go) or the writer goroutine, never both at once.
+type writerState struct {
+	rest          []byte    // bytes of a batch the kernel took only in part (directwrite.go); written first
+	backlogAt     time.Time // last kernel backlog sample
+	deadlineSetAt time.Time // when the writer last moved the write deadline (extendWriteDeadline)
+	stallSince    time.Time // backlog above the limit since (zero: below)
+}
+
+// readerState is what only the socket's reader touches (reader.go): a
+// message in fragments, and the client's flood, error and typing counts.
+type readerState struct {
 	fragments   []byte    // a message's fragments so far
 	fragmentOp  ws.OpCode // the fragmented message's type
 	floodStart  time.Time
@@ -362,7 +372,7 @@ func (c *client) giveBackLocked(q [][]byte) {
 // finishes a batch a direct write left half written (writeDirect), and
 // returns when nothing is left to write, or after closing the connection.
 func (c *client) writeLoop() {
-	if c.rest != nil {
+	if c.wr.rest != nil {
 		if err := c.writeRest(); err != nil {
 			c.close(0, "")
 			c.finish()
@@ -470,10 +480,10 @@ func (c *client) handle(op ws.OpCode, data []byte) {
 	}
 	now := time.Now()
 	if ok, _ := c.hub.cfg.SendLimit.Allow(context.Background(), c.user.UserID); !ok {
-		if now.Sub(c.floodStart) > floodWindow {
-			c.floodStart, c.floodCount = now, 0
+		if now.Sub(c.rd.floodStart) > floodWindow {
+			c.rd.floodStart, c.rd.floodCount = now, 0
 		}
-		if c.floodCount++; c.floodCount >= floodLimit {
+		if c.rd.floodCount++; c.rd.floodCount >= floodLimit {
 			c.closeAfterQueued(websocket.ClosePolicyViolation, "flooding")
 			return
 		}
@@ -487,7 +497,7 @@ func (c *client) handle(op ws.OpCode, data []byte) {
 	if err != nil {
 		var fe *FrameError
 		if errors.As(err, &fe) && fe.Type == chatjson.ErrInvalidRequest {
-			if c.invalidRun++; c.invalidRun >= maxInvalidRun {
+			if c.rd.invalidRun++; c.rd.invalidRun >= maxInvalidRun {
 				c.closeAfterQueued(websocket.ClosePolicyViolation, "too many invalid frames")
 				return
 			}
@@ -495,15 +505,15 @@ func (c *client) handle(op ws.OpCode, data []byte) {
 		c.sendErr(err)
 		return
 	}
-	c.invalidRun = 0
+	c.rd.invalidRun = 0
 	switch f.Type {
 	case chatjson.TypeMessage:
 		c.sendMessage(f)
 	case chatjson.TypeTyping:
-		if now.Before(c.typingAfter) {
+		if now.Before(c.rd.typingAfter) {
 			return
 		}
-		c.typingAfter = now.Add(typingInterval)
+		c.rd.typingAfter = now.Add(typingInterval)
 		c.call(func(ctx context.Context) error {
 			_, err := c.hub.chat.Typing(ctx, &chatv1.TypingRequest{RoomId: c.roomID})
 			return err

@@ -81,7 +81,7 @@ func (c *client) flush() {
 // as c's writer, in one system call that never waits. What it could not
 // write goes to a writer goroutine started here: the frames back to the
 // head of the queue (the ping to pingDue, the pong to c.pong) when nothing
-// was written, else the rest of the batch in c.rest, which that goroutine
+// was written, else the rest of the batch in c.wr.rest, which that goroutine
 // finishes before anything else. The caller set c.writing; this clears it,
 // or hands it to that goroutine when there is more to do (frames queued
 // meanwhile, the close).
@@ -95,7 +95,7 @@ func (c *client) writeDirect(q [][]byte, ping bool, pong []byte) {
 		n, err = writeSome(c.nc, buf)
 		switch {
 		case errors.Is(err, errWouldBlock) && n > 0:
-			c.rest, err, written = bytes.Clone(buf[n:]), nil, true
+			c.wr.rest, err, written = bytes.Clone(buf[n:]), nil, true
 			c.hub.metrics.handoffs.Inc()
 		case errors.Is(err, errWouldBlock):
 			err = nil
@@ -114,7 +114,7 @@ func (c *client) writeDirect(q [][]byte, ping bool, pong []byte) {
 		c.hub.metrics.handoffs.Inc()
 	case len(q) > 0:
 		c.hub.metrics.framesSent.Add(float64(len(q)))
-		if c.rest == nil && c.stalled(time.Now()) && c.close(CloseSlow, "slow") {
+		if c.wr.rest == nil && c.stalled(time.Now()) && c.close(CloseSlow, "slow") {
 			c.hub.metrics.slowCloses.Inc()
 		}
 	}
@@ -128,7 +128,7 @@ func (c *client) writeDirect(q [][]byte, ping bool, pong []byte) {
 	} else {
 		c.giveBackLocked(q)
 	}
-	if !c.closed && c.rest == nil && !c.pingDue && c.pong == nil && len(c.queue) == 0 {
+	if !c.closed && c.wr.rest == nil && !c.pingDue && c.pong == nil && len(c.queue) == 0 {
 		c.writing = false
 		c.mu.Unlock()
 		return
@@ -137,14 +137,14 @@ func (c *client) writeDirect(q [][]byte, ping bool, pong []byte) {
 	go c.writeLoop()
 }
 
-// writeRest writes what a direct write left in c.rest, waiting for room
+// writeRest writes what a direct write left in c.wr.rest, waiting for room
 // up to the write deadline. Writer goroutine.
 func (c *client) writeRest() error {
 	if err := c.extendWriteDeadline(); err != nil {
-		c.rest = nil
+		c.wr.rest = nil
 		return err
 	}
-	_, err := c.nc.Write(c.rest)
-	c.rest = nil
+	_, err := c.nc.Write(c.wr.rest)
+	c.wr.rest = nil
 	return err
 }

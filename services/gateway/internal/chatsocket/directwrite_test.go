@@ -40,7 +40,7 @@ func upgradedPair(t *testing.T) (nc net.Conn, peer *websocket.Conn) {
 }
 
 // TestPongWaitsForHalfWrittenBatch: while a direct write's batch is half
-// written (the rest in c.rest, for the writer goroutine), the pong that
+// written (the rest in c.wr.rest, for the writer goroutine), the pong that
 // answers a client's ping waits for the writer, and lands after the frame
 // instead of inside it.
 func TestPongWaitsForHalfWrittenBatch(t *testing.T) {
@@ -56,7 +56,7 @@ func TestPongWaitsForHalfWrittenBatch(t *testing.T) {
 	if _, err := nc.Write(frame[:100]); err != nil {
 		t.Fatal(err)
 	}
-	c.writing, c.rest = true, frame[100:] // as writeDirect leaves a partial write
+	c.writing, c.wr.rest = true, frame[100:] // as writeDirect leaves a partial write
 	c.sendPong([]byte("p"))
 	if c.pong == nil {
 		t.Fatal("the pong was not left to the writer")
@@ -97,17 +97,17 @@ func TestDirectWriteAfterWriterDeadline(t *testing.T) {
 	peer.SetPingHandler(func(string) error { pings <- struct{}{}; return nil })
 	go func() { _, _, _ = peer.ReadMessage() }()
 
-	c.writing, c.rest = true, pingFrame // a writer goroutine's write sets the deadline
+	c.writing, c.wr.rest = true, pingFrame // a writer goroutine's write sets the deadline
 	c.writeLoop()
-	if c.deadlineSetAt.IsZero() {
+	if c.wr.deadlineSetAt.IsZero() {
 		t.Fatal("the writer set no write deadline")
 	}
 	time.Sleep(timeout + 100*time.Millisecond) // the deadline has passed
 	for i := range 2 {
 		c.writing = true
 		c.writeDirect(nil, true, nil)
-		if c.isClosed() || !c.deadlineSetAt.IsZero() {
-			t.Fatalf("direct ping %d: closed %v, deadline set at %v; want open, no deadline", i, c.isClosed(), c.deadlineSetAt)
+		if c.isClosed() || !c.wr.deadlineSetAt.IsZero() {
+			t.Fatalf("direct ping %d: closed %v, deadline set at %v; want open, no deadline", i, c.isClosed(), c.wr.deadlineSetAt)
 		}
 	}
 	for i := range 3 { // the writer's and the two direct pings

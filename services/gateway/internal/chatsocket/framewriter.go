@@ -99,13 +99,13 @@ const deadlineSlack = time.Second
 // moves it at most once per deadlineSlack. Writer only.
 func (c *client) extendWriteDeadline() error {
 	now := time.Now()
-	if now.Sub(c.deadlineSetAt) < deadlineSlack {
+	if now.Sub(c.wr.deadlineSetAt) < deadlineSlack {
 		return nil
 	}
 	if err := c.nc.SetWriteDeadline(now.Add(c.hub.cfg.WriteTimeout)); err != nil {
 		return err
 	}
-	c.deadlineSetAt = now
+	c.wr.deadlineSetAt = now
 	return nil
 }
 
@@ -115,13 +115,13 @@ func (c *client) extendWriteDeadline() error {
 // since it never blocks; leaving it unset spares an idle socket's ping a
 // timer update (S3's profile: ~5% of an idle gateway's CPU). Writer only.
 func (c *client) dropStaleWriteDeadline() error {
-	if c.deadlineSetAt.IsZero() || time.Since(c.deadlineSetAt) < c.hub.cfg.WriteTimeout-deadlineSlack {
+	if c.wr.deadlineSetAt.IsZero() || time.Since(c.wr.deadlineSetAt) < c.hub.cfg.WriteTimeout-deadlineSlack {
 		return nil
 	}
 	if err := c.nc.SetWriteDeadline(time.Time{}); err != nil {
 		return err
 	}
-	c.deadlineSetAt = time.Time{}
+	c.wr.deadlineSetAt = time.Time{}
 	return nil
 }
 

@@ -115,14 +115,14 @@ func (c *client) readFrame(br *bufio.Reader) error {
 		return err
 	}
 	state := ws.StateServerSide
-	if c.fragments != nil {
+	if c.rd.fragments != nil {
 		state |= ws.StateFragmented
 	}
 	if ws.CheckHeader(h, state) != nil {
 		c.close(websocket.CloseProtocolError, "")
 		return errCloseQueued
 	}
-	if !h.OpCode.IsControl() && int64(len(c.fragments))+h.Length > readLimit {
+	if !h.OpCode.IsControl() && int64(len(c.rd.fragments))+h.Length > readLimit {
 		c.close(websocket.CloseMessageTooBig, "")
 		return errCloseQueued
 	}
@@ -143,20 +143,20 @@ func (c *client) readFrame(br *bufio.Reader) error {
 		c.answerClose(payload)
 		return errCloseQueued
 	case ws.OpContinuation:
-		c.fragments = append(c.fragments, payload...)
-		payload = c.fragments
+		c.rd.fragments = append(c.rd.fragments, payload...)
+		payload = c.rd.fragments
 	case ws.OpText, ws.OpBinary:
-		c.fragmentOp = h.OpCode
+		c.rd.fragmentOp = h.OpCode
 		if !h.Fin {
-			c.fragments = payload
+			c.rd.fragments = payload
 		}
 	}
 	if !h.Fin {
 		return nil
 	}
-	c.fragments = nil
+	c.rd.fragments = nil
 	if !c.isClosed() {
-		c.handle(c.fragmentOp, payload)
+		c.handle(c.rd.fragmentOp, payload)
 	}
 	return nil
 }

@@ -1,9 +1,11 @@
 package chatjson_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	chatv1 "github.com/cobraspace/cobraspace/proto/cobraspace/chat/v1"
@@ -46,5 +48,25 @@ func TestLiveMessageViews(t *testing.T) {
 	}
 	if !m.GetReactions()[0].GetMe() || m.GetText() != "secret" {
 		t.Error("encoding a view changed the shared message")
+	}
+}
+
+// BenchmarkMessageFrame is the per-replica cost of a live message: decoding
+// the typed message from its NATS data and encoding its frame.
+func BenchmarkMessageFrame(b *testing.B) {
+	m := &chatv1.Message{Id: 123456, Seq: 98765, RoomId: 42, Text: strings.Repeat("benchmark text ", 6), SenderId: 7,
+		SenderEmail: "user7@cobra.space", Nickname: "user7", ProfilePictureUrl: "/media/profile_images/u7.png",
+		ClientMsgId: "0b7f2c1e-5d0c-4d8a-9f57-1c2f3e4d5a6b", CreatedAt: timestamppb.Now()}
+	data, err := proto.Marshal(&chatv1.RoomMessage{Seq: m.Seq, SenderId: m.SenderId, Message: m})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var rm chatv1.RoomMessage
+		if err := proto.Unmarshal(data, &rm); err != nil {
+			b.Fatal(err)
+		}
+		_ = chatjson.MessageFrame(rm.GetMessage())
 	}
 }
