@@ -39,6 +39,7 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 15 * time.Second
+	cfg.ShouldPing = shouldPing
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database: %w", err)
@@ -50,6 +51,18 @@ func Open(ctx context.Context, url string) (*pgxpool.Pool, error) {
 		return nil, fmt.Errorf("database not reachable: %w", err)
 	}
 	return pool, nil
+}
+
+// shouldPing decides whether the pool pings a connection before handing it
+// out. pgx pings those idle for over a second; one the server closed sooner
+// (a terminated backend, a restart) would fail the next statement sent on
+// it, so a connection whose socket has anything to read is pinged too: an
+// idle connection has nothing to read, unless the server sent an error
+// before closing (or a notification). A failed ping discards the
+// connection and the pool hands out another. The check is one
+// non-blocking peek, no round trip.
+func shouldPing(_ context.Context, p pgxpool.ShouldPingParams) bool {
+	return p.IdleDuration > time.Second || hasPending(p.Conn.PgConn().Conn())
 }
 
 // Migrate applies every pending migration in migrations (goose-annotated

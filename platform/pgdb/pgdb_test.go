@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/cobraspace/cobraspace/platform/testenv"
 )
 
@@ -89,5 +91,42 @@ func TestOpenPoolSize(t *testing.T) {
 			t.Errorf("Open(%q): MaxConns %d, want %d", tc.url, got, tc.want)
 		}
 		pool.Close()
+	}
+}
+
+// TestTerminatedIdleConnection: a connection the server terminates while
+// it sits idle in the pool (for less than the second after which pgx pings)
+// is replaced before use, so the next statement succeeds.
+func TestTerminatedIdleConnection(t *testing.T) {
+	ctx := context.Background()
+	url := testenv.Database(t)
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	pool, err := Open(ctx, url+sep+"pool_max_conns=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var pid int32
+	if err := pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var killed bool
+	if err := admin.QueryRow(ctx, "SELECT pg_terminate_backend($1, 5000)", pid).Scan(&killed); err != nil || !killed {
+		t.Fatalf("pg_terminate_backend(%d): %v, %v", pid, killed, err)
+	}
+	var next int32
+	if err := pool.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&next); err != nil {
+		t.Fatalf("the first statement after the pool's connection was terminated: %v", err)
+	}
+	if next == pid {
+		t.Fatalf("the pool kept the terminated backend %d", pid)
 	}
 }
