@@ -34,14 +34,15 @@ func UnreadFrame(room, unread int64, lastMessage []byte) []byte {
 	return append(b, '}')
 }
 
-// messageFramePrefix starts every chat.message frame: the chat service and
-// MessageFrame both encode the type first.
+// messageFramePrefix starts every chat.message frame: the older chat
+// service and MessageFrame both encode the type first.
 var messageFramePrefix = []byte(`{"type":"chat.message",`)
 
 // MessageObject turns a chat.message frame into the message object (the
 // frame without its type) and returns the sender's email, for deriving
-// chat.unread from room events. ok is false for a frame that is not a
-// chat.message JSON object.
+// chat.unread from the room events of a chat service older than RoomEvent
+// (newer events carry the message: MessageJSON). ok is false for a frame
+// that is not a chat.message JSON object.
 func MessageObject(frame []byte) (obj []byte, sender string, ok bool) {
 	var head struct {
 		Type   string `json:"type"`
