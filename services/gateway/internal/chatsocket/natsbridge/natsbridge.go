@@ -73,9 +73,12 @@ func (b *Bridge) SubscribeRoom(roomID int64, fn func(chatsocket.Event)) (func(),
 			if proto.Unmarshal(m.Data, &batch) == nil {
 				b.deliverMessages(roomID, batch.GetMessages(), fn)
 			}
-		default:
+		case subjects.EventEdit, subjects.EventDelete, subjects.EventJoin, subjects.EventLeave, subjects.EventTyping,
+			subjects.EventRoomDeleted, subjects.EventReaction, subjects.EventReplies:
 			b.deliverFrame(roomID, kind, m, fn)
 		}
+		// Any other kind is from a newer chat service and is dropped, never
+		// forwarded: its data need not be a client frame.
 	})
 	if err != nil {
 		return nil, err

@@ -149,8 +149,8 @@ func publishTyped(t *testing.T, nc *nats.Conn, prefix string, roomID int64, ev *
 
 // TestBridgeEncodesTypedEvents: each typed event reaches the hub as its
 // client frame, encoded once here; edits carry their message and sender
-// for sockets that hide them; undecodable events and kinds this gateway
-// does not know are dropped.
+// for sockets that hide them; undecodable events, kinds this gateway does
+// not know and events under a header kind it does not know are dropped.
 func TestBridgeEncodesTypedEvents(t *testing.T) {
 	t.Parallel()
 	nc, err := nats.Connect(testenv.NATSURL())
@@ -177,6 +177,11 @@ func TestBridgeEncodesTypedEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishTyped(t, nc, prefix, 5, &chatv1.RoomEvent{}, nil) // a kind newer than this gateway
+	future := &nats.Msg{Subject: subjects.New(prefix).Room(5), Data: []byte("\x0a\x02 a newer format"),
+		Header: nats.Header{subjects.HeaderEvent: []string{"event.v2"}}}
+	if err := nc.PublishMsg(future); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		ev    *chatv1.RoomEvent
 		kind  string
@@ -213,7 +218,7 @@ func TestBridgeEncodesTypedEvents(t *testing.T) {
 			t.Fatalf("%s not delivered", tc.kind)
 		}
 		if ev.Kind != tc.kind {
-			t.Fatalf("got %q, want %q (the undecodable and the unknown event dropped)", ev.Kind, tc.kind)
+			t.Fatalf("got %q, want %q (the undecodable and the unknown events dropped)", ev.Kind, tc.kind)
 		}
 		frame := ev.Data
 		switch ev.Kind {
