@@ -129,10 +129,11 @@ local v = redis.call('HGET', KEYS[3], ARGV[1])
 if not v then
   return {'', 0}
 end
+local uid = string.match(v, '^(%S+)')
 if forget(ARGV[1], v) then
-  return {string.match(v, '^(%S+)'), 1}
+  return {uid, 1}
 end
-return {string.match(v, '^(%S+)'), 0}
+return {uid, 0}
 `)
 
 // renewScript: KEYS leases, members; ARGV lease, expiry.

@@ -85,11 +85,16 @@ func (h *Hub) reconcile(ctx context.Context, rooms []int64, asOfMs int64) {
 		h.log.Warn("chat presence reconcile failed", "err", err)
 		return
 	}
+	var again []*client
+	h.mu.Lock()
 	for _, u := range resp.GetUnknown() {
-		h.mu.Lock()
-		c := h.conns[u.GetConnectionId()]
-		h.mu.Unlock()
-		if c != nil && !c.isClosed() {
+		if c := h.conns[u.GetConnectionId()]; c != nil {
+			again = append(again, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range again {
+		if !c.isClosed() {
 			go c.rejoin()
 		}
 	}
